@@ -1,0 +1,45 @@
+"""RWKV Desktop's engine: load RWKV models, run them like the reference, chat, save and resume state.
+
+The public surface is small on purpose::
+
+    model = engine.load("model.pth", device="cpu", precision="fp32")
+    logits, state = model.forward(tokens, state)
+    tok = engine.load_tokenizer("world")
+    for piece in engine.generate(model, tok, "Hello", max_tokens=50): ...
+    chat = engine.ChatSession(model, tok)
+
+No Qt here: the app, the CLI and the tests all use the same calls. Names are imported lazily so
+that ``import engine`` stays cheap (torch is only imported when a model is touched).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "load": ".model",
+    "Model": ".model",
+    "ModelInfo": ".model",
+    "State": ".state",
+    "load_tokenizer": ".tokenizer",
+    "Tokenizer": ".tokenizer",
+    "SamplerSettings": ".sampling",
+    "Sampler": ".sampling",
+    "PRESETS": ".sampling",
+    "generate": ".generate",
+    "Generation": ".generate",
+    "ChatSession": ".chat",
+}
+
+__all__ = sorted(_EXPORTS) + ["errors"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value
+        return value
+    if name == "errors":
+        return import_module(".errors", __name__)
+    raise AttributeError(f"module 'engine' has no attribute {name!r}")

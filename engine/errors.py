@@ -1,0 +1,60 @@
+"""Typed errors of the engine.
+
+Every error a user can meet carries a message that says what was wrong and what to do about it;
+the app shows ``str(error)`` as is. All derive from :class:`EngineError` so callers can catch the
+family without catching programming errors.
+"""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class ModelFormatError(EngineError):
+    """The file is not a model we can read (wrong kind, unknown layout, or damaged)."""
+
+
+class NotAModelError(ModelFormatError):
+    """The file is not a PyTorch checkpoint or safetensors file at all."""
+
+
+class TruncatedModelError(ModelFormatError):
+    """The file ends early: usually a download that was cut off."""
+
+
+class UnknownLayoutError(ModelFormatError):
+    """The file holds tensors, but not in a layout of any RWKV generation we know."""
+
+
+class UnsafeCheckpointError(ModelFormatError):
+    """The checkpoint contains pickled code; it was refused and never executed."""
+
+
+class IncompatibleStateError(EngineError):
+    """A saved or tuned state belongs to another model (different shape or weights)."""
+
+
+class StateFormatError(EngineError):
+    """A state file is damaged or not a state file."""
+
+
+class EmptyPromptError(EngineError, ValueError):
+    """Nothing to feed the model."""
+
+
+class OutOfMemoryError(EngineError, MemoryError):
+    """The device ran out of memory while loading or running the model."""
+
+
+class TokenizerError(EngineError):
+    """A tokenizer could not be found or loaded."""
+
+
+class GenerationCancelled(EngineError):
+    """Raised inside the engine when a cancel flag is seen; ``generate`` turns it into a clean stop."""
+
+
+class ModelNotFoundError(EngineError, FileNotFoundError):
+    """No file or folder at the given path, and no known model by that name."""

@@ -1,0 +1,181 @@
+"""Reading model files safely and deciding what they are.
+
+Nothing here unpickles code: ``.pth`` files go through ``torch.load(weights_only=True)`` and
+safetensors through the safetensors reader. The generation is read from the tensors, never from
+the file name, and every way a file can be wrong ends in a typed error that says what was found.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import struct
+import zipfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from .errors import (
+    ModelNotFoundError,
+    NotAModelError,
+    TruncatedModelError,
+    UnknownLayoutError,
+    UnsafeCheckpointError,
+)
+
+MODEL_SUFFIXES = (".pth", ".safetensors", ".pt", ".bin")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Tensors of one model file, still in the file's dtype (memory-mapped where possible)."""
+
+    path: Path
+    tensors: dict[str, Tensor]
+    fingerprint: str
+
+
+def resolve(source: str | os.PathLike) -> Path:
+    """A path to a model file, from a path or a bundled model name (``demo``)."""
+    text = os.fspath(source)
+    path = Path(text).expanduser()
+    if path.exists():
+        return _pick_file(path) if path.is_dir() else path
+    bundled = resources.files("resources") / "models" / text
+    if bundled.is_dir():
+        return _pick_file(Path(str(bundled)))
+    raise ModelNotFoundError(f"No model at '{text}': there is no such file or folder, "
+                             "and no bundled model has that name.")
+
+
+def _pick_file(folder: Path) -> Path:
+    files = sorted(p for p in folder.iterdir() if p.suffix in (".pth", ".safetensors"))
+    if len(files) == 1:
+        return files[0]
+    if not files:
+        raise ModelNotFoundError(f"The folder '{folder}' holds no .pth or .safetensors model file.")
+    names = ", ".join(p.name for p in files)
+    raise ModelNotFoundError(f"The folder '{folder}' holds several model files ({names}); pick one.")
+
+
+def read_checkpoint(path: Path) -> Checkpoint:
+    """Read a ``.pth`` or ``.safetensors`` file into a dict of tensors, refusing anything unsafe."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if size == 0:
+        raise TruncatedModelError(f"'{path.name}' is empty (0 bytes): the download probably failed.")
+    if head[:4] == b"PK\x03\x04":
+        tensors = _read_torch_zip(path, size)
+    elif head[:1] == b"\x80":
+        tensors = _read_torch(path, mmap=False)
+    elif len(head) >= 9 and _looks_like_safetensors(head, size):
+        tensors = _read_safetensors(path, size)
+    else:
+        raise NotAModelError(
+            f"'{path.name}' is not a model file: it is neither a PyTorch checkpoint nor safetensors "
+            f"(it starts with {head[:8]!r}).")
+    if not tensors or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in tensors.items()):
+        raise UnknownLayoutError(f"'{path.name}' does not hold a flat set of named tensors, so it is not "
+                                 "an RWKV model file.")
+    return Checkpoint(path, tensors, fingerprint(tensors))
+
+
+def _read_torch_zip(path: Path, size: int) -> dict[str, Tensor]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            zf.infolist()
+    except zipfile.BadZipFile as e:
+        raise TruncatedModelError(
+            f"'{path.name}' is damaged or incomplete ({size:,} bytes; the end of the archive is "
+            f"missing or broken: {e}). If it was downloaded, download it again.") from e
+    return _read_torch(path, mmap=True)
+
+
+def _read_torch(path: Path, mmap: bool) -> dict[str, Tensor]:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as e:
+        raise UnsafeCheckpointError(
+            f"'{path.name}' contains pickled Python objects other than tensors, which could run code, "
+            "so it was refused without being executed. Official RWKV checkpoints hold tensors only; "
+            "get the file from a trusted source, or convert it to .safetensors.") from e
+    except (RuntimeError, EOFError, OSError) as e:
+        raise TruncatedModelError(f"'{path.name}' could not be read completely ({e}). The file is "
+                                  "probably truncated; download it again.") from e
+    if not isinstance(obj, dict):
+        raise UnknownLayoutError(f"'{path.name}' holds a {type(obj).__name__}, not a set of named tensors.")
+    return dict(obj)
+
+
+def _looks_like_safetensors(head: bytes, size: int) -> bool:
+    (n,) = struct.unpack("<Q", head[:8])
+    return head[8:9] == b"{" and 0 < n < 100 * 2**20 and n < size + 2**40
+
+
+def _read_safetensors(path: Path, size: int) -> dict[str, Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        raw = f.read(n)
+    if len(raw) < n:
+        raise TruncatedModelError(f"'{path.name}' ends inside its header ({size:,} bytes): it is truncated.")
+    try:
+        header = json.loads(raw)
+    except ValueError as e:
+        raise NotAModelError(f"'{path.name}' has a broken safetensors header ({e}).") from e
+    end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    expected = 8 + n + end
+    if size < expected:
+        raise TruncatedModelError(
+            f"'{path.name}' is truncated: its header describes {expected:,} bytes but the file has "
+            f"{size:,}. If it was downloaded, the download was cut off; download it again.")
+    try:
+        return load_file(str(path), device="cpu")
+    except SafetensorError as e:
+        raise NotAModelError(f"'{path.name}' is not a valid safetensors file ({e}).") from e
+
+
+def fingerprint(tensors: dict[str, Tensor]) -> str:
+    """A short content hash of a model: names, shapes and samples of every tensor's bytes.
+
+    Cheap on a memory-mapped file (a few KB read per tensor) yet different for any two trained
+    models, so a saved state can tell which weights it belongs to. It ignores the load precision.
+    """
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name]
+        h.update(f"{name}:{tuple(t.shape)};".encode())
+        flat = t.detach().reshape(-1)
+        for part in (flat[:512], flat[-512:]):
+            h.update(part.float().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def detect_generation(tensors: dict[str, Tensor], name: str) -> int:
+    """The RWKV generation of a checkpoint, from its keys alone (order-independent)."""
+    keys = set(tensors)
+    if "blocks.0.att.r_k" in keys and "emb.weight" in keys:
+        return 7
+    if any(".time_maa" in k for k in keys):
+        return 6
+    if any(".ln_x." in k for k in keys) and any(".att.time_decay" in k for k in keys):
+        return 5
+    if any(".att.time_first" in k for k in keys) and any(".time_mix_k" in k for k in keys):
+        return 4
+    if any(k.startswith(("model.layers.", "rwkv.blocks.", "model.embeddings")) for k in keys):
+        raise UnknownLayoutError(
+            f"'{name}' is in a Hugging Face layout; open the original RWKV .pth file instead "
+            "(Hugging Face folders are not supported yet).")
+    sample = ", ".join(sorted(keys)[:8])
+    raise UnknownLayoutError(
+        f"'{name}' is not an RWKV model: found {len(keys)} tensors "
+        f"({sample}{', ...' if len(keys) > 8 else ''}) "
+        "but none of the keys that RWKV-4 to RWKV-7 checkpoints have (e.g. 'blocks.0.att.r_k').")

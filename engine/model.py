@@ -1,0 +1,170 @@
+"""``engine.load`` and what every model generation offers: ``forward(tokens, state)``.
+
+Generations live in their own modules (``rwkv7`` ...); this module picks one from the tensors of the
+file, places it on the requested device and precision, and turns resource failures into errors a
+user can act on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from .errors import (
+    EmptyPromptError,
+    EngineError,
+    IncompatibleStateError,
+    OutOfMemoryError,
+    UnknownLayoutError,
+)
+from .loader import Checkpoint, detect_generation, read_checkpoint, resolve
+from .state import State
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model is, read from its tensors."""
+
+    generation: int
+    n_layer: int
+    n_embd: int
+    n_head: int
+    head_size: int
+    vocab_size: int
+    dim_ffn: int
+    n_params: int
+    file_dtype: str
+    path: Path
+    fingerprint: str
+
+    @property
+    def name(self) -> str:
+        return self.path.stem if self.path.suffix else self.path.name
+
+    def describe(self) -> str:
+        return (f"RWKV-{self.generation}, {self.n_params / 1e6:,.1f}M parameters: {self.n_layer} layers, "
+                f"width {self.n_embd}, {self.n_head} heads of {self.head_size}, vocabulary {self.vocab_size}")
+
+
+class Model(ABC):
+    """A loaded model on one device in one precision."""
+
+    info: ModelInfo
+    device: torch.device
+    dtype: torch.dtype
+
+    @property
+    def precision(self) -> str:
+        return next(k for k, v in DTYPES.items() if v == self.dtype)
+
+    @abstractmethod
+    def new_state(self) -> State:
+        """A fresh, all-zero state for this model."""
+
+    @abstractmethod
+    def tuning_to_wkv(self, time_state: Tensor) -> Tensor:
+        """A state-tuning file's ``time_state`` for one layer, in this model's wkv layout."""
+
+    @abstractmethod
+    def _forward_one(self, token: int, state: State) -> Tensor: ...
+
+    @abstractmethod
+    def _forward_seq(self, tokens: Sequence[int], state: State) -> Tensor: ...
+
+    def _check_shapes(self, state: State) -> None:
+        expected = self.new_state().shapes()
+        if state.generation != self.info.generation or state.shapes() != expected:
+            raise IncompatibleStateError(f"This state belongs to another model (RWKV-{state.generation}, "
+                                         f"shapes {state.shapes()}); this model needs {expected}.")
+
+    def forward(self, tokens: Sequence[int], state: State | None = None) -> tuple[Tensor, State]:
+        """Feed ``tokens``; return the float32 logits after the last one, and the state.
+
+        Many tokens run the parallel (chunked) form, one token the RNN form: the same function.
+        The given state is advanced IN PLACE and returned (decoding allocates nothing per token);
+        ``state.clone()`` first to keep a checkpoint. Chained calls equal one long call.
+        """
+        if isinstance(tokens, int):
+            tokens = [tokens]
+        if len(tokens) == 0:
+            raise EmptyPromptError("Nothing to feed the model: the token list is empty.")
+        V = self.info.vocab_size
+        bad = [t for t in tokens if not 0 <= t < V]
+        if bad:
+            raise EngineError(f"Token id {bad[0]} is outside this model's vocabulary (0..{V - 1}); "
+                              "the tokenizer does not match the model.")
+        if state is None:
+            state = self.new_state()
+        elif state.fingerprint != self.info.fingerprint:
+            self._check_shapes(state)
+        try:
+            with torch.no_grad():
+                if len(tokens) == 1:
+                    logits = self._forward_one(int(tokens[0]), state)
+                else:
+                    logits = self._forward_seq(list(tokens), state)
+        except (torch.OutOfMemoryError, MemoryError) as e:
+            raise OutOfMemoryError(f"{self.device} ran out of memory running {len(tokens)} tokens "
+                                   "at once; feed the prompt in smaller chunks or use a smaller "
+                                   "precision.") from e
+        state.tokens_seen += len(tokens)
+        state.last_logits = logits
+        return logits, state
+
+
+def _pick_device(device: str) -> torch.device:
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except RuntimeError as e:
+        raise EngineError(f"Unknown device '{device}': use 'cpu', 'cuda', 'cuda:N' or 'auto'.") from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise EngineError("No CUDA or ROCm GPU is available to this build of PyTorch; use device 'cpu'.")
+    return dev
+
+
+def _pick_dtype(precision: str, device: torch.device) -> torch.dtype:
+    if precision == "auto":
+        precision = "fp16" if device.type == "cuda" else "fp32"
+    if precision not in DTYPES:
+        raise EngineError(f"Unknown precision '{precision}': use one of {', '.join(DTYPES)} or 'auto'.")
+    return DTYPES[precision]
+
+
+def load(source: str | os.PathLike, device: str = "cpu", precision: str = "fp32") -> Model:
+    """Load an RWKV model file (official ``.pth`` or ``.safetensors``) or a bundled model by name."""
+    path = resolve(source)
+    dev = _pick_device(device)
+    dtype = _pick_dtype(precision, dev)
+    ckpt = read_checkpoint(path)
+    generation = detect_generation(ckpt.tensors, path.name)
+    try:
+        model = _build(generation, ckpt, dev, dtype)
+    except (torch.OutOfMemoryError, MemoryError) as e:
+        size = sum(t.numel() for t in ckpt.tensors.values()) * torch.finfo(dtype).bits // 8
+        raise OutOfMemoryError(f"Not enough memory on {dev} to load '{path.name}' in {precision} "
+                               f"(about {size / 2**30:.1f} GiB needed). Try a smaller precision or "
+                               "model.") from e
+    log.info("loaded %s: %s on %s (%s)", path.name, model.info.describe(), dev, precision)
+    return model
+
+
+def _build(generation: int, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype) -> Model:
+    if generation == 7:
+        from .rwkv7 import RWKV7
+
+        return RWKV7(ckpt, device, dtype)
+    raise UnknownLayoutError(f"'{ckpt.path.name}' is an RWKV-{generation} model; this version of RWKV "
+                             "Desktop runs RWKV-7 models only (RWKV-4, -5 and -6 support is coming).")

@@ -1,0 +1,167 @@
+"""The recurrent state of one conversation: fixed in size, saved and restored as a file.
+
+An RWKV model carries everything it has read in a handful of tensors per layer, so a chat of any
+length resumes by loading this and nothing else. The file is safetensors: the state's tensors, the
+logits of the last token (so generation continues without re-reading anything), and metadata that
+ties it to the model it came from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from torch import Tensor
+
+from .atomic import atomic_write_bytes
+from .errors import IncompatibleStateError, StateFormatError
+
+if TYPE_CHECKING:
+    from .model import Model
+
+FORMAT = "rwkv-desktop-state"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class State:
+    """Per-layer tensors of one sequence, named by part (RWKV-7: ``att_x_prev``, ``wkv``, ``ffn_x_prev``).
+
+    ``tokens_seen`` counts the tokens the state has consumed, ``last_logits`` holds the model's
+    output for the last of them. Models advance a state in place: ``clone()`` keeps a checkpoint.
+    """
+
+    parts: dict[str, Tensor]
+    generation: int
+    fingerprint: str
+    tokens_seen: int = 0
+    last_logits: Tensor | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Tensor:
+        parts = self.__dict__.get("parts", {})
+        if name in parts:
+            return parts[name]
+        raise AttributeError(name)
+
+    def clone(self) -> State:
+        return State({k: v.clone() for k, v in self.parts.items()}, self.generation, self.fingerprint,
+                     self.tokens_seen, None if self.last_logits is None else self.last_logits.clone(),
+                     dict(self.meta))
+
+    def copy_(self, other: State) -> None:
+        """Overwrite this state with another's values (no new allocation)."""
+        for k, v in self.parts.items():
+            v.copy_(other.parts[k])
+        self.tokens_seen = other.tokens_seen
+        self.last_logits = None if other.last_logits is None else other.last_logits.clone()
+
+    @property
+    def nbytes(self) -> int:
+        """Size in memory; it depends on the model only, never on how long the chat has run."""
+        return sum(t.numel() * t.element_size() for t in self.parts.values())
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {k: tuple(v.shape) for k, v in self.parts.items()}
+
+    def save(self, path: str | os.PathLike, meta: Mapping[str, object] | None = None) -> None:
+        """Write the state atomically (temp file, fsync, rename) as safetensors with metadata."""
+        from safetensors.torch import save
+
+        tensors = {k: v.detach().to("cpu").contiguous() for k, v in self.parts.items()}
+        if self.last_logits is not None:
+            tensors["last_logits"] = self.last_logits.detach().float().to("cpu").contiguous()
+        merged = {**self.meta, **(meta or {})}
+        info = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in merged.items()}
+        info.update(format=FORMAT, format_version=str(FORMAT_VERSION), generation=str(self.generation),
+                    fingerprint=self.fingerprint, tokens_seen=str(self.tokens_seen),
+                    shapes=json.dumps(self.shapes()))
+        atomic_write_bytes(Path(path), save(tensors, metadata=info))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, model: Model, *, check_fingerprint: bool = True) -> State:
+        """Read a state saved by :meth:`save`, checked against ``model`` before use."""
+        path = Path(path)
+        tensors, info = _read_safetensors(path)
+        if info.get("format") != FORMAT:
+            raise StateFormatError(f"'{path.name}' is not an RWKV Desktop state file "
+                                   f"(format: {info.get('format', 'none')!r}).")
+        if int(info.get("format_version", "0")) > FORMAT_VERSION:
+            raise StateFormatError(f"'{path.name}' was written by a newer RWKV Desktop "
+                                   f"(state format {info['format_version']}); update the app to read it.")
+        expected = model.new_state()
+        logits = tensors.pop("last_logits", None)
+        got = {k: tuple(v.shape) for k, v in tensors.items()}
+        gen = int(info.get("generation", "0"))
+        if gen != expected.generation or got != expected.shapes():
+            raise IncompatibleStateError(
+                f"'{path.name}' is a state for another model: it has {_describe(gen, got)}, but the loaded "
+                f"model needs {_describe(expected.generation, expected.shapes())}.")
+        if check_fingerprint and info.get("fingerprint") != expected.fingerprint:
+            raise IncompatibleStateError(
+                f"'{path.name}' was saved with other weights of the same shape (model fingerprint "
+                f"{info.get('fingerprint')}, loaded model {expected.fingerprint}); its text would be "
+                "garbled. Load the model it was saved with.")
+        for k, v in expected.parts.items():
+            v.copy_(tensors[k])
+        expected.tokens_seen = int(info.get("tokens_seen", "0"))
+        if logits is not None:
+            expected.last_logits = logits.to(model.device)
+        reserved = {"format", "format_version", "generation", "fingerprint", "tokens_seen", "shapes"}
+        expected.meta = {k: v for k, v in info.items() if k not in reserved}
+        return expected
+
+    @classmethod
+    def from_tuning_file(cls, path: str | os.PathLike, model: Model) -> State:
+        """An initial state from an official state-tuning ``.pth`` (``blocks.N.att.time_state``)."""
+        from .loader import read_checkpoint
+
+        path = Path(path)
+        tensors = read_checkpoint(path).tensors
+        state = model.new_state()
+        L, H, N = model.info.n_layer, model.info.n_head, model.info.head_size
+        found = sorted((k for k in tensors if k.endswith(".att.time_state")), key=_layer_index)
+        if not found:
+            raise StateFormatError(f"'{path.name}' is not a state-tuning file: it has no "
+                                   "'blocks.N.att.time_state' tensors.")
+        shapes = {tuple(tensors[k].shape) for k in found}
+        if len(found) != L or shapes != {(H, N, N)}:
+            raise IncompatibleStateError(
+                f"'{path.name}' was tuned for another model: it has {len(found)} layers of "
+                f"{' / '.join(str(list(s)) for s in sorted(shapes))}, but the loaded model needs {L} "
+                f"layers of [{H}, {N}, {N}].")
+        wkv = state.parts["wkv"]
+        for i, k in enumerate(found):
+            wkv[i].copy_(model.tuning_to_wkv(tensors[k]))
+        return state
+
+
+def _layer_index(key: str) -> int:
+    return int(key.split(".")[1])
+
+
+def _describe(generation: int, shapes: Mapping[str, tuple[int, ...]]) -> str:
+    wkv = shapes.get("wkv")
+    x = shapes.get("att_x_prev")
+    if wkv is not None and x is not None:
+        return (f"RWKV-{generation} with {wkv[0]} layers, width {x[1]}, {wkv[1]} heads of size {wkv[2]} "
+                f"(wkv {list(wkv)})")
+    return f"RWKV-{generation} parts {dict(shapes)}"
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_file():
+        raise FileNotFoundError(f"No state file at '{path}'.")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            info = dict(f.metadata() or {})
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise StateFormatError(f"'{path.name}' is not a readable state file ({e}).") from e
+    return tensors, info

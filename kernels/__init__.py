@@ -1,0 +1,46 @@
+"""WKV kernels behind one interface, picked per device and dtype.
+
+Only the recurrences live here; kernels never learn what a model is. ``wkv7_seq`` handles a prompt
+(many tokens), ``wkv7_one`` a single decoding step; both update the float32 state in place.
+Compiled CPU and Triton GPU implementations slot in through :func:`select` once they exist and have
+been compared with :mod:`kernels.reference` on that device and dtype.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import Tensor
+
+from . import chunked, reference
+
+log = logging.getLogger(__name__)
+
+Wkv7 = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class Wkv7Kernels:
+    name: str
+    seq: Wkv7
+    one: Wkv7
+
+
+_REFERENCE = Wkv7Kernels("reference", reference.wkv7_seq, reference.wkv7_one)
+_TORCH_CHUNKED = Wkv7Kernels("torch-chunked", chunked.wkv7_chunked, reference.wkv7_one)
+_logged: set[tuple[str, str]] = set()
+
+
+def select(device: str = "cpu", dtype: str = "fp32", prefer: str | None = None) -> Wkv7Kernels:
+    """The WKV-7 implementation to use for this device and dtype; the choice is logged once."""
+    choice = _REFERENCE if prefer == "reference" else _TORCH_CHUNKED
+    key = (device, choice.name)
+    if key not in _logged:
+        _logged.add(key)
+        log.info("WKV-7 kernels for %s/%s: %s", device, dtype, choice.name)
+    return choice
+
+
+__all__ = ["Wkv7Kernels", "select", "reference", "chunked"]
