@@ -58,3 +58,7 @@ class GenerationCancelled(EngineError):
 
 class ModelNotFoundError(EngineError, FileNotFoundError):
     """No file or folder at the given path, and no known model by that name."""
+
+
+class StateNotFoundError(EngineError, FileNotFoundError):
+    """No state file at the given path."""

@@ -23,6 +23,7 @@ from torch import Tensor
 from .errors import (
     ModelNotFoundError,
     NotAModelError,
+    OutOfMemoryError,
     TruncatedModelError,
     UnknownLayoutError,
     UnsafeCheckpointError,
@@ -72,7 +73,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
         raise TruncatedModelError(f"'{path.name}' is empty (0 bytes): the download probably failed.")
     if head[:4] == b"PK\x03\x04":
         tensors = _read_torch_zip(path, size)
-    elif head[:1] == b"\x80":
+    elif head[:1] == b"\x80":       # a legacy (pre-zip) torch.save file
         tensors = _read_torch(path, mmap=False)
     elif len(head) >= 9 and _looks_like_safetensors(head, size):
         tensors = _read_safetensors(path, size)
@@ -89,11 +90,14 @@ def read_checkpoint(path: Path) -> Checkpoint:
 def _read_torch_zip(path: Path, size: int) -> dict[str, Tensor]:
     try:
         with zipfile.ZipFile(path) as zf:
-            zf.infolist()
+            names = zf.namelist()
     except zipfile.BadZipFile as e:
         raise TruncatedModelError(
             f"'{path.name}' is damaged or incomplete ({size:,} bytes; the end of the archive is "
             f"missing or broken: {e}). If it was downloaded, download it again.") from e
+    if not any(n.endswith("/data.pkl") for n in names):
+        raise NotAModelError(f"'{path.name}' is a zip archive but not a PyTorch checkpoint (it has no "
+                             "data.pkl). Open the model's .pth or .safetensors file itself.")
     return _read_torch(path, mmap=True)
 
 
@@ -101,16 +105,36 @@ def _read_torch(path: Path, mmap: bool) -> dict[str, Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as e:
+        if "GLOBAL" not in str(e):
+            raise NotAModelError(f"'{path.name}' is not a model file: it starts like a Python pickle but "
+                                 f"cannot be read as one ({str(e).splitlines()[-1][:200]}).") from e
         raise UnsafeCheckpointError(
             f"'{path.name}' contains pickled Python objects other than tensors, which could run code, "
             "so it was refused without being executed. Official RWKV checkpoints hold tensors only; "
             "get the file from a trusted source, or convert it to .safetensors.") from e
-    except (RuntimeError, EOFError, OSError) as e:
+    except (RuntimeError, MemoryError, EOFError, OSError, IndexError, ValueError) as e:
+        if is_oom(e):
+            raise _oom_reading(path) from e
         raise TruncatedModelError(f"'{path.name}' could not be read completely ({e}). The file is "
                                   "probably truncated; download it again.") from e
     if not isinstance(obj, dict):
-        raise UnknownLayoutError(f"'{path.name}' holds a {type(obj).__name__}, not a set of named tensors.")
+        raise UnknownLayoutError(f"'{path.name}' holds a {type(obj).__name__}, not a set of named tensors, "
+                                 "so it is not an RWKV model file.")
     return dict(obj)
+
+
+def is_oom(e: BaseException) -> bool:
+    """True for allocation failures: torch reports CPU ones as plain RuntimeErrors."""
+    if isinstance(e, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(e).lower()
+    return any(m in text for m in ("can't allocate memory", "cannot allocate memory", "out of memory"))
+
+
+def _oom_reading(path: Path) -> OutOfMemoryError:
+    size = path.stat().st_size
+    return OutOfMemoryError(f"Not enough memory to read '{path.name}' ({size / 2**30:.2f} GiB). Close other "
+                            "programs or choose a smaller model or a quantised file.")
 
 
 def _looks_like_safetensors(head: bytes, size: int) -> bool:
@@ -126,13 +150,18 @@ def _read_safetensors(path: Path, size: int) -> dict[str, Tensor]:
         (n,) = struct.unpack("<Q", f.read(8))
         raw = f.read(n)
     if len(raw) < n:
-        raise TruncatedModelError(f"'{path.name}' ends inside its header ({size:,} bytes): it is truncated.")
+        raise TruncatedModelError(f"'{path.name}' ends inside its header ({size:,} bytes): it is truncated. "
+                                  "If it was downloaded, download it again.")
     try:
         header = json.loads(raw)
     except ValueError as e:
         raise NotAModelError(f"'{path.name}' has a broken safetensors header ({e}).") from e
-    end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
-    expected = 8 + n + end
+    entries = {k: v for k, v in header.items() if k != "__metadata__"}
+    if not entries or not all(isinstance(v, dict) and _is_offsets(v.get("data_offsets"))
+                              for v in entries.values()):
+        raise NotAModelError(f"'{path.name}' has a safetensors header that describes no valid tensors, "
+                             "so it is not a model file.")
+    expected = 8 + n + max(v["data_offsets"][1] for v in entries.values())
     if size < expected:
         raise TruncatedModelError(
             f"'{path.name}' is truncated: its header describes {expected:,} bytes but the file has "
@@ -141,6 +170,14 @@ def _read_safetensors(path: Path, size: int) -> dict[str, Tensor]:
         return load_file(str(path), device="cpu")
     except SafetensorError as e:
         raise NotAModelError(f"'{path.name}' is not a valid safetensors file ({e}).") from e
+    except (RuntimeError, MemoryError, OSError) as e:
+        if is_oom(e):
+            raise _oom_reading(path) from e
+        raise
+
+
+def _is_offsets(v: object) -> bool:
+    return isinstance(v, list) and len(v) == 2 and all(isinstance(x, int) for x in v) and v[0] <= v[1]
 
 
 def fingerprint(tensors: dict[str, Tensor]) -> str:

@@ -24,7 +24,7 @@ from .errors import (
     OutOfMemoryError,
     UnknownLayoutError,
 )
-from .loader import Checkpoint, detect_generation, read_checkpoint, resolve
+from .loader import Checkpoint, detect_generation, is_oom, read_checkpoint, resolve
 from .state import State
 
 log = logging.getLogger(__name__)
@@ -108,16 +108,23 @@ class Model(ABC):
             state = self.new_state()
         elif state.fingerprint != self.info.fingerprint:
             self._check_shapes(state)
+        # A prompt may fail half way (memory); keep what the state was so the failure loses nothing.
+        # A single token allocates next to nothing, and copying the state per token would cost time.
+        backup = state.clone() if len(tokens) > 1 else None
         try:
             with torch.no_grad():
                 if len(tokens) == 1:
                     logits = self._forward_one(int(tokens[0]), state)
                 else:
                     logits = self._forward_seq(list(tokens), state)
-        except (torch.OutOfMemoryError, MemoryError) as e:
+        except (torch.OutOfMemoryError, MemoryError, RuntimeError) as e:
+            if not is_oom(e):
+                raise
+            if backup is not None:
+                state.copy_(backup)
             raise OutOfMemoryError(f"{self.device} ran out of memory running {len(tokens)} tokens "
                                    "at once; feed the prompt in smaller chunks or use a smaller "
-                                   "precision.") from e
+                                   "precision. The state is unchanged.") from e
         state.tokens_seen += len(tokens)
         state.last_logits = logits
         return logits, state
@@ -152,7 +159,9 @@ def load(source: str | os.PathLike, device: str = "cpu", precision: str = "fp32"
     generation = detect_generation(ckpt.tensors, path.name)
     try:
         model = _build(generation, ckpt, dev, dtype)
-    except (torch.OutOfMemoryError, MemoryError) as e:
+    except (torch.OutOfMemoryError, MemoryError, RuntimeError) as e:
+        if not is_oom(e):
+            raise
         size = sum(t.numel() for t in ckpt.tensors.values()) * torch.finfo(dtype).bits // 8
         raise OutOfMemoryError(f"Not enough memory on {dev} to load '{path.name}' in {precision} "
                                f"(about {size / 2**30:.1f} GiB needed). Try a smaller precision or "

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from torch import Tensor
 
 from .atomic import atomic_write_bytes
-from .errors import IncompatibleStateError, StateFormatError
+from .errors import IncompatibleStateError, StateFormatError, StateNotFoundError
 
 if TYPE_CHECKING:
     from .model import Model
@@ -87,16 +87,20 @@ class State:
         """Read a state saved by :meth:`save`, checked against ``model`` before use."""
         path = Path(path)
         tensors, info = _read_safetensors(path)
+        try:
+            version, gen = int(info.get("format_version", "0")), int(info.get("generation", "0"))
+            tokens_seen = int(info.get("tokens_seen", "0"))
+        except ValueError as e:
+            raise StateFormatError(f"'{path.name}' has damaged metadata ({e}); it cannot be used.") from e
         if info.get("format") != FORMAT:
             raise StateFormatError(f"'{path.name}' is not an RWKV Desktop state file "
                                    f"(format: {info.get('format', 'none')!r}).")
-        if int(info.get("format_version", "0")) > FORMAT_VERSION:
+        if version > FORMAT_VERSION:
             raise StateFormatError(f"'{path.name}' was written by a newer RWKV Desktop "
                                    f"(state format {info['format_version']}); update the app to read it.")
         expected = model.new_state()
         logits = tensors.pop("last_logits", None)
         got = {k: tuple(v.shape) for k, v in tensors.items()}
-        gen = int(info.get("generation", "0"))
         if gen != expected.generation or got != expected.shapes():
             raise IncompatibleStateError(
                 f"'{path.name}' is a state for another model: it has {_describe(gen, got)}, but the loaded "
@@ -108,7 +112,7 @@ class State:
                 "garbled. Load the model it was saved with.")
         for k, v in expected.parts.items():
             v.copy_(tensors[k])
-        expected.tokens_seen = int(info.get("tokens_seen", "0"))
+        expected.tokens_seen = tokens_seen
         if logits is not None:
             expected.last_logits = logits.to(model.device)
         reserved = {"format", "format_version", "generation", "fingerprint", "tokens_seen", "shapes"}
@@ -124,24 +128,29 @@ class State:
         tensors = read_checkpoint(path).tensors
         state = model.new_state()
         L, H, N = model.info.n_layer, model.info.n_head, model.info.head_size
-        found = sorted((k for k in tensors if k.endswith(".att.time_state")), key=_layer_index)
+        found = {k: _layer_index(k) for k in tensors if k.endswith(".att.time_state")}
         if not found:
             raise StateFormatError(f"'{path.name}' is not a state-tuning file: it has no "
                                    "'blocks.N.att.time_state' tensors.")
+        layers = sorted(found.values())
         shapes = {tuple(tensors[k].shape) for k in found}
-        if len(found) != L or shapes != {(H, N, N)}:
+        if layers != list(range(L)) or shapes != {(H, N, N)}:
             raise IncompatibleStateError(
                 f"'{path.name}' was tuned for another model: it has {len(found)} layers of "
                 f"{' / '.join(str(list(s)) for s in sorted(shapes))}, but the loaded model needs {L} "
-                f"layers of [{H}, {N}, {N}].")
+                f"layers of [{H}, {N}, {N}]. Use it with the model it was tuned on.")
         wkv = state.parts["wkv"]
-        for i, k in enumerate(found):
+        for k, i in found.items():
             wkv[i].copy_(model.tuning_to_wkv(tensors[k]))
         return state
 
 
 def _layer_index(key: str) -> int:
-    return int(key.split(".")[1])
+    parts = key.split(".")
+    if len(parts) < 2 or parts[0] != "blocks" or not parts[1].isdigit():
+        raise StateFormatError(f"Unexpected key '{key}' in a state-tuning file (expected "
+                               "'blocks.N.att.time_state').")
+    return int(parts[1])
 
 
 def _describe(generation: int, shapes: Mapping[str, tuple[int, ...]]) -> str:
@@ -157,7 +166,7 @@ def _read_safetensors(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
     from safetensors import SafetensorError, safe_open
 
     if not path.is_file():
-        raise FileNotFoundError(f"No state file at '{path}'.")
+        raise StateNotFoundError(f"No state file at '{path}'.")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             info = dict(f.metadata() or {})
