@@ -18,7 +18,7 @@ GEMV runs ~1.6x faster than ``F.linear`` with the file's ``[out, in]`` layout (m
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -138,71 +138,93 @@ class RWKV7(Model):
     # -- forward ---------------------------------------------------------------------------------
 
     def _forward_one(self, token: int, state: State) -> Tensor:
-        C = self.info.n_embd
+        C, H, N = self.info.n_embd, self.info.n_head, self.info.head_size
         att_prev, wkv, ffn_prev = state.parts["att_x_prev"], state.parts["wkv"], state.parts["ffn_x_prev"]
-        x = self.emb[token]
+        kernel = self.kernels.one
+
+        def one(r, w, k, v, a, b, s):  # [1, H, N] -> the single-step kernel on [H, N]
+            return kernel(r[0], w[0], k[0], v[0], a[0], b[0], s).unsqueeze(0)
+
+        x = self.emb[token].unsqueeze(0)
         v_first = x
         for i, ly in enumerate(self.layers):
             xx = F.layer_norm(x, (C,), ly.ln1_w, ly.ln1_b)
-            out, v_first = self._tmix(i, ly, xx.unsqueeze(0), att_prev[i], v_first, wkv[i], one=True)
-            x = x + out[0]
+            out, v_first = time_mix(i, ly, xx, att_prev[i], v_first, H, N, one, wkv[i])
+            att_prev[i].copy_(xx[-1])
+            x = x + out
             xx = F.layer_norm(x, (C,), ly.ln2_w, ly.ln2_b)
-            x = x + self._cmix(ly, xx.unsqueeze(0), ffn_prev[i])[0]
-        x = F.layer_norm(x, (C,), *self.ln_out)
+            out = channel_mix(ly, xx, ffn_prev[i])
+            ffn_prev[i].copy_(xx[-1])
+            x = x + out
+        x = F.layer_norm(x[-1], (C,), *self.ln_out)
         return (x @ self.head).float()
 
     def _forward_seq(self, tokens: Sequence[int], state: State) -> Tensor:
-        C = self.info.n_embd
+        C, H, N = self.info.n_embd, self.info.n_head, self.info.head_size
         att_prev, wkv, ffn_prev = state.parts["att_x_prev"], state.parts["wkv"], state.parts["ffn_x_prev"]
         x = self.emb[torch.tensor(tokens, device=self.device)]
         v_first = x
         for i, ly in enumerate(self.layers):
             xx = F.layer_norm(x, (C,), ly.ln1_w, ly.ln1_b)
-            out, v_first = self._tmix(i, ly, xx, att_prev[i], v_first, wkv[i], one=False)
+            out, v_first = time_mix(i, ly, xx, att_prev[i], v_first, H, N, self.kernels.seq, wkv[i])
+            att_prev[i].copy_(xx[-1])
             x = x + out
             xx = F.layer_norm(x, (C,), ly.ln2_w, ly.ln2_b)
-            x = x + self._cmix(ly, xx, ffn_prev[i])
+            out = channel_mix(ly, xx, ffn_prev[i])
+            ffn_prev[i].copy_(xx[-1])
+            x = x + out
         x = F.layer_norm(x[-1], (C,), *self.ln_out)
         return (x @ self.head).float()
 
-    def _tmix(self, i: int, ly: Layer, x: Tensor, x_prev: Tensor, v_first: Tensor, wkv: Tensor,
-              one: bool) -> tuple[Tensor, Tensor]:
-        """Time mixing over ``x`` ``[T, C]``; updates ``x_prev`` and ``wkv`` in place."""
-        T, C = x.shape
-        H, N = self.info.n_head, self.info.head_size
-        shifted = torch.cat((x_prev.unsqueeze(0), x[:-1])) if T > 1 else x_prev.unsqueeze(0)
-        xr, xw, xk, xv, xa, xg = (x.unsqueeze(0) + (shifted - x).unsqueeze(0) * ly.mix.unsqueeze(1)).unbind(0)
-        x_prev.copy_(x[-1])
 
-        r = xr @ ly.R
-        k = xk @ ly.K
-        v = xv @ ly.V
-        w = torch.tanh(xw @ ly.w1) @ ly.w2
-        a = torch.sigmoid(ly.a0 + (xa @ ly.a1) @ ly.a2)
-        g = torch.sigmoid(xg @ ly.g1) @ ly.g2
-        kk = F.normalize((k * ly.k_k).view(T, H, N), dim=-1, p=2.0).view(T, C)
-        k = k * (1 + (a - 1) * ly.k_a)
-        if i == 0:
-            v_first = v
-        else:
-            v = v + (v_first - v) * torch.sigmoid(ly.v0 + (xv @ ly.v1) @ ly.v2)
-        w = torch.exp(-DECAY_SCALE * torch.sigmoid((ly.w0 + w).float()))
+Wkv = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor], Tensor]
 
-        args = [t.view(T, H, N) for t in (r, w, k, v, -kk, kk * a)]
-        if one:
-            y = self.kernels.one(*(t[0] for t in args), wkv).view(1, C)
-        else:
-            y = self.kernels.seq(*args, wkv).view(T, C)
-        y = F.group_norm(y.to(x.dtype), num_groups=H, weight=ly.lnx_w, bias=ly.lnx_b, eps=GN_EPS)
-        y = y + ((r * k * ly.r_k).view(T, H, N).sum(dim=-1, keepdim=True) * v.view(T, H, N)).view(T, C)
-        return (y * g) @ ly.O, v_first
 
-    @staticmethod
-    def _cmix(ly: Layer, x: Tensor, x_prev: Tensor) -> Tensor:
-        shifted = torch.cat((x_prev.unsqueeze(0), x[:-1])) if x.shape[0] > 1 else x_prev.unsqueeze(0)
-        k = x + (shifted - x) * ly.ffn_mix
-        x_prev.copy_(x[-1])  # after use: for one token, ``shifted`` is a view of x_prev
-        return torch.relu(k @ ly.ffn_K).square() @ ly.ffn_V
+def _shift(x: Tensor, x_prev: Tensor) -> Tensor:
+    """Each position's previous token: ``x_prev`` for the first, then ``x`` shifted by one."""
+    if x.shape[-2] == 1:
+        return x_prev.unsqueeze(-2)
+    return torch.cat((x_prev.unsqueeze(-2), x[..., :-1, :]), dim=-2)
+
+
+def time_mix(i: int, ly: Layer, x: Tensor, x_prev: Tensor, v_first: Tensor, H: int, N: int,
+             wkv: Wkv, wkv_state: Tensor) -> tuple[Tensor, Tensor]:
+    """Time mixing of ``x`` ``[..., T, C]`` (LayerNorm'ed) after ``x_prev`` ``[..., C]``.
+
+    ``wkv(r, w, k, v, a, b, wkv_state)`` runs the recurrence on ``[..., T, H, N]``: inference
+    passes a kernel that advances the state in place, training a differentiable one, and both
+    share this function, which is otherwise pure.
+    """
+    *lead, T, C = x.shape
+    xx = _shift(x, x_prev) - x
+    xr, xw, xk, xv, xa, xg = (x.unsqueeze(0) + xx.unsqueeze(0) * ly.mix.view(6, *[1] * len(lead), 1, C)
+                              ).unbind(0)
+    r = xr @ ly.R
+    k = xk @ ly.K
+    v = xv @ ly.V
+    w = torch.tanh(xw @ ly.w1) @ ly.w2
+    a = torch.sigmoid(ly.a0 + (xa @ ly.a1) @ ly.a2)
+    g = torch.sigmoid(xg @ ly.g1) @ ly.g2
+    kk = F.normalize((k * ly.k_k).view(*lead, T, H, N), dim=-1, p=2.0).view(*lead, T, C)
+    k = k * (1 + (a - 1) * ly.k_a)
+    if i == 0:
+        v_first = v
+    else:
+        v = v + (v_first - v) * torch.sigmoid(ly.v0 + (xv @ ly.v1) @ ly.v2)
+    w = torch.exp(-DECAY_SCALE * torch.sigmoid((ly.w0 + w).float()))
+
+    y = wkv(*(t.view(*lead, T, H, N) for t in (r, w, k, v, -kk, kk * a)), wkv_state)
+    y = F.group_norm(y.reshape(-1, C).to(x.dtype), num_groups=H, weight=ly.lnx_w, bias=ly.lnx_b,
+                     eps=GN_EPS).view(*lead, T, C)
+    y = y + ((r * k * ly.r_k).view(*lead, T, H, N).sum(dim=-1, keepdim=True)
+             * v.view(*lead, T, H, N)).view(*lead, T, C)
+    return (y * g) @ ly.O, v_first
+
+
+def channel_mix(ly: Layer, x: Tensor, x_prev: Tensor) -> Tensor:
+    """Channel mixing (RWKV-7's MLP) of ``x`` ``[..., T, C]`` after ``x_prev`` ``[..., C]``. Pure."""
+    k = x + (_shift(x, x_prev) - x) * ly.ffn_mix
+    return torch.relu(k @ ly.ffn_K).square() @ ly.ffn_V
 
 
 def _check_keys(z: dict[str, Tensor], n_layer: int, name: str) -> None:

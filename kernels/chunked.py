@@ -26,24 +26,35 @@ CHUNK = 32
 def wkv7_chunked(r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, state: Tensor,
                  chunk: int = CHUNK) -> Tensor:
     """Inputs ``[T, H, N]`` (any float dtype, computed in float32); updates ``state`` in place."""
-    T, H, N = r.shape
-    r, w, k, v, a, b = (t.float() for t in (r, w, k, v, a, b))
-    full = (T // chunk) * chunk
-    y = torch.empty((T, H, N), dtype=torch.float32, device=r.device)
-    if full:
-        y[:full] = _chunks(*(t[:full] for t in (r, w, k, v, a, b)), state, chunk)
-    if full < T:
-        y[full:] = _chunks(*(t[full:] for t in (r, w, k, v, a, b)), state, T - full)
+    y, new = wkv7_chunked_fn(r, w, k, v, a, b, state, chunk)
+    state.copy_(new)
     return y
 
 
-def _chunks(r, w, k, v, a, b, state: Tensor, L: int) -> Tensor:
-    T, H, N = r.shape
+def wkv7_chunked_fn(r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, state: Tensor,
+                    chunk: int = CHUNK) -> tuple[Tensor, Tensor]:
+    """The same without side effects, differentiable (training): inputs ``[..., T, H, N]``,
+    state ``[..., H, N, N]`` with the same leading (batch) dims; returns ``(y, new_state)``."""
+    T = r.shape[-3]
+    r, w, k, v, a, b = (t.float() for t in (r, w, k, v, a, b))
+    full = (T // chunk) * chunk
+    ys = []
+    if full:
+        y, state = _chunks(*(t[..., :full, :, :] for t in (r, w, k, v, a, b)), state, chunk)
+        ys.append(y)
+    if full < T:
+        y, state = _chunks(*(t[..., full:, :, :] for t in (r, w, k, v, a, b)), state, T - full)
+        ys.append(y)
+    return (ys[0] if len(ys) == 1 else torch.cat(ys, dim=-3)), state
+
+
+def _chunks(r, w, k, v, a, b, state: Tensor, L: int) -> tuple[Tensor, Tensor]:
+    *lead, T, H, N = r.shape
     n = T // L
-    # [n, H, L, N]: chunks, heads, position in chunk, channel
-    r, w, k, v, a, b = (t.view(n, L, H, N).transpose(1, 2) for t in (r, w, k, v, a, b))
+    # [..., n, H, L, N]: chunks, heads, position in chunk, channel
+    r, w, k, v, a, b = (t.reshape(*lead, n, L, H, N).transpose(-3, -2) for t in (r, w, k, v, a, b))
     logw = torch.log(w)
-    c = torch.cumsum(logw, dim=2)               # c_t, inclusive
+    c = torch.cumsum(logw, dim=-2)              # c_t, inclusive
     c_prev = c - logw                           # c_{t-1}
     inv = torch.exp(-c)
     kd, bd = k * inv, b * inv                   # k_s e^{-c_s}, b_s e^{-c_s}
@@ -62,17 +73,18 @@ def _chunks(r, w, k, v, a, b, state: Tensor, L: int) -> Tensor:
     # Z = Zv + Ga S0^T: the part fixed by this chunk's tokens, and the part driven by the state.
     Zv = torch.linalg.solve_triangular(M, A_k @ v, upper=False, unitriangular=True)
     Ga = torch.linalg.solve_triangular(M, ad, upper=False, unitriangular=True)
-    Yr = rd + B_b @ Ga                                                 # [n, H, L, Nk]
-    Yc = B_b @ Zv + B_k @ v                                            # [n, H, L, Nv]
+    Yr = rd + B_b @ Ga                                                 # [..., n, H, L, Nk]
+    Yc = B_b @ Zv + B_k @ v                                            # [..., n, H, L, Nv]
 
-    cL = c[:, :, -1:, :]                                               # [n, H, 1, N]
+    cL = c[..., -1:, :]                                                # [..., n, H, 1, N]
     tail = torch.exp(cL - c)                                           # e^{c_L - c_s}
     bt, kt = b * tail, k * tail
-    P = torch.diag_embed(torch.exp(cL.squeeze(2))) + Ga.transpose(-1, -2) @ bt   # [n, H, Nk, Nk]
-    Q = Zv.transpose(-1, -2) @ bt + v.transpose(-1, -2) @ kt                     # [n, H, Nv, Nk]
+    P = torch.diag_embed(torch.exp(cL.squeeze(-2))) + Ga.transpose(-1, -2) @ bt   # [..., n, H, Nk, Nk]
+    Q = Zv.transpose(-1, -2) @ bt + v.transpose(-1, -2) @ kt                      # [..., n, H, Nv, Nk]
 
-    y = torch.empty((n, H, L, N), dtype=torch.float32, device=r.device)
+    ys = []
     for i in range(n):
-        torch.baddbmm(Yc[i], Yr[i], state.transpose(-1, -2), out=y[i])
-        state.copy_(torch.baddbmm(Q[i], state, P[i]))
-    return y.transpose(1, 2).reshape(T, H, N)
+        ys.append(Yc[..., i, :, :, :] + Yr[..., i, :, :, :] @ state.transpose(-1, -2))
+        state = Q[..., i, :, :, :] + state @ P[..., i, :, :, :]
+    y = torch.stack(ys, dim=-4)                                        # [..., n, H, L, N]
+    return y.transpose(-3, -2).reshape(*lead, T, H, N), state

@@ -1,0 +1,161 @@
+"""``python -m engine bench``: comparable numbers for one model on one device, in the same rows every time.
+
+Prefill is one forward call over a prompt of random tokens (the parallel form); decode is the
+median time of single-token forward calls (the RNN form), reported as tokens/s. ``--contexts``
+decodes again after the state has read 1k, 4k, ... tokens, to show that time per token and memory
+stay flat. ``--oracle`` runs BlinkDL's ``rwkv`` package on the same file in a subprocess, in the
+same run, so the ratio is measured rather than remembered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _parse_contexts(text: str) -> list[int]:
+    out = []
+    for part in filter(None, (p.strip().lower() for p in text.split(","))):
+        out.append(int(float(part[:-1]) * 1024) if part.endswith("k") else int(part))
+    return out
+
+
+def measure(model, prompt_tokens: int, decode_tokens: int, repeat: int, contexts: list[int]) -> dict:
+    from .state import State
+
+    g = torch.Generator().manual_seed(0)
+    V = model.info.vocab_size
+    prompt = torch.randint(1, V, (prompt_tokens,), generator=g).tolist()
+    sync = torch.cuda.synchronize if model.device.type == "cuda" else (lambda: None)
+
+    prefill = []
+    for _ in range(repeat):
+        state = model.new_state()
+        sync()
+        t = time.perf_counter()
+        logits, _ = model.forward(prompt, state)
+        int(logits.argmax())
+        sync()
+        prefill.append(time.perf_counter() - t)
+
+    def decode_run(state: State, n: int) -> list[float]:
+        times, tok = [], int(state.last_logits.argmax()) if state.last_logits is not None else 1
+        for _ in range(n):
+            t = time.perf_counter()
+            logits, _ = model.forward([tok], state)
+            tok = int(logits.argmax())
+            times.append(time.perf_counter() - t)
+        return times
+
+    state = model.new_state()
+    model.forward(prompt[:16], state)
+    decode_run(state, 3)  # warm-up
+    decode = decode_run(state, decode_tokens)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "state.safetensors"
+        t = time.perf_counter()
+        state.save(path)
+        save_s = time.perf_counter() - t
+        t = time.perf_counter()
+        State.load(path, model)
+        load_s = time.perf_counter() - t
+
+    ctx_rows = []
+    for ctx in contexts:
+        state = model.new_state()
+        chunk = torch.randint(1, V, (1024,), generator=g).tolist()
+        done = 0
+        while done < ctx:
+            n = min(1024, ctx - done)
+            model.forward(chunk[:n], state)
+            done += n
+        times = decode_run(state, decode_tokens)
+        ctx_rows.append({"context": ctx, "decode_tok_s": 1 / statistics.median(times), "rss_mib": _rss_mib()})
+
+    p_med = statistics.median(prefill)
+    return {
+        "prefill_tokens": prompt_tokens,
+        "prefill_tok_s": prompt_tokens / p_med,
+        "time_to_first_token_s": p_med + statistics.median(decode),
+        "decode_tok_s": 1 / statistics.median(decode),
+        "decode_ms_per_token": 1e3 * statistics.median(decode),
+        "state_bytes": state.nbytes,
+        "state_save_ms": 1e3 * save_s,
+        "state_load_ms": 1e3 * load_s,
+        "contexts": ctx_rows,
+    }
+
+
+def run_oracle(model_path: Path, prompt_tokens: int, decode_tokens: int, repeat: int, threads: int) -> dict:
+    """The same measurements on BlinkDL's ``rwkv`` package (cpu fp32), in a subprocess."""
+    env = dict(os.environ, RWKV_V7_ON="1", RWKV_JIT_ON="1", RWKV_CUDA_ON="0")
+    cmd = [sys.executable, "-m", "engine._oracle_bench", str(model_path), str(prompt_tokens), str(decode_tokens),
+           str(repeat), str(threads)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
+    if out.returncode != 0:
+        raise RuntimeError(f"oracle bench failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from .model import load
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    t = time.perf_counter()
+    model = load(args.model, device=args.device, precision=args.precision)
+    load_s = time.perf_counter() - t
+    res = {"model": str(model.info.path), "shape": f"L{model.info.n_layer} D{model.info.n_embd} "
+           f"V{model.info.vocab_size}", "device": str(model.device), "precision": model.precision,
+           "threads": torch.get_num_threads(), "kernels": model.kernels.name, "load_s": load_s}
+    res.update(measure(model, args.prompt_tokens, args.decode_tokens, args.repeat,
+                       _parse_contexts(args.contexts)))
+    res["peak_rss_mib"] = _peak_rss_mib()
+    if model.device.type == "cuda":
+        res["peak_gpu_mib"] = torch.cuda.max_memory_allocated() / 2**20
+    if getattr(args, "oracle", False):
+        res["oracle"] = run_oracle(model.info.path, args.prompt_tokens, args.decode_tokens, args.repeat,
+                                   torch.get_num_threads())
+        res["oracle_ratio"] = {k: res[k] / res["oracle"][k] for k in ("prefill_tok_s", "decode_tok_s")}
+    if args.json:
+        print(json.dumps(res))
+        return 0
+    print(f"model     {Path(res['model']).name} ({res['shape']}) on {res['device']} {res['precision']}, "
+          f"{res['threads']} threads, kernels {res['kernels']}")
+    print(f"load      {load_s:.2f} s")
+    print(f"prefill   {res['prefill_tok_s']:8.1f} tok/s  ({args.prompt_tokens} tokens, one call)")
+    print(f"decode    {res['decode_tok_s']:8.1f} tok/s  ({res['decode_ms_per_token']:.2f} ms/token)")
+    print(f"TTFT      {res['time_to_first_token_s'] * 1e3:8.1f} ms")
+    print(f"state     {res['state_bytes'] / 2**20:.2f} MiB; save {res['state_save_ms']:.1f} ms, "
+          f"load {res['state_load_ms']:.1f} ms")
+    for row in res["contexts"]:
+        print(f"ctx {row['context']:>6}  decode {row['decode_tok_s']:8.1f} tok/s, RSS {row['rss_mib']:.0f} MiB")
+    print(f"peak RSS  {res['peak_rss_mib']:.0f} MiB")
+    if "oracle" in res:
+        o, r = res["oracle"], res["oracle_ratio"]
+        print(f"oracle    prefill {o['prefill_tok_s']:.1f} tok/s, decode {o['decode_tok_s']:.1f} tok/s "
+              f"(rwkv {o['version']}); ours x{r['prefill_tok_s']:.2f} / x{r['decode_tok_s']:.2f}")
+    return 0

@@ -1,0 +1,225 @@
+"""``python -m engine``: the engine without the window (info, generate, chat, bench)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .errors import EngineError
+
+SAMPLER_FLAGS = ("temperature", "top_p", "top_k", "presence_penalty", "frequency_penalty", "penalty_decay",
+                 "seed")
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", "-m", required=True, help="model file (.pth / .safetensors) or bundled name")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+    p.add_argument("--precision", default="auto", help="fp32, bf16, fp16 or auto (default: auto)")
+    p.add_argument("--tokenizer", default=None,
+                   help="'world' or a tokenizer.json (default: chosen from the model)")
+
+
+def _add_sampler_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default=None, help="sampler preset: Balanced, Creative, Precise, 'RWKV Runner'")
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--top-k", type=int)
+    p.add_argument("--presence-penalty", type=float)
+    p.add_argument("--frequency-penalty", type=float)
+    p.add_argument("--penalty-decay", type=float)
+    p.add_argument("--seed", type=int)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("info", help="describe a model file")
+    p.add_argument("model")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("generate", help="continue a prompt")
+    _add_model_args(p)
+    _add_sampler_args(p)
+    p.add_argument("--prompt", "-p", required=True)
+    p.add_argument("--max-tokens", "-n", type=int, default=200)
+    p.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
+    p.add_argument("--state", help="start from a saved state or a state-tuning file")
+
+    p = sub.add_parser("chat", help="chat in the terminal (streaming); /help inside for commands")
+    _add_model_args(p)
+    _add_sampler_args(p)
+    p.add_argument("--system", help="system prompt")
+    p.add_argument("--think", default="off", help="G1 think mode: off, think, no-think, 'think a bit', ...")
+    p.add_argument("--max-tokens", "-n", type=int, default=1024)
+    p.add_argument("--state", help="start from a saved state file or a state-tuning .pth")
+    p.add_argument("--save-state", help="save the conversation state here after every reply")
+
+    p = sub.add_parser("bench", help="measure prefill and decode speed, memory, state save/load")
+    _add_model_args(p)
+    p.add_argument("--prompt-tokens", type=int, default=512)
+    p.add_argument("--decode-tokens", type=int, default=64)
+    p.add_argument("--contexts", default="", help="also time decoding after these context lengths, e.g. 1k,4k")
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    p.add_argument("--oracle", action="store_true",
+                   help="also time BlinkDL's rwkv package on the same .pth (test extra needed)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def _settings(args: argparse.Namespace):
+    from .sampling import PRESETS, SamplerSettings
+
+    if args.preset and args.preset not in PRESETS:
+        raise EngineError(f"Unknown preset '{args.preset}'; choose from {', '.join(PRESETS)}.")
+    base = PRESETS[args.preset] if args.preset else SamplerSettings()
+    given = {k: getattr(args, k) for k in SAMPLER_FLAGS if getattr(args, k) is not None}
+    return SamplerSettings.from_dict({**base.to_dict(), **given})
+
+
+def _load(args: argparse.Namespace):
+    from .model import load
+    from .tokenizer import tokenizer_for
+
+    model = load(args.model, device=args.device, precision=args.precision)
+    return model, tokenizer_for(model, args.tokenizer)
+
+
+def _initial_state(path: str | None, model):
+    from .state import State
+
+    if not path:
+        return None
+    if Path(path).suffix == ".pth":
+        return State.from_tuning_file(path, model)
+    return State.load(path, model)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .model import load
+
+    model = load(args.model)
+    i = model.info
+    data = {"path": str(i.path), "generation": i.generation, "layers": i.n_layer, "width": i.n_embd,
+            "heads": i.n_head, "head_size": i.head_size, "vocab": i.vocab_size, "ffn": i.dim_ffn,
+            "parameters": i.n_params, "file_dtype": i.file_dtype, "fingerprint": i.fingerprint,
+            "state_bytes_fp32": model.new_state().nbytes}
+    if args.json:
+        print(json.dumps(data))
+    else:
+        print(f"{i.path.name}: {i.describe()}")
+        print(f"  file dtype {i.file_dtype}, FFN width {i.dim_ffn}, fingerprint {i.fingerprint}")
+        print(f"  state size {data['state_bytes_fp32'] / 2**20:.2f} MiB, whatever the length of the chat")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .generate import generate
+
+    model, tok = _load(args)
+    gen = generate(model, tok, args.prompt, state=_initial_state(args.state, model), settings=_settings(args),
+                   max_tokens=args.max_tokens, stop=args.stop)
+    for piece in gen:
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    s = gen.stats
+    print(f"\n[{s.prompt_tokens} prompt tokens at {s.prefill_tps:.1f} tok/s, {s.generated_tokens} generated at "
+          f"{s.decode_tps:.1f} tok/s; stop: {gen.stop_reason}]", file=sys.stderr)
+    return 0
+
+
+CHAT_HELP = """Commands: /regen (new reply), /save FILE (save state), /reset (new chat), /quit.
+Enter sends. Ctrl+C stops a reply; at the prompt it quits."""
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from .chat import ChatSession
+
+    model, tok = _load(args)
+    settings = _settings(args)
+    initial = _initial_state(args.state, model)
+
+    def new_session() -> ChatSession:
+        return ChatSession(model, tok, system=args.system, settings=settings, initial_state=initial,
+                           max_tokens=args.max_tokens)
+
+    chat = new_session()
+    print(f"{model.info.describe()}\n{CHAT_HELP}\n", file=sys.stderr)
+    while True:
+        try:
+            line = input("User: ")
+        except (EOFError, KeyboardInterrupt):
+            print(file=sys.stderr)
+            return 0
+        cmd = line.strip()
+        if not cmd:
+            continue
+        if cmd in ("/quit", "/exit"):
+            return 0
+        if cmd == "/help":
+            print(CHAT_HELP, file=sys.stderr)
+            continue
+        if cmd == "/reset":
+            chat = new_session()
+            continue
+        if cmd.startswith("/save"):
+            _save(chat, cmd[5:].strip() or args.save_state)
+            continue
+        cancel = threading.Event()
+        if cmd == "/regen":
+            stream = chat.regenerate(cancel=cancel)
+        else:
+            stream = chat.send(line, think=args.think, cancel=cancel)
+        _stream_reply(stream, cancel)
+        if args.save_state:
+            _save(chat, args.save_state)
+
+
+def _stream_reply(stream, cancel: threading.Event) -> None:
+    """Print a reply as it streams; Ctrl+C sets ``cancel`` (checked between tokens) instead of
+    interrupting a forward pass half way, which would leave the state half updated."""
+    previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
+    sys.stdout.write("Assistant: ")
+    try:
+        for piece in stream:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+    except EngineError as e:
+        print(f"\n[{e}]", file=sys.stderr)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    sys.stdout.write(" [stopped]\n\n" if cancel.is_set() else "\n\n")
+
+
+def _save(chat, path: str | None) -> None:
+    if not path:
+        print("[give a file name: /save FILE]", file=sys.stderr)
+        return
+    leaf = chat.messages[chat.leaf()]
+    if leaf.checkpoint is None:
+        print("[nothing to save yet]", file=sys.stderr)
+        return
+    leaf.checkpoint.save(path, {"source": "engine chat"})
+    print(f"[state saved to {path}]", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "info":
+            return cmd_info(args)
+        if args.command == "generate":
+            return cmd_generate(args)
+        if args.command == "chat":
+            return cmd_chat(args)
+        from .bench import run_bench
+
+        return run_bench(args)
+    except (EngineError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,186 @@
+"""Text generation: feed a prompt, then sample token by token, streaming text pieces.
+
+A :class:`Generation` is an iterator of text pieces. Prompts are fed in chunks so that a cancel is
+seen between chunks; during decoding it is seen between tokens, so a stop costs at most one
+token's time. When the iterator ends, ``stop_reason``, ``tokens``, ``state`` and timing stats say
+what happened. The state given is advanced in place (pass a clone to keep the original).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from torch import Tensor
+
+from .errors import EmptyPromptError
+from .model import Model
+from .sampling import Sampler, SamplerSettings, penalty_exempt_ids
+from .state import State
+from .tokenizer import Tokenizer
+
+Cancel = threading.Event | Callable[[], bool] | None
+CHUNK_LEN = 256
+
+
+def is_cancelled(cancel: Cancel) -> bool:
+    if cancel is None:
+        return False
+    if isinstance(cancel, threading.Event):
+        return cancel.is_set()
+    return bool(cancel())
+
+
+def feed(model: Model, tokens: Sequence[int], state: State, cancel: Cancel = None,
+         chunk_len: int = CHUNK_LEN) -> Tensor | None:
+    """Feed ``tokens`` in chunks, checking ``cancel`` between them; None if cancelled."""
+    logits = None
+    for start in range(0, len(tokens), chunk_len):
+        if is_cancelled(cancel):
+            return None
+        logits, _ = model.forward(tokens[start:start + chunk_len], state)
+    return logits
+
+
+@dataclass
+class Stats:
+    prompt_tokens: int = 0
+    prefill_seconds: float = 0.0
+    generated_tokens: int = 0
+    decode_seconds: float = 0.0
+    first_token_seconds: float | None = None
+
+    @property
+    def prefill_tps(self) -> float:
+        return self.prompt_tokens / self.prefill_seconds if self.prefill_seconds else 0.0
+
+    @property
+    def decode_tps(self) -> float:
+        return self.generated_tokens / self.decode_seconds if self.decode_seconds else 0.0
+
+
+class Generation:
+    """Iterate for text pieces; afterwards read ``stop_reason``, ``tokens``, ``text``, ``state``, ``stats``.
+
+    ``stop_reason`` is ``"stop"`` (a stop string), ``"eos"`` (a stop token), ``"length"``
+    (``max_tokens`` reached) or ``"cancelled"``. The state has consumed every generated token,
+    the stop string's included, so it is ready for whatever comes next.
+    """
+
+    def __init__(self, model: Model, tokenizer: Tokenizer, prompt: str | Sequence[int] | None, *,
+                 state: State | None, sampler: Sampler, max_tokens: int, stop: Sequence[str],
+                 stop_tokens: Sequence[int], cancel: Cancel, chunk_len: int):
+        self.model, self.tokenizer, self.sampler = model, tokenizer, sampler
+        self.state = state if state is not None else model.new_state()
+        self.prompt_tokens = tokenizer.encode(prompt) if isinstance(prompt, str) else list(prompt or [])
+        if not self.prompt_tokens and self.state.last_logits is None:
+            raise EmptyPromptError("The prompt is empty and there is no earlier text to continue from.")
+        self.max_tokens, self.stop = max_tokens, [s for s in stop if s]
+        self.stop_tokens = set(stop_tokens)
+        self.cancel, self.chunk_len = cancel, chunk_len
+        self.tokens: list[int] = []
+        self.text = ""
+        self.stop_reason: str | None = None
+        self.stats = Stats(prompt_tokens=len(self.prompt_tokens))
+        self._iter = self._run()
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        return next(self._iter)
+
+    def run(self) -> str:
+        """Consume the whole generation; return the text."""
+        for _ in self:
+            pass
+        return self.text
+
+    def _run(self) -> Iterator[str]:
+        t0 = time.perf_counter()
+        logits = self.state.last_logits
+        if self.prompt_tokens:
+            logits = feed(self.model, self.prompt_tokens, self.state, self.cancel, self.chunk_len)
+            if logits is None:
+                self.stop_reason = "cancelled"
+                return
+        self.stats.prefill_seconds = time.perf_counter() - t0
+        decoder = self.tokenizer.stream()
+        full, emitted = "", 0
+        t1 = time.perf_counter()
+        for _ in range(self.max_tokens):
+            if is_cancelled(self.cancel):
+                self.stop_reason = "cancelled"
+                break
+            token = self.sampler.sample(logits)
+            if self.stats.first_token_seconds is None:
+                self.stats.first_token_seconds = time.perf_counter() - t0
+            if token in self.stop_tokens:
+                self.stop_reason = "eos"
+                break
+            self.sampler.accept(token)
+            self.tokens.append(token)
+            logits, _ = self.model.forward([token], self.state)
+            self.stats.generated_tokens += 1
+            self.stats.decode_seconds = time.perf_counter() - t1
+            full += decoder.push(token)
+            cut = _find_stop(full, self.stop, emitted)
+            if cut is not None:
+                self.stop_reason = "stop"
+                full = full[:cut]
+                break
+            safe = len(full) - _held_back(full, self.stop)
+            if safe > emitted:
+                piece, emitted = full[emitted:safe], safe
+                self.text = full[:emitted]
+                yield piece
+        else:
+            self.stop_reason = "length"
+        if self.stop_reason != "stop":
+            full += decoder.flush()
+        if len(full) > emitted:
+            self.text = full
+            yield full[emitted:]
+        self.text = full
+
+
+def _find_stop(text: str, stops: Sequence[str], emitted: int) -> int | None:
+    """Index where the earliest stop string starts, searching only text that could hold a new one."""
+    best = None
+    for s in stops:
+        i = text.find(s, max(0, emitted - len(s) + 1))
+        if i != -1 and (best is None or i < best):
+            best = i
+    return best
+
+
+def _held_back(text: str, stops: Sequence[str]) -> int:
+    """Length of the longest suffix of ``text`` that could still grow into a stop string."""
+    hold = 0
+    for s in stops:
+        for n in range(min(len(s) - 1, len(text)), hold, -1):
+            if text.endswith(s[:n]):
+                hold = n
+                break
+    return hold
+
+
+def generate(model: Model, tokenizer: Tokenizer, prompt: str | Sequence[int] | None = None, *,
+             state: State | None = None, settings: SamplerSettings | None = None,
+             sampler: Sampler | None = None, max_tokens: int = 256, stop: Sequence[str] = (),
+             stop_tokens: Sequence[int] | None = None, cancel: Cancel = None,
+             chunk_len: int = CHUNK_LEN) -> Generation:
+    """Generate text after ``prompt`` (or after ``state``'s last token when the prompt is empty).
+
+    ``stop_tokens`` defaults to the tokenizer's end-of-text id. ``sampler`` keeps penalty
+    bookkeeping across calls; otherwise a fresh one is made from ``settings``.
+    """
+    if sampler is None:
+        sampler = Sampler(settings or SamplerSettings(), model.info.vocab_size,
+                          penalty_exempt_ids(tokenizer), device=str(model.device))
+    if stop_tokens is None:
+        stop_tokens = [] if tokenizer.eos_id is None else [tokenizer.eos_id]
+    return Generation(model, tokenizer, prompt, state=state, sampler=sampler, max_tokens=max_tokens,
+                      stop=stop, stop_tokens=stop_tokens, cancel=cancel, chunk_len=chunk_len)

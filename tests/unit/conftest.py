@@ -1,0 +1,25 @@
+"""Fixtures for engine tests that talk: a tiny random RWKV-7 with the World vocabulary."""
+
+from __future__ import annotations
+
+import pytest
+
+import engine
+from engine.sampling import SamplerSettings
+
+GREEDY = SamplerSettings(temperature=0.0, top_p=0.0, presence_penalty=0.0, frequency_penalty=0.0)
+
+
+@pytest.fixture(scope="session")
+def world_ckpt(rwkv7_checkpoint):
+    return rwkv7_checkpoint(n_layer=3, n_embd=64, head_size=32, vocab_size=65536, seed=11)
+
+
+@pytest.fixture(scope="session")
+def world_model(world_ckpt):
+    return engine.load(world_ckpt)
+
+
+@pytest.fixture(scope="session")
+def world_tok():
+    return engine.load_tokenizer("world")
