@@ -91,7 +91,10 @@ class RWKV7(Model):
         self.kernels = kernels.select(device.type, str(dtype).removeprefix("torch."))
 
         def get(key: str) -> Tensor:
-            return z[key].to(device=device, dtype=dtype)
+            # Own every weight: a tensor still backed by the memory-mapped file would keep the
+            # whole file's pages resident beside our copies (doubling the memory in use).
+            t = z[key].to(device=device, dtype=dtype)
+            return t.clone() if t.data_ptr() == z[key].data_ptr() else t
 
         def vec(key: str) -> Tensor:
             return get(key).reshape(-1).contiguous()
