@@ -27,8 +27,8 @@ _EXPORTS = {
     "SamplerSettings": ".sampling",
     "Sampler": ".sampling",
     "PRESETS": ".sampling",
-    "generate": ".generate",
-    "Generation": ".generate",
+    "generate": ".generation",
+    "Generation": ".generation",
     "ChatSession": ".chat",
 }
 

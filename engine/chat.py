@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from .errors import EmptyPromptError, EngineError
-from .generate import Cancel, Generation, feed, generate
+from .generation import Cancel, Generation, feed, generate
 from .model import Model
 from .sampling import Sampler, SamplerSettings, penalty_exempt_ids
 from .state import State

@@ -122,7 +122,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .generate import generate
+    from .generation import generate
 
     model, tok = _load(args)
     gen = generate(model, tok, args.prompt, state=_initial_state(args.state, model), settings=_settings(args),

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from engine.errors import EmptyPromptError
-from engine.generate import _held_back, feed, generate
+from engine.generation import _held_back, feed, generate
 from engine.sampling import SamplerSettings
 
 from .conftest import GREEDY

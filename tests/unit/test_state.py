@@ -6,7 +6,7 @@ import torch
 
 import engine
 from engine import State
-from engine.generate import generate
+from engine.generation import generate
 
 from .conftest import GREEDY
 
