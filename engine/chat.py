@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from .errors import EmptyPromptError, EngineError
@@ -75,8 +75,11 @@ class ChatSession:
 
     def __init__(self, model: Model, tokenizer: Tokenizer, *, system: str | None = None,
                  settings: SamplerSettings | None = None, initial_state: State | None = None,
-                 max_tokens: int = 1024, chunk_len: int = 256):
+                 max_tokens: int = 1024, chunk_len: int = 256,
+                 checkpoint_loader: Callable[[Message], State | None] | None = None):
         self.model, self.tokenizer = model, tokenizer
+        # Where checkpoints not held in memory come from (the app keeps them on disk).
+        self.checkpoint_loader = checkpoint_loader
         self.settings = settings or SamplerSettings()
         self.max_tokens, self.chunk_len = max_tokens, chunk_len
         self._ids = itertools.count(1)
@@ -157,7 +160,7 @@ class ChatSession:
         return self._regenerate(user, cancel, max_tokens)
 
     def _regenerate(self, user: Message, cancel: Cancel, max_tokens: int | None) -> Iterator[str]:
-        if user.checkpoint is None:   # the prompt was cancelled half way: read it again
+        if self.checkpoint_of(user) is None:   # the prompt was cancelled half way: read it again
             state = self._state_after(self.messages[user.parent])
             if feed(self.model, user.tokens, state, cancel, self.chunk_len) is None:
                 return
@@ -167,7 +170,7 @@ class ChatSession:
     def continue_reply(self, *, cancel: Cancel = None, max_tokens: int | None = None) -> Iterator[str]:
         """Extend the last assistant reply from where it stopped (after a length limit or a stop)."""
         msg = self.messages[self.leaf()]
-        if msg.role != "assistant" or msg.checkpoint is None:
+        if msg.role != "assistant" or self.checkpoint_of(msg) is None:
             raise EngineError("There is no reply to continue.")
         if msg.complete:
             raise EngineError("The last reply is complete; send a message instead.")
@@ -235,10 +238,36 @@ class ChatSession:
         msg.stop_reason = gen.stop_reason or "cancelled"
         msg.complete = gen.stop_reason == "stop"
 
+    def checkpoint_of(self, msg: Message) -> State | None:
+        """The state after ``msg``: in memory, else from the loader (then kept), else None."""
+        if msg.checkpoint is None and self.checkpoint_loader is not None and msg.role != "root":
+            msg.checkpoint = self.checkpoint_loader(msg)
+        return msg.checkpoint
+
     def _state_after(self, msg: Message) -> State:
-        if msg.checkpoint is None:
+        state = self.checkpoint_of(msg)
+        if state is None:
             raise EngineError("That message has no saved state (its prompt was cancelled); regenerate it.")
-        return msg.checkpoint.clone()
+        return state.clone()
+
+    @classmethod
+    def restore(cls, model: Model, tokenizer: Tokenizer, messages: Sequence[Message], *,
+                initial_state: State | None = None, **kw) -> ChatSession:
+        """Rebuild a saved conversation from its messages (parents before children); checkpoints
+        come from ``checkpoint_loader`` when they are needed, so nothing is re-read."""
+        chat = cls(model, tokenizer, initial_state=initial_state, **kw)
+        for m in sorted(messages, key=lambda m: m.id):
+            parent = chat.messages[m.parent if m.parent is not None else 0]
+            msg = Message(m.id, m.role, m.text, parent.id, list(m.tokens), m.checkpoint, [], None,
+                          m.complete, m.stop_reason, m.think)
+            chat.messages[msg.id] = msg
+            parent.children.append(msg.id)
+            parent.active_child = msg.id
+        for m in messages:          # keep the branch choices that were saved
+            if m.active_child is not None and m.active_child in chat.messages:
+                chat.messages[m.id].active_child = m.active_child
+        chat._ids = itertools.count(max(chat.messages) + 1)
+        return chat
 
     # -- checks and persistence helpers ---------------------------------------------------------
 

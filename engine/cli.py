@@ -59,8 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state", help="start from a saved state file or a state-tuning .pth")
     p.add_argument("--save-state", help="save the conversation state here after every reply")
 
-    p = sub.add_parser("train", help="train an RWKV-7 from scratch (see: train --help)", add_help=False)
-    p.add_argument("args", nargs=argparse.REMAINDER)
+    sub.add_parser("train", help="train an RWKV-7 from scratch (see: train --help)", add_help=False)
 
     p = sub.add_parser("bench", help="measure prefill and decode speed, memory, state save/load")
     _add_model_args(p)
@@ -212,6 +211,11 @@ def _save(chat, path: str | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["train"]:       # the trainer owns its flags (argparse cannot pass them through)
+        from .train import main as train_main
+
+        return train_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         if args.command == "info":
@@ -220,10 +224,6 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_generate(args)
         if args.command == "chat":
             return cmd_chat(args)
-        if args.command == "train":
-            from .train import main as train_main
-
-            return train_main(args.args)
         from .bench import run_bench
 
         return run_bench(args)

@@ -147,3 +147,31 @@ def test_initial_state_from_tuning_is_used_and_kept(world_model, world_tok):
     t_user, p_user = tuned.path()[0], plain.path()[0]
     assert (t_user.checkpoint.last_logits - p_user.checkpoint.last_logits).abs().max() > 1e-3
     assert torch.equal(tuned.root.checkpoint.wkv, state.wkv)
+
+
+def test_restore_continues_from_stored_checkpoints_without_rereading(world_model, world_tok):
+    chat = _chat(world_model, world_tok)
+    "".join(chat.send("Hello"))
+    "".join(chat.send("And then?"))
+    saved = {m.id: m.checkpoint.clone() for m in chat.path()}
+    records = [m for m in chat.messages.values() if m.role != "root"]
+    loaded = []
+
+    def loader(msg):
+        loaded.append(msg.id)
+        return saved[msg.id].clone()
+
+    back = ChatSession.restore(world_model, world_tok, [_strip(m) for m in records], settings=GREEDY,
+                               max_tokens=12, checkpoint_loader=loader)
+    assert [m.text for m in back.path()] == [m.text for m in chat.path()]
+    reply = "".join(back.regenerate())
+    assert reply == chat.path()[-1].text
+    assert loaded == [chat.path()[-2].id]            # only the user message it answers was loaded
+    "".join(back.send("Third"))
+    assert back.messages[back.leaf()].checkpoint.tokens_seen == len(back.transcript_tokens())
+
+
+def _strip(msg):
+    from dataclasses import replace
+
+    return replace(msg, checkpoint=None, children=[])
