@@ -39,6 +39,7 @@ LEX_ADJ_ALL, LEX_LOCATION, LEX_PERSON = 0, 15, 18  # lexicographer files (lexnam
 TAXON = re.compile(r"^(?:(?:sub|super)?(?:genus|family|order|class|phylum|division|kingdom|tribe)) ")
 TAXON_GLOSS = re.compile(r"^(?:a |any |the )?(?:type )?(?:sub|super)?(?:genus|family|order|class|phylum) (?:of|compr)")
 MAX_DEFINITION = 240  # characters; longer glosses are cut at a "; " so an answer stays 1-2 sentences
+MAX_ANSWER = 320
 
 
 Exchange = tuple[str, str, str]  # (opening question naming the word, follow-up saying "it" or "", answer)
@@ -69,7 +70,7 @@ def parse_line(line: str) -> Synset:
     pointers = []
     for _ in range(p_cnt):
         symbol, target, pos, src_tgt = f[i:i + 4]
-        pointers.append((symbol, ("s" if pos == "s" else pos) + target, int(src_tgt[:2], 16), int(src_tgt[2:], 16)))
+        pointers.append((symbol, pos + target, int(src_tgt[:2], 16), int(src_tgt[2:], 16)))
         i += 4
     definition, examples = split_gloss(gloss)
     return Synset(ss_type + offset, ss_type, lexfile, words, pointers, definition, examples)
@@ -126,6 +127,8 @@ def keep(s: Synset) -> bool:
     glosses too short to be more than a cross-reference, and synsets with no usable word."""
     if not any(usable(w) for w in s.words) or len(s.definition.split()) < 2:
         return False
+    if len(shorten(s.definition)) > MAX_ANSWER - 60:  # one long sentence ("Second World War")
+        return False
     return not (any(TAXON.match(w.lower()) for w in s.words) or TAXON_GLOSS.match(s.definition.lower()))
 
 
@@ -154,8 +157,11 @@ def latin(synonym: str, word: str) -> bool:
 def mentions(sentence: str, word: str) -> bool:
     """Whether an example sentence uses the word (or an inflection of its first word)."""
     first = word.lower().split()[0]
-    stem = first if len(first) <= 4 else first[:len(first) - 2]
-    return re.search(r"\b" + re.escape(stem), sentence.lower()) is not None
+    if len(first) <= 4:  # "be" must not match "behind"
+        pattern = r"\b" + re.escape(first) + r"(?:s|es|d|ed|ing|n|ne)?\b"
+    else:
+        pattern = r"\b" + re.escape(first[:-2])
+    return re.search(pattern, sentence.lower()) is not None
 
 
 def quoted(example: str) -> str:
@@ -190,8 +196,10 @@ SYNONYMS_AGAIN = ["What are some synonyms?", "Is there another word for it?", "W
                   "Any synonyms?"]
 OPPOSITE = ['What is the opposite of "{w}"?', "What is the opposite of {w}?", "What's an antonym of {w}?"]
 OPPOSITE_AGAIN = ["What is its opposite?", "And the opposite?", "What is the opposite word?"]
-KIND = ['What is a more general word for "{w}"?', 'What kind of thing is "{w}"?']
-KIND_AGAIN = ["What kind of thing is it?", "What is a more general word for it?"]
+KIND = {"n": ['What is a more general word for "{w}"?', 'What kind of thing is "{w}"?'],
+        "v": ['What is a more general word for "{w}"?', 'What is a more general verb than "{w}"?']}
+KIND_AGAIN = {"n": ["What kind of thing is it?", "What is a more general word for it?"],
+              "v": ["What is a more general word for it?", "And a more general verb?"]}
 GREETINGS = [("Hello!", "Hello! I am a tiny demo model that knows English words. Ask me what a word means."),
              ("Hi", "Hi! Ask me about any English word: its meaning, an example or a synonym."),
              ("Hi there.", "Hello! I can explain English words. Which word would you like to know?"),
@@ -220,22 +228,26 @@ def exchanges(s: Synset, word: str, synsets: dict[str, Synset], rng: random.Rand
     return out + _related(s, word, synsets, rng)
 
 
+def _leading_note(definition: str) -> tuple[str, str]:
+    """``("of persons", "worthy of trust")`` from ``"(of persons) worthy of trust"``."""
+    paren = re.match(r"^\(([^()]{1,60})\)\s*(.+)$", definition)
+    return (paren.group(1), paren.group(2)) if paren else ("", definition)
+
+
 def _meaning(s: Synset, word: str, examples: list[str], rng: random.Random) -> Exchange:
-    definition, note = shorten(s.definition), ""
-    paren = re.match(r"^\(([^()]{1,60})\)\s*(.+)$", definition)  # "(of persons) worthy of trust"
-    if paren:
-        note, definition = ", " + paren.group(1), paren.group(2)
+    note, definition = _leading_note(shorten(s.definition))
+    note = ", " + note if note else ""
     if s.pos == "v" and not definition.startswith("to "):
         definition = "to " + definition
     answer = f"{capital(word)} ({POS_NAMES[s.pos]}{note}) means {definition}."
-    if examples and rng.random() < 0.5:
+    if examples and rng.random() < 0.5 and len(answer) + len(examples[-1]) < MAX_ANSWER:
         answer += " For example: " + quoted(examples.pop())
     extra = DEFINE_BY_POS.get(s.pos, []) if s.pos != "a" or s.lexfile == LEX_ADJ_ALL else []
     return ask(rng, DEFINE + extra, word), "", answer
 
 
 def _who_or_what(s: Synset, word: str, rng: random.Random) -> Exchange:
-    definition = shorten(s.definition)
+    definition = _leading_note(shorten(s.definition))[1]  # "(Arthurian legend) one of the knights …"
     verb = "was" if s.lexfile == LEX_PERSON and "(born" not in definition else "is"
     lead = "" if re.match(r"(?:a|an|the|one|any)\b", definition) else article(definition) + " "
     questions = {LEX_PERSON: [f"Who {verb} {{w}}?", "Tell me about {w}."], LEX_LOCATION: ["Where is {w}?"]}
@@ -262,7 +274,7 @@ def _related(s: Synset, word: str, synsets: dict[str, Synset], rng: random.Rando
     if general and usable(general[0]) and s.pos in "nv":
         answer = f"{capital(word)} is a kind of {general[0]}." if s.pos == "n" else \
             f"To {word} is a way to {general[0]}."
-        out.append((ask(rng, KIND, word), rng.choice(KIND_AGAIN), answer))
+        out.append((ask(rng, KIND[s.pos], word), rng.choice(KIND_AGAIN[s.pos]), answer))
     return out
 
 
@@ -272,7 +284,8 @@ def document(s: Synset, synsets: dict[str, Synset]) -> str | None:
         return None
     rng = random.Random(s.id)  # str seeds are hashed with SHA-512: the same choices on every run
     words = [w for w in s.words if usable(w)]
-    words = [w for w in words if w[:1].islower()] or words  # "oak" rather than "Quercus"
+    if not any(p[0] == "@i" for p in s.pointers):  # "Bridgetown", not "capital of Barbados"
+        words = [w for w in words if w[:1].islower()] or words  # "white oak", not "Quercus alba"
     word = words[0] if len(words) == 1 or rng.random() < 0.7 else rng.choice(words[1:])
     options = exchanges(s, word, synsets, rng)
     openers = [i for i, (opening, _, _) in enumerate(options) if i and opening]
