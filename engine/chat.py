@@ -247,7 +247,8 @@ class ChatSession:
     def _state_after(self, msg: Message) -> State:
         state = self.checkpoint_of(msg)
         if state is None:
-            raise EngineError("That message has no saved state (its prompt was cancelled); regenerate it.")
+            raise EngineError("There is no saved state for that point of the conversation (its prompt was "
+                              "cancelled, or it came from an import); send a new message instead.")
         return state.clone()
 
     @classmethod

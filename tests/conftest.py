@@ -56,3 +56,9 @@ def oracle() -> OracleCache:
     one subprocess, which is how a test module should ask for its whole plan up front.
     """
     return OracleCache()
+
+
+@pytest.fixture(scope="session")
+def world_ckpt(rwkv7_checkpoint) -> Path:
+    """A tiny random RWKV-7 with the World vocabulary (65,536), for tests that talk in text."""
+    return rwkv7_checkpoint(n_layer=3, n_embd=64, head_size=32, vocab_size=65536, seed=11)

@@ -11,11 +11,6 @@ GREEDY = SamplerSettings(temperature=0.0, top_p=0.0, presence_penalty=0.0, frequ
 
 
 @pytest.fixture(scope="session")
-def world_ckpt(rwkv7_checkpoint):
-    return rwkv7_checkpoint(n_layer=3, n_embd=64, head_size=32, vocab_size=65536, seed=11)
-
-
-@pytest.fixture(scope="session")
 def world_model(world_ckpt):
     return engine.load(world_ckpt)
 

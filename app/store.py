@@ -1,0 +1,472 @@
+"""Conversations on disk: one SQLite database for the message trees, one state file per turn.
+
+The database holds everything that is text (titles, the tree, the tokens each message fed the
+model); the states, megabytes each for real models, live beside it as
+``states/<conversation>/<message>-<tokens seen>.safetensors``. A state file is always written
+before the row that names it and removed only after that row stops naming it, so a crash at any
+point leaves rows that point at complete files (at worst an unreferenced file, swept by
+:meth:`ConversationStore.purge_deleted`). The file name carries the number of tokens the state has
+read, so a reply that grows (continue) gets a new file instead of overwriting the one its old row
+still names.
+
+``updated`` is when the conversation's content last changed: a message added or grown, or the
+system prompt, model or tuning changed. A rename, a settings change, a branch switch, delete and
+undelete leave it alone, so the list does not jump under the user's pointer.
+
+No Qt here. The app calls the store from the main thread, but the connection is guarded by a
+lock so the engine's worker thread may save a finished reply too.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.chat import Message
+from engine.errors import IncompatibleStateError, StateFormatError, StateNotFoundError
+from engine.state import State
+
+if TYPE_CHECKING:
+    from engine.model import Model
+
+EXPORT_KEY = "rwkv_desktop_conversation"
+EXPORT_VERSION = 1
+
+# One tuple of statements per schema version; PRAGMA user_version says how many have run.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            title TEXT NOT NULL,
+            created REAL NOT NULL,
+            updated REAL NOT NULL,
+            model_path TEXT NOT NULL,
+            model_fingerprint TEXT NOT NULL,
+            system_prompt TEXT NOT NULL DEFAULT '',
+            settings TEXT NOT NULL DEFAULT '{}',
+            tuning_path TEXT,
+            deleted_at REAL)""",
+        "CREATE INDEX conversations_by_recency ON conversations (updated DESC) WHERE deleted_at IS NULL",
+        # parent 0 is the session's root, which is never stored; hence no foreign key on parent.
+        """CREATE TABLE messages (
+            conversation_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+            id INTEGER NOT NULL,
+            parent INTEGER,
+            role TEXT NOT NULL,
+            text TEXT NOT NULL,
+            tokens BLOB NOT NULL,
+            created REAL NOT NULL,
+            complete INTEGER NOT NULL,
+            stop_reason TEXT,
+            think TEXT NOT NULL,
+            active_child INTEGER,
+            stats TEXT,
+            state_file TEXT,
+            PRIMARY KEY (conversation_id, id)) WITHOUT ROWID""",
+    ),
+)
+
+_UPDATABLE = {"title", "system_prompt", "settings", "tuning_path", "model_path", "model_fingerprint"}
+_CONTENT = {"system_prompt", "tuning_path", "model_path", "model_fingerprint"}   # these bump `updated`
+
+_UPSERT = """INSERT INTO messages (conversation_id, id, parent, role, text, tokens, created, complete,
+        stop_reason, think, active_child, stats, state_file) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (conversation_id, id) DO UPDATE SET parent = excluded.parent, role = excluded.role,
+        text = excluded.text, tokens = excluded.tokens, complete = excluded.complete,
+        stop_reason = excluded.stop_reason, think = excluded.think, active_child = excluded.active_child,
+        stats = COALESCE(excluded.stats, messages.stats), state_file = excluded.state_file"""
+
+
+class StoreError(Exception):
+    """The conversation database cannot be used as it is; the message says why."""
+
+
+class ConversationNotFoundError(StoreError, KeyError):
+    """No conversation with that id (never created, or purged)."""
+
+    def __str__(self) -> str:      # KeyError would show the message in quotes
+        return str(self.args[0])
+
+
+@dataclass
+class Conversation:
+    id: int
+    title: str
+    created: float
+    updated: float
+    model_path: str
+    model_fingerprint: str
+    system_prompt: str
+    settings: dict
+    tuning_path: str | None
+    deleted_at: float | None
+
+
+def pack_tokens(tokens: Iterable[int]) -> bytes:
+    """Tokens as little-endian int32: a quarter of the size of JSON, the same on every machine."""
+    tokens = list(tokens)
+    return struct.pack(f"<{len(tokens)}i", *tokens)
+
+
+def unpack_tokens(blob: bytes) -> list[int]:
+    if len(blob) % 4:
+        raise StoreError(f"A token list of {len(blob)} bytes is damaged (not a multiple of 4).")
+    return list(struct.unpack(f"<{len(blob) // 4}i", blob))
+
+
+class ConversationStore:
+    """``data_dir/conversations.sqlite3`` (WAL, foreign keys on) and ``data_dir/states/``."""
+
+    def __init__(self, data_dir: Path, *, clock: Callable[[], float] = time.time):
+        self.data_dir = Path(data_dir)
+        self.states = self.data_dir / "states"
+        self.states.mkdir(parents=True, exist_ok=True)
+        self._clock = clock
+        self._lock = threading.RLock()
+        db = sqlite3.connect(self.data_dir / "conversations.sqlite3", timeout=10, isolation_level=None,
+                             check_same_thread=False)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA foreign_keys = ON")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.create_function("casefold", 1, _casefold, deterministic=True)
+            _migrate(db)
+        except BaseException:
+            db.close()
+            raise
+        self._db: sqlite3.Connection | None = db
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def __enter__(self) -> ConversationStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- conversations -------------------------------------------------------------------------
+
+    def create(self, *, title: str, model_path: str, model_fingerprint: str, system_prompt: str = "",
+               settings: dict | None = None, tuning_path: str | None = None) -> Conversation:
+        now = self._clock()
+        with self._write() as db:
+            conv_id = self._insert_conversation(db, title, now, now, model_path, model_fingerprint,
+                                                system_prompt, settings or {}, tuning_path)
+        return self.get(conv_id)
+
+    def get(self, conv_id: int) -> Conversation:
+        """Also a deleted conversation (until purged), so the UI can show what Undo brings back."""
+        with self._lock:
+            row = self._conn().execute("SELECT * FROM conversations WHERE id = ?", (conv_id,)).fetchone()
+        if row is None:
+            raise ConversationNotFoundError(f"No conversation {conv_id}: it was never saved or has been purged.")
+        return _conversation(row)
+
+    def list(self, search: str | None = None) -> list[Conversation]:
+        """Conversations not deleted, most recently changed first.
+
+        ``search`` matches the title or the text of any message, on any branch. Matching uses
+        Python's ``casefold`` rather than SQL ``LIKE``: LIKE folds only ASCII case ("Привет" would
+        miss "привет") and treats ``%`` and ``_`` as wildcards; ``instr`` takes the text literally.
+        """
+        sql = "SELECT * FROM conversations c WHERE c.deleted_at IS NULL"
+        args: tuple = ()
+        if search:
+            sql += (" AND (instr(casefold(c.title), ?1) > 0 OR EXISTS (SELECT 1 FROM messages m"
+                    " WHERE m.conversation_id = c.id AND instr(casefold(m.text), ?1) > 0))")
+            args = (search.casefold(),)
+        with self._lock:
+            rows = self._conn().execute(sql + " ORDER BY c.updated DESC, c.id DESC", args).fetchall()
+        return [_conversation(r) for r in rows]
+
+    def update(self, conv_id: int, **fields: Any) -> None:
+        """Change conversation fields; see the module docstring for which ones bump ``updated``."""
+        unknown = set(fields) - _UPDATABLE
+        if unknown:
+            raise TypeError(f"Cannot update {', '.join(sorted(unknown))}; updatable: {', '.join(sorted(_UPDATABLE))}.")
+        with self._write() as db:
+            old = self._row(db, conv_id)
+            changed = {k: v for k, v in fields.items() if getattr(old, k) != v}
+            if not changed:
+                return
+            values = {k: json.dumps(v) if k == "settings" else v for k, v in changed.items()}
+            if _CONTENT & set(changed):
+                values["updated"] = self._clock()
+            assignments = ", ".join(f"{k} = ?" for k in values)
+            db.execute(f"UPDATE conversations SET {assignments} WHERE id = ?", (*values.values(), conv_id))
+
+    def delete(self, conv_id: int) -> None:
+        """Soft delete: hidden from :meth:`list` until :meth:`undelete` or :meth:`purge_deleted`."""
+        with self._write() as db:
+            self._row(db, conv_id)
+            db.execute("UPDATE conversations SET deleted_at = COALESCE(deleted_at, ?) WHERE id = ?",
+                       (self._clock(), conv_id))
+
+    def undelete(self, conv_id: int) -> None:
+        with self._write() as db:
+            self._row(db, conv_id)
+            db.execute("UPDATE conversations SET deleted_at = NULL WHERE id = ?", (conv_id,))
+
+    def purge_deleted(self) -> int:
+        """Remove deleted conversations for good, rows first, then their state files; return how many.
+
+        Also sweeps state files that no row names (left by a crash between a file and its row).
+        """
+        with self._lock:
+            with self._write() as db:
+                purged = db.execute("DELETE FROM conversations WHERE deleted_at IS NOT NULL").rowcount
+            db = self._conn()
+            alive = {str(r[0]) for r in db.execute("SELECT id FROM conversations")}
+            named = {r[0] for r in db.execute("SELECT state_file FROM messages WHERE state_file IS NOT NULL")}
+            for folder in self.states.iterdir():
+                if folder.is_dir() and folder.name not in alive:
+                    shutil.rmtree(folder, ignore_errors=True)
+                elif folder.is_dir():
+                    for file in folder.glob("*.safetensors"):
+                        if f"{folder.name}/{file.name}" not in named:
+                            file.unlink(missing_ok=True)
+        return purged
+
+    # -- messages --------------------------------------------------------------------------------
+
+    def save_message(self, conv_id: int, msg: Message, *, stats: dict | None = None) -> None:
+        """Insert or update one message (and write its checkpoint if it is new or has changed)."""
+        self._save(conv_id, [msg], {msg.id: stats} if stats is not None else {})
+
+    def save_tree(self, conv_id: int, messages: Iterable[Message]) -> None:
+        """Save every message in one transaction: after a branch switch only ``active_child`` changes."""
+        self._save(conv_id, messages, {})
+
+    def load_messages(self, conv_id: int) -> list[Message]:
+        """The stored tree by id; checkpoints stay on disk (see :meth:`load_checkpoint`)."""
+        with self._lock:
+            self._row(self._conn(), conv_id)
+            rows = self._conn().execute("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id",
+                                        (conv_id,)).fetchall()
+        return [Message(r["id"], r["role"], r["text"], r["parent"], unpack_tokens(r["tokens"]), None, [],
+                        r["active_child"], bool(r["complete"]), r["stop_reason"], r["think"]) for r in rows]
+
+    def load_checkpoint(self, conv_id: int, msg_id: int, model: Model) -> State | None:
+        """The state after a message, checked against ``model``; None if none was saved."""
+        with self._lock:
+            row = self._conn().execute("SELECT state_file FROM messages WHERE conversation_id = ? AND id = ?",
+                                       (conv_id, msg_id)).fetchone()
+        if row is None or row["state_file"] is None or not (self.states / row["state_file"]).is_file():
+            return None
+        return State.load(self.states / row["state_file"], model)
+
+    # -- moving a conversation to another machine ------------------------------------------------
+
+    def export(self, conv_id: int, path: Path, model: Model) -> None:
+        """One safetensors file: the latest state of the active branch, the whole tree in its metadata."""
+        conv = self.get(conv_id)
+        with self._lock:
+            rows = self._conn().execute("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id",
+                                        (conv_id,)).fetchall()
+        state, state_message = None, None
+        for row in reversed(_active_path(rows)):
+            state = self.load_checkpoint(conv_id, row["id"], model)
+            if state is not None:
+                state_message = row["id"]
+                break
+        if state is None:
+            state = model.new_state()
+        state.meta = {}
+        fields = {k: v for k, v in vars(conv).items() if k not in ("id", "deleted_at")}
+        messages = [{"id": r["id"], "parent": r["parent"], "role": r["role"], "text": r["text"],
+                     "tokens": unpack_tokens(r["tokens"]), "created": r["created"], "complete": bool(r["complete"]),
+                     "stop_reason": r["stop_reason"], "think": r["think"], "active_child": r["active_child"],
+                     "stats": json.loads(r["stats"]) if r["stats"] else None} for r in rows]
+        payload = {"version": EXPORT_VERSION, "conversation": fields, "messages": messages,
+                   "state_message": state_message}
+        state.save(path, {EXPORT_KEY: json.dumps(payload, ensure_ascii=False)})
+
+    def import_(self, path: Path, model: Model) -> Conversation:
+        """A new conversation from :meth:`export`'s file; nothing is written unless ``model`` fits it.
+
+        The copy is tied to the local model's path (the exporting machine's path means nothing
+        here) and counts as just changed, so it appears at the top of the list.
+        """
+        path = Path(path)
+        payload = _read_export(path)
+        now = self._clock()
+        try:
+            fields, state_message = payload["conversation"], payload["state_message"]
+            title, created = str(fields["title"]), float(fields.get("created", now))
+            system_prompt, settings = str(fields.get("system_prompt", "")), dict(fields.get("settings") or {})
+            tuning_path = None if fields.get("tuning_path") is None else str(fields["tuning_path"])
+            rows = [_import_row(m) for m in payload["messages"]]
+            ids = [row[0] for row in rows]
+            if len(set(ids)) != len(ids) or (state_message is not None and state_message not in ids):
+                raise ValueError("message ids are repeated or the state belongs to no message")
+        except (AttributeError, KeyError, TypeError, ValueError) as e:
+            raise StateFormatError(f"'{path.name}' has a damaged conversation in it ({e!r}).") from e
+        try:
+            state = State.load(path, model)
+        except IncompatibleStateError as e:
+            theirs = Path(str(fields.get("model_path", "another model"))).name
+            raise IncompatibleStateError(f"“{title}” was saved with {theirs}, and the loaded model "
+                                         f"{model.info.name} cannot continue it. {e}") from e
+        with self._write() as db:
+            conv_id = self._insert_conversation(db, title, created, now, str(model.info.path),
+                                                model.info.fingerprint, system_prompt, settings, tuning_path)
+            state_file = None
+            if state_message is not None:
+                state_file = f"{conv_id}/{state_message}-{state.tokens_seen}.safetensors"
+                state.meta = {}
+                state.save(self.states / state_file, {"conversation": conv_id, "message": state_message})
+            db.executemany(_UPSERT, [(conv_id, *row, state_file if row[0] == state_message else None)
+                                     for row in rows])
+        return self.get(conv_id)
+
+    # -- inside ------------------------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StoreError("The conversation store has been closed.")
+        return self._db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction under the lock; rolled back if anything in it raises."""
+        with self._lock:
+            db = self._conn()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def _row(self, db: sqlite3.Connection, conv_id: int) -> Conversation:
+        row = db.execute("SELECT * FROM conversations WHERE id = ?", (conv_id,)).fetchone()
+        if row is None:
+            raise ConversationNotFoundError(f"No conversation {conv_id}: it was never saved or has been purged.")
+        return _conversation(row)
+
+    def _insert_conversation(self, db: sqlite3.Connection, title: str, created: float, updated: float,
+                             model_path: str, fingerprint: str, system_prompt: str, settings: dict,
+                             tuning_path: str | None) -> int:
+        cur = db.execute("INSERT INTO conversations (title, created, updated, model_path, model_fingerprint, "
+                         "system_prompt, settings, tuning_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         (title, created, updated, model_path, fingerprint, system_prompt, json.dumps(settings),
+                          tuning_path))
+        conv_id = int(cur.lastrowid)
+        # An id whose insert never committed (a crash) is handed out again: drop what it left behind.
+        shutil.rmtree(self.states / str(conv_id), ignore_errors=True)
+        return conv_id
+
+    def _save(self, conv_id: int, messages: Iterable[Message], stats: dict[int, dict]) -> None:
+        messages = [m for m in messages if m.role != "root"]
+        with self._lock:
+            db = self._conn()
+            self._row(db, conv_id)
+            old = {r["id"]: r for r in db.execute("SELECT id, text, tokens, state_file FROM messages "
+                                                  "WHERE conversation_id = ?", (conv_id,))}
+            now, rows, stale, changed = self._clock(), [], [], False
+            for msg in messages:
+                blob, prev = pack_tokens(msg.tokens), old.get(msg.id)
+                same = prev is not None and prev["tokens"] == blob
+                changed |= not same or prev["text"] != msg.text
+                state_file = prev["state_file"] if same else None
+                if msg.checkpoint is not None:
+                    name = f"{conv_id}/{msg.id}-{msg.checkpoint.tokens_seen}.safetensors"
+                    if not (same and state_file == name and (self.states / name).is_file()):
+                        msg.checkpoint.save(self.states / name, {"conversation": conv_id, "message": msg.id})
+                    state_file = name
+                if prev is not None and prev["state_file"] not in (None, state_file):
+                    stale.append(prev["state_file"])
+                st = stats.get(msg.id)
+                rows.append((conv_id, msg.id, msg.parent, msg.role, msg.text, blob, now, int(msg.complete),
+                             msg.stop_reason, msg.think, msg.active_child,
+                             json.dumps(st) if st is not None else None, state_file))
+            with self._write() as db:
+                db.executemany(_UPSERT, rows)
+                if changed:
+                    db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conv_id))
+            for name in stale:
+                (self.states / name).unlink(missing_ok=True)
+
+
+def _casefold(text: str | None) -> str | None:
+    return None if text is None else text.casefold()
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    db.execute("BEGIN IMMEDIATE")    # read the version inside the lock, in case two apps start at once
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(_MIGRATIONS):
+            raise StoreError(f"The conversation database was written by a newer RWKV Desktop (schema {version}, "
+                             f"this version knows {len(_MIGRATIONS)}); update the app to open it.")
+        for number, statements in enumerate(_MIGRATIONS[version:], start=version + 1):
+            for sql in statements:
+                db.execute(sql)
+            db.execute(f"PRAGMA user_version = {number}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _conversation(row: sqlite3.Row) -> Conversation:
+    return Conversation(row["id"], row["title"], row["created"], row["updated"], row["model_path"],
+                        row["model_fingerprint"], row["system_prompt"], json.loads(row["settings"]),
+                        row["tuning_path"], row["deleted_at"])
+
+
+def _active_path(rows: list[sqlite3.Row]) -> list[sqlite3.Row]:
+    """The active branch as ``ChatSession.restore`` rebuilds it: a saved choice, else the newest child."""
+    by_id = {r["id"]: r for r in rows}
+    children: dict[int, list[int]] = {}
+    for r in rows:
+        children.setdefault(r["parent"] if r["parent"] is not None else 0, []).append(r["id"])
+    path, node = [], 0
+    while children.get(node):
+        saved = by_id[node]["active_child"] if node in by_id else None
+        node = saved if saved in children[node] else children[node][-1]
+        path.append(by_id[node])
+    return path
+
+
+def _read_export(path: Path) -> dict:
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_file():
+        raise StateNotFoundError(f"No file at '{path}'.")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            info = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise StateFormatError(f"'{path.name}' is not an exported conversation ({e}).") from e
+    if EXPORT_KEY not in info:
+        raise StateFormatError(f"'{path.name}' holds a state but no conversation; it was not made by Export.")
+    try:
+        payload = json.loads(info[EXPORT_KEY])
+    except ValueError as e:
+        raise StateFormatError(f"'{path.name}' has a damaged conversation in it ({e}).") from e
+    if not isinstance(payload, dict) or int(payload.get("version", 0)) > EXPORT_VERSION:
+        raise StateFormatError(f"'{path.name}' was exported by a newer RWKV Desktop; update the app to import it.")
+    return payload
+
+
+def _import_row(m: dict) -> tuple:
+    """An exported message as the columns of :data:`_UPSERT` between the conversation id and the state file."""
+    return (int(m["id"]), None if m["parent"] is None else int(m["parent"]), str(m["role"]), str(m["text"]),
+            pack_tokens(int(t) for t in m["tokens"]), float(m["created"]), int(bool(m["complete"])),
+            m["stop_reason"], str(m["think"]), None if m["active_child"] is None else int(m["active_child"]),
+            json.dumps(m["stats"]) if m.get("stats") is not None else None)

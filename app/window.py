@@ -1,0 +1,296 @@
+"""The main window: conversations on the left, the chat on the right, the model in the header.
+
+Views draw and forward intent; the engine runs on :class:`app.worker.EngineWorker` and the
+conversations live in :class:`app.store.ConversationStore`. Every slow call is awaited, so the
+window keeps painting while a model loads or a reply streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+import engine
+from engine.chat import ChatSession, Message
+from engine.errors import EngineError
+from engine.sampling import PRESETS
+
+from .store import ConversationStore, StoreError
+from .worker import EngineWorker
+
+ROLE_NAMES = {"user": "You", "assistant": "Assistant", "system": "System"}
+
+
+class _EnterSends(QObject):
+    """Enter sends, Shift+Enter inserts a newline (as in every chat app)."""
+
+    def __init__(self, send):
+        super().__init__()
+        self._send = send
+
+    def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
+        if event.type() == QEvent.KeyPress and event.key() in (Qt.Key_Return, Qt.Key_Enter):
+            if not event.modifiers() & Qt.ShiftModifier:
+                self._send()
+                return True
+        return False
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, worker: EngineWorker, store: ConversationStore):
+        super().__init__()
+        self.worker, self.store = worker, store
+        self.model = None
+        self.tokenizer = None
+        self.session: ChatSession | None = None
+        self.conv_id: int | None = None
+        self.busy = False
+        self._streaming_text = ""
+        self.setWindowTitle("RWKV Desktop")
+        self.resize(1100, 720)
+        self._build()
+        self._render_timer = QTimer(self, interval=50, singleShot=True, timeout=self.render_chat)
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        side = QWidget()
+        sl = QVBoxLayout(side)
+        self.new_button = QPushButton("New chat", clicked=self.new_chat)
+        self.search = QLineEdit(placeholderText="Search conversations")
+        self.search.textChanged.connect(self.refresh_conversations)
+        self.conversations = QListWidget()
+        self.conversations.itemActivated.connect(self._open_item)
+        self.conversations.itemClicked.connect(self._open_item)
+        for w in (self.new_button, self.search, self.conversations):
+            sl.addWidget(w)
+
+        main = QWidget()
+        ml = QVBoxLayout(main)
+        self.header = QLabel("No model loaded")
+        self.header.setObjectName("header")
+        self.chat_view = QTextBrowser(openExternalLinks=True)
+        self.chat_view.setPlaceholderText("Ask the model something. Your conversation and its state are saved.")
+        self.input = QPlainTextEdit(placeholderText="Message (Enter sends, Shift+Enter for a new line)")
+        self.input.setMaximumHeight(110)
+        self._enter = _EnterSends(self.send)
+        self.input.installEventFilter(self._enter)
+        buttons = QHBoxLayout()
+        self.send_button = QPushButton("Send", clicked=self.send)
+        self.stop_button = QPushButton("Stop", clicked=self.stop, enabled=False)
+        self.regen_button = QPushButton("Regenerate", clicked=self.regenerate, enabled=False)
+        buttons.addStretch()
+        for b in (self.regen_button, self.stop_button, self.send_button):
+            buttons.addWidget(b)
+        ml.addWidget(self.header)
+        ml.addWidget(self.chat_view, 1)
+        ml.addWidget(self.input)
+        ml.addLayout(buttons)
+
+        split = QSplitter()
+        split.addWidget(side)
+        split.addWidget(main)
+        split.setSizes([260, 840])
+        self.setCentralWidget(split)
+        self.state_label = QLabel()
+        self.statusBar().addPermanentWidget(self.state_label)
+
+        file_menu = self.menuBar().addMenu("&File")
+        open_model = QAction("Open model…", self, triggered=lambda: asyncio.ensure_future(self.open_model_dialog()))
+        new = QAction("New chat", self, shortcut=QKeySequence.New, triggered=self.new_chat)
+        stop = QAction("Stop", self, shortcut=QKeySequence(Qt.Key_Escape), triggered=self.stop)
+        quit_ = QAction("Quit", self, shortcut=QKeySequence.Quit, triggered=self.close)
+        for a in (new, open_model, stop, quit_):
+            file_menu.addAction(a)
+        self.addAction(stop)
+
+    # -- model ---------------------------------------------------------------------------------
+
+    async def load_model(self, source: str, device: str = "cpu", precision: str = "auto") -> bool:
+        if self.busy:
+            self.stop()
+        self._set_busy(True, f"Loading {source}…")
+
+        def load():
+            model = engine.load(source, device=device, precision=precision)
+            return model, engine.tokenizer.tokenizer_for(model)
+
+        try:
+            t0 = time.perf_counter()
+            self.model, self.tokenizer = await self.worker.submit(load)
+        except (EngineError, OSError) as e:
+            self._set_busy(False, "")
+            QMessageBox.warning(self, "Could not load the model", str(e))
+            return False
+        info = self.model.info
+        self.header.setText(f"<b>{html.escape(info.name)}</b> — RWKV-{info.generation}, "
+                            f"{info.n_params / 1e6:.1f}M parameters · {self.model.device.type.upper()} "
+                            f"{self.model.precision}")
+        self.state_label.setText(f"State {self.model.new_state().nbytes / 2**20:.2f} MiB — constant, "
+                                 "whatever the length of the chat")
+        self._set_busy(False, f"Model loaded in {time.perf_counter() - t0:.1f} s")
+        self.session = None
+        self.conv_id = None
+        self.refresh_conversations()
+        self.render_chat()
+        return True
+
+    async def open_model_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open an RWKV model", str(Path.home()),
+                                              "RWKV models (*.pth *.safetensors)")
+        if path:
+            await self.load_model(path)
+
+    # -- conversations ---------------------------------------------------------------------------
+
+    def refresh_conversations(self) -> None:
+        self.conversations.clear()
+        for conv in self.store.list(self.search.text().strip() or None):
+            item = QListWidgetItem(conv.title)
+            item.setData(Qt.UserRole, conv.id)
+            self.conversations.addItem(item)
+            if conv.id == self.conv_id:
+                item.setSelected(True)
+
+    def new_chat(self) -> None:
+        if self.busy:
+            return
+        self.session, self.conv_id = None, None
+        self.conversations.clearSelection()
+        self.render_chat()
+        self.input.setFocus()
+
+    def _open_item(self, item: QListWidgetItem) -> None:
+        asyncio.ensure_future(self.open_conversation(item.data(Qt.UserRole)))
+
+    async def open_conversation(self, conv_id: int) -> None:
+        if self.busy or self.model is None or conv_id == self.conv_id:
+            return
+        conv = self.store.get(conv_id)
+        if conv.model_fingerprint != self.model.info.fingerprint:
+            QMessageBox.information(self, "Another model", f"“{conv.title}” was written with "
+                                    f"{Path(conv.model_path).name}; load that model to continue it.")
+            return
+        messages = self.store.load_messages(conv_id)
+        model, tok, store = self.model, self.tokenizer, self.store
+
+        def restore():
+            session = ChatSession.restore(
+                model, tok, messages,
+                checkpoint_loader=lambda m: store.load_checkpoint(conv_id, m.id, model))
+            t0 = time.perf_counter()
+            leaf = session.messages[session.leaf()]
+            if leaf.role != "root":
+                session.checkpoint_of(leaf)
+            return session, time.perf_counter() - t0
+
+        self.session, seconds = await self.worker.submit(restore)
+        self.conv_id = conv_id
+        self.render_chat()
+        self.statusBar().showMessage(f"Resumed from saved state in {seconds * 1e3:.0f} ms — nothing re-read")
+
+    # -- talking --------------------------------------------------------------------------------
+
+    def send(self) -> None:
+        text = self.input.toPlainText().strip()
+        if not text or self.busy or self.model is None:
+            return
+        self.input.clear()
+        if self.session is None:
+            self.session = ChatSession(self.model, self.tokenizer, settings=PRESETS["RWKV Runner"])
+        if self.conv_id is None:
+            conv = self.store.create(title=text.splitlines()[0][:60], model_path=str(self.model.info.path),
+                                     model_fingerprint=self.model.info.fingerprint)
+            self.conv_id = conv.id
+            self.refresh_conversations()
+        session = self.session
+        asyncio.ensure_future(self._stream(lambda cancel: session.send(text, cancel=cancel)))
+
+    def regenerate(self) -> None:
+        if self.busy or self.session is None:
+            return
+        session = self.session
+        asyncio.ensure_future(self._stream(lambda cancel: session.regenerate(cancel=cancel)))
+
+    def stop(self) -> None:
+        self.worker.stop()
+
+    async def _stream(self, make) -> None:
+        self._set_busy(True, "Generating…")
+        self._streaming_text = ""
+        t0 = time.perf_counter()
+        session, conv_id, store = self.session, self.conv_id, self.store
+        self.render_chat()
+        message = ""
+        try:
+            await self.worker.stream(make, self._on_piece)
+            await self.worker.submit(lambda: store.save_tree(conv_id, _real(session)))
+        except (EngineError, StoreError, OSError) as e:
+            message = f"Error: {e}"
+        reply = session.messages[session.leaf()]
+        seconds = time.perf_counter() - t0
+        if not message and reply.role == "assistant":
+            n = len(reply.tokens)
+            message = (f"{n} tokens in {seconds:.1f} s ({n / max(seconds, 1e-9):.1f} tokens/s)"
+                       + (" — stopped" if reply.stop_reason == "cancelled" else ""))
+        self._set_busy(False, message or "Stopped before the reply began")
+        self.refresh_conversations()
+        self.render_chat()
+
+    def _on_piece(self, piece: str) -> None:
+        self._streaming_text += piece
+        if not self._render_timer.isActive():
+            self._render_timer.start()
+
+    def _set_busy(self, busy: bool, message: str) -> None:
+        self.busy = busy
+        self.send_button.setEnabled(not busy)
+        self.stop_button.setEnabled(busy)
+        self.regen_button.setEnabled(not busy and self.session is not None and len(self.session.path()) > 0)
+        self.new_button.setEnabled(not busy)
+        if message:
+            self.statusBar().showMessage(message)
+
+    # -- drawing --------------------------------------------------------------------------------
+
+    def render_chat(self) -> None:
+        parts = []
+        for msg in self.session.path() if self.session else []:
+            parts.append(self._render_message(msg))
+        self.chat_view.setMarkdown("\n\n---\n\n".join(parts))
+        self.chat_view.verticalScrollBar().setValue(self.chat_view.verticalScrollBar().maximum())
+
+    def _render_message(self, msg: Message) -> str:
+        name = ROLE_NAMES.get(msg.role, msg.role)
+        pos, count = self.session.branch(msg.id)
+        branch = f"  ‹ {pos}/{count} ›" if count > 1 else ""
+        return f"**{name}**{branch}\n\n{msg.text or '…'}"
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.worker.stop()
+        super().closeEvent(event)
+
+
+def _real(session: ChatSession) -> list[Message]:
+    return [m for m in session.messages.values() if m.role != "root"]

@@ -1,0 +1,142 @@
+"""The real window, driven through its widgets (offscreen): chat, stop, regenerate, restart."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+qasync = pytest.importorskip("qasync")
+from PySide6.QtCore import Qt  # noqa: E402
+
+from app.store import ConversationStore  # noqa: E402
+from app.window import MainWindow  # noqa: E402
+from app.worker import EngineWorker  # noqa: E402
+
+
+@pytest.fixture
+def loop(qapp):
+    loop = qasync.QEventLoop(qapp, already_running=False)
+    asyncio.set_event_loop(loop)
+    yield loop
+
+
+@pytest.fixture
+def make_window(qtbot, loop, tmp_path):
+    made = []
+
+    def make(folder=tmp_path / "data"):
+        store = ConversationStore(folder)
+        worker = EngineWorker(loop)
+        win = MainWindow(worker, store)
+        qtbot.addWidget(win)
+        win.show()
+        made.append((win, worker, store))
+        return win
+
+    yield make
+    for _win, worker, store in made:
+        worker.shutdown()
+        store.close()
+
+
+def run(loop, coro, timeout=60):
+    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+async def _until(predicate, timeout=60):
+    for _ in range(int(timeout / 0.01)):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise TimeoutError
+
+
+def _send(loop, win, text, qtbot):
+    win.input.setPlainText(text)
+    qtbot.keyClick(win.input, Qt.Key_Return)
+    run(loop, _until(lambda: win.busy))
+    run(loop, _until(lambda: not win.busy))
+
+
+def test_enter_sends_and_the_reply_streams_into_the_view(loop, make_window, world_ckpt, qtbot):
+    win = make_window()
+    assert run(loop, win.load_model(str(world_ckpt)))
+    assert "RWKV-7" in win.header.text()
+    win.session = None
+    _send(loop, win, "Hello there", qtbot)
+    path = win.session.path()
+    assert [m.role for m in path] == ["user", "assistant"] and path[1].text
+    assert "Hello there" in win.chat_view.toPlainText()
+    assert path[1].text.strip()[:10] in win.chat_view.toPlainText()
+    assert win.conversations.count() == 1 and win.conversations.item(0).text() == "Hello there"
+
+
+def test_shift_enter_inserts_a_newline_instead_of_sending(loop, make_window, world_ckpt, qtbot):
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    win.input.setPlainText("line one")
+    win.input.moveCursor(win.input.textCursor().MoveOperation.End)
+    qtbot.keyClick(win.input, Qt.Key_Return, Qt.ShiftModifier)
+    assert not win.busy and win.session is None
+    assert win.input.toPlainText() == "line one\n"
+
+
+def test_stop_ends_the_reply_within_a_token(loop, make_window, world_ckpt, qtbot):
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    win.input.setPlainText("Tell me a long story")
+    win.send()
+    run(loop, _until(lambda: win.session is not None and len(win.session.path()) == 2
+                     and len(win.session.path()[1].tokens or []) + len(win.session.path()[1].text) > 0))
+    qtbot.mouseClick(win.stop_button, Qt.LeftButton)
+    run(loop, _until(lambda: not win.busy))
+    reply = win.session.path()[1]
+    assert reply.stop_reason == "cancelled"
+    assert len(reply.tokens) < 200
+
+
+def test_regenerate_adds_a_branch_shown_in_the_view(loop, make_window, world_ckpt, qtbot):
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    _send(loop, win, "Hi", qtbot)
+    qtbot.mouseClick(win.regen_button, Qt.LeftButton)
+    run(loop, _until(lambda: win.busy))
+    run(loop, _until(lambda: not win.busy))
+    leaf = win.session.messages[win.session.leaf()]
+    assert win.session.branch(leaf.id) == (2, 2)
+    assert "2/2" in win.chat_view.toPlainText()
+
+
+def test_a_restarted_app_finds_the_conversation_and_resumes_its_state(loop, make_window, world_ckpt, qtbot,
+                                                                       tmp_path):
+    first = make_window()
+    run(loop, first.load_model(str(world_ckpt)))
+    _send(loop, first, "Remember me", qtbot)
+    texts = [m.text for m in first.session.path()]
+
+    second = make_window(tmp_path / "data")          # same data folder: as after a restart
+    run(loop, second.load_model(str(world_ckpt)))
+    assert second.conversations.count() == 1
+    run(loop, second.open_conversation(second.conversations.item(0).data(Qt.UserRole)))
+    assert [m.text for m in second.session.path()] == texts
+    assert "Resumed from saved state" in second.statusBar().currentMessage()
+    _send(loop, second, "And now?", qtbot)
+    leaf = second.session.messages[second.session.leaf()]
+    assert leaf.checkpoint.tokens_seen == len(second.session.transcript_tokens())
+
+
+def test_a_file_that_is_not_a_model_is_reported_and_nothing_changes(loop, make_window, tmp_path, monkeypatch,
+                                                                    world_ckpt):
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    shown = []
+    monkeypatch.setattr("app.window.QMessageBox.warning", lambda *a: shown.append(a[2]))
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"hello")
+    assert not run(loop, win.load_model(str(junk)))
+    assert shown and "junk.pth" in shown[0]
+    assert win.model is not None and win.model.info.path == world_ckpt
