@@ -15,6 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -90,6 +91,15 @@ class MainWindow(QMainWindow):
         ml = QVBoxLayout(main)
         self.header = QLabel("No model loaded")
         self.header.setObjectName("header")
+        self.preset = QComboBox()
+        self.preset.addItems(list(PRESETS))
+        self.preset.setCurrentText("RWKV Runner")
+        self.preset.setToolTip("Sampling preset for replies")
+        self.preset.currentTextChanged.connect(self._preset_changed)
+        top = QHBoxLayout()
+        top.addWidget(self.header, 1)
+        top.addWidget(QLabel("Sampling:"))
+        top.addWidget(self.preset)
         self.chat_view = QTextBrowser(openExternalLinks=True)
         self.chat_view.setPlaceholderText("Ask the model something. Your conversation and its state are saved.")
         self.input = QPlainTextEdit(placeholderText="Message (Enter sends, Shift+Enter for a new line)")
@@ -103,7 +113,7 @@ class MainWindow(QMainWindow):
         buttons.addStretch()
         for b in (self.regen_button, self.stop_button, self.send_button):
             buttons.addWidget(b)
-        ml.addWidget(self.header)
+        ml.addLayout(top)
         ml.addWidget(self.chat_view, 1)
         ml.addWidget(self.input)
         ml.addLayout(buttons)
@@ -171,7 +181,7 @@ class MainWindow(QMainWindow):
             item.setData(Qt.UserRole, conv.id)
             self.conversations.addItem(item)
             if conv.id == self.conv_id:
-                item.setSelected(True)
+                self.conversations.setCurrentItem(item)
 
     def new_chat(self) -> None:
         if self.busy:
@@ -194,10 +204,11 @@ class MainWindow(QMainWindow):
             return
         messages = self.store.load_messages(conv_id)
         model, tok, store = self.model, self.tokenizer, self.store
+        settings = PRESETS[self.preset.currentText()]
 
         def restore():
             session = ChatSession.restore(
-                model, tok, messages,
+                model, tok, messages, settings=settings,
                 checkpoint_loader=lambda m: store.load_checkpoint(conv_id, m.id, model))
             t0 = time.perf_counter()
             leaf = session.messages[session.leaf()]
@@ -207,6 +218,7 @@ class MainWindow(QMainWindow):
 
         self.session, seconds = await self.worker.submit(restore)
         self.conv_id = conv_id
+        self.refresh_conversations()
         self.render_chat()
         self.statusBar().showMessage(f"Resumed from saved state in {seconds * 1e3:.0f} ms — nothing re-read")
 
@@ -218,7 +230,7 @@ class MainWindow(QMainWindow):
             return
         self.input.clear()
         if self.session is None:
-            self.session = ChatSession(self.model, self.tokenizer, settings=PRESETS["RWKV Runner"])
+            self.session = ChatSession(self.model, self.tokenizer, settings=PRESETS[self.preset.currentText()])
         if self.conv_id is None:
             conv = self.store.create(title=text.splitlines()[0][:60], model_path=str(self.model.info.path),
                                      model_fingerprint=self.model.info.fingerprint)
@@ -235,6 +247,10 @@ class MainWindow(QMainWindow):
 
     def stop(self) -> None:
         self.worker.stop()
+
+    def _preset_changed(self, name: str) -> None:
+        if self.session is not None:
+            self.session.settings = PRESETS[name]     # read by the next reply, never mid-reply
 
     async def _stream(self, make) -> None:
         self._set_busy(True, "Generating…")

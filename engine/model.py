@@ -50,7 +50,9 @@ class ModelInfo:
 
     @property
     def name(self) -> str:
-        return self.path.stem if self.path.suffix else self.path.name
+        """The file's name without suffix, or its folder's for generic names (``demo/model.safetensors``)."""
+        stem = self.path.stem if self.path.suffix else self.path.name
+        return self.path.parent.name if stem in ("model", "pytorch_model", "rwkv") else stem
 
     def describe(self) -> str:
         return (f"RWKV-{self.generation}, {self.n_params / 1e6:,.1f}M parameters: {self.n_layer} layers, "

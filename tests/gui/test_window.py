@@ -17,11 +17,13 @@ from app.window import MainWindow  # noqa: E402
 from app.worker import EngineWorker  # noqa: E402
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def loop(qapp):
+    """One asyncio loop on Qt's event loop for the whole session, closed while Qt still exists."""
     loop = qasync.QEventLoop(qapp, already_running=False)
     asyncio.set_event_loop(loop)
     yield loop
+    loop.close()
 
 
 @pytest.fixture
