@@ -13,11 +13,12 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -67,7 +68,7 @@ class MainWindow(QMainWindow):
         self.session: ChatSession | None = None
         self.conv_id: int | None = None
         self.busy = False
-        self._streaming_text = ""
+        self.editing: int | None = None        # a user message being edited and resent
         self.setWindowTitle("RWKV Desktop")
         self.resize(1100, 720)
         self._build()
@@ -84,6 +85,11 @@ class MainWindow(QMainWindow):
         self.conversations = QListWidget()
         self.conversations.itemActivated.connect(self._open_item)
         self.conversations.itemClicked.connect(self._open_item)
+        self.conversations.setContextMenuPolicy(Qt.ActionsContextMenu)
+        delete = QAction("Delete", self.conversations, shortcut=QKeySequence.Delete,
+                         triggered=self.delete_selected, shortcutContext=Qt.WidgetShortcut)
+        rename = QAction("Rename…", self.conversations, triggered=self.rename_selected)
+        self.conversations.addActions([rename, delete])
         for w in (self.new_button, self.search, self.conversations):
             sl.addWidget(w)
 
@@ -100,7 +106,9 @@ class MainWindow(QMainWindow):
         top.addWidget(self.header, 1)
         top.addWidget(QLabel("Sampling:"))
         top.addWidget(self.preset)
-        self.chat_view = QTextBrowser(openExternalLinks=True)
+        self.chat_view = QTextBrowser()
+        self.chat_view.setOpenLinks(False)          # our own actions ride on links: action:edit:3
+        self.chat_view.anchorClicked.connect(self._link_clicked)
         self.chat_view.setPlaceholderText("Ask the model something. Your conversation and its state are saved.")
         self.input = QPlainTextEdit(placeholderText="Message (Enter sends, Shift+Enter for a new line)")
         self.input.setMaximumHeight(110)
@@ -131,7 +139,11 @@ class MainWindow(QMainWindow):
         new = QAction("New chat", self, shortcut=QKeySequence.New, triggered=self.new_chat)
         stop = QAction("Stop", self, shortcut=QKeySequence(Qt.Key_Escape), triggered=self.stop)
         quit_ = QAction("Quit", self, shortcut=QKeySequence.Quit, triggered=self.close)
-        for a in (new, open_model, stop, quit_):
+        save_state = QAction("Save conversation and state…", self,
+                             triggered=lambda: asyncio.ensure_future(self.export_dialog()))
+        load_state = QAction("Load conversation and state…", self,
+                             triggered=lambda: asyncio.ensure_future(self.import_dialog()))
+        for a in (new, open_model, save_state, load_state, stop, quit_):
             file_menu.addAction(a)
         self.addAction(stop)
 
@@ -236,8 +248,12 @@ class MainWindow(QMainWindow):
                                      model_fingerprint=self.model.info.fingerprint)
             self.conv_id = conv.id
             self.refresh_conversations()
-        session = self.session
-        asyncio.ensure_future(self._stream(lambda cancel: session.send(text, cancel=cancel)))
+        session, editing = self.session, self.editing
+        self._end_edit()
+        if editing is not None:
+            asyncio.ensure_future(self._stream(lambda cancel: session.edit(editing, text, cancel=cancel)))
+        else:
+            asyncio.ensure_future(self._stream(lambda cancel: session.send(text, cancel=cancel)))
 
     def regenerate(self) -> None:
         if self.busy or self.session is None:
@@ -246,7 +262,122 @@ class MainWindow(QMainWindow):
         asyncio.ensure_future(self._stream(lambda cancel: session.regenerate(cancel=cancel)))
 
     def stop(self) -> None:
+        if self.editing is not None and not self.busy:
+            self._end_edit()
+            self.input.clear()
         self.worker.stop()
+
+    def start_edit(self, message_id: int) -> None:
+        self.editing = message_id
+        self.input.setPlainText(self.session.messages[message_id].text)
+        self.send_button.setText("Resend")
+        self.statusBar().showMessage("Editing: Enter resends as a new branch, Esc cancels")
+        self.input.setFocus()
+
+    def _end_edit(self) -> None:
+        self.editing = None
+        self.send_button.setText("Send")
+
+    async def switch_branch(self, message_id: int, step: int) -> None:
+        if self.busy or self.session is None:
+            return
+        session, store, conv_id = self.session, self.store, self.conv_id
+        session.switch_branch(message_id, step)
+
+        def restore():
+            t0 = time.perf_counter()
+            leaf = session.messages[session.leaf()]
+            session.checkpoint_of(leaf)
+            store.save_tree(conv_id, _real(session))
+            return time.perf_counter() - t0
+
+        seconds = await self.worker.submit(restore)
+        self.render_chat()
+        self.statusBar().showMessage(f"Branch restored from its saved state in {seconds * 1e3:.0f} ms")
+
+    def _link_clicked(self, url) -> None:
+        if url.scheme() != "action":
+            QDesktopServices.openUrl(url)
+            return
+        kind, *args = url.path().split(":")
+        if kind == "edit" and not self.busy:
+            self.start_edit(int(args[0]))
+        elif kind == "branch":
+            asyncio.ensure_future(self.switch_branch(int(args[0]), int(args[1])))
+
+    # -- conversation management ------------------------------------------------------------------
+
+    def _selected_id(self) -> int | None:
+        item = self.conversations.currentItem()
+        return None if item is None else item.data(Qt.UserRole)
+
+    def delete_selected(self) -> None:
+        conv_id = self._selected_id()
+        if conv_id is None or self.busy:
+            return
+        title = self.store.get(conv_id).title
+        self.store.delete(conv_id)
+        if conv_id == self.conv_id:
+            self.new_chat()
+        self.refresh_conversations()
+        self._offer_undo(f"Deleted “{title}”", conv_id)
+
+    def _offer_undo(self, message: str, conv_id: int) -> None:
+        button = QPushButton("Undo")
+        self.undo_button = button
+
+        def undo():
+            self.store.undelete(conv_id)
+            self.refresh_conversations()
+            self.statusBar().removeWidget(button)
+            self.statusBar().showMessage("Restored")
+
+        button.clicked.connect(undo)
+        self.statusBar().addWidget(button)
+        self.statusBar().showMessage(message, 10000)
+        QTimer.singleShot(10000, lambda: self.statusBar().removeWidget(button))
+
+    def rename_selected(self) -> None:
+        conv_id = self._selected_id()
+        if conv_id is None:
+            return
+        title, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=self.store.get(conv_id).title)
+        if ok and title.strip():
+            self.store.update(conv_id, title=title.strip())
+            self.refresh_conversations()
+
+    async def export_dialog(self) -> None:
+        if self.conv_id is None or self.busy:
+            self.statusBar().showMessage("Open a conversation to save it")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save conversation and state", "conversation.rwkvchat",
+                                              "RWKV Desktop conversations (*.rwkvchat)")
+        if path:
+            await self.export_to(Path(path))
+
+    async def export_to(self, path: Path) -> None:
+        conv_id, model, store = self.conv_id, self.model, self.store
+        await self.worker.submit(lambda: store.export(conv_id, path, model))
+        self.statusBar().showMessage(f"Saved the conversation and its state to {path.name}")
+
+    async def import_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load conversation and state", str(Path.home()),
+                                              "RWKV Desktop conversations (*.rwkvchat);;All files (*)")
+        if path:
+            await self.import_from(Path(path))
+
+    async def import_from(self, path: Path) -> bool:
+        if self.model is None or self.busy:
+            return False
+        model, store = self.model, self.store
+        try:
+            conv = await self.worker.submit(lambda: store.import_(path, model))
+        except (EngineError, StoreError, OSError) as e:
+            QMessageBox.warning(self, "Could not load the conversation", str(e))
+            return False
+        self.refresh_conversations()
+        await self.open_conversation(conv.id)
+        return True
 
     def _preset_changed(self, name: str) -> None:
         if self.session is not None:
@@ -254,7 +385,6 @@ class MainWindow(QMainWindow):
 
     async def _stream(self, make) -> None:
         self._set_busy(True, "Generating…")
-        self._streaming_text = ""
         t0 = time.perf_counter()
         session, conv_id, store = self.session, self.conv_id, self.store
         self.render_chat()
@@ -275,7 +405,6 @@ class MainWindow(QMainWindow):
         self.render_chat()
 
     def _on_piece(self, piece: str) -> None:
-        self._streaming_text += piece
         if not self._render_timer.isActive():
             self._render_timer.start()
 
@@ -300,8 +429,12 @@ class MainWindow(QMainWindow):
     def _render_message(self, msg: Message) -> str:
         name = ROLE_NAMES.get(msg.role, msg.role)
         pos, count = self.session.branch(msg.id)
-        branch = f"  ‹ {pos}/{count} ›" if count > 1 else ""
-        return f"**{name}**{branch}\n\n{msg.text or '…'}"
+        links = []
+        if count > 1:
+            links.append(f"[‹](action:branch:{msg.id}:-1) {pos}/{count} [›](action:branch:{msg.id}:1)")
+        if msg.role == "user":
+            links.append(f"[edit](action:edit:{msg.id})")
+        return f"**{name}**  {'  ·  '.join(links)}\n\n{msg.text or '…'}"
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.worker.stop()

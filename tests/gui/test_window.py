@@ -142,3 +142,64 @@ def test_a_file_that_is_not_a_model_is_reported_and_nothing_changes(loop, make_w
     assert not run(loop, win.load_model(str(junk)))
     assert shown and "junk.pth" in shown[0]
     assert win.model is not None and win.model.info.path == world_ckpt
+
+
+def test_edit_link_resends_as_a_branch_and_arrows_switch_back(loop, make_window, world_ckpt, qtbot):
+    from PySide6.QtCore import QUrl
+
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    _send(loop, win, "First version", qtbot)
+    user = win.session.path()[0]
+    assert f"action:edit:{user.id}" in win.chat_view.toMarkdown()
+    win._link_clicked(QUrl(f"action:edit:{user.id}"))
+    assert win.input.toPlainText() == "First version" and win.send_button.text() == "Resend"
+    win.input.setPlainText("Second version")
+    qtbot.keyClick(win.input, Qt.Key_Return)
+    run(loop, _until(lambda: win.busy))
+    run(loop, _until(lambda: not win.busy))
+    edited = win.session.path()[0]
+    assert edited.text == "Second version" and win.session.branch(edited.id) == (2, 2)
+    assert "2/2" in win.chat_view.toPlainText()
+
+    win._link_clicked(QUrl(f"action:branch:{edited.id}:-1"))
+    run(loop, _until(lambda: win.session.path()[0].id == user.id))
+    run(loop, _until(lambda: "Branch restored" in win.statusBar().currentMessage()))
+    assert "First version" in win.chat_view.toPlainText()
+    assert win.store.load_messages(win.conv_id)         # the branch choice was saved with the tree
+
+
+def test_delete_offers_undo(loop, make_window, world_ckpt, qtbot):
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    _send(loop, win, "Keep me", qtbot)
+    win.conversations.setCurrentRow(0)
+    win.delete_selected()
+    assert win.conversations.count() == 0 and win.session is None
+    qtbot.mouseClick(win.undo_button, Qt.LeftButton)
+    assert win.conversations.count() == 1 and win.conversations.item(0).text() == "Keep me"
+
+
+def test_saved_conversation_loads_elsewhere_and_a_foreign_one_is_refused(loop, make_window, world_ckpt, qtbot,
+                                                                          tmp_path, rwkv7_checkpoint, monkeypatch):
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    _send(loop, win, "Take me along", qtbot)
+    texts = [m.text for m in win.session.path()]
+    exported = tmp_path / "chat.rwkvchat"
+    run(loop, win.export_to(exported))
+
+    other = make_window(tmp_path / "elsewhere")        # another machine's app, same model
+    run(loop, other.load_model(str(world_ckpt)))
+    assert run(loop, other.import_from(exported))
+    assert [m.text for m in other.session.path()] == texts
+    _send(loop, other, "Continue", qtbot)
+    assert other.session.messages[other.session.leaf()].role == "assistant"
+
+    shown = []
+    monkeypatch.setattr("app.window.QMessageBox.warning", lambda *a: shown.append(a[2]))
+    third = make_window(tmp_path / "third")
+    run(loop, third.load_model(str(rwkv7_checkpoint(n_layer=2, n_embd=64, head_size=32, vocab_size=65536))))
+    assert not run(loop, third.import_from(exported))
+    assert shown and "cannot continue" in shown[0]
+    assert third.conversations.count() == 0
