@@ -67,18 +67,24 @@ def main(argv: list[str] | None = None) -> int:
 
 async def self_check(window, folder: Path, model: str) -> int:
     """Load the model on the worker, chat once, save, reopen from the database: one line, exit 0."""
+    from .lag import LagProbe
     from .store import ConversationStore
 
     t0 = time.perf_counter()
+    probe = LagProbe()
     try:
+        probe.start()
         if not await window.load_model(model):
             raise RuntimeError(f"could not load model '{model}'")
+        load_lag = probe.stop()
         window.input.setPlainText('What does "harbor" mean?')
+        probe.start()
         window.send()
         while not window.busy:
             await asyncio.sleep(0.01)
         while window.busy:
             await asyncio.sleep(0.02)
+        generate_lag = probe.stop()
         reply = window.session.messages[window.session.leaf()]
         if reply.role != "assistant" or not reply.text.strip():
             raise RuntimeError("no reply was generated")
@@ -96,5 +102,6 @@ async def self_check(window, folder: Path, model: str) -> int:
         return 1
     print(f"self-check OK: {window.model.info.name} replied {len(reply.tokens)} tokens "
           f"({reply.text[:40]!r}...), conversation and state saved and reopened, "
-          f"{time.perf_counter() - t0:.1f} s", flush=True)
+          f"{time.perf_counter() - t0:.1f} s; worst event-loop lag {load_lag * 1e3:.0f} ms while loading, "
+          f"{generate_lag * 1e3:.0f} ms while generating", flush=True)
     return 0
