@@ -13,7 +13,7 @@ from pathlib import Path
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m app", description="RWKV Desktop")
-    p.add_argument("--model", default="demo", help="model to load at start (default: the bundled demo)")
+    p.add_argument("--model", help="model to load at start (default: the last one used, else the bundled demo)")
     p.add_argument("--data-dir", type=Path, help="where conversations are kept (default: the user data folder)")
     p.add_argument("--self-check", action="store_true",
                    help="open the window offscreen, chat once, save, reopen, print one line and exit")
@@ -49,12 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     store = ConversationStore(folder)
     worker = EngineWorker(loop)
     window = MainWindow(worker, store)
+    if not args.self_check:
+        window.restore_geometry()
     window.show()
     try:
         with loop:
             if args.self_check:
-                return loop.run_until_complete(self_check(window, folder, args.model))
-            loop.create_task(window.load_model(args.model))
+                return loop.run_until_complete(self_check(window, folder, args.model or "demo"))
+            loop.create_task(start(window, args.model))
             app.aboutToQuit.connect(loop.stop)
             loop.run_forever()
             return 0
@@ -63,6 +65,17 @@ def main(argv: list[str] | None = None) -> int:
         store.close()
         if tmp:
             tmp.cleanup()
+
+
+async def start(window, model: str | None) -> None:
+    """Load the model (the one asked for, else the last one used, else the demo) and reopen the
+    conversation that was open last time."""
+    source = model or window.settings.get("model") or "demo"
+    if not await window.load_model(source) and source != "demo":
+        await window.load_model("demo")
+    last = window.settings.get("conversation")
+    if last is not None and any(c.id == last for c in window.store.list()):
+        await window.open_conversation(last)
 
 
 async def self_check(window, folder: Path, model: str) -> int:

@@ -12,7 +12,7 @@ import html
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -34,35 +34,43 @@ from PySide6.QtWidgets import (
 )
 
 import engine
-from engine.chat import ChatSession, Message
+from engine import State
+from engine.chat import THINK_MODES, ChatSession, Message
 from engine.errors import EngineError
 from engine.sampling import PRESETS
 
+from .settings import Settings
 from .store import ConversationStore, StoreError
 from .worker import EngineWorker
 
 ROLE_NAMES = {"user": "You", "assistant": "Assistant", "system": "System"}
 
 
-class _EnterSends(QObject):
-    """Enter sends, Shift+Enter inserts a newline (as in every chat app)."""
+class MessageBox(QPlainTextEdit):
+    """The message field: Enter sends, Shift+Enter inserts a newline (as in every chat app).
 
-    def __init__(self, send):
-        super().__init__()
+    A ``keyPressEvent`` override rather than an event filter: a Python ``eventFilter`` runs for
+    every event the widget gets and must return a bool to C++ each time (and PySide 6.12 on
+    Python 3.11 was seen to crash at exit after many such returns)."""
+
+    def __init__(self, send, **kw):
+        super().__init__(**kw)
         self._send = send
 
-    def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
-        if event.type() == QEvent.KeyPress and event.key() in (Qt.Key_Return, Qt.Key_Enter):
-            if not event.modifiers() & Qt.ShiftModifier:
-                self._send()
-                return True
-        return False
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if event.key() in (Qt.Key_Return, Qt.Key_Enter) and not event.modifiers() & Qt.ShiftModifier:
+            self._send()
+            return
+        super().keyPressEvent(event)
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, worker: EngineWorker, store: ConversationStore):
+    def __init__(self, worker: EngineWorker, store: ConversationStore, settings: Settings | None = None):
         super().__init__()
         self.worker, self.store = worker, store
+        self.settings = settings or Settings(store.data_dir / "settings.json")
+        self.tuning: State | None = None            # a state-tuning file's initial state, for new chats
+        self.tuning_path: str | None = None
         self.model = None
         self.tokenizer = None
         self.session: ChatSession | None = None
@@ -104,25 +112,32 @@ class MainWindow(QMainWindow):
         self.preset.currentTextChanged.connect(self._preset_changed)
         top = QHBoxLayout()
         top.addWidget(self.header, 1)
+        self.think = QComboBox()
+        self.think.addItems(list(THINK_MODES))
+        self.think.setToolTip("RWKV-7 G1 reasoning: think first, answer directly, or off for other models")
+        top.addWidget(QLabel("Think:"))
+        top.addWidget(self.think)
         top.addWidget(QLabel("Sampling:"))
         top.addWidget(self.preset)
         self.chat_view = QTextBrowser()
         self.chat_view.setOpenLinks(False)          # our own actions ride on links: action:edit:3
         self.chat_view.anchorClicked.connect(self._link_clicked)
         self.chat_view.setPlaceholderText("Ask the model something. Your conversation and its state are saved.")
-        self.input = QPlainTextEdit(placeholderText="Message (Enter sends, Shift+Enter for a new line)")
+        self.system = QLineEdit(placeholderText="System prompt for a new chat (optional)")
+        self.input = MessageBox(self.send, placeholderText="Message (Enter sends, Shift+Enter for a new line)")
         self.input.setMaximumHeight(110)
-        self._enter = _EnterSends(self.send)
-        self.input.installEventFilter(self._enter)
         buttons = QHBoxLayout()
         self.send_button = QPushButton("Send", clicked=self.send)
         self.stop_button = QPushButton("Stop", clicked=self.stop, enabled=False)
         self.regen_button = QPushButton("Regenerate", clicked=self.regenerate, enabled=False)
+        self.continue_button = QPushButton("Continue", clicked=self.continue_reply, enabled=False)
+        self.continue_button.setToolTip("Let the last reply go on where it stopped")
         buttons.addStretch()
-        for b in (self.regen_button, self.stop_button, self.send_button):
+        for b in (self.continue_button, self.regen_button, self.stop_button, self.send_button):
             buttons.addWidget(b)
         ml.addLayout(top)
         ml.addWidget(self.chat_view, 1)
+        ml.addWidget(self.system)
         ml.addWidget(self.input)
         ml.addLayout(buttons)
 
@@ -143,7 +158,9 @@ class MainWindow(QMainWindow):
                              triggered=lambda: asyncio.ensure_future(self.export_dialog()))
         load_state = QAction("Load conversation and state…", self,
                              triggered=lambda: asyncio.ensure_future(self.import_dialog()))
-        for a in (new, open_model, save_state, load_state, stop, quit_):
+        tuning = QAction("Apply state-tuning file…", self,
+                         triggered=lambda: asyncio.ensure_future(self.tuning_dialog()))
+        for a in (new, open_model, tuning, save_state, load_state, stop, quit_):
             file_menu.addAction(a)
         self.addAction(stop)
 
@@ -165,10 +182,9 @@ class MainWindow(QMainWindow):
             self._set_busy(False, "")
             QMessageBox.warning(self, "Could not load the model", str(e))
             return False
-        info = self.model.info
-        self.header.setText(f"<b>{html.escape(info.name)}</b> — RWKV-{info.generation}, "
-                            f"{info.n_params / 1e6:.1f}M parameters · {self.model.device.type.upper()} "
-                            f"{self.model.precision}")
+        self.tuning, self.tuning_path = None, None
+        self._show_header()
+        self.settings.set("model", source)
         self.state_label.setText(f"State {self.model.new_state().nbytes / 2**20:.2f} MiB — constant, "
                                  "whatever the length of the chat")
         self._set_busy(False, f"Model loaded in {time.perf_counter() - t0:.1f} s")
@@ -177,6 +193,13 @@ class MainWindow(QMainWindow):
         self.refresh_conversations()
         self.render_chat()
         return True
+
+    def _show_header(self) -> None:
+        info = self.model.info
+        tuning = f" · state tuning: {html.escape(Path(self.tuning_path).name)}" if self.tuning_path else ""
+        self.header.setText(f"<b>{html.escape(info.name)}</b> — RWKV-{info.generation}, "
+                            f"{info.n_params / 1e6:.1f}M parameters · {self.model.device.type.upper()} "
+                            f"{self.model.precision}{tuning}")
 
     async def open_model_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open an RWKV model", str(Path.home()),
@@ -216,11 +239,13 @@ class MainWindow(QMainWindow):
             return
         messages = self.store.load_messages(conv_id)
         model, tok, store = self.model, self.tokenizer, self.store
+        tuning_path = conv.tuning_path
         settings = PRESETS[self.preset.currentText()]
 
         def restore():
+            initial = State.from_tuning_file(tuning_path, model) if tuning_path else None
             session = ChatSession.restore(
-                model, tok, messages, settings=settings,
+                model, tok, messages, settings=settings, initial_state=initial,
                 checkpoint_loader=lambda m: store.load_checkpoint(conv_id, m.id, model))
             t0 = time.perf_counter()
             leaf = session.messages[session.leaf()]
@@ -228,8 +253,13 @@ class MainWindow(QMainWindow):
                 session.checkpoint_of(leaf)
             return session, time.perf_counter() - t0
 
-        self.session, seconds = await self.worker.submit(restore)
+        try:
+            self.session, seconds = await self.worker.submit(restore)
+        except (EngineError, OSError) as e:
+            QMessageBox.warning(self, "Could not open the conversation", str(e))
+            return
         self.conv_id = conv_id
+        self.settings.set("conversation", conv_id)
         self.refresh_conversations()
         self.render_chat()
         self.statusBar().showMessage(f"Resumed from saved state in {seconds * 1e3:.0f} ms — nothing re-read")
@@ -242,24 +272,56 @@ class MainWindow(QMainWindow):
             return
         self.input.clear()
         if self.session is None:
-            self.session = ChatSession(self.model, self.tokenizer, settings=PRESETS[self.preset.currentText()])
+            self.session = ChatSession(self.model, self.tokenizer, settings=PRESETS[self.preset.currentText()],
+                                       system=self.system.text().strip() or None, initial_state=self.tuning)
         if self.conv_id is None:
             conv = self.store.create(title=text.splitlines()[0][:60], model_path=str(self.model.info.path),
-                                     model_fingerprint=self.model.info.fingerprint)
+                                     model_fingerprint=self.model.info.fingerprint,
+                                     system_prompt=self.system.text().strip(), tuning_path=self.tuning_path)
             self.conv_id = conv.id
+            self.settings.set("conversation", conv.id)
             self.refresh_conversations()
-        session, editing = self.session, self.editing
+        session, editing, think = self.session, self.editing, self.think.currentText()
         self._end_edit()
         if editing is not None:
-            asyncio.ensure_future(self._stream(lambda cancel: session.edit(editing, text, cancel=cancel)))
+            asyncio.ensure_future(self._stream(lambda cancel: session.edit(editing, text, think=think,
+                                                                           cancel=cancel)))
         else:
-            asyncio.ensure_future(self._stream(lambda cancel: session.send(text, cancel=cancel)))
+            asyncio.ensure_future(self._stream(lambda cancel: session.send(text, think=think, cancel=cancel)))
 
     def regenerate(self) -> None:
         if self.busy or self.session is None:
             return
         session = self.session
         asyncio.ensure_future(self._stream(lambda cancel: session.regenerate(cancel=cancel)))
+
+    def continue_reply(self) -> None:
+        if self.busy or self.session is None:
+            return
+        session = self.session
+        asyncio.ensure_future(self._stream(lambda cancel: session.continue_reply(cancel=cancel)))
+
+    async def tuning_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Apply a state-tuning file", str(Path.home()),
+                                              "State-tuning files (*.pth)")
+        if path:
+            await self.apply_tuning(path)
+
+    async def apply_tuning(self, path: str | None) -> bool:
+        """Use a state-tuning file's state to start new chats (None: back to the plain model)."""
+        if self.model is None or self.busy:
+            return False
+        model = self.model
+        try:
+            state = None if path is None else await self.worker.submit(lambda: State.from_tuning_file(path, model))
+        except (EngineError, OSError) as e:
+            QMessageBox.warning(self, "Could not use the state-tuning file", str(e))
+            return False
+        self.tuning, self.tuning_path = state, path
+        self.new_chat()
+        self._show_header()
+        self.statusBar().showMessage(f"New chats start from {Path(path).name}" if path else "State tuning off")
+        return True
 
     def stop(self) -> None:
         if self.editing is not None and not self.busy:
@@ -329,13 +391,13 @@ class MainWindow(QMainWindow):
         def undo():
             self.store.undelete(conv_id)
             self.refresh_conversations()
-            self.statusBar().removeWidget(button)
+            button.deleteLater()
             self.statusBar().showMessage("Restored")
 
         button.clicked.connect(undo)
         self.statusBar().addWidget(button)
         self.statusBar().showMessage(message, 10000)
-        QTimer.singleShot(10000, lambda: self.statusBar().removeWidget(button))
+        QTimer.singleShot(10000, button, button.deleteLater)   # tied to the button: gone with the window
 
     def rename_selected(self) -> None:
         conv_id = self._selected_id()
@@ -412,7 +474,11 @@ class MainWindow(QMainWindow):
         self.busy = busy
         self.send_button.setEnabled(not busy)
         self.stop_button.setEnabled(busy)
-        self.regen_button.setEnabled(not busy and self.session is not None and len(self.session.path()) > 0)
+        has_chat = self.session is not None and len(self.session.path()) > 0
+        self.regen_button.setEnabled(not busy and has_chat)
+        last = self.session.messages[self.session.leaf()] if has_chat else None
+        self.continue_button.setEnabled(not busy and last is not None and last.role == "assistant"
+                                        and not last.complete)
         self.new_button.setEnabled(not busy)
         if message:
             self.statusBar().showMessage(message)
@@ -436,7 +502,13 @@ class MainWindow(QMainWindow):
             links.append(f"[edit](action:edit:{msg.id})")
         return f"**{name}**  {'  ·  '.join(links)}\n\n{msg.text or '…'}"
 
+    def restore_geometry(self) -> None:
+        geometry = self.settings.get("geometry")
+        if geometry:
+            self.restoreGeometry(QByteArray.fromBase64(geometry.encode()))
+
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.settings.set("geometry", bytes(self.saveGeometry().toBase64()).decode())
         self.worker.stop()
         super().closeEvent(event)
 

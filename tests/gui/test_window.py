@@ -24,6 +24,13 @@ def loop(qapp):
     asyncio.set_event_loop(loop)
     yield loop
     loop.close()
+    # Free every wrapper while Qt still exists: PySide can crash collecting them at interpreter exit.
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    gc.collect()
 
 
 @pytest.fixture
@@ -203,3 +210,67 @@ def test_saved_conversation_loads_elsewhere_and_a_foreign_one_is_refused(loop, m
     assert not run(loop, third.import_from(exported))
     assert shown and "cannot continue" in shown[0]
     assert third.conversations.count() == 0
+
+
+def test_system_prompt_and_think_mode_shape_the_prompt(loop, make_window, world_ckpt, qtbot):
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    win.system.setText("Answer in one word.")
+    win.think.setCurrentText("no-think")
+    _send(loop, win, "Why?", qtbot)
+    system, user, reply = win.session.path()
+    assert system.role == "system" and system.text == "Answer in one word."
+    assert win.tokenizer.decode(user.tokens).endswith("Assistant: <think>\n</think")
+    assert win.store.get(win.conv_id).system_prompt == "Answer in one word."
+
+
+def test_continue_extends_a_stopped_reply(loop, make_window, world_ckpt, qtbot):
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    win.input.setPlainText("Tell me a long story")
+    win.send()
+    run(loop, _until(lambda: win.session is not None and len(win.session.path()) == 2
+                     and len(win.session.path()[1].text) > 0))
+    win.stop()
+    run(loop, _until(lambda: not win.busy))
+    reply = win.session.path()[1]
+    before = reply.text
+    assert win.continue_button.isEnabled()
+    win.session.max_tokens = 4
+    qtbot.mouseClick(win.continue_button, Qt.LeftButton)
+    run(loop, _until(lambda: win.busy))
+    run(loop, _until(lambda: not win.busy))
+    assert reply.text.startswith(before) and len(reply.text) > len(before)
+    assert reply.checkpoint.tokens_seen == len(win.session.transcript_tokens())
+
+
+def test_state_tuning_file_starts_new_chats_and_is_named_in_the_header(loop, make_window, world_ckpt, qtbot,
+                                                                       tmp_path):
+    import torch
+
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    i = win.model.info
+    tuned = {f"blocks.{n}.att.time_state": torch.full((i.n_head, i.head_size, i.head_size), 0.1)
+             for n in range(i.n_layer)}
+    path = tmp_path / "tuned-state.pth"
+    torch.save(tuned, path)
+    assert run(loop, win.apply_tuning(str(path)))
+    assert "tuned-state.pth" in win.header.text()
+    _send(loop, win, "Hi", qtbot)
+    assert torch.equal(win.session.root.checkpoint.wkv[0], tuned["blocks.0.att.time_state"])
+    assert win.store.get(win.conv_id).tuning_path == str(path)
+
+
+def test_the_app_reopens_the_last_model_and_conversation(loop, make_window, world_ckpt, qtbot, tmp_path):
+    from app.main import start
+
+    first = make_window()
+    run(loop, first.load_model(str(world_ckpt)))
+    _send(loop, first, "Where was I?", qtbot)
+    first.close()
+
+    second = make_window(tmp_path / "data")
+    run(loop, start(second, None))
+    assert second.model.info.path == world_ckpt
+    assert [m.text for m in second.session.path()][0] == "Where was I?"

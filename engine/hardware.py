@@ -1,0 +1,299 @@
+"""What this machine can run a model on, and which device and precision to load a given model with.
+
+Detection never raises: the app asks at start-up and a broken CUDA driver must not stop it from
+running on the CPU. Recommendations are rules of thumb (weights + 20% + 0.5 GiB for state, logits
+and activations) measured against total memory, because a user can close other programs but
+cannot add RAM; the reason text says how much is free right now when that is the tighter limit.
+
+Precision choices:
+- CPU offers fp32 and bf16, not fp16. bf16 halves memory with fp32's range; fp16 has the same
+  size but overflows more easily, and torch's CPU fp16 matmuls are far slower than fp32 on all
+  but the newest x86 parts, so offering it would only invite a slow, fragile choice.
+- GPUs are recommended fp16 (the RWKV reference's GPU precision, fast on every CUDA generation,
+  and what ``engine.load(precision="auto")`` picks); bf16 is offered where the hardware does it
+  natively (CUDA compute capability 8.0+, ROCm when torch says so), fp32 always.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+GiB = 2**30
+RUNTIME_BYTES = GiB // 2  # state, logits and activations on top of the weights
+HEADROOM = 1.2
+BYTES_PER_PARAM = {"fp32": 4, "fp16": 2, "bf16": 2}
+X86_FEATURES = ("avx2", "fma", "f16c", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16")
+CPU_PRECISIONS = ("fp32", "bf16")
+
+_gpu_failure_logged = False
+
+
+@dataclass(frozen=True)
+class Device:
+    """One place a model can run: the CPU, or a GPU as torch addresses it ("cuda:0" also for ROCm)."""
+
+    id: str
+    kind: str
+    name: str
+    memory_bytes: int
+    free_bytes: int | None
+    cores: int | None
+    features: tuple[str, ...]
+    precisions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    device: str
+    precision: str
+    fits: bool
+    reason: str
+
+
+def needed_bytes(model_bytes_in_precision: int) -> int:
+    """Memory a model of this weight size needs to load and generate, with headroom."""
+    return int(model_bytes_in_precision * HEADROOM) + RUNTIME_BYTES
+
+
+def fits(device: Device, model_bytes_in_precision: int) -> bool:
+    return needed_bytes(model_bytes_in_precision) <= device.memory_bytes
+
+
+def detect() -> list[Device]:
+    """The CPU first, then every GPU torch can use; never raises."""
+    return [_cpu(), *_gpus()]
+
+
+def recommend(model_bytes: int, n_params: int | None = None, devices: list[Device] | None = None) -> Recommendation:
+    """Best device and precision for a model: a GPU in fp16 if one holds it, else the CPU in fp32, then bf16.
+
+    Without ``n_params`` the file is taken to be fp16/bf16 (2 bytes a parameter), as official RWKV
+    ``.pth`` files are. Among GPUs that hold the model, the one with the most memory wins.
+    """
+    devices = detect() if devices is None else devices
+    params = n_params if n_params is not None else model_bytes // 2
+
+    gpus = [d for d in devices if d.kind != "cpu"]
+    gpu_choices = [(d, _gpu_precision(d)) for d in gpus]
+    fitting = [(d, p) for d, p in gpu_choices if fits(d, params * BYTES_PER_PARAM[p])]
+    if fitting:
+        dev, prec = max(fitting, key=lambda c: c[0].memory_bytes)
+        return Recommendation(dev.id, prec, True, _fit_reason(dev, prec, params))
+
+    cpus = [d for d in devices if d.kind == "cpu"]
+    for cpu in cpus:
+        for prec in ("fp32", "bf16"):
+            if prec in cpu.precisions and fits(cpu, params * BYTES_PER_PARAM[prec]):
+                why = _fit_reason(cpu, prec, params)
+                if gpus:
+                    why += " (no GPU has enough memory)"
+                return Recommendation(cpu.id, prec, True, why)
+
+    smallest = min(BYTES_PER_PARAM.values())
+    need = needed_bytes(params * smallest)
+    have = ", ".join(f"{d.id} has {_gib(d.memory_bytes)}" for d in devices) or "no devices were found"
+    device, prec = (gpus[0].id, _gpu_precision(gpus[0])) if gpus and not cpus else ("cpu", "bf16")
+    return Recommendation(device, prec, False,
+                          f"Too large for this machine: needs ~{_gib(need)} even in 16-bit precision, but {have}. "
+                          "Choose a smaller model.")
+
+
+def summary() -> str:
+    """One human-readable line per device, for ``python -m engine info --hardware``."""
+    return "\n".join(_describe(d) for d in detect())
+
+
+def _describe(d: Device) -> str:
+    mem = f"{_gib(d.memory_bytes)} {'RAM' if d.kind == 'cpu' else 'VRAM'}"
+    if d.free_bytes is not None:
+        mem += f" ({_gib(d.free_bytes)} free)"
+    parts = [f"{d.id}: {d.name}"]
+    if d.cores is not None:
+        parts.append(f"{d.cores} cores")
+    parts.append(mem)
+    if d.features:
+        parts.append(" ".join(d.features))
+    parts.append("precisions " + "/".join(d.precisions))
+    return ", ".join(parts)
+
+
+def _gpu_precision(d: Device) -> str:
+    return "fp16" if "fp16" in d.precisions else d.precisions[0]
+
+
+def _fit_reason(d: Device, prec: str, params: int) -> str:
+    need = needed_bytes(params * BYTES_PER_PARAM[prec])
+    why = f"{d.id} {prec}: needs ~{_gib(need)} of {_gib(d.memory_bytes)}"
+    if d.free_bytes is not None and d.free_bytes < need:
+        why += f" (only {_gib(d.free_bytes)} free now: close other programs first)"
+    return why
+
+
+def _gib(n: int) -> str:
+    return f"{n / GiB:.1f} GiB"
+
+
+# --- CPU ---------------------------------------------------------------------------------------
+
+
+def _cpu() -> Device:
+    text = _read("/proc/cpuinfo")
+    name, cores, features = _parse_cpuinfo(text) if text else ("", None, ())
+    usable = _usable_cpus()
+    cores = min(cores, usable) if cores else usable  # a container or taskset may allow fewer
+    total, free = _ram()
+    name = name or platform.processor() or platform.machine() or "CPU"
+    return Device("cpu", "cpu", name, total, free, cores, features, CPU_PRECISIONS)
+
+
+def _parse_cpuinfo(text: str) -> tuple[str, int | None, tuple[str, ...]]:
+    """(model name, physical cores, instruction-set features) from the text of /proc/cpuinfo.
+
+    Physical cores are the distinct (physical id, core id) pairs; ARM kernels list neither, so
+    cores is None there and the caller counts logical CPUs instead.
+    """
+    name = ""
+    flags: set[str] = set()
+    cores: set[tuple[str, str]] = set()
+    x86 = False
+    for block in text.split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            key, sep, value = line.partition(":")
+            if sep:
+                fields[key.strip().lower()] = value.strip()
+        name = name or fields.get("model name") or fields.get("model") or fields.get("hardware", "")
+        x86 = x86 or "flags" in fields
+        flags.update(fields.get("flags", "").split())
+        flags.update(fields.get("features", "").split())
+        if "physical id" in fields and "core id" in fields:
+            cores.add((fields["physical id"], fields["core id"]))
+    if "asimd" in flags:  # arm64 reports NEON as Advanced SIMD
+        flags.add("neon")
+    wanted = X86_FEATURES if x86 else ("neon", "sve")
+    return name, len(cores) or None, tuple(f for f in wanted if f in flags)
+
+
+def _usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _ram() -> tuple[int, int | None]:
+    """(total, available) RAM in bytes, lowered to the cgroup limit when a container sets one."""
+    total, free = _ram_from_os()
+    limit = _cgroup_limit()
+    if limit and limit < total:
+        total, free = limit, min(free, limit) if free is not None else None
+    return total, free
+
+
+def _ram_from_os() -> tuple[int, int | None]:
+    meminfo = _read("/proc/meminfo")
+    if meminfo:
+        kib = {k: v.split()[0] for k, _, v in (ln.partition(":") for ln in meminfo.splitlines()) if v.strip()}
+        if "MemTotal" in kib:
+            free = kib.get("MemAvailable")
+            return int(kib["MemTotal"]) * 1024, int(free) * 1024 if free else None
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), None
+    except (AttributeError, ValueError, OSError):
+        pass
+    try:
+        import psutil
+
+        vm = psutil.virtual_memory()
+        return int(vm.total), int(vm.available)
+    except Exception:  # not installed, or unsupported here
+        pass
+    if sys.platform == "win32":
+        return _windows_ram()
+    return 0, None
+
+
+def _windows_ram() -> tuple[int, int | None]:
+    import ctypes
+
+    class MemoryStatusEx(ctypes.Structure):
+        _fields_ = [("dwLength", ctypes.c_ulong), ("dwMemoryLoad", ctypes.c_ulong),
+                    ("ullTotalPhys", ctypes.c_ulonglong), ("ullAvailPhys", ctypes.c_ulonglong),
+                    ("ullTotalPageFile", ctypes.c_ulonglong), ("ullAvailPageFile", ctypes.c_ulonglong),
+                    ("ullTotalVirtual", ctypes.c_ulonglong), ("ullAvailVirtual", ctypes.c_ulonglong),
+                    ("ullAvailExtendedVirtual", ctypes.c_ulonglong)]
+
+    status = MemoryStatusEx()
+    status.dwLength = ctypes.sizeof(status)
+    if not ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status)):
+        return 0, None
+    return int(status.ullTotalPhys), int(status.ullAvailPhys)
+
+
+def _cgroup_limit() -> int | None:
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        value = (_read(path) or "").strip()
+        if value.isdigit():
+            return int(value)
+    return None
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+# --- GPUs --------------------------------------------------------------------------------------
+
+
+def _gpus() -> list[Device]:
+    global _gpu_failure_logged
+    try:
+        return [*_cuda_devices(), *_mps_devices()]
+    except Exception as e:  # a broken driver or torch build must leave the CPU usable
+        if not _gpu_failure_logged:
+            log.warning("GPU detection failed, using the CPU only: %s: %s", type(e).__name__, e)
+            _gpu_failure_logged = True
+        return []
+
+
+def _cuda_devices() -> list[Device]:
+    import torch
+
+    if not torch.cuda.is_available():
+        return []
+    rocm = getattr(torch.version, "hip", None) is not None
+    devices = []
+    for i in range(torch.cuda.device_count()):
+        props = torch.cuda.get_device_properties(i)
+        try:
+            free, total = torch.cuda.mem_get_info(i)
+        except Exception:  # some drivers refuse the query; total from the properties still holds
+            free, total = None, props.total_memory
+        if rocm:
+            with torch.cuda.device(i):
+                bf16 = torch.cuda.is_bf16_supported()
+        else:
+            bf16 = props.major >= 8
+        precisions = ("fp16", "bf16", "fp32") if bf16 else ("fp16", "fp32")
+        devices.append(Device(f"cuda:{i}", "rocm" if rocm else "cuda", props.name, int(total),
+                              None if free is None else int(free), None, ("bf16",) if bf16 else (), precisions))
+    return devices
+
+
+def _mps_devices() -> list[Device]:
+    import torch
+
+    if not torch.backends.mps.is_available():
+        return []
+    # Apple GPUs share RAM with the CPU; Metal's recommended working-set size is the real ceiling.
+    memory = int(torch.mps.recommended_max_memory()) if hasattr(torch.mps, "recommended_max_memory") else _ram()[0]
+    return [Device("mps", "mps", "Apple GPU (Metal)", memory, None, None, (), ("fp16", "fp32"))]
