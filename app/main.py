@@ -71,7 +71,8 @@ async def start(window, model: str | None) -> None:
     """Load the model (the one asked for, else the last one used, else the demo) and reopen the
     conversation that was open last time."""
     source = model or window.settings.get("model") or "demo"
-    if not await window.load_model(source) and source != "demo":
+    device, precision = window.settings.get("device", "cpu"), window.settings.get("precision", "auto")
+    if not await window.load_model(source, device, precision) and source != "demo":
         await window.load_model("demo")
     last = window.settings.get("conversation")
     if last is not None and any(c.id == last for c in window.store.list()):

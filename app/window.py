@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 import engine
-from engine import State
+from engine import State, hardware
 from engine.chat import THINK_MODES, ChatSession, Message
 from engine.errors import EngineError
 from engine.sampling import PRESETS
@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.worker, self.store = worker, store
         self.settings = settings or Settings(store.data_dir / "settings.json")
+        self._devices = hardware.detect()
         self.tuning: State | None = None            # a state-tuning file's initial state, for new chats
         self.tuning_path: str | None = None
         self.model = None
@@ -112,6 +113,11 @@ class MainWindow(QMainWindow):
         self.preset.currentTextChanged.connect(self._preset_changed)
         top = QHBoxLayout()
         top.addWidget(self.header, 1)
+        self.hardware = QComboBox()
+        self.hardware.setToolTip("Where the model runs, and in which precision")
+        self.hardware.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+        self.hardware.activated.connect(lambda _: asyncio.ensure_future(self._hardware_chosen()))
+        top.addWidget(self.hardware)
         self.think = QComboBox()
         self.think.addItems(list(THINK_MODES))
         self.think.setToolTip("RWKV-7 G1 reasoning: think first, answer directly, or off for other models")
@@ -184,7 +190,10 @@ class MainWindow(QMainWindow):
             return False
         self.tuning, self.tuning_path = None, None
         self._show_header()
+        self._fill_hardware()
         self.settings.set("model", source)
+        self.settings.set("device", device)
+        self.settings.set("precision", precision)
         self.state_label.setText(f"State {self.model.new_state().nbytes / 2**20:.2f} MiB — constant, "
                                  "whatever the length of the chat")
         self._set_busy(False, f"Model loaded in {time.perf_counter() - t0:.1f} s")
@@ -200,6 +209,38 @@ class MainWindow(QMainWindow):
         self.header.setText(f"<b>{html.escape(info.name)}</b> — RWKV-{info.generation}, "
                             f"{info.n_params / 1e6:.1f}M parameters · {self.model.device.type.upper()} "
                             f"{self.model.precision}{tuning}")
+
+    def _fill_hardware(self) -> None:
+        """Every device engine.hardware found, each with its valid precisions; the recommendation
+        for this model is marked, the current choice selected."""
+        info = self.model.info
+        model_bytes = info.path.stat().st_size
+        rec = hardware.recommend(model_bytes, info.n_params, self._devices)
+        self.hardware.blockSignals(True)
+        self.hardware.clear()
+        for d in self._devices:
+            for precision in d.precisions:
+                size = info.n_params * {"fp32": 4}.get(precision, 2)
+                label = f"{d.kind.upper()} {precision} — {d.name}, {d.memory_bytes / 2**30:.0f} GiB"
+                if (d.id, precision) == (rec.device, rec.precision):
+                    label += "  ★"          # the recommendation (its reason is the tooltip)
+                elif not hardware.fits(d, size):
+                    label += "  (does not fit)"
+                self.hardware.addItem(label, (d.id, precision))
+                if (d.id, precision) == (self._device_id(), self.model.precision):
+                    self.hardware.setCurrentIndex(self.hardware.count() - 1)
+        self.hardware.setToolTip(rec.reason)
+        self.hardware.blockSignals(False)
+
+    async def _hardware_chosen(self) -> None:
+        device, precision = self.hardware.currentData()
+        if self.model is None or (device, precision) == (self._device_id(), self.model.precision):
+            return
+        await self.load_model(str(self.model.info.path), device=device, precision=precision)
+
+    def _device_id(self) -> str:
+        dev = self.model.device
+        return "cpu" if dev.type == "cpu" else f"{dev.type}:{dev.index or 0}"
 
     async def open_model_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open an RWKV model", str(Path.home()),
@@ -486,6 +527,8 @@ class MainWindow(QMainWindow):
     # -- drawing --------------------------------------------------------------------------------
 
     def render_chat(self) -> None:
+        # The system prompt applies to a new chat only: hide it once the conversation has begun.
+        self.system.setVisible(self.session is None or not self.session.path())
         parts = []
         for msg in self.session.path() if self.session else []:
             parts.append(self._render_message(msg))

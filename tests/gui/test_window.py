@@ -274,3 +274,18 @@ def test_the_app_reopens_the_last_model_and_conversation(loop, make_window, worl
     run(loop, start(second, None))
     assert second.model.info.path == world_ckpt
     assert [m.text for m in second.session.path()][0] == "Where was I?"
+
+
+def test_hardware_picker_lists_devices_marks_the_recommendation_and_reloads(loop, make_window, world_ckpt, qtbot):
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    labels = [win.hardware.itemText(i) for i in range(win.hardware.count())]
+    assert any("CPU fp32" in t for t in labels) and any("CPU bf16" in t for t in labels)
+    assert sum("★" in t for t in labels) == 1
+    assert win.hardware.currentData() == ("cpu", "fp32")
+    bf16 = next(i for i, t in enumerate(labels) if "CPU bf16" in t)
+    win.hardware.setCurrentIndex(bf16)
+    run(loop, win._hardware_chosen())
+    assert win.model.precision == "bf16" and "CPU bf16" in win.header.text()
+    _send(loop, win, "Hi in bf16", qtbot)
+    assert win.session.path()[1].role == "assistant"
