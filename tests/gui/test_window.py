@@ -94,9 +94,20 @@ def test_shift_enter_inserts_a_newline_instead_of_sending(loop, make_window, wor
     assert win.input.toPlainText() == "line one\n"
 
 
+def _endless_session(win):
+    """A seeded session that cannot end its reply by itself (separators and end-of-text banned)."""
+    from engine.chat import ChatSession
+    from engine.sampling import SamplerSettings
+
+    seps = [t for t in range(win.tokenizer.vocab_size) if b"\n" in win.tokenizer.token_bytes(t)]
+    settings = SamplerSettings(seed=1, banned_tokens=tuple([0, *seps]))
+    win.session = ChatSession(win.model, win.tokenizer, settings=settings, max_tokens=100_000)
+
+
 def test_stop_ends_the_reply_within_a_token(loop, make_window, world_ckpt, qtbot):
     win = make_window()
     run(loop, win.load_model(str(world_ckpt)))
+    _endless_session(win)
     win.input.setPlainText("Tell me a long story")
     win.send()
     run(loop, _until(lambda: win.session is not None and len(win.session.path()) == 2
@@ -227,6 +238,7 @@ def test_system_prompt_and_think_mode_shape_the_prompt(loop, make_window, world_
 def test_continue_extends_a_stopped_reply(loop, make_window, world_ckpt, qtbot):
     win = make_window()
     run(loop, win.load_model(str(world_ckpt)))
+    _endless_session(win)
     win.input.setPlainText("Tell me a long story")
     win.send()
     run(loop, _until(lambda: win.session is not None and len(win.session.path()) == 2
