@@ -104,14 +104,20 @@ def _endless_session(win):
     win.session = ChatSession(win.model, win.tokenizer, settings=settings, max_tokens=100_000)
 
 
-def test_stop_ends_the_reply_within_a_token(loop, make_window, world_ckpt, qtbot):
+def _start_endless_reply(loop, make_window, ckpt):
+    """A window streaming a reply that only Stop can end, once its first text has arrived."""
     win = make_window()
-    run(loop, win.load_model(str(world_ckpt)))
+    run(loop, win.load_model(str(ckpt)))
     _endless_session(win)
     win.input.setPlainText("Tell me a long story")
     win.send()
     run(loop, _until(lambda: win.session is not None and len(win.session.path()) == 2
-                     and len(win.session.path()[1].tokens or []) + len(win.session.path()[1].text) > 0))
+                     and len(win.session.path()[1].text) > 0))
+    return win
+
+
+def test_stop_ends_the_reply_within_a_token(loop, make_window, world_ckpt, qtbot):
+    win = _start_endless_reply(loop, make_window, world_ckpt)
     qtbot.mouseClick(win.stop_button, Qt.LeftButton)
     run(loop, _until(lambda: not win.busy))
     reply = win.session.path()[1]
@@ -236,13 +242,7 @@ def test_system_prompt_and_think_mode_shape_the_prompt(loop, make_window, world_
 
 
 def test_continue_extends_a_stopped_reply(loop, make_window, world_ckpt, qtbot):
-    win = make_window()
-    run(loop, win.load_model(str(world_ckpt)))
-    _endless_session(win)
-    win.input.setPlainText("Tell me a long story")
-    win.send()
-    run(loop, _until(lambda: win.session is not None and len(win.session.path()) == 2
-                     and len(win.session.path()[1].text) > 0))
+    win = _start_endless_reply(loop, make_window, world_ckpt)
     win.stop()
     run(loop, _until(lambda: not win.busy))
     reply = win.session.path()[1]
