@@ -76,7 +76,7 @@ async def start(window, model: str | None) -> None:
         await window.load_model("demo")
     last = window.settings.get("conversation")
     if last is not None and any(c.id == last for c in window.store.list()):
-        await window.open_conversation(last)
+        await window.chat.open_conversation(last)
 
 
 async def self_check(window, folder: Path, model: str) -> int:
@@ -91,25 +91,25 @@ async def self_check(window, folder: Path, model: str) -> int:
         if not await window.load_model(model):
             raise RuntimeError(f"could not load model '{model}'")
         load_lag = probe.stop()
-        window.input.setPlainText('What does "harbor" mean?')
+        window.chat.input.setPlainText('What does "harbor" mean?')
         probe.start()
-        window.send()
-        while not window.busy:
+        window.chat.send()
+        while not window.chat.busy:
             await asyncio.sleep(0.01)
-        while window.busy:
+        while window.chat.busy:
             await asyncio.sleep(0.02)
         generate_lag = probe.stop()
-        reply = window.session.messages[window.session.leaf()]
+        reply = window.chat.session.messages[window.chat.session.leaf()]
         if reply.role != "assistant" or not reply.text.strip():
             raise RuntimeError("no reply was generated")
-        conv_id = window.conv_id
+        conv_id = window.chat.conv_id
         reopened = ConversationStore(folder)
         try:
             texts = [m.text for m in reopened.load_messages(conv_id)]
             state = reopened.load_checkpoint(conv_id, reply.id, window.model)
         finally:
             reopened.close()
-        if texts != [m.text for m in window.session.path()] or state is None:
+        if texts != [m.text for m in window.chat.session.path()] or state is None:
             raise RuntimeError("the saved conversation did not read back the same")
     except Exception as e:  # the one line an installer or CI shows
         print(f"self-check FAILED: {type(e).__name__}: {e}", flush=True)

@@ -24,20 +24,20 @@ async def _wait(predicate, timeout: float = 120) -> None:
 
 
 async def scene(window, app, out: Path) -> None:
-    window.preset.setCurrentText("Precise")
+    window.chat.preset.setCurrentText("Precise")
     if not await window.load_model("demo"):
         raise SystemExit("could not load the demo model")
     for question in ('What does "harbor" mean?', "Can you use it in a sentence?"):
-        window.input.setPlainText(question)
-        window.send()
-        await _wait(lambda: window.busy)
-        await _wait(lambda: not window.busy)
-    window.new_chat()
-    window.input.setPlainText('Define "lighthouse".')
-    window.send()
-    await _wait(lambda: window.busy)
-    await _wait(lambda: not window.busy)
-    await window.open_conversation(window.conversations.item(1).data(0x0100))
+        window.chat.input.setPlainText(question)
+        window.chat.send()
+        await _wait(lambda: window.chat.busy)
+        await _wait(lambda: not window.chat.busy)
+    window.chat.new_chat()
+    window.chat.input.setPlainText('Define "lighthouse".')
+    window.chat.send()
+    await _wait(lambda: window.chat.busy)
+    await _wait(lambda: not window.chat.busy)
+    await window.chat.open_conversation(window.sidebar.conversations.item(1).data(0x0100))
     await asyncio.sleep(0.3)
     app.processEvents()
     out.mkdir(parents=True, exist_ok=True)

@@ -65,33 +65,33 @@ async def _until(predicate, timeout=60):
 
 
 def _send(loop, win, text, qtbot):
-    win.input.setPlainText(text)
-    qtbot.keyClick(win.input, Qt.Key_Return)
-    run(loop, _until(lambda: win.busy))
-    run(loop, _until(lambda: not win.busy))
+    win.chat.input.setPlainText(text)
+    qtbot.keyClick(win.chat.input, Qt.Key_Return)
+    run(loop, _until(lambda: win.chat.busy))
+    run(loop, _until(lambda: not win.chat.busy))
 
 
 def test_enter_sends_and_the_reply_streams_into_the_view(loop, make_window, world_ckpt, qtbot):
     win = make_window()
     assert run(loop, win.load_model(str(world_ckpt)))
     assert "RWKV-7" in win.header.text()
-    win.session = None
+    win.chat.session = None
     _send(loop, win, "Hello there", qtbot)
-    path = win.session.path()
+    path = win.chat.session.path()
     assert [m.role for m in path] == ["user", "assistant"] and path[1].text
-    assert "Hello there" in win.chat_view.toPlainText()
-    assert path[1].text.strip()[:10] in win.chat_view.toPlainText()
-    assert win.conversations.count() == 1 and win.conversations.item(0).text() == "Hello there"
+    assert "Hello there" in win.chat.view.toPlainText()
+    assert path[1].text.strip()[:10] in win.chat.view.toPlainText()
+    assert win.sidebar.conversations.count() == 1 and win.sidebar.conversations.item(0).text() == "Hello there"
 
 
 def test_shift_enter_inserts_a_newline_instead_of_sending(loop, make_window, world_ckpt, qtbot):
     win = make_window()
     run(loop, win.load_model(str(world_ckpt)))
-    win.input.setPlainText("line one")
-    win.input.moveCursor(win.input.textCursor().MoveOperation.End)
-    qtbot.keyClick(win.input, Qt.Key_Return, Qt.ShiftModifier)
-    assert not win.busy and win.session is None
-    assert win.input.toPlainText() == "line one\n"
+    win.chat.input.setPlainText("line one")
+    win.chat.input.moveCursor(win.chat.input.textCursor().MoveOperation.End)
+    qtbot.keyClick(win.chat.input, Qt.Key_Return, Qt.ShiftModifier)
+    assert not win.chat.busy and win.chat.session is None
+    assert win.chat.input.toPlainText() == "line one\n"
 
 
 def _endless_session(win):
@@ -101,7 +101,7 @@ def _endless_session(win):
 
     seps = [t for t in range(win.tokenizer.vocab_size) if b"\n" in win.tokenizer.token_bytes(t)]
     settings = SamplerSettings(seed=1, banned_tokens=tuple([0, *seps]))
-    win.session = ChatSession(win.model, win.tokenizer, settings=settings, max_tokens=100_000)
+    win.chat.session = ChatSession(win.model, win.tokenizer, settings=settings, max_tokens=100_000)
 
 
 def _start_endless_reply(loop, make_window, ckpt):
@@ -109,18 +109,18 @@ def _start_endless_reply(loop, make_window, ckpt):
     win = make_window()
     run(loop, win.load_model(str(ckpt)))
     _endless_session(win)
-    win.input.setPlainText("Tell me a long story")
-    win.send()
-    run(loop, _until(lambda: win.session is not None and len(win.session.path()) == 2
-                     and len(win.session.path()[1].text) > 0))
+    win.chat.input.setPlainText("Tell me a long story")
+    win.chat.send()
+    run(loop, _until(lambda: win.chat.session is not None and len(win.chat.session.path()) == 2
+                     and len(win.chat.session.path()[1].text) > 0))
     return win
 
 
 def test_stop_ends_the_reply_within_a_token(loop, make_window, world_ckpt, qtbot):
     win = _start_endless_reply(loop, make_window, world_ckpt)
-    qtbot.mouseClick(win.stop_button, Qt.LeftButton)
-    run(loop, _until(lambda: not win.busy))
-    reply = win.session.path()[1]
+    qtbot.mouseClick(win.chat.stop_button, Qt.LeftButton)
+    run(loop, _until(lambda: not win.chat.busy))
+    reply = win.chat.session.path()[1]
     assert reply.stop_reason == "cancelled"
     assert len(reply.tokens) < 200
 
@@ -129,12 +129,12 @@ def test_regenerate_adds_a_branch_shown_in_the_view(loop, make_window, world_ckp
     win = make_window()
     run(loop, win.load_model(str(world_ckpt)))
     _send(loop, win, "Hi", qtbot)
-    qtbot.mouseClick(win.regen_button, Qt.LeftButton)
-    run(loop, _until(lambda: win.busy))
-    run(loop, _until(lambda: not win.busy))
-    leaf = win.session.messages[win.session.leaf()]
-    assert win.session.branch(leaf.id) == (2, 2)
-    assert "2/2" in win.chat_view.toPlainText()
+    qtbot.mouseClick(win.chat.regen_button, Qt.LeftButton)
+    run(loop, _until(lambda: win.chat.busy))
+    run(loop, _until(lambda: not win.chat.busy))
+    leaf = win.chat.session.messages[win.chat.session.leaf()]
+    assert win.chat.session.branch(leaf.id) == (2, 2)
+    assert "2/2" in win.chat.view.toPlainText()
 
 
 def test_a_restarted_app_finds_the_conversation_and_resumes_its_state(loop, make_window, world_ckpt, qtbot,
@@ -142,17 +142,17 @@ def test_a_restarted_app_finds_the_conversation_and_resumes_its_state(loop, make
     first = make_window()
     run(loop, first.load_model(str(world_ckpt)))
     _send(loop, first, "Remember me", qtbot)
-    texts = [m.text for m in first.session.path()]
+    texts = [m.text for m in first.chat.session.path()]
 
     second = make_window(tmp_path / "data")          # same data folder: as after a restart
     run(loop, second.load_model(str(world_ckpt)))
-    assert second.conversations.count() == 1
-    run(loop, second.open_conversation(second.conversations.item(0).data(Qt.UserRole)))
-    assert [m.text for m in second.session.path()] == texts
+    assert second.sidebar.conversations.count() == 1
+    run(loop, second.chat.open_conversation(second.sidebar.conversations.item(0).data(Qt.UserRole)))
+    assert [m.text for m in second.chat.session.path()] == texts
     assert "Resumed from saved state" in second.statusBar().currentMessage()
     _send(loop, second, "And now?", qtbot)
-    leaf = second.session.messages[second.session.leaf()]
-    assert leaf.checkpoint.tokens_seen == len(second.session.transcript_tokens())
+    leaf = second.chat.session.messages[second.chat.session.leaf()]
+    assert leaf.checkpoint.tokens_seen == len(second.chat.session.transcript_tokens())
 
 
 def test_a_file_that_is_not_a_model_is_reported_and_nothing_changes(loop, make_window, tmp_path, monkeypatch,
@@ -174,34 +174,34 @@ def test_edit_link_resends_as_a_branch_and_arrows_switch_back(loop, make_window,
     win = make_window()
     run(loop, win.load_model(str(world_ckpt)))
     _send(loop, win, "First version", qtbot)
-    user = win.session.path()[0]
-    assert f"action:edit:{user.id}" in win.chat_view.toMarkdown()
-    win._link_clicked(QUrl(f"action:edit:{user.id}"))
-    assert win.input.toPlainText() == "First version" and win.send_button.text() == "Resend"
-    win.input.setPlainText("Second version")
-    qtbot.keyClick(win.input, Qt.Key_Return)
-    run(loop, _until(lambda: win.busy))
-    run(loop, _until(lambda: not win.busy))
-    edited = win.session.path()[0]
-    assert edited.text == "Second version" and win.session.branch(edited.id) == (2, 2)
-    assert "2/2" in win.chat_view.toPlainText()
+    user = win.chat.session.path()[0]
+    assert f"action:edit:{user.id}" in win.chat.view.toMarkdown()
+    win.chat._link_clicked(QUrl(f"action:edit:{user.id}"))
+    assert win.chat.input.toPlainText() == "First version" and win.chat.send_button.text() == "Resend"
+    win.chat.input.setPlainText("Second version")
+    qtbot.keyClick(win.chat.input, Qt.Key_Return)
+    run(loop, _until(lambda: win.chat.busy))
+    run(loop, _until(lambda: not win.chat.busy))
+    edited = win.chat.session.path()[0]
+    assert edited.text == "Second version" and win.chat.session.branch(edited.id) == (2, 2)
+    assert "2/2" in win.chat.view.toPlainText()
 
-    win._link_clicked(QUrl(f"action:branch:{edited.id}:-1"))
-    run(loop, _until(lambda: win.session.path()[0].id == user.id))
+    win.chat._link_clicked(QUrl(f"action:branch:{edited.id}:-1"))
+    run(loop, _until(lambda: win.chat.session.path()[0].id == user.id))
     run(loop, _until(lambda: "Branch restored" in win.statusBar().currentMessage()))
-    assert "First version" in win.chat_view.toPlainText()
-    assert win.store.load_messages(win.conv_id)         # the branch choice was saved with the tree
+    assert "First version" in win.chat.view.toPlainText()
+    assert win.store.load_messages(win.chat.conv_id)         # the branch choice was saved with the tree
 
 
 def test_delete_offers_undo(loop, make_window, world_ckpt, qtbot):
     win = make_window()
     run(loop, win.load_model(str(world_ckpt)))
     _send(loop, win, "Keep me", qtbot)
-    win.conversations.setCurrentRow(0)
-    win.delete_selected()
-    assert win.conversations.count() == 0 and win.session is None
-    qtbot.mouseClick(win.undo_button, Qt.LeftButton)
-    assert win.conversations.count() == 1 and win.conversations.item(0).text() == "Keep me"
+    win.sidebar.conversations.setCurrentRow(0)
+    win.sidebar.delete_selected()
+    assert win.sidebar.conversations.count() == 0 and win.chat.session is None
+    qtbot.mouseClick(win.sidebar.undo_button, Qt.LeftButton)
+    assert win.sidebar.conversations.count() == 1 and win.sidebar.conversations.item(0).text() == "Keep me"
 
 
 def test_saved_conversation_loads_elsewhere_and_a_foreign_one_is_refused(loop, make_window, world_ckpt, qtbot,
@@ -209,16 +209,16 @@ def test_saved_conversation_loads_elsewhere_and_a_foreign_one_is_refused(loop, m
     win = make_window()
     run(loop, win.load_model(str(world_ckpt)))
     _send(loop, win, "Take me along", qtbot)
-    texts = [m.text for m in win.session.path()]
+    texts = [m.text for m in win.chat.session.path()]
     exported = tmp_path / "chat.rwkvchat"
     run(loop, win.export_to(exported))
 
     other = make_window(tmp_path / "elsewhere")        # another machine's app, same model
     run(loop, other.load_model(str(world_ckpt)))
     assert run(loop, other.import_from(exported))
-    assert [m.text for m in other.session.path()] == texts
+    assert [m.text for m in other.chat.session.path()] == texts
     _send(loop, other, "Continue", qtbot)
-    assert other.session.messages[other.session.leaf()].role == "assistant"
+    assert other.chat.session.messages[other.chat.session.leaf()].role == "assistant"
 
     shown = []
     monkeypatch.setattr("app.window.QMessageBox.warning", lambda *a: shown.append(a[2]))
@@ -226,34 +226,34 @@ def test_saved_conversation_loads_elsewhere_and_a_foreign_one_is_refused(loop, m
     run(loop, third.load_model(str(rwkv7_checkpoint(n_layer=2, n_embd=64, head_size=32, vocab_size=65536))))
     assert not run(loop, third.import_from(exported))
     assert shown and "cannot continue" in shown[0]
-    assert third.conversations.count() == 0
+    assert third.sidebar.conversations.count() == 0
 
 
 def test_system_prompt_and_think_mode_shape_the_prompt(loop, make_window, world_ckpt, qtbot):
     win = make_window()
     run(loop, win.load_model(str(world_ckpt)))
-    win.system.setText("Answer in one word.")
-    win.think.setCurrentText("no-think")
+    win.chat.system.setText("Answer in one word.")
+    win.chat.think.setCurrentText("no-think")
     _send(loop, win, "Why?", qtbot)
-    system, user, reply = win.session.path()
+    system, user, reply = win.chat.session.path()
     assert system.role == "system" and system.text == "Answer in one word."
     assert win.tokenizer.decode(user.tokens).endswith("Assistant: <think>\n</think")
-    assert win.store.get(win.conv_id).system_prompt == "Answer in one word."
+    assert win.store.get(win.chat.conv_id).system_prompt == "Answer in one word."
 
 
 def test_continue_extends_a_stopped_reply(loop, make_window, world_ckpt, qtbot):
     win = _start_endless_reply(loop, make_window, world_ckpt)
-    win.stop()
-    run(loop, _until(lambda: not win.busy))
-    reply = win.session.path()[1]
+    win.chat.stop()
+    run(loop, _until(lambda: not win.chat.busy))
+    reply = win.chat.session.path()[1]
     before = reply.text
-    assert win.continue_button.isEnabled()
-    win.session.max_tokens = 4
-    qtbot.mouseClick(win.continue_button, Qt.LeftButton)
-    run(loop, _until(lambda: win.busy))
-    run(loop, _until(lambda: not win.busy))
+    assert win.chat.continue_button.isEnabled()
+    win.chat.session.max_tokens = 4
+    qtbot.mouseClick(win.chat.continue_button, Qt.LeftButton)
+    run(loop, _until(lambda: win.chat.busy))
+    run(loop, _until(lambda: not win.chat.busy))
     assert reply.text.startswith(before) and len(reply.text) > len(before)
-    assert reply.checkpoint.tokens_seen == len(win.session.transcript_tokens())
+    assert reply.checkpoint.tokens_seen == len(win.chat.session.transcript_tokens())
 
 
 def test_state_tuning_file_starts_new_chats_and_is_named_in_the_header(loop, make_window, world_ckpt, qtbot,
@@ -270,8 +270,8 @@ def test_state_tuning_file_starts_new_chats_and_is_named_in_the_header(loop, mak
     assert run(loop, win.apply_tuning(str(path)))
     assert "tuned-state.pth" in win.header.text()
     _send(loop, win, "Hi", qtbot)
-    assert torch.equal(win.session.root.checkpoint.wkv[0], tuned["blocks.0.att.time_state"])
-    assert win.store.get(win.conv_id).tuning_path == str(path)
+    assert torch.equal(win.chat.session.root.checkpoint.wkv[0], tuned["blocks.0.att.time_state"])
+    assert win.store.get(win.chat.conv_id).tuning_path == str(path)
 
 
 def test_the_app_reopens_the_last_model_and_conversation(loop, make_window, world_ckpt, qtbot, tmp_path):
@@ -285,7 +285,7 @@ def test_the_app_reopens_the_last_model_and_conversation(loop, make_window, worl
     second = make_window(tmp_path / "data")
     run(loop, start(second, None))
     assert second.model.info.path == world_ckpt
-    assert [m.text for m in second.session.path()][0] == "Where was I?"
+    assert [m.text for m in second.chat.session.path()][0] == "Where was I?"
 
 
 def test_hardware_picker_lists_devices_marks_the_recommendation_and_reloads(loop, make_window, world_ckpt, qtbot):
@@ -300,4 +300,4 @@ def test_hardware_picker_lists_devices_marks_the_recommendation_and_reloads(loop
     run(loop, win._hardware_chosen())
     assert win.model.precision == "bf16" and "CPU bf16" in win.header.text()
     _send(loop, win, "Hi in bf16", qtbot)
-    assert win.session.path()[1].role == "assistant"
+    assert win.chat.session.path()[1].role == "assistant"
