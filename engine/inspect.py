@@ -1,0 +1,160 @@
+"""What a model file is, read from its header alone: no weights are loaded.
+
+A library of a dozen multi-gigabyte models has to list generation, parameters and precision in a
+moment. A safetensors file says all of that in its JSON header; an official ``.pth`` (a zip
+written by ``torch.save``) says it in ``data.pkl``, a pickle of a few kilobytes whose tensors
+point at storages kept in other zip entries. We read that pickle with an unpickler that knows
+only the handful of names a tensor-only checkpoint uses and builds placeholders (shape and dtype)
+instead of tensors; any other name is refused, so nothing in the file can run code.
+
+The generation is decided by the loader's own rule (:func:`engine.loader.detect_generation`),
+which looks at tensor names only.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import math
+import os
+import pickle
+import struct
+import zipfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import EngineError, NotAModelError, TruncatedModelError, UnsafeCheckpointError
+from .loader import detect_generation
+
+__all__ = ["FileInfo", "inspect_file"]
+
+_SAFETENSORS_DTYPES = {"F32": "fp32", "F16": "fp16", "BF16": "bf16", "F64": "fp64", "I64": "int64",
+                       "I32": "int32", "I8": "int8", "U8": "uint8", "BOOL": "bool"}
+_TORCH_STORAGES = {"FloatStorage": "fp32", "HalfStorage": "fp16", "BFloat16Storage": "bf16",
+                   "DoubleStorage": "fp64", "LongStorage": "int64", "IntStorage": "int32",
+                   "CharStorage": "int8", "ByteStorage": "uint8", "BoolStorage": "bool"}
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """A model file as the library lists it."""
+
+    path: Path
+    size: int                 # bytes on disk
+    generation: int           # 4, 5, 6 or 7
+    n_params: int
+    n_layer: int
+    n_embd: int
+    vocab_size: int
+    precision: str            # the dtype most parameters are stored in: "bf16", "fp16", "fp32", ...
+
+
+@dataclass(frozen=True)
+class _Tensor:
+    shape: tuple[int, ...]
+    dtype: str
+
+
+def inspect_file(path: str | os.PathLike) -> FileInfo:
+    """Generation, sizes and precision of a ``.pth`` or ``.safetensors`` model, reading kilobytes.
+
+    Raises the loader's typed errors (:class:`NotAModelError`, :class:`UnknownLayoutError`, ...)
+    for files that are not RWKV models, so the library can say why a file is not listed as usable.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head[:4] == b"PK\x03\x04":
+        tensors = _torch_zip(path)
+    elif len(head) >= 9 and head[8:9] == b"{":
+        tensors = _safetensors(path, size)
+    else:
+        raise NotAModelError(f"'{path.name}' is neither a zip-format PyTorch checkpoint nor safetensors.")
+    if not tensors:
+        raise NotAModelError(f"'{path.name}' holds no tensors.")
+    generation = detect_generation(tensors, path.name)
+    emb = tensors.get("emb.weight")
+    vocab, n_embd = emb.shape if emb is not None and len(emb.shape) == 2 else (0, 0)
+    layers = {int(k.split(".")[1]) for k in tensors if k.startswith("blocks.") and k.split(".")[1].isdigit()}
+    counts: Counter[str] = Counter()
+    for t in tensors.values():
+        counts[t.dtype] += math.prod(t.shape)
+    return FileInfo(path, size, generation, sum(counts.values()), len(layers), n_embd, vocab,
+                    counts.most_common(1)[0][0])
+
+
+def _safetensors(path: Path, size: int) -> dict[str, _Tensor]:
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        if n > min(size, 100 * 2**20):
+            raise NotAModelError(f"'{path.name}' has an impossible safetensors header length ({n:,} bytes).")
+        raw = f.read(n)
+    if len(raw) < n:
+        raise TruncatedModelError(f"'{path.name}' ends inside its header: it is truncated.")
+    try:
+        header = json.loads(raw)
+        return {k: _Tensor(tuple(v["shape"]), _SAFETENSORS_DTYPES.get(v["dtype"], v["dtype"].lower()))
+                for k, v in header.items() if k != "__metadata__"}
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise NotAModelError(f"'{path.name}' has a broken safetensors header ({e}).") from e
+
+
+def _torch_zip(path: Path) -> dict[str, _Tensor]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            name = next((n for n in zf.namelist() if n.endswith("/data.pkl") or n == "data.pkl"), None)
+            if name is None:
+                raise NotAModelError(f"'{path.name}' is a zip archive but not a PyTorch checkpoint.")
+            data = zf.read(name)
+    except zipfile.BadZipFile as e:
+        raise TruncatedModelError(f"'{path.name}' is damaged or incomplete ({e}).") from e
+    try:
+        obj = _HeaderUnpickler(data).load()
+    except EngineError:
+        raise
+    except Exception as e:  # any malformed pickle: say so rather than crash the library
+        raise NotAModelError(f"'{path.name}' has an unreadable checkpoint index ({e}).") from e
+    if not isinstance(obj, dict) or not all(isinstance(v, _Tensor) for v in obj.values()):
+        raise NotAModelError(f"'{path.name}' does not hold a flat set of named tensors.")
+    return dict(obj)
+
+
+class _Storage:
+    def __init__(self, dtype: str):
+        self.dtype = dtype
+
+
+def _rebuild_tensor(storage: _Storage, offset: int, size: tuple, stride: tuple, *rest: object) -> _Tensor:
+    return _Tensor(tuple(size), storage.dtype)
+
+
+def _rebuild_parameter(data: _Tensor, *rest: object) -> _Tensor:
+    return data
+
+
+class _HeaderUnpickler(pickle.Unpickler):
+    """Builds shapes and dtypes from ``data.pkl``; refuses every global a tensor dict does not need."""
+
+    def __init__(self, data: bytes):
+        import io
+
+        super().__init__(io.BytesIO(data))
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) == ("collections", "OrderedDict"):
+            return collections.OrderedDict
+        if module == "torch._utils" and name == "_rebuild_tensor_v2":
+            return _rebuild_tensor
+        if module == "torch._utils" and name == "_rebuild_parameter":
+            return _rebuild_parameter
+        if module == "torch" and name in _TORCH_STORAGES:
+            return _TORCH_STORAGES[name]
+        raise UnsafeCheckpointError(f"the checkpoint refers to {module}.{name}, which a tensor file never needs")
+
+    def persistent_load(self, pid: object) -> _Storage:
+        # ("storage", storage type, key, location, numel); the type was resolved to a dtype name above
+        if not (isinstance(pid, tuple) and len(pid) >= 2 and pid[0] == "storage" and isinstance(pid[1], str)):
+            raise NotAModelError(f"unexpected storage reference {pid!r}")
+        return _Storage(pid[1])
