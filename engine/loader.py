@@ -197,20 +197,34 @@ def fingerprint(tensors: dict[str, Tensor]) -> str:
 
 
 def detect_generation(tensors: dict[str, Tensor], name: str) -> int:
-    """The RWKV generation of a checkpoint, from its keys alone (order-independent)."""
+    """The RWKV generation of a checkpoint (4, 5, 6 or 7) from its key names and shapes.
+
+    Unlike BlinkDL's package, which scans keys in file order (and so takes a one-layer RWKV-5.2
+    file for 5.1), this looks at the set of keys, so any order gives the same answer.
+    """
     keys = set(tensors)
-    if "blocks.0.att.r_k" in keys and "emb.weight" in keys:
+    att = {k.split(".att.", 1)[1] for k in keys if k.startswith("blocks.") and ".att." in k}
+    if "r_k" in att and "emb.weight" in keys:
         return 7
-    if any(".time_maa" in k for k in keys):
+    if any(n.startswith("time_maa") for n in att):
         return 6
-    if any(".ln_x." in k for k in keys) and any(".att.time_decay" in k for k in keys):
+    if "ln_x.weight" in att:
+        decay = tensors.get("blocks.0.att.time_decay")
+        if "gate.weight" not in att:
+            raise UnknownLayoutError(f"'{name}' is an RWKV-5.0 model (no gate): an early preview of RWKV-5 that "
+                                     "RWKV Desktop does not run. Use an RWKV-5.2 (x052) or later model.")
+        if decay is None or decay.dim() != 2 or decay.shape[1] <= 1:
+            shape = "missing" if decay is None else list(decay.shape)
+            raise UnknownLayoutError(f"'{name}' is an RWKV-5.1 model (one decay per head, time_decay {shape}): an "
+                                     "early preview of RWKV-5 that RWKV Desktop does not run. Use an RWKV-5.2 "
+                                     "(x052) or later model.")
         return 5
-    if any(".att.time_first" in k for k in keys) and any(".time_mix_k" in k for k in keys):
+    if "time_first" in att and "time_mix_k" in att:
         return 4
     if any(k.startswith(("model.layers.", "rwkv.blocks.", "model.embeddings")) for k in keys):
         raise UnknownLayoutError(
-            f"'{name}' is in a Hugging Face layout; open the original RWKV .pth file instead "
-            "(Hugging Face folders are not supported yet).")
+            f"'{name}' is in a Hugging Face layout that RWKV Desktop does not know (it reads fla-hub RWKV-7 and "
+            "transformers' RWKV-4 folders); open the original RWKV .pth file instead.")
     sample = ", ".join(sorted(keys)[:8])
     raise UnknownLayoutError(
         f"'{name}' is not an RWKV model: found {len(keys)} tensors "

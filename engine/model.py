@@ -55,8 +55,9 @@ class ModelInfo:
         return self.path.parent.name if stem in ("model", "pytorch_model", "rwkv") else stem
 
     def describe(self) -> str:
+        heads = f", {self.n_head} heads of {self.head_size}" if self.n_head else ""   # RWKV-4 has none
         return (f"RWKV-{self.generation}, {self.n_params / 1e6:,.1f}M parameters: {self.n_layer} layers, "
-                f"width {self.n_embd}, {self.n_head} heads of {self.head_size}, vocabulary {self.vocab_size}")
+                f"width {self.n_embd}{heads}, vocabulary {self.vocab_size}")
 
 
 class Model(ABC):
@@ -173,9 +174,21 @@ def load(source: str | os.PathLike, device: str = "cpu", precision: str = "fp32"
 
 
 def _build(generation: int, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype) -> Model:
+    """The model class of ``generation`` (from :func:`engine.loader.detect_generation`), built."""
     if generation == 7:
         from .rwkv7 import RWKV7
 
         return RWKV7(ckpt, device, dtype)
-    raise UnknownLayoutError(f"'{ckpt.path.name}' is an RWKV-{generation} model; this version of RWKV "
-                             "Desktop runs RWKV-7 models only (RWKV-4, -5 and -6 support is coming).")
+    if generation == 6:
+        from .rwkv6 import RWKV6
+
+        return RWKV6(ckpt, device, dtype)
+    if generation == 5:
+        from .rwkv5 import RWKV5
+
+        return RWKV5(ckpt, device, dtype)
+    if generation == 4:
+        from .rwkv4 import RWKV4
+
+        return RWKV4(ckpt, device, dtype)
+    raise UnknownLayoutError(f"'{ckpt.path.name}' is an RWKV-{generation} model, which RWKV Desktop cannot run.")

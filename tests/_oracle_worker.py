@@ -6,12 +6,13 @@ and keeps the dtype in module globals, so one process can hold one configuration
 
 Request (``torch.save``d)::
 
-    {"strategy": "cpu fp32",
+    {"strategy": "cpu fp32", "v7": True,
      "jobs": [{"model": "/path/without/suffix", "runs": [{"calls": [[1, 2, 3], [4]], "full_output": False}]}]}
 
 Result: ``{"jobs": [[{"logits": [Tensor, ...], "state": [Tensor, ...]}, ...], ...],
 "load_s": [...], "total_s": float}``, one entry per run: the logits after each call (fp32) and the
-final state (the package's flat list, three tensors per layer).
+final state (the package's flat list: five tensors per layer for RWKV-4, three for 5, 6 and 7).
+``"v7": False`` runs RWKV-4/5/6 files; the caller sets ``RWKV_V7_ON`` to match.
 """
 
 from __future__ import annotations
@@ -34,21 +35,24 @@ def _run(model, calls: list[list[int]], full_output: bool) -> dict:
 
 
 def main(request_path: str, result_path: str) -> None:
-    if os.environ.get("RWKV_V7_ON") != "1":
-        sys.exit("RWKV_V7_ON=1 must be set before rwkv.model is imported")
-    warnings.filterwarnings("ignore", category=DeprecationWarning)  # TorchScript is deprecated
-
     import torch
 
-    start = time.perf_counter()
     request = torch.load(request_path, weights_only=True)
+    # The package reads RWKV_V7_ON at import: "1" makes every file RWKV-7, anything else RWKV-4/5/6.
+    v7 = request.get("v7", True)
+    if (os.environ.get("RWKV_V7_ON") == "1") != v7:
+        sys.exit(f"RWKV_V7_ON must {'' if v7 else 'not '}be '1' for this request (v7={v7})")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)  # TorchScript is deprecated
+
+    start = time.perf_counter()
     from rwkv.model import RWKV
 
     results, load_s = [], []
     with torch.no_grad():
         for job in request["jobs"]:
             t0 = time.perf_counter()
-            model = RWKV(model=job["model"], strategy=request["strategy"])
+            extra = {} if v7 else {"verbose": False}   # the v7 class takes no such argument
+            model = RWKV(model=job["model"], strategy=request["strategy"], **extra)
             load_s.append(time.perf_counter() - t0)
             results.append([_run(model, run["calls"], run["full_output"]) for run in job["runs"]])
     torch.save({"jobs": results, "load_s": load_s, "total_s": time.perf_counter() - start}, result_path)

@@ -8,6 +8,9 @@ which runs each (checkpoint, calls) pair once per test session.
 
 A *call sequence* is a list of forward calls chained through the state: ``[[1, 2, 3, 4]]`` is one
 call (the package's sequence mode), ``[[1], [2], [3], [4]]`` four calls of one token (its RNN mode).
+
+RWKV-7 files and RWKV-4/5/6 files need different processes (``RWKV_V7_ON`` decides, at import,
+which class the package uses); a batch holding both kinds runs as two subprocesses.
 """
 
 from __future__ import annotations
@@ -54,34 +57,53 @@ class OracleResult:
 
     ``logits[i]`` is the fp32 output of call ``i``: ``[V]`` for the last token, or ``[T_i, V]``
     with ``full_output``. ``state`` is the package's flat final state, per layer
-    ``[att_x_prev (C), att_kv (H, N, N) indexed [h, value, key], ffn_x_prev (C)]``.
+    ``[att_x_prev (C), att_kv (H, N, N), ffn_x_prev (C)]`` for RWKV-5/6/7 (``att_kv`` indexed
+    ``[h, key, value]`` for 5/6 and ``[h, value, key]`` for 7) and
+    ``[att_x_prev, aa, bb, pp, ffn_x_prev]`` for RWKV-4 (``generation == 4``).
     """
 
     logits: list[torch.Tensor]
     state: list[torch.Tensor]
+    generation: int = 7
 
     @property
     def last_logits(self) -> torch.Tensor:
         return self.logits[-1]
 
     @property
+    def _stride(self) -> int:
+        return 5 if self.generation == 4 else 3
+
+    @property
     def n_layer(self) -> int:
-        return len(self.state) // 3
+        return len(self.state) // self._stride
+
+    def _part(self, index: int) -> torch.Tensor:
+        return torch.stack(self.state[index :: self._stride])
 
     @property
     def att_x_prev(self) -> torch.Tensor:
         """``[L, C]``: the LayerNorm'ed input of the last token to each time-mix."""
-        return torch.stack(self.state[0::3])
+        return self._part(0)
 
     @property
     def wkv(self) -> torch.Tensor:
-        """``[L, H, N, N]`` fp32, indexed ``[layer, head, value, key]``."""
-        return torch.stack(self.state[1::3])
+        """``[L, H, N, N]`` fp32 (RWKV-5/6/7; see the class docstring for the index order)."""
+        if self.generation == 4:
+            raise AttributeError("RWKV-4 has no matrix state; use aa, bb, pp")
+        return self._part(1)
 
     @property
     def ffn_x_prev(self) -> torch.Tensor:
         """``[L, C]``: the LayerNorm'ed input of the last token to each channel-mix."""
-        return torch.stack(self.state[2::3])
+        return self._part(self._stride - 1)
+
+    @property
+    def parts(self) -> dict[str, torch.Tensor]:
+        """The state by our engine's part names (``engine.State.parts``)."""
+        names = (("att_x_prev", "aa", "bb", "pp", "ffn_x_prev") if self.generation == 4
+                 else ("att_x_prev", "wkv", "ffn_x_prev"))
+        return {name: self._part(i) for i, name in enumerate(names)}
 
 
 def normalize_calls(calls: Sequence[Sequence[int]]) -> Calls:
@@ -139,6 +161,33 @@ def run_oracle_batch(
     """
     if not requests:
         return []
+    generations = {req.ckpt: checkpoint_generation(req.ckpt) for req in requests}
+    results: list[OracleResult | None] = [None] * len(requests)
+    for v7 in (True, False):
+        indices = [i for i, req in enumerate(requests) if (generations[req.ckpt] == 7) == v7]
+        if indices:
+            part = _run_batch([requests[i] for i in indices], generations, v7, strategy, env, timeout)
+            for i, result in zip(indices, part, strict=True):
+                results[i] = result
+    return results  # type: ignore[return-value]
+
+
+def checkpoint_generation(ckpt: Path) -> int:
+    """7 for an RWKV-7 file, else 4, 5 or 6, from its keys (as our loader decides)."""
+    from engine.loader import detect_generation
+
+    tensors = torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)
+    return detect_generation(tensors, ckpt.name)
+
+
+def _run_batch(
+    requests: Sequence[OracleRequest],
+    generations: Mapping[Path, int],
+    v7: bool,
+    strategy: str,
+    env: Mapping[str, str] | None,
+    timeout: float,
+) -> list[OracleResult]:
     by_ckpt: dict[Path, list[int]] = {}
     for i, req in enumerate(requests):
         by_ckpt.setdefault(req.ckpt, []).append(i)
@@ -152,12 +201,16 @@ def run_oracle_batch(
         }
         for ckpt, indices in by_ckpt.items()
     ]
-    raw = _run_worker({"strategy": strategy, "jobs": jobs}, env=env, timeout=timeout)
+    child_env = {**(env or {})}
+    if not v7:
+        child_env["RWKV_V7_ON"] = "0"
+    raw = _run_worker({"strategy": strategy, "v7": v7, "jobs": jobs}, env=child_env, timeout=timeout)
 
     results: list[OracleResult | None] = [None] * len(requests)
-    for indices, job_results in zip(by_ckpt.values(), raw["jobs"], strict=True):
+    for (ckpt, indices), job_results in zip(by_ckpt.items(), raw["jobs"], strict=True):
         for i, r in zip(indices, job_results, strict=True):
-            results[i] = OracleResult(logits=list(r["logits"]), state=list(r["state"]))
+            results[i] = OracleResult(logits=list(r["logits"]), state=list(r["state"]),
+                                      generation=generations[ckpt])
     return results  # type: ignore[return-value]
 
 

@@ -1,0 +1,192 @@
+"""What RWKV-4, -5 and -6 share: reading weights, the embedding, the layer loop, channel mixing.
+
+The three generations differ in their time mixing (and RWKV-6 in how the channel mix blends the
+previous token); everything else is one stack:
+
+    x = LN0(emb[token])                                  (folded into the table at load)
+    per layer:  x += TimeMix(LN1 x);  x += ChannelMix(LN2 x)
+    logits = LN_out(x) head
+
+Both mixes read the LayerNorm'ed input of the previous token ("token shift"), which the state keeps
+per layer as ``att_x_prev`` and ``ffn_x_prev``. Loading follows BlinkDL's ``rwkv`` package, the
+oracle: ``ln0`` is folded into the embedding in the file's dtype before any cast, decays and bonuses
+are float32, ``ln_x`` is float32, everything else is in the compute dtype.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .errors import IncompatibleStateError, UnknownLayoutError
+from .loader import Checkpoint
+from .model import Model, ModelInfo
+from .state import State
+
+LN_EPS = 1e-5
+GN_EPS = 64e-5   # GroupNorm eps of ln_x (RWKV-5 and -6)
+
+
+class Weights:
+    """Reads one checkpoint's tensors onto a device and dtype, each as an owned copy."""
+
+    def __init__(self, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype):
+        self.z, self.device, self.dtype = ckpt.tensors, device, dtype
+
+    def get(self, key: str, dtype: torch.dtype | None = None) -> Tensor:
+        # Own every weight: a tensor still backed by the memory-mapped file would keep the whole
+        # file's pages resident beside our copies.
+        src = self.z[key]
+        t = src.to(device=self.device, dtype=dtype or self.dtype)
+        return t.clone() if t.data_ptr() == src.data_ptr() else t
+
+    def vec(self, key: str, dtype: torch.dtype | None = None) -> Tensor:
+        """A ``[1, 1, C]`` / ``[C]`` parameter as ``[C]``."""
+        return self.get(key, dtype).reshape(-1).contiguous()
+
+    def mat(self, key: str) -> Tensor:
+        """A linear weight, stored ``[out, in]``, as ``[in, out]`` for ``x @ W``."""
+        return self.get(key).t().contiguous()
+
+    def embedding(self) -> Tensor:
+        """``LN0(emb)`` computed in the file's dtype, then cast, exactly as the oracle does for v4-6."""
+        emb, w, b = self.z["emb.weight"], self.z["blocks.0.ln0.weight"], self.z["blocks.0.ln0.bias"]
+        try:
+            folded = F.layer_norm(emb, (emb.shape[1],), w.to(emb.dtype), b.to(emb.dtype), LN_EPS)
+        except RuntimeError:   # a dtype this torch cannot normalise on the CPU
+            folded = F.layer_norm(emb.float(), (emb.shape[1],), w.float(), b.float(), LN_EPS)
+        return folded.to(device=self.device, dtype=self.dtype).contiguous()
+
+
+def n_layers(z: dict[str, Tensor]) -> int:
+    return 1 + max(int(k.split(".")[1]) for k in z if k.startswith("blocks.") and k.split(".")[1].isdigit())
+
+
+def check_keys(z: dict[str, Tensor], n_layer: int, att: Sequence[str], ffn: Sequence[str], name: str,
+               generation: str) -> None:
+    """Refuse a file that lacks tensors of this generation, naming what is missing."""
+    needed = ["emb.weight", "blocks.0.ln0.weight", "blocks.0.ln0.bias", "ln_out.weight", "ln_out.bias",
+              "head.weight"]
+    for i in range(n_layer):
+        needed += [f"blocks.{i}.{n}" for n in ("ln1.weight", "ln1.bias", "ln2.weight", "ln2.bias")]
+        needed += [f"blocks.{i}.att.{n}" for n in att]
+        needed += [f"blocks.{i}.ffn.{n}" for n in ffn]
+    missing = [k for k in needed if k not in z]
+    if missing:
+        shown = ", ".join(missing[:6]) + (", ..." if len(missing) > 6 else "")
+        raise UnknownLayoutError(f"'{name}' looks like {generation} but {len(missing)} tensors are missing "
+                                 f"({shown}); the file is incomplete or from an unsupported variant.")
+
+
+def make_info(ckpt: Checkpoint, generation: int, n_head: int, head_size: int) -> ModelInfo:
+    z = ckpt.tensors
+    vocab, C = z["emb.weight"].shape
+    return ModelInfo(
+        generation=generation, n_layer=n_layers(z), n_embd=C, n_head=n_head, head_size=head_size,
+        vocab_size=vocab, dim_ffn=z["blocks.0.ffn.key.weight"].shape[0],
+        n_params=sum(t.numel() for t in z.values()),
+        file_dtype=str(z["emb.weight"].dtype).removeprefix("torch."), path=ckpt.path, fingerprint=ckpt.fingerprint)
+
+
+def shift(x: Tensor, x_prev: Tensor) -> Tensor:
+    """Each position's previous token: ``x_prev`` for the first, then ``x`` shifted by one."""
+    if x.shape[0] == 1:
+        return x_prev.unsqueeze(0)
+    return torch.cat((x_prev.unsqueeze(0), x[:-1]))
+
+
+def channel_mix(x: Tensor, prev: Tensor, mix_k: Tensor, mix_r: Tensor, K: Tensor, R: Tensor, V: Tensor,
+                lerp_from_prev: bool) -> Tensor:
+    """``sigmoid(x_r R) * relu(x_k K)^2 V`` on ``x`` ``[T, C]`` after ``prev`` ``[C]`` (token shift).
+
+    RWKV-4/5 blend ``x * mix + prev * (1 - mix)``; RWKV-6 writes ``x + (prev - x) * maa``. Equal in
+    exact arithmetic, not in float; each follows its own reference.
+    """
+    sx = shift(x, prev)
+    if lerp_from_prev:
+        sx = sx - x
+        kx, rx = x + sx * mix_k, x + sx * mix_r
+    else:
+        kx, rx = x * mix_k + sx * (1 - mix_k), x * mix_r + sx * (1 - mix_r)
+    return torch.sigmoid(rx @ R) * (torch.relu(kx @ K).square() @ V)
+
+
+def group_norm_heads(y: Tensor, H: int, weight: Tensor, bias: Tensor) -> Tensor:
+    """``ln_x``: a GroupNorm over each head of ``y`` ``[T, H, N]`` (float32), as ``[T, H*N]``."""
+    T = y.shape[0]
+    return F.group_norm(y.reshape(T, -1), num_groups=H, weight=weight, bias=bias, eps=GN_EPS)
+
+
+class RecurrentModel(Model):
+    """The layer loop of RWKV-4/5/6; subclasses supply the time mix and the channel mix."""
+
+    emb: Tensor
+    ln_out: tuple[Tensor, Tensor]
+    head: Tensor
+    ln: list[tuple[Tensor, Tensor, Tensor, Tensor]]   # per layer: ln1 w, b, ln2 w, b
+
+    def load_common(self, w: Weights) -> None:
+        self.emb = w.embedding()
+        self.ln_out = (w.vec("ln_out.weight"), w.vec("ln_out.bias"))
+        self.head = w.mat("head.weight")
+        self.ln = [tuple(w.vec(f"blocks.{i}.{n}") for n in ("ln1.weight", "ln1.bias", "ln2.weight", "ln2.bias"))
+                   for i in range(self.info.n_layer)]
+
+    @abstractmethod
+    def time_mix(self, i: int, x: Tensor, state: State, seq: bool) -> Tensor:
+        """Layer ``i``'s time mix of ``x`` ``[T, C]`` (LN1'ed); advances the state's parts in place."""
+
+    @abstractmethod
+    def channel_mix(self, i: int, x: Tensor, prev: Tensor) -> Tensor:
+        """Layer ``i``'s channel mix of ``x`` ``[T, C]`` (LN2'ed) after ``prev`` ``[C]``."""
+
+    def _run(self, x: Tensor, state: State, seq: bool) -> Tensor:
+        C = self.info.n_embd
+        att_prev, ffn_prev = state.parts["att_x_prev"], state.parts["ffn_x_prev"]
+        for i, (w1, b1, w2, b2) in enumerate(self.ln):
+            xx = F.layer_norm(x, (C,), w1, b1, LN_EPS)
+            out = self.time_mix(i, xx, state, seq)
+            att_prev[i].copy_(xx[-1])
+            x = x + out
+            xx = F.layer_norm(x, (C,), w2, b2, LN_EPS)
+            out = self.channel_mix(i, xx, ffn_prev[i])
+            ffn_prev[i].copy_(xx[-1])
+            x = x + out
+        x = F.layer_norm(x[-1], (C,), *self.ln_out, LN_EPS)
+        return (x @ self.head).float()
+
+    def _forward_one(self, token: int, state: State) -> Tensor:
+        return self._run(self.emb[token].unsqueeze(0), state, seq=False)
+
+    def _forward_seq(self, tokens: Sequence[int], state: State) -> Tensor:
+        return self._run(self.emb[torch.tensor(tokens, device=self.device)], state, seq=True)
+
+    def _shift_parts(self) -> dict[str, Tensor]:
+        i = self.info
+        return {name: torch.zeros(i.n_layer, i.n_embd, dtype=self.dtype, device=self.device)
+                for name in ("att_x_prev", "ffn_x_prev")}
+
+
+class MatrixStateModel(RecurrentModel):
+    """RWKV-5/6: a ``[head, key, value]`` matrix state per layer, which state-tuning files set."""
+
+    def new_state(self) -> State:
+        i = self.info
+        parts = self._shift_parts()
+        parts["wkv"] = torch.zeros(i.n_layer, i.n_head, i.head_size, i.head_size, dtype=torch.float32,
+                                   device=self.device)
+        return State({"att_x_prev": parts["att_x_prev"], "wkv": parts["wkv"], "ffn_x_prev": parts["ffn_x_prev"]},
+                     generation=self.info.generation, fingerprint=i.fingerprint)
+
+    def tuning_to_wkv(self, time_state: Tensor) -> Tensor:
+        # Tuning files store [head, value, key] (the trainer's order); the runtime keeps [head, key, value].
+        return time_state.to(device=self.device, dtype=torch.float32).transpose(-1, -2)
+
+
+def no_tuning(generation: int) -> IncompatibleStateError:
+    return IncompatibleStateError(f"RWKV-{generation} models have no matrix state, so state-tuning files "
+                                  "(which set one) cannot be used with them.")

@@ -1,0 +1,101 @@
+"""RWKV-4 (Pile, Raven, World, Novel): a vector state per layer, kept stable with the max trick.
+
+Time mix of ``x`` (LN1'ed) after the previous token ``x_prev``:
+
+    x_* = x mix_* + x_prev (1 - mix_*)                   (for k v r)
+    r = sigmoid(x_r R);  k, v = x_k K, x_v V             (k and v in float32)
+    y = WKV4(w = -exp(time_decay), u = time_first, k, v) (kernels.wkv4: state aa, bb, pp)
+    out = (r y) O
+
+Channel mix: ``sigmoid(x_r R) * relu(x_k K)^2 V`` with the same blend. State parts per layer:
+``att_x_prev``, ``aa``, ``bb``, ``pp`` (``[L, A]`` float32; ``pp`` starts at -1e30), ``ffn_x_prev``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from kernels.wkv4 import PP_START, wkv4_one, wkv4_seq
+
+from .legacy import RecurrentModel, Weights, channel_mix, check_keys, make_info, n_layers, no_tuning, shift
+from .loader import Checkpoint
+from .state import State
+
+_ATT = ("time_mix_k", "time_mix_v", "time_mix_r", "time_decay", "time_first", "receptance.weight",
+        "key.weight", "value.weight", "output.weight")
+_FFN = ("time_mix_k", "time_mix_r", "key.weight", "receptance.weight", "value.weight")
+
+
+@dataclass(slots=True)
+class Layer:
+    mix: Tensor          # [3, C]: k, v, r
+    w: Tensor            # [A] float32: -exp(time_decay), the log of the decay
+    u: Tensor            # [A] float32: time_first, the log of the current token's bonus
+    R: Tensor            # [C, A] as [in, out]
+    K: Tensor
+    V: Tensor
+    O: Tensor            # [A, C]
+    ffn_mix_k: Tensor
+    ffn_mix_r: Tensor
+    ffn_K: Tensor
+    ffn_R: Tensor
+    ffn_V: Tensor
+
+
+class RWKV4(RecurrentModel):
+    def __init__(self, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype):
+        z = ckpt.tensors
+        L = n_layers(z)
+        check_keys(z, L, _ATT, _FFN, ckpt.path.name, "RWKV-4")
+        self.device, self.dtype = device, dtype
+        self.info = make_info(ckpt, 4, 0, 0)
+        self.dim_att = z["blocks.0.att.key.weight"].shape[0]
+        w = Weights(ckpt, device, dtype)
+        self.load_common(w)
+        f32 = torch.float32
+        self.layers: list[Layer] = []
+        for i in range(L):
+            att, ffn = f"blocks.{i}.att.", f"blocks.{i}.ffn."
+            self.layers.append(Layer(
+                mix=torch.stack([w.vec(att + f"time_mix_{n}") for n in "kvr"]),
+                w=-torch.exp(w.vec(att + "time_decay", f32)), u=w.vec(att + "time_first", f32),
+                R=w.mat(att + "receptance.weight"), K=w.mat(att + "key.weight"), V=w.mat(att + "value.weight"),
+                O=w.mat(att + "output.weight"),
+                ffn_mix_k=w.vec(ffn + "time_mix_k"), ffn_mix_r=w.vec(ffn + "time_mix_r"),
+                ffn_K=w.mat(ffn + "key.weight"), ffn_R=w.mat(ffn + "receptance.weight"),
+                ffn_V=w.mat(ffn + "value.weight")))
+
+    def new_state(self) -> State:
+        L, A = self.info.n_layer, self.dim_att
+        parts = self._shift_parts()
+
+        def vector(fill: float) -> Tensor:
+            return torch.full((L, A), fill, dtype=torch.float32, device=self.device)
+
+        return State({"att_x_prev": parts["att_x_prev"], "aa": vector(0.0), "bb": vector(0.0),
+                      "pp": vector(PP_START), "ffn_x_prev": parts["ffn_x_prev"]},
+                     generation=4, fingerprint=self.info.fingerprint)
+
+    def tuning_to_wkv(self, time_state: Tensor) -> Tensor:
+        raise no_tuning(4)
+
+    def time_mix(self, i: int, x: Tensor, state: State, seq: bool) -> Tensor:
+        ly, p = self.layers[i], state.parts
+        sx = shift(x, p["att_x_prev"][i])
+        xk, xv, xr = (x * ly.mix.unsqueeze(1) + sx * (1 - ly.mix.unsqueeze(1))).unbind(0)
+        r = torch.sigmoid(xr @ ly.R)
+        k = (xk @ ly.K).float()
+        v = (xv @ ly.V).float()
+        aa, bb, pp = p["aa"][i], p["bb"][i], p["pp"][i]
+        if seq:
+            y = wkv4_seq(ly.w, ly.u, k, v, aa, bb, pp)
+        else:
+            y = wkv4_one(ly.w, ly.u, k[0], v[0], aa, bb, pp).unsqueeze(0)
+        return (r * y.to(x.dtype)) @ ly.O
+
+    def channel_mix(self, i: int, x: Tensor, prev: Tensor) -> Tensor:
+        ly = self.layers[i]
+        return channel_mix(x, prev, ly.ffn_mix_k, ly.ffn_mix_r, ly.ffn_K, ly.ffn_R, ly.ffn_V, lerp_from_prev=False)

@@ -1,0 +1,97 @@
+"""RWKV-5.2 "Eagle" (x052): matrix-valued state per head, a gate, and a GroupNorm (``ln_x``).
+
+Time mix of ``x`` (LN1'ed) after the previous token ``x_prev``:
+
+    x_* = x mix_* + x_prev (1 - mix_*)                (for r k v g)
+    r, k, v = x_r R, x_k K, x_v V;   g = silu(x_g G)
+    y = WKV(r, w, k, v, u)    with w = exp(-exp(time_decay)) and u = time_faaaa, per channel
+    out = (GroupNorm_heads(y) * g) O
+
+The recurrence is RWKV-6's with a constant decay (``kernels.wkv6``). Channel mix as RWKV-4's.
+Earlier RWKV-5 files (5.0 without a gate, 5.1 with a per-head decay) are refused by the loader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from kernels.wkv6 import wkv6_chunked, wkv6_one
+
+from .legacy import MatrixStateModel, Weights, channel_mix, check_keys, group_norm_heads, make_info, n_layers, shift
+from .loader import Checkpoint
+from .state import State
+
+_ATT = ("time_mix_k", "time_mix_v", "time_mix_r", "time_mix_g", "time_decay", "time_faaaa",
+        "receptance.weight", "key.weight", "value.weight", "gate.weight", "output.weight", "ln_x.weight",
+        "ln_x.bias")
+_FFN = ("time_mix_k", "time_mix_r", "key.weight", "receptance.weight", "value.weight")
+
+
+@dataclass(slots=True)
+class Layer:
+    mix: Tensor          # [4, C]: k, v, r, g
+    w: Tensor            # [H, N] float32 decay in (0, 1)
+    u: Tensor            # [H, N] float32 bonus
+    R: Tensor            # [C, A] as [in, out]
+    K: Tensor
+    V: Tensor
+    G: Tensor
+    O: Tensor            # [A, C]
+    lnx_w: Tensor        # float32
+    lnx_b: Tensor
+    ffn_mix_k: Tensor
+    ffn_mix_r: Tensor
+    ffn_K: Tensor
+    ffn_R: Tensor
+    ffn_V: Tensor
+
+
+class RWKV5(MatrixStateModel):
+    def __init__(self, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype):
+        z = ckpt.tensors
+        L = n_layers(z)
+        check_keys(z, L, _ATT, _FFN, ckpt.path.name, "RWKV-5.2")
+        n_head, head_size = z["blocks.0.att.time_faaaa"].reshape(z["blocks.0.att.time_decay"].shape[0], -1).shape
+        self.device, self.dtype = device, dtype
+        self.info = make_info(ckpt, 5, n_head, head_size)
+        w = Weights(ckpt, device, dtype)
+        self.load_common(w)
+        f32 = torch.float32
+        self.layers: list[Layer] = []
+        for i in range(L):
+            att, ffn = f"blocks.{i}.att.", f"blocks.{i}.ffn."
+            self.layers.append(Layer(
+                mix=torch.stack([w.vec(att + f"time_mix_{n}") for n in "kvrg"]),
+                w=torch.exp(-torch.exp(w.get(att + "time_decay", f32))).reshape(n_head, head_size),
+                u=w.get(att + "time_faaaa", f32).reshape(n_head, head_size),
+                R=w.mat(att + "receptance.weight"), K=w.mat(att + "key.weight"), V=w.mat(att + "value.weight"),
+                G=w.mat(att + "gate.weight"), O=w.mat(att + "output.weight"),
+                lnx_w=w.vec(att + "ln_x.weight", f32), lnx_b=w.vec(att + "ln_x.bias", f32),
+                ffn_mix_k=w.vec(ffn + "time_mix_k"), ffn_mix_r=w.vec(ffn + "time_mix_r"),
+                ffn_K=w.mat(ffn + "key.weight"), ffn_R=w.mat(ffn + "receptance.weight"),
+                ffn_V=w.mat(ffn + "value.weight")))
+
+    def time_mix(self, i: int, x: Tensor, state: State, seq: bool) -> Tensor:
+        ly, H, N = self.layers[i], self.info.n_head, self.info.head_size
+        T = x.shape[0]
+        sx = shift(x, state.parts["att_x_prev"][i])
+        xk, xv, xr, xg = (x * ly.mix.unsqueeze(1) + sx * (1 - ly.mix.unsqueeze(1))).unbind(0)
+        r = (xr @ ly.R).float().view(T, H, N)
+        k = (xk @ ly.K).float().view(T, H, N)
+        v = (xv @ ly.V).float().view(T, H, N)
+        g = F.silu(xg @ ly.G)
+        wkv = state.parts["wkv"][i]
+        if seq:
+            y = wkv6_chunked(r, ly.w.expand(T, H, N), k, v, ly.u, wkv)
+        else:
+            y = wkv6_one(r[0], ly.w, k[0], v[0], ly.u, wkv).unsqueeze(0)
+        y = group_norm_heads(y, H, ly.lnx_w, ly.lnx_b)
+        return (y.to(x.dtype) * g) @ ly.O
+
+    def channel_mix(self, i: int, x: Tensor, prev: Tensor) -> Tensor:
+        ly = self.layers[i]
+        return channel_mix(x, prev, ly.ffn_mix_k, ly.ffn_mix_r, ly.ffn_K, ly.ffn_R, ly.ffn_V, lerp_from_prev=False)

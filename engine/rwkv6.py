@@ -1,0 +1,111 @@
+"""RWKV-6 "Finch" (x060): RWKV-5.2 with a data-dependent token shift and decay.
+
+Time mix of ``x`` (LN1'ed) after the previous token ``x_prev``:
+
+    sx = x_prev - x
+    m_w, m_k, m_v, m_r, m_g = tanh((x + sx maa_x) W1) W2        (a LoRA per target, [5, D] -> [5, C])
+    x_* = x + sx (maa_* + m_*)                                   (for w k v r g)
+    r, k, v = x_r R, x_k K, x_v V;   g = silu(x_g G)
+    w = exp(-exp(time_decay + tanh(x_w D1) D2))                  (a decay per token and channel)
+    y = WKV(r, w, k, v, u = time_faaaa)                          (kernels.wkv6)
+    out = (GroupNorm_heads(y) * g) O
+
+Channel mix: ``sigmoid(x_r R) * relu(x_k K)^2 V`` with ``x_* = x + (x_prev - x) maa_*``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from kernels.wkv6 import wkv6_chunked, wkv6_one
+
+from .legacy import MatrixStateModel, Weights, channel_mix, check_keys, group_norm_heads, make_info, n_layers, shift
+from .loader import Checkpoint
+from .state import State
+
+_ATT = ("time_maa_x", "time_maa_w", "time_maa_k", "time_maa_v", "time_maa_r", "time_maa_g", "time_maa_w1",
+        "time_maa_w2", "time_decay", "time_decay_w1", "time_decay_w2", "time_faaaa", "receptance.weight",
+        "key.weight", "value.weight", "gate.weight", "output.weight", "ln_x.weight", "ln_x.bias")
+_FFN = ("time_maa_k", "time_maa_r", "key.weight", "receptance.weight", "value.weight")
+
+
+@dataclass(slots=True)
+class Layer:
+    maa_x: Tensor        # [C]
+    maa: Tensor          # [5, C]: w, k, v, r, g
+    maa_w1: Tensor       # [C, 5 D]
+    maa_w2: Tensor       # [5, D, C]
+    decay: Tensor        # [H, N] float32 (log-log space: w = exp(-exp(decay + lora)))
+    decay_w1: Tensor     # [C, Dd]
+    decay_w2: Tensor     # [Dd, A]
+    u: Tensor            # [H, N] float32 bonus (time_faaaa)
+    R: Tensor            # [C, A] as [in, out]
+    K: Tensor
+    V: Tensor
+    G: Tensor
+    O: Tensor            # [A, C]
+    lnx_w: Tensor        # float32
+    lnx_b: Tensor
+    ffn_maa_k: Tensor
+    ffn_maa_r: Tensor
+    ffn_K: Tensor        # [C, F]
+    ffn_R: Tensor        # [C, C]
+    ffn_V: Tensor        # [F, C]
+
+
+class RWKV6(MatrixStateModel):
+    def __init__(self, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype):
+        z = ckpt.tensors
+        L = n_layers(z)
+        check_keys(z, L, _ATT, _FFN, ckpt.path.name, "RWKV-6")
+        n_head, head_size = z["blocks.0.att.time_faaaa"].shape
+        self.device, self.dtype = device, dtype
+        self.info = make_info(ckpt, 6, n_head, head_size)
+        w = Weights(ckpt, device, dtype)
+        self.load_common(w)
+        f32 = torch.float32
+        self.layers: list[Layer] = []
+        for i in range(L):
+            att, ffn = f"blocks.{i}.att.", f"blocks.{i}.ffn."
+            self.layers.append(Layer(
+                maa_x=w.vec(att + "time_maa_x"),
+                maa=torch.stack([w.vec(att + f"time_maa_{n}") for n in "wkvrg"]),
+                maa_w1=w.get(att + "time_maa_w1"), maa_w2=w.get(att + "time_maa_w2"),
+                decay=w.get(att + "time_decay", f32).reshape(n_head, head_size),
+                decay_w1=w.get(att + "time_decay_w1"), decay_w2=w.get(att + "time_decay_w2"),
+                u=w.get(att + "time_faaaa", f32).reshape(n_head, head_size),
+                R=w.mat(att + "receptance.weight"), K=w.mat(att + "key.weight"), V=w.mat(att + "value.weight"),
+                G=w.mat(att + "gate.weight"), O=w.mat(att + "output.weight"),
+                lnx_w=w.vec(att + "ln_x.weight", f32), lnx_b=w.vec(att + "ln_x.bias", f32),
+                ffn_maa_k=w.vec(ffn + "time_maa_k"), ffn_maa_r=w.vec(ffn + "time_maa_r"),
+                ffn_K=w.mat(ffn + "key.weight"), ffn_R=w.mat(ffn + "receptance.weight"),
+                ffn_V=w.mat(ffn + "value.weight")))
+
+    def time_mix(self, i: int, x: Tensor, state: State, seq: bool) -> Tensor:
+        ly, H, N = self.layers[i], self.info.n_head, self.info.head_size
+        T = x.shape[0]
+        sx = shift(x, state.parts["att_x_prev"][i]) - x
+        lora = torch.tanh((x + sx * ly.maa_x) @ ly.maa_w1).view(T, 5, -1).transpose(0, 1)   # [5, T, D]
+        m = torch.bmm(lora, ly.maa_w2)                                                      # [5, T, C]
+        xw, xk, xv, xr, xg = (x + sx * (ly.maa.unsqueeze(1) + m)).unbind(0)
+        r = (xr @ ly.R).float().view(T, H, N)
+        k = (xk @ ly.K).float().view(T, H, N)
+        v = (xv @ ly.V).float().view(T, H, N)
+        g = F.silu(xg @ ly.G)
+        w = ly.decay + (torch.tanh(xw @ ly.decay_w1) @ ly.decay_w2).float().view(T, H, N)
+        w = torch.exp(-torch.exp(w))
+        wkv = state.parts["wkv"][i]
+        if seq:
+            y = wkv6_chunked(r, w, k, v, ly.u, wkv)
+        else:
+            y = wkv6_one(r[0], w[0], k[0], v[0], ly.u, wkv).unsqueeze(0)
+        y = group_norm_heads(y, H, ly.lnx_w, ly.lnx_b)
+        return (y.to(x.dtype) * g) @ ly.O
+
+    def channel_mix(self, i: int, x: Tensor, prev: Tensor) -> Tensor:
+        ly = self.layers[i]
+        return channel_mix(x, prev, ly.ffn_maa_k, ly.ffn_maa_r, ly.ffn_K, ly.ffn_R, ly.ffn_V, lerp_from_prev=True)
