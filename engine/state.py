@@ -29,7 +29,14 @@ FORMAT_VERSION = 1
 
 @dataclass
 class State:
-    """Per-layer tensors of one sequence, named by part (RWKV-7: ``att_x_prev``, ``wkv``, ``ffn_x_prev``).
+    """Per-layer tensors of one sequence, named by part, each ``[n_layer, ...]``.
+
+    RWKV-5, -6 and -7: ``att_x_prev``, ``wkv`` and ``ffn_x_prev``. The token-shift parts hold the
+    LayerNorm'ed input of the last token (``[L, C]``, compute dtype); ``wkv`` is the float32 matrix
+    state ``[L, H, N, N]``, indexed ``[layer, head, key, value]`` for RWKV-5/6 and
+    ``[layer, head, value, key]`` for RWKV-7 (each as BlinkDL's package keeps it). RWKV-4:
+    ``att_x_prev``, ``aa``, ``bb``, ``pp`` (``[L, A]`` float32: the numerator, denominator and
+    running max exponent of its WKV average; ``pp`` starts at -1e30) and ``ffn_x_prev``.
 
     ``tokens_seen`` counts the tokens the state has consumed, ``last_logits`` holds the model's
     output for the last of them. Models advance a state in place: ``clone()`` keeps a checkpoint.
@@ -121,18 +128,32 @@ class State:
 
     @classmethod
     def from_tuning_file(cls, path: str | os.PathLike, model: Model) -> State:
-        """An initial state from an official state-tuning ``.pth`` (``blocks.N.att.time_state``)."""
+        """An initial state from a state-tuning file: an official ``.pth`` or an Ai00 ``.state``
+        (safetensors), both holding ``blocks.N.att.time_state`` ``[H, N, N]`` per layer.
+
+        The layers, heads and head size are checked against ``model``. RWKV-5/6 files store the
+        matrix transposed relative to their runtime state, RWKV-7 files do not; ``model`` applies
+        its own rule. (The files carry nothing else, so a v6 file for a v7 model of the very same
+        shape cannot be told apart; the file name, e.g. ``rwkv-x060-...``, says which it is.)
+        """
         from .loader import read_checkpoint
 
         path = Path(path)
-        tensors = read_checkpoint(path).tensors
         state = model.new_state()
+        if "wkv" not in state.parts:
+            raise IncompatibleStateError(
+                f"'{path.name}' cannot be used: RWKV-{model.info.generation} models have no matrix state, "
+                "and state-tuning files set one (they exist for RWKV-5, -6 and -7 models).")
+        tensors = read_checkpoint(path).tensors
         L, H, N = model.info.n_layer, model.info.n_head, model.info.head_size
         found = {k: _layer_index(k) for k in tensors if k.endswith(".att.time_state")}
         if not found:
             raise StateFormatError(f"'{path.name}' is not a state-tuning file: it has no "
                                    "'blocks.N.att.time_state' tensors.")
         layers = sorted(found.values())
+        # Some converters flatten the heads: [H * N, N] holds the same matrices.
+        tensors = {k: tensors[k].reshape(H, N, N) if tuple(tensors[k].shape) == (H * N, N) else tensors[k]
+                   for k in found}
         shapes = {tuple(tensors[k].shape) for k in found}
         if layers != list(range(L)) or shapes != {(H, N, N)}:
             raise IncompatibleStateError(
@@ -156,6 +177,8 @@ def _layer_index(key: str) -> int:
 def _describe(generation: int, shapes: Mapping[str, tuple[int, ...]]) -> str:
     wkv = shapes.get("wkv")
     x = shapes.get("att_x_prev")
+    if wkv is None and x is not None and "aa" in shapes:
+        return f"RWKV-{generation} with {x[0]} layers, width {x[1]}"
     if wkv is not None and x is not None:
         return (f"RWKV-{generation} with {wkv[0]} layers, width {x[1]}, {wkv[1]} heads of size {wkv[2]} "
                 f"(wkv {list(wkv)})")

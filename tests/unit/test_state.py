@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 import engine
 from engine import State
+from engine.errors import IncompatibleStateError
 from engine.generation import generate
+from tests.fixtures.checkpoints import random_tokens
+from tests.fixtures.legacy_checkpoints import LegacySpec, make_legacy_state_dict, random_time_state
 
 from .conftest import GREEDY
 
@@ -89,3 +93,88 @@ def test_bf16_model_states_round_trip(world_ckpt, tmp_path):
     state.save(tmp_path / "b.safetensors")
     back = State.load(tmp_path / "b.safetensors", model)
     assert torch.equal(back.att_x_prev, state.att_x_prev)
+
+
+# --- RWKV-4, -5 and -6 --------------------------------------------------------------------------
+
+V6 = LegacySpec(6, n_layer=2, n_embd=64, head_size=32, seed=3)
+V5 = LegacySpec(5, n_layer=2, n_embd=64, head_size=32, seed=3)
+V4 = LegacySpec(4, n_layer=2, n_embd=64, seed=3)
+
+
+@pytest.mark.parametrize("spec", [V6, V5], ids=str)
+def test_v5_v6_tuning_files_match_the_oracle_reading_the_merged_checkpoint(spec, legacy_checkpoint, oracle, tmp_path):
+    """The oracle runs a checkpoint holding ``time_state`` from that state (transposed); so must we."""
+    tuned = random_time_state(spec.n_layer, spec.n_head, spec.head_size, seed=5)
+    torch.save(tuned, tmp_path / "tuned.pth")
+    merged = tmp_path / f"merged-{spec}.pth"
+    torch.save({**make_legacy_state_dict(spec), **tuned}, merged)
+    tokens = random_tokens(30, spec.vocab_size, seed=9)
+    ref = oracle.get(merged, [tokens])
+
+    model = engine.load(legacy_checkpoint(spec))
+    state = State.from_tuning_file(tmp_path / "tuned.pth", model)
+    for n in range(spec.n_layer):     # stored [head, value, key]; v5/v6 run [head, key, value]
+        assert torch.equal(state.wkv[n], tuned[f"blocks.{n}.att.time_state"].transpose(1, 2))
+    logits, state = model.forward(tokens, state)
+    assert (logits - ref.last_logits).abs().max().item() <= 1e-4
+    assert (state.wkv - ref.wkv).abs().max().item() <= 1e-4 * max(1.0, ref.wkv.abs().max().item())
+    assert (logits - model.forward(tokens)[0]).abs().max() > 1e-3    # the tuning file did something
+
+
+def test_ai00_state_file_gives_the_same_state_as_the_pth(legacy_checkpoint, tmp_path):
+    from safetensors.torch import save_file
+
+    model = engine.load(legacy_checkpoint(V6))
+    tuned = random_time_state(V6.n_layer, V6.n_head, V6.head_size, seed=6, dtype=torch.float16)
+    torch.save({k: v.float() for k, v in tuned.items()}, tmp_path / "tuned.pth")
+    save_file(tuned, str(tmp_path / "rwkv-x060-tuned.state"))
+    from_pth = State.from_tuning_file(tmp_path / "tuned.pth", model)
+    from_ai00 = State.from_tuning_file(tmp_path / "rwkv-x060-tuned.state", model)
+    assert from_ai00.wkv.dtype == torch.float32
+    assert torch.equal(from_ai00.wkv, from_pth.wkv)
+
+
+def test_a_tuning_file_for_another_shape_is_refused(legacy_checkpoint, tmp_path):
+    model = engine.load(legacy_checkpoint(V6))
+    torch.save(random_time_state(V6.n_layer, 1, 64), tmp_path / "other.pth")
+    with pytest.raises(IncompatibleStateError, match="tuned for another model"):
+        State.from_tuning_file(tmp_path / "other.pth", model)
+
+
+def test_rwkv4_refuses_state_tuning_files(legacy_checkpoint, tmp_path):
+    model = engine.load(legacy_checkpoint(V4))
+    torch.save(random_time_state(V4.n_layer, 2, 32), tmp_path / "tuned.pth")
+    with pytest.raises(IncompatibleStateError, match="RWKV-4 models have no matrix state"):
+        State.from_tuning_file(tmp_path / "tuned.pth", model)
+
+
+@pytest.mark.parametrize("spec", [V6, V5, V4], ids=str)
+def test_v4_v5_v6_states_round_trip_and_resume_exactly(spec, legacy_checkpoint, tmp_path):
+    model = engine.load(legacy_checkpoint(spec))
+    tokens = random_tokens(20, spec.vocab_size, seed=2)
+    whole, _ = model.forward(tokens)
+    _, state = model.forward(tokens[:12])
+    state.save(tmp_path / "s.safetensors", {"title": "x"})
+    back = State.load(tmp_path / "s.safetensors", engine.load(legacy_checkpoint(spec)))
+    assert back.generation == spec.generation and back.meta == {"title": "x"}
+    for name, tensor in state.parts.items():
+        assert torch.equal(back.parts[name], tensor), name
+    resumed, _ = model.forward(tokens[12:], back)
+    assert torch.equal(resumed, model.forward(tokens[12:], state)[0])
+    assert (resumed - whole).abs().max() < 1e-4
+
+
+def test_a_state_of_another_generation_is_refused(legacy_checkpoint, tmp_path):
+    """RWKV-5 and -6 models of one size have states of identical shapes: the generation tells them apart."""
+    v6, v5 = engine.load(legacy_checkpoint(V6)), engine.load(legacy_checkpoint(V5))
+    assert v6.new_state().shapes() == v5.new_state().shapes()
+    _, state = v6.forward([1, 2, 3])
+    state.save(tmp_path / "v6.safetensors")
+    with pytest.raises(IncompatibleStateError, match="RWKV-6.*RWKV-5"):
+        State.load(tmp_path / "v6.safetensors", v5, check_fingerprint=False)
+    with pytest.raises(IncompatibleStateError, match="RWKV-6"):
+        v5.forward([4], state)
+    v4 = engine.load(legacy_checkpoint(V4))
+    with pytest.raises(IncompatibleStateError, match="RWKV-6.*RWKV-4"):
+        State.load(tmp_path / "v6.safetensors", v4, check_fingerprint=False)
