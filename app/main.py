@@ -74,6 +74,7 @@ async def start(window, model: str | None) -> None:
     device, precision = window.settings.get("device", "cpu"), window.settings.get("precision", "auto")
     if not await window.load_model(source, device, precision) and source != "demo":
         await window.load_model("demo")
+    asyncio.ensure_future(window.models.rescan())
     last = window.settings.get("conversation")
     if last is not None and any(c.id == last for c in window.store.list()):
         await window.chat.open_conversation(last)

@@ -22,7 +22,9 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QProgressBar,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -31,8 +33,11 @@ import engine
 from engine import State, hardware
 from engine.errors import EngineError
 
+from . import theme
 from .chat_page import ChatPage
+from .models_page import ModelsPage
 from .settings import Settings
+from .settings_page import SettingsPage
 from .sidebar import Sidebar
 from .store import ConversationStore, StoreError
 from .worker import EngineWorker
@@ -51,6 +56,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("RWKV Desktop")
         self.resize(1100, 720)
         self._build()
+        theme.apply(self.settings.get("theme", "System"))
+        theme.follow_system(lambda: self.settings.get("theme", "System"))
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -71,12 +78,24 @@ class MainWindow(QMainWindow):
         split.addWidget(self.sidebar)
         split.addWidget(self.chat)
         split.setSizes([260, 840])
+        self.models = ModelsPage(self)
+        self.settings_page = SettingsPage(self)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(split, "Chat")
+        self.tabs.addTab(self.models, "Models")
+        self.tabs.addTab(self.settings_page, "Settings")
+        self.tabs.currentChanged.connect(
+            lambda i: self.tabs.widget(i) is self.models and asyncio.ensure_future(self.models.rescan()))
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addLayout(top)
-        layout.addWidget(split, 1)
+        layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
+        self.load_progress = QProgressBar(maximumWidth=160, visible=False)
+        self.load_progress.setRange(0, 0)          # engine.load reports no steps: a busy bar
         self.state_label = QLabel()
+        self.statusBar().addPermanentWidget(self.load_progress)
         self.statusBar().addPermanentWidget(self.state_label)
 
         file_menu = self.menuBar().addMenu("&File")
@@ -99,7 +118,8 @@ class MainWindow(QMainWindow):
     async def load_model(self, source: str, device: str = "cpu", precision: str = "auto") -> bool:
         """Load ``source`` on the engine thread; a streaming reply is stopped (and saved) first."""
         await self.chat.stop_and_wait()
-        self.chat.set_busy(True, f"Loading {source}…")
+        self.chat.set_busy(True, f"Loading {Path(source).name}…")
+        self.load_progress.show()
 
         def load():
             model = engine.load(source, device=device, precision=precision)
@@ -112,6 +132,8 @@ class MainWindow(QMainWindow):
             self.chat.set_busy(False, "")
             QMessageBox.warning(self, "Could not load the model", str(e))
             return False
+        finally:
+            self.load_progress.hide()
         self.tuning, self.tuning_path = None, None
         self._show_header()
         self._fill_hardware()
@@ -123,6 +145,7 @@ class MainWindow(QMainWindow):
         self.chat.forget()
         self.chat.set_busy(False, f"Model loaded in {time.perf_counter() - t0:.1f} s")
         self.sidebar.refresh()
+        self.models.show_library()
         return True
 
     def _show_header(self) -> None:

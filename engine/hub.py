@@ -50,6 +50,7 @@ __all__ = [
     "catalog",
     "download",
     "local_models",
+    "partial_path",
     "recommended",
 ]
 
@@ -177,6 +178,12 @@ def download(
     if not path.is_symlink() and blob.exists():
         blob.unlink()  # no symlinks here (Windows without developer mode): the library copied it
     return path
+
+
+def partial_path(entry: CatalogEntry, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where :func:`download` keeps the unfinished bytes of ``entry`` (deleting it discards the part)."""
+    cache = Path(cache_dir) if cache_dir is not None else Path(hf_constants.HF_HUB_CACHE)
+    return cache / repo_folder_name(repo_id=entry.repo, repo_type="model") / "blobs" / f"{entry.sha256}.incomplete"
 
 
 def local_models(

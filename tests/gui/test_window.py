@@ -2,73 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-
-import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-qasync = pytest.importorskip("qasync")
 from PySide6.QtCore import Qt  # noqa: E402
 
-from app.store import ConversationStore  # noqa: E402
-from app.window import MainWindow  # noqa: E402
-from app.worker import EngineWorker  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def loop(qapp):
-    """One asyncio loop on Qt's event loop for the whole session, closed while Qt still exists."""
-    loop = qasync.QEventLoop(qapp, already_running=False)
-    asyncio.set_event_loop(loop)
-    yield loop
-    loop.close()
-    # Free every wrapper while Qt still exists: PySide can crash collecting them at interpreter exit.
-    import gc
-
-    from PySide6.QtCore import QCoreApplication, QEvent
-
-    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
-    gc.collect()
-
-
-@pytest.fixture
-def make_window(qtbot, loop, tmp_path):
-    made = []
-
-    def make(folder=tmp_path / "data"):
-        store = ConversationStore(folder)
-        worker = EngineWorker(loop)
-        win = MainWindow(worker, store)
-        qtbot.addWidget(win)
-        win.show()
-        made.append((win, worker, store))
-        return win
-
-    yield make
-    for _win, worker, store in made:
-        worker.shutdown()
-        store.close()
-
-
-def run(loop, coro, timeout=60):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
-
-
-async def _until(predicate, timeout=60):
-    for _ in range(int(timeout / 0.01)):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise TimeoutError
-
-
-def _send(loop, win, text, qtbot):
-    win.chat.input.setPlainText(text)
-    qtbot.keyClick(win.chat.input, Qt.Key_Return)
-    run(loop, _until(lambda: win.chat.busy))
-    run(loop, _until(lambda: not win.chat.busy))
+from tests.gui.util import run, send, start_endless_reply, until  # noqa: E402
 
 
 def test_enter_sends_and_the_reply_streams_into_the_view(loop, make_window, world_ckpt, qtbot):
@@ -76,7 +16,7 @@ def test_enter_sends_and_the_reply_streams_into_the_view(loop, make_window, worl
     assert run(loop, win.load_model(str(world_ckpt)))
     assert "RWKV-7" in win.header.text()
     win.chat.session = None
-    _send(loop, win, "Hello there", qtbot)
+    send(loop, win, "Hello there", qtbot)
     path = win.chat.session.path()
     assert [m.role for m in path] == ["user", "assistant"] and path[1].text
     assert "Hello there" in win.chat.view.toPlainText()
@@ -94,32 +34,10 @@ def test_shift_enter_inserts_a_newline_instead_of_sending(loop, make_window, wor
     assert win.chat.input.toPlainText() == "line one\n"
 
 
-def _endless_session(win):
-    """A seeded session that cannot end its reply by itself (separators and end-of-text banned)."""
-    from engine.chat import ChatSession
-    from engine.sampling import SamplerSettings
-
-    seps = [t for t in range(win.tokenizer.vocab_size) if b"\n" in win.tokenizer.token_bytes(t)]
-    settings = SamplerSettings(seed=1, banned_tokens=tuple([0, *seps]))
-    win.chat.session = ChatSession(win.model, win.tokenizer, settings=settings, max_tokens=100_000)
-
-
-def _start_endless_reply(loop, make_window, ckpt):
-    """A window streaming a reply that only Stop can end, once its first text has arrived."""
-    win = make_window()
-    run(loop, win.load_model(str(ckpt)))
-    _endless_session(win)
-    win.chat.input.setPlainText("Tell me a long story")
-    win.chat.send()
-    run(loop, _until(lambda: win.chat.session is not None and len(win.chat.session.path()) == 2
-                     and len(win.chat.session.path()[1].text) > 0))
-    return win
-
-
 def test_stop_ends_the_reply_within_a_token(loop, make_window, world_ckpt, qtbot):
-    win = _start_endless_reply(loop, make_window, world_ckpt)
+    win = start_endless_reply(loop, make_window, world_ckpt)
     qtbot.mouseClick(win.chat.stop_button, Qt.LeftButton)
-    run(loop, _until(lambda: not win.chat.busy))
+    run(loop, until(lambda: not win.chat.busy))
     reply = win.chat.session.path()[1]
     assert reply.stop_reason == "cancelled"
     assert len(reply.tokens) < 200
@@ -128,10 +46,10 @@ def test_stop_ends_the_reply_within_a_token(loop, make_window, world_ckpt, qtbot
 def test_regenerate_adds_a_branch_shown_in_the_view(loop, make_window, world_ckpt, qtbot):
     win = make_window()
     run(loop, win.load_model(str(world_ckpt)))
-    _send(loop, win, "Hi", qtbot)
+    send(loop, win, "Hi", qtbot)
     qtbot.mouseClick(win.chat.regen_button, Qt.LeftButton)
-    run(loop, _until(lambda: win.chat.busy))
-    run(loop, _until(lambda: not win.chat.busy))
+    run(loop, until(lambda: win.chat.busy))
+    run(loop, until(lambda: not win.chat.busy))
     leaf = win.chat.session.messages[win.chat.session.leaf()]
     assert win.chat.session.branch(leaf.id) == (2, 2)
     assert "2/2" in win.chat.view.toPlainText()
@@ -141,7 +59,7 @@ def test_a_restarted_app_finds_the_conversation_and_resumes_its_state(loop, make
                                                                        tmp_path):
     first = make_window()
     run(loop, first.load_model(str(world_ckpt)))
-    _send(loop, first, "Remember me", qtbot)
+    send(loop, first, "Remember me", qtbot)
     texts = [m.text for m in first.chat.session.path()]
 
     second = make_window(tmp_path / "data")          # same data folder: as after a restart
@@ -150,7 +68,7 @@ def test_a_restarted_app_finds_the_conversation_and_resumes_its_state(loop, make
     run(loop, second.chat.open_conversation(second.sidebar.conversations.item(0).data(Qt.UserRole)))
     assert [m.text for m in second.chat.session.path()] == texts
     assert "Resumed from saved state" in second.statusBar().currentMessage()
-    _send(loop, second, "And now?", qtbot)
+    send(loop, second, "And now?", qtbot)
     leaf = second.chat.session.messages[second.chat.session.leaf()]
     assert leaf.checkpoint.tokens_seen == len(second.chat.session.transcript_tokens())
 
@@ -173,22 +91,22 @@ def test_edit_link_resends_as_a_branch_and_arrows_switch_back(loop, make_window,
 
     win = make_window()
     run(loop, win.load_model(str(world_ckpt)))
-    _send(loop, win, "First version", qtbot)
+    send(loop, win, "First version", qtbot)
     user = win.chat.session.path()[0]
     assert f"action:edit:{user.id}" in win.chat.view.toMarkdown()
     win.chat._link_clicked(QUrl(f"action:edit:{user.id}"))
     assert win.chat.input.toPlainText() == "First version" and win.chat.send_button.text() == "Resend"
     win.chat.input.setPlainText("Second version")
     qtbot.keyClick(win.chat.input, Qt.Key_Return)
-    run(loop, _until(lambda: win.chat.busy))
-    run(loop, _until(lambda: not win.chat.busy))
+    run(loop, until(lambda: win.chat.busy))
+    run(loop, until(lambda: not win.chat.busy))
     edited = win.chat.session.path()[0]
     assert edited.text == "Second version" and win.chat.session.branch(edited.id) == (2, 2)
     assert "2/2" in win.chat.view.toPlainText()
 
     win.chat._link_clicked(QUrl(f"action:branch:{edited.id}:-1"))
-    run(loop, _until(lambda: win.chat.session.path()[0].id == user.id))
-    run(loop, _until(lambda: "Branch restored" in win.statusBar().currentMessage()))
+    run(loop, until(lambda: win.chat.session.path()[0].id == user.id))
+    run(loop, until(lambda: "Branch restored" in win.statusBar().currentMessage()))
     assert "First version" in win.chat.view.toPlainText()
     assert win.store.load_messages(win.chat.conv_id)         # the branch choice was saved with the tree
 
@@ -196,7 +114,7 @@ def test_edit_link_resends_as_a_branch_and_arrows_switch_back(loop, make_window,
 def test_delete_offers_undo(loop, make_window, world_ckpt, qtbot):
     win = make_window()
     run(loop, win.load_model(str(world_ckpt)))
-    _send(loop, win, "Keep me", qtbot)
+    send(loop, win, "Keep me", qtbot)
     win.sidebar.conversations.setCurrentRow(0)
     win.sidebar.delete_selected()
     assert win.sidebar.conversations.count() == 0 and win.chat.session is None
@@ -208,7 +126,7 @@ def test_saved_conversation_loads_elsewhere_and_a_foreign_one_is_refused(loop, m
                                                                           tmp_path, rwkv7_checkpoint, monkeypatch):
     win = make_window()
     run(loop, win.load_model(str(world_ckpt)))
-    _send(loop, win, "Take me along", qtbot)
+    send(loop, win, "Take me along", qtbot)
     texts = [m.text for m in win.chat.session.path()]
     exported = tmp_path / "chat.rwkvchat"
     run(loop, win.export_to(exported))
@@ -217,7 +135,7 @@ def test_saved_conversation_loads_elsewhere_and_a_foreign_one_is_refused(loop, m
     run(loop, other.load_model(str(world_ckpt)))
     assert run(loop, other.import_from(exported))
     assert [m.text for m in other.chat.session.path()] == texts
-    _send(loop, other, "Continue", qtbot)
+    send(loop, other, "Continue", qtbot)
     assert other.chat.session.messages[other.chat.session.leaf()].role == "assistant"
 
     shown = []
@@ -234,7 +152,7 @@ def test_system_prompt_and_think_mode_shape_the_prompt(loop, make_window, world_
     run(loop, win.load_model(str(world_ckpt)))
     win.chat.system.setText("Answer in one word.")
     win.chat.think.setCurrentText("no-think")
-    _send(loop, win, "Why?", qtbot)
+    send(loop, win, "Why?", qtbot)
     system, user, reply = win.chat.session.path()
     assert system.role == "system" and system.text == "Answer in one word."
     assert win.tokenizer.decode(user.tokens).endswith("Assistant: <think>\n</think")
@@ -242,16 +160,16 @@ def test_system_prompt_and_think_mode_shape_the_prompt(loop, make_window, world_
 
 
 def test_continue_extends_a_stopped_reply(loop, make_window, world_ckpt, qtbot):
-    win = _start_endless_reply(loop, make_window, world_ckpt)
+    win = start_endless_reply(loop, make_window, world_ckpt)
     win.chat.stop()
-    run(loop, _until(lambda: not win.chat.busy))
+    run(loop, until(lambda: not win.chat.busy))
     reply = win.chat.session.path()[1]
     before = reply.text
     assert win.chat.continue_button.isEnabled()
     win.chat.session.max_tokens = 4
     qtbot.mouseClick(win.chat.continue_button, Qt.LeftButton)
-    run(loop, _until(lambda: win.chat.busy))
-    run(loop, _until(lambda: not win.chat.busy))
+    run(loop, until(lambda: win.chat.busy))
+    run(loop, until(lambda: not win.chat.busy))
     assert reply.text.startswith(before) and len(reply.text) > len(before)
     assert reply.checkpoint.tokens_seen == len(win.chat.session.transcript_tokens())
 
@@ -269,7 +187,7 @@ def test_state_tuning_file_starts_new_chats_and_is_named_in_the_header(loop, mak
     torch.save(tuned, path)
     assert run(loop, win.apply_tuning(str(path)))
     assert "tuned-state.pth" in win.header.text()
-    _send(loop, win, "Hi", qtbot)
+    send(loop, win, "Hi", qtbot)
     assert torch.equal(win.chat.session.root.checkpoint.wkv[0], tuned["blocks.0.att.time_state"])
     assert win.store.get(win.chat.conv_id).tuning_path == str(path)
 
@@ -279,7 +197,7 @@ def test_the_app_reopens_the_last_model_and_conversation(loop, make_window, worl
 
     first = make_window()
     run(loop, first.load_model(str(world_ckpt)))
-    _send(loop, first, "Where was I?", qtbot)
+    send(loop, first, "Where was I?", qtbot)
     first.close()
 
     second = make_window(tmp_path / "data")
@@ -299,5 +217,5 @@ def test_hardware_picker_lists_devices_marks_the_recommendation_and_reloads(loop
     win.hardware.setCurrentIndex(bf16)
     run(loop, win._hardware_chosen())
     assert win.model.precision == "bf16" and "CPU bf16" in win.header.text()
-    _send(loop, win, "Hi in bf16", qtbot)
+    send(loop, win, "Hi in bf16", qtbot)
     assert win.chat.session.path()[1].role == "assistant"

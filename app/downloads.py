@@ -1,0 +1,186 @@
+"""Catalog downloads: each file on its own thread, drawn as a row with progress, speed and ETA.
+
+``engine.hub.download`` blocks and reports bytes from its thread; :class:`Download` runs it on a
+daemon thread, keeps the numbers, and wakes the row on the event loop at most ten times a second.
+Pause is a cancel that keeps the ``.incomplete`` part (the next start resumes it with a Range
+request); Cancel also deletes the part. The hub checks the free disk space and the sha256, and a
+failure's message (not enough space, a damaged file that was deleted, a dropped connection) is
+shown on the row as it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from engine import hub
+
+
+class Download:
+    """One catalog entry's download: ``state`` is running, paused, failed, cancelled or done."""
+
+    def __init__(self, entry: hub.CatalogEntry, *, endpoint: str | None, cache_dir: str | None,
+                 on_change: Callable[[Download], None], loop: asyncio.AbstractEventLoop | None = None):
+        self.entry, self.endpoint, self.cache_dir = entry, endpoint, cache_dir
+        self.on_change = on_change
+        self.loop = loop or asyncio.get_event_loop()
+        self.state = "paused"
+        self.done = self.partial.stat().st_size if self.partial.exists() else 0
+        self.total = entry.size
+        self.error = ""
+        self.path: Path | None = None
+        self._cancel = threading.Event()
+        self._discard = False
+        self._samples: deque[tuple[float, int]] = deque()
+        self._last_wake = 0.0
+
+    @property
+    def partial(self) -> Path:
+        return hub.partial_path(self.entry, self.cache_dir)
+
+    def start(self) -> None:
+        """Start, resume after a pause, or retry after a failure."""
+        if self.state in ("running", "done"):
+            return
+        self.state, self.error, self._discard = "running", "", False
+        self._cancel = cancel = threading.Event()
+        self._samples.clear()
+        threading.Thread(target=self._run, args=(cancel,), name=f"download {self.entry.filename}",
+                         daemon=True).start()
+        self.on_change(self)
+
+    def pause(self) -> None:
+        if self.state == "running":
+            self._cancel.set()
+
+    def cancel(self) -> None:
+        """Stop and delete the part downloaded so far."""
+        if self.state == "running":
+            self._discard = True
+            self._cancel.set()
+        elif self.state in ("paused", "failed"):
+            self.partial.unlink(missing_ok=True)
+            self.state, self.done = "cancelled", 0
+            self.on_change(self)
+
+    @property
+    def speed(self) -> float:
+        """Bytes per second over the last few seconds."""
+        if len(self._samples) < 2:
+            return 0.0
+        (t0, d0), (t1, d1) = self._samples[0], self._samples[-1]
+        return (d1 - d0) / (t1 - t0) if t1 > t0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        speed = self.speed
+        return (self.total - self.done) / speed if speed > 0 else None
+
+    def _run(self, cancel: threading.Event) -> None:
+        try:
+            path = hub.download(self.entry, endpoint=self.endpoint, cache_dir=self.cache_dir,
+                                progress=self._progress, cancel=cancel)
+        except hub.DownloadCancelled:
+            self.loop.call_soon_threadsafe(self._finished, "cancelled", None, "")
+        except (hub.DownloadError, OSError) as e:
+            self.loop.call_soon_threadsafe(self._finished, "failed", None, str(e))
+        else:
+            self.loop.call_soon_threadsafe(self._finished, "done", path, "")
+
+    def _progress(self, done: int, total: int) -> None:    # on the download thread
+        now = time.monotonic()
+        self.done, self.total = done, total
+        self._samples.append((now, done))
+        while len(self._samples) > 2 and now - self._samples[0][0] > 3.0:
+            self._samples.popleft()
+        if now - self._last_wake >= 0.1 or done == total:
+            self._last_wake = now
+            self.loop.call_soon_threadsafe(self.on_change, self)
+
+    def _finished(self, state: str, path: Path | None, error: str) -> None:
+        if state == "cancelled":
+            if self._discard:
+                self.partial.unlink(missing_ok=True)
+                self.done = 0
+            else:
+                state = "paused"
+        self.state, self.path, self.error = state, path, error
+        if state == "failed" and not self.partial.exists():
+            self.done = 0              # a damaged file was deleted: a retry starts from zero
+        self.on_change(self)
+
+
+def describe(d: Download) -> str:
+    """"1.2 GB of 3.1 GB · 12.5 MB/s · 2 min left", or what happened."""
+    amount = f"{_size(d.done)} of {_size(d.total)}"
+    if d.state == "running":
+        eta = d.eta
+        speed = f" · {_size(d.speed)}/s" if d.speed else ""
+        left = f" · {_duration(eta)} left" if eta is not None else ""
+        return f"{amount}{speed}{left}"
+    if d.state == "paused":
+        return f"Paused at {amount}" if d.done else "Waiting"
+    if d.state == "failed":
+        return d.error
+    if d.state == "cancelled":
+        return "Cancelled; the partial file was deleted"
+    return f"Downloaded and verified ({_size(d.total)}): it is in the library"
+
+
+class DownloadRow(QWidget):
+    """The row for one download: name, progress bar, numbers, and the buttons that apply now."""
+
+    def __init__(self, download: Download):
+        super().__init__()
+        self.download = download
+        self.name = QLabel(f"<b>{download.entry.filename}</b>")
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.info = QLabel()
+        self.info.setWordWrap(True)
+        self.pause_button = QPushButton("Pause", clicked=download.pause)
+        self.resume_button = QPushButton("Resume", clicked=download.start)
+        self.retry_button = QPushButton("Retry", clicked=download.start)
+        self.cancel_button = QPushButton("Cancel", clicked=download.cancel)
+        top = QHBoxLayout()
+        top.addWidget(self.name, 1)
+        for b in (self.pause_button, self.resume_button, self.retry_button, self.cancel_button):
+            top.addWidget(b)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.info)
+        self.update_view()
+
+    def update_view(self) -> None:
+        d = self.download
+        self.bar.setValue(int(1000 * d.done / d.total) if d.total else 0)
+        self.info.setText(describe(d))
+        self.info.setStyleSheet("color: #c62828;" if d.state == "failed" else "")
+        self.pause_button.setVisible(d.state == "running")
+        self.resume_button.setVisible(d.state == "paused")
+        self.retry_button.setVisible(d.state in ("failed", "cancelled"))
+        self.cancel_button.setVisible(d.state in ("running", "paused", "failed"))
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

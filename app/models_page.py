@@ -1,0 +1,265 @@
+"""The Models page: the models on this computer, the catalog to download from, and the downloads.
+
+The library is the bundled demo, the files in the Hugging Face cache and those under the folders
+the user added (kept in settings). Each file's generation, parameters and precision come from
+:func:`engine.inspect.inspect_file`, which reads headers only, on a scan thread; results are kept
+per (path, size, mtime) so a rescan reads only new or changed files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine import hardware, hub
+from engine.errors import EngineError
+from engine.inspect import FileInfo, inspect_file
+from engine.loader import resolve
+
+from .downloads import Download, DownloadRow
+from .worker import in_thread
+
+GB = 1e9
+
+
+class ModelsPage(QWidget):
+    def __init__(self, main):
+        super().__init__()
+        self.main = main
+        self.entries: list[hub.CatalogEntry] = hub.catalog()
+        self.downloads: dict[tuple[str, str], DownloadRow] = {}
+        self.files: list[tuple[Path, FileInfo | str]] = []
+        self._known: dict[tuple[str, int, float], FileInfo | str] = {}
+        self._build()
+        self.fill_catalog()
+
+    def _build(self) -> None:
+        lib = QGroupBox("Models on this computer")
+        self.library = QTreeWidget()
+        self.library.setHeaderLabels(["Model", "Generation", "Parameters", "Precision", "Size", "Fits", "Location"])
+        self.library.setRootIsDecorated(False)
+        self.library.header().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.library.itemActivated.connect(lambda _: asyncio.ensure_future(self.load_selected()))
+        self.load_button = QPushButton("Load", clicked=lambda: asyncio.ensure_future(self.load_selected()))
+        open_file = QPushButton("Open file…", clicked=lambda: asyncio.ensure_future(self.main.open_model_dialog()))
+        add_folder = QPushButton("Add folder…", clicked=self.add_folder_dialog)
+        rescan = QPushButton("Rescan", clicked=lambda: asyncio.ensure_future(self.rescan()))
+        row = QHBoxLayout()
+        row.addStretch()
+        for b in (add_folder, rescan, open_file, self.load_button):
+            row.addWidget(b)
+        ll = QVBoxLayout(lib)
+        ll.addWidget(self.library)
+        ll.addLayout(row)
+
+        cat = QGroupBox("Download")
+        self.recommendation = QLabel()
+        self.recommendation.setWordWrap(True)
+        self.catalog_view = QTreeWidget()
+        self.catalog_view.setHeaderLabels(["Model", "Generation", "Parameters", "Size", "Tags"])
+        self.catalog_view.setRootIsDecorated(False)
+        self.catalog_view.header().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.catalog_view.itemActivated.connect(lambda _: self.download_selected())
+        self.older = QCheckBox("Older generations (RWKV-4, 5, 6)")
+        self.older.toggled.connect(self.fill_catalog)
+        self.download_button = QPushButton("Download", clicked=self.download_selected)
+        row = QHBoxLayout()
+        row.addWidget(self.older)
+        row.addStretch()
+        row.addWidget(self.download_button)
+        self.download_list = QVBoxLayout()
+        cl = QVBoxLayout(cat)
+        cl.addWidget(self.recommendation)
+        cl.addWidget(self.catalog_view, 1)
+        cl.addLayout(row)
+        cl.addLayout(self.download_list)
+
+        split = QSplitter(Qt.Vertical)
+        split.addWidget(lib)
+        split.addWidget(cat)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(split)
+
+    # -- library ---------------------------------------------------------------------------------
+
+    def model_dirs(self) -> list[str]:
+        return list(self.main.settings.get("model_dirs", []))
+
+    def cache_dir(self) -> str | None:
+        return self.main.settings.get("hf_cache") or None
+
+    def add_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of models", str(Path.home()))
+        if folder:
+            asyncio.ensure_future(self.add_folder(folder))
+
+    async def add_folder(self, folder: str) -> None:
+        dirs = self.model_dirs()
+        if folder not in dirs:
+            self.main.settings.set("model_dirs", [*dirs, folder])
+            self.main.settings_page.refresh_folders()
+        await self.rescan()
+
+    async def rescan(self) -> None:
+        """List every model file again; headers are read on a scan thread, new files only."""
+        dirs, cache, known = self.model_dirs(), self.cache_dir(), dict(self._known)
+
+        def scan() -> dict[tuple[str, int, float], FileInfo | str]:
+            found = {}
+            for path in [resolve("demo"), *hub.local_models(dirs, cache_dir=cache)]:
+                try:
+                    stat = path.stat()
+                except OSError:
+                    continue
+                key = (str(path), stat.st_size, stat.st_mtime)
+                if key not in known:
+                    try:
+                        known[key] = inspect_file(path)
+                    except (EngineError, OSError) as e:
+                        known[key] = str(e)
+                found[key] = known[key]
+            return found
+
+        self._known = await in_thread(scan)
+        self.files = [(Path(key[0]), info) for key, info in self._known.items()]
+        self.show_library()
+
+    def show_library(self) -> None:
+        """Fill the table (also when the chosen device changes: the Fits column follows it)."""
+        device, precision = self._chosen()
+        loaded = self.main.model.info.path.resolve() if self.main.model is not None else None
+        current = self.library.currentItem()
+        selected = current.data(0, Qt.UserRole) if current is not None else None
+        self.library.clear()
+        for path, info in self.files:
+            item = QTreeWidgetItem()
+            name = path.parent.name if path.stem in ("model", "rwkv") else path.stem
+            item.setText(0, name + ("  (loaded)" if loaded == path.resolve() else ""))
+            item.setData(0, Qt.UserRole, str(path))
+            item.setText(6, str(path.parent))
+            item.setToolTip(6, str(path))
+            if isinstance(info, str):
+                item.setText(1, "not usable")
+                item.setToolTip(0, info)
+                item.setToolTip(1, info)
+                item.setDisabled(True)
+            else:
+                item.setText(1, f"RWKV-{info.generation}")
+                item.setText(2, _params(info.n_params))
+                item.setText(3, info.precision)
+                item.setText(4, f"{info.size / GB:.2f} GB")
+                fits, why = _fit(info, device, precision)
+                item.setText(5, ("✓ " if fits else "✗ ") + f"{device.kind.upper()} {precision}" if device else "?")
+                item.setToolTip(5, why)
+            self.library.addTopLevelItem(item)
+            if str(path) == selected:
+                self.library.setCurrentItem(item)
+
+    def _chosen(self) -> tuple[hardware.Device | None, str]:
+        settings = self.main.settings
+        device_id, precision = settings.get("device", "cpu"), settings.get("precision", "auto")
+        device = next((d for d in self.main.devices if d.id == device_id), None)
+        device = device or (self.main.devices[0] if self.main.devices else None)
+        if precision == "auto" or (device and precision not in device.precisions):
+            precision = "fp32" if device is None or device.kind == "cpu" else "fp16"
+        return device, precision
+
+    async def load_selected(self) -> bool:
+        item = self.library.currentItem()
+        if item is None or item.isDisabled():
+            return False
+        device, precision = self._chosen()
+        ok = await self.main.load_model(item.data(0, Qt.UserRole), device.id if device else "cpu", precision)
+        if ok:
+            self.show_library()
+        return ok
+
+    # -- catalog and downloads -----------------------------------------------------------------------
+
+    def set_catalog(self, entries: list[hub.CatalogEntry]) -> None:
+        self.entries = entries
+        self.fill_catalog()
+
+    def fill_catalog(self) -> None:
+        devices = self.main.devices
+        gpus = [d for d in devices if d.kind != "cpu"]
+        memory = max((d.memory_bytes for d in (gpus or devices)), default=0)
+        gib = f"{memory / 2**30:.0f} GiB"
+        where = f"{gpus[0].name} ({gib})" if gpus else f"this computer's {gib} RAM"
+        best = hub.recommended(self.entries, memory)
+        self.recommendation.setText(f"★ Recommended for {where}: <b>{best.filename}</b>" if best else
+                                    f"No official RWKV-7 model fits {where}; the smallest ones may still run slowly.")
+        shown = [e for e in self.entries if self.older.isChecked() or e.generation == 7]
+        shown.sort(key=lambda e: (-e.generation, e.parameters or 0, e.filename))
+        self.catalog_view.clear()
+        for e in shown:
+            item = QTreeWidgetItem([("★ " if e == best else "") + e.filename, f"RWKV-{e.generation}",
+                                    f"{e.parameters:g}B" if e.parameters else "?", f"{e.size / GB:.2f} GB",
+                                    ", ".join(t for t in e.tags if not t.startswith("RWKV-"))])
+            item.setData(0, Qt.UserRole, self.entries.index(e))
+            item.setToolTip(0, f"{e.repo}/{e.filename}\nsha256 {e.sha256}")
+            self.catalog_view.addTopLevelItem(item)
+            if e == best:
+                self.catalog_view.setCurrentItem(item)
+
+    def download_selected(self) -> Download | None:
+        item = self.catalog_view.currentItem()
+        if item is None:
+            return None
+        return self.download(self.entries[item.data(0, Qt.UserRole)])
+
+    def download(self, entry: hub.CatalogEntry) -> Download:
+        """Start (or resume) ``entry``'s download with the endpoint and cache from the settings."""
+        key = (entry.repo, entry.filename)
+        row = self.downloads.get(key)
+        if row is None:
+            d = Download(entry, endpoint=self.main.settings.get("endpoint") or None, cache_dir=self.cache_dir(),
+                         on_change=self._download_changed)
+            row = self.downloads[key] = DownloadRow(d)
+            self.download_list.addWidget(row)
+        else:
+            row.download.endpoint = self.main.settings.get("endpoint") or None
+        row.download.start()
+        return row.download
+
+    def _download_changed(self, d: Download) -> None:
+        row = self.downloads.get((d.entry.repo, d.entry.filename))
+        if row is not None:
+            row.update_view()
+        if d.state == "done":
+            self.main.statusBar().showMessage(f"{d.entry.filename} downloaded and verified; it is in the library")
+            asyncio.ensure_future(self.rescan())
+        elif d.state == "failed":
+            self.main.statusBar().showMessage(f"Download of {d.entry.filename} failed: {d.error}")
+
+
+def _params(n: int) -> str:
+    return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.1f}M"
+
+
+def _fit(info: FileInfo, device: hardware.Device | None, precision: str) -> tuple[bool, str]:
+    if device is None:
+        return False, "No device was detected"
+    weights = info.n_params * hardware.BYTES_PER_PARAM.get(precision, 2)
+    need = hardware.needed_bytes(weights)
+    fits = hardware.fits(device, weights)
+    verdict = "fits" if fits else "does not fit"
+    return fits, (f"{verdict} {device.name}: needs ~{need / 2**30:.1f} GiB in {precision}, "
+                  f"{device.memory_bytes / 2**30:.1f} GiB there")

@@ -1,0 +1,112 @@
+"""The Settings page: where models come from (Hub mirror, download folder, model folders), the
+theme, and what hardware this computer has. Every change is saved at once."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import theme
+
+
+class SettingsPage(QWidget):
+    def __init__(self, main):
+        super().__init__()
+        self.main = main
+        settings = main.settings
+        self.endpoint = QLineEdit(settings.get("endpoint", ""), placeholderText="https://huggingface.co")
+        self.endpoint.setToolTip("A Hugging Face mirror, e.g. https://hf-mirror.com; empty for the Hub itself "
+                                 "(or HF_ENDPOINT)")
+        self.endpoint.editingFinished.connect(self._endpoint_changed)
+        self.cache = QLineEdit(settings.get("hf_cache", ""), placeholderText="the Hugging Face cache (default)")
+        self.cache.editingFinished.connect(self._cache_changed)
+        browse = QPushButton("Choose…", clicked=self._choose_cache)
+        cache_row = QHBoxLayout()
+        cache_row.addWidget(self.cache, 1)
+        cache_row.addWidget(browse)
+        self.folders = QListWidget()
+        self.folders.addItems(settings.get("model_dirs", []))
+        self.folders.setMaximumHeight(110)
+        add = QPushButton("Add…", clicked=self.main.models.add_folder_dialog)
+        remove = QPushButton("Remove", clicked=self.remove_folder)
+        folder_buttons = QHBoxLayout()
+        folder_buttons.addStretch()
+        folder_buttons.addWidget(add)
+        folder_buttons.addWidget(remove)
+        self.theme = QComboBox()
+        self.theme.addItems(list(theme.CHOICES))
+        self.theme.setCurrentText(settings.get("theme", "System"))
+        self.theme.currentTextChanged.connect(self._theme_changed)
+
+        sources = QGroupBox("Models")
+        form = QFormLayout(sources)
+        form.addRow("Hub endpoint (mirror):", self.endpoint)
+        form.addRow("Download folder:", cache_row)
+        form.addRow("Model folders:", self.folders)
+        form.addRow("", folder_buttons)
+        look = QGroupBox("Appearance")
+        QFormLayout(look).addRow("Theme:", self.theme)
+        hw = QGroupBox("Hardware")
+        self.hardware = QLabel(self._describe_hardware())
+        self.hardware.setWordWrap(True)
+        QVBoxLayout(hw).addWidget(self.hardware)
+        layout = QVBoxLayout(self)
+        for box in (sources, look, hw):
+            layout.addWidget(box)
+        layout.addStretch()
+
+    def refresh_folders(self) -> None:
+        self.folders.clear()
+        self.folders.addItems(self.main.settings.get("model_dirs", []))
+
+    def remove_folder(self) -> None:
+        item = self.folders.currentItem()
+        if item is None:
+            return
+        dirs = [d for d in self.main.settings.get("model_dirs", []) if d != item.text()]
+        self.main.settings.set("model_dirs", dirs)
+        self.refresh_folders()
+        asyncio.ensure_future(self.main.models.rescan())
+
+    def _endpoint_changed(self) -> None:
+        self.main.settings.set("endpoint", self.endpoint.text().strip().rstrip("/"))
+
+    def _cache_changed(self) -> None:
+        self.main.settings.set("hf_cache", self.cache.text().strip())
+        asyncio.ensure_future(self.main.models.rescan())
+
+    def _choose_cache(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Download models to", self.cache.text() or str(Path.home()))
+        if folder:
+            self.cache.setText(folder)
+            self._cache_changed()
+
+    def _theme_changed(self, choice: str) -> None:
+        self.main.settings.set("theme", choice)
+        theme.apply(choice)
+
+    def _describe_hardware(self) -> str:
+        lines = []
+        for d in self.main.devices:
+            mem = f"{d.memory_bytes / 2**30:.1f} GiB {'RAM' if d.kind == 'cpu' else 'VRAM'}"
+            if d.free_bytes is not None:
+                mem += f" ({d.free_bytes / 2**30:.1f} GiB free)"
+            cores = f", {d.cores} cores" if d.cores else ""
+            features = f", {' '.join(d.features)}" if d.features else ""
+            lines.append(f"<b>{d.kind.upper()}</b> {d.name}{cores}, {mem}{features}; precisions "
+                         f"{'/'.join(d.precisions)}")
+        return "<br>".join(lines) or "No devices were detected."
