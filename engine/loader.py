@@ -42,11 +42,15 @@ class Checkpoint:
 
 
 def resolve(source: str | os.PathLike) -> Path:
-    """A path to a model file, from a path or a bundled model name (``demo``)."""
+    """A path to a model file or Hugging Face folder, from a path or a bundled model name (``demo``)."""
+    from .layouts import is_hf_folder
+
     text = os.fspath(source)
     path = Path(text).expanduser()
     if path.exists():
-        return _pick_file(path) if path.is_dir() else path
+        if path.is_dir():
+            return path if is_hf_folder(path) else _pick_file(path)
+        return path
     bundled = resources.files("resources") / "models" / text
     if bundled.is_dir():
         return _pick_file(Path(str(bundled)))
@@ -65,7 +69,21 @@ def _pick_file(folder: Path) -> Path:
 
 
 def read_checkpoint(path: Path) -> Checkpoint:
-    """Read a ``.pth`` or ``.safetensors`` file into a dict of tensors, refusing anything unsafe."""
+    """Read a ``.pth`` or ``.safetensors`` file, or a Hugging Face folder, into a dict of tensors under
+    the official key names (see :mod:`engine.layouts`), refusing anything unsafe."""
+    from .layouts import read_config, to_official, weight_files
+
+    if path.is_dir():
+        tensors: dict[str, Tensor] = {}
+        for shard in weight_files(path):
+            tensors.update(_read_file(shard))
+        tensors = to_official(tensors, read_config(path))
+    else:
+        tensors = to_official(_read_file(path))
+    return Checkpoint(path, tensors, fingerprint(tensors))
+
+
+def _read_file(path: Path) -> dict[str, Tensor]:
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(16)
@@ -84,7 +102,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
     if not tensors or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in tensors.items()):
         raise UnknownLayoutError(f"'{path.name}' does not hold a flat set of named tensors, so it is not "
                                  "an RWKV model file.")
-    return Checkpoint(path, tensors, fingerprint(tensors))
+    return tensors
 
 
 def _read_torch_zip(path: Path, size: int) -> dict[str, Tensor]:

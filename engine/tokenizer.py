@@ -29,6 +29,9 @@ __all__ = ["StreamDecoder", "Tokenizer", "load_tokenizer"]
 _WORLD_VOCAB = "rwkv_vocab_v20230424.txt"
 _WORLD_NAMES = ("world", "rwkv_vocab_v20230424")
 _WORLD_VOCAB_SIZE = 65536  # the embedding size of World models; ids 65530.. have no token, like id 0
+_PILE_FILE = "20B_tokenizer.json"   # GPT-NeoX-20B's tokenizer: RWKV-4 Pile / Raven / Novel models
+_PILE_NAMES = ("20b", "pile", "20b_tokenizer", "gpt-neox-20b")
+_PILE_VOCAB_SIZES = range(50277, 50305)   # 50,277 tokens; some embeddings are padded to 50,304
 _EOS_NAMES = ("<|endoftext|>", "</s>")
 # Piece cache bounds: about 3 MB at most; longer pieces (CJK runs, long identifiers) rarely repeat.
 _CACHED_PIECES = 1 << 15
@@ -346,6 +349,13 @@ def _load_world() -> Tokenizer:
     return _WorldTokenizer(_parse_world_vocab(text, source))
 
 
+def _load_pile() -> Tokenizer:
+    source = files("resources") / "tokenizers" / _PILE_FILE
+    if not source.is_file():
+        raise TokenizerError(f"The 20B (Pile) tokenizer {source} is missing from this installation.")
+    return _load_hugging_face(Path(str(source)))
+
+
 @functools.cache
 def _load_hugging_face(path: Path) -> Tokenizer:
     from tokenizers import Tokenizer as HFTokenizer
@@ -361,35 +371,43 @@ def load_tokenizer(name_or_path: str = "world") -> Tokenizer:
     """The tokenizer called ``name_or_path``, built once per process.
 
     ``"world"`` (or ``"rwkv_vocab_v20230424"``, the name ChatRWKV uses) is the bundled RWKV World
-    vocabulary; anything else is a path to a ``tokenizer.json`` file or to a folder holding one.
+    vocabulary, ``"20b"`` (or ``"pile"``) the bundled GPT-NeoX-20B tokenizer of RWKV-4 Pile and
+    Raven models; anything else is a path to a ``tokenizer.json`` file or to a folder holding one.
     """
     if name_or_path.lower() in _WORLD_NAMES:
         return _load_world()
+    if name_or_path.lower() in _PILE_NAMES:
+        return _load_pile()
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         path = path / "tokenizer.json"
     if not path.is_file():
         raise TokenizerError(
-            f"No tokenizer {name_or_path!r}: it is not one of {', '.join(_WORLD_NAMES)} and there is "
+            f"No tokenizer {name_or_path!r}: it is not one of {', '.join(_WORLD_NAMES + _PILE_NAMES)} and there is "
             f"no file at {path.resolve()}"
         )
     return _load_hugging_face(path.resolve())
 
 
 def tokenizer_for(model: Any, override: str | None = None) -> Tokenizer:
-    """The tokenizer a model was trained with: ``override`` if given, else a ``tokenizer.json``
-    beside the model file, else the World vocabulary for a 65,536-entry embedding.
+    """The tokenizer a model was trained with: ``override`` if given, else a ``tokenizer.json`` in
+    the model's folder (or beside its file), else by embedding size: 65,536 rows are the World
+    vocabulary (World, G1, Eagle, Finch and RWKV-7 models), 50,277 to 50,304 the 20B tokenizer
+    (RWKV-4 Pile, Raven and Novel models).
 
     ``model`` is anything with ``info.path`` and ``info.vocab_size`` (an ``engine.Model``).
     """
     if override:
         return load_tokenizer(override)
-    beside = Path(model.info.path).parent / "tokenizer.json"
+    path = Path(model.info.path)
+    beside = (path if path.is_dir() else path.parent) / "tokenizer.json"
     if beside.is_file():
         return load_tokenizer(str(beside))
-    if model.info.vocab_size == 65536:
+    if model.info.vocab_size == _WORLD_VOCAB_SIZE:
         return load_tokenizer("world")
+    if model.info.vocab_size in _PILE_VOCAB_SIZES:
+        return load_tokenizer("20b")
     raise TokenizerError(
-        f"Cannot tell which tokenizer '{Path(model.info.path).name}' needs (vocabulary of "
-        f"{model.info.vocab_size} and no tokenizer.json beside it); name one with --tokenizer."
+        f"Cannot tell which tokenizer '{path.name}' needs (vocabulary of {model.info.vocab_size} and no "
+        "tokenizer.json beside it); name one with --tokenizer."
     )

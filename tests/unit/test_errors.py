@@ -232,7 +232,7 @@ def test_an_rwkv7_file_missing_a_tensor_names_the_missing_key(tmp_path):
     assert "1 tensors are missing (blocks.1.att.k_k)" in message
 
 
-def test_an_rwkv6_checkpoint_is_recognised_and_refused_by_name(tmp_path):
+def test_an_incomplete_rwkv6_checkpoint_is_recognised_and_refused_by_name(tmp_path):
     C = 32
     sd = {"emb.weight": torch.zeros(64, C), "blocks.0.att.time_maa_x": torch.zeros(1, 1, C),
           "blocks.0.att.time_decay": torch.zeros(1, 1, C), "blocks.0.att.ln_x.weight": torch.ones(C),
@@ -240,17 +240,17 @@ def test_an_rwkv6_checkpoint_is_recognised_and_refused_by_name(tmp_path):
     path = tmp_path / "rwkv6.pth"
     torch.save(sd, path)
     message = load_error(path, UnknownLayoutError)
-    assert "RWKV-6" in message and "RWKV-7 models only" in message
+    assert "looks like RWKV-6" in message and "tensors are missing" in message
 
 
-def test_a_hugging_face_layout_is_recognised_and_refused_with_what_to_open_instead(tmp_path):
+def test_an_incomplete_hugging_face_layout_is_mapped_and_names_what_is_missing(tmp_path):
     sd = {"model.embeddings.weight": torch.zeros(64, 32),
           "model.layers.0.attn.r_proj.weight": torch.zeros(32, 32),
           "model.layers.0.attn.r_k": torch.zeros(1, 32), "lm_head.weight": torch.zeros(64, 32)}
     path = tmp_path / "model.safetensors"
     save_file(sd, str(path))
     message = load_error(path, UnknownLayoutError)
-    assert "Hugging Face" in message and "open the original RWKV .pth file" in message
+    assert "looks like RWKV-7" in message and "blocks.0.ln0.weight" in message
 
 
 # ---------------------------------------------------------------- 4. pickles that would run code

@@ -362,3 +362,57 @@ def test_unreadable_tokenizer_file_raises_tokenizer_error(tmp_path: Path) -> Non
 def test_damaged_world_vocabulary_line_raises_tokenizer_error() -> None:
     with pytest.raises(TokenizerError, match="Line 2"):
         tokenizer_module._parse_world_vocab("1 'a' 1\n2 'bc' 3\n", "vocab.txt")
+
+
+# --- the 20B (Pile) tokenizer and choosing a tokenizer for a model -----------------------------
+
+
+def test_pile_tokenizer_is_bundled_and_equals_the_tokenizers_library() -> None:
+    from importlib.resources import files
+
+    from tokenizers import Tokenizer as HFTokenizer
+
+    pile = load_tokenizer("20b")
+    assert load_tokenizer("pile") is pile
+    inner = HFTokenizer.from_file(str(files("resources") / "tokenizers" / "20B_tokenizer.json"))
+    text = "Bob: Hello there!\n\nAlice: Hi. 你好 🙂 naïve code()\n"
+    assert pile.encode(text) == inner.encode(text).ids
+    assert pile.decode(pile.encode(text)) == text
+    assert (pile.encode("\n"), pile.encode("\n\n"), pile.eos_id) == ([187], [535], 0)
+    assert pile.vocab_size == 50277
+
+
+def _model(path: Path, vocab_size: int):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(info=SimpleNamespace(path=path, vocab_size=vocab_size))
+
+
+@pytest.mark.parametrize(("vocab_size", "expected"), [(65536, "world"), (50277, "20B_tokenizer.json"),
+                                                      (50304, "20B_tokenizer.json")])
+def test_tokenizer_for_picks_by_vocabulary_size(tmp_path: Path, vocab_size: int, expected: str) -> None:
+    from engine.tokenizer import tokenizer_for
+
+    assert tokenizer_for(_model(tmp_path / "m.pth", vocab_size)).name == expected
+
+
+def test_tokenizer_for_prefers_the_models_own_tokenizer_json_and_obeys_an_override(
+    tmp_path: Path, byte_level_path: Path
+) -> None:
+    import shutil
+
+    from engine.tokenizer import tokenizer_for
+
+    folder = tmp_path / "hf-model"
+    folder.mkdir()
+    shutil.copy(byte_level_path, folder / "tokenizer.json")
+    assert tokenizer_for(_model(folder, 65536)).name == "tokenizer.json"               # a folder model
+    assert tokenizer_for(_model(folder / "model.pth", 65536)).name == "tokenizer.json"  # a file in it
+    assert tokenizer_for(_model(folder, 65536), override="world").name == "world"
+
+
+def test_tokenizer_for_an_unknown_vocabulary_asks_for_one(tmp_path: Path) -> None:
+    from engine.tokenizer import tokenizer_for
+
+    with pytest.raises(TokenizerError, match="--tokenizer"):
+        tokenizer_for(_model(tmp_path / "m.pth", 1234))
