@@ -16,6 +16,10 @@ RWKV World / G1 template::
 
 Inside a message, blank lines are collapsed (``\\n\\n`` separates turns). G1 models also take
 think prefixes after ``Assistant:`` (see :data:`THINK_MODES`).
+
+RWKV-4 Raven models (Pile tokenizer) were tuned on ``Bob: …\\n\\nAlice: …`` instead (ChatRWKV: "for
+v4-raven models, use Bob/Alice; for v4/v5/v6-world models, use User/Assistant");
+:func:`template_for` picks the template from the model and tokenizer, and ``template=`` overrides it.
 """
 
 from __future__ import annotations
@@ -33,6 +37,34 @@ from .state import State
 from .tokenizer import Tokenizer
 
 SEPARATOR = "\n\n"
+
+
+@dataclass(frozen=True)
+class ChatTemplate:
+    """The role names a model family was tuned on; a turn reads ``{user}: …\\n\\n{assistant}:``."""
+
+    name: str
+    user: str
+    assistant: str
+    system: str | None    # prefix of a system message; None: the text stands alone as a preamble
+
+
+WORLD = ChatTemplate("world", "User", "Assistant", "System")
+RAVEN = ChatTemplate("raven", "Bob", "Alice", None)
+TEMPLATES = {t.name: t for t in (WORLD, RAVEN)}
+
+
+def template_for(model: Model, tokenizer: Tokenizer, override: str | ChatTemplate | None = None) -> ChatTemplate:
+    """``override`` (a template or its name), else Bob/Alice for RWKV-4 with the 20B (Pile) tokenizer,
+    the Raven chat models, else User/Assistant (World, G1 and every later generation)."""
+    if isinstance(override, ChatTemplate):
+        return override
+    if override is not None:
+        if override not in TEMPLATES:
+            raise EngineError(f"Unknown chat template '{override}'; use one of {', '.join(TEMPLATES)}.")
+        return TEMPLATES[override]
+    pile = 50277 <= tokenizer.vocab_size <= 50304      # GPT-NeoX-20B's vocabulary, bundled or in a folder
+    return RAVEN if model.info.generation == 4 and pile else WORLD
 # name -> (suffix appended to the user's message, prefix the assistant's reply starts with)
 THINK_MODES: dict[str, tuple[str, str]] = {
     "off": ("", ""),                         # plain chat; RWKV-7 World and older models
@@ -76,8 +108,10 @@ class ChatSession:
     def __init__(self, model: Model, tokenizer: Tokenizer, *, system: str | None = None,
                  settings: SamplerSettings | None = None, initial_state: State | None = None,
                  max_tokens: int = 1024, chunk_len: int = 256,
-                 checkpoint_loader: Callable[[Message], State | None] | None = None):
+                 checkpoint_loader: Callable[[Message], State | None] | None = None,
+                 template: str | ChatTemplate | None = None):
         self.model, self.tokenizer = model, tokenizer
+        self.template = template_for(model, tokenizer, template)
         # Where checkpoints not held in memory come from (the app keeps them on disk).
         self.checkpoint_loader = checkpoint_loader
         self.settings = settings or SamplerSettings()
@@ -131,7 +165,8 @@ class ChatSession:
 
     def _add_system(self, text: str) -> None:
         msg = self._new("system", clean(text), self.root)
-        msg.tokens = self.tokenizer.encode(f"System: {msg.text}{SEPARATOR}")
+        role = self.template.system
+        msg.tokens = self.tokenizer.encode(f"{role + ': ' if role else ''}{msg.text}{SEPARATOR}")
         msg.checkpoint = self._state_after(self.root)
         feed(self.model, msg.tokens, msg.checkpoint, chunk_len=self.chunk_len)
 
@@ -193,7 +228,8 @@ class ChatSession:
             raise EmptyPromptError("The message is empty.")
         suffix, prefix = THINK_MODES[think]
         lead = "" if parent.role == "root" or parent.complete else SEPARATOR
-        segment = f"{lead}User: {body}{suffix}{SEPARATOR}Assistant:{prefix}"
+        t = self.template
+        segment = f"{lead}{t.user}: {body}{suffix}{SEPARATOR}{t.assistant}:{prefix}"
         user = self._new("user", body, parent, tokens=self.tokenizer.encode(segment), think=think)
         return self._prefill_and_reply(user, parent, cancel, max_tokens)
 

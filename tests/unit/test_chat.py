@@ -175,3 +175,48 @@ def _strip(msg):
     from dataclasses import replace
 
     return replace(msg, checkpoint=None, children=[])
+
+
+# --- templates per model family ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def raven(tmp_path_factory):
+    """A tiny random RWKV-4 with the 20B (Pile) vocabulary: what a Raven chat model looks like."""
+    import engine
+    from engine.tokenizer import tokenizer_for
+    from tests.fixtures.legacy_checkpoints import LegacySpec, make_legacy_checkpoint
+
+    spec = LegacySpec(4, n_layer=2, n_embd=64, vocab_size=50277, seed=2)
+    model = engine.load(make_legacy_checkpoint(tmp_path_factory.mktemp("raven") / "raven", spec))
+    return model, tokenizer_for(model)
+
+
+def test_raven_models_chat_as_bob_and_alice(raven):
+    model, tok = raven
+    chat = _chat(model, tok, system="A chat between Bob and Alice.")
+    assert chat.template.name == "raven"
+    "".join(chat.send("Hi there!"))
+    system, user, reply = chat.path()
+    assert tok.decode(system.tokens) == "A chat between Bob and Alice.\n\n"
+    assert tok.decode(user.tokens) == "Bob: Hi there!\n\nAlice:"
+    assert reply.role == "assistant" and reply.tokens
+
+
+def test_world_and_later_models_chat_as_user_and_assistant(world_model, world_tok):
+    assert _chat(world_model, world_tok).template.name == "world"
+
+
+def test_the_template_can_be_overridden(raven, world_model, world_tok):
+    from engine.chat import ChatTemplate
+
+    model, tok = raven
+    chat = _chat(model, tok, template="world")
+    "".join(chat.send("Hi"))
+    assert tok.decode(chat.path()[0].tokens) == "User: Hi\n\nAssistant:"
+    custom = ChatTemplate("custom", "Q", "A", "Context")
+    chat = _chat(world_model, world_tok, template=custom, system="x")
+    "".join(chat.send("Hi"))
+    assert [world_tok.decode(m.tokens) for m in chat.path()[:2]] == ["Context: x\n\n", "Q: Hi\n\nA:"]
+    with pytest.raises(EngineError, match="chat template"):
+        _chat(world_model, world_tok, template="alpaca")
