@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -41,6 +41,7 @@ class ChatPage(QWidget):
         self.conv_id: int | None = None
         self.busy = False
         self.editing: int | None = None        # a user message being edited and resent
+        self.stats: dict[int, dict] = {}       # per reply: tokens and tokens/s, saved with the message
         self._stream_task: asyncio.Future | None = None
         self._build()
         self._render_timer = QTimer(self, interval=50, singleShot=True, timeout=self.render)
@@ -87,14 +88,14 @@ class ChatPage(QWidget):
     def new_chat(self) -> None:
         if self.busy:
             return
-        self.session, self.conv_id = None, None
+        self.session, self.conv_id, self.stats = None, None, {}
         self.main.sidebar.conversations.clearSelection()
         self.render()
         self.input.setFocus()
 
     def forget(self) -> None:
         """Drop the open conversation without saving anything more (a new model is coming)."""
-        self.session, self.conv_id = None, None
+        self.session, self.conv_id, self.stats = None, None, {}
         self._end_edit()
         self.render()
 
@@ -128,6 +129,7 @@ class ChatPage(QWidget):
             QMessageBox.warning(self, "Could not open the conversation", str(e))
             return
         self.conv_id = conv_id
+        self.stats = store.load_stats(conv_id)
         self.main.settings.set("conversation", conv_id)
         self.main.sidebar.refresh()
         self.render()
@@ -221,6 +223,11 @@ class ChatPage(QWidget):
             self.start_edit(int(args[0]))
         elif kind == "branch":
             asyncio.ensure_future(self.switch_branch(int(args[0]), int(args[1])))
+        elif kind == "copy":
+            code = self.view.code_blocks[int(args[0])]
+            QGuiApplication.clipboard().setText(code)
+            lines = code.count("\n") + 1
+            self._status(f"Copied {lines} line{'s' * (lines != 1)} of code")
 
     def _preset_changed(self, name: str) -> None:
         if self.session is not None:
@@ -231,20 +238,33 @@ class ChatPage(QWidget):
 
     async def _stream(self, make) -> None:
         self.set_busy(True, "Generating…")
-        t0 = time.perf_counter()
         session, conv_id, store, worker = self.session, self.conv_id, self.main.store, self.main.worker
+        leaf = session.messages[session.leaf()]
+        before = len(leaf.tokens) if leaf.role == "assistant" else 0     # Continue grows this reply
         self.render()
         message = ""
+        t0 = time.perf_counter()
         try:
             await worker.stream(make, self._on_piece)
-            await worker.submit(lambda: store.save_tree(conv_id, real_messages(session)))
-        except (EngineError, StoreError, OSError) as e:
+        except (EngineError, OSError) as e:
             message = f"Error: {e}"
-        reply = session.messages[session.leaf()]
         seconds = time.perf_counter() - t0
-        if not message and reply.role == "assistant":
-            n = len(reply.tokens)
-            message = (f"{n} tokens in {seconds:.1f} s ({n / max(seconds, 1e-9):.1f} tokens/s)"
+        reply = session.messages[session.leaf()]
+        stats = None
+        if reply.role == "assistant":
+            new = len(reply.tokens) - (before if reply is leaf else 0)
+            stats = {"tokens": len(reply.tokens), "tokens_per_s": round(new / max(seconds, 1e-9), 2),
+                     "seconds": round(seconds, 3)}
+            if session is self.session:
+                self.stats[reply.id] = stats
+        try:
+            await worker.submit(lambda: store.save_tree(conv_id, real_messages(session)))
+            if stats is not None:
+                await worker.submit(lambda: store.save_message(conv_id, reply, stats=stats))
+        except (EngineError, StoreError, OSError) as e:
+            message = message or f"Error: {e}"
+        if not message and stats is not None:
+            message = (f"{new} tokens in {seconds:.1f} s ({stats['tokens_per_s']:.1f} tokens/s)"
                        + (" — stopped" if reply.stop_reason == "cancelled" else ""))
         self.set_busy(False, message or "Stopped before the reply began")
         self.main.sidebar.refresh()
@@ -270,7 +290,7 @@ class ChatPage(QWidget):
     def render(self) -> None:
         # The system prompt applies to a new chat only: hide it once the conversation has begun.
         self.system.setVisible(self.session is None or not self.session.path())
-        self.view.show_session(self.session)
+        self.view.show_session(self.session, self.stats)
 
 
 def real_messages(session: ChatSession) -> list[Message]:

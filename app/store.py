@@ -259,6 +259,13 @@ class ConversationStore:
         return [Message(r["id"], r["role"], r["text"], r["parent"], unpack_tokens(r["tokens"]), None, [],
                         r["active_child"], bool(r["complete"]), r["stop_reason"], r["think"]) for r in rows]
 
+    def load_stats(self, conv_id: int) -> dict[int, dict]:
+        """What :meth:`save_message` kept with each message (token counts, speed), by message id."""
+        with self._lock:
+            rows = self._conn().execute("SELECT id, stats FROM messages WHERE conversation_id = ? "
+                                        "AND stats IS NOT NULL", (conv_id,)).fetchall()
+        return {r["id"]: json.loads(r["stats"]) for r in rows}
+
     def load_checkpoint(self, conv_id: int, msg_id: int, model: Model) -> State | None:
         """The state after a message, checked against ``model``; None if none was saved."""
         with self._lock:

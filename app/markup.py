@@ -1,0 +1,100 @@
+"""A reply's text as the HTML the chat view shows: Markdown prose, highlighted code blocks.
+
+Fenced code blocks (```lang) are cut out first and drawn by us, each with a ``Copy`` link
+(``action:copy:N``, N counting the blocks of the whole view); the prose between them goes through
+Qt's own Markdown reader. A fence that has not closed yet (a reply still streaming) is drawn as
+code up to the end. Colours come from the palette, so the view follows light and dark themes.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from PySide6.QtGui import QColor, QPalette, QTextDocument
+
+from .highlight import highlight
+
+_FENCE = re.compile(r"^(?P<fence>```|~~~)[ \t]*(?P<lang>[\w+#.-]*)[^\n]*\n"
+                    r"(?P<code>.*?)(?:^(?P=fence)[ \t]*(?:\n|\Z)|\Z)", re.MULTILINE | re.DOTALL)
+_BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL)
+_FIXED_COLOUR = re.compile(r"\s*color:#[0-9a-fA-F]{6};")
+
+
+@dataclass(frozen=True)
+class Colours:
+    text: str
+    muted: str
+    link: str
+    code_bg: str
+    comment: str
+    string: str
+    number: str
+    keyword: str
+    dark: bool
+
+    def syntax(self) -> dict[str, str]:
+        return {"comment": self.comment, "string": self.string, "number": self.number, "keyword": self.keyword}
+
+
+def colours_for(palette: QPalette) -> Colours:
+    """Theme colours for the chat: the palette's own, plus syntax colours readable on its base."""
+    base, text = palette.color(QPalette.Base), palette.color(QPalette.Text)
+    dark = base.lightness() < 128
+    code_bg = _mix(base, text, 0.07)
+    if dark:
+        syntax = ("#8b949e", "#a5d6ff", "#79c0ff", "#ff7b72")
+    else:
+        syntax = ("#6a737d", "#0a7a3a", "#005cc5", "#a626a4")
+    return Colours(text.name(), _mix(base, text, 0.55), palette.color(QPalette.Link).name(), code_bg,
+                   *syntax, dark)
+
+
+def split_fences(text: str) -> list[tuple[str, str | None, str]]:
+    """``[(kind, language, text)]`` with kind "prose" or "code", in order."""
+    parts: list[tuple[str, str | None, str]] = []
+    pos = 0
+    for m in _FENCE.finditer(text):
+        if m.start() > pos:
+            parts.append(("prose", None, text[pos:m.start()]))
+        parts.append(("code", m["lang"], m["code"].rstrip("\n")))
+        pos = m.end()
+    if pos < len(text):
+        parts.append(("prose", None, text[pos:]))
+    return parts
+
+
+def body_html(text: str, colours: Colours, code_blocks: list[str]) -> str:
+    """One message's text as HTML; its code blocks are appended to ``code_blocks`` for Copy."""
+    out = []
+    for kind, lang, part in split_fences(text):
+        if kind == "prose":
+            if part.strip():
+                out.append(prose_html(part))
+            continue
+        n = len(code_blocks)
+        code_blocks.append(part)
+        label = html.escape(lang or "code")
+        out.append(
+            f'<table width="100%" cellspacing="0" cellpadding="6" bgcolor="{colours.code_bg}">'
+            f'<tr><td><span style="color:{colours.muted};">{label}</span></td>'
+            f'<td align="right"><a href="action:copy:{n}">Copy</a></td></tr>'
+            f'<tr><td colspan="2"><pre style="font-family:monospace;">{highlight(part, lang or "", colours.syntax())}'
+            "</pre></td></tr></table>")
+    return "".join(out)
+
+
+@lru_cache(maxsize=1024)
+def prose_html(markdown: str) -> str:
+    """Markdown through Qt's reader, without the fixed colours Qt writes (links follow the theme)."""
+    doc = QTextDocument()
+    doc.setMarkdown(markdown)
+    m = _BODY.search(doc.toHtml())
+    return _FIXED_COLOUR.sub("", m.group(1) if m else html.escape(markdown))
+
+
+def _mix(a: QColor, b: QColor, t: float) -> str:
+    return QColor(round(a.red() + (b.red() - a.red()) * t), round(a.green() + (b.green() - a.green()) * t),
+                  round(a.blue() + (b.blue() - a.blue()) * t)).name()

@@ -1,0 +1,86 @@
+"""Reading a chat: highlighted code blocks with Copy, token counts under replies, light and dark
+themes, and the keyboard (Enter, Shift+Enter are in test_window; here Ctrl+N and Esc)."""
+
+from __future__ import annotations
+
+import re
+
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QGuiApplication
+
+from app import theme
+from tests.gui.util import run, send, start_endless_reply, until
+
+CODE_REPLY = "Here you are:\n\n```python\ndef double(x):\n    return 2 * x  # twice\n```\n\nDone."
+
+
+def _with_code_reply(loop, win, qtbot):
+    send(loop, win, "Show me code", qtbot)
+    reply = win.chat.session.path()[-1]
+    reply.text = CODE_REPLY           # what a real model would answer; the tiny random one cannot
+    win.chat.render()
+    return reply
+
+
+def test_code_blocks_are_highlighted_and_copy_puts_the_code_on_the_clipboard(loop, make_window, world_ckpt, qtbot):
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    _with_code_reply(loop, win, qtbot)
+    page = win.chat.view.toHtml()
+    assert "action:copy:0" in page
+    keyword = win.chat.view.colours.keyword
+    assert re.search(rf"color:{keyword}[^>]*>def<", page) and re.search(rf"color:{keyword}[^>]*>return<", page)
+    assert "# twice" in win.chat.view.toPlainText()
+    win.chat.view.anchorClicked.emit(QUrl("action:copy:0"))
+    assert QGuiApplication.clipboard().text() == "def double(x):\n    return 2 * x  # twice"
+    assert "Copied 2 lines" in win.statusBar().currentMessage()
+
+
+def test_each_reply_shows_its_token_count_and_speed_and_keeps_them_after_a_restart(loop, make_window, world_ckpt,
+                                                                                    qtbot, tmp_path):
+    first = make_window()
+    run(loop, first.load_model(str(world_ckpt)))
+    send(loop, first, "Count me", qtbot)
+    reply = first.chat.session.path()[-1]
+    shown = re.search(r"(\d+) tokens · ([\d.]+) tokens/s", first.chat.view.toPlainText())
+    assert shown and int(shown.group(1)) == len(reply.tokens) and float(shown.group(2)) > 0
+    assert first.store.load_stats(first.chat.conv_id)[reply.id]["tokens"] == len(reply.tokens)
+
+    second = make_window(tmp_path / "data")
+    run(loop, second.load_model(str(world_ckpt)))
+    run(loop, second.chat.open_conversation(second.sidebar.conversations.item(0).data(Qt.UserRole)))
+    assert shown.group(0) in second.chat.view.toPlainText()
+
+
+def test_dark_and_light_themes_recolour_the_chat(loop, make_window, world_ckpt, qtbot, monkeypatch):
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    _with_code_reply(loop, win, qtbot)
+    light = win.chat.view.colours
+    assert not light.dark
+
+    win.settings_page.theme.setCurrentText("Dark")
+    assert theme.current() == "dark"
+    qtbot.waitUntil(lambda: win.chat.view.colours.dark, timeout=2000)     # on the palette-change event
+    page = win.chat.view.toHtml()
+    assert win.chat.view.colours.code_bg in page and light.code_bg not in page
+    assert win.settings.get("theme") == "Dark"
+
+    win.settings_page.theme.setCurrentText("System")          # the system says light here
+    assert theme.current() == "light"
+    qtbot.waitUntil(lambda: not win.chat.view.colours.dark, timeout=2000)
+    monkeypatch.setattr(theme, "system_scheme", lambda: "dark")   # as when the desktop turns dark
+    QGuiApplication.styleHints().colorSchemeChanged.emit(Qt.ColorScheme.Dark)
+    qtbot.waitUntil(lambda: win.chat.view.colours.dark, timeout=2000)
+
+
+def test_ctrl_n_starts_a_new_chat_and_escape_stops_a_reply(loop, make_window, world_ckpt, qtbot):
+    win = start_endless_reply(loop, make_window, world_ckpt)
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow, timeout=2000)
+    qtbot.keyClick(win.chat.input, Qt.Key_Escape)
+    run(loop, until(lambda: not win.chat.busy))
+    assert win.chat.session.path()[-1].stop_reason == "cancelled"
+    qtbot.keyClick(win.chat.input, Qt.Key_N, Qt.ControlModifier)
+    assert win.chat.session is None and win.chat.conv_id is None
+    assert win.chat.input.hasFocus()

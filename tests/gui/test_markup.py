@@ -1,0 +1,27 @@
+"""Reply text to HTML: fences found (also while a reply is still streaming), code escaped, prose via Qt."""
+
+from __future__ import annotations
+
+from app.highlight import highlight
+from app.markup import body_html, colours_for, split_fences
+
+COLOURS = {"comment": "#c", "string": "#s", "number": "#n", "keyword": "#k"}
+
+
+def test_an_unclosed_fence_is_code_to_the_end_as_a_reply_streams():
+    assert split_fences("Look:\n```js\nlet x = 1") == [("prose", None, "Look:\n"), ("code", "js", "let x = 1")]
+    assert split_fences("~~~\nplain\n~~~\nafter") == [("code", "", "plain"), ("prose", None, "after")]
+
+
+def test_code_is_escaped_and_only_known_languages_are_coloured():
+    assert highlight("if a < b: pass", "unknown", COLOURS) == "if a &lt; b: pass"
+    out = highlight('x = "<b>"  # note', "py", COLOURS)
+    assert '<span style="color:#s;">&quot;&lt;b&gt;&quot;</span>' in out
+    assert '<span style="color:#c;"># note</span>' in out
+
+
+def test_each_code_block_gets_its_own_copy_link(qapp):
+    blocks: list[str] = []
+    page = body_html("A **bold** start\n```\none\n```\nmid\n```sh\necho two\n```", colours_for(qapp.palette()), blocks)
+    assert blocks == ["one", "echo two"]
+    assert "action:copy:0" in page and "action:copy:1" in page and "font-weight:700" in page
