@@ -52,7 +52,7 @@ class ChatView(QTextBrowser):
         self._shown = (session, stats or {})
         self.code_blocks = []
         parts = [self._message_html(session, m, stats or {}) for m in session.path()] if session else []
-        self.setHtml(f'<div style="color:{self.colours.text};">' + "<hr/>".join(parts) + "</div>")
+        self.setHtml(f'<div style="color:{self.colours.text};">' + "".join(parts) + "</div>")
         self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
 
     def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
@@ -78,4 +78,7 @@ class ChatView(QTextBrowser):
             stopped = " · stopped" if msg.stop_reason == "cancelled" else ""
             foot = (f'<p style="color:{c.muted}; font-size:small;">{st["tokens"]} tokens · '
                     f'{st["tokens_per_s"]:.1f} tokens/s{stopped}</p>')
-        return head + body + foot
+        if msg.role == "user":      # the user's turns on a tinted band, the replies on the page itself
+            return (f'<table width="100%" cellspacing="0" cellpadding="8" bgcolor="{c.user_bg}">'
+                    f"<tr><td>{head}{body}</td></tr></table><p></p>")
+        return head + body + foot + "<p></p>"

@@ -29,6 +29,7 @@ class Colours:
     muted: str
     link: str
     code_bg: str
+    user_bg: str
     comment: str
     string: str
     number: str
@@ -48,7 +49,8 @@ def colours_for(palette: QPalette) -> Colours:
         syntax = ("#8b949e", "#a5d6ff", "#79c0ff", "#ff7b72")
     else:
         syntax = ("#6a737d", "#0a7a3a", "#005cc5", "#a626a4")
-    return Colours(text.name(), _mix(base, text, 0.55), palette.color(QPalette.Link).name(), code_bg,
+    user_bg = _mix(base, palette.color(QPalette.Highlight), 0.10)
+    return Colours(text.name(), _mix(base, text, 0.55), palette.color(QPalette.Link).name(), code_bg, user_bg,
                    *syntax, dark)
 
 

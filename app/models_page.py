@@ -93,6 +93,7 @@ class ModelsPage(QWidget):
         split = QSplitter(Qt.Vertical)
         split.addWidget(lib)
         split.addWidget(cat)
+        split.setSizes([220, 480])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(split)
@@ -203,7 +204,8 @@ class ModelsPage(QWidget):
         memory = max((d.memory_bytes for d in (gpus or devices)), default=0)
         gib = f"{memory / 2**30:.0f} GiB"
         where = f"{gpus[0].name} ({gib})" if gpus else f"this computer's {gib} RAM"
-        best = hub.recommended(self.entries, memory)
+        # The catalog's sizes are 16-bit; on a CPU the app runs fp32 unless told otherwise: twice that.
+        best = hub.recommended(self.entries, memory if gpus else memory // 2)
         self.recommendation.setText(f"★ Recommended for {where}: <b>{best.filename}</b>" if best else
                                     f"No official RWKV-7 model fits {where}; the smallest ones may still run slowly.")
         shown = [e for e in self.entries if self.older.isChecked() or e.generation == 7]
@@ -218,6 +220,7 @@ class ModelsPage(QWidget):
             self.catalog_view.addTopLevelItem(item)
             if e == best:
                 self.catalog_view.setCurrentItem(item)
+                self.catalog_view.scrollToItem(item)
 
     def download_selected(self) -> Download | None:
         item = self.catalog_view.currentItem()

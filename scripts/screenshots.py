@@ -1,18 +1,28 @@
 """Screenshots of the real app for the docs, taken on a real X screen:
 
-    xvfb-run -s "-screen 0 1280x800x24" .venv/bin/python scripts/screenshots.py --out docs/screenshots
+    PYTHONPATH=. xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python scripts/screenshots.py --out docs/screenshots
 
-Opens the window on the demo model with a fresh data folder, has a short conversation through the
-widgets, and saves PNGs of the window as it is drawn.
+Opens the window on the demo model with a fresh data folder and Hugging Face cache, has a short
+conversation through the widgets, starts a catalog download from a stand-in Hub on 127.0.0.1
+(``tests/e2e/mock_hub.py``, serving random bytes under the real file's name and size, slowed down
+so that it is caught half-way), and saves PNGs of the window as it is drawn:
+
+- ``main-window.png``: the chat, resumed from its saved state
+- ``chat-dark.png``: the same in the dark theme
+- ``models.png``: the model library, the catalog with the recommended pick, a download in progress
+- ``settings.png``: mirror, folders, theme and the detected hardware
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 from pathlib import Path
+
+STANDIN = "rwkv7-g1-0.1b-20250307-ctx4096.pth"
 
 
 async def _wait(predicate, timeout: float = 120) -> None:
@@ -23,26 +33,70 @@ async def _wait(predicate, timeout: float = 120) -> None:
     raise TimeoutError
 
 
-async def scene(window, app, out: Path) -> None:
-    window.chat.preset.setCurrentText("Precise")
+async def _settle(app) -> None:
+    await asyncio.sleep(0.4)
+    app.processEvents()
+
+
+def _save(window, out: Path, name: str) -> None:
+    window.grab().save(str(out / name))
+    print(f"saved {out / name}")
+
+
+async def scene(window, app, out: Path, hub_server) -> None:
+    from app import theme
+    from engine import hub
+
+    out.mkdir(parents=True, exist_ok=True)
+    chat = window.chat
+    chat.preset.setCurrentText("Precise")
     if not await window.load_model("demo"):
         raise SystemExit("could not load the demo model")
     for question in ('What does "harbor" mean?', "Can you use it in a sentence?"):
-        window.chat.input.setPlainText(question)
-        window.chat.send()
-        await _wait(lambda: window.chat.busy)
-        await _wait(lambda: not window.chat.busy)
-    window.chat.new_chat()
-    window.chat.input.setPlainText('Define "lighthouse".')
-    window.chat.send()
-    await _wait(lambda: window.chat.busy)
-    await _wait(lambda: not window.chat.busy)
-    await window.chat.open_conversation(window.sidebar.conversations.item(1).data(0x0100))
-    await asyncio.sleep(0.3)
-    app.processEvents()
-    out.mkdir(parents=True, exist_ok=True)
-    window.grab().save(str(out / "main-window.png"))
-    print(f"saved {out / 'main-window.png'}")
+        chat.input.setPlainText(question)
+        chat.send()
+        await _wait(lambda: chat.busy)
+        await _wait(lambda: not chat.busy)
+    chat.new_chat()
+    chat.input.setPlainText('Define "lighthouse".')
+    chat.send()
+    await _wait(lambda: chat.busy)
+    await _wait(lambda: not chat.busy)
+    await chat.open_conversation(window.sidebar.conversations.item(1).data(0x0100))
+    await _settle(app)
+    _save(window, out, "main-window.png")
+
+    window.settings_page.theme.setCurrentText("Dark")
+    await _settle(app)
+    _save(window, out, "chat-dark.png")
+    window.settings_page.theme.setCurrentText("Light")
+    theme.apply("Light")
+
+    # A download from the stand-in Hub, typed in as a mirror in Settings.
+    real = next(e for e in hub.catalog() if e.filename == STANDIN)
+    data = os.urandom(real.size)
+    sha = hub_server.add(real.repo, real.filename, data)
+    hub_server.slow = 24 * 2**20
+    window.settings_page.endpoint.setText(hub_server.url)
+    window.settings_page.endpoint.editingFinished.emit()
+    entries = [e if e.filename != STANDIN else hub.CatalogEntry(**{**vars(e), "sha256": sha})
+               for e in hub.catalog()]
+    window.models.set_catalog(entries)
+    window.tabs.setCurrentWidget(window.models)
+    await window.models.rescan()
+    download = window.models.download(next(e for e in entries if e.filename == STANDIN))
+    await _wait(lambda: download.done > 0.3 * download.total and download.speed > 0)
+    window.models.library.setCurrentItem(window.models.library.topLevelItem(0))
+    await _settle(app)
+    _save(window, out, "models.png")
+    download.cancel()
+    await _wait(lambda: download.state == "cancelled")
+
+    window.settings_page.endpoint.setText("https://hf-mirror.com")
+    window.settings_page.endpoint.editingFinished.emit()
+    window.tabs.setCurrentWidget(window.settings_page)
+    await _settle(app)
+    _save(window, out, "settings.png")
 
 
 def main() -> int:
@@ -52,21 +106,25 @@ def main() -> int:
     import qasync
     from PySide6.QtWidgets import QApplication
 
+    from app.settings import Settings
     from app.store import ConversationStore
     from app.window import MainWindow
     from app.worker import EngineWorker
+    from tests.e2e.mock_hub import MockHub
 
     app = QApplication(sys.argv[:1])
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, MockHub() as hub_server:
+        settings = Settings(Path(tmp) / "settings.json")
+        settings.set("hf_cache", str(Path(tmp) / "hf-cache"))
         store = ConversationStore(Path(tmp))
         worker = EngineWorker(loop)
-        window = MainWindow(worker, store)
+        window = MainWindow(worker, store, settings)
         window.resize(1200, 760)
         window.show()
         with loop:
-            loop.run_until_complete(scene(window, app, a.out))
+            loop.run_until_complete(scene(window, app, a.out, hub_server))
         worker.shutdown()
         store.close()
     return 0
