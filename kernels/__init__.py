@@ -36,11 +36,30 @@ _logged: set[tuple[str, str]] = set()
 def select(device: str = "cpu", dtype: str = "fp32", prefer: str | None = None) -> Wkv7Kernels:
     """The WKV-7 implementation to use for this device and dtype; the choice is logged once."""
     choice = _REFERENCE if prefer == "reference" else _TORCH_CHUNKED
+    if device == "cuda" and prefer is None:
+        choice = _triton(device, dtype) or choice
     key = (device, choice.name)
     if key not in _logged:
         _logged.add(key)
         log.info("WKV-7 kernels for %s/%s: %s", device, dtype, choice.name)
     return choice
+
+
+_triton_refused: set[str] = set()
+
+
+def _triton(device: str, dtype: str) -> Wkv7Kernels | None:
+    """The Triton kernels once they ran on this device and matched the reference (kernels.gpu.check),
+    else None, with one warning per dtype saying why."""
+    from . import gpu
+
+    problem = gpu.check(device, dtype)
+    if problem:
+        if dtype not in _triton_refused:
+            _triton_refused.add(dtype)
+            log.warning("Triton WKV kernels not used for %s/%s, using the torch path: %s", device, dtype, problem)
+        return None
+    return Wkv7Kernels("triton", gpu.wkv7_seq, gpu.wkv7_one)
 
 
 __all__ = ["Wkv7Kernels", "select", "reference", "chunked"]
