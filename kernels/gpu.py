@@ -8,16 +8,19 @@ used after it was compared with the reference on that device and dtype).
 
 Entry points share the contracts of :mod:`kernels.reference` and :mod:`kernels.wkv6`: inputs
 ``[..., T, H, N]`` (float32, bfloat16 or float16), a float32 state ``[..., H, N, N]`` advanced in
-place, ``y`` returned in float32. Head sizes must be powers of two >= 16.
+place, ``y`` returned in float32. Head sizes that are not powers of two >= 16 run the torch path.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 
 import torch
 from torch import Tensor
+
+from . import chunked, reference, wkv6
 
 try:
     import triton  # noqa: F401  (the kernel modules import it again; this is the guard)
@@ -30,6 +33,8 @@ else:
 # worth; not yet measured on a GPU.
 SHORT_T = 16
 CHECK_RTOL = 1e-4
+log = logging.getLogger(__name__)
+_torch_head_sizes: set[int] = set()
 _DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16,
            "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
 
@@ -52,9 +57,21 @@ def available() -> bool:
     return not reason()
 
 
+def _supported(head_size: int) -> bool:
+    """Triton's block shapes are powers of two and ``tl.dot`` needs 16; other head sizes (tiny test
+    models) take the torch path, logged once."""
+    ok = head_size >= 16 and not head_size & (head_size - 1)
+    if not ok and head_size not in _torch_head_sizes:
+        _torch_head_sizes.add(head_size)
+        log.info("head size %d has no Triton WKV kernel; using the torch path", head_size)
+    return ok
+
+
 def wkv7_seq(r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, state: Tensor) -> Tensor:
     """RWKV-7, a prompt or a batch of them: recurrent below :data:`SHORT_T` tokens, chunked above."""
     from . import triton_wkv7
+    if not _supported(r.shape[-1]):
+        return chunked.wkv7_chunked(r, w, k, v, a, b, state)
     if r.shape[-3] < SHORT_T:
         return triton_wkv7.wkv7_recurrent(r, w, k, v, a, b, state)
     return triton_wkv7.wkv7_chunked(r, w, k, v, a, b, state)
@@ -63,6 +80,8 @@ def wkv7_seq(r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, s
 def wkv7_one(r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, state: Tensor) -> Tensor:
     """RWKV-7, one token: inputs ``[..., H, N]``, returns ``y`` ``[..., H, N]``."""
     from . import triton_wkv7
+    if not _supported(r.shape[-1]):
+        return reference.wkv7_one(r, w, k, v, a, b, state)
     y = triton_wkv7.wkv7_recurrent(*(t.unsqueeze(-3) for t in (r, w, k, v, a, b)), state)
     return y.squeeze(-3)
 
@@ -70,12 +89,16 @@ def wkv7_one(r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, s
 def wkv6_seq(r: Tensor, w: Tensor, k: Tensor, v: Tensor, u: Tensor, state: Tensor) -> Tensor:
     """RWKV-5.2 / RWKV-6, ``[..., T, H, N]`` (recurrent; there is no chunked Triton form yet)."""
     from . import triton_wkv6
+    if not _supported(r.shape[-1]):
+        return wkv6.wkv6_chunked(r, w, k, v, u, state)
     return triton_wkv6.wkv6_recurrent(r, w, k, v, u, state)
 
 
 def wkv6_one(r: Tensor, w: Tensor, k: Tensor, v: Tensor, u: Tensor, state: Tensor) -> Tensor:
     """RWKV-5.2 / RWKV-6, one token: r, w, k, v ``[..., H, N]``, returns ``y`` ``[..., H, N]``."""
     from . import triton_wkv6
+    if not _supported(r.shape[-1]):
+        return wkv6.wkv6_one(r, w.expand(r.shape), k, v, u, state)
     w = w.expand(r.shape)
     return triton_wkv6.wkv6_recurrent(*(t.unsqueeze(-3) for t in (r, w, k, v)), u, state).squeeze(-3)
 
@@ -88,7 +111,6 @@ def check(device: str = "cuda", dtype: str = "fp32") -> str:
         return reason()
     if dtype not in _DTYPES:
         return f"no Triton WKV path for dtype {dtype!r}"
-    from . import reference
     try:
         dt = _DTYPES[dtype]
         g = torch.Generator().manual_seed(0)

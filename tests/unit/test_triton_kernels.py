@@ -37,9 +37,11 @@ CASES = ([f"wkv7-recurrent-{T}x{H}x{N}" for T, H, N in SHAPES]
          + [f"wkv7-chunked16-{T}x{H}x{N}" for T, H, N in SHAPES]
          + ["wkv7-chunked32-33x2x64", "wkv7-chunked32-100x2x32", "wkv7-chunked32-min-decay-64x2x64",
             "wkv7-chained-seq-and-one", "wkv7-batched-2x20x2x32", "wkv7-bf16-inputs", "wkv7-fp16-inputs",
-            "wkv7-noncontiguous-state", "wkv7-self-check"]
+            "wkv7-noncontiguous-state", "wkv7-self-check", "engine-rwkv7-logits",
+            "wkv7-head-size-8-uses-torch"]
          + [f"wkv6-recurrent-{T}x{H}x{N}" for T, H, N in SHAPES[:3]]
-         + ["wkv6-chained-seq-and-one", "wkv5-constant-decay-near-zero", "wkv6-bf16-inputs"])
+         + ["wkv6-chained-seq-and-one", "wkv5-constant-decay-near-zero", "wkv6-bf16-inputs",
+            "wkv6-head-size-8-uses-torch"])
 
 
 # -- the child process ----------------------------------------------------------------------------
@@ -137,6 +139,14 @@ def _run_case(name):
         return _compare(gpu.wkv7_seq(*args, s), s, y_ref, s_ref)
     if name == "wkv7-self-check":
         return [0.0, 0.0] if gpu.check("cpu", "fp32") == "" and gpu.check("cpu", "bf16") == "" else [1.0, 1.0]
+    if name == "wkv7-head-size-8-uses-torch":  # no Triton block shape fits: the torch path, not an error
+        args, s0 = _wkv7_inputs(20, 2, 8, seed=10)
+        s_ref, s = s0.clone(), s0.clone()
+        y_ref = reference.wkv7_seq(*args, s_ref)
+        y = torch.cat([gpu.wkv7_seq(*(t[:19] for t in args), s), gpu.wkv7_one(*(t[19] for t in args), s)[None]])
+        return _compare(y, s, y_ref, s_ref)
+    if name == "engine-rwkv7-logits":         # the engine's own call shapes: a prompt, then decoding
+        return _engine_logits()
     if kind == "wkv6" and rest.startswith("recurrent"):
         args, s0 = _wkv6_inputs(*shape, seed=sum(shape))
         s_ref, s = s0.clone(), s0.clone()
@@ -154,6 +164,14 @@ def _run_case(name):
         args, s0 = _wkv6_inputs(20, 2, 32, seed=8, constant_decay=True)
         s_ref, s = s0.clone(), s0.clone()
         return _compare(gpu.wkv6_seq(*args, s), s, _wkv6_loop(*args, s_ref), s_ref)
+    if name == "wkv6-head-size-8-uses-torch":
+        args, s0 = _wkv6_inputs(20, 2, 8, seed=11)
+        r, w, k, v, u = args
+        s_ref, s = s0.clone(), s0.clone()
+        y_ref = _wkv6_loop(*args, s_ref)
+        y = torch.cat([gpu.wkv6_seq(r[:19], w[:19], k[:19], v[:19], u, s),
+                       gpu.wkv6_one(r[19], w[19], k[19], v[19], u, s)[None]])
+        return _compare(y, s, y_ref, s_ref)
     if name == "wkv6-bf16-inputs":
         args, s0 = _wkv6_inputs(20, 2, 32, seed=9)
         low = [t.bfloat16() for t in args[:4]] + [args[4]]
@@ -161,6 +179,29 @@ def _run_case(name):
         y_ref = _wkv6_loop(*(t.float() for t in low), s_ref)
         return _compare(gpu.wkv6_seq(*low, s), s, y_ref, s_ref)
     raise KeyError(name)
+
+
+def _engine_logits():
+    import tempfile
+
+    import engine
+    import kernels
+    from kernels import gpu
+    from tests.fixtures.checkpoints import make_rwkv7_checkpoint, random_tokens
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = make_rwkv7_checkpoint(Path(tmp) / "tiny", n_layer=2, n_embd=64, head_size=32, vocab_size=128)
+        model = engine.load(path, device="cpu", precision="fp32")
+    tokens = random_tokens(40, 128, seed=3)
+    runs = []
+    for chosen in (kernels.select("cpu", "float32", prefer="reference"),
+                   kernels.Wkv7Kernels("triton", gpu.wkv7_seq, gpu.wkv7_one)):
+        model.kernels = chosen
+        logits, state = model.forward(tokens[:37])
+        steps = [model.forward([t], state)[0] for t in tokens[37:]]
+        runs.append((torch.stack([logits, *steps]), state.parts["wkv"].clone()))
+    (y_ref, s_ref), (y, s) = runs
+    return _compare(y, s, y_ref, s_ref)
 
 
 def _child() -> None:
