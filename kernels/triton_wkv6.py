@@ -17,6 +17,8 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
+RECURRENT_LAUNCH = {"num_warps": 4, "enable_fp_fusion": True}   # see kernels.triton_wkv7
+
 
 @triton.jit
 def _wkv6_recurrent_kernel(r_ptr, w_ptr, k_ptr, v_ptr, u_ptr, s_ptr, y_ptr, T,
@@ -60,7 +62,7 @@ def wkv6_recurrent(r: Tensor, w: Tensor, k: Tensor, v: Tensor, u: Tensor, state:
     n_seq = s.numel() // (H * N * N)
     bv = min(block_v, N)
     if T and n_seq:
-        _wkv6_recurrent_kernel[(n_seq * H, N // bv)](r, w, k, v, u, s, y, T, H=H, N=N, BV=bv)
+        _wkv6_recurrent_kernel[(n_seq * H, N // bv)](r, w, k, v, u, s, y, T, H=H, N=N, BV=bv, **RECURRENT_LAUNCH)
     if s is not state:
         state.copy_(s)
     return y
