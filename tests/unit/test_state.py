@@ -178,3 +178,14 @@ def test_a_state_of_another_generation_is_refused(legacy_checkpoint, tmp_path):
     v4 = engine.load(legacy_checkpoint(V4))
     with pytest.raises(IncompatibleStateError, match="RWKV-6.*RWKV-4"):
         State.load(tmp_path / "v6.safetensors", v4, check_fingerprint=False)
+
+
+def test_ai00_state_file_for_rwkv7_is_used_as_stored(world_model, tmp_path):
+    from safetensors.torch import save_file
+
+    i = world_model.info
+    tuned = random_time_state(i.n_layer, i.n_head, i.head_size, seed=8, dtype=torch.float16)
+    save_file(tuned, str(tmp_path / "rwkv7-tuned.state"))
+    state = State.from_tuning_file(tmp_path / "rwkv7-tuned.state", world_model)
+    for n in range(i.n_layer):       # RWKV-7 files are in the runtime's own [head, value, key] order
+        assert torch.equal(state.wkv[n], tuned[f"blocks.{n}.att.time_state"].float())
