@@ -7,7 +7,8 @@ the final state, each relative to the largest magnitude of the reference's. Meas
 numpy fp32 matmuls): <= 5e-7 everywhere, so TOL = 1e-5 leaves margin without hiding a real bug
 (a wrong index or a missed decay gives errors of order 1). What the interpreter cannot tell:
 compiled speed, TF32 use in ``tl.dot`` (it multiplies in plain fp32 whatever the precision flag),
-and register spills; see docs/engine.md, "GPU kernels".
+and whether the real compiler accepts the kernels: the last tests compile them ahead of time for
+NVIDIA GPUs that are not here. See docs/engine.md, "GPU kernels".
 """
 
 from __future__ import annotations
@@ -206,7 +207,13 @@ def _engine_logits():
 def _child() -> None:
     assert os.environ.get("TRITON_INTERPRET") == "1"
     torch.set_num_threads(1)
-    print(json.dumps({name: _run_case(name) for name in CASES}))
+    results = {}
+    for name in CASES:   # one failing case must not hide the others
+        try:
+            results[name] = _run_case(name)
+        except Exception as exc:
+            results[name] = f"{type(exc).__name__}: {exc}"
+    print(json.dumps(results))
 
 
 # -- the tests ------------------------------------------------------------------------------------
@@ -223,6 +230,7 @@ def interpreted() -> dict[str, list[float]]:
 @needs_triton
 @pytest.mark.parametrize("case", CASES)
 def test_triton_kernel_equals_plain_loop(interpreted, case):
+    assert isinstance(interpreted[case], list), interpreted[case]
     err_y, err_s = interpreted[case]
     assert err_y <= TOL and err_s <= TOL, f"{case}: y {err_y:.2e}, state {err_s:.2e} (tolerance {TOL:.0e})"
 
@@ -230,24 +238,24 @@ def test_triton_kernel_equals_plain_loop(interpreted, case):
 # Ahead-of-time compilation for a GPU that is not here: triton's wheel carries ptxas, so this
 # proves the kernels get through the real compiler (which the interpreter never runs) and spill
 # no registers, for the engine's signature on a GPU (bf16 activations, fp32 decay and state).
-_AOT = [("_wkv7_recurrent_kernel", "rwkvab", {"H": 12, "N": 64, "BV": 16}, "RECURRENT_LAUNCH"),
-        ("_wkv7_chunked_kernel", "rwkvab", {"H": 12, "N": 64, "BV": 16, "L": 16, "LOG2L": 4, "PREC": "ieee"},
+_AOT = [("_wkv7_recurrent_kernel", "rkvab", {"H": 12, "N": 64, "BV": 16}, "RECURRENT_LAUNCH"),
+        ("_wkv7_chunked_kernel", "rkvab", {"H": 12, "N": 64, "BV": 16, "L": 16, "LOG2L": 4, "PREC": "ieee"},
          "CHUNKED_LAUNCH"),
-        ("_wkv6_recurrent_kernel", "rwkvu", {"H": 12, "N": 64, "BV": 16}, "RECURRENT_LAUNCH")]
+        ("_wkv6_recurrent_kernel", "rkv", {"H": 12, "N": 64, "BV": 16}, "RECURRENT_LAUNCH")]
 
 
 @needs_triton
 @pytest.mark.skipif(bool(os.environ.get("TRITON_INTERPRET")), reason="the interpreter cannot compile ahead of time")
 @pytest.mark.parametrize("arch", [80, 90])
-@pytest.mark.parametrize("kernel,inputs,constants,launch", _AOT, ids=[a[0].strip("_") for a in _AOT])
-def test_kernel_compiles_for_nvidia_without_spills(arch, kernel, inputs, constants, launch):
+@pytest.mark.parametrize("kernel,bf16_inputs,constants,launch", _AOT, ids=[a[0].strip("_") for a in _AOT])
+def test_kernel_compiles_for_nvidia_without_spills(arch, kernel, bf16_inputs, constants, launch):
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
     from kernels import triton_wkv6, triton_wkv7
     module = triton_wkv7 if "wkv7" in kernel else triton_wkv6
     fn = getattr(module, kernel)
-    signature = {name: ("*bf16" if name[0] in inputs and name[0] != "w" else "*fp32")
+    signature = {name: ("*bf16" if name[0] in bf16_inputs else "*fp32")
                  for name in fn.arg_names if name.endswith("_ptr")}
     signature |= {"T": "i32"} | {name: "constexpr" for name in constants}
     options = getattr(module, launch)
