@@ -176,11 +176,10 @@ class MatrixStateModel(RecurrentModel):
 
     def new_state(self) -> State:
         i = self.info
-        parts = self._shift_parts()
-        parts["wkv"] = torch.zeros(i.n_layer, i.n_head, i.head_size, i.head_size, dtype=torch.float32,
-                                   device=self.device)
-        return State({"att_x_prev": parts["att_x_prev"], "wkv": parts["wkv"], "ffn_x_prev": parts["ffn_x_prev"]},
-                     generation=self.info.generation, fingerprint=i.fingerprint)
+        shift = self._shift_parts()
+        wkv = torch.zeros(i.n_layer, i.n_head, i.head_size, i.head_size, dtype=torch.float32, device=self.device)
+        return State({"att_x_prev": shift["att_x_prev"], "wkv": wkv, "ffn_x_prev": shift["ffn_x_prev"]},
+                     generation=i.generation, fingerprint=i.fingerprint)
 
     def tuning_to_wkv(self, time_state: Tensor) -> Tensor:
         # Tuning files store [head, value, key] (the trainer's order); the runtime keeps [head, key, value].

@@ -55,7 +55,7 @@ class RWKV5(MatrixStateModel):
         z = ckpt.tensors
         L = n_layers(z)
         check_keys(z, L, _ATT, _FFN, ckpt.path.name, "RWKV-5.2")
-        n_head, head_size = z["blocks.0.att.time_faaaa"].reshape(z["blocks.0.att.time_decay"].shape[0], -1).shape
+        n_head, head_size = z["blocks.0.att.time_decay"].shape   # [H, N]: what makes a file 5.2
         self.device, self.dtype = device, dtype
         self.info = make_info(ckpt, 5, n_head, head_size)
         w = Weights(ckpt, device, dtype)
