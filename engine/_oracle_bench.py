@@ -2,6 +2,7 @@
 reads RWKV_V7_ON at import and keeps its dtype in module globals). Prints one JSON line."""
 
 import json
+import os
 import statistics
 import sys
 import time
@@ -13,10 +14,16 @@ import torch
 def main() -> None:
     path, n_prompt, n_decode, repeat, threads = sys.argv[1], *map(int, sys.argv[2:6])
     torch.set_num_threads(threads)
+    # The package picks RWKV-7 or RWKV-4/5/6 from RWKV_V7_ON at import: set it from the file itself.
+    v7 = "blocks.0.att.r_k" in torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    os.environ["RWKV_V7_ON"] = "1" if v7 else "0"
     from rwkv.model import RWKV  # noqa: PLC0415 - environment must be set first
 
-    model = RWKV(model=path.removesuffix(".pth"), strategy="cpu fp32")
-    vocab = model.z["emb.weight"].shape[0]
+    if v7:
+        model = RWKV(model=path.removesuffix(".pth"), strategy="cpu fp32")
+    else:
+        model = RWKV(model=path.removesuffix(".pth"), strategy="cpu fp32", verbose=False)
+    vocab = (model.z if v7 else model.w)["emb.weight"].shape[0]
     prompt = torch.randint(1, vocab, (n_prompt,), generator=torch.Generator().manual_seed(0)).tolist()
     prefill = []
     for _ in range(repeat):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -119,6 +120,13 @@ def group_norm_heads(y: Tensor, H: int, weight: Tensor, bias: Tensor) -> Tensor:
     """``ln_x``: a GroupNorm over each head of ``y`` ``[T, H, N]`` (float32), as ``[T, H*N]``."""
     T = y.shape[0]
     return F.group_norm(y.reshape(T, -1), num_groups=H, weight=weight, bias=bias, eps=GN_EPS)
+
+
+@dataclass(frozen=True)
+class KernelChoice:
+    """Which WKV implementation a model runs (reported by ``bench``, like RWKV-7's kernel sets)."""
+
+    name: str
 
 
 class RecurrentModel(Model):

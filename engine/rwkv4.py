@@ -20,7 +20,17 @@ from torch import Tensor
 
 from kernels.wkv4 import PP_START, wkv4_one, wkv4_seq
 
-from .legacy import RecurrentModel, Weights, channel_mix, check_keys, make_info, n_layers, no_tuning, shift
+from .legacy import (
+    KernelChoice,
+    RecurrentModel,
+    Weights,
+    channel_mix,
+    check_keys,
+    make_info,
+    n_layers,
+    no_tuning,
+    shift,
+)
 from .loader import Checkpoint
 from .state import State
 
@@ -51,6 +61,7 @@ class RWKV4(RecurrentModel):
         L = n_layers(z)
         check_keys(z, L, _ATT, _FFN, ckpt.path.name, "RWKV-4")
         self.device, self.dtype = device, dtype
+        self.kernels = KernelChoice("torch wkv4 (token loop)")
         self.info = make_info(ckpt, 4, 0, 0)
         self.dim_att = z["blocks.0.att.key.weight"].shape[0]
         w = Weights(ckpt, device, dtype)

@@ -21,7 +21,17 @@ from torch import Tensor
 
 from kernels.wkv6 import wkv6_chunked, wkv6_one
 
-from .legacy import MatrixStateModel, Weights, channel_mix, check_keys, group_norm_heads, make_info, n_layers, shift
+from .legacy import (
+    KernelChoice,
+    MatrixStateModel,
+    Weights,
+    channel_mix,
+    check_keys,
+    group_norm_heads,
+    make_info,
+    n_layers,
+    shift,
+)
 from .loader import Checkpoint
 from .state import State
 
@@ -57,6 +67,7 @@ class RWKV5(MatrixStateModel):
         check_keys(z, L, _ATT, _FFN, ckpt.path.name, "RWKV-5.2")
         n_head, head_size = z["blocks.0.att.time_decay"].shape   # [H, N]: what makes a file 5.2
         self.device, self.dtype = device, dtype
+        self.kernels = KernelChoice("torch wkv6 (chunked prompts)")
         self.info = make_info(ckpt, 5, n_head, head_size)
         w = Weights(ckpt, device, dtype)
         self.load_common(w)
