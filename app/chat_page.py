@@ -44,7 +44,7 @@ class ChatPage(QWidget):
         self.stats: dict[int, dict] = {}       # per reply: tokens and tokens/s, saved with the message
         self._stream_task: asyncio.Future | None = None
         self._build()
-        self._render_timer = QTimer(self, interval=50, singleShot=True, timeout=self.render)
+        self._render_timer = QTimer(self, interval=50, singleShot=True, timeout=self._tick)
 
     def _build(self) -> None:
         layout = QVBoxLayout(self)
@@ -268,11 +268,17 @@ class ChatPage(QWidget):
                        + (" — stopped" if reply.stop_reason == "cancelled" else ""))
         self.set_busy(False, message or "Stopped before the reply began")
         self.main.sidebar.refresh()
-        self.render()
+        if session is self.session:
+            self._tick()                # the reply with its counts; earlier messages are unchanged
 
     def _on_piece(self, piece: str) -> None:
         if not self._render_timer.isActive():
             self._render_timer.start()
+
+    def _tick(self) -> None:
+        """Draw what has streamed in since the last tick (only the reply: see ChatView.update_tail)."""
+        self.system.setVisible(self.session is None or not self.session.path())
+        self.view.update_tail()
 
     def set_busy(self, busy: bool, message: str) -> None:
         self.busy = busy

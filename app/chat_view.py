@@ -8,6 +8,7 @@ The view only draws: it is handed the session's active path and turns it into HT
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QPlainTextEdit, QTextBrowser
 
 from engine.chat import ChatSession, Message
@@ -46,14 +47,49 @@ class ChatView(QTextBrowser):
         self.code_blocks: list[str] = []   # the text behind each action:copy:N link
         self.colours = colours_for(self.palette())
         self._shown: tuple[ChatSession | None, dict[int, dict]] = (None, {})
+        self._drawn: list[int] = []        # ids of the messages drawn, in order
+        self._prefix_blocks = 0            # code blocks before the last message
+        self._tail_start = 0               # where the last message's text begins in the document
 
     def show_session(self, session: ChatSession | None, stats: dict[int, dict] | None = None) -> None:
-        """Draw ``session``'s active path; ``stats`` maps a reply's id to its token count and speed."""
-        self._shown = (session, stats or {})
+        """Draw ``session``'s active path; ``stats`` maps a reply's id to its token count and speed.
+
+        The last message is drawn after the others, from a remembered position, so that while it
+        streams :meth:`update_tail` redraws only it: the cost of a tick stays that of one reply,
+        however long the conversation."""
+        stats = {} if stats is None else stats        # the caller's dict: counts added later show too
+        self._shown = (session, stats)
+        path = session.path() if session else []
+        bar = self.verticalScrollBar()
+        follow = bar.value() >= bar.maximum() - 8       # keep up with the reply unless scrolled back
         self.code_blocks = []
-        parts = [self._message_html(session, m, stats or {}) for m in session.path()] if session else []
-        self.setHtml(f'<div style="color:{self.colours.text};">' + "".join(parts) + "</div>")
-        self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
+        self.setHtml("".join(self._message_html(session, m, stats) for m in path[:-1]))
+        self._drawn = [m.id for m in path]
+        self._prefix_blocks = len(self.code_blocks)
+        cursor = QTextCursor(self.document())
+        cursor.movePosition(QTextCursor.End)
+        self._tail_start = cursor.position()
+        if path:
+            cursor.insertHtml(self._message_html(session, path[-1], stats))
+        if follow:
+            bar.setValue(bar.maximum())
+
+    def update_tail(self) -> None:
+        """Redraw the last message only (a reply growing), or everything if the path has changed."""
+        session, stats = self._shown
+        path = session.path() if session else []
+        if [m.id for m in path] != self._drawn or not path:
+            self.show_session(session, stats)
+            return
+        bar = self.verticalScrollBar()
+        follow = bar.value() >= bar.maximum() - 8
+        del self.code_blocks[self._prefix_blocks:]
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(self._tail_start)
+        cursor.movePosition(QTextCursor.End, QTextCursor.KeepAnchor)
+        cursor.insertHtml(self._message_html(session, path[-1], stats))
+        if follow:
+            bar.setValue(bar.maximum())
 
     def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().changeEvent(event)

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 import engine
 from engine import State, hardware
 from engine.errors import EngineError
+from engine.tokenizer import tokenizer_for
 
 from . import theme
 from .chat_page import ChatPage
@@ -123,7 +124,7 @@ class MainWindow(QMainWindow):
 
         def load():
             model = engine.load(source, device=device, precision=precision)
-            return model, engine.tokenizer.tokenizer_for(model)
+            return model, tokenizer_for(model)
 
         try:
             t0 = time.perf_counter()
