@@ -136,7 +136,7 @@ def describe(d: Download) -> str:
 class DownloadRow(QWidget):
     """The row for one download: name, progress bar, numbers, and the buttons that apply now."""
 
-    def __init__(self, download: Download):
+    def __init__(self, download: Download, load: Callable[[Path], None]):
         super().__init__()
         self.download = download
         self.name = QLabel(f"<b>{download.entry.filename}</b>")
@@ -148,9 +148,10 @@ class DownloadRow(QWidget):
         self.resume_button = QPushButton("Resume", clicked=download.start)
         self.retry_button = QPushButton("Retry", clicked=download.start)
         self.cancel_button = QPushButton("Cancel", clicked=download.cancel)
+        self.load_button = QPushButton("Load", clicked=lambda: load(download.path))
         top = QHBoxLayout()
         top.addWidget(self.name, 1)
-        for b in (self.pause_button, self.resume_button, self.retry_button, self.cancel_button):
+        for b in (self.pause_button, self.resume_button, self.retry_button, self.cancel_button, self.load_button):
             top.addWidget(b)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 4)
@@ -168,6 +169,7 @@ class DownloadRow(QWidget):
         self.resume_button.setVisible(d.state == "paused")
         self.retry_button.setVisible(d.state in ("failed", "cancelled"))
         self.cancel_button.setVisible(d.state in ("running", "paused", "failed"))
+        self.load_button.setVisible(d.state == "done")
 
 
 def _size(n: float) -> str:

@@ -235,12 +235,21 @@ class ModelsPage(QWidget):
         if row is None:
             d = Download(entry, endpoint=self.main.settings.get("endpoint") or None, cache_dir=self.cache_dir(),
                          on_change=self._download_changed)
-            row = self.downloads[key] = DownloadRow(d)
+            row = self.downloads[key] = DownloadRow(d, self._load_downloaded)
             self.download_list.addWidget(row)
         else:
             row.download.endpoint = self.main.settings.get("endpoint") or None
         row.download.start()
         return row.download
+
+    def _load_downloaded(self, path: Path) -> None:
+        device, precision = self._chosen()
+        asyncio.ensure_future(self.main.load_model(str(path), device.id if device else "cpu", precision))
+
+    def pause_downloads(self) -> None:
+        """Pause every running download (the parts are kept: the next start resumes them)."""
+        for row in self.downloads.values():
+            row.download.pause()
 
     def _download_changed(self, d: Download) -> None:
         row = self.downloads.get((d.entry.repo, d.entry.filename))

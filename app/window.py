@@ -192,7 +192,7 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open an RWKV model", str(Path.home()),
                                               "RWKV models (*.pth *.safetensors)")
         if path:
-            await self.load_model(path)
+            await self.load_model(path, self.settings.get("device", "cpu"), self.settings.get("precision", "auto"))
 
     # -- state tuning, export and import ----------------------------------------------------------
 
@@ -261,4 +261,5 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.settings.set("geometry", bytes(self.saveGeometry().toBase64()).decode())
         self.worker.stop()
+        self.models.pause_downloads()
         super().closeEvent(event)

@@ -69,7 +69,7 @@ def test_a_downloaded_model_appears_in_the_library_with_its_info_and_loads(loop,
     assert win.models.catalog_view.topLevelItem(0).text(0).startswith("★ ")   # the pick for this machine
     row = _download(loop, win, entry.filename)
     assert row.download.state == "done", row.info.text()
-    assert "verified" in row.info.text() and row.bar.value() == 1000
+    assert "verified" in row.info.text() and row.bar.value() == 1000 and row.load_button.isVisible()
     assert mock_hub.requests and all(r[1].startswith(f"/{REPO}/resolve/") for r in mock_hub.requests)
 
     run(loop, until(lambda: str(row.download.path) in _library_rows(win)))
