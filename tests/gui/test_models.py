@@ -11,6 +11,7 @@ import pytest
 import torch
 from PySide6.QtCore import Qt
 
+from app import theme
 from engine import hub
 from tests.e2e.mock_hub import MockHub, make_bytes
 from tests.gui.util import run, start_endless_reply, until
@@ -191,10 +192,13 @@ def test_settings_and_model_folders_are_found_again_after_a_restart(loop, make_w
     first.settings_page.endpoint.editingFinished.emit()
     run(loop, first.models.add_folder(str(folder)))
     assert str(folder / "mine.pth") in _library_rows(first)
+    first.settings_page.theme.setCurrentText("Dark")
     first.close()
 
+    theme.apply("Light")
     second = make_window(tmp_path / "data")
     assert second.settings_page.endpoint.text() == "https://mirror.example"
+    assert second.settings_page.theme.currentText() == "Dark" and theme.current() == "dark"
     assert [second.settings_page.folders.item(i).text() for i in range(second.settings_page.folders.count())] == [
         str(folder)]
     run(loop, second.models.rescan())
