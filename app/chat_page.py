@@ -258,9 +258,8 @@ class ChatPage(QWidget):
             if session is self.session:
                 self.stats[reply.id] = stats
         try:
-            await worker.submit(lambda: store.save_tree(conv_id, real_messages(session)))
-            if stats is not None:
-                await worker.submit(lambda: store.save_message(conv_id, reply, stats=stats))
+            counts = {reply.id: stats} if stats is not None else None
+            await worker.submit(lambda: store.save_tree(conv_id, real_messages(session), stats=counts))
         except (EngineError, StoreError, OSError) as e:
             message = message or f"Error: {e}"
         if not message and stats is not None:

@@ -246,9 +246,10 @@ class ConversationStore:
         """Insert or update one message (and write its checkpoint if it is new or has changed)."""
         self._save(conv_id, [msg], {msg.id: stats} if stats is not None else {})
 
-    def save_tree(self, conv_id: int, messages: Iterable[Message]) -> None:
-        """Save every message in one transaction: after a branch switch only ``active_child`` changes."""
-        self._save(conv_id, messages, {})
+    def save_tree(self, conv_id: int, messages: Iterable[Message], *, stats: dict[int, dict] | None = None) -> None:
+        """Save every message in one transaction: after a branch switch only ``active_child`` changes.
+        ``stats`` (by message id) replaces those messages' stats; the others keep theirs."""
+        self._save(conv_id, messages, stats or {})
 
     def load_messages(self, conv_id: int) -> list[Message]:
         """The stored tree by id; checkpoints stay on disk (see :meth:`load_checkpoint`)."""
