@@ -74,9 +74,12 @@ Maintainer: RWKV Desktop developers <rwkv-desktop@example.invalid>
 Installed-Size: $(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)
 Depends: $DEPENDS
 Description: run RWKV language models on your own computer
- RWKV Desktop downloads RWKV models, picks CPU or GPU, and chats offline. A conversation is one
- fixed-size recurrent state that is saved with every reply, so long chats resume instantly.
- This package carries its own Python, PyTorch ($VARIANT build) and Qt in /opt/rwkv-desktop.
+ RWKV Desktop downloads RWKV models, picks CPU or GPU, and chats
+ offline. A conversation is one fixed-size recurrent state that is
+ saved with every reply, so long chats resume instantly.
+ .
+ This package carries its own Python, PyTorch ($VARIANT build) and Qt
+ in /opt/rwkv-desktop.
 EOF
 if [ "$VARIANT" != cpu ]; then
     printf 'Conflicts: rwkv-desktop\nReplaces: rwkv-desktop\nProvides: rwkv-desktop\n' >> "$STAGE/DEBIAN/control"
