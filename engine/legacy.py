@@ -137,12 +137,26 @@ class RecurrentModel(Model):
     head: Tensor
     ln: list[tuple[Tensor, Tensor, Tensor, Tensor]]   # per layer: ln1 w, b, ln2 w, b
 
+    rescale_every = 0   # see rescale_for_fp16
+
     def load_common(self, w: Weights) -> None:
         self.emb = w.embedding()
         self.ln_out = (w.vec("ln_out.weight"), w.vec("ln_out.bias"))
         self.head = w.mat("head.weight")
         self.ln = [tuple(w.vec(f"blocks.{i}.{n}") for n in ("ln1.weight", "ln1.bias", "ln2.weight", "ln2.bias"))
                    for i in range(self.info.n_layer)]
+
+    def rescale_for_fp16(self, layers: Sequence) -> None:
+        """In fp16, halve the residual stream every 6 layers, as the reference does, so that deep
+        RWKV-4/5/6 models do not overflow: layer i's output projections (``O``, ``ffn_V``) are
+        divided by ``2**(i // 6)`` and ``x`` by 2 after every 6th layer. Powers of two are exact,
+        and every block reads ``x`` through a LayerNorm, so nothing else changes."""
+        if self.dtype != torch.float16:
+            return
+        self.rescale_every = 6
+        for i, ly in enumerate(layers):
+            ly.O.div_(2 ** (i // self.rescale_every))
+            ly.ffn_V.div_(2 ** (i // self.rescale_every))
 
     @abstractmethod
     def time_mix(self, i: int, x: Tensor, state: State, seq: bool) -> Tensor:
@@ -164,6 +178,8 @@ class RecurrentModel(Model):
             out = self.channel_mix(i, xx, ffn_prev[i])
             ffn_prev[i].copy_(xx[-1])
             x = x + out
+            if self.rescale_every and (i + 1) % self.rescale_every == 0:
+                x = x / 2
         x = F.layer_norm(x[-1], (C,), *self.ln_out, LN_EPS)
         return (x @ self.head).float()
 

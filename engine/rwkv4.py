@@ -78,6 +78,7 @@ class RWKV4(RecurrentModel):
                 ffn_mix_k=w.vec(ffn + "time_mix_k"), ffn_mix_r=w.vec(ffn + "time_mix_r"),
                 ffn_K=w.mat(ffn + "key.weight"), ffn_R=w.mat(ffn + "receptance.weight"),
                 ffn_V=w.mat(ffn + "value.weight")))
+        self.rescale_for_fp16(self.layers)
 
     def new_state(self) -> State:
         L, A = self.info.n_layer, self.dim_att
