@@ -12,7 +12,6 @@
 # (and .AppImage). SKIP_BUNDLE=1 reuses an existing dist/VARIANT/rwkv-desktop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 VARIANT=${VARIANT:-cpu}
 export VARIANT
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -1)

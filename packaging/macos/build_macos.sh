@@ -36,7 +36,12 @@ rm -rf "$stage" "$DMG"
 mkdir -p "$stage"
 cp -R "$APP" "$stage/"
 ln -s /Applications "$stage/Applications"
-hdiutil create -volname "RWKV Desktop" -srcfolder "$stage" -fs HFS+ -format UDZO -ov "$DMG"
+# hdiutil sometimes fails with "Resource busy" on CI machines: try a few times.
+for try in 1 2 3; do
+    hdiutil create -volname "RWKV Desktop" -srcfolder "$stage" -fs HFS+ -format UDZO -ov "$DMG" && break
+    [ "$try" = 3 ] && exit 1
+    sleep 10
+done
 [ "$IDENTITY" = "-" ] || codesign --force --sign "$IDENTITY" --timestamp "$DMG"
 
 echo "== self-check from the mounted .dmg"
