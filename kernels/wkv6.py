@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 CHUNK = 16
+PAIRWISE_ELEMENTS = 1 << 23   # at most ~32 MB per pairwise temporary, whatever the prompt length
 SPLIT_LIMIT = 60.0   # e^60 ~ 1e26: far from float32's 3e38, with room for the r and k factors
 # A token whose decay is below e^-20 erases the state to 2e-9 of itself: flooring the log-decay
 # there changes nothing at float32 precision, and keeps the chunk sums small enough that their
@@ -86,8 +87,9 @@ def _chunks(r: Tensor, logw: Tensor, k: Tensor, v: Tensor, u: Tensor, state: Ten
     if bool(safe.any()):
         i = safe.nonzero().squeeze(1)
         A[i] = (r[i] * torch.exp(p[i])) @ (k[i] * torch.exp(-c[i])).transpose(-1, -2)
-    if not bool(safe.all()):
-        i = (~safe).nonzero().squeeze(1)
+    unsafe = (~safe).nonzero().squeeze(1)
+    step = max(1, PAIRWISE_ELEMENTS // (H * L * L * N))       # bound the [m, H, L, L, N] temporaries
+    for i in unsafe.split(step):
         expo = (p[i].unsqueeze(-2) - c[i].unsqueeze(-3)).masked_fill(~strict.unsqueeze(-1), float("-inf"))
         A[i] = (r[i].unsqueeze(-2) * k[i].unsqueeze(-3) * torch.exp(expo)).sum(-1)   # [m, H, L, L]
     A = A.masked_fill(~strict, 0.0)

@@ -66,3 +66,13 @@ def test_wkv4_is_the_weighted_average_it_stands_for():
         assert torch.allclose(y[t], expected, atol=1e-5), t
     one = wkv4_one(w, u, k[0], v[0], torch.zeros(A), torch.zeros(A), torch.full((A,), PP_START))
     assert torch.allclose(one, v[0])
+
+
+def test_pairwise_chunks_in_bounded_groups_give_the_same_result(monkeypatch):
+    import kernels.wkv6 as wkv6
+
+    r, w, k, v, u, state = inputs(70, 2, 16, 3.0, seed=1)     # extreme decays: the pairwise path
+    whole = wkv6_chunked(r, w, k, v, u, s_whole := state.clone())
+    monkeypatch.setattr(wkv6, "PAIRWISE_ELEMENTS", 1)         # one chunk per group
+    grouped = wkv6_chunked(r, w, k, v, u, s_grouped := state.clone())
+    assert torch.equal(whole, grouped) and torch.equal(s_whole, s_grouped)
