@@ -198,10 +198,30 @@ class RecurrentModel(Model):
 class MatrixStateModel(RecurrentModel):
     """RWKV-5/6: a ``[head, key, value]`` matrix state per layer, which state-tuning files set."""
 
+    initial_wkv: Tensor | None = None
+
+    def load_merged_state(self, z: dict[str, Tensor]) -> None:
+        """A checkpoint with a tuned state merged in (``blocks.N.att.time_state``, as ChatRWKV's
+        ``rwkv_state_merger.py`` writes it) starts every new state from it, as the reference does."""
+        i = self.info
+        keys = [f"blocks.{n}.att.time_state" for n in range(i.n_layer)]
+        if not any(k in z for k in keys):
+            return
+        bad = [k for k in keys if k not in z or tuple(z[k].shape) != (i.n_head, i.head_size, i.head_size)]
+        if bad:
+            raise UnknownLayoutError(f"'{i.path.name}' has a merged tuned state, but '{bad[0]}' is missing or not "
+                                     f"[{i.n_head}, {i.head_size}, {i.head_size}]; the merge is broken.")
+        self.initial_wkv = torch.stack([self.tuning_to_wkv(z[k]) for k in keys]).contiguous()
+
     def new_state(self) -> State:
+        """Zeros, or the tuned state merged into the checkpoint (:meth:`load_merged_state`)."""
         i = self.info
         shift = self._shift_parts()
-        wkv = torch.zeros(i.n_layer, i.n_head, i.head_size, i.head_size, dtype=torch.float32, device=self.device)
+        if self.initial_wkv is not None:
+            wkv = self.initial_wkv.clone()
+        else:
+            wkv = torch.zeros(i.n_layer, i.n_head, i.head_size, i.head_size, dtype=torch.float32,
+                              device=self.device)
         return State({"att_x_prev": shift["att_x_prev"], "wkv": wkv, "ffn_x_prev": shift["ffn_x_prev"]},
                      generation=i.generation, fingerprint=i.fingerprint)
 

@@ -96,6 +96,7 @@ class RWKV6(MatrixStateModel):
                 ffn_K=w.mat(ffn + "key.weight"), ffn_R=w.mat(ffn + "receptance.weight"),
                 ffn_V=w.mat(ffn + "value.weight")))
         self.rescale_for_fp16(self.layers)
+        self.load_merged_state(z)
 
     def time_mix(self, i: int, x: Tensor, state: State, seq: bool) -> Tensor:
         ly, H, N = self.layers[i], self.info.n_head, self.info.head_size

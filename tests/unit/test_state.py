@@ -120,6 +120,8 @@ def test_v5_v6_tuning_files_match_the_oracle_reading_the_merged_checkpoint(spec,
     assert (logits - ref.last_logits).abs().max().item() <= 1e-4
     assert (state.wkv - ref.wkv).abs().max().item() <= 1e-4 * max(1.0, ref.wkv.abs().max().item())
     assert (logits - model.forward(tokens)[0]).abs().max() > 1e-3    # the tuning file did something
+    merged_model = engine.load(merged)          # a merged file starts every new state from its tuned state
+    assert (merged_model.forward(tokens)[0] - ref.last_logits).abs().max().item() <= 1e-4
 
 
 def test_ai00_state_file_gives_the_same_state_as_the_pth(legacy_checkpoint, tmp_path):
