@@ -22,7 +22,7 @@ t0=$(date +%s)
 [ -n "${SKIP_BUNDLE:-}" ] || packaging/build_bundle.sh
 t1=$(date +%s)
 
-# Portable archive: unpack anywhere and run rwkv-desktop/rwkv-desktop (desktop file and icon inside).
+# Portable archive: unpack anywhere and run rwkv-desktop; ./install-menu-entry.sh adds it to the menu.
 name=rwkv-desktop-$VERSION-linux-$ARCH-$VARIANT
 tarball=dist/$name.tar.gz
 stage=build/tar-$VARIANT/$name
@@ -31,6 +31,7 @@ mkdir -p "$stage"
 cp -a "$BUNDLE"/. "$stage/"
 install -m 0644 packaging/linux/rwkv-desktop.desktop "$stage/rwkv-desktop.desktop"
 install -m 0644 resources/icons/rwkv-desktop-256.png "$stage/rwkv-desktop.png"
+install -m 0755 packaging/linux/install-menu-entry.sh "$stage/install-menu-entry.sh"
 tar -C "build/tar-$VARIANT" --owner=0 --group=0 --numeric-owner -czf "$tarball" "$name"
 t2=$(date +%s)
 
