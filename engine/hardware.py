@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 GiB = 2**30
 RUNTIME_BYTES = GiB // 2  # state, logits and activations on top of the weights
 HEADROOM = 1.2
-BYTES_PER_PARAM = {"fp32": 4, "fp16": 2, "bf16": 2}
+BYTES_PER_PARAM = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 X86_FEATURES = ("avx2", "fma", "f16c", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16")
-CPU_PRECISIONS = ("fp32", "bf16")
+CPU_PRECISIONS = ("fp32", "bf16", "int8")
 
 _gpu_failure_logged = False
 

@@ -29,7 +29,8 @@ from .state import State
 
 log = logging.getLogger(__name__)
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+# int8 = weight-only int8 matrices computed in fp32 (RWKV-7, see engine/quant.py)
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.int8}
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,8 @@ def load(source: str | os.PathLike, device: str = "cpu", precision: str = "fp32"
     except (torch.OutOfMemoryError, MemoryError, RuntimeError) as e:
         if not is_oom(e):
             raise
-        size = sum(t.numel() for t in ckpt.tensors.values()) * torch.finfo(dtype).bits // 8
+        bits = torch.finfo(dtype).bits if dtype.is_floating_point else 8
+        size = sum(t.numel() for t in ckpt.tensors.values()) * bits // 8
         raise OutOfMemoryError(f"Not enough memory on {dev} to load '{path.name}' in {precision} "
                                f"(about {size / 2**30:.1f} GiB needed). Try a smaller precision or "
                                "model.") from e
@@ -175,6 +177,9 @@ def load(source: str | os.PathLike, device: str = "cpu", precision: str = "fp32"
 
 def _build(generation: int, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype) -> Model:
     """The model class of ``generation`` (from :func:`engine.loader.detect_generation`), built."""
+    if dtype == torch.int8 and generation != 7:
+        raise EngineError(f"Precision int8 is available for RWKV-7 models only; '{ckpt.path.name}' is "
+                          f"RWKV-{generation}.")
     if generation == 7:
         from .rwkv7 import RWKV7
 

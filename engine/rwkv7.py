@@ -14,6 +14,10 @@ Per layer, time mixing (attention's place) and channel mixing (the MLP's):
 
 Weights are kept as ``[in, out]`` so a token's vector multiplies them as ``x @ W``; on CPU that
 GEMV runs ~1.6x faster than ``F.linear`` with the file's ``[out, in]`` layout (measured on the head).
+With the compiled CPU kernels (``kernels/cpu.py``) the matrices stay ``[out, in]`` instead: one
+call per token runs the whole model in C++ (:meth:`RWKV7._forward_one`), and the ``Layer`` fields
+are transposed views for the torch GEMMs of prompts (as fast as ``[in, out]`` there). bf16 and int8
+keep only the compressed matrix; prompts dequantise one layer at a time into shared scratch.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import kernels
 from .errors import UnknownLayoutError
 from .loader import Checkpoint
 from .model import Model, ModelInfo
+from .quant import LogitsPool, Packed, pack
 from .state import State
 
 DECAY_SCALE = 0.606531  # e^-0.5, truncated exactly as the reference implementation does
@@ -82,13 +87,20 @@ class RWKV7(Model):
         vocab, C = z["emb.weight"].shape
         L = 1 + max(int(k.split(".")[1]) for k in z if k.startswith("blocks."))
         _check_keys(z, L, ckpt.path.name)
+        # int8 = weight-only int8 computed in fp32; with the compiled kernels bf16 also computes in fp32.
+        self._precision = "int8" if dtype == torch.int8 else str(dtype).removeprefix("torch.").replace(
+            "float32", "fp32").replace("bfloat16", "bf16").replace("float16", "fp16")
+        self.kernels = kernels.select(device.type, self._precision)
+        native = self.kernels.native
+        packed_fmt = dtype if (native is not None or dtype == torch.int8) else None
+        if dtype == torch.int8 or native is not None:
+            dtype = torch.float32
         self.device, self.dtype = device, dtype
         self.info = ModelInfo(
             generation=7, n_layer=L, n_embd=C, n_head=n_head, head_size=head_size, vocab_size=vocab,
             dim_ffn=z["blocks.0.ffn.key.weight"].shape[0], n_params=sum(t.numel() for t in z.values()),
             file_dtype=str(z["emb.weight"].dtype).removeprefix("torch."), path=ckpt.path,
             fingerprint=ckpt.fingerprint)
-        self.kernels = kernels.select(device.type, str(dtype).removeprefix("torch."))
 
         def get(key: str) -> Tensor:
             # Own every weight: a tensor still backed by the memory-mapped file would keep the
@@ -99,12 +111,32 @@ class RWKV7(Model):
         def vec(key: str) -> Tensor:
             return get(key).reshape(-1).contiguous()
 
-        def mat(key: str) -> Tensor:  # file [out, in] -> [in, out]
-            return get(key).t().contiguous()
+        F_ = self.info.dim_ffn
+        self._packed: list[dict[str, Packed]] = [{} for _ in range(L)]
+        self._scratch: dict[str, Tensor] = {}
+        if packed_fmt is not None and packed_fmt != torch.float32:   # shared by every layer's prompt GEMMs
+            shapes = {"R": (C, C), "K": (C, C), "V": (C, C), "O": (C, C), "ffn_K": (F_, C), "ffn_V": (C, F_)}
+            self._scratch = {n: torch.empty(sh, dtype=torch.float32) for n, sh in shapes.items()}
 
-        emb = get("emb.weight")
+        def mat(key: str, i: int | None = None, role: str = "") -> Tensor:  # file [out, in] -> [in, out]
+            if packed_fmt is None:
+                return get(key).t().contiguous()
+            p = pack(z[key], packed_fmt)
+            if i is None:
+                self._head = p
+                return p.w.t()
+            self._packed[i][role] = p
+            return (p.w if packed_fmt == torch.float32 else self._scratch[role]).t()
+
+        def lora(key: str) -> Tensor:  # [in, out] in the file; [out, in] storage for the C kernels
+            return get(key) if native is None else get(key).t().contiguous().t()
+
+        emb = get("emb.weight") if packed_fmt is None else z["emb.weight"].float()
         self.emb = F.layer_norm(emb, (C,), vec("blocks.0.ln0.weight"), vec("blocks.0.ln0.bias"))
+        if packed_fmt == torch.bfloat16:
+            self.emb = self.emb.bfloat16()
         self.ln_out = (vec("ln_out.weight"), vec("ln_out.bias"))
+        self._head: Packed | None = None
         self.head = mat("head.weight")
         self.layers: list[Layer] = []
         for i in range(L):
@@ -113,16 +145,61 @@ class RWKV7(Model):
                 ln1_w=vec(p + "ln1.weight"), ln1_b=vec(p + "ln1.bias"),
                 ln2_w=vec(p + "ln2.weight"), ln2_b=vec(p + "ln2.bias"),
                 mix=torch.stack([vec(att + n) for n in ("x_r", "x_w", "x_k", "x_v", "x_a", "x_g")]),
-                w0=vec(att + "w0"), w1=get(att + "w1"), w2=get(att + "w2"),
-                a0=vec(att + "a0"), a1=get(att + "a1"), a2=get(att + "a2"),
-                v0=vec(att + "v0") if i else None, v1=get(att + "v1") if i else None,
-                v2=get(att + "v2") if i else None,
-                g1=get(att + "g1"), g2=get(att + "g2"),
+                w0=vec(att + "w0"), w1=lora(att + "w1"), w2=lora(att + "w2"),
+                a0=vec(att + "a0"), a1=lora(att + "a1"), a2=lora(att + "a2"),
+                v0=vec(att + "v0") if i else None, v1=lora(att + "v1") if i else None,
+                v2=lora(att + "v2") if i else None,
+                g1=lora(att + "g1"), g2=lora(att + "g2"),
                 k_k=vec(att + "k_k"), k_a=vec(att + "k_a"), r_k=vec(att + "r_k"),
-                R=mat(att + "receptance.weight"), K=mat(att + "key.weight"),
-                V=mat(att + "value.weight"), O=mat(att + "output.weight"),
+                R=mat(att + "receptance.weight", i, "R"), K=mat(att + "key.weight", i, "K"),
+                V=mat(att + "value.weight", i, "V"), O=mat(att + "output.weight", i, "O"),
                 lnx_w=vec(att + "ln_x.weight"), lnx_b=vec(att + "ln_x.bias"),
-                ffn_mix=vec(ffn + "x_k"), ffn_K=mat(ffn + "key.weight"), ffn_V=mat(ffn + "value.weight")))
+                ffn_mix=vec(ffn + "x_k"), ffn_K=mat(ffn + "key.weight", i, "ffn_K"),
+                ffn_V=mat(ffn + "value.weight", i, "ffn_V")))
+        self._decoder = self._make_decoder(native) if native is not None else None
+        self._logits = LogitsPool(vocab)
+
+    @property
+    def precision(self) -> str:
+        return self._precision
+
+    def _make_decoder(self, native):
+        """Hand every weight to the fused C++ decode step, once (it keeps pointers, we keep tensors)."""
+        i = self.info
+        lay = []
+        for ly, pk in zip(self.layers, self._packed, strict=True):
+            d = {"ln1_w": ly.ln1_w, "ln1_b": ly.ln1_b, "ln2_w": ly.ln2_w, "ln2_b": ly.ln2_b, "mix": ly.mix,
+                 "w0": ly.w0, "a0": ly.a0, "v0": ly.v0, "k_k": ly.k_k, "k_a": ly.k_a, "r_k": ly.r_k,
+                 "lnx_w": ly.lnx_w, "lnx_b": ly.lnx_b, "ffn_mix": ly.ffn_mix}
+            for n in ("w1", "w2", "a1", "a2", "v1", "v2", "g1", "g2"):
+                t = getattr(ly, n)
+                d[n] = None if t is None else t.t()        # the contiguous [out, in] storage
+            for n, role in (("R", "R"), ("K", "K"), ("V", "V"), ("O", "O"), ("fK", "ffn_K"), ("fV", "ffn_V")):
+                d[n], d[n + "_s"] = pk[role].w, pk[role].scale
+            lay.append(d)
+        glob = {"emb": self.emb, "lnout_w": self.ln_out[0], "lnout_b": self.ln_out[1], "head": self._head.w,
+                "head_s": self._head.scale}
+        ly0, lyv = self.layers[0], self.layers[min(1, i.n_layer - 1)]
+        d_v = lyv.v1.shape[1] if lyv.v1 is not None else 32
+        dims = [i.n_layer, i.n_embd, i.n_head, i.head_size, i.dim_ffn, i.vocab_size, ly0.w1.shape[1],
+                ly0.a1.shape[1], d_v, ly0.g1.shape[1], native.WTYPES[self._head.w.dtype],
+                native.WTYPES[self.emb.dtype]]
+        return native.Rwkv7Decoder(dims, lay, glob)
+
+    def _dense(self, i: int) -> None:
+        """Before torch runs layer ``i`` of compressed weights: dequantise them into the scratch."""
+        if self._scratch:
+            for role, p in self._packed[i].items():
+                p.dense_into(self._scratch[role])
+
+    def _head_logits(self, x: Tensor) -> Tensor:
+        """``x`` ``[C]`` (after ln_out) to fp32 logits."""
+        if self._decoder is not None:
+            return self.kernels.native.gemv(self._head.w, x.float().contiguous(), self._logits.take(),
+                                            self._head.scale)
+        if self._head is not None and self._head.w.dtype != self.dtype:
+            return self._head.matvec_rows(x.float())
+        return (x @ self.head).float()
 
     def new_state(self) -> State:
         i = self.info
@@ -141,16 +218,23 @@ class RWKV7(Model):
     # -- forward ---------------------------------------------------------------------------------
 
     def _forward_one(self, token: int, state: State) -> Tensor:
-        C, H, N = self.info.n_embd, self.info.n_head, self.info.head_size
         att_prev, wkv, ffn_prev = state.parts["att_x_prev"], state.parts["wkv"], state.parts["ffn_x_prev"]
+        if self._decoder is not None:
+            # One C++ call for the whole token; the logits buffer comes from a pool that never hands
+            # out a buffer a caller still holds (see LogitsPool).
+            logits = self._logits.take()
+            self._decoder.step(token, att_prev, wkv, ffn_prev, logits)
+            return logits
+        C, H, N = self.info.n_embd, self.info.n_head, self.info.head_size
         kernel = self.kernels.one
 
         def one(r, w, k, v, a, b, s):  # [1, H, N] -> the single-step kernel on [H, N]
             return kernel(r[0], w[0], k[0], v[0], a[0], b[0], s).unsqueeze(0)
 
-        x = self.emb[token].unsqueeze(0)
+        x = self.emb[token].unsqueeze(0).to(self.dtype)
         v_first = x
         for i, ly in enumerate(self.layers):
+            self._dense(i)
             xx = F.layer_norm(x, (C,), ly.ln1_w, ly.ln1_b)
             out, v_first = time_mix(i, ly, xx, att_prev[i], v_first, H, N, one, wkv[i])
             att_prev[i].copy_(xx[-1])
@@ -159,15 +243,15 @@ class RWKV7(Model):
             out = channel_mix(ly, xx, ffn_prev[i])
             ffn_prev[i].copy_(xx[-1])
             x = x + out
-        x = F.layer_norm(x[-1], (C,), *self.ln_out)
-        return (x @ self.head).float()
+        return self._head_logits(F.layer_norm(x[-1], (C,), *self.ln_out))
 
     def _forward_seq(self, tokens: Sequence[int], state: State) -> Tensor:
         C, H, N = self.info.n_embd, self.info.n_head, self.info.head_size
         att_prev, wkv, ffn_prev = state.parts["att_x_prev"], state.parts["wkv"], state.parts["ffn_x_prev"]
-        x = self.emb[torch.tensor(tokens, device=self.device)]
+        x = self.emb[torch.tensor(tokens, device=self.device)].to(self.dtype)
         v_first = x
         for i, ly in enumerate(self.layers):
+            self._dense(i)
             xx = F.layer_norm(x, (C,), ly.ln1_w, ly.ln1_b)
             out, v_first = time_mix(i, ly, xx, att_prev[i], v_first, H, N, self.kernels.seq, wkv[i])
             att_prev[i].copy_(xx[-1])
@@ -176,8 +260,7 @@ class RWKV7(Model):
             out = channel_mix(ly, xx, ffn_prev[i])
             ffn_prev[i].copy_(xx[-1])
             x = x + out
-        x = F.layer_norm(x[-1], (C,), *self.ln_out)
-        return (x @ self.head).float()
+        return self._head_logits(F.layer_norm(x[-1], (C,), *self.ln_out))
 
 
 Wkv = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor], Tensor]

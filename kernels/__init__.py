@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 
 from torch import Tensor
 
@@ -26,6 +27,7 @@ class Wkv7Kernels:
     name: str
     seq: Wkv7
     one: Wkv7
+    native: ModuleType | None = None  # kernels.cpu when the compiled CPU library runs these
 
 
 _REFERENCE = Wkv7Kernels("reference", reference.wkv7_seq, reference.wkv7_one)
@@ -36,6 +38,8 @@ _logged: set[tuple[str, str]] = set()
 def select(device: str = "cpu", dtype: str = "fp32", prefer: str | None = None) -> Wkv7Kernels:
     """The WKV-7 implementation to use for this device and dtype; the choice is logged once."""
     choice = _REFERENCE if prefer == "reference" else _TORCH_CHUNKED
+    if device == "cpu" and prefer is None and dtype in _CPU_DTYPES:
+        choice = _compiled_cpu() or choice
     if device == "cuda" and prefer is None:
         choice = _triton(device, dtype) or choice
     key = (device, choice.name)
@@ -43,6 +47,25 @@ def select(device: str = "cpu", dtype: str = "fp32", prefer: str | None = None) 
         _logged.add(key)
         log.info("WKV-7 kernels for %s/%s: %s", device, dtype, choice.name)
     return choice
+
+
+_CPU_DTYPES = ("fp32", "bf16", "int8")  # what kernels/cpu.py's fused decode step handles
+_warned = False
+
+
+def _compiled_cpu() -> Wkv7Kernels | None:
+    """The compiled CPU kernels, or None (with one warning saying why) when they cannot load."""
+    global _warned
+    from . import cpu
+
+    try:
+        cpu.library()
+    except cpu.Unavailable as e:
+        if not _warned:
+            _warned = True
+            log.warning("compiled CPU kernels unavailable, using the slower torch path: %s", e)
+        return None
+    return Wkv7Kernels(f"cpu-{cpu.isa()}", cpu.wkv7_seq, cpu.wkv7_one, native=cpu)
 
 
 _triton_refused: set[str] = set()

@@ -1,0 +1,90 @@
+"""Big matrices kept for the compiled CPU kernels, int8 weight-only quantisation, and the logits
+buffers that decoding reuses.
+
+``int8`` is our own format, made at load time from any file: each output row of a matrix keeps
+``round(w / s)`` in int8 with ``s = max|row| / 127`` in float32, and activations stay float32
+(weight-only). Only the big matrices (R, K, V, O, FFN key/value, head) are quantised; LoRAs,
+vectors and the embedding keep float32.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+_ROWS_PER_CHUNK = 4096  # quantise a big head in slices: no full-size float temporaries
+
+
+@dataclass(slots=True)
+class Packed:
+    """One big matrix ``[out, in]`` in fp32, bf16, or int8 with a float32 ``scale`` per output row."""
+
+    w: Tensor
+    scale: Tensor | None = None
+
+    def dense_into(self, out: Tensor) -> Tensor:
+        """Write the fp32 matrix ``[out, in]`` into ``out`` (a reused scratch buffer) and return it."""
+        if self.scale is None:
+            return out.copy_(self.w)
+        return torch.mul(self.w, self.scale.unsqueeze(1), out=out)
+
+    def matvec_rows(self, x: Tensor) -> Tensor:
+        """``x @ W^T`` for ``x`` ``[..., in]`` without materialising the whole fp32 matrix (the torch
+        fallback for an int8 head)."""
+        outs = []
+        for i in range(0, self.w.shape[0], _ROWS_PER_CHUNK):
+            w = self.w[i:i + _ROWS_PER_CHUNK].float()
+            if self.scale is not None:
+                w.mul_(self.scale[i:i + _ROWS_PER_CHUNK].unsqueeze(1))
+            outs.append(x @ w.t())
+        return torch.cat(outs, dim=-1)
+
+
+def quantize_int8(w: Tensor) -> Packed:
+    """Per-output-row symmetric int8 of ``w`` ``[out, in]`` (any float dtype)."""
+    q = torch.empty(w.shape, dtype=torch.int8)
+    scale = torch.empty(w.shape[0], dtype=torch.float32)
+    for i in range(0, w.shape[0], _ROWS_PER_CHUNK):
+        rows = w[i:i + _ROWS_PER_CHUNK].float()
+        s = rows.abs().amax(dim=1).clamp_min(1e-30) / 127.0
+        q[i:i + _ROWS_PER_CHUNK] = torch.round(rows / s.unsqueeze(1)).clamp_(-127, 127).to(torch.int8)
+        scale[i:i + _ROWS_PER_CHUNK] = s
+    return Packed(q, scale)
+
+
+def pack(w: Tensor, fmt: torch.dtype) -> Packed:
+    """``w`` ``[out, in]`` (from the file, possibly memory-mapped) as an owned :class:`Packed` in ``fmt``."""
+    if fmt == torch.int8:
+        return quantize_int8(w)
+    t = w.to(fmt).contiguous()
+    return Packed(t.clone() if t.data_ptr() == w.data_ptr() else t)
+
+
+class LogitsPool:
+    """Logits buffers for decode steps, each reused only when nobody else holds it.
+
+    ``forward`` hands its logits to the caller, who may keep them (``state.last_logits`` does, so
+    do tests that collect every step's logits). A buffer is handed out again only when its one
+    reference is this pool's and no view shares its memory; otherwise a new one is made. In
+    generation that means two buffers taking turns, and no allocation per token.
+    """
+
+    def __init__(self, size: int):
+        self._size = size
+        self._bufs: list[Tensor] = []
+        self._use_count = getattr(torch._C, "_storage_Use_Count", None)
+
+    def take(self) -> Tensor:
+        count = self._use_count
+        for buf in self._bufs:
+            # 3 references = this list, the loop variable and getrefcount's argument; 2 storage users =
+            # the tensor and the temporary storage object made to ask. Anything more: still in use.
+            if count is not None and sys.getrefcount(buf) == 3 and count(buf.untyped_storage()._cdata) == 2:
+                return buf
+        buf = torch.empty(self._size, dtype=torch.float32)
+        if len(self._bufs) < 4:
+            self._bufs.append(buf)
+        return buf

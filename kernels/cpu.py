@@ -1,0 +1,207 @@
+"""The compiled CPU kernels (``kernels/cpu/rwkv_cpu.cpp``), called through ctypes on tensors' memory.
+
+The library holds no torch: it sees raw contiguous arrays. It is built by setuptools as the
+extension ``kernels._rwkv_cpu`` (``pip install -e .``, or ``python setup.py build_ext --inplace``)
+and found through importlib, so it works from a source tree, a wheel and a bundle alike.
+:func:`library` raises :class:`Unavailable` with the reason when it cannot be used, and
+``kernels.select`` then falls back to the torch kernels.
+
+Environment: ``RWKV_CPU_ISA=scalar|avx2|avx512`` forces a lower instruction set than the CPU's best
+(tests use it to cover every path); ``RWKV_CPU_KERNELS=0`` disables the library altogether.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+ABI_VERSION = 1
+ISAS = ("scalar", "avx2", "avx512")
+WTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.int8: 2}
+
+# Per-layer pointer order of rwkv7_create (enum LayerPtr in the C++), then the global ones.
+LAYER_PTRS = ("ln1_w", "ln1_b", "ln2_w", "ln2_b", "mix", "w0", "w1", "w2", "a0", "a1", "a2", "v0", "v1",
+              "v2", "g1", "g2", "k_k", "k_a", "r_k", "R", "R_s", "K", "K_s", "V", "V_s", "O", "O_s",
+              "lnx_w", "lnx_b", "ffn_mix", "fK", "fK_s", "fV", "fV_s")
+GLOBAL_PTRS = ("emb", "lnout_w", "lnout_b", "head", "head_s")
+
+
+class Unavailable(RuntimeError):
+    """The compiled library cannot be used here; the message says why."""
+
+
+_lib: ctypes.CDLL | None = None
+_error: str | None = None
+
+
+def _find() -> str:
+    spec = importlib.util.find_spec("kernels._rwkv_cpu")
+    if spec is None or not spec.origin:
+        raise Unavailable("the compiled library kernels._rwkv_cpu is not built (run `pip install -e .` "
+                          "or `python setup.py build_ext --inplace`)")
+    return spec.origin
+
+
+def _load(path: str) -> ctypes.CDLL:
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError as e:
+        raise Unavailable(f"cannot load {path}: {e}") from e
+    if lib.rwkv_cpu_abi_version() != ABI_VERSION:
+        raise Unavailable(f"{path} is a stale build (ABI {lib.rwkv_cpu_abi_version()}, need {ABI_VERSION}); "
+                          "rebuild it")
+    p, i, L = ctypes.c_void_p, ctypes.c_int, ctypes.c_long
+    lib.rwkv_cpu_set_isa.argtypes = [i]
+    lib.rwkv_cpu_set_threads.argtypes = [i]
+    lib.rwkv_cpu_set_threads.restype = None
+    lib.rwkv_gemv.argtypes = [p, i, p, L, L, p, p]
+    lib.rwkv_gemv.restype = None
+    lib.rwkv_wkv7_seq.argtypes = [i, i, i, p, p, p, p, p, p, p, p]
+    lib.rwkv_wkv7_seq.restype = None
+    lib.rwkv7_create.argtypes = [p, i, p, i]
+    lib.rwkv7_create.restype = p
+    lib.rwkv7_destroy.argtypes = [p]
+    lib.rwkv7_destroy.restype = None
+    lib.rwkv7_decode.argtypes = [p, i, p, p, p, p]
+    lib.rwkv7_decode.restype = None
+    return lib
+
+
+def library() -> ctypes.CDLL:
+    """The loaded library, or :class:`Unavailable` (the first failure is remembered)."""
+    global _lib, _error
+    if _lib is not None:
+        return _lib
+    if _error is not None:
+        raise Unavailable(_error)
+    try:
+        if os.environ.get("RWKV_CPU_KERNELS", "1") == "0":
+            raise Unavailable("disabled by RWKV_CPU_KERNELS=0")
+        if sys.byteorder != "little":
+            raise Unavailable("big-endian CPUs are not supported")
+        _lib = _load(_find())
+    except Unavailable as e:
+        _error = str(e)
+        raise
+    return _lib
+
+
+def available() -> bool:
+    try:
+        library()
+    except Unavailable:
+        return False
+    return True
+
+
+def isa() -> str:
+    """The instruction set the kernels use now."""
+    return ISAS[library().rwkv_cpu_get_isa()]
+
+
+def supported_isas() -> tuple[str, ...]:
+    """Every instruction set this CPU can run, lowest first."""
+    return ISAS[: library().rwkv_cpu_isa_max() + 1]
+
+
+def set_isa(name: str) -> str:
+    """Use ``name`` (clamped to what the CPU supports); returns the one now in use."""
+    return ISAS[library().rwkv_cpu_set_isa(ISAS.index(name))]
+
+
+_threads = 0
+
+
+def sync_threads() -> None:
+    """Size the library's pool like torch's: the user's one thread setting governs both. Called
+    before every kernel call (a cached comparison when nothing changed)."""
+    global _threads
+    n = torch.get_num_threads()
+    if n != _threads:
+        library().rwkv_cpu_set_threads(n)
+        _threads = n
+
+
+def _check(*tensors: Tensor) -> None:
+    for t in tensors:
+        if t.device.type != "cpu" or not t.is_contiguous():
+            raise ValueError("CPU kernels need contiguous CPU tensors")
+
+
+def gemv(w: Tensor, x: Tensor, out: Tensor, scale: Tensor | None = None) -> Tensor:
+    """``out = w @ x`` for ``w`` ``[rows, cols]`` (fp32, bf16, or int8 with fp32 ``scale`` per row)."""
+    _check(w, x, out)
+    if x.dtype != torch.float32 or out.dtype != torch.float32:
+        raise ValueError("gemv computes in float32")
+    if w.dtype == torch.int8 and (scale is None or scale.dtype != torch.float32 or not scale.is_contiguous()):
+        raise ValueError("int8 weights need a contiguous float32 scale per row")
+    rows, cols = w.shape
+    if x.numel() != cols or out.numel() != rows:
+        raise ValueError(f"gemv shapes: w {tuple(w.shape)}, x {tuple(x.shape)}, out {tuple(out.shape)}")
+    sync_threads()
+    library().rwkv_gemv(w.data_ptr(), WTYPES[w.dtype], None if scale is None else scale.data_ptr(), rows,
+                        cols, x.data_ptr(), out.data_ptr())
+    return out
+
+
+def wkv7_seq(r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, state: Tensor) -> Tensor:
+    """WKV-7 over ``[T, H, N]`` inputs (any float dtype, computed in fp32); ``state`` ``[H, N, N]``
+    (fp32, contiguous) is advanced in place; returns ``y`` ``[T, H, N]`` fp32."""
+    T, H, N = r.shape
+    if state.dtype != torch.float32 or not state.is_contiguous() or state.shape != (H, N, N):
+        raise ValueError("the WKV state must be a contiguous float32 [H, N, N] tensor")
+    ins = [t.contiguous().float() for t in (r, w, k, v, a, b)]
+    y = torch.empty(T, H, N, dtype=torch.float32)
+    sync_threads()
+    library().rwkv_wkv7_seq(T, H, N, *(t.data_ptr() for t in ins), state.data_ptr(), y.data_ptr())
+    return y
+
+
+def wkv7_one(r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, state: Tensor) -> Tensor:
+    """One token: inputs ``[H, N]``; ``state`` advanced in place; returns ``y`` ``[H, N]``."""
+    return wkv7_seq(*(t.unsqueeze(0) for t in (r, w, k, v, a, b)), state)[0]
+
+
+class Rwkv7Decoder:
+    """One RWKV-7 model's weights handed to the fused decode step, once.
+
+    ``dims``: L, C, H, N, F, V, LoRA widths (w, a, v, g), the big matrices' dtype and the
+    embedding's dtype. ``layers``: one dict per layer with the names of :data:`LAYER_PTRS` (matrices
+    ``[out, in]``; ``*_s`` the int8 scales or None; layer 0's v0/v1/v2 None); ``globals_``: the names of
+    :data:`GLOBAL_PTRS`. The tensors are kept referenced here: the library only holds pointers.
+    """
+
+    def __init__(self, dims: Sequence[int], layers: Sequence[dict[str, Tensor | None]],
+                 globals_: dict[str, Tensor | None]):
+        self._lib = library()
+        self._keep = [t for d in (*layers, globals_) for t in d.values() if t is not None]
+        _check(*self._keep)
+        ptrs = [(d[n].data_ptr() if d[n] is not None else None) for d in layers for n in LAYER_PTRS]
+        ptrs += [(globals_[n].data_ptr() if globals_[n] is not None else None) for n in GLOBAL_PTRS]
+        c_dims = (ctypes.c_int64 * len(dims))(*dims)
+        c_ptrs = (ctypes.c_void_p * len(ptrs))(*ptrs)
+        handle = self._lib.rwkv7_create(c_dims, len(dims), c_ptrs, len(ptrs))
+        if not handle:
+            raise Unavailable("the CPU library rejected this model's shapes")
+        self._handle = handle
+        self._decode = self._lib.rwkv7_decode
+        self._destroy = self._lib.rwkv7_destroy
+
+    def step(self, token: int, att_x_prev: Tensor, wkv: Tensor, ffn_x_prev: Tensor, logits: Tensor) -> None:
+        """Decode ``token``: the three state tensors (fp32, contiguous) advance in place, ``logits``
+        is overwritten. No allocation."""
+        if torch.get_num_threads() != _threads:
+            sync_threads()
+        self._decode(self._handle, token, att_x_prev.data_ptr(), wkv.data_ptr(), ffn_x_prev.data_ptr(),
+                     logits.data_ptr())
+
+    def __del__(self):
+        handle, self._handle = getattr(self, "_handle", None), None
+        if handle:
+            self._destroy(handle)
