@@ -1,7 +1,8 @@
 """The Models page: the models on this computer, the catalog to download from, and the downloads.
 
 The library is the bundled demo, the files in the Hugging Face cache and those under the folders
-the user added (kept in settings). Each file's generation, parameters and precision come from
+the user added (kept in settings); a Hugging Face model folder (fla-hub RWKV-7, transformers'
+RWKV-4) is one row, the folder. Each model's generation, parameters and precision come from
 :func:`engine.inspect.inspect_file`, which reads headers only, on a scan thread; results are kept
 per (path, size, mtime) so a rescan reads only new or changed files.
 """
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
 from engine import hardware, hub
 from engine.errors import EngineError
 from engine.inspect import FileInfo, inspect_file
+from engine.layouts import weight_files
 from engine.loader import resolve
 
 from .downloads import Download, DownloadRow
@@ -58,11 +60,15 @@ class ModelsPage(QWidget):
         self.library.itemActivated.connect(lambda _: asyncio.ensure_future(self.load_selected()))
         self.load_button = QPushButton("Load", clicked=lambda: asyncio.ensure_future(self.load_selected()))
         open_file = QPushButton("Open file…", clicked=lambda: asyncio.ensure_future(self.main.open_model_dialog()))
+        open_folder = QPushButton("Open folder…",
+                                  clicked=lambda: asyncio.ensure_future(self.main.open_model_folder_dialog()))
+        open_folder.setToolTip("Load a Hugging Face model folder (config.json and its weight files)")
         add_folder = QPushButton("Add folder…", clicked=self.add_folder_dialog)
+        add_folder.setToolTip("Add a folder to search for models; they appear in this list")
         rescan = QPushButton("Rescan", clicked=lambda: asyncio.ensure_future(self.rescan()))
         row = QHBoxLayout()
         row.addStretch()
-        for b in (add_folder, rescan, open_file, self.load_button):
+        for b in (add_folder, rescan, open_file, open_folder, self.load_button):
             row.addWidget(b)
         ll = QVBoxLayout(lib)
         ll.addWidget(self.library)
@@ -126,10 +132,9 @@ class ModelsPage(QWidget):
             found = {}
             for path in [resolve("demo"), *hub.local_models(dirs, cache_dir=cache)]:
                 try:
-                    stat = path.stat()
+                    key = (str(path), *_signature(path))
                 except OSError:
                     continue
-                key = (str(path), stat.st_size, stat.st_mtime)
                 if key not in known:
                     try:
                         known[key] = inspect_file(path)
@@ -151,8 +156,7 @@ class ModelsPage(QWidget):
         self.library.clear()
         for path, info in self.files:
             item = QTreeWidgetItem()
-            name = path.parent.name if path.stem in ("model", "rwkv") else path.stem
-            item.setText(0, name + ("  (loaded)" if loaded == path.resolve() else ""))
+            item.setText(0, _display_name(path) + ("  (loaded)" if loaded == path.resolve() else ""))
             item.setData(0, Qt.UserRole, str(path))
             item.setText(6, str(path.parent))
             item.setToolTip(6, str(path))
@@ -260,6 +264,30 @@ class ModelsPage(QWidget):
             asyncio.ensure_future(self.rescan())
         elif d.state == "failed":
             self.main.statusBar().showMessage(f"Download of {d.entry.filename} failed: {d.error}")
+
+
+def _signature(path: Path) -> tuple[int, float]:
+    """(bytes, newest mtime) of a model file, or of a folder's config and weight files."""
+    if not path.is_dir():
+        stat = path.stat()
+        return stat.st_size, stat.st_mtime
+    try:
+        files = weight_files(path, strict=False)
+    except EngineError:         # a damaged index: inspect_file will say so on the row
+        files = []
+    stats = [p.stat() for p in [path / "config.json", *files] if p.exists()]
+    return sum(s.st_size for s in stats), max((s.st_mtime for s in stats), default=0.0)
+
+
+def _display_name(path: Path) -> str:
+    """A file's stem; a folder's name; the repository's name for a Hugging Face cache snapshot
+    (``models--fla-hub--rwkv7-0.1B-world/snapshots/<commit>``) or a generic file name in one."""
+    folder = path if path.is_dir() else path.parent
+    if path.is_dir() or path.stem in ("model", "rwkv", "pytorch_model"):
+        if folder.parent.name == "snapshots" and folder.parent.parent.name.startswith("models--"):
+            return folder.parent.parent.name.split("--")[-1]
+        return folder.name
+    return path.stem
 
 
 def _params(n: int) -> str:

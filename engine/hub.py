@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 MODEL_SUFFIXES = (".pth", ".safetensors")
+_WEIGHT_SUFFIXES = (*MODEL_SUFFIXES, ".bin")     # .bin: shards of a Hugging Face folder only
 _CHUNK = 512 * 1024
 hf_constants.DOWNLOAD_CHUNK_SIZE = min(hf_constants.DOWNLOAD_CHUNK_SIZE, _CHUNK)
 _DATE = re.compile(r"(20\d{6})")
@@ -189,7 +190,13 @@ def partial_path(entry: CatalogEntry, cache_dir: str | os.PathLike | None = None
 def local_models(
     extra_dirs: Iterable[str | os.PathLike] = (), *, cache_dir: str | os.PathLike | None = None
 ) -> list[Path]:
-    """Model files already on this computer: in the HF cache, then under each of ``extra_dirs``."""
+    """Models already on this computer: in the HF cache, then under each of ``extra_dirs``.
+
+    A model is a ``.pth`` or ``.safetensors`` file, or a Hugging Face folder (``config.json`` and
+    its weight shards), which is listed once, as the folder, never shard by shard.
+    """
+    from engine.layouts import is_hf_folder  # imports torch: only when the library is scanned
+
     found: list[Path] = []
     try:
         info = scan_cache_dir(cache_dir)
@@ -198,14 +205,23 @@ def local_models(
     if info is not None:
         for repo in sorted(info.repos, key=lambda r: r.repo_id):
             for revision in repo.revisions:
-                found += sorted(f.file_path for f in revision.files if f.file_path.suffix in MODEL_SUFFIXES)
+                found += sorted(f.file_path for f in revision.files if f.file_path.suffix in _WEIGHT_SUFFIXES)
     for folder in extra_dirs:
         folder = Path(folder)
         if folder.is_dir():
-            found += sorted(p for p in folder.rglob("*") if p.suffix in MODEL_SUFFIXES and p.is_file())
+            found += sorted(p for p in folder.rglob("*") if p.suffix in _WEIGHT_SUFFIXES and p.is_file())
     seen: set[Path] = set()
     unique = []
+    hf_folders: dict[Path, bool] = {}
     for path in found:
+        if path.suffix in (".safetensors", ".bin"):
+            parent = path.parent
+            if parent not in hf_folders:
+                hf_folders[parent] = is_hf_folder(parent)
+            if hf_folders[parent]:
+                path = parent
+            elif path.suffix == ".bin":
+                continue        # a lone .bin is as likely an optimizer dump as a model: folders only
         real = path.resolve()
         if real not in seen:
             seen.add(real)

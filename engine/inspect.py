@@ -7,8 +7,13 @@ point at storages kept in other zip entries. We read that pickle with an unpickl
 only the handful of names a tensor-only checkpoint uses and builds placeholders (shape and dtype)
 instead of tensors; any other name is refused, so nothing in the file can run code.
 
+Hugging Face folders (``config.json`` plus one or more weight shards) are read the same way,
+shard by shard, and their names go through the loader's own mapping
+(:func:`engine.layouts.to_official`) on ``meta`` tensors: shapes without storage, so the mapping's
+reshapes and transposes cost nothing and a folder is listed exactly as it loads.
+
 The generation is decided by the loader's own rule (:func:`engine.loader.detect_generation`),
-which looks at tensor names only.
+which looks at tensor names and shapes only.
 """
 
 from __future__ import annotations
@@ -24,7 +29,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from .errors import EngineError, NotAModelError, TruncatedModelError, UnsafeCheckpointError
+from .layouts import read_config, to_official, weight_files
 from .loader import detect_generation
 
 __all__ = ["FileInfo", "inspect_file"]
@@ -40,8 +48,8 @@ _TORCH_STORAGES = {"FloatStorage": "fp32", "HalfStorage": "fp16", "BFloat16Stora
 class FileInfo:
     """A model file as the library lists it."""
 
-    path: Path
-    size: int                 # bytes on disk
+    path: Path                # the file, or the Hugging Face folder
+    size: int                 # bytes on disk (a folder: its weight files)
     generation: int           # 4, 5, 6 or 7
     n_params: int
     n_layer: int
@@ -57,32 +65,50 @@ class _Tensor:
 
 
 def inspect_file(path: str | os.PathLike) -> FileInfo:
-    """Generation, sizes and precision of a ``.pth`` or ``.safetensors`` model, reading kilobytes.
+    """Generation, sizes and precision of a ``.pth`` or ``.safetensors`` model, or of a Hugging Face
+    folder (fla-hub RWKV-7, transformers' RWKV-4), reading kilobytes.
 
     Raises the loader's typed errors (:class:`NotAModelError`, :class:`UnknownLayoutError`, ...)
     for files that are not RWKV models, so the library can say why a file is not listed as usable.
     """
     path = Path(path)
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        head = f.read(16)
-    if head[:4] == b"PK\x03\x04":
-        tensors = _torch_zip(path)
-    elif len(head) >= 9 and head[8:9] == b"{":
-        tensors = _safetensors(path, size)
+    if path.is_dir():
+        shards = weight_files(path)
+        if not shards:
+            raise NotAModelError(f"The folder '{path.name}' holds no .safetensors or .bin weight files.")
+        tensors: dict[str, _Tensor] = {}
+        for shard in shards:
+            tensors.update(_read_header(shard))
+        size = sum(shard.stat().st_size for shard in shards)
+        config = read_config(path)
     else:
-        raise NotAModelError(f"'{path.name}' is neither a zip-format PyTorch checkpoint nor safetensors.")
+        tensors, size, config = _read_header(path), path.stat().st_size, None
     if not tensors:
         raise NotAModelError(f"'{path.name}' holds no tensors.")
-    generation = detect_generation(tensors, path.name)
-    emb = tensors.get("emb.weight")
-    vocab, n_embd = emb.shape if emb is not None and len(emb.shape) == 2 else (0, 0)
-    layers = {int(k.split(".")[1]) for k in tensors if k.startswith("blocks.") and k.split(".")[1].isdigit()}
     counts: Counter[str] = Counter()
     for t in tensors.values():
         counts[t.dtype] += math.prod(t.shape)
-    return FileInfo(path, size, generation, sum(counts.values()), len(layers), n_embd, vocab,
-                    counts.most_common(1)[0][0])
+    try:    # shapes only: the loader's name mapping runs on storage-less tensors
+        mapped = to_official({k: torch.empty(t.shape, dtype=torch.uint8, device="meta")
+                              for k, t in tensors.items()}, config)
+    except (RuntimeError, TypeError, ValueError) as e:
+        raise NotAModelError(f"'{path.name}' describes tensors of impossible shapes ({e}).") from e
+    generation = detect_generation(mapped, path.name)
+    emb = mapped.get("emb.weight")
+    vocab, n_embd = emb.shape if emb is not None and emb.dim() == 2 else (0, 0)
+    layers = {int(k.split(".")[1]) for k in mapped if k.startswith("blocks.") and k.split(".")[1].isdigit()}
+    return FileInfo(path, size, generation, sum(t.numel() for t in mapped.values()), len(layers), n_embd,
+                    vocab, counts.most_common(1)[0][0])
+
+
+def _read_header(path: Path) -> dict[str, _Tensor]:
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head[:4] == b"PK\x03\x04":
+        return _torch_zip(path)
+    if len(head) >= 9 and head[8:9] == b"{":
+        return _safetensors(path, path.stat().st_size)
+    raise NotAModelError(f"'{path.name}' is neither a zip-format PyTorch checkpoint nor safetensors.")
 
 
 def _safetensors(path: Path, size: int) -> dict[str, _Tensor]:

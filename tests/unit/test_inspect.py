@@ -57,3 +57,55 @@ def test_a_cut_off_download_is_reported_as_truncated(rwkv7_checkpoint, tmp_path)
     cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(TruncatedModelError):
         inspect_file(cut)
+
+
+def test_a_fla_hub_rwkv7_folder_is_one_model_with_its_info(tmp_path):
+    from tests.fixtures.checkpoints import make_rwkv7_state_dict
+    from tests.fixtures.hf_layouts import write_fla_rwkv7
+
+    sd = {k: v.to(torch.bfloat16) for k, v in make_rwkv7_state_dict(n_layer=2, n_embd=64, head_size=32).items()}
+    folder = write_fla_rwkv7(tmp_path / "rwkv7-tiny", sd)
+    info = inspect_file(folder)
+    loaded = engine.load(folder).info
+    assert (info.path, info.generation, info.n_layer, info.n_embd, info.vocab_size, info.precision) == (
+        folder, 7, 2, 64, loaded.vocab_size, "bf16")
+    assert info.n_params == loaded.n_params == sum(t.numel() for t in sd.values())
+    assert info.size == (folder / "model.safetensors").stat().st_size
+
+
+def test_a_sharded_transformers_rwkv4_folder_counts_every_shard(tmp_path):
+    from tests.fixtures.hf_layouts import write_transformers_rwkv4
+    from tests.fixtures.legacy_checkpoints import LegacySpec, make_legacy_state_dict
+
+    sd = make_legacy_state_dict(LegacySpec(4, n_layer=3, n_embd=64))
+    folder = write_transformers_rwkv4(tmp_path / "rwkv-4-tiny-pile", sd, shards=3)
+    info = inspect_file(folder)
+    loaded = engine.load(folder).info
+    assert (info.generation, info.n_layer, info.n_embd, info.vocab_size, info.precision) == (4, 3, 64, 512, "fp32")
+    assert info.n_params == sum(t.numel() for t in sd.values())
+    assert loaded.generation == 4 and loaded.n_layer == 3
+    assert info.size == sum(p.stat().st_size for p in folder.glob("*.safetensors"))
+
+
+def test_a_lone_hf_layout_file_and_a_folder_missing_a_shard(tmp_path):
+    from engine.errors import ModelNotFoundError
+    from tests.fixtures.checkpoints import make_rwkv7_state_dict
+    from tests.fixtures.hf_layouts import write_fla_rwkv7, write_transformers_rwkv4
+    from tests.fixtures.legacy_checkpoints import LegacySpec, make_legacy_state_dict
+
+    fla = write_fla_rwkv7(tmp_path / "fla", make_rwkv7_state_dict(n_layer=2, n_embd=64, head_size=32),
+                          fused_mixes=False)
+    assert inspect_file(fla / "model.safetensors").generation == 7
+    rwkv4 = write_transformers_rwkv4(tmp_path / "hf4", make_legacy_state_dict(LegacySpec(4, n_layer=2, n_embd=64)))
+    (rwkv4 / "model-00002-of-00002.safetensors").unlink()
+    with pytest.raises(ModelNotFoundError, match="incomplete"):
+        inspect_file(rwkv4)
+
+
+@pytest.mark.parametrize("generation", [5, 6])
+def test_rwkv5_and_rwkv6_headers_are_read_like_the_loader_reads_them(tmp_path, generation):
+    from tests.fixtures.legacy_checkpoints import LegacySpec, make_legacy_state_dict, save_tensors
+
+    sd = make_legacy_state_dict(LegacySpec(generation, n_layer=2, n_embd=64, head_size=32))
+    info = inspect_file(save_tensors(sd, tmp_path / f"v{generation}", "pth"))
+    assert (info.generation, info.n_layer, info.n_embd) == (generation, 2, 64)
