@@ -43,6 +43,10 @@ from .sidebar import Sidebar
 from .store import ConversationStore, StoreError
 from .worker import EngineWorker
 
+MODEL_FILTER = "RWKV models (*.pth *.safetensors);;All files (*)"
+# Official state tuning is a .pth; Ai00 writes .state (safetensors); conversions use .safetensors.
+TUNING_FILTER = "State-tuning files (*.pth *.state *.safetensors);;All files (*)"
+
 
 class MainWindow(QMainWindow):
     def __init__(self, worker: EngineWorker, store: ConversationStore, settings: Settings | None = None):
@@ -101,6 +105,8 @@ class MainWindow(QMainWindow):
 
         file_menu = self.menuBar().addMenu("&File")
         open_model = QAction("Open model…", self, triggered=lambda: asyncio.ensure_future(self.open_model_dialog()))
+        open_folder = QAction("Open model folder…", self,
+                              triggered=lambda: asyncio.ensure_future(self.open_model_folder_dialog()))
         new = QAction("New chat", self, shortcut=QKeySequence.New, triggered=self.chat.new_chat)
         stop = QAction("Stop", self, shortcut=QKeySequence(Qt.Key_Escape), triggered=self.chat.stop)
         quit_ = QAction("Quit", self, shortcut=QKeySequence.Quit, triggered=self.close)
@@ -110,7 +116,7 @@ class MainWindow(QMainWindow):
                              triggered=lambda: asyncio.ensure_future(self.import_dialog()))
         tuning = QAction("Apply state-tuning file…", self,
                          triggered=lambda: asyncio.ensure_future(self.tuning_dialog()))
-        for a in (new, open_model, tuning, save_state, load_state, stop, quit_):
+        for a in (new, open_model, open_folder, tuning, save_state, load_state, stop, quit_):
             file_menu.addAction(a)
         self.addAction(stop)
 
@@ -189,28 +195,42 @@ class MainWindow(QMainWindow):
         return "cpu" if dev.type == "cpu" else f"{dev.type}:{dev.index or 0}"
 
     async def open_model_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open an RWKV model", str(Path.home()),
-                                              "RWKV models (*.pth *.safetensors)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open an RWKV model", str(Path.home()), MODEL_FILTER)
         if path:
             await self.load_model(path, self.settings.get("device", "cpu"), self.settings.get("precision", "auto"))
+
+    async def open_model_folder_dialog(self) -> None:
+        """A Hugging Face model folder (fla-hub RWKV-7, transformers' RWKV-4): a file picker cannot
+        choose a folder, so this is its own dialog; the engine says if the folder is not a model."""
+        folder = QFileDialog.getExistingDirectory(self, "Open a Hugging Face model folder", str(Path.home()))
+        if folder:
+            await self.load_model(folder, self.settings.get("device", "cpu"), self.settings.get("precision", "auto"))
 
     # -- state tuning, export and import ----------------------------------------------------------
 
     async def tuning_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Apply a state-tuning file", str(Path.home()),
-                                              "State-tuning files (*.pth)")
+        path, _ = QFileDialog.getOpenFileName(self, "Apply a state-tuning file", str(Path.home()), TUNING_FILTER)
         if path:
             await self.apply_tuning(path)
 
     async def apply_tuning(self, path: str | None) -> bool:
-        """Use a state-tuning file's state to start new chats (None: back to the plain model)."""
-        if self.model is None or self.chat.busy:
+        """Use a state-tuning file's state to start new chats (None: back to the plain model).
+
+        The engine checks the file against the loaded model (generation, layers, heads, head size);
+        a file for another model is refused with the engine's message and nothing changes."""
+        if self.model is None:
+            self.statusBar().showMessage("Load a model first: a state-tuning file belongs to one model")
+            return False
+        if self.chat.busy:
+            self.statusBar().showMessage("Wait for the reply to finish (or stop it) first")
             return False
         model = self.model
         try:
             state = None if path is None else await self.worker.submit(lambda: State.from_tuning_file(path, model))
         except (EngineError, OSError) as e:
-            QMessageBox.warning(self, "Could not use the state-tuning file", str(e))
+            QMessageBox.warning(self, "Could not use the state-tuning file",
+                                f"{e}\n\nThe model ({self.model.info.describe()}) is unchanged; "
+                                "new chats start as before.")
             return False
         self.tuning, self.tuning_path = state, path
         self.chat.new_chat()
