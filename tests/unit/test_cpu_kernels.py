@@ -1,0 +1,196 @@
+"""The compiled CPU kernels (kernels/cpu.py) equal the torch code on every instruction set this
+machine runs: the WKV-7 recurrence against kernels.reference, the GEMV against torch, and the fused
+whole-model decode step against the engine's torch path (logits and state within 1e-4)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import engine
+import kernels
+from engine.loader import read_checkpoint
+from engine.rwkv7 import RWKV7
+from kernels import cpu, reference
+from tests.fixtures.checkpoints import Rwkv7Spec, random_tokens
+
+if not cpu.available():
+    pytest.skip(f"compiled CPU kernels not built here: {cpu._error}", allow_module_level=True)
+
+TOL = 1e-4
+ALL_ISAS = ("scalar", "avx2", "avx512")
+
+
+@pytest.fixture(params=ALL_ISAS)
+def isa(request):
+    if request.param not in cpu.supported_isas():
+        pytest.skip(f"this CPU cannot run {request.param}")
+    before = cpu.isa()
+    assert cpu.set_isa(request.param) == request.param
+    yield request.param
+    cpu.set_isa(before)
+
+
+@pytest.fixture(params=[1, 2], ids=lambda n: f"{n}threads")
+def threads(request):
+    before = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before)
+
+
+def _wkv_inputs(T: int, H: int, N: int, seed: int):
+    g = torch.Generator().manual_seed(seed)
+    r, k, v = (torch.randn(T, H, N, generator=g) for _ in range(3))
+    w = torch.exp(-0.606531 * torch.sigmoid(2 * torch.randn(T, H, N, generator=g)))
+    kk = torch.nn.functional.normalize(torch.randn(T, H, N, generator=g), dim=-1)
+    gate = torch.sigmoid(torch.randn(T, H, N, generator=g))
+    return (r, w, k, v, -kk, kk * gate), 0.5 * torch.randn(H, N, N, generator=g)
+
+
+@pytest.mark.parametrize("T,H,N", [(1, 1, 8), (7, 3, 32), (33, 2, 64), (100, 5, 64), (20, 1, 24)])
+def test_wkv7_seq_equals_reference(isa, threads, T, H, N):
+    args, s0 = _wkv_inputs(T, H, N, seed=T + N)
+    s_ref, s_cpu = s0.clone(), s0.clone()
+    y_ref = reference.wkv7_seq(*args, s_ref)
+    y_cpu = cpu.wkv7_seq(*args, s_cpu)
+    assert (y_ref - y_cpu).abs().max() <= 2e-6 * y_ref.abs().max()
+    assert (s_ref - s_cpu).abs().max() <= 2e-6 * s_ref.abs().max()
+
+
+def test_wkv7_steps_chain_like_a_sequence(isa):
+    args, s0 = _wkv_inputs(12, 2, 32, seed=1)
+    s_seq, s_one = s0.clone(), s0.clone()
+    y_seq = cpu.wkv7_seq(*args, s_seq)
+    y_one = torch.stack([cpu.wkv7_one(*(a[t] for a in args), s_one) for t in range(12)])
+    assert torch.equal(y_seq, y_one) and torch.equal(s_seq, s_one)
+
+
+@pytest.mark.parametrize("rows,cols", [(1, 1), (5, 13), (1001, 100), (64, 768), (770, 64)])
+@pytest.mark.parametrize("wtype", ["fp32", "bf16", "int8"])
+def test_gemv_equals_torch(isa, threads, rows, cols, wtype):
+    g = torch.Generator().manual_seed(rows * 31 + cols)
+    w, x = torch.randn(rows, cols, generator=g), torch.randn(cols, generator=g)
+    scale = None
+    if wtype == "bf16":
+        w = w.bfloat16()
+    elif wtype == "int8":
+        w = torch.randint(-127, 128, (rows, cols), generator=g, dtype=torch.int8)
+        scale = torch.rand(rows, generator=g) / 64
+    expected = w.float() @ x * (1 if scale is None else scale)
+    out = cpu.gemv(w, x, torch.empty(rows), scale)
+    assert (out - expected).abs().max() <= 1e-5 * max(1.0, expected.abs().max().item()) * cols**0.5
+
+
+SPECS = [
+    Rwkv7Spec(n_layer=3, n_embd=128, head_size=32, vocab_size=1001),    # odd layers, vocab % 16 != 0
+    Rwkv7Spec(n_layer=1, n_embd=64, head_size=32, vocab_size=523),      # one layer: no value residual
+    Rwkv7Spec(n_layer=2, n_embd=128, head_size=64, vocab_size=1000, dim_ffn=320, seed=2),
+]
+
+
+def _load_torch_path(path, monkeypatch) -> RWKV7:
+    real = kernels.select
+    monkeypatch.setattr(kernels, "select", lambda device, dtype, prefer=None: real(device, dtype, prefer="torch"))
+    model = engine.load(path)
+    monkeypatch.setattr(kernels, "select", real)
+    assert model._decoder is None
+    return model
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=str)
+def test_fused_decode_equals_torch_path(isa, threads, spec, rwkv7_checkpoint, monkeypatch):
+    path = rwkv7_checkpoint(spec)
+    fast, slow = engine.load(path), _load_torch_path(path, monkeypatch)
+    assert fast._decoder is not None and fast.kernels.name == f"cpu-{isa}"
+    tokens = random_tokens(30, spec.vocab_size, seed=7)
+    s_fast, s_slow = fast.new_state(), slow.new_state()
+    a, _ = fast.forward(tokens[:9], s_fast)     # prompt: torch GEMMs + C WKV sequence
+    b, _ = slow.forward(tokens[:9], s_slow)
+    assert (a - b).abs().max() <= TOL
+    for i, t in enumerate(tokens[9:]):        # then token by token, state carried
+        a, _ = fast.forward([t], s_fast)
+        b, _ = slow.forward([t], s_slow)
+        assert (a - b).abs().max() <= TOL, f"step {i}"
+    for name, part in s_fast.parts.items():
+        assert (part - s_slow.parts[name]).abs().max() <= TOL, name
+
+
+def test_fused_decode_is_closer_to_float64_than_torch_fp32(rwkv7_checkpoint, monkeypatch):
+    """Where fp32 rounding is amplified (a GroupNorm over a near-flat head), the fused step stays
+    near the exact result; the torch path (and the oracle, which computes like it) drifts more."""
+    path = rwkv7_checkpoint(Rwkv7Spec(n_layer=2, n_embd=256, vocab_size=1000))
+    fast, slow = engine.load(path), _load_torch_path(path, monkeypatch)
+    exact = RWKV7(read_checkpoint(path), torch.device("cpu"), torch.float64)
+    states = [m.new_state() for m in (fast, slow, exact)]
+    worst = [0.0, 0.0]
+    for t in random_tokens(40, 1000, seed=1040):
+        fl, sl, el = (m.forward([t], s)[0] for m, s in zip((fast, slow, exact), states, strict=True))
+        worst = [max(worst[0], (fl - el).abs().max().item()), max(worst[1], (sl - el).abs().max().item())]
+    assert worst[0] <= 1e-4 and worst[0] <= worst[1]
+
+
+def test_decode_reuses_logits_only_when_nobody_holds_them(rwkv7_checkpoint):
+    model = engine.load(rwkv7_checkpoint(SPECS[0]))
+    state = model.new_state()
+    kept, _ = model.forward([1], state)
+    kept_copy = kept.clone()
+    ptrs = set()
+    for t in range(2, 12):
+        logits, _ = model.forward([t], state)
+        ptrs.add(logits.data_ptr())
+    assert torch.equal(kept, kept_copy)             # what a caller keeps is never overwritten
+    assert len(ptrs) <= 2                           # steady state: two buffers take turns
+    assert state.last_logits is logits
+
+
+def test_results_do_not_depend_on_thread_count(rwkv7_checkpoint):
+    model = engine.load(rwkv7_checkpoint(SPECS[0]))
+    before, out = torch.get_num_threads(), []
+    try:
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            state = model.new_state()
+            model.forward([3, 4, 5], state)
+            out.append(model.forward([6], state)[0].clone())
+    finally:
+        torch.set_num_threads(before)
+    assert all(torch.equal(out[0], o) for o in out[1:])
+
+
+def test_env_var_forces_a_lower_isa():
+    code = "from kernels import cpu; print(cpu.isa())"
+    env = dict(os.environ, RWKV_CPU_ISA="scalar")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "scalar"
+
+
+def test_select_uses_the_library_for_cpu_fp32_bf16_int8():
+    for dtype in ("fp32", "bf16", "int8"):
+        choice = kernels.select("cpu", dtype)
+        assert choice.name == f"cpu-{cpu.isa()}" and choice.native is cpu
+    assert kernels.select("cpu", "fp16").native is None
+    assert kernels.select("cpu", "fp32", prefer="torch").name == "torch-chunked"
+
+
+def test_missing_library_falls_back_to_torch_and_warns_once(monkeypatch, caplog, rwkv7_checkpoint):
+    def missing():
+        raise cpu.Unavailable("simulated: no compiled library")
+
+    monkeypatch.setattr(cpu, "_find", missing)
+    monkeypatch.setattr(cpu, "_lib", None)
+    monkeypatch.setattr(cpu, "_error", None)
+    monkeypatch.setattr(kernels, "_warned", False)
+    with caplog.at_level(logging.WARNING, logger="kernels"):
+        first = engine.load(rwkv7_checkpoint(SPECS[1]))
+        engine.load(rwkv7_checkpoint(SPECS[1]), precision="int8")
+    warnings = [r for r in caplog.records if "compiled CPU kernels unavailable" in r.getMessage()]
+    assert len(warnings) == 1 and "simulated" in warnings[0].getMessage()
+    assert first.kernels.name == "torch-chunked" and first._decoder is None
+    logits, _ = first.forward([1, 2, 3])
+    assert torch.isfinite(logits).all()
