@@ -11,16 +11,20 @@ from pathlib import Path
 
 from .errors import EngineError
 
+# engine.chat.TEMPLATES' names, spelled out so that --help needs no torch import; a test keeps them equal.
+TEMPLATE_NAMES = ("world", "raven")
 SAMPLER_FLAGS = ("temperature", "top_p", "top_k", "presence_penalty", "frequency_penalty", "penalty_decay",
                  "seed")
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", "-m", required=True, help="model file (.pth / .safetensors) or bundled name")
+    p.add_argument("--model", "-m", required=True,
+                   help="model file (.pth / .safetensors), Hugging Face model folder, or bundled name")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     p.add_argument("--precision", default="auto", help="fp32, bf16, fp16 or auto (default: auto)")
     p.add_argument("--tokenizer", default=None,
-                   help="'world' or a tokenizer.json (default: chosen from the model)")
+                   help="'world', '20b' or a tokenizer.json path (default: the model folder's tokenizer.json, "
+                        "else chosen from the vocabulary size)")
 
 
 def _add_sampler_args(p: argparse.ArgumentParser) -> None:
@@ -48,7 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt", "-p", required=True)
     p.add_argument("--max-tokens", "-n", type=int, default=200)
     p.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
-    p.add_argument("--state", help="start from a saved state or a state-tuning file")
+    p.add_argument("--state", help="start from a saved state or a state-tuning file (.pth, Ai00 .state)")
+    p.add_argument("--template", choices=("none", "auto", *TEMPLATE_NAMES), default="none",
+                   help="none (default): continue the prompt as text; auto or a template name: ask it as one "
+                        "chat turn in that template and stop at the end of the reply")
 
     p = sub.add_parser("chat", help="chat in the terminal (streaming); /help inside for commands")
     _add_model_args(p)
@@ -56,7 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--system", help="system prompt")
     p.add_argument("--think", default="off", help="G1 think mode: off, think, no-think, 'think a bit', ...")
     p.add_argument("--max-tokens", "-n", type=int, default=1024)
-    p.add_argument("--state", help="start from a saved state file or a state-tuning .pth")
+    p.add_argument("--state", help="start from a saved state file or a state-tuning file (.pth, Ai00 .state)")
+    p.add_argument("--template", choices=("auto", *TEMPLATE_NAMES), default="auto",
+                   help="chat template: auto (Bob/Alice for RWKV-4 Pile/Raven, else User/Assistant), "
+                        + ", ".join(TEMPLATE_NAMES))
     p.add_argument("--save-state", help="save the conversation state here after every reply")
 
     sub.add_parser("train", help="train an RWKV-7 from scratch (see: train --help)", add_help=False)
@@ -93,13 +103,26 @@ def _load(args: argparse.Namespace):
 
 
 def _initial_state(path: str | None, model):
+    """A saved state, or a state-tuning file: official ``.pth``, Ai00 ``.state``, or a ``.safetensors``
+    that holds ``time_state`` tensors rather than a saved state."""
+    from .errors import StateFormatError
     from .state import State
 
     if not path:
         return None
-    if Path(path).suffix == ".pth":
+    if Path(path).suffix in (".pth", ".state"):
         return State.from_tuning_file(path, model)
-    return State.load(path, model)
+    try:
+        return State.load(path, model)
+    except StateFormatError as saved_error:
+        try:
+            return State.from_tuning_file(path, model)
+        except StateFormatError:
+            raise saved_error from None
+
+
+def _template(args: argparse.Namespace) -> str | None:
+    return None if args.template == "auto" else args.template
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -124,6 +147,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from .generation import generate
 
     model, tok = _load(args)
+    if args.template != "none":
+        return _generate_turn(args, model, tok)
     gen = generate(model, tok, args.prompt, state=_initial_state(args.state, model), settings=_settings(args),
                    max_tokens=args.max_tokens, stop=args.stop)
     for piece in gen:
@@ -132,6 +157,25 @@ def cmd_generate(args: argparse.Namespace) -> int:
     s = gen.stats
     print(f"\n[{s.prompt_tokens} prompt tokens at {s.prefill_tps:.1f} tok/s, {s.generated_tokens} generated at "
           f"{s.decode_tps:.1f} tok/s; stop: {gen.stop_reason}]", file=sys.stderr)
+    return 0
+
+
+def _generate_turn(args: argparse.Namespace, model, tok) -> int:
+    """``--prompt`` as one user turn of a chat template; the reply alone is printed."""
+    import time
+
+    from .chat import ChatSession
+
+    chat = ChatSession(model, tok, settings=_settings(args), initial_state=_initial_state(args.state, model),
+                       max_tokens=args.max_tokens, template=_template(args))
+    t0 = time.perf_counter()
+    for piece in chat.send(args.prompt):
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    reply = chat.messages[chat.leaf()]
+    seconds = time.perf_counter() - t0
+    print(f"\n[{chat.template.name} template, {len(reply.tokens)} tokens generated in {seconds:.1f} s; "
+          f"stop: {reply.stop_reason}]", file=sys.stderr)
     return 0
 
 
@@ -148,13 +192,15 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     def new_session() -> ChatSession:
         return ChatSession(model, tok, system=args.system, settings=settings, initial_state=initial,
-                           max_tokens=args.max_tokens)
+                           max_tokens=args.max_tokens, template=_template(args))
 
     chat = new_session()
-    print(f"{model.info.describe()}\n{CHAT_HELP}\n", file=sys.stderr)
+    t = chat.template
+    print(f"{model.info.describe()}\n{t.name} template ({t.user} / {t.assistant})\n{CHAT_HELP}\n",
+          file=sys.stderr)
     while True:
         try:
-            line = input("User: ")
+            line = input(f"{t.user}: ")
         except (EOFError, KeyboardInterrupt):
             print(file=sys.stderr)
             return 0
@@ -177,16 +223,16 @@ def cmd_chat(args: argparse.Namespace) -> int:
             stream = chat.regenerate(cancel=cancel)
         else:
             stream = chat.send(line, think=args.think, cancel=cancel)
-        _stream_reply(stream, cancel)
+        _stream_reply(stream, cancel, t.assistant)
         if args.save_state:
             _save(chat, args.save_state)
 
 
-def _stream_reply(stream, cancel: threading.Event) -> None:
+def _stream_reply(stream, cancel: threading.Event, assistant: str = "Assistant") -> None:
     """Print a reply as it streams; Ctrl+C sets ``cancel`` (checked between tokens) instead of
     interrupting a forward pass half way, which would leave the state half updated."""
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
-    sys.stdout.write("Assistant: ")
+    sys.stdout.write(f"{assistant}: ")
     try:
         for piece in stream:
             sys.stdout.write(piece)

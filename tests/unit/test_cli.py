@@ -6,6 +6,9 @@ import json
 import subprocess
 import sys
 
+import pytest
+import torch
+
 import engine
 from engine import State
 
@@ -62,3 +65,66 @@ def test_errors_are_one_clear_line_and_exit_code_2(tmp_path):
     assert out.returncode == 2
     assert out.stderr.startswith("error: 'notes.pth' is not a model file")
     assert "Traceback" not in out.stderr
+
+
+def test_template_names_are_the_chat_modules():
+    from engine.chat import TEMPLATES
+    from engine.cli import TEMPLATE_NAMES
+
+    assert TEMPLATE_NAMES == tuple(TEMPLATES)
+
+
+def test_chat_template_flag_picks_the_role_names(world_ckpt, world_model, tmp_path, capsys, monkeypatch):
+    from engine.cli import main
+
+    saved = tmp_path / "raven.safetensors"
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("Hi there\n/quit\n"))
+    assert main(["chat", "--model", str(world_ckpt), "-n", "5", "--template", "raven",
+                 "--save-state", str(saved)]) == 0
+    out, err = capsys.readouterr()
+    assert "Alice: " in out and "raven template (Bob / Alice)" in err
+    tokens = engine.load_tokenizer("world").encode("Bob: Hi there\n\nAlice:")
+    assert State.load(saved, world_model).tokens_seen == len(tokens) + 5
+
+
+def test_generate_with_a_template_asks_one_turn(world_ckpt, world_model, world_tok, capsys):
+    from engine.chat import ChatSession
+    from engine.cli import main
+
+    greedy = ["--temperature", "0", "--presence-penalty", "0", "--frequency-penalty", "0"]
+    assert main(["generate", "--model", str(world_ckpt), "--prompt", "Hello", "-n", "6", "--template", "auto",
+                 *greedy]) == 0
+    out, err = capsys.readouterr()
+    chat = ChatSession(world_model, world_tok, max_tokens=6, settings=engine.SamplerSettings(
+        temperature=0, presence_penalty=0, frequency_penalty=0))
+    assert out.rstrip("\n") == "".join(chat.send("Hello")) and "world template" in err
+
+
+def test_generate_takes_a_tokenizer_path_and_an_ai00_state(world_ckpt, world_model, tmp_path, capsys):
+    from importlib.resources import files
+
+    from safetensors.torch import save_file
+
+    from engine.cli import main
+
+    i = world_model.info
+    ai00 = tmp_path / "tuned.state"
+    save_file({f"blocks.{n}.att.time_state": torch.full((i.n_head, i.head_size, i.head_size), 0.3)
+               for n in range(i.n_layer)}, str(ai00))
+    pile = str(files("resources") / "tokenizers" / "20B_tokenizer.json")
+    greedy = engine.SamplerSettings(temperature=0, presence_penalty=0, frequency_penalty=0)
+    args = ["--temperature", "0", "--presence-penalty", "0", "--frequency-penalty", "0"]
+    assert main(["generate", "--model", str(world_ckpt), "--prompt", "Hello", "-n", "5", "--tokenizer", pile,
+                 "--state", str(ai00), *args]) == 0
+    out = capsys.readouterr().out
+    expected = engine.generate(world_model, engine.load_tokenizer(pile), "Hello", settings=greedy, max_tokens=5,
+                               state=State.from_tuning_file(ai00, world_model)).run()
+    assert out.rstrip("\n") == expected
+
+
+def test_an_unknown_template_is_refused_by_the_parser(world_ckpt, capsys):
+    from engine.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["chat", "--model", str(world_ckpt), "--template", "alpaca"])
+    assert exit_.value.code == 2 and "invalid choice: 'alpaca'" in capsys.readouterr().err
