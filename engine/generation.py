@@ -4,6 +4,10 @@ A :class:`Generation` is an iterator of text pieces. Prompts are fed in chunks s
 seen between chunks; during decoding it is seen between tokens, so a stop costs at most one
 token's time. When the iterator ends, ``stop_reason``, ``tokens``, ``state`` and timing stats say
 what happened. The state given is advanced in place (pass a clone to keep the original).
+
+A text prompt for the 20B (Pile) tokenizer that ends in ``\\n\\n`` is fed as two ``\\n`` tokens
+(187, 187) instead of the merged one (535), as RWKV Runner and ChatRWKV do (see
+:func:`completion_tokens`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,37 @@ from .tokenizer import Tokenizer
 
 Cancel = threading.Event | Callable[[], bool] | None
 CHUNK_LEN = 256
+PILE_NEWLINE, PILE_DOUBLE_NEWLINE = 187, 535     # "\n" and "\n\n" in the 20B (GPT-NeoX) vocabulary
+
+
+def completion_tokens(tokenizer: Tokenizer, prompt: str) -> list[int]:
+    """The tokens a text prompt is fed as: ``tokenizer.encode(prompt)``, except that a trailing
+    ``\\n\\n`` of the 20B (Pile) tokenizer becomes two ``\\n`` (535 -> 187, 187).
+
+    RWKV Runner (and ChatRWKV before it) rewrites a prompt's last token this way for the 20B
+    tokenizer (``reference/RWKV_FACTS.md``); Pile and Raven models are mostly run, and judged,
+    through them, so a completion here should start from the same tokens as theirs would. (BPE
+    merges greedily, so a prompt that stops on a merged token also commits to a split that
+    training text would only have had before certain continuations; splitting it undoes that.)
+
+    This lives here, not in the tokenizer, on purpose: ``encode`` must stay the exact inverse of
+    ``decode`` (token counts, round trips and the chat's per-turn segments rely on it), and the
+    rewrite is about where a prompt *ends*, which only the code that feeds a whole prompt knows.
+    Token lists given by the caller (the chat's own segments, saved prompts) are fed as they are.
+    """
+    tokens = tokenizer.encode(prompt)
+    if tokens and tokens[-1] == PILE_DOUBLE_NEWLINE and _is_pile(tokenizer):
+        tokens[-1:] = [PILE_NEWLINE, PILE_NEWLINE]
+    return tokens
+
+
+def _is_pile(tokenizer: Tokenizer) -> bool:
+    """The 20B vocabulary (bundled or a folder's own copy), recognised by what its two ids mean."""
+    try:
+        return (tokenizer.token_bytes(PILE_DOUBLE_NEWLINE) == b"\n\n"
+                and tokenizer.token_bytes(PILE_NEWLINE) == b"\n")
+    except (IndexError, KeyError, ValueError):
+        return False
 
 
 def is_cancelled(cancel: Cancel) -> bool:
@@ -74,7 +109,7 @@ class Generation:
                  stop_tokens: Sequence[int], cancel: Cancel, chunk_len: int):
         self.model, self.tokenizer, self.sampler = model, tokenizer, sampler
         self.state = state if state is not None else model.new_state()
-        self.prompt_tokens = tokenizer.encode(prompt) if isinstance(prompt, str) else list(prompt or [])
+        self.prompt_tokens = completion_tokens(tokenizer, prompt) if isinstance(prompt, str) else list(prompt or [])
         if not self.prompt_tokens and self.state.last_logits is None:
             raise EmptyPromptError("The prompt is empty and there is no earlier text to continue from.")
         self.max_tokens, self.stop = max_tokens, [s for s in stop if s]

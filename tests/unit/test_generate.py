@@ -7,8 +7,9 @@ import threading
 import pytest
 import torch
 
+import engine
 from engine.errors import EmptyPromptError
-from engine.generation import _held_back, feed, generate
+from engine.generation import _held_back, completion_tokens, feed, generate
 from engine.sampling import SamplerSettings
 
 from .conftest import GREEDY
@@ -118,3 +119,27 @@ def test_generate_does_not_touch_the_model_weights(world_model, world_tok):
     head = world_model.head.clone()
     _greedy(world_model, world_tok, n=3)
     assert torch.equal(head, world_model.head)
+
+
+@pytest.fixture(scope="module")
+def pile_model(legacy_checkpoint):
+    from tests.fixtures.legacy_checkpoints import LegacySpec
+
+    return engine.load(legacy_checkpoint(LegacySpec(4, n_layer=2, n_embd=64, vocab_size=50277)))
+
+
+def test_a_pile_prompt_ending_in_a_blank_line_is_fed_as_two_newlines(pile_model):
+    pile = engine.load_tokenizer("20b")
+    assert pile.encode("Q: hi\n\n")[-1] == 535            # encode itself stays exact
+    gen = generate(pile_model, pile, "Q: hi\n\n", settings=GREEDY, max_tokens=4)
+    assert gen.prompt_tokens == pile.encode("Q: hi") + [187, 187]
+    same = generate(pile_model, pile, pile.encode("Q: hi") + [187, 187], settings=GREEDY, max_tokens=4)
+    assert gen.run() == same.run() and gen.stats.prompt_tokens == len(same.prompt_tokens)
+
+
+def test_only_a_trailing_pile_blank_line_is_rewritten(pile_model, world_tok):
+    pile = engine.load_tokenizer("20b")
+    assert completion_tokens(pile, "a\n\nb") == pile.encode("a\n\nb")
+    assert completion_tokens(world_tok, "a\n\n") == world_tok.encode("a\n\n")     # World: 261 stays
+    given = pile.encode("a\n\n")
+    assert generate(pile_model, pile, given, max_tokens=1).prompt_tokens == given     # token lists as given
