@@ -205,13 +205,23 @@ class ModelsPage(QWidget):
     def fill_catalog(self) -> None:
         devices = self.main.devices
         gpus = [d for d in devices if d.kind != "cpu"]
-        memory = max((d.memory_bytes for d in (gpus or devices)), default=0)
-        gib = f"{memory / 2**30:.0f} GiB"
-        where = f"{gpus[0].name} ({gib})" if gpus else f"this computer's {gib} RAM"
-        # The catalog's sizes are 16-bit; on a CPU the app runs fp32 unless told otherwise: twice that.
-        best = hub.recommended(self.entries, memory if gpus else memory // 2)
+        device = max(gpus or devices, key=lambda d: d.memory_bytes, default=None)
+        # On a GPU memory is the limit; on a CPU speed is, and the engine picks the biggest model
+        # that still answers at a usable speed (hub.recommended_for says what bandwidth it assumes).
+        best, where = None, "this computer"
+        if device is not None:
+            best = hub.recommended_for(self.entries, device)
+            gib = f"{device.memory_bytes / 2**30:.0f} GiB"
+            where = f"{device.name} ({gib})" if gpus else f"this computer's CPU ({gib} RAM)"
         self.recommendation.setText(f"★ Recommended for {where}: <b>{best.filename}</b>" if best else
                                     f"No official RWKV-7 model fits {where}; the smallest ones may still run slowly.")
+        if best is not None and not gpus:
+            self.recommendation.setToolTip(
+                f"Bigger models would answer slower than {hub.MIN_TOKENS_PER_SECOND:.0f} "
+                f"tokens/s on a typical CPU ({hub.CPU_BYTES_PER_SECOND / 1e9:.0f} GB/s memory bandwidth "
+                "assumed); they are in the list below.")
+        else:
+            self.recommendation.setToolTip("")
         shown = [e for e in self.entries if self.older.isChecked() or e.generation == 7]
         shown.sort(key=lambda e: (-e.generation, e.parameters or 0, e.filename))
         self.catalog_view.clear()

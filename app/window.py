@@ -172,11 +172,11 @@ class MainWindow(QMainWindow):
         self.hardware.clear()
         for d in self.devices:
             for precision in d.precisions:
-                size = info.n_params * hardware.BYTES_PER_PARAM[precision]
+                per_weight = hardware.BYTES_PER_PARAM.get(precision)    # None: no size rule (yet) for it
                 label = f"{d.kind.upper()} {precision} — {d.name}, {d.memory_bytes / 2**30:.0f} GiB"
                 if (d.id, precision) == (rec.device, rec.precision):
                     label += "  ★"          # the recommendation (its reason is the tooltip)
-                elif not hardware.fits(d, size):
+                elif per_weight is not None and not hardware.fits(d, info.n_params * per_weight):
                     label += "  (does not fit)"
                 self.hardware.addItem(label, (d.id, precision))
                 if (d.id, precision) == (self._device_id(), self.model.precision):

@@ -38,6 +38,7 @@ from huggingface_hub.file_download import http_get, repo_folder_name
 from huggingface_hub.utils import build_hf_headers
 from tqdm import tqdm
 
+from engine import hardware
 from engine.errors import EngineError
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "local_models",
     "partial_path",
     "recommended",
+    "recommended_for",
 ]
 
 MODEL_SUFFIXES = (".pth", ".safetensors")
@@ -61,6 +63,12 @@ hf_constants.DOWNLOAD_CHUNK_SIZE = min(hf_constants.DOWNLOAD_CHUNK_SIZE, _CHUNK)
 _DATE = re.compile(r"(20\d{6})")
 
 ProgressCallback = Callable[[int, int], None]
+
+# Bandwidth assumed for a CPU when judging speed: dual-channel DDR4 desktops measure 20-40 GB/s
+# and laptops less under load, so 20 GB/s is the conservative end. A first model that answers at
+# 10 tokens/s or more reads as "instant"; at 2-3 tokens/s people think the app is broken.
+CPU_BYTES_PER_SECOND = 20e9
+MIN_TOKENS_PER_SECOND = 10.0
 
 
 class DownloadError(EngineError):
@@ -109,14 +117,38 @@ def catalog() -> list[CatalogEntry]:
     return [CatalogEntry(**{**item, "tags": tuple(item["tags"])}) for item in document["entries"]]
 
 
-def recommended(entries: Iterable[CatalogEntry], memory_bytes: int) -> CatalogEntry | None:
-    """The biggest official RWKV-7 model (G1 or World) whose weights plus 20% fit in ``memory_bytes``.
+def recommended(
+    entries: Iterable[CatalogEntry],
+    memory_bytes: int,
+    *,
+    bytes_per_second: float | None = None,
+    min_tokens_per_second: float = MIN_TOKENS_PER_SECOND,
+    precision: str | Callable[[CatalogEntry], str] = "fp16",
+) -> CatalogEntry | None:
+    """The biggest official RWKV-7 model (G1 or World) that fits, and, when ``bytes_per_second`` is
+    given, that also decodes at ``min_tokens_per_second`` or faster.
 
-    The official ``.pth`` files are stored in 16-bit, so the file size is the fp16 footprint; the
-    20% covers activations, the state and the runtime. Among files of the same size class, one
-    tagged "Recommended" wins, then the newest (the date in the name).
+    Memory: the weights in ``precision`` (a name, or a function of the entry) plus 20% fit in
+    ``memory_bytes``; the 20% covers activations, the state and the runtime. The official ``.pth``
+    files are stored in 16-bit, so an entry has ``size / 2`` parameters.
+
+    Speed: decoding one token reads every weight once, so where memory bandwidth is the limit (a
+    CPU) tokens/s is at most ``bytes_per_second / weight bytes``. Give the bandwidth to apply this
+    rule (see :func:`recommended_for`); without it only memory counts (a GPU, whose bandwidth is
+    ten to a hundred times a desktop CPU's, is limited by memory long before speed).
+
+    Among files of the same size class, one tagged "Recommended" wins, then the newest (the date
+    in the name).
     """
-    candidates = [e for e in entries if e.generation == 7 and "Official" in e.tags and e.size * 1.2 <= memory_bytes]
+    def weight_bytes(e: CatalogEntry) -> float:
+        return e.size / 2 * _bytes_per_weight(precision(e) if callable(precision) else precision)
+
+    def usable(e: CatalogEntry) -> bool:
+        if e.generation != 7 or "Official" not in e.tags or weight_bytes(e) * 1.2 > memory_bytes:
+            return False
+        return bytes_per_second is None or weight_bytes(e) * min_tokens_per_second <= bytes_per_second
+
+    candidates = [e for e in entries if usable(e)]
     if not candidates:
         return None
 
@@ -125,6 +157,28 @@ def recommended(entries: Iterable[CatalogEntry], memory_bytes: int) -> CatalogEn
         return (e.parameters or 0.0, "Recommended" in e.tags, date.group(1) if date else "")
 
     return max(candidates, key=rank)
+
+
+def _bytes_per_weight(precision: str) -> float:
+    """engine.hardware's figure, else the bits in the name (int8: 1) for a precision it does not list."""
+    known = hardware.BYTES_PER_PARAM.get(precision)
+    if known is not None:
+        return known
+    bits = re.search(r"\d+", precision)
+    if bits is None:
+        raise EngineError(f"Unknown precision '{precision}'.")
+    return int(bits.group()) / 8
+
+
+def recommended_for(entries: Iterable[CatalogEntry], device: hardware.Device, *,
+                    bytes_per_second: float = CPU_BYTES_PER_SECOND) -> CatalogEntry | None:
+    """:func:`recommended` for one device: on a GPU by memory in 16-bit; on the CPU also by speed,
+    each file costed in the precision :func:`engine.hardware.recommend` would load it with there
+    (fp32 today, or whatever it picks once other precisions are preferred), at ``bytes_per_second``."""
+    if device.kind != "cpu":
+        return recommended(entries, device.memory_bytes)
+    return recommended(entries, device.memory_bytes, bytes_per_second=bytes_per_second,
+                       precision=lambda e: hardware.recommend(e.size, e.size // 2, [device]).precision)
 
 
 def download(

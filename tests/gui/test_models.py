@@ -203,3 +203,23 @@ def test_settings_and_model_folders_are_found_again_after_a_restart(loop, make_w
         str(folder)]
     run(loop, second.models.rescan())
     assert _library_rows(second)[str(folder / "mine.pth")][1] == "RWKV-7"
+
+
+def test_a_cpu_only_machine_is_recommended_a_model_that_answers_quickly(loop, make_window):
+    from engine import hardware
+    from tests.unit.test_hub_recommend import CATALOG
+
+    win = make_window()
+    win.devices = [hardware.Device("cpu", "cpu", "Desktop CPU", 24 * 2**30, None, 8, (), ("fp32", "bf16"))]
+    win.models.set_catalog(CATALOG)
+    view = win.models.catalog_view
+    names = [view.topLevelItem(i).text(0) for i in range(view.topLevelItemCount())]
+    starred = [n for n in names if n.startswith("★ ")]
+    assert starred == ["★ rwkv7-g1-0.4b-20250101-ctx4096.pth"]      # not the 2.9B that fits half the RAM
+    assert "CPU (24 GiB RAM)" in win.models.recommendation.text()
+    assert "tokens/s" in win.models.recommendation.toolTip()
+
+    win.devices = [*win.devices, hardware.Device("cuda:0", "cuda", "Test GPU", 24 * 2**30, None, None, (),
+                                                 ("fp16", "fp32"))]
+    win.models.fill_catalog()
+    assert "★ rwkv7-g1-7.2b" in win.models.catalog_view.currentItem().text(0)     # a GPU: memory decides
