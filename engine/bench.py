@@ -3,8 +3,10 @@
 Prefill is one forward call over a prompt of random tokens (the parallel form); decode is the
 median time of single-token forward calls (the RNN form), reported as tokens/s. ``--contexts``
 decodes again after the state has read 1k, 4k, ... tokens, to show that time per token and memory
-stay flat. ``--oracle`` runs BlinkDL's ``rwkv`` package on the same file in a subprocess, in the
-same run, so the ratio is measured rather than remembered.
+stay flat (each context row has its own peak RSS). ``--oracle`` runs BlinkDL's ``rwkv`` package on
+the same file in a subprocess, in the same run, so the ratio is measured rather than remembered.
+The decode speed is also given as a share of this machine's ceiling, measured in the same run: the
+read bandwidth (fastest of several sums over 512 MiB) divided by the matrix bytes read per token.
 """
 
 from __future__ import annotations
@@ -29,6 +31,52 @@ def _rss_mib() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def _reset_peak_rss() -> None:
+    """Start a new peak-RSS window (Linux: writing 5 to clear_refs resets VmHWM)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def _window_peak_rss_mib() -> float:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def read_bandwidth_gbps(mib: int = 512, runs: int = 5) -> float:
+    """DRAM read bandwidth now: the fastest of ``runs`` sums over a buffer far beyond any cache."""
+    big = torch.ones(mib * 2**20 // 4)
+    big.sum()
+    best = min(_timed(big.sum) for _ in range(runs))
+    return big.numel() * 4 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+BYTES = {"fp32": 4, "bf16": 2, "fp16": 2, "int8": 1}
+
+
+def matrix_bytes_per_token(model) -> int:
+    """Weights every decoded token reads (as machine_limits counts them): every layer's matrices and
+    LoRAs, and the head; not the embedding row."""
+    i = model.info
+    loras = sum(max(32, round(m * i.n_embd**0.5 / 32) * 32) for m in (2.5, 2.5, 1.7, 5.0))
+    params = i.n_layer * (4 * i.n_embd**2 + 2 * i.n_embd * i.dim_ffn + 2 * i.n_embd * loras)
+    return (params + i.vocab_size * i.n_embd) * BYTES.get(model.precision, 4)
 
 
 def _peak_rss_mib() -> float:
@@ -83,8 +131,10 @@ def measure(model, prompt_tokens: int, decode_tokens: int, repeat: int, contexts
         State.load(path, model)
         load_s = time.perf_counter() - t
 
+    peak_before_contexts = _peak_rss_mib()   # the context rows reset the peak-RSS window
     ctx_rows = []
     for ctx in contexts:
+        _reset_peak_rss()
         state = model.new_state()
         chunk = torch.randint(1, V, (1024,), generator=g).tolist()
         done = 0
@@ -93,7 +143,9 @@ def measure(model, prompt_tokens: int, decode_tokens: int, repeat: int, contexts
             model.forward(chunk[:n], state)
             done += n
         times = decode_run(state, decode_tokens)
-        ctx_rows.append({"context": ctx, "decode_tok_s": 1 / statistics.median(times), "rss_mib": _rss_mib()})
+        ctx_rows.append({"context": ctx, "decode_tok_s": 1 / statistics.median(times),
+                         "decode_ms_per_token": 1e3 * statistics.median(times), "rss_mib": _rss_mib(),
+                         "peak_rss_mib": _window_peak_rss_mib()})
 
     p_med = statistics.median(prefill)
     return {
@@ -106,6 +158,7 @@ def measure(model, prompt_tokens: int, decode_tokens: int, repeat: int, contexts
         "state_save_ms": 1e3 * save_s,
         "state_load_ms": 1e3 * load_s,
         "contexts": ctx_rows,
+        "peak_rss_before_contexts_mib": peak_before_contexts,
     }
 
 
@@ -133,7 +186,12 @@ def run_bench(args: argparse.Namespace) -> int:
            "threads": torch.get_num_threads(), "kernels": model.kernels.name, "load_s": load_s}
     res.update(measure(model, args.prompt_tokens, args.decode_tokens, args.repeat,
                        _parse_contexts(args.contexts)))
-    res["peak_rss_mib"] = _peak_rss_mib()
+    res["peak_rss_mib"] = max([res.pop("peak_rss_before_contexts_mib"), _peak_rss_mib(),
+                               *(row["peak_rss_mib"] for row in res["contexts"])])
+    if model.device.type == "cpu":
+        res["read_GBps"] = read_bandwidth_gbps()
+        res["decode_ceiling_tok_s"] = res["read_GBps"] * 1e9 / matrix_bytes_per_token(model)
+        res["decode_share_of_ceiling"] = res["decode_tok_s"] / res["decode_ceiling_tok_s"]
     if model.device.type == "cuda":
         res["peak_gpu_mib"] = torch.cuda.max_memory_allocated() / 2**20
     if getattr(args, "oracle", False):
@@ -148,11 +206,16 @@ def run_bench(args: argparse.Namespace) -> int:
     print(f"load      {load_s:.2f} s")
     print(f"prefill   {res['prefill_tok_s']:8.1f} tok/s  ({args.prompt_tokens} tokens, one call)")
     print(f"decode    {res['decode_tok_s']:8.1f} tok/s  ({res['decode_ms_per_token']:.2f} ms/token)")
+    if "read_GBps" in res:
+        print(f"ceiling   {res['decode_ceiling_tok_s']:8.1f} tok/s  (read {res['read_GBps']:.1f} GB/s now); decode at "
+              f"{100 * res['decode_share_of_ceiling']:.0f}%")
     print(f"TTFT      {res['time_to_first_token_s'] * 1e3:8.1f} ms")
     print(f"state     {res['state_bytes'] / 2**20:.2f} MiB; save {res['state_save_ms']:.1f} ms, "
           f"load {res['state_load_ms']:.1f} ms")
     for row in res["contexts"]:
-        print(f"ctx {row['context']:>6}  decode {row['decode_tok_s']:8.1f} tok/s, RSS {row['rss_mib']:.0f} MiB")
+        print(f"ctx {row['context']:>6}  decode {row['decode_tok_s']:8.1f} tok/s "
+              f"({row['decode_ms_per_token']:.2f} ms), "
+              f"RSS {row['rss_mib']:.0f} MiB, peak {row['peak_rss_mib']:.0f} MiB")
     print(f"peak RSS  {res['peak_rss_mib']:.0f} MiB")
     if "oracle" in res:
         o, r = res["oracle"], res["oracle_ratio"]

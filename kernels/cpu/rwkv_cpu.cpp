@@ -127,7 +127,12 @@ class Pool {
             cv_.notify_all();
         }
         fn(ctx, 0, n_);
-        while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+        // Spin briefly, then yield: on an oversubscribed machine the helper we wait for may need
+        // this very core to finish.
+        for (unsigned spins = 0; pending_.load(std::memory_order_acquire) != 0; spins++) {
+            if (spins < 2000) cpu_relax();
+            else std::this_thread::yield();
+        }
     }
 
   private:
@@ -180,10 +185,6 @@ void parallel(F& f) {  // f(tid, nth) on every pool thread
     pool().run([](void* c, int tid, int nth) { (*static_cast<F*>(c))(tid, nth); }, &f);
 }
 
-inline void split(long total, int tid, int nth, long* lo, long* hi) {
-    *lo = total * tid / nth;
-    *hi = total * (tid + 1) / nth;
-}
 
 // ---------------------------------------------------------------------------------------------
 // GEMV over a range of rows: y[o] = W[o, :] . x for o in [r0, r1). W is [rows, cols] row-major.
@@ -471,11 +472,15 @@ struct MultiGemv {
     void add(const Mat& m, const float* x, float* y, int act = ACT_NONE) {
         t[n++] = GemvTask{m, x, y, act, nullptr, 0.0f};
     }
-    void operator()(int tid, int nth) const {
-        long total = 0;
-        for (int i = 0; i < n; i++) total += t[i].m.rows * t[i].m.cols;
-        long lo, hi;
-        split(total, tid, nth, &lo, &hi);
+    // The work is cut into chunks that threads take in turn: on a busy machine a helper thread may
+    // be descheduled, and the others then simply do its share.
+    mutable std::atomic<long> next{0};
+    long total = 0, chunks = 1;
+    void operator()(int, int) const {
+        for (long c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;)
+            process(total * c / chunks, total * (c + 1) / chunks);
+    }
+    void process(long lo, long hi) const {
         long base = 0;
         for (int i = 0; i < n; i++) {
             const GemvTask& g = t[i];
@@ -505,6 +510,11 @@ struct MultiGemv {
                 t[i].xq = buf.data();
             }
         }
+        total = 0;
+        for (int i = 0; i < n; i++) total += t[i].m.rows * t[i].m.cols;
+        const int nth = pool().size();
+        chunks = nth == 1 ? 1 : std::max(1L, std::min(8L * nth, total / 16384));
+        next.store(0);
         parallel(*this);
     }
 };
@@ -604,12 +614,11 @@ struct HeadsJob {  // everything between the LoRAs and the output projection, pe
     int layer;
     float* S;
     int isa;
-    void operator()(int tid, int nth) const {
-        long h0, h1;
-        split(m->H, tid, nth, &h0, &h1);
+    mutable std::atomic<int> next{0};
+    void operator()(int, int) const {
         const int N = m->N;
         float aa[1024], bb[1024], ww[1024];  // N <= 1024
-        for (long h = h0; h < h1; h++) run_head(int(h), N, aa, bb, ww);
+        for (int h; (h = next.fetch_add(1, std::memory_order_relaxed)) < m->H;) run_head(h, N, aa, bb, ww);
     }
     void run_head(int h, int N, float* aa, float* bb, float* ww) const {
         Rwkv7& M = *m;
@@ -683,7 +692,7 @@ void decode_step(Rwkv7& M, int token, float* att_prev, float* wkv, float* ffn_pr
         g2.add(ly.g2, M.gh.data(), M.g.data());
         if (l > 0) g2.add(ly.v2, M.vh.data(), M.vl.data());
         g2.run();
-        HeadsJob hj{&M, &ly, l, wkv + long(l) * M.H * M.N * M.N, isa};
+        HeadsJob hj{&M, &ly, l, wkv + long(l) * M.H * M.N * M.N, isa, {0}};
         parallel(hj);
         MultiGemv go;
         go.add(ly.O, M.y.data(), M.out.data());
@@ -766,14 +775,12 @@ API void rwkv_wkv7_seq(int T, int H, int N, const float* r, const float* w, cons
                        const float* v, const float* a, const float* b, float* state, float* y) {
     std::lock_guard<std::mutex> lk(g_api);
     const int isa = current_isa();
-    auto job = [&](int tid, int nth) {
-        long h0, h1;
-        split(H, tid, nth, &h0, &h1);
+    std::atomic<int> next{0};
+    auto job = [&](int, int) {
         Wkv7HeadFn f = wkv7_head_fn(isa);
-        for (int t = 0; t < T; t++) {
-            const long base = long(t) * H * N;
-            for (long h = h0; h < h1; h++) {
-                const long o = base + h * N;
+        for (long h; (h = next.fetch_add(1)) < H;) {
+            for (int t = 0; t < T; t++) {
+                const long o = long(t) * H * N + h * N;
                 f(N, r + o, w + o, k + o, v + o, a + o, b + o, state + h * N * N, y + o);
             }
         }
