@@ -13,6 +13,9 @@ still names.
 system prompt, model or tuning changed. A rename, a settings change, a branch switch, delete and
 undelete leave it alone, so the list does not jump under the user's pointer.
 
+The schema and its migrations are in :mod:`app.store_schema`, the export file's format in
+:mod:`app.store_io`; this module is the only one that opens the database.
+
 No Qt here. The app calls the store from the main thread, but the connection is guarded by a
 lock so the engine's worker thread may save a finished reply too.
 """
@@ -32,48 +35,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.chat import Message
-from engine.errors import IncompatibleStateError, StateFormatError, StateNotFoundError
+from engine.errors import IncompatibleStateError
 from engine.state import State
+
+from .store_schema import StoreError, migrate
 
 if TYPE_CHECKING:
     from engine.model import Model
-
-EXPORT_KEY = "rwkv_desktop_conversation"
-EXPORT_VERSION = 1
-
-# One tuple of statements per schema version; PRAGMA user_version says how many have run.
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE conversations (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            title TEXT NOT NULL,
-            created REAL NOT NULL,
-            updated REAL NOT NULL,
-            model_path TEXT NOT NULL,
-            model_fingerprint TEXT NOT NULL,
-            system_prompt TEXT NOT NULL DEFAULT '',
-            settings TEXT NOT NULL DEFAULT '{}',
-            tuning_path TEXT,
-            deleted_at REAL)""",
-        "CREATE INDEX conversations_by_recency ON conversations (updated DESC) WHERE deleted_at IS NULL",
-        # parent 0 is the session's root, which is never stored; hence no foreign key on parent.
-        """CREATE TABLE messages (
-            conversation_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
-            id INTEGER NOT NULL,
-            parent INTEGER,
-            role TEXT NOT NULL,
-            text TEXT NOT NULL,
-            tokens BLOB NOT NULL,
-            created REAL NOT NULL,
-            complete INTEGER NOT NULL,
-            stop_reason TEXT,
-            think TEXT NOT NULL,
-            active_child INTEGER,
-            stats TEXT,
-            state_file TEXT,
-            PRIMARY KEY (conversation_id, id)) WITHOUT ROWID""",
-    ),
-)
 
 _UPDATABLE = {"title", "system_prompt", "settings", "tuning_path", "model_path", "model_fingerprint"}
 _CONTENT = {"system_prompt", "tuning_path", "model_path", "model_fingerprint"}   # these bump `updated`
@@ -84,10 +52,6 @@ _UPSERT = """INSERT INTO messages (conversation_id, id, parent, role, text, toke
         text = excluded.text, tokens = excluded.tokens, complete = excluded.complete,
         stop_reason = excluded.stop_reason, think = excluded.think, active_child = excluded.active_child,
         stats = COALESCE(excluded.stats, messages.stats), state_file = excluded.state_file"""
-
-
-class StoreError(Exception):
-    """The conversation database cannot be used as it is; the message says why."""
 
 
 class ConversationNotFoundError(StoreError, KeyError):
@@ -139,7 +103,7 @@ class ConversationStore:
             db.execute("PRAGMA foreign_keys = ON")
             db.execute("PRAGMA journal_mode = WAL")
             db.create_function("casefold", 1, _casefold, deterministic=True)
-            _migrate(db)
+            migrate(db)
         except BaseException:
             db.close()
             raise
@@ -279,28 +243,16 @@ class ConversationStore:
     # -- moving a conversation to another machine ------------------------------------------------
 
     def export(self, conv_id: int, path: Path, model: Model) -> None:
-        """One safetensors file: the latest state of the active branch, the whole tree in its metadata."""
+        """One safetensors file: the latest state of the active branch, the whole tree in its metadata
+        (the format is :mod:`app.store_io`'s)."""
+        from .store_io import write_export
+
         conv = self.get(conv_id)
         with self._lock:
             rows = self._conn().execute("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id",
                                         (conv_id,)).fetchall()
-        state, state_message = None, None
-        for row in reversed(_active_path(rows)):
-            state = self.load_checkpoint(conv_id, row["id"], model)
-            if state is not None:
-                state_message = row["id"]
-                break
-        if state is None:
-            state = model.new_state()
-        state.meta = {}
-        fields = {k: v for k, v in vars(conv).items() if k not in ("id", "deleted_at")}
-        messages = [{"id": r["id"], "parent": r["parent"], "role": r["role"], "text": r["text"],
-                     "tokens": unpack_tokens(r["tokens"]), "created": r["created"], "complete": bool(r["complete"]),
-                     "stop_reason": r["stop_reason"], "think": r["think"], "active_child": r["active_child"],
-                     "stats": json.loads(r["stats"]) if r["stats"] else None} for r in rows]
-        payload = {"version": EXPORT_VERSION, "conversation": fields, "messages": messages,
-                   "state_message": state_message}
-        state.save(path, {EXPORT_KEY: json.dumps(payload, ensure_ascii=False)})
+        write_export(Path(path), conv, rows, lambda msg_id: self.load_checkpoint(conv_id, msg_id, model),
+                     model.new_state)
 
     def import_(self, path: Path, model: Model) -> Conversation:
         """A new conversation from :meth:`export`'s file; nothing is written unless ``model`` fits it.
@@ -308,36 +260,27 @@ class ConversationStore:
         The copy is tied to the local model's path (the exporting machine's path means nothing
         here) and counts as just changed, so it appears at the top of the list.
         """
+        from .store_io import read_export
+
         path = Path(path)
-        payload = _read_export(path)
         now = self._clock()
-        try:
-            fields, state_message = payload["conversation"], payload["state_message"]
-            title, created = str(fields["title"]), float(fields.get("created", now))
-            system_prompt, settings = str(fields.get("system_prompt", "")), dict(fields.get("settings") or {})
-            tuning_path = None if fields.get("tuning_path") is None else str(fields["tuning_path"])
-            rows = [_import_row(m) for m in payload["messages"]]
-            ids = [row[0] for row in rows]
-            if len(set(ids)) != len(ids) or (state_message is not None and state_message not in ids):
-                raise ValueError("message ids are repeated or the state belongs to no message")
-        except (AttributeError, KeyError, TypeError, ValueError) as e:
-            raise StateFormatError(f"'{path.name}' has a damaged conversation in it ({e!r}).") from e
+        imp = read_export(path, now)
         try:
             state = State.load(path, model)
         except IncompatibleStateError as e:
-            theirs = Path(str(fields.get("model_path", "another model"))).name
-            raise IncompatibleStateError(f"“{title}” was saved with {theirs}, and the loaded model "
-                                         f"{model.info.name} cannot continue it. {e}") from e
+            raise IncompatibleStateError(f"“{imp.title}” was saved with {Path(imp.model_path).name}, and the "
+                                         f"loaded model {model.info.name} cannot continue it. {e}") from e
         with self._write() as db:
-            conv_id = self._insert_conversation(db, title, created, now, str(model.info.path),
-                                                model.info.fingerprint, system_prompt, settings, tuning_path)
+            conv_id = self._insert_conversation(db, imp.title, imp.created, now, str(model.info.path),
+                                                model.info.fingerprint, imp.system_prompt, imp.settings,
+                                                imp.tuning_path)
             state_file = None
-            if state_message is not None:
-                state_file = f"{conv_id}/{state_message}-{state.tokens_seen}.safetensors"
+            if imp.state_message is not None:
+                state_file = f"{conv_id}/{imp.state_message}-{state.tokens_seen}.safetensors"
                 state.meta = {}
-                state.save(self.states / state_file, {"conversation": conv_id, "message": state_message})
-            db.executemany(_UPSERT, [(conv_id, *row, state_file if row[0] == state_message else None)
-                                     for row in rows])
+                state.save(self.states / state_file, {"conversation": conv_id, "message": imp.state_message})
+            db.executemany(_UPSERT, [(conv_id, *row, state_file if row[0] == imp.state_message else None)
+                                     for row in imp.rows])
         return self.get(conv_id)
 
     # -- inside ------------------------------------------------------------------------------------
@@ -414,67 +357,7 @@ def _casefold(text: str | None) -> str | None:
     return None if text is None else text.casefold()
 
 
-def _migrate(db: sqlite3.Connection) -> None:
-    db.execute("BEGIN IMMEDIATE")    # read the version inside the lock, in case two apps start at once
-    try:
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(_MIGRATIONS):
-            raise StoreError(f"The conversation database was written by a newer RWKV Desktop (schema {version}, "
-                             f"this version knows {len(_MIGRATIONS)}); update the app to open it.")
-        for number, statements in enumerate(_MIGRATIONS[version:], start=version + 1):
-            for sql in statements:
-                db.execute(sql)
-            db.execute(f"PRAGMA user_version = {number}")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
 def _conversation(row: sqlite3.Row) -> Conversation:
     return Conversation(row["id"], row["title"], row["created"], row["updated"], row["model_path"],
                         row["model_fingerprint"], row["system_prompt"], json.loads(row["settings"]),
                         row["tuning_path"], row["deleted_at"])
-
-
-def _active_path(rows: list[sqlite3.Row]) -> list[sqlite3.Row]:
-    """The active branch as ``ChatSession.restore`` rebuilds it: a saved choice, else the newest child."""
-    by_id = {r["id"]: r for r in rows}
-    children: dict[int, list[int]] = {}
-    for r in rows:
-        children.setdefault(r["parent"] if r["parent"] is not None else 0, []).append(r["id"])
-    path, node = [], 0
-    while children.get(node):
-        saved = by_id[node]["active_child"] if node in by_id else None
-        node = saved if saved in children[node] else children[node][-1]
-        path.append(by_id[node])
-    return path
-
-
-def _read_export(path: Path) -> dict:
-    from safetensors import SafetensorError, safe_open
-
-    if not path.is_file():
-        raise StateNotFoundError(f"No file at '{path}'.")
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            info = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as e:
-        raise StateFormatError(f"'{path.name}' is not an exported conversation ({e}).") from e
-    if EXPORT_KEY not in info:
-        raise StateFormatError(f"'{path.name}' holds a state but no conversation; it was not made by Export.")
-    try:
-        payload = json.loads(info[EXPORT_KEY])
-    except ValueError as e:
-        raise StateFormatError(f"'{path.name}' has a damaged conversation in it ({e}).") from e
-    if not isinstance(payload, dict) or int(payload.get("version", 0)) > EXPORT_VERSION:
-        raise StateFormatError(f"'{path.name}' was exported by a newer RWKV Desktop; update the app to import it.")
-    return payload
-
-
-def _import_row(m: dict) -> tuple:
-    """An exported message as the columns of :data:`_UPSERT` between the conversation id and the state file."""
-    return (int(m["id"]), None if m["parent"] is None else int(m["parent"]), str(m["role"]), str(m["text"]),
-            pack_tokens(int(t) for t in m["tokens"]), float(m["created"]), int(bool(m["complete"])),
-            m["stop_reason"], str(m["think"]), None if m["active_child"] is None else int(m["active_child"]),
-            json.dumps(m["stats"]) if m.get("stats") is not None else None)

@@ -282,3 +282,33 @@ def test_a_worker_thread_can_use_the_store(world_model, store):
     thread.start()
     thread.join()
     assert errors == [] and [m.text for m in store.load_messages(conv.id)] == ["from a worker"]
+
+
+def test_a_damaged_or_foreign_export_file_is_refused_and_writes_nothing(world_model, world_tok, tmp_path, store):
+    import json
+
+    from safetensors import safe_open
+
+    from app.store_io import EXPORT_KEY
+    from engine.errors import StateFormatError
+
+    chat = _chat(world_model, world_tok)
+    conv = _new(store, world_model, "Harbors")
+    store.save_tree(conv.id, _tree(chat))
+    good = tmp_path / "harbors.safetensors"
+    store.export(conv.id, good, world_model)
+    with safe_open(str(good), framework="pt") as f:
+        payload = json.loads(f.metadata()[EXPORT_KEY])
+    payload["messages"].append(dict(payload["messages"][0]))          # a repeated message id
+    state = State.load(good, world_model)
+    state.meta = {}                                                     # loaded metadata holds the export
+    damaged, plain = tmp_path / "damaged.safetensors", tmp_path / "plain.safetensors"
+    state.save(damaged, {EXPORT_KEY: json.dumps(payload)})
+    state.save(plain)
+
+    with ConversationStore(tmp_path / "elsewhere") as other:
+        with pytest.raises(StateFormatError, match="damaged conversation"):
+            other.import_(damaged, world_model)
+        with pytest.raises(StateFormatError, match="not made by Export"):
+            other.import_(plain, world_model)
+        assert other.list() == [] and list(other.states.iterdir()) == []
