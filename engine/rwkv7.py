@@ -31,9 +31,9 @@ from torch import Tensor
 
 import kernels
 
-from .errors import UnknownLayoutError
+from .errors import EngineError, UnknownLayoutError
 from .loader import Checkpoint
-from .model import Model, ModelInfo
+from .model import DTYPES, Model, ModelInfo
 from .quant import LogitsPool, Packed, pack
 from .state import State
 
@@ -88,8 +88,9 @@ class RWKV7(Model):
         L = 1 + max(int(k.split(".")[1]) for k in z if k.startswith("blocks."))
         _check_keys(z, L, ckpt.path.name)
         # int8 = weight-only int8 computed in fp32; with the compiled kernels bf16 also computes in fp32.
-        self._precision = "int8" if dtype == torch.int8 else str(dtype).removeprefix("torch.").replace(
-            "float32", "fp32").replace("bfloat16", "bf16").replace("float16", "fp16")
+        self._precision = next(name for name, t in DTYPES.items() if t == dtype)
+        if dtype == torch.int8 and device.type != "cpu":
+            raise EngineError("Precision int8 runs on the CPU only; use fp16 or bf16 on a GPU.")
         self.kernels = kernels.select(device.type, self._precision)
         native = self.kernels.native
         packed_fmt = dtype if (native is not None or dtype == torch.int8) else None
