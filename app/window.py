@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 import engine
 from engine import State, hardware
 from engine.errors import EngineError
+from engine.inspect import check_named_generation
 from engine.tokenizer import tokenizer_for
 
 from . import theme
@@ -217,7 +218,9 @@ class MainWindow(QMainWindow):
         """Use a state-tuning file's state to start new chats (None: back to the plain model).
 
         The engine checks the file against the loaded model (generation, layers, heads, head size);
-        a file for another model is refused with the engine's message and nothing changes."""
+        a file for another model is refused with the engine's message and nothing changes. A file
+        of the right shape whose name says another generation (``rwkv-x060-…`` on an RWKV-7) is
+        refused too: the tensors cannot tell, and its state would only garble the replies."""
         if self.model is None:
             self.statusBar().showMessage("Load a model first: a state-tuning file belongs to one model")
             return False
@@ -227,9 +230,11 @@ class MainWindow(QMainWindow):
         model = self.model
         try:
             state = None if path is None else await self.worker.submit(lambda: State.from_tuning_file(path, model))
+            if path is not None:
+                check_named_generation(path, model.info.generation)
         except (EngineError, OSError) as e:
             QMessageBox.warning(self, "Could not use the state-tuning file",
-                                f"{e}\n\nThe model ({self.model.info.describe()}) is unchanged; "
+                                f"{e}\n\nThe model ({model.info.describe()}) is unchanged; "
                                 "new chats start as before.")
             return False
         self.tuning, self.tuning_path = state, path

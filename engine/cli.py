@@ -106,19 +106,23 @@ def _initial_state(path: str | None, model):
     """A saved state, or a state-tuning file: official ``.pth``, Ai00 ``.state``, or a ``.safetensors``
     that holds ``time_state`` tensors rather than a saved state."""
     from .errors import StateFormatError
+    from .inspect import check_named_generation
     from .state import State
 
     if not path:
         return None
-    if Path(path).suffix in (".pth", ".state"):
-        return State.from_tuning_file(path, model)
-    try:
-        return State.load(path, model)
-    except StateFormatError as saved_error:
+    if Path(path).suffix not in (".pth", ".state"):
         try:
-            return State.from_tuning_file(path, model)
-        except StateFormatError:
-            raise saved_error from None
+            return State.load(path, model)
+        except StateFormatError as saved_error:
+            try:
+                tuned = State.from_tuning_file(path, model)
+            except StateFormatError:
+                raise saved_error from None
+    else:
+        tuned = State.from_tuning_file(path, model)
+    check_named_generation(path, model.info.generation)
+    return tuned
 
 
 def _template(args: argparse.Namespace) -> str | None:

@@ -23,6 +23,7 @@ import json
 import math
 import os
 import pickle
+import re
 import struct
 import zipfile
 from collections import Counter
@@ -31,11 +32,17 @@ from pathlib import Path
 
 import torch
 
-from .errors import EngineError, NotAModelError, TruncatedModelError, UnsafeCheckpointError
+from .errors import (
+    EngineError,
+    IncompatibleStateError,
+    NotAModelError,
+    TruncatedModelError,
+    UnsafeCheckpointError,
+)
 from .layouts import read_config, to_official, weight_files
 from .loader import detect_generation
 
-__all__ = ["FileInfo", "inspect_file"]
+__all__ = ["FileInfo", "check_named_generation", "inspect_file", "named_generation"]
 
 _SAFETENSORS_DTYPES = {"F32": "fp32", "F16": "fp16", "BF16": "bf16", "F64": "fp64", "I64": "int64",
                        "I32": "int32", "I8": "int8", "U8": "uint8", "BOOL": "bool"}
@@ -99,6 +106,31 @@ def inspect_file(path: str | os.PathLike) -> FileInfo:
     layers = {int(k.split(".")[1]) for k in mapped if k.startswith("blocks.") and k.split(".")[1].isdigit()}
     return FileInfo(path, size, generation, sum(t.numel() for t in mapped.values()), len(layers), n_embd,
                     vocab, counts.most_common(1)[0][0])
+
+
+_NAMED = (re.compile(r"x0(\d)\d", re.I), re.compile(r"rwkv[-_ ]?v?([4-7])(?![\d.bB])", re.I))
+
+
+def named_generation(name: str) -> int | None:
+    """The RWKV generation a file's *name* claims (``RWKV-x060-…``: 6, ``rwkv7-g1-…``: 7), or None.
+
+    Only a hint, for files whose tensors cannot tell: a state-tuning file holds ``[H, N, N]``
+    matrices and nothing else, so an RWKV-6 file fits an RWKV-7 model of the same shape. Models
+    themselves are always identified by their tensors.
+    """
+    for pattern in _NAMED:
+        if (m := pattern.search(name)) and 4 <= int(m.group(1)) <= 7:
+            return int(m.group(1))
+    return None
+
+
+def check_named_generation(path: str | os.PathLike, generation: int) -> None:
+    """Refuse a state-tuning file whose name says another generation than the model's (see above)."""
+    name = Path(path).name
+    named = named_generation(name)
+    if named is not None and named != generation:
+        raise IncompatibleStateError(f"'{name}' is named for RWKV-{named}, but the loaded model is RWKV-{generation}; "
+                                     "a state-tuning file only works with the model it was tuned on.")
 
 
 def _read_header(path: Path) -> dict[str, _Tensor]:

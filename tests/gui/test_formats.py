@@ -88,7 +88,8 @@ def test_the_tuning_picker_offers_official_and_ai00_files(loop, make_window, wor
     assert torch.equal(win.tuning.wkv[1], torch.full((2, 32, 32), 0.2))
 
 
-@pytest.mark.parametrize("case", ["rwkv6 file on an rwkv7 model", "any file on an rwkv4 model"])
+@pytest.mark.parametrize("case", ["rwkv6 file on an rwkv7 model", "same-shape rwkv6 file on an rwkv7 model",
+                                  "any file on an rwkv4 model"])
 def test_a_tuning_file_for_another_generation_is_refused_clearly_and_nothing_changes(
         loop, make_window, world_ckpt, tmp_path, monkeypatch, case):
     win = make_window()
@@ -98,10 +99,14 @@ def test_a_tuning_file_for_another_generation_is_refused_clearly_and_nothing_cha
         torch.save(_time_states(win.model.info, 0.1), good)
         assert run(loop, win.apply_tuning(str(good)))
         before = (win.tuning, win.tuning_path, win.header.text())
-        # An RWKV-6 1.6B's tuning: 24 layers of 32 heads of 64.
-        wrong = tmp_path / "rwkv-x060-world-1b6-state.pth"
-        torch.save(_time_states(win.model.info, 0.5, layers=24, heads=32, size=64), wrong)
-        expected = "tuned for another model"
+        if case.startswith("same-shape"):       # only its name can tell
+            wrong = tmp_path / "rwkv-x060-tiny-state.pth"
+            torch.save(_time_states(win.model.info, 0.5), wrong)
+            expected = "is named for RWKV-6, but the loaded model is RWKV-7"
+        else:                                   # an RWKV-6 1.6B's tuning: 24 layers of 32 heads of 64
+            wrong = tmp_path / "rwkv-x060-world-1b6-state.pth"
+            torch.save(_time_states(win.model.info, 0.5, layers=24, heads=32, size=64), wrong)
+            expected = "tuned for another model"
     else:
         v4 = save_tensors(make_legacy_state_dict(LegacySpec(4, n_layer=2, n_embd=64, vocab_size=65536)),
                           tmp_path / "rwkv4-world", "pth")

@@ -128,3 +128,14 @@ def test_an_unknown_template_is_refused_by_the_parser(world_ckpt, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["chat", "--model", str(world_ckpt), "--template", "alpaca"])
     assert exit_.value.code == 2 and "invalid choice: 'alpaca'" in capsys.readouterr().err
+
+
+def test_a_tuning_file_named_for_another_generation_is_an_error(world_ckpt, world_model, tmp_path, capsys):
+    from engine.cli import main
+
+    i = world_model.info
+    v6 = tmp_path / "rwkv-x060-tuned.pth"
+    torch.save({f"blocks.{n}.att.time_state": torch.zeros(i.n_head, i.head_size, i.head_size)
+                for n in range(i.n_layer)}, v6)
+    assert main(["generate", "--model", str(world_ckpt), "--prompt", "Hi", "-n", "2", "--state", str(v6)]) == 2
+    assert "named for RWKV-6, but the loaded model is RWKV-7" in capsys.readouterr().err

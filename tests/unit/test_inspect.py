@@ -109,3 +109,14 @@ def test_rwkv5_and_rwkv6_headers_are_read_like_the_loader_reads_them(tmp_path, g
     sd = make_legacy_state_dict(LegacySpec(generation, n_layer=2, n_embd=64, head_size=32))
     info = inspect_file(save_tensors(sd, tmp_path / f"v{generation}", "pth"))
     assert (info.generation, info.n_layer, info.n_embd) == (generation, 2, 64)
+
+
+@pytest.mark.parametrize(("name", "generation"), [
+    ("rwkv-x060-chn_single_round_qa-1B6-20240516-ctx2048.pth", 6), ("RWKV-x070-World-0.1B-v2.8-ctx4096.pth", 7),
+    ("rwkv7-g1-2.9b-20250519-ctx4096.pth", 7), ("RWKV-5-World-3B-v2-20231118-ctx16k.pth", 5),
+    ("RWKV-x052-World.state", 5), ("rwkv-4-raven-7b.pth", 4), ("tuned-state.pth", None), ("rwkv-14b.pth", None),
+    ("rwkv-7b-state.pth", None)])
+def test_a_file_name_hints_at_a_generation_only_when_it_says_one(name, generation):
+    from engine.inspect import named_generation
+
+    assert named_generation(name) == generation
