@@ -88,7 +88,7 @@ class RWKV7(Model):
         L = 1 + max(int(k.split(".")[1]) for k in z if k.startswith("blocks."))
         _check_keys(z, L, ckpt.path.name)
         # int8 = weight-only int8 computed in fp32; with the compiled kernels bf16 also computes in fp32.
-        self._precision = next(name for name, t in DTYPES.items() if t == dtype)
+        self._precision = next((name for name, t in DTYPES.items() if t == dtype), str(dtype))
         if dtype == torch.int8 and device.type != "cpu":
             raise EngineError("Precision int8 runs on the CPU only; use fp16 or bf16 on a GPU.")
         self.kernels = kernels.select(device.type, self._precision)
