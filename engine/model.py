@@ -150,7 +150,9 @@ def _pick_dtype(precision: str, device: torch.device) -> torch.dtype:
     if precision == "auto":
         precision = "fp16" if device.type == "cuda" else "fp32"
     if precision not in DTYPES:
-        raise EngineError(f"Unknown precision '{precision}': use one of {', '.join(DTYPES)} or 'auto'.")
+        floats = ", ".join(k for k in DTYPES if k != "int8")
+        raise EngineError(f"Unknown precision '{precision}': use one of {floats} or 'auto' (or int8 on the CPU: "
+                          "int8 weights, float32 compute, RWKV-7).")
     return DTYPES[precision]
 
 

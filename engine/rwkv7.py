@@ -96,6 +96,8 @@ class RWKV7(Model):
         packed_fmt = dtype if (native is not None or dtype == torch.int8) else None
         if dtype == torch.int8 or native is not None:
             dtype = torch.float32
+        # The token-shift states keep the precision's dtype (a bf16 model's states are bf16 on every path).
+        self._shift_dtype = torch.bfloat16 if self._precision == "bf16" else dtype
         self.device, self.dtype = device, dtype
         self.info = ModelInfo(
             generation=7, n_layer=L, n_embd=C, n_head=n_head, head_size=head_size, vocab_size=vocab,
@@ -184,7 +186,7 @@ class RWKV7(Model):
         d_v = lyv.v1.shape[1] if lyv.v1 is not None else 32
         dims = [i.n_layer, i.n_embd, i.n_head, i.head_size, i.dim_ffn, i.vocab_size, ly0.w1.shape[1],
                 ly0.a1.shape[1], d_v, ly0.g1.shape[1], native.WTYPES[self._head.w.dtype],
-                native.WTYPES[self.emb.dtype]]
+                native.WTYPES[self.emb.dtype], native.WTYPES[self._shift_dtype]]
         return native.Rwkv7Decoder(dims, lay, glob)
 
     def _dense(self, i: int) -> None:
@@ -205,10 +207,10 @@ class RWKV7(Model):
     def new_state(self) -> State:
         i = self.info
         parts = {
-            "att_x_prev": torch.zeros(i.n_layer, i.n_embd, dtype=self.dtype, device=self.device),
+            "att_x_prev": torch.zeros(i.n_layer, i.n_embd, dtype=self._shift_dtype, device=self.device),
             "wkv": torch.zeros(i.n_layer, i.n_head, i.head_size, i.head_size, dtype=torch.float32,
                                device=self.device),
-            "ffn_x_prev": torch.zeros(i.n_layer, i.n_embd, dtype=self.dtype, device=self.device),
+            "ffn_x_prev": torch.zeros(i.n_layer, i.n_embd, dtype=self._shift_dtype, device=self.device),
         }
         return State(parts, generation=7, fingerprint=i.fingerprint)
 
@@ -223,6 +225,11 @@ class RWKV7(Model):
         if self._decoder is not None:
             # One C++ call for the whole token; the logits buffer comes from a pool that never hands
             # out a buffer a caller still holds (see LogitsPool).
+            if att_prev.dtype != self._shift_dtype or ffn_prev.dtype != self._shift_dtype:
+                # A state made by this file loaded in another precision: convert it once, in the State.
+                for k in ("att_x_prev", "ffn_x_prev"):
+                    state.parts[k] = state.parts[k].to(self._shift_dtype).contiguous()
+                att_prev, ffn_prev = state.parts["att_x_prev"], state.parts["ffn_x_prev"]
             logits = self._logits.take()
             self._decoder.step(token, att_prev, wkv, ffn_prev, logits)
             return logits

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 ISAS = ("scalar", "avx2", "avx512")
 WTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.int8: 2}
 
@@ -171,9 +171,10 @@ def wkv7_one(r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, s
 class Rwkv7Decoder:
     """One RWKV-7 model's weights handed to the fused decode step, once.
 
-    ``dims``: L, C, H, N, F, V, LoRA widths (w, a, v, g), the big matrices' dtype and the
-    embedding's dtype. ``layers``: one dict per layer with the names of :data:`LAYER_PTRS` (matrices
-    ``[out, in]``; ``*_s`` the int8 scales or None; layer 0's v0/v1/v2 None); ``globals_``: the names of
+    ``dims``: L, C, H, N, F, V, LoRA widths (w, a, v, g), and the dtypes (:data:`WTYPES`) of the big
+    matrices, of the embedding and of the token-shift states (fp32, or bf16 for bf16 models).
+    ``layers``: one dict per layer with the names of :data:`LAYER_PTRS` (matrices ``[out, in]``;
+    ``*_s`` the int8 scales or None; layer 0's v0/v1/v2 None); ``globals_``: the names of
     :data:`GLOBAL_PTRS`. The tensors are kept referenced here: the library only holds pointers.
     """
 
@@ -194,8 +195,8 @@ class Rwkv7Decoder:
         self._destroy = self._lib.rwkv7_destroy
 
     def step(self, token: int, att_x_prev: Tensor, wkv: Tensor, ffn_x_prev: Tensor, logits: Tensor) -> None:
-        """Decode ``token``: the three state tensors (fp32, contiguous) advance in place, ``logits``
-        is overwritten. No allocation."""
+        """Decode ``token``: the three state tensors (contiguous; wkv fp32, the shifts in the dtype given
+        at creation) advance in place, ``logits`` is overwritten. No allocation."""
         if torch.get_num_threads() != _threads:
             sync_threads()
         self._decode(self._handle, token, att_x_prev.data_ptr(), wkv.data_ptr(), ffn_x_prev.data_ptr(),

@@ -590,7 +590,7 @@ enum LayerPtr {
     P_FFN_MIX, P_FK, P_FK_S, P_FV, P_FV_S, P_LAYER_COUNT
 };
 enum GlobalPtr { G_EMB, G_LNOUT_W, G_LNOUT_B, G_HEAD, G_HEAD_S, G_COUNT };
-enum Dim { D_L, D_C, D_H, D_N, D_F, D_V, D_W, D_A, D_VL, D_G, D_WTYPE, D_EMB_TYPE, D_COUNT };
+enum Dim { D_L, D_C, D_H, D_N, D_F, D_V, D_W, D_A, D_VL, D_G, D_WTYPE, D_EMB_TYPE, D_SHIFT_TYPE, D_COUNT };
 
 struct Layer {
     const float *ln1_w, *ln1_b, *ln2_w, *ln2_b, *mix, *w0, *a0, *v0, *k_k, *k_a, *r_k, *lnx_w, *lnx_b,
@@ -599,7 +599,7 @@ struct Layer {
 };
 
 struct Rwkv7 {
-    int L, C, H, N, F, V, Dw, Da, Dv, Dg, wtype, emb_type;
+    int L, C, H, N, F, V, Dw, Da, Dv, Dg, wtype, emb_type, shift_type;  // shift: the x_prev states
     const void* emb;
     const float *lnout_w, *lnout_b;
     Mat head;
@@ -657,7 +657,28 @@ struct HeadsJob {  // everything between the LoRAs and the output projection, pe
     }
 };
 
-void decode_step(Rwkv7& M, int token, float* att_prev, float* wkv, float* ffn_prev, float* logits) {
+inline uint16_t f32_to_bf16(float f) {  // round to nearest even, as torch does
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    u += 0x7FFFu + ((u >> 16) & 1u);
+    return uint16_t(u >> 16);
+}
+
+// The token-shift states are fp32, or bf16 for bf16 models (the State's dtype follows the precision).
+struct Shift {
+    void* base;
+    int bf16;
+    float get(long i) const {
+        return bf16 ? bf16_to_f32(static_cast<uint16_t*>(base)[i]) : static_cast<float*>(base)[i];
+    }
+    void set(long i, float v) const {
+        if (bf16) static_cast<uint16_t*>(base)[i] = f32_to_bf16(v);
+        else static_cast<float*>(base)[i] = v;
+    }
+};
+
+void decode_step(Rwkv7& M, int token, void* att_prev_v, float* wkv, void* ffn_prev_v, float* logits) {
+    const Shift att_prev{att_prev_v, M.shift_type == W_BF16}, ffn_prev{ffn_prev_v, M.shift_type == W_BF16};
     const int C = M.C, isa = current_isa();
     float* x = M.x.data();
     if (M.emb_type == W_BF16) {
@@ -671,11 +692,11 @@ void decode_step(Rwkv7& M, int token, float* att_prev, float* wkv, float* ffn_pr
     for (int l = 0; l < M.L; l++) {
         const Layer& ly = M.layers[l];
         layer_norm(x, ly.ln1_w, ly.ln1_b, xx, C);
-        float* prev = att_prev + long(l) * C;
+        long base = long(l) * C;
         for (int c = 0; c < C; c++) {
-            const float d = prev[c] - xx[c];
+            const float d = att_prev.get(base + c) - xx[c];
             for (int m = 0; m < 6; m++) xm[m * C + c] = xx[c] + d * ly.mix[m * C + c];
-            prev[c] = xx[c];
+            att_prev.set(base + c, xx[c]);
         }
         MultiGemv g1;
         g1.add(ly.R, xr, M.r.data());
@@ -700,10 +721,9 @@ void decode_step(Rwkv7& M, int token, float* att_prev, float* wkv, float* ffn_pr
         for (int c = 0; c < C; c++) x[c] += M.out[c];
 
         layer_norm(x, ly.ln2_w, ly.ln2_b, xx, C);
-        prev = ffn_prev + long(l) * C;
         for (int c = 0; c < C; c++) {
-            xk[c] = xx[c] + (prev[c] - xx[c]) * ly.ffn_mix[c];
-            prev[c] = xx[c];
+            xk[c] = xx[c] + (ffn_prev.get(base + c) - xx[c]) * ly.ffn_mix[c];
+            ffn_prev.set(base + c, xx[c]);
         }
         MultiGemv gk;
         gk.add(ly.fK, xk, M.fk.data(), ACT_RELU_SQ);
@@ -734,7 +754,7 @@ Mat make_mat(const void* w, const void* scale, long rows, long cols, int wtype) 
 // ---------------------------------------------------------------------------------------------
 // C API (ctypes). Every array is contiguous; every float is fp32 unless a wtype says otherwise.
 
-API int rwkv_cpu_abi_version() { return 1; }
+API int rwkv_cpu_abi_version() { return 2; }
 
 API int rwkv_cpu_isa_max() { return isa_supported_max(); }
 
@@ -805,6 +825,7 @@ API void* rwkv7_create(const int64_t* dims, int ndims, const void* const* ptrs, 
     M->Dg = int(dims[D_G]);
     M->wtype = int(dims[D_WTYPE]);
     M->emb_type = int(dims[D_EMB_TYPE]);
+    M->shift_type = int(dims[D_SHIFT_TYPE]);
     if (nptrs != M->L * P_LAYER_COUNT + G_COUNT || M->N > 1024 || M->C != M->H * M->N) {
         delete M;
         return nullptr;
@@ -865,7 +886,7 @@ API void rwkv7_destroy(void* m) { delete static_cast<Rwkv7*>(m); }
 
 // One token through the whole model: state (att_prev [L,C], wkv [L,H,N,N], ffn_prev [L,C]) updated
 // in place, logits [V] written. Allocates nothing.
-API void rwkv7_decode(void* m, int token, float* att_prev, float* wkv, float* ffn_prev, float* logits) {
+API void rwkv7_decode(void* m, int token, void* att_prev, float* wkv, void* ffn_prev, float* logits) {
     std::lock_guard<std::mutex> lk(g_api);
     decode_step(*static_cast<Rwkv7*>(m), token, att_prev, wkv, ffn_prev, logits);
 }

@@ -88,3 +88,13 @@ def test_bf16_compiled_path_stays_near_fp32(rwkv7_checkpoint):
     path = rwkv7_checkpoint(SPEC)
     worst, agree = _quality(engine.load(path), engine.load(path, precision="bf16"))
     assert worst <= MAX_LOGIT_DIFF and agree >= MIN_GREEDY_AGREEMENT, (worst, agree)
+
+
+def test_a_state_from_another_precision_of_the_same_file_is_converted(rwkv7_checkpoint):
+    path = rwkv7_checkpoint(SPEC)
+    fp32, bf16 = engine.load(path), engine.load(path, precision="bf16")
+    state = fp32.new_state()
+    fp32.forward([1, 2, 3], state)
+    logits, state = bf16.forward([4], state)
+    assert state.att_x_prev.dtype == torch.bfloat16 and state.ffn_x_prev.dtype == torch.bfloat16
+    assert torch.isfinite(logits).all()
