@@ -197,10 +197,10 @@ class RWKV7(Model):
 
     def _head_logits(self, x: Tensor) -> Tensor:
         """``x`` ``[C]`` (after ln_out) to fp32 logits."""
-        if self._decoder is not None:
-            return self.kernels.native.gemv(self._head.w, x.float().contiguous(), self._logits.take(),
-                                            self._head.scale)
-        if self._head is not None and self._head.w.dtype != self.dtype:
+        native = self.kernels.native
+        if native is not None and self._head is not None:
+            return native.gemv(self._head.w, x.float().contiguous(), self._logits.take(), self._head.scale)
+        if self._head is not None and self._head.w.dtype != torch.float32:
             return self._head.matvec_rows(x.float())
         return (x @ self.head).float()
 
@@ -222,7 +222,7 @@ class RWKV7(Model):
 
     def _forward_one(self, token: int, state: State) -> Tensor:
         att_prev, wkv, ffn_prev = state.parts["att_x_prev"], state.parts["wkv"], state.parts["ffn_x_prev"]
-        if self._decoder is not None:
+        if self._decoder is not None and self.kernels.native is not None:   # (tests may swap kernels)
             # One C++ call for the whole token; the logits buffer comes from a pool that never hands
             # out a buffer a caller still holds (see LogitsPool).
             if att_prev.dtype != self._shift_dtype or ffn_prev.dtype != self._shift_dtype:
