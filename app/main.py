@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("RWKV Desktop")
+    # Lets Wayland/GNOME match the window to the installed menu entry and its icon.
+    app.setDesktopFileName("rwkv-desktop")
+    app.setWindowIcon(_icon())
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     tmp = tempfile.TemporaryDirectory(prefix="rwkv-self-check-") if args.self_check else None
@@ -65,6 +68,19 @@ def main(argv: list[str] | None = None) -> int:
         store.close()
         if tmp:
             tmp.cleanup()
+
+
+def _icon():
+    """The application icon from ``resources/icons`` at every size shipped (works frozen too)."""
+    from importlib.resources import files
+
+    from PySide6.QtGui import QIcon
+
+    icon = QIcon()
+    for png in sorted(files("resources").joinpath("icons").iterdir(), key=lambda p: p.name):
+        if png.name.endswith(".png"):
+            icon.addFile(str(png))
+    return icon
 
 
 async def start(window, model: str | None) -> None:
@@ -116,7 +132,8 @@ async def self_check(window, folder: Path, model: str) -> int:
         print(f"self-check FAILED: {type(e).__name__}: {e}", flush=True)
         return 1
     print(f"self-check OK: {window.model.info.name} replied {len(reply.tokens)} tokens "
-          f"({reply.text[:40]!r}...), conversation and state saved and reopened, "
+          f"({reply.text[:40]!r}...) with {window.model.kernels.name} kernels, "
+          f"conversation and state saved and reopened, "
           f"{time.perf_counter() - t0:.1f} s; worst event-loop lag {load_lag * 1e3:.0f} ms while loading, "
           f"{generate_lag * 1e3:.0f} ms while generating", flush=True)
     return 0
