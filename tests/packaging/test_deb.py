@@ -89,6 +89,8 @@ def _run_self_check(command: list[str], home: Path) -> str:
     assert out.returncode == 0, f"self-check exited {out.returncode}:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
     assert OK_LINE.search(out.stdout), f"no self-check line:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
     print(f"installed self-check ({took:.1f} s): {OK_LINE.search(out.stdout).group(0)}")
+    if platform.machine() in ("x86_64", "AMD64"):  # the compiled kernels must load from the bundle
+        assert re.search(r"with cpu-\S+ kernels", out.stdout), f"compiled CPU kernels not in use:\n{out.stdout}"
     return out.stdout
 
 
