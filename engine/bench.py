@@ -6,7 +6,7 @@ decodes again after the state has read 1k, 4k, ... tokens, to show that time per
 stay flat (each context row has its own peak RSS). ``--oracle`` runs BlinkDL's ``rwkv`` package on
 the same file in a subprocess, in the same run, so the ratio is measured rather than remembered.
 The decode speed is also given as a share of this machine's ceiling, measured in the same run: the
-read bandwidth (fastest of several sums over 512 MiB) divided by the matrix bytes read per token.
+read bandwidth (fastest of several sums over 1 GiB, as machine_limits.py) divided by the matrix bytes read per token.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def _window_peak_rss_mib() -> float:
     return float("nan")
 
 
-def read_bandwidth_gbps(mib: int = 512, runs: int = 5) -> float:
+def read_bandwidth_gbps(mib: int = 1024, runs: int = 5) -> float:
     """DRAM read bandwidth now: the fastest of ``runs`` sums over a buffer far beyond any cache."""
     big = torch.ones(mib * 2**20 // 4)
     big.sum()
