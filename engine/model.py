@@ -30,6 +30,7 @@ from .state import State
 log = logging.getLogger(__name__)
 
 # int8 = weight-only int8 matrices computed in fp32 (RWKV-7, see engine/quant.py)
+_MODEL_SUFFIXES = (".pth", ".pt", ".safetensors", ".bin", ".st")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.int8}
 
 
@@ -52,8 +53,13 @@ class ModelInfo:
     @property
     def name(self) -> str:
         """The file's name without suffix, or its folder's for generic names (``demo/model.safetensors``)."""
-        stem = self.path.stem if self.path.suffix else self.path.name
-        return self.path.parent.name if stem in ("model", "pytorch_model", "rwkv") else stem
+        path = self.path
+        is_file = path.suffix.lower() in _MODEL_SUFFIXES   # folders may have dots: "World-0.1B"
+        if is_file and path.stem in ("model", "pytorch_model", "rwkv"):
+            path, is_file = path.parent, False
+        if path.parent.name == "snapshots" and path.parent.parent.name.startswith("models--"):
+            return path.parent.parent.name.split("--")[-1]   # HF cache: models--org--name/snapshots/<commit>
+        return path.stem if is_file else path.name
 
     def describe(self) -> str:
         heads = f", {self.n_head} heads of {self.head_size}" if self.n_head else ""   # RWKV-4 has none
