@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 GiB = 2**30
 RUNTIME_BYTES = GiB // 2  # state, logits and activations on top of the weights
 HEADROOM = 1.2
-BYTES_PER_PARAM = {"fp32": 4, "fp16": 2, "bf16": 2}
+BYTES_PER_PARAM = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}   # int8: RWKV-7 on the CPU only
 X86_FEATURES = ("avx2", "fma", "f16c", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16")
 CPU_PRECISIONS = ("fp32", "bf16", "int8")
 
@@ -97,7 +97,7 @@ def recommend(model_bytes: int, n_params: int | None = None, devices: list[Devic
                     why += " (no GPU has enough memory)"
                 return Recommendation(cpu.id, prec, True, why)
 
-    smallest = min(BYTES_PER_PARAM.values())
+    smallest = BYTES_PER_PARAM["bf16"]
     need = needed_bytes(params * smallest)
     have = ", ".join(f"{d.id} has {_gib(d.memory_bytes)}" for d in devices) or "no devices were found"
     device, prec = (gpus[0].id, _gpu_precision(gpus[0])) if gpus and not cpus else ("cpu", "bf16")

@@ -44,9 +44,15 @@ def test_hf_folders_are_one_library_row_each_and_load(loop, make_window, tmp_pat
     assert rows[str(pile)][:2] == ["rwkv-4-tiny-pile", "RWKV-4"]
 
     lib = win.models.library
-    lib.setCurrentItem(next(lib.topLevelItem(i) for i in range(lib.topLevelItemCount())
-                            if lib.topLevelItem(i).data(0, Qt.UserRole) == str(pile)))
-    assert run(loop, win.models.load_selected())
+
+    def load(folder) -> set[str]:  # the precisions the hardware picker then offers
+        lib.setCurrentItem(next(lib.topLevelItem(i) for i in range(lib.topLevelItemCount())
+                                if lib.topLevelItem(i).data(0, Qt.UserRole) == str(folder)))
+        assert run(loop, win.models.load_selected())
+        return {win.hardware.itemData(i)[1] for i in range(win.hardware.count())}
+
+    assert "int8" in load(fla)                    # int8 weights exist for RWKV-7 only
+    assert "int8" not in load(pile)
     assert win.model.info.generation == 4 and win.tokenizer.encode("\n\n") == [535]
     assert "(loaded)" in lib.currentItem().text(0)
 
