@@ -68,6 +68,10 @@ class ChatView(QTextBrowser):
         self._prefix_blocks = len(self.code_blocks)
         cursor = QTextCursor(self.document())
         cursor.movePosition(QTextCursor.End)
+        if len(path) > 1:
+            # The tail gets a block of its own: inserted HTML merges its first paragraph into the
+            # block at the cursor, which would otherwise swallow the previous message's spacer.
+            cursor.insertBlock()
         self._tail_start = cursor.position()
         if path:
             cursor.insertHtml(self._message_html(session, path[-1], stats))
