@@ -3,7 +3,7 @@ buffers that decoding reuses.
 
 ``int8`` is our own format, made at load time from any file: each output row of a matrix keeps
 ``round(w / s)`` in int8 with ``s = max|row| / 127`` in float32, and activations stay float32
-(weight-only). Only the big matrices (R, K, V, O, FFN key/value, head) are quantised; LoRAs,
+(weight-only). The matrices (R, K, V, O, FFN key/value, head, and RWKV-7's LoRAs) are quantised;
 vectors and the embedding keep float32.
 """
 

@@ -131,7 +131,17 @@ class RWKV7(Model):
             self._packed[i][role] = p
             return (p.w if packed_fmt == torch.float32 else self._scratch[role]).t()
 
-        def lora(key: str) -> Tensor:  # [in, out] in the file; [out, in] storage for the C kernels
+        # int8 and bf16 also compress the LoRAs (at 0.1B their fp32 bytes were ~15% of int8's):
+        # int8 per output row like the big matrices, and prompts dequantise them into scratch too.
+        lora_fmt = packed_fmt if packed_fmt in (torch.int8, torch.bfloat16) else None
+
+        def lora(key: str, i: int, role: str) -> Tensor:  # [in, out] in the file; [out, in] for C
+            if lora_fmt is not None:
+                p = pack(z[key].t(), lora_fmt)
+                self._packed[i][role] = p
+                if role not in self._scratch:
+                    self._scratch[role] = torch.empty(p.w.shape, dtype=torch.float32)
+                return self._scratch[role].t()
             return get(key) if native is None else get(key).t().contiguous().t()
 
         emb = get("emb.weight") if packed_fmt is None else z["emb.weight"].float()
@@ -148,11 +158,11 @@ class RWKV7(Model):
                 ln1_w=vec(p + "ln1.weight"), ln1_b=vec(p + "ln1.bias"),
                 ln2_w=vec(p + "ln2.weight"), ln2_b=vec(p + "ln2.bias"),
                 mix=torch.stack([vec(att + n) for n in ("x_r", "x_w", "x_k", "x_v", "x_a", "x_g")]),
-                w0=vec(att + "w0"), w1=lora(att + "w1"), w2=lora(att + "w2"),
-                a0=vec(att + "a0"), a1=lora(att + "a1"), a2=lora(att + "a2"),
-                v0=vec(att + "v0") if i else None, v1=lora(att + "v1") if i else None,
-                v2=lora(att + "v2") if i else None,
-                g1=lora(att + "g1"), g2=lora(att + "g2"),
+                w0=vec(att + "w0"), w1=lora(att + "w1", i, "w1"), w2=lora(att + "w2", i, "w2"),
+                a0=vec(att + "a0"), a1=lora(att + "a1", i, "a1"), a2=lora(att + "a2", i, "a2"),
+                v0=vec(att + "v0") if i else None, v1=lora(att + "v1", i, "v1") if i else None,
+                v2=lora(att + "v2", i, "v2") if i else None,
+                g1=lora(att + "g1", i, "g1"), g2=lora(att + "g2", i, "g2"),
                 k_k=vec(att + "k_k"), k_a=vec(att + "k_a"), r_k=vec(att + "r_k"),
                 R=mat(att + "receptance.weight", i, "R"), K=mat(att + "key.weight", i, "K"),
                 V=mat(att + "value.weight", i, "V"), O=mat(att + "output.weight", i, "O"),
@@ -176,7 +186,10 @@ class RWKV7(Model):
                  "lnx_w": ly.lnx_w, "lnx_b": ly.lnx_b, "ffn_mix": ly.ffn_mix}
             for n in ("w1", "w2", "a1", "a2", "v1", "v2", "g1", "g2"):
                 t = getattr(ly, n)
-                d[n] = None if t is None else t.t()        # the contiguous [out, in] storage
+                if n in pk:                                 # compressed LoRA (int8, bf16)
+                    d[n], d[n + "_s"] = pk[n].w, pk[n].scale
+                else:
+                    d[n], d[n + "_s"] = (None if t is None else t.t()), None   # contiguous [out, in]
             for n, role in (("R", "R"), ("K", "K"), ("V", "V"), ("O", "O"), ("fK", "ffn_K"), ("fV", "ffn_V")):
                 d[n], d[n + "_s"] = pk[role].w, pk[role].scale
             lay.append(d)
@@ -186,7 +199,8 @@ class RWKV7(Model):
         d_v = lyv.v1.shape[1] if lyv.v1 is not None else 32
         dims = [i.n_layer, i.n_embd, i.n_head, i.head_size, i.dim_ffn, i.vocab_size, ly0.w1.shape[1],
                 ly0.a1.shape[1], d_v, ly0.g1.shape[1], native.WTYPES[self._head.w.dtype],
-                native.WTYPES[self.emb.dtype], native.WTYPES[self._shift_dtype]]
+                native.WTYPES[self.emb.dtype], native.WTYPES[self._shift_dtype],
+                native.WTYPES[self._packed[0]["w1"].w.dtype if "w1" in self._packed[0] else torch.float32]]
         return native.Rwkv7Decoder(dims, lay, glob)
 
     def _dense(self, i: int) -> None:

@@ -21,14 +21,15 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 ISAS = ("scalar", "avx2", "avx512")
 WTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.int8: 2}
 
 # Per-layer pointer order of rwkv7_create (enum LayerPtr in the C++), then the global ones.
 LAYER_PTRS = ("ln1_w", "ln1_b", "ln2_w", "ln2_b", "mix", "w0", "w1", "w2", "a0", "a1", "a2", "v0", "v1",
               "v2", "g1", "g2", "k_k", "k_a", "r_k", "R", "R_s", "K", "K_s", "V", "V_s", "O", "O_s",
-              "lnx_w", "lnx_b", "ffn_mix", "fK", "fK_s", "fV", "fV_s")
+              "lnx_w", "lnx_b", "ffn_mix", "fK", "fK_s", "fV", "fV_s", "w1_s", "w2_s", "a1_s", "a2_s", "v1_s",
+              "v2_s", "g1_s", "g2_s")
 GLOBAL_PTRS = ("emb", "lnout_w", "lnout_b", "head", "head_s")
 
 

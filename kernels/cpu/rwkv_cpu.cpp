@@ -587,10 +587,13 @@ void layer_norm(const float* x, const float* w, const float* b, float* out, int 
 enum LayerPtr {
     P_LN1_W, P_LN1_B, P_LN2_W, P_LN2_B, P_MIX, P_W0, P_W1, P_W2, P_A0, P_A1, P_A2, P_V0, P_V1, P_V2,
     P_G1, P_G2, P_K_K, P_K_A, P_R_K, P_R, P_R_S, P_K, P_K_S, P_V, P_V_S, P_O, P_O_S, P_LNX_W, P_LNX_B,
-    P_FFN_MIX, P_FK, P_FK_S, P_FV, P_FV_S, P_LAYER_COUNT
+    P_FFN_MIX, P_FK, P_FK_S, P_FV, P_FV_S, P_W1_S, P_W2_S, P_A1_S, P_A2_S, P_V1_S, P_V2_S, P_G1_S, P_G2_S,
+    P_LAYER_COUNT
 };
 enum GlobalPtr { G_EMB, G_LNOUT_W, G_LNOUT_B, G_HEAD, G_HEAD_S, G_COUNT };
-enum Dim { D_L, D_C, D_H, D_N, D_F, D_V, D_W, D_A, D_VL, D_G, D_WTYPE, D_EMB_TYPE, D_SHIFT_TYPE, D_COUNT };
+enum Dim {
+    D_L, D_C, D_H, D_N, D_F, D_V, D_W, D_A, D_VL, D_G, D_WTYPE, D_EMB_TYPE, D_SHIFT_TYPE, D_LORA_TYPE, D_COUNT
+};
 
 struct Layer {
     const float *ln1_w, *ln1_b, *ln2_w, *ln2_b, *mix, *w0, *a0, *v0, *k_k, *k_a, *r_k, *lnx_w, *lnx_b,
@@ -599,7 +602,7 @@ struct Layer {
 };
 
 struct Rwkv7 {
-    int L, C, H, N, F, V, Dw, Da, Dv, Dg, wtype, emb_type, shift_type;  // shift: the x_prev states
+    int L, C, H, N, F, V, Dw, Da, Dv, Dg, wtype, emb_type, shift_type, lora_type;  // shift: the x_prev states
     const void* emb;
     const float *lnout_w, *lnout_b;
     Mat head;
@@ -754,7 +757,7 @@ Mat make_mat(const void* w, const void* scale, long rows, long cols, int wtype) 
 // ---------------------------------------------------------------------------------------------
 // C API (ctypes). Every array is contiguous; every float is fp32 unless a wtype says otherwise.
 
-API int rwkv_cpu_abi_version() { return 2; }
+API int rwkv_cpu_abi_version() { return 3; }
 
 API int rwkv_cpu_isa_max() { return isa_supported_max(); }
 
@@ -826,6 +829,7 @@ API void* rwkv7_create(const int64_t* dims, int ndims, const void* const* ptrs, 
     M->wtype = int(dims[D_WTYPE]);
     M->emb_type = int(dims[D_EMB_TYPE]);
     M->shift_type = int(dims[D_SHIFT_TYPE]);
+    M->lora_type = int(dims[D_LORA_TYPE]);
     if (nptrs != M->L * P_LAYER_COUNT + G_COUNT || M->N > 1024 || M->C != M->H * M->N) {
         delete M;
         return nullptr;
@@ -849,14 +853,15 @@ API void* rwkv7_create(const int64_t* dims, int ndims, const void* const* ptrs, 
         ly.lnx_w = f(p[P_LNX_W]);
         ly.lnx_b = f(p[P_LNX_B]);
         ly.ffn_mix = f(p[P_FFN_MIX]);
-        ly.w1 = make_mat(p[P_W1], nullptr, M->Dw, C, W_F32);
-        ly.w2 = make_mat(p[P_W2], nullptr, C, M->Dw, W_F32);
-        ly.a1 = make_mat(p[P_A1], nullptr, M->Da, C, W_F32);
-        ly.a2 = make_mat(p[P_A2], nullptr, C, M->Da, W_F32);
-        ly.v1 = make_mat(p[P_V1], nullptr, M->Dv, C, W_F32);
-        ly.v2 = make_mat(p[P_V2], nullptr, C, M->Dv, W_F32);
-        ly.g1 = make_mat(p[P_G1], nullptr, M->Dg, C, W_F32);
-        ly.g2 = make_mat(p[P_G2], nullptr, C, M->Dg, W_F32);
+        const int lt = M->lora_type;
+        ly.w1 = make_mat(p[P_W1], p[P_W1_S], M->Dw, C, lt);
+        ly.w2 = make_mat(p[P_W2], p[P_W2_S], C, M->Dw, lt);
+        ly.a1 = make_mat(p[P_A1], p[P_A1_S], M->Da, C, lt);
+        ly.a2 = make_mat(p[P_A2], p[P_A2_S], C, M->Da, lt);
+        ly.v1 = make_mat(p[P_V1], p[P_V1_S], M->Dv, C, lt);
+        ly.v2 = make_mat(p[P_V2], p[P_V2_S], C, M->Dv, lt);
+        ly.g1 = make_mat(p[P_G1], p[P_G1_S], M->Dg, C, lt);
+        ly.g2 = make_mat(p[P_G2], p[P_G2_S], C, M->Dg, lt);
         ly.R = make_mat(p[P_R], p[P_R_S], C, C, wt);
         ly.K = make_mat(p[P_K], p[P_K_S], C, C, wt);
         ly.V = make_mat(p[P_V], p[P_V_S], C, C, wt);
