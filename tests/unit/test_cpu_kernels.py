@@ -71,7 +71,7 @@ def test_wkv7_steps_chain_like_a_sequence(isa):
     assert torch.equal(y_seq, y_one) and torch.equal(s_seq, s_one)
 
 
-@pytest.mark.parametrize("rows,cols", [(1, 1), (5, 13), (1001, 100), (64, 768), (770, 64)])
+@pytest.mark.parametrize("rows,cols", [(1, 1), (5, 13), (1001, 100), (64, 768), (770, 64), (9, 2200), (3, 4230)])
 @pytest.mark.parametrize("wtype", ["fp32", "bf16", "int8"])
 def test_gemv_equals_torch(isa, threads, rows, cols, wtype):
     g = torch.Generator().manual_seed(rows * 31 + cols)
@@ -86,6 +86,17 @@ def test_gemv_equals_torch(isa, threads, rows, cols, wtype):
     out = cpu.gemv(w, x, torch.empty(rows), scale)
     assert (out - expected).abs().max() <= 1e-5 * max(1.0, expected.abs().max().item()) * cols**0.5
 
+
+
+@pytest.mark.parametrize("cols", [2048, 4230, 8192])
+def test_int8_gemv_sums_do_not_overflow(isa, cols):
+    """The worst case for the int16 x int8 path's int32 sums: every product at its maximum."""
+    w = torch.full((5, cols), 127, dtype=torch.int8)
+    w[1] = -127
+    x, scale = torch.ones(cols), torch.ones(5)
+    out = cpu.gemv(w, x, torch.empty(5), scale)
+    expected = w.float() @ x
+    assert (out - expected).abs().max() <= 1e-5 * expected.abs().max()
 
 SPECS = [
     Rwkv7Spec(n_layer=3, n_embd=128, head_size=32, vocab_size=1001),    # odd layers, vocab % 16 != 0
