@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from kernels.wkv6 import wkv6_chunked, wkv6_one
+
 from .errors import IncompatibleStateError, UnknownLayoutError
 from .loader import Checkpoint
 from .model import Model, ModelInfo
@@ -224,6 +226,23 @@ class MatrixStateModel(RecurrentModel):
                               device=self.device)
         return State({"att_x_prev": shift["att_x_prev"], "wkv": wkv, "ffn_x_prev": shift["ffn_x_prev"]},
                      generation=i.generation, fingerprint=i.fingerprint)
+
+    def attend(self, i: int, ly, x: Tensor, xr: Tensor, xk: Tensor, xv: Tensor, xg: Tensor, w: Tensor,
+               state: State, seq: bool) -> Tensor:
+        """What RWKV-5.2 and -6 share after their mixing: r, k, v and the SiLU gate, the matrix-state
+        recurrence with decay ``w`` ``[T, H, N]`` and bonus ``u``, GroupNorm per head, gate, output."""
+        T, H, N = x.shape[0], self.info.n_head, self.info.head_size
+        r = (xr @ ly.R).float().view(T, H, N)
+        k = (xk @ ly.K).float().view(T, H, N)
+        v = (xv @ ly.V).float().view(T, H, N)
+        g = F.silu(xg @ ly.G)
+        wkv = state.parts["wkv"][i]
+        if seq:
+            y = wkv6_chunked(r, w, k, v, ly.u, wkv)
+        else:
+            y = wkv6_one(r[0], w[0], k[0], v[0], ly.u, wkv).unsqueeze(0)
+        y = group_norm_heads(y, H, ly.lnx_w, ly.lnx_b)
+        return (y.to(x.dtype) * g) @ ly.O
 
     def tuning_to_wkv(self, time_state: Tensor) -> Tensor:
         # Tuning files store [head, value, key] (the trainer's order); the runtime keeps [head, key, value].

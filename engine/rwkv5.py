@@ -16,10 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
-
-from kernels.wkv6 import wkv6_chunked, wkv6_one
 
 from .legacy import (
     KernelChoice,
@@ -27,7 +24,6 @@ from .legacy import (
     Weights,
     channel_mix,
     check_keys,
-    group_norm_heads,
     make_info,
     n_layers,
     shift,
@@ -93,17 +89,7 @@ class RWKV5(MatrixStateModel):
         T = x.shape[0]
         sx = shift(x, state.parts["att_x_prev"][i])
         xk, xv, xr, xg = (x * ly.mix.unsqueeze(1) + sx * (1 - ly.mix.unsqueeze(1))).unbind(0)
-        r = (xr @ ly.R).float().view(T, H, N)
-        k = (xk @ ly.K).float().view(T, H, N)
-        v = (xv @ ly.V).float().view(T, H, N)
-        g = F.silu(xg @ ly.G)
-        wkv = state.parts["wkv"][i]
-        if seq:
-            y = wkv6_chunked(r, ly.w.expand(T, H, N), k, v, ly.u, wkv)
-        else:
-            y = wkv6_one(r[0], ly.w, k[0], v[0], ly.u, wkv).unsqueeze(0)
-        y = group_norm_heads(y, H, ly.lnx_w, ly.lnx_b)
-        return (y.to(x.dtype) * g) @ ly.O
+        return self.attend(i, ly, x, xr, xk, xv, xg, ly.w.expand(T, H, N), state, seq)
 
     def channel_mix(self, i: int, x: Tensor, prev: Tensor) -> Tensor:
         ly = self.layers[i]

@@ -18,10 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
-
-from kernels.wkv6 import wkv6_chunked, wkv6_one
 
 from .legacy import (
     KernelChoice,
@@ -29,7 +26,6 @@ from .legacy import (
     Weights,
     channel_mix,
     check_keys,
-    group_norm_heads,
     make_info,
     n_layers,
     shift,
@@ -105,19 +101,8 @@ class RWKV6(MatrixStateModel):
         lora = torch.tanh((x + sx * ly.maa_x) @ ly.maa_w1).view(T, 5, -1).transpose(0, 1)   # [5, T, D]
         m = torch.bmm(lora, ly.maa_w2)                                                      # [5, T, C]
         xw, xk, xv, xr, xg = (x + sx * (ly.maa.unsqueeze(1) + m)).unbind(0)
-        r = (xr @ ly.R).float().view(T, H, N)
-        k = (xk @ ly.K).float().view(T, H, N)
-        v = (xv @ ly.V).float().view(T, H, N)
-        g = F.silu(xg @ ly.G)
         w = ly.decay + (torch.tanh(xw @ ly.decay_w1) @ ly.decay_w2).float().view(T, H, N)
-        w = torch.exp(-torch.exp(w))
-        wkv = state.parts["wkv"][i]
-        if seq:
-            y = wkv6_chunked(r, w, k, v, ly.u, wkv)
-        else:
-            y = wkv6_one(r[0], w[0], k[0], v[0], ly.u, wkv).unsqueeze(0)
-        y = group_norm_heads(y, H, ly.lnx_w, ly.lnx_b)
-        return (y.to(x.dtype) * g) @ ly.O
+        return self.attend(i, ly, x, xr, xk, xv, xg, torch.exp(-torch.exp(w)), state, seq)
 
     def channel_mix(self, i: int, x: Tensor, prev: Tensor) -> Tensor:
         ly = self.layers[i]
