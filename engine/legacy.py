@@ -34,11 +34,53 @@ LN_EPS = 1e-5
 GN_EPS = 64e-5   # GroupNorm eps of ln_x (RWKV-5 and -6)
 
 
+def native_gemv(device: torch.device, dtype: torch.dtype):
+    """The compiled library (``kernels.cpu``) when it can run this model's single-token matrix
+    products (CPU, fp32 or bf16 weights), else None (torch computes them)."""
+    if device.type != "cpu" or dtype not in (torch.float32, torch.bfloat16):
+        return None
+    from kernels import cpu
+
+    return cpu if cpu.available() else None
+
+
+_native = None   # kernels.cpu once a model with compiled-GEMV weights is loaded (see Weights)
+
+
+def matvec(x: Tensor, W: Tensor) -> Tensor:
+    """``x @ W`` for a linear weight ``W`` (``[in, out]``, as :meth:`Weights.mat` returns it).
+
+    A single row (``x`` ``[1, in]`` or ``[in]``) against a matrix stored ``[out, in]`` (``W`` a
+    transposed view: :meth:`Weights.mat` with the compiled library) runs the library's GEMV, which
+    streams the weights faster than torch's; everything else (prompts, other devices) is torch's.
+    The GEMV computes in float32; its result is cast back to ``x``'s dtype. The library's thread
+    pool is sized by :meth:`RecurrentModel._forward_one` (``kernels.cpu.sync_threads``) before.
+    """
+    if (_native is not None and x.numel() == W.shape[0] and x.device.type == "cpu" and not W.is_contiguous()
+            and W.t().is_contiguous()):
+        out = torch.empty(*x.shape[:-1], W.shape[1], dtype=torch.float32)
+        xf = x.float().contiguous()
+        _native.library().rwkv_gemv(W.data_ptr(), _native.WTYPES[W.dtype], None, W.shape[1], W.shape[0],
+                                    xf.data_ptr(), out.data_ptr())
+        return out if x.dtype == torch.float32 else out.to(x.dtype)
+    return x @ W
+
+
 class Weights:
-    """Reads one checkpoint's tensors onto a device and dtype, each as an owned copy."""
+    """Reads one checkpoint's tensors onto a device and dtype, each as an owned copy.
+
+    With the compiled CPU library (:func:`native_gemv`) matrices stay ``[out, in]`` in memory, as
+    the library reads them, and :meth:`mat` hands out their transposed views: torch's prompt GEMMs
+    on such a view run as fast as on an ``[in, out]`` copy, and there is no second copy.
+    """
 
     def __init__(self, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype):
+        global _native
         self.z, self.device, self.dtype = ckpt.tensors, device, dtype
+        native = native_gemv(device, dtype)
+        self.native = native is not None
+        if native is not None:
+            _native = native
 
     def get(self, key: str, dtype: torch.dtype | None = None) -> Tensor:
         # Own every weight: a tensor still backed by the memory-mapped file would keep the whole
@@ -52,7 +94,10 @@ class Weights:
         return self.get(key, dtype).reshape(-1).contiguous()
 
     def mat(self, key: str) -> Tensor:
-        """A linear weight, stored ``[out, in]``, as ``[in, out]`` for ``x @ W``."""
+        """A linear weight, stored ``[out, in]``, as ``[in, out]`` for ``x @ W``: a transposed view of
+        the file's layout with the compiled library (see :func:`matvec`), else a contiguous copy."""
+        if self.native:
+            return self.get(key).contiguous().t()
         return self.get(key).t().contiguous()
 
     def embedding(self) -> Tensor:
@@ -115,13 +160,16 @@ def channel_mix(x: Tensor, prev: Tensor, mix_k: Tensor, mix_r: Tensor, K: Tensor
         kx, rx = x + sx * mix_k, x + sx * mix_r
     else:
         kx, rx = x * mix_k + sx * (1 - mix_k), x * mix_r + sx * (1 - mix_r)
-    return torch.sigmoid(rx @ R) * (torch.relu(kx @ K).square() @ V)
+    return torch.sigmoid(matvec(rx, R)) * matvec(torch.relu(matvec(kx, K)).square(), V)
 
 
 def group_norm_heads(y: Tensor, H: int, weight: Tensor, bias: Tensor) -> Tensor:
     """``ln_x``: a GroupNorm over each head of ``y`` ``[T, H, N]`` (float32), as ``[T, H*N]``."""
     T = y.shape[0]
     return F.group_norm(y.reshape(T, -1), num_groups=H, weight=weight, bias=bias, eps=GN_EPS)
+
+
+NATIVE_TAG = ", cpu gemv (decode)"   # ends KernelChoice.name when single tokens use the compiled GEMV
 
 
 @dataclass(frozen=True)
@@ -183,12 +231,29 @@ class RecurrentModel(Model):
             if self.rescale_every and (i + 1) % self.rescale_every == 0:
                 x = x / 2
         x = F.layer_norm(x[-1], (C,), *self.ln_out, LN_EPS)
-        return (x @ self.head).float()
+        return matvec(x, self.head).float()
 
     def _forward_one(self, token: int, state: State) -> Tensor:
-        return self._run(self.emb[token].unsqueeze(0), state, seq=False)
+        x = self.emb[token].unsqueeze(0)
+        if _native is None or not self.kernels.name.endswith(NATIVE_TAG):
+            return self._run(x, state, seq=False)
+        # The big matrices run in the library's pool; the rest of a token is small tensors, which
+        # torch runs on this thread. Letting torch use its OpenMP threads here instead leaves them
+        # spinning after each op on the cores the pool needs (measured: GEMVs at ~10 instead of
+        # ~30 GB/s on 2 cores).
+        n = torch.get_num_threads()
+        _native.sync_threads()
+        if n == 1:
+            return self._run(x, state, seq=False)
+        torch.set_num_threads(1)
+        try:
+            return self._run(x, state, seq=False)
+        finally:
+            torch.set_num_threads(n)
 
     def _forward_seq(self, tokens: Sequence[int], state: State) -> Tensor:
+        if _native is not None:
+            _native.sync_threads()   # the head's single row may run in the library's pool
         return self._run(self.emb[torch.tensor(tokens, device=self.device)], state, seq=True)
 
     def _shift_parts(self) -> dict[str, Tensor]:
@@ -232,17 +297,17 @@ class MatrixStateModel(RecurrentModel):
         """What RWKV-5.2 and -6 share after their mixing: r, k, v and the SiLU gate, the matrix-state
         recurrence with decay ``w`` ``[T, H, N]`` and bonus ``u``, GroupNorm per head, gate, output."""
         T, H, N = x.shape[0], self.info.n_head, self.info.head_size
-        r = (xr @ ly.R).float().view(T, H, N)
-        k = (xk @ ly.K).float().view(T, H, N)
-        v = (xv @ ly.V).float().view(T, H, N)
-        g = F.silu(xg @ ly.G)
+        r = matvec(xr, ly.R).float().view(T, H, N)
+        k = matvec(xk, ly.K).float().view(T, H, N)
+        v = matvec(xv, ly.V).float().view(T, H, N)
+        g = F.silu(matvec(xg, ly.G))
         wkv = state.parts["wkv"][i]
         if seq:
             y = wkv6_chunked(r, w, k, v, ly.u, wkv)
         else:
             y = wkv6_one(r[0], w[0], k[0], v[0], ly.u, wkv).unsqueeze(0)
         y = group_norm_heads(y, H, ly.lnx_w, ly.lnx_b)
-        return (y.to(x.dtype) * g) @ ly.O
+        return matvec(y.to(x.dtype) * g, ly.O)
 
     def tuning_to_wkv(self, time_state: Tensor) -> Tensor:
         # Tuning files store [head, value, key] (the trainer's order); the runtime keeps [head, key, value].

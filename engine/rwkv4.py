@@ -21,12 +21,14 @@ from torch import Tensor
 from kernels.wkv4 import PP_START, wkv4_one, wkv4_seq
 
 from .legacy import (
+    NATIVE_TAG,
     KernelChoice,
     RecurrentModel,
     Weights,
     channel_mix,
     check_keys,
     make_info,
+    matvec,
     n_layers,
     no_tuning,
     shift,
@@ -61,10 +63,10 @@ class RWKV4(RecurrentModel):
         L = n_layers(z)
         check_keys(z, L, _ATT, _FFN, ckpt.path.name, "RWKV-4")
         self.device, self.dtype = device, dtype
-        self.kernels = KernelChoice("torch wkv4 (token loop)")
         self.info = make_info(ckpt, 4, 0, 0)
         self.dim_att = z["blocks.0.att.key.weight"].shape[0]
         w = Weights(ckpt, device, dtype)
+        self.kernels = KernelChoice("torch wkv4 (token loop)" + (NATIVE_TAG if w.native else ""))
         self.load_common(w)
         f32 = torch.float32
         self.layers: list[Layer] = []
@@ -98,15 +100,15 @@ class RWKV4(RecurrentModel):
         ly, p = self.layers[i], state.parts
         sx = shift(x, p["att_x_prev"][i])
         xk, xv, xr = (x * ly.mix.unsqueeze(1) + sx * (1 - ly.mix.unsqueeze(1))).unbind(0)
-        r = torch.sigmoid(xr @ ly.R)
-        k = (xk @ ly.K).float()
-        v = (xv @ ly.V).float()
+        r = torch.sigmoid(matvec(xr, ly.R))
+        k = matvec(xk, ly.K).float()
+        v = matvec(xv, ly.V).float()
         aa, bb, pp = p["aa"][i], p["bb"][i], p["pp"][i]
         if seq:
             y = wkv4_seq(ly.w, ly.u, k, v, aa, bb, pp)
         else:
             y = wkv4_one(ly.w, ly.u, k[0], v[0], aa, bb, pp).unsqueeze(0)
-        return (r * y.to(x.dtype)) @ ly.O
+        return matvec(r * y.to(x.dtype), ly.O)
 
     def channel_mix(self, i: int, x: Tensor, prev: Tensor) -> Tensor:
         ly = self.layers[i]

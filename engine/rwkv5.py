@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from .legacy import (
+    NATIVE_TAG,
     KernelChoice,
     MatrixStateModel,
     Weights,
@@ -63,9 +64,9 @@ class RWKV5(MatrixStateModel):
         check_keys(z, L, _ATT, _FFN, ckpt.path.name, "RWKV-5.2")
         n_head, head_size = z["blocks.0.att.time_decay"].shape   # [H, N]: what makes a file 5.2
         self.device, self.dtype = device, dtype
-        self.kernels = KernelChoice("torch wkv6 (chunked prompts)")
         self.info = make_info(ckpt, 5, n_head, head_size)
         w = Weights(ckpt, device, dtype)
+        self.kernels = KernelChoice("torch wkv6 (chunked prompts)" + (NATIVE_TAG if w.native else ""))
         self.load_common(w)
         f32 = torch.float32
         self.layers: list[Layer] = []

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from .legacy import (
+    NATIVE_TAG,
     KernelChoice,
     MatrixStateModel,
     Weights,
@@ -70,9 +71,9 @@ class RWKV6(MatrixStateModel):
         check_keys(z, L, _ATT, _FFN, ckpt.path.name, "RWKV-6")
         n_head, head_size = z["blocks.0.att.time_faaaa"].shape
         self.device, self.dtype = device, dtype
-        self.kernels = KernelChoice("torch wkv6 (chunked prompts)")
         self.info = make_info(ckpt, 6, n_head, head_size)
         w = Weights(ckpt, device, dtype)
+        self.kernels = KernelChoice("torch wkv6 (chunked prompts)" + (NATIVE_TAG if w.native else ""))
         self.load_common(w)
         f32 = torch.float32
         self.layers: list[Layer] = []
