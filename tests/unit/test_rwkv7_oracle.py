@@ -12,7 +12,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.fixtures.checkpoints import Rwkv7Spec, random_tokens
+from tests.fixtures.call_plans import (
+    CHAIN,
+    PROMPT_LENGTHS,
+    STEPWISE_LENGTH,
+    chain_calls,
+    one_call,
+    prompt,
+    token_by_token,
+)
+from tests.fixtures.checkpoints import Rwkv7Spec
 from tests.oracle import OracleCache, OracleRequest
 
 TOL = 1e-4  # max |diff| on logits and state, fp32
@@ -25,30 +34,6 @@ SPECS = [
     Rwkv7Spec(n_layer=2, n_embd=256, vocab_size=1000),  # D=256, N=64
     Rwkv7Spec(n_layer=2, n_embd=96, head_size=32, dim_ffn=320, seed=1),  # 3 heads, F != 4C
 ]
-PROMPT_LENGTHS = [1, 7, 40, 100]
-STEPWISE_LENGTH = 40
-CHAIN = [40, 1, 25, 1]  # chained calls; their concatenation is the first 67 tokens of a prompt
-
-
-def prompt(spec: Rwkv7Spec, length: int) -> list[int]:
-    return random_tokens(length, spec.vocab_size, seed=1000 + length)
-
-
-def chain_calls(spec: Rwkv7Spec) -> list[list[int]]:
-    tokens = prompt(spec, max(PROMPT_LENGTHS))
-    calls, start = [], 0
-    for n in CHAIN:
-        calls.append(tokens[start : start + n])
-        start += n
-    return calls
-
-
-def one_call(tokens: list[int]) -> list[list[int]]:
-    return [tokens]
-
-
-def token_by_token(tokens: list[int]) -> list[list[int]]:
-    return [[t] for t in tokens]
 
 
 def oracle_plan(spec: Rwkv7Spec) -> list[list[list[int]]]:
