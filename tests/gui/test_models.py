@@ -124,7 +124,8 @@ def test_pause_keeps_the_part_resume_continues_and_cancel_deletes_it(loop, make_
     win.models.download(entry)
     row = win.models.downloads[(REPO, entry.filename)]
     run(loop, until(lambda: row.download.done > 256 * 1024 and row.download.speed > 0))
-    assert " MB/s" in row.info.text() and " left" in row.info.text()
+    # The row redraws from the download's progress signal: wait for that redraw, not just the numbers.
+    run(loop, until(lambda: " MB/s" in row.info.text() and " left" in row.info.text()))
     row.pause_button.click()
     run(loop, until(lambda: row.download.state == "paused"))
     partial = hub.partial_path(entry, win.models.cache_dir())
