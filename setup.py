@@ -1,4 +1,4 @@
-"""Build of the compiled CPU kernels (``kernels/cpu/rwkv_cpu.cpp``); everything else is in pyproject.toml.
+"""Build of the compiled CPU kernels (``kernels/cpu/*.cpp``); everything else is in pyproject.toml.
 
 The library is plain C++ with no torch inside: it is built for the baseline CPU of its architecture
 and picks AVX2 or AVX-512 code paths at run time, so one build runs on every x86-64 machine. It is
@@ -21,7 +21,8 @@ setup(
     ext_modules=[
         Extension(
             "kernels._rwkv_cpu",
-            sources=["kernels/cpu/rwkv_cpu.cpp"],
+            sources=["kernels/cpu/rwkv_cpu.cpp", "kernels/cpu/rwkv7.cpp"],
+            depends=["kernels/cpu/core.h"],
             define_macros=[("RWKV_PYTHON_MODULE", "1")],
             extra_compile_args=compile_args,
             extra_link_args=link_args,

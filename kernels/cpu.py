@@ -1,4 +1,4 @@
-"""The compiled CPU kernels (``kernels/cpu/rwkv_cpu.cpp``), called through ctypes on tensors' memory.
+"""The compiled CPU kernels (``kernels/cpu/*.cpp``), called through ctypes on tensors' memory.
 
 The library holds no torch: it sees raw contiguous arrays. It is built by setuptools as the
 extension ``kernels._rwkv_cpu`` (``pip install -e .``, or ``python setup.py build_ext --inplace``)

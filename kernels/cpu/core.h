@@ -1,0 +1,275 @@
+// Internals shared by the compiled CPU kernels' source files (one library, one thread pool):
+// instruction-set choice, the thread pool, GEMV over many matrices at once, small numeric helpers.
+// See rwkv_cpu.cpp for what the library is; rwkv7.cpp and legacy.cpp hold the models' decode steps.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define RWKV_X86 1
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12's AVX-512 headers trip this warning on their own _mm256_undefined_* placeholders.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+#define TGT_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define TGT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+#else
+#define RWKV_X86 0
+#endif
+
+#if defined(_WIN32)
+#define API extern "C" __declspec(dllexport)
+#else
+#define API extern "C" __attribute__((visibility("default")))
+#endif
+
+#define PRAGMA(x) _Pragma(#x)
+#define SIMD_REDUCE(...) PRAGMA(omp simd reduction(+ : __VA_ARGS__))
+
+namespace rwkvcpu {
+
+enum Isa { ISA_SCALAR = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
+enum WType { W_F32 = 0, W_BF16 = 1, W_I8 = 2 };
+enum Act { ACT_NONE = 0, ACT_TANH = 1, ACT_SIGMOID = 2, ACT_RELU_SQ = 3 };
+
+int isa_supported_max();
+int current_isa();
+extern std::atomic<int> g_isa;
+
+inline void cpu_relax() {
+#if RWKV_X86
+    _mm_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+// ---------------------------------------------------------------------------------------------
+// Thread pool: the calling thread is worker 0; n-1 helpers wait for a new generation number.
+
+typedef void (*TaskFn)(void* ctx, int tid, int nth);
+
+class Pool {
+  public:
+    explicit Pool(int n) : n_(std::max(1, n)) {
+        for (int t = 1; t < n_; t++) threads_.emplace_back([this, t] { work(t); });
+    }
+    ~Pool() {
+        stop_.store(true);
+        gen_.fetch_add(1);
+        {
+            std::lock_guard<std::mutex> lk(m_);
+            cv_.notify_all();
+        }
+        for (auto& t : threads_) t.join();
+    }
+    int size() const { return n_; }
+
+    void run(TaskFn fn, void* ctx) {
+        if (n_ == 1) {
+            fn(ctx, 0, 1);
+            return;
+        }
+        fn_ = fn;
+        ctx_ = ctx;
+        pending_.store(n_ - 1, std::memory_order_relaxed);
+        gen_.fetch_add(1);  // seq_cst: publishes fn_/ctx_, ordered against sleepers_ below
+        if (sleepers_.load() > 0) {
+            std::lock_guard<std::mutex> lk(m_);
+            cv_.notify_all();
+        }
+        fn(ctx, 0, n_);
+        // Spin briefly, then yield: on an oversubscribed machine the helper we wait for may need
+        // this very core to finish.
+        for (unsigned spins = 0; pending_.load(std::memory_order_acquire) != 0; spins++) {
+            if (spins < 2000) cpu_relax();
+            else std::this_thread::yield();
+        }
+    }
+
+  private:
+    void work(int tid) {
+        uint64_t seen = 0;
+        const auto spin_for = std::chrono::microseconds(150);  // a decode step's gaps are far shorter
+        for (;;) {
+            uint64_t g;
+            auto t0 = std::chrono::steady_clock::now();
+            unsigned spins = 0;
+            while ((g = gen_.load(std::memory_order_acquire)) == seen) {
+                cpu_relax();
+                if ((++spins & 127) == 0 && std::chrono::steady_clock::now() - t0 > spin_for) {
+                    std::unique_lock<std::mutex> lk(m_);
+                    sleepers_.fetch_add(1);
+                    cv_.wait(lk, [&] { return gen_.load() != seen; });
+                    sleepers_.fetch_sub(1);
+                    t0 = std::chrono::steady_clock::now();
+                }
+            }
+            if (stop_.load()) return;
+            seen = g;
+            fn_(ctx_, tid, n_);
+            pending_.fetch_sub(1, std::memory_order_acq_rel);
+        }
+    }
+
+    int n_;
+    std::vector<std::thread> threads_;
+    std::atomic<uint64_t> gen_{0};
+    std::atomic<int> pending_{0};
+    std::atomic<int> sleepers_{0};
+    std::atomic<bool> stop_{false};
+    TaskFn fn_ = nullptr;
+    void* ctx_ = nullptr;
+    std::mutex m_;
+    std::condition_variable cv_;
+};
+
+extern std::mutex g_api;  // one top-level call at a time: the pool has one job slot
+extern Pool* g_pool;
+Pool& pool();
+
+template <class F>
+void parallel(F& f) {  // f(tid, nth) on every pool thread
+    pool().run([](void* c, int tid, int nth) { (*static_cast<F*>(c))(tid, nth); }, &f);
+}
+
+inline float bf16_to_f32(uint16_t h) {
+    uint32_t u = uint32_t(h) << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+inline uint16_t f32_to_bf16(float f) {  // round to nearest even, as torch does
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    u += 0x7FFFu + ((u >> 16) & 1u);
+    return uint16_t(u >> 16);
+}
+
+inline float sigmoidf(float v) { return 1.0f / (1.0f + std::exp(-v)); }
+
+// ---------------------------------------------------------------------------------------------
+// GEMV over a range of rows: y[o] = W[o, :] . x for o in [r0, r1). W is [rows, cols] row-major.
+
+typedef void (*GemvFn)(const void* W, const float* scale, long cols, const float* x, float* y, long r0,
+                       long r1);
+typedef void (*GemvQFn)(const int8_t* W, const float* scale, long cols, const int16_t* xq, float xs, float* y,
+                        long r0, long r1);
+
+GemvFn gemv_fn(int wtype, int isa);
+GemvQFn gemv_q_fn(int isa);  // nullptr where int8 rows convert every weight to float instead
+float quantize_i16(const float* x, long n, int16_t* q);
+void apply_act(int act, float* y, long lo, long hi);
+extern std::vector<int16_t> g_xq[8];
+
+struct Mat {
+    const void* w = nullptr;
+    const float* scale = nullptr;  // int8 only: one float per output row
+    long rows = 0, cols = 0;
+    int wtype = W_F32;
+};
+
+struct GemvTask {
+    Mat m;
+    const float* x;
+    float* y;
+    int act;
+    const int16_t* xq;  // int8 weights on SIMD paths: x quantised to int16, scale xs
+    float xs;
+};
+
+// Several GEMVs in one parallel region, the work (rows x cols) shared evenly between threads.
+struct MultiGemv {
+    GemvTask t[8];
+    int n = 0;
+    int isa = ISA_SCALAR;
+    void add(const Mat& m, const float* x, float* y, int act = ACT_NONE) {
+        t[n++] = GemvTask{m, x, y, act, nullptr, 0.0f};
+    }
+    // The work is cut into chunks that threads take in turn: on a busy machine a helper thread may
+    // be descheduled, and the others then simply do its share.
+    mutable std::atomic<long> next{0};
+    long total = 0, chunks = 1;
+    void operator()(int, int) const {
+        for (long c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;)
+            process(total * c / chunks, total * (c + 1) / chunks);
+    }
+    void process(long lo, long hi) const {
+        long base = 0;
+        for (int i = 0; i < n; i++) {
+            const GemvTask& g = t[i];
+            long c = g.m.cols, cost = g.m.rows * c;
+            // rows whose start offset base + o*c falls in [lo, hi)
+            long r0 = std::clamp((lo - base + c - 1) / c, 0L, g.m.rows);
+            long r1 = std::clamp((hi - base + c - 1) / c, 0L, g.m.rows);
+            if (lo <= base) r0 = 0;
+            if (r1 > r0) {
+                if (g.xq)
+                    gemv_q_fn(isa)(static_cast<const int8_t*>(g.m.w), g.m.scale, c, g.xq, g.xs, g.y, r0, r1);
+                else
+                    gemv_fn(g.m.wtype, isa)(g.m.w, g.m.scale, c, g.x, g.y, r0, r1);
+                apply_act(g.act, g.y, r0, r1);
+            }
+            base += cost;
+        }
+    }
+    void run() {
+        isa = current_isa();
+        if (gemv_q_fn(isa)) {
+            for (int i = 0; i < n; i++) {
+                if (t[i].m.wtype != W_I8) continue;
+                int j = 0;  // an input already quantised for an earlier task (x_v feeds V and v1)
+                while (j < i && !(t[j].xq && t[j].x == t[i].x && t[j].m.cols == t[i].m.cols)) j++;
+                if (j < i) {
+                    t[i].xq = t[j].xq;
+                    t[i].xs = t[j].xs;
+                    continue;
+                }
+                auto& buf = g_xq[i];
+                if (long(buf.size()) < t[i].m.cols) buf.resize(t[i].m.cols);
+                t[i].xs = quantize_i16(t[i].x, t[i].m.cols, buf.data());
+                t[i].xq = buf.data();
+            }
+        }
+        total = 0;
+        for (int i = 0; i < n; i++) total += t[i].m.rows * t[i].m.cols;
+        const int nth = pool().size();
+        chunks = nth == 1 ? 1 : std::max(1L, std::min(8L * nth, total / 16384));
+        next.store(0);
+        parallel(*this);
+    }
+};
+
+Mat make_mat(const void* w, const void* scale, long rows, long cols, int wtype);
+
+constexpr float LN_EPS = 1e-5f;
+constexpr float GN_EPS = 64e-5f;
+
+void layer_norm(const float* x, const float* w, const float* b, float* out, int C);
+
+// The token-shift states are fp32, or bf16 for bf16 models (the State's dtype follows the precision).
+struct Shift {
+    void* base;
+    int bf16;
+    float get(long i) const {
+        return bf16 ? bf16_to_f32(static_cast<uint16_t*>(base)[i]) : static_cast<float*>(base)[i];
+    }
+    void set(long i, float v) const {
+        if (bf16) static_cast<uint16_t*>(base)[i] = f32_to_bf16(v);
+        else static_cast<float*>(base)[i] = v;
+    }
+};
+
+}  // namespace rwkvcpu

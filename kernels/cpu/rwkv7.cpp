@@ -1,0 +1,305 @@
+// RWKV-7: the WKV-7 recurrence (one step, a sequence parallel over heads) and the fused decode
+// step that runs one token through the whole model in one call.
+
+#include "core.h"
+
+namespace rwkvcpu {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// WKV-7, one head, one token. S is [value i, key j]:
+//   S = S diag(w) + (S a) b^T + v k^T;   y = S r
+
+#define DEFINE_WKV7_HEAD(NAME, TGT)                                                                  \
+    TGT void NAME(int N, const float* r, const float* w, const float* k, const float* v,            \
+                  const float* a, const float* b, float* S, float* y) {                             \
+        for (int i = 0; i < N; i++) {                                                               \
+            float* s = S + (long)i * N;                                                             \
+            float sa = 0;                                                                           \
+            SIMD_REDUCE(sa)                                                                         \
+            for (int j = 0; j < N; j++) sa += s[j] * a[j];                                          \
+            const float vi = v[i];                                                                  \
+            float yi = 0;                                                                           \
+            SIMD_REDUCE(yi)                                                                         \
+            for (int j = 0; j < N; j++) {                                                           \
+                float t = s[j] * w[j] + sa * b[j] + vi * k[j];                                      \
+                s[j] = t;                                                                           \
+                yi += t * r[j];                                                                     \
+            }                                                                                       \
+            y[i] = yi;                                                                              \
+        }                                                                                           \
+    }
+
+typedef void (*Wkv7HeadFn)(int, const float*, const float*, const float*, const float*, const float*,
+                           const float*, float*, float*);
+
+DEFINE_WKV7_HEAD(wkv7_head_scalar, )
+#if RWKV_X86
+DEFINE_WKV7_HEAD(wkv7_head_avx2, TGT_AVX2)
+DEFINE_WKV7_HEAD(wkv7_head_avx512, TGT_AVX512)
+#endif
+
+Wkv7HeadFn wkv7_head_fn(int isa) {
+#if RWKV_X86
+    if (isa == ISA_AVX512) return wkv7_head_avx512;
+    if (isa == ISA_AVX2) return wkv7_head_avx2;
+#endif
+    (void)isa;
+    return wkv7_head_scalar;
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// The fused RWKV-7 decode step.
+
+constexpr float DECAY_SCALE = 0.606531f;  // e^-0.5 truncated as the reference does
+
+// Pointers per layer, in the order kernels/cpu.py passes them.
+enum LayerPtr {
+    P_LN1_W, P_LN1_B, P_LN2_W, P_LN2_B, P_MIX, P_W0, P_W1, P_W2, P_A0, P_A1, P_A2, P_V0, P_V1, P_V2,
+    P_G1, P_G2, P_K_K, P_K_A, P_R_K, P_R, P_R_S, P_K, P_K_S, P_V, P_V_S, P_O, P_O_S, P_LNX_W, P_LNX_B,
+    P_FFN_MIX, P_FK, P_FK_S, P_FV, P_FV_S, P_W1_S, P_W2_S, P_A1_S, P_A2_S, P_V1_S, P_V2_S, P_G1_S, P_G2_S,
+    P_LAYER_COUNT
+};
+enum GlobalPtr { G_EMB, G_LNOUT_W, G_LNOUT_B, G_HEAD, G_HEAD_S, G_COUNT };
+enum Dim {
+    D_L, D_C, D_H, D_N, D_F, D_V, D_W, D_A, D_VL, D_G, D_WTYPE, D_EMB_TYPE, D_SHIFT_TYPE, D_LORA_TYPE, D_COUNT
+};
+
+struct Layer {
+    const float *ln1_w, *ln1_b, *ln2_w, *ln2_b, *mix, *w0, *a0, *v0, *k_k, *k_a, *r_k, *lnx_w, *lnx_b,
+        *ffn_mix;
+    Mat w1, w2, a1, a2, v1, v2, g1, g2, R, K, V, O, fK, fV;
+};
+
+struct Rwkv7 {
+    int L, C, H, N, F, V, Dw, Da, Dv, Dg, wtype, emb_type, shift_type, lora_type;  // shift: the x_prev states
+    const void* emb;
+    const float *lnout_w, *lnout_b;
+    Mat head;
+    std::vector<Layer> layers;
+    // scratch, allocated once
+    std::vector<float> x, xx, xmix, r, k, v, wh, ah, vh, gh, wl, al, vl, g, y, vfirst, out, fk;
+};
+
+struct HeadsJob {  // everything between the LoRAs and the output projection, per head
+    Rwkv7* m;
+    const Layer* ly;
+    int layer;
+    float* S;
+    int isa;
+    mutable std::atomic<int> next{0};
+    void operator()(int, int) const {
+        const int N = m->N;
+        float aa[1024], bb[1024], ww[1024];  // N <= 1024
+        for (int h; (h = next.fetch_add(1, std::memory_order_relaxed)) < m->H;) run_head(h, N, aa, bb, ww);
+    }
+    void run_head(int h, int N, float* aa, float* bb, float* ww) const {
+        Rwkv7& M = *m;
+        const long o = long(h) * N;
+        float *r = M.r.data() + o, *k = M.k.data() + o, *v = M.v.data() + o, *y = M.y.data() + o;
+        float nrm = 0;
+        for (int j = 0; j < N; j++) {
+            float kk = k[j] * ly->k_k[o + j];
+            aa[j] = kk;
+            nrm += kk * kk;
+        }
+        const float inv = 1.0f / std::max(std::sqrt(nrm), 1e-12f);
+        for (int j = 0; j < N; j++) {
+            const long c = o + j;
+            const float kk = aa[j] * inv;
+            const float a = sigmoidf(ly->a0[c] + M.al[c]);
+            aa[j] = -kk;
+            bb[j] = kk * a;
+            k[j] = k[j] * (1.0f + (a - 1.0f) * ly->k_a[c]);
+            if (layer == 0) M.vfirst[c] = v[j];
+            else v[j] += (M.vfirst[c] - v[j]) * sigmoidf(ly->v0[c] + M.vl[c]);
+            ww[j] = std::exp(-DECAY_SCALE * sigmoidf(ly->w0[c] + M.wl[c]));
+        }
+        wkv7_head_fn(isa)(N, r, ww, k, v, aa, bb, S + long(h) * N * N, y);
+        double dmean = 0, var = 0;
+        float bonus = 0;
+        for (int j = 0; j < N; j++) dmean += y[j];
+        dmean /= N;
+        for (int j = 0; j < N; j++) var += (y[j] - dmean) * (y[j] - dmean);
+        const float ginv = float(1.0 / std::sqrt(var / N + GN_EPS)), mean = float(dmean);
+        for (int j = 0; j < N; j++) bonus += r[j] * k[j] * ly->r_k[o + j];
+        for (int j = 0; j < N; j++) {
+            const long c = o + j;
+            y[j] = ((y[j] - mean) * ginv * ly->lnx_w[c] + ly->lnx_b[c] + bonus * v[j]) * M.g[c];
+        }
+    }
+};
+
+
+void decode_step(Rwkv7& M, int token, void* att_prev_v, float* wkv, void* ffn_prev_v, float* logits) {
+    const Shift att_prev{att_prev_v, M.shift_type == W_BF16}, ffn_prev{ffn_prev_v, M.shift_type == W_BF16};
+    const int C = M.C, isa = current_isa();
+    float* x = M.x.data();
+    if (M.emb_type == W_BF16) {
+        const uint16_t* e = static_cast<const uint16_t*>(M.emb) + long(token) * C;
+        for (int i = 0; i < C; i++) x[i] = bf16_to_f32(e[i]);
+    } else {
+        std::memcpy(x, static_cast<const float*>(M.emb) + long(token) * C, sizeof(float) * C);
+    }
+    float *xx = M.xx.data(), *xm = M.xmix.data();
+    float *xr = xm, *xw = xm + C, *xk = xm + 2 * C, *xv = xm + 3 * C, *xa = xm + 4 * C, *xg = xm + 5 * C;
+    for (int l = 0; l < M.L; l++) {
+        const Layer& ly = M.layers[l];
+        layer_norm(x, ly.ln1_w, ly.ln1_b, xx, C);
+        long base = long(l) * C;
+        for (int c = 0; c < C; c++) {
+            const float d = att_prev.get(base + c) - xx[c];
+            for (int m = 0; m < 6; m++) xm[m * C + c] = xx[c] + d * ly.mix[m * C + c];
+            att_prev.set(base + c, xx[c]);
+        }
+        MultiGemv g1;
+        g1.add(ly.R, xr, M.r.data());
+        g1.add(ly.K, xk, M.k.data());
+        g1.add(ly.V, xv, M.v.data());
+        g1.add(ly.w1, xw, M.wh.data(), ACT_TANH);
+        g1.add(ly.a1, xa, M.ah.data());
+        g1.add(ly.g1, xg, M.gh.data(), ACT_SIGMOID);
+        if (l > 0) g1.add(ly.v1, xv, M.vh.data());
+        g1.run();
+        MultiGemv g2;
+        g2.add(ly.w2, M.wh.data(), M.wl.data());
+        g2.add(ly.a2, M.ah.data(), M.al.data());
+        g2.add(ly.g2, M.gh.data(), M.g.data());
+        if (l > 0) g2.add(ly.v2, M.vh.data(), M.vl.data());
+        g2.run();
+        HeadsJob hj{&M, &ly, l, wkv + long(l) * M.H * M.N * M.N, isa, {0}};
+        parallel(hj);
+        MultiGemv go;
+        go.add(ly.O, M.y.data(), M.out.data());
+        go.run();
+        for (int c = 0; c < C; c++) x[c] += M.out[c];
+
+        layer_norm(x, ly.ln2_w, ly.ln2_b, xx, C);
+        for (int c = 0; c < C; c++) {
+            xk[c] = xx[c] + (ffn_prev.get(base + c) - xx[c]) * ly.ffn_mix[c];
+            ffn_prev.set(base + c, xx[c]);
+        }
+        MultiGemv gk;
+        gk.add(ly.fK, xk, M.fk.data(), ACT_RELU_SQ);
+        gk.run();
+        MultiGemv gv;
+        gv.add(ly.fV, M.fk.data(), M.out.data());
+        gv.run();
+        for (int c = 0; c < C; c++) x[c] += M.out[c];
+    }
+    layer_norm(x, M.lnout_w, M.lnout_b, xx, C);
+    MultiGemv gh;
+    gh.add(M.head, xx, logits);
+    gh.run();
+}
+
+}  // namespace
+}  // namespace rwkvcpu
+
+using namespace rwkvcpu;
+
+
+// T tokens of WKV-7 on [T, H, N] inputs; state [H, N, N] updated in place; y [T, H, N].
+// Parallel over heads: each thread runs its heads through all T tokens with no barrier.
+API void rwkv_wkv7_seq(int T, int H, int N, const float* r, const float* w, const float* k,
+                       const float* v, const float* a, const float* b, float* state, float* y) {
+    std::lock_guard<std::mutex> lk(g_api);
+    const int isa = current_isa();
+    std::atomic<int> next{0};
+    auto job = [&](int, int) {
+        Wkv7HeadFn f = wkv7_head_fn(isa);
+        for (long h; (h = next.fetch_add(1)) < H;) {
+            for (int t = 0; t < T; t++) {
+                const long o = long(t) * H * N + h * N;
+                f(N, r + o, w + o, k + o, v + o, a + o, b + o, state + h * N * N, y + o);
+            }
+        }
+    };
+    parallel(job);
+}
+
+// dims: D_COUNT values (see enum Dim); ptrs: L * P_LAYER_COUNT layer pointers, then G_COUNT.
+// Matrices are [out, in]. Returns nullptr if the counts do not match this library's.
+API void* rwkv7_create(const int64_t* dims, int ndims, const void* const* ptrs, int nptrs) {
+    if (ndims != D_COUNT) return nullptr;
+    auto* M = new Rwkv7();
+    M->L = int(dims[D_L]);
+    M->C = int(dims[D_C]);
+    M->H = int(dims[D_H]);
+    M->N = int(dims[D_N]);
+    M->F = int(dims[D_F]);
+    M->V = int(dims[D_V]);
+    M->Dw = int(dims[D_W]);
+    M->Da = int(dims[D_A]);
+    M->Dv = int(dims[D_VL]);
+    M->Dg = int(dims[D_G]);
+    M->wtype = int(dims[D_WTYPE]);
+    M->emb_type = int(dims[D_EMB_TYPE]);
+    M->shift_type = int(dims[D_SHIFT_TYPE]);
+    M->lora_type = int(dims[D_LORA_TYPE]);
+    if (nptrs != M->L * P_LAYER_COUNT + G_COUNT || M->N > 1024 || M->C != M->H * M->N) {
+        delete M;
+        return nullptr;
+    }
+    const int C = M->C, F = M->F, wt = M->wtype;
+    auto f = [&](const void* p) { return static_cast<const float*>(p); };
+    for (int l = 0; l < M->L; l++) {
+        const void* const* p = ptrs + long(l) * P_LAYER_COUNT;
+        Layer ly;
+        ly.ln1_w = f(p[P_LN1_W]);
+        ly.ln1_b = f(p[P_LN1_B]);
+        ly.ln2_w = f(p[P_LN2_W]);
+        ly.ln2_b = f(p[P_LN2_B]);
+        ly.mix = f(p[P_MIX]);
+        ly.w0 = f(p[P_W0]);
+        ly.a0 = f(p[P_A0]);
+        ly.v0 = f(p[P_V0]);
+        ly.k_k = f(p[P_K_K]);
+        ly.k_a = f(p[P_K_A]);
+        ly.r_k = f(p[P_R_K]);
+        ly.lnx_w = f(p[P_LNX_W]);
+        ly.lnx_b = f(p[P_LNX_B]);
+        ly.ffn_mix = f(p[P_FFN_MIX]);
+        const int lt = M->lora_type;
+        ly.w1 = make_mat(p[P_W1], p[P_W1_S], M->Dw, C, lt);
+        ly.w2 = make_mat(p[P_W2], p[P_W2_S], C, M->Dw, lt);
+        ly.a1 = make_mat(p[P_A1], p[P_A1_S], M->Da, C, lt);
+        ly.a2 = make_mat(p[P_A2], p[P_A2_S], C, M->Da, lt);
+        ly.v1 = make_mat(p[P_V1], p[P_V1_S], M->Dv, C, lt);
+        ly.v2 = make_mat(p[P_V2], p[P_V2_S], C, M->Dv, lt);
+        ly.g1 = make_mat(p[P_G1], p[P_G1_S], M->Dg, C, lt);
+        ly.g2 = make_mat(p[P_G2], p[P_G2_S], C, M->Dg, lt);
+        ly.R = make_mat(p[P_R], p[P_R_S], C, C, wt);
+        ly.K = make_mat(p[P_K], p[P_K_S], C, C, wt);
+        ly.V = make_mat(p[P_V], p[P_V_S], C, C, wt);
+        ly.O = make_mat(p[P_O], p[P_O_S], C, C, wt);
+        ly.fK = make_mat(p[P_FK], p[P_FK_S], F, C, wt);
+        ly.fV = make_mat(p[P_FV], p[P_FV_S], C, F, wt);
+        M->layers.push_back(ly);
+    }
+    const void* const* g = ptrs + long(M->L) * P_LAYER_COUNT;
+    M->emb = g[G_EMB];
+    M->lnout_w = f(g[G_LNOUT_W]);
+    M->lnout_b = f(g[G_LNOUT_B]);
+    M->head = make_mat(g[G_HEAD], g[G_HEAD_S], M->V, C, wt);
+    for (auto* v : {&M->x, &M->xx, &M->r, &M->k, &M->v, &M->wl, &M->al, &M->vl, &M->g, &M->y, &M->vfirst,
+                    &M->out})
+        v->assign(C, 0.0f);
+    M->xmix.assign(6L * C, 0.0f);
+    M->wh.assign(M->Dw, 0.0f);
+    M->ah.assign(M->Da, 0.0f);
+    M->vh.assign(std::max(M->Dv, 1), 0.0f);
+    M->gh.assign(M->Dg, 0.0f);
+    M->fk.assign(F, 0.0f);
+    return M;
+}
+
+API void rwkv7_destroy(void* m) { delete static_cast<Rwkv7*>(m); }
+
+// One token through the whole model: state (att_prev [L,C], wkv [L,H,N,N], ffn_prev [L,C]) updated
+// in place, logits [V] written. Allocates nothing.
+API void rwkv7_decode(void* m, int token, void* att_prev, float* wkv, void* ffn_prev, float* logits) {
+    std::lock_guard<std::mutex> lk(g_api);
+    decode_step(*static_cast<Rwkv7*>(m), token, att_prev, wkv, ffn_prev, logits);
+}
