@@ -21,7 +21,7 @@ setup(
     ext_modules=[
         Extension(
             "kernels._rwkv_cpu",
-            sources=["kernels/cpu/rwkv_cpu.cpp", "kernels/cpu/rwkv7.cpp"],
+            sources=["kernels/cpu/rwkv_cpu.cpp", "kernels/cpu/rwkv7.cpp", "kernels/cpu/legacy.cpp"],
             depends=["kernels/cpu/core.h"],
             define_macros=[("RWKV_PYTHON_MODULE", "1")],
             extra_compile_args=compile_args,

@@ -23,11 +23,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from kernels import cpu
 from kernels.wkv6 import wkv6_chunked, wkv6_one
 
 from .errors import IncompatibleStateError, UnknownLayoutError
 from .loader import Checkpoint
 from .model import Model, ModelInfo
+from .quant import LogitsPool
 from .state import State
 
 LN_EPS = 1e-5
@@ -35,26 +37,23 @@ GN_EPS = 64e-5   # GroupNorm eps of ln_x (RWKV-5 and -6)
 
 
 def native_gemv(device: torch.device, dtype: torch.dtype):
-    """The compiled library (``kernels.cpu``) when it can run this model's single-token matrix
-    products (CPU, fp32 or bf16 weights), else None (torch computes them)."""
+    """The compiled library (``kernels.cpu``) when it can run this model's decode step and WKV
+    (CPU, fp32 or bf16 weights), else None (torch computes everything)."""
     if device.type != "cpu" or dtype not in (torch.float32, torch.bfloat16):
         return None
-    from kernels import cpu
-
     return cpu if cpu.available() else None
 
 
-_native = None   # kernels.cpu once a model with compiled-GEMV weights is loaded (see Weights)
+_native = None   # kernels.cpu once a model with compiled-kernel weights is loaded (see Weights)
 
 
 def matvec(x: Tensor, W: Tensor) -> Tensor:
     """``x @ W`` for a linear weight ``W`` (``[in, out]``, as :meth:`Weights.mat` returns it).
 
-    A single row (``x`` ``[1, in]`` or ``[in]``) against a matrix stored ``[out, in]`` (``W`` a
-    transposed view: :meth:`Weights.mat` with the compiled library) runs the library's GEMV, which
-    streams the weights faster than torch's; everything else (prompts, other devices) is torch's.
-    The GEMV computes in float32; its result is cast back to ``x``'s dtype. The library's thread
-    pool is sized by :meth:`RecurrentModel._forward_one` (``kernels.cpu.sync_threads``) before.
+    A single row (``x`` ``[1, in]`` or ``[in]``; a prompt's last position through the head) against
+    a matrix stored ``[out, in]`` (``W`` a transposed view: :meth:`Weights.mat` with the compiled
+    library) runs the library's GEMV, which streams the weights faster than torch's; everything
+    else is torch's. The GEMV computes in float32; its result is cast back to ``x``'s dtype.
     """
     if (_native is not None and x.numel() == W.shape[0] and x.device.type == "cpu" and not W.is_contiguous()
             and W.t().is_contiguous()):
@@ -99,6 +98,13 @@ class Weights:
         if self.native:
             return self.get(key).contiguous().t()
         return self.get(key).t().contiguous()
+
+    def in_out(self, key: str) -> Tensor:
+        """A weight the file stores ``[..., in, out]`` (used as ``x @ W``: RWKV-6's LoRAs), as such;
+        with the compiled library its memory is ``[..., out, in]`` (a view with the last two dims
+        swapped), the layout the library's GEMV reads."""
+        t = self.get(key)
+        return t.transpose(-1, -2).contiguous().transpose(-1, -2) if self.native else t.contiguous()
 
     def embedding(self) -> Tensor:
         """``LN0(emb)`` computed in the file's dtype, then cast, exactly as the oracle does for v4-6."""
@@ -169,14 +175,34 @@ def group_norm_heads(y: Tensor, H: int, weight: Tensor, bias: Tensor) -> Tensor:
     return F.group_norm(y.reshape(T, -1), num_groups=H, weight=weight, bias=bias, eps=GN_EPS)
 
 
-NATIVE_TAG = ", cpu gemv (decode)"   # ends KernelChoice.name when single tokens use the compiled GEMV
-
-
 @dataclass(frozen=True)
 class KernelChoice:
-    """Which WKV implementation a model runs (reported by ``bench``, like RWKV-7's kernel sets)."""
+    """Which implementation a model runs (reported by ``bench``, like RWKV-7's kernel sets)."""
 
     name: str
+
+
+def kernel_choice(generation: int, compiled: bool) -> KernelChoice:
+    if compiled:
+        return KernelChoice(f"cpu-{cpu.isa()} (fused decode, wkv{4 if generation == 4 else 6} sequence)")
+    return KernelChoice("torch wkv4 (token loop)" if generation == 4 else "torch wkv6 (chunked prompts)")
+
+
+_MATRICES = {"R", "K", "V", "G", "O", "fK", "fR", "fV", "maa_w1", "maa_w2", "decay_w1", "decay_w2"}
+
+
+def _f32(t: Tensor | None) -> Tensor | None:
+    return None if t is None else t.float().contiguous()
+
+
+def _out_in(t: Tensor | None) -> Tensor | None:
+    """A ``[in, out]`` view of ``[out, in]`` memory back to that memory (what the library reads)."""
+    if t is None:
+        return None
+    u = t.transpose(-1, -2)
+    if not u.is_contiguous():
+        raise ValueError("a matrix for the compiled decode step is not stored [out, in]")
+    return u
 
 
 class RecurrentModel(Model):
@@ -188,6 +214,8 @@ class RecurrentModel(Model):
     ln: list[tuple[Tensor, Tensor, Tensor, Tensor]]   # per layer: ln1 w, b, ln2 w, b
 
     rescale_every = 0   # see rescale_for_fp16
+    _decoder = None     # kernels.cpu.LegacyDecoder: the fused decode step, when the library runs this model
+    _wkv_parts: tuple[str, ...] = ("wkv",)   # the state parts the decode step advances besides the shifts
 
     def load_common(self, w: Weights) -> None:
         self.emb = w.embedding()
@@ -233,27 +261,47 @@ class RecurrentModel(Model):
         x = F.layer_norm(x[-1], (C,), *self.ln_out, LN_EPS)
         return matvec(x, self.head).float()
 
+    @abstractmethod
+    def decoder_layer(self, i: int) -> dict[str, Tensor | None]:
+        """Layer ``i``'s weights for the fused decode step, by ``kernels.cpu.LEGACY_LAYER_PTRS`` name
+        (vectors as they are, matrices as their ``[in, out]`` views; converted by :meth:`make_decoder`)."""
+
+    def make_decoder(self, w: Weights, n_head: int = 0, head_size: int = 0, maa: int = 0, decay: int = 0) -> None:
+        """Hand every weight to the compiled decode step once (it keeps pointers, we keep tensors):
+        vectors as fp32 copies (small), matrices as the ``[out, in]`` memory they already have."""
+        if not w.native:
+            return
+        i = self.info
+        layers = []
+        for n in range(i.n_layer):
+            d = self.decoder_layer(n)
+            ln = self.ln[n]
+            d.update(ln1_w=ln[0], ln1_b=ln[1], ln2_w=ln[2], ln2_b=ln[3])
+            layers.append({k: _out_in(d.get(k)) if k in _MATRICES else _f32(d.get(k)) for k in cpu.LEGACY_LAYER_PTRS})
+        glob = {"emb": self.emb, "lnout_w": _f32(self.ln_out[0]), "lnout_b": _f32(self.ln_out[1]),
+                "head": _out_in(self.head)}
+        att = layers[0]["R"].shape[0]
+        dims = [i.generation, i.n_layer, i.n_embd, att, n_head, head_size, i.dim_ffn, i.vocab_size, maa, decay,
+                cpu.WTYPES[self.dtype], cpu.WTYPES[self.emb.dtype], cpu.WTYPES[self.dtype]]
+        self._decoder = cpu.LegacyDecoder(dims, layers, glob)
+        self._logits = LogitsPool(i.vocab_size)
+
     def _forward_one(self, token: int, state: State) -> Tensor:
-        x = self.emb[token].unsqueeze(0)
-        if _native is None or not self.kernels.name.endswith(NATIVE_TAG):
-            return self._run(x, state, seq=False)
-        # The big matrices run in the library's pool; the rest of a token is small tensors, which
-        # torch runs on this thread. Letting torch use its OpenMP threads here instead leaves them
-        # spinning after each op on the cores the pool needs (measured: GEMVs at ~10 instead of
-        # ~30 GB/s on 2 cores).
-        n = torch.get_num_threads()
-        _native.sync_threads()
-        if n == 1:
-            return self._run(x, state, seq=False)
-        torch.set_num_threads(1)
-        try:
-            return self._run(x, state, seq=False)
-        finally:
-            torch.set_num_threads(n)
+        if self._decoder is None:
+            return self._run(self.emb[token].unsqueeze(0), state, seq=False)
+        p = state.parts
+        for k in ("att_x_prev", "ffn_x_prev", *self._wkv_parts):
+            want = torch.float32 if k in self._wkv_parts else self.dtype
+            if p[k].dtype != want or not p[k].is_contiguous():
+                # A state made by this file in another precision (or a view): converted once, in the State.
+                p[k] = p[k].to(want).contiguous()
+        logits = self._logits.take()
+        self._decoder.step(token, p["att_x_prev"], [p[k] for k in self._wkv_parts], p["ffn_x_prev"], logits)
+        return logits
 
     def _forward_seq(self, tokens: Sequence[int], state: State) -> Tensor:
         if _native is not None:
-            _native.sync_threads()   # the head's single row may run in the library's pool
+            _native.sync_threads()   # the WKV and the head's single row run in the library's pool
         return self._run(self.emb[torch.tensor(tokens, device=self.device)], state, seq=True)
 
     def _shift_parts(self) -> dict[str, Tensor]:
@@ -302,7 +350,9 @@ class MatrixStateModel(RecurrentModel):
         v = matvec(xv, ly.V).float().view(T, H, N)
         g = F.silu(matvec(xg, ly.G))
         wkv = state.parts["wkv"][i]
-        if seq:
+        if seq and self._decoder is not None:
+            y = cpu.wkv6_seq(r, w, k, v, ly.u, wkv)
+        elif seq:
             y = wkv6_chunked(r, w, k, v, ly.u, wkv)
         else:
             y = wkv6_one(r[0], w[0], k[0], v[0], ly.u, wkv).unsqueeze(0)

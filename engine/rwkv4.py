@@ -18,15 +18,15 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from kernels import cpu
 from kernels.wkv4 import PP_START, wkv4_one, wkv4_seq
 
 from .legacy import (
-    NATIVE_TAG,
-    KernelChoice,
     RecurrentModel,
     Weights,
     channel_mix,
     check_keys,
+    kernel_choice,
     make_info,
     matvec,
     n_layers,
@@ -66,7 +66,6 @@ class RWKV4(RecurrentModel):
         self.info = make_info(ckpt, 4, 0, 0)
         self.dim_att = z["blocks.0.att.key.weight"].shape[0]
         w = Weights(ckpt, device, dtype)
-        self.kernels = KernelChoice("torch wkv4 (token loop)" + (NATIVE_TAG if w.native else ""))
         self.load_common(w)
         f32 = torch.float32
         self.layers: list[Layer] = []
@@ -81,6 +80,8 @@ class RWKV4(RecurrentModel):
                 ffn_K=w.mat(ffn + "key.weight"), ffn_R=w.mat(ffn + "receptance.weight"),
                 ffn_V=w.mat(ffn + "value.weight")))
         self.rescale_for_fp16(self.layers)
+        self.make_decoder(w)
+        self.kernels = kernel_choice(4, self._decoder is not None)
 
     def new_state(self) -> State:
         L, A = self.info.n_layer, self.dim_att
@@ -93,8 +94,15 @@ class RWKV4(RecurrentModel):
                       "pp": vector(PP_START), "ffn_x_prev": parts["ffn_x_prev"]},
                      generation=4, fingerprint=self.info.fingerprint)
 
+    _wkv_parts = ("aa", "bb", "pp")
+
     def tuning_to_wkv(self, time_state: Tensor) -> Tensor:
         raise no_tuning(4)
+
+    def decoder_layer(self, i: int) -> dict[str, Tensor | None]:
+        ly = self.layers[i]
+        return {"mix": ly.mix, "decay": ly.w, "u": ly.u, "R": ly.R, "K": ly.K, "V": ly.V, "O": ly.O,
+                "ffn_mix_k": ly.ffn_mix_k, "ffn_mix_r": ly.ffn_mix_r, "fK": ly.ffn_K, "fR": ly.ffn_R, "fV": ly.ffn_V}
 
     def time_mix(self, i: int, x: Tensor, state: State, seq: bool) -> Tensor:
         ly, p = self.layers[i], state.parts
@@ -104,7 +112,9 @@ class RWKV4(RecurrentModel):
         k = matvec(xk, ly.K).float()
         v = matvec(xv, ly.V).float()
         aa, bb, pp = p["aa"][i], p["bb"][i], p["pp"][i]
-        if seq:
+        if seq and self._decoder is not None:
+            y = cpu.wkv4_seq(ly.w, ly.u, k, v, aa, bb, pp)
+        elif seq:
             y = wkv4_seq(ly.w, ly.u, k, v, aa, bb, pp)
         else:
             y = wkv4_one(ly.w, ly.u, k[0], v[0], aa, bb, pp).unsqueeze(0)

@@ -19,12 +19,11 @@ import torch
 from torch import Tensor
 
 from .legacy import (
-    NATIVE_TAG,
-    KernelChoice,
     MatrixStateModel,
     Weights,
     channel_mix,
     check_keys,
+    kernel_choice,
     make_info,
     n_layers,
     shift,
@@ -66,7 +65,6 @@ class RWKV5(MatrixStateModel):
         self.device, self.dtype = device, dtype
         self.info = make_info(ckpt, 5, n_head, head_size)
         w = Weights(ckpt, device, dtype)
-        self.kernels = KernelChoice("torch wkv6 (chunked prompts)" + (NATIVE_TAG if w.native else ""))
         self.load_common(w)
         f32 = torch.float32
         self.layers: list[Layer] = []
@@ -84,6 +82,8 @@ class RWKV5(MatrixStateModel):
                 ffn_V=w.mat(ffn + "value.weight")))
         self.rescale_for_fp16(self.layers)
         self.load_merged_state(z)
+        self.make_decoder(w, n_head, head_size)
+        self.kernels = kernel_choice(5, self._decoder is not None)
 
     def time_mix(self, i: int, x: Tensor, state: State, seq: bool) -> Tensor:
         ly, H, N = self.layers[i], self.info.n_head, self.info.head_size
@@ -91,6 +91,12 @@ class RWKV5(MatrixStateModel):
         sx = shift(x, state.parts["att_x_prev"][i])
         xk, xv, xr, xg = (x * ly.mix.unsqueeze(1) + sx * (1 - ly.mix.unsqueeze(1))).unbind(0)
         return self.attend(i, ly, x, xr, xk, xv, xg, ly.w.expand(T, H, N), state, seq)
+
+    def decoder_layer(self, i: int) -> dict[str, Tensor | None]:
+        ly = self.layers[i]
+        return {"mix": ly.mix, "decay": ly.w, "u": ly.u, "R": ly.R, "K": ly.K, "V": ly.V, "G": ly.G, "O": ly.O,
+                "lnx_w": ly.lnx_w, "lnx_b": ly.lnx_b, "ffn_mix_k": ly.ffn_mix_k, "ffn_mix_r": ly.ffn_mix_r,
+                "fK": ly.ffn_K, "fR": ly.ffn_R, "fV": ly.ffn_V}
 
     def channel_mix(self, i: int, x: Tensor, prev: Tensor) -> Tensor:
         ly = self.layers[i]

@@ -21,12 +21,11 @@ import torch
 from torch import Tensor
 
 from .legacy import (
-    NATIVE_TAG,
-    KernelChoice,
     MatrixStateModel,
     Weights,
     channel_mix,
     check_keys,
+    kernel_choice,
     make_info,
     n_layers,
     shift,
@@ -73,7 +72,6 @@ class RWKV6(MatrixStateModel):
         self.device, self.dtype = device, dtype
         self.info = make_info(ckpt, 6, n_head, head_size)
         w = Weights(ckpt, device, dtype)
-        self.kernels = KernelChoice("torch wkv6 (chunked prompts)" + (NATIVE_TAG if w.native else ""))
         self.load_common(w)
         f32 = torch.float32
         self.layers: list[Layer] = []
@@ -82,9 +80,9 @@ class RWKV6(MatrixStateModel):
             self.layers.append(Layer(
                 maa_x=w.vec(att + "time_maa_x"),
                 maa=torch.stack([w.vec(att + f"time_maa_{n}") for n in "wkvrg"]),
-                maa_w1=w.get(att + "time_maa_w1"), maa_w2=w.get(att + "time_maa_w2"),
+                maa_w1=w.in_out(att + "time_maa_w1"), maa_w2=w.in_out(att + "time_maa_w2"),
                 decay=w.get(att + "time_decay", f32).reshape(n_head, head_size),
-                decay_w1=w.get(att + "time_decay_w1"), decay_w2=w.get(att + "time_decay_w2"),
+                decay_w1=w.in_out(att + "time_decay_w1"), decay_w2=w.in_out(att + "time_decay_w2"),
                 u=w.get(att + "time_faaaa", f32).reshape(n_head, head_size),
                 R=w.mat(att + "receptance.weight"), K=w.mat(att + "key.weight"), V=w.mat(att + "value.weight"),
                 G=w.mat(att + "gate.weight"), O=w.mat(att + "output.weight"),
@@ -94,6 +92,9 @@ class RWKV6(MatrixStateModel):
                 ffn_V=w.mat(ffn + "value.weight")))
         self.rescale_for_fp16(self.layers)
         self.load_merged_state(z)
+        ly0 = self.layers[0]
+        self.make_decoder(w, n_head, head_size, maa=ly0.maa_w1.shape[1] // 5, decay=ly0.decay_w1.shape[1])
+        self.kernels = kernel_choice(6, self._decoder is not None)
 
     def time_mix(self, i: int, x: Tensor, state: State, seq: bool) -> Tensor:
         ly, H, N = self.layers[i], self.info.n_head, self.info.head_size
@@ -104,6 +105,13 @@ class RWKV6(MatrixStateModel):
         xw, xk, xv, xr, xg = (x + sx * (ly.maa.unsqueeze(1) + m)).unbind(0)
         w = ly.decay + (torch.tanh(xw @ ly.decay_w1) @ ly.decay_w2).float().view(T, H, N)
         return self.attend(i, ly, x, xr, xk, xv, xg, torch.exp(-torch.exp(w)), state, seq)
+
+    def decoder_layer(self, i: int) -> dict[str, Tensor | None]:
+        ly = self.layers[i]
+        return {"maa_x": ly.maa_x, "maa": ly.maa, "maa_w1": ly.maa_w1, "maa_w2": ly.maa_w2, "decay": ly.decay,
+                "decay_w1": ly.decay_w1, "decay_w2": ly.decay_w2, "u": ly.u, "R": ly.R, "K": ly.K, "V": ly.V,
+                "G": ly.G, "O": ly.O, "lnx_w": ly.lnx_w, "lnx_b": ly.lnx_b, "ffn_mix_k": ly.ffn_maa_k,
+                "ffn_mix_r": ly.ffn_maa_r, "fK": ly.ffn_K, "fR": ly.ffn_R, "fV": ly.ffn_V}
 
     def channel_mix(self, i: int, x: Tensor, prev: Tensor) -> Tensor:
         ly = self.layers[i]

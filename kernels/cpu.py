@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-ABI_VERSION = 3
+ABI_VERSION = 4
 ISAS = ("scalar", "avx2", "avx512")
 WTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.int8: 2}
 
@@ -31,6 +31,12 @@ LAYER_PTRS = ("ln1_w", "ln1_b", "ln2_w", "ln2_b", "mix", "w0", "w1", "w2", "a0",
               "lnx_w", "lnx_b", "ffn_mix", "fK", "fK_s", "fV", "fV_s", "w1_s", "w2_s", "a1_s", "a2_s", "v1_s",
               "v2_s", "g1_s", "g2_s")
 GLOBAL_PTRS = ("emb", "lnout_w", "lnout_b", "head", "head_s")
+
+# RWKV-4/5/6 (legacy_create, enum LayerPtr in legacy.cpp): the union of the three generations' weights.
+LEGACY_LAYER_PTRS = ("ln1_w", "ln1_b", "ln2_w", "ln2_b", "mix", "maa_x", "maa", "maa_w1", "maa_w2", "decay",
+                     "decay_w1", "decay_w2", "u", "R", "K", "V", "G", "O", "lnx_w", "lnx_b", "ffn_mix_k",
+                     "ffn_mix_r", "fK", "fR", "fV")
+LEGACY_GLOBAL_PTRS = ("emb", "lnout_w", "lnout_b", "head")
 
 
 class Unavailable(RuntimeError):
@@ -71,6 +77,16 @@ def _load(path: str) -> ctypes.CDLL:
     lib.rwkv7_destroy.restype = None
     lib.rwkv7_decode.argtypes = [p, i, p, p, p, p]
     lib.rwkv7_decode.restype = None
+    lib.rwkv_wkv4_seq.argtypes = [i, L, p, p, p, p, p, p, p, p]
+    lib.rwkv_wkv4_seq.restype = None
+    lib.rwkv_wkv6_seq.argtypes = [i, i, i, p, p, i, p, p, p, p, p]
+    lib.rwkv_wkv6_seq.restype = None
+    lib.legacy_create.argtypes = [p, i, p, i]
+    lib.legacy_create.restype = p
+    lib.legacy_destroy.argtypes = [p]
+    lib.legacy_destroy.restype = None
+    lib.legacy_decode.argtypes = [p, i, p, p, p, p, p, p]
+    lib.legacy_decode.restype = None
     return lib
 
 
@@ -167,6 +183,83 @@ def wkv7_seq(r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, s
 def wkv7_one(r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, state: Tensor) -> Tensor:
     """One token: inputs ``[H, N]``; ``state`` advanced in place; returns ``y`` ``[H, N]``."""
     return wkv7_seq(*(t.unsqueeze(0) for t in (r, w, k, v, a, b)), state)[0]
+
+
+def _f32(t: Tensor) -> Tensor:
+    return t.contiguous().float()
+
+
+def wkv4_seq(w: Tensor, u: Tensor, k: Tensor, v: Tensor, aa: Tensor, bb: Tensor, pp: Tensor) -> Tensor:
+    """WKV-4 over ``k``, ``v`` ``[T, A]`` (any float dtype); ``w``, ``u`` ``[A]``; the state ``aa``, ``bb``,
+    ``pp`` (``[A]`` fp32, contiguous) advanced in place; returns ``y`` ``[T, A]`` fp32."""
+    T, A = k.shape
+    for t in (aa, bb, pp):
+        if t.dtype != torch.float32 or not t.is_contiguous() or t.shape != (A,):
+            raise ValueError("the WKV-4 state must be contiguous float32 [A] tensors")
+    w, u, k, v = _f32(w), _f32(u), _f32(k), _f32(v)
+    y = torch.empty(T, A, dtype=torch.float32)
+    sync_threads()
+    library().rwkv_wkv4_seq(T, A, w.data_ptr(), u.data_ptr(), k.data_ptr(), v.data_ptr(), aa.data_ptr(),
+                            bb.data_ptr(), pp.data_ptr(), y.data_ptr())
+    return y
+
+
+def wkv6_seq(r: Tensor, w: Tensor, k: Tensor, v: Tensor, u: Tensor, state: Tensor) -> Tensor:
+    """WKV-5.2/6 over ``r``, ``k``, ``v`` ``[T, H, N]``; decay ``w`` ``[T, H, N]`` or ``[H, N]`` (the same
+    for every token: RWKV-5.2); ``u`` ``[H, N]``; ``state`` ``[H, N, N]`` (key, value; fp32, contiguous)
+    advanced in place; returns ``y`` ``[T, H, N]`` fp32."""
+    T, H, N = r.shape
+    if state.dtype != torch.float32 or not state.is_contiguous() or state.shape != (H, N, N):
+        raise ValueError("the WKV state must be a contiguous float32 [H, N, N] tensor")
+    per_token = w.dim() == 3
+    r, w, k, v, u = _f32(r), _f32(w), _f32(k), _f32(v), _f32(u)
+    y = torch.empty(T, H, N, dtype=torch.float32)
+    sync_threads()
+    library().rwkv_wkv6_seq(T, H, N, r.data_ptr(), w.data_ptr(), int(per_token), k.data_ptr(), v.data_ptr(),
+                            u.data_ptr(), state.data_ptr(), y.data_ptr())
+    return y
+
+
+class LegacyDecoder:
+    """One RWKV-4, -5.2 or -6 model's weights handed to the fused decode step (legacy.cpp), once.
+
+    ``dims``: generation, L, C, A (attention width), H, N (0 for RWKV-4), F, V, the widths of
+    RWKV-6's two LoRAs (mix, decay; 0 otherwise), and the dtypes (:data:`WTYPES`) of the matrices,
+    the embedding and the token-shift states. ``layers``: one dict per layer with the names of
+    :data:`LEGACY_LAYER_PTRS` (vectors fp32, matrices ``[out, in]`` contiguous; what a generation
+    lacks None); ``globals_``: :data:`LEGACY_GLOBAL_PTRS`. The tensors are kept referenced here.
+    """
+
+    def __init__(self, dims: Sequence[int], layers: Sequence[dict[str, Tensor | None]],
+                 globals_: dict[str, Tensor | None]):
+        self._lib = library()
+        self._keep = [t for d in (*layers, globals_) for t in d.values() if t is not None]
+        _check(*self._keep)
+        ptrs = [(d[n].data_ptr() if d[n] is not None else None) for d in layers for n in LEGACY_LAYER_PTRS]
+        ptrs += [(globals_[n].data_ptr() if globals_[n] is not None else None) for n in LEGACY_GLOBAL_PTRS]
+        c_dims = (ctypes.c_int64 * len(dims))(*dims)
+        c_ptrs = (ctypes.c_void_p * len(ptrs))(*ptrs)
+        handle = self._lib.legacy_create(c_dims, len(dims), c_ptrs, len(ptrs))
+        if not handle:
+            raise Unavailable("the CPU library rejected this model's shapes")
+        self._handle = handle
+        self._decode = self._lib.legacy_decode
+        self._destroy = self._lib.legacy_destroy
+
+    def step(self, token: int, att_x_prev: Tensor, wkv: Sequence[Tensor], ffn_x_prev: Tensor,
+             logits: Tensor) -> None:
+        """Decode ``token``: the state tensors (contiguous; ``wkv`` = RWKV-4's ``aa, bb, pp`` or
+        RWKV-5/6's ``wkv``, fp32) advance in place, ``logits`` is overwritten. No allocation."""
+        if torch.get_num_threads() != _threads:
+            sync_threads()
+        s = [t.data_ptr() for t in wkv] + [None] * (3 - len(wkv))
+        self._decode(self._handle, token, att_x_prev.data_ptr(), s[0], s[1], s[2], ffn_x_prev.data_ptr(),
+                     logits.data_ptr())
+
+    def __del__(self):
+        handle, self._handle = getattr(self, "_handle", None), None
+        if handle:
+            self._destroy(handle)
 
 
 class Rwkv7Decoder:

@@ -41,7 +41,7 @@ namespace rwkvcpu {
 
 enum Isa { ISA_SCALAR = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
 enum WType { W_F32 = 0, W_BF16 = 1, W_I8 = 2 };
-enum Act { ACT_NONE = 0, ACT_TANH = 1, ACT_SIGMOID = 2, ACT_RELU_SQ = 3 };
+enum Act { ACT_NONE = 0, ACT_TANH = 1, ACT_SIGMOID = 2, ACT_RELU_SQ = 3, ACT_SILU = 4 };
 
 int isa_supported_max();
 int current_isa();

@@ -259,6 +259,9 @@ void apply_act(int act, float* y, long lo, long hi) {
         case ACT_SIGMOID:
             for (long i = lo; i < hi; i++) y[i] = sigmoidf(y[i]);
             break;
+        case ACT_SILU:
+            for (long i = lo; i < hi; i++) y[i] = y[i] * sigmoidf(y[i]);
+            break;
         case ACT_RELU_SQ:
             for (long i = lo; i < hi; i++) {
                 float v = y[i] > 0 ? y[i] : 0.0f;
@@ -304,7 +307,7 @@ using namespace rwkvcpu;
 // ---------------------------------------------------------------------------------------------
 // C API (ctypes). Every array is contiguous; every float is fp32 unless a wtype says otherwise.
 
-API int rwkv_cpu_abi_version() { return 3; }
+API int rwkv_cpu_abi_version() { return 4; }
 
 API int rwkv_cpu_isa_max() { return isa_supported_max(); }
 
