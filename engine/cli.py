@@ -1,4 +1,4 @@
-"""``python -m engine``: the engine without the window (info, generate, chat, bench)."""
+"""``python -m engine``: the engine without the window (info, generate, chat, bench, quality)."""
 
 from __future__ import annotations
 
@@ -81,6 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     p.add_argument("--oracle", action="store_true",
                    help="also time BlinkDL's rwkv package on the same .pth (test extra needed)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("quality", help="compare int8 / bf16 predictions with fp32 on held-out text")
+    p.add_argument("--model", "-m", required=True,
+                   help="model file (.pth / .safetensors), Hugging Face model folder, or bundled name")
+    p.add_argument("--precision", default="int8,bf16", help="comma list compared with fp32 (default: int8,bf16)")
+    p.add_argument("--text", help="held-out text: .jsonl of {\"text\": ...} lines or plain text (default: the "
+                                  "demo model's held-out chats, in a source checkout)")
+    p.add_argument("--tokens", type=int, default=512, help="positions compared, from the start of the text")
+    p.add_argument("--tokenizer", default=None, help="'world', '20b' or a tokenizer.json path (default: the model's)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
@@ -275,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_generate(args)
         if args.command == "chat":
             return cmd_chat(args)
+        if args.command == "quality":
+            from .quality import run_quality
+
+            return run_quality(args)
         from .bench import run_bench
 
         return run_bench(args)
