@@ -160,6 +160,31 @@ inline uint16_t f32_to_bf16(float f) {  // round to nearest even, as torch does
 
 inline float sigmoidf(float v) { return 1.0f / (1.0f + std::exp(-v)); }
 
+// e^x in float to ~1 ulp: Cody-Waite reduction x = n ln2 + r, Cephes' degree-7 polynomial for e^r,
+// 2^n put into the exponent bits. Branch- and call-free so that a loop of it vectorises (libm's
+// expf does not); below e^-87.3 (float's smallest normal) it returns 0, above 88 it saturates.
+__attribute__((always_inline)) inline float exp_poly(float x) {
+    const float xc = std::min(std::max(x, -87.33f), 88.0f);
+    const float n = (xc * 1.44269504f + 12582912.0f) - 12582912.0f;  // round to nearest (1.5 * 2^23)
+    float r = xc - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    const uint32_t bits = uint32_t(int32_t(n) + 127) << 23;
+    float scale;
+    std::memcpy(&scale, &bits, 4);
+    return x < -87.33f ? 0.0f : p * scale;
+}
+
+// In place over n floats, vectorised for the ISA in use: x = e^x, x = 1 / (1 + e^-x).
+void vec_exp(float* x, long n);
+void vec_sigmoid(float* x, long n);
+
 // ---------------------------------------------------------------------------------------------
 // GEMV over a range of rows: y[o] = W[o, :] . x for o in [r0, r1). W is [rows, cols] row-major.
 

@@ -16,23 +16,43 @@ namespace rwkvcpu {
 namespace {
 
 // ---------------------------------------------------------------------------------------------
-// WKV-4 over channels [c0, c1) of one token.
+// WKV-4 over channels [c0, c1) of one token (vectorised across channels: exp_poly, no branches).
 
-void wkv4_step(long c0, long c1, const float* w, const float* u, const float* k, const float* v, float* aa,
-               float* bb, float* pp, float* y) {
-    for (long c = c0; c < c1; c++) {
-        float ww = u[c] + k[c];
-        float p = std::max(pp[c], ww);
-        float e1 = std::exp(pp[c] - p), e2 = std::exp(ww - p);
-        y[c] = (e1 * aa[c] + e2 * v[c]) / (e1 * bb[c] + e2);
-        ww = w[c] + pp[c];
-        p = std::max(ww, k[c]);
-        e1 = std::exp(ww - p);
-        e2 = std::exp(k[c] - p);
-        aa[c] = e1 * aa[c] + e2 * v[c];
-        bb[c] = e1 * bb[c] + e2;
-        pp[c] = p;
+#define DEFINE_WKV4_STEP(NAME, TGT)                                                                  \
+    TGT void NAME(long c0, long c1, const float* w, const float* u, const float* k, const float* v,  \
+                  float* aa, float* bb, float* pp, float* y) {                                      \
+        PRAGMA(omp simd)                                                                            \
+        for (long c = c0; c < c1; c++) {                                                            \
+            float ww = u[c] + k[c];                                                                 \
+            float p = std::max(pp[c], ww);                                                          \
+            float e1 = exp_poly(pp[c] - p), e2 = exp_poly(ww - p);                                  \
+            y[c] = (e1 * aa[c] + e2 * v[c]) / (e1 * bb[c] + e2);                                    \
+            ww = w[c] + pp[c];                                                                      \
+            p = std::max(ww, k[c]);                                                                 \
+            e1 = exp_poly(ww - p);                                                                  \
+            e2 = exp_poly(k[c] - p);                                                                \
+            aa[c] = e1 * aa[c] + e2 * v[c];                                                         \
+            bb[c] = e1 * bb[c] + e2;                                                                \
+            pp[c] = p;                                                                              \
+        }                                                                                           \
     }
+
+typedef void (*Wkv4StepFn)(long, long, const float*, const float*, const float*, const float*, float*, float*,
+                           float*, float*);
+
+DEFINE_WKV4_STEP(wkv4_step_scalar, )
+#if RWKV_X86
+DEFINE_WKV4_STEP(wkv4_step_avx2, TGT_AVX2)
+DEFINE_WKV4_STEP(wkv4_step_avx512, TGT_AVX512)
+#endif
+
+Wkv4StepFn wkv4_step_fn(int isa) {
+#if RWKV_X86
+    if (isa == ISA_AVX512) return wkv4_step_avx512;
+    if (isa == ISA_AVX2) return wkv4_step_avx2;
+#endif
+    (void)isa;
+    return wkv4_step_scalar;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -127,8 +147,9 @@ struct Wkv4Job {
     void operator()(int, int) const {
         constexpr long CH = 256;
         const long A = m->A;
+        const Wkv4StepFn step = wkv4_step_fn(current_isa());
         for (long c0; (c0 = next.fetch_add(CH, std::memory_order_relaxed)) < A;)
-            wkv4_step(c0, std::min(A, c0 + CH), ly->decay, ly->u, m->k.data(), m->v.data(), aa, bb, pp,
+            step(c0, std::min(A, c0 + CH), ly->decay, ly->u, m->k.data(), m->v.data(), aa, bb, pp,
                       m->y.data());
     }
 };
@@ -146,8 +167,11 @@ struct Wkv6Job {
         for (int h; (h = next.fetch_add(1, std::memory_order_relaxed)) < M.H;) {
             const long o = long(h) * N;
             float* w = M.w.data() + o;
-            if (M.gen == 6) {
-                for (int j = 0; j < N; j++) w[j] = std::exp(-std::exp(ly->decay[o + j] + M.dl[o + j]));
+            if (M.gen == 6) {  // w = exp(-exp(time_decay + decay LoRA))
+                for (int j = 0; j < N; j++) w[j] = ly->decay[o + j] + M.dl[o + j];
+                vec_exp(w, N);
+                for (int j = 0; j < N; j++) w[j] = -w[j];
+                vec_exp(w, N);
             } else {
                 std::memcpy(w, ly->decay + o, sizeof(float) * N);
             }
@@ -290,13 +314,14 @@ API void rwkv_wkv4_seq(int T, long A, const float* w, const float* u, const floa
                        float* bb, float* pp, float* y) {
     std::lock_guard<std::mutex> lk(g_api);
     std::atomic<long> next{0};
+    const Wkv4StepFn step = wkv4_step_fn(current_isa());
     auto job = [&](int, int) {
         constexpr long CH = 64;
         for (long c0; (c0 = next.fetch_add(CH)) < A;) {
             const long c1 = std::min(A, c0 + CH);
             for (int t = 0; t < T; t++) {
                 const long o = long(t) * A;
-                wkv4_step(c0, c1, w, u, k + o, v + o, aa, bb, pp, y + o);
+                step(c0, c1, w, u, k + o, v + o, aa, bb, pp, y + o);
             }
         }
     };

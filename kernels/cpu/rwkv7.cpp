@@ -91,7 +91,7 @@ struct HeadsJob {  // everything between the LoRAs and the output projection, pe
     mutable std::atomic<int> next{0};
     void operator()(int, int) const {
         const int N = m->N;
-        float aa[1024], bb[1024], ww[1024];  // N <= 1024
+        float aa[1024], bb[3 * 1024], ww[1024];  // N <= 1024; bb also holds two gates
         for (int h; (h = next.fetch_add(1, std::memory_order_relaxed)) < m->H;) run_head(h, N, aa, bb, ww);
     }
     void run_head(int h, int N, float* aa, float* bb, float* ww) const {
@@ -105,16 +105,28 @@ struct HeadsJob {  // everything between the LoRAs and the output projection, pe
             nrm += kk * kk;
         }
         const float inv = 1.0f / std::max(std::sqrt(nrm), 1e-12f);
+        // the gates, in vectorised passes: a = sigmoid(a0 + a_lora), v's = sigmoid(v0 + v_lora),
+        // the decay ww = exp(-e^-0.5 sigmoid(w0 + w_lora))
+        float *ga = bb + N, *gv = bb + 2 * N;
+        for (int j = 0; j < N; j++) {
+            ga[j] = ly->a0[o + j] + M.al[o + j];
+            ww[j] = ly->w0[o + j] + M.wl[o + j];
+            if (layer > 0) gv[j] = ly->v0[o + j] + M.vl[o + j];
+        }
+        vec_sigmoid(ga, N);
+        vec_sigmoid(ww, N);
+        if (layer > 0) vec_sigmoid(gv, N);
+        for (int j = 0; j < N; j++) ww[j] *= -DECAY_SCALE;
+        vec_exp(ww, N);
         for (int j = 0; j < N; j++) {
             const long c = o + j;
             const float kk = aa[j] * inv;
-            const float a = sigmoidf(ly->a0[c] + M.al[c]);
+            const float a = ga[j];
             aa[j] = -kk;
             bb[j] = kk * a;
             k[j] = k[j] * (1.0f + (a - 1.0f) * ly->k_a[c]);
             if (layer == 0) M.vfirst[c] = v[j];
-            else v[j] += (M.vfirst[c] - v[j]) * sigmoidf(ly->v0[c] + M.vl[c]);
-            ww[j] = std::exp(-DECAY_SCALE * sigmoidf(ly->w0[c] + M.wl[c]));
+            else v[j] += (M.vfirst[c] - v[j]) * gv[j];
         }
         wkv7_head_fn(isa)(N, r, ww, k, v, aa, bb, S + long(h) * N * N, y);
         double dmean = 0, var = 0;

@@ -251,13 +251,47 @@ GemvFn gemv_fn(int wtype, int isa) {
     return scalar[wtype];
 }
 
+#define DEFINE_VEC_MATH(SUFFIX, TGT)                                                              \
+    TGT void vec_exp_##SUFFIX(float* x, long n) {                                                 \
+        PRAGMA(omp simd)                                                                        \
+        for (long i = 0; i < n; i++) x[i] = exp_poly(x[i]);                                     \
+    }                                                                                           \
+    TGT void vec_sigmoid_##SUFFIX(float* x, long n) {                                             \
+        PRAGMA(omp simd)                                                                        \
+        for (long i = 0; i < n; i++) x[i] = 1.0f / (1.0f + exp_poly(-x[i]));                    \
+    }
+
+DEFINE_VEC_MATH(scalar, )
+#if RWKV_X86
+DEFINE_VEC_MATH(avx2, TGT_AVX2)
+DEFINE_VEC_MATH(avx512, TGT_AVX512)
+#endif
+
+void vec_exp(float* x, long n) {
+#if RWKV_X86
+    const int isa = current_isa();
+    if (isa == ISA_AVX512) return vec_exp_avx512(x, n);
+    if (isa == ISA_AVX2) return vec_exp_avx2(x, n);
+#endif
+    vec_exp_scalar(x, n);
+}
+
+void vec_sigmoid(float* x, long n) {
+#if RWKV_X86
+    const int isa = current_isa();
+    if (isa == ISA_AVX512) return vec_sigmoid_avx512(x, n);
+    if (isa == ISA_AVX2) return vec_sigmoid_avx2(x, n);
+#endif
+    vec_sigmoid_scalar(x, n);
+}
+
 void apply_act(int act, float* y, long lo, long hi) {
     switch (act) {
         case ACT_TANH:
             for (long i = lo; i < hi; i++) y[i] = std::tanh(y[i]);
             break;
         case ACT_SIGMOID:
-            for (long i = lo; i < hi; i++) y[i] = sigmoidf(y[i]);
+            vec_sigmoid(y + lo, hi - lo);
             break;
         case ACT_SILU:
             for (long i = lo; i < hi; i++) y[i] = y[i] * sigmoidf(y[i]);
