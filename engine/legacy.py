@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+import kernels
 from kernels import cpu
-from kernels.wkv6 import wkv6_chunked, wkv6_one
 
 from .errors import IncompatibleStateError, UnknownLayoutError
 from .loader import Checkpoint
@@ -182,10 +182,13 @@ class KernelChoice:
     name: str
 
 
-def kernel_choice(generation: int, compiled: bool) -> KernelChoice:
-    if compiled:
-        return KernelChoice(f"cpu-{cpu.isa()} (fused decode, wkv{4 if generation == 4 else 6} sequence)")
-    return KernelChoice("torch wkv4 (token loop)" if generation == 4 else "torch wkv6 (chunked prompts)")
+def kernel_choice(model: RecurrentModel) -> KernelChoice:
+    """What a loaded RWKV-4/5/6 runs: the WKV kernels for prompts, and whether a decoded token is
+    one call of the compiled step."""
+    fused = " + fused decode" if model._decoder is not None else ""
+    if model.info.generation == 4:
+        return KernelChoice(f"cpu-{cpu.isa()} wkv4{fused}" if fused else "torch wkv4 (token loop)")
+    return KernelChoice(f"{model.wkv6.name} wkv6{fused}")
 
 
 _MATRICES = {"R", "K", "V", "G", "O", "fK", "fR", "fV", "maa_w1", "maa_w2", "decay_w1", "decay_w2"}
@@ -314,6 +317,7 @@ class MatrixStateModel(RecurrentModel):
     """RWKV-5/6: a ``[head, key, value]`` matrix state per layer, which state-tuning files set."""
 
     initial_wkv: Tensor | None = None
+    wkv6: kernels.Wkv6Kernels    # set by the subclass (kernels.select_wkv6 for its device and dtype)
 
     def load_merged_state(self, z: dict[str, Tensor]) -> None:
         """A checkpoint with a tuned state merged in (``blocks.N.att.time_state``, as ChatRWKV's
@@ -350,12 +354,10 @@ class MatrixStateModel(RecurrentModel):
         v = matvec(xv, ly.V).float().view(T, H, N)
         g = F.silu(matvec(xg, ly.G))
         wkv = state.parts["wkv"][i]
-        if seq and self._decoder is not None:
-            y = cpu.wkv6_seq(r, w, k, v, ly.u, wkv)
-        elif seq:
-            y = wkv6_chunked(r, w, k, v, ly.u, wkv)
+        if seq:
+            y = self.wkv6.seq(r, w, k, v, ly.u, wkv)
         else:
-            y = wkv6_one(r[0], w[0], k[0], v[0], ly.u, wkv).unsqueeze(0)
+            y = self.wkv6.one(r[0], w[0], k[0], v[0], ly.u, wkv).unsqueeze(0)
         y = group_norm_heads(y, H, ly.lnx_w, ly.lnx_b)
         return matvec(y.to(x.dtype) * g, ly.O)
 

@@ -81,7 +81,7 @@ class RWKV4(RecurrentModel):
                 ffn_V=w.mat(ffn + "value.weight")))
         self.rescale_for_fp16(self.layers)
         self.make_decoder(w)
-        self.kernels = kernel_choice(4, self._decoder is not None)
+        self.kernels = kernel_choice(self)
 
     def new_state(self) -> State:
         L, A = self.info.n_layer, self.dim_att

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+import kernels
+
 from .legacy import (
     MatrixStateModel,
     Weights,
@@ -65,6 +67,7 @@ class RWKV5(MatrixStateModel):
         self.device, self.dtype = device, dtype
         self.info = make_info(ckpt, 5, n_head, head_size)
         w = Weights(ckpt, device, dtype)
+        self.wkv6 = kernels.select_wkv6(device.type, self.precision)
         self.load_common(w)
         f32 = torch.float32
         self.layers: list[Layer] = []
@@ -83,7 +86,7 @@ class RWKV5(MatrixStateModel):
         self.rescale_for_fp16(self.layers)
         self.load_merged_state(z)
         self.make_decoder(w, n_head, head_size)
-        self.kernels = kernel_choice(5, self._decoder is not None)
+        self.kernels = kernel_choice(self)
 
     def time_mix(self, i: int, x: Tensor, state: State, seq: bool) -> Tensor:
         ly, H, N = self.layers[i], self.info.n_head, self.info.head_size

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+import kernels
+
 from .legacy import (
     MatrixStateModel,
     Weights,
@@ -72,6 +74,7 @@ class RWKV6(MatrixStateModel):
         self.device, self.dtype = device, dtype
         self.info = make_info(ckpt, 6, n_head, head_size)
         w = Weights(ckpt, device, dtype)
+        self.wkv6 = kernels.select_wkv6(device.type, self.precision)
         self.load_common(w)
         f32 = torch.float32
         self.layers: list[Layer] = []
@@ -94,7 +97,7 @@ class RWKV6(MatrixStateModel):
         self.load_merged_state(z)
         ly0 = self.layers[0]
         self.make_decoder(w, n_head, head_size, maa=ly0.maa_w1.shape[1] // 5, decay=ly0.decay_w1.shape[1])
-        self.kernels = kernel_choice(6, self._decoder is not None)
+        self.kernels = kernel_choice(self)
 
     def time_mix(self, i: int, x: Tensor, state: State, seq: bool) -> Tensor:
         ly, H, N = self.layers[i], self.info.n_head, self.info.head_size

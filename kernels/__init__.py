@@ -32,7 +32,7 @@ class Wkv7Kernels:
 
 _REFERENCE = Wkv7Kernels("reference", reference.wkv7_seq, reference.wkv7_one)
 _TORCH_CHUNKED = Wkv7Kernels("torch-chunked", chunked.wkv7_chunked, reference.wkv7_one)
-_logged: set[tuple[str, str]] = set()
+_logged: set[tuple[str, ...]] = set()
 
 
 def select(device: str = "cpu", dtype: str = "fp32", prefer: str | None = None) -> Wkv7Kernels:
@@ -68,7 +68,7 @@ def _compiled_cpu() -> Wkv7Kernels | None:
     return Wkv7Kernels(f"cpu-{cpu.isa()}", cpu.wkv7_seq, cpu.wkv7_one, native=cpu)
 
 
-_triton_refused: set[str] = set()
+_triton_refused: set[str | tuple[str, str]] = set()
 
 
 def _triton(device: str, dtype: str) -> Wkv7Kernels | None:
@@ -85,4 +85,44 @@ def _triton(device: str, dtype: str) -> Wkv7Kernels | None:
     return Wkv7Kernels("triton", gpu.wkv7_seq, gpu.wkv7_one)
 
 
-__all__ = ["Wkv7Kernels", "select", "reference", "chunked"]
+Wkv6 = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class Wkv6Kernels:
+    """RWKV-5.2/6's WKV: ``seq`` for prompts ``[T, H, N]``, ``one`` for a token ``[H, N]`` (see
+    :mod:`kernels.wkv6` for the contract). On the CPU with the compiled library a decoded token
+    runs inside the fused decode step instead, and ``one`` only serves the torch path."""
+
+    name: str
+    seq: Wkv6
+    one: Wkv6
+
+
+def select_wkv6(device: str = "cpu", dtype: str = "fp32") -> Wkv6Kernels:
+    """The RWKV-5.2/6 WKV implementation for this device and dtype; the choice is logged once."""
+    from . import wkv6
+
+    choice = Wkv6Kernels("torch-chunked", wkv6.wkv6_chunked, wkv6.wkv6_one)
+    if device == "cpu" and dtype in ("fp32", "bf16"):
+        from . import cpu
+
+        if cpu.available():
+            choice = Wkv6Kernels(f"cpu-{cpu.isa()}", cpu.wkv6_seq, wkv6.wkv6_one)
+    if device == "cuda":
+        from . import gpu
+
+        problem = gpu.check_wkv6(device, dtype)
+        if not problem:
+            choice = Wkv6Kernels("triton", gpu.wkv6_seq, gpu.wkv6_one)
+        elif ("wkv6", dtype) not in _triton_refused:
+            _triton_refused.add(("wkv6", dtype))
+            log.warning("Triton WKV-6 kernels not used for %s/%s, using the torch path: %s", device, dtype, problem)
+    key = ("wkv6", device, choice.name)
+    if key not in _logged:
+        _logged.add(key)
+        log.info("WKV-5/6 kernels for %s/%s: %s", device, dtype, choice.name)
+    return choice
+
+
+__all__ = ["Wkv7Kernels", "Wkv6Kernels", "select", "select_wkv6", "reference", "chunked"]

@@ -104,6 +104,37 @@ def wkv6_one(r: Tensor, w: Tensor, k: Tensor, v: Tensor, u: Tensor, state: Tenso
 
 
 @functools.cache
+def check_wkv6(device: str = "cuda", dtype: str = "fp32") -> str:
+    """The same as :func:`check` for the RWKV-5.2/6 kernels (against :func:`kernels.wkv6.wkv6_seq`)."""
+    if not available():
+        return reason()
+    if dtype not in _DTYPES:
+        return f"no Triton WKV path for dtype {dtype!r}"
+    try:
+        dt = _DTYPES[dtype]
+        g = torch.Generator().manual_seed(0)
+        T, H, N = 24, 2, 64           # a prompt of 23 tokens, then one step
+        r, k, v = (torch.randn(T, H, N, generator=g) for _ in range(3))
+        w = torch.exp(-torch.exp(torch.randn(T, H, N, generator=g) - 1))
+        u = torch.randn(H, N, generator=g)
+        args = [t.to(dt) for t in (r, w, k, v)]
+        s0 = 0.5 * torch.randn(H, N, N, generator=g)
+        s_ref = s0.clone()
+        y_ref = wkv6.wkv6_seq(*(t.float() for t in args), u, s_ref)
+        s_dev, u_dev = s0.to(device), u.to(device)
+        dev = [t.to(device) for t in args]
+        y_dev = torch.cat([wkv6_seq(*(t[:-1] for t in dev), u_dev, s_dev),
+                           wkv6_one(*(t[-1] for t in dev), u_dev, s_dev)[None]])
+        err_y = float((y_dev.cpu() - y_ref).abs().max() / y_ref.abs().max())
+        err_s = float((s_dev.cpu() - s_ref).abs().max() / s_ref.abs().max())
+    except Exception as exc:  # a compiler or driver failure: report it, the caller falls back
+        return f"Triton WKV-6 failed on {device}/{dtype}: {type(exc).__name__}: {exc}"
+    if not (err_y <= CHECK_RTOL and err_s <= CHECK_RTOL):
+        return f"Triton WKV-6 differs from the reference on {device}/{dtype}: y {err_y:.2e}, state {err_s:.2e}"
+    return ""
+
+
+@functools.cache
 def check(device: str = "cuda", dtype: str = "fp32") -> str:
     """Compare the RWKV-7 kernels with the reference on ``device`` for ``dtype`` inputs, once per
     process. Returns "" when they agree (relative max error <= CHECK_RTOL), else what went wrong."""

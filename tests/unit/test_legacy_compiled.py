@@ -3,9 +3,9 @@
 With the library loaded, fp32 and bf16 models keep their matrices ``[out, in]`` (the ``Layer``
 fields are transposed views, no second copy): a decoded token is one call of the fused step
 (``legacy.cpp``), a prompt runs torch GEMMs on the views with the library's WKV-4 / WKV-5/6
-sequence kernels. The torch-only model is the same file loaded with
-:func:`engine.legacy.native_gemv` switched off. The kernels alone are compared with
+sequence kernels. The kernels alone are compared with
 ``kernels/wkv4.py`` and ``kernels/wkv6.py`` on every instruction set this CPU has.
+The torch-only model is the same file loaded as if the library were missing.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import pytest
 import torch
 
 import engine
-import engine.legacy as legacy
 from kernels import cpu
 from kernels.wkv4 import PP_START, wkv4_seq
 from kernels.wkv6 import wkv6_seq
@@ -42,7 +41,7 @@ def _pair(tmp_path, spec, precision, monkeypatch):
     path = make_legacy_checkpoint(tmp_path / f"{spec}.pth", spec)
     native = engine.load(path, device="cpu", precision=precision)
     with monkeypatch.context() as m:
-        m.setattr(legacy, "native_gemv", lambda device, dtype: None)
+        m.setattr(cpu, "available", lambda: False)
         plain = engine.load(path, device="cpu", precision=precision)
     return native, plain
 
@@ -59,7 +58,8 @@ def _decode(model, prompt, steps):
 @pytest.mark.parametrize("spec", SPECS, ids=str)
 def test_fused_decode_equals_torch(spec, tmp_path, monkeypatch, isa):
     native, plain = _pair(tmp_path, spec, "fp32", monkeypatch)
-    assert native.kernels.name.startswith(f"cpu-{isa} (fused decode")
+    assert native.kernels.name.startswith(f"cpu-{isa}") and native.kernels.name.endswith("+ fused decode")
+    assert plain.kernels.name.startswith("torch")
     assert native._decoder is not None and plain._decoder is None
     assert native.kernels.name != plain.kernels.name
     ly = native.layers[0]

@@ -43,7 +43,7 @@ CASES = ([f"wkv7-recurrent-{T}x{H}x{N}" for T, H, N in SHAPES]
             "wkv7-head-size-8-uses-torch"]
          + [f"wkv6-recurrent-{T}x{H}x{N}" for T, H, N in SHAPES[:3]]
          + ["wkv6-chained-seq-and-one", "wkv5-constant-decay-near-zero", "wkv6-bf16-inputs",
-            "wkv6-head-size-8-uses-torch"])
+            "wkv6-head-size-8-uses-torch", "wkv6-self-check", "engine-rwkv6-logits"])
 
 
 # -- the child process ----------------------------------------------------------------------------
@@ -180,7 +180,35 @@ def _run_case(name):
         s_ref, s = s0.clone(), s0.clone()
         y_ref = _wkv6_loop(*(t.float() for t in low), s_ref)
         return _compare(gpu.wkv6_seq(*low, s), s, y_ref, s_ref)
+    if name == "wkv6-self-check":
+        ok = gpu.check_wkv6("cpu", "fp32") == "" and gpu.check_wkv6("cpu", "bf16") == ""
+        return [0.0, 0.0] if ok else [1.0, 1.0]
+    if name == "engine-rwkv6-logits":
+        return _engine_rwkv6_logits()
     raise KeyError(name)
+
+
+def _engine_rwkv6_logits():
+    """An RWKV-6 model on the torch path with the Triton WKV (what runs on CUDA) against the torch WKV."""
+    import engine
+    import kernels
+    from kernels import gpu, wkv6
+    from tests.fixtures.legacy_checkpoints import LegacySpec, make_legacy_checkpoint
+
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = LegacySpec(6, n_layer=2, n_embd=64, head_size=32, vocab_size=128)
+        model = engine.load(make_legacy_checkpoint(Path(tmp) / "v6.pth", spec), device="cpu", precision="fp32")
+    model._decoder = None     # every token through the torch layers, which call model.wkv6
+    tokens = torch.randint(0, 128, (40,), generator=torch.Generator().manual_seed(3)).tolist()
+    runs = []
+    for chosen in (kernels.Wkv6Kernels("torch", wkv6.wkv6_chunked, wkv6.wkv6_one),
+                   kernels.Wkv6Kernels("triton", gpu.wkv6_seq, gpu.wkv6_one)):
+        model.wkv6 = chosen
+        logits, state = model.forward(tokens[:37])
+        steps = [model.forward([t], state)[0] for t in tokens[37:]]
+        runs.append((torch.stack([logits, *steps]), state.parts["wkv"].clone()))
+    (y_ref, s_ref), (y, s) = runs
+    return _compare(y, s, y_ref, s_ref)
 
 
 def _engine_logits():
@@ -275,7 +303,9 @@ def test_gpu_module_imports_and_says_why_without_triton():
             "import kernels\nfrom kernels import gpu\n"
             "assert not gpu.available() and 'triton' in gpu.reason(), gpu.reason()\n"
             "assert gpu.check('cuda', 'fp32') == gpu.reason()\n"
-            "assert kernels.select('cuda', 'float32').name == 'torch-chunked'\n")
+            "assert kernels.select('cuda', 'float32').name == 'torch-chunked'\n"
+            "assert gpu.check_wkv6('cuda', 'fp32') == gpu.reason()\n"
+            "assert kernels.select_wkv6('cuda', 'fp32').name == 'torch-chunked'\n")
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     out = subprocess.run([sys.executable, "-c", code], env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
@@ -289,6 +319,7 @@ def test_cuda_request_without_a_gpu_falls_back_to_torch():
     from kernels import gpu
     assert not gpu.available() and gpu.reason()
     assert kernels.select("cuda", "float32").name == "torch-chunked"
+    assert kernels.select_wkv6("cuda", "fp32").name == "torch-chunked"
 
 
 if __name__ == "__main__":
