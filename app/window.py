@@ -173,8 +173,6 @@ class MainWindow(QMainWindow):
         self.hardware.clear()
         for d in self.devices:
             for precision in d.precisions:
-                if precision == "int8" and info.generation != 7:
-                    continue                 # int8 weights exist for RWKV-7 only
                 per_weight = hardware.BYTES_PER_PARAM.get(precision)
                 label = f"{d.kind.upper()} {precision} — {d.name}, {d.memory_bytes / 2**30:.0f} GiB"
                 if (d.id, precision) == (rec.device, rec.precision):

@@ -22,7 +22,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="model file (.pth / .safetensors), Hugging Face model folder, or bundled name")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     p.add_argument("--precision", default="auto",
-                   help="fp32, bf16, fp16 (GPU), int8 (RWKV-7 on the CPU) or auto (default: auto)")
+                   help="fp32, bf16, fp16 (GPU), int8 (CPU) or auto (default: auto)")
     p.add_argument("--tokenizer", default=None,
                    help="'world', '20b' or a tokenizer.json path (default: the model folder's tokenizer.json, "
                         "else chosen from the vocabulary size)")

@@ -6,7 +6,7 @@ and activations) measured against total memory, because a user can close other p
 cannot add RAM; the reason text says how much is free right now when that is the tighter limit.
 
 Precision choices:
-- CPU offers fp32, bf16 and int8 (weight-only, RWKV-7 only), not fp16. bf16 halves memory with
+- CPU offers fp32, bf16 and int8 (weight-only, our own format), not fp16. bf16 halves memory with
   fp32's range; fp16 has the same size but overflows more easily, and torch's CPU fp16 matmuls
   are far slower than fp32 on all but the newest x86 parts, so offering it would only invite a
   slow, fragile choice.
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 GiB = 2**30
 RUNTIME_BYTES = GiB // 2  # state, logits and activations on top of the weights
 HEADROOM = 1.2
-BYTES_PER_PARAM = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}   # int8: RWKV-7 on the CPU only
+BYTES_PER_PARAM = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}   # int8: on the CPU only
 X86_FEATURES = ("avx2", "fma", "f16c", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16")
 CPU_PRECISIONS = ("fp32", "bf16", "int8")
 

@@ -26,10 +26,10 @@ from torch import Tensor
 import kernels
 from kernels import cpu
 
-from .errors import IncompatibleStateError, UnknownLayoutError
+from .errors import EngineError, IncompatibleStateError, UnknownLayoutError
 from .loader import Checkpoint
 from .model import Model, ModelInfo
-from .quant import LogitsPool
+from .quant import LogitsPool, Packed, quantize_int8
 from .state import State
 
 LN_EPS = 1e-5
@@ -73,13 +73,20 @@ class Weights:
     on such a view run as fast as on an ``[in, out]`` copy, and there is no second copy.
     """
 
-    def __init__(self, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype):
+    def __init__(self, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype, quantize: bool = False):
         global _native
         self.z, self.device, self.dtype = ckpt.tensors, device, dtype
         native = native_gemv(device, dtype)
         self.native = native is not None
         if native is not None:
             _native = native
+        # int8 (``quantize``): :meth:`mat` keeps each matrix as int8 rows with a float32 scale each
+        # (engine.quant), per layer and role in ``packed``; torch reads them through ``scratch``, one
+        # float32 buffer per role that a layer's matrices are dequantised into before it runs.
+        self.quantize = quantize
+        self.packed: dict[int, dict[str, Packed]] = {}
+        self.scratch: dict[str, Tensor] = {}
+        self.head_packed: Packed | None = None
 
     def get(self, key: str, dtype: torch.dtype | None = None) -> Tensor:
         # Own every weight: a tensor still backed by the memory-mapped file would keep the whole
@@ -92,9 +99,20 @@ class Weights:
         """A ``[1, 1, C]`` / ``[C]`` parameter as ``[C]``."""
         return self.get(key, dtype).reshape(-1).contiguous()
 
-    def mat(self, key: str) -> Tensor:
+    def mat(self, key: str, layer: int = -1, role: str = "head") -> Tensor:
         """A linear weight, stored ``[out, in]``, as ``[in, out]`` for ``x @ W``: a transposed view of
-        the file's layout with the compiled library (see :func:`matvec`), else a contiguous copy."""
+        the file's layout with the compiled library (see :func:`matvec`), else a contiguous copy.
+        With ``quantize``, layer ``layer``'s weight ``role`` (``kernels.cpu.LEGACY_LAYER_PTRS``'
+        name) is packed and the view is of the role's scratch buffer (the head: of the int8 rows)."""
+        if self.quantize:
+            p = quantize_int8(self.z[key])
+            if layer < 0:
+                self.head_packed = p
+                return p.w.t()
+            self.packed.setdefault(layer, {})[role] = p
+            if role not in self.scratch:
+                self.scratch[role] = torch.empty(p.w.shape, dtype=torch.float32, device=self.device)
+            return self.scratch[role].t()
         if self.native:
             return self.get(key).contiguous().t()
         return self.get(key).t().contiguous()
@@ -217,10 +235,26 @@ class RecurrentModel(Model):
     ln: list[tuple[Tensor, Tensor, Tensor, Tensor]]   # per layer: ln1 w, b, ln2 w, b
 
     rescale_every = 0   # see rescale_for_fp16
+    _precision: str | None = None   # "int8" (weights int8, compute float32); else the dtype's name
+    _weights: Weights | None = None
     _decoder = None     # kernels.cpu.LegacyDecoder: the fused decode step, when the library runs this model
     _wkv_parts: tuple[str, ...] = ("wkv",)   # the state parts the decode step advances besides the shifts
 
+    @property
+    def precision(self) -> str:
+        return self._precision or super().precision
+
+    def compute_dtype(self, device: torch.device, dtype: torch.dtype) -> torch.dtype:
+        """The dtype the model computes in: int8 weights compute in float32 (CPU only)."""
+        if dtype != torch.int8:
+            return dtype
+        if device.type != "cpu":
+            raise EngineError("Precision int8 runs on the CPU only; use fp16 or bf16 on a GPU.")
+        self._precision = "int8"
+        return torch.float32
+
     def load_common(self, w: Weights) -> None:
+        self._weights = w
         self.emb = w.embedding()
         self.ln_out = (w.vec("ln_out.weight"), w.vec("ln_out.bias"))
         self.head = w.mat("head.weight")
@@ -250,7 +284,10 @@ class RecurrentModel(Model):
     def _run(self, x: Tensor, state: State, seq: bool) -> Tensor:
         C = self.info.n_embd
         att_prev, ffn_prev = state.parts["att_x_prev"], state.parts["ffn_x_prev"]
+        packed = self._weights.packed if self._weights is not None else {}
         for i, (w1, b1, w2, b2) in enumerate(self.ln):
+            for role, p in packed.get(i, {}).items():        # int8: this layer's matrices, dequantised
+                p.dense_into(self._weights.scratch[role])
             xx = F.layer_norm(x, (C,), w1, b1, LN_EPS)
             out = self.time_mix(i, xx, state, seq)
             att_prev[i].copy_(xx[-1])
@@ -262,7 +299,12 @@ class RecurrentModel(Model):
             if self.rescale_every and (i + 1) % self.rescale_every == 0:
                 x = x / 2
         x = F.layer_norm(x[-1], (C,), *self.ln_out, LN_EPS)
-        return matvec(x, self.head).float()
+        hp = self._weights.head_packed if self._weights is not None else None
+        if hp is None:
+            return matvec(x, self.head).float()
+        if _native is not None:
+            return _native.gemv(hp.w, x.float().contiguous(), torch.empty(hp.w.shape[0]), hp.scale)
+        return hp.matvec_rows(x.float())
 
     @abstractmethod
     def decoder_layer(self, i: int) -> dict[str, Tensor | None]:
@@ -280,12 +322,21 @@ class RecurrentModel(Model):
             d = self.decoder_layer(n)
             ln = self.ln[n]
             d.update(ln1_w=ln[0], ln1_b=ln[1], ln2_w=ln[2], ln2_b=ln[3])
-            layers.append({k: _out_in(d.get(k)) if k in _MATRICES else _f32(d.get(k)) for k in cpu.LEGACY_LAYER_PTRS})
+            ptrs = {k: _out_in(d.get(k)) if k in _MATRICES else _f32(d.get(k)) for k in cpu.LEGACY_LAYER_PTRS
+                    if not k.endswith("_s")}
+            for role, p in w.packed.get(n, {}).items():      # int8: the packed rows, not the scratch
+                ptrs[role], ptrs[role + "_s"] = p.w, p.scale
+            layers.append({k: ptrs.get(k) for k in cpu.LEGACY_LAYER_PTRS})
+        head = w.head_packed
         glob = {"emb": self.emb, "lnout_w": _f32(self.ln_out[0]), "lnout_b": _f32(self.ln_out[1]),
-                "head": _out_in(self.head)}
+                "head": head.w if head is not None else _out_in(self.head),
+                "head_s": head.scale if head is not None else None}
         att = layers[0]["R"].shape[0]
+        wtype = torch.int8 if w.quantize else self.dtype
+        lora = layers[0]["maa_w1"]
         dims = [i.generation, i.n_layer, i.n_embd, att, n_head, head_size, i.dim_ffn, i.vocab_size, maa, decay,
-                cpu.WTYPES[self.dtype], cpu.WTYPES[self.emb.dtype], cpu.WTYPES[self.dtype]]
+                cpu.WTYPES[wtype], cpu.WTYPES[self.emb.dtype], cpu.WTYPES[self.dtype],
+                cpu.WTYPES[lora.dtype if lora is not None else self.dtype]]
         self._decoder = cpu.LegacyDecoder(dims, layers, glob)
         self._logits = LogitsPool(i.vocab_size)
 

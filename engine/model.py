@@ -29,7 +29,7 @@ from .state import State
 
 log = logging.getLogger(__name__)
 
-# int8 = weight-only int8 matrices computed in fp32 (RWKV-7, see engine/quant.py)
+# int8 = weight-only int8 matrices computed in fp32 (CPU, every generation; see engine/quant.py)
 _MODEL_SUFFIXES = (".pth", ".pt", ".safetensors", ".bin", ".st")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.int8}
 
@@ -158,7 +158,7 @@ def _pick_dtype(precision: str, device: torch.device) -> torch.dtype:
     if precision not in DTYPES:
         floats = ", ".join(k for k in DTYPES if k != "int8")
         raise EngineError(f"Unknown precision '{precision}': use one of {floats} or 'auto' (or int8 on the CPU: "
-                          "int8 weights, float32 compute, RWKV-7).")
+                          "int8 weights, float32 compute).")
     return DTYPES[precision]
 
 
@@ -185,9 +185,6 @@ def load(source: str | os.PathLike, device: str = "cpu", precision: str = "fp32"
 
 def _build(generation: int, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype) -> Model:
     """The model class of ``generation`` (from :func:`engine.loader.detect_generation`), built."""
-    if dtype == torch.int8 and generation != 7:
-        raise EngineError(f"Precision int8 is available for RWKV-7 models only; '{ckpt.path.name}' is "
-                          f"RWKV-{generation}.")
     if generation == 7:
         from .rwkv7 import RWKV7
 

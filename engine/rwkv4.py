@@ -62,10 +62,10 @@ class RWKV4(RecurrentModel):
         z = ckpt.tensors
         L = n_layers(z)
         check_keys(z, L, _ATT, _FFN, ckpt.path.name, "RWKV-4")
-        self.device, self.dtype = device, dtype
+        self.device, self.dtype = device, self.compute_dtype(device, dtype)
         self.info = make_info(ckpt, 4, 0, 0)
         self.dim_att = z["blocks.0.att.key.weight"].shape[0]
-        w = Weights(ckpt, device, dtype)
+        w = Weights(ckpt, device, self.dtype, quantize=self.precision == "int8")
         self.load_common(w)
         f32 = torch.float32
         self.layers: list[Layer] = []
@@ -74,11 +74,12 @@ class RWKV4(RecurrentModel):
             self.layers.append(Layer(
                 mix=torch.stack([w.vec(att + f"time_mix_{n}") for n in "kvr"]),
                 w=-torch.exp(w.vec(att + "time_decay", f32)), u=w.vec(att + "time_first", f32),
-                R=w.mat(att + "receptance.weight"), K=w.mat(att + "key.weight"), V=w.mat(att + "value.weight"),
-                O=w.mat(att + "output.weight"),
+                R=w.mat(att + "receptance.weight", i, "R"), K=w.mat(att + "key.weight", i, "K"),
+                V=w.mat(att + "value.weight", i, "V"),
+                O=w.mat(att + "output.weight", i, "O"),
                 ffn_mix_k=w.vec(ffn + "time_mix_k"), ffn_mix_r=w.vec(ffn + "time_mix_r"),
-                ffn_K=w.mat(ffn + "key.weight"), ffn_R=w.mat(ffn + "receptance.weight"),
-                ffn_V=w.mat(ffn + "value.weight")))
+                ffn_K=w.mat(ffn + "key.weight", i, "fK"), ffn_R=w.mat(ffn + "receptance.weight", i, "fR"),
+                ffn_V=w.mat(ffn + "value.weight", i, "fV")))
         self.rescale_for_fp16(self.layers)
         self.make_decoder(w)
         self.kernels = kernel_choice(self)

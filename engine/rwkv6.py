@@ -71,9 +71,9 @@ class RWKV6(MatrixStateModel):
         L = n_layers(z)
         check_keys(z, L, _ATT, _FFN, ckpt.path.name, "RWKV-6")
         n_head, head_size = z["blocks.0.att.time_faaaa"].shape
-        self.device, self.dtype = device, dtype
+        self.device, self.dtype = device, self.compute_dtype(device, dtype)
         self.info = make_info(ckpt, 6, n_head, head_size)
-        w = Weights(ckpt, device, dtype)
+        w = Weights(ckpt, device, self.dtype, quantize=self.precision == "int8")
         self.wkv6 = kernels.select_wkv6(device.type, self.precision)
         self.load_common(w)
         f32 = torch.float32
@@ -87,12 +87,13 @@ class RWKV6(MatrixStateModel):
                 decay=w.get(att + "time_decay", f32).reshape(n_head, head_size),
                 decay_w1=w.in_out(att + "time_decay_w1"), decay_w2=w.in_out(att + "time_decay_w2"),
                 u=w.get(att + "time_faaaa", f32).reshape(n_head, head_size),
-                R=w.mat(att + "receptance.weight"), K=w.mat(att + "key.weight"), V=w.mat(att + "value.weight"),
-                G=w.mat(att + "gate.weight"), O=w.mat(att + "output.weight"),
+                R=w.mat(att + "receptance.weight", i, "R"), K=w.mat(att + "key.weight", i, "K"),
+                V=w.mat(att + "value.weight", i, "V"),
+                G=w.mat(att + "gate.weight", i, "G"), O=w.mat(att + "output.weight", i, "O"),
                 lnx_w=w.vec(att + "ln_x.weight", f32), lnx_b=w.vec(att + "ln_x.bias", f32),
                 ffn_maa_k=w.vec(ffn + "time_maa_k"), ffn_maa_r=w.vec(ffn + "time_maa_r"),
-                ffn_K=w.mat(ffn + "key.weight"), ffn_R=w.mat(ffn + "receptance.weight"),
-                ffn_V=w.mat(ffn + "value.weight")))
+                ffn_K=w.mat(ffn + "key.weight", i, "fK"), ffn_R=w.mat(ffn + "receptance.weight", i, "fR"),
+                ffn_V=w.mat(ffn + "value.weight", i, "fV")))
         self.rescale_for_fp16(self.layers)
         self.load_merged_state(z)
         ly0 = self.layers[0]

@@ -104,7 +104,7 @@ def select_wkv6(device: str = "cpu", dtype: str = "fp32") -> Wkv6Kernels:
     from . import wkv6
 
     choice = Wkv6Kernels("torch-chunked", wkv6.wkv6_chunked, wkv6.wkv6_one)
-    if device == "cpu" and dtype in ("fp32", "bf16"):
+    if device == "cpu" and dtype in ("fp32", "bf16", "int8"):
         from . import cpu
 
         if cpu.available():

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-ABI_VERSION = 4
+ABI_VERSION = 5
 ISAS = ("scalar", "avx2", "avx512")
 WTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.int8: 2}
 
@@ -35,8 +35,8 @@ GLOBAL_PTRS = ("emb", "lnout_w", "lnout_b", "head", "head_s")
 # RWKV-4/5/6 (legacy_create, enum LayerPtr in legacy.cpp): the union of the three generations' weights.
 LEGACY_LAYER_PTRS = ("ln1_w", "ln1_b", "ln2_w", "ln2_b", "mix", "maa_x", "maa", "maa_w1", "maa_w2", "decay",
                      "decay_w1", "decay_w2", "u", "R", "K", "V", "G", "O", "lnx_w", "lnx_b", "ffn_mix_k",
-                     "ffn_mix_r", "fK", "fR", "fV")
-LEGACY_GLOBAL_PTRS = ("emb", "lnout_w", "lnout_b", "head")
+                     "ffn_mix_r", "fK", "fR", "fV", "R_s", "K_s", "V_s", "G_s", "O_s", "fK_s", "fR_s", "fV_s")
+LEGACY_GLOBAL_PTRS = ("emb", "lnout_w", "lnout_b", "head", "head_s")
 
 
 class Unavailable(RuntimeError):
@@ -224,8 +224,9 @@ class LegacyDecoder:
     """One RWKV-4, -5.2 or -6 model's weights handed to the fused decode step (legacy.cpp), once.
 
     ``dims``: generation, L, C, A (attention width), H, N (0 for RWKV-4), F, V, the widths of
-    RWKV-6's two LoRAs (mix, decay; 0 otherwise), and the dtypes (:data:`WTYPES`) of the matrices,
-    the embedding and the token-shift states. ``layers``: one dict per layer with the names of
+    RWKV-6's two LoRAs (mix, decay; 0 otherwise), and the dtypes (:data:`WTYPES`) of the big
+    matrices, the embedding, the token-shift states and RWKV-6's LoRAs (``*_s``: int8 scales, one
+    float32 per output row, or None). ``layers``: one dict per layer with the names of
     :data:`LEGACY_LAYER_PTRS` (vectors fp32, matrices ``[out, in]`` contiguous; what a generation
     lacks None); ``globals_``: :data:`LEGACY_GLOBAL_PTRS`. The tensors are kept referenced here.
     """

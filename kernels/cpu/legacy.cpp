@@ -112,10 +112,14 @@ enum LayerPtr {
     P_R, P_K, P_V, P_G, P_O,  // [A, C] (G: v5/v6), O [C, A]
     P_LNX_W, P_LNX_B,         // v5/v6: [A]
     P_FFN_MIX_K, P_FFN_MIX_R, P_FK, P_FR, P_FV,  // fK [F, C], fR [C, C], fV [C, F]
+    P_R_S, P_K_S, P_V_S, P_G_S, P_O_S, P_FK_S, P_FR_S, P_FV_S,  // int8 weights: a float scale per row
     P_LAYER_COUNT
 };
-enum GlobalPtr { G_EMB, G_LNOUT_W, G_LNOUT_B, G_HEAD, G_COUNT };
-enum Dim { D_GEN, D_L, D_C, D_A, D_H, D_N, D_F, D_V, D_MAA, D_DECAY, D_WTYPE, D_EMB_TYPE, D_SHIFT_TYPE, D_COUNT };
+enum GlobalPtr { G_EMB, G_LNOUT_W, G_LNOUT_B, G_HEAD, G_HEAD_S, G_COUNT };
+enum Dim {
+    D_GEN, D_L, D_C, D_A, D_H, D_N, D_F, D_V, D_MAA, D_DECAY, D_WTYPE, D_EMB_TYPE, D_SHIFT_TYPE, D_LORA_TYPE,
+    D_COUNT
+};
 
 struct Layer {
     const float *ln1_w, *ln1_b, *ln2_w, *ln2_b, *mix, *maa_x, *maa, *decay, *u, *lnx_w, *lnx_b, *ffn_mix_k,
@@ -124,7 +128,7 @@ struct Layer {
 };
 
 struct Legacy {
-    int gen, L, C, A, H, N, F, V, D, Dd, wtype, emb_type, shift_type;
+    int gen, L, C, A, H, N, F, V, D, Dd, wtype, emb_type, shift_type, lora_type;
     const void* emb;
     const float *lnout_w, *lnout_b;
     Mat head;
@@ -364,8 +368,9 @@ API void* legacy_create(const int64_t* dims, int ndims, const void* const* ptrs,
     M->wtype = int(dims[D_WTYPE]);
     M->emb_type = int(dims[D_EMB_TYPE]);
     M->shift_type = int(dims[D_SHIFT_TYPE]);
+    M->lora_type = int(dims[D_LORA_TYPE]);
     const bool ok = (M->gen == 4 || M->gen == 5 || M->gen == 6) && nptrs == M->L * P_LAYER_COUNT + G_COUNT &&
-                    (M->gen == 4 || M->H * M->N == M->A);
+                    (M->gen == 4 || M->H * M->N == M->A) && M->lora_type != W_I8;
     if (!ok) {
         delete M;
         return nullptr;
@@ -388,22 +393,22 @@ API void* legacy_create(const int64_t* dims, int ndims, const void* const* ptrs,
         ly.lnx_b = f(p[P_LNX_B]);
         ly.ffn_mix_k = f(p[P_FFN_MIX_K]);
         ly.ffn_mix_r = f(p[P_FFN_MIX_R]);
-        ly.R = make_mat(p[P_R], nullptr, A, C, wt);
-        ly.K = make_mat(p[P_K], nullptr, A, C, wt);
-        ly.V = make_mat(p[P_V], nullptr, A, C, wt);
-        ly.O = make_mat(p[P_O], nullptr, C, A, wt);
-        ly.fK = make_mat(p[P_FK], nullptr, F, C, wt);
-        ly.fR = make_mat(p[P_FR], nullptr, C, C, wt);
-        ly.fV = make_mat(p[P_FV], nullptr, C, F, wt);
-        if (M->gen != 4) ly.G = make_mat(p[P_G], nullptr, A, C, wt);
+        ly.R = make_mat(p[P_R], p[P_R_S], A, C, wt);
+        ly.K = make_mat(p[P_K], p[P_K_S], A, C, wt);
+        ly.V = make_mat(p[P_V], p[P_V_S], A, C, wt);
+        ly.O = make_mat(p[P_O], p[P_O_S], C, A, wt);
+        ly.fK = make_mat(p[P_FK], p[P_FK_S], F, C, wt);
+        ly.fR = make_mat(p[P_FR], p[P_FR_S], C, C, wt);
+        ly.fV = make_mat(p[P_FV], p[P_FV_S], C, F, wt);
+        if (M->gen != 4) ly.G = make_mat(p[P_G], p[P_G_S], A, C, wt);
         if (M->gen == 6) {
-            const int D = M->D;
-            ly.maa_w1 = make_mat(p[P_MAA_W1], nullptr, 5L * D, C, wt);
-            const size_t esize = wt == W_BF16 ? 2 : 4;
+            const int D = M->D, lt = M->lora_type;
+            ly.maa_w1 = make_mat(p[P_MAA_W1], nullptr, 5L * D, C, lt);
+            const size_t esize = lt == W_BF16 ? 2 : 4;
             for (int i = 0; i < 5; i++)
-                ly.maa_w2[i] = make_mat(static_cast<const char*>(p[P_MAA_W2]) + esize * i * C * D, nullptr, C, D, wt);
-            ly.decay_w1 = make_mat(p[P_DECAY_W1], nullptr, M->Dd, C, wt);
-            ly.decay_w2 = make_mat(p[P_DECAY_W2], nullptr, A, M->Dd, wt);
+                ly.maa_w2[i] = make_mat(static_cast<const char*>(p[P_MAA_W2]) + esize * i * C * D, nullptr, C, D, lt);
+            ly.decay_w1 = make_mat(p[P_DECAY_W1], nullptr, M->Dd, C, lt);
+            ly.decay_w2 = make_mat(p[P_DECAY_W2], nullptr, A, M->Dd, lt);
         }
         M->layers.push_back(ly);
     }
@@ -411,7 +416,7 @@ API void* legacy_create(const int64_t* dims, int ndims, const void* const* ptrs,
     M->emb = g[G_EMB];
     M->lnout_w = f(g[G_LNOUT_W]);
     M->lnout_b = f(g[G_LNOUT_B]);
-    M->head = make_mat(g[G_HEAD], nullptr, M->V, C, wt);
+    M->head = make_mat(g[G_HEAD], g[G_HEAD_S], M->V, C, wt);
     const long W = std::max(C, A);
     for (auto* v : {&M->x, &M->xx, &M->sx, &M->r, &M->k, &M->v, &M->g, &M->y, &M->w, &M->dl, &M->out, &M->fr})
         v->assign(W, 0.0f);
