@@ -6,7 +6,7 @@ and found through importlib, so it works from a source tree, a wheel and a bundl
 :func:`library` raises :class:`Unavailable` with the reason when it cannot be used, and
 ``kernels.select`` then falls back to the torch kernels.
 
-Environment: ``RWKV_CPU_ISA=scalar|avx2|avx512`` forces a lower instruction set than the CPU's best
+Environment: ``RWKV_CPU_ISA=scalar|avx2|avx512|avx512vnni`` forces a lower instruction set than the CPU's best
 (tests use it to cover every path); ``RWKV_CPU_KERNELS=0`` disables the library altogether.
 """
 
@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 ABI_VERSION = 5
-ISAS = ("scalar", "avx2", "avx512")
+ISAS = ("scalar", "avx2", "avx512", "avx512vnni")   # each includes the ones before
 WTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.int8: 2}
 
 # Per-layer pointer order of rwkv7_create (enum LayerPtr in the C++), then the global ones.
@@ -211,6 +211,8 @@ def wkv6_seq(r: Tensor, w: Tensor, k: Tensor, v: Tensor, u: Tensor, state: Tenso
     T, H, N = r.shape
     if state.dtype != torch.float32 or not state.is_contiguous() or state.shape != (H, N, N):
         raise ValueError("the WKV state must be a contiguous float32 [H, N, N] tensor")
+    if w.dim() == 3 and w.stride(0) == 0:       # RWKV-5.2's constant decay, expanded over tokens
+        w = w[0]
     per_token = w.dim() == 3
     r, w, k, v, u = _f32(r), _f32(w), _f32(k), _f32(v), _f32(u)
     y = torch.empty(T, H, N, dtype=torch.float32)

@@ -24,6 +24,7 @@
 #include <immintrin.h>
 #define TGT_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define TGT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+#define TGT_AVX512VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
 #else
 #define RWKV_X86 0
 #endif
@@ -39,7 +40,7 @@
 
 namespace rwkvcpu {
 
-enum Isa { ISA_SCALAR = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
+enum Isa { ISA_SCALAR = 0, ISA_AVX2 = 1, ISA_AVX512 = 2, ISA_AVX512_VNNI = 3 };  // each includes the ones below
 enum WType { W_F32 = 0, W_BF16 = 1, W_I8 = 2 };
 enum Act { ACT_NONE = 0, ACT_TANH = 1, ACT_SIGMOID = 2, ACT_RELU_SQ = 3, ACT_SILU = 4 };
 

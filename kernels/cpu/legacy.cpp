@@ -48,7 +48,7 @@ DEFINE_WKV4_STEP(wkv4_step_avx512, TGT_AVX512)
 
 Wkv4StepFn wkv4_step_fn(int isa) {
 #if RWKV_X86
-    if (isa == ISA_AVX512) return wkv4_step_avx512;
+    if (isa >= ISA_AVX512) return wkv4_step_avx512;
     if (isa == ISA_AVX2) return wkv4_step_avx2;
 #endif
     (void)isa;
@@ -86,7 +86,7 @@ DEFINE_WKV6_HEAD(wkv6_head_avx512, TGT_AVX512)
 
 Wkv6HeadFn wkv6_head_fn(int isa) {
 #if RWKV_X86
-    if (isa == ISA_AVX512) return wkv6_head_avx512;
+    if (isa >= ISA_AVX512) return wkv6_head_avx512;
     if (isa == ISA_AVX2) return wkv6_head_avx2;
 #endif
     (void)isa;

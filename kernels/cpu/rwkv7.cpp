@@ -41,7 +41,7 @@ DEFINE_WKV7_HEAD(wkv7_head_avx512, TGT_AVX512)
 
 Wkv7HeadFn wkv7_head_fn(int isa) {
 #if RWKV_X86
-    if (isa == ISA_AVX512) return wkv7_head_avx512;
+    if (isa >= ISA_AVX512) return wkv7_head_avx512;
     if (isa == ISA_AVX2) return wkv7_head_avx2;
 #endif
     (void)isa;

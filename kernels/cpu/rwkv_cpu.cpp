@@ -2,7 +2,8 @@
 //
 // Built for a baseline CPU of its architecture (no -march=native): the hot loops exist in an
 // AVX-512, an AVX2+FMA and a portable version, and the fastest one this CPU (and OS) supports is
-// picked at run time; RWKV_CPU_ISA=scalar|avx2|avx512 (or rwkv_cpu_set_isa) forces a lower one.
+// picked at run time (AVX-512 with VNNI for int8 where present); RWKV_CPU_ISA=scalar|avx2|avx512|avx512vnni
+// (or rwkv_cpu_set_isa) forces a lower one.
 // Threads come from a small persistent pool of our own (spin briefly, then sleep), sized by the
 // caller, so that no second OpenMP runtime ever spins beside torch's.
 //
@@ -22,7 +23,7 @@ int isa_supported_max() {
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
         __builtin_cpu_supports("fma"))
-        return ISA_AVX512;
+        return __builtin_cpu_supports("avx512vnni") ? ISA_AVX512_VNNI : ISA_AVX512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ISA_AVX2;
 #endif
     return ISA_SCALAR;
@@ -35,6 +36,7 @@ int isa_from_env(int best) {
     if (!std::strcmp(e, "scalar")) want = ISA_SCALAR;
     else if (!std::strcmp(e, "avx2")) want = ISA_AVX2;
     else if (!std::strcmp(e, "avx512")) want = ISA_AVX512;
+    else if (!std::strcmp(e, "avx512vnni")) want = ISA_AVX512_VNNI;
     return std::min(want, best);
 }
 
@@ -177,7 +179,7 @@ constexpr long I16_BLOCK = 2048;
 
 #if RWKV_X86
 // One row at a time: within a thread's rows the weights are one sequential stream.
-#define DEFINE_I8Q_GEMV(NAME, TGT, IVEC, WIDTH, ZERO, LOADX, LOADW, MADD, ADD, TOF, FVEC, FZERO, FADD, HSUM)    \
+#define DEFINE_I8Q_GEMV(NAME, TGT, IVEC, WIDTH, ZERO, LOADX, LOADW, MACC, ADD, TOF, FVEC, FZERO, FADD, HSUM)    \
     TGT void NAME(const int8_t* W, const float* scale, long cols, const int16_t* xq, float xs, float* y,    \
                   long r0, long r1) {                                                                      \
         const long cv = cols - cols % WIDTH;                                                                \
@@ -189,12 +191,12 @@ constexpr long I16_BLOCK = 2048;
                 IVEC a0 = ZERO, a1 = ZERO, a2 = ZERO, a3 = ZERO;                                            \
                 long i = b;                                                                                 \
                 for (; i + 4 * WIDTH <= e; i += 4 * WIDTH) {                                                \
-                    a0 = ADD(a0, MADD(LOADW(w + i), LOADX(xq + i)));                                        \
-                    a1 = ADD(a1, MADD(LOADW(w + i + WIDTH), LOADX(xq + i + WIDTH)));                        \
-                    a2 = ADD(a2, MADD(LOADW(w + i + 2 * WIDTH), LOADX(xq + i + 2 * WIDTH)));                \
-                    a3 = ADD(a3, MADD(LOADW(w + i + 3 * WIDTH), LOADX(xq + i + 3 * WIDTH)));                \
+                    a0 = MACC(a0, LOADW(w + i), LOADX(xq + i));                                             \
+                    a1 = MACC(a1, LOADW(w + i + WIDTH), LOADX(xq + i + WIDTH));                             \
+                    a2 = MACC(a2, LOADW(w + i + 2 * WIDTH), LOADX(xq + i + 2 * WIDTH));                     \
+                    a3 = MACC(a3, LOADW(w + i + 3 * WIDTH), LOADX(xq + i + 3 * WIDTH));                     \
                 }                                                                                           \
-                for (; i < e; i += WIDTH) a0 = ADD(a0, MADD(LOADW(w + i), LOADX(xq + i)));                  \
+                for (; i < e; i += WIDTH) a0 = MACC(a0, LOADW(w + i), LOADX(xq + i));                       \
                 f = FADD(f, TOF(ADD(ADD(a0, a1), ADD(a2, a3))));                                            \
             }                                                                                               \
             long t = 0;                                                                                     \
@@ -212,16 +214,29 @@ TGT_AVX512 inline __m512i ldw32_avx512(const int8_t* p) {
     return _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
+// acc += pairwise int16 products summed into int32 lanes: vpmaddwd + vpaddd, or one vpdpwssd (VNNI).
+TGT_AVX2 inline __m256i macc_avx2(__m256i a, __m256i w, __m256i x) {
+    return _mm256_add_epi32(a, _mm256_madd_epi16(w, x));
+}
+TGT_AVX512 inline __m512i macc_avx512(__m512i a, __m512i w, __m512i x) {
+    return _mm512_add_epi32(a, _mm512_madd_epi16(w, x));
+}
+TGT_AVX512VNNI inline __m512i macc_vnni(__m512i a, __m512i w, __m512i x) { return _mm512_dpwssd_epi32(a, w, x); }
+
 DEFINE_I8Q_GEMV(gemv_i8q_avx2, TGT_AVX2, __m256i, 16, _mm256_setzero_si256(), ldx16_avx2, ldw16_avx2,
-                _mm256_madd_epi16, _mm256_add_epi32, _mm256_cvtepi32_ps, __m256, _mm256_setzero_ps(), _mm256_add_ps,
+                macc_avx2, _mm256_add_epi32, _mm256_cvtepi32_ps, __m256, _mm256_setzero_ps(), _mm256_add_ps,
                 hsum256)
 DEFINE_I8Q_GEMV(gemv_i8q_avx512, TGT_AVX512, __m512i, 32, _mm512_setzero_si512(), ldx32_avx512, ldw32_avx512,
-                _mm512_madd_epi16, _mm512_add_epi32, _mm512_cvtepi32_ps, __m512, _mm512_setzero_ps(), _mm512_add_ps,
+                macc_avx512, _mm512_add_epi32, _mm512_cvtepi32_ps, __m512, _mm512_setzero_ps(), _mm512_add_ps,
+                hsum512)
+DEFINE_I8Q_GEMV(gemv_i8q_vnni, TGT_AVX512VNNI, __m512i, 32, _mm512_setzero_si512(), ldx32_avx512, ldw32_avx512,
+                macc_vnni, _mm512_add_epi32, _mm512_cvtepi32_ps, __m512, _mm512_setzero_ps(), _mm512_add_ps,
                 hsum512)
 #endif
 
 GemvQFn gemv_q_fn(int isa) {
 #if RWKV_X86
+    if (isa == ISA_AVX512_VNNI) return gemv_i8q_vnni;
     if (isa == ISA_AVX512) return gemv_i8q_avx512;
     if (isa == ISA_AVX2) return gemv_i8q_avx2;
 #endif
@@ -244,7 +259,7 @@ GemvFn gemv_fn(int wtype, int isa) {
 #if RWKV_X86
     static const GemvFn avx2[3] = {gemv_f32_avx2, gemv_bf16_avx2, gemv_i8_avx2};
     static const GemvFn avx512[3] = {gemv_f32_avx512, gemv_bf16_avx512, gemv_i8_avx512};
-    if (isa == ISA_AVX512) return avx512[wtype];
+    if (isa >= ISA_AVX512) return avx512[wtype];
     if (isa == ISA_AVX2) return avx2[wtype];
 #endif
     (void)isa;
@@ -270,7 +285,7 @@ DEFINE_VEC_MATH(avx512, TGT_AVX512)
 void vec_exp(float* x, long n) {
 #if RWKV_X86
     const int isa = current_isa();
-    if (isa == ISA_AVX512) return vec_exp_avx512(x, n);
+    if (isa >= ISA_AVX512) return vec_exp_avx512(x, n);
     if (isa == ISA_AVX2) return vec_exp_avx2(x, n);
 #endif
     vec_exp_scalar(x, n);
@@ -279,7 +294,7 @@ void vec_exp(float* x, long n) {
 void vec_sigmoid(float* x, long n) {
 #if RWKV_X86
     const int isa = current_isa();
-    if (isa == ISA_AVX512) return vec_sigmoid_avx512(x, n);
+    if (isa >= ISA_AVX512) return vec_sigmoid_avx512(x, n);
     if (isa == ISA_AVX2) return vec_sigmoid_avx2(x, n);
 #endif
     vec_sigmoid_scalar(x, n);

@@ -23,7 +23,7 @@ if not cpu.available():
     pytest.skip(f"compiled CPU kernels not built here: {cpu._error}", allow_module_level=True)
 
 TOL = 1e-4
-ALL_ISAS = ("scalar", "avx2", "avx512")
+ALL_ISAS = cpu.ISAS
 
 
 @pytest.fixture(params=ALL_ISAS)
@@ -205,3 +205,20 @@ def test_missing_library_falls_back_to_torch_and_warns_once(monkeypatch, caplog,
     assert first.kernels.name == "torch-chunked" and first._decoder is None
     logits, _ = first.forward([1, 2, 3])
     assert torch.isfinite(logits).all()
+
+
+@pytest.mark.skipif("avx512vnni" not in cpu.supported_isas(), reason="this CPU has no AVX-512 VNNI")
+def test_vnni_int8_gemv_is_bit_identical_to_avx512():
+    """vpdpwssd computes the same int32 sums as vpmaddwd + vpaddd: the results are equal, not close."""
+    g = torch.Generator().manual_seed(8)
+    w = torch.randint(-127, 128, (300, 2200), dtype=torch.int8, generator=g)    # > I16_BLOCK columns
+    scale, x = torch.rand(300, generator=g), torch.randn(2200, generator=g)
+    before = cpu.isa()
+    try:
+        outs = []
+        for name in ("avx512", "avx512vnni"):
+            cpu.set_isa(name)
+            outs.append(cpu.gemv(w, x, torch.empty(300), scale))
+    finally:
+        cpu.set_isa(before)
+    assert torch.equal(outs[0], outs[1])

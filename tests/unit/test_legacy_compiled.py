@@ -132,9 +132,22 @@ def test_wkv6_sequence_equals_reference(T, H, N, per_token, isa):
     s0 = torch.randn(H, N, N, generator=g)
     s_ref, s_ours = s0.clone(), s0.clone()
     ref = wkv6_seq(r, w if per_token else w.expand(T, H, N), k, v, u, s_ref)
-    ours = cpu.wkv6_seq(r, w, k, v, u, s_ours)
+    cut = T // 2                                             # two chained calls carry the state
+    parts = [(0, cut), (cut, T)] if cut else [(0, T)]
+    ours = torch.cat([cpu.wkv6_seq(r[a:b], w[a:b] if per_token else w, k[a:b], v[a:b], u, s_ours)
+                      for a, b in parts])
     torch.testing.assert_close(ours, ref, atol=2e-5, rtol=1e-5)
     torch.testing.assert_close(s_ours, s_ref, atol=2e-5, rtol=1e-5)
+
+
+def test_wkv6_sequence_takes_rwkv5s_broadcast_decay():
+    """RWKV-5.2 passes its constant decay expanded to [T, H, N] (a stride-0 view): read once per head."""
+    g = torch.Generator().manual_seed(5)
+    r, k, v = (torch.randn(6, 2, 16, generator=g) for _ in range(3))
+    w, u = torch.rand(2, 16, generator=g), torch.randn(2, 16, generator=g)
+    s_a, s_b = torch.zeros(2, 16, 16), torch.zeros(2, 16, 16)
+    torch.testing.assert_close(cpu.wkv6_seq(r, w.expand(6, 2, 16), k, v, u, s_a), cpu.wkv6_seq(r, w, k, v, u, s_b))
+    torch.testing.assert_close(s_a, s_b)
 
 
 def test_wkv_kernels_refuse_a_state_of_the_wrong_shape():
