@@ -31,6 +31,7 @@ from torch import Tensor
 
 import kernels
 
+from . import graphs
 from .errors import EngineError, UnknownLayoutError
 from .loader import Checkpoint
 from .model import DTYPES, Model, ModelInfo
@@ -171,6 +172,7 @@ class RWKV7(Model):
                 ffn_V=mat(ffn + "value.weight", i, "ffn_V")))
         self._decoder = self._make_decoder(native) if native is not None else None
         self._logits = LogitsPool(vocab)
+        self._graph = _UNTRIED if graphs.wanted(device) else None   # engine.graphs.StaticStep, made lazily
 
     @property
     def precision(self) -> str:
@@ -247,13 +249,23 @@ class RWKV7(Model):
             logits = self._logits.take()
             self._decoder.step(token, att_prev, wkv, ffn_prev, logits)
             return logits
+        if self._graph is _UNTRIED:    # a GPU: one CUDA graph replay per token, once checked
+            self._graph = graphs.make(self._torch_step, self.new_state(), self.device)
+        if self._graph is not None:
+            return self._graph.step(token, state)
+        return self._torch_step(torch.tensor([token], device=self.device), state.parts)
+
+    def _torch_step(self, token: Tensor, parts: dict[str, Tensor]) -> Tensor:
+        """One token through the torch layers: ``token`` a ``[1]`` long tensor on the device (what a
+        CUDA graph can replay), ``parts`` the state's tensors, advanced in place; returns the logits."""
+        att_prev, wkv, ffn_prev = parts["att_x_prev"], parts["wkv"], parts["ffn_x_prev"]
         C, H, N = self.info.n_embd, self.info.n_head, self.info.head_size
         kernel = self.kernels.one
 
         def one(r, w, k, v, a, b, s):  # [1, H, N] -> the single-step kernel on [H, N]
             return kernel(r[0], w[0], k[0], v[0], a[0], b[0], s).unsqueeze(0)
 
-        x = self.emb[token].unsqueeze(0).to(self.dtype)
+        x = self.emb.index_select(0, token).to(self.dtype)
         v_first = x
         for i, ly in enumerate(self.layers):
             self._dense(i)
@@ -285,6 +297,7 @@ class RWKV7(Model):
         return self._head_logits(F.layer_norm(x[-1], (C,), *self.ln_out))
 
 
+_UNTRIED = object()
 Wkv = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor], Tensor]
 
 
