@@ -8,7 +8,7 @@ The view only draws: it is handed the session's active path and turns it into HT
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QTextCursor
+from PySide6.QtGui import QTextCursor, QTextDocument, QTextDocumentFragment
 from PySide6.QtWidgets import QPlainTextEdit, QTextBrowser
 
 from engine.chat import ChatSession, Message
@@ -68,13 +68,9 @@ class ChatView(QTextBrowser):
         self._prefix_blocks = len(self.code_blocks)
         cursor = QTextCursor(self.document())
         cursor.movePosition(QTextCursor.End)
-        if len(path) > 1:
-            # The tail gets a block of its own: inserted HTML merges its first paragraph into the
-            # block at the cursor, which would otherwise swallow the previous message's spacer.
-            cursor.insertBlock()
         self._tail_start = cursor.position()
         if path:
-            cursor.insertHtml(self._message_html(session, path[-1], stats))
+            self._insert_tail(cursor, self._message_html(session, path[-1], stats), len(path) > 1)
         if follow:
             bar.setValue(bar.maximum())
 
@@ -91,9 +87,25 @@ class ChatView(QTextBrowser):
         cursor = QTextCursor(self.document())
         cursor.setPosition(self._tail_start)
         cursor.movePosition(QTextCursor.End, QTextCursor.KeepAnchor)
-        cursor.insertHtml(self._message_html(session, path[-1], stats))
+        self._insert_tail(cursor, self._message_html(session, path[-1], stats), len(path) > 1)
         if follow:
             bar.setValue(bar.maximum())
+
+    def _insert_tail(self, cursor: QTextCursor, html: str, after_spacer: bool) -> None:
+        """Put the last message at ``cursor`` (the document's empty last block) laid out exactly as
+        :meth:`setHtml` of the whole page lays it out, so nothing moves when the page is redrawn.
+
+        Inserted HTML merges its first block into the block at the cursor, which keeps its own
+        format: the reply's header lost its paragraph margins (a few pixels tighter while it
+        streamed). So the message is parsed as the whole page parses it, after the previous
+        message's closing ``<p></p>`` (dropped before a paragraph, kept as the block before a
+        table), and that first block's format is put back by hand."""
+        part = QTextDocument()
+        part.setHtml("<p></p>" + html if after_spacer else html)
+        start = cursor.selectionStart()
+        cursor.insertFragment(QTextDocumentFragment(part))
+        cursor.setPosition(start)
+        cursor.setBlockFormat(part.begin().blockFormat())
 
     def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().changeEvent(event)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QGuiApplication
 
@@ -12,6 +13,9 @@ from app import theme
 from tests.gui.util import run, send, start_endless_reply, until
 
 CODE_REPLY = "Here you are:\n\n```python\ndef double(x):\n    return 2 * x  # twice\n```\n\nDone."
+LONG_REPLY = ("First, a paragraph long enough to wrap onto a second line in a window of ordinary width, so "
+              "that wrapping is part of the layout too.\n\nSecond, with **bold** and `code`.\n\n"
+              "```python\ndef double(x):\n    return 2 * x\n```\n\n## A heading\n\n- one\n- two\n\nThe end.")
 
 
 def _with_code_reply(loop, win, qtbot):
@@ -84,3 +88,32 @@ def test_ctrl_n_starts_a_new_chat_and_escape_stops_a_reply(loop, make_window, wo
     qtbot.keyClick(win.chat.input, Qt.Key_N, Qt.ControlModifier)
     assert win.chat.session is None and win.chat.conv_id is None
     assert win.chat.input.hasFocus()
+
+
+def _layout(view) -> list[tuple[str, float, float, float]]:
+    """Every block of the page (table cells too) with where it is drawn: (text, x, y, height)."""
+    layout, block, out = view.document().documentLayout(), view.document().begin(), []
+    while block.isValid():
+        r = layout.blockBoundingRect(block)
+        out.append((block.text(), r.x(), r.y(), r.height()))
+        block = block.next()
+    return out
+
+
+def test_a_streaming_reply_is_laid_out_as_the_finished_page_so_nothing_jumps(loop, make_window, world_ckpt, qtbot):
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    send(loop, win, "Hello", qtbot)
+    send(loop, win, "Write a few paragraphs and some code", qtbot)
+    view, session = win.chat.view, win.chat.session
+    reply = session.path()[-1]
+    for end in [0, 20, 120, 160, 190, 235, 260, 290, len(LONG_REPLY)]:    # ticks: prose, open fence, closed
+        reply.text = LONG_REPLY[:end]
+        view.update_tail()                     # a tick redraws only the reply (see ChatView.show_session)
+        streamed, height = _layout(view), view.document().size().height()
+        view.setHtml("".join(view._message_html(session, m, win.chat.stats) for m in session.path()))
+        finished = _layout(view)              # the whole page at once, as it is drawn once the reply is done
+        assert [b[0] for b in streamed] == [b[0] for b in finished]
+        assert [v for b in streamed for v in b[1:]] == pytest.approx([v for b in finished for v in b[1:]], abs=0.5)
+        assert height == pytest.approx(view.document().size().height(), abs=0.5)
+        view.show_session(session, win.chat.stats)
