@@ -44,27 +44,6 @@ def native_gemv(device: torch.device, dtype: torch.dtype):
     return cpu if cpu.available() else None
 
 
-_native = None   # kernels.cpu once a model with compiled-kernel weights is loaded (see Weights)
-
-
-def matvec(x: Tensor, W: Tensor) -> Tensor:
-    """``x @ W`` for a linear weight ``W`` (``[in, out]``, as :meth:`Weights.mat` returns it).
-
-    A single row (``x`` ``[1, in]`` or ``[in]``; a prompt's last position through the head) against
-    a matrix stored ``[out, in]`` (``W`` a transposed view: :meth:`Weights.mat` with the compiled
-    library) runs the library's GEMV, which streams the weights faster than torch's; everything
-    else is torch's. The GEMV computes in float32; its result is cast back to ``x``'s dtype.
-    """
-    if (_native is not None and x.numel() == W.shape[0] and x.device.type == "cpu" and not W.is_contiguous()
-            and W.t().is_contiguous()):
-        out = torch.empty(*x.shape[:-1], W.shape[1], dtype=torch.float32)
-        xf = x.float().contiguous()
-        _native.library().rwkv_gemv(W.data_ptr(), _native.WTYPES[W.dtype], None, W.shape[1], W.shape[0],
-                                    xf.data_ptr(), out.data_ptr())
-        return out if x.dtype == torch.float32 else out.to(x.dtype)
-    return x @ W
-
-
 class Weights:
     """Reads one checkpoint's tensors onto a device and dtype, each as an owned copy.
 
@@ -74,12 +53,8 @@ class Weights:
     """
 
     def __init__(self, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype, quantize: bool = False):
-        global _native
         self.z, self.device, self.dtype = ckpt.tensors, device, dtype
-        native = native_gemv(device, dtype)
-        self.native = native is not None
-        if native is not None:
-            _native = native
+        self.native = native_gemv(device, dtype) is not None
         # int8 (``quantize``): :meth:`mat` keeps each matrix as int8 rows with a float32 scale each
         # (engine.quant), per layer and role in ``packed``; torch reads them through ``scratch``, one
         # float32 buffer per role that a layer's matrices are dequantised into before it runs.
@@ -101,7 +76,7 @@ class Weights:
 
     def mat(self, key: str, layer: int = -1, role: str = "head") -> Tensor:
         """A linear weight, stored ``[out, in]``, as ``[in, out]`` for ``x @ W``: a transposed view of
-        the file's layout with the compiled library (see :func:`matvec`), else a contiguous copy.
+        the file's layout with the compiled library (which reads ``[out, in]``), else a contiguous copy.
         With ``quantize``, layer ``layer``'s weight ``role`` (``kernels.cpu.LEGACY_LAYER_PTRS``'
         name) is packed and the view is of the role's scratch buffer (the head: of the int8 rows)."""
         if self.quantize:
@@ -184,7 +159,7 @@ def channel_mix(x: Tensor, prev: Tensor, mix_k: Tensor, mix_r: Tensor, K: Tensor
         kx, rx = x + sx * mix_k, x + sx * mix_r
     else:
         kx, rx = x * mix_k + sx * (1 - mix_k), x * mix_r + sx * (1 - mix_r)
-    return torch.sigmoid(matvec(rx, R)) * matvec(torch.relu(matvec(kx, K)).square(), V)
+    return torch.sigmoid(rx @ R) * (torch.relu(kx @ K).square() @ V)
 
 
 def group_norm_heads(y: Tensor, H: int, weight: Tensor, bias: Tensor) -> Tensor:
@@ -300,11 +275,12 @@ class RecurrentModel(Model):
                 x = x / 2
         x = F.layer_norm(x[-1], (C,), *self.ln_out, LN_EPS)
         hp = self._weights.head_packed if self._weights is not None else None
-        if hp is None:
-            return matvec(x, self.head).float()
-        if _native is not None:
-            return _native.gemv(hp.w, x.float().contiguous(), torch.empty(hp.w.shape[0]), hp.scale)
-        return hp.matvec_rows(x.float())
+        if self._decoder is not None:   # the compiled library: the one row through its GEMV
+            w, scale = (hp.w, hp.scale) if hp is not None else (self.head.t(), None)
+            return cpu.gemv(w, x.float().contiguous(), torch.empty(w.shape[0]), scale)
+        if hp is not None:
+            return hp.matvec_rows(x.float())
+        return (x @ self.head).float()
 
     @abstractmethod
     def decoder_layer(self, i: int) -> dict[str, Tensor | None]:
@@ -354,8 +330,6 @@ class RecurrentModel(Model):
         return logits
 
     def _forward_seq(self, tokens: Sequence[int], state: State) -> Tensor:
-        if _native is not None:
-            _native.sync_threads()   # the WKV and the head's single row run in the library's pool
         return self._run(self.emb[torch.tensor(tokens, device=self.device)], state, seq=True)
 
     def _shift_parts(self) -> dict[str, Tensor]:
@@ -400,17 +374,17 @@ class MatrixStateModel(RecurrentModel):
         """What RWKV-5.2 and -6 share after their mixing: r, k, v and the SiLU gate, the matrix-state
         recurrence with decay ``w`` ``[T, H, N]`` and bonus ``u``, GroupNorm per head, gate, output."""
         T, H, N = x.shape[0], self.info.n_head, self.info.head_size
-        r = matvec(xr, ly.R).float().view(T, H, N)
-        k = matvec(xk, ly.K).float().view(T, H, N)
-        v = matvec(xv, ly.V).float().view(T, H, N)
-        g = F.silu(matvec(xg, ly.G))
+        r = (xr @ ly.R).float().view(T, H, N)
+        k = (xk @ ly.K).float().view(T, H, N)
+        v = (xv @ ly.V).float().view(T, H, N)
+        g = F.silu(xg @ ly.G)
         wkv = state.parts["wkv"][i]
         if seq:
             y = self.wkv6.seq(r, w, k, v, ly.u, wkv)
         else:
             y = self.wkv6.one(r[0], w[0], k[0], v[0], ly.u, wkv).unsqueeze(0)
         y = group_norm_heads(y, H, ly.lnx_w, ly.lnx_b)
-        return matvec(y.to(x.dtype) * g, ly.O)
+        return (y.to(x.dtype) * g) @ ly.O
 
     def tuning_to_wkv(self, time_state: Tensor) -> Tensor:
         # Tuning files store [head, value, key] (the trainer's order); the runtime keeps [head, key, value].

@@ -28,7 +28,6 @@ from .legacy import (
     check_keys,
     kernel_choice,
     make_info,
-    matvec,
     n_layers,
     no_tuning,
     shift,
@@ -109,9 +108,9 @@ class RWKV4(RecurrentModel):
         ly, p = self.layers[i], state.parts
         sx = shift(x, p["att_x_prev"][i])
         xk, xv, xr = (x * ly.mix.unsqueeze(1) + sx * (1 - ly.mix.unsqueeze(1))).unbind(0)
-        r = torch.sigmoid(matvec(xr, ly.R))
-        k = matvec(xk, ly.K).float()
-        v = matvec(xv, ly.V).float()
+        r = torch.sigmoid(xr @ ly.R)
+        k = (xk @ ly.K).float()
+        v = (xv @ ly.V).float()
         aa, bb, pp = p["aa"][i], p["bb"][i], p["pp"][i]
         if seq and self._decoder is not None:
             y = cpu.wkv4_seq(ly.w, ly.u, k, v, aa, bb, pp)
@@ -119,7 +118,7 @@ class RWKV4(RecurrentModel):
             y = wkv4_seq(ly.w, ly.u, k, v, aa, bb, pp)
         else:
             y = wkv4_one(ly.w, ly.u, k[0], v[0], aa, bb, pp).unsqueeze(0)
-        return matvec(r * y.to(x.dtype), ly.O)
+        return (r * y.to(x.dtype)) @ ly.O
 
     def channel_mix(self, i: int, x: Tensor, prev: Tensor) -> Tensor:
         ly = self.layers[i]
