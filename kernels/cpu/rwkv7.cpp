@@ -50,6 +50,70 @@ Wkv7HeadFn wkv7_head_fn(int isa) {
 
 
 // ---------------------------------------------------------------------------------------------
+// WKV-7, one head, T tokens, on the state transposed (St[key j, value i]): then S a and S r are
+// sums of St's rows scaled by a_j and r_j, vector operations across values with no horizontal
+// reduction per row (the per-row form above spends about half its time in those). ``stride`` is
+// the distance between two tokens' inputs.
+
+// NN > 0: the head size fixed at compile time (64, RWKV-7's), so that the sums over keys (sa, y)
+// and v stay in registers across the key loop; NN = 0 reads it from N.
+#define DEFINE_WKV7_SEQ_T(NAME, TGT)                                                                 \
+    template <int NN>                                                                               \
+    TGT void NAME(int T, long stride, int N, const float* r, const float* w, const float* k,        \
+                  const float* v, const float* a, const float* b, float* St, float* y) {            \
+        if (NN) N = NN;                                                                             \
+        float sa[NN ? NN : 1024], yy[NN ? NN : 1024], vv[NN ? NN : 1024];                           \
+        for (int t = 0; t < T; t++) {                                                               \
+            const long o = long(t) * stride;                                                        \
+            const float *rt = r + o, *wt = w + o, *kt = k + o, *at = a + o, *bt = b + o;            \
+            for (int i = 0; i < N; i++) {                                                           \
+                sa[i] = yy[i] = 0.0f;                                                               \
+                vv[i] = v[o + i];                                                                   \
+            }                                                                                       \
+            for (int j = 0; j < N; j++) {                                                           \
+                const float* s = St + (long)j * N;                                                  \
+                const float aj = at[j];                                                             \
+                PRAGMA(omp simd)                                                                    \
+                for (int i = 0; i < N; i++) sa[i] += s[i] * aj;                                     \
+            }                                                                                       \
+            for (int j = 0; j < N; j++) {                                                           \
+                float* s = St + (long)j * N;                                                        \
+                const float wj = wt[j], bj = bt[j], kj = kt[j], rj = rt[j];                         \
+                PRAGMA(omp simd)                                                                    \
+                for (int i = 0; i < N; i++) {                                                       \
+                    const float x = s[i] * wj + sa[i] * bj + vv[i] * kj;                            \
+                    s[i] = x;                                                                       \
+                    yy[i] += x * rj;                                                                \
+                }                                                                                   \
+            }                                                                                       \
+            for (int i = 0; i < N; i++) y[o + i] = yy[i];                                           \
+        }                                                                                           \
+    }
+
+typedef void (*Wkv7SeqFn)(int, long, int, const float*, const float*, const float*, const float*, const float*,
+                          const float*, float*, float*);
+
+DEFINE_WKV7_SEQ_T(wkv7_seq_scalar, )
+#if RWKV_X86
+DEFINE_WKV7_SEQ_T(wkv7_seq_avx2, TGT_AVX2)
+DEFINE_WKV7_SEQ_T(wkv7_seq_avx512, TGT_AVX512)
+#endif
+
+Wkv7SeqFn wkv7_seq_fn(int isa, int N) {
+#if RWKV_X86
+    if (isa >= ISA_AVX512) return N == 64 ? wkv7_seq_avx512<64> : wkv7_seq_avx512<0>;
+    if (isa == ISA_AVX2) return N == 64 ? wkv7_seq_avx2<64> : wkv7_seq_avx2<0>;
+#endif
+    (void)isa;
+    return N == 64 ? wkv7_seq_scalar<64> : wkv7_seq_scalar<0>;
+}
+
+void transpose(const float* src, float* dst, int N) {
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) dst[(long)j * N + i] = src[(long)i * N + j];
+}
+
+// ---------------------------------------------------------------------------------------------
 // The fused RWKV-7 decode step.
 
 constexpr float DECAY_SCALE = 0.606531f;  // e^-0.5 truncated as the reference does
@@ -220,12 +284,14 @@ API void rwkv_wkv7_seq(int T, int H, int N, const float* r, const float* w, cons
     const int isa = current_isa();
     std::atomic<int> next{0};
     auto job = [&](int, int) {
-        Wkv7HeadFn f = wkv7_head_fn(isa);
+        const Wkv7SeqFn f = wkv7_seq_fn(isa, N);
+        std::vector<float> St(long(N) * N);   // per call and thread: no state shared
         for (long h; (h = next.fetch_add(1)) < H;) {
-            for (int t = 0; t < T; t++) {
-                const long o = long(t) * H * N + h * N;
-                f(N, r + o, w + o, k + o, v + o, a + o, b + o, state + h * N * N, y + o);
-            }
+            float* S = state + h * N * N;
+            const long o = h * N;
+            transpose(S, St.data(), N);
+            f(T, long(H) * N, N, r + o, w + o, k + o, v + o, a + o, b + o, St.data(), y + o);
+            transpose(St.data(), S, N);
         }
     };
     parallel(job);
