@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 ABI_VERSION = 5
+MAX_HEAD_SIZE = 1024   # the kernels keep a head's sums in fixed arrays
 ISAS = ("scalar", "avx2", "avx512", "avx512vnni")   # each includes the ones before
 WTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.int8: 2}
 
@@ -173,6 +174,8 @@ def wkv7_seq(r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, s
     T, H, N = r.shape
     if state.dtype != torch.float32 or not state.is_contiguous() or state.shape != (H, N, N):
         raise ValueError("the WKV state must be a contiguous float32 [H, N, N] tensor")
+    if N > MAX_HEAD_SIZE:
+        raise ValueError(f"head size {N} is over the CPU kernels' {MAX_HEAD_SIZE}")
     ins = [t.contiguous().float() for t in (r, w, k, v, a, b)]
     y = torch.empty(T, H, N, dtype=torch.float32)
     sync_threads()
@@ -211,6 +214,8 @@ def wkv6_seq(r: Tensor, w: Tensor, k: Tensor, v: Tensor, u: Tensor, state: Tenso
     T, H, N = r.shape
     if state.dtype != torch.float32 or not state.is_contiguous() or state.shape != (H, N, N):
         raise ValueError("the WKV state must be a contiguous float32 [H, N, N] tensor")
+    if N > MAX_HEAD_SIZE:
+        raise ValueError(f"head size {N} is over the CPU kernels' {MAX_HEAD_SIZE}")
     if w.dim() == 3 and w.stride(0) == 0:       # RWKV-5.2's constant decay, expanded over tokens
         w = w[0]
     per_token = w.dim() == 3

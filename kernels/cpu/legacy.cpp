@@ -59,20 +59,29 @@ Wkv4StepFn wkv4_step_fn(int isa) {
 // WKV-5.2/6, one head, one token: the inner loop runs over values, so it vectorises without a
 // reduction.
 
+// NN > 0: the head size fixed at compile time (64, RWKV-5.2/6's), so that y and v stay in
+// registers across the key loop; NN = 0 reads it from N.
 #define DEFINE_WKV6_HEAD(NAME, TGT)                                                                  \
+    template <int NN>                                                                               \
     TGT void NAME(int N, const float* r, const float* w, const float* k, const float* v,            \
                   const float* u, float* S, float* y) {                                             \
-        for (int j = 0; j < N; j++) y[j] = 0.0f;                                                    \
+        if (NN) N = NN;                                                                             \
+        float yy[NN ? NN : 1024], vv[NN ? NN : 1024];                                               \
+        for (int j = 0; j < N; j++) {                                                               \
+            yy[j] = 0.0f;                                                                           \
+            vv[j] = v[j];                                                                           \
+        }                                                                                           \
         for (int i = 0; i < N; i++) {                                                               \
             float* s = S + (long)i * N;                                                             \
             const float ri = r[i], ki = k[i], wi = w[i], rui = r[i] * u[i];                          \
             PRAGMA(omp simd)                                                                        \
             for (int j = 0; j < N; j++) {                                                           \
-                const float kv = ki * v[j];                                                         \
-                y[j] += ri * s[j] + rui * kv;                                                       \
+                const float kv = ki * vv[j];                                                        \
+                yy[j] += ri * s[j] + rui * kv;                                                      \
                 s[j] = s[j] * wi + kv;                                                              \
             }                                                                                       \
         }                                                                                           \
+        for (int j = 0; j < N; j++) y[j] = yy[j];                                                   \
     }
 
 typedef void (*Wkv6HeadFn)(int, const float*, const float*, const float*, const float*, const float*, float*,
@@ -84,13 +93,13 @@ DEFINE_WKV6_HEAD(wkv6_head_avx2, TGT_AVX2)
 DEFINE_WKV6_HEAD(wkv6_head_avx512, TGT_AVX512)
 #endif
 
-Wkv6HeadFn wkv6_head_fn(int isa) {
+Wkv6HeadFn wkv6_head_fn(int isa, int N) {  // N <= 1024
 #if RWKV_X86
-    if (isa >= ISA_AVX512) return wkv6_head_avx512;
-    if (isa == ISA_AVX2) return wkv6_head_avx2;
+    if (isa >= ISA_AVX512) return N == 64 ? wkv6_head_avx512<64> : wkv6_head_avx512<0>;
+    if (isa == ISA_AVX2) return N == 64 ? wkv6_head_avx2<64> : wkv6_head_avx2<0>;
 #endif
     (void)isa;
-    return wkv6_head_scalar;
+    return N == 64 ? wkv6_head_scalar<64> : wkv6_head_scalar<0>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -180,7 +189,7 @@ struct Wkv6Job {
                 std::memcpy(w, ly->decay + o, sizeof(float) * N);
             }
             float* y = M.y.data() + o;
-            wkv6_head_fn(isa)(N, M.r.data() + o, w, M.k.data() + o, M.v.data() + o, ly->u + o,
+            wkv6_head_fn(isa, N)(N, M.r.data() + o, w, M.k.data() + o, M.v.data() + o, ly->u + o,
                               S + long(h) * N * N, y);
             double mean = 0, var = 0;
             for (int j = 0; j < N; j++) mean += y[j];
@@ -337,7 +346,7 @@ API void rwkv_wkv4_seq(int T, long A, const float* w, const float* u, const floa
 API void rwkv_wkv6_seq(int T, int H, int N, const float* r, const float* w, int w_per_token, const float* k,
                        const float* v, const float* u, float* state, float* y) {
     std::lock_guard<std::mutex> lk(g_api);
-    const Wkv6HeadFn f = wkv6_head_fn(current_isa());
+    const Wkv6HeadFn f = wkv6_head_fn(current_isa(), N);
     std::atomic<int> next{0};
     auto job = [&](int, int) {
         for (long h; (h = next.fetch_add(1)) < H;) {
@@ -370,7 +379,7 @@ API void* legacy_create(const int64_t* dims, int ndims, const void* const* ptrs,
     M->shift_type = int(dims[D_SHIFT_TYPE]);
     M->lora_type = int(dims[D_LORA_TYPE]);
     const bool ok = (M->gen == 4 || M->gen == 5 || M->gen == 6) && nptrs == M->L * P_LAYER_COUNT + G_COUNT &&
-                    (M->gen == 4 || M->H * M->N == M->A) && M->lora_type != W_I8;
+                    (M->gen == 4 || (M->H * M->N == M->A && M->N <= 1024)) && M->lora_type != W_I8;
     if (!ok) {
         delete M;
         return nullptr;
