@@ -56,6 +56,26 @@ def _find() -> str:
     return spec.origin
 
 
+_p, _i, _L = ctypes.c_void_p, ctypes.c_int, ctypes.c_long
+_SIGNATURES = {   # the C API (see the API functions in kernels/cpu/*.cpp): name -> (result, arguments)
+    "rwkv_cpu_get_isa": (_i, []),
+    "rwkv_cpu_isa_max": (_i, []),
+    "rwkv_cpu_set_isa": (_i, [_i]),
+    "rwkv_cpu_get_threads": (_i, []),
+    "rwkv_cpu_set_threads": (None, [_i]),
+    "rwkv_gemv": (None, [_p, _i, _p, _L, _L, _p, _p]),
+    "rwkv_wkv7_seq": (None, [_i, _i, _i, _p, _p, _p, _p, _p, _p, _p, _p]),
+    "rwkv_wkv4_seq": (None, [_i, _L, _p, _p, _p, _p, _p, _p, _p, _p]),
+    "rwkv_wkv6_seq": (None, [_i, _i, _i, _p, _p, _i, _p, _p, _p, _p, _p]),
+    "rwkv7_create": (_p, [_p, _i, _p, _i]),
+    "rwkv7_destroy": (None, [_p]),
+    "rwkv7_decode": (None, [_p, _i, _p, _p, _p, _p]),
+    "legacy_create": (_p, [_p, _i, _p, _i]),
+    "legacy_destroy": (None, [_p]),
+    "legacy_decode": (None, [_p, _i, _p, _p, _p, _p, _p, _p]),
+}
+
+
 def _load(path: str) -> ctypes.CDLL:
     try:
         lib = ctypes.CDLL(path)
@@ -64,30 +84,9 @@ def _load(path: str) -> ctypes.CDLL:
     if lib.rwkv_cpu_abi_version() != ABI_VERSION:
         raise Unavailable(f"{path} is a stale build (ABI {lib.rwkv_cpu_abi_version()}, need {ABI_VERSION}); "
                           "rebuild it")
-    p, i, L = ctypes.c_void_p, ctypes.c_int, ctypes.c_long
-    lib.rwkv_cpu_set_isa.argtypes = [i]
-    lib.rwkv_cpu_set_threads.argtypes = [i]
-    lib.rwkv_cpu_set_threads.restype = None
-    lib.rwkv_gemv.argtypes = [p, i, p, L, L, p, p]
-    lib.rwkv_gemv.restype = None
-    lib.rwkv_wkv7_seq.argtypes = [i, i, i, p, p, p, p, p, p, p, p]
-    lib.rwkv_wkv7_seq.restype = None
-    lib.rwkv7_create.argtypes = [p, i, p, i]
-    lib.rwkv7_create.restype = p
-    lib.rwkv7_destroy.argtypes = [p]
-    lib.rwkv7_destroy.restype = None
-    lib.rwkv7_decode.argtypes = [p, i, p, p, p, p]
-    lib.rwkv7_decode.restype = None
-    lib.rwkv_wkv4_seq.argtypes = [i, L, p, p, p, p, p, p, p, p]
-    lib.rwkv_wkv4_seq.restype = None
-    lib.rwkv_wkv6_seq.argtypes = [i, i, i, p, p, i, p, p, p, p, p]
-    lib.rwkv_wkv6_seq.restype = None
-    lib.legacy_create.argtypes = [p, i, p, i]
-    lib.legacy_create.restype = p
-    lib.legacy_destroy.argtypes = [p]
-    lib.legacy_destroy.restype = None
-    lib.legacy_decode.argtypes = [p, i, p, p, p, p, p, p]
-    lib.legacy_decode.restype = None
+    for name, (restype, argtypes) in _SIGNATURES.items():
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = restype, argtypes
     return lib
 
 
@@ -227,32 +226,48 @@ def wkv6_seq(r: Tensor, w: Tensor, k: Tensor, v: Tensor, u: Tensor, state: Tenso
     return y
 
 
-class LegacyDecoder:
-    """One RWKV-4, -5.2 or -6 model's weights handed to the fused decode step (legacy.cpp), once.
+class _Decoder:
+    """A model's weights handed to one of the library's fused decode steps, once: the library keeps
+    pointers, this object keeps the tensors (and frees the library's side when it goes)."""
+
+    _prefix = ""                     # the C functions' prefix: {prefix}_create / _decode / _destroy
+    _layer_ptrs: tuple[str, ...] = ()
+    _global_ptrs: tuple[str, ...] = ()
+
+    def __init__(self, dims: Sequence[int], layers: Sequence[dict[str, Tensor | None]],
+                 globals_: dict[str, Tensor | None]):
+        lib = library()
+        self._keep = [t for d in (*layers, globals_) for t in d.values() if t is not None]
+        _check(*self._keep)
+        ptrs = [(d[n].data_ptr() if d[n] is not None else None) for d in layers for n in self._layer_ptrs]
+        ptrs += [(globals_[n].data_ptr() if globals_[n] is not None else None) for n in self._global_ptrs]
+        c_dims = (ctypes.c_int64 * len(dims))(*dims)
+        c_ptrs = (ctypes.c_void_p * len(ptrs))(*ptrs)
+        handle = getattr(lib, self._prefix + "_create")(c_dims, len(dims), c_ptrs, len(ptrs))
+        if not handle:
+            raise Unavailable("the CPU library rejected this model's shapes")
+        self._handle = handle
+        self._decode = getattr(lib, self._prefix + "_decode")
+        self._destroy = getattr(lib, self._prefix + "_destroy")
+
+    def __del__(self):
+        handle, self._handle = getattr(self, "_handle", None), None
+        if handle:
+            self._destroy(handle)
+
+
+class LegacyDecoder(_Decoder):
+    """One RWKV-4, -5.2 or -6 model for the fused decode step of ``legacy.cpp``.
 
     ``dims``: generation, L, C, A (attention width), H, N (0 for RWKV-4), F, V, the widths of
     RWKV-6's two LoRAs (mix, decay; 0 otherwise), and the dtypes (:data:`WTYPES`) of the big
     matrices, the embedding, the token-shift states and RWKV-6's LoRAs (``*_s``: int8 scales, one
     float32 per output row, or None). ``layers``: one dict per layer with the names of
     :data:`LEGACY_LAYER_PTRS` (vectors fp32, matrices ``[out, in]`` contiguous; what a generation
-    lacks None); ``globals_``: :data:`LEGACY_GLOBAL_PTRS`. The tensors are kept referenced here.
+    lacks None); ``globals_``: :data:`LEGACY_GLOBAL_PTRS`.
     """
 
-    def __init__(self, dims: Sequence[int], layers: Sequence[dict[str, Tensor | None]],
-                 globals_: dict[str, Tensor | None]):
-        self._lib = library()
-        self._keep = [t for d in (*layers, globals_) for t in d.values() if t is not None]
-        _check(*self._keep)
-        ptrs = [(d[n].data_ptr() if d[n] is not None else None) for d in layers for n in LEGACY_LAYER_PTRS]
-        ptrs += [(globals_[n].data_ptr() if globals_[n] is not None else None) for n in LEGACY_GLOBAL_PTRS]
-        c_dims = (ctypes.c_int64 * len(dims))(*dims)
-        c_ptrs = (ctypes.c_void_p * len(ptrs))(*ptrs)
-        handle = self._lib.legacy_create(c_dims, len(dims), c_ptrs, len(ptrs))
-        if not handle:
-            raise Unavailable("the CPU library rejected this model's shapes")
-        self._handle = handle
-        self._decode = self._lib.legacy_decode
-        self._destroy = self._lib.legacy_destroy
+    _prefix, _layer_ptrs, _global_ptrs = "legacy", LEGACY_LAYER_PTRS, LEGACY_GLOBAL_PTRS
 
     def step(self, token: int, att_x_prev: Tensor, wkv: Sequence[Tensor], ffn_x_prev: Tensor,
              logits: Tensor) -> None:
@@ -264,37 +279,18 @@ class LegacyDecoder:
         self._decode(self._handle, token, att_x_prev.data_ptr(), s[0], s[1], s[2], ffn_x_prev.data_ptr(),
                      logits.data_ptr())
 
-    def __del__(self):
-        handle, self._handle = getattr(self, "_handle", None), None
-        if handle:
-            self._destroy(handle)
 
-
-class Rwkv7Decoder:
-    """One RWKV-7 model's weights handed to the fused decode step, once.
+class Rwkv7Decoder(_Decoder):
+    """One RWKV-7 model for the fused decode step of ``rwkv7.cpp``.
 
     ``dims``: L, C, H, N, F, V, LoRA widths (w, a, v, g), and the dtypes (:data:`WTYPES`) of the big
     matrices, of the embedding and of the token-shift states (fp32, or bf16 for bf16 models).
     ``layers``: one dict per layer with the names of :data:`LAYER_PTRS` (matrices ``[out, in]``;
     ``*_s`` the int8 scales or None; layer 0's v0/v1/v2 None); ``globals_``: the names of
-    :data:`GLOBAL_PTRS`. The tensors are kept referenced here: the library only holds pointers.
+    :data:`GLOBAL_PTRS`.
     """
 
-    def __init__(self, dims: Sequence[int], layers: Sequence[dict[str, Tensor | None]],
-                 globals_: dict[str, Tensor | None]):
-        self._lib = library()
-        self._keep = [t for d in (*layers, globals_) for t in d.values() if t is not None]
-        _check(*self._keep)
-        ptrs = [(d[n].data_ptr() if d[n] is not None else None) for d in layers for n in LAYER_PTRS]
-        ptrs += [(globals_[n].data_ptr() if globals_[n] is not None else None) for n in GLOBAL_PTRS]
-        c_dims = (ctypes.c_int64 * len(dims))(*dims)
-        c_ptrs = (ctypes.c_void_p * len(ptrs))(*ptrs)
-        handle = self._lib.rwkv7_create(c_dims, len(dims), c_ptrs, len(ptrs))
-        if not handle:
-            raise Unavailable("the CPU library rejected this model's shapes")
-        self._handle = handle
-        self._decode = self._lib.rwkv7_decode
-        self._destroy = self._lib.rwkv7_destroy
+    _prefix, _layer_ptrs, _global_ptrs = "rwkv7", LAYER_PTRS, GLOBAL_PTRS
 
     def step(self, token: int, att_x_prev: Tensor, wkv: Tensor, ffn_x_prev: Tensor, logits: Tensor) -> None:
         """Decode ``token``: the three state tensors (contiguous; wkv fp32, the shifts in the dtype given
@@ -303,8 +299,3 @@ class Rwkv7Decoder:
             sync_threads()
         self._decode(self._handle, token, att_x_prev.data_ptr(), wkv.data_ptr(), ffn_x_prev.data_ptr(),
                      logits.data_ptr())
-
-    def __del__(self):
-        handle, self._handle = getattr(self, "_handle", None), None
-        if handle:
-            self._destroy(handle)

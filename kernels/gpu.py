@@ -103,15 +103,28 @@ def wkv6_one(r: Tensor, w: Tensor, k: Tensor, v: Tensor, u: Tensor, state: Tenso
     return triton_wkv6.wkv6_recurrent(*(t.unsqueeze(-3) for t in (r, w, k, v)), u, state).squeeze(-3)
 
 
-@functools.cache
-def check_wkv6(device: str = "cuda", dtype: str = "fp32") -> str:
-    """The same as :func:`check` for the RWKV-5.2/6 kernels (against :func:`kernels.wkv6.wkv6_seq`)."""
+def _self_check(name: str, device: str, dtype: str, run) -> str:
+    """"" when ``run(torch_dtype)`` (returning ``(y, y_ref, state, state_ref)``, the kernels' results
+    on ``device`` and the reference's on the CPU) agrees within CHECK_RTOL, else what went wrong."""
     if not available():
         return reason()
     if dtype not in _DTYPES:
         return f"no Triton WKV path for dtype {dtype!r}"
     try:
-        dt = _DTYPES[dtype]
+        y_dev, y_ref, s_dev, s_ref = run(_DTYPES[dtype])
+        err_y = float((y_dev.cpu() - y_ref).abs().max() / y_ref.abs().max())
+        err_s = float((s_dev.cpu() - s_ref).abs().max() / s_ref.abs().max())
+    except Exception as exc:  # a compiler or driver failure: report it, the caller falls back
+        return f"Triton {name} failed on {device}/{dtype}: {type(exc).__name__}: {exc}"
+    if not (err_y <= CHECK_RTOL and err_s <= CHECK_RTOL):
+        return f"Triton {name} differs from the reference on {device}/{dtype}: y {err_y:.2e}, state {err_s:.2e}"
+    return ""
+
+
+@functools.cache
+def check_wkv6(device: str = "cuda", dtype: str = "fp32") -> str:
+    """The same as :func:`check` for the RWKV-5.2/6 kernels (against :func:`kernels.wkv6.wkv6_seq`)."""
+    def run(dt):
         g = torch.Generator().manual_seed(0)
         T, H, N = 24, 2, 64           # a prompt of 23 tokens, then one step
         r, k, v = (torch.randn(T, H, N, generator=g) for _ in range(3))
@@ -125,25 +138,16 @@ def check_wkv6(device: str = "cuda", dtype: str = "fp32") -> str:
         dev = [t.to(device) for t in args]
         y_dev = torch.cat([wkv6_seq(*(t[:-1] for t in dev), u_dev, s_dev),
                            wkv6_one(*(t[-1] for t in dev), u_dev, s_dev)[None]])
-        err_y = float((y_dev.cpu() - y_ref).abs().max() / y_ref.abs().max())
-        err_s = float((s_dev.cpu() - s_ref).abs().max() / s_ref.abs().max())
-    except Exception as exc:  # a compiler or driver failure: report it, the caller falls back
-        return f"Triton WKV-6 failed on {device}/{dtype}: {type(exc).__name__}: {exc}"
-    if not (err_y <= CHECK_RTOL and err_s <= CHECK_RTOL):
-        return f"Triton WKV-6 differs from the reference on {device}/{dtype}: y {err_y:.2e}, state {err_s:.2e}"
-    return ""
+        return y_dev, y_ref, s_dev, s_ref
+
+    return _self_check("WKV-6", device, dtype, run)
 
 
 @functools.cache
 def check(device: str = "cuda", dtype: str = "fp32") -> str:
     """Compare the RWKV-7 kernels with the reference on ``device`` for ``dtype`` inputs, once per
     process. Returns "" when they agree (relative max error <= CHECK_RTOL), else what went wrong."""
-    if not available():
-        return reason()
-    if dtype not in _DTYPES:
-        return f"no Triton WKV path for dtype {dtype!r}"
-    try:
-        dt = _DTYPES[dtype]
+    def run(dt):
         g = torch.Generator().manual_seed(0)
         T, H, N = 40, 2, 64           # chunked over 39 tokens (2 full chunks + 7), then one step
         r, k, v, kk, gate, z = (torch.randn(T, H, N, generator=g) for _ in range(6))
@@ -156,10 +160,6 @@ def check(device: str = "cuda", dtype: str = "fp32") -> str:
         s_dev = s0.to(device)
         dev = [t.to(device) for t in args]
         y_dev = torch.cat([wkv7_seq(*(t[:-1] for t in dev), s_dev), wkv7_one(*(t[-1] for t in dev), s_dev)[None]])
-        err_y = float((y_dev.cpu() - y_ref).abs().max() / y_ref.abs().max())
-        err_s = float((s_dev.cpu() - s_ref).abs().max() / s_ref.abs().max())
-    except Exception as exc:  # a compiler or driver failure: report it, the caller falls back
-        return f"Triton WKV-7 failed on {device}/{dtype}: {type(exc).__name__}: {exc}"
-    if not (err_y <= CHECK_RTOL and err_s <= CHECK_RTOL):
-        return f"Triton WKV-7 differs from the reference on {device}/{dtype}: y {err_y:.2e}, state {err_s:.2e}"
-    return ""
+        return y_dev, y_ref, s_dev, s_ref
+
+    return _self_check("WKV-7", device, dtype, run)

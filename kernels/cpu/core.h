@@ -44,6 +44,16 @@ enum Isa { ISA_SCALAR = 0, ISA_AVX2 = 1, ISA_AVX512 = 2, ISA_AVX512_VNNI = 3 }; 
 enum WType { W_F32 = 0, W_BF16 = 1, W_I8 = 2 };
 enum Act { ACT_NONE = 0, ACT_TANH = 1, ACT_SIGMOID = 2, ACT_RELU_SQ = 3, ACT_SILU = 4 };
 
+// NAME_avx512, NAME_avx2 or NAME_scalar (as the DEFINE_* macros name a kernel's versions), the
+// one for ``isa``; ``...`` is appended to the name (template arguments).
+#if RWKV_X86
+#define PICK_BY_ISA(isa, NAME, ...)                                                                 \
+    ((isa) >= ISA_AVX512 ? NAME##_avx512 __VA_ARGS__                                                \
+                         : (isa) == ISA_AVX2 ? NAME##_avx2 __VA_ARGS__ : NAME##_scalar __VA_ARGS__)
+#else
+#define PICK_BY_ISA(isa, NAME, ...) ((void)(isa), NAME##_scalar __VA_ARGS__)
+#endif
+
 int isa_supported_max();
 int current_isa();
 extern std::atomic<int> g_isa;

@@ -46,14 +46,7 @@ DEFINE_WKV4_STEP(wkv4_step_avx2, TGT_AVX2)
 DEFINE_WKV4_STEP(wkv4_step_avx512, TGT_AVX512)
 #endif
 
-Wkv4StepFn wkv4_step_fn(int isa) {
-#if RWKV_X86
-    if (isa >= ISA_AVX512) return wkv4_step_avx512;
-    if (isa == ISA_AVX2) return wkv4_step_avx2;
-#endif
-    (void)isa;
-    return wkv4_step_scalar;
-}
+Wkv4StepFn wkv4_step_fn(int isa) { return PICK_BY_ISA(isa, wkv4_step); }
 
 // ---------------------------------------------------------------------------------------------
 // WKV-5.2/6, one head, one token: the inner loop runs over values, so it vectorises without a
@@ -94,12 +87,7 @@ DEFINE_WKV6_HEAD(wkv6_head_avx512, TGT_AVX512)
 #endif
 
 Wkv6HeadFn wkv6_head_fn(int isa, int N) {  // N <= 1024
-#if RWKV_X86
-    if (isa >= ISA_AVX512) return N == 64 ? wkv6_head_avx512<64> : wkv6_head_avx512<0>;
-    if (isa == ISA_AVX2) return N == 64 ? wkv6_head_avx2<64> : wkv6_head_avx2<0>;
-#endif
-    (void)isa;
-    return N == 64 ? wkv6_head_scalar<64> : wkv6_head_scalar<0>;
+    return N == 64 ? PICK_BY_ISA(isa, wkv6_head, <64>) : PICK_BY_ISA(isa, wkv6_head, <0>);
 }
 
 // ---------------------------------------------------------------------------------------------

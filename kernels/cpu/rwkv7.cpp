@@ -39,14 +39,7 @@ DEFINE_WKV7_HEAD(wkv7_head_avx2, TGT_AVX2)
 DEFINE_WKV7_HEAD(wkv7_head_avx512, TGT_AVX512)
 #endif
 
-Wkv7HeadFn wkv7_head_fn(int isa) {
-#if RWKV_X86
-    if (isa >= ISA_AVX512) return wkv7_head_avx512;
-    if (isa == ISA_AVX2) return wkv7_head_avx2;
-#endif
-    (void)isa;
-    return wkv7_head_scalar;
-}
+Wkv7HeadFn wkv7_head_fn(int isa) { return PICK_BY_ISA(isa, wkv7_head); }
 
 
 // ---------------------------------------------------------------------------------------------
@@ -99,13 +92,8 @@ DEFINE_WKV7_SEQ_T(wkv7_seq_avx2, TGT_AVX2)
 DEFINE_WKV7_SEQ_T(wkv7_seq_avx512, TGT_AVX512)
 #endif
 
-Wkv7SeqFn wkv7_seq_fn(int isa, int N) {
-#if RWKV_X86
-    if (isa >= ISA_AVX512) return N == 64 ? wkv7_seq_avx512<64> : wkv7_seq_avx512<0>;
-    if (isa == ISA_AVX2) return N == 64 ? wkv7_seq_avx2<64> : wkv7_seq_avx2<0>;
-#endif
-    (void)isa;
-    return N == 64 ? wkv7_seq_scalar<64> : wkv7_seq_scalar<0>;
+Wkv7SeqFn wkv7_seq_fn(int isa, int N) {  // N <= 1024
+    return N == 64 ? PICK_BY_ISA(isa, wkv7_seq, <64>) : PICK_BY_ISA(isa, wkv7_seq, <0>);
 }
 
 void transpose(const float* src, float* dst, int N) {

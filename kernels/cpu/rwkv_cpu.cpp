@@ -282,23 +282,9 @@ DEFINE_VEC_MATH(avx2, TGT_AVX2)
 DEFINE_VEC_MATH(avx512, TGT_AVX512)
 #endif
 
-void vec_exp(float* x, long n) {
-#if RWKV_X86
-    const int isa = current_isa();
-    if (isa >= ISA_AVX512) return vec_exp_avx512(x, n);
-    if (isa == ISA_AVX2) return vec_exp_avx2(x, n);
-#endif
-    vec_exp_scalar(x, n);
-}
+void vec_exp(float* x, long n) { PICK_BY_ISA(current_isa(), vec_exp)(x, n); }
 
-void vec_sigmoid(float* x, long n) {
-#if RWKV_X86
-    const int isa = current_isa();
-    if (isa >= ISA_AVX512) return vec_sigmoid_avx512(x, n);
-    if (isa == ISA_AVX2) return vec_sigmoid_avx2(x, n);
-#endif
-    vec_sigmoid_scalar(x, n);
-}
+void vec_sigmoid(float* x, long n) { PICK_BY_ISA(current_isa(), vec_sigmoid)(x, n); }
 
 void apply_act(int act, float* y, long lo, long hi) {
     switch (act) {
