@@ -172,6 +172,10 @@ class RWKV7(Model):
                 ffn_V=mat(ffn + "value.weight", i, "ffn_V")))
         self._decoder = self._make_decoder(native) if native is not None else None
         self._logits = LogitsPool(vocab)
+        # bf16 prompts: straight bf16 GEMMs on the packed weights where the CPU multiplies bf16 in
+        # hardware (2.3-2.5x torch's fp32 GEMM on AVX512-BF16 here), else fp32 GEMMs on scratch.
+        self._prompt_layers = (self._bf16_layers() if packed_fmt == torch.bfloat16 and native is not None
+                               and bf16_gemm_fast() else None)
         self._graph = _UNTRIED if graphs.wanted(device) else None   # engine.graphs.StaticStep, made lazily
 
     @property
@@ -204,6 +208,18 @@ class RWKV7(Model):
                 native.WTYPES[self.emb.dtype], native.WTYPES[self._shift_dtype],
                 native.WTYPES[self._packed[0]["w1"].w.dtype if "w1" in self._packed[0] else torch.float32]]
         return native.Rwkv7Decoder(dims, lay, glob)
+
+    def _bf16_layers(self) -> list[Layer]:
+        """The layers for bf16 prompts: vectors as bf16 copies, matrices and LoRAs as ``[in, out]``
+        views of their packed bf16 memory (no copy)."""
+        out = []
+        for ly, pk in zip(self.layers, self._packed, strict=True):
+            fields = {}
+            for name in Layer.__slots__:          # packed roles are named as the fields
+                t = getattr(ly, name)
+                fields[name] = pk[name].w.t() if name in pk else None if t is None else t.bfloat16()
+            out.append(Layer(**fields))
+        return out
 
     def _dense(self, i: int) -> None:
         """Before torch runs layer ``i`` of compressed weights: dequantise them into the scratch."""
@@ -282,10 +298,13 @@ class RWKV7(Model):
     def _forward_seq(self, tokens: Sequence[int], state: State) -> Tensor:
         C, H, N = self.info.n_embd, self.info.n_head, self.info.head_size
         att_prev, wkv, ffn_prev = state.parts["att_x_prev"], state.parts["wkv"], state.parts["ffn_x_prev"]
-        x = self.emb[torch.tensor(tokens, device=self.device)].to(self.dtype)
+        bf16 = self._prompt_layers is not None and self.kernels.native is not None   # (tests may swap kernels)
+        layers = self._prompt_layers if bf16 else self.layers
+        x = self.emb[torch.tensor(tokens, device=self.device)].to(torch.bfloat16 if bf16 else self.dtype)
         v_first = x
-        for i, ly in enumerate(self.layers):
-            self._dense(i)
+        for i, ly in enumerate(layers):
+            if not bf16:
+                self._dense(i)
             xx = F.layer_norm(x, (C,), ly.ln1_w, ly.ln1_b)
             out, v_first = time_mix(i, ly, xx, att_prev[i], v_first, H, N, self.kernels.seq, wkv[i])
             att_prev[i].copy_(xx[-1])
@@ -294,7 +313,16 @@ class RWKV7(Model):
             out = channel_mix(ly, xx, ffn_prev[i])
             ffn_prev[i].copy_(xx[-1])
             x = x + out
-        return self._head_logits(F.layer_norm(x[-1], (C,), *self.ln_out))
+        return self._head_logits(F.layer_norm(x[-1].to(self.ln_out[0].dtype), (C,), *self.ln_out))
+
+
+def bf16_gemm_fast() -> bool:
+    """Whether this CPU multiplies bf16 matrices in hardware (AVX512-BF16 or AMX): then torch's bf16
+    GEMM is faster than its fp32 one; elsewhere it is emulated and slower."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:          # a torch without these (private) probes: stay on fp32 GEMMs
+        return False
 
 
 _UNTRIED = object()

@@ -100,3 +100,29 @@ def test_a_state_from_another_precision_of_the_same_file_is_converted(rwkv7_chec
     logits, state = bf16.forward([4], state)
     assert state.att_x_prev.dtype == torch.bfloat16 and state.ffn_x_prev.dtype == torch.bfloat16
     assert torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["bf16-gemm", "fp32-gemm"])
+def test_bf16_prompts_use_bf16_gemms_where_the_cpu_has_them(rwkv7_checkpoint, monkeypatch, fast):
+    """Where the CPU multiplies bf16 in hardware, a bf16 model's prompts run bf16 GEMMs straight on
+    its packed weights (views, no copy); elsewhere fp32 GEMMs on scratch. Either stays near fp32."""
+    import engine.rwkv7 as rwkv7
+
+    monkeypatch.setattr(rwkv7, "bf16_gemm_fast", lambda: fast)
+    path = rwkv7_checkpoint(SPEC)
+    model = engine.load(path, precision="bf16")
+    if not model.kernels.name.startswith("cpu-"):
+        pytest.skip("the compiled CPU kernels are not built")
+    assert (model._prompt_layers is not None) == fast
+    if fast:
+        ly, pk = model._prompt_layers[1], model._packed[1]
+        assert ly.R.dtype == torch.bfloat16 and ly.R.data_ptr() == pk["R"].w.data_ptr()
+        assert ly.w1.data_ptr() == pk["w1"].w.data_ptr() and ly.ln1_w.dtype == torch.bfloat16
+    fp32 = engine.load(path, precision="fp32")
+    toks = list(range(5, 45))
+    a, sa = model.forward(toks)
+    b, sb = fp32.forward(toks)
+    assert (a - b).abs().max().item() < 0.15 * b.std().item() and a.argmax() == b.argmax()
+    c, _ = model.forward([7], sa)                    # decoding continues from the prompt's state
+    d, _ = fp32.forward([7], sb)
+    assert (c - d).abs().max().item() < 0.15 * d.std().item()
