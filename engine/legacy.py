@@ -27,9 +27,10 @@ import kernels
 from kernels import cpu
 
 from .errors import EngineError, IncompatibleStateError, UnknownLayoutError
+from .hardware import bf16_gemm_fast
 from .loader import Checkpoint
 from .model import Model, ModelInfo
-from .quant import LogitsPool, Packed, quantize_int8
+from .quant import LogitsPool, Packed, pack
 from .state import State
 
 LN_EPS = 1e-5
@@ -52,13 +53,15 @@ class Weights:
     on such a view run as fast as on an ``[in, out]`` copy, and there is no second copy.
     """
 
-    def __init__(self, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype, quantize: bool = False):
+    def __init__(self, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype,
+                 pack: torch.dtype | None = None):
         self.z, self.device, self.dtype = ckpt.tensors, device, dtype
         self.native = native_gemv(device, dtype) is not None
-        # int8 (``quantize``): :meth:`mat` keeps each matrix as int8 rows with a float32 scale each
-        # (engine.quant), per layer and role in ``packed``; torch reads them through ``scratch``, one
-        # float32 buffer per role that a layer's matrices are dequantised into before it runs.
-        self.quantize = quantize
+        # ``pack`` (int8, or bf16 computed in float32): :meth:`mat` keeps each matrix in that format
+        # (int8 rows with a float32 scale each, engine.quant), per layer and role in ``packed``; torch
+        # reads them through ``scratch``, one float32 buffer per role that a layer's matrices are
+        # expanded into before it runs.
+        self.pack = pack
         self.packed: dict[int, dict[str, Packed]] = {}
         self.scratch: dict[str, Tensor] = {}
         self.head_packed: Packed | None = None
@@ -77,10 +80,10 @@ class Weights:
     def mat(self, key: str, layer: int = -1, role: str = "head") -> Tensor:
         """A linear weight, stored ``[out, in]``, as ``[in, out]`` for ``x @ W``: a transposed view of
         the file's layout with the compiled library (which reads ``[out, in]``), else a contiguous copy.
-        With ``quantize``, layer ``layer``'s weight ``role`` (``kernels.cpu.LEGACY_LAYER_PTRS``'
-        name) is packed and the view is of the role's scratch buffer (the head: of the int8 rows)."""
-        if self.quantize:
-            p = quantize_int8(self.z[key])
+        With ``pack``, layer ``layer``'s weight ``role`` (``kernels.cpu.LEGACY_LAYER_PTRS``'
+        name) is packed and the view is of the role's scratch buffer (the head: of the packed rows)."""
+        if self.pack is not None:
+            p = pack(self.z[key], self.pack)
             if layer < 0:
                 self.head_packed = p
                 return p.w.t()
@@ -210,7 +213,8 @@ class RecurrentModel(Model):
     ln: list[tuple[Tensor, Tensor, Tensor, Tensor]]   # per layer: ln1 w, b, ln2 w, b
 
     rescale_every = 0   # see rescale_for_fp16
-    _precision: str | None = None   # "int8" (weights int8, compute float32); else the dtype's name
+    _precision: str | None = None   # "int8" or "bf16" with float32 compute (see compute_dtype); else the dtype's
+    _pack: torch.dtype | None = None   # the matrices' format when it is not the compute dtype
     _weights: Weights | None = None
     _decoder = None     # kernels.cpu.LegacyDecoder: the fused decode step, when the library runs this model
     _wkv_parts: tuple[str, ...] = ("wkv",)   # the state parts the decode step advances besides the shifts
@@ -220,17 +224,27 @@ class RecurrentModel(Model):
         return self._precision or super().precision
 
     def compute_dtype(self, device: torch.device, dtype: torch.dtype) -> torch.dtype:
-        """The dtype the model computes in: int8 weights compute in float32 (CPU only)."""
-        if dtype != torch.int8:
-            return dtype
-        if device.type != "cpu":
-            raise EngineError("Precision int8 runs on the CPU only; use fp16 or bf16 on a GPU.")
-        self._precision = "int8"
-        return torch.float32
+        """The dtype torch computes in. int8 weights compute in float32 (CPU only). bf16 on a CPU
+        without bf16 GEMMs in hardware keeps its matrices bf16 (the compiled decode step reads them)
+        but runs prompts in float32: there torch's bf16 GEMM is emulated, ~4x slower than fp32."""
+        if dtype == torch.int8:
+            if device.type != "cpu":
+                raise EngineError("Precision int8 runs on the CPU only; use fp16 or bf16 on a GPU.")
+            self._precision, self._pack = "int8", torch.int8
+            return torch.float32
+        if dtype == torch.bfloat16 and native_gemv(device, dtype) is not None and not bf16_gemm_fast():
+            self._precision, self._pack = "bf16", torch.bfloat16
+            return torch.float32
+        return dtype
+
+    @property
+    def _shift_dtype(self) -> torch.dtype:
+        """The token-shift states keep the precision's dtype (bf16 for bf16 on every path)."""
+        return torch.bfloat16 if self.precision == "bf16" else self.dtype
 
     def load_common(self, w: Weights) -> None:
         self._weights = w
-        self.emb = w.embedding()
+        self.emb = w.embedding().to(self._shift_dtype)      # bf16 stays bf16 (half the table)
         self.ln_out = (w.vec("ln_out.weight"), w.vec("ln_out.bias"))
         self.head = w.mat("head.weight")
         self.ln = [tuple(w.vec(f"blocks.{i}.{n}") for n in ("ln1.weight", "ln1.bias", "ln2.weight", "ln2.bias"))
@@ -308,20 +322,20 @@ class RecurrentModel(Model):
                 "head": head.w if head is not None else _out_in(self.head),
                 "head_s": head.scale if head is not None else None}
         att = layers[0]["R"].shape[0]
-        wtype = torch.int8 if w.quantize else self.dtype
+        wtype = w.pack or self.dtype
         lora = layers[0]["maa_w1"]
         dims = [i.generation, i.n_layer, i.n_embd, att, n_head, head_size, i.dim_ffn, i.vocab_size, maa, decay,
-                cpu.WTYPES[wtype], cpu.WTYPES[self.emb.dtype], cpu.WTYPES[self.dtype],
+                cpu.WTYPES[wtype], cpu.WTYPES[self.emb.dtype], cpu.WTYPES[self._shift_dtype],
                 cpu.WTYPES[lora.dtype if lora is not None else self.dtype]]
         self._decoder = cpu.LegacyDecoder(dims, layers, glob)
         self._logits = LogitsPool(i.vocab_size)
 
     def _forward_one(self, token: int, state: State) -> Tensor:
         if self._decoder is None:
-            return self._run(self.emb[token].unsqueeze(0), state, seq=False)
+            return self._run(self.emb[token].unsqueeze(0).to(self.dtype), state, seq=False)
         p = state.parts
         for k in ("att_x_prev", "ffn_x_prev", *self._wkv_parts):
-            want = torch.float32 if k in self._wkv_parts else self.dtype
+            want = torch.float32 if k in self._wkv_parts else self._shift_dtype
             if p[k].dtype != want or not p[k].is_contiguous():
                 # A state made by this file in another precision (or a view): converted once, in the State.
                 p[k] = p[k].to(want).contiguous()
@@ -330,11 +344,11 @@ class RecurrentModel(Model):
         return logits
 
     def _forward_seq(self, tokens: Sequence[int], state: State) -> Tensor:
-        return self._run(self.emb[torch.tensor(tokens, device=self.device)], state, seq=True)
+        return self._run(self.emb[torch.tensor(tokens, device=self.device)].to(self.dtype), state, seq=True)
 
     def _shift_parts(self) -> dict[str, Tensor]:
         i = self.info
-        return {name: torch.zeros(i.n_layer, i.n_embd, dtype=self.dtype, device=self.device)
+        return {name: torch.zeros(i.n_layer, i.n_embd, dtype=self._shift_dtype, device=self.device)
                 for name in ("att_x_prev", "ffn_x_prev")}
 
 

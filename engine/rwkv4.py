@@ -64,7 +64,7 @@ class RWKV4(RecurrentModel):
         self.device, self.dtype = device, self.compute_dtype(device, dtype)
         self.info = make_info(ckpt, 4, 0, 0)
         self.dim_att = z["blocks.0.att.key.weight"].shape[0]
-        w = Weights(ckpt, device, self.dtype, quantize=self.precision == "int8")
+        w = Weights(ckpt, device, self.dtype, pack=self._pack)
         self.load_common(w)
         f32 = torch.float32
         self.layers: list[Layer] = []

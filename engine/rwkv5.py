@@ -66,7 +66,7 @@ class RWKV5(MatrixStateModel):
         n_head, head_size = z["blocks.0.att.time_decay"].shape   # [H, N]: what makes a file 5.2
         self.device, self.dtype = device, self.compute_dtype(device, dtype)
         self.info = make_info(ckpt, 5, n_head, head_size)
-        w = Weights(ckpt, device, self.dtype, quantize=self.precision == "int8")
+        w = Weights(ckpt, device, self.dtype, pack=self._pack)
         self.wkv6 = kernels.select_wkv6(device.type, self.precision)
         self.load_common(w)
         f32 = torch.float32

@@ -73,7 +73,7 @@ class RWKV6(MatrixStateModel):
         n_head, head_size = z["blocks.0.att.time_faaaa"].shape
         self.device, self.dtype = device, self.compute_dtype(device, dtype)
         self.info = make_info(ckpt, 6, n_head, head_size)
-        w = Weights(ckpt, device, self.dtype, quantize=self.precision == "int8")
+        w = Weights(ckpt, device, self.dtype, pack=self._pack)
         self.wkv6 = kernels.select_wkv6(device.type, self.precision)
         self.load_common(w)
         f32 = torch.float32

@@ -33,6 +33,7 @@ import kernels
 
 from . import graphs
 from .errors import EngineError, UnknownLayoutError
+from .hardware import bf16_gemm_fast
 from .loader import Checkpoint
 from .model import DTYPES, Model, ModelInfo
 from .quant import LogitsPool, Packed, pack
@@ -314,15 +315,6 @@ class RWKV7(Model):
             ffn_prev[i].copy_(xx[-1])
             x = x + out
         return self._head_logits(F.layer_norm(x[-1].to(self.ln_out[0].dtype), (C,), *self.ln_out))
-
-
-def bf16_gemm_fast() -> bool:
-    """Whether this CPU multiplies bf16 matrices in hardware (AVX512-BF16 or AMX): then torch's bf16
-    GEMM is faster than its fp32 one; elsewhere it is emulated and slower."""
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except AttributeError:          # a torch without these (private) probes: stay on fp32 GEMMs
-        return False
 
 
 _UNTRIED = object()

@@ -192,3 +192,27 @@ def test_int8_stays_near_fp32(spec, tmp_path):
     assert (a - b).abs().max().item() < 0.15 * a.std().item() and agree >= 0.85, (
         (a - b).abs().max().item(), a.std().item(), agree)
     assert int8._weights.packed[0]["K"].w.element_size() == 1
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=str)
+def test_bf16_on_a_cpu_without_bf16_gemms_runs_prompts_in_fp32(spec, tmp_path, monkeypatch):
+    """Where torch's bf16 GEMM is emulated (~4x slower than fp32), a bf16 model keeps its matrices
+    bf16 for the decode step but runs prompts as fp32 GEMMs on scratch; its state is bf16 as on
+    every bf16 path, so a saved state means the same on both kinds of CPU."""
+    import engine.legacy as legacy
+
+    path = make_legacy_checkpoint(tmp_path / f"{spec}.pth", spec)
+    fast_cpu = engine.load(path, precision="bf16")
+    monkeypatch.setattr(legacy, "bf16_gemm_fast", lambda: False)
+    slow_cpu = engine.load(path, precision="bf16")
+    fp32 = engine.load(path, precision="fp32")
+    assert slow_cpu.precision == "bf16" and slow_cpu.dtype == torch.float32 and slow_cpu._decoder is not None
+    assert slow_cpu._weights.packed[0]["K"].w.dtype == torch.bfloat16 and slow_cpu.emb.dtype == torch.bfloat16
+    assert slow_cpu.new_state().parts["att_x_prev"].dtype == torch.bfloat16
+    toks = list(range(3, 30))
+    a, sa = _decode(slow_cpu, toks[:9], toks[9:])
+    b, _ = _decode(fp32, toks[:9], toks[9:])
+    assert (a - b).abs().max().item() < 0.05 * b.abs().max().item()
+    c, sc = _decode(fast_cpu, toks[:9], toks[9:])
+    for k in sa.parts:                                # the states are interchangeable
+        assert sa.parts[k].dtype == sc.parts[k].dtype and sa.parts[k].shape == sc.parts[k].shape, k
