@@ -242,6 +242,16 @@ class RecurrentModel(Model):
         """The token-shift states keep the precision's dtype (bf16 for bf16 on every path)."""
         return torch.bfloat16 if self.precision == "bf16" else self.dtype
 
+    def start(self, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype, generation: int,
+              n_head: int = 0, head_size: int = 0) -> Weights:
+        """What every generation's loading begins with: the compute dtype, the info, the weights'
+        reader, then the embedding, the norms and the head (:meth:`load_common`)."""
+        self.device, self.dtype = device, self.compute_dtype(device, dtype)
+        self.info = make_info(ckpt, generation, n_head, head_size)
+        w = Weights(ckpt, device, self.dtype, pack=self._pack)
+        self.load_common(w)
+        return w
+
     def load_common(self, w: Weights) -> None:
         self._weights = w
         self.emb = w.embedding().to(self._shift_dtype)      # bf16 stays bf16 (half the table)
@@ -356,7 +366,13 @@ class MatrixStateModel(RecurrentModel):
     """RWKV-5/6: a ``[head, key, value]`` matrix state per layer, which state-tuning files set."""
 
     initial_wkv: Tensor | None = None
-    wkv6: kernels.Wkv6Kernels    # set by the subclass (kernels.select_wkv6 for its device and dtype)
+    wkv6: kernels.Wkv6Kernels    # kernels.select_wkv6 for the device and dtype (see start)
+
+    def start(self, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype, generation: int,
+              n_head: int = 0, head_size: int = 0) -> Weights:
+        w = super().start(ckpt, device, dtype, generation, n_head, head_size)
+        self.wkv6 = kernels.select_wkv6(device.type, self.precision)
+        return w
 
     def load_merged_state(self, z: dict[str, Tensor]) -> None:
         """A checkpoint with a tuned state merged in (``blocks.N.att.time_state``, as ChatRWKV's

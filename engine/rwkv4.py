@@ -23,11 +23,9 @@ from kernels.wkv4 import PP_START, wkv4_one, wkv4_seq
 
 from .legacy import (
     RecurrentModel,
-    Weights,
     channel_mix,
     check_keys,
     kernel_choice,
-    make_info,
     n_layers,
     no_tuning,
     shift,
@@ -61,11 +59,8 @@ class RWKV4(RecurrentModel):
         z = ckpt.tensors
         L = n_layers(z)
         check_keys(z, L, _ATT, _FFN, ckpt.path.name, "RWKV-4")
-        self.device, self.dtype = device, self.compute_dtype(device, dtype)
-        self.info = make_info(ckpt, 4, 0, 0)
         self.dim_att = z["blocks.0.att.key.weight"].shape[0]
-        w = Weights(ckpt, device, self.dtype, pack=self._pack)
-        self.load_common(w)
+        w = self.start(ckpt, device, dtype, 4)
         f32 = torch.float32
         self.layers: list[Layer] = []
         for i in range(L):

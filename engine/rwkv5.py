@@ -18,15 +18,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-import kernels
-
 from .legacy import (
     MatrixStateModel,
-    Weights,
     channel_mix,
     check_keys,
     kernel_choice,
-    make_info,
     n_layers,
     shift,
 )
@@ -64,11 +60,7 @@ class RWKV5(MatrixStateModel):
         L = n_layers(z)
         check_keys(z, L, _ATT, _FFN, ckpt.path.name, "RWKV-5.2")
         n_head, head_size = z["blocks.0.att.time_decay"].shape   # [H, N]: what makes a file 5.2
-        self.device, self.dtype = device, self.compute_dtype(device, dtype)
-        self.info = make_info(ckpt, 5, n_head, head_size)
-        w = Weights(ckpt, device, self.dtype, pack=self._pack)
-        self.wkv6 = kernels.select_wkv6(device.type, self.precision)
-        self.load_common(w)
+        w = self.start(ckpt, device, dtype, 5, n_head, head_size)
         f32 = torch.float32
         self.layers: list[Layer] = []
         for i in range(L):

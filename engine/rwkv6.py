@@ -20,15 +20,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-import kernels
-
 from .legacy import (
     MatrixStateModel,
-    Weights,
     channel_mix,
     check_keys,
     kernel_choice,
-    make_info,
     n_layers,
     shift,
 )
@@ -71,11 +67,7 @@ class RWKV6(MatrixStateModel):
         L = n_layers(z)
         check_keys(z, L, _ATT, _FFN, ckpt.path.name, "RWKV-6")
         n_head, head_size = z["blocks.0.att.time_faaaa"].shape
-        self.device, self.dtype = device, self.compute_dtype(device, dtype)
-        self.info = make_info(ckpt, 6, n_head, head_size)
-        w = Weights(ckpt, device, self.dtype, pack=self._pack)
-        self.wkv6 = kernels.select_wkv6(device.type, self.precision)
-        self.load_common(w)
+        w = self.start(ckpt, device, dtype, 6, n_head, head_size)
         f32 = torch.float32
         self.layers: list[Layer] = []
         for i in range(L):
