@@ -285,7 +285,7 @@ class RecurrentModel(Model):
         att_prev, ffn_prev = state.parts["att_x_prev"], state.parts["ffn_x_prev"]
         packed = self._weights.packed if self._weights is not None else {}
         for i, (w1, b1, w2, b2) in enumerate(self.ln):
-            for role, p in packed.get(i, {}).items():        # int8: this layer's matrices, dequantised
+            for role, p in packed.get(i, {}).items():        # packed (int8, bf16): this layer, expanded
                 p.dense_into(self._weights.scratch[role])
             xx = F.layer_norm(x, (C,), w1, b1, LN_EPS)
             out = self.time_mix(i, xx, state, seq)
@@ -324,7 +324,7 @@ class RecurrentModel(Model):
             d.update(ln1_w=ln[0], ln1_b=ln[1], ln2_w=ln[2], ln2_b=ln[3])
             ptrs = {k: _out_in(d.get(k)) if k in _MATRICES else _f32(d.get(k)) for k in cpu.LEGACY_LAYER_PTRS
                     if not k.endswith("_s")}
-            for role, p in w.packed.get(n, {}).items():      # int8: the packed rows, not the scratch
+            for role, p in w.packed.get(n, {}).items():      # packed: the int8/bf16 rows, not the scratch
                 ptrs[role], ptrs[role + "_s"] = p.w, p.scale
             layers.append({k: ptrs.get(k) for k in cpu.LEGACY_LAYER_PTRS})
         head = w.head_packed
