@@ -1,9 +1,9 @@
-"""Build of the compiled CPU kernels (``kernels/cpu/*.cpp``); everything else is in pyproject.toml.
+"""Build of the compiled CPU kernels (``kernels/cpu/src/*.cpp``); everything else is in pyproject.toml.
 
 The library is plain C++ with no torch inside: it is built for the baseline CPU of its architecture
 and picks AVX2 or AVX-512 code paths at run time, so one build runs on every x86-64 machine. It is
 an extension module only so that setuptools builds and installs it (``pip install -e .`` builds it
-in place); ``kernels/cpu.py`` loads it with ctypes.
+in place); ``kernels/cpu/__init__.py`` loads it with ctypes.
 """
 
 import sys
@@ -20,9 +20,9 @@ else:
 setup(
     ext_modules=[
         Extension(
-            "kernels._rwkv_cpu",
-            sources=["kernels/cpu/rwkv_cpu.cpp", "kernels/cpu/rwkv7.cpp", "kernels/cpu/legacy.cpp"],
-            depends=["kernels/cpu/core.h"],
+            "kernels.cpu._rwkv_cpu",
+            sources=["kernels/cpu/src/rwkv_cpu.cpp", "kernels/cpu/src/rwkv7.cpp", "kernels/cpu/src/legacy.cpp"],
+            depends=["kernels/cpu/src/core.h"],
             define_macros=[("RWKV_PYTHON_MODULE", "1")],
             extra_compile_args=compile_args,
             extra_link_args=link_args,

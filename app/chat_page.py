@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
 )
 
 from engine import State
-from engine.chat import THINK_MODES, ChatSession, Message
 from engine.errors import EngineError
-from engine.sampling import PRESETS
+from engine.text.chat import THINK_MODES, ChatSession, Message
+from engine.text.sampling import PRESETS
 
 from .chat_view import ChatView, MessageBox
 from .store import StoreError

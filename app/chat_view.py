@@ -11,7 +11,7 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QTextCursor, QTextDocument, QTextDocumentFragment
 from PySide6.QtWidgets import QPlainTextEdit, QTextBrowser
 
-from engine.chat import ChatSession, Message
+from engine.text.chat import ChatSession, Message
 
 from .markup import body_html, colours_for
 

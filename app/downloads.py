@@ -1,6 +1,6 @@
 """Catalog downloads: each file on its own thread, drawn as a row with progress, speed and ETA.
 
-``engine.hub.download`` blocks and reports bytes from its thread; :class:`Download` runs it on a
+``engine.host.hub.download`` blocks and reports bytes from its thread; :class:`Download` runs it on a
 daemon thread, keeps the numbers, and wakes the row on the event loop at most ten times a second.
 Pause is a cancel that keeps the ``.incomplete`` part (the next start resumes it with a Range
 request); Cancel also deletes the part. The hub checks the free disk space and the sha256, and a
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from engine import hub
+from engine.host import hub
 
 
 class Download:

@@ -3,7 +3,7 @@
 The library is the bundled demo, the files in the Hugging Face cache and those under the folders
 the user added (kept in settings); a Hugging Face model folder (fla-hub RWKV-7, transformers'
 RWKV-4) is one row, the folder. Each model's generation, parameters and precision come from
-:func:`engine.inspect.inspect_file`, which reads headers only, on a scan thread; results are kept
+:func:`engine.models.file_info.inspect_file`, which reads headers only, on a scan thread; results are kept
 per (path, size, mtime) so a rescan reads only new or changed files.
 """
 
@@ -28,11 +28,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import hardware, hub
 from engine.errors import EngineError
-from engine.inspect import FileInfo, inspect_file
-from engine.layouts import weight_files
-from engine.loader import resolve
+from engine.host import hardware, hub
+from engine.models.checkpoint import resolve
+from engine.models.file_info import FileInfo, inspect_file
+from engine.models.layouts import weight_files
 
 from .downloads import Download, DownloadRow
 from .worker import in_thread

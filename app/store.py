@@ -34,14 +34,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.chat import Message
 from engine.errors import IncompatibleStateError
-from engine.state import State
+from engine.models.state import State
+from engine.text.chat import Message
 
 from .store_schema import StoreError, migrate
 
 if TYPE_CHECKING:
-    from engine.model import Model
+    from engine.models.model import Model
 
 _UPDATABLE = {"title", "system_prompt", "settings", "tuning_path", "model_path", "model_fingerprint"}
 _CONTENT = {"system_prompt", "tuning_path", "model_path", "model_fingerprint"}   # these bump `updated`

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import StateFormatError, StateNotFoundError
-from engine.state import State
+from engine.models.state import State
 
 from .store import Conversation, pack_tokens, unpack_tokens
 

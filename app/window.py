@@ -30,10 +30,11 @@ from PySide6.QtWidgets import (
 )
 
 import engine
-from engine import State, hardware
+from engine import State
 from engine.errors import EngineError
-from engine.inspect import check_named_generation
-from engine.tokenizer import tokenizer_for
+from engine.host import hardware
+from engine.models.file_info import check_named_generation
+from engine.text.tokenizer import tokenizer_for
 
 from . import theme
 from .chat_page import ChatPage
@@ -164,7 +165,7 @@ class MainWindow(QMainWindow):
                             f"{self.model.precision}{tuning}")
 
     def _fill_hardware(self) -> None:
-        """Every device engine.hardware found, each with its valid precisions; the recommendation
+        """Every device engine.host.hardware found, each with its valid precisions; the recommendation
         for this model is marked, the current choice selected."""
         info = self.model.info
         model_bytes = info.path.stat().st_size

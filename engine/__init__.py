@@ -18,18 +18,18 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "load": ".model",
-    "Model": ".model",
-    "ModelInfo": ".model",
-    "State": ".state",
-    "load_tokenizer": ".tokenizer",
-    "Tokenizer": ".tokenizer",
-    "SamplerSettings": ".sampling",
-    "Sampler": ".sampling",
-    "PRESETS": ".sampling",
-    "generate": ".generation",
-    "Generation": ".generation",
-    "ChatSession": ".chat",
+    "load": ".models.model",
+    "Model": ".models.model",
+    "ModelInfo": ".models.model",
+    "State": ".models.state",
+    "load_tokenizer": ".text.tokenizer",
+    "Tokenizer": ".text.tokenizer",
+    "SamplerSettings": ".text.sampling",
+    "Sampler": ".text.sampling",
+    "PRESETS": ".text.sampling",
+    "generate": ".text.generation",
+    "Generation": ".text.generation",
+    "ChatSession": ".text.chat",
 }
 
 __all__ = sorted(_EXPORTS) + ["errors"]

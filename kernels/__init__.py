@@ -15,7 +15,7 @@ from types import ModuleType
 
 from torch import Tensor
 
-from . import chunked, reference
+from kernels import chunked, reference
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +49,14 @@ def select(device: str = "cpu", dtype: str = "fp32", prefer: str | None = None) 
     return choice
 
 
-_CPU_DTYPES = ("fp32", "bf16", "int8")  # what kernels/cpu.py's fused decode step handles
+_CPU_DTYPES = ("fp32", "bf16", "int8")  # what kernels/cpu/__init__.py's fused decode step handles
 _warned = False
 
 
 def _compiled_cpu() -> Wkv7Kernels | None:
     """The compiled CPU kernels, or None (with one warning saying why) when they cannot load."""
     global _warned
-    from . import cpu
+    from kernels import cpu
 
     try:
         cpu.library()
@@ -74,7 +74,7 @@ _triton_refused: set[str | tuple[str, str]] = set()
 def _triton(device: str, dtype: str) -> Wkv7Kernels | None:
     """The Triton kernels once they ran on this device and matched the reference (kernels.gpu.check),
     else None, with one warning per dtype saying why."""
-    from . import gpu
+    from kernels import gpu
 
     problem = gpu.check(device, dtype)
     if problem:
@@ -101,16 +101,16 @@ class Wkv6Kernels:
 
 def select_wkv6(device: str = "cpu", dtype: str = "fp32") -> Wkv6Kernels:
     """The RWKV-5.2/6 WKV implementation for this device and dtype; the choice is logged once."""
-    from . import wkv6
+    from kernels import wkv6
 
     choice = Wkv6Kernels("torch-chunked", wkv6.wkv6_chunked, wkv6.wkv6_one)
     if device == "cpu" and dtype in ("fp32", "bf16", "int8"):
-        from . import cpu
+        from kernels import cpu
 
         if cpu.available():
             choice = Wkv6Kernels(f"cpu-{cpu.isa()}", cpu.wkv6_seq, wkv6.wkv6_one)
     if device == "cuda":
-        from . import gpu
+        from kernels import gpu
 
         problem = gpu.check_wkv6(device, dtype)
         if not problem:

@@ -331,7 +331,7 @@ def train_tokenizer(texts: list[str], vocab_size: int):
 
 
 def token_streams(tok, texts: list[str]) -> Iterator[list[int]]:
-    """Each document's ids as ``engine.train.load_tokens`` reads them: text + the separator."""
+    """Each document's ids as ``engine.tools.train.load_tokens`` reads them: text + the separator."""
     for enc in tok.encode_batch([t + SEP for t in texts], add_special_tokens=False):
         yield enc.ids
 
@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         "splits": {name: {"documents": len(texts), "characters": sum(map(len, texts)),
                           "utf8_bytes": sum(len(t.encode()) for t in texts),
                           "tokens": sum(map(len, ids[name]))} for name, texts in splits.items()},
-        "tokens_counted_as": "each document + '\\n\\n', as engine.train.load_tokens streams them",
+        "tokens_counted_as": "each document + '\\n\\n', as engine.tools.train.load_tokens streams them",
         "tokenizer": {"vocab_size": tok.get_vocab_size(), "endoftext_id": tok.token_to_id(EOT),
                       "separator_ids": tok.encode(SEP, add_special_tokens=False).ids, "probes": probes},
         "unigram_baseline": unigram_baseline(ids["train"], ids["valid"], tok.get_vocab_size()),

@@ -45,7 +45,7 @@ def _save(window, out: Path, name: str) -> None:
 
 async def scene(window, app, out: Path, hub_server) -> None:
     from app import theme
-    from engine import hub
+    from engine.host import hub
 
     out.mkdir(parents=True, exist_ok=True)
     chat = window.chat

@@ -174,7 +174,7 @@ def run_oracle_batch(
 
 def checkpoint_generation(ckpt: Path) -> int:
     """7 for an RWKV-7 file, else 4, 5 or 6, from its keys (as our loader decides)."""
-    from engine.loader import detect_generation
+    from engine.models.checkpoint import detect_generation
 
     tensors = torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)
     return detect_generation(tensors, ckpt.name)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import hub
+from engine.host import hub
 from tests.e2e.mock_hub import MockHub, make_bytes
 
 REPO = "test-org/tiny-files"

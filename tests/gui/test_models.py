@@ -12,7 +12,7 @@ import torch
 from PySide6.QtCore import Qt
 
 from app import theme
-from engine import hub
+from engine.host import hub
 from tests.e2e.mock_hub import MockHub, make_bytes
 from tests.gui.util import run, start_endless_reply, until
 
@@ -86,7 +86,7 @@ def test_a_downloaded_model_appears_in_the_library_with_its_info_and_loads(loop,
 
 
 def engine_params(path) -> int:
-    from engine.inspect import inspect_file
+    from engine.models.file_info import inspect_file
 
     return inspect_file(path).n_params
 
@@ -207,7 +207,7 @@ def test_settings_and_model_folders_are_found_again_after_a_restart(loop, make_w
 
 
 def test_a_cpu_only_machine_is_recommended_a_model_that_answers_quickly(loop, make_window):
-    from engine import hardware
+    from engine.host import hardware
     from tests.unit.test_hub_recommend import CATALOG
 
     win = make_window()

@@ -29,8 +29,8 @@ def send(loop, win, text, qtbot):
 
 def endless_session(win):
     """A seeded session that cannot end its reply by itself (separators and end-of-text banned)."""
-    from engine.chat import ChatSession
-    from engine.sampling import SamplerSettings
+    from engine.text.chat import ChatSession
+    from engine.text.sampling import SamplerSettings
 
     seps = [t for t in range(win.tokenizer.vocab_size) if b"\n" in win.tokenizer.token_bytes(t)]
     settings = SamplerSettings(seed=1, banned_tokens=tuple([0, *seps]))

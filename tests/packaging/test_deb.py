@@ -130,8 +130,8 @@ def test_package_metadata_and_contents(deb: Path) -> None:
     assert not [p for p in paths if "/triton/" in p] or _field(deb, "Package") != "rwkv-desktop", \
         "Triton must not ship in the CPU package"
     if (ROOT / "setup.py").is_file():  # the compiled CPU kernels are part of the build
-        assert [p for p in paths if p.startswith("./opt/rwkv-desktop/_internal/kernels/_rwkv_cpu")], \
-            "the compiled CPU kernels (kernels/_rwkv_cpu*) are missing from the package"
+        assert [p for p in paths if p.startswith("./opt/rwkv-desktop/_internal/kernels/cpu/_rwkv_cpu")], \
+            "the compiled CPU kernels (kernels/cpu/_rwkv_cpu*) are missing from the package"
 
 
 def test_install_self_check_and_purge_in_throwaway_root(deb: Path, tmp_path: Path) -> None:

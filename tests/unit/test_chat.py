@@ -7,9 +7,9 @@ import threading
 import pytest
 import torch
 
-from engine.chat import ChatSession, clean
 from engine.errors import EmptyPromptError, EngineError
-from engine.sampling import SamplerSettings
+from engine.text.chat import ChatSession, clean
+from engine.text.sampling import SamplerSettings
 
 from .conftest import GREEDY
 
@@ -184,7 +184,7 @@ def _strip(msg):
 def raven(tmp_path_factory):
     """A tiny random RWKV-4 with the 20B (Pile) vocabulary: what a Raven chat model looks like."""
     import engine
-    from engine.tokenizer import tokenizer_for
+    from engine.text.tokenizer import tokenizer_for
     from tests.fixtures.legacy_checkpoints import LegacySpec, make_legacy_checkpoint
 
     spec = LegacySpec(4, n_layer=2, n_embd=64, vocab_size=50277, seed=2)
@@ -208,7 +208,7 @@ def test_world_and_later_models_chat_as_user_and_assistant(world_model, world_to
 
 
 def test_the_template_can_be_overridden(raven, world_model, world_tok):
-    from engine.chat import ChatTemplate
+    from engine.text.chat import ChatTemplate
 
     model, tok = raven
     chat = _chat(model, tok, template="world")

@@ -68,14 +68,14 @@ def test_errors_are_one_clear_line_and_exit_code_2(tmp_path):
 
 
 def test_template_names_are_the_chat_modules():
-    from engine.chat import TEMPLATES
-    from engine.cli import TEMPLATE_NAMES
+    from engine.text.chat import TEMPLATES
+    from engine.tools.cli import TEMPLATE_NAMES
 
     assert TEMPLATE_NAMES == tuple(TEMPLATES)
 
 
 def test_chat_template_flag_picks_the_role_names(world_ckpt, world_model, tmp_path, capsys, monkeypatch):
-    from engine.cli import main
+    from engine.tools.cli import main
 
     saved = tmp_path / "raven.safetensors"
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO("Hi there\n/quit\n"))
@@ -88,8 +88,8 @@ def test_chat_template_flag_picks_the_role_names(world_ckpt, world_model, tmp_pa
 
 
 def test_generate_with_a_template_asks_one_turn(world_ckpt, world_model, world_tok, capsys):
-    from engine.chat import ChatSession
-    from engine.cli import main
+    from engine.text.chat import ChatSession
+    from engine.tools.cli import main
 
     greedy = ["--temperature", "0", "--presence-penalty", "0", "--frequency-penalty", "0"]
     assert main(["generate", "--model", str(world_ckpt), "--prompt", "Hello", "-n", "6", "--template", "auto",
@@ -105,7 +105,7 @@ def test_generate_takes_a_tokenizer_path_and_an_ai00_state(world_ckpt, world_mod
 
     from safetensors.torch import save_file
 
-    from engine.cli import main
+    from engine.tools.cli import main
 
     i = world_model.info
     ai00 = tmp_path / "tuned.state"
@@ -123,7 +123,7 @@ def test_generate_takes_a_tokenizer_path_and_an_ai00_state(world_ckpt, world_mod
 
 
 def test_an_unknown_template_is_refused_by_the_parser(world_ckpt, capsys):
-    from engine.cli import main
+    from engine.tools.cli import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["chat", "--model", str(world_ckpt), "--template", "alpaca"])
@@ -131,7 +131,7 @@ def test_an_unknown_template_is_refused_by_the_parser(world_ckpt, capsys):
 
 
 def test_a_tuning_file_named_for_another_generation_is_an_error(world_ckpt, world_model, tmp_path, capsys):
-    from engine.cli import main
+    from engine.tools.cli import main
 
     i = world_model.info
     v6 = tmp_path / "rwkv-x060-tuned.pth"

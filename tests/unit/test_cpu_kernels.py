@@ -1,4 +1,4 @@
-"""The compiled CPU kernels (kernels/cpu.py) equal the torch code on every instruction set this
+"""The compiled CPU kernels (kernels/cpu/__init__.py) equal the torch code on every instruction set this
 machine runs: the WKV-7 recurrence against kernels.reference, the GEMV against torch, and the fused
 whole-model decode step against the engine's torch path (logits and state within 1e-4)."""
 
@@ -14,8 +14,8 @@ import torch
 
 import engine
 import kernels
-from engine.loader import read_checkpoint
-from engine.rwkv7 import RWKV7
+from engine.models.checkpoint import read_checkpoint
+from engine.models.rwkv7 import RWKV7
 from kernels import cpu, reference
 from tests.fixtures.checkpoints import Rwkv7Spec, random_tokens
 

@@ -11,10 +11,10 @@ import torch
 import torch.nn.functional as F
 
 import engine
-from engine.chat import ChatSession
-from engine.sampling import SamplerSettings
-from engine.tokenizer import tokenizer_for
-from engine.train import TrainableRWKV7
+from engine.text.chat import ChatSession
+from engine.text.sampling import SamplerSettings
+from engine.text.tokenizer import tokenizer_for
+from engine.tools.train import TrainableRWKV7
 
 HELDOUT = Path(__file__).parent.parent / "data" / "demo_heldout.jsonl"
 # The unigram baseline on this data is ~5.9 nats/token (perplexity ~368, resources/models/demo);

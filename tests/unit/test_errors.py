@@ -38,7 +38,7 @@ from engine.errors import (
     UnknownLayoutError,
     UnsafeCheckpointError,
 )
-from engine.state import FORMAT, State
+from engine.models.state import FORMAT, State
 from tests.fixtures.checkpoints import make_rwkv7_state_dict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -408,8 +408,8 @@ _UNDER_A_MEMORY_LIMIT = """
 import json, resource, sys
 import safetensors.torch
 import engine
-import engine.rwkv7
-from engine.loader import read_checkpoint
+import engine.models.rwkv7
+from engine.models.checkpoint import read_checkpoint
 
 job = json.loads(sys.argv[1])
 model = engine.load(job["warm_up"])

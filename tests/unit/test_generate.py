@@ -9,8 +9,8 @@ import torch
 
 import engine
 from engine.errors import EmptyPromptError
-from engine.generation import _held_back, completion_tokens, feed, generate
-from engine.sampling import SamplerSettings
+from engine.text.generation import _held_back, completion_tokens, feed, generate
+from engine.text.sampling import SamplerSettings
 
 from .conftest import GREEDY
 

@@ -1,4 +1,4 @@
-"""The CUDA-graph decode step's plumbing (engine/graphs.py), run eagerly on the CPU.
+"""The CUDA-graph decode step's plumbing (engine/models/cuda_graphs.py), run eagerly on the CPU.
 
 A graph replays fixed buffers, so what can go wrong without a GPU is the copying around it: the
 token and each caller's state copied in, the state copied back, the logits handed out as a copy
@@ -16,7 +16,7 @@ import torch
 
 import engine
 import kernels
-from engine import graphs
+from engine.models import cuda_graphs
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def _run(model, prompt, steps, stepper=None):
 
 
 def test_static_buffers_decode_like_the_model_and_keep_states_apart(torch_model):
-    static = graphs.StaticStep(torch_model._torch_step, torch_model.new_state(), capture=False)
+    static = cuda_graphs.StaticStep(torch_model._torch_step, torch_model.new_state(), capture=False)
     ref_a, sa_ref = _run(torch_model, [1, 2, 3], [4, 5, 6, 7])
     ref_b, sb_ref = _run(torch_model, [9, 8], [7, 6, 5, 4])
     # two conversations decoded alternately through the one set of static buffers
@@ -58,10 +58,10 @@ def test_static_buffers_decode_like_the_model_and_keep_states_apart(torch_model)
 
 def test_the_check_passes_a_faithful_replay_and_catches_a_stale_one(torch_model):
     proto = torch_model.new_state()
-    good = graphs.StaticStep(torch_model._torch_step, proto, capture=False)
+    good = cuda_graphs.StaticStep(torch_model._torch_step, proto, capture=False)
     assert good.check(proto, [0, 1, 2]) == ""
 
-    class StaleReplay(graphs.StaticStep):
+    class StaleReplay(cuda_graphs.StaticStep):
         """Replays on buffers fixed at capture time, not the ones step() fills: a bad capture."""
 
         def _eager(self):
@@ -75,14 +75,14 @@ def test_the_check_passes_a_faithful_replay_and_catches_a_stale_one(torch_model)
 
 
 def test_no_graph_on_the_cpu_or_when_switched_off(torch_model, monkeypatch):
-    assert not graphs.wanted(torch.device("cpu"))
-    assert graphs.make(torch_model._torch_step, torch_model.new_state(), torch.device("cpu")) is None
+    assert not cuda_graphs.wanted(torch.device("cpu"))
+    assert cuda_graphs.make(torch_model._torch_step, torch_model.new_state(), torch.device("cpu")) is None
     monkeypatch.setenv("RWKV_CUDA_GRAPHS", "0")
-    assert not graphs.wanted(torch.device("cuda"))
+    assert not cuda_graphs.wanted(torch.device("cuda"))
 
 
 def test_a_capture_that_fails_falls_back_to_eager_with_a_warning(torch_model, monkeypatch, caplog):
-    monkeypatch.setattr(graphs, "wanted", lambda device: True)
-    with caplog.at_level(logging.WARNING, logger="engine.graphs"):
-        got = graphs.make(torch_model._torch_step, torch_model.new_state(), torch.device("cpu"))
+    monkeypatch.setattr(cuda_graphs, "wanted", lambda device: True)
+    with caplog.at_level(logging.WARNING, logger="engine.models.cuda_graphs"):
+        got = cuda_graphs.make(torch_model._torch_step, torch_model.new_state(), torch.device("cpu"))
     assert got is None and "CUDA graphs not used" in caplog.text     # this torch has no CUDA streams

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from engine import hardware
-from engine.hardware import Device, GiB, detect, fits, needed_bytes, recommend, summary
+from engine.host import hardware
+from engine.host.hardware import Device, GiB, detect, fits, needed_bytes, recommend, summary
 
 X86_TWO_SOCKETS = "\n\n".join(
     f"""processor\t: {n}
@@ -81,7 +81,7 @@ def test_detect_survives_cuda_raising_and_logs_the_reason_once(monkeypatch, capl
 
     monkeypatch.setattr(hardware, "_gpu_failure_logged", False)
     monkeypatch.setattr(torch.cuda, "is_available", broken)
-    with caplog.at_level(logging.WARNING, logger="engine.hardware"):
+    with caplog.at_level(logging.WARNING, logger="engine.host.hardware"):
         first, second = detect(), detect()
     assert [d.kind for d in first] == ["cpu"] and [d.kind for d in second] == ["cpu"]
     warnings = [r for r in caplog.records if "CUDA driver version" in r.getMessage()]

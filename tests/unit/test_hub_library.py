@@ -1,10 +1,10 @@
-"""engine.hub.local_models lists a Hugging Face folder once, as the folder, never shard by shard."""
+"""engine.host.hub.local_models lists a Hugging Face folder once, as the folder, never shard by shard."""
 
 from __future__ import annotations
 
 import shutil
 
-from engine import hub
+from engine.host import hub
 from tests.fixtures.checkpoints import make_rwkv7_state_dict
 from tests.fixtures.hf_layouts import write_fla_rwkv7, write_transformers_rwkv4
 from tests.fixtures.legacy_checkpoints import LegacySpec, make_legacy_state_dict, save_tensors

@@ -1,10 +1,10 @@
-"""engine.hub.recommended: memory decides on a GPU; on a CPU the model must also decode at a usable speed."""
+"""engine.host.hub.recommended: memory decides on a GPU; on a CPU the model must also decode at a usable speed."""
 
 from __future__ import annotations
 
 import pytest
 
-from engine import hardware, hub
+from engine.host import hardware, hub
 
 GiB = 2**30
 

@@ -1,4 +1,4 @@
-"""engine.inspect reads what a model is from its header, agrees with the loader, and runs no code."""
+"""engine.models.file_info reads what a model is from its header, agrees with the loader, and runs no code."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 
 import engine
 from engine.errors import NotAModelError, TruncatedModelError, UnknownLayoutError, UnsafeCheckpointError
-from engine.inspect import inspect_file
+from engine.models.file_info import inspect_file
 
 
 @pytest.mark.parametrize("fmt", ["pth", "safetensors"])
@@ -117,6 +117,6 @@ def test_rwkv5_and_rwkv6_headers_are_read_like_the_loader_reads_them(tmp_path, g
     ("RWKV-x052-World.state", 5), ("rwkv-4-raven-7b.pth", 4), ("tuned-state.pth", None), ("rwkv-14b.pth", None),
     ("rwkv-7b-state.pth", None)])
 def test_a_file_name_hints_at_a_generation_only_when_it_says_one(name, generation):
-    from engine.inspect import named_generation
+    from engine.models.file_info import named_generation
 
     assert named_generation(name) == generation

@@ -10,8 +10,8 @@ import torch
 
 import engine
 import kernels
-from engine.hardware import CPU_PRECISIONS
-from engine.quant import quantize_int8
+from engine.host.hardware import CPU_PRECISIONS
+from engine.models.packed import quantize_int8
 from kernels import cpu
 from tests.fixtures.checkpoints import Rwkv7Spec, random_tokens
 
@@ -106,7 +106,7 @@ def test_a_state_from_another_precision_of_the_same_file_is_converted(rwkv7_chec
 def test_bf16_prompts_use_bf16_gemms_where_the_cpu_has_them(rwkv7_checkpoint, monkeypatch, fast):
     """Where the CPU multiplies bf16 in hardware, a bf16 model's prompts run bf16 GEMMs straight on
     its packed weights (views, no copy); elsewhere fp32 GEMMs on scratch. Either stays near fp32."""
-    import engine.rwkv7 as rwkv7
+    import engine.models.rwkv7 as rwkv7
 
     monkeypatch.setattr(rwkv7, "bf16_gemm_fast", lambda: fast)
     path = rwkv7_checkpoint(SPEC)

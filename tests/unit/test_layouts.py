@@ -10,8 +10,8 @@ import torch
 
 import engine
 from engine import State
-from engine.layouts import to_official
-from engine.loader import read_checkpoint
+from engine.models.checkpoint import read_checkpoint
+from engine.models.layouts import to_official
 from tests.fixtures.checkpoints import make_rwkv7_state_dict, random_tokens
 from tests.fixtures.hf_layouts import write_fla_rwkv7, write_transformers_rwkv4
 from tests.fixtures.legacy_checkpoints import LegacySpec, make_legacy_state_dict, save_tensors
@@ -90,7 +90,7 @@ def test_a_single_hf_safetensors_file_loads_too(tmp_path):
 
 
 def test_the_folders_tokenizer_json_is_used(tmp_path):
-    from engine.tokenizer import tokenizer_for
+    from engine.text.tokenizer import tokenizer_for
 
     folder = write_transformers_rwkv4(tmp_path / "hf", make_legacy_state_dict(V4))
     shutil.copy(str(files("resources") / "tokenizers" / "20B_tokenizer.json"), folder / "tokenizer.json")

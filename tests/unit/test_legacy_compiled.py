@@ -199,7 +199,7 @@ def test_bf16_on_a_cpu_without_bf16_gemms_runs_prompts_in_fp32(spec, tmp_path, m
     """Where torch's bf16 GEMM is emulated (~4x slower than fp32), a bf16 model keeps its matrices
     bf16 for the decode step but runs prompts as fp32 GEMMs on scratch; its state is bf16 as on
     every bf16 path, so a saved state means the same on both kinds of CPU."""
-    import engine.legacy as legacy
+    import engine.models.recurrent as legacy
 
     path = make_legacy_checkpoint(tmp_path / f"{spec}.pth", spec)
     fast_cpu = engine.load(path, precision="bf16")

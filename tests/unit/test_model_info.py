@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.model import ModelInfo
+from engine.models.model import ModelInfo
 
 
 def _name(path: str) -> str:

@@ -15,10 +15,10 @@ import pytest
 import torch
 
 import engine
-from engine import quality
-from engine.cli import main
-from engine.quality import compare_logits, measure, read_text
-from engine.tokenizer import tokenizer_for
+from engine.text.tokenizer import tokenizer_for
+from engine.tools import quality
+from engine.tools.cli import main
+from engine.tools.quality import compare_logits, measure, read_text
 
 POSITIONS = 128
 MAX_CE_INCREASE = 0.01      # nats/token

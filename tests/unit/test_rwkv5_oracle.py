@@ -24,7 +24,7 @@ globals().update(make_suite(SPECS, generation=5))
 def test_one_layer_file_in_trainer_order_is_rwkv5_whatever_the_key_order(legacy_checkpoint):
     """The oracle reads a one-layer RWKV-5.2 file in RWKV-LM's key order as 5.1; we must not."""
     import engine
-    from engine.loader import detect_generation, read_checkpoint
+    from engine.models.checkpoint import detect_generation, read_checkpoint
 
     spec = SPECS[1]
     assert spec.n_layer == 1

@@ -175,8 +175,8 @@ def test_token_by_token_logits_match_oracle_at_every_step(spec, checkpoints, ask
 
 
 def _float64_engine(path):
-    from engine.loader import read_checkpoint
-    from engine.rwkv7 import RWKV7
+    from engine.models.checkpoint import read_checkpoint
+    from engine.models.rwkv7 import RWKV7
 
     return RWKV7(read_checkpoint(path), torch.device("cpu"), torch.float64)
 

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.sampling import PRESETS, Sampler, SamplerSettings, penalty_exempt_ids
+from engine.text.sampling import PRESETS, Sampler, SamplerSettings, penalty_exempt_ids
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -361,7 +361,7 @@ def test_no_seed_is_not_repeatable():
 def test_same_seed_gives_the_same_tokens_in_another_process():
     code = (
         "from tests.unit.test_sampling import draw\n"
-        "from engine.sampling import SamplerSettings\n"
+        "from engine.text.sampling import SamplerSettings\n"
         "print(draw(SamplerSettings(top_p=0.9, seed=1234)))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}

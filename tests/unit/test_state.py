@@ -8,7 +8,7 @@ import torch
 import engine
 from engine import State
 from engine.errors import IncompatibleStateError
-from engine.generation import generate
+from engine.text.generation import generate
 from tests.fixtures.checkpoints import random_tokens
 from tests.fixtures.legacy_checkpoints import LegacySpec, make_legacy_state_dict, random_time_state
 

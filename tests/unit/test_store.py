@@ -12,9 +12,9 @@ import torch
 
 import engine
 from app.store import ConversationNotFoundError, ConversationStore, StoreError
-from engine.chat import ChatSession, Message
 from engine.errors import IncompatibleStateError
-from engine.state import State
+from engine.models.state import State
+from engine.text.chat import ChatSession, Message
 
 from .conftest import GREEDY
 

@@ -10,9 +10,9 @@ import pytest
 import rwkv
 from rwkv.rwkv_tokenizer import TRIE_TOKENIZER
 
-import engine.tokenizer as tokenizer_module
+import engine.text.tokenizer as tokenizer_module
 from engine.errors import TokenizerError
-from engine.tokenizer import StreamDecoder, Tokenizer, load_tokenizer
+from engine.text.tokenizer import StreamDecoder, Tokenizer, load_tokenizer
 
 ENGLISH = (
     "The quick brown fox jumps over the lazy dog. It was the best of times, it was the worst of times.\n\n"
@@ -391,7 +391,7 @@ def _model(path: Path, vocab_size: int):
 @pytest.mark.parametrize(("vocab_size", "expected"), [(65536, "world"), (50277, "20B_tokenizer.json"),
                                                       (50304, "20B_tokenizer.json")])
 def test_tokenizer_for_picks_by_vocabulary_size(tmp_path: Path, vocab_size: int, expected: str) -> None:
-    from engine.tokenizer import tokenizer_for
+    from engine.text.tokenizer import tokenizer_for
 
     assert tokenizer_for(_model(tmp_path / "m.pth", vocab_size)).name == expected
 
@@ -401,7 +401,7 @@ def test_tokenizer_for_prefers_the_models_own_tokenizer_json_and_obeys_an_overri
 ) -> None:
     import shutil
 
-    from engine.tokenizer import tokenizer_for
+    from engine.text.tokenizer import tokenizer_for
 
     folder = tmp_path / "hf-model"
     folder.mkdir()
@@ -412,7 +412,7 @@ def test_tokenizer_for_prefers_the_models_own_tokenizer_json_and_obeys_an_overri
 
 
 def test_tokenizer_for_an_unknown_vocabulary_asks_for_one(tmp_path: Path) -> None:
-    from engine.tokenizer import tokenizer_for
+    from engine.text.tokenizer import tokenizer_for
 
     with pytest.raises(TokenizerError, match="--tokenizer"):
         tokenizer_for(_model(tmp_path / "m.pth", 1234))

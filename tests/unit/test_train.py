@@ -8,7 +8,7 @@ import math
 import torch
 
 import engine
-from engine.train import TrainableRWKV7, TrainConfig, init_rwkv7, lr_at, save_model, train
+from engine.tools.train import TrainableRWKV7, TrainConfig, init_rwkv7, lr_at, save_model, train
 from tests.fixtures.checkpoints import make_rwkv7_state_dict
 
 

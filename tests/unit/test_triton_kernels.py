@@ -91,7 +91,8 @@ def _compare(y, s, y_ref, s_ref):
 
 
 def _run_case(name):
-    from kernels import gpu, reference, triton_wkv6, triton_wkv7
+    from kernels import gpu, reference
+    from kernels.gpu import triton_wkv6, triton_wkv7
 
     def against_ref7(kernel, args, s0):
         s_ref, s = s0.clone(), s0.clone()
@@ -280,7 +281,7 @@ def test_kernel_compiles_for_nvidia_without_spills(arch, kernel, bf16_inputs, co
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    from kernels import triton_wkv6, triton_wkv7
+    from kernels.gpu import triton_wkv6, triton_wkv7
     module = triton_wkv7 if "wkv7" in kernel else triton_wkv6
     fn = getattr(module, kernel)
     signature = {name: ("*bf16" if name[0] in bf16_inputs else "*fp32")

@@ -18,10 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from kernels import cpu
-from kernels.wkv4 import PP_START, wkv4_one, wkv4_seq
-
-from .legacy import (
+from engine.models.checkpoint import Checkpoint
+from engine.models.recurrent import (
     RecurrentModel,
     channel_mix,
     check_keys,
@@ -30,8 +28,9 @@ from .legacy import (
     no_tuning,
     shift,
 )
-from .loader import Checkpoint
-from .state import State
+from engine.models.state import State
+from kernels import cpu
+from kernels.wkv4 import PP_START, wkv4_one, wkv4_seq
 
 _ATT = ("time_mix_k", "time_mix_v", "time_mix_r", "time_decay", "time_first", "receptance.weight",
         "key.weight", "value.weight", "output.weight")

@@ -38,8 +38,8 @@ from huggingface_hub.file_download import http_get, repo_folder_name
 from huggingface_hub.utils import build_hf_headers
 from tqdm import tqdm
 
-from engine import hardware
 from engine.errors import EngineError
+from engine.host import hardware
 
 __all__ = [
     "CatalogEntry",
@@ -160,7 +160,7 @@ def recommended(
 
 
 def _bytes_per_weight(precision: str) -> float:
-    """engine.hardware's figure, else the bits in the name (int8: 1) for a precision it does not list."""
+    """engine.host.hardware's figure, else the bits in the name (int8: 1) for a precision it does not list."""
     known = hardware.BYTES_PER_PARAM.get(precision)
     if known is not None:
         return known
@@ -173,7 +173,7 @@ def _bytes_per_weight(precision: str) -> float:
 def recommended_for(entries: Iterable[CatalogEntry], device: hardware.Device, *,
                     bytes_per_second: float = CPU_BYTES_PER_SECOND) -> CatalogEntry | None:
     """:func:`recommended` for one device: on a GPU by memory in 16-bit; on the CPU also by speed,
-    each file costed in the precision :func:`engine.hardware.recommend` would load it with there
+    each file costed in the precision :func:`engine.host.hardware.recommend` would load it with there
     (fp32 today, or whatever it picks once other precisions are preferred), at ``bytes_per_second``."""
     if device.kind != "cpu":
         return recommended(entries, device.memory_bytes)
@@ -249,7 +249,7 @@ def local_models(
     A model is a ``.pth`` or ``.safetensors`` file, or a Hugging Face folder (``config.json`` and
     its weight shards), which is listed once, as the folder, never shard by shard.
     """
-    from engine.layouts import is_hf_folder  # imports torch: only when the library is scanned
+    from engine.models.layouts import is_hf_folder  # imports torch: only when the library is scanned
 
     found: list[Path] = []
     try:

@@ -21,11 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .errors import EngineError
+from engine.errors import EngineError
 
 # The demo model's held-out chats (200 valid-split chats, resources/models/demo/README.md): present in
 # a source checkout, not in an installed package.
-DEMO_HELDOUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "demo_heldout.jsonl"
+DEMO_HELDOUT = Path(__file__).resolve().parents[2] / "tests" / "data" / "demo_heldout.jsonl"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +91,7 @@ def default_text() -> Path:
 def measure(source: str, precisions: list[str], tokens: list[int], fp32_model=None) -> dict:
     """Load ``source`` in fp32 and each of ``precisions`` on the CPU and compare them on ``tokens``
     (``len(tokens) - 1`` predicted positions). ``fp32_model`` skips loading the reference again."""
-    from .model import load
+    from engine.models.model import load
 
     if len(tokens) < 2:
         raise EngineError(f"The text is {len(tokens)} token(s) long; at least 2 are needed.")
@@ -111,7 +111,7 @@ def measure(source: str, precisions: list[str], tokens: list[int], fp32_model=No
 
 
 def _parse_precisions(text: str) -> list[str]:
-    from .hardware import CPU_PRECISIONS
+    from engine.host.hardware import CPU_PRECISIONS
 
     asked = [p.strip() for p in text.split(",") if p.strip()]
     bad = [p for p in asked if p not in CPU_PRECISIONS]
@@ -122,8 +122,8 @@ def _parse_precisions(text: str) -> list[str]:
 
 
 def run_quality(args: argparse.Namespace) -> int:
-    from .model import load
-    from .tokenizer import tokenizer_for
+    from engine.models.model import load
+    from engine.text.tokenizer import tokenizer_for
 
     if args.tokens < 1:
         raise EngineError("--tokens must be at least 1.")

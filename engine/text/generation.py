@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from .errors import EmptyPromptError
-from .model import Model
-from .sampling import Sampler, SamplerSettings, penalty_exempt_ids
-from .state import State
-from .tokenizer import Tokenizer
+from engine.errors import EmptyPromptError
+from engine.models.model import Model
+from engine.models.state import State
+from engine.text.sampling import Sampler, SamplerSettings, penalty_exempt_ids
+from engine.text.tokenizer import Tokenizer
 
 Cancel = threading.Event | Callable[[], bool] | None
 CHUNK_LEN = 256

@@ -93,7 +93,7 @@ Wkv6HeadFn wkv6_head_fn(int isa, int N) {  // N <= 1024
 // ---------------------------------------------------------------------------------------------
 // The fused decode step.
 
-// Pointers per layer, in the order kernels/cpu.py passes them (LEGACY_LAYER_PTRS). Vectors are
+// Pointers per layer, in the order kernels/cpu/__init__.py passes them (LEGACY_LAYER_PTRS). Vectors are
 // fp32; matrices [out, in] in the model's weight type. What a generation does not have is null.
 enum LayerPtr {
     P_LN1_W, P_LN1_B, P_LN2_W, P_LN2_B,

@@ -20,7 +20,7 @@ import os
 import torch
 from torch import Tensor
 
-from . import chunked, reference, wkv6
+from kernels import chunked, reference, wkv6
 
 try:
     import triton  # noqa: F401  (the kernel modules import it again; this is the guard)
@@ -69,7 +69,7 @@ def _supported(head_size: int) -> bool:
 
 def wkv7_seq(r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, state: Tensor) -> Tensor:
     """RWKV-7, a prompt or a batch of them: recurrent below :data:`SHORT_T` tokens, chunked above."""
-    from . import triton_wkv7
+    from kernels.gpu import triton_wkv7
     if not _supported(r.shape[-1]):
         return chunked.wkv7_chunked(r, w, k, v, a, b, state)
     if r.shape[-3] < SHORT_T:
@@ -79,7 +79,7 @@ def wkv7_seq(r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, s
 
 def wkv7_one(r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, state: Tensor) -> Tensor:
     """RWKV-7, one token: inputs ``[..., H, N]``, returns ``y`` ``[..., H, N]``."""
-    from . import triton_wkv7
+    from kernels.gpu import triton_wkv7
     if not _supported(r.shape[-1]):
         return reference.wkv7_one(r, w, k, v, a, b, state)
     y = triton_wkv7.wkv7_recurrent(*(t.unsqueeze(-3) for t in (r, w, k, v, a, b)), state)
@@ -88,7 +88,7 @@ def wkv7_one(r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, s
 
 def wkv6_seq(r: Tensor, w: Tensor, k: Tensor, v: Tensor, u: Tensor, state: Tensor) -> Tensor:
     """RWKV-5.2 / RWKV-6, ``[..., T, H, N]`` (recurrent; there is no chunked Triton form yet)."""
-    from . import triton_wkv6
+    from kernels.gpu import triton_wkv6
     if not _supported(r.shape[-1]):
         return wkv6.wkv6_chunked(r, w, k, v, u, state)
     return triton_wkv6.wkv6_recurrent(r, w, k, v, u, state)
@@ -96,7 +96,7 @@ def wkv6_seq(r: Tensor, w: Tensor, k: Tensor, v: Tensor, u: Tensor, state: Tenso
 
 def wkv6_one(r: Tensor, w: Tensor, k: Tensor, v: Tensor, u: Tensor, state: Tensor) -> Tensor:
     """RWKV-5.2 / RWKV-6, one token: r, w, k, v ``[..., H, N]``, returns ``y`` ``[..., H, N]``."""
-    from . import triton_wkv6
+    from kernels.gpu import triton_wkv6
     if not _supported(r.shape[-1]):
         return wkv6.wkv6_one(r, w.expand(r.shape), k, v, u, state)
     w = w.expand(r.shape)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from .state import State
+from engine.models.state import State
 
 log = logging.getLogger(__name__)
 CHECK_RTOL = 1e-3     # relative to the largest logit: a wrong buffer or a stale read is far off

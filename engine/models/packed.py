@@ -1,5 +1,4 @@
-"""Big matrices kept for the compiled CPU kernels, int8 weight-only quantisation, and the logits
-buffers that decoding reuses.
+"""Big matrices kept for the compiled CPU kernels, and int8 weight-only quantisation.
 
 ``int8`` is our own format, made at load time from any file: each output row of a matrix keeps
 ``round(w / s)`` in int8 with ``s = max|row| / 127`` in float32, and activations stay float32
@@ -9,7 +8,6 @@ vectors and the embedding keep float32.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import torch
@@ -61,30 +59,3 @@ def pack(w: Tensor, fmt: torch.dtype) -> Packed:
         return quantize_int8(w)
     t = w.to(fmt).contiguous()
     return Packed(t.clone() if t.data_ptr() == w.data_ptr() else t)
-
-
-class LogitsPool:
-    """Logits buffers for decode steps, each reused only when nobody else holds it.
-
-    ``forward`` hands its logits to the caller, who may keep them (``state.last_logits`` does, so
-    do tests that collect every step's logits). A buffer is handed out again only when its one
-    reference is this pool's and no view shares its memory; otherwise a new one is made. In
-    generation that means two buffers taking turns, and no allocation per token.
-    """
-
-    def __init__(self, size: int):
-        self._size = size
-        self._bufs: list[Tensor] = []
-        self._use_count = getattr(torch._C, "_storage_Use_Count", None)
-
-    def take(self) -> Tensor:
-        count = self._use_count
-        for buf in self._bufs:
-            # 3 references = this list, the loop variable and getrefcount's argument; 2 storage users =
-            # the tensor and the temporary storage object made to ask. Anything more: still in use.
-            if count is not None and sys.getrefcount(buf) == 3 and count(buf.untyped_storage()._cdata) == 2:
-                return buf
-        buf = torch.empty(self._size, dtype=torch.float32)
-        if len(self._bufs) < 4:
-            self._bufs.append(buf)
-        return buf

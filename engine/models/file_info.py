@@ -9,10 +9,10 @@ instead of tensors; any other name is refused, so nothing in the file can run co
 
 Hugging Face folders (``config.json`` plus one or more weight shards) are read the same way,
 shard by shard, and their names go through the loader's own mapping
-(:func:`engine.layouts.to_official`) on ``meta`` tensors: shapes without storage, so the mapping's
+(:func:`engine.models.layouts.to_official`) on ``meta`` tensors: shapes without storage, so the mapping's
 reshapes and transposes cost nothing and a folder is listed exactly as it loads.
 
-The generation is decided by the loader's own rule (:func:`engine.loader.detect_generation`),
+The generation is decided by the loader's own rule (:func:`engine.models.checkpoint.detect_generation`),
 which looks at tensor names and shapes only.
 """
 
@@ -32,15 +32,15 @@ from pathlib import Path
 
 import torch
 
-from .errors import (
+from engine.errors import (
     EngineError,
     IncompatibleStateError,
     NotAModelError,
     TruncatedModelError,
     UnsafeCheckpointError,
 )
-from .layouts import read_config, to_official, weight_files
-from .loader import detect_generation
+from engine.models.checkpoint import detect_generation
+from engine.models.layouts import read_config, to_official, weight_files
 
 __all__ = ["FileInfo", "check_named_generation", "inspect_file", "named_generation"]
 

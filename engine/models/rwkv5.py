@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .legacy import (
+from engine.models.checkpoint import Checkpoint
+from engine.models.recurrent import (
     MatrixStateModel,
     channel_mix,
     check_keys,
@@ -26,8 +27,7 @@ from .legacy import (
     n_layers,
     shift,
 )
-from .loader import Checkpoint
-from .state import State
+from engine.models.state import State
 
 _ATT = ("time_mix_k", "time_mix_v", "time_mix_r", "time_mix_g", "time_decay", "time_faaaa",
         "receptance.weight", "key.weight", "value.weight", "gate.weight", "output.weight", "ln_x.weight",

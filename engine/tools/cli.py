@@ -9,9 +9,9 @@ import sys
 import threading
 from pathlib import Path
 
-from .errors import EngineError
+from engine.errors import EngineError
 
-# engine.chat.TEMPLATES' names, spelled out so that --help needs no torch import; a test keeps them equal.
+# engine.text.chat.TEMPLATES' names, spelled out so that --help needs no torch import; a test keeps them equal.
 TEMPLATE_NAMES = ("world", "raven")
 SAMPLER_FLAGS = ("temperature", "top_p", "top_k", "presence_penalty", "frequency_penalty", "penalty_decay",
                  "seed")
@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace):
-    from .sampling import PRESETS, SamplerSettings
+    from engine.text.sampling import PRESETS, SamplerSettings
 
     if args.preset and args.preset not in PRESETS:
         raise EngineError(f"Unknown preset '{args.preset}'; choose from {', '.join(PRESETS)}.")
@@ -107,8 +107,8 @@ def _settings(args: argparse.Namespace):
 
 
 def _load(args: argparse.Namespace):
-    from .model import load
-    from .tokenizer import tokenizer_for
+    from engine.models.model import load
+    from engine.text.tokenizer import tokenizer_for
 
     model = load(args.model, device=args.device, precision=args.precision)
     return model, tokenizer_for(model, args.tokenizer)
@@ -117,9 +117,9 @@ def _load(args: argparse.Namespace):
 def _initial_state(path: str | None, model):
     """A saved state, or a state-tuning file: official ``.pth``, Ai00 ``.state``, or a ``.safetensors``
     that holds ``time_state`` tensors rather than a saved state."""
-    from .errors import StateFormatError
-    from .inspect import check_named_generation
-    from .state import State
+    from engine.errors import StateFormatError
+    from engine.models.file_info import check_named_generation
+    from engine.models.state import State
 
     if not path:
         return None
@@ -142,7 +142,7 @@ def _template(args: argparse.Namespace) -> str | None:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from .model import load
+    from engine.models.model import load
 
     model = load(args.model)
     i = model.info
@@ -160,7 +160,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .generation import generate
+    from engine.text.generation import generate
 
     model, tok = _load(args)
     if args.template != "none":
@@ -180,7 +180,7 @@ def _generate_turn(args: argparse.Namespace, model, tok) -> int:
     """``--prompt`` as one user turn of a chat template; the reply alone is printed."""
     import time
 
-    from .chat import ChatSession
+    from engine.text.chat import ChatSession
 
     chat = ChatSession(model, tok, settings=_settings(args), initial_state=_initial_state(args.state, model),
                        max_tokens=args.max_tokens, template=_template(args))
@@ -200,7 +200,7 @@ Enter sends. Ctrl+C stops a reply; at the prompt it quits."""
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from .chat import ChatSession
+    from engine.text.chat import ChatSession
 
     model, tok = _load(args)
     settings = _settings(args)
@@ -275,7 +275,7 @@ def _save(chat, path: str | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["train"]:       # the trainer owns its flags (argparse cannot pass them through)
-        from .train import main as train_main
+        from engine.tools.train import main as train_main
 
         return train_main(argv[1:])
     args = build_parser().parse_args(argv)
@@ -287,10 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "chat":
             return cmd_chat(args)
         if args.command == "quality":
-            from .quality import run_quality
+            from engine.tools.quality import run_quality
 
             return run_quality(args)
-        from .bench import run_bench
+        from engine.tools.bench import run_bench
 
         return run_bench(args)
     except (EngineError, FileNotFoundError, ValueError) as e:

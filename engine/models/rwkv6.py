@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .legacy import (
+from engine.models.checkpoint import Checkpoint
+from engine.models.recurrent import (
     MatrixStateModel,
     channel_mix,
     check_keys,
@@ -28,8 +29,7 @@ from .legacy import (
     n_layers,
     shift,
 )
-from .loader import Checkpoint
-from .state import State
+from engine.models.state import State
 
 _ATT = ("time_maa_x", "time_maa_w", "time_maa_k", "time_maa_v", "time_maa_r", "time_maa_g", "time_maa_w1",
         "time_maa_w2", "time_decay", "time_decay_w1", "time_decay_w2", "time_faaaa", "receptance.weight",

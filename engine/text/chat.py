@@ -29,12 +29,12 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
-from .errors import EmptyPromptError, EngineError
-from .generation import Cancel, Generation, feed, generate
-from .model import Model
-from .sampling import Sampler, SamplerSettings, penalty_exempt_ids
-from .state import State
-from .tokenizer import Tokenizer
+from engine.errors import EmptyPromptError, EngineError
+from engine.models.model import Model
+from engine.models.state import State
+from engine.text.generation import Cancel, Generation, feed, generate
+from engine.text.sampling import Sampler, SamplerSettings, penalty_exempt_ids
+from engine.text.tokenizer import Tokenizer
 
 SEPARATOR = "\n\n"
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from torch import Tensor
 
-from .errors import ModelNotFoundError, NotAModelError
+from engine.errors import ModelNotFoundError, NotAModelError
 
 _TRANSFORMERS_SUFFIXES = {".time_mix_key": ".time_mix_k", ".time_mix_value": ".time_mix_v",
                           ".time_mix_receptance": ".time_mix_r", ".time_mix_gate": ".time_mix_g"}

@@ -24,14 +24,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 import kernels
+from engine.errors import EngineError, IncompatibleStateError, UnknownLayoutError
+from engine.host.hardware import bf16_gemm_fast
+from engine.models.checkpoint import Checkpoint
+from engine.models.model import LogitsPool, Model, ModelInfo
+from engine.models.packed import Packed, pack
+from engine.models.state import State
 from kernels import cpu
-
-from .errors import EngineError, IncompatibleStateError, UnknownLayoutError
-from .hardware import bf16_gemm_fast
-from .loader import Checkpoint
-from .model import Model, ModelInfo
-from .quant import LogitsPool, Packed, pack
-from .state import State
 
 LN_EPS = 1e-5
 GN_EPS = 64e-5   # GroupNorm eps of ln_x (RWKV-5 and -6)
@@ -58,7 +57,7 @@ class Weights:
         self.z, self.device, self.dtype = ckpt.tensors, device, dtype
         self.native = native_gemv(device, dtype) is not None
         # ``pack`` (int8, or bf16 computed in float32): :meth:`mat` keeps each matrix in that format
-        # (int8 rows with a float32 scale each, engine.quant), per layer and role in ``packed``; torch
+        # (int8 rows with a float32 scale each, engine.models.packed), per layer and role in ``packed``; torch
         # reads them through ``scratch``, one float32 buffer per role that a layer's matrices are
         # expanded into before it runs.
         self.pack = pack

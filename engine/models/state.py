@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 
 from torch import Tensor
 
-from .atomic import atomic_write_bytes
-from .errors import IncompatibleStateError, StateFormatError, StateNotFoundError
+from engine.atomic import atomic_write_bytes
+from engine.errors import IncompatibleStateError, StateFormatError, StateNotFoundError
 
 if TYPE_CHECKING:
-    from .model import Model
+    from engine.models.model import Model
 
 FORMAT = "rwkv-desktop-state"
 FORMAT_VERSION = 1
@@ -136,7 +136,7 @@ class State:
         its own rule. (The files carry nothing else, so a v6 file for a v7 model of the very same
         shape cannot be told apart; the file name, e.g. ``rwkv-x060-...``, says which it is.)
         """
-        from .loader import read_checkpoint
+        from engine.models.checkpoint import read_checkpoint
 
         path = Path(path)
         state = model.new_state()

@@ -91,7 +91,7 @@ def _parse_contexts(text: str) -> list[int]:
 
 
 def measure(model, prompt_tokens: int, decode_tokens: int, repeat: int, contexts: list[int]) -> dict:
-    from .state import State
+    from engine.models.state import State
 
     g = torch.Generator().manual_seed(0)
     V = model.info.vocab_size
@@ -165,7 +165,7 @@ def measure(model, prompt_tokens: int, decode_tokens: int, repeat: int, contexts
 def run_oracle(model_path: Path, prompt_tokens: int, decode_tokens: int, repeat: int, threads: int) -> dict:
     """The same measurements on BlinkDL's ``rwkv`` package (cpu fp32), in a subprocess."""
     env = dict(os.environ, RWKV_V7_ON="1", RWKV_JIT_ON="1", RWKV_CUDA_ON="0")
-    cmd = [sys.executable, "-m", "engine._oracle_bench", str(model_path), str(prompt_tokens), str(decode_tokens),
+    cmd = [sys.executable, "-m", "engine.tools.oracle_bench", str(model_path), str(prompt_tokens), str(decode_tokens),
            str(repeat), str(threads)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
     if out.returncode != 0:
@@ -174,7 +174,7 @@ def run_oracle(model_path: Path, prompt_tokens: int, decode_tokens: int, repeat:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from .model import load
+    from engine.models.model import load
 
     if args.threads:
         torch.set_num_threads(args.threads)

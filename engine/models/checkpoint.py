@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .errors import (
+from engine.errors import (
     ModelNotFoundError,
     NotAModelError,
     OutOfMemoryError,
@@ -43,7 +43,7 @@ class Checkpoint:
 
 def resolve(source: str | os.PathLike) -> Path:
     """A path to a model file or Hugging Face folder, from a path or a bundled model name (``demo``)."""
-    from .layouts import is_hf_folder
+    from engine.models.layouts import is_hf_folder
 
     text = os.fspath(source)
     path = Path(text).expanduser()
@@ -70,8 +70,8 @@ def _pick_file(folder: Path) -> Path:
 
 def read_checkpoint(path: Path) -> Checkpoint:
     """Read a ``.pth`` or ``.safetensors`` file, or a Hugging Face folder, into a dict of tensors under
-    the official key names (see :mod:`engine.layouts`), refusing anything unsafe."""
-    from .layouts import read_config, to_official, weight_files
+    the official key names (see :mod:`engine.models.layouts`), refusing anything unsafe."""
+    from engine.models.layouts import read_config, to_official, weight_files
 
     if path.is_dir():
         tensors: dict[str, Tensor] = {}

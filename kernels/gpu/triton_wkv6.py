@@ -17,7 +17,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-RECURRENT_LAUNCH = {"num_warps": 4, "enable_fp_fusion": True}   # see kernels.triton_wkv7
+RECURRENT_LAUNCH = {"num_warps": 4, "enable_fp_fusion": True}   # see kernels.gpu.triton_wkv7
 
 
 @triton.jit

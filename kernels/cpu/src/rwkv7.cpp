@@ -106,7 +106,7 @@ void transpose(const float* src, float* dst, int N) {
 
 constexpr float DECAY_SCALE = 0.606531f;  // e^-0.5 truncated as the reference does
 
-// Pointers per layer, in the order kernels/cpu.py passes them.
+// Pointers per layer, in the order kernels/cpu/__init__.py passes them.
 enum LayerPtr {
     P_LN1_W, P_LN1_B, P_LN2_W, P_LN2_B, P_MIX, P_W0, P_W1, P_W2, P_A0, P_A1, P_A2, P_V0, P_V1, P_V2,
     P_G1, P_G2, P_K_K, P_K_A, P_R_K, P_R, P_R_S, P_K, P_K_S, P_V, P_V_S, P_O, P_O_S, P_LNX_W, P_LNX_B,

@@ -1,7 +1,7 @@
 """The compiled CPU kernels (``kernels/cpu/*.cpp``), called through ctypes on tensors' memory.
 
 The library holds no torch: it sees raw contiguous arrays. It is built by setuptools as the
-extension ``kernels._rwkv_cpu`` (``pip install -e .``, or ``python setup.py build_ext --inplace``)
+extension ``kernels.cpu._rwkv_cpu`` (``pip install -e .``, or ``python setup.py build_ext --inplace``)
 and found through importlib, so it works from a source tree, a wheel and a bundle alike.
 :func:`library` raises :class:`Unavailable` with the reason when it cannot be used, and
 ``kernels.select`` then falls back to the torch kernels.
@@ -49,9 +49,9 @@ _error: str | None = None
 
 
 def _find() -> str:
-    spec = importlib.util.find_spec("kernels._rwkv_cpu")
+    spec = importlib.util.find_spec("kernels.cpu._rwkv_cpu")
     if spec is None or not spec.origin:
-        raise Unavailable("the compiled library kernels._rwkv_cpu is not built (run `pip install -e .` "
+        raise Unavailable("the compiled library kernels.cpu._rwkv_cpu is not built (run `pip install -e .` "
                           "or `python setup.py build_ext --inplace`)")
     return spec.origin
 

@@ -14,7 +14,7 @@ Per layer, time mixing (attention's place) and channel mixing (the MLP's):
 
 Weights are kept as ``[in, out]`` so a token's vector multiplies them as ``x @ W``; on CPU that
 GEMV runs ~1.6x faster than ``F.linear`` with the file's ``[out, in]`` layout (measured on the head).
-With the compiled CPU kernels (``kernels/cpu.py``) the matrices stay ``[out, in]`` instead: one
+With the compiled CPU kernels (``kernels/cpu/__init__.py``) the matrices stay ``[out, in]`` instead: one
 call per token runs the whole model in C++ (:meth:`RWKV7._forward_one`), and the ``Layer`` fields
 are transposed views for the torch GEMMs of prompts (as fast as ``[in, out]`` there). bf16 and int8
 keep only the compressed matrix; prompts dequantise one layer at a time into shared scratch.
@@ -30,14 +30,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 import kernels
-
-from . import graphs
-from .errors import EngineError, UnknownLayoutError
-from .hardware import bf16_gemm_fast
-from .loader import Checkpoint
-from .model import DTYPES, Model, ModelInfo
-from .quant import LogitsPool, Packed, pack
-from .state import State
+from engine.errors import EngineError, UnknownLayoutError
+from engine.host.hardware import bf16_gemm_fast
+from engine.models import cuda_graphs
+from engine.models.checkpoint import Checkpoint
+from engine.models.model import DTYPES, LogitsPool, Model, ModelInfo
+from engine.models.packed import Packed, pack
+from engine.models.state import State
 
 DECAY_SCALE = 0.606531  # e^-0.5, truncated exactly as the reference implementation does
 GN_EPS = 64e-5
@@ -177,7 +176,7 @@ class RWKV7(Model):
         # hardware (2.3-2.5x torch's fp32 GEMM on AVX512-BF16 here), else fp32 GEMMs on scratch.
         self._prompt_layers = (self._bf16_layers() if packed_fmt == torch.bfloat16 and native is not None
                                and bf16_gemm_fast() else None)
-        self._graph = _UNTRIED if graphs.wanted(device) else None   # engine.graphs.StaticStep, made lazily
+        self._graph = _UNTRIED if cuda_graphs.wanted(device) else None   # cuda_graphs.StaticStep, made lazily
 
     @property
     def precision(self) -> str:
@@ -267,7 +266,7 @@ class RWKV7(Model):
             self._decoder.step(token, att_prev, wkv, ffn_prev, logits)
             return logits
         if self._graph is _UNTRIED:    # a GPU: one CUDA graph replay per token, once checked
-            self._graph = graphs.make(self._torch_step, self.new_state(), self.device)
+            self._graph = cuda_graphs.make(self._torch_step, self.new_state(), self.device)
         if self._graph is not None:
             return self._graph.step(token, state)
         return self._torch_step(torch.tensor([token], device=self.device), state.parts)

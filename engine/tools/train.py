@@ -22,10 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from engine.atomic import atomic_write_bytes
+from engine.models.rwkv7 import Layer, channel_mix, time_mix
 from kernels.chunked import wkv7_chunked_fn
-
-from .atomic import atomic_write_bytes
-from .rwkv7 import Layer, channel_mix, time_mix
 
 
 @dataclass
@@ -204,7 +203,7 @@ def save_model(model: TrainableRWKV7, out: Path, meta: dict) -> None:
 
 
 def train(data: Path, out: Path, tokenizer_path: Path, cfg: TrainConfig, resume: bool = False) -> dict:
-    from .tokenizer import load_tokenizer
+    from engine.text.tokenizer import load_tokenizer
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)

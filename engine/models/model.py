@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,19 +18,19 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .errors import (
+from engine.errors import (
     EmptyPromptError,
     EngineError,
     IncompatibleStateError,
     OutOfMemoryError,
     UnknownLayoutError,
 )
-from .loader import Checkpoint, detect_generation, is_oom, read_checkpoint, resolve
-from .state import State
+from engine.models.checkpoint import Checkpoint, detect_generation, is_oom, read_checkpoint, resolve
+from engine.models.state import State
 
 log = logging.getLogger(__name__)
 
-# int8 = weight-only int8 matrices computed in fp32 (CPU, every generation; see engine/quant.py)
+# int8 = weight-only int8 matrices computed in fp32 (CPU, every generation; see engine/models/packed.py)
 _MODEL_SUFFIXES = (".pth", ".pt", ".safetensors", ".bin", ".st")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.int8}
 
@@ -184,21 +185,48 @@ def load(source: str | os.PathLike, device: str = "cpu", precision: str = "fp32"
 
 
 def _build(generation: int, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype) -> Model:
-    """The model class of ``generation`` (from :func:`engine.loader.detect_generation`), built."""
+    """The model class of ``generation`` (from :func:`engine.models.checkpoint.detect_generation`), built."""
     if generation == 7:
-        from .rwkv7 import RWKV7
+        from engine.models.rwkv7 import RWKV7
 
         return RWKV7(ckpt, device, dtype)
     if generation == 6:
-        from .rwkv6 import RWKV6
+        from engine.models.rwkv6 import RWKV6
 
         return RWKV6(ckpt, device, dtype)
     if generation == 5:
-        from .rwkv5 import RWKV5
+        from engine.models.rwkv5 import RWKV5
 
         return RWKV5(ckpt, device, dtype)
     if generation == 4:
-        from .rwkv4 import RWKV4
+        from engine.models.rwkv4 import RWKV4
 
         return RWKV4(ckpt, device, dtype)
     raise UnknownLayoutError(f"'{ckpt.path.name}' is an RWKV-{generation} model, which RWKV Desktop cannot run.")
+
+
+class LogitsPool:
+    """Logits buffers for decode steps, each reused only when nobody else holds it.
+
+    ``forward`` hands its logits to the caller, who may keep them (``state.last_logits`` does, so
+    do tests that collect every step's logits). A buffer is handed out again only when its one
+    reference is this pool's and no view shares its memory; otherwise a new one is made. In
+    generation that means two buffers taking turns, and no allocation per token.
+    """
+
+    def __init__(self, size: int):
+        self._size = size
+        self._bufs: list[Tensor] = []
+        self._use_count = getattr(torch._C, "_storage_Use_Count", None)
+
+    def take(self) -> Tensor:
+        count = self._use_count
+        for buf in self._bufs:
+            # 3 references = this list, the loop variable and getrefcount's argument; 2 storage users =
+            # the tensor and the temporary storage object made to ask. Anything more: still in use.
+            if count is not None and sys.getrefcount(buf) == 3 and count(buf.untyped_storage()._cdata) == 2:
+                return buf
+        buf = torch.empty(self._size, dtype=torch.float32)
+        if len(self._bufs) < 4:
+            self._bufs.append(buf)
+        return buf
