@@ -1,17 +1,19 @@
 """The conversation as the user reads it, and the field they type into.
 
-The view only draws: it is handed the session's active path and turns it into HTML (see
-:mod:`app.markup`). Actions on a message (edit, branch arrows, copy a code block) are links with an
+The view only draws: it is handed a conversation's snapshot and turns its active path into HTML
+(see :mod:`app.markup`). Actions on a message (edit, branch arrows, copy a code block) are links with an
 ``action:`` scheme that the chat page handles.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QTextCursor, QTextDocument, QTextDocumentFragment
 from PySide6.QtWidgets import QPlainTextEdit, QTextBrowser
 
-from engine.text.chat import ChatSession, Message
+from engine.service import ConversationView, MessageView
 
 from .markup import body_html, colours_for
 
@@ -37,7 +39,11 @@ class MessageBox(QPlainTextEdit):
 
 
 class ChatView(QTextBrowser):
-    """The active branch of the conversation as HTML; redrawn when the palette (theme) changes."""
+    """The active branch of a conversation as HTML; redrawn when the palette (theme) changes.
+
+    It keeps no conversation of its own: it is handed a frozen
+    :class:`~engine.service.views.ConversationView` and a function giving each message's text as far
+    as it has streamed, and draws them."""
 
     def __init__(self, on_action, **kw):
         super().__init__(**kw)
@@ -46,48 +52,51 @@ class ChatView(QTextBrowser):
         self.setPlaceholderText("Ask the model something. Your conversation and its state are saved.")
         self.code_blocks: list[str] = []   # the text behind each action:copy:N link
         self.colours = colours_for(self.palette())
-        self._shown: tuple[ChatSession | None, dict[int, dict]] = (None, {})
+        self._shown: tuple[ConversationView | None, Callable[[MessageView], str]] = (None, _own_text)
         self._drawn: list[int] = []        # ids of the messages drawn, in order
         self._prefix_blocks = 0            # code blocks before the last message
         self._tail_start = 0               # where the last message's text begins in the document
 
-    def show_session(self, session: ChatSession | None, stats: dict[int, dict] | None = None) -> None:
-        """Draw ``session``'s active path; ``stats`` maps a reply's id to its token count and speed.
+    def show_conversation(self, conv: ConversationView | None,
+                          text_of: Callable[[MessageView], str] | None = None) -> None:
+        """Draw ``conv``'s active path, each message's text from ``text_of`` (default: its own).
 
         The last message is drawn after the others, from a remembered position, so that while it
         streams :meth:`update_tail` redraws only it: the cost of a tick stays that of one reply,
         however long the conversation."""
-        stats = {} if stats is None else stats        # the caller's dict: counts added later show too
-        self._shown = (session, stats)
-        path = session.path() if session else []
+        text_of = text_of or _own_text
+        self._shown = (conv, text_of)
+        path = conv.path() if conv else []
         bar = self.verticalScrollBar()
         follow = bar.value() >= bar.maximum() - 8       # keep up with the reply unless scrolled back
         self.code_blocks = []
-        self.setHtml("".join(self._message_html(session, m, stats) for m in path[:-1]))
+        self.setHtml("".join(self._message_html(conv, m, text_of(m)) for m in path[:-1]))
         self._drawn = [m.id for m in path]
         self._prefix_blocks = len(self.code_blocks)
         cursor = QTextCursor(self.document())
         cursor.movePosition(QTextCursor.End)
         self._tail_start = cursor.position()
         if path:
-            self._insert_tail(cursor, self._message_html(session, path[-1], stats), len(path) > 1)
+            self._insert_tail(cursor, self._message_html(conv, path[-1], text_of(path[-1])), len(path) > 1)
         if follow:
             bar.setValue(bar.maximum())
 
-    def update_tail(self) -> None:
+    def update_tail(self, conv: ConversationView | None = None) -> None:
         """Redraw the last message only (a reply growing), or everything if the path has changed."""
-        session, stats = self._shown
-        path = session.path() if session else []
+        shown, text_of = self._shown
+        conv = conv if conv is not None else shown
+        path = conv.path() if conv else []
         if [m.id for m in path] != self._drawn or not path:
-            self.show_session(session, stats)
+            self.show_conversation(conv, text_of)
             return
+        self._shown = (conv, text_of)
         bar = self.verticalScrollBar()
         follow = bar.value() >= bar.maximum() - 8
         del self.code_blocks[self._prefix_blocks:]
         cursor = QTextCursor(self.document())
         cursor.setPosition(self._tail_start)
         cursor.movePosition(QTextCursor.End, QTextCursor.KeepAnchor)
-        self._insert_tail(cursor, self._message_html(session, path[-1], stats), len(path) > 1)
+        self._insert_tail(cursor, self._message_html(conv, path[-1], text_of(path[-1])), len(path) > 1)
         if follow:
             bar.setValue(bar.maximum())
 
@@ -111,11 +120,17 @@ class ChatView(QTextBrowser):
         super().changeEvent(event)
         if event.type() == QEvent.PaletteChange:
             self.colours = colours_for(self.palette())
-            self.show_session(*self._shown)
+            self.show_conversation(*self._shown)
 
-    def _message_html(self, session: ChatSession, msg: Message, stats: dict[int, dict]) -> str:
+    def page_html(self) -> str:
+        """The whole shown path as one page of HTML (what :meth:`show_conversation` lays out)."""
+        conv, text_of = self._shown
+        self.code_blocks = []
+        return "".join(self._message_html(conv, m, text_of(m)) for m in (conv.path() if conv else []))
+
+    def _message_html(self, conv: ConversationView, msg: MessageView, text: str) -> str:
         c = self.colours
-        pos, count = session.branch(msg.id)
+        pos, count = conv.branch(msg.id)
         links = []
         if count > 1:
             links.append(f'<a href="action:branch:{msg.id}:-1">‹</a> {pos}/{count} '
@@ -123,14 +138,24 @@ class ChatView(QTextBrowser):
         if msg.role == "user":
             links.append(f'<a href="action:edit:{msg.id}">edit</a>')
         head = f"<p><b>{ROLE_NAMES.get(msg.role, msg.role)}</b>&nbsp;&nbsp; {' &nbsp;·&nbsp; '.join(links)}</p>"
-        body = body_html(msg.text, c, self.code_blocks) if msg.text.strip() else "<p>…</p>"
+        body = body_html(text, c, self.code_blocks) if text.strip() else "<p>…</p>"
         foot = ""
-        st = stats.get(msg.id)
-        if msg.role == "assistant" and st and "tokens" in st and "tokens_per_s" in st:
-            stopped = " · stopped" if msg.stop_reason == "cancelled" else ""
-            foot = (f'<p style="color:{c.muted}; font-size:small;">{st["tokens"]} tokens · '
-                    f'{st["tokens_per_s"]:.1f} tokens/s{stopped}</p>')
+        st = msg.stats
+        note = {"cancelled": " · stopped", "interrupted": " · stopped", "error": " · failed"}.get(
+            msg.stop_reason or "", "")
+        if msg.role == "assistant" and st is not None:
+            foot = (f'<p style="color:{c.muted}; font-size:small;">{st.tokens} tokens · '
+                    f'{st.tokens_per_s:.1f} tokens/s{note}</p>')
+        elif msg.role == "assistant" and note and msg.stop_reason != "interrupted":
+            foot = f'<p style="color:{c.muted}; font-size:small;">{note.strip(" ·")}</p>'
+        if msg.role == "user" and msg.stop_reason == "cancelled":
+            foot = (f'<p style="color:{c.muted}; font-size:small;">stopped before the model read it: '
+                    "not part of the conversation (Regenerate to answer it)</p>")
         if msg.role == "user":      # the user's turns on a tinted band, the replies on the page itself
             return (f'<table width="100%" cellspacing="0" cellpadding="8" bgcolor="{c.user_bg}">'
-                    f"<tr><td>{head}{body}</td></tr></table><p></p>")
+                    f"<tr><td>{head}{body}{foot}</td></tr></table><p></p>")
         return head + body + foot + "<p></p>"
+
+
+def _own_text(msg: MessageView) -> str:
+    return msg.text

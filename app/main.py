@@ -35,9 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     import qasync
     from PySide6.QtWidgets import QApplication
 
-    from .store import ConversationStore
+    from engine.service import EngineService
+
+    from .settings import Settings
+    from .state import AppState
     from .window import MainWindow
-    from .worker import EngineWorker
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("RWKV Desktop")
@@ -49,9 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     tmp = tempfile.TemporaryDirectory(prefix="rwkv-self-check-") if args.self_check else None
     folder = Path(tmp.name) if tmp else data_dir(args.data_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    store = ConversationStore(folder)
-    worker = EngineWorker(loop)
-    window = MainWindow(worker, store)
+    state = AppState(EngineService(folder), Settings(folder / "settings.json"))
+    window = MainWindow(state)
     if not args.self_check:
         window.restore_geometry()
     window.show()
@@ -64,8 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             loop.run_forever()
             return 0
     finally:
-        worker.shutdown()
-        store.close()
+        state.shutdown()            # a reply still streaming stops within a token and is stored
         if tmp:
             tmp.cleanup()
 
@@ -86,54 +86,61 @@ def _icon():
 async def start(window, model: str | None) -> None:
     """Load the model (the one asked for, else the last one used, else the demo) and reopen the
     conversation that was open last time."""
-    source = model or window.settings.get("model") or "demo"
-    device, precision = window.settings.get("device", "cpu"), window.settings.get("precision", "auto")
+    state = window.state
+    source = model or state.settings.get("model") or "demo"
+    device, precision = state.settings.get("device", "cpu"), state.settings.get("precision", "auto")
     if not await window.load_model(source, device, precision) and source != "demo":
         await window.load_model("demo")
     asyncio.ensure_future(window.models.rescan())
-    last = window.settings.get("conversation")
-    if last is not None and any(c.id == last for c in window.store.list()):
-        await window.chat.open_conversation(last)
+    last = state.settings.get("conversation")
+    if last is not None and any(c.id == last for c in state.conversations()):
+        await state.open(last)
 
 
 async def self_check(window, folder: Path, model: str) -> int:
-    """Load the model on the worker, chat once, save, reopen from the database: one line, exit 0."""
+    """Load the model on the engine thread, chat once, reopen the conversation from the database
+    through a second engine service: one line, exit 0."""
+    from engine.service import EngineService
+    from engine.service import commands as C
+
     from .lag import LagProbe
-    from .store import ConversationStore
 
     t0 = time.perf_counter()
     probe = LagProbe()
+    state = window.state
     try:
         probe.start()
         if not await window.load_model(model):
-            raise RuntimeError(f"could not load model '{model}'")
+            raise RuntimeError(f"could not load model '{model}': {window.failure}")
         load_lag = probe.stop()
         window.chat.input.setPlainText('What does "harbor" mean?')
         probe.start()
         window.chat.send()
-        while not window.chat.busy:
+        while not state.busy:
             await asyncio.sleep(0.01)
-        while window.chat.busy:
+        while state.busy:
             await asyncio.sleep(0.02)
         generate_lag = probe.stop()
-        reply = window.chat.session.messages[window.chat.session.leaf()]
-        if reply.role != "assistant" or not reply.text.strip():
+        path = state.conversation.path() if state.conversation is not None else []
+        reply = path[-1] if path else None
+        if reply is None or reply.role != "assistant" or not reply.text.strip():
             raise RuntimeError("no reply was generated")
-        conv_id = window.chat.conv_id
-        reopened = ConversationStore(folder)
+        conv_id = state.conversation.id
+        reopened = EngineService(folder, name="self-check")
         try:
-            texts = [m.text for m in reopened.load_messages(conv_id)]
-            state = reopened.load_checkpoint(conv_id, reply.id, window.model)
+            reopened.call(C.LoadModel(model), 120)
+            event = reopened.call(C.OpenConversation(conv_id), 60)
+            texts = [m.text for m in event.conversation.path()]
         finally:
-            reopened.close()
-        if texts != [m.text for m in window.chat.session.path()] or state is None:
+            reopened.shutdown()
+        if texts != [m.text for m in path]:
             raise RuntimeError("the saved conversation did not read back the same")
     except Exception as e:  # the one line an installer or CI shows
         print(f"self-check FAILED: {type(e).__name__}: {e}", flush=True)
         return 1
-    print(f"self-check OK: {window.model.info.name} replied {len(reply.tokens)} tokens "
-          f"({reply.text[:40]!r}...) with {window.model.kernels.name} kernels, "
-          f"conversation and state saved and reopened, "
-          f"{time.perf_counter() - t0:.1f} s; worst event-loop lag {load_lag * 1e3:.0f} ms while loading, "
-          f"{generate_lag * 1e3:.0f} ms while generating", flush=True)
+    m = state.model
+    print(f"self-check OK: {m.name} replied {reply.stats.tokens} tokens ({reply.text[:40]!r}...) with {m.kernels} "
+          f"kernels, conversation and state saved and reopened, {time.perf_counter() - t0:.1f} s; worst "
+          f"event-loop lag {load_lag * 1e3:.0f} ms while loading, {generate_lag * 1e3:.0f} ms while generating",
+          flush=True)
     return 0

@@ -10,6 +10,7 @@ per (path, size, mtime) so a rescan reads only new or changed files.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -34,22 +35,33 @@ from engine.models.checkpoint import resolve
 from engine.models.file_info import FileInfo, inspect_file
 from engine.models.layouts import weight_files
 
+from .background import in_thread
 from .downloads import Download, DownloadRow
-from .worker import in_thread
+from .state import AppState
 
 GB = 1e9
 
 
 class ModelsPage(QWidget):
-    def __init__(self, main):
+    def __init__(self, state: AppState, devices: list[hardware.Device], open_file: Callable[[], Awaitable],
+                 open_folder: Callable[[], Awaitable]):
         super().__init__()
-        self.main = main
+        self.state, self.settings, self.devices = state, state.settings, devices
+        self._open_file, self._open_folder = open_file, open_folder
         self.entries: list[hub.CatalogEntry] = hub.catalog()
         self.downloads: dict[tuple[str, str], DownloadRow] = {}
         self.files: list[tuple[Path, FileInfo | str]] = []
         self._known: dict[tuple[str, int, float], FileInfo | str] = {}
         self._build()
         self.fill_catalog()
+        state.preferenceChanged.connect(self._preference_changed)
+        state.modelChanged.connect(self.show_library)
+
+    def _preference_changed(self, key: str) -> None:
+        if key in ("model_dirs", "hf_cache"):
+            asyncio.ensure_future(self.rescan())
+        elif key in ("device", "precision"):
+            self.show_library()
 
     def _build(self) -> None:
         lib = QGroupBox("Models on this computer")
@@ -59,9 +71,9 @@ class ModelsPage(QWidget):
         self.library.header().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.library.itemActivated.connect(lambda _: asyncio.ensure_future(self.load_selected()))
         self.load_button = QPushButton("Load", clicked=lambda: asyncio.ensure_future(self.load_selected()))
-        open_file = QPushButton("Open file…", clicked=lambda: asyncio.ensure_future(self.main.open_model_dialog()))
+        open_file = QPushButton("Open file…", clicked=lambda: asyncio.ensure_future(self._open_file()))
         open_folder = QPushButton("Open folder…",
-                                  clicked=lambda: asyncio.ensure_future(self.main.open_model_folder_dialog()))
+                                  clicked=lambda: asyncio.ensure_future(self._open_folder()))
         open_folder.setToolTip("Load a Hugging Face model folder (config.json and its weight files)")
         add_folder = QPushButton("Add folder…", clicked=self.add_folder_dialog)
         add_folder.setToolTip("Add a folder to search for models; they appear in this list")
@@ -107,10 +119,10 @@ class ModelsPage(QWidget):
     # -- library ---------------------------------------------------------------------------------
 
     def model_dirs(self) -> list[str]:
-        return list(self.main.settings.get("model_dirs", []))
+        return list(self.settings.get("model_dirs", []))
 
     def cache_dir(self) -> str | None:
-        return self.main.settings.get("hf_cache") or None
+        return self.settings.get("hf_cache") or None
 
     def add_folder_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a folder of models", str(Path.home()))
@@ -120,8 +132,7 @@ class ModelsPage(QWidget):
     async def add_folder(self, folder: str) -> None:
         dirs = self.model_dirs()
         if folder not in dirs:
-            self.main.settings.set("model_dirs", [*dirs, folder])
-            self.main.settings_page.refresh_folders()
+            self.state.set_preference("model_dirs", [*dirs, folder])
         await self.rescan()
 
     async def rescan(self) -> None:
@@ -150,7 +161,7 @@ class ModelsPage(QWidget):
     def show_library(self) -> None:
         """Fill the table (also when the chosen device changes: the Fits column follows it)."""
         device, precision = self._chosen()
-        loaded = self.main.model.info.path.resolve() if self.main.model is not None else None
+        loaded = Path(self.state.model.path).resolve() if self.state.model is not None else None
         current = self.library.currentItem()
         selected = current.data(0, Qt.UserRole) if current is not None else None
         self.library.clear()
@@ -178,10 +189,10 @@ class ModelsPage(QWidget):
                 self.library.setCurrentItem(item)
 
     def _chosen(self) -> tuple[hardware.Device | None, str]:
-        settings = self.main.settings
+        settings = self.settings
         device_id, precision = settings.get("device", "cpu"), settings.get("precision", "auto")
-        device = next((d for d in self.main.devices if d.id == device_id), None)
-        device = device or (self.main.devices[0] if self.main.devices else None)
+        device = next((d for d in self.devices if d.id == device_id), None)
+        device = device or (self.devices[0] if self.devices else None)
         if precision == "auto" or (device and precision not in device.precisions):
             precision = "fp32" if device is None or device.kind == "cpu" else "fp16"
         return device, precision
@@ -191,7 +202,7 @@ class ModelsPage(QWidget):
         if item is None or item.isDisabled():
             return False
         device, precision = self._chosen()
-        ok = await self.main.load_model(item.data(0, Qt.UserRole), device.id if device else "cpu", precision)
+        ok = await self.state.load_model(item.data(0, Qt.UserRole), device.id if device else "cpu", precision)
         if ok:
             self.show_library()
         return ok
@@ -203,7 +214,7 @@ class ModelsPage(QWidget):
         self.fill_catalog()
 
     def fill_catalog(self) -> None:
-        devices = self.main.devices
+        devices = self.devices
         gpus = [d for d in devices if d.kind != "cpu"]
         device = max(gpus or devices, key=lambda d: d.memory_bytes, default=None)
         # On a GPU memory is the limit; on a CPU speed is, and the engine picks the biggest model
@@ -247,18 +258,18 @@ class ModelsPage(QWidget):
         key = (entry.repo, entry.filename)
         row = self.downloads.get(key)
         if row is None:
-            d = Download(entry, endpoint=self.main.settings.get("endpoint") or None, cache_dir=self.cache_dir(),
+            d = Download(entry, endpoint=self.settings.get("endpoint") or None, cache_dir=self.cache_dir(),
                          on_change=self._download_changed)
             row = self.downloads[key] = DownloadRow(d, self._load_downloaded)
             self.download_list.addWidget(row)
         else:
-            row.download.endpoint = self.main.settings.get("endpoint") or None
+            row.download.endpoint = self.settings.get("endpoint") or None
         row.download.start()
         return row.download
 
     def _load_downloaded(self, path: Path) -> None:
         device, precision = self._chosen()
-        asyncio.ensure_future(self.main.load_model(str(path), device.id if device else "cpu", precision))
+        asyncio.ensure_future(self.state.load_model(str(path), device.id if device else "cpu", precision))
 
     def pause_downloads(self) -> None:
         """Pause every running download (the parts are kept: the next start resumes them)."""
@@ -270,10 +281,10 @@ class ModelsPage(QWidget):
         if row is not None:
             row.update_view()
         if d.state == "done":
-            self.main.statusBar().showMessage(f"{d.entry.filename} downloaded and verified; it is in the library")
+            self.state.status.emit(f"{d.entry.filename} downloaded and verified; it is in the library", 0)
             asyncio.ensure_future(self.rescan())
         elif d.state == "failed":
-            self.main.statusBar().showMessage(f"Download of {d.entry.filename} failed: {d.error}")
+            self.state.status.emit(f"Download of {d.entry.filename} failed: {d.error}", 0)
 
 
 def _signature(path: Path) -> tuple[int, float]:

@@ -3,7 +3,7 @@ theme, and what hardware this computer has. Every change is saved at once."""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -20,14 +20,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.host import hardware
+
 from . import theme
+from .state import AppState
 
 
 class SettingsPage(QWidget):
-    def __init__(self, main):
+    def __init__(self, state: AppState, devices: list[hardware.Device], add_folder: Callable[[], None]):
         super().__init__()
-        self.main = main
-        settings = main.settings
+        self.state, self.devices = state, devices
+        settings = self.settings = state.settings
         self.endpoint = QLineEdit(settings.get("endpoint", ""), placeholderText="https://huggingface.co")
         self.endpoint.setToolTip("A Hugging Face mirror, e.g. https://hf-mirror.com; empty for the Hub itself "
                                  "(or HF_ENDPOINT)")
@@ -41,7 +44,7 @@ class SettingsPage(QWidget):
         self.folders = QListWidget()
         self.folders.addItems(settings.get("model_dirs", []))
         self.folders.setMaximumHeight(110)
-        add = QPushButton("Add…", clicked=self.main.models.add_folder_dialog)
+        add = QPushButton("Add…", clicked=add_folder)
         remove = QPushButton("Remove", clicked=self.remove_folder)
         folder_buttons = QHBoxLayout()
         folder_buttons.addStretch()
@@ -68,26 +71,24 @@ class SettingsPage(QWidget):
         for box in (sources, look, hw):
             layout.addWidget(box)
         layout.addStretch()
+        state.preferenceChanged.connect(lambda key: key == "model_dirs" and self.refresh_folders())
 
     def refresh_folders(self) -> None:
         self.folders.clear()
-        self.folders.addItems(self.main.settings.get("model_dirs", []))
+        self.folders.addItems(self.settings.get("model_dirs", []))
 
     def remove_folder(self) -> None:
         item = self.folders.currentItem()
         if item is None:
             return
-        dirs = [d for d in self.main.settings.get("model_dirs", []) if d != item.text()]
-        self.main.settings.set("model_dirs", dirs)
-        self.refresh_folders()
-        asyncio.ensure_future(self.main.models.rescan())
+        dirs = [d for d in self.settings.get("model_dirs", []) if d != item.text()]
+        self.state.set_preference("model_dirs", dirs)
 
     def _endpoint_changed(self) -> None:
-        self.main.settings.set("endpoint", self.endpoint.text().strip().rstrip("/"))
+        self.state.set_preference("endpoint", self.endpoint.text().strip().rstrip("/"))
 
     def _cache_changed(self) -> None:
-        self.main.settings.set("hf_cache", self.cache.text().strip())
-        asyncio.ensure_future(self.main.models.rescan())
+        self.state.set_preference("hf_cache", self.cache.text().strip())
 
     def _choose_cache(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Download models to", self.cache.text() or str(Path.home()))
@@ -96,12 +97,12 @@ class SettingsPage(QWidget):
             self._cache_changed()
 
     def _theme_changed(self, choice: str) -> None:
-        self.main.settings.set("theme", choice)
+        self.state.set_preference("theme", choice)
         theme.apply(choice)
 
     def _describe_hardware(self) -> str:
         lines = []
-        for d in self.main.devices:
+        for d in self.devices:
             mem = f"{d.memory_bytes / 2**30:.1f} GiB {'RAM' if d.kind == 'cpu' else 'VRAM'}"
             if d.free_bytes is not None:
                 mem += f" ({d.free_bytes / 2**30:.1f} GiB free)"

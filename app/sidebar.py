@@ -7,7 +7,9 @@ import asyncio
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QHBoxLayout,
     QInputDialog,
+    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -16,14 +18,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .state import AppState
+
+UNDO_SECONDS = 10
+
 
 class Sidebar(QWidget):
-    def __init__(self, main):
+    def __init__(self, state: AppState, new_chat=None):
         super().__init__()
-        self.main = main
+        self.state = state
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.new_button = QPushButton("New chat", clicked=lambda: main.chat.new_chat())
+        self.new_button = QPushButton("New chat", clicked=new_chat or state.new_chat)
         self.search = QLineEdit(placeholderText="Search conversations")
         self.search.textChanged.connect(self.refresh)
         self.conversations = QListWidget()
@@ -34,60 +40,74 @@ class Sidebar(QWidget):
                          triggered=self.delete_selected, shortcutContext=Qt.WidgetShortcut)
         rename = QAction("Rename…", self.conversations, triggered=self.rename_selected)
         self.conversations.addActions([rename, delete])
-        for w in (self.new_button, self.search, self.conversations):
+        self.undo_bar = QWidget(visible=False)
+        self.undo_label = QLabel()
+        self.undo_button = QPushButton("Undo", clicked=self._undo)
+        bar = QHBoxLayout(self.undo_bar)
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(self.undo_label, 1)
+        bar.addWidget(self.undo_button)
+        self._undo_timer = QTimer(self, singleShot=True, interval=UNDO_SECONDS * 1000,
+                                  timeout=lambda: self.undo_bar.setVisible(False))
+        self._deleted: int | None = None
+        for w in (self.new_button, self.search, self.conversations, self.undo_bar):
             layout.addWidget(w)
+        state.conversationsChanged.connect(self.refresh)
+        state.conversationChanged.connect(self._select_current)
+        state.busyChanged.connect(lambda busy: self.new_button.setEnabled(not busy or state.conversation is not None))
+        self.refresh()
 
     def refresh(self) -> None:
         self.conversations.clear()
-        current = self.main.chat.conv_id
-        for conv in self.main.store.list(self.search.text().strip() or None):
+        for conv in self.state.conversations(self.search.text().strip() or None):
             item = QListWidgetItem(conv.title)
             item.setData(Qt.UserRole, conv.id)
+            item.setToolTip(f"{conv.title}\n{conv.model_name}")
             self.conversations.addItem(item)
-            if conv.id == current:
+        self._select_current()
+
+    def _select_current(self) -> None:
+        current = self.state.conversation.id if self.state.conversation is not None else None
+        self.conversations.blockSignals(True)
+        self.conversations.clearSelection()
+        for i in range(self.conversations.count()):
+            item = self.conversations.item(i)
+            if item.data(Qt.UserRole) == current:
                 self.conversations.setCurrentItem(item)
+        self.conversations.blockSignals(False)
 
     def _open_item(self, item: QListWidgetItem) -> None:
-        asyncio.ensure_future(self.main.chat.open_conversation(item.data(Qt.UserRole)))
+        asyncio.ensure_future(self.state.open(item.data(Qt.UserRole)))
 
     def selected_id(self) -> int | None:
         item = self.conversations.currentItem()
         return None if item is None else item.data(Qt.UserRole)
 
     def delete_selected(self) -> None:
-        conv_id = self.selected_id()
-        if conv_id is None or self.main.chat.busy:
+        item = self.conversations.currentItem()
+        if item is None:
             return
-        store = self.main.store
-        title = store.get(conv_id).title
-        store.delete(conv_id)
-        if conv_id == self.main.chat.conv_id:
-            self.main.chat.new_chat()
-        self.refresh()
-        self._offer_undo(f"Deleted “{title}”", conv_id)
+        conv_id, title = item.data(Qt.UserRole), item.text()
+        asyncio.ensure_future(self._delete(conv_id, title))
 
-    def _offer_undo(self, message: str, conv_id: int) -> None:
-        button = QPushButton("Undo")
-        self.undo_button = button
-        status = self.main.statusBar()
+    async def _delete(self, conv_id: int, title: str) -> None:
+        await self.state.delete(conv_id)
+        self._deleted = conv_id
+        self.undo_label.setText(f"Deleted “{title}”")
+        self.undo_bar.setVisible(True)
+        self._undo_timer.start()
 
-        def undo():
-            self.main.store.undelete(conv_id)
-            self.refresh()
-            button.deleteLater()
-            status.showMessage("Restored")
-
-        button.clicked.connect(undo)
-        status.addWidget(button)
-        status.showMessage(message, 10000)
-        QTimer.singleShot(10000, button, button.deleteLater)   # tied to the button: gone with the window
+    def _undo(self) -> None:
+        if self._deleted is not None:
+            asyncio.ensure_future(self.state.restore(self._deleted))
+            self._deleted = None
+        self.undo_bar.setVisible(False)
+        self.state.status.emit("Restored", 5000)
 
     def rename_selected(self) -> None:
-        conv_id = self.selected_id()
-        if conv_id is None:
+        item = self.conversations.currentItem()
+        if item is None:
             return
-        store = self.main.store
-        title, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=store.get(conv_id).title)
+        title, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=item.text())
         if ok and title.strip():
-            store.update(conv_id, title=title.strip())
-            self.refresh()
+            asyncio.ensure_future(self.state.rename(item.data(Qt.UserRole), title.strip()))

@@ -48,6 +48,10 @@ class OutOfMemoryError(EngineError, MemoryError):
     """The device ran out of memory while loading or running the model."""
 
 
+class InvalidOutputError(EngineError):
+    """The model computed NaN or infinite numbers: its weights or the state it ran from are damaged."""
+
+
 class TokenizerError(EngineError):
     """A tokenizer could not be found or loaded."""
 

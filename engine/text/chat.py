@@ -1,13 +1,23 @@
 """Chat on top of the recurrent state: templates, a message tree, and a checkpoint per turn.
 
-Because the whole conversation lives in one fixed-size state, every message keeps a copy of the
-state right after it. A new user turn feeds only its own tokens; regenerate restores the state
-saved after the user turn (whose last logits are ready to sample); editing a message or switching
-branch restores the checkpoint of the message before it. Nothing ever re-reads the chat.
+Because the whole conversation lives in one fixed-size state, every message has a state right
+after it (its *checkpoint*). A new user turn feeds only its own tokens; regenerate restores the
+state after the user turn (whose last logits are ready to sample); editing a message or switching
+branch restores the checkpoint of the message before it. Nothing re-reads the chat.
+
+Checkpoints live in a :class:`Checkpoints` store, not in the messages: the library default keeps
+them all in memory, the engine service keeps a few in RAM and the rest on disk. A checkpoint that
+is nowhere (never saved, its file lost, a reply cut off by a crash) is rebuilt by feeding the
+message's tokens onto the nearest earlier checkpoint: the root's (the initial state) always exists,
+so every point of a conversation can be reached again.
 
 The token stream of a chat is the concatenation of its turns' segments, each tokenized on its
 own (as ChatRWKV feeds them), so re-reading a path from scratch (:meth:`ChatSession.reread`)
 reaches the same state as the checkpoints.
+
+A user message whose prompt was stopped before the model finished reading it (and that has no
+reply) is *dropped*: it keeps its text, feeds nothing, and the next message follows the state
+before it. Regenerate on it reads it again.
 
 RWKV World / G1 template::
 
@@ -26,13 +36,15 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from engine.errors import EmptyPromptError, EngineError
 from engine.models.model import Model
 from engine.models.state import State
-from engine.text.generation import Cancel, Generation, feed, generate
+from engine.text.generation import CHUNK_LEN, Cancel, Generation, Stats, generate, is_cancelled
 from engine.text.sampling import Sampler, SamplerSettings, penalty_exempt_ids
 from engine.text.tokenizer import Tokenizer
 
@@ -65,6 +77,8 @@ def template_for(model: Model, tokenizer: Tokenizer, override: str | ChatTemplat
         return TEMPLATES[override]
     pile = 50277 <= tokenizer.vocab_size <= 50304      # GPT-NeoX-20B's vocabulary, bundled or in a folder
     return RAVEN if model.info.generation == 4 and pile else WORLD
+
+
 # name -> (suffix appended to the user's message, prefix the assistant's reply starts with)
 THINK_MODES: dict[str, tuple[str, str]] = {
     "off": ("", ""),                         # plain chat; RWKV-7 World and older models
@@ -83,10 +97,10 @@ def clean(text: str) -> str:
 
 @dataclass
 class Message:
-    """A node of the conversation tree.
+    """A node of the conversation tree; ``tokens`` is exactly what this node fed the model.
 
-    ``tokens`` is exactly what this node fed the model; ``checkpoint`` is the state after it
-    (for a user message: after ``Assistant:``, with the logits ready to sample).
+    The state after it is its checkpoint (for a user message: after ``Assistant:``, with the logits
+    ready to sample), kept in the session's :class:`Checkpoints`.
     """
 
     id: int
@@ -94,36 +108,91 @@ class Message:
     text: str
     parent: int | None
     tokens: list[int] = field(default_factory=list)
-    checkpoint: State | None = None
     children: list[int] = field(default_factory=list)
     active_child: int | None = None
     complete: bool = True      # an assistant reply that ended at the turn separator
     stop_reason: str | None = None
     think: str = "off"
+    stats: Stats | None = None     # how the reply was generated (assistant messages, this session)
+
+    @property
+    def dropped(self) -> bool:
+        """A user message whose prompt was stopped before it was read: it feeds nothing."""
+        return self.role == "user" and not self.tokens
+
+
+class Checkpoints(Protocol):
+    """Where a session keeps the state after each message (id 0: the root, the initial state)."""
+
+    def get(self, message_id: int) -> State | None: ...
+
+    def put(self, message_id: int, state: State) -> None: ...
+
+    def discard(self, message_id: int) -> None: ...
+
+
+class MemoryCheckpoints:
+    """Every checkpoint in memory: the library default (a CLI chat, a script)."""
+
+    def __init__(self) -> None:
+        self._states: dict[int, State] = {}
+
+    def get(self, message_id: int) -> State | None:
+        return self._states.get(message_id)
+
+    def put(self, message_id: int, state: State) -> None:
+        self._states[message_id] = state
+
+    def discard(self, message_id: int) -> None:
+        self._states.pop(message_id, None)
+
+
+@dataclass(frozen=True)
+class PromptRead:
+    """Progress of a prompt being read (or a checkpoint being rebuilt): ``done`` of ``total`` tokens."""
+
+    message_id: int
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class ReplyStarted:
+    """The assistant message a reply streams into now exists (its id is final)."""
+
+    message: Message
+
+
+Progress = PromptRead | ReplyStarted | str     # a str is a piece of the reply's text
 
 
 class ChatSession:
-    """One conversation with one model; see the module docstring for how state is reused."""
+    """One conversation with one model; see the module docstring for how state is reused.
+
+    ``send``, ``edit``, ``regenerate`` and ``continue_reply`` stream text pieces (the CLI, scripts).
+    The engine service uses the steps underneath (:meth:`add_user`, :meth:`respond`,
+    :meth:`extend`), which also report prompt progress and the reply's message, so it can store
+    the user's message before any work starts and interleave many conversations between steps.
+    """
 
     def __init__(self, model: Model, tokenizer: Tokenizer, *, system: str | None = None,
                  settings: SamplerSettings | None = None, initial_state: State | None = None,
-                 max_tokens: int = 1024, chunk_len: int = 256,
-                 checkpoint_loader: Callable[[Message], State | None] | None = None,
+                 max_tokens: int = 1024, chunk_len: int = CHUNK_LEN, checkpoints: Checkpoints | None = None,
                  template: str | ChatTemplate | None = None):
         self.model, self.tokenizer = model, tokenizer
         self.template = template_for(model, tokenizer, template)
-        # Where checkpoints not held in memory come from (the app keeps them on disk).
-        self.checkpoint_loader = checkpoint_loader
+        self.checkpoints: Checkpoints = checkpoints if checkpoints is not None else MemoryCheckpoints()
         self.settings = settings or SamplerSettings()
         self.max_tokens, self.chunk_len = max_tokens, chunk_len
         self._ids = itertools.count(1)
         self._replies = itertools.count()
-        base = initial_state.clone() if initial_state is not None else model.new_state()
-        self.root = Message(0, "root", "", None, [], base)
+        self.root = Message(0, "root", "", None)
         self.messages: dict[int, Message] = {0: self.root}
+        if self.checkpoints.get(0) is None:
+            self.checkpoints.put(0, initial_state.clone() if initial_state is not None else model.new_state())
         self._exempt = penalty_exempt_ids(tokenizer)
         if system and system.strip():
-            self._add_system(system)
+            self.add_system(system)
 
     # -- the tree ----------------------------------------------------------------------------
 
@@ -163,150 +232,209 @@ class ChatSession:
         parent.active_child = msg.id
         return msg
 
-    def _add_system(self, text: str) -> None:
+    def add_system(self, text: str) -> Message:
+        """A system message at the start (a new branch beside an earlier one); it is read when the
+        first reply needs it, not here, so making a session costs no forward pass."""
         msg = self._new("system", clean(text), self.root)
         role = self.template.system
         msg.tokens = self.tokenizer.encode(f"{role + ': ' if role else ''}{msg.text}{SEPARATOR}")
-        msg.checkpoint = self._state_after(self.root)
-        feed(self.model, msg.tokens, msg.checkpoint, chunk_len=self.chunk_len)
+        return msg
 
-    # -- talking ---------------------------------------------------------------------------------
+    # -- talking (streams of text, for the CLI and scripts) ----------------------------------------
 
     def send(self, text: str, *, think: str = "off", cancel: Cancel = None,
              max_tokens: int | None = None) -> Iterator[str]:
         """Add a user message at the end of the active branch and stream the reply."""
-        return self._send_after(self.messages[self.leaf()], text, think, cancel, max_tokens)
+        user = self.add_user(text, think=think)
+        return _texts(self.respond(user.id, cancel=cancel, max_tokens=max_tokens))
 
     def edit(self, message_id: int, text: str, *, think: str | None = None, cancel: Cancel = None,
              max_tokens: int | None = None) -> Iterator[str]:
         """Resend an edited user message as a new branch beside the old one."""
-        msg = self.messages[message_id]
-        if msg.role != "user":
-            raise EngineError("Only user messages can be edited and resent.")
-        return self._send_after(self.messages[msg.parent], text, think or msg.think, cancel, max_tokens)
+        user = self.edit_user(message_id, text, think=think)
+        return _texts(self.respond(user.id, cancel=cancel, max_tokens=max_tokens))
 
     def regenerate(self, message_id: int | None = None, *, cancel: Cancel = None,
                    max_tokens: int | None = None) -> Iterator[str]:
         """A new reply to the user message before ``message_id`` (default: the last reply)."""
+        user = self.user_to_answer(message_id)
+        return _texts(self.respond(user.id, cancel=cancel, max_tokens=max_tokens))
+
+    def continue_reply(self, *, cancel: Cancel = None, max_tokens: int | None = None) -> Iterator[str]:
+        """Extend the last assistant reply from where it stopped (after a length limit or a stop)."""
+        return _texts(self.extend(self.leaf(), cancel=cancel, max_tokens=max_tokens))
+
+    # -- the steps underneath ----------------------------------------------------------------------
+
+    def add_user(self, text: str, *, think: str = "off", after: int | None = None) -> Message:
+        """A user message after ``after`` (default: the end of the active branch), encoded, not read."""
+        parent = self.messages[self.leaf() if after is None else after]
+        body, tokens = self._segment(parent, text, think)
+        return self._new("user", body, parent, tokens=tokens, think=think)
+
+    def edit_user(self, message_id: int, text: str, *, think: str | None = None) -> Message:
+        """An edited copy of user message ``message_id``, as a new branch beside it."""
+        msg = self.messages[message_id]
+        if msg.role != "user":
+            raise EngineError("Only user messages can be edited and resent.")
+        return self.add_user(text, think=think or msg.think, after=msg.parent)
+
+    def user_to_answer(self, message_id: int | None = None) -> Message:
+        """The user message a regenerate at ``message_id`` (default: the last message) answers."""
         msg = self.messages[message_id if message_id is not None else self.leaf()]
         user = self.messages[msg.parent] if msg.role == "assistant" else msg
         if user.role != "user":
             raise EngineError("There is no user message to answer.")
-        return self._regenerate(user, cancel, max_tokens)
+        return user
 
-    def _regenerate(self, user: Message, cancel: Cancel, max_tokens: int | None) -> Iterator[str]:
-        if self.checkpoint_of(user) is None:   # the prompt was cancelled half way: read it again
-            state = self._state_after(self.messages[user.parent])
-            if feed(self.model, user.tokens, state, cancel, self.chunk_len) is None:
-                return
-            user.checkpoint = state
-        yield from self._reply(user, cancel, max_tokens)
+    def respond(self, user_id: int, *, cancel: Cancel = None, max_tokens: int | None = None) -> Iterator[Progress]:
+        """Read user message ``user_id`` if its checkpoint is not at hand, then stream a new reply.
 
-    def continue_reply(self, *, cancel: Cancel = None, max_tokens: int | None = None) -> Iterator[str]:
-        """Extend the last assistant reply from where it stopped (after a length limit or a stop)."""
-        msg = self.messages[self.leaf()]
-        if msg.role != "assistant" or self.checkpoint_of(msg) is None:
+        Stopped while the prompt is read, a message that was never answered is dropped (see the
+        module docstring) and no reply is made."""
+        user = self.messages[user_id]
+        if user.dropped:            # read it again (regenerate on a message whose prompt was stopped)
+            user.tokens = self._segment(self.messages[user.parent], user.text, user.think)[1]
+        t0 = time.perf_counter()
+        state, read = yield from self._reach(user, cancel)
+        if state is None:
+            if not user.children:
+                user.tokens, user.stop_reason = [], "cancelled"
+            return
+        user.stop_reason = None
+        prefix = THINK_MODES[user.think][1].lstrip()
+        msg = self._new("assistant", prefix, user, complete=False, stop_reason="interrupted")
+        yield ReplyStarted(msg)
+        prompt = Stats(prompt_tokens=read, prefill_seconds=time.perf_counter() - t0)
+        yield from self._stream(msg, state.clone(), cancel, max_tokens, prompt, strip_space=not prefix)
+
+    def extend(self, reply_id: int, *, cancel: Cancel = None, max_tokens: int | None = None) -> Iterator[Progress]:
+        """Continue assistant message ``reply_id`` from where it stopped."""
+        msg = self.messages[reply_id]
+        if msg.role != "assistant":
             raise EngineError("There is no reply to continue.")
         if msg.complete:
             raise EngineError("The last reply is complete; send a message instead.")
-        state = msg.checkpoint.clone()
-        gen = self._generation(None, state, cancel, max_tokens)
-        try:
-            for piece in gen:
-                msg.text += piece
-                yield piece
-        finally:
-            msg.tokens += gen.tokens
-            self._finish(msg, gen)
+        t0 = time.perf_counter()
+        state, read = yield from self._reach(msg, cancel)
+        if state is None:
+            return
+        yield ReplyStarted(msg)
+        prompt = Stats(prompt_tokens=read, prefill_seconds=time.perf_counter() - t0)
+        yield from self._stream(msg, state.clone(), cancel, max_tokens, prompt, strip_space=False)
 
-    def _send_after(self, parent: Message, text: str, think: str, cancel: Cancel,
-                    max_tokens: int | None) -> Iterator[str]:
+    def checkpoint(self, message_id: int, cancel: Cancel = None) -> State | None:
+        """The state after ``message_id`` (rebuilt if need be; do not modify it: clone first);
+        None only if ``cancel`` stopped a rebuild."""
+        reach = self._reach(self.messages[message_id], cancel)
+        try:
+            while True:
+                next(reach)
+        except StopIteration as done:
+            return done.value[0]
+
+    # -- inside ------------------------------------------------------------------------------------
+
+    def _segment(self, parent: Message, text: str, think: str) -> tuple[str, list[int]]:
+        """(the cleaned text, the tokens) of a user turn after ``parent``."""
         if think not in THINK_MODES:
             raise EngineError(f"Unknown think mode '{think}'; use one of {', '.join(THINK_MODES)}.")
         body = clean(text)
         if not body:
             raise EmptyPromptError("The message is empty.")
+        before = self._context_parent(parent)
+        lead = "" if before.role in ("root", "system") or before.complete else SEPARATOR
         suffix, prefix = THINK_MODES[think]
-        lead = "" if parent.role == "root" or parent.complete else SEPARATOR
         t = self.template
-        segment = f"{lead}{t.user}: {body}{suffix}{SEPARATOR}{t.assistant}:{prefix}"
-        user = self._new("user", body, parent, tokens=self.tokenizer.encode(segment), think=think)
-        return self._prefill_and_reply(user, parent, cancel, max_tokens)
+        return body, self.tokenizer.encode(f"{lead}{t.user}: {body}{suffix}{SEPARATOR}{t.assistant}:{prefix}")
 
-    def _prefill_and_reply(self, user: Message, parent: Message, cancel: Cancel,
-                           max_tokens: int | None) -> Iterator[str]:
-        state = self._state_after(parent)
-        if feed(self.model, user.tokens, state, cancel, self.chunk_len) is None:
-            return      # cancelled while reading the prompt: the message stays, without a reply
-        user.checkpoint = state
-        yield from self._reply(user, cancel, max_tokens)
+    def _context_parent(self, msg: Message) -> Message:
+        """``msg``, or the first message above it that fed the model (dropped prompts feed nothing)."""
+        while msg.dropped and msg.parent is not None:
+            msg = self.messages[msg.parent]
+        return msg
 
-    def _reply(self, user: Message, cancel: Cancel, max_tokens: int | None) -> Iterator[str]:
-        assert user.checkpoint is not None
-        prefix = THINK_MODES[user.think][1].lstrip()
-        msg = self._new("assistant", prefix, user)
-        gen = self._generation(None, user.checkpoint.clone(), cancel, max_tokens)
-        first = not prefix
+    def _reach(self, msg: Message, cancel: Cancel) -> Iterator[PromptRead]:
+        """Generator returning (the checkpoint after ``msg``, how many tokens were read to get it):
+        the stored one, else the nearest earlier checkpoint with the tokens in between fed onto it,
+        chunk by chunk. The checkpoint is None if ``cancel`` stopped the reading."""
+        chain: list[Message] = []
+        node = msg
+        state = self.checkpoints.get(node.id)
+        while state is None:
+            chain.append(node)
+            node = self.messages[node.parent]
+            state = self.checkpoints.get(node.id)
+        if not chain:
+            return state, 0
+        state = state.clone()
+        tokens = [t for m in reversed(chain) for t in m.tokens]
+        for start in range(0, len(tokens), self.chunk_len):
+            if is_cancelled(cancel):
+                return None, start
+            self.model.forward(tokens[start:start + self.chunk_len], state)
+            yield PromptRead(msg.id, min(start + self.chunk_len, len(tokens)), len(tokens))
+        self.checkpoints.put(msg.id, state)
+        return state, len(tokens)
+
+    def _stream(self, msg: Message, state: State, cancel: Cancel, max_tokens: int | None, prompt: Stats,
+                strip_space: bool) -> Iterator[str]:
+        gen = self._generation(state, cancel, max_tokens)
+        start = len(msg.tokens)
+        msg.complete, msg.stop_reason = False, "interrupted"    # what a crash in the middle leaves stored
+        clean_end = False
         try:
             for piece in gen:
-                if first:       # "Assistant:" is followed by a space the reply itself does not show
+                if strip_space:     # "Assistant:" is followed by a space the reply itself does not show
                     piece = piece.lstrip(" ")
-                    first = not piece
+                    strip_space = not piece
                 msg.text += piece
+                msg.tokens[start:] = gen.tokens
                 yield piece
-        finally:                # also when the consumer stops iterating: keep what was generated
-            msg.tokens = gen.tokens
-            self._finish(msg, gen)
+            clean_end = True
+        except GeneratorExit:   # the consumer stopped iterating between two tokens: the state is whole
+            clean_end = True
+            raise
+        finally:                # keep what was generated, whatever happened
+            msg.tokens[start:] = gen.tokens
+            msg.stats = replace(gen.stats, prompt_tokens=prompt.prompt_tokens,
+                                prefill_seconds=prompt.prefill_seconds)
+            msg.complete = gen.stop_reason == "stop"
+            if clean_end:
+                msg.stop_reason = gen.stop_reason or "cancelled"
+                self.checkpoints.put(msg.id, gen.state)
+            else:               # failed mid-step: the tokens are the truth, the state is rebuilt from them
+                msg.stop_reason = "error"
+                self.checkpoints.discard(msg.id)
 
-    def _generation(self, prompt: Sequence[int] | None, state: State, cancel: Cancel,
-                    max_tokens: int | None) -> Generation:
+    def _generation(self, state: State, cancel: Cancel, max_tokens: int | None) -> Generation:
         settings = self.settings
         if settings.seed is not None:   # reproducible chat, yet every regenerate draws anew
             settings = replace(settings, seed=settings.seed + next(self._replies))
         sampler = Sampler(settings, self.model.info.vocab_size, self._exempt, device=str(self.model.device))
-        return generate(self.model, self.tokenizer, prompt, state=state, sampler=sampler,
+        return generate(self.model, self.tokenizer, None, state=state, sampler=sampler,
                         max_tokens=max_tokens or self.max_tokens, stop=[SEPARATOR], cancel=cancel,
                         chunk_len=self.chunk_len)
 
-    @staticmethod
-    def _finish(msg: Message, gen: Generation) -> None:
-        msg.checkpoint = gen.state
-        msg.stop_reason = gen.stop_reason or "cancelled"
-        msg.complete = gen.stop_reason == "stop"
-
-    def checkpoint_of(self, msg: Message) -> State | None:
-        """The state after ``msg``: in memory, else from the loader (then kept), else None."""
-        if msg.checkpoint is None and self.checkpoint_loader is not None and msg.role != "root":
-            msg.checkpoint = self.checkpoint_loader(msg)
-        return msg.checkpoint
-
-    def _state_after(self, msg: Message) -> State:
-        state = self.checkpoint_of(msg)
-        if state is None:
-            raise EngineError("There is no saved state for that point of the conversation (its prompt was "
-                              "cancelled, or it came from an import); send a new message instead.")
-        return state.clone()
-
     @classmethod
-    def restore(cls, model: Model, tokenizer: Tokenizer, messages: Sequence[Message], *,
-                initial_state: State | None = None, **kw) -> ChatSession:
-        """Rebuild a saved conversation from its messages (parents before children); checkpoints
-        come from ``checkpoint_loader`` when they are needed, so nothing is re-read."""
-        chat = cls(model, tokenizer, initial_state=initial_state, **kw)
-        for m in sorted(messages, key=lambda m: m.id):
+    def restore(cls, model: Model, tokenizer: Tokenizer, messages: Iterable[Message], **kw) -> ChatSession:
+        """Rebuild a saved conversation from its messages; checkpoints come from ``checkpoints``
+        (or are rebuilt) when they are needed, so nothing is read ahead of time."""
+        chat = cls(model, tokenizer, **kw)
+        saved = sorted(messages, key=lambda m: m.id)
+        for m in saved:
             parent = chat.messages[m.parent if m.parent is not None else 0]
-            msg = Message(m.id, m.role, m.text, parent.id, list(m.tokens), m.checkpoint, [], None,
-                          m.complete, m.stop_reason, m.think)
+            msg = replace(m, parent=parent.id, tokens=list(m.tokens), children=[], active_child=None)
             chat.messages[msg.id] = msg
             parent.children.append(msg.id)
             parent.active_child = msg.id
-        for m in messages:          # keep the branch choices that were saved
+        for m in saved:          # keep the branch choices that were saved
             if m.active_child is not None and m.active_child in chat.messages:
                 chat.messages[m.id].active_child = m.active_child
         chat._ids = itertools.count(max(chat.messages) + 1)
         return chat
 
-    # -- checks and persistence helpers ---------------------------------------------------------
+    # -- checks ---------------------------------------------------------------------------------
 
     def transcript_tokens(self, leaf: int | None = None) -> list[int]:
         """Every token fed along the path to ``leaf``, in order: what a full re-read would feed."""
@@ -314,8 +442,21 @@ class ChatSession:
 
     def reread(self, leaf: int | None = None, cancel: Cancel = None) -> State:
         """The state at ``leaf`` rebuilt from the start of the chat (slow; checkpoints avoid this)."""
-        state = self.root.checkpoint.clone() if self.root.checkpoint is not None else self.model.new_state()
+        state = self.checkpoints.get(0).clone()
         tokens = self.transcript_tokens(leaf)
-        if tokens:
-            feed(self.model, tokens, state, cancel, self.chunk_len)
+        for start in range(0, len(tokens), self.chunk_len):
+            if is_cancelled(cancel):
+                break
+            self.model.forward(tokens[start:start + self.chunk_len], state)
         return state
+
+
+def _texts(progress: Iterator[Progress]) -> Iterator[str]:
+    """The text pieces of a step's progress (what a terminal prints); closing it closes the step,
+    which then records the reply so far."""
+    try:
+        for p in progress:
+            if isinstance(p, str):
+                yield p
+    finally:
+        progress.close()

@@ -12,6 +12,7 @@ A text prompt for the 20B (Pile) tokenizer that ends in ``\\n\\n`` is fed as two
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from engine.errors import EmptyPromptError
+from engine.errors import EmptyPromptError, InvalidOutputError
 from engine.models.model import Model
 from engine.models.state import State
 from engine.text.sampling import Sampler, SamplerSettings, penalty_exempt_ids
@@ -149,6 +150,7 @@ class Generation:
             if is_cancelled(self.cancel):
                 self.stop_reason = "cancelled"
                 break
+            _check_finite(logits)
             token = self.sampler.sample(logits)
             if self.stats.first_token_seconds is None:
                 self.stats.first_token_seconds = time.perf_counter() - t0
@@ -179,6 +181,15 @@ class Generation:
             self.text = full
             yield full[emitted:]
         self.text = full
+
+
+def _check_finite(logits: Tensor) -> None:
+    """Refuse NaN/Inf logits: sampling from them would pick arbitrary tokens without a word. One sum
+    (NaN and infinities carry through it) costs ~10 us a token; ``isfinite().all()`` cost 100x more."""
+    if not math.isfinite(float(logits.sum())):
+        raise InvalidOutputError("The model produced invalid numbers (NaN or infinity) instead of "
+                                 "predictions, so nothing was generated from them. The model file or the "
+                                 "saved state it continued from is probably damaged.")
 
 
 def _find_stop(text: str, stops: Sequence[str], emitted: int) -> int | None:

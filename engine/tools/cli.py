@@ -264,11 +264,10 @@ def _save(chat, path: str | None) -> None:
     if not path:
         print("[give a file name: /save FILE]", file=sys.stderr)
         return
-    leaf = chat.messages[chat.leaf()]
-    if leaf.checkpoint is None:
+    if chat.leaf() == 0:
         print("[nothing to save yet]", file=sys.stderr)
         return
-    leaf.checkpoint.save(path, {"source": "engine chat"})
+    chat.checkpoint(chat.leaf()).save(path, {"source": "engine chat"})
     print(f"[state saved to {path}]", file=sys.stderr)
 
 

@@ -50,31 +50,29 @@ def loop(qapp):
 
 @pytest.fixture
 def make_window(qtbot, loop, tmp_path):
-    """``make_window(folder)``: a shown MainWindow on a data folder (a second one on the same folder
-    is the app after a restart). Downloads and the library use ``tmp_path/hf-cache``, never the
-    user's Hugging Face cache."""
+    """``make_window(folder)``: a shown MainWindow, with its own engine service, on a data folder (a
+    second one on the same folder is the app after a restart). Downloads and the library use
+    ``tmp_path/hf-cache``, never the user's Hugging Face cache."""
     from app import theme
     from app.settings import Settings
-    from app.store import ConversationStore
+    from app.state import AppState
     from app.window import MainWindow
-    from app.worker import EngineWorker
+    from engine.service import EngineService
 
     made = []
 
     def make(folder=tmp_path / "data"):
-        store = ConversationStore(folder)
         settings = Settings(folder / "settings.json")
         if settings.get("hf_cache") is None:
             settings.set("hf_cache", str(tmp_path / "hf-cache"))
-        worker = EngineWorker(loop)
-        win = MainWindow(worker, store, settings)
+        state = AppState(EngineService(folder), settings)
+        win = MainWindow(state)
         qtbot.addWidget(win)
         win.show()
-        made.append((win, worker, store))
+        made.append(state)
         return win
 
     yield make
-    for _win, worker, store in made:
-        worker.shutdown()
-        store.close()
+    for state in made:
+        state.shutdown()
     theme.apply("Light")          # the palette is the application's: leave it as the next test expects

@@ -4,13 +4,14 @@ themes, and the keyboard (Enter, Shift+Enter are in test_window; here Ctrl+N and
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QGuiApplication
 
 from app import theme
-from tests.gui.util import run, send, start_endless_reply, until
+from tests.gui.util import path, run, send, start_endless_reply, until
 
 CODE_REPLY = "Here you are:\n\n```python\ndef double(x):\n    return 2 * x  # twice\n```\n\nDone."
 LONG_REPLY = ("First, a paragraph long enough to wrap onto a second line in a window of ordinary width, so "
@@ -18,11 +19,16 @@ LONG_REPLY = ("First, a paragraph long enough to wrap onto a second line in a wi
               "```python\ndef double(x):\n    return 2 * x\n```\n\n## A heading\n\n- one\n- two\n\nThe end.")
 
 
+def _with_text(win, reply, text):
+    """Show ``reply`` with ``text`` (what a real model would answer; the tiny random one cannot)."""
+    win.state.conversation = win.state.conversation.with_message(replace(reply, text=text))
+    win.chat.render()
+
+
 def _with_code_reply(loop, win, qtbot):
     send(loop, win, "Show me code", qtbot)
-    reply = win.chat.session.path()[-1]
-    reply.text = CODE_REPLY           # what a real model would answer; the tiny random one cannot
-    win.chat.render()
+    reply = path(win)[-1]
+    _with_text(win, reply, CODE_REPLY)
     return reply
 
 
@@ -45,14 +51,16 @@ def test_each_reply_shows_its_token_count_and_speed_and_keeps_them_after_a_resta
     first = make_window()
     run(loop, first.load_model(str(world_ckpt)))
     send(loop, first, "Count me", qtbot)
-    reply = first.chat.session.path()[-1]
+    reply = path(first)[-1]
     shown = re.search(r"(\d+) tokens · ([\d.]+) tokens/s", first.chat.view.toPlainText())
-    assert shown and int(shown.group(1)) == len(reply.tokens) and float(shown.group(2)) > 0
-    assert first.store.load_stats(first.chat.conv_id)[reply.id]["tokens"] == len(reply.tokens)
+    assert shown and int(shown.group(1)) == reply.token_count and float(shown.group(2)) > 0
+    store = first.state.service.store
+    assert store.load_stats(first.state.conversation.id)[reply.id]["tokens"] == reply.token_count
+    first.state.shutdown()
 
     second = make_window(tmp_path / "data")
     run(loop, second.load_model(str(world_ckpt)))
-    run(loop, second.chat.open_conversation(second.sidebar.conversations.item(0).data(Qt.UserRole)))
+    run(loop, second.state.open(second.sidebar.conversations.item(0).data(Qt.UserRole)))
     assert shown.group(0) in second.chat.view.toPlainText()
 
 
@@ -84,9 +92,9 @@ def test_ctrl_n_starts_a_new_chat_and_escape_stops_a_reply(loop, make_window, wo
     qtbot.waitUntil(win.isActiveWindow, timeout=2000)
     qtbot.keyClick(win.chat.input, Qt.Key_Escape)
     run(loop, until(lambda: not win.chat.busy))
-    assert win.chat.session.path()[-1].stop_reason == "cancelled"
+    assert path(win)[-1].stop_reason == "cancelled"
     qtbot.keyClick(win.chat.input, Qt.Key_N, Qt.ControlModifier)
-    assert win.chat.session is None and win.chat.conv_id is None
+    assert win.state.conversation is None
     assert win.chat.input.hasFocus()
 
 
@@ -105,15 +113,16 @@ def test_a_streaming_reply_is_laid_out_as_the_finished_page_so_nothing_jumps(loo
     run(loop, win.load_model(str(world_ckpt)))
     send(loop, win, "Hello", qtbot)
     send(loop, win, "Write a few paragraphs and some code", qtbot)
-    view, session = win.chat.view, win.chat.session
-    reply = session.path()[-1]
+    view = win.chat.view
+    _with_text(win, path(win)[-1], "")
+    reply = path(win)[-1]
     for end in [0, 20, 120, 160, 190, 235, 260, 290, len(LONG_REPLY)]:    # ticks: prose, open fence, closed
-        reply.text = LONG_REPLY[:end]
-        view.update_tail()                     # a tick redraws only the reply (see ChatView.show_session)
+        win.state.streaming[reply.id] = LONG_REPLY[:end]
+        view.update_tail()                     # a tick redraws only the reply (see ChatView.show_conversation)
         streamed, height = _layout(view), view.document().size().height()
-        view.setHtml("".join(view._message_html(session, m, win.chat.stats) for m in session.path()))
+        view.setHtml(view.page_html())
         finished = _layout(view)              # the whole page at once, as it is drawn once the reply is done
         assert [b[0] for b in streamed] == [b[0] for b in finished]
         assert [v for b in streamed for v in b[1:]] == pytest.approx([v for b in finished for v in b[1:]], abs=0.5)
         assert height == pytest.approx(view.document().size().height(), abs=0.5)
-        view.show_session(session, win.chat.stats)
+        view.show_conversation(win.state.conversation, win.chat._text_of)

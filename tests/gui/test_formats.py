@@ -8,11 +8,19 @@ import torch
 from PySide6.QtCore import Qt
 from safetensors.torch import save_file
 
+import engine
 from app.window import TUNING_FILTER
+from engine.models.state import State
 from tests.fixtures.checkpoints import make_rwkv7_state_dict
 from tests.fixtures.hf_layouts import write_fla_rwkv7, write_transformers_rwkv4
 from tests.fixtures.legacy_checkpoints import LegacySpec, make_legacy_state_dict, save_tensors
-from tests.gui.util import run
+from tests.gui.util import run, send, until
+
+
+def _info(path):
+    import engine
+
+    return engine.load(path).info
 
 
 def _rows(win) -> dict[str, list[str]]:
@@ -53,7 +61,7 @@ def test_hf_folders_are_one_library_row_each_and_load(loop, make_window, tmp_pat
 
     assert "int8" in load(fla)                    # int8 weights for every generation on the CPU
     assert "int8" in load(pile)
-    assert win.model.info.generation == 4 and win.tokenizer.encode("\n\n") == [535]
+    assert win.state.model.generation == 4 and win.state.model.vocab_size == 50277
     assert "(loaded)" in lib.currentItem().text(0)
 
 
@@ -63,24 +71,24 @@ def test_open_folder_loads_a_hf_folder_and_refuses_a_plain_one(loop, make_window
     win = make_window()
     chosen = [str(fla)]
     monkeypatch.setattr("app.window.QFileDialog.getExistingDirectory", lambda *a, **k: chosen[0])
-    shown = []
-    monkeypatch.setattr("app.window.QMessageBox.warning", lambda *a: shown.append(a[2]))
     run(loop, win.open_model_folder_dialog())
-    assert win.model is not None and win.model.info.generation == 7 and win.model.info.name == "rwkv7-tiny"
+    assert win.state.model is not None and win.state.model.generation == 7 and win.state.model.name == "rwkv7-tiny"
 
     empty = tmp_path / "holiday photos"
     empty.mkdir()
     chosen[0] = str(empty)
     run(loop, win.open_model_folder_dialog())
-    assert shown and "holiday photos" in shown[0]
-    assert win.model.info.path == fla
+    run(loop, until(lambda: win.failure is not None))
+    assert "holiday photos" in win.failure[1]
+    assert win.state.model.path == str(fla)
 
 
-def test_the_tuning_picker_offers_official_and_ai00_files(loop, make_window, world_ckpt, tmp_path, monkeypatch):
+def test_the_tuning_picker_offers_official_and_ai00_files(loop, make_window, world_ckpt, tmp_path, monkeypatch,
+                                                          qtbot):
     win = make_window()
     run(loop, win.load_model(str(world_ckpt)))
     ai00 = tmp_path / "role-play.state"
-    save_file(_time_states(win.model.info, 0.2), str(ai00))
+    save_file(_time_states(_info(world_ckpt), 0.2), str(ai00))
     offered = []
 
     def pick(*args, **kwargs):
@@ -90,8 +98,11 @@ def test_the_tuning_picker_offers_official_and_ai00_files(loop, make_window, wor
     monkeypatch.setattr("app.window.QFileDialog.getOpenFileName", pick)
     run(loop, win.tuning_dialog())
     assert offered == [TUNING_FILTER] and "*.pth" in TUNING_FILTER and "*.state" in TUNING_FILTER
-    assert win.tuning_path == str(ai00) and "role-play.state" in win.header.text()
-    assert torch.equal(win.tuning.wkv[1], torch.full((2, 32, 32), 0.2))
+    assert win.state.tuning == "role-play.state" and "role-play.state" in win.header.text()
+    send(loop, win, "Hi", qtbot)
+    store = win.state.service.store
+    started = State.load(store.states / store.get(win.state.conversation.id).initial_state, engine.load(world_ckpt))
+    assert torch.equal(started.wkv[1], torch.full((2, 32, 32), 0.2))
 
 
 @pytest.mark.parametrize("case", ["rwkv6 file on an rwkv7 model", "same-shape rwkv6 file on an rwkv7 model",
@@ -101,31 +112,30 @@ def test_a_tuning_file_for_another_generation_is_refused_clearly_and_nothing_cha
     win = make_window()
     if case.endswith("rwkv7 model"):
         run(loop, win.load_model(str(world_ckpt)))
+        info = _info(world_ckpt)
         good = tmp_path / "good.pth"
-        torch.save(_time_states(win.model.info, 0.1), good)
+        torch.save(_time_states(info, 0.1), good)
         assert run(loop, win.apply_tuning(str(good)))
-        before = (win.tuning, win.tuning_path, win.header.text())
+        before = (win.state.tuning, win.header.text())
         if case.startswith("same-shape"):       # only its name can tell
             wrong = tmp_path / "rwkv-x060-tiny-state.pth"
-            torch.save(_time_states(win.model.info, 0.5), wrong)
+            torch.save(_time_states(info, 0.5), wrong)
             expected = "is named for RWKV-6, but the loaded model is RWKV-7"
         else:                                   # an RWKV-6 1.6B's tuning: 24 layers of 32 heads of 64
             wrong = tmp_path / "rwkv-x060-world-1b6-state.pth"
-            torch.save(_time_states(win.model.info, 0.5, layers=24, heads=32, size=64), wrong)
+            torch.save(_time_states(info, 0.5, layers=24, heads=32, size=64), wrong)
             expected = "tuned for another model"
     else:
         v4 = save_tensors(make_legacy_state_dict(LegacySpec(4, n_layer=2, n_embd=64, vocab_size=65536)),
                           tmp_path / "rwkv4-world", "pth")
         run(loop, win.load_model(str(v4)))
-        before = (None, None, win.header.text())
+        before = (None, win.header.text())
         wrong = tmp_path / "rwkv-x070-state.pth"
-        torch.save(_time_states(win.model.info, 0.5, layers=2, heads=1, size=64), wrong)
+        torch.save(_time_states(_info(v4), 0.5, layers=2, heads=1, size=64), wrong)
         expected = "RWKV-4 models have no matrix state"
-    shown = []
-    monkeypatch.setattr("app.window.QMessageBox.warning", lambda *a: shown.append((a[1], a[2])))
     assert not run(loop, win.apply_tuning(str(wrong)))
-    assert len(shown) == 1
-    title, text = shown[0]
+    run(loop, until(lambda: win.failure is not None))
+    title, text = win.failure
     assert title == "Could not use the state-tuning file"
     assert wrong.name in text and expected in text and "unchanged" in text
-    assert (win.tuning, win.tuning_path, win.header.text()) == before
+    assert (win.state.tuning, win.header.text()) == before

@@ -82,7 +82,7 @@ def test_a_downloaded_model_appears_in_the_library_with_its_info_and_loads(loop,
     lib.setCurrentItem(next(lib.topLevelItem(i) for i in range(lib.topLevelItemCount())
                             if lib.topLevelItem(i).data(0, Qt.UserRole) == str(row.download.path)))
     assert run(loop, win.models.load_selected())
-    assert win.model.info.name == "rwkv7-tiny-0.1b-test" and "(loaded)" in lib.currentItem().text(0)
+    assert win.state.model.name == "rwkv7-tiny-0.1b-test" and "(loaded)" in lib.currentItem().text(0)
 
 
 def engine_params(path) -> int:
@@ -171,15 +171,15 @@ def test_not_enough_disk_space_is_refused_with_a_clear_message(loop, make_window
 def test_switching_model_while_a_reply_streams_cancels_it_first(loop, make_window, world_ckpt, rwkv7_checkpoint):
     other = rwkv7_checkpoint(n_layer=2, n_embd=64, head_size=32, vocab_size=65536)
     win = start_endless_reply(loop, make_window, world_ckpt)
-    conv_id = win.chat.conv_id
+    conv_id = win.state.conversation.id
     run(loop, win.models.add_folder(str(other.parent)))
     lib = win.models.library
     lib.setCurrentItem(next(lib.topLevelItem(i) for i in range(lib.topLevelItemCount())
                             if lib.topLevelItem(i).data(0, Qt.UserRole) == str(other)))
     assert win.chat.busy
     assert run(loop, win.models.load_selected())
-    assert win.model.info.path == other and not win.chat.busy and win.chat.session is None
-    saved = win.store.load_messages(conv_id)
+    assert win.state.model.path == str(other) and not win.chat.busy and win.state.conversation is None
+    saved = win.state.service.store.load_messages(conv_id)
     assert saved[-1].role == "assistant" and saved[-1].stop_reason == "cancelled" and saved[-1].text
 
 
@@ -211,7 +211,7 @@ def test_a_cpu_only_machine_is_recommended_a_model_that_answers_quickly(loop, ma
     from tests.unit.test_hub_recommend import CATALOG
 
     win = make_window()
-    win.devices = [hardware.Device("cpu", "cpu", "Desktop CPU", 24 * 2**30, None, 8, (), ("fp32", "bf16"))]
+    win.models.devices = [hardware.Device("cpu", "cpu", "Desktop CPU", 24 * 2**30, None, 8, (), ("fp32", "bf16"))]
     win.models.set_catalog(CATALOG)
     view = win.models.catalog_view
     names = [view.topLevelItem(i).text(0) for i in range(view.topLevelItemCount())]
@@ -220,7 +220,7 @@ def test_a_cpu_only_machine_is_recommended_a_model_that_answers_quickly(loop, ma
     assert "CPU (24 GiB RAM)" in win.models.recommendation.text()
     assert "tokens/s" in win.models.recommendation.toolTip()
 
-    win.devices = [*win.devices, hardware.Device("cuda:0", "cuda", "Test GPU", 24 * 2**30, None, None, (),
+    win.models.devices = [*win.models.devices, hardware.Device("cuda:0", "cuda", "Test GPU", 24 * 2**30, None, None, (),
                                                  ("fp16", "fp32"))]
     win.models.fill_catalog()
     assert "★ rwkv7-g1-7.2b" in win.models.catalog_view.currentItem().text(0)     # a GPU: memory decides

@@ -8,19 +8,18 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import Qt  # noqa: E402
 
-from tests.gui.util import run, send, start_endless_reply, until  # noqa: E402
+from tests.gui.util import path, run, send, start_endless_reply, until  # noqa: E402
 
 
 def test_enter_sends_and_the_reply_streams_into_the_view(loop, make_window, world_ckpt, qtbot):
     win = make_window()
     assert run(loop, win.load_model(str(world_ckpt)))
     assert "RWKV-7" in win.header.text()
-    win.chat.session = None
     send(loop, win, "Hello there", qtbot)
-    path = win.chat.session.path()
-    assert [m.role for m in path] == ["user", "assistant"] and path[1].text
+    user, reply = path(win)
+    assert (user.role, reply.role) == ("user", "assistant") and reply.text
     assert "Hello there" in win.chat.view.toPlainText()
-    assert path[1].text.strip()[:10] in win.chat.view.toPlainText()
+    assert reply.text.strip()[:10] in win.chat.view.toPlainText()
     assert win.sidebar.conversations.count() == 1 and win.sidebar.conversations.item(0).text() == "Hello there"
 
 
@@ -30,7 +29,7 @@ def test_shift_enter_inserts_a_newline_instead_of_sending(loop, make_window, wor
     win.chat.input.setPlainText("line one")
     win.chat.input.moveCursor(win.chat.input.textCursor().MoveOperation.End)
     qtbot.keyClick(win.chat.input, Qt.Key_Return, Qt.ShiftModifier)
-    assert not win.chat.busy and win.chat.session is None
+    assert not win.chat.busy and win.state.conversation is None
     assert win.chat.input.toPlainText() == "line one\n"
 
 
@@ -38,9 +37,10 @@ def test_stop_ends_the_reply_within_a_token(loop, make_window, world_ckpt, qtbot
     win = start_endless_reply(loop, make_window, world_ckpt)
     qtbot.mouseClick(win.chat.stop_button, Qt.LeftButton)
     run(loop, until(lambda: not win.chat.busy))
-    reply = win.chat.session.path()[1]
-    assert reply.stop_reason == "cancelled"
-    assert len(reply.tokens) < 200
+    reply = path(win)[1]
+    assert reply.stop_reason == "cancelled" and reply.stopped
+    assert reply.token_count < 200
+    assert "stopped" in win.chat.view.toPlainText()
 
 
 def test_regenerate_adds_a_branch_shown_in_the_view(loop, make_window, world_ckpt, qtbot):
@@ -50,8 +50,8 @@ def test_regenerate_adds_a_branch_shown_in_the_view(loop, make_window, world_ckp
     qtbot.mouseClick(win.chat.regen_button, Qt.LeftButton)
     run(loop, until(lambda: win.chat.busy))
     run(loop, until(lambda: not win.chat.busy))
-    leaf = win.chat.session.messages[win.chat.session.leaf()]
-    assert win.chat.session.branch(leaf.id) == (2, 2)
+    leaf = path(win)[-1]
+    assert win.state.conversation.branch(leaf.id) == (2, 2)
     assert "2/2" in win.chat.view.toPlainText()
 
 
@@ -60,30 +60,30 @@ def test_a_restarted_app_finds_the_conversation_and_resumes_its_state(loop, make
     first = make_window()
     run(loop, first.load_model(str(world_ckpt)))
     send(loop, first, "Remember me", qtbot)
-    texts = [m.text for m in first.chat.session.path()]
+    texts = [m.text for m in path(first)]
+    first.close()
+    first.state.shutdown()
 
     second = make_window(tmp_path / "data")          # same data folder: as after a restart
     run(loop, second.load_model(str(world_ckpt)))
     assert second.sidebar.conversations.count() == 1
-    run(loop, second.chat.open_conversation(second.sidebar.conversations.item(0).data(Qt.UserRole)))
-    assert [m.text for m in second.chat.session.path()] == texts
+    run(loop, second.state.open(second.sidebar.conversations.item(0).data(Qt.UserRole)))
+    assert [m.text for m in path(second)] == texts
     assert "Resumed from saved state" in second.statusBar().currentMessage()
     send(loop, second, "And now?", qtbot)
-    leaf = second.chat.session.messages[second.chat.session.leaf()]
-    assert leaf.checkpoint.tokens_seen == len(second.chat.session.transcript_tokens())
+    assert [m.role for m in path(second)] == ["user", "assistant"] * 2
 
 
-def test_a_file_that_is_not_a_model_is_reported_and_nothing_changes(loop, make_window, tmp_path, monkeypatch,
-                                                                    world_ckpt):
+def test_a_file_that_is_not_a_model_is_reported_and_nothing_changes(loop, make_window, tmp_path, world_ckpt):
     win = make_window()
     run(loop, win.load_model(str(world_ckpt)))
-    shown = []
-    monkeypatch.setattr("app.window.QMessageBox.warning", lambda *a: shown.append(a[2]))
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"hello")
     assert not run(loop, win.load_model(str(junk)))
-    assert shown and "junk.pth" in shown[0]
-    assert win.model is not None and win.model.info.path == world_ckpt
+    run(loop, until(lambda: win.failure is not None))
+    assert "junk.pth" in win.failure[1]
+    assert win.state.model is not None and win.state.model.path == str(world_ckpt)
+    assert win.chat.send_button.isEnabled()
 
 
 def test_edit_link_resends_as_a_branch_and_arrows_switch_back(loop, make_window, world_ckpt, qtbot):
@@ -92,7 +92,7 @@ def test_edit_link_resends_as_a_branch_and_arrows_switch_back(loop, make_window,
     win = make_window()
     run(loop, win.load_model(str(world_ckpt)))
     send(loop, win, "First version", qtbot)
-    user = win.chat.session.path()[0]
+    user = path(win)[0]
     assert f"action:edit:{user.id}" in win.chat.view.toMarkdown()
     win.chat._link_clicked(QUrl(f"action:edit:{user.id}"))
     assert win.chat.input.toPlainText() == "First version" and win.chat.send_button.text() == "Resend"
@@ -100,15 +100,20 @@ def test_edit_link_resends_as_a_branch_and_arrows_switch_back(loop, make_window,
     qtbot.keyClick(win.chat.input, Qt.Key_Return)
     run(loop, until(lambda: win.chat.busy))
     run(loop, until(lambda: not win.chat.busy))
-    edited = win.chat.session.path()[0]
-    assert edited.text == "Second version" and win.chat.session.branch(edited.id) == (2, 2)
+    edited = path(win)[0]
+    assert edited.text == "Second version" and win.state.conversation.branch(edited.id) == (2, 2)
     assert "2/2" in win.chat.view.toPlainText()
 
     win.chat._link_clicked(QUrl(f"action:branch:{edited.id}:-1"))
-    run(loop, until(lambda: win.chat.session.path()[0].id == user.id))
+    run(loop, until(lambda: path(win)[0].id == user.id))
     run(loop, until(lambda: "Branch restored" in win.statusBar().currentMessage()))
     assert "First version" in win.chat.view.toPlainText()
-    assert win.store.load_messages(win.chat.conv_id)         # the branch choice was saved with the tree
+    conv = win.state.conversation.id
+    win.state.shutdown()
+    second = make_window(win.state.service.store.data_dir)      # the branch choice was stored
+    run(loop, second.load_model(str(world_ckpt)))
+    run(loop, second.state.open(conv))
+    assert path(second)[0].id == user.id
 
 
 def test_delete_offers_undo(loop, make_window, world_ckpt, qtbot):
@@ -117,33 +122,34 @@ def test_delete_offers_undo(loop, make_window, world_ckpt, qtbot):
     send(loop, win, "Keep me", qtbot)
     win.sidebar.conversations.setCurrentRow(0)
     win.sidebar.delete_selected()
-    assert win.sidebar.conversations.count() == 0 and win.chat.session is None
+    run(loop, until(lambda: win.sidebar.conversations.count() == 0))
+    assert win.state.conversation is None and win.sidebar.undo_bar.isVisible()
     qtbot.mouseClick(win.sidebar.undo_button, Qt.LeftButton)
-    assert win.sidebar.conversations.count() == 1 and win.sidebar.conversations.item(0).text() == "Keep me"
+    run(loop, until(lambda: win.sidebar.conversations.count() == 1))
+    assert win.sidebar.conversations.item(0).text() == "Keep me"
 
 
 def test_saved_conversation_loads_elsewhere_and_a_foreign_one_is_refused(loop, make_window, world_ckpt, qtbot,
-                                                                          tmp_path, rwkv7_checkpoint, monkeypatch):
+                                                                          tmp_path, rwkv7_checkpoint):
     win = make_window()
     run(loop, win.load_model(str(world_ckpt)))
     send(loop, win, "Take me along", qtbot)
-    texts = [m.text for m in win.chat.session.path()]
+    texts = [m.text for m in path(win)]
     exported = tmp_path / "chat.rwkvchat"
-    run(loop, win.export_to(exported))
+    assert run(loop, win.export_to(exported))
 
     other = make_window(tmp_path / "elsewhere")        # another machine's app, same model
     run(loop, other.load_model(str(world_ckpt)))
     assert run(loop, other.import_from(exported))
-    assert [m.text for m in other.chat.session.path()] == texts
+    assert [m.text for m in path(other)] == texts
     send(loop, other, "Continue", qtbot)
-    assert other.chat.session.messages[other.chat.session.leaf()].role == "assistant"
+    assert path(other)[-1].role == "assistant"
 
-    shown = []
-    monkeypatch.setattr("app.window.QMessageBox.warning", lambda *a: shown.append(a[2]))
     third = make_window(tmp_path / "third")
     run(loop, third.load_model(str(rwkv7_checkpoint(n_layer=2, n_embd=64, head_size=32, vocab_size=65536))))
     assert not run(loop, third.import_from(exported))
-    assert shown and "cannot continue" in shown[0]
+    run(loop, until(lambda: third.failure is not None))
+    assert "cannot continue" in third.failure[1]
     assert third.sidebar.conversations.count() == 0
 
 
@@ -152,44 +158,57 @@ def test_system_prompt_and_think_mode_shape_the_prompt(loop, make_window, world_
     run(loop, win.load_model(str(world_ckpt)))
     win.chat.system.setText("Answer in one word.")
     win.chat.think.setCurrentText("no-think")
+    win.chat.think.activated.emit(win.chat.think.currentIndex())
     send(loop, win, "Why?", qtbot)
-    system, user, reply = win.chat.session.path()
+    system, user, reply = path(win)
     assert system.role == "system" and system.text == "Answer in one word."
-    assert win.tokenizer.decode(user.tokens).endswith("Assistant: <think>\n</think")
-    assert win.store.get(win.chat.conv_id).system_prompt == "Answer in one word."
+    assert reply.text.startswith("<think>\n</think")
+    store = win.state.service.store
+    assert store.get(win.state.conversation.id).system_prompt == "Answer in one word."
+    assert win.state.conversation.settings.think == "no-think"
+    assert not win.chat.system.isVisible()          # a started chat edits it in the settings panel
 
 
 def test_continue_extends_a_stopped_reply(loop, make_window, world_ckpt, qtbot):
+    from dataclasses import replace
+
     win = start_endless_reply(loop, make_window, world_ckpt)
     win.chat.stop()
     run(loop, until(lambda: not win.chat.busy))
-    reply = win.chat.session.path()[1]
-    before = reply.text
+    before = path(win)[1]
     assert win.chat.continue_button.isEnabled()
-    win.chat.session.max_tokens = 4
+    run(loop, win.state.update_chat(replace(win.state.chat_settings, max_tokens=4)))
     qtbot.mouseClick(win.chat.continue_button, Qt.LeftButton)
     run(loop, until(lambda: win.chat.busy))
     run(loop, until(lambda: not win.chat.busy))
-    assert reply.text.startswith(before) and len(reply.text) > len(before)
-    assert reply.checkpoint.tokens_seen == len(win.chat.session.transcript_tokens())
+    after = path(win)[1]
+    assert after.id == before.id and after.text.startswith(before.text) and len(after.text) > len(before.text)
+    assert after.token_count > before.token_count
 
 
 def test_state_tuning_file_starts_new_chats_and_is_named_in_the_header(loop, make_window, world_ckpt, qtbot,
                                                                        tmp_path):
     import torch
 
+    from engine.models.state import State
+
     win = make_window()
     run(loop, win.load_model(str(world_ckpt)))
-    i = win.model.info
-    tuned = {f"blocks.{n}.att.time_state": torch.full((i.n_head, i.head_size, i.head_size), 0.1)
-             for n in range(i.n_layer)}
-    path = tmp_path / "tuned-state.pth"
-    torch.save(tuned, path)
-    assert run(loop, win.apply_tuning(str(path)))
+    import engine
+
+    info = engine.load(world_ckpt).info
+    tuned = {f"blocks.{n}.att.time_state": torch.full((info.n_head, info.head_size, info.head_size), 0.1)
+             for n in range(info.n_layer)}
+    tuning = tmp_path / "tuned-state.pth"
+    torch.save(tuned, tuning)
+    assert run(loop, win.apply_tuning(str(tuning)))
     assert "tuned-state.pth" in win.header.text()
     send(loop, win, "Hi", qtbot)
-    assert torch.equal(win.chat.session.root.checkpoint.wkv[0], tuned["blocks.0.att.time_state"])
-    assert win.store.get(win.chat.conv_id).tuning_path == str(path)
+    store = win.state.service.store
+    conv = store.get(win.state.conversation.id)
+    assert conv.tuning_path == str(tuning)
+    kept = State.load(store.states / conv.initial_state, engine.load(world_ckpt))
+    assert torch.equal(kept.wkv[0], tuned["blocks.0.att.time_state"])   # kept with the conversation
 
 
 def test_the_app_reopens_the_last_model_and_conversation(loop, make_window, world_ckpt, qtbot, tmp_path):
@@ -199,16 +218,18 @@ def test_the_app_reopens_the_last_model_and_conversation(loop, make_window, worl
     run(loop, first.load_model(str(world_ckpt)))
     send(loop, first, "Where was I?", qtbot)
     first.close()
+    first.state.shutdown()
 
     second = make_window(tmp_path / "data")
     run(loop, start(second, None))
-    assert second.model.info.path == world_ckpt
-    assert [m.text for m in second.chat.session.path()][0] == "Where was I?"
+    assert second.state.model.path == str(world_ckpt)
+    assert [m.text for m in path(second)][0] == "Where was I?"
 
 
 def test_hardware_picker_lists_devices_marks_the_recommendation_and_reloads(loop, make_window, world_ckpt, qtbot):
     win = make_window()
     run(loop, win.load_model(str(world_ckpt)))
+    send(loop, win, "Hi in fp32", qtbot)
     labels = [win.hardware.itemText(i) for i in range(win.hardware.count())]
     assert any("CPU fp32" in t for t in labels) and any("CPU bf16" in t for t in labels)
     assert sum("★" in t for t in labels) == 1
@@ -216,6 +237,7 @@ def test_hardware_picker_lists_devices_marks_the_recommendation_and_reloads(loop
     bf16 = next(i for i, t in enumerate(labels) if "CPU bf16" in t)
     win.hardware.setCurrentIndex(bf16)
     run(loop, win._hardware_chosen())
-    assert win.model.precision == "bf16" and "CPU bf16" in win.header.text()
+    assert win.state.model.precision == "bf16" and "CPU bf16" in win.header.text()
+    assert [m.text for m in path(win)][0] == "Hi in fp32"     # the same weights: the chat goes on
     send(loop, win, "Hi in bf16", qtbot)
-    assert win.chat.session.path()[1].role == "assistant"
+    assert [m.role for m in path(win)] == ["user", "assistant"] * 2

@@ -27,23 +27,28 @@ def send(loop, win, text, qtbot):
     run(loop, until(lambda: not win.chat.busy))
 
 
-def endless_session(win):
-    """A seeded session that cannot end its reply by itself (separators and end-of-text banned)."""
-    from engine.text.chat import ChatSession
+def path(win):
+    """The open conversation's active branch, as the window has it."""
+    return win.state.conversation.path() if win.state.conversation is not None else []
+
+
+def endless_settings():
+    """Seeded settings with which a reply cannot end by itself (separators and end-of-text banned)."""
+    import engine
+    from engine.service import ChatSettings
     from engine.text.sampling import SamplerSettings
 
-    seps = [t for t in range(win.tokenizer.vocab_size) if b"\n" in win.tokenizer.token_bytes(t)]
-    settings = SamplerSettings(seed=1, banned_tokens=tuple([0, *seps]))
-    win.chat.session = ChatSession(win.model, win.tokenizer, settings=settings, max_tokens=100_000)
+    tok = engine.load_tokenizer("world")
+    seps = [t for t in range(tok.vocab_size) if b"\n" in tok.token_bytes(t)]
+    return ChatSettings(sampler=SamplerSettings(seed=1, banned_tokens=tuple([0, *seps])), max_tokens=65536)
 
 
-def start_endless_reply(loop, make_window, ckpt):
+def start_endless_reply(loop, make_window, ckpt, folder=None):
     """A window streaming a reply that only Stop can end, once its first text has arrived."""
-    win = make_window()
+    win = make_window() if folder is None else make_window(folder)
     run(loop, win.load_model(str(ckpt)))
-    endless_session(win)
+    win.state.draft_settings = endless_settings()
     win.chat.input.setPlainText("Tell me a long story")
     win.chat.send()
-    run(loop, until(lambda: win.chat.session is not None and len(win.chat.session.path()) == 2
-                    and len(win.chat.session.path()[1].text) > 0))
+    run(loop, until(lambda: len(path(win)) == 2 and len(win.state.text_of(path(win)[1].id)) > 0))
     return win

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import pytest
 import torch
 
 from engine.errors import EmptyPromptError, EngineError
-from engine.text.chat import ChatSession, clean
+from engine.text.chat import ChatSession, MemoryCheckpoints, PromptRead, clean
 from engine.text.sampling import SamplerSettings
 
 from .conftest import GREEDY
@@ -42,11 +43,11 @@ def test_think_modes_end_the_prompt_with_their_prefix(world_model, world_tok):
 def test_a_new_turn_feeds_only_its_own_tokens(world_model, world_tok):
     chat = _chat(world_model, world_tok)
     "".join(chat.send("First question"))
-    before = chat.messages[chat.leaf()].checkpoint.tokens_seen
+    before = chat.checkpoint(chat.leaf()).tokens_seen
     "".join(chat.send("Second question"))
     user2 = chat.path()[2]
-    assert user2.checkpoint.tokens_seen == before + len(user2.tokens)
-    assert chat.messages[chat.leaf()].checkpoint.tokens_seen == len(chat.transcript_tokens())
+    assert chat.checkpoint(user2.id).tokens_seen == before + len(user2.tokens)
+    assert chat.checkpoint(chat.leaf()).tokens_seen == len(chat.transcript_tokens())
 
 
 def test_checkpoints_equal_rereading_the_chat(world_model, world_tok):
@@ -54,10 +55,10 @@ def test_checkpoints_equal_rereading_the_chat(world_model, world_tok):
     "".join(chat.send("Hello"))
     "".join(chat.send("Tell me more"))
     for msg in chat.path():
-        reread = chat.reread(msg.id)
-        assert reread.tokens_seen == msg.checkpoint.tokens_seen
-        assert (reread.last_logits - msg.checkpoint.last_logits).abs().max() <= 1e-4, msg.role
-        assert (reread.wkv - msg.checkpoint.wkv).abs().max() <= 1e-4
+        reread, kept = chat.reread(msg.id), chat.checkpoint(msg.id)
+        assert reread.tokens_seen == kept.tokens_seen
+        assert (reread.last_logits - kept.last_logits).abs().max() <= 1e-4, msg.role
+        assert (reread.wkv - kept.wkv).abs().max() <= 1e-4
 
 
 def test_regenerate_restores_the_checkpoint_and_makes_a_branch(world_model, world_tok):
@@ -65,12 +66,12 @@ def test_regenerate_restores_the_checkpoint_and_makes_a_branch(world_model, worl
     "".join(chat.send("Hello"))
     first = chat.messages[chat.leaf()]
     user = chat.messages[first.parent]
-    seen = user.checkpoint.tokens_seen
+    seen = chat.checkpoint(user.id).tokens_seen
     again = "".join(chat.regenerate())
     second = chat.messages[chat.leaf()]
     assert second.id != first.id and second.parent == user.id
     assert again == second.text == first.text        # greedy: same reply from the same state
-    assert user.checkpoint.tokens_seen == seen       # the checkpoint itself was not advanced
+    assert chat.checkpoint(user.id).tokens_seen == seen       # the checkpoint itself was not advanced
     assert chat.branch(second.id) == (2, 2)
     assert chat.switch_branch(second.id, -1) == first.id
     assert chat.leaf() == first.id
@@ -93,7 +94,7 @@ def test_edit_and_resend_branches_from_the_message_before(world_model, world_tok
     assert [m.text for m in path[:3]] == [chat.path()[0].text, path[1].text, "Two, edited"]
     assert path[2].id != old_user.id and path[2].parent == old_user.parent
     assert chat.branch(path[2].id) == (2, 2)
-    assert path[3].checkpoint.tokens_seen == len(chat.transcript_tokens())
+    assert chat.checkpoint(path[3].id).tokens_seen == len(chat.transcript_tokens())
     with pytest.raises(EngineError):
         chat.edit(path[3].id, "assistant messages are not editable")
 
@@ -108,7 +109,7 @@ def test_cancel_keeps_a_partial_reply_with_a_consistent_state(world_model, world
     reply = chat.messages[chat.leaf()]
     assert reply.stop_reason == "cancelled" and not reply.complete
     assert 3 <= len(reply.tokens) <= 4
-    assert reply.checkpoint.tokens_seen == len(chat.transcript_tokens())
+    assert chat.checkpoint(reply.id).tokens_seen == len(chat.transcript_tokens())
     more = "".join(chat.continue_reply(max_tokens=3))
     assert reply.text.endswith(more) and len(reply.tokens) >= 6
 
@@ -119,8 +120,8 @@ def test_abandoned_stream_still_records_the_reply(world_model, world_tok):
     next(stream)
     stream.close()
     reply = chat.messages[chat.leaf()]
-    assert reply.role == "assistant" and reply.checkpoint is not None
-    assert reply.checkpoint.tokens_seen == len(chat.transcript_tokens())
+    assert reply.role == "assistant" and chat.checkpoints.get(reply.id) is not None
+    assert chat.checkpoint(reply.id).tokens_seen == len(chat.transcript_tokens())
 
 
 def test_next_turn_after_an_unfinished_reply_starts_with_the_separator(world_model, world_tok):
@@ -144,37 +145,95 @@ def test_initial_state_from_tuning_is_used_and_kept(world_model, world_tok):
     plain = _chat(world_model, world_tok)
     "".join(tuned.send("Hi"))
     "".join(plain.send("Hi"))
-    t_user, p_user = tuned.path()[0], plain.path()[0]
-    assert (t_user.checkpoint.last_logits - p_user.checkpoint.last_logits).abs().max() > 1e-3
-    assert torch.equal(tuned.root.checkpoint.wkv, state.wkv)
+    t_user, p_user = tuned.checkpoint(tuned.path()[0].id), plain.checkpoint(plain.path()[0].id)
+    assert (t_user.last_logits - p_user.last_logits).abs().max() > 1e-3
+    assert torch.equal(tuned.checkpoint(0).wkv, state.wkv)
 
 
 def test_restore_continues_from_stored_checkpoints_without_rereading(world_model, world_tok):
     chat = _chat(world_model, world_tok)
     "".join(chat.send("Hello"))
     "".join(chat.send("And then?"))
-    saved = {m.id: m.checkpoint.clone() for m in chat.path()}
-    records = [m for m in chat.messages.values() if m.role != "root"]
+    saved = {m.id: chat.checkpoint(m.id).clone() for m in chat.path()}
+    records = [replace(m, children=[]) for m in chat.messages.values() if m.role != "root"]
     loaded = []
 
-    def loader(msg):
-        loaded.append(msg.id)
-        return saved[msg.id].clone()
+    class Stored(MemoryCheckpoints):
+        def get(self, message_id):
+            found = super().get(message_id)
+            if found is None and message_id in saved:
+                loaded.append(message_id)
+                found = saved[message_id].clone()
+                self.put(message_id, found)
+            return found
 
-    back = ChatSession.restore(world_model, world_tok, [_strip(m) for m in records], settings=GREEDY,
-                               max_tokens=12, checkpoint_loader=loader)
+    back = ChatSession.restore(world_model, world_tok, records, settings=GREEDY, max_tokens=12,
+                               checkpoints=Stored())
     assert [m.text for m in back.path()] == [m.text for m in chat.path()]
     reply = "".join(back.regenerate())
     assert reply == chat.path()[-1].text
     assert loaded == [chat.path()[-2].id]            # only the user message it answers was loaded
     "".join(back.send("Third"))
-    assert back.messages[back.leaf()].checkpoint.tokens_seen == len(back.transcript_tokens())
+    assert back.checkpoint(back.leaf()).tokens_seen == len(back.transcript_tokens())
 
 
-def _strip(msg):
-    from dataclasses import replace
+def test_a_lost_checkpoint_is_rebuilt_from_the_nearest_earlier_one(world_model, world_tok):
+    chat = _chat(world_model, world_tok, system="Be kind.")
+    "".join(chat.send("Hello"))
+    "".join(chat.send("More"))
+    path = chat.path()
+    kept = chat.checkpoint(path[-1].id).clone()
+    for m in path[1:]:                  # only the system message's state survives
+        chat.checkpoints.discard(m.id)
+    rebuilt = chat.checkpoint(path[-1].id)
+    assert rebuilt.tokens_seen == kept.tokens_seen
+    assert (rebuilt.last_logits - kept.last_logits).abs().max() <= 1e-4
+    assert (rebuilt.wkv - kept.wkv).abs().max() <= 1e-4
 
-    return replace(msg, checkpoint=None, children=[])
+
+def test_a_prompt_stopped_before_it_was_read_is_dropped_and_the_chat_goes_on(world_model, world_tok):
+    chat = _chat(world_model, world_tok, chunk_len=4)
+    "".join(chat.send("Hello"))
+    before = chat.checkpoint(chat.leaf()).tokens_seen
+    cancel = threading.Event()
+    steps = chat.respond(chat.add_user("A long question " * 10).id, cancel=cancel)
+    assert isinstance(next(steps), PromptRead)            # one chunk read...
+    cancel.set()
+    assert list(steps) == []                             # ... then stopped: no reply
+    stopped = chat.messages[chat.leaf()]
+    assert stopped.role == "user" and stopped.dropped and stopped.stop_reason == "cancelled"
+    assert stopped.text.startswith("A long question")     # what the user typed is kept
+    assert chat.checkpoint(stopped.id).tokens_seen == before
+    reply = "".join(chat.send("Short one"))               # no error: the next turn follows the last reply
+    assert reply and chat.path()[-2].parent == stopped.id
+    lead = "" if chat.messages[stopped.parent].complete else "\n\n"
+    assert world_tok.decode(chat.path()[-2].tokens).startswith(lead + "User: Short one")
+    assert chat.checkpoint(chat.leaf()).tokens_seen == len(chat.transcript_tokens())
+    again = "".join(chat.regenerate(stopped.id))          # answering the dropped one reads it again
+    assert again and chat.messages[chat.leaf()].parent == stopped.id and stopped.tokens
+
+
+def test_a_failure_mid_reply_keeps_the_tokens_and_the_state_is_rebuilt(world_model, world_tok, monkeypatch):
+    chat = _chat(world_model, world_tok, max_tokens=20)
+    stream = chat.send("Hello")
+    next(stream)
+    calls = {"n": 0}
+    real = type(world_model).forward
+
+    def failing(self, tokens, state=None):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("injected")
+        return real(self, tokens, state)
+
+    monkeypatch.setattr(type(world_model), "forward", failing)
+    with pytest.raises(RuntimeError, match="injected"):
+        list(stream)
+    monkeypatch.undo()
+    reply = chat.messages[chat.leaf()]
+    assert reply.stop_reason == "error" and chat.checkpoints.get(reply.id) is None
+    assert chat.checkpoint(reply.id).tokens_seen == len(chat.transcript_tokens())
+    assert "".join(chat.send("Again"))
 
 
 # --- templates per model family ------------------------------------------------------------------

@@ -11,9 +11,10 @@ import pytest
 import torch
 
 import engine
-from app.store import ConversationNotFoundError, ConversationStore, StoreError
 from engine.errors import IncompatibleStateError
 from engine.models.state import State
+from engine.service.checkpoints import DiskCheckpoints
+from engine.service.store import ConversationNotFoundError, ConversationStore, StoreError
 from engine.text.chat import ChatSession, Message
 
 from .conftest import GREEDY
@@ -47,6 +48,11 @@ def _tree(chat: ChatSession) -> list[Message]:
     return [m for m in chat.messages.values() if m.role != "root"]
 
 
+def _items(chat: ChatSession) -> list[tuple[Message, State]]:
+    """Every message with the state after it, as the service stores a finished turn."""
+    return [(m, chat.checkpoint(m.id)) for m in _tree(chat)]
+
+
 def _shape(chat: ChatSession) -> list[tuple]:
     return [(m.id, m.role, m.text, m.parent, m.tokens, m.children, m.active_child, m.complete, m.stop_reason,
              m.think) for m in sorted(chat.messages.values(), key=lambda m: m.id)]
@@ -54,7 +60,7 @@ def _shape(chat: ChatSession) -> list[tuple]:
 
 def _restore(store: ConversationStore, conv_id: int, model, tok) -> ChatSession:
     return ChatSession.restore(model, tok, store.load_messages(conv_id), settings=GREEDY, max_tokens=8,
-                               checkpoint_loader=lambda m: store.load_checkpoint(conv_id, m.id, model))
+                               checkpoints=DiskCheckpoints(store, conv_id, model, model.new_state()))
 
 
 def _states_equal(a: State, b: State) -> bool:
@@ -71,14 +77,14 @@ def test_reopened_chat_has_the_same_tree_and_regenerates_the_same_greedy_reply(w
     assert chat.leaf() == first_reply.id and first_reply.tokens
     with ConversationStore(tmp_path) as store:
         conv = _new(store, world_model)
-        store.save_tree(conv.id, _tree(chat))
+        store.save_messages(conv.id, _items(chat))
 
     with ConversationStore(tmp_path) as reopened:     # as after a restart
         back = _restore(reopened, conv.id, world_model, world_tok)
         assert _shape(back) == _shape(chat)
         assert back.leaf() == first_reply.id and back.branch(first_reply.id) == (1, 2)
         user = back.messages[first_reply.parent]
-        assert _states_equal(back.checkpoint_of(user), chat.messages[user.id].checkpoint)
+        assert _states_equal(back.checkpoint(user.id), chat.checkpoint(user.id))
         again = "".join(back.regenerate())
     assert again == first_reply.text
 
@@ -89,18 +95,21 @@ def test_a_grown_reply_gets_a_new_state_file_and_the_old_one_goes(world_model, w
     reply = chat.messages[chat.leaf()]
     assert not reply.complete                        # stopped at max_tokens, so it can be continued
     conv = _new(store, world_model)
-    store.save_message(conv.id, reply, stats={"tokens_per_s": 12.5})
+    store.save_message(conv.id, reply, state=chat.checkpoint(reply.id), stats={"tokens_per_s": 12.5})
     [before] = (store.states / str(conv.id)).iterdir()
     stamp = before.stat().st_mtime_ns
-    store.save_message(conv.id, reply)               # unchanged: the file is not written again
+    store.save_message(conv.id, reply, state=chat.checkpoint(reply.id))   # unchanged: not written again
     assert [p.stat().st_mtime_ns for p in (store.states / str(conv.id)).iterdir()] == [stamp]
 
     "".join(chat.continue_reply())
-    store.save_message(conv.id, reply)
+    store.save_message(conv.id, reply)               # grown, no state yet: the old file no longer fits
+    assert list((store.states / str(conv.id)).iterdir()) == []
+    assert store.load_checkpoint(conv.id, reply.id, world_model) is None
+    store.save_message(conv.id, reply, state=chat.checkpoint(reply.id))
     [after] = (store.states / str(conv.id)).iterdir()
     assert after != before
     loaded = store.load_checkpoint(conv.id, reply.id, world_model)
-    assert _states_equal(loaded, reply.checkpoint) and loaded.meta == {"conversation": str(conv.id),
+    assert _states_equal(loaded, chat.checkpoint(reply.id)) and loaded.meta == {"conversation": str(conv.id),
                                                                       "message": str(reply.id)}
     [row] = sqlite3.connect(store.data_dir / "conversations.sqlite3").execute("SELECT stats FROM messages")
     assert row[0] == '{"tokens_per_s": 12.5}'        # kept when a later save brings no stats
@@ -121,7 +130,7 @@ def test_database_is_wal_versioned_and_cascades_deletes(world_model, store):
     store.save_message(conv.id, Message(1, "user", "hi", 0, [5]))
     db = sqlite3.connect(store.data_dir / "conversations.sqlite3")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
     store.delete(conv.id)
     assert store.purge_deleted() == 1
     assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0   # only with foreign keys on
@@ -194,8 +203,8 @@ def test_delete_hides_a_conversation_until_undelete(world_model, store):
 def test_purge_removes_deleted_rows_and_their_state_files_only(world_model, world_tok, store):
     chat = _chat(world_model, world_tok)
     keep, gone = _new(store, world_model, "keep"), _new(store, world_model, "gone")
-    store.save_tree(keep.id, _tree(chat))
-    store.save_tree(gone.id, _tree(chat))
+    store.save_messages(keep.id, _items(chat))
+    store.save_messages(gone.id, _items(chat))
     kept_files = sorted((store.states / str(keep.id)).iterdir())
     assert len(kept_files) == 5                      # system, 2 users, 2 replies
     store.delete(gone.id)
@@ -226,7 +235,7 @@ def test_a_failed_state_write_saves_no_rows(world_model, world_tok, store, monke
 
     monkeypatch.setattr(State, "save", failing)
     with pytest.raises(OSError, match="disk full"):
-        store.save_tree(conv.id, _tree(chat))
+        store.save_messages(conv.id, _items(chat))
     assert store.load_messages(conv.id) == [] and store.get(conv.id).updated == conv.updated
 
 
@@ -235,7 +244,7 @@ def test_export_then_import_elsewhere_round_trips_messages_and_state(world_model
     "".join(chat.regenerate())
     chat.switch_branch(chat.leaf(), -1)              # the active branch is not the newest reply
     conv = _new(store, world_model, "Harbors")
-    store.save_tree(conv.id, _tree(chat))
+    store.save_messages(conv.id, _items(chat))
     store.export(conv.id, tmp_path / "harbors.safetensors", world_model)
 
     with ConversationStore(tmp_path / "elsewhere") as other:
@@ -245,7 +254,7 @@ def test_export_then_import_elsewhere_round_trips_messages_and_state(world_model
         back = _restore(other, imported.id, world_model, world_tok)
         assert _shape(back) == _shape(chat)
         leaf = back.leaf()
-        assert _states_equal(other.load_checkpoint(imported.id, leaf, world_model), chat.messages[leaf].checkpoint)
+        assert _states_equal(other.load_checkpoint(imported.id, leaf, world_model), chat.checkpoint(leaf))
         assert other.load_checkpoint(imported.id, chat.path()[0].id, world_model) is None   # only the latest
         assert "".join(back.send("And a port?")) == "".join(chat.send("And a port?"))
 
@@ -254,7 +263,7 @@ def test_importing_into_another_model_raises_and_writes_nothing(world_model, wor
                                                                  store):
     chat = _chat(world_model, world_tok)
     conv = _new(store, world_model, "Harbors")
-    store.save_tree(conv.id, _tree(chat))
+    store.save_messages(conv.id, _items(chat))
     store.export(conv.id, tmp_path / "harbors.safetensors", world_model)
     small = engine.load(rwkv7_checkpoint(n_layer=2, n_embd=64, head_size=32, seed=5))
 
@@ -289,12 +298,12 @@ def test_a_damaged_or_foreign_export_file_is_refused_and_writes_nothing(world_mo
 
     from safetensors import safe_open
 
-    from app.store_io import EXPORT_KEY
     from engine.errors import StateFormatError
+    from engine.service.store_io import EXPORT_KEY
 
     chat = _chat(world_model, world_tok)
     conv = _new(store, world_model, "Harbors")
-    store.save_tree(conv.id, _tree(chat))
+    store.save_messages(conv.id, _items(chat))
     good = tmp_path / "harbors.safetensors"
     store.export(conv.id, good, world_model)
     with safe_open(str(good), framework="pt") as f:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import sqlite3
 
+from engine.errors import EngineError
 
-class StoreError(Exception):
-    """The conversation database cannot be used as it is; the message says why (``app.store`` re-exports it)."""
+
+class StoreError(EngineError):
+    """The conversation database cannot be used as it is; the message says why (re-exported by
+    :mod:`engine.service.store`)."""
 
 
 # One tuple of statements per schema version; PRAGMA user_version says how many have run.
@@ -45,6 +48,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             stats TEXT,
             state_file TEXT,
             PRIMARY KEY (conversation_id, id)) WITHOUT ROWID""",
+    ),
+    (
+        # The state a conversation starts from when it is not the model's own (a state-tuning file's).
+        "ALTER TABLE conversations ADD COLUMN initial_state TEXT",
+        # Which first message the active branch starts with (the root is not a row of messages).
+        "ALTER TABLE conversations ADD COLUMN root_active INTEGER",
     ),
 )
 

@@ -4,7 +4,7 @@ The file is an ordinary state (:meth:`engine.State.save`) of the active branch's
 checkpoint, so the engine checks it against the model like any other state; the conversation
 rides along in its metadata under :data:`EXPORT_KEY` as JSON: the conversation's fields, every
 message of every branch (text, tokens, flags, stats) and which message the state belongs to.
-The database side (ids, transactions, state files) stays in :mod:`app.store`.
+The database side (ids, transactions, state files) stays in :mod:`engine.service.store`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from pathlib import Path
 
 from engine.errors import StateFormatError, StateNotFoundError
 from engine.models.state import State
-
-from .store import Conversation, pack_tokens, unpack_tokens
+from engine.service.store import Conversation, pack_tokens, unpack_tokens
 
 EXPORT_KEY = "rwkv_desktop_conversation"
 EXPORT_VERSION = 1

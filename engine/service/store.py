@@ -13,11 +13,13 @@ still names.
 system prompt, model or tuning changed. A rename, a settings change, a branch switch, delete and
 undelete leave it alone, so the list does not jump under the user's pointer.
 
-The schema and its migrations are in :mod:`app.store_schema`, the export file's format in
-:mod:`app.store_io`; this module is the only one that opens the database.
+A conversation that started from a state-tuning file keeps that initial state beside its turns
+(``states/<conversation>/0-initial.safetensors``), so it reopens and exports without the file.
 
-No Qt here. The app calls the store from the main thread, but the connection is guarded by a
-lock so the engine's worker thread may save a finished reply too.
+The schema and its migrations are in :mod:`engine.service.store_schema`, the export file's format
+in :mod:`engine.service.store_io`; this module is the only one that opens the database. The engine
+service owns the store (it writes from its own thread); reads such as the conversation list may
+come from any thread, since the connection is guarded by a lock.
 """
 
 from __future__ import annotations
@@ -36,14 +38,13 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import IncompatibleStateError
 from engine.models.state import State
+from engine.service.store_schema import StoreError, migrate
 from engine.text.chat import Message
-
-from .store_schema import StoreError, migrate
 
 if TYPE_CHECKING:
     from engine.models.model import Model
 
-_UPDATABLE = {"title", "system_prompt", "settings", "tuning_path", "model_path", "model_fingerprint"}
+_UPDATABLE = {"title", "system_prompt", "settings", "tuning_path", "model_path", "model_fingerprint", "root_active"}
 _CONTENT = {"system_prompt", "tuning_path", "model_path", "model_fingerprint"}   # these bump `updated`
 
 _UPSERT = """INSERT INTO messages (conversation_id, id, parent, role, text, tokens, created, complete,
@@ -73,6 +74,8 @@ class Conversation:
     settings: dict
     tuning_path: str | None
     deleted_at: float | None
+    initial_state: str | None = None    # the state file it starts from, when not the model's own
+    root_active: int | None = None      # the first message of the active branch (None: the newest)
 
 
 def pack_tokens(tokens: Iterable[int]) -> bytes:
@@ -206,14 +209,51 @@ class ConversationStore:
 
     # -- messages --------------------------------------------------------------------------------
 
-    def save_message(self, conv_id: int, msg: Message, *, stats: dict | None = None) -> None:
-        """Insert or update one message (and write its checkpoint if it is new or has changed)."""
-        self._save(conv_id, [msg], {msg.id: stats} if stats is not None else {})
+    def save_message(self, conv_id: int, msg: Message, *, state: State | None = None,
+                     stats: dict | None = None) -> None:
+        """Insert or update one message, with the state after it when given (written only if new).
+
+        Without a state the message keeps its state file while its tokens are unchanged; a message
+        whose tokens changed (a reply still growing) loses the old one, which no longer fits it."""
+        self._save(conv_id, [(msg, state)], {msg.id: stats} if stats is not None else {})
+
+    def save_messages(self, conv_id: int, items: Iterable[tuple[Message, State | None]], *,
+                      stats: dict[int, dict] | None = None) -> None:
+        """Several messages (with their states where given) in one transaction: a finished turn."""
+        self._save(conv_id, items, stats or {})
 
     def save_tree(self, conv_id: int, messages: Iterable[Message], *, stats: dict[int, dict] | None = None) -> None:
         """Save every message in one transaction: after a branch switch only ``active_child`` changes.
         ``stats`` (by message id) replaces those messages' stats; the others keep theirs."""
-        self._save(conv_id, messages, stats or {})
+        self._save(conv_id, [(m, None) for m in messages], stats or {})
+
+    def delete_messages(self, conv_id: int, ids: Iterable[int]) -> None:
+        """Remove messages that have no children (a system prompt replaced before the chat began)."""
+        ids = list(ids)
+        with self._write() as db:
+            files = [r[0] for i in ids for r in db.execute(
+                "SELECT state_file FROM messages WHERE conversation_id = ? AND id = ? AND state_file IS NOT NULL",
+                (conv_id, i))]
+            db.executemany("DELETE FROM messages WHERE conversation_id = ? AND id = ?", [(conv_id, i) for i in ids])
+        for name in files:
+            (self.states / name).unlink(missing_ok=True)
+
+    def save_initial_state(self, conv_id: int, state: State) -> None:
+        """The state a conversation starts from (a state-tuning file's), kept with the conversation so
+        it reopens without the file it came from."""
+        name = f"{conv_id}/0-initial.safetensors"
+        state.save(self.states / name, {"conversation": conv_id, "message": 0})
+        with self._write() as db:
+            self._row(db, conv_id)
+            db.execute("UPDATE conversations SET initial_state = ? WHERE id = ?", (name, conv_id))
+
+    def load_initial_state(self, conv_id: int, model: Model) -> State | None:
+        """The state kept by :meth:`save_initial_state`, checked against ``model``; None: the model's own."""
+        with self._lock:
+            row = self._conn().execute("SELECT initial_state FROM conversations WHERE id = ?", (conv_id,)).fetchone()
+        if row is None or row["initial_state"] is None:
+            return None
+        return State.load(self.states / row["initial_state"], model)
 
     def load_messages(self, conv_id: int) -> list[Message]:
         """The stored tree by id; checkpoints stay on disk (see :meth:`load_checkpoint`)."""
@@ -221,7 +261,7 @@ class ConversationStore:
             self._row(self._conn(), conv_id)
             rows = self._conn().execute("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id",
                                         (conv_id,)).fetchall()
-        return [Message(r["id"], r["role"], r["text"], r["parent"], unpack_tokens(r["tokens"]), None, [],
+        return [Message(r["id"], r["role"], r["text"], r["parent"], unpack_tokens(r["tokens"]), [],
                         r["active_child"], bool(r["complete"]), r["stop_reason"], r["think"]) for r in rows]
 
     def load_stats(self, conv_id: int) -> dict[int, dict]:
@@ -244,15 +284,15 @@ class ConversationStore:
 
     def export(self, conv_id: int, path: Path, model: Model) -> None:
         """One safetensors file: the latest state of the active branch, the whole tree in its metadata
-        (the format is :mod:`app.store_io`'s)."""
-        from .store_io import write_export
+        (the format is :mod:`engine.service.store_io`'s)."""
+        from engine.service.store_io import write_export
 
         conv = self.get(conv_id)
         with self._lock:
             rows = self._conn().execute("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id",
                                         (conv_id,)).fetchall()
         write_export(Path(path), conv, rows, lambda msg_id: self.load_checkpoint(conv_id, msg_id, model),
-                     model.new_state)
+                     lambda: self.load_initial_state(conv_id, model) or model.new_state())
 
     def import_(self, path: Path, model: Model) -> Conversation:
         """A new conversation from :meth:`export`'s file; nothing is written unless ``model`` fits it.
@@ -260,7 +300,7 @@ class ConversationStore:
         The copy is tied to the local model's path (the exporting machine's path means nothing
         here) and counts as just changed, so it appears at the top of the list.
         """
-        from .store_io import read_export
+        from engine.service.store_io import read_export
 
         path = Path(path)
         now = self._clock()
@@ -321,23 +361,25 @@ class ConversationStore:
         shutil.rmtree(self.states / str(conv_id), ignore_errors=True)
         return conv_id
 
-    def _save(self, conv_id: int, messages: Iterable[Message], stats: dict[int, dict]) -> None:
-        messages = [m for m in messages if m.role != "root"]
+    def _save(self, conv_id: int, items: Iterable[tuple[Message, State | None]], stats: dict[int, dict]) -> None:
+        items = [(m, s) for m, s in items if m.role != "root"]
         with self._lock:
             db = self._conn()
             self._row(db, conv_id)
-            old = {r["id"]: r for r in db.execute("SELECT id, text, tokens, state_file FROM messages "
-                                                  "WHERE conversation_id = ?", (conv_id,))}
+            ids = [m.id for m, _ in items]
+            old = {r["id"]: r for r in db.execute(
+                "SELECT id, text, tokens, state_file FROM messages WHERE conversation_id = ? AND id IN "
+                f"({','.join('?' * len(ids))})", (conv_id, *ids))}
             now, rows, stale, changed = self._clock(), [], [], False
-            for msg in messages:
+            for msg, state in items:
                 blob, prev = pack_tokens(msg.tokens), old.get(msg.id)
                 same = prev is not None and prev["tokens"] == blob
                 changed |= not same or prev["text"] != msg.text
-                state_file = prev["state_file"] if same else None
-                if msg.checkpoint is not None:
-                    name = f"{conv_id}/{msg.id}-{msg.checkpoint.tokens_seen}.safetensors"
+                state_file = prev["state_file"] if same else None     # other tokens: the old state is stale
+                if state is not None:
+                    name = f"{conv_id}/{msg.id}-{state.tokens_seen}.safetensors"
                     if not (same and state_file == name and (self.states / name).is_file()):
-                        msg.checkpoint.save(self.states / name, {"conversation": conv_id, "message": msg.id})
+                        state.save(self.states / name, {"conversation": conv_id, "message": msg.id})
                     state_file = name
                 if prev is not None and prev["state_file"] not in (None, state_file):
                     stale.append(prev["state_file"])
@@ -360,4 +402,4 @@ def _casefold(text: str | None) -> str | None:
 def _conversation(row: sqlite3.Row) -> Conversation:
     return Conversation(row["id"], row["title"], row["created"], row["updated"], row["model_path"],
                         row["model_fingerprint"], row["system_prompt"], json.loads(row["settings"]),
-                        row["tuning_path"], row["deleted_at"])
+                        row["tuning_path"], row["deleted_at"], row["initial_state"], row["root_active"])

@@ -1,0 +1,142 @@
+"""The conversation's settings panel: sampling, reply length and the system prompt.
+
+Every conversation keeps its own settings (stored with it by the engine service); a new chat starts
+with those of the chat open before it. The panel shows the settings of the open conversation and
+sends every change back through :class:`app.state.AppState`; the next reply uses them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine import PRESETS, SamplerSettings
+from engine.service import ChatSettings
+
+from .state import AppState
+
+CUSTOM = "Custom"
+# field -> (label, minimum, maximum, step, decimals, tooltip)
+_NUMBERS = {
+    "temperature": ("Temperature", 0.0, 3.0, 0.05, 2, "Higher is more varied; 0 always picks the likeliest token"),
+    "top_p": ("Top-p", 0.0, 1.0, 0.05, 2, "Only the likeliest tokens that together reach this probability"),
+    "presence_penalty": ("Presence penalty", 0.0, 3.0, 0.05, 2, "Lowers tokens that already appeared"),
+    "frequency_penalty": ("Frequency penalty", 0.0, 3.0, 0.05, 2, "Lowers tokens by how often they appeared"),
+    "penalty_decay": ("Penalty decay", 0.9, 1.0, 0.001, 3, "How fast old tokens' penalties fade (per token)"),
+}
+
+
+class ChatSettingsPanel(QWidget):
+    def __init__(self, state: AppState):
+        super().__init__()
+        self.state = state
+        self._filling = False
+        form = QFormLayout()
+        self.preset = QComboBox()
+        self.preset.addItems([*PRESETS, CUSTOM])
+        self.preset.setToolTip("A starting point for the values below")
+        self.preset.activated.connect(self._preset_chosen)
+        form.addRow("Preset:", self.preset)
+        self.numbers: dict[str, QDoubleSpinBox] = {}
+        for name, (label, lo, hi, step, decimals, tip) in _NUMBERS.items():
+            box = QDoubleSpinBox(minimum=lo, maximum=hi, singleStep=step, decimals=decimals)
+            box.setToolTip(tip)
+            box.valueChanged.connect(self._edited)
+            self.numbers[name] = box
+            form.addRow(f"{label}:", box)
+        self.top_k = QSpinBox(minimum=0, maximum=1000)
+        self.top_k.setSpecialValueText("off")
+        self.top_k.setToolTip("Only the k likeliest tokens (off: no limit)")
+        self.top_k.valueChanged.connect(self._edited)
+        form.addRow("Top-k:", self.top_k)
+        self.max_tokens = QSpinBox(minimum=1, maximum=65536, singleStep=64)
+        self.max_tokens.setToolTip("The longest a reply may be, in tokens (Continue goes on past it)")
+        self.max_tokens.valueChanged.connect(self._edited)
+        form.addRow("Max reply length:", self.max_tokens)
+        self.system = QPlainTextEdit(placeholderText="Instructions the model reads before the chat (optional)")
+        self.system.setMaximumHeight(90)
+        self.apply_system = QPushButton("Apply system prompt", clicked=self._system_applied)
+        self.apply_system.setToolTip("A chat that has begun continues in a new branch under the new prompt; "
+                                     "the old branch stays")
+        self.note = QLabel(wordWrap=True)
+        self.note.setObjectName("muted")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 0, 0, 0)
+        layout.addWidget(QLabel("<b>This conversation</b>"))
+        layout.addLayout(form)
+        layout.addWidget(QLabel("System prompt:"))
+        layout.addWidget(self.system)
+        layout.addWidget(self.apply_system, alignment=Qt.AlignRight)
+        layout.addWidget(self.note)
+        layout.addStretch()
+        self._send_timer = QTimer(self, singleShot=True, interval=300, timeout=self._send)
+        state.chatSettingsChanged.connect(self.fill)
+        self.fill()
+
+    def fill(self) -> None:
+        """Show the open conversation's settings (or the next new chat's)."""
+        s = self.state.chat_settings
+        self._filling = True
+        try:
+            self.preset.setCurrentText(s.preset if s.preset in PRESETS else CUSTOM)
+            for name, box in self.numbers.items():
+                box.setValue(getattr(s.sampler, name))
+            self.top_k.setValue(s.sampler.top_k)
+            self.max_tokens.setValue(s.max_tokens)
+            if not self.system.hasFocus():
+                self.system.setPlainText(self.state.system_prompt)
+        finally:
+            self._filling = False
+        begun = self.state.conversation is not None and bool(self.state.conversation.path())
+        self.note.setText("Changes apply from the next reply." if begun else
+                          "These settings are kept with the conversation.")
+
+    def settings(self) -> ChatSettings:
+        """What the panel shows, as settings (the think mode and seed kept from the conversation's)."""
+        current = self.state.chat_settings
+        sampler = dataclasses.replace(current.sampler, top_k=self.top_k.value(),
+                                      **{name: box.value() for name, box in self.numbers.items()})
+        preset = self.preset.currentText()
+        if preset != CUSTOM and _same_sampling(PRESETS[preset], sampler):
+            chosen = preset
+        else:
+            chosen = next((n for n, p in PRESETS.items() if _same_sampling(p, sampler)), None)
+        return dataclasses.replace(current, sampler=sampler, max_tokens=self.max_tokens.value(), preset=chosen)
+
+    def _preset_chosen(self) -> None:
+        name = self.preset.currentText()
+        if name == CUSTOM:
+            return
+        current = self.state.chat_settings
+        sampler = dataclasses.replace(PRESETS[name], seed=current.sampler.seed,
+                                      banned_tokens=current.sampler.banned_tokens)
+        self.state.update_chat(dataclasses.replace(current, sampler=sampler, preset=name))
+
+    def _edited(self) -> None:
+        if not self._filling:
+            self._send_timer.start()          # one update after a burst of arrow clicks
+
+    def _send(self) -> None:
+        settings = self.settings()
+        self.preset.setCurrentText(settings.preset or CUSTOM)
+        self.state.update_chat(settings)
+
+    def _system_applied(self) -> None:
+        self.state.update_chat(system_prompt=self.system.toPlainText())
+
+
+def _same_sampling(a: SamplerSettings, b: SamplerSettings) -> bool:
+    fields = ("temperature", "top_p", "top_k", "presence_penalty", "frequency_penalty", "penalty_decay")
+    return all(abs(getattr(a, f) - getattr(b, f)) < 1e-9 for f in fields)

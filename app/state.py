@@ -1,0 +1,335 @@
+"""The application state: what the window shows, in one place, with Qt signals views subscribe to.
+
+The engine service (:mod:`engine.service`) owns the model and the conversations on its own thread;
+this object is its client on the Qt thread. It turns the user's intent into commands, and the
+service's events (delivered across threads as a Qt signal) into its own fields and signals. Pages
+read these fields and draw them; none of them keeps a model, a session or a tensor, and none of
+them reaches another page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from engine.service import ChatSettings, ConversationSummary, ConversationView, EngineService, ModelView
+from engine.service import commands as C
+from engine.service import events as E
+
+from .settings import Settings
+
+
+class _Bridge(QObject):
+    """Carries events from the engine thread to the Qt thread (a queued signal)."""
+
+    event = Signal(object)
+
+
+class AppState(QObject):
+    modelChanged = Signal()              # .model
+    tuningChanged = Signal()             # .tuning
+    busyChanged = Signal(bool)           # .busy: a reply is written in the open conversation, or a model loads
+    conversationsChanged = Signal()      # the list (read it with .conversations())
+    conversationChanged = Signal()       # .conversation was replaced (opened, new chat, its tree changed)
+    messageChanged = Signal(int)         # one message of .conversation grew (streamed text) or got its stats
+    chatSettingsChanged = Signal()       # .chat_settings / .system_prompt
+    preferenceChanged = Signal(str)      # a key of .settings
+    status = Signal(str, int)            # a message for the status bar, how long to show it (ms; 0: until replaced)
+    failed = Signal(str, str, bool)      # title, message, whether it is the open conversation's reply
+
+    def __init__(self, service: EngineService, settings: Settings):
+        super().__init__()
+        self.service, self.settings = service, settings
+        self.model: ModelView | None = None
+        self.tuning: str | None = None
+        self.conversation: ConversationView | None = None      # None: a new chat, not sent yet
+        self.streaming: dict[int, str] = {}                    # message id -> text streamed since the snapshot
+        self.draft_settings = ChatSettings()                   # what a new chat starts with
+        self.draft_system = ""
+        self.loading = ""                                      # the model being loaded
+        self._replies: dict[int, int | None] = {}              # request -> its conversation (None: being created)
+        self._bridge = _Bridge()
+        self._bridge.event.connect(self._on_event)
+        self._unsubscribe = service.subscribe(self._bridge.event.emit)
+
+    # -- what views read ---------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        if self.loading:
+            return True
+        current = self.conversation.id if self.conversation is not None else None
+        return any(conv == current for conv in self._replies.values())
+
+    @property
+    def chat_settings(self) -> ChatSettings:
+        return self.conversation.settings if self.conversation is not None else self.draft_settings
+
+    @property
+    def system_prompt(self) -> str:
+        return self.conversation.system_prompt if self.conversation is not None else self.draft_system
+
+    def conversations(self, search: str | None = None) -> list[ConversationSummary]:
+        return self.service.conversations(search)
+
+    def text_of(self, message_id: int) -> str:
+        """A message's text as far as it has streamed."""
+        base = self.conversation.message(message_id).text if self.conversation and message_id in self.conversation \
+            else ""
+        return base + self.streaming.get(message_id, "")
+
+    # -- intent ------------------------------------------------------------------------------------
+
+    async def load_model(self, source: str, device: str = "cpu", precision: str = "auto") -> bool:
+        """Load ``source``; replies are stopped and stored first. False (with a message) if it failed."""
+        self.loading = Path(source).name
+        self.busyChanged.emit(True)
+        self.status.emit(f"Loading {self.loading}…", 0)
+        try:
+            event = await self._ask(C.LoadModel(source, device, precision))
+        finally:
+            self.loading = ""
+        if isinstance(event, E.ModelLoaded):
+            current = self.conversation
+            self.model, self.tuning = event.model, None
+            self.set_preference("model", source)
+            self.set_preference("device", device)
+            self.set_preference("precision", precision)
+            self.modelChanged.emit()
+            self.tuningChanged.emit()
+            self.status.emit(f"Model loaded in {event.seconds:.1f} s", 5000)
+            self._show(None)
+            if current is not None and current.model_fingerprint == event.model.fingerprint:
+                await self.open(current.id)       # the same weights in another precision: go on
+        self.busyChanged.emit(self.busy)
+        self.conversationsChanged.emit()
+        return isinstance(event, E.ModelLoaded)
+
+    async def apply_tuning(self, path: str | None) -> bool:
+        event = await self._ask(C.ApplyTuning(path))
+        if isinstance(event, E.TuningChanged):
+            self.tuning = event.name
+            self.tuningChanged.emit()
+            self.status.emit(f"New chats start from {event.name}" if event.name else "State tuning off", 5000)
+            self.new_chat()
+        return isinstance(event, E.TuningChanged)
+
+    def new_chat(self) -> None:
+        self.draft_settings = self.conversation.settings if self.conversation is not None else self.draft_settings
+        self._show(None)
+
+    async def open(self, conv_id: int) -> bool:
+        if self.conversation is not None and self.conversation.id == conv_id:
+            return True
+        event = await self._ask(C.OpenConversation(conv_id))
+        if isinstance(event, E.ConversationOpened):
+            self._show(event.conversation)
+            self.set_preference("conversation", conv_id)
+            self.status.emit(f"Resumed from saved state in {event.restore_seconds * 1e3:.0f} ms — nothing re-read",
+                             5000)
+            return True
+        return False
+
+    def send(self, text: str, think: str | None = None) -> int | None:
+        if self.model is None or self.busy or not text.strip():
+            return None
+        if self.conversation is None:
+            target = C.NewConversation(self.draft_system, self.draft_settings)
+            return self._reply(C.Send(target, text, think), None)
+        return self._reply(C.Send(self.conversation.id, text, think), self.conversation.id)
+
+    def edit(self, message_id: int, text: str, think: str | None = None) -> int | None:
+        if self.conversation is None or self.busy:
+            return None
+        return self._reply(C.Edit(self.conversation.id, message_id, text, think), self.conversation.id)
+
+    def regenerate(self, message_id: int | None = None) -> int | None:
+        if self.conversation is None or self.busy:
+            return None
+        return self._reply(C.Regenerate(self.conversation.id, message_id), self.conversation.id)
+
+    def continue_reply(self) -> int | None:
+        if self.conversation is None or self.busy:
+            return None
+        return self._reply(C.Continue(self.conversation.id), self.conversation.id)
+
+    def stop(self) -> None:
+        if self.conversation is not None:
+            self.service.stop(self.conversation.id)
+        elif None in self._replies.values():        # a new chat's first reply
+            self.service.stop()
+
+    async def stop_and_wait(self) -> None:
+        """Stop the open conversation's reply and return once it is stored."""
+        self.stop()
+        while self.busy and not self.loading:
+            await asyncio.sleep(0.01)
+
+    async def switch_branch(self, message_id: int, step: int) -> None:
+        if self.conversation is None or self.busy:
+            return
+        event = await self._ask(C.SwitchBranch(self.conversation.id, message_id, step))
+        if isinstance(event, E.ConversationChanged):
+            self._show(event.conversation)
+            self.status.emit(f"Branch restored from its saved state in {event.restore_seconds * 1e3:.0f} ms", 5000)
+
+    def update_chat(self, settings: ChatSettings | None = None, system_prompt: str | None = None) -> asyncio.Future:
+        """New settings or system prompt for the open conversation (or, at once, for the next new chat);
+        await the result to know the conversation has them."""
+        if self.conversation is None:
+            if settings is not None:
+                self.draft_settings = settings
+            if system_prompt is not None:
+                self.draft_system = system_prompt.strip()
+            self.chatSettingsChanged.emit()
+            done = asyncio.get_event_loop().create_future()
+            done.set_result(None)
+            return done
+        return asyncio.ensure_future(self._update(self.conversation.id, settings, system_prompt))
+
+    async def _update(self, conv_id: int, settings: ChatSettings | None, system_prompt: str | None) -> None:
+        event = await self._ask(C.UpdateConversation(conv_id, settings=settings, system_prompt=system_prompt))
+        if isinstance(event, E.ConversationChanged) and self._current(event.conversation.id):
+            self._show(event.conversation)
+
+    async def rename(self, conv_id: int, title: str) -> None:
+        await self._ask(C.UpdateConversation(conv_id, title=title))
+        if self.conversation is not None and self.conversation.id == conv_id:
+            self.conversation = dataclasses.replace(self.conversation, title=title.strip())
+
+    async def delete(self, conv_id: int) -> None:
+        await self._ask(C.DeleteConversation(conv_id))
+        if self.conversation is not None and self.conversation.id == conv_id:
+            self._show(None)
+
+    async def restore(self, conv_id: int) -> None:
+        await self._ask(C.RestoreConversation(conv_id))
+
+    async def export(self, path: Path) -> bool:
+        if self.conversation is None:
+            return False
+        event = await self._ask(C.Export(self.conversation.id, str(path)))
+        if isinstance(event, E.Exported):
+            self.status.emit(f"Saved the conversation and its state to {Path(path).name}", 5000)
+        return isinstance(event, E.Exported)
+
+    async def import_(self, path: Path) -> bool:
+        event = await self._ask(C.Import(str(path)))
+        if isinstance(event, E.ConversationOpened):
+            self._show(event.conversation)
+            return True
+        return False
+
+    def set_preference(self, key: str, value) -> None:
+        if self.settings.get(key) != value:
+            self.settings.set(key, value)
+            self.preferenceChanged.emit(key)
+
+    def shutdown(self) -> None:
+        """Stop every reply (each is stored, marked stopped) and end the engine: what quitting does."""
+        self._unsubscribe()
+        self.service.shutdown()
+
+    # -- inside ------------------------------------------------------------------------------------
+
+    def _reply(self, command: C.Command, conv: int | None) -> int:
+        request, future = self.service.submit(command)
+        self._replies[request] = conv
+        self.busyChanged.emit(True)
+        self.status.emit("Generating…", 0)
+        return request
+
+    async def _ask(self, command: C.Command) -> E.Event:
+        """Submit a command and wait for its final event (a failure is shown, then returned)."""
+        request, future = self.service.submit(command)
+        return await _wrap(future)
+
+    def _show(self, view: ConversationView | None) -> None:
+        self.conversation = view
+        self.streaming.clear()
+        self.conversationChanged.emit()
+        self.chatSettingsChanged.emit()
+        self.busyChanged.emit(self.busy)
+
+    def _current(self, conv: int | None) -> bool:
+        return self.conversation is not None and conv == self.conversation.id
+
+    def _on_event(self, event: E.Event) -> None:
+        handler: Callable | None = _HANDLERS.get(type(event))
+        if handler is not None:
+            handler(self, event)
+        if isinstance(event, E.Failed):
+            reply = event.request in self._replies
+            self._replies.pop(event.request, None)
+            self.failed.emit(event.title, event.message, reply and self._current(event.conversation))
+            self.busyChanged.emit(self.busy)
+        elif isinstance(event, (E.Finished, E.Stopped)):
+            self._replies.pop(event.request, None)
+            self.busyChanged.emit(self.busy)
+            self.conversationsChanged.emit()
+
+    def _opened(self, event: E.ConversationOpened) -> None:
+        if self._replies.get(event.request, 0) is None:         # our new chat now exists
+            self._replies[event.request] = event.conversation.id
+            self._show(event.conversation)
+            self.set_preference("conversation", event.conversation.id)
+
+    def _created(self, event: E.MessageCreated) -> None:
+        if self._current(event.conversation):
+            self.conversation = self.conversation.with_message(event.message)
+            self.conversationChanged.emit()
+
+    def _delta(self, event: E.TextDelta) -> None:
+        if self._current(event.conversation):
+            self.streaming[event.message] = self.streaming.get(event.message, "") + event.text
+            self.messageChanged.emit(event.message)
+
+    def _progress(self, event: E.PromptProgress) -> None:
+        if self._current(event.conversation):
+            self.status.emit(f"Reading the prompt… {event.done:,} of {event.total:,} tokens", 0)
+
+    def _ended(self, event: E.Finished | E.Stopped) -> None:
+        if not self._current(event.conversation):
+            return
+        if event.message is not None:
+            self.streaming.pop(event.message.id, None)
+            self.conversation = self.conversation.with_message(event.message)
+            self.messageChanged.emit(event.message.id)
+            st = event.message.stats
+            if st is not None:
+                stopped = " — stopped" if isinstance(event, E.Stopped) else ""
+                self.status.emit(f"{st.new_tokens} tokens in {st.seconds:.1f} s ({st.tokens_per_s:.1f} tokens/s)"
+                                 f"{stopped}", 0)
+        else:           # the prompt was dropped: the service marked it; fetch the tree as it is now
+            self.status.emit("Stopped before the reply began", 5000)
+            asyncio.ensure_future(self._refresh())
+
+    async def _refresh(self) -> None:
+        if self.conversation is None:
+            return
+        event = await self._ask(C.OpenConversation(self.conversation.id))
+        if isinstance(event, E.ConversationOpened) and self._current(event.conversation.id):
+            self._show(event.conversation)
+
+    def _list_changed(self, event: E.ConversationsChanged) -> None:
+        self.conversationsChanged.emit()
+
+
+_HANDLERS: dict[type, Callable] = {
+    E.ConversationOpened: AppState._opened,
+    E.MessageCreated: AppState._created,
+    E.TextDelta: AppState._delta,
+    E.PromptProgress: AppState._progress,
+    E.Finished: AppState._ended,
+    E.Stopped: AppState._ended,
+    E.ConversationsChanged: AppState._list_changed,
+}
+
+
+def _wrap(future: Future) -> asyncio.Future:
+    return asyncio.wrap_future(future)

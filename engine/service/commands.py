@@ -1,0 +1,163 @@
+"""What clients ask the engine service to do: immutable commands, carried out on its thread.
+
+Each comment says which final event answers the command (every command may also end in
+:class:`~engine.service.events.Failed`). Commands are plain data: nothing a client builds runs on
+the engine thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.service.views import ChatSettings
+
+
+@dataclass(frozen=True)
+class Command:
+    pass
+
+
+@dataclass(frozen=True)
+class LoadModel(Command):
+    """Load a model (path, HF folder or bundled name); replies are stopped and stored first, and the
+    model loaded before stays if this one fails. -> ModelLoaded"""
+
+    source: str
+    device: str = "cpu"
+    precision: str = "auto"
+
+
+@dataclass(frozen=True)
+class ApplyTuning(Command):
+    """New conversations start from this state-tuning file (None: the model's own state). -> TuningChanged"""
+
+    path: str | None
+
+
+@dataclass(frozen=True)
+class NewConversation:
+    """The fields of a conversation that does not exist yet (see :class:`Send`)."""
+
+    system_prompt: str = ""
+    settings: ChatSettings | None = None
+    title: str | None = None        # default: the first line of the first message
+
+
+@dataclass(frozen=True)
+class OpenConversation(Command):
+    """-> ConversationOpened (Failed if it belongs to another model)."""
+
+    conversation: int
+
+
+@dataclass(frozen=True)
+class CloseConversation(Command):
+    """Free what the service holds for it (its states stay on disk). -> Done"""
+
+    conversation: int
+
+
+@dataclass(frozen=True)
+class Send(Command):
+    """A user message at the end of the active branch, and a reply to it. ``conversation`` may be a
+    :class:`NewConversation`: it is created with the message. -> Finished | Stopped"""
+
+    conversation: int | NewConversation
+    text: str
+    think: str | None = None        # None: the conversation's setting
+
+
+@dataclass(frozen=True)
+class Edit(Command):
+    """User message ``message`` resent with ``text``, as a new branch beside it. -> Finished | Stopped"""
+
+    conversation: int
+    message: int
+    text: str
+    think: str | None = None
+
+
+@dataclass(frozen=True)
+class Regenerate(Command):
+    """A new reply to the user message at or before ``message`` (default: the last). -> Finished | Stopped"""
+
+    conversation: int
+    message: int | None = None
+
+
+@dataclass(frozen=True)
+class Continue(Command):
+    """The last reply, unfinished, goes on from where it stopped. -> Finished | Stopped"""
+
+    conversation: int
+
+
+@dataclass(frozen=True)
+class SwitchBranch(Command):
+    """The sibling ``step`` away from ``message`` becomes active. -> ConversationChanged"""
+
+    conversation: int
+    message: int
+    step: int
+
+
+@dataclass(frozen=True)
+class Stop(Command):
+    """Stop the reply being written in ``conversation`` (None: every reply). -> Done"""
+
+    conversation: int | None = None
+
+
+@dataclass(frozen=True)
+class UpdateConversation(Command):
+    """Change a conversation's title, settings or system prompt (None: unchanged).
+
+    A new system prompt on a conversation that has begun starts a new branch from the beginning
+    (the old one stays): everything said so far was said under the old one. -> ConversationChanged"""
+
+    conversation: int
+    title: str | None = None
+    settings: ChatSettings | None = None
+    system_prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class DeleteConversation(Command):
+    """Hidden from the list until restored or purged. -> ConversationsChanged"""
+
+    conversation: int
+
+
+@dataclass(frozen=True)
+class RestoreConversation(Command):
+    """Undo a delete. -> ConversationsChanged"""
+
+    conversation: int
+
+
+@dataclass(frozen=True)
+class Export(Command):
+    """The conversation and its latest state in one file. -> Exported"""
+
+    conversation: int
+    path: str
+
+
+@dataclass(frozen=True)
+class Import(Command):
+    """A new conversation from an exported file. -> ConversationOpened"""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class SaveState(Command):
+    """The state at the end of the active branch, as a state file. -> StateSaved"""
+
+    conversation: int
+    path: str
+
+
+__all__ = ["ApplyTuning", "CloseConversation", "Command", "Continue", "DeleteConversation", "Edit", "Export",
+           "Import", "LoadModel", "NewConversation", "OpenConversation", "Regenerate", "RestoreConversation",
+           "SaveState", "Send", "Stop", "SwitchBranch", "UpdateConversation"]

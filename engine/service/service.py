@@ -1,0 +1,470 @@
+"""The engine service: one thread that owns the model, the tokenizer, every open conversation and
+its states, and the conversation store.
+
+Clients (the window, the CLI, the HTTP server) call :meth:`EngineService.submit` with a command
+from :mod:`engine.service.commands` and get back a request number and a future; what happens is
+told by immutable events (:mod:`engine.service.events`) handed to every subscriber, and the
+request's final event resolves its future. Nothing mutable crosses threads: commands and events
+are frozen, and the conversation views in events are copies.
+
+The thread runs a small scheduler. Commands are handled in the order they come; replies are
+*jobs* (:class:`~engine.service.replies.ReplyJob`) advanced one step at a time (one token, or one
+chunk of a prompt), every running job in turn, with the queue checked between steps. So several
+conversations can be written at once, a command waits at most one step, and :meth:`stop` (which
+also acts at once from the caller's thread) takes effect within a token.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from engine.errors import EmptyPromptError, EngineError
+from engine.service import commands as C
+from engine.service.conversations import Live, new_live, open_live
+from engine.service.events import (
+    ConversationChanged,
+    ConversationOpened,
+    ConversationsChanged,
+    Done,
+    Event,
+    Exported,
+    Failed,
+    MessageCreated,
+    ModelLoaded,
+    ModelLoading,
+    StateSaved,
+    TuningChanged,
+)
+from engine.service.replies import ReplyJob
+from engine.service.store import ConversationStore
+from engine.service.views import ChatSettings, ConversationSummary, ModelView
+from engine.text.chat import THINK_MODES, clean
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[Event], None]
+MAX_LIVE = 8            # conversations kept open (their sessions and a few states each) when idle
+
+
+class EngineService:
+    """See the module docstring. ``data_dir`` holds ``conversations.sqlite3`` and ``states/``."""
+
+    def __init__(self, data_dir: Path, *, keep_states: int = 3, name: str = "engine"):
+        self.store = ConversationStore(Path(data_dir))
+        self.keep_states = keep_states
+        self.model_view: ModelView | None = None     # the last loaded model, as clients see it
+        self.tuning_name: str | None = None
+        self._model = self._tokenizer = None
+        self._tuning = None                             # (State, path) for new conversations
+        self._live: OrderedDict[int, Live] = OrderedDict()
+        self._jobs: list[ReplyJob] = []
+        self._cancels: dict[int, threading.Event] = {}   # conversation -> its running reply's stop flag
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._futures: dict[int, Future] = {}
+        self._subscribers: list[Subscriber] = []
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    # -- the client side (any thread) ------------------------------------------------------------
+
+    def subscribe(self, deliver: Subscriber) -> Callable[[], None]:
+        """Call ``deliver(event)`` for every event from now on; returns a function that unsubscribes.
+
+        ``deliver`` runs on the engine thread: it must only hand the event over to its own thread
+        (emit a Qt signal, ``loop.call_soon_threadsafe``, ``queue.put``) and return."""
+        with self._lock:
+            self._subscribers.append(deliver)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if deliver in self._subscribers:
+                    self._subscribers.remove(deliver)
+
+        return unsubscribe
+
+    def submit(self, command: C.Command) -> tuple[int, Future]:
+        """Queue ``command``; returns its request number and a future for its final event."""
+        request = next(self._ids)
+        future: Future = Future()
+        with self._lock:
+            if self._closed:
+                raise EngineError("The engine has shut down.")
+            self._futures[request] = future
+        if isinstance(command, C.Stop):
+            self.stop(command.conversation)
+        self._queue.put((request, command))
+        return request, future
+
+    def call(self, command: C.Command, timeout: float | None = None) -> Event:
+        """Submit and wait for the final event (scripts, tests, the CLI)."""
+        return self.submit(command)[1].result(timeout)
+
+    def stop(self, conversation: int | None = None) -> None:
+        """Stop the reply being written in ``conversation`` (None: all) at once, from any thread."""
+        with self._lock:
+            flags = list(self._cancels.values()) if conversation is None else \
+                [f for c, f in self._cancels.items() if c == conversation]
+        for flag in flags:
+            flag.set()
+
+    def conversations(self, search: str | None = None) -> list[ConversationSummary]:
+        """The conversation list, newest first (reads the database only: safe from any thread)."""
+        return [ConversationSummary(c.id, c.title, c.updated, Path(c.model_path).name, c.model_fingerprint)
+                for c in self.store.list(search)]
+
+    def busy(self) -> bool:
+        with self._lock:
+            return bool(self._cancels)
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop every reply (each is stored, marked stopped), close the store, end the thread."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self.stop()
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    # -- the engine thread -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while True:
+                while True:                     # every command waiting, blocking only when idle
+                    try:
+                        item = self._queue.get(block=not self._jobs)
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        return
+                    self._handle(*item)
+                for job in list(self._jobs):    # then one step of every reply being written
+                    if not job.step():
+                        self._jobs.remove(job)
+                        with self._lock:
+                            self._cancels.pop(job.conversation, None)
+        finally:
+            self._finish_jobs()
+            self.store.close()
+            with self._lock:
+                pending = list(self._futures.items())
+                self._futures.clear()
+            for request, future in pending:
+                if not future.done():
+                    future.set_result(Failed(request, None, "Engine stopped", "The engine has shut down."))
+
+    def _emit(self, event: Event) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for deliver in subscribers:
+            try:
+                deliver(event)
+            except Exception:  # a client's mistake must not stop the engine
+                log.exception("an event subscriber failed")
+
+    def _final(self, event: Event) -> None:
+        """Send a request's last event and resolve its future with it."""
+        self._emit(event)
+        with self._lock:
+            future = self._futures.pop(event.request, None)
+        if future is not None and not future.done():
+            future.set_result(event)
+
+    def _handle(self, request: int, command: C.Command) -> None:
+        handler = getattr(self, "_" + type(command).__name__.lower(), None)
+        try:
+            if handler is None:
+                raise EngineError(f"The engine does not know the command {type(command).__name__}.")
+            result = handler(request, command)
+        except Exception as e:
+            title, message = describe(e)
+            title = _COMMAND_TITLES.get(type(command), title)
+            conversation = getattr(command, "conversation", None)
+            self._final(Failed(request, conversation if isinstance(conversation, int) else None, title, message))
+            return
+        if result is not None:
+            self._final(result)
+
+    def _finish_jobs(self, conversation: int | None = None) -> None:
+        """Stop and finish (store) the running replies: all, or ``conversation``'s."""
+        for job in list(self._jobs):
+            if conversation is None or job.conversation == conversation:
+                job.cancel.set()
+                job.run_to_end()
+                self._jobs.remove(job)
+                with self._lock:
+                    self._cancels.pop(job.conversation, None)
+
+    # -- model and tuning --------------------------------------------------------------------------
+
+    def _loadmodel(self, request: int, cmd: C.LoadModel) -> Event:
+        import engine
+        from engine.errors import OutOfMemoryError
+        from engine.text.tokenizer import tokenizer_for
+
+        self._finish_jobs()
+        self._emit(ModelLoading(request, cmd.source))
+        t0 = time.perf_counter()
+        try:
+            model = engine.load(cmd.source, device=cmd.device, precision=cmd.precision)
+        except OutOfMemoryError:
+            if self._model is None:
+                raise
+            self._drop_model()          # room for the new one: the old one cannot stay after all
+            model = engine.load(cmd.source, device=cmd.device, precision=cmd.precision)
+        tokenizer = tokenizer_for(model)
+        self._drop_model()
+        self._model, self._tokenizer = model, tokenizer
+        self.model_view = model_view(model)
+        return ModelLoaded(request, self.model_view, time.perf_counter() - t0)
+
+    def _drop_model(self) -> None:
+        self._live.clear()
+        self._model = self._tokenizer = None
+        self._tuning, self.tuning_name = None, None
+        self.model_view = None
+
+    def _applytuning(self, request: int, cmd: C.ApplyTuning) -> Event:
+        from engine.models.file_info import check_named_generation
+        from engine.models.state import State
+
+        model = self._need_model()
+        if cmd.path is None:
+            self._tuning, self.tuning_name = None, None
+            return TuningChanged(request, None)
+        try:
+            state = State.from_tuning_file(cmd.path, model)
+            check_named_generation(cmd.path, model.info.generation)
+        except EngineError as e:
+            raise type(e)(f"{e}\n\nThe model ({model.info.describe()}) is unchanged; new chats start as "
+                          "before.") from e
+        self._tuning, self.tuning_name = (state, str(cmd.path)), Path(cmd.path).name
+        return TuningChanged(request, self.tuning_name)
+
+    def _need_model(self):
+        if self._model is None:
+            raise EngineError("No model is loaded; load one first.")
+        return self._model
+
+    # -- conversations -----------------------------------------------------------------------------
+
+    def _live_conversation(self, conv_id: int) -> Live:
+        live = self._live.get(conv_id)
+        if live is None:
+            live = open_live(self.store, conv_id, self._need_model(), self._tokenizer, self.keep_states)
+            self._live[conv_id] = live
+            idle = [c for c, lv in self._live.items() if not lv.busy and c != conv_id]
+            for c in idle[:max(0, len(self._live) - MAX_LIVE)]:
+                del self._live[c]
+        self._live.move_to_end(conv_id)
+        return live
+
+    def _openconversation(self, request: int, cmd: C.OpenConversation) -> Event:
+        live = self._live_conversation(cmd.conversation)
+        t0 = time.perf_counter()
+        live.session.checkpoint(live.session.leaf())     # the state the next message starts from, at hand
+        return ConversationOpened(request, live.view(), time.perf_counter() - t0)
+
+    def _closeconversation(self, request: int, cmd: C.CloseConversation) -> Event:
+        live = self._live.get(cmd.conversation)
+        if live is not None and not live.busy:
+            del self._live[cmd.conversation]
+        return Done(request)
+
+    def _updateconversation(self, request: int, cmd: C.UpdateConversation) -> Event:
+        live = self._live_conversation(cmd.conversation)
+        fields: dict[str, Any] = {}
+        if cmd.title is not None and cmd.title.strip():
+            live.title = fields["title"] = cmd.title.strip()
+        if cmd.settings is not None:
+            live.apply_settings(cmd.settings)
+            fields["settings"] = cmd.settings.to_dict()
+        if cmd.system_prompt is not None and cmd.system_prompt.strip() != live.system_prompt:
+            if live.busy:
+                raise EngineError("Wait for the reply to finish (or stop it) before changing the system prompt.")
+            self._set_system_prompt(live, cmd.system_prompt.strip())
+            fields["system_prompt"] = live.system_prompt
+            fields["root_active"] = live.session.root.active_child
+        if fields:
+            self.store.update(live.id, **fields)
+        if "title" in fields:
+            self._emit(ConversationsChanged(request))
+        return ConversationChanged(request, live.view())
+
+    def _set_system_prompt(self, live: Live, text: str) -> None:
+        """A conversation that has not begun takes the new prompt as it is; one that has gets a new
+        branch from the beginning (see :class:`~engine.service.commands.UpdateConversation`)."""
+        session = live.session
+        first = session.messages.get(session.root.active_child) if session.root.active_child else None
+        if first is not None and first.role == "system" and not first.children:
+            session.root.children.remove(first.id)
+            del session.messages[first.id]
+            live.checkpoints.discard(first.id)
+            self.store.delete_messages(live.id, [first.id])
+            session.root.active_child = session.root.children[-1] if session.root.children else None
+            first = None
+        if text:
+            msg = session.add_system(text)
+            self.store.save_message(live.id, msg)
+        elif first is not None:
+            session.root.active_child = None    # a new, empty branch without a system prompt
+        live.system_prompt = text
+
+    def _switchbranch(self, request: int, cmd: C.SwitchBranch) -> Event:
+        live = self._live_conversation(cmd.conversation)
+        if live.busy:
+            raise EngineError("Wait for the reply to finish (or stop it) before switching branch.")
+        session = live.session
+        session.switch_branch(cmd.message, cmd.step)
+        t0 = time.perf_counter()
+        session.checkpoint(session.leaf())
+        seconds = time.perf_counter() - t0
+        parent = session.messages[session.messages[cmd.message].parent]
+        if parent.role == "root":
+            self.store.update(live.id, root_active=parent.active_child)
+        else:
+            self.store.save_tree(live.id, [parent])
+        return ConversationChanged(request, live.view(), seconds)
+
+    def _deleteconversation(self, request: int, cmd: C.DeleteConversation) -> Event:
+        self._finish_jobs(cmd.conversation)
+        self._live.pop(cmd.conversation, None)
+        self.store.delete(cmd.conversation)
+        return ConversationsChanged(request)
+
+    def _restoreconversation(self, request: int, cmd: C.RestoreConversation) -> Event:
+        self.store.undelete(cmd.conversation)
+        return ConversationsChanged(request)
+
+    def _export(self, request: int, cmd: C.Export) -> Event:
+        self.store.export(cmd.conversation, Path(cmd.path), self._need_model())
+        return Exported(request, cmd.conversation, cmd.path)
+
+    def _import(self, request: int, cmd: C.Import) -> Event:
+        conv = self.store.import_(Path(cmd.path), self._need_model())
+        self._emit(ConversationsChanged(request))
+        return self._openconversation(request, C.OpenConversation(conv.id))
+
+    def _savestate(self, request: int, cmd: C.SaveState) -> Event:
+        live = self._live_conversation(cmd.conversation)
+        state = live.session.checkpoint(live.session.leaf())
+        state.save(cmd.path, {"source": "RWKV Desktop", "conversation": live.id})
+        return StateSaved(request, live.id, cmd.path)
+
+    def _stop(self, request: int, cmd: C.Stop) -> Event:
+        self.stop(cmd.conversation)      # (already done by submit; harmless twice)
+        return Done(request)
+
+    # -- replies -----------------------------------------------------------------------------------
+
+    def _send(self, request: int, cmd: C.Send) -> None:
+        model = self._need_model()
+        body = clean(cmd.text)
+        if not body:
+            raise EmptyPromptError("The message is empty.")
+        if cmd.think is not None and cmd.think not in THINK_MODES:
+            raise EngineError(f"Unknown think mode '{cmd.think}'; use one of {', '.join(THINK_MODES)}.")
+        if isinstance(cmd.conversation, C.NewConversation):
+            new = cmd.conversation
+            title = (new.title or body.splitlines()[0])[:60]
+            live = new_live(self.store, model, self._tokenizer, title=title, system_prompt=new.system_prompt.strip(),
+                            settings=new.settings or ChatSettings(), tuning=self._tuning, keep=self.keep_states)
+            self._live[live.id] = live
+            self._emit(ConversationsChanged(request))
+            self._emit(ConversationOpened(request, live.view(), 0.0))
+        else:
+            live = self._ready(cmd.conversation)
+        think = cmd.think or live.settings.think
+        user = live.session.add_user(cmd.text, think=think)
+        self._start_reply(request, live, user, lambda cancel: live.session.respond(user.id, cancel=cancel))
+
+    def _edit(self, request: int, cmd: C.Edit) -> None:
+        live = self._ready(cmd.conversation)
+        user = live.session.edit_user(cmd.message, cmd.text, think=cmd.think)
+        self._start_reply(request, live, user, lambda cancel: live.session.respond(user.id, cancel=cancel))
+
+    def _regenerate(self, request: int, cmd: C.Regenerate) -> None:
+        live = self._ready(cmd.conversation)
+        user = live.session.user_to_answer(cmd.message)
+        self._start_reply(request, live, user, lambda cancel: live.session.respond(user.id, cancel=cancel),
+                          announce=False)
+
+    def _continue(self, request: int, cmd: C.Continue) -> None:
+        live = self._ready(cmd.conversation)
+        session = live.session
+        leaf = session.leaf()
+        last = session.messages[leaf]
+        if last.role != "assistant" or last.complete:
+            raise EngineError("There is no unfinished reply to continue; send a message instead.")
+        self._start_reply(request, live, None, lambda cancel: session.extend(leaf, cancel=cancel), announce=False)
+
+    def _ready(self, conv_id: int) -> Live:
+        live = self._live_conversation(conv_id)
+        if live.busy:
+            raise EngineError("A reply is being written in this conversation; wait for it or stop it first.")
+        return live
+
+    def _start_reply(self, request: int, live: Live, user, make, announce: bool = True) -> None:
+        """Store the user's message (before any work on it) and start the job that answers it."""
+        session = live.session
+        if user is not None and announce:
+            parent = session.messages[user.parent]
+            self.store.save_messages(live.id, [(m, None) for m in (parent, user) if m.role != "root"])
+            if parent.role == "root":
+                self.store.update(live.id, root_active=user.id)
+            self._emit(MessageCreated(request, live.id, live.message_view(user)))
+        cancel = threading.Event()
+        job = ReplyJob(live, request, user, make(cancel), cancel, self.store, self._emit, self._final, describe)
+        with self._lock:
+            self._cancels[live.id] = cancel
+        self._jobs.append(job)
+
+
+def describe(error: BaseException) -> tuple[str, str]:
+    """(title, message) of a failure, for the user. The engine's own errors say what to do; anything
+    else is a bug or a damaged file, and is logged with its traceback."""
+    if isinstance(error, EngineError):
+        return _TITLES.get(type(error).__name__, "Something went wrong"), str(error)
+    if isinstance(error, MemoryError):
+        return "Out of memory", "The computer ran out of memory. Close other programs or use a smaller model."
+    if isinstance(error, OSError):
+        return "File error", f"{error.strerror or error}{f': {error.filename}' if error.filename else ''}"
+    log.error("unexpected failure in the engine", exc_info=error)
+    return "Unexpected error", f"{type(error).__name__}: {error}"
+
+
+_COMMAND_TITLES = {C.LoadModel: "Could not load the model", C.ApplyTuning: "Could not use the state-tuning file",
+                   C.Import: "Could not load the conversation", C.Export: "Could not save the conversation",
+                   C.OpenConversation: "Could not open the conversation", C.SaveState: "Could not save the state"}
+_TITLES = {"OtherModelError": "Another model", "InvalidOutputError": "The model failed",
+           "StoreError": "Conversation database", "ConversationNotFoundError": "Conversation not found",
+           "OutOfMemoryError": "Out of memory", "IncompatibleStateError": "Wrong state file",
+           "StateFormatError": "Damaged state file", "EmptyPromptError": "Empty message"}
+
+
+def model_view(model) -> ModelView:
+    info = model.info
+    path = Path(info.path)
+    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+    kernels = getattr(model, "kernels", None)
+    if kernels is None:
+        from engine.models.recurrent import kernel_choice
+
+        kernels = kernel_choice(model)
+    dev = model.device
+    return ModelView(info.name, str(path), info.generation, info.n_params, info.n_layer, info.vocab_size,
+                     "cpu" if dev.type == "cpu" else f"{dev.type}:{dev.index or 0}", model.precision, kernels.name,
+                     model.new_state().nbytes, info.fingerprint, info.describe(), size)
