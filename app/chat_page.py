@@ -52,7 +52,7 @@ class ChatPage(QWidget):
         self.think.addItems(list(THINK_MODES))
         self.think.setToolTip("RWKV-7 G1 reasoning: think first, answer directly, or off for other models")
         self.think.activated.connect(self._think_chosen)
-        self.settings_button = QToolButton(text="Settings", checkable=True)
+        self.settings_button = QToolButton(text="Chat settings", checkable=True)
         self.settings_button.setToolTip("Sampling, reply length and system prompt of this conversation")
         top.addStretch()
         for w in (QLabel("Think:"), self.think, self.settings_button):

@@ -8,6 +8,7 @@ conversation through the widgets, starts a catalog download from a stand-in Hub 
 so that it is caught half-way), and saves PNGs of the window as it is drawn:
 
 - ``main-window.png``: the chat, resumed from its saved state
+- ``chat-settings.png``: the same with the conversation's settings panel open
 - ``chat-dark.png``: the same in the dark theme
 - ``models.png``: the model library, the catalog with the recommended pick, a download in progress
 - ``settings.png``: mirror, folders, theme and the detected hardware
@@ -49,9 +50,10 @@ async def scene(window, app, out: Path, hub_server) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     chat = window.chat
-    chat.preset.setCurrentText("Precise")
     if not await window.load_model("demo"):
         raise SystemExit("could not load the demo model")
+    chat.panel.preset.setCurrentText("Precise")
+    chat.panel.preset.activated.emit(chat.panel.preset.currentIndex())
     for question in ('What does "harbor" mean?', "Can you use it in a sentence?"):
         chat.input.setPlainText(question)
         chat.send()
@@ -62,9 +64,13 @@ async def scene(window, app, out: Path, hub_server) -> None:
     chat.send()
     await _wait(lambda: chat.busy)
     await _wait(lambda: not chat.busy)
-    await chat.open_conversation(window.sidebar.conversations.item(1).data(0x0100))
+    await window.state.open(window.sidebar.conversations.item(1).data(0x0100))
     await _settle(app)
     _save(window, out, "main-window.png")
+    chat.settings_button.setChecked(True)
+    await _settle(app)
+    _save(window, out, "chat-settings.png")
+    chat.settings_button.setChecked(False)
 
     window.settings_page.theme.setCurrentText("Dark")
     await _settle(app)
@@ -107,9 +113,9 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.settings import Settings
-    from app.store import ConversationStore
+    from app.state import AppState
     from app.window import MainWindow
-    from app.worker import EngineWorker
+    from engine.service import EngineService
     from tests.e2e.mock_hub import MockHub
 
     app = QApplication(sys.argv[:1])
@@ -118,15 +124,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, MockHub() as hub_server:
         settings = Settings(Path(tmp) / "settings.json")
         settings.set("hf_cache", str(Path(tmp) / "hf-cache"))
-        store = ConversationStore(Path(tmp))
-        worker = EngineWorker(loop)
-        window = MainWindow(worker, store, settings)
+        state = AppState(EngineService(Path(tmp)), settings)
+        window = MainWindow(state)
         window.resize(1200, 760)
         window.show()
         with loop:
             loop.run_until_complete(scene(window, app, a.out, hub_server))
-        worker.shutdown()
-        store.close()
+        state.shutdown()
     return 0
 
 
