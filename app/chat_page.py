@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QToolButton,
@@ -202,8 +203,10 @@ class ChatPage(QWidget):
             self.state.update_chat(replace(settings, think=mode))
 
     def _link_clicked(self, url) -> None:
-        if url.scheme() != "action":
-            QDesktopServices.openUrl(url)
+        if url.scheme() in ("http", "https"):
+            self._confirm_open(url)
+            return
+        if url.scheme() != "action":          # message text never makes other links (app.markup)
             return
         kind, *args = url.path().split(":")
         if kind == "edit" and not self.state.busy:
@@ -215,3 +218,12 @@ class ChatPage(QWidget):
             QGuiApplication.clipboard().setText(code)
             lines = code.count("\n") + 1
             self.state.status.emit(f"Copied {lines} line{'s' * (lines != 1)} of code", 5000)
+
+    def _confirm_open(self, url) -> None:
+        """A link in a reply opens in the browser only once the user has seen where it goes."""
+        box = QMessageBox(QMessageBox.Question, "Open link", f"Open this address in your browser?\n\n"
+                          f"{url.toString()}", QMessageBox.Open | QMessageBox.Cancel, self)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.accepted.connect(lambda: QDesktopServices.openUrl(url))
+        self.link_box = box
+        box.open()

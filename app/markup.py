@@ -21,6 +21,10 @@ _FENCE = re.compile(r"^(?P<fence>```|~~~)[ \t]*(?P<lang>[\w+#.-]*)[^\n]*\n"
                     r"(?P<code>.*?)(?:^(?P=fence)[ \t]*(?:\n|\Z)|\Z)", re.MULTILINE | re.DOTALL)
 _BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL)
 _FIXED_COLOUR = re.compile(r"\s*color:#[0-9a-fA-F]{6};")
+_LINK = re.compile(r'<a href="(?P<href>[^"]*)">(?P<inner>.*?)</a>', re.DOTALL)
+_WEB = re.compile(r"https?://", re.IGNORECASE)
+_MARKDOWN = QTextDocument.MarkdownFeature(QTextDocument.MarkdownFeature.MarkdownDialectGitHub.value
+                                          | QTextDocument.MarkdownFeature.MarkdownNoHTML.value)
 
 
 @dataclass(frozen=True)
@@ -90,11 +94,16 @@ def body_html(text: str, colours: Colours, code_blocks: list[str]) -> str:
 
 @lru_cache(maxsize=1024)
 def prose_html(markdown: str) -> str:
-    """Markdown through Qt's reader, without the fixed colours Qt writes (links follow the theme)."""
+    """Markdown through Qt's reader, without the fixed colours Qt writes (links follow the theme).
+
+    A message is text from a model or a file, never markup of ours: HTML in it is shown as text,
+    and only http(s) links stay links (a ``file:`` link, or one with the app's own ``action:``
+    scheme, becomes its plain text)."""
     doc = QTextDocument()
-    doc.setMarkdown(markdown)
+    doc.setMarkdown(markdown, _MARKDOWN)
     m = _BODY.search(doc.toHtml())
-    return _FIXED_COLOUR.sub("", m.group(1) if m else html.escape(markdown))
+    body = _FIXED_COLOUR.sub("", m.group(1) if m else html.escape(markdown))
+    return _LINK.sub(lambda a: a[0] if _WEB.match(html.unescape(a["href"])) else a["inner"], body)
 
 
 def _mix(a: QColor, b: QColor, t: float) -> str:

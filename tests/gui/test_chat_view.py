@@ -126,3 +126,23 @@ def test_a_streaming_reply_is_laid_out_as_the_finished_page_so_nothing_jumps(loo
         assert [v for b in streamed for v in b[1:]] == pytest.approx([v for b in finished for v in b[1:]], abs=0.5)
         assert height == pytest.approx(view.document().size().height(), abs=0.5)
         view.show_conversation(win.state.conversation, win.chat._text_of)
+
+
+def test_a_web_link_in_a_reply_opens_only_after_a_confirmation_and_other_links_never(loop, make_window, world_ckpt,
+                                                                                     qtbot, monkeypatch):
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    send(loop, win, "Links please", qtbot)
+    _with_text(win, path(win)[-1], "[docs](https://example.com/docs) [x](file:///etc/passwd) [y](action:edit:1)")
+    opened = []
+    monkeypatch.setattr("app.chat_page.QDesktopServices.openUrl", opened.append)
+    user = path(win)[0]
+    hrefs = re.findall(r'href="([^"]*)"', win.chat.view.page_html())
+    assert hrefs == [f"action:edit:{user.id}", "https://example.com/docs"]   # the reply's own: one web link
+    win.chat.view.anchorClicked.emit(QUrl("file:///etc/passwd"))
+    assert opened == [] and not hasattr(win.chat, "link_box")
+    win.chat.view.anchorClicked.emit(QUrl("https://example.com/docs"))
+    box = win.chat.link_box
+    assert opened == [] and "https://example.com/docs" in box.text()
+    box.button(box.StandardButton.Open).click()
+    assert [u.toString() for u in opened] == ["https://example.com/docs"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from app.highlight import highlight
 from app.markup import body_html, colours_for, split_fences
 
@@ -25,3 +27,14 @@ def test_each_code_block_gets_its_own_copy_link(qapp):
     page = body_html("A **bold** start\n```\none\n```\nmid\n```sh\necho two\n```", colours_for(qapp.palette()), blocks)
     assert blocks == ["one", "echo two"]
     assert "action:copy:0" in page and "action:copy:1" in page and "font-weight:700" in page
+
+
+def test_html_in_a_message_is_text_and_only_web_links_stay_links(qapp):
+    hostile = ('<b>bold?</b> <a href="action:edit:1">edit me</a> <img src="file:///etc/passwd"> '
+               "[copy](action:copy:0) [secret](file:///etc/passwd) [site](https://example.com/a?b=1&c=2) "
+               "<https://rwkv.com>")
+    page = body_html(hostile, colours_for(qapp.palette()), [])
+    assert "&lt;b&gt;bold?&lt;/b&gt;" in page and "<b>" not in page and "<img" not in page
+    hrefs = re.findall(r'href="([^"]*)"', page)
+    assert hrefs == ["https://example.com/a?b=1&amp;c=2", "https://rwkv.com"]
+    assert "copy" in page and "secret" in page               # the text of a refused link stays
