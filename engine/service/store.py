@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import IncompatibleStateError
+from engine.errors import IncompatibleStateError, StateFormatError
 from engine.models.state import State
 from engine.service.store_schema import StoreError, migrate
 from engine.text.chat import Message
@@ -300,7 +300,7 @@ class ConversationStore:
         The copy is tied to the local model's path (the exporting machine's path means nothing
         here) and counts as just changed, so it appears at the top of the list.
         """
-        from engine.service.store_io import read_export
+        from engine.service.store_io import check_vocabulary, read_export, tokens_to
 
         path = Path(path)
         now = self._clock()
@@ -308,8 +308,13 @@ class ConversationStore:
         try:
             state = State.load(path, model)
         except IncompatibleStateError as e:
-            raise IncompatibleStateError(f"“{imp.title}” was saved with {Path(imp.model_path).name}, and the "
+            raise IncompatibleStateError(f"“{imp.title}” was saved with {imp.model_path}, and the "
                                          f"loaded model {model.info.name} cannot continue it. {e}") from e
+        check_vocabulary(path, imp, model.info.vocab_size)
+        if imp.state_message is not None and tokens_to(imp.rows, imp.state_message) != state.tokens_seen:
+            raise StateFormatError(f"'{path.name}' has a damaged conversation in it: its state has read "
+                                   f"{state.tokens_seen} tokens, but the messages up to the one it belongs to "
+                                   f"hold {tokens_to(imp.rows, imp.state_message)}.")
         with self._write() as db:
             conv_id = self._insert_conversation(db, imp.title, imp.created, now, str(model.info.path),
                                                 model.info.fingerprint, imp.system_prompt, imp.settings,

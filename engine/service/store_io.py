@@ -10,6 +10,7 @@ The database side (ids, transactions, state files) stays in :mod:`engine.service
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,9 +19,12 @@ from pathlib import Path
 from engine.errors import StateFormatError, StateNotFoundError
 from engine.models.state import State
 from engine.service.store import Conversation, pack_tokens, unpack_tokens
+from engine.text.chat import THINK_MODES
 
 EXPORT_KEY = "rwkv_desktop_conversation"
 EXPORT_VERSION = 1
+MAX_MESSAGES = 200_000
+STOP_REASONS = {"stop", "eos", "length", "cancelled", "error", "interrupted"}
 
 
 @dataclass
@@ -60,22 +64,67 @@ def write_export(path: Path, conv: Conversation, rows: list[sqlite3.Row],
     state.save(path, {EXPORT_KEY: json.dumps(payload, ensure_ascii=False)})
 
 
-def read_export(path: Path, now: float) -> Imported:
-    """The conversation in an export file, every field checked; a damaged one is a StateFormatError."""
+def read_export(path: Path, now: float, vocab_size: int = 2**31) -> Imported:
+    """The conversation in an export file, every field checked; a damaged or crafted one is a
+    StateFormatError and nothing of it is used.
+
+    An export comes from another machine, perhaps from someone else: it must not be able to name a
+    file here (a tuning file's path in it is dropped), put a token the model cannot read into the
+    chat, or make a tree the chat cannot walk (a parent after its child, a cycle)."""
     payload = _read_payload(path)
     try:
         fields, state_message = payload["conversation"], payload["state_message"]
-        rows = [_import_row(m) for m in payload["messages"]]
-        ids = [row[0] for row in rows]
-        if len(set(ids)) != len(ids) or (state_message is not None and state_message not in ids):
-            raise ValueError("message ids are repeated or the state belongs to no message")
+        messages = payload["messages"]
+        if not isinstance(fields, dict) or not isinstance(messages, list) or len(messages) > MAX_MESSAGES:
+            raise ValueError("the conversation or its message list is malformed")
+        rows = [_import_row(m, now, vocab_size) for m in messages]
+        _check_tree(rows)
+        ids = {row[0] for row in rows}
+        if state_message is not None and (isinstance(state_message, bool) or state_message not in ids):
+            raise ValueError("the state belongs to no message")
+        title = str(fields["title"]).strip()[:200] or "Imported conversation"
         return Imported(
-            title=str(fields["title"]), created=float(fields.get("created", now)),
+            title=title, created=_time(fields.get("created"), now),
             system_prompt=str(fields.get("system_prompt", "")), settings=dict(fields.get("settings") or {}),
-            tuning_path=None if fields.get("tuning_path") is None else str(fields["tuning_path"]),
-            model_path=str(fields.get("model_path", "another model")), rows=rows, state_message=state_message)
-    except (AttributeError, KeyError, TypeError, ValueError) as e:
-        raise StateFormatError(f"'{path.name}' has a damaged conversation in it ({e!r}).") from e
+            tuning_path=None, model_path=Path(str(fields.get("model_path", "another model"))).name,
+            rows=rows, state_message=state_message)
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as e:
+        raise StateFormatError(f"'{path.name}' has a damaged conversation in it ({e}).") from e
+
+
+def check_vocabulary(path: Path, imp: Imported, vocab_size: int) -> None:
+    """Refuse an export whose messages hold token ids the model has not got."""
+    for row in imp.rows:
+        tokens = unpack_tokens(row[4])
+        if tokens and max(tokens) >= vocab_size:
+            raise StateFormatError(f"'{path.name}' has a damaged conversation in it: message {row[0]} holds the "
+                                   f"token id {max(tokens)}, and the model's vocabulary ends at {vocab_size - 1}.")
+
+
+def tokens_to(rows: list[tuple], message: int) -> int:
+    """How many tokens the path from the start to ``message`` feeds (what its state has read)."""
+    by_id = {row[0]: row for row in rows}
+    count, node = 0, by_id.get(message)
+    while node is not None:
+        count += len(node[4]) // 4
+        node = by_id.get(node[1])
+    return count
+
+
+def _check_tree(rows: list[tuple]) -> None:
+    """Unique ids, every parent an earlier message (so no cycles), active children that are children."""
+    seen: set[int] = set()
+    for row in rows:
+        msg_id, parent = row[0], row[1]
+        if msg_id in seen:
+            raise ValueError(f"message id {msg_id} is repeated")
+        if parent not in (None, 0) and parent not in seen:
+            raise ValueError(f"message {msg_id} comes before its parent {parent}")
+        seen.add(msg_id)
+    parents = {row[0]: row[1] for row in rows}
+    for row in rows:
+        if row[9] is not None and parents.get(row[9]) != row[0]:
+            raise ValueError(f"message {row[0]} names {row[9]} as its active reply, which is not one of its own")
 
 
 def active_path(rows: list[sqlite3.Row]) -> list[sqlite3.Row]:
@@ -113,9 +162,37 @@ def _read_payload(path: Path) -> dict:
     return payload
 
 
-def _import_row(m: dict) -> tuple:
+def _import_row(m: dict, now: float, vocab_size: int) -> tuple:
     """An exported message as the message columns between the conversation id and the state file."""
-    return (int(m["id"]), None if m["parent"] is None else int(m["parent"]), str(m["role"]), str(m["text"]),
-            pack_tokens(int(t) for t in m["tokens"]), float(m["created"]), int(bool(m["complete"])),
-            m["stop_reason"], str(m["think"]), None if m["active_child"] is None else int(m["active_child"]),
-            json.dumps(m["stats"]) if m.get("stats") is not None else None)
+    msg_id = _int(m["id"], "message id", 1, 2**31 - 1)
+    parent = None if m["parent"] in (None, 0) else _int(m["parent"], "parent", 1, msg_id - 1)
+    role = str(m["role"])
+    if role not in ("system", "user", "assistant"):
+        raise ValueError(f"message {msg_id} has the role {role!r}")
+    tokens = [_int(t, "token id", 0, vocab_size - 1) for t in m["tokens"]]
+    stop = m.get("stop_reason")
+    if stop is not None and stop not in STOP_REASONS:
+        raise ValueError(f"message {msg_id} has the stop reason {stop!r}")
+    think = str(m.get("think", "off"))
+    if think not in THINK_MODES:
+        think = "off"
+    active = m.get("active_child")
+    active = None if active is None else _int(active, "active reply", 1, 2**31 - 1)
+    stats = m.get("stats")
+    return (msg_id, parent, role, str(m["text"]), pack_tokens(tokens), _time(m.get("created"), now),
+            int(bool(m["complete"])), stop, think, active, json.dumps(stats) if isinstance(stats, dict) else None)
+
+
+def _int(value, what: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"{what} {value!r} is not a whole number from {lo} to {hi}")
+    return value
+
+
+def _time(value, now: float) -> float:
+    """A timestamp from the file, or ``now`` when it is missing or not a finite number."""
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        return now
+    return t if math.isfinite(t) and 0 <= t < 1e11 else now

@@ -321,3 +321,75 @@ def test_a_damaged_or_foreign_export_file_is_refused_and_writes_nothing(world_mo
         with pytest.raises(StateFormatError, match="not made by Export"):
             other.import_(plain, world_model)
         assert other.list() == [] and list(other.states.iterdir()) == []
+
+
+def _rewrite_export(src, dst, model, change) -> None:
+    """A copy of export ``src`` with its conversation JSON changed by ``change(payload)``."""
+    import json
+
+    from safetensors import safe_open
+
+    from engine.service.store_io import EXPORT_KEY
+
+    with safe_open(str(src), framework="pt") as f:
+        payload = json.loads(f.metadata()[EXPORT_KEY])
+    change(payload)
+    state = State.load(src, model)
+    state.meta = {}
+    state.save(dst, {EXPORT_KEY: json.dumps(payload)})
+
+
+def _cycle(p):
+    first, second = p["messages"][0], p["messages"][1]
+    first["parent"], second["parent"] = second["id"], first["id"]
+
+
+def _state_on_another_message(p):
+    p["state_message"] = p["messages"][1]["id"]
+
+
+@pytest.mark.parametrize("change,expected", [
+    (lambda p: p["messages"][0]["tokens"].append(2**40), "token id"),
+    (lambda p: p["messages"][0]["tokens"].append(-1), "token id"),
+    (_cycle, "parent"),
+    (lambda p: p["messages"][1].update(parent=p["messages"][1]["id"]), "parent"),
+    (_state_on_another_message, "its state has read"),
+    (lambda p: p["messages"][0].update(role="root"), "role"),
+    (lambda p: p["messages"][0].update(active_child=p["messages"][0]["id"]), "active reply"),
+], ids=["huge token id", "negative token id", "parent cycle", "own parent", "state on another message",
+        "unknown role", "active child not a child"])
+def test_a_crafted_export_is_refused_and_writes_nothing(world_model, world_tok, tmp_path, store, change, expected):
+    from engine.errors import StateFormatError
+
+    chat = _chat(world_model, world_tok)
+    conv = _new(store, world_model, "Harbors")
+    store.save_messages(conv.id, _items(chat))
+    good, crafted = tmp_path / "good.rwkvchat", tmp_path / "crafted.rwkvchat"
+    store.export(conv.id, good, world_model)
+    _rewrite_export(good, crafted, world_model, change)
+    with ConversationStore(tmp_path / "elsewhere") as other:
+        with pytest.raises(StateFormatError, match=expected):
+            other.import_(crafted, world_model)
+        assert other.list() == [] and list(other.states.iterdir()) == []
+
+
+def test_an_export_names_no_file_here_and_bad_timestamps_become_now(world_model, world_tok, tmp_path, store):
+    outside = tmp_path / "outside-the-data-folder.pth"
+    chat = _chat(world_model, world_tok)
+    conv = _new(store, world_model, "Harbors")
+    store.save_messages(conv.id, _items(chat))
+    good, crafted = tmp_path / "good.rwkvchat", tmp_path / "crafted.rwkvchat"
+    store.export(conv.id, good, world_model)
+
+    def change(p):
+        p["conversation"]["tuning_path"] = str(outside)
+        p["conversation"]["created"] = float("nan")
+        p["conversation"]["model_path"] = "/home/someone/../../etc/model.pth"
+        p["messages"][0]["created"] = "yesterday"
+
+    _rewrite_export(good, crafted, world_model, change)
+    with ConversationStore(tmp_path / "elsewhere", clock=lambda: 1234.0) as other:
+        imported = other.import_(crafted, world_model)
+        assert imported.tuning_path is None and imported.created == 1234.0
+        db = sqlite3.connect(other.data_dir / "conversations.sqlite3")
+        assert db.execute("SELECT created FROM messages ORDER BY id LIMIT 1").fetchone()[0] == 1234.0
