@@ -20,14 +20,6 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def data_dir(given: Path | None) -> Path:
-    if given:
-        return given
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("RWKV Desktop", "RWKV Desktop"))
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     if args.self_check:
@@ -35,8 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     import qasync
     from PySide6.QtWidgets import QApplication
 
-    from engine.service import EngineService
-
+    from .data_folder import default_folder, open_service, qt_ask, qt_choose
     from .settings import Settings
     from .state import AppState
     from .window import MainWindow
@@ -49,9 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     tmp = tempfile.TemporaryDirectory(prefix="rwkv-self-check-") if args.self_check else None
-    folder = Path(tmp.name) if tmp else data_dir(args.data_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    state = AppState(EngineService(folder), Settings(folder / "settings.json"))
+    folder = Path(tmp.name) if tmp else args.data_dir or default_folder()
+    opened = open_service(folder, qt_ask, qt_choose)
+    if opened is None:
+        return 1
+    service, folder = opened
+    state = AppState(service, Settings(folder / "settings.json"))
     window = MainWindow(state)
     if not args.self_check:
         window.restore_geometry()

@@ -4,6 +4,8 @@ atomically, so a crash never leaves half a file."""
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +17,17 @@ class Settings:
         self.path = Path(path)
         try:
             self._data: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self._data = {}       # missing or damaged: start from defaults rather than refuse to open
+            if not isinstance(self._data, dict):
+                raise ValueError("not a JSON object")
+        except OSError:
+            self._data = {}       # missing: the defaults
+        except ValueError:        # damaged: set it aside (never overwritten) and start from the defaults
+            self._data = {}
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            try:
+                os.replace(self.path, self.path.with_name(f"{self.path.name}.damaged-{stamp}"))
+            except OSError:
+                pass
 
     def get(self, key: str, default: Any = None) -> Any:
         return self._data.get(key, default)

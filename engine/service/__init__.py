@@ -6,7 +6,8 @@ and receive immutable events (see :mod:`engine.service.service`).
 
 from engine.service import commands, events
 from engine.service.service import EngineService
+from engine.service.store import DamagedStoreError, StoreError, UnwritableFolderError, set_aside
 from engine.service.views import ChatSettings, ConversationSummary, ConversationView, MessageView, ModelView
 
-__all__ = ["ChatSettings", "ConversationSummary", "ConversationView", "EngineService", "MessageView", "ModelView",
-           "commands", "events"]
+__all__ = ["ChatSettings", "ConversationSummary", "ConversationView", "DamagedStoreError", "EngineService",
+           "MessageView", "ModelView", "StoreError", "UnwritableFolderError", "commands", "events", "set_aside"]

@@ -25,9 +25,11 @@ come from any thread, since the connection is guarded by a lock.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import struct
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -53,6 +55,46 @@ _UPSERT = """INSERT INTO messages (conversation_id, id, parent, role, text, toke
         text = excluded.text, tokens = excluded.tokens, complete = excluded.complete,
         stop_reason = excluded.stop_reason, think = excluded.think, active_child = excluded.active_child,
         stats = COALESCE(excluded.stats, messages.stats), state_file = excluded.state_file"""
+
+
+DATABASE = "conversations.sqlite3"
+TEMP_AGE = 600          # seconds: a temp file this old is what an interrupted write left behind
+
+
+class DamagedStoreError(StoreError):
+    """The database file is not a sound SQLite database (random bytes, cut short, corrupted)."""
+
+    def __init__(self, message: str, path: Path):
+        super().__init__(message)
+        self.path = path
+
+
+class UnwritableFolderError(StoreError):
+    """The data folder (or its database) cannot be written."""
+
+
+def set_aside(data_dir: Path, clock: Callable[[], float] = time.time) -> Path:
+    """Move a damaged database (and its WAL files and state folder) aside, never deleting anything,
+    so that a new store can start in ``data_dir``; returns where the database went."""
+    data_dir = Path(data_dir)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(clock()))
+    target = data_dir / f"{DATABASE}.damaged-{stamp}"
+    n = 1
+    while target.exists():
+        n += 1
+        target = data_dir / f"{DATABASE}.damaged-{stamp}-{n}"
+    suffix = target.name[len(DATABASE):]
+    for name in (DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm", "states"):
+        if (data_dir / name).exists():
+            os.replace(data_dir / name, data_dir / f"{name}{suffix}")
+    return target
+
+
+def _check_writable(folder: Path) -> None:
+    """Raise OSError if a file cannot be created in ``folder`` (read-only media, permissions)."""
+    fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=folder)
+    os.close(fd)
+    os.unlink(probe)
 
 
 class ConversationNotFoundError(StoreError, KeyError):
@@ -94,23 +136,55 @@ class ConversationStore:
     """``data_dir/conversations.sqlite3`` (WAL, foreign keys on) and ``data_dir/states/``."""
 
     def __init__(self, data_dir: Path, *, clock: Callable[[], float] = time.time):
+        """Open (or create) the store; :class:`UnwritableFolderError` if the folder cannot be written,
+        :class:`DamagedStoreError` if the database is not a sound SQLite file (see :func:`set_aside`)."""
         self.data_dir = Path(data_dir)
         self.states = self.data_dir / "states"
-        self.states.mkdir(parents=True, exist_ok=True)
         self._clock = clock
         self._lock = threading.RLock()
-        db = sqlite3.connect(self.data_dir / "conversations.sqlite3", timeout=10, isolation_level=None,
-                             check_same_thread=False)
+        try:
+            self.states.mkdir(parents=True, exist_ok=True)
+            _check_writable(self.data_dir)
+        except OSError as e:
+            raise UnwritableFolderError(f"The data folder '{self.data_dir}' cannot be written ({e.strerror or e}). "
+                                        "Choose another folder, or make this one writable.") from e
+        path = self.data_dir / DATABASE
+        try:
+            db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as e:
+            raise UnwritableFolderError(f"The conversation database in '{self.data_dir}' cannot be opened ({e}). "
+                                        "Choose another folder, or make this one writable.") from e
         try:
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA foreign_keys = ON")
             db.execute("PRAGMA journal_mode = WAL")
+            check = db.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise sqlite3.DatabaseError(check)
             db.create_function("casefold", 1, _casefold, deterministic=True)
             migrate(db)
+        except sqlite3.DatabaseError as e:
+            db.close()
+            if isinstance(e, sqlite3.OperationalError) and "readonly" in str(e):
+                raise UnwritableFolderError(f"The conversation database in '{self.data_dir}' is read-only ({e}). "
+                                            "Choose another folder, or make this one writable.") from e
+            raise DamagedStoreError(f"The conversation database '{path}' is damaged ({e}).", path) from e
         except BaseException:
             db.close()
             raise
         self._db: sqlite3.Connection | None = db
+        self._sweep_temp_files()
+
+    def _sweep_temp_files(self) -> None:
+        """Remove the temp files of state writes that a crash interrupted (the state they were for
+        is rebuilt when needed); recent ones may belong to another app on this folder."""
+        cutoff = self._clock() - TEMP_AGE
+        for tmp in self.states.glob("*/.*.tmp"):
+            try:
+                if tmp.stat().st_mtime < cutoff:
+                    tmp.unlink()
+            except OSError:
+                continue
 
     def close(self) -> None:
         with self._lock:
