@@ -3,9 +3,9 @@
 ``engine.host.hub.download`` blocks and reports bytes from its thread; :class:`Download` runs it on a
 daemon thread, keeps the numbers, and wakes the row on the event loop at most ten times a second.
 Pause is a cancel that keeps the ``.incomplete`` part (the next start resumes it with a Range
-request); Cancel also deletes the part. The hub checks the free disk space and the sha256, and a
-failure's message (not enough space, a damaged file that was deleted, a dropped connection) is
-shown on the row as it is.
+request); Cancel also deletes the part, whatever ends the download after it. The hub checks the
+free disk space and the sha256, and a failure's message (not enough space, a damaged file that was
+deleted, a dropped connection) is shown on the row as it is.
 """
 
 from __future__ import annotations
@@ -104,12 +104,12 @@ class Download:
             self.loop.call_soon_threadsafe(self.on_change, self)
 
     def _finished(self, state: str, path: Path | None, error: str) -> None:
-        if state == "cancelled":
-            if self._discard:
-                self.partial.unlink(missing_ok=True)
-                self.done = 0
-            else:
-                state = "paused"
+        if self._discard and state != "done":
+            # Cancel means delete, whatever ended the download after it (a failure can race it).
+            self.partial.unlink(missing_ok=True)
+            state, error, self.done = "cancelled", "", 0
+        elif state == "cancelled":
+            state = "paused"
         self.state, self.path, self.error = state, path, error
         if state == "failed" and not self.partial.exists():
             self.done = 0              # a damaged file was deleted: a retry starts from zero

@@ -66,3 +66,27 @@ class ModelNotFoundError(EngineError, FileNotFoundError):
 
 class StateNotFoundError(EngineError, FileNotFoundError):
     """No state file at the given path."""
+
+
+class DownloadError(EngineError):
+    """A model download did not finish."""
+
+
+class NotEnoughDiskError(DownloadError, OSError):
+    """The target disk has less free space than the rest of the file needs; nothing was requested."""
+
+
+class DownloadCancelled(DownloadError):
+    """The user cancelled; the partial file is kept so the next download resumes from it."""
+
+
+class ChecksumMismatchError(DownloadError):
+    """The downloaded bytes are not the file the catalog describes; they were deleted."""
+
+
+class DownloadFailedError(DownloadError):
+    """The network or the server failed; ``resumable`` says whether a retry continues the partial file."""
+
+    def __init__(self, message: str, *, resumable: bool = False) -> None:
+        super().__init__(message)
+        self.resumable = resumable

@@ -1,45 +1,33 @@
-"""The model catalog, downloads from the Hugging Face Hub (or a mirror), and the local library.
+"""The model catalog, which of its files suits this computer, and the models already on it.
 
-Downloads go through ``huggingface_hub`` so an endpoint, proxy or token configured for it works
-here too: the library's ``hf_hub_url`` and ``get_hf_file_metadata`` find the file (HEAD), its
-``http_get`` fetches the bytes (with its own retries that resume with a Range request inside one
-call), and ``hf_hub_download`` files the finished blob into the shared HF cache. We drive the
-middle step ourselves for one reason: ``hf_hub_download`` 2.x writes to a temporary file with a
-random name and deletes it on any failure, so a cancelled or dropped 3 GB download would start
-again from zero. Here the bytes go to ``blobs/<etag>.incomplete`` in the cache, which survives,
-and the next call resumes from its size. A file enters the cache only after its sha256 matched.
-
-Progress and cancel hook into ``http_get``'s ``tqdm_class`` argument: the library calls
-``update(n)`` after every chunk it reads, so our class reports bytes and raises
-:class:`DownloadCancelled` there. The library reads 10 MiB chunks by default; we lower
-``huggingface_hub.constants.DOWNLOAD_CHUNK_SIZE`` to 512 KiB so that a cancel takes effect within
-about a second even on a slow connection.
+Downloads live in :mod:`engine.host.download` (their cache layout in :mod:`engine.host.hf_cache`);
+``download``, ``partial_path`` and the download errors are re-exported here, where callers have
+always found them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import shutil
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
-from urllib.parse import urlparse
 
-import httpx2
-from huggingface_hub import constants as hf_constants
-from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url, scan_cache_dir
-from huggingface_hub.errors import CacheNotFound, RemoteEntryNotFoundError, RepositoryNotFoundError
-from huggingface_hub.file_download import http_get, repo_folder_name
-from huggingface_hub.utils import build_hf_headers
-from tqdm import tqdm
+from huggingface_hub import scan_cache_dir
+from huggingface_hub.errors import CacheNotFound
 
-from engine.errors import EngineError
+from engine.errors import (
+    ChecksumMismatchError,
+    DownloadCancelled,
+    DownloadError,
+    DownloadFailedError,
+    EngineError,
+    NotEnoughDiskError,
+)
 from engine.host import hardware
+from engine.host.download import download, partial_path
 
 __all__ = [
     "CatalogEntry",
@@ -58,41 +46,13 @@ __all__ = [
 
 MODEL_SUFFIXES = (".pth", ".safetensors")
 _WEIGHT_SUFFIXES = (*MODEL_SUFFIXES, ".bin")     # .bin: shards of a Hugging Face folder only
-_CHUNK = 512 * 1024
-hf_constants.DOWNLOAD_CHUNK_SIZE = min(hf_constants.DOWNLOAD_CHUNK_SIZE, _CHUNK)
 _DATE = re.compile(r"(20\d{6})")
-
-ProgressCallback = Callable[[int, int], None]
 
 # Bandwidth assumed for a CPU when judging speed: dual-channel DDR4 desktops measure 20-40 GB/s
 # and laptops less under load, so 20 GB/s is the conservative end. A first model that answers at
 # 10 tokens/s or more reads as "instant"; at 2-3 tokens/s people think the app is broken.
 CPU_BYTES_PER_SECOND = 20e9
 MIN_TOKENS_PER_SECOND = 10.0
-
-
-class DownloadError(EngineError):
-    """A model download did not finish."""
-
-
-class NotEnoughDiskError(DownloadError, OSError):
-    """The target disk has less free space than the rest of the file needs; nothing was requested."""
-
-
-class DownloadCancelled(DownloadError):
-    """The user cancelled; the partial file is kept so the next download resumes from it."""
-
-
-class ChecksumMismatchError(DownloadError):
-    """The downloaded bytes are not the file the catalog describes; they were deleted."""
-
-
-class DownloadFailedError(DownloadError):
-    """The network or the server failed; ``resumable`` says whether a retry continues the partial file."""
-
-    def __init__(self, message: str, *, resumable: bool = False) -> None:
-        super().__init__(message)
-        self.resumable = resumable
 
 
 @dataclass(frozen=True)
@@ -181,66 +141,6 @@ def recommended_for(entries: Iterable[CatalogEntry], device: hardware.Device, *,
                        precision=lambda e: hardware.recommend(e.size, e.size // 2, [device]).precision)
 
 
-def download(
-    entry: CatalogEntry,
-    *,
-    endpoint: str | None = None,
-    cache_dir: str | os.PathLike | None = None,
-    progress: ProgressCallback | None = None,
-    cancel: threading.Event | None = None,
-) -> Path:
-    """Fetch ``entry`` into the HF cache (resuming a partial file), verify its sha256, return its path.
-
-    ``endpoint`` is a Hub mirror (default: ``HF_ENDPOINT`` or huggingface.co). ``progress`` gets
-    ``(bytes_done, bytes_total)`` from the download thread; ``cancel`` is checked after every chunk.
-    Blocking: run it on a worker thread.
-    """
-    cache = Path(cache_dir) if cache_dir is not None else Path(hf_constants.HF_HUB_CACHE)
-    blobs = cache / repo_folder_name(repo_id=entry.repo, repo_type="model") / "blobs"
-    # First with the catalog's numbers (on the Hub an LFS file's etag is its sha256), before any request.
-    _ensure_disk(blobs, entry.size - _size(blobs / f"{entry.sha256}.incomplete"), entry.filename)
-    _check_cancel(cancel)
-
-    url = hf_hub_url(entry.repo, entry.filename, revision=entry.revision, endpoint=endpoint)
-    try:
-        meta = get_hf_file_metadata(url, endpoint=endpoint)
-    except (RepositoryNotFoundError, RemoteEntryNotFoundError) as e:
-        raise DownloadFailedError(f"{entry.repo}/{entry.filename} was not found at {url}: {e}") from e
-    except (httpx2.HTTPError, OSError) as e:
-        raise DownloadFailedError(f"Could not reach {url}: {e}. Check the connection or the mirror.") from e
-    if meta.etag is None or meta.commit_hash is None:
-        raise DownloadFailedError(f"{url} did not answer like a Hugging Face Hub (no ETag or X-Repo-Commit header).")
-
-    blob = blobs / meta.etag
-    if not blob.exists():
-        partial = blobs / f"{meta.etag}.incomplete"
-        total = meta.size or entry.size
-        if _size(partial) > total:
-            partial.unlink()
-        _ensure_disk(blobs, total - _size(partial), entry.filename)
-        blobs.mkdir(parents=True, exist_ok=True)
-        _fetch(meta.location, url, partial, total, entry.filename, progress, cancel)
-        _verify(partial, entry, cancel)
-        partial.replace(blob)
-
-    try:
-        # The library's own bookkeeping: it finds the blob, links it into snapshots/<commit>/.
-        path = Path(
-            hf_hub_download(entry.repo, entry.filename, revision=meta.commit_hash, cache_dir=cache, endpoint=endpoint)
-        )
-    except (httpx2.HTTPError, OSError) as e:
-        raise DownloadFailedError(f"Downloaded, but could not file it in the cache: {e}", resumable=True) from e
-    if not path.is_symlink() and blob.exists():
-        blob.unlink()  # no symlinks here (Windows without developer mode): the library copied it
-    return path
-
-
-def partial_path(entry: CatalogEntry, cache_dir: str | os.PathLike | None = None) -> Path:
-    """Where :func:`download` keeps the unfinished bytes of ``entry`` (deleting it discards the part)."""
-    cache = Path(cache_dir) if cache_dir is not None else Path(hf_constants.HF_HUB_CACHE)
-    return cache / repo_folder_name(repo_id=entry.repo, repo_type="model") / "blobs" / f"{entry.sha256}.incomplete"
-
-
 def local_models(
     extra_dirs: Iterable[str | os.PathLike] = (), *, cache_dir: str | os.PathLike | None = None
 ) -> list[Path]:
@@ -281,98 +181,3 @@ def local_models(
             seen.add(real)
             unique.append(path)
     return unique
-
-
-def _fetch(
-    location: str,
-    url: str,
-    partial: Path,
-    total: int,
-    filename: str,
-    progress: ProgressCallback | None,
-    cancel: threading.Event | None,
-) -> None:
-    headers = build_hf_headers()
-    if urlparse(location).netloc != urlparse(url).netloc:
-        headers.pop("authorization", None)  # a signed CDN url: never send the token there
-    resume = _size(partial)
-    try:
-        with partial.open("ab") as f:
-            http_get(
-                location,
-                f,
-                resume_size=resume,
-                headers=headers,
-                expected_size=total,
-                displayed_filename=filename,
-                tqdm_class=_progress_class(total, progress, cancel),
-            )
-    except DownloadCancelled:
-        raise
-    except (httpx2.HTTPError, OSError) as e:
-        raise DownloadFailedError(
-            f"The download of {filename} stopped at {_size(partial):,} of {total:,} bytes ({e}). "
-            "Retrying resumes where it stopped.",
-            resumable=True,
-        ) from e
-    if progress is not None:
-        progress(total, total)
-
-
-def _progress_class(total: int, progress: ProgressCallback | None, cancel: threading.Event | None) -> type[tqdm]:
-    """A silent tqdm whose ``update`` reports bytes and raises when ``cancel`` is set."""
-
-    class _Hooked(tqdm):
-        def __init__(self, *args, **kwargs) -> None:
-            kwargs["disable"] = True  # no terminal output: the caller draws its own progress
-            super().__init__(*args, **kwargs)
-            self.done = kwargs.get("initial", 0)
-            if progress is not None:
-                progress(self.done, total)
-
-        def update(self, n: float | None = 1) -> bool | None:
-            _check_cancel(cancel)
-            self.done += int(n or 0)
-            if progress is not None:
-                progress(self.done, total)
-            return super().update(n)
-
-    return _Hooked
-
-
-def _verify(partial: Path, entry: CatalogEntry, cancel: threading.Event | None) -> None:
-    digest = hashlib.sha256()
-    with partial.open("rb") as f:
-        while block := f.read(8 * _CHUNK):
-            _check_cancel(cancel)
-            digest.update(block)
-    if digest.hexdigest() != entry.sha256:
-        partial.unlink()
-        raise ChecksumMismatchError(
-            f"{entry.filename} arrived damaged or altered (sha256 {digest.hexdigest()}, expected {entry.sha256}); "
-            "it was deleted. Download it again, or try another mirror."
-        )
-
-
-def _ensure_disk(target: Path, needed: int, filename: str) -> None:
-    existing = target
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    free = shutil.disk_usage(existing).free
-    if needed > free:
-        raise NotEnoughDiskError(
-            f"Not enough disk space for {filename}: it needs {needed / 1e9:.1f} GB more, "
-            f"{existing} has {free / 1e9:.1f} GB free. Free some space or choose another cache folder."
-        )
-
-
-def _check_cancel(cancel: threading.Event | None) -> None:
-    if cancel is not None and cancel.is_set():
-        raise DownloadCancelled("Download cancelled; the part already downloaded is kept and a retry resumes it.")
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0

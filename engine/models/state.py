@@ -4,10 +4,17 @@ An RWKV model carries everything it has read in a handful of tensors per layer, 
 length resumes by loading this and nothing else. The file is safetensors: the state's tensors, the
 logits of the last token (so generation continues without re-reading anything), and metadata that
 ties it to the model it came from.
+
+A state that is subtly wrong does not crash: it makes the model write garbage, or NaN logits that
+fail later, far from the cause. So a file is checked before use: a sha256 over its tensors and
+metadata, written at save (files from before it load without), catches flipped bytes; every part
+must have the shape and dtype the model keeps it in and hold finite values, and ``last_logits``
+one finite value per vocabulary entry. State-tuning files are checked for finite values too.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -15,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import torch
 from torch import Tensor
 
 from engine.atomic import atomic_write_bytes
@@ -25,6 +33,12 @@ if TYPE_CHECKING:
 
 FORMAT = "rwkv-desktop-state"
 FORMAT_VERSION = 1
+# The token-shift parts are kept in the model's compute precision, so a state saved while the same
+# model ran in another precision holds them in that one; they are converted. Every other part is
+# float32 in every precision and must be stored so.
+_SHIFT_PARTS = ("att_x_prev", "ffn_x_prev")
+_COMPUTE_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+_RESERVED = {"format", "format_version", "generation", "fingerprint", "tokens_seen", "shapes", "checksum"}
 
 
 @dataclass
@@ -87,6 +101,7 @@ class State:
         info.update(format=FORMAT, format_version=str(FORMAT_VERSION), generation=str(self.generation),
                     fingerprint=self.fingerprint, tokens_seen=str(self.tokens_seen),
                     shapes=json.dumps(self.shapes()))
+        info["checksum"] = _checksum(tensors, info)
         atomic_write_bytes(Path(path), save(tensors, metadata=info))
 
     @classmethod
@@ -105,6 +120,10 @@ class State:
         if version > FORMAT_VERSION:
             raise StateFormatError(f"'{path.name}' was written by a newer RWKV Desktop "
                                    f"(state format {info['format_version']}); update the app to read it.")
+        if "checksum" in info and info["checksum"] != _checksum(tensors, info):
+            raise StateFormatError(
+                f"'{path.name}' is damaged: its contents no longer match the checksum written when it was "
+                "saved (a disk or copy error changed it). It cannot be used; resume from an earlier state.")
         expected = model.new_state()
         logits = tensors.pop("last_logits", None)
         got = {k: tuple(v.shape) for k, v in tensors.items()}
@@ -118,12 +137,27 @@ class State:
                 f"{info.get('fingerprint')}, loaded model {expected.fingerprint}); its text would be "
                 "garbled. Load the model it was saved with.")
         for k, v in expected.parts.items():
+            allowed = _COMPUTE_DTYPES if k in _SHIFT_PARTS else (v.dtype,)
+            if tensors[k].dtype not in allowed:
+                raise StateFormatError(
+                    f"'{path.name}' holds '{k}' as {tensors[k].dtype}, but this model keeps it as {v.dtype}; "
+                    "RWKV Desktop never writes it so, so the file is damaged or was made by another program.")
             v.copy_(tensors[k])
+            _check_finite(v, f"'{path.name}'", f"'{k}'")
         expected.tokens_seen = tokens_seen
         if logits is not None:
-            expected.last_logits = logits.to(model.device)
-        reserved = {"format", "format_version", "generation", "fingerprint", "tokens_seen", "shapes"}
-        expected.meta = {k: v for k, v in info.items() if k not in reserved}
+            vocab = model.info.vocab_size
+            if tuple(logits.shape) != (vocab,):
+                raise IncompatibleStateError(
+                    f"'{path.name}' holds last-token logits of shape {list(logits.shape)}, but the loaded model "
+                    f"has a vocabulary of {vocab}: the state belongs to another model. Load the model it was "
+                    "saved with.")
+            if not logits.is_floating_point():
+                raise StateFormatError(f"'{path.name}' holds its last-token logits as {logits.dtype}, not as "
+                                       "floating point numbers; the file is damaged.")
+            _check_finite(logits, f"'{path.name}'", "its last-token logits")
+            expected.last_logits = logits.float().to(model.device)
+        expected.meta = {k: v for k, v in info.items() if k not in _RESERVED}
         return expected
 
     @classmethod
@@ -160,10 +194,33 @@ class State:
                 f"'{path.name}' was tuned for another model: it has {len(found)} layers of "
                 f"{' / '.join(str(list(s)) for s in sorted(shapes))}, but the loaded model needs {L} "
                 f"layers of [{H}, {N}, {N}]. Use it with the model it was tuned on.")
+        for k in found:
+            if not tensors[k].is_floating_point():
+                raise StateFormatError(f"'{path.name}' holds '{k}' as {tensors[k].dtype}, not as floating point "
+                                       "numbers; it is not a state-tuning file we can use.")
+            _check_finite(tensors[k], f"'{path.name}'", f"'{k}'")
         wkv = state.parts["wkv"]
         for k, i in found.items():
             wkv[i].copy_(model.tuning_to_wkv(tensors[k]))
         return state
+
+
+def _checksum(tensors: Mapping[str, Tensor], info: Mapping[str, str]) -> str:
+    """sha256 over every tensor (name, dtype, shape, bytes) and every metadata entry but itself."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous()
+        digest.update(json.dumps([name, str(t.dtype), list(t.shape)]).encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy())
+    digest.update(json.dumps({k: v for k, v in info.items() if k != "checksum"}, sort_keys=True).encode())
+    return f"sha256:{digest.hexdigest()}"
+
+
+def _check_finite(t: Tensor, file: str, what: str) -> None:
+    """NaN or infinity in a state never comes back out: every later token would be garbage."""
+    if not bool(torch.isfinite(t).all()):
+        raise StateFormatError(f"{file} is damaged: {what} holds NaN or infinite values, and a model run from "
+                               "them writes garbage. It cannot be used; use an earlier state, or make it again.")
 
 
 def _layer_index(key: str) -> int:

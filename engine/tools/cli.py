@@ -7,6 +7,8 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from engine.errors import EngineError
@@ -15,6 +17,7 @@ from engine.errors import EngineError
 TEMPLATE_NAMES = ("world", "raven")
 SAMPLER_FLAGS = ("temperature", "top_p", "top_k", "presence_penalty", "frequency_penalty", "penalty_decay",
                  "seed")
+INTERRUPTED = 130           # the shell's status for a command ended by Ctrl+C (128 + SIGINT)
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -160,23 +163,27 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    """Print the continuation; Ctrl+C stops it between tokens, prints the stats, and exits 130."""
     from engine.text.generation import generate
 
     model, tok = _load(args)
+    cancel = threading.Event()
     if args.template != "none":
-        return _generate_turn(args, model, tok)
-    gen = generate(model, tok, args.prompt, state=_initial_state(args.state, model), settings=_settings(args),
-                   max_tokens=args.max_tokens, stop=args.stop)
-    for piece in gen:
-        sys.stdout.write(piece)
-        sys.stdout.flush()
-    s = gen.stats
-    print(f"\n[{s.prompt_tokens} prompt tokens at {s.prefill_tps:.1f} tok/s, {s.generated_tokens} generated at "
-          f"{s.decode_tps:.1f} tok/s; stop: {gen.stop_reason}]", file=sys.stderr)
-    return 0
+        _generate_turn(args, model, tok, cancel)
+    else:
+        gen = generate(model, tok, args.prompt, state=_initial_state(args.state, model), settings=_settings(args),
+                       max_tokens=args.max_tokens, stop=args.stop, cancel=cancel)
+        with _ctrl_c_sets(cancel):
+            for piece in gen:
+                sys.stdout.write(piece)
+                sys.stdout.flush()
+        s = gen.stats
+        print(f"\n[{s.prompt_tokens} prompt tokens at {s.prefill_tps:.1f} tok/s, {s.generated_tokens} generated at "
+              f"{s.decode_tps:.1f} tok/s; stop: {gen.stop_reason}]", file=sys.stderr)
+    return INTERRUPTED if cancel.is_set() else 0
 
 
-def _generate_turn(args: argparse.Namespace, model, tok) -> int:
+def _generate_turn(args: argparse.Namespace, model, tok, cancel: threading.Event) -> None:
     """``--prompt`` as one user turn of a chat template; the reply alone is printed."""
     import time
 
@@ -185,14 +192,14 @@ def _generate_turn(args: argparse.Namespace, model, tok) -> int:
     chat = ChatSession(model, tok, settings=_settings(args), initial_state=_initial_state(args.state, model),
                        max_tokens=args.max_tokens, template=_template(args))
     t0 = time.perf_counter()
-    for piece in chat.send(args.prompt):
-        sys.stdout.write(piece)
-        sys.stdout.flush()
+    with _ctrl_c_sets(cancel):
+        for piece in chat.send(args.prompt, cancel=cancel):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
     reply = chat.messages[chat.leaf()]
     seconds = time.perf_counter() - t0
     print(f"\n[{chat.template.name} template, {len(reply.tokens)} tokens generated in {seconds:.1f} s; "
           f"stop: {reply.stop_reason}]", file=sys.stderr)
-    return 0
 
 
 CHAT_HELP = """Commands: /regen (new reply), /save FILE (save state), /reset (new chat), /quit.
@@ -244,19 +251,31 @@ def cmd_chat(args: argparse.Namespace) -> int:
             _save(chat, args.save_state)
 
 
-def _stream_reply(stream, cancel: threading.Event, assistant: str = "Assistant") -> None:
-    """Print a reply as it streams; Ctrl+C sets ``cancel`` (checked between tokens) instead of
-    interrupting a forward pass half way, which would leave the state half updated."""
+@contextmanager
+def _ctrl_c_sets(cancel: threading.Event) -> Iterator[None]:
+    """While a reply streams, Ctrl+C sets ``cancel`` (checked between tokens) instead of interrupting a
+    forward pass half way, which would leave the state half updated and end in a traceback. Where
+    Ctrl+C is ignored (``nohup``, a background job) it stays ignored."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield
+        return
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
-    sys.stdout.write(f"{assistant}: ")
     try:
-        for piece in stream:
-            sys.stdout.write(piece)
-            sys.stdout.flush()
-    except EngineError as e:
-        print(f"\n[{e}]", file=sys.stderr)
+        yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _stream_reply(stream, cancel: threading.Event, assistant: str = "Assistant") -> None:
+    """Print a reply as it streams; Ctrl+C stops it (see :func:`_ctrl_c_sets`)."""
+    sys.stdout.write(f"{assistant}: ")
+    with _ctrl_c_sets(cancel):
+        try:
+            for piece in stream:
+                sys.stdout.write(piece)
+                sys.stdout.flush()
+        except EngineError as e:
+            print(f"\n[{e}]", file=sys.stderr)
     sys.stdout.write(" [stopped]\n\n" if cancel.is_set() else "\n\n")
 
 
@@ -295,3 +314,6 @@ def main(argv: list[str] | None = None) -> int:
     except (EngineError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:       # Ctrl+C outside a streaming reply (loading, reading a prompt file)
+        print("\n[interrupted]", file=sys.stderr)
+        return INTERRUPTED

@@ -6,19 +6,30 @@
 (``X-Linked-Size`` / ``Content-Length``), then a GET for the bytes, with ``Range: bytes=N-`` when it
 resumes. The files are deterministic pseudo-random bytes made by the tests, not model weights.
 
-Switches, settable between requests: ``slow`` (bytes per second), ``cut_after`` (close the next GET
-after that many body bytes, once), ``fail_gets`` (answer the next N GETs with 503), ``corrupt``
-(serve other bytes than the advertised etag says). ``bytes_served`` counts body bytes sent,
-``served`` holds the body bytes of each GET in order, and ``requests`` records
-``(method, path, range header)``.
+Switches, settable between requests: ``slow`` (bytes per second, sent in pieces small enough that
+bytes keep arriving several times a second however low the rate), ``cut_after`` (close the next GET
+after that many body bytes, once), ``fail_gets`` / ``fail_heads`` (answer the next N GETs / HEADs
+with ``fail_status``, 503 by default), ``corrupt`` (serve other bytes than the advertised etag says).
+``bytes_served`` counts body bytes sent, ``served`` holds the body bytes of each GET in order, and
+``requests`` records ``(method, path, range header)``.
+
+Hostile switches, for a broken or malicious mirror (or whoever sits on the path of an http one):
+``headers`` overrides response headers of every file request (``None`` removes one), ``rewrite``
+is called with ``(method, headers)`` to change them per request, ``stall_after`` sends that many
+body bytes of the next GET and then nothing, holding the connection open (once), ``reset_after``
+sends that many and then resets the connection (TCP RST, once), and ``redirect`` answers file
+requests with a 302 to that path, whose GET or HEAD serves the repo's single file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import socket
+import struct
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -39,7 +50,15 @@ class MockHub:
         self.slow: int | None = None
         self.cut_after: int | None = None
         self.fail_gets = 0
+        self.fail_heads = 0
+        self.fail_status = 503
         self.corrupt = False
+        self.headers: dict[str, str | None] = {}
+        self.rewrite: Callable[[str, dict[str, str]], None] | None = None
+        self.stall_after: int | None = None
+        self.reset_after: int | None = None
+        self.redirect: str | None = None
+        self.closing = threading.Event()
         self.bytes_served = 0
         self.served: list[int] = []
         self.requests: list[tuple[str, str, str | None]] = []
@@ -66,6 +85,7 @@ class MockHub:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.closing.set()             # ends a stalled GET
         self._server.shutdown()
         self._server.server_close()
 
@@ -88,6 +108,11 @@ def _handler_for(hub: MockHub) -> type[BaseHTTPRequestHandler]:
                 hub.requests.append((self.command, self.path, self.headers.get("Range")))
             match = _RESOLVE.match(self.path)
             data = hub.files.get((match["repo"], match["filename"])) if match else None
+            if hub.redirect is not None and data is not None:
+                self._send_headers(302, {**_hub_headers(data), "Location": hub.redirect, "Content-Length": "0"})
+                return
+            if hub.redirect is not None and self.path == hub.redirect and len(hub.files) == 1:
+                (data,) = hub.files.values()
             if data is None:
                 self.send_response(404)
                 self.send_header("X-Error-Code", "EntryNotFound")
@@ -95,55 +120,88 @@ def _handler_for(hub: MockHub) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 return
             with hub._lock:
-                fail = body and hub.fail_gets > 0
-                hub.fail_gets -= fail
+                fail = hub.fail_gets > 0 if body else hub.fail_heads > 0
+                if body:
+                    hub.fail_gets -= fail
+                else:
+                    hub.fail_heads -= fail
             if fail:
-                self.send_response(503)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self._send_headers(hub.fail_status, {"Content-Length": "0"})
                 return
-            sha = hashlib.sha256(data).hexdigest()
+            headers = _hub_headers(data)
             if hub.corrupt:
                 data = bytes(b ^ 0xFF for b in data[:1024]) + data[1024:]
             start = 0
             ranged = _RANGE.match(self.headers.get("Range") or "")
             if ranged:
                 start = int(ranged.group(1))
-            self.send_response(206 if ranged else 200)
-            self.send_header("X-Repo-Commit", COMMIT)
-            self.send_header("ETag", f'"{sha}"')
-            self.send_header("X-Linked-Etag", f'"{sha}"')
-            self.send_header("X-Linked-Size", str(len(data)))
-            self.send_header("Accept-Ranges", "bytes")
-            self.send_header("Content-Length", str(len(data) - start))
+            headers["Content-Length"] = str(len(data) - start)
             if ranged:
-                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-            self.end_headers()
+                headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+            self._send_headers(206 if ranged else 200, headers)
             if body:
                 self._send_body(data[start:])
+
+        def _send_headers(self, status: int, headers: dict[str, str]) -> None:
+            headers = {**headers, **hub.headers}
+            if hub.rewrite is not None:
+                hub.rewrite(self.command, headers)
+            self.send_response(status)
+            for name, value in headers.items():
+                if value is not None:
+                    self.send_header(name, value)
+            self.end_headers()
 
         def _send_body(self, data: bytes) -> None:
             with hub._lock:
                 cut, hub.cut_after = hub.cut_after, None
+                stall, hub.stall_after = hub.stall_after, None
+                reset, hub.reset_after = hub.reset_after, None
                 index = len(hub.served)
                 hub.served.append(0)
-            limit = len(data) if cut is None else min(cut, len(data))
+            stop = min((n for n in (cut, stall, reset) if n is not None), default=None)
+            limit = len(data) if stop is None else min(stop, len(data))
             sent = 0
             try:
                 while sent < limit:
-                    piece = data[sent : min(sent + _PIECE, limit)]
+                    slow = hub.slow
+                    size = _PIECE if not slow else max(1, min(_PIECE, slow // 20))
+                    piece = data[sent : min(sent + size, limit)]
                     self.wfile.write(piece)
                     sent += len(piece)
                     with hub._lock:
                         hub.bytes_served += len(piece)
                         hub.served[index] += len(piece)
-                    if hub.slow:
-                        time.sleep(len(piece) / hub.slow)
+                    if slow:
+                        time.sleep(len(piece) / slow)
+                self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
                 return
-            if cut is not None:
-                self.wfile.flush()
+            if stall is not None and stop == stall:
+                hub.closing.wait()     # the link goes quiet; the client must give up on its own
+                self.close_connection = True
+            elif reset is not None and stop == reset:
+                # SO_LINGER 0: close() sends RST, as a dropped NAT mapping or a crashing proxy does
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+                self.close_connection = True
+            elif cut is not None:
                 self.close_connection = True
 
     return Handler
+
+
+def _hub_headers(data: bytes) -> dict[str, str]:
+    """What the Hub says about an LFS file: its commit, its sha256 as etag, its size."""
+    sha = hashlib.sha256(data).hexdigest()
+    return {"X-Repo-Commit": COMMIT, "ETag": f'"{sha}"', "X-Linked-Etag": f'"{sha}"',
+            "X-Linked-Size": str(len(data)), "Accept-Ranges": "bytes"}
+
+
+def catalog_entry(server: MockHub, repo: str, filename: str, data: bytes):
+    """Serve ``data`` as ``repo``/``filename`` and return the catalog entry that describes it."""
+    from engine.host.hub import CatalogEntry
+
+    return CatalogEntry(repo=repo, filename=filename, size=len(data), sha256=server.add(repo, filename, data),
+                        generation=7, parameters=0.1, context=4096, tags=("Official",), visibility="visible")

@@ -15,39 +15,19 @@ from pathlib import Path
 import pytest
 
 from engine.host import hub
-from tests.e2e.mock_hub import MockHub, make_bytes
+from tests.e2e.mock_hub import MockHub, catalog_entry, make_bytes
 
 REPO = "test-org/tiny-files"
 SIZE = 3 * 1024 * 1024 + 123  # a few MB, not a multiple of any chunk size
 
 
-@pytest.fixture
-def mock_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-    with MockHub() as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        yield server
-
-
 def _entry(server: MockHub, filename: str = "stand-in-0.1b.pth", seed: int = 0) -> hub.CatalogEntry:
-    data = make_bytes(SIZE, seed)
-    sha = server.add(REPO, filename, data)
-    return hub.CatalogEntry(
-        repo=REPO,
-        filename=filename,
-        size=SIZE,
-        sha256=sha,
-        generation=7,
-        parameters=0.1,
-        context=4096,
-        tags=("Official",),
-        visibility="visible",
-    )
+    return catalog_entry(server, REPO, filename, make_bytes(SIZE, seed))
 
 
 def _files(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+    """The files under ``folder``, less the empty lock files in ``.locks`` (the HF cache keeps them too)."""
+    return [p for p in folder.rglob("*") if p.is_file() and ".locks" not in p.parts] if folder.exists() else []
 
 
 def test_catalog_loads_and_every_entry_has_a_sha256():
@@ -91,17 +71,19 @@ def test_a_cut_connection_resumes_with_a_range_request(mock_hub: MockHub, tmp_pa
     assert any(r is not None for _, _, r in mock_hub.gets())
 
 
-def test_a_failed_download_keeps_its_part_and_the_retry_continues_it(mock_hub: MockHub, tmp_path: Path):
+def test_a_failed_download_keeps_its_part_and_the_retry_continues_it(mock_hub: MockHub, tmp_path: Path,
+                                                                     quick_retries):
     entry = _entry(mock_hub)
     mock_hub.cut_after = SIZE // 2
 
-    def fail_the_library_retry(done: int, total: int) -> None:
+    def fail_every_resume(done: int, total: int) -> None:
         if done and not mock_hub.fail_gets:
-            mock_hub.fail_gets = 1  # after the cut, the library's own resume meets a 503
+            mock_hub.fail_gets = 100  # after the cut, every resume meets a 503 until the download gives up
 
     with pytest.raises(hub.DownloadFailedError, match="resumes where it stopped") as failed:
-        hub.download(entry, endpoint=mock_hub.url, cache_dir=tmp_path / "cache", progress=fail_the_library_retry)
+        hub.download(entry, endpoint=mock_hub.url, cache_dir=tmp_path / "cache", progress=fail_every_resume)
     assert failed.value.resumable
+    mock_hub.fail_gets = 0
     (partial,) = [p for p in _files(tmp_path / "cache") if p.name.endswith(".incomplete")]
     kept = partial.stat().st_size
     assert 0 < kept < SIZE

@@ -1,6 +1,6 @@
 """The Models and Settings pages, driven through their widgets: library, catalog downloads from a
-mock Hub on 127.0.0.1 (success, cut off and retried, paused and resumed, corrupt, no disk space),
-switching models mid-reply, and settings that survive a restart."""
+mock Hub on 127.0.0.1 (success, cut off and retried, paused and resumed, cancelled on a stalled
+link, corrupt, no disk space), switching models mid-reply, and settings that survive a restart."""
 
 from __future__ import annotations
 
@@ -58,7 +58,8 @@ def _download(loop, win, filename: str, states=("done", "failed")):
 
 
 def _cache_files(win):
-    return [p for p in Path(win.models.cache_dir()).rglob("*") if p.is_file()]
+    """The files in the cache, less the empty lock files in ``.locks`` (the HF cache keeps them too)."""
+    return [p for p in Path(win.models.cache_dir()).rglob("*") if p.is_file() and ".locks" not in p.parts]
 
 
 def test_a_downloaded_model_appears_in_the_library_with_its_info_and_loads(loop, make_window, mock_hub,
@@ -91,7 +92,10 @@ def engine_params(path) -> int:
     return inspect_file(path).n_params
 
 
-def test_a_cut_off_download_fails_and_retry_resumes_from_the_part(loop, make_window, mock_hub):
+def test_a_cut_off_download_fails_and_retry_resumes_from_the_part(loop, make_window, mock_hub, monkeypatch):
+    from engine.host import download
+
+    monkeypatch.setattr(download, "RETRY_DELAYS", (0.05, 0.05))
     data = make_bytes(3 * 2**20 + 7)
     entry = _entry(mock_hub, "cut-0.1b.pth", data)
     win = make_window()
@@ -100,13 +104,13 @@ def test_a_cut_off_download_fails_and_retry_resumes_from_the_part(loop, make_win
     win.models.download(entry)
     row = win.models.downloads[(REPO, entry.filename)]
     run(loop, until(lambda: row.download.done > 0))
-    mock_hub.fail_gets = 1          # the library's own resume after the cut meets a 503: the call fails
+    mock_hub.fail_gets = 100        # every resume after the cut meets a 503: the download gives up
     run(loop, until(lambda: row.download.state == "failed"))
     assert "Retrying resumes" in row.info.text() and row.retry_button.isVisible()
     kept = hub.partial_path(entry, win.models.cache_dir()).stat().st_size
     assert 0 < kept < len(data)
 
-    mock_hub.slow = None
+    mock_hub.slow, mock_hub.fail_gets = None, 0
     row.retry_button.click()
     run(loop, until(lambda: row.download.state in ("done", "failed")))
     assert row.download.state == "done", row.info.text()
@@ -142,6 +146,42 @@ def test_pause_keeps_the_part_resume_continues_and_cancel_deletes_it(loop, make_
     row.retry_button.click()
     run(loop, until(lambda: row.download.state in ("done", "failed")))
     assert row.download.state == "done" and mock_hub.gets()[-1][2] is None   # from zero: the part was gone
+
+
+def test_cancel_on_a_stalled_link_ends_at_once_and_deletes_the_part(loop, make_window, mock_hub):
+    entry = _entry(mock_hub, "stalled-0.1b.pth", make_bytes(3 * 2**20))
+    win = make_window()
+    _use_mirror(win, mock_hub, [entry])
+    mock_hub.stall_after = 300_000                  # then silence, the connection held open
+    win.models.download(entry)
+    row = win.models.downloads[(REPO, entry.filename)]
+    run(loop, until(lambda: row.download.done == 300_000))
+    partial = hub.partial_path(entry, win.models.cache_dir())
+    assert partial.exists()
+    row.cancel_button.click()
+    run(loop, until(lambda: row.download.state != "running", timeout=1.0))
+    assert row.download.state == "cancelled" and not partial.exists() and row.retry_button.isVisible()
+
+
+def test_cancel_deletes_the_part_even_when_a_failure_ends_the_download_first(loop, make_window, mock_hub,
+                                                                             monkeypatch):
+    entry = _entry(mock_hub, "raced-0.1b.pth", make_bytes(2**20))
+    win = make_window()
+    _use_mirror(win, mock_hub, [entry])
+    partial = hub.partial_path(entry, win.models.cache_dir())
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(make_bytes(1000))
+
+    def fails_as_cancel_arrives(entry, *, cancel, **kwargs):
+        cancel.wait(10)
+        raise hub.DownloadFailedError("The connection dropped.", resumable=True)
+
+    monkeypatch.setattr(hub, "download", fails_as_cancel_arrives)
+    win.models.download(entry)
+    row = win.models.downloads[(REPO, entry.filename)]
+    row.cancel_button.click()
+    run(loop, until(lambda: row.download.state != "running", timeout=5))
+    assert row.download.state == "cancelled" and not partial.exists()
 
 
 def test_a_corrupt_download_is_deleted_and_reported(loop, make_window, mock_hub):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 
@@ -46,6 +47,23 @@ def test_chat_saves_a_state_that_generate_resumes(world_ckpt, world_model, tmp_p
     assert state.tokens_seen == len(engine.load_tokenizer("world").encode("User: Hi there\n\nAssistant:")) + 5
     again = _run("generate", "--model", str(world_ckpt), "--state", str(saved), "--prompt", "x", "-n", "3")
     assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Ctrl+C is not a POSIX signal there")
+@pytest.mark.parametrize("template", ["none", "world"])
+def test_ctrl_c_during_generate_stops_the_reply_cleanly(world_ckpt, template):
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "generate", "--model", str(world_ckpt), "--prompt",
+                             "Hello", "-n", "1000000", "--temperature", "0", "--template", template],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.read(1)                 # the reply has begun streaming
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err.decode()
+    assert b"Traceback" not in err and b"KeyboardInterrupt" not in err
+    assert b"stop: cancelled" in err
 
 
 def test_bench_prints_one_json_object(world_ckpt):
