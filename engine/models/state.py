@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -217,8 +218,10 @@ def _checksum(tensors: Mapping[str, Tensor], info: Mapping[str, str]) -> str:
 
 
 def _check_finite(t: Tensor, file: str, what: str) -> None:
-    """NaN or infinity in a state never comes back out: every later token would be garbage."""
-    if not bool(torch.isfinite(t).all()):
+    """NaN or infinity in a state never comes back out: every later token would be garbage. One sum
+    carries any NaN or infinity through (~5x cheaper than ``isfinite().all()`` on a 1.5B state; a
+    real state's values are far from overflowing it)."""
+    if not math.isfinite(float(t.float().sum()) if t.dtype != torch.float32 else float(t.sum())):
         raise StateFormatError(f"{file} is damaged: {what} holds NaN or infinite values, and a model run from "
                                "them writes garbage. It cannot be used; use an earlier state, or make it again.")
 
