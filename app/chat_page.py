@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine import THINK_MODES
 from engine.service import MessageView
-from engine.text.chat import THINK_MODES
 
 from .chat_settings import ChatSettingsPanel
 from .chat_view import ChatView, MessageBox

@@ -3,7 +3,7 @@
 The library is the bundled demo, the files in the Hugging Face cache and those under the folders
 the user added (kept in settings); a Hugging Face model folder (fla-hub RWKV-7, transformers'
 RWKV-4) is one row, the folder. Each model's generation, parameters and precision come from
-:func:`engine.models.file_info.inspect_file`, which reads headers only, on a scan thread; results are kept
+:func:`engine.host.library.inspect_file`, which reads headers only, on a scan thread; results are kept
 per (path, size, mtime) so a rescan reads only new or changed files.
 """
 
@@ -30,10 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import EngineError
-from engine.host import hardware, hub
-from engine.models.checkpoint import resolve
-from engine.models.file_info import FileInfo, inspect_file
-from engine.models.layouts import weight_files
+from engine.host import hardware, hub, library
+from engine.host.library import FileInfo, inspect_file
 
 from .background import in_thread
 from .downloads import Download, DownloadRow
@@ -141,9 +139,9 @@ class ModelsPage(QWidget):
 
         def scan() -> dict[tuple[str, int, float], FileInfo | str]:
             found = {}
-            for path in [resolve("demo"), *hub.local_models(dirs, cache_dir=cache)]:
+            for path in [library.bundled("demo"), *hub.local_models(dirs, cache_dir=cache)]:
                 try:
-                    key = (str(path), *_signature(path))
+                    key = (str(path), *library.signature(path))
                 except OSError:
                     continue
                 if key not in known:
@@ -285,19 +283,6 @@ class ModelsPage(QWidget):
             asyncio.ensure_future(self.rescan())
         elif d.state == "failed":
             self.state.status.emit(f"Download of {d.entry.filename} failed: {d.error}", 0)
-
-
-def _signature(path: Path) -> tuple[int, float]:
-    """(bytes, newest mtime) of a model file, or of a folder's config and weight files."""
-    if not path.is_dir():
-        stat = path.stat()
-        return stat.st_size, stat.st_mtime
-    try:
-        files = weight_files(path, strict=False)
-    except EngineError:         # a damaged index: inspect_file will say so on the row
-        files = []
-    stats = [p.stat() for p in [path / "config.json", *files] if p.exists()]
-    return sum(s.st_size for s in stats), max((s.st_mtime for s in stats), default=0.0)
 
 
 def _display_name(path: Path) -> str:

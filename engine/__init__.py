@@ -30,6 +30,7 @@ _EXPORTS = {
     "generate": ".text.generation",
     "Generation": ".text.generation",
     "ChatSession": ".text.chat",
+    "THINK_MODES": ".text.chat",
 }
 
 __all__ = sorted(_EXPORTS) + ["errors"]
