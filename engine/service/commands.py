@@ -7,9 +7,10 @@ the engine thread.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engine.service.views import ChatSettings
+from engine.text.sampling import SamplerSettings
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,26 @@ class SaveState(Command):
     path: str
 
 
-__all__ = ["ApplyTuning", "CloseConversation", "Command", "Continue", "DeleteConversation", "Edit", "Export",
-           "Import", "LoadModel", "NewConversation", "OpenConversation", "Regenerate", "RestoreConversation",
-           "SaveState", "Send", "Stop", "SwitchBranch", "UpdateConversation"]
+@dataclass(frozen=True)
+class Complete(Command):
+    """Generate after ``prompt``, text read in order: for a chat, one segment per message (see
+    :func:`engine.text.chat.render_messages`), for a plain completion one. The longest run of whole
+    segments whose state is in the state cache is not read again. -> CompletionFinished
+
+    ``start`` names the state to begin from: a state-tuning file the service knows, or a state
+    saved by an earlier ``save_as`` (None: the model's own). ``save_as`` keeps the state after the
+    reply under that name. Names are ``[A-Za-z0-9._-]``, 1 to 64 characters: never paths."""
+
+    prompt: tuple[str, ...]
+    sampler: SamplerSettings = field(default_factory=SamplerSettings)
+    max_tokens: int = 256
+    stop: tuple[str, ...] = ()
+    stop_at_end_of_text: bool = True
+    start: str | None = None
+    save_as: str | None = None
+    cache: bool = True
+
+
+__all__ = ["ApplyTuning", "CloseConversation", "Command", "Complete", "Continue", "DeleteConversation", "Edit",
+           "Export", "Import", "LoadModel", "NewConversation", "OpenConversation", "Regenerate",
+           "RestoreConversation", "SaveState", "Send", "Stop", "SwitchBranch", "UpdateConversation"]

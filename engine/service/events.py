@@ -126,10 +126,32 @@ class StateSaved(Event):
 
 
 @dataclass(frozen=True)
+class CompletionDelta(Event):
+    """A piece of a completion's text (a :class:`~engine.service.commands.Complete` request)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class CompletionFinished(Event):
+    """A completion ended: by a stop string or the end of text (``stop``), its length limit
+    (``length``), or a stop request (``cancelled``)."""
+
+    text: str
+    stop_reason: str
+    prompt_tokens: int
+    cached_tokens: int              # of the prompt's tokens, how many came from the state cache
+    completion_tokens: int
+    prompt_seconds: float
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Done(Event):
     """A command with no other result was carried out."""
 
 
-__all__ = ["ConversationChanged", "ConversationOpened", "ConversationsChanged", "Done", "Event", "Exported",
-           "Failed", "Finished", "MessageCreated", "ModelLoaded", "ModelLoading", "PromptProgress",
-           "StateSaved", "Stats", "Stopped", "TextDelta", "TuningChanged"]
+__all__ = ["CompletionDelta", "CompletionFinished", "ConversationChanged", "ConversationOpened",
+           "ConversationsChanged", "Done", "Event", "Exported", "Failed", "Finished", "MessageCreated",
+           "ModelLoaded", "ModelLoading", "PromptProgress", "StateSaved", "Stats", "Stopped", "TextDelta",
+           "TuningChanged"]

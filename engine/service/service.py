@@ -29,6 +29,7 @@ from typing import Any
 
 from engine.errors import EmptyPromptError, EngineError
 from engine.service import commands as C
+from engine.service.completions import CompletionJob
 from engine.service.conversations import Live, new_live, open_live
 from engine.service.events import (
     ConversationChanged,
@@ -44,7 +45,10 @@ from engine.service.events import (
     StateSaved,
     TuningChanged,
 )
+from engine.service.failures import COMMAND_TITLES, describe
+from engine.service.named_states import NamedStates, check_name
 from engine.service.replies import ReplyJob
+from engine.service.state_cache import StateCache
 from engine.service.store import ConversationStore
 from engine.service.views import ChatSettings, ConversationSummary, ModelView
 from engine.text.chat import THINK_MODES, clean
@@ -58,9 +62,14 @@ MAX_LIVE = 8            # conversations kept open (their sessions and a few stat
 class EngineService:
     """See the module docstring. ``data_dir`` holds ``conversations.sqlite3`` and ``states/``."""
 
-    def __init__(self, data_dir: Path, *, keep_states: int = 3, name: str = "engine"):
+    def __init__(self, data_dir: Path, *, keep_states: int = 3, state_cache_mb: int = 512,
+                 tuning_dir: Path | None = None, name: str = "engine"):
+        """``state_cache_mb``: RAM for the states of recent completions (4x that on disk; 0: no cache).
+        ``tuning_dir``: state-tuning files a completion may start from, by file name."""
         self.store = ConversationStore(Path(data_dir))
         self.keep_states = keep_states
+        self.state_cache = StateCache(Path(data_dir) / "state-cache", state_cache_mb * 2**20)
+        self.named = NamedStates(Path(data_dir) / "named-states", tuning_dir)
         self.model_view: ModelView | None = None     # the last loaded model, as clients see it
         self.tuning_name: str | None = None
         self._model = self._tokenizer = None
@@ -68,6 +77,7 @@ class EngineService:
         self._live: OrderedDict[int, Live] = OrderedDict()
         self._jobs: list[ReplyJob] = []
         self._cancels: dict[int, threading.Event] = {}   # conversation -> its running reply's stop flag
+        self._request_cancels: dict[int, threading.Event] = {}   # request -> its running completion's
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._futures: dict[int, Future] = {}
         self._subscribers: list[Subscriber] = []
@@ -112,12 +122,24 @@ class EngineService:
         return self.submit(command)[1].result(timeout)
 
     def stop(self, conversation: int | None = None) -> None:
-        """Stop the reply being written in ``conversation`` (None: all) at once, from any thread."""
+        """Stop the reply being written in ``conversation`` (None: all, completions too) at once,
+        from any thread."""
         with self._lock:
-            flags = list(self._cancels.values()) if conversation is None else \
+            flags = [*self._cancels.values(), *self._request_cancels.values()] if conversation is None else \
                 [f for c, f in self._cancels.items() if c == conversation]
         for flag in flags:
             flag.set()
+
+    def stop_request(self, request: int) -> None:
+        """Stop a completion (a client went away): its job ends within a token, from any thread."""
+        with self._lock:
+            flag = self._request_cancels.get(request)
+        if flag is not None:
+            flag.set()
+
+    def named_states(self) -> list[str]:
+        """Names a completion may start from: saved states, then state-tuning files (any thread)."""
+        return self.named.names()
 
     def conversations(self, search: str | None = None) -> list[ConversationSummary]:
         """The conversation list, newest first (reads the database only: safe from any thread)."""
@@ -126,7 +148,7 @@ class EngineService:
 
     def busy(self) -> bool:
         with self._lock:
-            return bool(self._cancels)
+            return bool(self._cancels or self._request_cancels)
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop every reply (each is stored, marked stopped), close the store, end the thread."""
@@ -153,9 +175,7 @@ class EngineService:
                     self._handle(*item)
                 for job in list(self._jobs):    # then one step of every reply being written
                     if not job.step():
-                        self._jobs.remove(job)
-                        with self._lock:
-                            self._cancels.pop(job.conversation, None)
+                        self._forget(job)
         finally:
             self._finish_jobs()
             self.store.close()
@@ -191,7 +211,7 @@ class EngineService:
             result = handler(request, command)
         except Exception as e:
             title, message = describe(e)
-            title = _COMMAND_TITLES.get(type(command), title)
+            title = COMMAND_TITLES.get(type(command), title)
             conversation = getattr(command, "conversation", None)
             self._final(Failed(request, conversation if isinstance(conversation, int) else None, title, message))
             return
@@ -199,14 +219,20 @@ class EngineService:
             self._final(result)
 
     def _finish_jobs(self, conversation: int | None = None) -> None:
-        """Stop and finish (store) the running replies: all, or ``conversation``'s."""
+        """Stop and finish (store) the running replies: all (completions too), or ``conversation``'s."""
         for job in list(self._jobs):
             if conversation is None or job.conversation == conversation:
                 job.cancel.set()
                 job.run_to_end()
-                self._jobs.remove(job)
-                with self._lock:
-                    self._cancels.pop(job.conversation, None)
+                self._forget(job)
+
+    def _forget(self, job) -> None:
+        self._jobs.remove(job)
+        with self._lock:
+            if job.conversation is None:
+                self._request_cancels.pop(job.request, None)
+            else:
+                self._cancels.pop(job.conversation, None)
 
     # -- model and tuning --------------------------------------------------------------------------
 
@@ -227,8 +253,9 @@ class EngineService:
             model = engine.load(cmd.source, device=cmd.device, precision=cmd.precision)
         tokenizer = tokenizer_for(model)
         self._drop_model()
+        self.state_cache.clear()
         self._model, self._tokenizer = model, tokenizer
-        self.model_view = model_view(model)
+        self.model_view = ModelView.of(model)
         return ModelLoaded(request, self.model_view, time.perf_counter() - t0)
 
     def _drop_model(self) -> None:
@@ -433,38 +460,16 @@ class EngineService:
         self._jobs.append(job)
 
 
-def describe(error: BaseException) -> tuple[str, str]:
-    """(title, message) of a failure, for the user. The engine's own errors say what to do; anything
-    else is a bug or a damaged file, and is logged with its traceback."""
-    if isinstance(error, EngineError):
-        return _TITLES.get(type(error).__name__, "Something went wrong"), str(error)
-    if isinstance(error, MemoryError):
-        return "Out of memory", "The computer ran out of memory. Close other programs or use a smaller model."
-    if isinstance(error, OSError):
-        return "File error", f"{error.strerror or error}{f': {error.filename}' if error.filename else ''}"
-    log.error("unexpected failure in the engine", exc_info=error)
-    return "Unexpected error", f"{type(error).__name__}: {error}"
+    # -- completions (the HTTP server's requests) ----------------------------------------------------
 
-
-_COMMAND_TITLES = {C.LoadModel: "Could not load the model", C.ApplyTuning: "Could not use the state-tuning file",
-                   C.Import: "Could not load the conversation", C.Export: "Could not save the conversation",
-                   C.OpenConversation: "Could not open the conversation", C.SaveState: "Could not save the state"}
-_TITLES = {"OtherModelError": "Another model", "InvalidOutputError": "The model failed",
-           "StoreError": "Conversation database", "ConversationNotFoundError": "Conversation not found",
-           "OutOfMemoryError": "Out of memory", "IncompatibleStateError": "Wrong state file",
-           "StateFormatError": "Damaged state file", "EmptyPromptError": "Empty message"}
-
-
-def model_view(model) -> ModelView:
-    info = model.info
-    path = Path(info.path)
-    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
-    kernels = getattr(model, "kernels", None)
-    if kernels is None:
-        from engine.models.recurrent import kernel_choice
-
-        kernels = kernel_choice(model)
-    dev = model.device
-    return ModelView(info.name, str(path), info.generation, info.n_params, info.n_layer, info.vocab_size,
-                     "cpu" if dev.type == "cpu" else f"{dev.type}:{dev.index or 0}", model.precision, kernels.name,
-                     model.new_state().nbytes, info.fingerprint, info.describe(), size)
+    def _complete(self, request: int, cmd: C.Complete) -> None:
+        model = self._need_model()
+        if cmd.save_as is not None:
+            check_name(cmd.save_as)
+        start = self.named.load(cmd.start, model) if cmd.start is not None else model.new_state()
+        cancel = threading.Event()
+        job = CompletionJob(request, cmd, model, self._tokenizer, start, self.state_cache, cancel, self._emit,
+                            self._final, describe, self.named.save)
+        with self._lock:
+            self._request_cancels[request] = cancel
+        self._jobs.append(job)

@@ -95,6 +95,38 @@ def clean(text: str) -> str:
     return re.sub(r"\n\s*\n", "\n", text)
 
 
+def render_messages(template: ChatTemplate, messages: Iterable[tuple[str, str]], think: str = "off") -> list[str]:
+    """A chat given as (role, text) pairs (as an OpenAI client sends it) in the model's template, one
+    text segment per message, cut as :class:`ChatSession` feeds its turns: a user's turn ends with
+    the assistant's role name, a reply is `` {text}\n\n`` on its own. So the state after each
+    segment is the one the window's chat would have, and a state cache can key on them (a reply
+    that was generated here tokenizes back to the tokens that were generated).
+
+    Roles: ``system`` (or ``developer``), ``user``, ``assistant``; any other is read as a user's. The
+    last user turn gets ``think``'s suffix and prefix. A chat that ends with an assistant message
+    has that message continued; one that ends otherwise ends with the role name, for a reply."""
+    if think not in THINK_MODES:
+        raise EngineError(f"Unknown think mode '{think}'; use one of {', '.join(THINK_MODES)}.")
+    items = [(role, clean(text)) for role, text in messages]
+    last_user = max((i for i, (role, _) in enumerate(items) if role not in ("system", "developer", "assistant")),
+                    default=-1)
+    out: list[str] = []
+    t = template
+    for i, (role, body) in enumerate(items):
+        if role in ("system", "developer"):
+            out.append(f"{t.system + ': ' if t.system else ''}{body}{SEPARATOR}")
+        elif role == "assistant":
+            if not out or not out[-1].endswith(f"{t.assistant}:"):
+                out.append(f"{t.assistant}:")     # a reply with no user turn before it
+            out.append(f" {body}" if i == len(items) - 1 else f" {body}{SEPARATOR}")
+        else:
+            suffix, prefix = THINK_MODES[think] if i == last_user else ("", "")
+            out.append(f"{t.user}: {body}{suffix}{SEPARATOR}{t.assistant}:{prefix}")
+    if not items or items[-1][0] in ("system", "developer"):
+        out.append(f"{t.assistant}:")
+    return out
+
+
 @dataclass
 class Message:
     """A node of the conversation tree; ``tokens`` is exactly what this node fed the model.

@@ -68,6 +68,9 @@ class SamplerSettings:
     penalty_decay: float = 0.996
     banned_tokens: tuple[int, ...] = ()
     seed: int | None = None
+    # (token id, bias) pairs added to the logits before anything else, as OpenAI's logit_bias:
+    # -100 all but bans a token, +100 all but forces it.
+    logit_bias: tuple[tuple[int, float], ...] = ()
 
     def __post_init__(self) -> None:
         # Validated here rather than in the sampler so bad settings loaded from disk fail at load time.
@@ -92,6 +95,16 @@ class SamplerSettings:
             if isinstance(token, bool) or not isinstance(token, int) or token < 0:
                 raise ValueError(f"banned_tokens must hold token ids >= 0, got {token!r}")
         object.__setattr__(self, "banned_tokens", banned)
+        try:
+            bias = tuple((pair[0], pair[1]) for pair in self.logit_bias)
+        except (TypeError, IndexError, KeyError):
+            raise ValueError(f"logit_bias must be (token id, bias) pairs, got {self.logit_bias!r}") from None
+        for token, value in bias:
+            if isinstance(token, bool) or not isinstance(token, int) or token < 0:
+                raise ValueError(f"logit_bias must name token ids >= 0, got {token!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not -100 <= value <= 100:
+                raise ValueError(f"a logit bias must be a number from -100 to 100, got {value!r}")
+        object.__setattr__(self, "logit_bias", tuple((token, float(value)) for token, value in bias))
         if self.seed is not None and (
             isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**64
         ):
@@ -101,6 +114,7 @@ class SamplerSettings:
         """Plain JSON types only, so the settings can live inside a saved conversation."""
         out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
         out["banned_tokens"] = list(self.banned_tokens)
+        out["logit_bias"] = [list(pair) for pair in self.logit_bias]
         return out
 
     @classmethod
@@ -178,8 +192,9 @@ class Sampler:
         if vocab_size <= 0:
             raise ValueError(f"vocab_size must be positive, got {vocab_size}")
         too_big = [t for t in settings.banned_tokens if t >= vocab_size]
+        too_big += [t for t, _ in settings.logit_bias if t >= vocab_size]
         if too_big:
-            raise ValueError(f"banned token ids {too_big} are outside the vocabulary of {vocab_size} tokens")
+            raise ValueError(f"token ids {too_big} are outside the vocabulary of {vocab_size} tokens")
         if len(set(settings.banned_tokens)) == vocab_size:
             raise ValueError("every token is banned; nothing could ever be generated")
         self.settings = settings
@@ -190,6 +205,10 @@ class Sampler:
         if settings.banned_tokens:
             self._ban_mask = torch.zeros(vocab_size, dtype=torch.bool, device=self.device)
             self._ban_mask[list(settings.banned_tokens)] = True
+        self._bias: tuple[torch.Tensor, torch.Tensor] | None = None
+        if settings.logit_bias:
+            ids, values = zip(*settings.logit_bias, strict=True)
+            self._bias = (torch.tensor(ids, device=self.device), torch.tensor(values, device=self.device))
         self._occurrence = torch.zeros(vocab_size, dtype=torch.float32, device=self.device)
         # 1.0 for every token generated at least once: it still carries the presence penalty when its
         # occurrence has decayed towards 0 or is 0 because it is exempt (as in the oracle).
@@ -262,6 +281,8 @@ class Sampler:
                 f"expected 1-D logits of {self.vocab_size} values, got shape {tuple(logits.shape)}"
             )
         x = logits.detach().to(device=self.device, dtype=torch.float32)
+        if self._bias is not None:
+            x = x.index_add(0, *self._bias)
         if self._ban_mask is not None:
             x = x.masked_fill(self._ban_mask, -math.inf)
         if self._any_seen:

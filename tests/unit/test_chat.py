@@ -279,3 +279,18 @@ def test_the_template_can_be_overridden(raven, world_model, world_tok):
     assert [world_tok.decode(m.tokens) for m in chat.path()[:2]] == ["Context: x\n\n", "Q: Hi\n\nA:"]
     with pytest.raises(EngineError, match="chat template"):
         _chat(world_model, world_tok, template="alpaca")
+
+
+def test_openai_style_messages_render_as_the_chat_feeds_its_turns(world_model, world_tok):
+    from engine.text.chat import render_messages
+
+    chat = _chat(world_model, world_tok, system="Be brief.")
+    first = "".join(chat.send("Hi there"))
+    "".join(chat.send("Why?", think="no-think"))
+    history = [("system", "Be brief."), ("user", "Hi there"), ("assistant", first), ("user", "Why?")]
+    segments = render_messages(chat.template, history, think="no-think")
+    system, user1 = chat.path()[:2]
+    assert [world_tok.encode(s) for s in segments[:2]] == [system.tokens, user1.tokens]
+    assert "".join(segments) == world_tok.decode(chat.transcript_tokens(chat.path()[3].id))   # the same text
+    assert render_messages(chat.template, [("user", "Go"), ("assistant", "Partial")])[-1] == " Partial"
+    assert render_messages(chat.template, [("developer", "Rules")]) == ["System: Rules\n\n", "Assistant:"]

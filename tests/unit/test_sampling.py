@@ -526,3 +526,17 @@ def test_exempt_ids_are_cached_per_tokenizer_and_fast():
     assert tokenizer.calls == 65536
     other = FakeTokenizer([b" "] * 4)
     assert penalty_exempt_ids(other) == frozenset(range(4))
+
+
+def test_logit_bias_shifts_logits_before_anything_else_and_round_trips():
+    settings = SamplerSettings(temperature=0.0, top_p=0.0, logit_bias=[[3, 100], (1, -100.0)])
+    assert settings.logit_bias == ((3, 100.0), (1, -100.0))
+    assert SamplerSettings.from_dict(settings.to_dict()) == settings
+    logits = torch.tensor([0.0, 5.0, 1.0, -2.0])
+    assert Sampler(settings, 4).sample(logits) == 3
+    assert Sampler(SamplerSettings(temperature=0.0, top_p=0.0, logit_bias=((1, -100),)), 4).sample(logits) == 2
+    for bad in ([(1, 101)], [(-1, 1)], [("a", 1)], [(1,)], [(True, 1)]):
+        with pytest.raises(ValueError, match="logit_bias|logit bias"):
+            SamplerSettings(logit_bias=bad)
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        Sampler(SamplerSettings(logit_bias=((9, 1.0),)), 4)

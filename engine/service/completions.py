@@ -1,0 +1,91 @@
+"""A completion being written: a :class:`~engine.service.commands.Complete` request as a job.
+
+Like a chat reply it advances a step at a time (a prompt chunk, a token) among the other jobs, but
+it belongs to no stored conversation: the HTTP server's requests are completions. The prompt is
+tokenized segment by segment (a chat's messages), the longest cached run of whole segments is
+skipped (:mod:`engine.service.state_cache`), and the states after the prompt and after a reply that
+ended at its stop string are cached for the next request, which resends the same history.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from engine.models.model import Model
+from engine.models.state import State
+from engine.service.commands import Complete
+from engine.service.events import CompletionDelta, CompletionFinished, Event, Failed
+from engine.service.state_cache import StateCache, boundaries_of
+from engine.text.generation import CHUNK_LEN, completion_tokens, generate, is_cancelled
+from engine.text.sampling import Sampler, penalty_exempt_ids
+from engine.text.tokenizer import Tokenizer
+
+
+class CompletionJob:
+    conversation = None                 # belongs to no conversation
+
+    def __init__(self, request: int, cmd: Complete, model: Model, tokenizer: Tokenizer, start: State,
+                 cache: StateCache | None, cancel: threading.Event, emit: Callable[[Event], None],
+                 finish: Callable[[Event], None], describe: Callable[[BaseException], tuple[str, str]],
+                 save_named: Callable[[str, State], None]):
+        self.request, self.cancel = request, cancel
+        self._cmd, self._model, self._tokenizer, self._start = cmd, model, tokenizer, start
+        self._cache, self._emit, self._finish, self._describe = cache, emit, finish, describe
+        self._save_named = save_named
+        self._steps = self._run()
+
+    def step(self) -> bool:
+        try:
+            next(self._steps)
+        except StopIteration:
+            return False
+        except Exception as e:  # every failure becomes an event; the other jobs go on
+            title, message = self._describe(e)
+            self._finish(Failed(self.request, None, title, message))
+            return False
+        return True
+
+    def run_to_end(self) -> None:
+        while self.step():
+            pass
+
+    def _run(self) -> Iterator[None]:
+        cmd, model, tok = self._cmd, self._model, self._tokenizer
+        t0 = time.perf_counter()
+        segments = [tok.encode(s) for s in cmd.prompt[:-1]] + [completion_tokens(tok, cmd.prompt[-1])] \
+            if cmd.prompt else []
+        tokens = [t for seg in segments for t in seg]
+        start_key = cmd.start or ""
+        cached, state = (0, None)
+        if self._cache is not None and cmd.cache:
+            cached, state = self._cache.lookup(model, start_key, tokens, boundaries_of(segments))
+        if state is None:
+            state = self._start.clone()
+        for begin in range(cached, len(tokens), CHUNK_LEN):
+            if is_cancelled(self.cancel):
+                break
+            model.forward(tokens[begin:begin + CHUNK_LEN], state)
+            yield
+        prompt_seconds = time.perf_counter() - t0
+        if is_cancelled(self.cancel):
+            self._finish(CompletionFinished(self.request, "", "cancelled", len(tokens), cached, 0, prompt_seconds,
+                                            time.perf_counter() - t0))
+            return
+        if self._cache is not None and cmd.cache and len(tokens) > cached:
+            self._cache.put(model, start_key, tokens, state.clone())
+        eos = [tok.eos_id] if cmd.stop_at_end_of_text and tok.eos_id is not None else []
+        sampler = Sampler(cmd.sampler, model.info.vocab_size, penalty_exempt_ids(tok), device=str(model.device))
+        gen = generate(model, tok, None, state=state, sampler=sampler, max_tokens=cmd.max_tokens, stop=cmd.stop,
+                       stop_tokens=eos, cancel=self.cancel)
+        for piece in gen:
+            self._emit(CompletionDelta(self.request, piece))
+            yield
+        if self._cache is not None and cmd.cache and gen.stop_reason == "stop":
+            self._cache.put(model, start_key, tokens + gen.tokens, gen.state.clone())
+        if cmd.save_as:
+            self._save_named(cmd.save_as, gen.state)
+        reason = "stop" if gen.stop_reason in ("stop", "eos") else gen.stop_reason or "cancelled"
+        self._finish(CompletionFinished(self.request, gen.text, reason, len(tokens), cached, len(gen.tokens),
+                                        prompt_seconds, time.perf_counter() - t0))
