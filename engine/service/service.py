@@ -51,7 +51,7 @@ from engine.service.replies import ReplyJob
 from engine.service.state_cache import StateCache
 from engine.service.store import ConversationStore
 from engine.service.views import ChatSettings, ConversationSummary, ModelView
-from engine.text.chat import THINK_MODES, clean
+from engine.text.chat import THINK_MODES, clean, template_for
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +255,7 @@ class EngineService:
         self._drop_model()
         self.state_cache.clear()
         self._model, self._tokenizer = model, tokenizer
-        self.model_view = ModelView.of(model)
+        self.model_view = ModelView.of(model, template_for(model, tokenizer))
         return ModelLoaded(request, self.model_view, time.perf_counter() - t0)
 
     def _drop_model(self) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any
 
+from engine.text.chat import WORLD, ChatTemplate
 from engine.text.sampling import PRESETS, SamplerSettings
 
 DEFAULT_PRESET = "RWKV Runner"
@@ -199,9 +200,10 @@ class ModelView:
     fingerprint: str
     description: str
     file_bytes: int
+    template: ChatTemplate = WORLD  # the chat roles it was tuned on (engine.text.chat.template_for)
 
     @classmethod
-    def of(cls, model) -> ModelView:
+    def of(cls, model, template: ChatTemplate = WORLD) -> ModelView:
         """The view of a loaded :class:`engine.Model`."""
         from pathlib import Path
 
@@ -216,4 +218,4 @@ class ModelView:
         dev = model.device
         return cls(info.name, str(path), info.generation, info.n_params, info.n_layer, info.vocab_size,
                    "cpu" if dev.type == "cpu" else f"{dev.type}:{dev.index or 0}", model.precision, kernels.name,
-                   model.new_state().nbytes, info.fingerprint, info.describe(), size)
+                   model.new_state().nbytes, info.fingerprint, info.describe(), size, template)
