@@ -39,7 +39,8 @@ FORMAT_VERSION = 1
 # float32 in every precision and must be stored so.
 _SHIFT_PARTS = ("att_x_prev", "ffn_x_prev")
 _COMPUTE_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
-_RESERVED = {"format", "format_version", "generation", "fingerprint", "tokens_seen", "shapes", "checksum"}
+_RESERVED = {"format", "format_version", "generation", "fingerprint", "tokens_seen", "shapes", "checksum",
+             "companions"}
 
 
 @dataclass
@@ -90,18 +91,30 @@ class State:
     def shapes(self) -> dict[str, tuple[int, ...]]:
         return {k: tuple(v.shape) for k, v in self.parts.items()}
 
-    def save(self, path: str | os.PathLike, meta: Mapping[str, object] | None = None) -> None:
-        """Write the state atomically (temp file, fsync, rename) as safetensors with metadata."""
+    def save(self, path: str | os.PathLike, meta: Mapping[str, object] | None = None,
+             companions: Mapping[str, State] | None = None) -> None:
+        """Write the state atomically (temp file, fsync, rename) as safetensors with metadata.
+
+        ``companions`` are other states of the same model kept in the same file under a name (an
+        exported conversation carries the state it started from): their tensors are stored as
+        ``<name>/<part>`` and read back with :meth:`load_companion`; :meth:`load` ignores them."""
         from safetensors.torch import save
 
-        tensors = {k: v.detach().to("cpu").contiguous() for k, v in self.parts.items()}
-        if self.last_logits is not None:
-            tensors["last_logits"] = self.last_logits.detach().float().to("cpu").contiguous()
+        tensors = _tensors(self)
+        described = {}
+        for name, other in (companions or {}).items():
+            if not name or "/" in name:
+                raise ValueError(f"a companion state's name must be a plain word, got {name!r}")
+            tensors.update({f"{name}/{k}": v for k, v in _tensors(other).items()})
+            described[name] = {"generation": other.generation, "fingerprint": other.fingerprint,
+                               "tokens_seen": other.tokens_seen}
         merged = {**self.meta, **(meta or {})}
         info = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in merged.items()}
         info.update(format=FORMAT, format_version=str(FORMAT_VERSION), generation=str(self.generation),
                     fingerprint=self.fingerprint, tokens_seen=str(self.tokens_seen),
                     shapes=json.dumps(self.shapes()))
+        if described:
+            info["companions"] = json.dumps(described)
         info["checksum"] = _checksum(tensors, info)
         atomic_write_bytes(Path(path), save(tensors, metadata=info))
 
@@ -109,57 +122,32 @@ class State:
     def load(cls, path: str | os.PathLike, model: Model, *, check_fingerprint: bool = True) -> State:
         """Read a state saved by :meth:`save`, checked against ``model`` before use."""
         path = Path(path)
-        tensors, info = _read_safetensors(path)
+        tensors, info = _read_checked(path)
         try:
-            version, gen = int(info.get("format_version", "0")), int(info.get("generation", "0"))
-            tokens_seen = int(info.get("tokens_seen", "0"))
+            gen, tokens_seen = int(info.get("generation", "0")), int(info.get("tokens_seen", "0"))
         except ValueError as e:
             raise StateFormatError(f"'{path.name}' has damaged metadata ({e}); it cannot be used.") from e
-        if info.get("format") != FORMAT:
-            raise StateFormatError(f"'{path.name}' is not an RWKV Desktop state file "
-                                   f"(format: {info.get('format', 'none')!r}).")
-        if version > FORMAT_VERSION:
-            raise StateFormatError(f"'{path.name}' was written by a newer RWKV Desktop "
-                                   f"(state format {info['format_version']}); update the app to read it.")
-        if "checksum" in info and info["checksum"] != _checksum(tensors, info):
-            raise StateFormatError(
-                f"'{path.name}' is damaged: its contents no longer match the checksum written when it was "
-                "saved (a disk or copy error changed it). It cannot be used; resume from an earlier state.")
-        expected = model.new_state()
-        logits = tensors.pop("last_logits", None)
-        got = {k: tuple(v.shape) for k, v in tensors.items()}
-        if gen != expected.generation or got != expected.shapes():
-            raise IncompatibleStateError(
-                f"'{path.name}' is a state for another model: it has {_describe(gen, got)}, but the loaded "
-                f"model needs {_describe(expected.generation, expected.shapes())}.")
-        if check_fingerprint and info.get("fingerprint") != expected.fingerprint:
-            raise IncompatibleStateError(
-                f"'{path.name}' was saved with other weights of the same shape (model fingerprint "
-                f"{info.get('fingerprint')}, loaded model {expected.fingerprint}); its text would be "
-                "garbled. Load the model it was saved with.")
-        for k, v in expected.parts.items():
-            allowed = _COMPUTE_DTYPES if k in _SHIFT_PARTS else (v.dtype,)
-            if tensors[k].dtype not in allowed:
-                raise StateFormatError(
-                    f"'{path.name}' holds '{k}' as {tensors[k].dtype}, but this model keeps it as {v.dtype}; "
-                    "RWKV Desktop never writes it so, so the file is damaged or was made by another program.")
-            v.copy_(tensors[k])
-            _check_finite(v, f"'{path.name}'", f"'{k}'")
-        expected.tokens_seen = tokens_seen
-        if logits is not None:
-            vocab = model.info.vocab_size
-            if tuple(logits.shape) != (vocab,):
-                raise IncompatibleStateError(
-                    f"'{path.name}' holds last-token logits of shape {list(logits.shape)}, but the loaded model "
-                    f"has a vocabulary of {vocab}: the state belongs to another model. Load the model it was "
-                    "saved with.")
-            if not logits.is_floating_point():
-                raise StateFormatError(f"'{path.name}' holds its last-token logits as {logits.dtype}, not as "
-                                       "floating point numbers; the file is damaged.")
-            _check_finite(logits, f"'{path.name}'", "its last-token logits")
-            expected.last_logits = logits.float().to(model.device)
-        expected.meta = {k: v for k, v in info.items() if k not in _RESERVED}
-        return expected
+        own = {k: v for k, v in tensors.items() if "/" not in k}
+        state = _assemble(path, "", own, gen, info.get("fingerprint"), tokens_seen, model, check_fingerprint)
+        state.meta = {k: v for k, v in info.items() if k not in _RESERVED}
+        return state
+
+    @classmethod
+    def load_companion(cls, path: str | os.PathLike, model: Model, name: str) -> State | None:
+        """The state kept beside the main one under ``name`` (see :meth:`save`); None if there is none."""
+        path = Path(path)
+        tensors, info = _read_checked(path)
+        try:
+            described = json.loads(info.get("companions", "{}")).get(name)
+            if described is None:
+                return None
+            gen, tokens_seen = int(described["generation"]), int(described["tokens_seen"])
+            fingerprint = str(described["fingerprint"])
+        except (AttributeError, KeyError, TypeError, ValueError) as e:
+            raise StateFormatError(f"'{path.name}' has damaged metadata ({e}); it cannot be used.") from e
+        prefix = f"{name}/"
+        own = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        return _assemble(path, f" ({name})", own, gen, fingerprint, tokens_seen, model, True)
 
     @classmethod
     def from_tuning_file(cls, path: str | os.PathLike, model: Model) -> State:
@@ -204,6 +192,73 @@ class State:
         for k, i in found.items():
             wkv[i].copy_(model.tuning_to_wkv(tensors[k]))
         return state
+
+
+def _tensors(state: State) -> dict[str, Tensor]:
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.parts.items()}
+    if state.last_logits is not None:
+        tensors["last_logits"] = state.last_logits.detach().float().to("cpu").contiguous()
+    return tensors
+
+
+def _read_checked(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """A state file's tensors and metadata, its format and checksum verified."""
+    tensors, info = _read_safetensors(path)
+    try:
+        version = int(info.get("format_version", "0"))
+    except ValueError as e:
+        raise StateFormatError(f"'{path.name}' has damaged metadata ({e}); it cannot be used.") from e
+    if info.get("format") != FORMAT:
+        raise StateFormatError(f"'{path.name}' is not an RWKV Desktop state file "
+                               f"(format: {info.get('format', 'none')!r}).")
+    if version > FORMAT_VERSION:
+        raise StateFormatError(f"'{path.name}' was written by a newer RWKV Desktop "
+                               f"(state format {info['format_version']}); update the app to read it.")
+    if "checksum" in info and info["checksum"] != _checksum(tensors, info):
+        raise StateFormatError(
+            f"'{path.name}' is damaged: its contents no longer match the checksum written when it was "
+            "saved (a disk or copy error changed it). It cannot be used; resume from an earlier state.")
+    return tensors, info
+
+
+def _assemble(path: Path, which: str, tensors: dict[str, Tensor], gen: int, fingerprint: str | None,
+              tokens_seen: int, model: Model, check_fingerprint: bool) -> State:
+    """A state of ``model`` from a file's tensors, after checking generation, shapes, weights, dtypes
+    and values (``which`` names a companion state in messages)."""
+    name = f"'{path.name}'{which}"
+    expected = model.new_state()
+    logits = tensors.pop("last_logits", None)
+    got = {k: tuple(v.shape) for k, v in tensors.items()}
+    if gen != expected.generation or got != expected.shapes():
+        raise IncompatibleStateError(
+            f"{name} is a state for another model: it has {_describe(gen, got)}, but the loaded "
+            f"model needs {_describe(expected.generation, expected.shapes())}.")
+    if check_fingerprint and fingerprint != expected.fingerprint:
+        raise IncompatibleStateError(
+            f"{name} was saved with other weights of the same shape (model fingerprint {fingerprint}, loaded "
+            f"model {expected.fingerprint}); its text would be garbled. Load the model it was saved with.")
+    for k, v in expected.parts.items():
+        allowed = _COMPUTE_DTYPES if k in _SHIFT_PARTS else (v.dtype,)
+        if tensors[k].dtype not in allowed:
+            raise StateFormatError(
+                f"{name} holds '{k}' as {tensors[k].dtype}, but this model keeps it as {v.dtype}; "
+                "RWKV Desktop never writes it so, so the file is damaged or was made by another program.")
+        v.copy_(tensors[k])
+        _check_finite(v, name, f"'{k}'")
+    expected.tokens_seen = tokens_seen
+    if logits is not None:
+        vocab = model.info.vocab_size
+        if tuple(logits.shape) != (vocab,):
+            raise IncompatibleStateError(
+                f"{name} holds last-token logits of shape {list(logits.shape)}, but the loaded model "
+                f"has a vocabulary of {vocab}: the state belongs to another model. Load the model it was "
+                "saved with.")
+        if not logits.is_floating_point():
+            raise StateFormatError(f"{name} holds its last-token logits as {logits.dtype}, not as "
+                                   "floating point numbers; the file is damaged.")
+        _check_finite(logits, name, "its last-token logits")
+        expected.last_logits = logits.float().to(model.device)
+    return expected
 
 
 def _checksum(tensors: Mapping[str, Tensor], info: Mapping[str, str]) -> str:

@@ -377,7 +377,10 @@ class EngineService:
         return ConversationsChanged(request)
 
     def _export(self, request: int, cmd: C.Export) -> Event:
-        self.store.export(cmd.conversation, Path(cmd.path), self._need_model())
+        live = self._live_conversation(cmd.conversation)
+        leaf = live.session.leaf()
+        state = live.session.checkpoint(leaf)       # rebuilt if its file is gone
+        self.store.export(live.id, Path(cmd.path), self._need_model(), state, leaf or None)
         return Exported(request, cmd.conversation, cmd.path)
 
     def _import(self, request: int, cmd: C.Import) -> Event:

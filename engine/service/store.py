@@ -356,17 +356,17 @@ class ConversationStore:
 
     # -- moving a conversation to another machine ------------------------------------------------
 
-    def export(self, conv_id: int, path: Path, model: Model) -> None:
-        """One safetensors file: the latest state of the active branch, the whole tree in its metadata
-        (the format is :mod:`engine.service.store_io`'s)."""
+    def export(self, conv_id: int, path: Path, model: Model, state: State, state_message: int | None) -> None:
+        """One safetensors file: ``state`` (after ``state_message``, the end of the active branch), the
+        whole tree in its metadata, and the state the conversation started from when it is not the
+        model's own (the format is :mod:`engine.service.store_io`'s)."""
         from engine.service.store_io import write_export
 
         conv = self.get(conv_id)
         with self._lock:
             rows = self._conn().execute("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id",
                                         (conv_id,)).fetchall()
-        write_export(Path(path), conv, rows, lambda msg_id: self.load_checkpoint(conv_id, msg_id, model),
-                     lambda: self.load_initial_state(conv_id, model) or model.new_state())
+        write_export(Path(path), conv, rows, state, state_message, self.load_initial_state(conv_id, model))
 
     def import_(self, path: Path, model: Model) -> Conversation:
         """A new conversation from :meth:`export`'s file; nothing is written unless ``model`` fits it.
@@ -385,6 +385,7 @@ class ConversationStore:
             raise IncompatibleStateError(f"“{imp.title}” was saved with {imp.model_path}, and the "
                                          f"loaded model {model.info.name} cannot continue it. {e}") from e
         check_vocabulary(path, imp, model.info.vocab_size)
+        initial = State.load_companion(path, model, "initial")
         if imp.state_message is not None and tokens_to(imp.rows, imp.state_message) != state.tokens_seen:
             raise StateFormatError(f"'{path.name}' has a damaged conversation in it: its state has read "
                                    f"{state.tokens_seen} tokens, but the messages up to the one it belongs to "
@@ -400,6 +401,8 @@ class ConversationStore:
                 state.save(self.states / state_file, {"conversation": conv_id, "message": imp.state_message})
             db.executemany(_UPSERT, [(conv_id, *row, state_file if row[0] == imp.state_message else None)
                                      for row in imp.rows])
+        if initial is not None:
+            self.save_initial_state(conv_id, initial)
         return self.get(conv_id)
 
     # -- inside ------------------------------------------------------------------------------------

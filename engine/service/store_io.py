@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from engine.service.store import Conversation, pack_tokens, unpack_tokens
 from engine.text.chat import THINK_MODES
 
 EXPORT_KEY = "rwkv_desktop_conversation"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 1          # 2: the file also holds the state the conversation started from
 MAX_MESSAGES = 200_000
 STOP_REASONS = {"stop", "eos", "length", "cancelled", "error", "interrupted"}
 
@@ -41,27 +40,22 @@ class Imported:
     state_message: int | None
 
 
-def write_export(path: Path, conv: Conversation, rows: list[sqlite3.Row],
-                 checkpoint: Callable[[int], State | None], new_state: Callable[[], State]) -> None:
-    """Write ``conv`` with its message ``rows`` and the latest checkpoint of its active branch
-    (``checkpoint(message id)``; ``new_state()`` when no message on it has one)."""
-    state, state_message = None, None
-    for row in reversed(active_path(rows)):
-        state = checkpoint(row["id"])
-        if state is not None:
-            state_message = row["id"]
-            break
-    if state is None:
-        state = new_state()
+def write_export(path: Path, conv: Conversation, rows: list[sqlite3.Row], state: State, state_message: int | None,
+                 initial: State | None = None) -> None:
+    """Write ``conv`` with its message ``rows``, ``state`` (the state after ``state_message``; None:
+    the conversation's start) and, for a conversation that did not start from the model's own state,
+    ``initial`` (a state-tuning file's), so the copy needs no file of this machine."""
+    state = state.clone()
     state.meta = {}
-    fields = {k: v for k, v in vars(conv).items() if k not in ("id", "deleted_at")}
+    fields = {k: v for k, v in vars(conv).items() if k not in ("id", "deleted_at", "initial_state", "root_active")}
     messages = [{"id": r["id"], "parent": r["parent"], "role": r["role"], "text": r["text"],
                  "tokens": unpack_tokens(r["tokens"]), "created": r["created"], "complete": bool(r["complete"]),
                  "stop_reason": r["stop_reason"], "think": r["think"], "active_child": r["active_child"],
                  "stats": json.loads(r["stats"]) if r["stats"] else None} for r in rows]
-    payload = {"version": EXPORT_VERSION, "conversation": fields, "messages": messages,
+    payload = {"version": EXPORT_VERSION if initial is None else 2, "conversation": fields, "messages": messages,
                "state_message": state_message}
-    state.save(path, {EXPORT_KEY: json.dumps(payload, ensure_ascii=False)})
+    state.save(path, {EXPORT_KEY: json.dumps(payload, ensure_ascii=False)},
+               companions={"initial": initial} if initial is not None else None)
 
 
 def read_export(path: Path, now: float, vocab_size: int = 2**31) -> Imported:
@@ -157,7 +151,7 @@ def _read_payload(path: Path) -> dict:
         payload = json.loads(info[EXPORT_KEY])
     except ValueError as e:
         raise StateFormatError(f"'{path.name}' has a damaged conversation in it ({e}).") from e
-    if not isinstance(payload, dict) or int(payload.get("version", 0)) > EXPORT_VERSION:
+    if not isinstance(payload, dict) or int(payload.get("version", 0)) > 2:
         raise StateFormatError(f"'{path.name}' was exported by a newer RWKV Desktop; update the app to import it.")
     return payload
 

@@ -322,3 +322,35 @@ def test_memory_stays_flat_over_two_thousand_turns(tmp_path, world_ckpt):
 def _rss_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_a_conversation_keeps_its_tuning_state_and_needs_the_file_no_more(tmp_path, world_ckpt):
+    info = engine.load(world_ckpt).info
+    tuning = tmp_path / "tuned" / "role-play.pth"
+    tuning.parent.mkdir()
+    g = torch.Generator().manual_seed(0)
+    torch.save({f"blocks.{n}.att.time_state": 20 * torch.randn(info.n_head, info.head_size, info.head_size, generator=g)
+                for n in range(info.n_layer)}, tuning)
+    svc = EngineService(tmp_path / "data")
+    svc.call(C.LoadModel(str(world_ckpt)))
+    assert isinstance(svc.call(C.ApplyTuning(str(tuning))), E.TuningChanged)
+    first = _send(svc, _new(), "Hello")
+    svc.call(C.ApplyTuning(None))
+    plain = _send(svc, _new(), "Hello")
+    conv = first.conversation
+    assert first.message.text != plain.message.text          # the tuned state is used
+    assert isinstance(svc.call(C.Export(conv, str(tmp_path / "tuned.rwkvchat"))), E.Exported)
+    svc.shutdown()
+    tuning.unlink()                                          # the file is moved away
+
+    again = EngineService(tmp_path / "data")                 # the conversation still opens and goes on
+    again.call(C.LoadModel(str(world_ckpt)))
+    assert again.call(C.Regenerate(conv), 60).message.text == first.message.text
+    again.shutdown()
+
+    elsewhere = EngineService(tmp_path / "elsewhere")         # and so does its export, on another machine
+    elsewhere.call(C.LoadModel(str(world_ckpt)))
+    opened = elsewhere.call(C.Import(str(tmp_path / "tuned.rwkvchat")))
+    assert isinstance(opened, E.ConversationOpened)
+    assert elsewhere.call(C.Regenerate(opened.conversation.id), 60).message.text == first.message.text
+    elsewhere.shutdown()

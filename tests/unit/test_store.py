@@ -58,6 +58,12 @@ def _shape(chat: ChatSession) -> list[tuple]:
              m.think) for m in sorted(chat.messages.values(), key=lambda m: m.id)]
 
 
+def _export(store: ConversationStore, conv_id: int, chat: ChatSession, path) -> None:
+    """Export as the service does: the state at the end of the active branch goes with the tree."""
+    leaf = chat.leaf()
+    store.export(conv_id, path, chat.model, chat.checkpoint(leaf), leaf or None)
+
+
 def _restore(store: ConversationStore, conv_id: int, model, tok) -> ChatSession:
     return ChatSession.restore(model, tok, store.load_messages(conv_id), settings=GREEDY, max_tokens=8,
                                checkpoints=DiskCheckpoints(store, conv_id, model, model.new_state()))
@@ -245,7 +251,7 @@ def test_export_then_import_elsewhere_round_trips_messages_and_state(world_model
     chat.switch_branch(chat.leaf(), -1)              # the active branch is not the newest reply
     conv = _new(store, world_model, "Harbors")
     store.save_messages(conv.id, _items(chat))
-    store.export(conv.id, tmp_path / "harbors.safetensors", world_model)
+    _export(store, conv.id, chat, tmp_path / "harbors.safetensors")
 
     with ConversationStore(tmp_path / "elsewhere") as other:
         imported = other.import_(tmp_path / "harbors.safetensors", world_model)
@@ -264,7 +270,7 @@ def test_importing_into_another_model_raises_and_writes_nothing(world_model, wor
     chat = _chat(world_model, world_tok)
     conv = _new(store, world_model, "Harbors")
     store.save_messages(conv.id, _items(chat))
-    store.export(conv.id, tmp_path / "harbors.safetensors", world_model)
+    _export(store, conv.id, chat, tmp_path / "harbors.safetensors")
     small = engine.load(rwkv7_checkpoint(n_layer=2, n_embd=64, head_size=32, seed=5))
 
     with ConversationStore(tmp_path / "elsewhere") as other:
@@ -305,7 +311,7 @@ def test_a_damaged_or_foreign_export_file_is_refused_and_writes_nothing(world_mo
     conv = _new(store, world_model, "Harbors")
     store.save_messages(conv.id, _items(chat))
     good = tmp_path / "harbors.safetensors"
-    store.export(conv.id, good, world_model)
+    _export(store, conv.id, chat, good)
     with safe_open(str(good), framework="pt") as f:
         payload = json.loads(f.metadata()[EXPORT_KEY])
     payload["messages"].append(dict(payload["messages"][0]))          # a repeated message id
@@ -365,7 +371,7 @@ def test_a_crafted_export_is_refused_and_writes_nothing(world_model, world_tok, 
     conv = _new(store, world_model, "Harbors")
     store.save_messages(conv.id, _items(chat))
     good, crafted = tmp_path / "good.rwkvchat", tmp_path / "crafted.rwkvchat"
-    store.export(conv.id, good, world_model)
+    _export(store, conv.id, chat, good)
     _rewrite_export(good, crafted, world_model, change)
     with ConversationStore(tmp_path / "elsewhere") as other:
         with pytest.raises(StateFormatError, match=expected):
@@ -379,7 +385,7 @@ def test_an_export_names_no_file_here_and_bad_timestamps_become_now(world_model,
     conv = _new(store, world_model, "Harbors")
     store.save_messages(conv.id, _items(chat))
     good, crafted = tmp_path / "good.rwkvchat", tmp_path / "crafted.rwkvchat"
-    store.export(conv.id, good, world_model)
+    _export(store, conv.id, chat, good)
 
     def change(p):
         p["conversation"]["tuning_path"] = str(outside)
