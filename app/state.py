@@ -305,16 +305,11 @@ class AppState(QObject):
                 stopped = " — stopped" if isinstance(event, E.Stopped) else ""
                 self.status.emit(f"{st.new_tokens} tokens in {st.seconds:.1f} s ({st.tokens_per_s:.1f} tokens/s)"
                                  f"{stopped}", 0)
-        else:           # the prompt was dropped: the service marked it; fetch the tree as it is now
+        else:           # the prompt was dropped: the service says how the message stands now
             self.status.emit("Stopped before the reply began", 5000)
-            asyncio.ensure_future(self._refresh())
-
-    async def _refresh(self) -> None:
-        if self.conversation is None:
-            return
-        event = await self._ask(C.OpenConversation(self.conversation.id))
-        if isinstance(event, E.ConversationOpened) and self._current(event.conversation.id):
-            self._show(event.conversation)
+            if isinstance(event, E.Stopped) and event.prompt is not None:
+                self.conversation = self.conversation.with_message(event.prompt)
+            self.conversationChanged.emit()
 
     def _list_changed(self, event: E.ConversationsChanged) -> None:
         self.conversationsChanged.emit()

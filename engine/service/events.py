@@ -98,10 +98,12 @@ class Finished(Event):
 
 @dataclass(frozen=True)
 class Stopped(Event):
-    """Stopped on request: the partial reply is stored (None: stopped before the reply began)."""
+    """Stopped on request: the partial reply is stored (None: stopped before the reply began, and
+    ``prompt`` is the user's message as it now stands: kept, but dropped from what the model read)."""
 
     conversation: int
     message: MessageView | None
+    prompt: MessageView | None = None
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,8 @@ class ReplyJob:
         live.busy = False
         self._save(with_reply_state=True)
         if self.reply is None:          # stopped while the prompt was read: the user's message stays
-            self._finish(Stopped(self.request, live.id, None))
+            prompt = live.message_view(self.user) if self.user is not None else None
+            self._finish(Stopped(self.request, live.id, None, prompt))
         elif self.reply.stop_reason == "cancelled":
             self._finish(Stopped(self.request, live.id, live.message_view(self.reply)))
         else:
