@@ -79,8 +79,8 @@ class Weights:
     def mat(self, key: str, layer: int = -1, role: str = "head") -> Tensor:
         """A linear weight, stored ``[out, in]``, as ``[in, out]`` for ``x @ W``: a transposed view of
         the file's layout with the compiled library (which reads ``[out, in]``), else a contiguous copy.
-        With ``pack``, layer ``layer``'s weight ``role`` (``kernels.cpu.LEGACY_LAYER_PTRS``'
-        name) is packed and the view is of the role's scratch buffer (the head: of the packed rows)."""
+        With ``pack``, layer ``layer``'s weight ``role`` (the compiled decode step's pointer name) is
+        packed and the view is of the role's scratch buffer (the head: of the packed rows)."""
         if self.pack is not None:
             p = pack(self.z[key], self.pack)
             if layer < 0:
@@ -215,7 +215,7 @@ class RecurrentModel(Model):
     _precision: str | None = None   # "int8" or "bf16" with float32 compute (see compute_dtype); else the dtype's
     _pack: torch.dtype | None = None   # the matrices' format when it is not the compute dtype
     _weights: Weights | None = None
-    _decoder = None     # kernels.cpu.LegacyDecoder: the fused decode step, when the library runs this model
+    _decoder = None     # kernels.cpu.Rwkv456Decoder: the fused decode step, when the library runs this model
     _wkv_parts: tuple[str, ...] = ("wkv",)   # the state parts the decode step advances besides the shifts
 
     @property
@@ -307,7 +307,7 @@ class RecurrentModel(Model):
 
     @abstractmethod
     def decoder_layer(self, i: int) -> dict[str, Tensor | None]:
-        """Layer ``i``'s weights for the fused decode step, by ``kernels.cpu.LEGACY_LAYER_PTRS`` name
+        """Layer ``i``'s weights for the fused decode step, by ``cpu.table("rwkv456.layer")`` name
         (vectors as they are, matrices as their ``[in, out]`` views; converted by :meth:`make_decoder`)."""
 
     def make_decoder(self, w: Weights, n_head: int = 0, head_size: int = 0, maa: int = 0, decay: int = 0) -> None:
@@ -321,22 +321,22 @@ class RecurrentModel(Model):
             d = self.decoder_layer(n)
             ln = self.ln[n]
             d.update(ln1_w=ln[0], ln1_b=ln[1], ln2_w=ln[2], ln2_b=ln[3])
-            ptrs = {k: _out_in(d.get(k)) if k in _MATRICES else _f32(d.get(k)) for k in cpu.LEGACY_LAYER_PTRS
-                    if not k.endswith("_s")}
+            ptrs = {k: _out_in(v) if k in _MATRICES else _f32(v) for k, v in d.items()}
             for role, p in w.packed.get(n, {}).items():      # packed: the int8/bf16 rows, not the scratch
                 ptrs[role], ptrs[role + "_s"] = p.w, p.scale
-            layers.append({k: ptrs.get(k) for k in cpu.LEGACY_LAYER_PTRS})
+            layers.append(ptrs)
         head = w.head_packed
         glob = {"emb": self.emb, "lnout_w": _f32(self.ln_out[0]), "lnout_b": _f32(self.ln_out[1]),
                 "head": head.w if head is not None else _out_in(self.head),
                 "head_s": head.scale if head is not None else None}
         att = layers[0]["R"].shape[0]
         wtype = w.pack or self.dtype
-        lora = layers[0]["maa_w1"]
-        dims = [i.generation, i.n_layer, i.n_embd, att, n_head, head_size, i.dim_ffn, i.vocab_size, maa, decay,
-                cpu.WTYPES[wtype], cpu.WTYPES[self.emb.dtype], cpu.WTYPES[self._shift_dtype],
-                cpu.WTYPES[lora.dtype if lora is not None else self.dtype]]
-        self._decoder = cpu.LegacyDecoder(dims, layers, glob)
+        lora = layers[0].get("maa_w1")
+        dims = dict(generation=i.generation, n_layer=i.n_layer, n_embd=i.n_embd, dim_att=att, n_head=n_head,
+                    head_size=head_size, dim_ffn=i.dim_ffn, vocab_size=i.vocab_size, lora_maa=maa, lora_decay=decay,
+                    wtype=wtype, emb_type=self.emb.dtype, shift_type=self._shift_dtype,
+                    lora_type=lora.dtype if lora is not None else self.dtype)
+        self._decoder = cpu.Rwkv456Decoder(dims, layers, glob)
         self._logits = LogitsPool(i.vocab_size)
 
     def _forward_one(self, token: int, state: State) -> Tensor:

@@ -203,10 +203,11 @@ class RWKV7(Model):
                 "head_s": self._head.scale}
         ly0, lyv = self.layers[0], self.layers[min(1, i.n_layer - 1)]
         d_v = lyv.v1.shape[1] if lyv.v1 is not None else 32
-        dims = [i.n_layer, i.n_embd, i.n_head, i.head_size, i.dim_ffn, i.vocab_size, ly0.w1.shape[1],
-                ly0.a1.shape[1], d_v, ly0.g1.shape[1], native.WTYPES[self._head.w.dtype],
-                native.WTYPES[self.emb.dtype], native.WTYPES[self._shift_dtype],
-                native.WTYPES[self._packed[0]["w1"].w.dtype if "w1" in self._packed[0] else torch.float32]]
+        dims = dict(n_layer=i.n_layer, n_embd=i.n_embd, n_head=i.n_head, head_size=i.head_size, dim_ffn=i.dim_ffn,
+                    vocab_size=i.vocab_size, lora_w=ly0.w1.shape[1], lora_a=ly0.a1.shape[1], lora_v=d_v,
+                    lora_g=ly0.g1.shape[1], wtype=self._head.w.dtype, emb_type=self.emb.dtype,
+                    shift_type=self._shift_dtype,
+                    lora_type=self._packed[0]["w1"].w.dtype if "w1" in self._packed[0] else torch.float32)
         return native.Rwkv7Decoder(dims, lay, glob)
 
     def _bf16_layers(self) -> list[Layer]:
@@ -263,7 +264,7 @@ class RWKV7(Model):
                     state.parts[k] = state.parts[k].to(self._shift_dtype).contiguous()
                 att_prev, ffn_prev = state.parts["att_x_prev"], state.parts["ffn_x_prev"]
             logits = self._logits.take()
-            self._decoder.step(token, att_prev, wkv, ffn_prev, logits)
+            self._decoder.step(token, att_prev, [wkv], ffn_prev, logits)
             return logits
         if self._graph is _UNTRIED:    # a GPU: one CUDA graph replay per token, once checked
             self._graph = cuda_graphs.make(self._torch_step, self.new_state(), self.device)

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -222,3 +224,26 @@ def test_vnni_int8_gemv_is_bit_identical_to_avx512():
     finally:
         cpu.set_isa(before)
     assert torch.equal(outs[0], outs[1])
+
+
+_LAYOUTS = Path(cpu.__file__).parent / "src" / "layouts.h"
+_TABLES = {"rwkv7.layer": "RWKV7_LAYER_PTRS", "rwkv7.dims": "RWKV7_DIMS", "rwkv456.layer": "RWKV456_LAYER_PTRS",
+           "rwkv456.dims": "RWKV456_DIMS", "global": "GLOBAL_PTRS"}
+
+
+@pytest.mark.parametrize("table", sorted(_TABLES))
+def test_the_library_serves_the_layouts_its_source_declares(table):
+    """Python orders the decode steps' pointers and sizes by the library's own tables; a library
+    built from another layouts.h (a stale build) would show here before it read a wrong pointer."""
+    macro = re.search(rf"#define {_TABLES[table]}\(X\)(.*?)(?:\n\n|\n#)", _LAYOUTS.read_text(), re.S).group(1)
+    declared = tuple(re.findall(r"X\(\w+, (\w+)\)", macro))
+    assert declared and cpu.table(table) == declared
+    assert len(set(declared)) == len(declared)
+
+
+def test_a_decoder_refuses_names_its_table_does_not_have():
+    with pytest.raises(ValueError, match=r"unknown \['not_a_weight'\]"):
+        cpu.Rwkv7Decoder({}, [{"not_a_weight": torch.zeros(1)}], {})
+    with pytest.raises(ValueError, match=r"dims do not match.*missing \['lora_type'"):
+        dims = {n: 1 for n in cpu.table("rwkv7.dims") if n != "lora_type"}
+        cpu.Rwkv7Decoder(dims, [], {})

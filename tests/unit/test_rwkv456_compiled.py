@@ -2,7 +2,7 @@
 
 With the library loaded, fp32 and bf16 models keep their matrices ``[out, in]`` (the ``Layer``
 fields are transposed views, no second copy): a decoded token is one call of the fused step
-(``legacy.cpp``), a prompt runs torch GEMMs on the views with the library's WKV-4 / WKV-5/6
+(``rwkv456.cpp``), a prompt runs torch GEMMs on the views with the library's WKV-4 / WKV-5/6
 sequence kernels. The kernels alone are compared with
 ``kernels/wkv4.py`` and ``kernels/wkv6.py`` on every instruction set this CPU has.
 The torch-only model is the same file loaded as if the library were missing.
