@@ -26,7 +26,7 @@ from torch import Tensor
 from engine.errors import IncompatibleStateError, UnknownLayoutError
 from engine.models.checkpoint import Checkpoint
 from engine.models.model import Model
-from engine.models.schema import BLOCK_NORMS, Expect, Schema, mat, vec
+from engine.models.schema import BLOCK_NORMS, Expect, Schema, linear, vec
 from engine.models.state import State
 from engine.models.weights import LN_EPS, Weights
 
@@ -36,8 +36,8 @@ GN_EPS = 64e-5   # GroupNorm eps of ln_x (RWKV-5 and -6)
 def channel_mix_schema(mix_k: str, mix_r: str) -> dict[str, Expect]:
     """The block tensors RWKV-4/5/6 share: the LayerNorms and the channel mix (its two token-shift
     mixes are named ``time_mix_*`` up to RWKV-5, ``time_maa_*`` in RWKV-6)."""
-    return {**BLOCK_NORMS, f"ffn.{mix_k}": vec("C"), f"ffn.{mix_r}": vec("C"), "ffn.key.weight": mat("F", "C"),
-            "ffn.receptance.weight": mat("C", "C"), "ffn.value.weight": mat("C", "F")}
+    return {**BLOCK_NORMS, f"ffn.{mix_k}": vec("C"), f"ffn.{mix_r}": vec("C"), "ffn.key.weight": linear("F", "C", "fK"),
+            "ffn.receptance.weight": linear("C", "C", "fR"), "ffn.value.weight": linear("C", "F", "fV")}
 
 
 def shift(x: Tensor, x_prev: Tensor) -> Tensor:
@@ -93,6 +93,13 @@ class RecurrentModel(Model):
         self.ln = [tuple(w.vec(f"blocks.{i}.{n}") for n in ("ln1.weight", "ln1.bias", "ln2.weight", "ln2.bias"))
                    for i in range(self.info.n_layer)]
         return w
+
+    def finish(self, layers: Sequence) -> None:
+        """What every generation's loading ends with, once its layers are built: fp16 rescaling, the
+        hand-over to the compiled decode step, and letting go of the file."""
+        self.rescale_for_fp16(layers)
+        self.make_decoder()
+        self.weights.release_file()
 
     def rescale_for_fp16(self, layers: Sequence) -> None:
         """In fp16, halve the residual stream every 6 layers, as the reference does, so that deep

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from engine.models.checkpoint import Checkpoint
 from engine.models.recurrent import RecurrentModel, channel_mix, channel_mix_schema, no_tuning, shift
-from engine.models.schema import Schema, Sizes, mat, vec
+from engine.models.schema import Schema, Sizes, linear, vec
 from engine.models.state import State
 from kernels.wkv4 import PP_START
 
@@ -34,8 +34,8 @@ SCHEMA = Schema(4, "RWKV-4", _sizes, {
     **channel_mix_schema("time_mix_k", "time_mix_r"),
     "att.time_mix_k": vec("C"), "att.time_mix_v": vec("C"), "att.time_mix_r": vec("C"),
     "att.time_decay": vec("A"), "att.time_first": vec("A"),
-    "att.receptance.weight": mat("A", "C"), "att.key.weight": mat("A", "C"), "att.value.weight": mat("A", "C"),
-    "att.output.weight": mat("C", "A")})
+    "att.receptance.weight": linear("A", "C", "R"), "att.key.weight": linear("A", "C", "K"),
+    "att.value.weight": linear("A", "C", "V"), "att.output.weight": linear("C", "A", "O")})
 
 
 @dataclass(slots=True)
@@ -65,14 +65,13 @@ class RWKV4(RecurrentModel):
             self.layers.append(Layer(
                 mix=torch.stack([w.vec(att + f"time_mix_{n}") for n in "kvr"]),
                 w=-torch.exp(w.vec(att + "time_decay", f32)), u=w.vec(att + "time_first", f32),
-                R=w.mat(att + "receptance.weight", i, "R"), K=w.mat(att + "key.weight", i, "K"),
-                V=w.mat(att + "value.weight", i, "V"),
-                O=w.mat(att + "output.weight", i, "O"),
+                R=w.mat(att + "receptance.weight"), K=w.mat(att + "key.weight"),
+                V=w.mat(att + "value.weight"),
+                O=w.mat(att + "output.weight"),
                 ffn_mix_k=w.vec(ffn + "time_mix_k"), ffn_mix_r=w.vec(ffn + "time_mix_r"),
-                ffn_K=w.mat(ffn + "key.weight", i, "fK"), ffn_R=w.mat(ffn + "receptance.weight", i, "fR"),
-                ffn_V=w.mat(ffn + "value.weight", i, "fV")))
-        self.rescale_for_fp16(self.layers)
-        self.make_decoder()
+                ffn_K=w.mat(ffn + "key.weight"), ffn_R=w.mat(ffn + "receptance.weight"),
+                ffn_V=w.mat(ffn + "value.weight")))
+        self.finish(self.layers)
 
     def new_state(self) -> State:
         L, A = self.info.n_layer, self.dim_att

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from engine.models.checkpoint import Checkpoint
 from engine.models.recurrent import MatrixStateModel, channel_mix, channel_mix_schema, shift
-from engine.models.schema import Schema, Sizes, mat, vec
+from engine.models.schema import Schema, Sizes, linear, shaped, vec
 from engine.models.state import State
 
 
@@ -33,10 +33,11 @@ def _sizes(t: Sizes) -> dict[str, int]:
 SCHEMA = Schema(5, "RWKV-5.2", _sizes, {
     **channel_mix_schema("time_mix_k", "time_mix_r"),
     **{f"att.time_mix_{n}": vec("C") for n in "kvrg"},
-    "att.time_decay": mat("H", "N"), "att.time_faaaa": vec("H", "N"),
-    **{f"att.{n}.weight": mat("A", "C") for n in ("receptance", "key", "value", "gate")},
-    "att.output.weight": mat("C", "A"), "att.ln_x.weight": vec("A"), "att.ln_x.bias": vec("A"),
-    "att.time_state": mat("H", "N", "N", optional=True)})
+    "att.time_decay": shaped("H", "N"), "att.time_faaaa": vec("H", "N"),
+    **{f"att.{n}.weight": linear("A", "C", r) for n, r in (("receptance", "R"), ("key", "K"), ("value", "V"),
+                                                           ("gate", "G"))},
+    "att.output.weight": linear("C", "A", "O"), "att.ln_x.weight": vec("A"), "att.ln_x.bias": vec("A"),
+    "att.time_state": shaped("H", "N", "N", optional=True)})
 
 
 @dataclass(slots=True)
@@ -70,16 +71,15 @@ class RWKV5(MatrixStateModel):
                 mix=torch.stack([w.vec(att + f"time_mix_{n}") for n in "kvrg"]),
                 w=torch.exp(-torch.exp(w.get(att + "time_decay", f32))).reshape(n_head, head_size),
                 u=w.get(att + "time_faaaa", f32).reshape(n_head, head_size),
-                R=w.mat(att + "receptance.weight", i, "R"), K=w.mat(att + "key.weight", i, "K"),
-                V=w.mat(att + "value.weight", i, "V"),
-                G=w.mat(att + "gate.weight", i, "G"), O=w.mat(att + "output.weight", i, "O"),
+                R=w.mat(att + "receptance.weight"), K=w.mat(att + "key.weight"),
+                V=w.mat(att + "value.weight"),
+                G=w.mat(att + "gate.weight"), O=w.mat(att + "output.weight"),
                 lnx_w=w.vec(att + "ln_x.weight", f32), lnx_b=w.vec(att + "ln_x.bias", f32),
                 ffn_mix_k=w.vec(ffn + "time_mix_k"), ffn_mix_r=w.vec(ffn + "time_mix_r"),
-                ffn_K=w.mat(ffn + "key.weight", i, "fK"), ffn_R=w.mat(ffn + "receptance.weight", i, "fR"),
-                ffn_V=w.mat(ffn + "value.weight", i, "fV")))
-        self.rescale_for_fp16(self.layers)
+                ffn_K=w.mat(ffn + "key.weight"), ffn_R=w.mat(ffn + "receptance.weight"),
+                ffn_V=w.mat(ffn + "value.weight")))
         self.load_merged_state(ckpt.tensors)
-        self.make_decoder()
+        self.finish(self.layers)
 
     def time_mix(self, i: int, x: Tensor, state: State, seq: bool) -> Tensor:
         ly, H, N = self.layers[i], self.info.n_head, self.info.head_size

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from engine.models.checkpoint import Checkpoint
 from engine.models.recurrent import MatrixStateModel, channel_mix, channel_mix_schema, shift
-from engine.models.schema import Schema, Sizes, mat, vec
+from engine.models.schema import Schema, Sizes, linear, lora, shaped, vec
 from engine.models.state import State
 
 
@@ -37,12 +37,15 @@ def _sizes(t: Sizes) -> dict[str, int]:
 SCHEMA = Schema(6, "RWKV-6", _sizes, {
     **channel_mix_schema("time_maa_k", "time_maa_r"),
     **{f"att.time_maa_{n}": vec("C") for n in "xwkvrg"},
-    "att.time_maa_w1": mat("C", "5D"), "att.time_maa_w2": mat(5, "D", "C"),
-    "att.time_decay": vec("A"), "att.time_decay_w1": mat("C", "Dd"), "att.time_decay_w2": mat("Dd", "A"),
+    "att.time_maa_w1": lora("C", "5D", role="maa_w1", small=True),
+    "att.time_maa_w2": lora(5, "D", "C", role="maa_w2", small=True),
+    "att.time_decay": vec("A"), "att.time_decay_w1": lora("C", "Dd", role="decay_w1", small=True),
+    "att.time_decay_w2": lora("Dd", "A", role="decay_w2", small=True),
     "att.time_faaaa": vec("H", "N"),
-    **{f"att.{n}.weight": mat("A", "C") for n in ("receptance", "key", "value", "gate")},
-    "att.output.weight": mat("C", "A"), "att.ln_x.weight": vec("A"), "att.ln_x.bias": vec("A"),
-    "att.time_state": mat("H", "N", "N", optional=True)})
+    **{f"att.{n}.weight": linear("A", "C", r) for n, r in (("receptance", "R"), ("key", "K"), ("value", "V"),
+                                                           ("gate", "G"))},
+    "att.output.weight": linear("C", "A", "O"), "att.ln_x.weight": vec("A"), "att.ln_x.bias": vec("A"),
+    "att.time_state": shaped("H", "N", "N", optional=True)})
 
 
 @dataclass(slots=True)
@@ -80,22 +83,19 @@ class RWKV6(MatrixStateModel):
             self.layers.append(Layer(
                 maa_x=w.vec(att + "time_maa_x"),
                 maa=torch.stack([w.vec(att + f"time_maa_{n}") for n in "wkvrg"]),
-                maa_w1=w.lora(att + "time_maa_w1", i, "maa_w1", packed=False),
-                maa_w2=w.lora(att + "time_maa_w2", i, "maa_w2", packed=False),
+                maa_w1=w.mat(att + "time_maa_w1"), maa_w2=w.mat(att + "time_maa_w2"),
                 decay=w.get(att + "time_decay", f32).reshape(n_head, head_size),
-                decay_w1=w.lora(att + "time_decay_w1", i, "decay_w1", packed=False),
-                decay_w2=w.lora(att + "time_decay_w2", i, "decay_w2", packed=False),
+                decay_w1=w.mat(att + "time_decay_w1"), decay_w2=w.mat(att + "time_decay_w2"),
                 u=w.get(att + "time_faaaa", f32).reshape(n_head, head_size),
-                R=w.mat(att + "receptance.weight", i, "R"), K=w.mat(att + "key.weight", i, "K"),
-                V=w.mat(att + "value.weight", i, "V"),
-                G=w.mat(att + "gate.weight", i, "G"), O=w.mat(att + "output.weight", i, "O"),
+                R=w.mat(att + "receptance.weight"), K=w.mat(att + "key.weight"),
+                V=w.mat(att + "value.weight"),
+                G=w.mat(att + "gate.weight"), O=w.mat(att + "output.weight"),
                 lnx_w=w.vec(att + "ln_x.weight", f32), lnx_b=w.vec(att + "ln_x.bias", f32),
                 ffn_maa_k=w.vec(ffn + "time_maa_k"), ffn_maa_r=w.vec(ffn + "time_maa_r"),
-                ffn_K=w.mat(ffn + "key.weight", i, "fK"), ffn_R=w.mat(ffn + "receptance.weight", i, "fR"),
-                ffn_V=w.mat(ffn + "value.weight", i, "fV")))
-        self.rescale_for_fp16(self.layers)
+                ffn_K=w.mat(ffn + "key.weight"), ffn_R=w.mat(ffn + "receptance.weight"),
+                ffn_V=w.mat(ffn + "value.weight")))
         self.load_merged_state(ckpt.tensors)
-        self.make_decoder()
+        self.finish(self.layers)
 
     def time_mix(self, i: int, x: Tensor, state: State, seq: bool) -> Tensor:
         ly, H, N = self.layers[i], self.info.n_head, self.info.head_size

@@ -29,7 +29,7 @@ from torch import Tensor
 from engine.models import cuda_graphs
 from engine.models.checkpoint import Checkpoint
 from engine.models.model import Model
-from engine.models.schema import BLOCK_NORMS, Schema, Sizes, mat, vec
+from engine.models.schema import BLOCK_NORMS, Schema, Sizes, linear, lora, vec
 from engine.models.state import State
 from engine.models.weights import Weights
 
@@ -50,16 +50,17 @@ def _sizes(t: Sizes) -> dict[str, int]:
 SCHEMA = Schema(7, "RWKV-7", _sizes, {
     **BLOCK_NORMS,
     **{f"att.{n}": vec("C") for n in ("x_r", "x_w", "x_k", "x_v", "x_a", "x_g")},
-    "att.w0": vec("C"), "att.w1": mat("C", "Dw"), "att.w2": mat("Dw", "C"),
-    "att.a0": vec("C"), "att.a1": mat("C", "Da"), "att.a2": mat("Da", "C"),
-    "att.v0": vec("C"), "att.v1": mat("C", "Dv"), "att.v2": mat("Dv", "C"),
-    "att.g1": mat("C", "Dg"), "att.g2": mat("Dg", "C"),
+    "att.w0": vec("C"), "att.w1": lora("C", "Dw", role="w1"), "att.w2": lora("Dw", "C", role="w2"),
+    "att.a0": vec("C"), "att.a1": lora("C", "Da", role="a1"), "att.a2": lora("Da", "C", role="a2"),
+    "att.v0": vec("C"), "att.v1": lora("C", "Dv", role="v1"), "att.v2": lora("Dv", "C", role="v2"),
+    "att.g1": lora("C", "Dg", role="g1"), "att.g2": lora("Dg", "C", role="g2"),
     "att.k_k": vec("C"), "att.k_a": vec("C"), "att.r_k": vec("H", "N"),
-    **{f"att.{n}.weight": mat("C", "C") for n in ("receptance", "key", "value", "output")},
+    **{f"att.{n}.weight": linear("C", "C", r) for n, r in (("receptance", "R"), ("key", "K"), ("value", "V"),
+                                                           ("output", "O"))},
     "att.ln_x.weight": vec("C"), "att.ln_x.bias": vec("C"),
-    "ffn.x_k": vec("C"), "ffn.key.weight": mat("F", "C"), "ffn.value.weight": mat("C", "F"),
-}, block0={"att.v0": vec("C", optional=True), "att.v1": mat("C", "Dv", optional=True),   # no value
-           "att.v2": mat("Dv", "C", optional=True)})                                         # residual
+    "ffn.x_k": vec("C"), "ffn.key.weight": linear("F", "C", "fK"), "ffn.value.weight": linear("C", "F", "fV"),
+}, block0={"att.v0": vec("C", optional=True), "att.v1": lora("C", "Dv", role="v1", optional=True),  # no value
+           "att.v2": lora("Dv", "C", role="v2", optional=True)})                                     # residual
 
 _ROLES = {"ffn_K": "fK", "ffn_V": "fV"}   # Layer fields whose compiled-step pointer has another name
 
@@ -114,6 +115,7 @@ class RWKV7(Model):
         # bf16 prompts: straight bf16 GEMMs on the packed weights where the CPU multiplies bf16 in
         # hardware (2.3-2.5x torch's fp32 GEMM on AVX512-BF16 here), else fp32 GEMMs on scratch.
         self._prompt_layers = self._bf16_layers() if w.plan.prompt != self.dtype else None
+        w.release_file()
         self._graph = _UNTRIED if cuda_graphs.wanted(device) else None   # cuda_graphs.StaticStep, made lazily
 
     @staticmethod
@@ -123,17 +125,17 @@ class RWKV7(Model):
             ln1_w=w.vec(p + "ln1.weight"), ln1_b=w.vec(p + "ln1.bias"),
             ln2_w=w.vec(p + "ln2.weight"), ln2_b=w.vec(p + "ln2.bias"),
             mix=torch.stack([w.vec(att + n) for n in ("x_r", "x_w", "x_k", "x_v", "x_a", "x_g")]),
-            w0=w.vec(att + "w0"), w1=w.lora(att + "w1", i, "w1"), w2=w.lora(att + "w2", i, "w2"),
-            a0=w.vec(att + "a0"), a1=w.lora(att + "a1", i, "a1"), a2=w.lora(att + "a2", i, "a2"),
-            v0=w.vec(att + "v0") if i else None, v1=w.lora(att + "v1", i, "v1") if i else None,
-            v2=w.lora(att + "v2", i, "v2") if i else None,
-            g1=w.lora(att + "g1", i, "g1"), g2=w.lora(att + "g2", i, "g2"),
+            w0=w.vec(att + "w0"), w1=w.mat(att + "w1"), w2=w.mat(att + "w2"),
+            a0=w.vec(att + "a0"), a1=w.mat(att + "a1"), a2=w.mat(att + "a2"),
+            v0=w.vec(att + "v0") if i else None, v1=w.mat(att + "v1") if i else None,
+            v2=w.mat(att + "v2") if i else None,
+            g1=w.mat(att + "g1"), g2=w.mat(att + "g2"),
             k_k=w.vec(att + "k_k"), k_a=w.vec(att + "k_a"), r_k=w.vec(att + "r_k"),
-            R=w.mat(att + "receptance.weight", i, "R"), K=w.mat(att + "key.weight", i, "K"),
-            V=w.mat(att + "value.weight", i, "V"), O=w.mat(att + "output.weight", i, "O"),
+            R=w.mat(att + "receptance.weight"), K=w.mat(att + "key.weight"),
+            V=w.mat(att + "value.weight"), O=w.mat(att + "output.weight"),
             lnx_w=w.vec(att + "ln_x.weight"), lnx_b=w.vec(att + "ln_x.bias"),
-            ffn_mix=w.vec(ffn + "x_k"), ffn_K=w.mat(ffn + "key.weight", i, "fK"),
-            ffn_V=w.mat(ffn + "value.weight", i, "fV"))
+            ffn_mix=w.vec(ffn + "x_k"), ffn_K=w.mat(ffn + "key.weight"),
+            ffn_V=w.mat(ffn + "value.weight"))
 
     @staticmethod
     def _decoder_vectors(ly: Layer) -> dict[str, Tensor | None]:

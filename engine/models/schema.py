@@ -3,8 +3,11 @@
 A generation describes its checkpoint as a table (its module's ``SCHEMA``): which tensors every
 block holds and which the file holds once, each with a shape written in the model's sizes
 (``("F", "C")``), and a function reading those sizes from a few anchor tensors (the embedding
-gives the vocabulary and the width, and so on). :meth:`Schema.check` then refuses, with a typed
-error that names the tensor, what was found and what was expected:
+gives the vocabulary and the width, and so on). Matrices also say how they are stored (a linear
+weight ``[out, in]``, a LoRA ``[in, out]``) and their role, the name the compiled decode step
+knows them by, which is all :mod:`engine.models.weights` needs to place them.
+:meth:`Schema.check` refuses, with a typed error that names the tensor, what was found and what
+was expected:
 
 - block numbers with gaps. The layer count is the number of blocks present, never one more than
   the largest number, so a file with one stray ``blocks.100000000.att.x`` cannot make the loader
@@ -32,13 +35,19 @@ FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 _SHOWN = 6   # missing names listed in a message
 
 
+LINEAR, LORA, SMALL_LORA = "linear", "lora", "small-lora"   # how a matrix is stored and kept (Expect.kind)
+
+
 @dataclass(frozen=True)
 class Expect:
-    """One tensor of a checkpoint: its shape in size names (or numbers)."""
+    """One tensor of a checkpoint: its shape in size names (or numbers), and for a matrix its kind
+    and role (the compiled decode step's name for it: ``"R"``, ``"fK"``, ``"w1"``)."""
 
     shape: tuple[str | int, ...]
     vector: bool = False     # stored [n] or [1, 1, n] alike: only the dims that are not 1 must match
     optional: bool = False   # checked when present (RWKV-7's unused block-0 value LoRA, merged states)
+    kind: str = ""           # LINEAR: [out, in]; LORA: [in, out], int8/bf16 like the linear ones;
+    role: str = ""           # SMALL_LORA: [..., in, out], kept in the compute dtype (RWKV-6's)
 
 
 def vec(*dims: str | int, optional: bool = False) -> Expect:
@@ -46,14 +55,25 @@ def vec(*dims: str | int, optional: bool = False) -> Expect:
     return Expect(dims, vector=True, optional=optional)
 
 
-def mat(*dims: str | int, optional: bool = False) -> Expect:
+def shaped(*dims: str | int, optional: bool = False) -> Expect:
     """A tensor whose shape must be exactly ``dims``."""
     return Expect(dims, optional=optional)
 
 
+def linear(out: str | int, in_: str | int, role: str) -> Expect:
+    """A linear weight, stored ``[out, in]`` as in ``F.linear``."""
+    return Expect((out, in_), kind=LINEAR, role=role)
+
+
+def lora(*dims: str | int, role: str, small: bool = False, optional: bool = False) -> Expect:
+    """A LoRA factor, stored ``[..., in, out]`` (used as ``x @ W``); ``small``: kept in the compute
+    dtype even when the linear weights are int8 or bf16 (RWKV-6's mix and decay LoRAs)."""
+    return Expect(dims, optional=optional, kind=SMALL_LORA if small else LORA, role=role)
+
+
 # What every generation holds besides its blocks' time and channel mixing.
-GLOBALS = {"emb.weight": mat("V", "C"), "blocks.0.ln0.weight": vec("C"), "blocks.0.ln0.bias": vec("C"),
-           "ln_out.weight": vec("C"), "ln_out.bias": vec("C"), "head.weight": mat("V", "C")}
+GLOBALS = {"emb.weight": shaped("V", "C"), "blocks.0.ln0.weight": vec("C"), "blocks.0.ln0.bias": vec("C"),
+           "ln_out.weight": vec("C"), "ln_out.bias": vec("C"), "head.weight": linear("V", "C", "head")}
 BLOCK_NORMS = {"ln1.weight": vec("C"), "ln1.bias": vec("C"), "ln2.weight": vec("C"), "ln2.bias": vec("C")}
 
 
@@ -110,6 +130,18 @@ class Schema:
                 _check_tensor(key, tensors[key], e, sizes, file, self.label)
         return sizes
 
+    def entry(self, key: str) -> tuple[int, Expect]:
+        """The block number (-1 for a global tensor) and the table entry of a checked tensor's key."""
+        if key in self.globals_:
+            return -1, self.globals_[key]
+        _, i, name = key.split(".", 2)
+        layer = int(i)
+        return layer, (self.block0.get(name) if layer == 0 else None) or self.block[name]
+
+    def shape(self, e: Expect, sizes: dict[str, int]) -> tuple[int, ...]:
+        """``e``'s shape in numbers."""
+        return tuple(s if isinstance(s, int) else sizes[s] for s in e.shape)
+
 
 def _layer_count(tensors: Mapping[str, Tensor], file: str) -> int:
     """The number of blocks, which must be numbered 0, 1, 2, ... without gaps."""
@@ -136,8 +168,7 @@ def _check_tensor(key: str, t: Tensor, e: Expect, sizes: dict[str, int], file: s
                                  "weights are float32, float16 or bfloat16; the file is damaged or was "
                                  "converted wrongly (quantised files are not read: load a float file with "
                                  "precision int8 instead).")
-    want = tuple(s if isinstance(s, int) else sizes[s] for s in e.shape)
-    shape = tuple(t.shape)
+    want, shape = tuple(s if isinstance(s, int) else sizes[s] for s in e.shape), tuple(t.shape)
     if e.vector:
         ok = [d for d in shape if d != 1] == [d for d in want if d != 1]
     else:

@@ -1,10 +1,10 @@
 """One way for every RWKV generation to read its weights, place them and hand them to the kernels.
 
 A model module (``rwkv4`` ... ``rwkv7``) keeps its math, its ``Layer`` table and its checkpoint
-schema; it builds its layers by asking a :class:`Weights` for each tensor by what it is: ``vec`` (a
-parameter read flat), ``mat`` (a linear weight), ``lora`` (a weight the file stores ``[in, out]``),
-``embedding``, ``head``. What comes back depends on the precision and the kernels, never on the
-generation, and is decided here once:
+schema (each tensor's shape; for a matrix, how the file stores it and the compiled step's name for
+it); it builds its layers by asking a :class:`Weights` for each tensor: ``vec`` (a parameter read
+flat), ``mat`` (a matrix of the schema, for ``x @ W``), ``embedding``, ``head``. What comes back
+depends on the precision and the kernels, never on the generation, and is decided here once:
 
 - **Checks first.** The file's tensors are checked against the generation's schema (names, dtypes,
   shapes, layer count; :mod:`engine.models.schema`) before anything is allocated.
@@ -40,11 +40,12 @@ from engine.host.hardware import bf16_gemm_fast
 from engine.models.checkpoint import Checkpoint
 from engine.models.model import DTYPES, LogitsPool, ModelInfo
 from engine.models.packed import Packed, pack
-from engine.models.schema import Schema
+from engine.models.schema import LINEAR, LORA, Schema
 from engine.models.state import State
 
 LN_EPS = 1e-5
 _PRECISIONS = {dtype: name for name, dtype in DTYPES.items()}
+_PACKED = (torch.int8, torch.bfloat16)   # formats the LoRAs share with the linear weights
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class Weights:
     def __init__(self, ckpt: Checkpoint, schema: Schema, device: torch.device, dtype: torch.dtype,
                  backend: str = "auto", fp32_tables: bool = False):
         self.sizes = schema.check(ckpt.tensors, ckpt.path.name)      # before anything is allocated
-        self.generation, self.ckpt, self.z, self.device = schema.generation, ckpt, ckpt.tensors, device
+        self.schema, self.ckpt, self.z, self.device = schema, ckpt, ckpt.tensors, device
         if dtype == torch.int8 and device.type != "cpu":
             raise EngineError("Precision int8 runs on the CPU only; use fp16 or bf16 on a GPU.")
         precision = _PRECISIONS.get(dtype, str(dtype))
@@ -107,6 +108,7 @@ class Weights:
         self._head: Tensor | None = None
         self.decoder = None
         self.logits_pool = LogitsPool(self.sizes["V"])
+        self._reserve_scratch()
 
     @property
     def compiled(self) -> bool:
@@ -115,7 +117,7 @@ class Weights:
 
     def info(self) -> ModelInfo:
         s, z = self.sizes, self.z
-        return ModelInfo(generation=self.generation, n_layer=s["L"], n_embd=s["C"], n_head=s.get("H", 0),
+        return ModelInfo(generation=self.schema.generation, n_layer=s["L"], n_embd=s["C"], n_head=s.get("H", 0),
                          head_size=s.get("N", 0), vocab_size=s["V"], dim_ffn=s["F"],
                          n_params=sum(t.numel() for t in z.values()),
                          file_dtype=str(z["emb.weight"].dtype).removeprefix("torch."), path=self.ckpt.path,
@@ -134,34 +136,33 @@ class Weights:
         """A parameter stored ``[C]``, ``[1, 1, C]`` or ``[H, N]``, flat."""
         return self.get(key, dtype).reshape(-1).contiguous()
 
-    def mat(self, key: str, layer: int, role: str) -> Tensor:
-        """A linear weight (the file's ``[out, in]``) as ``[in, out]`` for ``x @ W``: layer ``layer``'s
-        ``role`` (the compiled step's pointer name, e.g. ``"fK"``). Kept ``[out, in]`` in the
-        matrices' format, the result is a view of it, or of the role's fp32 scratch."""
-        if self.plan.store is None:
-            return self.get(key).t().contiguous()
-        return self._keep(pack(self.z[key], self.plan.store), layer, role)
+    def mat(self, key: str) -> Tensor:
+        """A matrix of the schema as ``[in, out]`` for ``x @ W``.
 
-    def lora(self, key: str, layer: int, role: str, packed: bool = True) -> Tensor:
-        """A weight the file stores ``[..., in, out]`` (RWKV-6's and -7's LoRAs), for ``x @ W``.
-
-        ``packed``: int8 or bf16 like the big matrices when those are (RWKV-7: in fp32 its LoRAs were
-        ~15% of an int8 token's bytes at 0.1B), else kept in the compute dtype (RWKV-6's small mix
-        and decay LoRAs). With the library the memory is ``[..., out, in]`` and torch gets a view.
+        Where the matrices are kept ``[out, in]`` (the compiled library, int8) each is kept under
+        its role in :attr:`packed`, and the result is a view of it, or of the role's fp32 scratch
+        when it is int8 or bf16 and torch computes in fp32. LoRAs are int8 or bf16 like the linear
+        weights (RWKV-7: in fp32 they were ~15% of an int8 token's bytes at 0.1B); RWKV-6's small
+        ones stay in the compute dtype. Without the library: plain ``[in, out]`` copies.
         """
+        layer, e = self.schema.entry(key)
         store = self.plan.store
-        if packed and store in (torch.int8, torch.bfloat16):
-            return self._keep(pack(self.z[key].t(), store), layer, role)
+        if e.kind == LINEAR and store is not None:
+            return self._keep(pack(self.z[key], store), layer, e.role)
+        if e.kind == LINEAR:
+            return self.get(key).t().contiguous()
+        if e.kind == LORA and store in _PACKED:
+            return self._keep(pack(self.z[key].t(), store), layer, e.role)
         t = self.get(key)
         if not self.compiled:
             return t.contiguous()
         out_in = t.transpose(-1, -2).contiguous()
-        self.packed[layer][role] = Packed(out_in)
+        self.packed[layer][e.role] = Packed(out_in)
         return out_in.transpose(-1, -2)
 
     def head(self) -> Tensor:
         """The head as ``[in, out]`` (see :meth:`mat`); :meth:`logits` multiplies by it."""
-        self._head = self.mat("head.weight", -1, "head")
+        self._head = self.mat("head.weight")
         return self._head
 
     def embedding(self, fold_in_file_dtype: bool) -> Tensor:
@@ -183,6 +184,25 @@ class Weights:
                                   self.vec("blocks.0.ln0.weight"), self.vec("blocks.0.ln0.bias"), LN_EPS)
         return folded.to(self.plan.shift)
 
+    def release_file(self) -> None:
+        """Let go of the checkpoint once the model is built: its memory-mapped pages, all read by
+        now, would otherwise stay resident beside the model's own copies for as long as it lives."""
+        self.z = {}
+        self.ckpt = None
+
+    def _reserve_scratch(self) -> None:
+        """The fp32 scratch of the linear weights torch reads expanded (int8, or bf16 computed in
+        fp32), one buffer per role shared by every layer, allocated before any packing (as RWKV-7
+        always did): long-lived buffers allocated among the packing's big temporaries can keep
+        freed heap resident. The LoRAs' small buffers come when first needed."""
+        store = self.plan.store
+        if store is None or store == self.plan.compute:
+            return
+        for e in self.schema.block.values():
+            if e.kind == LINEAR:
+                self.scratch[e.role] = torch.empty(self.schema.shape(e, self.sizes), dtype=torch.float32,
+                                                   device=self.device)
+
     def _keep(self, p: Packed, layer: int, role: str) -> Tensor:
         if layer < 0:
             self.head_packed = p
@@ -191,7 +211,7 @@ class Weights:
         if p.w.dtype == self.plan.compute:       # torch reads the kept memory itself
             return p.w.t()
         buf = self.scratch.get(role)
-        if buf is None:                          # one buffer per role, shared by every layer
+        if buf is None:                          # a LoRA's (see _reserve_scratch)
             buf = self.scratch[role] = torch.empty(p.w.shape, dtype=torch.float32, device=self.device)
         self._expand[layer].append((p, buf))
         return buf.t()
