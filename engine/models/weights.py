@@ -63,8 +63,8 @@ def plan(dtype: torch.dtype, compiled: bool, fp32_tables: bool = False) -> Plan:
     """The dtypes for a model loaded in ``dtype``, with or without the ``compiled`` CPU library.
 
     ``fp32_tables``: with the library, a bf16 model keeps its own tables fp32 (RWKV-7: its prompts
-    use bf16 views of the packed matrices instead, where that is fast); without it, a bf16 model on
-    a CPU with bf16 GEMMs computes in bf16 throughout (RWKV-4/5/6, as their oracle does).
+    use bf16 views of the packed matrices instead, where that is fast). Otherwise a bf16 model on a
+    CPU with bf16 GEMMs computes in bf16 throughout (RWKV-4/5/6, as their oracle does).
     """
     f32, bf16 = torch.float32, torch.bfloat16
     if dtype == torch.int8:
