@@ -28,6 +28,10 @@ class UnknownLayoutError(ModelFormatError):
     """The file holds tensors, but not in a layout of any RWKV generation we know."""
 
 
+class InvalidTensorError(ModelFormatError):
+    """A tensor the generation needs has a dtype or a shape it does not allow (damaged or altered file)."""
+
+
 class UnsafeCheckpointError(ModelFormatError):
     """The checkpoint contains pickled code; it was refused and never executed."""
 

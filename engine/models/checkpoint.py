@@ -170,10 +170,7 @@ def _read_safetensors(path: Path, size: int) -> dict[str, Tensor]:
     if len(raw) < n:
         raise TruncatedModelError(f"'{path.name}' ends inside its header ({size:,} bytes): it is truncated. "
                                   "If it was downloaded, download it again.")
-    try:
-        header = json.loads(raw)
-    except ValueError as e:
-        raise NotAModelError(f"'{path.name}' has a broken safetensors header ({e}).") from e
+    header = parse_header(raw, path.name)
     entries = {k: v for k, v in header.items() if k != "__metadata__"}
     if not entries or not all(isinstance(v, dict) and _is_offsets(v.get("data_offsets"))
                               for v in entries.values()):
@@ -192,6 +189,20 @@ def _read_safetensors(path: Path, size: int) -> dict[str, Tensor]:
         if is_oom(e):
             raise _oom_reading(path) from e
         raise
+
+
+def parse_header(raw: bytes, name: str) -> dict:
+    """A safetensors header's JSON object, or :class:`NotAModelError`: broken JSON, nesting too deep
+    for the parser (``[[[[...`` 100k deep raised an untyped RecursionError), or not an object."""
+    try:
+        header = json.loads(raw)
+    except (ValueError, RecursionError) as e:
+        reason = "it nests too deeply to be a tensor index" if isinstance(e, RecursionError) else str(e)
+        raise NotAModelError(f"'{name}' has a broken safetensors header ({reason}).") from e
+    if not isinstance(header, dict):
+        raise NotAModelError(f"'{name}' has a safetensors header that is a JSON {type(header).__name__}, "
+                             "not an index of tensors.")
+    return header
 
 
 def _is_offsets(v: object) -> bool:

@@ -19,7 +19,6 @@ which looks at tensor names and shapes only.
 from __future__ import annotations
 
 import collections
-import json
 import math
 import os
 import pickle
@@ -39,7 +38,7 @@ from engine.errors import (
     TruncatedModelError,
     UnsafeCheckpointError,
 )
-from engine.models.checkpoint import detect_generation
+from engine.models.checkpoint import detect_generation, parse_header
 from engine.models.layouts import read_config, to_official, weight_files
 
 __all__ = ["FileInfo", "check_named_generation", "inspect_file", "named_generation"]
@@ -76,9 +75,20 @@ def inspect_file(path: str | os.PathLike) -> FileInfo:
     folder (fla-hub RWKV-7, transformers' RWKV-4), reading kilobytes.
 
     Raises the loader's typed errors (:class:`NotAModelError`, :class:`UnknownLayoutError`, ...)
-    for files that are not RWKV models, so the library can say why a file is not listed as usable.
+    for files that are not RWKV models, so the library can say why a file is not listed as usable,
+    and :class:`OSError` when the file cannot be read; nothing else, whatever the file holds, so
+    that one bad file in a library folder never hides the others (the scan catches these two).
     """
     path = Path(path)
+    try:
+        return _inspect(path)
+    except (EngineError, OSError):
+        raise
+    except Exception as e:   # a header no check above foresaw: say so on the file's row
+        raise NotAModelError(f"'{path.name}' cannot be read as a model index ({type(e).__name__}: {e}).") from e
+
+
+def _inspect(path: Path) -> FileInfo:
     if path.is_dir():
         shards = weight_files(path)
         if not shards:
@@ -98,7 +108,7 @@ def inspect_file(path: str | os.PathLike) -> FileInfo:
     try:    # shapes only: the loader's name mapping runs on storage-less tensors
         mapped = to_official({k: torch.empty(t.shape, dtype=torch.uint8, device="meta")
                               for k, t in tensors.items()}, config)
-    except (RuntimeError, TypeError, ValueError) as e:
+    except (RuntimeError, TypeError, ValueError, IndexError) as e:
         raise NotAModelError(f"'{path.name}' describes tensors of impossible shapes ({e}).") from e
     generation = detect_generation(mapped, path.name)
     emb = mapped.get("emb.weight")
@@ -151,12 +161,18 @@ def _safetensors(path: Path, size: int) -> dict[str, _Tensor]:
         raw = f.read(n)
     if len(raw) < n:
         raise TruncatedModelError(f"'{path.name}' ends inside its header: it is truncated.")
-    try:
-        header = json.loads(raw)
-        return {k: _Tensor(tuple(v["shape"]), _SAFETENSORS_DTYPES.get(v["dtype"], v["dtype"].lower()))
-                for k, v in header.items() if k != "__metadata__"}
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
-        raise NotAModelError(f"'{path.name}' has a broken safetensors header ({e}).") from e
+    header = parse_header(raw, path.name)
+    tensors = {}
+    for k, v in header.items():
+        if k == "__metadata__":
+            continue
+        entry = v if isinstance(v, dict) else {}
+        shape, dtype = entry.get("shape"), entry.get("dtype")
+        if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape) and isinstance(dtype, str)):
+            raise NotAModelError(f"'{path.name}' has a broken safetensors header: tensor '{k}' has no valid "
+                                 "shape and dtype.")
+        tensors[k] = _Tensor(tuple(shape), _SAFETENSORS_DTYPES.get(dtype, dtype.lower()))
+    return tensors
 
 
 def _torch_zip(path: Path) -> dict[str, _Tensor]:

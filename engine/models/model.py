@@ -14,10 +14,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
+import kernels
 from engine.errors import (
     EmptyPromptError,
     EngineError,
@@ -27,6 +29,9 @@ from engine.errors import (
 )
 from engine.models.checkpoint import Checkpoint, detect_generation, is_oom, read_checkpoint, resolve
 from engine.models.state import State
+
+if TYPE_CHECKING:
+    from engine.models.weights import Weights
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +74,23 @@ class ModelInfo:
 
 
 class Model(ABC):
-    """A loaded model on one device in one precision."""
+    """A loaded model on one device in one precision.
+
+    ``dtype`` is what torch computes in (int8 models: float32); ``kernels`` what runs the
+    recurrence and, on the CPU, whole decoded tokens (``kernels.name`` says which); ``weights``
+    the tensors as placed for them (:mod:`engine.models.weights`).
+    """
 
     info: ModelInfo
     device: torch.device
     dtype: torch.dtype
+    kernels: kernels.Kernels
+    weights: Weights
 
     @property
     def precision(self) -> str:
-        return next(k for k, v in DTYPES.items() if v == self.dtype)
+        """The precision asked for at load: "fp32", "bf16", "fp16" or "int8"."""
+        return self.weights.plan.precision
 
     @abstractmethod
     def new_state(self) -> State:
@@ -163,15 +176,23 @@ def _pick_dtype(precision: str, device: torch.device) -> torch.dtype:
     return DTYPES[precision]
 
 
-def load(source: str | os.PathLike, device: str = "cpu", precision: str = "fp32") -> Model:
-    """Load an RWKV model file (official ``.pth`` or ``.safetensors``) or a bundled model by name."""
+def load(source: str | os.PathLike, device: str = "cpu", precision: str = "fp32", backend: str = "auto") -> Model:
+    """Load an RWKV model file (official ``.pth`` or ``.safetensors``) or a bundled model by name.
+
+    ``backend`` picks the kernels (:func:`kernels.select`): "auto" (the compiled CPU library or
+    Triton where they run, else torch), or one by name: "cpu", "triton", "torch", "reference"
+    (the plain loops: slow, for checking the others). A named backend that cannot run here is an
+    error rather than a silent fallback.
+    """
+    if backend not in kernels.BACKENDS:
+        raise EngineError(f"Unknown kernel backend '{backend}': use one of {', '.join(kernels.BACKENDS)}.")
     path = resolve(source)
     dev = _pick_device(device)
     dtype = _pick_dtype(precision, dev)
     ckpt = read_checkpoint(path)
     generation = detect_generation(ckpt.tensors, path.name)
     try:
-        model = _build(generation, ckpt, dev, dtype)
+        model = _build(generation, ckpt, dev, dtype, backend)
     except (torch.OutOfMemoryError, MemoryError, RuntimeError) as e:
         if not is_oom(e):
             raise
@@ -184,24 +205,24 @@ def load(source: str | os.PathLike, device: str = "cpu", precision: str = "fp32"
     return model
 
 
-def _build(generation: int, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype) -> Model:
+def _build(generation: int, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype, backend: str) -> Model:
     """The model class of ``generation`` (from :func:`engine.models.checkpoint.detect_generation`), built."""
     if generation == 7:
         from engine.models.rwkv7 import RWKV7
 
-        return RWKV7(ckpt, device, dtype)
+        return RWKV7(ckpt, device, dtype, backend)
     if generation == 6:
         from engine.models.rwkv6 import RWKV6
 
-        return RWKV6(ckpt, device, dtype)
+        return RWKV6(ckpt, device, dtype, backend)
     if generation == 5:
         from engine.models.rwkv5 import RWKV5
 
-        return RWKV5(ckpt, device, dtype)
+        return RWKV5(ckpt, device, dtype, backend)
     if generation == 4:
         from engine.models.rwkv4 import RWKV4
 
-        return RWKV4(ckpt, device, dtype)
+        return RWKV4(ckpt, device, dtype, backend)
     raise UnknownLayoutError(f"'{ckpt.path.name}' is an RWKV-{generation} model, which RWKV Desktop cannot run.")
 
 

@@ -19,22 +19,23 @@ import torch
 from torch import Tensor
 
 from engine.models.checkpoint import Checkpoint
-from engine.models.recurrent import (
-    RecurrentModel,
-    channel_mix,
-    check_keys,
-    kernel_choice,
-    n_layers,
-    no_tuning,
-    shift,
-)
+from engine.models.recurrent import RecurrentModel, channel_mix, channel_mix_schema, no_tuning, shift
+from engine.models.schema import Schema, Sizes, linear, vec
 from engine.models.state import State
-from kernels import cpu
-from kernels.wkv4 import PP_START, wkv4_one, wkv4_seq
+from kernels.wkv4 import PP_START
 
-_ATT = ("time_mix_k", "time_mix_v", "time_mix_r", "time_decay", "time_first", "receptance.weight",
-        "key.weight", "value.weight", "output.weight")
-_FFN = ("time_mix_k", "time_mix_r", "key.weight", "receptance.weight", "value.weight")
+
+def _sizes(t: Sizes) -> dict[str, int]:
+    V, C = t.dims("emb.weight", 2)
+    return {"V": V, "C": C, "A": t.dims("blocks.0.att.key.weight", 2)[0], "F": t.dims("blocks.0.ffn.key.weight", 2)[0]}
+
+
+SCHEMA = Schema(4, "RWKV-4", _sizes, {
+    **channel_mix_schema("time_mix_k", "time_mix_r"),
+    "att.time_mix_k": vec("C"), "att.time_mix_v": vec("C"), "att.time_mix_r": vec("C"),
+    "att.time_decay": vec("A"), "att.time_first": vec("A"),
+    "att.receptance.weight": linear("A", "C", "R"), "att.key.weight": linear("A", "C", "K"),
+    "att.value.weight": linear("A", "C", "V"), "att.output.weight": linear("C", "A", "O")})
 
 
 @dataclass(slots=True)
@@ -54,28 +55,23 @@ class Layer:
 
 
 class RWKV4(RecurrentModel):
-    def __init__(self, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype):
-        z = ckpt.tensors
-        L = n_layers(z)
-        check_keys(z, L, _ATT, _FFN, ckpt.path.name, "RWKV-4")
-        self.dim_att = z["blocks.0.att.key.weight"].shape[0]
-        w = self.start(ckpt, device, dtype, 4)
+    def __init__(self, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype, backend: str = "auto"):
+        w = self.start(ckpt, device, dtype, backend, SCHEMA)
+        self.dim_att = w.sizes["A"]
         f32 = torch.float32
         self.layers: list[Layer] = []
-        for i in range(L):
+        for i in range(self.info.n_layer):
             att, ffn = f"blocks.{i}.att.", f"blocks.{i}.ffn."
             self.layers.append(Layer(
                 mix=torch.stack([w.vec(att + f"time_mix_{n}") for n in "kvr"]),
                 w=-torch.exp(w.vec(att + "time_decay", f32)), u=w.vec(att + "time_first", f32),
-                R=w.mat(att + "receptance.weight", i, "R"), K=w.mat(att + "key.weight", i, "K"),
-                V=w.mat(att + "value.weight", i, "V"),
-                O=w.mat(att + "output.weight", i, "O"),
+                R=w.mat(att + "receptance.weight"), K=w.mat(att + "key.weight"),
+                V=w.mat(att + "value.weight"),
+                O=w.mat(att + "output.weight"),
                 ffn_mix_k=w.vec(ffn + "time_mix_k"), ffn_mix_r=w.vec(ffn + "time_mix_r"),
-                ffn_K=w.mat(ffn + "key.weight", i, "fK"), ffn_R=w.mat(ffn + "receptance.weight", i, "fR"),
-                ffn_V=w.mat(ffn + "value.weight", i, "fV")))
-        self.rescale_for_fp16(self.layers)
-        self.make_decoder(w)
-        self.kernels = kernel_choice(self)
+                ffn_K=w.mat(ffn + "key.weight"), ffn_R=w.mat(ffn + "receptance.weight"),
+                ffn_V=w.mat(ffn + "value.weight")))
+        self.finish(self.layers)
 
     def new_state(self) -> State:
         L, A = self.info.n_layer, self.dim_att
@@ -95,8 +91,7 @@ class RWKV4(RecurrentModel):
 
     def decoder_layer(self, i: int) -> dict[str, Tensor | None]:
         ly = self.layers[i]
-        return {"mix": ly.mix, "decay": ly.w, "u": ly.u, "R": ly.R, "K": ly.K, "V": ly.V, "O": ly.O,
-                "ffn_mix_k": ly.ffn_mix_k, "ffn_mix_r": ly.ffn_mix_r, "fK": ly.ffn_K, "fR": ly.ffn_R, "fV": ly.ffn_V}
+        return {"mix": ly.mix, "decay": ly.w, "u": ly.u, "ffn_mix_k": ly.ffn_mix_k, "ffn_mix_r": ly.ffn_mix_r}
 
     def time_mix(self, i: int, x: Tensor, state: State, seq: bool) -> Tensor:
         ly, p = self.layers[i], state.parts
@@ -106,12 +101,10 @@ class RWKV4(RecurrentModel):
         k = (xk @ ly.K).float()
         v = (xv @ ly.V).float()
         aa, bb, pp = p["aa"][i], p["bb"][i], p["pp"][i]
-        if seq and self._decoder is not None:
-            y = cpu.wkv4_seq(ly.w, ly.u, k, v, aa, bb, pp)
-        elif seq:
-            y = wkv4_seq(ly.w, ly.u, k, v, aa, bb, pp)
+        if seq:
+            y = self.kernels.seq(ly.w, ly.u, k, v, aa, bb, pp)
         else:
-            y = wkv4_one(ly.w, ly.u, k[0], v[0], aa, bb, pp).unsqueeze(0)
+            y = self.kernels.one(ly.w, ly.u, k[0], v[0], aa, bb, pp).unsqueeze(0)
         return (r * y.to(x.dtype)) @ ly.O
 
     def channel_mix(self, i: int, x: Tensor, prev: Tensor) -> Tensor:

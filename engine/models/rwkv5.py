@@ -19,20 +19,25 @@ import torch
 from torch import Tensor
 
 from engine.models.checkpoint import Checkpoint
-from engine.models.recurrent import (
-    MatrixStateModel,
-    channel_mix,
-    check_keys,
-    kernel_choice,
-    n_layers,
-    shift,
-)
+from engine.models.recurrent import MatrixStateModel, channel_mix, channel_mix_schema, shift
+from engine.models.schema import Schema, Sizes, linear, shaped, vec
 from engine.models.state import State
 
-_ATT = ("time_mix_k", "time_mix_v", "time_mix_r", "time_mix_g", "time_decay", "time_faaaa",
-        "receptance.weight", "key.weight", "value.weight", "gate.weight", "output.weight", "ln_x.weight",
-        "ln_x.bias")
-_FFN = ("time_mix_k", "time_mix_r", "key.weight", "receptance.weight", "value.weight")
+
+def _sizes(t: Sizes) -> dict[str, int]:
+    V, C = t.dims("emb.weight", 2)
+    H, N = t.dims("blocks.0.att.time_decay", 2)      # [H, N]: what makes a file 5.2
+    return {"V": V, "C": C, "H": H, "N": N, "A": H * N, "F": t.dims("blocks.0.ffn.key.weight", 2)[0]}
+
+
+SCHEMA = Schema(5, "RWKV-5.2", _sizes, {
+    **channel_mix_schema("time_mix_k", "time_mix_r"),
+    **{f"att.time_mix_{n}": vec("C") for n in "kvrg"},
+    "att.time_decay": shaped("H", "N"), "att.time_faaaa": vec("H", "N"),
+    **{f"att.{n}.weight": linear("A", "C", r) for n, r in (("receptance", "R"), ("key", "K"), ("value", "V"),
+                                                           ("gate", "G"))},
+    "att.output.weight": linear("C", "A", "O"), "att.ln_x.weight": vec("A"), "att.ln_x.bias": vec("A"),
+    "att.time_state": shaped("H", "N", "N", optional=True)})
 
 
 @dataclass(slots=True)
@@ -55,31 +60,26 @@ class Layer:
 
 
 class RWKV5(MatrixStateModel):
-    def __init__(self, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype):
-        z = ckpt.tensors
-        L = n_layers(z)
-        check_keys(z, L, _ATT, _FFN, ckpt.path.name, "RWKV-5.2")
-        n_head, head_size = z["blocks.0.att.time_decay"].shape   # [H, N]: what makes a file 5.2
-        w = self.start(ckpt, device, dtype, 5, n_head, head_size)
+    def __init__(self, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype, backend: str = "auto"):
+        w = self.start(ckpt, device, dtype, backend, SCHEMA)
+        n_head, head_size = self.info.n_head, self.info.head_size
         f32 = torch.float32
         self.layers: list[Layer] = []
-        for i in range(L):
+        for i in range(self.info.n_layer):
             att, ffn = f"blocks.{i}.att.", f"blocks.{i}.ffn."
             self.layers.append(Layer(
                 mix=torch.stack([w.vec(att + f"time_mix_{n}") for n in "kvrg"]),
                 w=torch.exp(-torch.exp(w.get(att + "time_decay", f32))).reshape(n_head, head_size),
                 u=w.get(att + "time_faaaa", f32).reshape(n_head, head_size),
-                R=w.mat(att + "receptance.weight", i, "R"), K=w.mat(att + "key.weight", i, "K"),
-                V=w.mat(att + "value.weight", i, "V"),
-                G=w.mat(att + "gate.weight", i, "G"), O=w.mat(att + "output.weight", i, "O"),
+                R=w.mat(att + "receptance.weight"), K=w.mat(att + "key.weight"),
+                V=w.mat(att + "value.weight"),
+                G=w.mat(att + "gate.weight"), O=w.mat(att + "output.weight"),
                 lnx_w=w.vec(att + "ln_x.weight", f32), lnx_b=w.vec(att + "ln_x.bias", f32),
                 ffn_mix_k=w.vec(ffn + "time_mix_k"), ffn_mix_r=w.vec(ffn + "time_mix_r"),
-                ffn_K=w.mat(ffn + "key.weight", i, "fK"), ffn_R=w.mat(ffn + "receptance.weight", i, "fR"),
-                ffn_V=w.mat(ffn + "value.weight", i, "fV")))
-        self.rescale_for_fp16(self.layers)
-        self.load_merged_state(z)
-        self.make_decoder(w, n_head, head_size)
-        self.kernels = kernel_choice(self)
+                ffn_K=w.mat(ffn + "key.weight"), ffn_R=w.mat(ffn + "receptance.weight"),
+                ffn_V=w.mat(ffn + "value.weight")))
+        self.load_merged_state(ckpt.tensors)
+        self.finish(self.layers)
 
     def time_mix(self, i: int, x: Tensor, state: State, seq: bool) -> Tensor:
         ly, H, N = self.layers[i], self.info.n_head, self.info.head_size
@@ -90,9 +90,8 @@ class RWKV5(MatrixStateModel):
 
     def decoder_layer(self, i: int) -> dict[str, Tensor | None]:
         ly = self.layers[i]
-        return {"mix": ly.mix, "decay": ly.w, "u": ly.u, "R": ly.R, "K": ly.K, "V": ly.V, "G": ly.G, "O": ly.O,
-                "lnx_w": ly.lnx_w, "lnx_b": ly.lnx_b, "ffn_mix_k": ly.ffn_mix_k, "ffn_mix_r": ly.ffn_mix_r,
-                "fK": ly.ffn_K, "fR": ly.ffn_R, "fV": ly.ffn_V}
+        return {"mix": ly.mix, "decay": ly.w, "u": ly.u, "lnx_w": ly.lnx_w, "lnx_b": ly.lnx_b,
+                "ffn_mix_k": ly.ffn_mix_k, "ffn_mix_r": ly.ffn_mix_r}
 
     def channel_mix(self, i: int, x: Tensor, prev: Tensor) -> Tensor:
         ly = self.layers[i]

@@ -21,20 +21,31 @@ import torch
 from torch import Tensor
 
 from engine.models.checkpoint import Checkpoint
-from engine.models.recurrent import (
-    MatrixStateModel,
-    channel_mix,
-    check_keys,
-    kernel_choice,
-    n_layers,
-    shift,
-)
+from engine.models.recurrent import MatrixStateModel, channel_mix, channel_mix_schema, shift
+from engine.models.schema import Schema, Sizes, linear, lora, shaped, vec
 from engine.models.state import State
 
-_ATT = ("time_maa_x", "time_maa_w", "time_maa_k", "time_maa_v", "time_maa_r", "time_maa_g", "time_maa_w1",
-        "time_maa_w2", "time_decay", "time_decay_w1", "time_decay_w2", "time_faaaa", "receptance.weight",
-        "key.weight", "value.weight", "gate.weight", "output.weight", "ln_x.weight", "ln_x.bias")
-_FFN = ("time_maa_k", "time_maa_r", "key.weight", "receptance.weight", "value.weight")
+
+def _sizes(t: Sizes) -> dict[str, int]:
+    V, C = t.dims("emb.weight", 2)
+    H, N = t.dims("blocks.0.att.time_faaaa", 2)
+    D = t.dims("blocks.0.att.time_maa_w2", 3)[1]
+    return {"V": V, "C": C, "H": H, "N": N, "A": H * N, "F": t.dims("blocks.0.ffn.key.weight", 2)[0],
+            "D": D, "5D": 5 * D, "Dd": t.dims("blocks.0.att.time_decay_w1", 2)[1]}
+
+
+SCHEMA = Schema(6, "RWKV-6", _sizes, {
+    **channel_mix_schema("time_maa_k", "time_maa_r"),
+    **{f"att.time_maa_{n}": vec("C") for n in "xwkvrg"},
+    "att.time_maa_w1": lora("C", "5D", role="maa_w1", small=True),
+    "att.time_maa_w2": lora(5, "D", "C", role="maa_w2", small=True),
+    "att.time_decay": vec("A"), "att.time_decay_w1": lora("C", "Dd", role="decay_w1", small=True),
+    "att.time_decay_w2": lora("Dd", "A", role="decay_w2", small=True),
+    "att.time_faaaa": vec("H", "N"),
+    **{f"att.{n}.weight": linear("A", "C", r) for n, r in (("receptance", "R"), ("key", "K"), ("value", "V"),
+                                                           ("gate", "G"))},
+    "att.output.weight": linear("C", "A", "O"), "att.ln_x.weight": vec("A"), "att.ln_x.bias": vec("A"),
+    "att.time_state": shaped("H", "N", "N", optional=True)})
 
 
 @dataclass(slots=True)
@@ -62,35 +73,29 @@ class Layer:
 
 
 class RWKV6(MatrixStateModel):
-    def __init__(self, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype):
-        z = ckpt.tensors
-        L = n_layers(z)
-        check_keys(z, L, _ATT, _FFN, ckpt.path.name, "RWKV-6")
-        n_head, head_size = z["blocks.0.att.time_faaaa"].shape
-        w = self.start(ckpt, device, dtype, 6, n_head, head_size)
+    def __init__(self, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype, backend: str = "auto"):
+        w = self.start(ckpt, device, dtype, backend, SCHEMA)
+        n_head, head_size = self.info.n_head, self.info.head_size
         f32 = torch.float32
         self.layers: list[Layer] = []
-        for i in range(L):
+        for i in range(self.info.n_layer):
             att, ffn = f"blocks.{i}.att.", f"blocks.{i}.ffn."
             self.layers.append(Layer(
                 maa_x=w.vec(att + "time_maa_x"),
                 maa=torch.stack([w.vec(att + f"time_maa_{n}") for n in "wkvrg"]),
-                maa_w1=w.in_out(att + "time_maa_w1"), maa_w2=w.in_out(att + "time_maa_w2"),
+                maa_w1=w.mat(att + "time_maa_w1"), maa_w2=w.mat(att + "time_maa_w2"),
                 decay=w.get(att + "time_decay", f32).reshape(n_head, head_size),
-                decay_w1=w.in_out(att + "time_decay_w1"), decay_w2=w.in_out(att + "time_decay_w2"),
+                decay_w1=w.mat(att + "time_decay_w1"), decay_w2=w.mat(att + "time_decay_w2"),
                 u=w.get(att + "time_faaaa", f32).reshape(n_head, head_size),
-                R=w.mat(att + "receptance.weight", i, "R"), K=w.mat(att + "key.weight", i, "K"),
-                V=w.mat(att + "value.weight", i, "V"),
-                G=w.mat(att + "gate.weight", i, "G"), O=w.mat(att + "output.weight", i, "O"),
+                R=w.mat(att + "receptance.weight"), K=w.mat(att + "key.weight"),
+                V=w.mat(att + "value.weight"),
+                G=w.mat(att + "gate.weight"), O=w.mat(att + "output.weight"),
                 lnx_w=w.vec(att + "ln_x.weight", f32), lnx_b=w.vec(att + "ln_x.bias", f32),
                 ffn_maa_k=w.vec(ffn + "time_maa_k"), ffn_maa_r=w.vec(ffn + "time_maa_r"),
-                ffn_K=w.mat(ffn + "key.weight", i, "fK"), ffn_R=w.mat(ffn + "receptance.weight", i, "fR"),
-                ffn_V=w.mat(ffn + "value.weight", i, "fV")))
-        self.rescale_for_fp16(self.layers)
-        self.load_merged_state(z)
-        ly0 = self.layers[0]
-        self.make_decoder(w, n_head, head_size, maa=ly0.maa_w1.shape[1] // 5, decay=ly0.decay_w1.shape[1])
-        self.kernels = kernel_choice(self)
+                ffn_K=w.mat(ffn + "key.weight"), ffn_R=w.mat(ffn + "receptance.weight"),
+                ffn_V=w.mat(ffn + "value.weight")))
+        self.load_merged_state(ckpt.tensors)
+        self.finish(self.layers)
 
     def time_mix(self, i: int, x: Tensor, state: State, seq: bool) -> Tensor:
         ly, H, N = self.layers[i], self.info.n_head, self.info.head_size
@@ -104,10 +109,8 @@ class RWKV6(MatrixStateModel):
 
     def decoder_layer(self, i: int) -> dict[str, Tensor | None]:
         ly = self.layers[i]
-        return {"maa_x": ly.maa_x, "maa": ly.maa, "maa_w1": ly.maa_w1, "maa_w2": ly.maa_w2, "decay": ly.decay,
-                "decay_w1": ly.decay_w1, "decay_w2": ly.decay_w2, "u": ly.u, "R": ly.R, "K": ly.K, "V": ly.V,
-                "G": ly.G, "O": ly.O, "lnx_w": ly.lnx_w, "lnx_b": ly.lnx_b, "ffn_mix_k": ly.ffn_maa_k,
-                "ffn_mix_r": ly.ffn_maa_r, "fK": ly.ffn_K, "fR": ly.ffn_R, "fV": ly.ffn_V}
+        return {"maa_x": ly.maa_x, "maa": ly.maa, "decay": ly.decay, "u": ly.u, "lnx_w": ly.lnx_w, "lnx_b": ly.lnx_b,
+                "ffn_mix_k": ly.ffn_maa_k, "ffn_mix_r": ly.ffn_maa_r}
 
     def channel_mix(self, i: int, x: Tensor, prev: Tensor) -> Tensor:
         ly = self.layers[i]

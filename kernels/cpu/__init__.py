@@ -4,7 +4,8 @@ The library holds no torch: it sees raw contiguous arrays. It is built by setupt
 extension ``kernels.cpu._rwkv_cpu`` (``pip install -e .``, or ``python setup.py build_ext --inplace``)
 and found through importlib, so it works from a source tree, a wheel and a bundle alike.
 :func:`library` raises :class:`Unavailable` with the reason when it cannot be used, and
-``kernels.select`` then falls back to the torch kernels.
+``kernels.select`` then falls back to the torch kernels. Models reach this module only through
+``kernels.select``.
 
 Environment: ``RWKV_CPU_ISA=scalar|avx2|avx512|avx512vnni`` forces a lower instruction set than the CPU's best
 (tests use it to cover every path); ``RWKV_CPU_KERNELS=0`` disables the library altogether.
@@ -16,31 +17,20 @@ import ctypes
 import importlib.util
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor
 
-ABI_VERSION = 5
+import kernels
+
+ABI_VERSION = 6
 MAX_HEAD_SIZE = 1024   # the kernels keep a head's sums in fixed arrays
 ISAS = ("scalar", "avx2", "avx512", "avx512vnni")   # each includes the ones before
 WTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.int8: 2}
 
-# Per-layer pointer order of rwkv7_create (enum LayerPtr in the C++), then the global ones.
-LAYER_PTRS = ("ln1_w", "ln1_b", "ln2_w", "ln2_b", "mix", "w0", "w1", "w2", "a0", "a1", "a2", "v0", "v1",
-              "v2", "g1", "g2", "k_k", "k_a", "r_k", "R", "R_s", "K", "K_s", "V", "V_s", "O", "O_s",
-              "lnx_w", "lnx_b", "ffn_mix", "fK", "fK_s", "fV", "fV_s", "w1_s", "w2_s", "a1_s", "a2_s", "v1_s",
-              "v2_s", "g1_s", "g2_s")
-GLOBAL_PTRS = ("emb", "lnout_w", "lnout_b", "head", "head_s")
 
-# RWKV-4/5/6 (legacy_create, enum LayerPtr in legacy.cpp): the union of the three generations' weights.
-LEGACY_LAYER_PTRS = ("ln1_w", "ln1_b", "ln2_w", "ln2_b", "mix", "maa_x", "maa", "maa_w1", "maa_w2", "decay",
-                     "decay_w1", "decay_w2", "u", "R", "K", "V", "G", "O", "lnx_w", "lnx_b", "ffn_mix_k",
-                     "ffn_mix_r", "fK", "fR", "fV", "R_s", "K_s", "V_s", "G_s", "O_s", "fK_s", "fR_s", "fV_s")
-LEGACY_GLOBAL_PTRS = ("emb", "lnout_w", "lnout_b", "head", "head_s")
-
-
-class Unavailable(RuntimeError):
+class Unavailable(kernels.Unavailable):
     """The compiled library cannot be used here; the message says why."""
 
 
@@ -70,9 +60,10 @@ _SIGNATURES = {   # the C API (see the API functions in kernels/cpu/*.cpp): name
     "rwkv7_create": (_p, [_p, _i, _p, _i]),
     "rwkv7_destroy": (None, [_p]),
     "rwkv7_decode": (None, [_p, _i, _p, _p, _p, _p]),
-    "legacy_create": (_p, [_p, _i, _p, _i]),
-    "legacy_destroy": (None, [_p]),
-    "legacy_decode": (None, [_p, _i, _p, _p, _p, _p, _p, _p]),
+    "rwkv456_create": (_p, [_p, _i, _p, _i]),
+    "rwkv456_destroy": (None, [_p]),
+    "rwkv456_decode": (None, [_p, _i, _p, _p, _p, _p, _p, _p]),
+    "rwkv_cpu_table": (ctypes.c_char_p, [ctypes.c_char_p]),
 }
 
 
@@ -226,24 +217,58 @@ def wkv6_seq(r: Tensor, w: Tensor, k: Tensor, v: Tensor, u: Tensor, state: Tenso
     return y
 
 
+def table(name: str) -> tuple[str, ...]:
+    """A decode step's layout as the library reads it (``kernels/cpu/src/layouts.h``): the names of
+    the per-layer pointers (``"rwkv7.layer"``, ``"rwkv456.layer"``), of the global ones
+    (``"global"``) or of the sizes (``"rwkv7.dims"``, ``"rwkv456.dims"``), in the library's order."""
+    if name not in _tables:
+        raw = library().rwkv_cpu_table(name.encode())
+        if raw is None:
+            raise ValueError(f"the CPU library has no table {name!r}")
+        _tables[name] = tuple(n for n in raw.decode().split(",") if n)
+    return _tables[name]
+
+
+_tables: dict[str, tuple[str, ...]] = {}
+
+
+def _in_order(what: str, given: Mapping[str, object], names: tuple[str, ...], complete: bool) -> list:
+    """``given``'s values in the order of ``names``; a name the library does not know is a bug in
+    the caller (and so is a missing one, where ``complete``): refuse rather than pass a wrong pointer."""
+    unknown = sorted(set(given) - set(names))
+    missing = sorted(set(names) - set(given)) if complete else []
+    if unknown or missing:
+        raise ValueError(f"{what} do not match the CPU library's table: unknown {unknown}, missing {missing}")
+    return [given.get(n) for n in names]
+
+
 class _Decoder:
     """A model's weights handed to one of the library's fused decode steps, once: the library keeps
-    pointers, this object keeps the tensors (and frees the library's side when it goes)."""
+    pointers, this object keeps the tensors (and frees the library's side when it goes).
+
+    ``dims``: the sizes by the names of the library's ``{prefix}.dims`` table (weight types as
+    torch dtypes); ``layers``: one dict per layer by the names of ``{prefix}.layer`` (vectors fp32,
+    matrices ``[out, in]`` contiguous, ``*_s`` the int8 scales; an absent name is passed as null);
+    ``globals_``: by the names of ``global``.
+    """
 
     _prefix = ""                     # the C functions' prefix: {prefix}_create / _decode / _destroy
-    _layer_ptrs: tuple[str, ...] = ()
-    _global_ptrs: tuple[str, ...] = ()
 
-    def __init__(self, dims: Sequence[int], layers: Sequence[dict[str, Tensor | None]],
-                 globals_: dict[str, Tensor | None]):
+    def __init__(self, dims: Mapping[str, int | torch.dtype], layers: Sequence[Mapping[str, Tensor | None]],
+                 globals_: Mapping[str, Tensor | None]):
         lib = library()
         self._keep = [t for d in (*layers, globals_) for t in d.values() if t is not None]
         _check(*self._keep)
-        ptrs = [(d[n].data_ptr() if d[n] is not None else None) for d in layers for n in self._layer_ptrs]
-        ptrs += [(globals_[n].data_ptr() if globals_[n] is not None else None) for n in self._global_ptrs]
-        c_dims = (ctypes.c_int64 * len(dims))(*dims)
+        layer_names = table(f"{self._prefix}.layer")
+        ptrs = [t if t is None else t.data_ptr()
+                for d in layers for t in _in_order("layer tensors", d, layer_names, complete=False)]
+        ptrs += [t if t is None else t.data_ptr()
+                 for t in _in_order("global tensors", globals_, table("global"), complete=False)]
+        sizes = [WTYPES[v] if isinstance(v, torch.dtype) else int(v)
+                 for v in _in_order("dims", dims, table(f"{self._prefix}.dims"), complete=True)]
+        c_dims = (ctypes.c_int64 * len(sizes))(*sizes)
         c_ptrs = (ctypes.c_void_p * len(ptrs))(*ptrs)
-        handle = getattr(lib, self._prefix + "_create")(c_dims, len(dims), c_ptrs, len(ptrs))
+        handle = getattr(lib, self._prefix + "_create")(c_dims, len(sizes), c_ptrs, len(ptrs))
         if not handle:
             raise Unavailable("the CPU library rejected this model's shapes")
         self._handle = handle
@@ -256,18 +281,10 @@ class _Decoder:
             self._destroy(handle)
 
 
-class LegacyDecoder(_Decoder):
-    """One RWKV-4, -5.2 or -6 model for the fused decode step of ``legacy.cpp``.
+class Rwkv456Decoder(_Decoder):
+    """One RWKV-4, -5.2 or -6 model for the fused decode step of ``rwkv456.cpp``."""
 
-    ``dims``: generation, L, C, A (attention width), H, N (0 for RWKV-4), F, V, the widths of
-    RWKV-6's two LoRAs (mix, decay; 0 otherwise), and the dtypes (:data:`WTYPES`) of the big
-    matrices, the embedding, the token-shift states and RWKV-6's LoRAs (``*_s``: int8 scales, one
-    float32 per output row, or None). ``layers``: one dict per layer with the names of
-    :data:`LEGACY_LAYER_PTRS` (vectors fp32, matrices ``[out, in]`` contiguous; what a generation
-    lacks None); ``globals_``: :data:`LEGACY_GLOBAL_PTRS`.
-    """
-
-    _prefix, _layer_ptrs, _global_ptrs = "legacy", LEGACY_LAYER_PTRS, LEGACY_GLOBAL_PTRS
+    _prefix = "rwkv456"
 
     def step(self, token: int, att_x_prev: Tensor, wkv: Sequence[Tensor], ffn_x_prev: Tensor,
              logits: Tensor) -> None:
@@ -281,21 +298,15 @@ class LegacyDecoder(_Decoder):
 
 
 class Rwkv7Decoder(_Decoder):
-    """One RWKV-7 model for the fused decode step of ``rwkv7.cpp``.
+    """One RWKV-7 model for the fused decode step of ``rwkv7.cpp`` (layer 0's v0/v1/v2 are absent)."""
 
-    ``dims``: L, C, H, N, F, V, LoRA widths (w, a, v, g), and the dtypes (:data:`WTYPES`) of the big
-    matrices, of the embedding and of the token-shift states (fp32, or bf16 for bf16 models).
-    ``layers``: one dict per layer with the names of :data:`LAYER_PTRS` (matrices ``[out, in]``;
-    ``*_s`` the int8 scales or None; layer 0's v0/v1/v2 None); ``globals_``: the names of
-    :data:`GLOBAL_PTRS`.
-    """
+    _prefix = "rwkv7"
 
-    _prefix, _layer_ptrs, _global_ptrs = "rwkv7", LAYER_PTRS, GLOBAL_PTRS
-
-    def step(self, token: int, att_x_prev: Tensor, wkv: Tensor, ffn_x_prev: Tensor, logits: Tensor) -> None:
-        """Decode ``token``: the three state tensors (contiguous; wkv fp32, the shifts in the dtype given
-        at creation) advance in place, ``logits`` is overwritten. No allocation."""
+    def step(self, token: int, att_x_prev: Tensor, wkv: Sequence[Tensor], ffn_x_prev: Tensor,
+             logits: Tensor) -> None:
+        """Decode ``token``: the three state tensors (contiguous; ``wkv`` = ``[wkv]``, fp32; the shifts
+        in the dtype given at creation) advance in place, ``logits`` is overwritten. No allocation."""
         if torch.get_num_threads() != _threads:
             sync_threads()
-        self._decode(self._handle, token, att_x_prev.data_ptr(), wkv.data_ptr(), ffn_x_prev.data_ptr(),
+        self._decode(self._handle, token, att_x_prev.data_ptr(), wkv[0].data_ptr(), ffn_x_prev.data_ptr(),
                      logits.data_ptr())

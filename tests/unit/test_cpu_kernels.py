@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -105,20 +107,17 @@ SPECS = [
 ]
 
 
-def _load_torch_path(path, monkeypatch) -> RWKV7:
-    real = kernels.select
-    monkeypatch.setattr(kernels, "select", lambda device, dtype, prefer=None: real(device, dtype, prefer="torch"))
-    model = engine.load(path)
-    monkeypatch.setattr(kernels, "select", real)
-    assert model._decoder is None
+def _load_torch_path(path) -> RWKV7:
+    model = engine.load(path, backend="torch")
+    assert model.weights.decoder is None and model.kernels.name == "torch-chunked"
     return model
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=str)
-def test_fused_decode_equals_torch_path(isa, threads, spec, rwkv7_checkpoint, monkeypatch):
+def test_fused_decode_equals_torch_path(isa, threads, spec, rwkv7_checkpoint):
     path = rwkv7_checkpoint(spec)
-    fast, slow = engine.load(path), _load_torch_path(path, monkeypatch)
-    assert fast._decoder is not None and fast.kernels.name == f"cpu-{isa}"
+    fast, slow = engine.load(path), _load_torch_path(path)
+    assert fast.weights.decoder is not None and fast.kernels.name == f"cpu-{isa}"
     tokens = random_tokens(30, spec.vocab_size, seed=7)
     s_fast, s_slow = fast.new_state(), slow.new_state()
     a, _ = fast.forward(tokens[:9], s_fast)     # prompt: torch GEMMs + C WKV sequence
@@ -132,11 +131,11 @@ def test_fused_decode_equals_torch_path(isa, threads, spec, rwkv7_checkpoint, mo
         assert (part - s_slow.parts[name]).abs().max() <= TOL, name
 
 
-def test_fused_decode_is_closer_to_float64_than_torch_fp32(rwkv7_checkpoint, monkeypatch):
+def test_fused_decode_is_closer_to_float64_than_torch_fp32(rwkv7_checkpoint):
     """Where fp32 rounding is amplified (a GroupNorm over a near-flat head), the fused step stays
     near the exact result; the torch path (and the oracle, which computes like it) drifts more."""
     path = rwkv7_checkpoint(Rwkv7Spec(n_layer=2, n_embd=256, vocab_size=1000))
-    fast, slow = engine.load(path), _load_torch_path(path, monkeypatch)
+    fast, slow = engine.load(path), _load_torch_path(path)
     exact = RWKV7(read_checkpoint(path), torch.device("cpu"), torch.float64)
     states = [m.new_state() for m in (fast, slow, exact)]
     worst = [0.0, 0.0]
@@ -182,11 +181,15 @@ def test_env_var_forces_a_lower_isa():
 
 
 def test_select_uses_the_library_for_cpu_fp32_bf16_int8():
-    for dtype in ("fp32", "bf16", "int8"):
-        choice = kernels.select("cpu", dtype)
-        assert choice.name == f"cpu-{cpu.isa()}" and choice.native is cpu
-    assert kernels.select("cpu", "fp16").native is None
-    assert kernels.select("cpu", "fp32", prefer="torch").name == "torch-chunked"
+    for precision in ("fp32", "bf16", "int8"):
+        choice = kernels.select(7, "cpu", precision)
+        assert choice.name == f"cpu-{cpu.isa()}" and choice.backend == "cpu"
+        assert choice.decoder is cpu.Rwkv7Decoder and choice.gemv is cpu.gemv and choice.seq is cpu.wkv7_seq
+        assert kernels.select(6, "cpu", precision).decoder is cpu.Rwkv456Decoder
+    assert kernels.select(7, "cpu", "fp16").decoder is None
+    assert kernels.select(7, "cpu", "fp32", backend="torch").name == "torch-chunked"
+    with pytest.raises(kernels.Unavailable, match="fp16"):
+        kernels.select(7, "cpu", "fp16", backend="cpu")
 
 
 def test_missing_library_falls_back_to_torch_and_warns_once(monkeypatch, caplog, rwkv7_checkpoint):
@@ -202,7 +205,7 @@ def test_missing_library_falls_back_to_torch_and_warns_once(monkeypatch, caplog,
         engine.load(rwkv7_checkpoint(SPECS[1]), precision="int8")
     warnings = [r for r in caplog.records if "compiled CPU kernels unavailable" in r.getMessage()]
     assert len(warnings) == 1 and "simulated" in warnings[0].getMessage()
-    assert first.kernels.name == "torch-chunked" and first._decoder is None
+    assert first.kernels.name == "torch-chunked" and first.weights.decoder is None
     logits, _ = first.forward([1, 2, 3])
     assert torch.isfinite(logits).all()
 
@@ -222,3 +225,26 @@ def test_vnni_int8_gemv_is_bit_identical_to_avx512():
     finally:
         cpu.set_isa(before)
     assert torch.equal(outs[0], outs[1])
+
+
+_LAYOUTS = Path(cpu.__file__).parent / "src" / "layouts.h"
+_TABLES = {"rwkv7.layer": "RWKV7_LAYER_PTRS", "rwkv7.dims": "RWKV7_DIMS", "rwkv456.layer": "RWKV456_LAYER_PTRS",
+           "rwkv456.dims": "RWKV456_DIMS", "global": "GLOBAL_PTRS"}
+
+
+@pytest.mark.parametrize("table", sorted(_TABLES))
+def test_the_library_serves_the_layouts_its_source_declares(table):
+    """Python orders the decode steps' pointers and sizes by the library's own tables; a library
+    built from another layouts.h (a stale build) would show here before it read a wrong pointer."""
+    macro = re.search(rf"#define {_TABLES[table]}\(X\)(.*?)(?:\n\n|\n#)", _LAYOUTS.read_text(), re.S).group(1)
+    declared = tuple(re.findall(r"X\(\w+, (\w+)\)", macro))
+    assert declared and cpu.table(table) == declared
+    assert len(set(declared)) == len(declared)
+
+
+def test_a_decoder_refuses_names_its_table_does_not_have():
+    with pytest.raises(ValueError, match=r"unknown \['not_a_weight'\]"):
+        cpu.Rwkv7Decoder({}, [{"not_a_weight": torch.zeros(1)}], {})
+    with pytest.raises(ValueError, match=r"dims do not match.*missing \['lora_type'"):
+        dims = {n: 1 for n in cpu.table("rwkv7.dims") if n != "lora_type"}
+        cpu.Rwkv7Decoder(dims, [], {})

@@ -15,15 +15,14 @@ import pytest
 import torch
 
 import engine
-import kernels
 from engine.models import cuda_graphs
 
 
 @pytest.fixture
 def torch_model(rwkv7_checkpoint):
-    model = engine.load(rwkv7_checkpoint(n_layer=2, n_embd=128, head_size=32), device="cpu", precision="fp32")
-    model._decoder = None                                   # the torch layers, as on a GPU
-    model.kernels = kernels.select("cpu", "fp32", prefer="reference")
+    model = engine.load(rwkv7_checkpoint(n_layer=2, n_embd=128, head_size=32), device="cpu", precision="fp32",
+                        backend="reference")               # the torch layers, as on a GPU
+    assert model.weights.decoder is None
     return model
 
 

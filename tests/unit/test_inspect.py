@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import pickle
+import struct
 import zipfile
 
 import pytest
 import torch
 
 import engine
-from engine.errors import NotAModelError, TruncatedModelError, UnknownLayoutError, UnsafeCheckpointError
+from engine.errors import (
+    EngineError,
+    NotAModelError,
+    TruncatedModelError,
+    UnknownLayoutError,
+    UnsafeCheckpointError,
+)
 from engine.models.file_info import inspect_file
 
 
@@ -120,3 +128,55 @@ def test_a_file_name_hints_at_a_generation_only_when_it_says_one(name, generatio
     from engine.models.file_info import named_generation
 
     assert named_generation(name) == generation
+
+
+def _with_header(path, header: bytes):
+    """A file in safetensors framing (length, then the JSON header) with no tensor data."""
+    path.write_bytes(struct.pack("<Q", len(header)) + header)
+    return path
+
+
+DEEP = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"       # json.loads: RecursionError
+
+
+def test_a_deeply_nested_header_is_not_a_model_for_the_library_and_the_loader(tmp_path):
+    path = _with_header(tmp_path / "deep.safetensors", DEEP)
+    expected = r"'deep\.safetensors' has a broken safetensors header \(it nests too deeply"
+    with pytest.raises(NotAModelError, match=expected):
+        inspect_file(path)
+    with pytest.raises(NotAModelError, match=expected):
+        engine.load(path)
+
+
+def _fla_with_a_scalar_mix(path):
+    from safetensors.torch import save_file
+
+    save_file({"model.embeddings.weight": torch.zeros(8, 4), "model.layers.0.attn.x_x": torch.zeros(())}, str(path))
+    return path
+
+
+BAD_HEADERS = {
+    "nested-100k-deep": lambda p: _with_header(p, DEEP),
+    "shape-a-string": lambda p: _with_header(p, json.dumps(
+        {"emb.weight": {"dtype": "F32", "shape": "abc", "data_offsets": [0, 0]}}).encode()),
+    "shape-negative": lambda p: _with_header(p, json.dumps(
+        {"emb.weight": {"dtype": "F32", "shape": [-3, 4], "data_offsets": [0, 0]}}).encode()),
+    "header-a-list": lambda p: _with_header(p, b"[1, 2, 3]"),
+    "fla-scalar-mix": _fla_with_a_scalar_mix,      # the name mapping indexed a 0-d tensor's last dim
+}
+
+
+def test_a_library_scan_sees_every_model_whatever_else_the_folder_holds(rwkv7_checkpoint, tmp_path):
+    """The app's scan catches EngineError and OSError per file: any other exception from one file
+    (an untyped RecursionError, TypeError, IndexError) would end the scan and hide every model."""
+    good = rwkv7_checkpoint(n_layer=2, n_embd=64, head_size=32, vocab_size=512)
+    files = [f(tmp_path / f"{name}.safetensors") for name, f in BAD_HEADERS.items()] + [good]
+    listed, refused = [], {}
+    for path in files:
+        try:
+            listed.append(inspect_file(path).path)
+        except (EngineError, OSError) as e:
+            refused[path.stem] = e
+    assert listed == [good]
+    assert set(refused) == set(BAD_HEADERS)
+    assert all(isinstance(e, NotAModelError) and f"'{stem}.safetensors'" in str(e) for stem, e in refused.items())

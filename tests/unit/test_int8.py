@@ -9,7 +9,6 @@ import pytest
 import torch
 
 import engine
-import kernels
 from engine.host.hardware import CPU_PRECISIONS
 from engine.models.packed import quantize_int8
 from kernels import cpu
@@ -57,13 +56,11 @@ def test_int8_quality_against_fp32(rwkv7_checkpoint):
 
 
 @pytest.mark.skipif(not cpu.available(), reason="compiled CPU kernels not built")
-def test_int8_compiled_path_equals_torch_fallback(rwkv7_checkpoint, monkeypatch):
+def test_int8_compiled_path_equals_torch_fallback(rwkv7_checkpoint):
     path = rwkv7_checkpoint(SPEC)
     fast = engine.load(path, precision="int8")
-    real = kernels.select
-    monkeypatch.setattr(kernels, "select", lambda device, dtype, prefer=None: real(device, dtype, prefer="torch"))
-    slow = engine.load(path, precision="int8")
-    assert fast._decoder is not None and slow._decoder is None
+    slow = engine.load(path, precision="int8", backend="torch")
+    assert fast.weights.decoder is not None and slow.weights.decoder is None
     tokens = random_tokens(20, SPEC.vocab_size, seed=9)
     s_f, s_s = fast.new_state(), slow.new_state()
     a, _ = fast.forward(tokens[:8], s_f)
@@ -80,9 +77,10 @@ def test_int8_compiled_path_equals_torch_fallback(rwkv7_checkpoint, monkeypatch)
 def test_int8_is_a_cpu_precision_with_its_own_name(rwkv7_checkpoint):
     model = engine.load(rwkv7_checkpoint(SPEC), precision="int8")
     assert model.precision == "int8" and model.dtype == torch.float32
-    assert model._head.w.dtype == torch.int8
-    assert all(model._packed[1][n].w.dtype == torch.int8 for n in ("w1", "w2", "a1", "a2", "v1", "v2", "g1", "g2"))
-    assert "v1" not in model._packed[0]                 # layer 0 has no value LoRA
+    packed = model.weights.packed
+    assert model.weights.head_packed.w.dtype == torch.int8
+    assert all(packed[1][n].w.dtype == torch.int8 for n in ("w1", "w2", "a1", "a2", "v1", "v2", "g1", "g2"))
+    assert "v1" not in packed[0]                        # layer 0 has no value LoRA
     assert "int8" in CPU_PRECISIONS
 
 
@@ -106,16 +104,16 @@ def test_a_state_from_another_precision_of_the_same_file_is_converted(rwkv7_chec
 def test_bf16_prompts_use_bf16_gemms_where_the_cpu_has_them(rwkv7_checkpoint, monkeypatch, fast):
     """Where the CPU multiplies bf16 in hardware, a bf16 model's prompts run bf16 GEMMs straight on
     its packed weights (views, no copy); elsewhere fp32 GEMMs on scratch. Either stays near fp32."""
-    import engine.models.rwkv7 as rwkv7
+    import engine.models.weights as weights
 
-    monkeypatch.setattr(rwkv7, "bf16_gemm_fast", lambda: fast)
+    monkeypatch.setattr(weights, "bf16_gemm_fast", lambda: fast)
     path = rwkv7_checkpoint(SPEC)
     model = engine.load(path, precision="bf16")
     if not model.kernels.name.startswith("cpu-"):
         pytest.skip("the compiled CPU kernels are not built")
     assert (model._prompt_layers is not None) == fast
     if fast:
-        ly, pk = model._prompt_layers[1], model._packed[1]
+        ly, pk = model._prompt_layers[1], model.weights.packed[1]
         assert ly.R.dtype == torch.bfloat16 and ly.R.data_ptr() == pk["R"].w.data_ptr()
         assert ly.w1.data_ptr() == pk["w1"].w.data_ptr() and ly.ln1_w.dtype == torch.bfloat16
     fp32 = engine.load(path, precision="fp32")

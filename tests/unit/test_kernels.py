@@ -1,11 +1,15 @@
-"""Every WKV-7 implementation equals the plain loop in kernels.reference."""
+"""Every WKV-7 implementation equals the plain loop in kernels.reference; kernels.select names what runs."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 import torch
 
+import engine
 import kernels
+from engine.errors import EngineError
 from kernels import chunked, reference
 
 
@@ -66,6 +70,20 @@ def test_bf16_inputs_compute_in_fp32():
 def test_select_names_a_tested_implementation():
     # The compiled CPU kernels (tested in test_cpu_kernels.py) when built, else torch's chunked form.
     compiled = {f"cpu-{isa}" for isa in ("scalar", "avx2", "avx512", "avx512vnni")}
-    assert kernels.select("cpu", "fp32").name in {"torch-chunked", *compiled}
-    assert kernels.select("cpu", "fp32", prefer="torch").name == "torch-chunked"
-    assert kernels.select("cpu", "fp32", prefer="reference").seq is reference.wkv7_seq
+    assert kernels.select(7, "cpu", "fp32").name in {"torch-chunked", *compiled}
+    assert kernels.select(7, "cpu", "fp32", backend="torch").name == "torch-chunked"
+    assert kernels.select(7, "cpu", "fp32", backend="reference").seq is reference.wkv7_seq
+
+
+def test_a_backend_asked_for_by_name_runs_or_is_an_error_never_a_silent_fallback(rwkv7_checkpoint):
+    path = rwkv7_checkpoint(n_layer=1, n_embd=64, head_size=32)
+    model = engine.load(path, backend="reference")
+    assert model.kernels.name == "reference" and model.kernels.seq is reference.wkv7_seq
+    assert model.weights.decoder is None
+    with pytest.raises(EngineError, match="Unknown kernel backend 'fast': use one of auto, cpu, triton"):
+        engine.load(path, backend="fast")
+    with pytest.raises(EngineError, match="The 'cpu' kernels cannot run RWKV-7 on cpu in fp16"):
+        engine.load(path, precision="fp16", backend="cpu")
+    if not os.environ.get("TRITON_INTERPRET"):
+        with pytest.raises(EngineError, match="The 'triton' kernels cannot run RWKV-7 on cpu"):
+            engine.load(path, backend="triton")

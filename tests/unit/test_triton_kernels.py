@@ -192,19 +192,16 @@ def _run_case(name):
 def _engine_rwkv6_logits():
     """An RWKV-6 model on the torch path with the Triton WKV (what runs on CUDA) against the torch WKV."""
     import engine
-    import kernels
-    from kernels import gpu, wkv6
     from tests.fixtures.legacy_checkpoints import LegacySpec, make_legacy_checkpoint
 
-    with tempfile.TemporaryDirectory() as tmp:
-        spec = LegacySpec(6, n_layer=2, n_embd=64, head_size=32, vocab_size=128)
-        model = engine.load(make_legacy_checkpoint(Path(tmp) / "v6.pth", spec), device="cpu", precision="fp32")
-    model._decoder = None     # every token through the torch layers, which call model.wkv6
     tokens = torch.randint(0, 128, (40,), generator=torch.Generator().manual_seed(3)).tolist()
     runs = []
-    for chosen in (kernels.Wkv6Kernels("torch", wkv6.wkv6_chunked, wkv6.wkv6_one),
-                   kernels.Wkv6Kernels("triton", gpu.wkv6_seq, gpu.wkv6_one)):
-        model.wkv6 = chosen
+    with tempfile.TemporaryDirectory() as tmp:
+        path = make_legacy_checkpoint(Path(tmp) / "v6.pth", LegacySpec(6, n_layer=2, n_embd=64, head_size=32,
+                                                                       vocab_size=128))
+        models = [engine.load(path, device="cpu", precision="fp32", backend=b) for b in ("torch", "triton")]
+    for model in models:     # every token through the torch layers, which call the chosen WKV
+        assert model.kernels.backend in ("torch", "triton") and model.weights.decoder is None
         logits, state = model.forward(tokens[:37])
         steps = [model.forward([t], state)[0] for t in tokens[37:]]
         runs.append((torch.stack([logits, *steps]), state.parts["wkv"].clone()))
@@ -214,18 +211,15 @@ def _engine_rwkv6_logits():
 
 def _engine_logits():
     import engine
-    import kernels
-    from kernels import gpu
     from tests.fixtures.checkpoints import make_rwkv7_checkpoint, random_tokens
 
     with tempfile.TemporaryDirectory() as tmp:
         path = make_rwkv7_checkpoint(Path(tmp) / "tiny", n_layer=2, n_embd=64, head_size=32, vocab_size=128)
-        model = engine.load(path, device="cpu", precision="fp32")
+        models = [engine.load(path, device="cpu", precision="fp32", backend=b) for b in ("reference", "triton")]
     tokens = random_tokens(40, 128, seed=3)
     runs = []
-    for chosen in (kernels.select("cpu", "float32", prefer="reference"),
-                   kernels.Wkv7Kernels("triton", gpu.wkv7_seq, gpu.wkv7_one)):
-        model.kernels = chosen
+    for model in models:
+        assert model.kernels.backend in ("reference", "triton") and model.weights.decoder is None
         logits, state = model.forward(tokens[:37])
         steps = [model.forward([t], state)[0] for t in tokens[37:]]
         runs.append((torch.stack([logits, *steps]), state.parts["wkv"].clone()))
@@ -304,9 +298,12 @@ def test_gpu_module_imports_and_says_why_without_triton():
             "import kernels\nfrom kernels import gpu\n"
             "assert not gpu.available() and 'triton' in gpu.reason(), gpu.reason()\n"
             "assert gpu.check('cuda', 'fp32') == gpu.reason()\n"
-            "assert kernels.select('cuda', 'float32').name == 'torch-chunked'\n"
+            "assert kernels.select(7, 'cuda', 'fp32').name == 'torch-chunked'\n"
             "assert gpu.check_wkv6('cuda', 'fp32') == gpu.reason()\n"
-            "assert kernels.select_wkv6('cuda', 'fp32').name == 'torch-chunked'\n")
+            "assert kernels.select(6, 'cuda', 'fp32').name == 'torch-chunked wkv6'\n"
+            "try:\n    kernels.select(7, 'cuda', 'fp32', backend='triton')\n"
+            "except kernels.Unavailable as e:\n    assert 'triton' in str(e)\n"
+            "else:\n    raise AssertionError('a named backend must not fall back')\n")
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     out = subprocess.run([sys.executable, "-c", code], env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
@@ -319,8 +316,8 @@ def test_cuda_request_without_a_gpu_falls_back_to_torch():
     import kernels
     from kernels import gpu
     assert not gpu.available() and gpu.reason()
-    assert kernels.select("cuda", "float32").name == "torch-chunked"
-    assert kernels.select_wkv6("cuda", "fp32").name == "torch-chunked"
+    assert kernels.select(7, "cuda", "fp32").name == "torch-chunked"
+    assert kernels.select(6, "cuda", "fp32").name == "torch-chunked wkv6"
 
 
 if __name__ == "__main__":

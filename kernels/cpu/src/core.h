@@ -1,6 +1,7 @@
 // Internals shared by the compiled CPU kernels' source files (one library, one thread pool):
 // instruction-set choice, the thread pool, GEMV over many matrices at once, small numeric helpers.
-// See rwkv_cpu.cpp for what the library is; rwkv7.cpp and legacy.cpp hold the models' decode steps.
+// See rwkv_cpu.cpp for what the library is; rwkv7.cpp and rwkv456.cpp hold the models' decode steps
+// (their pointer and size tables are in layouts.h).
 #pragma once
 
 #include <algorithm>

@@ -2,6 +2,7 @@
 // step that runs one token through the whole model in one call.
 
 #include "core.h"
+#include "layouts.h"
 
 namespace rwkvcpu {
 namespace {
@@ -106,17 +107,10 @@ void transpose(const float* src, float* dst, int N) {
 
 constexpr float DECAY_SCALE = 0.606531f;  // e^-0.5 truncated as the reference does
 
-// Pointers per layer, in the order kernels/cpu/__init__.py passes them.
-enum LayerPtr {
-    P_LN1_W, P_LN1_B, P_LN2_W, P_LN2_B, P_MIX, P_W0, P_W1, P_W2, P_A0, P_A1, P_A2, P_V0, P_V1, P_V2,
-    P_G1, P_G2, P_K_K, P_K_A, P_R_K, P_R, P_R_S, P_K, P_K_S, P_V, P_V_S, P_O, P_O_S, P_LNX_W, P_LNX_B,
-    P_FFN_MIX, P_FK, P_FK_S, P_FV, P_FV_S, P_W1_S, P_W2_S, P_A1_S, P_A2_S, P_V1_S, P_V2_S, P_G1_S, P_G2_S,
-    P_LAYER_COUNT
-};
-enum GlobalPtr { G_EMB, G_LNOUT_W, G_LNOUT_B, G_HEAD, G_HEAD_S, G_COUNT };
-enum Dim {
-    D_L, D_C, D_H, D_N, D_F, D_V, D_W, D_A, D_VL, D_G, D_WTYPE, D_EMB_TYPE, D_SHIFT_TYPE, D_LORA_TYPE, D_COUNT
-};
+// Pointers per layer, then global ones, and the dimensions: in layouts.h's order (RWKV7_*).
+enum LayerPtr { RWKV7_LAYER_PTRS(LAYOUT_ENUM) P_LAYER_COUNT };
+enum GlobalPtr { GLOBAL_PTRS(LAYOUT_ENUM) G_COUNT };
+enum Dim { RWKV7_DIMS(LAYOUT_ENUM) D_COUNT };
 
 struct Layer {
     const float *ln1_w, *ln1_b, *ln2_w, *ln2_b, *mix, *w0, *a0, *v0, *k_k, *k_a, *r_k, *lnx_w, *lnx_b,

@@ -9,10 +9,11 @@
 //
 // This file: instruction-set choice, the thread pool, the matrix-vector product over rows ("GEMV",
 // weights [out, in] in fp32, bf16 or int8 with a float scale per output row) and the library's
-// general C API. rwkv7.cpp: the WKV-7 recurrence and RWKV-7's fused decode step; legacy.cpp: the
+// general C API. rwkv7.cpp: the WKV-7 recurrence and RWKV-7's fused decode step; rwkv456.cpp: the
 // same for RWKV-4, -5 and -6. core.h: what they share.
 
 #include "core.h"
+#include "layouts.h"
 
 namespace rwkvcpu {
 
@@ -342,7 +343,23 @@ using namespace rwkvcpu;
 // ---------------------------------------------------------------------------------------------
 // C API (ctypes). Every array is contiguous; every float is fp32 unless a wtype says otherwise.
 
-API int rwkv_cpu_abi_version() { return 5; }
+API int rwkv_cpu_abi_version() { return 6; }
+
+// The decode steps' layouts (layouts.h) as comma-separated names, for ``table`` "rwkv7.layer",
+// "rwkv7.dims", "rwkv456.layer", "rwkv456.dims" or "global"; null for any other. Python orders the
+// tensors and sizes it hands over by these, so the order is written down once, here.
+API const char* rwkv_cpu_table(const char* table) {
+    static const struct {
+        const char *name, *names;
+    } tables[] = {{"rwkv7.layer", RWKV7_LAYER_PTRS(LAYOUT_NAME)},
+                  {"rwkv7.dims", RWKV7_DIMS(LAYOUT_NAME)},
+                  {"rwkv456.layer", RWKV456_LAYER_PTRS(LAYOUT_NAME)},
+                  {"rwkv456.dims", RWKV456_DIMS(LAYOUT_NAME)},
+                  {"global", GLOBAL_PTRS(LAYOUT_NAME)}};
+    for (const auto& t : tables)
+        if (std::strcmp(t.name, table) == 0) return t.names;
+    return nullptr;
+}
 
 API int rwkv_cpu_isa_max() { return isa_supported_max(); }
 

@@ -2,10 +2,10 @@
 
 With the library loaded, fp32 and bf16 models keep their matrices ``[out, in]`` (the ``Layer``
 fields are transposed views, no second copy): a decoded token is one call of the fused step
-(``legacy.cpp``), a prompt runs torch GEMMs on the views with the library's WKV-4 / WKV-5/6
+(``rwkv456.cpp``), a prompt runs torch GEMMs on the views with the library's WKV-4 / WKV-5/6
 sequence kernels. The kernels alone are compared with
 ``kernels/wkv4.py`` and ``kernels/wkv6.py`` on every instruction set this CPU has.
-The torch-only model is the same file loaded as if the library were missing.
+The torch-only model is the same file loaded with ``backend="torch"``.
 """
 
 from __future__ import annotations
@@ -37,12 +37,10 @@ def isa(request):
     cpu.set_isa(before)
 
 
-def _pair(tmp_path, spec, precision, monkeypatch):
+def _pair(tmp_path, spec, precision):
     path = make_legacy_checkpoint(tmp_path / f"{spec}.pth", spec)
     native = engine.load(path, device="cpu", precision=precision)
-    with monkeypatch.context() as m:
-        m.setattr(cpu, "available", lambda: False)
-        plain = engine.load(path, device="cpu", precision=precision)
+    plain = engine.load(path, device="cpu", precision=precision, backend="torch")
     return native, plain
 
 
@@ -57,18 +55,18 @@ def _decode(model, prompt, steps):
 
 @pytest.mark.parametrize("spec", SPECS, ids=str)
 def test_fused_decode_equals_torch(spec, tmp_path, monkeypatch, isa):
-    native, plain = _pair(tmp_path, spec, "fp32", monkeypatch)
+    native, plain = _pair(tmp_path, spec, "fp32")
     assert native.kernels.name.startswith(f"cpu-{isa}") and native.kernels.name.endswith("+ fused decode")
     assert plain.kernels.name.startswith("torch")
-    assert native._decoder is not None and plain._decoder is None
+    assert native.weights.decoder is not None and plain.weights.decoder is None
     assert native.kernels.name != plain.kernels.name
     ly = native.layers[0]
     assert ly.R.t().is_contiguous() and not ly.R.is_contiguous() and native.head.t().is_contiguous()
     assert plain.layers[0].R.is_contiguous()
 
     calls = []
-    real = native._decoder.step
-    monkeypatch.setattr(native._decoder, "step", lambda *a: (calls.append(1), real(*a))[1])
+    real = native.weights.decoder.step
+    monkeypatch.setattr(native.weights.decoder, "step", lambda *a: (calls.append(1), real(*a))[1])
     g = torch.Generator().manual_seed(spec.generation)
     toks = torch.randint(0, spec.vocab_size, (24,), generator=g).tolist()
     a, sa = _decode(native, toks[:7], toks[7:])
@@ -80,9 +78,9 @@ def test_fused_decode_equals_torch(spec, tmp_path, monkeypatch, isa):
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=str)
-def test_fused_decode_bf16_close_to_torch(spec, tmp_path, monkeypatch):
-    native, plain = _pair(tmp_path, spec, "bf16", monkeypatch)
-    assert native._decoder is not None
+def test_fused_decode_bf16_close_to_torch(spec, tmp_path):
+    native, plain = _pair(tmp_path, spec, "bf16")
+    assert native.weights.decoder is not None
     toks = list(range(3, 15))
     a, sa = _decode(native, toks[:4], toks[4:])
     b, _ = _decode(plain, toks[:4], toks[4:])
@@ -161,13 +159,14 @@ def test_wkv_kernels_refuse_a_state_of_the_wrong_shape():
 # -- int8 ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("spec", SPECS, ids=str)
-def test_int8_fused_decode_equals_its_torch_fallback(spec, tmp_path, monkeypatch):
+def test_int8_fused_decode_equals_its_torch_fallback(spec, tmp_path):
     """int8 weights: the fused step (int8 GEMV on int16-rounded inputs) and the torch path (the same
     int8 rows dequantised per layer into float32 scratch) compute the same model."""
-    native, plain = _pair(tmp_path, spec, "int8", monkeypatch)
+    native, plain = _pair(tmp_path, spec, "int8")
     assert native.precision == plain.precision == "int8" and native.dtype == torch.float32
-    assert native._decoder is not None and plain._decoder is None
-    assert native._weights.packed[0]["R"].w.dtype == torch.int8 and native._weights.head_packed is not None
+    assert native.weights.decoder is not None and plain.weights.decoder is None
+    assert native.weights.packed[0]["R"].w.dtype == torch.int8 and native.weights.head_packed is not None
+    assert plain.weights.packed[0]["R"].w.dtype == torch.int8           # the torch path reads the same rows
     toks = list(range(3, 20))
     a, sa = _decode(native, toks[:5], toks[5:])
     b, sb = _decode(plain, toks[:5], toks[5:])
@@ -191,7 +190,7 @@ def test_int8_stays_near_fp32(spec, tmp_path):
     agree = (a.argmax(-1) == b.argmax(-1)).float().mean().item()
     assert (a - b).abs().max().item() < 0.15 * a.std().item() and agree >= 0.85, (
         (a - b).abs().max().item(), a.std().item(), agree)
-    assert int8._weights.packed[0]["K"].w.element_size() == 1
+    assert int8.weights.packed[0]["K"].w.element_size() == 1
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=str)
@@ -199,15 +198,15 @@ def test_bf16_on_a_cpu_without_bf16_gemms_runs_prompts_in_fp32(spec, tmp_path, m
     """Where torch's bf16 GEMM is emulated (~4x slower than fp32), a bf16 model keeps its matrices
     bf16 for the decode step but runs prompts as fp32 GEMMs on scratch; its state is bf16 as on
     every bf16 path, so a saved state means the same on both kinds of CPU."""
-    import engine.models.recurrent as legacy
+    import engine.models.weights as weights
 
     path = make_legacy_checkpoint(tmp_path / f"{spec}.pth", spec)
     fast_cpu = engine.load(path, precision="bf16")
-    monkeypatch.setattr(legacy, "bf16_gemm_fast", lambda: False)
+    monkeypatch.setattr(weights, "bf16_gemm_fast", lambda: False)
     slow_cpu = engine.load(path, precision="bf16")
     fp32 = engine.load(path, precision="fp32")
-    assert slow_cpu.precision == "bf16" and slow_cpu.dtype == torch.float32 and slow_cpu._decoder is not None
-    assert slow_cpu._weights.packed[0]["K"].w.dtype == torch.bfloat16 and slow_cpu.emb.dtype == torch.bfloat16
+    assert slow_cpu.precision == "bf16" and slow_cpu.dtype == torch.float32 and slow_cpu.weights.decoder is not None
+    assert slow_cpu.weights.packed[0]["K"].w.dtype == torch.bfloat16 and slow_cpu.emb.dtype == torch.bfloat16
     assert slow_cpu.new_state().parts["att_x_prev"].dtype == torch.bfloat16
     toks = list(range(3, 30))
     a, sa = _decode(slow_cpu, toks[:9], toks[9:])

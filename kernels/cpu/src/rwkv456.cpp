@@ -11,6 +11,7 @@
 // and kernels/wkv6.py, which the tests compare these with.
 
 #include "core.h"
+#include "layouts.h"
 
 namespace rwkvcpu {
 namespace {
@@ -93,30 +94,19 @@ Wkv6HeadFn wkv6_head_fn(int isa, int N) {  // N <= 1024
 // ---------------------------------------------------------------------------------------------
 // The fused decode step.
 
-// Pointers per layer, in the order kernels/cpu/__init__.py passes them (LEGACY_LAYER_PTRS). Vectors are
-// fp32; matrices [out, in] in the model's weight type. What a generation does not have is null.
-enum LayerPtr {
-    P_LN1_W, P_LN1_B, P_LN2_W, P_LN2_B,
-    P_MIX,       // v4: [3, C] k v r; v5: [4, C] k v r g (x mix + x_prev (1 - mix))
-    P_MAA_X,     // v6: [C]
-    P_MAA,       // v6: [5, C] w k v r g
-    P_MAA_W1,    // v6: [5 D, C]
-    P_MAA_W2,    // v6: [5, C, D]
-    P_DECAY,     // v4: [A] w = -exp(time_decay); v5: [A] decay in (0, 1); v6: [A] time_decay
-    P_DECAY_W1,  // v6: [Dd, C]
-    P_DECAY_W2,  // v6: [A, Dd]
-    P_U,         // [A]: v4 time_first, v5/v6 time_faaaa
-    P_R, P_K, P_V, P_G, P_O,  // [A, C] (G: v5/v6), O [C, A]
-    P_LNX_W, P_LNX_B,         // v5/v6: [A]
-    P_FFN_MIX_K, P_FFN_MIX_R, P_FK, P_FR, P_FV,  // fK [F, C], fR [C, C], fV [C, F]
-    P_R_S, P_K_S, P_V_S, P_G_S, P_O_S, P_FK_S, P_FR_S, P_FV_S,  // int8 weights: a float scale per row
-    P_LAYER_COUNT
-};
-enum GlobalPtr { G_EMB, G_LNOUT_W, G_LNOUT_B, G_HEAD, G_HEAD_S, G_COUNT };
-enum Dim {
-    D_GEN, D_L, D_C, D_A, D_H, D_N, D_F, D_V, D_MAA, D_DECAY, D_WTYPE, D_EMB_TYPE, D_SHIFT_TYPE, D_LORA_TYPE,
-    D_COUNT
-};
+// Pointers per layer, then global ones, and the dimensions: in layouts.h's order (RWKV456_*).
+// Vectors are fp32; matrices [out, in] in the model's weight type. What a generation does not have
+// is null. Per layer, with A the attention width, D / Dd the widths of RWKV-6's two LoRAs:
+//   mix       v4: [3, C] k v r; v5: [4, C] k v r g (x mix + x_prev (1 - mix))
+//   maa_x     v6: [C];  maa v6: [5, C] w k v r g;  maa_w1 v6: [5 D, C];  maa_w2 v6: [5, C, D]
+//   decay     v4: [A] w = -exp(time_decay); v5: [A] decay in (0, 1); v6: [A] time_decay
+//   decay_w1  v6: [Dd, C];  decay_w2 v6: [A, Dd]
+//   u         [A]: v4 time_first, v5/v6 time_faaaa
+//   R K V G   [A, C] (G: v5/v6);  O [C, A];  lnx_w, lnx_b v5/v6: [A]
+//   fK [F, C], fR [C, C], fV [C, F];  *_s: int8 weights' float scale per row
+enum LayerPtr { RWKV456_LAYER_PTRS(LAYOUT_ENUM) P_LAYER_COUNT };
+enum GlobalPtr { GLOBAL_PTRS(LAYOUT_ENUM) G_COUNT };
+enum Dim { RWKV456_DIMS(LAYOUT_ENUM) D_COUNT };
 
 struct Layer {
     const float *ln1_w, *ln1_b, *ln2_w, *ln2_b, *mix, *maa_x, *maa, *decay, *u, *lnx_w, *lnx_b, *ffn_mix_k,
@@ -124,7 +114,7 @@ struct Layer {
     Mat maa_w1, maa_w2[5], decay_w1, decay_w2, R, K, V, G, O, fK, fR, fV;
 };
 
-struct Legacy {
+struct Rwkv456 {
     int gen, L, C, A, H, N, F, V, D, Dd, wtype, emb_type, shift_type, lora_type;
     const void* emb;
     const float *lnout_w, *lnout_b;
@@ -141,7 +131,7 @@ struct WkvState {
 
 // v4's WKV over the channels, in chunks the pool's threads take in turn.
 struct Wkv4Job {
-    Legacy* m;
+    Rwkv456* m;
     const Layer* ly;
     float *aa, *bb, *pp;
     mutable std::atomic<long> next{0};
@@ -157,13 +147,13 @@ struct Wkv4Job {
 
 // v5/v6: decay, WKV, GroupNorm (ln_x) and the gate, per head.
 struct Wkv6Job {
-    Legacy* m;
+    Rwkv456* m;
     const Layer* ly;
     float* S;
     int isa;
     mutable std::atomic<int> next{0};
     void operator()(int, int) const {
-        Legacy& M = *m;
+        Rwkv456& M = *m;
         const int N = M.N;
         for (int h; (h = next.fetch_add(1, std::memory_order_relaxed)) < M.H;) {
             const long o = long(h) * N;
@@ -194,7 +184,7 @@ struct Wkv6Job {
 // two are equal in exact arithmetic, not in float, and each follows its own reference).
 inline float blend(float x, float prev, float mix) { return x * mix + prev * (1.0f - mix); }
 
-void time_mix(Legacy& M, const Layer& ly, int l, const Shift& att_prev, const WkvState& state, int isa) {
+void time_mix(Rwkv456& M, const Layer& ly, int l, const Shift& att_prev, const WkvState& state, int isa) {
     const int C = M.C;
     const long base = long(l) * C;
     float *xx = M.xx.data(), *xin = M.xin.data();
@@ -254,7 +244,7 @@ void time_mix(Legacy& M, const Layer& ly, int l, const Shift& att_prev, const Wk
     go.run();
 }
 
-void channel_mix(Legacy& M, const Layer& ly, int l, const Shift& ffn_prev) {
+void channel_mix(Rwkv456& M, const Layer& ly, int l, const Shift& ffn_prev) {
     const int C = M.C;
     const long base = long(l) * C;
     float *xx = M.xx.data(), *xk = M.xin.data(), *xr = xk + C;
@@ -279,7 +269,7 @@ void channel_mix(Legacy& M, const Layer& ly, int l, const Shift& ffn_prev) {
     for (int c = 0; c < C; c++) M.out[c] *= M.fr[c];
 }
 
-void decode_step(Legacy& M, int token, void* att_prev_v, const WkvState& state, void* ffn_prev_v, float* logits) {
+void decode_step(Rwkv456& M, int token, void* att_prev_v, const WkvState& state, void* ffn_prev_v, float* logits) {
     const Shift att_prev{att_prev_v, M.shift_type == W_BF16}, ffn_prev{ffn_prev_v, M.shift_type == W_BF16};
     const int C = M.C, isa = current_isa();
     float *x = M.x.data(), *xx = M.xx.data();
@@ -349,9 +339,9 @@ API void rwkv_wkv6_seq(int T, int H, int N, const float* r, const float* w, int 
 
 // dims: D_COUNT values (enum Dim); ptrs: L * P_LAYER_COUNT layer pointers, then G_COUNT.
 // Returns nullptr if the counts or shapes do not fit this library.
-API void* legacy_create(const int64_t* dims, int ndims, const void* const* ptrs, int nptrs) {
+API void* rwkv456_create(const int64_t* dims, int ndims, const void* const* ptrs, int nptrs) {
     if (ndims != D_COUNT) return nullptr;
-    auto* M = new Legacy();
+    auto* M = new Rwkv456();
     M->gen = int(dims[D_GEN]);
     M->L = int(dims[D_L]);
     M->C = int(dims[D_C]);
@@ -425,13 +415,13 @@ API void* legacy_create(const int64_t* dims, int ndims, const void* const* ptrs,
     return M;
 }
 
-API void legacy_destroy(void* m) { delete static_cast<Legacy*>(m); }
+API void rwkv456_destroy(void* m) { delete static_cast<Rwkv456*>(m); }
 
 // One token through the whole model: the state updated in place (att_prev and ffn_prev [L, C]; v4:
 // s0, s1, s2 = aa, bb, pp, each [L, A]; v5/v6: s0 = wkv [L, H, N, N], s1 and s2 unused), logits [V]
 // written. Allocates nothing.
-API void legacy_decode(void* m, int token, void* att_prev, float* s0, float* s1, float* s2, void* ffn_prev,
+API void rwkv456_decode(void* m, int token, void* att_prev, float* s0, float* s1, float* s2, void* ffn_prev,
                        float* logits) {
     std::lock_guard<std::mutex> lk(g_api);
-    decode_step(*static_cast<Legacy*>(m), token, att_prev, WkvState{s0, s1, s2}, ffn_prev, logits);
+    decode_step(*static_cast<Rwkv456*>(m), token, att_prev, WkvState{s0, s1, s2}, ffn_prev, logits);
 }

@@ -1,0 +1,274 @@
+"""One way for every RWKV generation to read its weights, place them and hand them to the kernels.
+
+A model module (``rwkv4`` ... ``rwkv7``) keeps its math, its ``Layer`` table and its checkpoint
+schema (each tensor's shape; for a matrix, how the file stores it and the compiled step's name for
+it); it builds its layers by asking a :class:`Weights` for each tensor: ``vec`` (a parameter read
+flat), ``mat`` (a matrix of the schema, for ``x @ W``), ``embedding``, ``head``. What comes back
+depends on the precision and the kernels, never on the generation, and is decided here once:
+
+- **Checks first.** The file's tensors are checked against the generation's schema (names, dtypes,
+  shapes, layer count; :mod:`engine.models.schema`) before anything is allocated.
+- **Kernels.** :func:`kernels.select` picks the backend (``backend`` of ``engine.load``).
+- **Dtypes** (:func:`plan`). fp32, fp16: torch computes in that dtype. int8 (CPU only): our
+  weight-only format (:mod:`engine.models.packed`), computed in fp32. bf16 with the compiled
+  library: bf16 matrices read by the fused decode step; prompts run torch's bf16 GEMMs where the
+  CPU multiplies bf16 in hardware (:func:`engine.host.hardware.bf16_gemm_fast`), else fp32 GEMMs
+  (torch emulates bf16 GEMMs ~4x slower than fp32). Token-shift states are bf16 for bf16 models.
+- **Layout.** A file stores a linear weight ``[out, in]``; torch computes ``x @ W`` on ``[in, out]``.
+  With the compiled library the matrices stay ``[out, in]`` (its GEMV streams rows) and torch gets
+  transposed views, which its GEMMs read as fast: one copy of every weight. Without it, torch gets
+  ``[in, out]`` copies (``x @ W`` runs ~1.6x faster than ``F.linear`` on a CPU GEMV).
+- **Packing and scratch.** Matrices kept int8 or bf16 while torch computes in fp32 are expanded
+  one layer at a time into shared fp32 scratch, one buffer per role (:meth:`Weights.dense`).
+- **The compiled decode step** gets every weight once (:meth:`Weights.make_decoder`) and runs a
+  whole token per call (:meth:`Weights.decode`); logits come from a pool that never hands out a
+  buffer a caller still holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+import kernels
+from engine.errors import EngineError
+from engine.host.hardware import bf16_gemm_fast
+from engine.models.checkpoint import Checkpoint
+from engine.models.model import DTYPES, LogitsPool, ModelInfo
+from engine.models.packed import Packed, pack
+from engine.models.schema import LINEAR, LORA, Schema
+from engine.models.state import State
+
+LN_EPS = 1e-5
+_PRECISIONS = {dtype: name for name, dtype in DTYPES.items()}
+_PACKED = (torch.int8, torch.bfloat16)   # formats the LoRAs share with the linear weights
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The dtypes of one loaded model."""
+
+    precision: str               # "fp32", "bf16", "fp16", "int8" (a test's float64 arbiter: "torch.float64")
+    compute: torch.dtype         # torch's activations and the model's own tables
+    store: torch.dtype | None    # the matrices, kept [out, in]; None: plain [in, out] copies in `compute`
+    shift: torch.dtype           # the token-shift states (and the folded embedding)
+    prompt: torch.dtype          # prompts' GEMMs: bf16 on views of bf16 matrices where that is fast
+
+
+def plan(dtype: torch.dtype, compiled: bool, fp32_tables: bool = False) -> Plan:
+    """The dtypes for a model loaded in ``dtype``, with or without the ``compiled`` CPU library.
+
+    ``fp32_tables``: with the library, a bf16 model keeps its own tables fp32 (RWKV-7: its prompts
+    use bf16 views of the packed matrices instead, where that is fast). Otherwise a bf16 model on a
+    CPU with bf16 GEMMs computes in bf16 throughout (RWKV-4/5/6, as their oracle does).
+    """
+    f32, bf16 = torch.float32, torch.bfloat16
+    if dtype == torch.int8:
+        return Plan("int8", f32, torch.int8, f32, f32)
+    if compiled and dtype == bf16:
+        fast = bf16_gemm_fast()
+        if fast and not fp32_tables:
+            return Plan("bf16", bf16, bf16, bf16, bf16)
+        return Plan("bf16", f32, bf16, bf16, bf16 if fast else f32)
+    if compiled:
+        return Plan("fp32", f32, f32, f32, f32)
+    return Plan(_PRECISIONS.get(dtype, str(dtype)), dtype, None, dtype, dtype)
+
+
+class Weights:
+    """One checkpoint's tensors, checked, then read for one model on one device in one precision.
+
+    After the model has built its layers: ``packed[layer][role]`` holds each matrix as the compiled
+    step reads it (``[out, in]``, with int8's scales), ``head_packed`` the head; ``decoder`` is the
+    compiled step, or None when torch computes every token.
+    """
+
+    def __init__(self, ckpt: Checkpoint, schema: Schema, device: torch.device, dtype: torch.dtype,
+                 backend: str = "auto", fp32_tables: bool = False):
+        self.sizes = schema.check(ckpt.tensors, ckpt.path.name)      # before anything is allocated
+        self.schema, self.ckpt, self.z, self.device = schema, ckpt, ckpt.tensors, device
+        if dtype == torch.int8 and device.type != "cpu":
+            raise EngineError("Precision int8 runs on the CPU only; use fp16 or bf16 on a GPU.")
+        precision = _PRECISIONS.get(dtype, str(dtype))
+        try:
+            self.kernels = kernels.select(schema.generation, device.type, precision, backend)
+        except (kernels.Unavailable, ValueError) as e:
+            raise EngineError(f"The '{backend}' kernels cannot run RWKV-{schema.generation} on {device} in "
+                              f"{precision}: {e}. Use backend 'auto'.") from e
+        self.plan = plan(dtype, self.kernels.decoder is not None, fp32_tables)
+        L = self.sizes["L"]
+        self.packed: list[dict[str, Packed]] = [{} for _ in range(L)]
+        self.head_packed: Packed | None = None
+        self.scratch: dict[str, Tensor] = {}
+        self._expand: list[list[tuple[Packed, Tensor]]] = [[] for _ in range(L)]
+        self._head: Tensor | None = None
+        self.decoder = None
+        self.logits_pool = LogitsPool(self.sizes["V"])
+        self._reserve_scratch()
+
+    @property
+    def compiled(self) -> bool:
+        """Whether the compiled CPU library runs this model (matrices kept ``[out, in]``)."""
+        return self.kernels.decoder is not None
+
+    def info(self) -> ModelInfo:
+        s, z = self.sizes, self.z
+        return ModelInfo(generation=self.schema.generation, n_layer=s["L"], n_embd=s["C"], n_head=s.get("H", 0),
+                         head_size=s.get("N", 0), vocab_size=s["V"], dim_ffn=s["F"],
+                         n_params=sum(t.numel() for t in z.values()),
+                         file_dtype=str(z["emb.weight"].dtype).removeprefix("torch."), path=self.ckpt.path,
+                         fingerprint=self.ckpt.fingerprint)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def get(self, key: str, dtype: torch.dtype | None = None) -> Tensor:
+        """``key`` on the device in ``dtype`` (default: the compute dtype), as an owned copy: a tensor
+        still backed by the memory-mapped file would keep the file's pages resident beside ours."""
+        src = self.z[key]
+        t = src.to(device=self.device, dtype=dtype or self.plan.compute)
+        return t.clone() if t.data_ptr() == src.data_ptr() else t
+
+    def vec(self, key: str, dtype: torch.dtype | None = None) -> Tensor:
+        """A parameter stored ``[C]``, ``[1, 1, C]`` or ``[H, N]``, flat."""
+        return self.get(key, dtype).reshape(-1).contiguous()
+
+    def mat(self, key: str) -> Tensor:
+        """A matrix of the schema as ``[in, out]`` for ``x @ W``.
+
+        Where the matrices are kept ``[out, in]`` (the compiled library, int8) each is kept under
+        its role in :attr:`packed`, and the result is a view of it, or of the role's fp32 scratch
+        when it is int8 or bf16 and torch computes in fp32. LoRAs are int8 or bf16 like the linear
+        weights (RWKV-7: in fp32 they were ~15% of an int8 token's bytes at 0.1B); RWKV-6's small
+        ones stay in the compute dtype. Without the library: plain ``[in, out]`` copies.
+        """
+        layer, e = self.schema.entry(key)
+        store = self.plan.store
+        if e.kind == LINEAR and store is not None:
+            return self._keep(pack(self.z[key], store), layer, e.role)
+        if e.kind == LINEAR:
+            return self.get(key).t().contiguous()
+        if e.kind == LORA and store in _PACKED:
+            return self._keep(pack(self.z[key].t(), store), layer, e.role)
+        t = self.get(key)
+        if not self.compiled:
+            return t.contiguous()
+        out_in = t.transpose(-1, -2).contiguous()
+        self.packed[layer][e.role] = Packed(out_in)
+        return out_in.transpose(-1, -2)
+
+    def head(self) -> Tensor:
+        """The head as ``[in, out]`` (see :meth:`mat`); :meth:`logits` multiplies by it."""
+        self._head = self.mat("head.weight")
+        return self._head
+
+    def embedding(self, fold_in_file_dtype: bool) -> Tensor:
+        """The embedding with ``ln0`` folded in (every token's first step), in the shift dtype.
+
+        RWKV-4/5/6 fold in the file's dtype and then cast, exactly as their oracle does
+        (``fold_in_file_dtype``); RWKV-7 folds in the compute dtype, as its reference does.
+        """
+        emb, w, b = self.z["emb.weight"], self.z["blocks.0.ln0.weight"], self.z["blocks.0.ln0.bias"]
+        C = emb.shape[1]
+        if fold_in_file_dtype:
+            try:
+                folded = F.layer_norm(emb, (C,), w.to(emb.dtype), b.to(emb.dtype), LN_EPS)
+            except RuntimeError:   # a dtype this torch cannot normalise on the CPU
+                folded = F.layer_norm(emb.float(), (C,), w.float(), b.float(), LN_EPS)
+            folded = folded.to(device=self.device, dtype=self.plan.compute).contiguous()
+        else:
+            folded = F.layer_norm(emb.to(device=self.device, dtype=self.plan.compute), (C,),
+                                  self.vec("blocks.0.ln0.weight"), self.vec("blocks.0.ln0.bias"), LN_EPS)
+        return folded.to(self.plan.shift)
+
+    def release_file(self) -> None:
+        """Let go of the checkpoint once the model is built: its memory-mapped pages, all read by
+        now, would otherwise stay resident beside the model's own copies for as long as it lives."""
+        self.z = {}
+        self.ckpt = None
+
+    def _reserve_scratch(self) -> None:
+        """The fp32 scratch of the linear weights torch reads expanded (int8, or bf16 computed in
+        fp32), one buffer per role shared by every layer, allocated before any packing (as RWKV-7
+        always did): long-lived buffers allocated among the packing's big temporaries can keep
+        freed heap resident. The LoRAs' small buffers come when first needed."""
+        store = self.plan.store
+        if store is None or store == self.plan.compute:
+            return
+        for e in self.schema.block.values():
+            if e.kind == LINEAR:
+                self.scratch[e.role] = torch.empty(self.schema.shape(e, self.sizes), dtype=torch.float32,
+                                                   device=self.device)
+
+    def _keep(self, p: Packed, layer: int, role: str) -> Tensor:
+        if layer < 0:
+            self.head_packed = p
+            return p.w.t()
+        self.packed[layer][role] = p
+        if p.w.dtype == self.plan.compute:       # torch reads the kept memory itself
+            return p.w.t()
+        buf = self.scratch.get(role)
+        if buf is None:                          # a LoRA's (see _reserve_scratch)
+            buf = self.scratch[role] = torch.empty(p.w.shape, dtype=torch.float32, device=self.device)
+        self._expand[layer].append((p, buf))
+        return buf.t()
+
+    # -- running ---------------------------------------------------------------------------------
+
+    def dense(self, layer: int) -> None:
+        """Before torch runs ``layer`` on int8 or bf16 matrices: expand them into the fp32 scratch."""
+        for p, buf in self._expand[layer]:
+            p.dense_into(buf)
+
+    def logits(self, x: Tensor) -> Tensor:
+        """float32 logits of ``x`` ``[C]`` (after ``ln_out``): the compiled GEMV, the int8 rows a slice
+        at a time, or ``x @ head``."""
+        hp = self.head_packed
+        if self.kernels.gemv is not None:
+            return self.kernels.gemv(hp.w, x.float().contiguous(), self.logits_pool.take(), hp.scale)
+        if hp is not None:
+            return hp.matvec_rows(x.float())
+        return (x @ self._head).float()
+
+    def make_decoder(self, dims: Mapping[str, int | torch.dtype], layers: Sequence[Mapping[str, Tensor | None]],
+                     emb: Tensor, ln_out: tuple[Tensor, Tensor]) -> None:
+        """Hand every weight to the compiled decode step, once (it keeps pointers, we keep tensors).
+
+        ``layers``: per layer, the vectors by the step's pointer names (fp32 copies are made of
+        others); the matrices come from :attr:`packed`. ``dims``: the generation's own sizes (the
+        common ones are added here). Without the compiled library this does nothing.
+        """
+        if not self.compiled:
+            return
+        ptrs = []
+        for i, vectors in enumerate(layers):
+            d = {k: None if v is None else v.float().contiguous() for k, v in vectors.items()}
+            for role, p in self.packed[i].items():
+                d[role] = p.w
+                if p.scale is not None:
+                    d[role + "_s"] = p.scale
+            ptrs.append(d)
+        hp, s = self.head_packed, self.sizes
+        glob = {"emb": emb, "lnout_w": ln_out[0].float().contiguous(), "lnout_b": ln_out[1].float().contiguous(),
+                "head": hp.w, "head_s": hp.scale}
+        common = {"n_layer": s["L"], "n_embd": s["C"], "n_head": s.get("H", 0), "head_size": s.get("N", 0),
+                  "dim_ffn": s["F"], "vocab_size": s["V"], "wtype": self.plan.store, "emb_type": emb.dtype,
+                  "shift_type": self.plan.shift}
+        self.decoder = self.kernels.decoder({**common, **dims}, ptrs, glob)
+
+    def decode(self, token: int, state: State, wkv_parts: tuple[str, ...]) -> Tensor:
+        """``token`` through the compiled step: one call, the state advanced in place, no allocation.
+
+        A state made by this file in another precision (or a view) is converted once, in the State.
+        """
+        p = state.parts
+        for k in ("att_x_prev", "ffn_x_prev", *wkv_parts):
+            want = torch.float32 if k in wkv_parts else self.plan.shift
+            if p[k].dtype != want or not p[k].is_contiguous():
+                p[k] = p[k].to(want).contiguous()
+        logits = self.logits_pool.take()
+        self.decoder.step(token, p["att_x_prev"], [p[k] for k in wkv_parts], p["ffn_x_prev"], logits)
+        return logits
