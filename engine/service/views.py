@@ -210,12 +210,7 @@ class ModelView:
         info = model.info
         path = Path(info.path)
         size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
-        kernels = getattr(model, "kernels", None)
-        if kernels is None:
-            from engine.models.recurrent import kernel_choice
-
-            kernels = kernel_choice(model)
         dev = model.device
         return cls(info.name, str(path), info.generation, info.n_params, info.n_layer, info.vocab_size,
-                   "cpu" if dev.type == "cpu" else f"{dev.type}:{dev.index or 0}", model.precision, kernels.name,
+                   "cpu" if dev.type == "cpu" else f"{dev.type}:{dev.index or 0}", model.precision, model.kernels.name,
                    model.new_state().nbytes, info.fingerprint, info.describe(), size, template)
