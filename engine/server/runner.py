@@ -75,10 +75,15 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def _server(service: EngineService, host: str, api_key: str | None, log_level: str, options) -> _Server:
+def check_address(host: str, api_key: str | None) -> None:
+    """Refuse an address open to other computers without an API key."""
     if not is_loopback(host) and not api_key:
         raise ServerConfigError(f"Serving on {host} would let other computers use the model; give an API key "
                                 "(--api-key KEY) to do that, or serve on 127.0.0.1.")
+
+
+def _server(service: EngineService, host: str, api_key: str | None, log_level: str, options) -> _Server:
+    check_address(host, api_key)
     app = create_app(service, api_key=api_key, loopback=is_loopback(host), **options)
     config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on",
                             timeout_graceful_shutdown=GRACE_SECONDS, server_header=False)
@@ -173,4 +178,4 @@ class ServerThread:
             self._sock.close()
 
 
-__all__ = ["ServerConfigError", "ServerThread", "bind", "is_loopback", "serve"]
+__all__ = ["ServerConfigError", "ServerThread", "bind", "check_address", "is_loopback", "serve"]
