@@ -53,6 +53,15 @@ class Bridge:
         self._running = 0
         self._waiting: deque[Ticket] = deque()
 
+    @property
+    def running(self) -> int:
+        """Requests holding a slot (their jobs are in the engine, or about to be)."""
+        return self._running
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
     # -- the loop --------------------------------------------------------------------------------------
 
     def attach(self) -> None:
