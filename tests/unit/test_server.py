@@ -193,6 +193,14 @@ def test_a_state_is_saved_and_a_conversation_resumes_from_it(client, service):
                                    ("user", QUESTIONS[6])])
     assert resumed.choices[0].message.content == full.text.strip()
     assert resumed.usage.prompt_tokens < full.prompt_tokens      # only the new turn was read
+    # the name now holds another conversation's state: a resumed reply follows that one
+    client.chat.completions.create(model="demo", messages=[_user("Tell me about dogs and cats in the city.")],
+                                   extra_body={"save_state": "port-1"}, **GREEDY_BODY)
+    again = client.chat.completions.create(model="demo", messages=[_user(QUESTIONS[6])],
+                                           extra_body={"state": "port-1"}, **GREEDY_BODY)
+    fresh = service.call(C.Complete(tuple(render_messages(WORLD, [("user", QUESTIONS[6])])), GREEDY, max_tokens=CAP,
+                                    stop=("\n\n",), start="port-1", cache=False), 60)
+    assert again.choices[0].message.content == fresh.text.strip() != resumed.choices[0].message.content
     for name, wrong in (("state", "../port-1"), ("state", "never-saved"), ("save_state", "a/b")):
         with pytest.raises(openai.BadRequestError) as e:
             client.chat.completions.create(model="demo", messages=[_user("Hi")], extra_body={name: wrong})
