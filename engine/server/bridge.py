@@ -70,6 +70,7 @@ class Bridge:
         if self._loop is loop:
             return
         self.detach()
+        self.closing = False
         self._loop = loop
         self._unsubscribe = self.service.subscribe(self._deliver)
 
@@ -122,6 +123,9 @@ class Bridge:
     def start(self, ticket: Ticket, command: Complete) -> None:
         """Submit ``command`` for a ticket that has its slot."""
         assert ticket.has_slot
+        if self.closing:
+            ticket.ended = True
+            raise ApiError(503, "The server is shutting down.", type="server_error", code="shutting_down")
         try:
             request, future = self.service.submit(command)
         except EngineError as e:        # the engine has shut down

@@ -9,6 +9,7 @@ import asyncio
 import json
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -273,6 +274,30 @@ def test_a_client_that_leaves_mid_stream_frees_its_slot(start, service):
         assert ok.status_code == 200 and ok.json()["usage"]["completion_tokens"] >= 1
     finally:
         unsubscribe()
+
+
+def test_requests_beyond_the_running_ones_wait_their_turn_in_a_bounded_queue(start):
+    server = start(max_running=1, max_queued=1, max_tokens_cap=CAP)
+    bridge = server.app.state.bridge
+    short = json.dumps({"prompt": "Hi", "max_tokens": 2}).encode()
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        with http.stream("POST", "/completions", json=ENDLESS) as resp:
+            chunks = resp.iter_raw()
+            next(chunks)                        # the only slot is taken
+            leaver = socket.create_connection(("127.0.0.1", server.port))
+            leaver.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: %d\r\n\r\n%s" % (len(short), short))
+            _wait_until(lambda: bridge.waiting == 1, "a request to queue")
+            leaver.close()                      # a client that leaves the queue gives its place back
+            _wait_until(lambda: bridge.waiting == 0, "the queue to empty")
+            answers: list[httpx.Response] = []
+            waiter = threading.Thread(target=lambda: answers.append(
+                httpx.post(server.url + "/completions", content=short, timeout=60)))
+            waiter.start()
+            _wait_until(lambda: bridge.waiting == 1, "a request to queue")
+            assert http.post("/completions", content=short).status_code == 429
+        waiter.join(60)                         # the stream closed: the queued request ran
+    assert answers[0].status_code == 200 and answers[0].json()["usage"]["completion_tokens"] >= 1
 
 
 def test_stopping_the_server_ends_its_streams(start, service):
