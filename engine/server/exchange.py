@@ -46,8 +46,8 @@ def failure_error(failed: Failed) -> ApiError:
 
 
 def stopped_error() -> ApiError:
-    return ApiError(503, "The reply was stopped by the server (it is shutting down, or every reply was stopped).",
-                    type="server_error", code="stopped")
+    return ApiError(503, "The reply was stopped by the engine (the server is shutting down, the model is being "
+                         "switched, or every reply was stopped).", type="server_error", code="stopped")
 
 
 class CompletionResponse:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -64,7 +65,9 @@ def url_of(sock: socket.socket) -> str:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, whose exit (Ctrl+C, :meth:`ServerThread.stop`) first stops the replies."""
+    """uvicorn's server, whose exit (Ctrl+C, SIGTERM, :meth:`ServerThread.stop`) first stops the
+    replies. uvicorn would raise the signal again once it has stopped, which for SIGTERM ends the
+    process before the caller can shut the engine down; here :func:`serve` just returns."""
 
     def __init__(self, config: uvicorn.Config, app):
         super().__init__(config)
@@ -72,7 +75,9 @@ class _Server(uvicorn.Server):
 
     def handle_exit(self, sig, frame) -> None:
         self.bridge.close_threadsafe()
-        super().handle_exit(sig, frame)
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True          # a second Ctrl+C: stop waiting for connections
+        self.should_exit = True
 
 
 def check_address(host: str, api_key: str | None) -> None:
@@ -100,7 +105,7 @@ def serve(service: EngineService, host: str = "127.0.0.1", port: int = 8000, *, 
         on_ready(url_of(sock))
     try:
         server.run(sockets=[sock])
-    except KeyboardInterrupt:       # uvicorn re-raises the Ctrl+C it handled once it has stopped
+    except KeyboardInterrupt:       # a Ctrl+C before uvicorn took the signal over
         pass
     finally:
         sock.close()

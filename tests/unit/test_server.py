@@ -408,7 +408,8 @@ def test_serve_refuses_an_open_address_without_a_key(capsys):
     assert "API key" in capsys.readouterr().err
 
 
-def test_python_m_engine_serve_answers_until_ctrl_c(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_python_m_engine_serve_answers_until_stopped_then_shuts_the_engine_down(tmp_path, stop):
     proc = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--model", "demo", "--port", "0",
                              "--data-dir", str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -419,9 +420,9 @@ def test_python_m_engine_serve_answers_until_ctrl_c(tmp_path):
         r = openai.OpenAI(base_url=url, api_key="-", max_retries=0).completions.create(
             model="demo", prompt="Hello", max_tokens=3, **GREEDY_BODY)
         assert r.usage.completion_tokens == 3
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         assert proc.wait(60) == 0
-        assert (tmp_path / "conversations.sqlite3").exists()
+        assert "[stopped]" in proc.stderr.read()       # printed after the engine shut down
     finally:
         if proc.poll() is None:
             proc.kill()
