@@ -1,4 +1,4 @@
-"""``python -m engine``: the engine without the window (info, generate, chat, bench, quality)."""
+"""``python -m engine``: the engine without the window (info, generate, chat, serve, bench, quality)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from engine.errors import EngineError
+from engine.tools.serve import add_parser as add_serve_parser
 
 # engine.text.chat.TEMPLATES' names, spelled out so that --help needs no torch import; a test keeps them equal.
 TEMPLATE_NAMES = ("world", "raven")
@@ -72,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="chat template: auto (Bob/Alice for RWKV-4 Pile/Raven, else User/Assistant), "
                         + ", ".join(TEMPLATE_NAMES))
     p.add_argument("--save-state", help="save the conversation state here after every reply")
+
+    add_serve_parser(sub)
 
     sub.add_parser("train", help="train an RWKV-7 from scratch (see: train --help)", add_help=False)
 
@@ -304,6 +307,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_generate(args)
         if args.command == "chat":
             return cmd_chat(args)
+        if args.command == "serve":
+            from engine.tools.serve import run_serve
+
+            return run_serve(args)
         if args.command == "quality":
             from engine.tools.quality import run_quality
 
