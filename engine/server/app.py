@@ -71,11 +71,8 @@ def create_app(service: EngineService, *, api_key: str | None = None, allow_orig
         parsed = parse(body, view, limits, service.named_states())
         bridge.attach()
         ticket = bridge.admit()
-        # Not through the state cache from a named state: the cache knows a start by its name, and
-        # save_state may have put another state under that name since.
         command = Complete(prompt=parsed.prompt, sampler=parsed.sampler, max_tokens=parsed.max_tokens,
-                           stop=parsed.stop, start=parsed.start, save_as=parsed.save_as,
-                           cache=parsed.start is None)
+                           stop=parsed.stop, start=parsed.start, save_as=parsed.save_as)
         reply = Reply(parsed.chat, view.name, view.fingerprint, include_usage=parsed.include_usage)
         return CompletionResponse(bridge, ticket, parsed, reply, command)
 

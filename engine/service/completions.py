@@ -9,9 +9,12 @@ ended at its stop string are cached for the next request, which resends the same
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator
+
+import torch
 
 from engine.models.model import Model
 from engine.models.state import State
@@ -21,6 +24,16 @@ from engine.service.state_cache import StateCache, boundaries_of
 from engine.text.generation import CHUNK_LEN, completion_tokens, generate, is_cancelled
 from engine.text.sampling import Sampler, penalty_exempt_ids
 from engine.text.tokenizer import Tokenizer
+
+
+def _content_key(state: State) -> str:
+    """A start state by what it holds, not by its name: a name can be given to another state later
+    (save_as), and a cached reply must never come from the old one."""
+    digest = hashlib.sha256()
+    for name in sorted(state.parts):
+        digest.update(name.encode())
+        digest.update(state.parts[name].detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()[:32]
 
 
 class CompletionJob:
@@ -57,7 +70,7 @@ class CompletionJob:
         segments = [tok.encode(s) for s in cmd.prompt[:-1]] + [completion_tokens(tok, cmd.prompt[-1])] \
             if cmd.prompt else []
         tokens = [t for seg in segments for t in seg]
-        start_key = cmd.start or ""
+        start_key = _content_key(self._start) if cmd.start is not None else ""
         cached, state = (0, None)
         if self._cache is not None and cmd.cache:
             cached, state = self._cache.lookup(model, start_key, tokens, boundaries_of(segments))

@@ -109,3 +109,17 @@ def test_logit_bias_forces_and_bans_tokens(demo_service):
                                                                        logit_bias=((first, -100.0),)),
                                           max_tokens=1, stop_at_end_of_text=False))
     assert banned.text != plain.text
+
+
+def test_a_name_given_to_another_state_never_brings_back_a_reply_from_the_old_one(demo_service):
+    first = render_messages(WORLD, [("user", QUESTIONS[0])])
+    other = render_messages(WORLD, [("user", QUESTIONS[2])])
+    demo_service.call(C.Complete(tuple(first), GREEDY, max_tokens=60, stop=("\n\n",), save_as="slot"))
+    follow = tuple(render_messages(WORLD, [("user", QUESTIONS[1])]))
+    a = demo_service.call(C.Complete(follow, GREEDY, max_tokens=60, stop=("\n\n",), start="slot"))
+    demo_service.call(C.Complete(tuple(other), GREEDY, max_tokens=60, stop=("\n\n",), save_as="slot"))
+    b = demo_service.call(C.Complete(follow, GREEDY, max_tokens=60, stop=("\n\n",), start="slot"))
+    fresh = demo_service.call(C.Complete(follow, GREEDY, max_tokens=60, stop=("\n\n",), start="slot", cache=False))
+    assert b.text == fresh.text and b.cached_tokens == 0
+    again = demo_service.call(C.Complete(follow, GREEDY, max_tokens=60, stop=("\n\n",), start="slot"))
+    assert again.text == fresh.text and again.cached_tokens > 0 and a.prompt_tokens == again.prompt_tokens
