@@ -45,8 +45,14 @@ def weight_files(folder: Path, strict: bool = True) -> list[Path]:
         if (folder / index).is_file():
             try:
                 names = sorted(set(json.loads((folder / index).read_text())["weight_map"].values()))
-            except (ValueError, KeyError, TypeError) as e:
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
                 raise NotAModelError(f"'{folder.name}/{index}' is damaged ({e}).") from e
+            # The index is a file from the internet: a shard is a file of this folder, named plainly,
+            # never a path that leads out of it ("../x", "/etc/x", "C:\\x", "sub/x").
+            bad = [n for n in names if not isinstance(n, str) or not _plain_name(n)]
+            if bad:
+                raise NotAModelError(f"'{folder.name}/{index}' names a weight file outside its folder "
+                                     f"({bad[0]!r}); it was refused without reading anything.")
             missing = [n for n in names if not (folder / n).is_file()]
             if missing and strict:
                 raise ModelNotFoundError(f"The model folder '{folder.name}' lacks {len(missing)} of its weight "
@@ -54,6 +60,11 @@ def weight_files(folder: Path, strict: bool = True) -> list[Path]:
             return [folder / n for n in names]
     found = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
     return found
+
+
+def _plain_name(name: str) -> bool:
+    return (bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name and ":" not in name
+            and not name.startswith("."))
 
 
 def read_config(folder: Path) -> dict:

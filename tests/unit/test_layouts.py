@@ -105,3 +105,25 @@ def test_a_folder_missing_a_shard_says_the_download_is_incomplete(tmp_path):
     (folder / "model-00002-of-00002.safetensors").unlink()
     with pytest.raises(ModelNotFoundError, match="incomplete"):
         engine.load(folder)
+
+
+@pytest.mark.parametrize("shard", ["../outside.safetensors", "/etc/passwd", "sub/dir.safetensors",
+                                   "..\\outside.safetensors", "C:model.safetensors", ".hidden.safetensors"])
+def test_an_index_naming_a_file_outside_its_folder_is_refused(tmp_path, shard):
+    import json
+
+    from engine.errors import NotAModelError
+    from engine.host.library import inspect_file
+
+    sd = make_legacy_state_dict(LegacySpec(4, n_layer=2, n_embd=64, vocab_size=512))
+    folder = write_transformers_rwkv4(tmp_path / "rwkv-4-tiny", sd, shards=2)
+    index = folder / "model.safetensors.index.json"
+    data = json.loads(index.read_text())
+    first = next(iter(data["weight_map"]))
+    data["weight_map"][first] = shard
+    index.write_text(json.dumps(data))
+    (tmp_path / "outside.safetensors").write_bytes(b"not for reading")
+    with pytest.raises(NotAModelError, match="outside its folder"):
+        engine.load(folder)
+    with pytest.raises(NotAModelError, match="outside its folder"):
+        inspect_file(folder)
