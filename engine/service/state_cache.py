@@ -27,6 +27,7 @@ from engine.models.model import Model
 from engine.models.state import State
 
 log = logging.getLogger(__name__)
+MAX_LENGTHS = 256
 
 
 class StateCache:
@@ -36,6 +37,7 @@ class StateCache:
         self.disk_bytes = 4 * ram_bytes if disk_bytes is None else disk_bytes
         self._ram: OrderedDict[str, State] = OrderedDict()
         self._disk: OrderedDict[str, int] = OrderedDict()      # key -> file size, oldest first
+        self._lengths: OrderedDict[int, None] = OrderedDict()  # token counts of recent entries (this run)
         self.hits = self.misses = 0
         self._scan()
 
@@ -44,8 +46,10 @@ class StateCache:
     def lookup(self, model: Model, start: str, tokens: Sequence[int], boundaries: Sequence[int]
                ) -> tuple[int, State | None]:
         """(how many leading tokens are covered, a copy of the state after them) for the longest
-        boundary whose prefix is cached; (0, None) if none is."""
-        for end in sorted(set(boundaries), reverse=True):
+        cached prefix: tried at the request's boundaries and at the lengths of the states cached in
+        this run (a plain completion that resends text has one segment, yet its start may be cached);
+        (0, None) if none is."""
+        for end in sorted(set(boundaries) | set(self._lengths), reverse=True):
             if end <= 0 or end > len(tokens):
                 continue
             key = self.key(model, start, tokens[:end])
@@ -61,6 +65,10 @@ class StateCache:
         if self.ram_bytes <= 0 or not tokens:
             return
         key = self.key(model, start, tokens)
+        self._lengths[len(tokens)] = None
+        self._lengths.move_to_end(len(tokens))
+        while len(self._lengths) > MAX_LENGTHS:            # bounds a lookup's work, not what is cached
+            self._lengths.popitem(last=False)
         self._ram[key] = state
         self._ram.move_to_end(key)
         self._spill(model)
