@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 
 from torch import Tensor
@@ -97,12 +97,47 @@ class Stats:
         return self.generated_tokens / self.decode_seconds if self.decode_seconds else 0.0
 
 
+@dataclass(frozen=True, eq=False)
+class Forward:
+    """A model call a generation needs before it can go on: ``tokens`` fed onto ``state`` (advanced
+    in place); whoever runs it sends back the logits after the last token. A scheduler that drives
+    many generations runs their single-token calls together (one read of the weights for all)."""
+
+    tokens: Sequence[int]
+    state: State
+
+
+Steps = Generator["Forward | str", "Tensor | None", None]
+
+
+def drive(model: Model, steps: Steps) -> Iterator[str]:
+    """Run ``steps`` alone: each :class:`Forward` it asks for on ``model``, its text passed on.
+    Closing the result closes ``steps`` (whose own clean-up then runs)."""
+    value = None
+    try:
+        while True:
+            try:
+                item = steps.send(value)
+            except StopIteration:
+                return
+            if isinstance(item, Forward):
+                value = model.forward(item.tokens, item.state)[0]
+            else:
+                value = None
+                yield item
+    finally:
+        steps.close()
+
+
 class Generation:
     """Iterate for text pieces; afterwards read ``stop_reason``, ``tokens``, ``text``, ``state``, ``stats``.
 
     ``stop_reason`` is ``"stop"`` (a stop string), ``"eos"`` (a stop token), ``"length"``
     (``max_tokens`` reached) or ``"cancelled"``. The state has consumed every generated token,
     the stop string's included, so it is ready for whatever comes next.
+
+    Iterating runs the model itself. :meth:`steps` instead hands every model call out as a
+    :class:`Forward` (use one or the other): the engine service batches them across generations.
     """
 
     def __init__(self, model: Model, tokenizer: Tokenizer, prompt: str | Sequence[int] | None, *,
@@ -120,13 +155,20 @@ class Generation:
         self.text = ""
         self.stop_reason: str | None = None
         self.stats = Stats(prompt_tokens=len(self.prompt_tokens))
-        self._iter = self._run()
+        self._steps = self._run()
+        self._iter: Iterator[str] | None = None
 
     def __iter__(self) -> Iterator[str]:
         return self
 
     def __next__(self) -> str:
+        if self._iter is None:
+            self._iter = drive(self.model, self._steps)
         return next(self._iter)
+
+    def steps(self) -> Steps:
+        """The generation as text pieces and the :class:`Forward` calls it needs (see the class)."""
+        return self._steps
 
     def run(self) -> str:
         """Consume the whole generation; return the text."""
@@ -134,14 +176,14 @@ class Generation:
             pass
         return self.text
 
-    def _run(self) -> Iterator[str]:
+    def _run(self) -> Steps:
         t0 = time.perf_counter()
         logits = self.state.last_logits
-        if self.prompt_tokens:
-            logits = feed(self.model, self.prompt_tokens, self.state, self.cancel, self.chunk_len)
-            if logits is None:
+        for start in range(0, len(self.prompt_tokens), self.chunk_len):
+            if is_cancelled(self.cancel):
                 self.stop_reason = "cancelled"
                 return
+            logits = yield Forward(self.prompt_tokens[start:start + self.chunk_len], self.state)
         self.stats.prefill_seconds = time.perf_counter() - t0
         decoder = self.tokenizer.stream()
         full, emitted = "", 0
@@ -159,7 +201,7 @@ class Generation:
                 break
             self.sampler.accept(token)
             self.tokens.append(token)
-            logits, _ = self.model.forward([token], self.state)
+            logits = yield Forward([token], self.state)
             self.stats.generated_tokens += 1
             self.stats.decode_seconds = time.perf_counter() - t1
             full += decoder.push(token)
