@@ -68,6 +68,11 @@ class Listing:
     models: tuple[str, ...]
     kind: str = OPENAI
 
+    @property
+    def ours(self) -> bool:
+        """RWKV Desktop's own server (its state cache makes a resent history cheap)."""
+        return self.kind == RWKV_DESKTOP
+
 
 def client(read_seconds: float = READ_SECONDS) -> httpx2.Client:
     timeout = httpx2.Timeout(read_seconds, connect=CONNECT_SECONDS, write=CONNECT_SECONDS, pool=CONNECT_SECONDS)

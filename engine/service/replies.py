@@ -5,7 +5,8 @@ The job owns the persistence of its turn. The user's message is stored before th
 begins; the reply's text is stored every second while it streams, so a crash loses at most a second
 of it; at the end the reply and its state are stored together. Stopped (also by a quit), the
 partial reply is stored and marked stopped; failed, it is stored without a state (its tokens are
-the truth, and the next step rebuilds the state from them) and the failure becomes an event.
+the truth, and the next step rebuilds the state from them), the conversation as it now stands is
+sent (:class:`ConversationChanged`), and the failure becomes an event.
 """
 
 from __future__ import annotations
@@ -16,7 +17,17 @@ import time
 from collections.abc import Callable, Iterator
 
 from engine.service.conversations import Live
-from engine.service.events import Event, Failed, Finished, MessageCreated, PromptProgress, Stats, Stopped, TextDelta
+from engine.service.events import (
+    ConversationChanged,
+    Event,
+    Failed,
+    Finished,
+    MessageCreated,
+    PromptProgress,
+    Stats,
+    Stopped,
+    TextDelta,
+)
 from engine.service.remote import WAITING
 from engine.service.store import ConversationStore
 from engine.service.views import ReplyStats
@@ -150,6 +161,7 @@ class ReplyJob:
         try:
             if self.reply is not None:      # the chat marked it "error" and dropped its state
                 self._store.save_message(live.id, self.reply)
+                self._emit(ConversationChanged(self.request, live.view()))     # the reply as it now stands
         except Exception:       # the failure to report is the first one
             log.exception("could not store the reply that failed")
         self._finish(Failed(self.request, live.id, title, message))
