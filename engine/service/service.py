@@ -29,12 +29,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.errors import EmptyPromptError, EngineError
 from engine.service import commands as C
+from engine.service.backends import Backends, LocalModelNeeded
 from engine.service.completions import CompletionJob
 from engine.service.conversations import Live, new_live, new_remote_live, open_live, open_remote_live
 from engine.service.events import (
@@ -46,19 +46,16 @@ from engine.service.events import (
     Exported,
     Failed,
     MessageCreated,
-    ModelLoaded,
-    ModelLoading,
     StateSaved,
-    TuningChanged,
 )
 from engine.service.failures import COMMAND_TITLES, describe
 from engine.service.named_states import NamedStates, check_name
-from engine.service.remote import LOCAL_ONLY, RemoteChat, RemoteServer
+from engine.service.remote import RemoteChat, RemoteServer
 from engine.service.replies import ReplyJob
 from engine.service.state_cache import StateCache
 from engine.service.store import ConversationStore
 from engine.service.views import ChatSettings, ConversationSummary, ModelView
-from engine.text.chat import THINK_MODES, clean, template_for
+from engine.text.chat import THINK_MODES, clean
 
 log = logging.getLogger(__name__)
 
@@ -68,20 +65,7 @@ IDLE_WAIT = 0.25        # seconds the thread sleeps while every job waits on a r
 _WAKE = ("wake",)       # queued by helper threads (and stop) to end that sleep
 
 
-class LocalModelNeeded(EngineError):
-    """The command needs a model on this computer, and the chats use a remote server."""
-
-
-@dataclass(frozen=True)
-class Connected(C.Command):
-    """A connection check has ended (queued by its helper thread): the server, or why not."""
-
-    switch: int
-    result: RemoteServer | BaseException
-    seconds: float
-
-
-class EngineService:
+class EngineService(Backends):
     """See the module docstring. ``data_dir`` holds ``conversations.sqlite3`` and ``states/``."""
 
     def __init__(self, data_dir: Path, *, keep_states: int = 3, state_cache_mb: int = 512,
@@ -274,96 +258,6 @@ class EngineService:
                 self._request_cancels.pop(job.request, None)
             else:
                 self._cancels.pop(job.conversation, None)
-
-    # -- model and tuning --------------------------------------------------------------------------
-
-    def _loadmodel(self, request: int, cmd: C.LoadModel) -> Event:
-        import engine
-        from engine.errors import OutOfMemoryError
-        from engine.text.tokenizer import tokenizer_for
-
-        self._switch += 1
-        self._finish_jobs()
-        self._emit(ModelLoading(request, cmd.source))
-        t0 = time.perf_counter()
-        try:
-            model = engine.load(cmd.source, device=cmd.device, precision=cmd.precision)
-        except OutOfMemoryError:
-            if self._model is None:
-                raise
-            self._drop_model()          # room for the new one: the old one cannot stay after all
-            model = engine.load(cmd.source, device=cmd.device, precision=cmd.precision)
-        tokenizer = tokenizer_for(model)
-        self._drop_model()
-        self.state_cache.clear()
-        self._model, self._tokenizer = model, tokenizer
-        self.model_view = ModelView.of(model, template_for(model, tokenizer))
-        return ModelLoaded(request, self.model_view, time.perf_counter() - t0)
-
-    def _drop_model(self) -> None:
-        self._live.clear()
-        self._model = self._tokenizer = self._remote = None
-        self._tuning, self.tuning_name = None, None
-        self.model_view = None
-
-    def _connectremote(self, request: int, cmd: C.ConnectRemote) -> None:
-        """Ask the server for its models on a helper thread; :meth:`_connected` goes on from there."""
-        self._switch += 1
-        switch, t0 = self._switch, time.perf_counter()
-        self._emit(ModelLoading(request, cmd.url))
-
-        def check() -> None:
-            try:
-                result: RemoteServer | BaseException = RemoteServer.connect(cmd.url, cmd.api_key, cmd.model)
-            except Exception as e:  # told by _connected, on the engine thread
-                result = e
-            self._queue.put((request, Connected(switch, result, time.perf_counter() - t0)))
-
-        threading.Thread(target=check, name="remote-connect", daemon=True).start()
-
-    def _connected(self, request: int, cmd: Connected) -> Event:
-        title = COMMAND_TITLES[C.ConnectRemote]
-        if isinstance(cmd.result, BaseException):
-            return Failed(request, None, title, describe(cmd.result)[1])
-        if cmd.switch != self._switch:
-            return Failed(request, None, title, "Another model was chosen while the server was being asked; that "
-                                                "one is used.")
-        self._finish_jobs()
-        self._drop_model()
-        self.state_cache.clear()
-        self._remote = cmd.result
-        self.model_view = cmd.result.view()
-        return ModelLoaded(request, self.model_view, cmd.seconds)
-
-    def _applytuning(self, request: int, cmd: C.ApplyTuning) -> Event:
-        from engine.models.file_info import check_named_generation
-        from engine.models.state import State
-
-        model = self._need_model("tuning")
-        if cmd.path is None:
-            self._tuning, self.tuning_name = None, None
-            return TuningChanged(request, None)
-        try:
-            state = State.from_tuning_file(cmd.path, model)
-            check_named_generation(cmd.path, model.info.generation)
-        except EngineError as e:
-            raise type(e)(f"{e}\n\nThe model ({model.info.describe()}) is unchanged; new chats start as "
-                          "before.") from e
-        self._tuning, self.tuning_name = (state, str(cmd.path)), Path(cmd.path).name
-        return TuningChanged(request, self.tuning_name)
-
-    def _need_model(self, feature: str | None = None):
-        """The local model; a command that needs one while the chats use a remote server says why."""
-        if self._remote is not None:
-            raise LocalModelNeeded(LOCAL_ONLY.get(feature) or f"This needs a model on this computer; the chats use "
-                                   f"the remote server at {self._remote.url} now.")
-        if self._model is None:
-            raise EngineError("No model is loaded; load one first.")
-        return self._model
-
-    def _need_backend(self) -> None:
-        if self._remote is None:
-            self._need_model()
 
     # -- conversations -----------------------------------------------------------------------------
 
