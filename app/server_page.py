@@ -126,7 +126,7 @@ class ServerPage(QWidget):
             served = "The chats use a remote server now: load a model on this computer to serve it (until then " \
                      "requests get 503)."
         else:
-            served = f"Serving <b>{html.escape(model.name)}</b> as model '{html.escape(model.name)}'."
+            served = f"Serving <b>{html.escape(model.name)}</b>."
         return f"On for {who} ({key}). {served}"
 
     def _switched(self, on: bool) -> None:
