@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt, Signal
 
 from engine.errors import EngineError
-from engine.server import RequestRecord, ServerThread
 
 from .background import in_thread
 
 if TYPE_CHECKING:
+    from engine.server import RequestRecord, ServerThread
+
     from .state import AppState
 
 DEFAULT_PORT = 8000
@@ -98,15 +99,17 @@ class LocalServer(QObject):
         host = "0.0.0.0" if self.lan else "127.0.0.1"
         key, port = self.api_key or None, self.port
 
-        def start() -> ServerThread:
+        def start() -> ServerThread:         # (uvicorn and starlette are imported once a server starts)
+            from engine.server import ServerThread
+
             return ServerThread(self.state.service, host, port, api_key=key, on_request=self._relay.record.emit).start()
 
         try:
             self._thread = await in_thread(start)
-        except EngineError as e:            # a port in use, an open address without a key
-            self.error = str(e)
+        except (EngineError, OSError, RuntimeError) as e:   # a port in use, an open address without a key
+            self.error = str(e) if isinstance(e, EngineError) else f"The server could not start: {e}"
             self.changed.emit()
-            self.state.failed.emit("Could not start the local server", str(e), False)
+            self.state.failed.emit("Could not start the local server", self.error, False)
             return False
         self.error = ""
         self.state.status.emit(f"Serving at {self.url}", 5000)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import html
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
@@ -25,10 +26,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.server import RequestRecord
 from engine.service import mask_key
 
 from .state import AppState
+
+if TYPE_CHECKING:
+    from engine.server import RequestRecord
 
 COLUMNS = ["Time", "Endpoint", "Prompt tokens (cached)", "Reply tokens", "Tokens/s", "Status"]
 
