@@ -32,6 +32,8 @@ from .chat_settings import ChatSettingsPanel
 from .chat_view import ChatView, MessageBox
 from .state import AppState
 
+THINK_TIP = "RWKV-7 G1 reasoning: think first, answer directly, or off for other models"
+
 
 class ChatPage(QWidget):
     def __init__(self, state: AppState):
@@ -51,7 +53,7 @@ class ChatPage(QWidget):
         top = QHBoxLayout()
         self.think = QComboBox()
         self.think.addItems(list(THINK_MODES))
-        self.think.setToolTip("RWKV-7 G1 reasoning: think first, answer directly, or off for other models")
+        self.think.setToolTip(THINK_TIP)
         self.think.activated.connect(self._think_chosen)
         self.settings_button = QToolButton(text="Chat settings", checkable=True)
         self.settings_button.setToolTip("Sampling, reply length and system prompt of this conversation")
@@ -139,8 +141,14 @@ class ChatPage(QWidget):
         self.send_button.setEnabled(not busy and self.state.model is not None)
         self.stop_button.setEnabled(busy and not self.state.loading)
         self.regen_button.setEnabled(not busy and has_user)
+        model = self.state.model
+        cannot_continue = model.unavailable("continue") if model is not None else None
         self.continue_button.setEnabled(not busy and last is not None and last.role == "assistant"
-                                        and not last.complete)
+                                        and not last.complete and cannot_continue is None)
+        self.continue_button.setToolTip(cannot_continue or "Let the last reply go on where it stopped")
+        no_think = model.unavailable("think") if model is not None else None
+        self.think.setEnabled(no_think is None)
+        self.think.setToolTip(no_think or THINK_TIP)
 
     def show_error(self, message: str) -> None:
         """A failed reply, said under the conversation; the next action clears it."""

@@ -144,8 +144,10 @@ class ChatView(QTextBrowser):
         note = {"cancelled": " · stopped", "interrupted": " · stopped", "error": " · failed"}.get(
             msg.stop_reason or "", "")
         if msg.role == "assistant" and st is not None:
+            cached = (f" · prompt {st.prompt_tokens:,} tokens, {st.cached_tokens:,} from the server's state cache"
+                      if st.cached_tokens else "")
             foot = (f'<p style="color:{c.muted}; font-size:small;">{st.tokens} tokens · '
-                    f'{st.tokens_per_s:.1f} tokens/s{note}</p>')
+                    f'{st.tokens_per_s:.1f} tokens/s{cached}{note}</p>')
         elif msg.role == "assistant" and note and msg.stop_reason != "interrupted":
             foot = f'<p style="color:{c.muted}; font-size:small;">{note.strip(" ·")}</p>'
         if msg.role == "user" and msg.stop_reason == "cancelled":

@@ -78,13 +78,19 @@ def _icon():
 
 
 async def start(window, model: str | None) -> None:
-    """Load the model (the one asked for, else the last one used, else the demo) and reopen the
-    conversation that was open last time."""
+    """Load the model (the one asked for, else the remote server or the model used last, else the
+    demo), start the local server if it was on, and reopen the conversation that was open last time."""
     state = window.state
-    source = model or state.settings.get("model") or "demo"
-    device, precision = state.settings.get("device", "cpu"), state.settings.get("precision", "auto")
-    if not await window.load_model(source, device, precision) and source != "demo":
-        await window.load_model("demo")
+    settings = state.settings
+    remote = model is None and settings.get("backend") == "remote" and settings.get("remote_url")
+    if not remote or not await state.connect_remote(settings.get("remote_url"), settings.get("remote_key") or None,
+                                                    settings.get("remote_model")):
+        source = model or settings.get("model") or "demo"
+        device, precision = settings.get("device", "cpu"), settings.get("precision", "auto")
+        if not await window.load_model(source, device, precision) and source != "demo":
+            await window.load_model("demo")
+    if state.server.enabled:
+        await state.server.start()
     asyncio.ensure_future(window.models.rescan())
     last = state.settings.get("conversation")
     if last is not None and any(c.id == last for c in state.conversations()):

@@ -42,10 +42,10 @@ GB = 1e9
 
 class ModelsPage(QWidget):
     def __init__(self, state: AppState, devices: list[hardware.Device], open_file: Callable[[], Awaitable],
-                 open_folder: Callable[[], Awaitable]):
+                 open_folder: Callable[[], Awaitable], open_remote: Callable[[], object] = lambda: None):
         super().__init__()
         self.state, self.settings, self.devices = state, state.settings, devices
-        self._open_file, self._open_folder = open_file, open_folder
+        self._open_file, self._open_folder, self._open_remote = open_file, open_folder, open_remote
         self.entries: list[hub.CatalogEntry] = hub.catalog()
         self.downloads: dict[tuple[str, str], DownloadRow] = {}
         self.files: list[tuple[Path, FileInfo | str]] = []
@@ -76,7 +76,11 @@ class ModelsPage(QWidget):
         add_folder = QPushButton("Add folder…", clicked=self.add_folder_dialog)
         add_folder.setToolTip("Add a folder to search for models; they appear in this list")
         rescan = QPushButton("Rescan", clicked=lambda: asyncio.ensure_future(self.rescan()))
+        remote = QPushButton("Remote server…", clicked=lambda: self._open_remote())
+        remote.setToolTip("Chat with a model that an OpenAI-compatible server runs (RWKV Desktop's, Ai00, "
+                          "llama.cpp, Ollama…)")
         row = QHBoxLayout()
+        row.addWidget(remote)
         row.addStretch()
         for b in (add_folder, rescan, open_file, open_folder, self.load_button):
             row.addWidget(b)
@@ -159,7 +163,8 @@ class ModelsPage(QWidget):
     def show_library(self) -> None:
         """Fill the table (also when the chosen device changes: the Fits column follows it)."""
         device, precision = self._chosen()
-        loaded = Path(self.state.model.path).resolve() if self.state.model is not None else None
+        model = self.state.model
+        loaded = Path(model.path).resolve() if model is not None and not model.is_remote else None
         current = self.library.currentItem()
         selected = current.data(0, Qt.UserRole) if current is not None else None
         self.library.clear()

@@ -17,10 +17,20 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.service import ChatSettings, ConversationSummary, ConversationView, EngineService, ModelView
+from engine.service import (
+    ChatSettings,
+    ConversationSummary,
+    ConversationView,
+    EngineService,
+    Listing,
+    ModelView,
+    list_remote_models,
+)
 from engine.service import commands as C
 from engine.service import events as E
 
+from .background import in_thread
+from .local_server import LocalServer
 from .settings import Settings
 
 
@@ -56,6 +66,7 @@ class AppState(QObject):
         self._bridge = _Bridge()
         self._bridge.event.connect(self._on_event)
         self._unsubscribe = service.subscribe(self._bridge.event.emit)
+        self.server = LocalServer(self)                        # the local OpenAI-compatible server
 
     # -- what views read ---------------------------------------------------------------------------
 
@@ -87,22 +98,38 @@ class AppState(QObject):
 
     async def load_model(self, source: str, device: str = "cpu", precision: str = "auto") -> bool:
         """Load ``source``; replies are stopped and stored first. False (with a message) if it failed."""
-        self.loading = Path(source).name
+        prefs = {"backend": "local", "model": source, "device": device, "precision": precision}
+        return await self._switch(C.LoadModel(source, device, precision), Path(source).name, prefs)
+
+    async def list_remote_models(self, url: str, api_key: str | None) -> Listing:
+        """What a remote server offers (raises :class:`engine.service.RemoteError` with the reason)."""
+        return await in_thread(lambda: list_remote_models(url, api_key or None))
+
+    async def connect_remote(self, url: str, api_key: str | None, model: str | None) -> bool:
+        """Chat with ``model`` on the OpenAI-compatible server at ``url`` from now on (remembered, key
+        included, for the next launch); False, with a message, if the server cannot be used."""
+        prefs = {"backend": "remote", "remote_url": url.strip(), "remote_key": api_key or "", "remote_model": model}
+        return await self._switch(C.ConnectRemote(url, api_key or None, model), url.strip(), prefs)
+
+    async def _switch(self, command: C.Command, label: str, prefs: dict) -> bool:
+        self.loading = label
         self.busyChanged.emit(True)
-        self.status.emit(f"Loading {self.loading}…", 0)
+        self.status.emit(f"{'Connecting to' if isinstance(command, C.ConnectRemote) else 'Loading'} {label}…", 0)
         try:
-            event = await self._ask(C.LoadModel(source, device, precision))
+            event = await self._ask(command)
         finally:
             self.loading = ""
         if isinstance(event, E.ModelLoaded):
             current = self.conversation
             self.model, self.tuning = event.model, None
-            self.set_preference("model", source)
-            self.set_preference("device", device)
-            self.set_preference("precision", precision)
+            if isinstance(command, C.ConnectRemote):
+                prefs["remote_url"], prefs["remote_model"] = event.model.remote, event.model.name
+            for key, value in prefs.items():
+                self.set_preference(key, value)
             self.modelChanged.emit()
             self.tuningChanged.emit()
-            self.status.emit(f"Model loaded in {event.seconds:.1f} s", 5000)
+            self.status.emit(f"Connected to {event.model.remote} in {event.seconds:.1f} s" if event.model.is_remote
+                             else f"Model loaded in {event.seconds:.1f} s", 5000)
             self._show(None)
             if current is not None and current.model_fingerprint == event.model.fingerprint:
                 await self.open(current.id)       # the same weights in another precision: go on
@@ -231,7 +258,9 @@ class AppState(QObject):
             self.preferenceChanged.emit(key)
 
     def shutdown(self) -> None:
-        """Stop every reply (each is stored, marked stopped) and end the engine: what quitting does."""
+        """Stop the local server, then every reply (each is stored, marked stopped), and end the
+        engine: what quitting does."""
+        self.server.stop_now()
         self._unsubscribe()
         self.service.shutdown()
 
@@ -314,6 +343,11 @@ class AppState(QObject):
     def _list_changed(self, event: E.ConversationsChanged) -> None:
         self.conversationsChanged.emit()
 
+    def _reply_changed(self, event: E.ConversationChanged) -> None:
+        """A reply of ours ended in a failure: the conversation as stored (the reply marked failed)."""
+        if event.request in self._replies and self._current(event.conversation.id):
+            self._show(event.conversation)
+
 
 _HANDLERS: dict[type, Callable] = {
     E.ConversationOpened: AppState._opened,
@@ -323,6 +357,7 @@ _HANDLERS: dict[type, Callable] = {
     E.Finished: AppState._ended,
     E.Stopped: AppState._ended,
     E.ConversationsChanged: AppState._list_changed,
+    E.ConversationChanged: AppState._reply_changed,
 }
 
 

@@ -33,6 +33,8 @@ from engine.host import hardware
 from . import theme
 from .chat_page import ChatPage
 from .models_page import ModelsPage
+from .remote_dialog import RemoteDialog
+from .server_page import ServerPage
 from .settings_page import SettingsPage
 from .sidebar import Sidebar
 from .state import AppState
@@ -78,12 +80,15 @@ class MainWindow(QMainWindow):
         split.addWidget(self.sidebar)
         split.addWidget(self.chat)
         split.setSizes([260, 840])
-        self.models = ModelsPage(self.state, self.devices, self.open_model_dialog, self.open_model_folder_dialog)
+        self.models = ModelsPage(self.state, self.devices, self.open_model_dialog, self.open_model_folder_dialog,
+                                 self.remote_dialog)
         self.settings_page = SettingsPage(self.state, self.devices, self.models.add_folder_dialog)
+        self.server_page = ServerPage(self.state)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(split, "Chat")
         self.tabs.addTab(self.models, "Models")
+        self.tabs.addTab(self.server_page, "Server")
         self.tabs.addTab(self.settings_page, "Settings")
         self.tabs.currentChanged.connect(
             lambda i: self.tabs.widget(i) is self.models and asyncio.ensure_future(self.models.rescan()))
@@ -99,6 +104,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.state_label)
 
         file_menu = self.menuBar().addMenu("&File")
+        file_menu.setToolTipsVisible(True)          # a feature that is off says why
+        remote = QAction("Remote server (OpenAI-compatible)…", self, triggered=self.remote_dialog)
+        remote.setToolTip("Chat with a model that a server runs: RWKV Desktop's, Ai00, llama.cpp, Ollama…")
         open_model = QAction("Open model…", self, triggered=lambda: asyncio.ensure_future(self.open_model_dialog()))
         open_folder = QAction("Open model folder…", self,
                               triggered=lambda: asyncio.ensure_future(self.open_model_folder_dialog()))
@@ -113,9 +121,12 @@ class MainWindow(QMainWindow):
                          triggered=lambda: asyncio.ensure_future(self.tuning_dialog()))
         clear_tuning = QAction("Clear state tuning", self,
                                triggered=lambda: asyncio.ensure_future(self.apply_tuning(None)))
-        for a in (new, open_model, open_folder, tuning, clear_tuning, save_state, load_state, stop, quit_):
+        for a in (new, open_model, open_folder, remote, tuning, clear_tuning, save_state, load_state, stop, quit_):
             file_menu.addAction(a)
         self.addAction(stop)
+        # actions that need a model on this computer: (action, feature, its tooltip when available)
+        self.local_actions = [(tuning, "tuning", ""), (clear_tuning, "tuning", ""), (save_state, "save_state", ""),
+                              (load_state, "load_state", "")]
 
     # -- model ---------------------------------------------------------------------------------
 
@@ -127,7 +138,14 @@ class MainWindow(QMainWindow):
         model = self.state.model
         self._show_header()
         self._fill_hardware()
-        if model is not None:
+        for action, feature, tip in self.local_actions:
+            why = model.unavailable(feature) if model is not None else None
+            action.setEnabled(why is None)
+            action.setToolTip(why or tip or action.text())
+        if model is not None and model.is_remote:
+            self.state_label.setText("Remote: the server's state cache reads only each new turn" if
+                                     model.server == "rwkv-desktop" else "Remote: every message resends the chat")
+        elif model is not None:
             self.state_label.setText(f"State {model.state_bytes / 2**20:.2f} MiB — constant, "
                                      "whatever the length of the chat")
 
@@ -136,6 +154,11 @@ class MainWindow(QMainWindow):
         if m is None:
             self.header.setText("No model loaded")
             return
+        if m.is_remote:
+            self.header.setText(f"<b>{html.escape(m.name)}</b> — remote server {html.escape(m.remote)}")
+            self.header.setToolTip(m.description[0].upper() + m.description[1:] + ".")
+            return
+        self.header.setToolTip("")
         tuning = f" · state tuning: {html.escape(self.state.tuning)}" if self.state.tuning else ""
         device = "CPU" if m.device == "cpu" else m.device.upper()
         self.header.setText(f"<b>{html.escape(m.name)}</b> — RWKV-{m.generation}, {m.n_params / 1e6:.1f}M "
@@ -147,7 +170,11 @@ class MainWindow(QMainWindow):
         m = self.state.model
         self.hardware.blockSignals(True)
         self.hardware.clear()
-        if m is not None:
+        self.hardware.setEnabled(m is None or not m.is_remote)
+        if m is not None and m.is_remote:
+            self.hardware.addItem("On the server")
+            self.hardware.setToolTip(m.unavailable("precision"))
+        elif m is not None:
             rec = hardware.recommend(m.file_bytes, m.n_params, self.devices)
             for d in self.devices:
                 for precision in d.precisions:
@@ -164,9 +191,11 @@ class MainWindow(QMainWindow):
         self.hardware.blockSignals(False)
 
     async def _hardware_chosen(self) -> None:
-        device, precision = self.hardware.currentData()
         m = self.state.model
-        if m is None or (device, precision) == (m.device, m.precision):
+        if m is None or m.is_remote:
+            return
+        device, precision = self.hardware.currentData()
+        if (device, precision) == (m.device, m.precision):
             return
         await self.load_model(m.path, device=device, precision=precision)
 
@@ -182,9 +211,26 @@ class MainWindow(QMainWindow):
         if folder:
             await self.load_model(folder, self.settings.get("device", "cpu"), self.settings.get("precision", "auto"))
 
+    def remote_dialog(self) -> RemoteDialog:
+        """Choose a remote OpenAI-compatible server and its model (non-modal: the window goes on)."""
+        dialog = RemoteDialog(self.state, self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        self.remote = dialog
+        dialog.open()
+        return dialog
+
+    def _needs_local(self, feature: str) -> bool:
+        """Say why ``feature`` is off (a remote server), if it is."""
+        why = self.state.model.unavailable(feature) if self.state.model is not None else None
+        if why:
+            self.statusBar().showMessage(why, 10000)
+        return why is not None
+
     # -- state tuning, export and import ----------------------------------------------------------
 
     async def tuning_dialog(self) -> None:
+        if self._needs_local("tuning"):
+            return
         path, _ = QFileDialog.getOpenFileName(self, "Apply a state-tuning file", str(Path.home()), TUNING_FILTER)
         if path:
             await self.apply_tuning(path)
@@ -201,6 +247,8 @@ class MainWindow(QMainWindow):
         return await self.state.apply_tuning(path)
 
     async def export_dialog(self) -> None:
+        if self._needs_local("save_state"):
+            return
         if self.state.conversation is None:
             self.statusBar().showMessage("Open a conversation to save it")
             return
@@ -213,6 +261,8 @@ class MainWindow(QMainWindow):
         return await self.state.export(path)
 
     async def import_dialog(self) -> None:
+        if self._needs_local("load_state"):
+            return
         path, _ = QFileDialog.getOpenFileName(self, "Load conversation and state", str(Path.home()),
                                               "RWKV Desktop conversations (*.rwkvchat);;All files (*)")
         if path:

@@ -12,6 +12,8 @@ so that it is caught half-way), and saves PNGs of the window as it is drawn:
 - ``chat-dark.png``: the same in the dark theme
 - ``models.png``: the model library, the catalog with the recommended pick, a download in progress
 - ``settings.png``: mirror, folders, theme and the detected hardware
+- ``server.png``: the local server on, after a few requests from another app (its log)
+- ``remote.png``: the Remote server dialog, listing the models of that same server
 """
 
 from __future__ import annotations
@@ -103,6 +105,64 @@ async def scene(window, app, out: Path, hub_server) -> None:
     window.tabs.setCurrentWidget(window.settings_page)
     await _settle(app)
     _save(window, out, "settings.png")
+
+    await server_scene(window, app, out)
+
+
+async def server_scene(window, app, out: Path) -> None:
+    """The local server switched on, and called the way an OpenAI client calls it: a chat, the same
+    chat one turn later (its history comes from the state cache), a stream, one without the key."""
+    import httpx2
+
+    from app.background import in_thread
+
+    page = window.server_page
+    window.tabs.setCurrentWidget(page)
+    page.port.setValue(_free_port(8000))
+    page.key.setText("sk-local-3f9a")
+    page.switch.setChecked(True)
+    await _wait(lambda: window.state.server.running)
+    url, auth = window.state.server.url, {"Authorization": "Bearer sk-local-3f9a"}
+    first = [{"role": "user", "content": 'What does "harbor" mean?'}]
+
+    def calls() -> None:
+        with httpx2.Client(base_url=url, headers=auth, timeout=60) as http:
+            answer = http.post("/chat/completions", json={"messages": first}).json()
+            reply = answer["choices"][0]["message"]["content"]
+            again = [*first, {"role": "assistant", "content": reply}, {"role": "user", "content": "And a bay?"}]
+            http.post("/chat/completions", json={"messages": again})
+            with http.stream("POST", "/chat/completions", json={"messages": first, "stream": True}) as r:
+                r.read()
+            http.get("/models")
+        httpx2.get(f"{url}/models")         # no key: refused
+
+    await in_thread(calls)
+    await _wait(lambda: page.log.topLevelItemCount() >= 5)
+    await _settle(app)
+    _save(window, out, "server.png")
+
+    dialog = window.remote_dialog()
+    dialog.url.setText(url)
+    dialog.key.setText("sk-local-3f9a")
+    await dialog.list_models()
+    await _settle(app)
+    dialog.grab().save(str(out / "remote.png"))
+    print(f"saved {out / 'remote.png'}")
+    dialog.close()
+    await window.state.server.set_enabled(False)
+
+
+def _free_port(preferred: int) -> int:
+    import socket
+
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise OSError("no free port")
 
 
 def main() -> int:

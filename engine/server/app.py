@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -24,6 +25,7 @@ from engine.server.bridge import Bridge
 from engine.server.exchange import CompletionResponse
 from engine.server.guard import HostGuard, KeyGuard, too_large
 from engine.server.protocol import ApiError, Limits, check_model, parse_chat, parse_completion
+from engine.server.records import RecordRequests, RequestRecord
 from engine.server.replies import Reply
 from engine.service import EngineService
 from engine.service.commands import Complete
@@ -37,23 +39,25 @@ MAX_QUEUED = 32
 
 def create_app(service: EngineService, *, api_key: str | None = None, allow_origins: tuple[str, ...] = (),
                max_body_bytes: int = MAX_BODY_BYTES, max_tokens_cap: int = MAX_TOKENS_CAP,
-               max_running: int = MAX_RUNNING, max_queued: int = MAX_QUEUED, loopback: bool = True) -> Starlette:
+               max_running: int = MAX_RUNNING, max_queued: int = MAX_QUEUED, loopback: bool = True,
+               on_request: Callable[[RequestRecord], None] | None = None) -> Starlette:
     """The server's app over ``service`` (whose loaded model it serves).
 
     ``api_key``: required as ``Authorization: Bearer KEY`` when given. ``allow_origins``: web pages
     that may call the server (CORS; none by default, "*" for any). ``loopback``: the server is
     bound to this computer only, so the ``Host`` header must name it. ``max_running`` completions
     run at once and ``max_queued`` more wait; beyond that a request gets 429. A request's body may
-    be at most ``max_body_bytes``, its reply at most ``max_tokens_cap`` tokens."""
+    be at most ``max_body_bytes``, its reply at most ``max_tokens_cap`` tokens. ``on_request(record)``
+    is called for every answered request, on the server's loop thread (see :mod:`engine.server.records`)."""
     bridge = Bridge(service, max_running, max_queued)
     limits = Limits(max_tokens_cap)
 
     async def models(request: Request) -> JSONResponse:
-        view = service.model_view
+        view = _served(service)
         return JSONResponse({"object": "list", "data": [_model_object(view, service)] if view else []})
 
     async def model(request: Request) -> JSONResponse:
-        view = service.model_view
+        view = _served(service)
         name = request.path_params["name"]
         if view is None or name != view.name:
             raise ApiError(404, f"The model '{name}' does not exist here.", code="model_not_found", param="model")
@@ -67,7 +71,7 @@ def create_app(service: EngineService, *, api_key: str | None = None, allow_orig
 
     async def _completion(request: Request, parse) -> CompletionResponse:
         body = await _read_json(request, max_body_bytes)
-        view = check_model(body, service.model_view)
+        view = check_model(body, _served(service))
         parsed = parse(body, view, limits, service.named_states())
         bridge.attach()
         ticket = bridge.admit()
@@ -91,7 +95,8 @@ def create_app(service: EngineService, *, api_key: str | None = None, allow_orig
                    Route(f"{prefix}/models/{{name:path}}", model, methods=["GET"]),
                    Route(f"{prefix}/chat/completions", chat_completions, methods=["POST"]),
                    Route(f"{prefix}/completions", completions, methods=["POST"])]
-    middleware = [Middleware(HostGuard, loopback=loopback, allow_origins=tuple(allow_origins))]
+    middleware = [Middleware(RecordRequests, on_request=on_request)] if on_request is not None else []
+    middleware.append(Middleware(HostGuard, loopback=loopback, allow_origins=tuple(allow_origins)))
     if allow_origins:
         middleware.append(Middleware(CORSMiddleware, allow_origins=list(allow_origins), allow_methods=["GET", "POST"],
                                      allow_headers=["Authorization", "Content-Type"], max_age=600))
@@ -100,6 +105,13 @@ def create_app(service: EngineService, *, api_key: str | None = None, allow_orig
                     exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _crash})
     app.state.bridge = bridge
     return app
+
+
+def _served(service: EngineService) -> ModelView | None:
+    """The model the server answers with: the service's, if it runs on this computer (a window that
+    uses a remote server has none to serve)."""
+    view = service.model_view
+    return None if view is None or view.is_remote else view
 
 
 async def _read_json(request: Request, limit: int) -> Any:
@@ -121,8 +133,9 @@ def _model_object(view: ModelView, service: EngineService) -> dict[str, Any]:
     except OSError:
         created = 0
     return {"id": view.name, "object": "model", "created": created, "owned_by": "local",
-            "rwkv": {"description": view.description, "generation": view.generation, "vocab_size": view.vocab_size,
-                     "template": view.template.name, "states": service.named_states()}}
+            "rwkv": {"server": "rwkv-desktop", "description": view.description, "generation": view.generation,
+                     "vocab_size": view.vocab_size, "template": view.template.name,
+                     "states": service.named_states()}}
 
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:

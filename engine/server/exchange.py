@@ -19,6 +19,7 @@ from typing import Any
 from engine.server.bridge import CLOSED, GONE, Bridge, Ticket
 from engine.server.protocol import ApiError, Parsed
 from engine.server.reasoning import CONTENT, ReplySplitter, split_reply
+from engine.server.records import Outcome, outcome_of
 from engine.server.replies import DONE, Reply, sse
 from engine.service.commands import Complete
 from engine.service.events import CompletionDelta, CompletionFinished, Failed
@@ -57,6 +58,8 @@ class CompletionResponse:
         self.bridge, self.ticket, self.parsed, self.reply, self.command = bridge, ticket, parsed, reply, command
 
     async def __call__(self, scope: dict[str, Any], receive, send) -> None:
+        self.outcome = outcome_of(scope) or Outcome()     # what the request log is told
+        self.outcome.stream = self.parsed.stream
         watcher = asyncio.ensure_future(self._watch(receive))
         try:
             if await self._turn(send):
@@ -95,12 +98,14 @@ class CompletionResponse:
         while True:
             event = await self.ticket.inbox.get()
             if event == GONE:
+                self.outcome.error = "The client left before the reply ended."
                 return
             if isinstance(event, Failed):
                 await send_error(send, failure_error(event))
                 return
             if isinstance(event, CompletionFinished):
                 break
+        self.outcome.done = event
         if event.stop_reason == "cancelled":
             await send_error(send, stopped_error())
             return
@@ -121,6 +126,7 @@ class CompletionResponse:
         while True:
             event = await self.ticket.inbox.get()
             if event == GONE:
+                self.outcome.error = "The client left before the reply ended."
                 return
             if not started:
                 if isinstance(event, Failed):
@@ -142,10 +148,12 @@ class CompletionResponse:
                     await send({"type": "http.response.body", "body": body, "more_body": True})
                 continue
             if isinstance(event, CompletionFinished) and event.stop_reason != "cancelled":
+                self.outcome.done = event
                 pieces = [*pending, *(splitter.flush() if splitter else [])]
                 body = b"".join(reply.piece_chunk(p) for p in pieces) + reply.last_chunks(event)
             else:
                 error = failure_error(event) if isinstance(event, Failed) else stopped_error()
+                self.outcome.error = error.message
                 body = sse(error.body()) + DONE
             await send({"type": "http.response.body", "body": body})
             return

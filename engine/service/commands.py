@@ -29,6 +29,19 @@ class LoadModel(Command):
 
 
 @dataclass(frozen=True)
+class ConnectRemote(Command):
+    """Use a remote OpenAI-compatible server's ``model`` (None: its only one) instead of a model on
+    this computer. The server is asked for its models first, on a helper thread; only once that has
+    worked are replies stopped and stored and the local model let go (a failure leaves everything as
+    it was). Remote conversations are stored here like local ones. -> ModelLoaded (its view says
+    ``remote``, the URL, and which features are off)"""
+
+    url: str                        # the API's base, e.g. http://host:8000/v1 (Ai00: http://host:65530/api/oai/v1)
+    api_key: str | None = field(default=None, repr=False)
+    model: str | None = None
+
+
+@dataclass(frozen=True)
 class ApplyTuning(Command):
     """New conversations start from this state-tuning file (None: the model's own state). -> TuningChanged"""
 
@@ -179,6 +192,7 @@ class Complete(Command):
     cache: bool = True
 
 
-__all__ = ["ApplyTuning", "CloseConversation", "Command", "Complete", "Continue", "DeleteConversation", "Edit",
+__all__ = ["ApplyTuning", "CloseConversation", "Command", "Complete", "ConnectRemote", "Continue",
+           "DeleteConversation", "Edit",
            "Export", "Import", "LoadModel", "NewConversation", "OpenConversation", "Regenerate",
            "RestoreConversation", "SaveState", "Send", "Stop", "SwitchBranch", "UpdateConversation"]

@@ -1,7 +1,9 @@
 """A conversation the service has open: its chat session, its checkpoints and its stored fields.
 
 Only the service's thread touches a :class:`Live`; clients see it as a
-:class:`~engine.service.views.ConversationView`, a frozen copy made by :meth:`Live.view`.
+:class:`~engine.service.views.ConversationView`, a frozen copy made by :meth:`Live.view`. A local
+conversation's session is a :class:`~engine.text.chat.ChatSession` with a state per message; a
+remote one's a :class:`~engine.service.remote.RemoteChat`, with no states at all.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from engine.errors import EngineError, IncompatibleStateError
 from engine.models.model import Model
 from engine.models.state import State
 from engine.service.checkpoints import DiskCheckpoints
+from engine.service.remote import REMOTE_FINGERPRINT, NoCheckpoints, RemoteChat, RemoteServer
 from engine.service.store import Conversation, ConversationStore
 from engine.service.views import ChatSettings, ConversationView, MessageView, ReplyStats
 from engine.text.chat import ChatSession, Message
@@ -31,8 +34,9 @@ class Live:
     settings: ChatSettings
     tuning_name: str | None
     model_name: str
-    session: ChatSession
-    checkpoints: DiskCheckpoints
+    fingerprint: str                # the model's (local), or REMOTE_FINGERPRINT
+    session: ChatSession | RemoteChat
+    checkpoints: DiskCheckpoints | NoCheckpoints
     stats: dict[int, ReplyStats] = field(default_factory=dict)
     busy: bool = False
 
@@ -45,7 +49,7 @@ class Live:
         messages = tuple(self.message_view(m) for m in sorted(s.messages.values(), key=lambda m: m.id)
                          if m.role != "root")
         return ConversationView(self.id, self.title, self.system_prompt, self.settings, self.model_name,
-                                s.model.info.fingerprint, self.tuning_name, messages, s.root.active_child, self.busy)
+                                self.fingerprint, self.tuning_name, messages, s.root.active_child, self.busy)
 
     def apply_settings(self, settings: ChatSettings) -> None:
         """Used from the next reply on (never in the middle of one)."""
@@ -60,6 +64,9 @@ def tuning_name(conv: Conversation) -> str | None:
 def open_live(store: ConversationStore, conv_id: int, model: Model, tokenizer: Tokenizer, keep: int) -> Live:
     """A stored conversation, ready to continue: nothing is read until a step needs a checkpoint."""
     conv = store.get(conv_id)
+    if conv.model_fingerprint == REMOTE_FINGERPRINT:
+        raise OtherModelError(f"“{conv.title}” was written with a remote server ({conv.model_path}); connect to "
+                              "one (File ▸ Remote server) to continue it.")
     if conv.model_fingerprint != model.info.fingerprint:
         raise OtherModelError(f"“{conv.title}” was written with {Path(conv.model_path).name}; load that model "
                               "to continue it.")
@@ -70,9 +77,9 @@ def open_live(store: ConversationStore, conv_id: int, model: Model, tokenizer: T
                                   max_tokens=settings.max_tokens, checkpoints=checkpoints)
     if conv.root_active is not None and conv.root_active in session.root.children:
         session.root.active_child = conv.root_active
-    stats = {mid: st for mid, d in store.load_stats(conv.id).items() if (st := ReplyStats.from_dict(d)) is not None}
+    stats = _stats_of(store, conv.id)
     return Live(conv.id, conv.title, conv.system_prompt, settings, tuning_name(conv), Path(conv.model_path).name,
-                session, checkpoints, stats)
+                model.info.fingerprint, session, checkpoints, stats)
 
 
 def _initial_state(store: ConversationStore, conv: Conversation, model: Model) -> State:
@@ -108,4 +115,38 @@ def new_live(store: ConversationStore, model: Model, tokenizer: Tokenizer, *, ti
     if session.root.children:
         store.save_tree(conv.id, [session.messages[i] for i in session.root.children])
     return Live(conv.id, conv.title, system_prompt, settings, tuning_name(conv), Path(conv.model_path).name,
-                session, checkpoints)
+                model.info.fingerprint, session, checkpoints)
+
+
+def _stats_of(store: ConversationStore, conv_id: int) -> dict[int, ReplyStats]:
+    return {mid: st for mid, d in store.load_stats(conv_id).items() if (st := ReplyStats.from_dict(d)) is not None}
+
+
+def open_remote_live(store: ConversationStore, conv_id: int, server: RemoteServer, wake) -> Live:
+    """A stored remote conversation, ready to continue with ``server`` (any remote server can: the
+    history is text). One written with a model on this computer needs that model."""
+    conv = store.get(conv_id)
+    if conv.model_fingerprint != REMOTE_FINGERPRINT:
+        raise OtherModelError(f"“{conv.title}” was written with {Path(conv.model_path).name} on this computer, "
+                              "with its states; load that model to continue it.")
+    settings = ChatSettings.from_dict(conv.settings)
+    session = RemoteChat.restore(server, store.load_messages(conv.id), settings=settings.sampler,
+                                 max_tokens=settings.max_tokens, wake=wake)
+    if conv.root_active is not None and conv.root_active in session.root.children:
+        session.root.active_child = conv.root_active
+    return Live(conv.id, conv.title, conv.system_prompt, settings, None, Path(conv.model_path).name,
+                REMOTE_FINGERPRINT, session, NoCheckpoints(), _stats_of(store, conv.id))
+
+
+def new_remote_live(store: ConversationStore, server: RemoteServer, wake, *, title: str, system_prompt: str,
+                    settings: ChatSettings) -> Live:
+    """A new remote conversation, stored at once; its model path is the server's URL and model."""
+    conv = store.create(title=title, model_path=f"{server.url}/models/{server.model}",
+                        model_fingerprint=REMOTE_FINGERPRINT, system_prompt=system_prompt,
+                        settings=settings.to_dict())
+    session = RemoteChat(server, system=system_prompt or None, settings=settings.sampler,
+                         max_tokens=settings.max_tokens, wake=wake)
+    if session.root.children:
+        store.save_tree(conv.id, [session.messages[i] for i in session.root.children])
+    return Live(conv.id, conv.title, system_prompt, settings, None, server.model, REMOTE_FINGERPRINT, session,
+                NoCheckpoints())

@@ -25,8 +25,10 @@ def describe(error: BaseException) -> tuple[str, str]:
 
 COMMAND_TITLES = {C.LoadModel: "Could not load the model", C.ApplyTuning: "Could not use the state-tuning file",
                   C.Import: "Could not load the conversation", C.Export: "Could not save the conversation",
-                  C.OpenConversation: "Could not open the conversation", C.SaveState: "Could not save the state"}
+                  C.OpenConversation: "Could not open the conversation", C.SaveState: "Could not save the state",
+                  C.ConnectRemote: "Could not use the remote server"}
 _TITLES = {"OtherModelError": "Another model", "InvalidOutputError": "The model failed",
            "StoreError": "Conversation database", "ConversationNotFoundError": "Conversation not found",
            "OutOfMemoryError": "Out of memory", "IncompatibleStateError": "Wrong state file",
-           "StateFormatError": "Damaged state file", "EmptyPromptError": "Empty message"}
+           "StateFormatError": "Damaged state file", "EmptyPromptError": "Empty message",
+           "RemoteError": "Remote server", "LocalModelNeeded": "Needs a model on this computer"}

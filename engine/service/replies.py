@@ -5,7 +5,8 @@ The job owns the persistence of its turn. The user's message is stored before th
 begins; the reply's text is stored every second while it streams, so a crash loses at most a second
 of it; at the end the reply and its state are stored together. Stopped (also by a quit), the
 partial reply is stored and marked stopped; failed, it is stored without a state (its tokens are
-the truth, and the next step rebuilds the state from them) and the failure becomes an event.
+the truth, and the next step rebuilds the state from them), the conversation as it now stands is
+sent (:class:`ConversationChanged`), and the failure becomes an event.
 """
 
 from __future__ import annotations
@@ -16,7 +17,18 @@ import time
 from collections.abc import Callable, Iterator
 
 from engine.service.conversations import Live
-from engine.service.events import Event, Failed, Finished, MessageCreated, PromptProgress, Stats, Stopped, TextDelta
+from engine.service.events import (
+    ConversationChanged,
+    Event,
+    Failed,
+    Finished,
+    MessageCreated,
+    PromptProgress,
+    Stats,
+    Stopped,
+    TextDelta,
+)
+from engine.service.remote import WAITING
 from engine.service.store import ConversationStore
 from engine.service.views import ReplyStats
 from engine.text.chat import Message, Progress, PromptRead, ReplyStarted
@@ -38,7 +50,9 @@ class ReplyJob:
         self._t0 = time.perf_counter()
         self._first: float | None = None
         self._new_tokens0 = 0
+        self._pieces = 0                # text pieces streamed (a remote reply's count until the server's)
         self._saved_at = self._stats_at = self._t0
+        self.waiting = False            # the last step found nothing to do (a remote server has not answered)
         live.busy = True
 
     @property
@@ -47,6 +61,7 @@ class ReplyJob:
 
     def step(self) -> bool:
         """Advance by one item of progress; False once the job has ended (its final event sent)."""
+        self.waiting = False
         try:
             item = next(self._progress)
         except StopIteration:
@@ -55,7 +70,9 @@ class ReplyJob:
         except Exception as e:  # every failure becomes an event; the conversation stays usable
             self._fail(e)
             return False
-        if isinstance(item, str):
+        if item is WAITING:
+            self.waiting = True
+        elif isinstance(item, str):
             self._piece(item)
         elif isinstance(item, PromptRead):
             self._emit(PromptProgress(self.request, self.live.id, item.message_id, item.done, item.total))
@@ -80,6 +97,7 @@ class ReplyJob:
         now = time.perf_counter()
         if self._first is None:
             self._first = now
+        self._pieces += 1
         self._emit(TextDelta(self.request, self.live.id, self.reply.id, text))
         if now - self._stats_at >= STATS_EVERY:
             self._stats_at = now
@@ -92,12 +110,16 @@ class ReplyJob:
         reply = self.reply
         st = reply.stats
         new = len(reply.tokens) - self._new_tokens0
+        if not reply.tokens:               # a remote reply: the server's count at the end, the pieces until then
+            new = st.generated_tokens if st is not None else self._pieces
+        total = len(reply.tokens) or new
+        first = None if self._first is None else self._first - self._t0
         if st is not None:                 # the reply's generation has ended: its own figures
-            return ReplyStats(len(reply.tokens), new, now - self._t0, round(st.decode_tps, 2), st.prompt_tokens,
-                              st.prefill_seconds, None if self._first is None else self._first - self._t0)
+            return ReplyStats(total, new, now - self._t0, round(st.decode_tps, 2), st.prompt_tokens,
+                              st.prefill_seconds, first, st.cached_tokens)
         decode = now - (self._first or now)
-        return ReplyStats(len(reply.tokens), new, now - self._t0, round(new / decode, 2) if decode > 0 else 0.0,
-                          first_token_seconds=None if self._first is None else self._first - self._t0)
+        return ReplyStats(total, new, now - self._t0, round(new / decode, 2) if decode > 0 else 0.0,
+                          first_token_seconds=first)
 
     def _save(self, with_reply_state: bool) -> None:
         """Store the turn: every message whose state is only in memory (the prompt's, rebuilt ones)
@@ -139,6 +161,7 @@ class ReplyJob:
         try:
             if self.reply is not None:      # the chat marked it "error" and dropped its state
                 self._store.save_message(live.id, self.reply)
+                self._emit(ConversationChanged(self.request, live.view()))     # the reply as it now stands
         except Exception:       # the failure to report is the first one
             log.exception("could not store the reply that failed")
         self._finish(Failed(self.request, live.id, title, message))

@@ -12,6 +12,11 @@ The thread runs a small scheduler. Commands are handled in the order they come; 
 chunk of a prompt), every running job in turn, with the queue checked between steps. So several
 conversations can be written at once, a command waits at most one step, and :meth:`stop` (which
 also acts at once from the caller's thread) takes effect within a token.
+
+The chats may instead be answered by a remote OpenAI-compatible server
+(:class:`~engine.commands.ConnectRemote`, :mod:`engine.service.remote`). Its replies are jobs too,
+whose steps never wait on the network: a helper thread reads the HTTP stream and wakes the engine
+thread when something arrives; while every job is waiting so, the thread sleeps until woken.
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from typing import Any
 
 from engine.errors import EmptyPromptError, EngineError
 from engine.service import commands as C
+from engine.service.backends import Backends, LocalModelNeeded
 from engine.service.completions import CompletionJob
-from engine.service.conversations import Live, new_live, open_live
+from engine.service.conversations import Live, new_live, new_remote_live, open_live, open_remote_live
 from engine.service.events import (
     ConversationChanged,
     ConversationOpened,
@@ -40,26 +46,26 @@ from engine.service.events import (
     Exported,
     Failed,
     MessageCreated,
-    ModelLoaded,
-    ModelLoading,
     StateSaved,
-    TuningChanged,
 )
 from engine.service.failures import COMMAND_TITLES, describe
 from engine.service.named_states import NamedStates, check_name
+from engine.service.remote import RemoteChat, RemoteServer
 from engine.service.replies import ReplyJob
 from engine.service.state_cache import StateCache
 from engine.service.store import ConversationStore
 from engine.service.views import ChatSettings, ConversationSummary, ModelView
-from engine.text.chat import THINK_MODES, clean, template_for
+from engine.text.chat import THINK_MODES, clean
 
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Event], None]
 MAX_LIVE = 8            # conversations kept open (their sessions and a few states each) when idle
+IDLE_WAIT = 0.25        # seconds the thread sleeps while every job waits on a remote server (a wake ends it)
+_WAKE = ("wake",)       # queued by helper threads (and stop) to end that sleep
 
 
-class EngineService:
+class EngineService(Backends):
     """See the module docstring. ``data_dir`` holds ``conversations.sqlite3`` and ``states/``."""
 
     def __init__(self, data_dir: Path, *, keep_states: int = 3, state_cache_mb: int = 512,
@@ -73,6 +79,8 @@ class EngineService:
         self.model_view: ModelView | None = None     # the last loaded model, as clients see it
         self.tuning_name: str | None = None
         self._model = self._tokenizer = None
+        self._remote: RemoteServer | None = None        # the chats use this server instead of a local model
+        self._switch = 0                                # model switches asked for: a late connection yields
         self._tuning = None                             # (State, path) for new conversations
         self._live: OrderedDict[int, Live] = OrderedDict()
         self._jobs: list[ReplyJob] = []
@@ -129,6 +137,7 @@ class EngineService:
                 [f for c, f in self._cancels.items() if c == conversation]
         for flag in flags:
             flag.set()
+        self._wake()
 
     def stop_request(self, request: int) -> None:
         """Stop a completion (a client went away): its job ends within a token, from any thread."""
@@ -136,6 +145,11 @@ class EngineService:
             flag = self._request_cancels.get(request)
         if flag is not None:
             flag.set()
+            self._wake()
+
+    def _wake(self) -> None:
+        """End the engine thread's sleep while jobs wait on the network (any thread)."""
+        self._queue.put(_WAKE)
 
     def named_states(self) -> list[str]:
         """Names a completion may start from: saved states, then state-tuning files (any thread)."""
@@ -163,19 +177,29 @@ class EngineService:
     # -- the engine thread -------------------------------------------------------------------------
 
     def _run(self) -> None:
+        waiting = False                         # every job waited on something outside in its last step
         try:
             while True:
+                block = not self._jobs or waiting
                 while True:                     # every command waiting, blocking only when idle
                     try:
-                        item = self._queue.get(block=not self._jobs)
+                        item = self._queue.get(block=block, timeout=IDLE_WAIT if self._jobs else None)
                     except queue.Empty:
                         break
+                    block = False
                     if item is None:
                         return
-                    self._handle(*item)
+                    if item is not _WAKE:
+                        self._handle(*item)
+                waiting = bool(self._jobs)
                 for job in list(self._jobs):    # then one step of every reply being written
+                    if job not in self._jobs:   # finished by an earlier one's step
+                        continue
                     if not job.step():
                         self._forget(job)
+                        waiting = False
+                    elif not getattr(job, "waiting", False):
+                        waiting = False
         finally:
             self._finish_jobs()
             self.store.close()
@@ -227,71 +251,23 @@ class EngineService:
                 self._forget(job)
 
     def _forget(self, job) -> None:
-        self._jobs.remove(job)
+        if job in self._jobs:
+            self._jobs.remove(job)
         with self._lock:
             if job.conversation is None:
                 self._request_cancels.pop(job.request, None)
             else:
                 self._cancels.pop(job.conversation, None)
 
-    # -- model and tuning --------------------------------------------------------------------------
-
-    def _loadmodel(self, request: int, cmd: C.LoadModel) -> Event:
-        import engine
-        from engine.errors import OutOfMemoryError
-        from engine.text.tokenizer import tokenizer_for
-
-        self._finish_jobs()
-        self._emit(ModelLoading(request, cmd.source))
-        t0 = time.perf_counter()
-        try:
-            model = engine.load(cmd.source, device=cmd.device, precision=cmd.precision)
-        except OutOfMemoryError:
-            if self._model is None:
-                raise
-            self._drop_model()          # room for the new one: the old one cannot stay after all
-            model = engine.load(cmd.source, device=cmd.device, precision=cmd.precision)
-        tokenizer = tokenizer_for(model)
-        self._drop_model()
-        self.state_cache.clear()
-        self._model, self._tokenizer = model, tokenizer
-        self.model_view = ModelView.of(model, template_for(model, tokenizer))
-        return ModelLoaded(request, self.model_view, time.perf_counter() - t0)
-
-    def _drop_model(self) -> None:
-        self._live.clear()
-        self._model = self._tokenizer = None
-        self._tuning, self.tuning_name = None, None
-        self.model_view = None
-
-    def _applytuning(self, request: int, cmd: C.ApplyTuning) -> Event:
-        from engine.models.file_info import check_named_generation
-        from engine.models.state import State
-
-        model = self._need_model()
-        if cmd.path is None:
-            self._tuning, self.tuning_name = None, None
-            return TuningChanged(request, None)
-        try:
-            state = State.from_tuning_file(cmd.path, model)
-            check_named_generation(cmd.path, model.info.generation)
-        except EngineError as e:
-            raise type(e)(f"{e}\n\nThe model ({model.info.describe()}) is unchanged; new chats start as "
-                          "before.") from e
-        self._tuning, self.tuning_name = (state, str(cmd.path)), Path(cmd.path).name
-        return TuningChanged(request, self.tuning_name)
-
-    def _need_model(self):
-        if self._model is None:
-            raise EngineError("No model is loaded; load one first.")
-        return self._model
-
     # -- conversations -----------------------------------------------------------------------------
 
     def _live_conversation(self, conv_id: int) -> Live:
         live = self._live.get(conv_id)
         if live is None:
-            live = open_live(self.store, conv_id, self._need_model(), self._tokenizer, self.keep_states)
+            if self._remote is not None:
+                live = open_remote_live(self.store, conv_id, self._remote, self._wake)
+            else:
+                live = open_live(self.store, conv_id, self._need_model(), self._tokenizer, self.keep_states)
             self._live[conv_id] = live
             idle = [c for c, lv in self._live.items() if not lv.busy and c != conv_id]
             for c in idle[:max(0, len(self._live) - MAX_LIVE)]:
@@ -377,6 +353,7 @@ class EngineService:
         return ConversationsChanged(request)
 
     def _export(self, request: int, cmd: C.Export) -> Event:
+        self._need_model("save_state")
         live = self._live_conversation(cmd.conversation)
         leaf = live.session.leaf()
         state = live.session.checkpoint(leaf)       # rebuilt if its file is gone
@@ -384,11 +361,12 @@ class EngineService:
         return Exported(request, cmd.conversation, cmd.path)
 
     def _import(self, request: int, cmd: C.Import) -> Event:
-        conv = self.store.import_(Path(cmd.path), self._need_model())
+        conv = self.store.import_(Path(cmd.path), self._need_model("load_state"))
         self._emit(ConversationsChanged(request))
         return self._openconversation(request, C.OpenConversation(conv.id))
 
     def _savestate(self, request: int, cmd: C.SaveState) -> Event:
+        self._need_model("save_state")
         live = self._live_conversation(cmd.conversation)
         state = live.session.checkpoint(live.session.leaf())
         state.save(cmd.path, {"source": "RWKV Desktop", "conversation": live.id})
@@ -401,7 +379,7 @@ class EngineService:
     # -- replies -----------------------------------------------------------------------------------
 
     def _send(self, request: int, cmd: C.Send) -> None:
-        model = self._need_model()
+        self._need_backend()
         body = clean(cmd.text)
         if not body:
             raise EmptyPromptError("The message is empty.")
@@ -410,8 +388,14 @@ class EngineService:
         if isinstance(cmd.conversation, C.NewConversation):
             new = cmd.conversation
             title = (new.title or body.splitlines()[0])[:60]
-            live = new_live(self.store, model, self._tokenizer, title=title, system_prompt=new.system_prompt.strip(),
-                            settings=new.settings or ChatSettings(), tuning=self._tuning, keep=self.keep_states)
+            settings = new.settings or ChatSettings()
+            if self._remote is not None:
+                live = new_remote_live(self.store, self._remote, self._wake, title=title,
+                                       system_prompt=new.system_prompt.strip(), settings=settings)
+            else:
+                live = new_live(self.store, self._need_model(), self._tokenizer, title=title,
+                                system_prompt=new.system_prompt.strip(), settings=settings, tuning=self._tuning,
+                                keep=self.keep_states)
             self._live[live.id] = live
             self._emit(ConversationsChanged(request))
             self._emit(ConversationOpened(request, live.view(), 0.0))
@@ -439,6 +423,8 @@ class EngineService:
         last = session.messages[leaf]
         if last.role != "assistant" or last.complete:
             raise EngineError("There is no unfinished reply to continue; send a message instead.")
+        if isinstance(session, RemoteChat) and self.model_view.unavailable("continue"):
+            raise EngineError(self.model_view.unavailable("continue"))
         self._start_reply(request, live, None, lambda cancel: session.extend(leaf, cancel=cancel), announce=False)
 
     def _ready(self, conv_id: int) -> Live:
@@ -466,6 +452,8 @@ class EngineService:
     # -- completions (the HTTP server's requests) ----------------------------------------------------
 
     def _complete(self, request: int, cmd: C.Complete) -> None:
+        if self._remote is not None:
+            raise LocalModelNeeded("The window uses a remote server now; load a model on this computer to serve it.")
         model = self._need_model()
         if cmd.save_as is not None:
             check_name(cmd.save_as)

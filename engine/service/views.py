@@ -67,6 +67,7 @@ class ReplyStats:
     prompt_tokens: int = 0
     prompt_seconds: float = 0.0
     first_token_seconds: float | None = None   # from the job's start: the wait the user saw
+    cached_tokens: int = 0          # of the prompt's tokens, how many a remote server took from its state cache
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -82,7 +83,7 @@ class ReplyStats:
                        prompt_tokens=int(d.get("prompt_tokens", 0)),
                        prompt_seconds=float(d.get("prompt_seconds", 0.0)),
                        first_token_seconds=None if d.get("first_token_seconds") is None
-                       else float(d["first_token_seconds"]))
+                       else float(d["first_token_seconds"]), cached_tokens=int(d.get("cached_tokens", 0)))
         except (TypeError, ValueError):
             return None
 
@@ -185,7 +186,8 @@ class ConversationSummary:
 
 @dataclass(frozen=True)
 class ModelView:
-    """The loaded model, as a window shows it."""
+    """The loaded model, as a window shows it: one on this computer, or one a remote server runs
+    (``remote`` is then its URL, and the sizes are unknown: 0)."""
 
     name: str
     path: str
@@ -201,6 +203,17 @@ class ModelView:
     description: str
     file_bytes: int
     template: ChatTemplate = WORLD  # the chat roles it was tuned on (engine.text.chat.template_for)
+    remote: str | None = None       # the server's API URL when the model runs there (None: on this computer)
+    server: str = ""                # a remote's kind: "rwkv-desktop" (our own server) or "openai-compatible"
+    off: tuple[tuple[str, str], ...] = ()   # (feature, why it is off): see engine.service.remote.FEATURES
+
+    @property
+    def is_remote(self) -> bool:
+        return self.remote is not None
+
+    def unavailable(self, feature: str) -> str | None:
+        """Why ``feature`` cannot be used with this model (None: it can)."""
+        return dict(self.off).get(feature)
 
     @classmethod
     def of(cls, model, template: ChatTemplate = WORLD) -> ModelView:

@@ -38,7 +38,7 @@ import itertools
 import re
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from engine.errors import EmptyPromptError, EngineError
@@ -47,6 +47,7 @@ from engine.models.state import State
 from engine.text.generation import CHUNK_LEN, Cancel, Generation, Stats, generate, is_cancelled
 from engine.text.sampling import Sampler, SamplerSettings, penalty_exempt_ids
 from engine.text.tokenizer import Tokenizer
+from engine.text.tree import Message, MessageTree
 
 SEPARATOR = "\n\n"
 
@@ -127,32 +128,6 @@ def render_messages(template: ChatTemplate, messages: Iterable[tuple[str, str]],
     return out
 
 
-@dataclass
-class Message:
-    """A node of the conversation tree; ``tokens`` is exactly what this node fed the model.
-
-    The state after it is its checkpoint (for a user message: after ``Assistant:``, with the logits
-    ready to sample), kept in the session's :class:`Checkpoints`.
-    """
-
-    id: int
-    role: str
-    text: str
-    parent: int | None
-    tokens: list[int] = field(default_factory=list)
-    children: list[int] = field(default_factory=list)
-    active_child: int | None = None
-    complete: bool = True      # an assistant reply that ended at the turn separator
-    stop_reason: str | None = None
-    think: str = "off"
-    stats: Stats | None = None     # how the reply was generated (assistant messages, this session)
-
-    @property
-    def dropped(self) -> bool:
-        """A user message whose prompt was stopped before it was read: it feeds nothing."""
-        return self.role == "user" and not self.tokens
-
-
 class Checkpoints(Protocol):
     """Where a session keeps the state after each message (id 0: the root, the initial state)."""
 
@@ -198,7 +173,7 @@ class ReplyStarted:
 Progress = PromptRead | ReplyStarted | str     # a str is a piece of the reply's text
 
 
-class ChatSession:
+class ChatSession(MessageTree):
     """One conversation with one model; see the module docstring for how state is reused.
 
     ``send``, ``edit``, ``regenerate`` and ``continue_reply`` stream text pieces (the CLI, scripts).
@@ -216,61 +191,20 @@ class ChatSession:
         self.checkpoints: Checkpoints = checkpoints if checkpoints is not None else MemoryCheckpoints()
         self.settings = settings or SamplerSettings()
         self.max_tokens, self.chunk_len = max_tokens, chunk_len
-        self._ids = itertools.count(1)
+        super().__init__()
         self._replies = itertools.count()
-        self.root = Message(0, "root", "", None)
-        self.messages: dict[int, Message] = {0: self.root}
         if self.checkpoints.get(0) is None:
             self.checkpoints.put(0, initial_state.clone() if initial_state is not None else model.new_state())
         self._exempt = penalty_exempt_ids(tokenizer)
         if system and system.strip():
             self.add_system(system)
 
-    # -- the tree ----------------------------------------------------------------------------
-
-    def path(self, leaf: int | None = None) -> list[Message]:
-        """Messages from the first to ``leaf`` (default: the end of the active branch)."""
-        node = self.messages[self.leaf() if leaf is None else leaf]
-        out = []
-        while node.parent is not None:
-            out.append(node)
-            node = self.messages[node.parent]
-        return out[::-1]
-
-    def leaf(self) -> int:
-        node = self.root
-        while node.active_child is not None:
-            node = self.messages[node.active_child]
-        return node.id
-
-    def branch(self, message_id: int) -> tuple[int, int]:
-        """(1-based position among its siblings, number of siblings), for a ``‹ 2/3 ›`` control."""
-        msg = self.messages[message_id]
-        siblings = self.messages[msg.parent].children if msg.parent is not None else [msg.id]
-        return siblings.index(msg.id) + 1, len(siblings)
-
-    def switch_branch(self, message_id: int, step: int) -> int:
-        """Make the sibling ``step`` away from ``message_id`` active; return its id."""
-        msg = self.messages[message_id]
-        parent = self.messages[msg.parent]
-        i = (parent.children.index(message_id) + step) % len(parent.children)
-        parent.active_child = parent.children[i]
-        return parent.children[i]
-
-    def _new(self, role: str, text: str, parent: Message, **kw) -> Message:
-        msg = Message(next(self._ids), role, text, parent.id, **kw)
-        self.messages[msg.id] = msg
-        parent.children.append(msg.id)
-        parent.active_child = msg.id
-        return msg
-
-    def add_system(self, text: str) -> Message:
-        """A system message at the start (a new branch beside an earlier one); it is read when the
-        first reply needs it, not here, so making a session costs no forward pass."""
-        msg = self._new("system", clean(text), self.root)
+    def _system_segment(self, text: str) -> tuple[str, list[int]]:
+        """A system message is read when the first reply needs it, not here, so making a session
+        costs no forward pass."""
+        body = clean(text)
         role = self.template.system
-        msg.tokens = self.tokenizer.encode(f"{role + ': ' if role else ''}{msg.text}{SEPARATOR}")
-        return msg
+        return body, self.tokenizer.encode(f"{role + ': ' if role else ''}{body}{SEPARATOR}")
 
     # -- talking (streams of text, for the CLI and scripts) ----------------------------------------
 
@@ -297,27 +231,6 @@ class ChatSession:
         return _texts(self.extend(self.leaf(), cancel=cancel, max_tokens=max_tokens))
 
     # -- the steps underneath ----------------------------------------------------------------------
-
-    def add_user(self, text: str, *, think: str = "off", after: int | None = None) -> Message:
-        """A user message after ``after`` (default: the end of the active branch), encoded, not read."""
-        parent = self.messages[self.leaf() if after is None else after]
-        body, tokens = self._segment(parent, text, think)
-        return self._new("user", body, parent, tokens=tokens, think=think)
-
-    def edit_user(self, message_id: int, text: str, *, think: str | None = None) -> Message:
-        """An edited copy of user message ``message_id``, as a new branch beside it."""
-        msg = self.messages[message_id]
-        if msg.role != "user":
-            raise EngineError("Only user messages can be edited and resent.")
-        return self.add_user(text, think=think or msg.think, after=msg.parent)
-
-    def user_to_answer(self, message_id: int | None = None) -> Message:
-        """The user message a regenerate at ``message_id`` (default: the last message) answers."""
-        msg = self.messages[message_id if message_id is not None else self.leaf()]
-        user = self.messages[msg.parent] if msg.role == "assistant" else msg
-        if user.role != "user":
-            raise EngineError("There is no user message to answer.")
-        return user
 
     def respond(self, user_id: int, *, cancel: Cancel = None, max_tokens: int | None = None) -> Iterator[Progress]:
         """Read user message ``user_id`` if its checkpoint is not at hand, then stream a new reply.
@@ -453,17 +366,7 @@ class ChatSession:
         """Rebuild a saved conversation from its messages; checkpoints come from ``checkpoints``
         (or are rebuilt) when they are needed, so nothing is read ahead of time."""
         chat = cls(model, tokenizer, **kw)
-        saved = sorted(messages, key=lambda m: m.id)
-        for m in saved:
-            parent = chat.messages[m.parent if m.parent is not None else 0]
-            msg = replace(m, parent=parent.id, tokens=list(m.tokens), children=[], active_child=None)
-            chat.messages[msg.id] = msg
-            parent.children.append(msg.id)
-            parent.active_child = msg.id
-        for m in saved:          # keep the branch choices that were saved
-            if m.active_child is not None and m.active_child in chat.messages:
-                chat.messages[m.id].active_child = m.active_child
-        chat._ids = itertools.count(max(chat.messages) + 1)
+        chat.restore_messages(messages)
         return chat
 
     # -- checks ---------------------------------------------------------------------------------

@@ -87,6 +87,7 @@ class Stats:
     generated_tokens: int = 0
     decode_seconds: float = 0.0
     first_token_seconds: float | None = None
+    cached_tokens: int = 0              # of the prompt's tokens, how many were not read again (a server's cache)
 
     @property
     def prefill_tps(self) -> float:

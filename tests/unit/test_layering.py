@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# What the window may import from the engine: its public surface (engine.host's modules included).
-APP_MAY_USE = ("engine", "engine.service", "engine.host", "engine.errors", "engine.atomic")
+# What the window may import from the engine: its public surface (engine.host's modules included), and the
+# server it runs for other apps (engine.server: ServerThread, RequestRecord).
+APP_MAY_USE = ("engine", "engine.service", "engine.server", "engine.host", "engine.errors", "engine.atomic")
 APP_MAY_USE_BELOW = ("engine.host.",)
 
 

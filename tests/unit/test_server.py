@@ -276,6 +276,31 @@ def test_a_client_that_leaves_mid_stream_frees_its_slot(start, service):
         unsubscribe()
 
 
+def test_every_answered_request_is_recorded_for_the_log_on_the_loop_thread(start):
+    records: queue.Queue = queue.Queue()
+    threads: list[str] = []
+    server = start(api_key="log-key", max_tokens_cap=CAP,
+                   on_request=lambda r: (threads.append(threading.current_thread().name), records.put(r)))
+    auth = {"Authorization": "Bearer log-key"}
+    whole = httpx.post(server.url + "/chat/completions", headers=auth,
+                       json={"messages": [_user(QUESTIONS[0])], **GREEDY_BODY}).json()
+    httpx.post(server.url + "/completions", json={"prompt": "Hi"})                        # no key: 401
+    with httpx.Client(base_url=server.url, timeout=60, headers=auth) as http:
+        with http.stream("POST", "/completions", json=ENDLESS) as resp:
+            next(resp.iter_raw())               # then the client leaves mid-stream
+    got = [records.get(timeout=30) for _ in range(3)]
+    ok, left, refused = sorted(got, key=lambda r: (r.status != 200, r.stream))
+    assert (ok.method, ok.endpoint, ok.status, ok.stream) == ("POST", "/v1/chat/completions", 200, False)
+    assert (ok.prompt_tokens, ok.completion_tokens) == (whole["usage"]["prompt_tokens"],
+                                                        whole["usage"]["completion_tokens"])
+    assert ok.cached_tokens == whole["usage"]["prompt_tokens_details"]["cached_tokens"] and ok.tokens_per_s > 0
+    assert ok.seconds > 0 and ok.time > 0
+    assert refused.status == 401 and refused.error == "Missing API key: send it as 'Authorization: Bearer KEY'."
+    assert refused.prompt_tokens is None
+    assert left.status == 200 and left.stream and "left" in left.error
+    assert set(threads) == {"openai-server"}    # the server's loop thread (the window marshals it)
+
+
 def test_requests_beyond_the_running_ones_wait_their_turn_in_a_bounded_queue(start):
     server = start(max_running=1, max_queued=1, max_tokens_cap=CAP)
     bridge = server.app.state.bridge
