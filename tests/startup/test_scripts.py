@@ -144,3 +144,14 @@ def test_install_torch_tries_a_local_cpu_wheel_then_the_cpu_index(repo: Path):
     spec = "torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"
     out, calls = _run(repo, "scripts/install_torch", py, TORCH_SPEC=spec)
     assert out.returncode == 0 and calls == [f"-m pip install --quiet {spec}"]
+
+
+def test_setup_refuses_a_python_torch_has_no_wheels_for(repo: Path, tmp_path: Path):
+    old = tmp_path / "python3.9"
+    old.write_text('#!/usr/bin/env bash\n[ "$1" = --version ] && echo "Python 3.9.18"\nexit 1\n')
+    old.chmod(0o755)
+    shutil.rmtree(repo / ".venv")
+    out, _ = _run(repo, "scripts/setup", PYTHON=str(old))
+    assert out.returncode == 1
+    assert "needs Python 3.10 to 3.14" in out.stderr and "Python 3.9.18" in out.stderr
+    assert not (repo / ".venv").exists()
