@@ -24,6 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     if args.self_check:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    # Qt aborts without a window when its xcb plugin lacks a system library, naming only one: say
+    # which packages to install instead. Installers carry or declare these libraries themselves.
+    if not getattr(sys, "frozen", False):
+        from .system_libs import check
+
+        if check() != 0:
+            return 1
     import qasync
     from PySide6.QtWidgets import QApplication
 

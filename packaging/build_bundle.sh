@@ -7,9 +7,9 @@
 #       packaging/build_bundle.sh             # CUDA variant -> dist/cuda/rwkv-desktop/
 #
 # Environment: VARIANT (cpu|cuda|rocm, default cpu), TORCH_SPEC (pip arguments for torch; default
-# torch==2.13.0, which must resolve to a CPU wheel for VARIANT=cpu: on Linux and Windows CI pass
-# --index-url https://download.pytorch.org/whl/cpu), PYTHON (interpreter for the venv, default
-# python3), BUILD_VENV (default build/pkg-$VARIANT/venv), SKIP_SELF_CHECK=1 to skip the check.
+# the CPU build, torch 2.13.0+cpu from PyTorch's CPU index on Linux: scripts/install_torch),
+# PYTHON (interpreter for the venv, default python3), BUILD_VENV (default build/pkg-$VARIANT/venv),
+# SKIP_SELF_CHECK=1 to skip the check.
 # Runs under bash on Linux, macOS and Windows (Git Bash on GitHub's runners).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,10 +32,8 @@ if [ ! -x "$VPY" ]; then
     "$PYTHON" -m venv "$VENV"
     "$VPY" -m pip install --quiet --upgrade pip
 fi
-if ! "$VPY" -c "import torch" 2>/dev/null; then
-    echo "== installing ${TORCH_SPEC:-torch==2.13.0}"
-    # shellcheck disable=SC2086  # TORCH_SPEC may carry pip options, e.g. --index-url
-    "$VPY" -m pip install --quiet ${TORCH_SPEC:-torch==2.13.0}
+if ! "$VPY" -c "import importlib.metadata as m; m.version('torch')" 2>/dev/null; then
+    "$ROOT/scripts/install_torch" "$VPY"      # TORCH_SPEC, else the CPU build (as scripts/setup)
 fi
 echo "== installing rwkv-desktop (a wheel, not editable: builds the compiled CPU kernels if setup.py has them)"
 rm -rf "$WORK/wheel"

@@ -23,16 +23,17 @@ VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/pyproject.toml" | head -1)
 ARCH=$(dpkg --print-architecture)
 if [ "$VARIANT" = cpu ]; then PKG=rwkv-desktop; else PKG=rwkv-desktop-$VARIANT; fi
 
-# Depends (packaging/linux/depends.txt): what the bundle loads from the system on purpose (the C
-# library, OpenGL/EGL, libxcb, Wayland, DRM: PyInstaller never bundles these), the Qt xcb helper
-# libraries (bundled when the build machine has them, declared so the package works either way),
-# and run-time data for bundled libraries (xkb-data: keymaps; fontconfig: its configuration and a
-# font). tests/packaging/test_deb.py checks it against every ELF file's NEEDED entries. The libc6
-# version is the newest GLIBC_x.y symbol version any file in the bundle asks for: build on the
-# oldest distribution you support (CI uses Ubuntu 22.04).
+# Depends: what packaging/linux/depends.txt declares by hand (what the bundle loads from the
+# system without linking it, or what only plugins link: OpenGL/EGL, Wayland, the Qt xcb helpers,
+# xkb-data keymaps, fontconfig's configuration and a font), then what the bundle itself says: the
+# package of every library an ELF file in it links (DT_NEEDED) and it does not carry, looked up in
+# this machine's ld.so cache and dpkg database (bundle_libs.py; it fails if one is found nowhere).
+# So Depends follows the bundle, whatever the build machine has installed; tests/packaging/test_deb.py
+# checks it independently. The libc6 version is the newest GLIBC_x.y symbol version any file in the
+# bundle asks for: build on the oldest distribution you support (CI uses Ubuntu 22.04).
 glibc=$(find "$BUNDLE" -type f -exec sh -c 'head -c4 "$1" | grep -q ELF && objdump -T "$1"' _ {} \; 2>/dev/null \
         | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
-DEPENDS=$(tr '\n' ' ' < "$HERE/depends.txt" | sed 's/  */ /g; s/ *$//; s/ ,/,/g')
+DEPENDS=$(python3 "$HERE/bundle_libs.py" depends "$BUNDLE" "$HERE/depends.txt")
 DEPENDS=${DEPENDS/libc6,/libc6 (>= ${glibc:-2.28}),}
 
 STAGE=$ROOT/build/deb-$VARIANT/root
