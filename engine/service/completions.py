@@ -20,8 +20,9 @@ from engine.models.model import Model
 from engine.models.state import State
 from engine.service.commands import Complete
 from engine.service.events import CompletionDelta, CompletionFinished, Event, Failed
+from engine.service.jobs import Job
 from engine.service.state_cache import StateCache, boundaries_of
-from engine.text.generation import CHUNK_LEN, completion_tokens, generate, is_cancelled
+from engine.text.generation import CHUNK_LEN, Forward, completion_tokens, generate, is_cancelled
 from engine.text.sampling import Sampler, penalty_exempt_ids
 from engine.text.tokenizer import Tokenizer
 
@@ -36,7 +37,7 @@ def _content_key(state: State) -> str:
     return digest.hexdigest()[:32]
 
 
-class CompletionJob:
+class CompletionJob(Job):
     conversation = None                 # belongs to no conversation
 
     def __init__(self, request: int, cmd: Complete, model: Model, tokenizer: Tokenizer, start: State,
@@ -47,24 +48,20 @@ class CompletionJob:
         self._cmd, self._model, self._tokenizer, self._start = cmd, model, tokenizer, start
         self._cache, self._emit, self._finish, self._describe = cache, emit, finish, describe
         self._save_named = save_named
-        self._steps = self._run()
+        super().__init__(self._run())
 
-    def step(self) -> bool:
-        try:
-            next(self._steps)
-        except StopIteration:
-            return False
-        except Exception as e:  # every failure becomes an event; the other jobs go on
-            title, message = self._describe(e)
-            self._finish(Failed(self.request, None, title, message))
-            return False
-        return True
+    def _handle(self, item) -> bool:
+        self._emit(CompletionDelta(self.request, item))
+        return False
 
-    def run_to_end(self) -> None:
-        while self.step():
-            pass
+    def _end(self) -> None:
+        pass                            # its final event is sent by the generator itself
 
-    def _run(self) -> Iterator[None]:
+    def _fail(self, error: Exception) -> None:
+        title, message = self._describe(error)
+        self._finish(Failed(self.request, None, title, message))
+
+    def _run(self) -> Iterator:
         cmd, model, tok = self._cmd, self._model, self._tokenizer
         t0 = time.perf_counter()
         segments = [tok.encode(s) for s in cmd.prompt[:-1]] + [completion_tokens(tok, cmd.prompt[-1])] \
@@ -79,8 +76,7 @@ class CompletionJob:
         for begin in range(cached, len(tokens), CHUNK_LEN):
             if is_cancelled(self.cancel):
                 break
-            model.forward(tokens[begin:begin + CHUNK_LEN], state)
-            yield
+            yield Forward(tokens[begin:begin + CHUNK_LEN], state)
         prompt_seconds = time.perf_counter() - t0
         if is_cancelled(self.cancel):
             self._finish(CompletionFinished(self.request, "", "cancelled", len(tokens), cached, 0, prompt_seconds,
@@ -92,9 +88,15 @@ class CompletionJob:
         sampler = Sampler(cmd.sampler, model.info.vocab_size, penalty_exempt_ids(tok), device=str(model.device))
         gen = generate(model, tok, None, state=state, sampler=sampler, max_tokens=cmd.max_tokens, stop=cmd.stop,
                        stop_tokens=eos, cancel=self.cancel)
-        for piece in gen:
-            self._emit(CompletionDelta(self.request, piece))
-            yield
+        steps, value = gen.steps(), None
+        try:
+            while True:
+                item = steps.send(value)
+                value = yield item      # a Forward's logits come back; a piece becomes a delta
+        except StopIteration:
+            pass
+        finally:
+            steps.close()
         if self._cache is not None and cmd.cache and gen.stop_reason == "stop":
             self._cache.put(model, start_key, tokens + gen.tokens, gen.state.clone())
         if cmd.save_as:

@@ -28,6 +28,7 @@ from engine.service.events import (
     Stopped,
     TextDelta,
 )
+from engine.service.jobs import Job
 from engine.service.remote import WAITING
 from engine.service.store import ConversationStore
 from engine.service.views import ReplyStats
@@ -39,12 +40,13 @@ SAVE_EVERY = 1.0        # seconds between saves of a streaming reply's text
 STATS_EVERY = 0.5       # seconds between Stats events
 
 
-class ReplyJob:
+class ReplyJob(Job):
     def __init__(self, live: Live, request: int | None, user: Message | None, progress: Iterator[Progress],
                  cancel: threading.Event, store: ConversationStore, emit: Callable[[Event], None],
                  finish: Callable[[Event], None], describe: Callable[[BaseException], tuple[str, str]]):
+        super().__init__(progress)
         self.live, self.request, self.user, self.cancel = live, request, user, cancel
-        self._progress, self._store, self._emit, self._finish = progress, store, emit, finish
+        self._store, self._emit, self._finish = store, emit, finish
         self._describe = describe
         self.reply: Message | None = None
         self._t0 = time.perf_counter()
@@ -52,38 +54,22 @@ class ReplyJob:
         self._new_tokens0 = 0
         self._pieces = 0                # text pieces streamed (a remote reply's count until the server's)
         self._saved_at = self._stats_at = self._t0
-        self.waiting = False            # the last step found nothing to do (a remote server has not answered)
         live.busy = True
 
     @property
     def conversation(self) -> int:
         return self.live.id
 
-    def step(self) -> bool:
-        """Advance by one item of progress; False once the job has ended (its final event sent)."""
-        self.waiting = False
-        try:
-            item = next(self._progress)
-        except StopIteration:
-            self._end()
-            return False
-        except Exception as e:  # every failure becomes an event; the conversation stays usable
-            self._fail(e)
-            return False
+    def _handle(self, item) -> bool:
         if item is WAITING:
-            self.waiting = True
-        elif isinstance(item, str):
+            return True
+        if isinstance(item, str):
             self._piece(item)
         elif isinstance(item, PromptRead):
             self._emit(PromptProgress(self.request, self.live.id, item.message_id, item.done, item.total))
         elif isinstance(item, ReplyStarted):
             self._started(item.message)
-        return True
-
-    def run_to_end(self) -> None:
-        """Finish now (after a stop: a token at most), e.g. before a model switch or a quit."""
-        while self.step():
-            pass
+        return False
 
     # -- inside ------------------------------------------------------------------------------------
 

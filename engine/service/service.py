@@ -49,6 +49,7 @@ from engine.service.events import (
     StateSaved,
 )
 from engine.service.failures import COMMAND_TITLES, describe
+from engine.service.jobs import Batcher, Job
 from engine.service.named_states import NamedStates, check_name
 from engine.service.remote import RemoteChat, RemoteServer
 from engine.service.replies import ReplyJob
@@ -83,7 +84,8 @@ class EngineService(Backends):
         self._switch = 0                                # model switches asked for: a late connection yields
         self._tuning = None                             # (State, path) for new conversations
         self._live: OrderedDict[int, Live] = OrderedDict()
-        self._jobs: list[ReplyJob] = []
+        self._jobs: list[Job] = []
+        self._batcher = Batcher()
         self._cancels: dict[int, threading.Event] = {}   # conversation -> its running reply's stop flag
         self._request_cancels: dict[int, threading.Event] = {}   # request -> its running completion's
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -192,14 +194,17 @@ class EngineService(Backends):
                     if item is not _WAKE:
                         self._handle(*item)
                 waiting = bool(self._jobs)
-                for job in list(self._jobs):    # then one step of every reply being written
-                    if job not in self._jobs:   # finished by an earlier one's step
+                for job in list(self._jobs):    # then every reply being written, to its next model call
+                    if job not in self._jobs or job.pending is not None:   # ended, or already waiting for one
                         continue
                     if not job.step():
                         self._forget(job)
                         waiting = False
-                    elif not getattr(job, "waiting", False):
+                    elif not job.waiting:
                         waiting = False
+                if self._model is not None and any(job.pending is not None for job in self._jobs):
+                    self._batcher.run(self._model, self._jobs)     # their single-token calls as one batch
+                    waiting = False
         finally:
             self._finish_jobs()
             self.store.close()
@@ -247,7 +252,7 @@ class EngineService(Backends):
         for job in list(self._jobs):
             if conversation is None or job.conversation == conversation:
                 job.cancel.set()
-                job.run_to_end()
+                job.run_to_end(self._model)
                 self._forget(job)
 
     def _forget(self, job) -> None:

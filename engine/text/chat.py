@@ -44,7 +44,7 @@ from typing import Protocol
 from engine.errors import EmptyPromptError, EngineError
 from engine.models.model import Model
 from engine.models.state import State
-from engine.text.generation import CHUNK_LEN, Cancel, Generation, Stats, generate, is_cancelled
+from engine.text.generation import CHUNK_LEN, Cancel, Forward, Generation, Stats, drive, generate, is_cancelled
 from engine.text.sampling import Sampler, SamplerSettings, penalty_exempt_ids
 from engine.text.tokenizer import Tokenizer
 from engine.text.tree import Message, MessageTree
@@ -170,7 +170,9 @@ class ReplyStarted:
     message: Message
 
 
-Progress = PromptRead | ReplyStarted | str     # a str is a piece of the reply's text
+# A str is a piece of the reply's text; a Forward is a model call the step needs run (and its logits
+# sent back): alone, drive() runs them; the engine service batches them across conversations.
+Progress = PromptRead | ReplyStarted | Forward | str
 
 
 class ChatSession(MessageTree):
@@ -212,23 +214,23 @@ class ChatSession(MessageTree):
              max_tokens: int | None = None) -> Iterator[str]:
         """Add a user message at the end of the active branch and stream the reply."""
         user = self.add_user(text, think=think)
-        return _texts(self.respond(user.id, cancel=cancel, max_tokens=max_tokens))
+        return _texts(self.model, self.respond(user.id, cancel=cancel, max_tokens=max_tokens))
 
     def edit(self, message_id: int, text: str, *, think: str | None = None, cancel: Cancel = None,
              max_tokens: int | None = None) -> Iterator[str]:
         """Resend an edited user message as a new branch beside the old one."""
         user = self.edit_user(message_id, text, think=think)
-        return _texts(self.respond(user.id, cancel=cancel, max_tokens=max_tokens))
+        return _texts(self.model, self.respond(user.id, cancel=cancel, max_tokens=max_tokens))
 
     def regenerate(self, message_id: int | None = None, *, cancel: Cancel = None,
                    max_tokens: int | None = None) -> Iterator[str]:
         """A new reply to the user message before ``message_id`` (default: the last reply)."""
         user = self.user_to_answer(message_id)
-        return _texts(self.respond(user.id, cancel=cancel, max_tokens=max_tokens))
+        return _texts(self.model, self.respond(user.id, cancel=cancel, max_tokens=max_tokens))
 
     def continue_reply(self, *, cancel: Cancel = None, max_tokens: int | None = None) -> Iterator[str]:
         """Extend the last assistant reply from where it stopped (after a length limit or a stop)."""
-        return _texts(self.extend(self.leaf(), cancel=cancel, max_tokens=max_tokens))
+        return _texts(self.model, self.extend(self.leaf(), cancel=cancel, max_tokens=max_tokens))
 
     # -- the steps underneath ----------------------------------------------------------------------
 
@@ -272,13 +274,13 @@ class ChatSession(MessageTree):
         """The state after ``message_id`` (rebuilt if need be; do not modify it: clone first);
         None only if ``cancel`` stopped a rebuild."""
         reach = self._reach(self.messages[message_id], cancel)
+        value = None
         try:
             while True:
-                next(reach)
+                item = reach.send(value)
+                value = self.model.forward(item.tokens, item.state)[0] if isinstance(item, Forward) else None
         except StopIteration as done:
             return done.value[0]
-
-    # -- inside ------------------------------------------------------------------------------------
 
     def _segment(self, parent: Message, text: str, think: str) -> tuple[str, list[int]]:
         """(the cleaned text, the tokens) of a user turn after ``parent``."""
@@ -317,7 +319,7 @@ class ChatSession(MessageTree):
         for start in range(0, len(tokens), self.chunk_len):
             if is_cancelled(cancel):
                 return None, start
-            self.model.forward(tokens[start:start + self.chunk_len], state)
+            yield Forward(tokens[start:start + self.chunk_len], state)
             yield PromptRead(msg.id, min(start + self.chunk_len, len(tokens)), len(tokens))
         self.checkpoints.put(msg.id, state)
         return state, len(tokens)
@@ -325,11 +327,22 @@ class ChatSession(MessageTree):
     def _stream(self, msg: Message, state: State, cancel: Cancel, max_tokens: int | None, prompt: Stats,
                 strip_space: bool) -> Iterator[str]:
         gen = self._generation(state, cancel, max_tokens)
+        steps = gen.steps()
         start = len(msg.tokens)
         msg.complete, msg.stop_reason = False, "interrupted"    # what a crash in the middle leaves stored
         clean_end = False
+        value = None
         try:
-            for piece in gen:
+            while True:
+                try:
+                    item = steps.send(value)
+                except StopIteration:
+                    break
+                if isinstance(item, Forward):       # the model call goes up to whoever runs us
+                    value = yield item
+                    continue
+                value = None
+                piece = item
                 if strip_space:     # "Assistant:" is followed by a space the reply itself does not show
                     piece = piece.lstrip(" ")
                     strip_space = not piece
@@ -341,6 +354,7 @@ class ChatSession(MessageTree):
             clean_end = True
             raise
         finally:                # keep what was generated, whatever happened
+            steps.close()
             msg.tokens[start:] = gen.tokens
             msg.stats = replace(gen.stats, prompt_tokens=prompt.prompt_tokens,
                                 prefill_seconds=prompt.prefill_seconds)
@@ -386,12 +400,13 @@ class ChatSession(MessageTree):
         return state
 
 
-def _texts(progress: Iterator[Progress]) -> Iterator[str]:
-    """The text pieces of a step's progress (what a terminal prints); closing it closes the step,
-    which then records the reply so far."""
+def _texts(model: Model, progress: Iterator[Progress]) -> Iterator[str]:
+    """The text pieces of a step's progress, its model calls run on ``model`` (what a terminal
+    prints); closing it closes the step, which then records the reply so far."""
+    driven = drive(model, progress)
     try:
-        for p in progress:
+        for p in driven:
             if isinstance(p, str):
                 yield p
     finally:
-        progress.close()
+        driven.close()

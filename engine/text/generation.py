@@ -112,19 +112,23 @@ Steps = Generator["Forward | str", "Tensor | None", None]
 
 
 def drive(model: Model, steps: Steps) -> Iterator[str]:
-    """Run ``steps`` alone: each :class:`Forward` it asks for on ``model``, its text passed on.
-    Closing the result closes ``steps`` (whose own clean-up then runs)."""
-    value = None
+    """Run ``steps`` alone: each :class:`Forward` it asks for on ``model``, everything else passed
+    on. A model call that fails is raised inside ``steps``, where it was asked for, so the step
+    knows it failed; closing the result closes ``steps`` (whose own clean-up then runs)."""
+    value, error = None, None
     try:
         while True:
             try:
-                item = steps.send(value)
+                item = steps.throw(error) if error is not None else steps.send(value)
             except StopIteration:
                 return
+            value, error = None, None
             if isinstance(item, Forward):
-                value = model.forward(item.tokens, item.state)[0]
+                try:
+                    value = model.forward(item.tokens, item.state)[0]
+                except Exception as e:      # noqa: BLE001 - handed to the step that asked
+                    error = e
             else:
-                value = None
                 yield item
     finally:
         steps.close()

@@ -10,6 +10,7 @@ import torch
 
 from engine.errors import EmptyPromptError, EngineError
 from engine.text.chat import ChatSession, MemoryCheckpoints, PromptRead, clean
+from engine.text.generation import drive
 from engine.text.sampling import SamplerSettings
 
 from .conftest import GREEDY
@@ -196,7 +197,7 @@ def test_a_prompt_stopped_before_it_was_read_is_dropped_and_the_chat_goes_on(wor
     "".join(chat.send("Hello"))
     before = chat.checkpoint(chat.leaf()).tokens_seen
     cancel = threading.Event()
-    steps = chat.respond(chat.add_user("A long question " * 10).id, cancel=cancel)
+    steps = drive(world_model, chat.respond(chat.add_user("A long question " * 10).id, cancel=cancel))
     assert isinstance(next(steps), PromptRead)            # one chunk read...
     cancel.set()
     assert list(steps) == []                             # ... then stopped: no reply
