@@ -342,7 +342,7 @@ using namespace rwkvcpu;
 // ---------------------------------------------------------------------------------------------
 // C API (ctypes). Every array is contiguous; every float is fp32 unless a wtype says otherwise.
 
-API int rwkv_cpu_abi_version() { return 5; }
+API int rwkv_cpu_abi_version() { return 6; }
 
 API int rwkv_cpu_isa_max() { return isa_supported_max(); }
 
