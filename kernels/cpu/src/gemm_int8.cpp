@@ -178,67 +178,157 @@ struct Panel {
     float* sw;    // [NR] row scales
 };
 
-// Sum of one int8 row and its scale, or zeros past the matrix's last row.
-void row_extras(const int8_t* src, long K, bool valid, float scale, int32_t* rs, float* sw) {
-    int32_t s = 0;
-    if (valid) {
-        SIMD_REDUCE(s)
-        for (long k = 0; k < K; k++) s += src[k];
-    }
-    *rs = s;
-    *sw = valid ? scale : 0.0f;
+// The rows' scales, zero past the matrix's last row (the row sums are taken while packing).
+void panel_scales(const float* scale, long rows, int nr, const Panel& p) {
+    for (int o = 0; o < nr; o++) p.sw[o] = o < rows ? scale[o] : 0.0f;
 }
 
-// For vpdpbusd: [kp/4][NR][4] bytes, each 4-byte group one output's 4 consecutive k.
-template <int NR>
-void pack_quads(const int8_t* W, const float* scale, long K, long kp, long rows, const Panel& p) {
-    int8_t* dst = static_cast<int8_t*>(p.w);
-    const long k4 = K - K % 4;
-    for (int o = 0; o < NR; o++) {
-        const bool valid = o < rows;
-        const int8_t* src = valid ? W + o * K : nullptr;
-        row_extras(src, K, valid, valid ? scale[o] : 0.0f, p.rs + o, p.sw + o);
-        int8_t* d = dst + 4 * o;
-        long k = 0;
-        if (valid) {
-            for (; k < k4; k += 4) std::memcpy(d + k * NR, src + k, 4);
-            if (k < K) {
-                int8_t tail[4] = {0, 0, 0, 0};
-                std::memcpy(tail, src + k, size_t(K - k));
-                std::memcpy(d + k * NR, tail, 4);
-                k += 4;
+// The SIMD panels are made of 4-byte units: 4 consecutive k of one output (int8, for vpdpbusd) or
+// 2 (widened to int16, for vpmaddwd). The panel is [kp / (k per unit)][NR] units: one unit of
+// each of the NR outputs side by side, the vector the microkernel loads. It is a transpose of the
+// rows, done 16 x 16 (8 x 8) units at a time in registers: a scalar loop of 4-byte moves took
+// ~20 % of a 512-token GEMM and most of a 64-token one.
+#if RWKV_X86
+// r[i] = row i of a 16 x 16 int32 matrix -> r[j] = its column j. Straight-line code on purpose: the
+// array then lives in registers.
+TGT_AVX512 __attribute__((always_inline)) inline void transpose16(__m512i (&r)[16]) {
+    __m512i t[16];
+    for (int i = 0; i < 16; i += 2) {  // pairs of rows interleaved: 2 x 2 blocks
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {  // 4 x 4 blocks: r[i + c] = rows i..i+3 of columns c, c+4, c+8, c+12
+        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    for (int h = 0; h < 16; h += 8)  // 128-bit lanes of 8 rows
+        for (int c = 0; c < 4; c++) {
+            t[h + c] = _mm512_shuffle_i32x4(r[h + c], r[h + c + 4], 0x88);
+            t[h + c + 4] = _mm512_shuffle_i32x4(r[h + c], r[h + c + 4], 0xdd);
+        }
+    for (int c = 0; c < 8; c++) {  // and of all 16
+        r[c] = _mm512_shuffle_i32x4(t[c], t[c + 8], 0x88);
+        r[c + 8] = _mm512_shuffle_i32x4(t[c], t[c + 8], 0xdd);
+    }
+}
+
+// The sum of each 4-byte unit as an int32: its 4 int8, or its 2 int16.
+template <bool WIDEN>
+TGT_AVX512 __attribute__((always_inline)) inline __m512i unit_sums_avx512(__m512i u) {
+    if (WIDEN) return _mm512_madd_epi16(u, _mm512_set1_epi16(1));
+    // 4 bytes -> int16 pairs (x 1, exact) -> int32
+    const __m512i lo = _mm512_srai_epi16(_mm512_slli_epi16(u, 8), 8), hi = _mm512_srai_epi16(u, 8);
+    return _mm512_madd_epi16(_mm512_add_epi16(lo, hi), _mm512_set1_epi16(1));
+}
+
+// NR = 64 outputs; WIDEN: 2 k per unit as int16 (vpmaddwd), else 4 k per unit as int8 (vpdpbusd).
+template <bool WIDEN>
+TGT_AVX512 void pack_avx512(const int8_t* W, const float* scale, long K, long kp, long rows, const Panel& p) {
+    constexpr int NR = 64, UB = WIDEN ? 2 : 4;  // UB: bytes of a row per unit
+    const long units = kp / UB;
+    uint8_t* dst = static_cast<uint8_t*>(p.w);
+    panel_scales(scale, rows, NR, p);
+    for (int b = 0; b < NR; b += 16) {
+        __m512i sums = _mm512_setzero_si512();  // lane i: row b + i
+        for (long g = 0; g < units; g += 16) {
+            const long left = K - g * UB;  // bytes of each row from unit g on
+            __m512i r[16];
+            for (int i = 0; i < 16; i++) {
+                if (b + i >= rows || left <= 0) {
+                    r[i] = _mm512_setzero_si512();
+                    continue;
+                }
+                const int8_t* src = W + (b + i) * K + g * UB;
+                if (WIDEN) {
+                    const __mmask32 m = left >= 32 ? ~__mmask32(0) : __mmask32((1u << left) - 1);
+                    r[i] = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, src));
+                } else {
+                    const __mmask64 m = left >= 64 ? ~__mmask64(0) : __mmask64((1ull << left) - 1);
+                    r[i] = _mm512_maskz_loadu_epi8(m, src);
+                }
+            }
+            transpose16(r);
+            const long n = std::min(16L, units - g);
+            for (long j = 0; j < n; j++) {
+                _mm512_storeu_si512(dst + ((g + j) * NR + b) * 4, r[j]);
+                sums = _mm512_add_epi32(sums, unit_sums_avx512<WIDEN>(r[j]));
             }
         }
-        for (; k < kp; k += 4) std::memset(d + k * NR, 0, 4);
+        _mm512_storeu_si512(p.rs + b, sums);
     }
 }
 
-// For vpmaddwd: [kp/2][NR][2] int16, each pair one output's 2 consecutive k, sign-extended.
-template <int NR>
-void pack_pairs(const int8_t* W, const float* scale, long K, long kp, long rows, const Panel& p) {
-    int16_t* dst = static_cast<int16_t*>(p.w);
-    for (int o = 0; o < NR; o++) {
-        const bool valid = o < rows;
-        const int8_t* src = valid ? W + o * K : nullptr;
-        row_extras(src, K, valid, valid ? scale[o] : 0.0f, p.rs + o, p.sw + o);
-        int16_t* d = dst + 2 * o;
-        for (long k = 0; k < kp; k += 2) {
-            d[k * NR] = valid && k < K ? src[k] : 0;
-            d[k * NR + 1] = valid && k + 1 < K ? src[k + 1] : 0;
+// The same for AVX2: NR = 16 outputs, 2 k per unit as int16, 8 x 8 transposes.
+TGT_AVX2 __attribute__((always_inline)) inline void transpose8(__m256i (&r)[8]) {
+    __m256i t[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        r[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]);
+        r[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]);
+        r[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]);
+        r[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    for (int c = 0; c < 4; c++) {
+        t[c] = _mm256_permute2x128_si256(r[c], r[c + 4], 0x20);
+        t[c + 4] = _mm256_permute2x128_si256(r[c], r[c + 4], 0x31);
+    }
+    for (int c = 0; c < 8; c++) r[c] = t[c];
+}
+
+TGT_AVX2 void pack_avx2(const int8_t* W, const float* scale, long K, long kp, long rows, const Panel& p) {
+    constexpr int NR = 16;
+    const long units = kp / 2;
+    uint8_t* dst = static_cast<uint8_t*>(p.w);
+    panel_scales(scale, rows, NR, p);
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int b = 0; b < NR; b += 8) {
+        __m256i sums = _mm256_setzero_si256();  // lane i: row b + i
+        for (long g = 0; g < units; g += 8) {
+            const long left = K - g * 2;
+            __m256i r[8];
+            for (int i = 0; i < 8; i++) {
+                int8_t tail[16] = {};
+                const int8_t* src = tail;
+                if (b + i < rows && left >= 16) {
+                    src = W + (b + i) * K + g * 2;
+                } else if (b + i < rows && left > 0) {  // AVX2 has no masked byte loads
+                    std::memcpy(tail, W + (b + i) * K + g * 2, size_t(left));
+                }
+                r[i] = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src)));
+            }
+            transpose8(r);
+            const long n = std::min(8L, units - g);
+            for (long j = 0; j < n; j++) {
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + ((g + j) * NR + b) * 4), r[j]);
+                sums = _mm256_add_epi32(sums, _mm256_madd_epi16(r[j], ones));
+            }
         }
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.rs + b), sums);
     }
 }
+#endif
 
 // For the portable path: the rows as they are, zero-padded to kp.
 template <int NR>
 void pack_rows(const int8_t* W, const float* scale, long K, long kp, long rows, const Panel& p) {
     int8_t* dst = static_cast<int8_t*>(p.w);
+    panel_scales(scale, rows, NR, p);
     for (int o = 0; o < NR; o++) {
         const bool valid = o < rows;
-        const int8_t* src = valid ? W + o * K : nullptr;
-        row_extras(src, K, valid, valid ? scale[o] : 0.0f, p.rs + o, p.sw + o);
-        if (valid) std::memcpy(dst + o * kp, src, size_t(K));
+        int32_t sum = 0;
+        if (valid) {
+            const int8_t* src = W + o * K;
+            SIMD_REDUCE(sum)
+            for (long k = 0; k < K; k++) sum += src[k];
+            std::memcpy(dst + o * kp, src, size_t(K));
+        }
         std::memset(dst + o * kp + (valid ? K : 0), 0, size_t(valid ? kp - K : kp));
+        p.rs[o] = sum;
     }
 }
 
@@ -435,12 +525,12 @@ const Kernels& kernels_for(int isa) {
                                    {nullptr, tile_scalar<1, 16>, tile_scalar<2, 16>, tile_scalar<3, 16>,
                                     tile_scalar<4, 16>}};
 #if RWKV_X86
-    static const Kernels avx2 = {16, 6, 2, 2, quant_erased<int16_t, quant_row_avx2<int16_t>>, pack_pairs<16>,
+    static const Kernels avx2 = {16, 6, 2, 2, quant_erased<int16_t, quant_row_avx2<int16_t>>, pack_avx2,
                                  {nullptr, tile_avx2<1>, tile_avx2<2>, tile_avx2<3>, tile_avx2<4>, tile_avx2<5>,
                                   tile_avx2<6>}};
-    static const Kernels avx512 = {64, 4, 2, 2, quant_erased<int16_t, quant_row_avx512<int16_t>>, pack_pairs<64>,
+    static const Kernels avx512 = {64, 4, 2, 2, quant_erased<int16_t, quant_row_avx512<int16_t>>, pack_avx512<true>,
                                    {nullptr, tile_avx512<1>, tile_avx512<2>, tile_avx512<3>, tile_avx512<4>}};
-    static const Kernels vnni = {64, 6, 1, 1, quant_erased<uint8_t, quant_row_avx512<uint8_t>>, pack_quads<64>,
+    static const Kernels vnni = {64, 6, 1, 1, quant_erased<uint8_t, quant_row_avx512<uint8_t>>, pack_avx512<false>,
                                  {nullptr, tile_vnni<1>, tile_vnni<2>, tile_vnni<3>, tile_vnni<4>, tile_vnni<5>,
                                   tile_vnni<6>}};
     if (isa == ISA_AVX512_VNNI) return vnni;
