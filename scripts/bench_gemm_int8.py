@@ -13,9 +13,10 @@ Three ways to multiply a prompt's ``x [T, in]`` by one int8 matrix ``[out, in]``
 Rounds alternate the three ways on every shape and each figure is the median over rounds of the
 best of ``--reps`` calls, so that the machine's swings (other work, memory bandwidth) hit all three
 alike. ``--peak-gflops`` (the ``gemm_fp32_GFLOPs`` of ``/work/shared/tools/machine_limits.py``,
-run before and after) adds each figure as a share of it. ``--e2e`` also times a 512-token prompt
-of a random RWKV-7 0.1B (L12 D768 V65536) in int8 and estimates it with the int8 GEMM in place
-of today's path: measured time - the matrices' time today + their time with ``gemm_int8``.
+run before and after) adds each figure as a share of it. ``--e2e [MODEL]`` also times a prompt of
+an RWKV-7 (the file given, else a random 0.1B: L12 D768 V65536) in int8 and estimates it with the
+int8 GEMM in place of today's path: measured time - the matrices' time today + their time with
+``gemm_int8`` (LoRAs included, as int8 prompts dequantise them too).
 """
 
 from __future__ import annotations
@@ -89,19 +90,23 @@ def layer_matrices(n_embd: int, n_ffn: int, loras: dict[str, int]) -> list[tuple
     return mats
 
 
-def e2e(T: int, rounds: int, reps: int) -> dict[str, float]:
-    """A 512-token prompt of a random RWKV-7 0.1B in int8: measured now, and estimated with gemm_int8."""
+def e2e(T: int, rounds: int, reps: int, source: str) -> dict[str, float]:
+    """A T-token prompt of an RWKV-7 0.1B (``source``, or a random one) in int8: measured now, and
+    estimated with gemm_int8."""
     import engine
-    from tests.fixtures.checkpoints import lora_dims, make_rwkv7_checkpoint, random_tokens
+    from tests.fixtures.checkpoints import make_rwkv7_checkpoint, random_tokens
 
-    L, C, V = 12, 768, 65536
     with tempfile.TemporaryDirectory() as d:
-        path = make_rwkv7_checkpoint(f"{d}/rwkv7-0.1b", n_layer=L, n_embd=C, vocab_size=V)
-        model = engine.load(path, precision="int8")
+        if source == "random":
+            source = make_rwkv7_checkpoint(f"{d}/rwkv7-0.1b", n_layer=12, n_embd=768, vocab_size=65536)
+        model = engine.load(source, precision="int8")
+    L, C, V = model.info.n_layer, model.info.n_embd, model.info.vocab_size
     tokens = random_tokens(T, V)
     prompt = statistics.median(best_of(lambda: model.forward(tokens, None), 1) for _ in range(rounds))
-    cases = {f"{i}->{o}": Case(T, i, o) for i, o, _ in layer_matrices(C, 4 * C, lora_dims(C))}
-    counts = {f"{i}->{o}": n for i, o, n in layer_matrices(C, 4 * C, lora_dims(C))}
+    ly = model.layers[min(1, L - 1)]      # LoRAs [in, out]; layer 0 has no value LoRA
+    mats = layer_matrices(C, model.info.dim_ffn, {n: getattr(ly, n + "1").shape[1] for n in "wavg"})
+    cases = {f"{i}->{o}": Case(T, i, o) for i, o, _ in mats}
+    counts = {f"{i}->{o}": n for i, o, n in mats}
     t = measure(cases, rounds, reps)
     today = L * sum(counts[n] * t[n]["today"] for n in cases)
     ours = L * sum(counts[n] * t[n]["int8"] for n in cases)
@@ -116,7 +121,8 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--peak-gflops", type=float, default=0.0, help="machine_limits.py's gemm_fp32_GFLOPs")
-    p.add_argument("--e2e", action="store_true", help="also estimate a 512-token 0.1B prompt")
+    p.add_argument("--e2e", nargs="?", const="random", metavar="MODEL",
+                   help="also estimate a prompt of an RWKV-7 (this file, or a random 0.1B)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     print(f"{a.threads} threads, T={a.tokens}, kernels {cpu.isa()}, torch {torch.__version__}")
@@ -139,8 +145,8 @@ def main() -> None:
                      **{f"{w}_gops": case.ops / t[w] / 1e9 for w in WAYS}})
     out = {"threads": a.threads, "tokens": a.tokens, "isa": cpu.isa(), "rows": rows}
     if a.e2e:
-        est = e2e(a.tokens, a.rounds, a.reps)
-        print(f"0.1B int8 prompt of {a.tokens}: {est['tok_s_now']:.0f} tok/s now ({1e3 * est['prompt_s']:.0f} ms, "
+        est = e2e(a.tokens, a.rounds, a.reps, a.e2e)
+        print(f"int8 prompt of {a.tokens}: {est['tok_s_now']:.0f} tok/s now ({1e3 * est['prompt_s']:.0f} ms, "
               f"of which int8 matrices today {1e3 * est['matrices_today_s']:.0f} ms); with gemm_int8 "
               f"{1e3 * est['matrices_int8_s']:.0f} ms -> ~{est['tok_s_estimated']:.0f} tok/s")
         out["e2e"] = est

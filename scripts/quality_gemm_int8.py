@@ -1,10 +1,11 @@
 """What quantising activations to 8 bits (the int8 GEMM for prompts) adds to int8's error.
 
-  python scripts/quality_gemm_int8.py [--tokens 1024] [--chunk 32]
+  python scripts/quality_gemm_int8.py [--model PATH] [--tokens 1024] [--chunk 32]
 
 Today's int8 prompts are weight-only (int8 weights, fp32 activations); ``gemm_int8`` also rounds
-each token's activations to uint8 with a per-token scale and zero point. This compares, on the
-bundled demo model's real activations (RWKV-7 L4 D256, trained on WordNet; small, so a toy check):
+each token's activations to uint8 with a per-token scale and zero point. This compares, on a
+trained RWKV-7's real activations (by default the bundled demo model, L4 D256 trained on WordNet:
+small, so a toy check; ``--model`` takes a real checkpoint, with the World tokenizer):
 
 - per matrix role: the relative error of one layer's output ``x @ W`` against fp32, mean over
   layers and prompt chunks, for weight-only int8 (today), ``gemm_int8`` itself, and simulated
@@ -105,18 +106,19 @@ def outliers(T: int = 512, n_in: int = 768, n_out: int = 768) -> dict[str, float
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", help="an RWKV-7 checkpoint (default: the demo model)")
     ap.add_argument("--tokens", type=int, default=1024)
     ap.add_argument("--chunk", type=int, default=32)
     a = ap.parse_args()
-    demo = ROOT / "resources/models/demo"
-    model = engine.load(demo, precision="fp32")
-    tok = engine.load_tokenizer(str(demo / "tokenizer.json"))
+    source = a.model or ROOT / "resources/models/demo"
+    model = engine.load(source, precision="fp32")
+    tok = engine.load_tokenizer("world" if a.model else str(ROOT / "resources/models/demo/tokenizer.json"))
     text = "".join((ROOT / f).read_text() for f in ("resources/models/demo/README.md", "docs/engine.md", "README.md"))
     tokens = tok.encode(text)[: a.tokens]
 
     record: dict = {}
     ref = logits_along(model, tokens, a.chunk, Int8Matmuls(model, None, record))
-    print(f"demo model, {len(tokens)} tokens in chunks of {a.chunk}")
+    print(f"{Path(source).name}, {len(tokens)} tokens in chunks of {a.chunk}")
     print("one layer's output, relative error vs fp32 (mean over layers and chunks):")
     print(f"  {'scheme':12s}" + "".join(f"{r:>9s}" for r in ROLES))
     for s in SCHEMES:
@@ -129,7 +131,7 @@ def main() -> None:
         kl = (p.exp() * (p - lg.log_softmax(-1))).sum(-1)
         print(f"  {s:12s} {rel.mean():.2e} / {rel.max():.2e}   KL {kl.mean():.2e} / {kl.max():.2e}")
     for precision in ("bf16", "int8"):
-        lg = logits_along(engine.load(demo, precision=precision), tokens, a.chunk)
+        lg = logits_along(engine.load(source, precision=precision), tokens, a.chunk)
         rel = (lg - ref).norm(dim=-1) / ref.norm(dim=-1)
         kl = (p.exp() * (p - lg.log_softmax(-1))).sum(-1)
         print(f"  engine {precision:5s} {rel.mean():.2e} / {rel.max():.2e}   KL {kl.mean():.2e} / {kl.max():.2e}")
