@@ -16,9 +16,10 @@
 //
 // Layout: the weights are repacked per call, one panel of NR output rows at a time, into the order
 // the dot-product instruction reads (for each group of 4 k (bytes, VNNI) or 2 k (int16, vpmaddwd),
-// the NR outputs side by side), and their row sums are taken on the way, so nothing is stored per
-// matrix. A panel (NR * K bytes: 48 KiB at K = 768) stays in L1/L2 while every token runs past it:
-// each weight is read from memory once per call, and the repacking costs ~1/T of the multiplies.
+// the NR outputs side by side: a transpose, done in registers), and their row sums are taken on the
+// way, so nothing is stored per matrix. A panel (NR * K bytes: 48 KiB at K = 768) stays in L1/L2
+// while every token runs past it: each weight is read from memory once per call, and the repacking
+// costs ~1 % of a 512-token call (measured).
 //
 // Microkernel: MR tokens x NR outputs of int32 accumulators held in registers; per k group, NR/16
 // (NR/8) vector loads of the panel, MR broadcasts of one token's 4 (2) quantised inputs, and
@@ -26,7 +27,7 @@
 //
 // Instruction sets (current_isa(), forced lower with RWKV_CPU_ISA):
 //   avx512vnni  vpdpbusd, u8 x s8 -> s32, 6 tokens x 64 outputs.
-//   avx512      vpmaddwd on int16 (inputs and weights widened), 6 x 64. vpmaddubsw would take
+//   avx512      vpmaddwd on int16 (inputs and weights widened), 4 x 64. vpmaddubsw would take
 //               u8 x s8 directly, but its int16 pair sums saturate (2 * 255 * 127 > 32767) and
 //               7-bit inputs to avoid that doubled the quantisation error (measured); the int16
 //               products cannot overflow, so every path gives the same integers.
@@ -189,8 +190,7 @@ void panel_scales(const float* scale, long rows, int nr, const Panel& p) {
 // rows, done 16 x 16 (8 x 8) units at a time in registers: a scalar loop of 4-byte moves took
 // ~20 % of a 512-token GEMM and most of a 64-token one.
 #if RWKV_X86
-// r[i] = row i of a 16 x 16 int32 matrix -> r[j] = its column j. Straight-line code on purpose: the
-// array then lives in registers.
+// r[i] = row i of a 16 x 16 int32 matrix -> r[j] = its column j (the standard 4 rounds of shuffles).
 TGT_AVX512 __attribute__((always_inline)) inline void transpose16(__m512i (&r)[16]) {
     __m512i t[16];
     for (int i = 0; i < 16; i += 2) {  // pairs of rows interleaved: 2 x 2 blocks
@@ -396,7 +396,7 @@ TGT_AVX512 __attribute__((always_inline)) inline void store_row_avx512(__m512i a
 // GCC 12 keeps a 2-D array of vectors in memory and stores it on every step of the k loop.
 #define FOR_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define ZERO4(m) [[maybe_unused]] __m512i c##m##0 = zero, c##m##1 = zero, c##m##2 = zero, c##m##3 = zero;
-#define STORE4(m) \
+#define STORE4(m)                                                                                  \
     if constexpr (m < MR) store_row_avx512(c##m##0, c##m##1, c##m##2, c##m##3, a, m);
 
 // vpdpbusd: each int32 lane of c gains 4 products of the token's 4 inputs (u8) and one output's
@@ -411,13 +411,13 @@ TGT_AVX512VNNI __attribute__((always_inline)) inline __m512i dpbusd(__m512i c, _
 #endif
 }
 
-#define DPBUSD4(m)                                                               \
-    if constexpr (m < MR) {                                                      \
-        const __m512i b = _mm512_set1_epi32(load_i32(x + m * a.ldx + k));       \
-        c##m##0 = dpbusd(c##m##0, b, w0);                          \
-        c##m##1 = dpbusd(c##m##1, b, w1);                          \
-        c##m##2 = dpbusd(c##m##2, b, w2);                          \
-        c##m##3 = dpbusd(c##m##3, b, w3);                          \
+#define DPBUSD4(m)                                                                                 \
+    if constexpr (m < MR) {                                                                        \
+        const __m512i b = _mm512_set1_epi32(load_i32(x + m * a.ldx + k));                          \
+        c##m##0 = dpbusd(c##m##0, b, w0);                                                          \
+        c##m##1 = dpbusd(c##m##1, b, w1);                                                          \
+        c##m##2 = dpbusd(c##m##2, b, w2);                                                          \
+        c##m##3 = dpbusd(c##m##3, b, w3);                                                          \
     }
 
 template <int MR>
@@ -435,13 +435,13 @@ TGT_AVX512VNNI void tile_vnni(const Tile& a) {
 }
 
 // vpmaddwd: each int32 lane gains 2 products of the token's 2 inputs and one output's 2 weights (int16).
-#define MADD4(m)                                                                       \
-    if constexpr (m < MR) {                                                            \
-        const __m512i b = _mm512_set1_epi32(load_i32(x + m * a.ldx + k));             \
-        c##m##0 = _mm512_add_epi32(c##m##0, _mm512_madd_epi16(b, w0));                \
-        c##m##1 = _mm512_add_epi32(c##m##1, _mm512_madd_epi16(b, w1));                \
-        c##m##2 = _mm512_add_epi32(c##m##2, _mm512_madd_epi16(b, w2));                \
-        c##m##3 = _mm512_add_epi32(c##m##3, _mm512_madd_epi16(b, w3));                \
+#define MADD4(m)                                                                                   \
+    if constexpr (m < MR) {                                                                        \
+        const __m512i b = _mm512_set1_epi32(load_i32(x + m * a.ldx + k));                          \
+        c##m##0 = _mm512_add_epi32(c##m##0, _mm512_madd_epi16(b, w0));                             \
+        c##m##1 = _mm512_add_epi32(c##m##1, _mm512_madd_epi16(b, w1));                             \
+        c##m##2 = _mm512_add_epi32(c##m##2, _mm512_madd_epi16(b, w2));                             \
+        c##m##3 = _mm512_add_epi32(c##m##3, _mm512_madd_epi16(b, w3));                             \
     }
 
 template <int MR>
@@ -478,13 +478,13 @@ TGT_AVX2 __attribute__((always_inline)) inline void store_row_avx2(__m256i a0, _
 }
 
 #define ZERO2(m) [[maybe_unused]] __m256i c##m##0 = zero, c##m##1 = zero;
-#define STORE2(m) \
+#define STORE2(m)                                                                                  \
     if constexpr (m < MR) store_row_avx2(c##m##0, c##m##1, a, m);
-#define MADD2(m)                                                                       \
-    if constexpr (m < MR) {                                                            \
-        const __m256i b = _mm256_set1_epi32(load_i32(x + m * a.ldx + k));             \
-        c##m##0 = _mm256_add_epi32(c##m##0, _mm256_madd_epi16(b, w0));                \
-        c##m##1 = _mm256_add_epi32(c##m##1, _mm256_madd_epi16(b, w1));                \
+#define MADD2(m)                                                                                   \
+    if constexpr (m < MR) {                                                                        \
+        const __m256i b = _mm256_set1_epi32(load_i32(x + m * a.ldx + k));                          \
+        c##m##0 = _mm256_add_epi32(c##m##0, _mm256_madd_epi16(b, w0));                             \
+        c##m##1 = _mm256_add_epi32(c##m##1, _mm256_madd_epi16(b, w1));                             \
     }
 
 template <int MR>
