@@ -32,7 +32,7 @@
 //               7-bit inputs to avoid that doubled the quantisation error (measured); the int16
 //               products cannot overflow, so every path gives the same integers.
 //   avx2        the same with 256-bit vectors, 6 x 16.
-//   scalar      int32 dot products that the compiler vectorises for the baseline CPU, 4 x 16.
+//   scalar      int16 dot products that the compiler vectorises for the baseline CPU, 4 x 16.
 
 #include "core.h"
 
@@ -313,21 +313,21 @@ TGT_AVX2 void pack_avx2(const int8_t* W, const float* scale, long K, long kp, lo
 }
 #endif
 
-// For the portable path: the rows as they are, zero-padded to kp.
+// For the portable path: the rows widened to int16, zero-padded to kp (int16 x int16 dot products
+// are what compilers turn into pmaddwd / smlal without being told the instruction set).
 template <int NR>
 void pack_rows(const int8_t* W, const float* scale, long K, long kp, long rows, const Panel& p) {
-    int8_t* dst = static_cast<int8_t*>(p.w);
+    int16_t* dst = static_cast<int16_t*>(p.w);
     panel_scales(scale, rows, NR, p);
     for (int o = 0; o < NR; o++) {
-        const bool valid = o < rows;
+        const int8_t* src = o < rows ? W + o * K : nullptr;
+        const long n = src ? K : 0;
         int32_t sum = 0;
-        if (valid) {
-            const int8_t* src = W + o * K;
-            SIMD_REDUCE(sum)
-            for (long k = 0; k < K; k++) sum += src[k];
-            std::memcpy(dst + o * kp, src, size_t(K));
+        for (long k = 0; k < n; k++) {
+            dst[o * kp + k] = src[k];
+            sum += src[k];
         }
-        std::memset(dst + o * kp + (valid ? K : 0), 0, size_t(valid ? kp - K : kp));
+        for (long k = n; k < kp; k++) dst[o * kp + k] = 0;
         p.rs[o] = sum;
     }
 }
@@ -356,17 +356,17 @@ inline int32_t load_i32(const void* p) {  // 4 bytes of X: one broadcast operand
     return v;
 }
 
-template <int MR, int NR>
+// Not SIMD_REDUCE: with it GCC 12 multiplies in int32 (pmulld); without, it finds pmaddwd.
+template <int MR>
 void tile_scalar(const Tile& a) {
-    const uint8_t* x = static_cast<const uint8_t*>(a.x);
-    const int8_t* wp = static_cast<const int8_t*>(a.w);
+    const int16_t* x = static_cast<const int16_t*>(a.x);
+    const int16_t* wp = static_cast<const int16_t*>(a.w);
     for (int o = 0; o < a.ncols; o++) {
-        const int8_t* w = wp + o * a.kp;
+        const int16_t* w = wp + o * a.kp;
         for (int m = 0; m < MR; m++) {
-            const uint8_t* xm = x + m * a.ldx;
+            const int16_t* xm = x + m * a.ldx;
             int32_t acc = 0;
-            SIMD_REDUCE(acc)
-            for (long k = 0; k < a.kp; k++) acc += int32_t(xm[k]) * w[k];
+            for (long k = 0; k < a.kp; k++) acc += xm[k] * w[k];
             a.y[m * a.ldy + o] = float(acc - a.xz[m] * a.rs[o]) * (a.xs[m] * a.sw[o]);
         }
     }
@@ -521,9 +521,8 @@ void quant_erased(const float* x, long K, long kp, void* q, float* s, int32_t* z
 }
 
 const Kernels& kernels_for(int isa) {
-    static const Kernels scalar = {16, 4, 1, 1, quant_erased<uint8_t, quant_row_scalar<uint8_t>>, pack_rows<16>,
-                                   {nullptr, tile_scalar<1, 16>, tile_scalar<2, 16>, tile_scalar<3, 16>,
-                                    tile_scalar<4, 16>}};
+    static const Kernels scalar = {16, 4, 2, 2, quant_erased<int16_t, quant_row_scalar<int16_t>>, pack_rows<16>,
+                                   {nullptr, tile_scalar<1>, tile_scalar<2>, tile_scalar<3>, tile_scalar<4>}};
 #if RWKV_X86
     static const Kernels avx2 = {16, 6, 2, 2, quant_erased<int16_t, quant_row_avx2<int16_t>>, pack_avx2,
                                  {nullptr, tile_avx2<1>, tile_avx2<2>, tile_avx2<3>, tile_avx2<4>, tile_avx2<5>,
