@@ -1,0 +1,86 @@
+"""Int8 GEMM for prompts (``src/gemm_int8.cpp``): ``x @ W^T`` for our int8 weights, multiplied as integers.
+
+``W`` is the int8 format of ``engine/models/packed.py`` (``[out, in]``, one float32 scale per output
+row). Each token's row of ``x`` is quantised to uint8 with its own scale and zero point, the products
+are summed exactly in int32 (AVX-512 VNNI ``vpdpbusd``, else ``vpmaddwd`` on AVX-512 / AVX2, else
+portable C++), and the result is scaled back to float32. Every instruction set gives the same bits.
+Nothing is precomputed per matrix and no float copy of ``W`` is made: the kernel repacks the
+weights panel by panel as it goes.
+
+Error: the weights' int8 rounding (as the float path has) plus the inputs' 8-bit rounding, about
+``(max(x, 0) - min(x, 0)) / 255 / sqrt(12)`` per input value of a token.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import torch
+from torch import Tensor
+
+from kernels.cpu import library, sync_threads
+
+MAX_IN = 65536   # the int32 sums overflow beyond this many inputs (255 * 128 * 65536 < 2^31)
+
+_p, _L = ctypes.c_void_p, ctypes.c_long
+_SIGNATURES = {   # name -> (result, arguments), as kernels/cpu/__init__.py's table for the rest of the library
+    "rwkv_gemm_i8": (ctypes.c_int, [_L, _L, _L, _p, _p, _p, _p]),
+    "rwkv_quantize_u8": (None, [_L, _L, _p, _p, _p, _p]),
+}
+_lib: ctypes.CDLL | None = None
+
+
+def _library() -> ctypes.CDLL:
+    global _lib
+    if _lib is None:
+        lib = library()
+        for name, (restype, argtypes) in _SIGNATURES.items():
+            fn = getattr(lib, name)
+            fn.restype, fn.argtypes = restype, argtypes
+        _lib = lib
+    return _lib
+
+
+def _rows(x: Tensor) -> Tensor:
+    """``x`` as contiguous float32 rows ``[T, in]`` (a copy only when it is not already)."""
+    if x.device.type != "cpu":
+        raise ValueError("the int8 GEMM runs on CPU tensors")
+    return x.reshape(-1, x.shape[-1]).to(torch.float32).contiguous()
+
+
+def gemm_int8(x: Tensor, w: Tensor, scale: Tensor, out: Tensor | None = None) -> Tensor:
+    """``x @ (w * scale[:, None]).T`` for ``x`` ``[..., in]`` (float), ``w`` int8 ``[out, in]`` and
+    ``scale`` float32 ``[out]``, both contiguous. ``out`` (float32 ``[..., out]``, contiguous) is
+    written in place and returned, so a caller can reuse one buffer; otherwise a new tensor."""
+    if w.dtype != torch.int8 or w.dim() != 2 or not w.is_contiguous() or w.device.type != "cpu":
+        raise ValueError("w must be a contiguous int8 [out, in] CPU tensor")
+    n_out, n_in = w.shape
+    if scale.dtype != torch.float32 or not scale.is_contiguous() or scale.numel() != n_out:
+        raise ValueError(f"scale must be a contiguous float32 tensor of {n_out} values (one per row of w)")
+    if x.shape[-1] != n_in:
+        raise ValueError(f"x has {x.shape[-1]} inputs per token, w {n_in}")
+    if n_in > MAX_IN:
+        raise ValueError(f"the int8 GEMM takes at most {MAX_IN} inputs per token, not {n_in}")
+    rows = _rows(x)
+    shape = (*x.shape[:-1], n_out)
+    if out is None:
+        out = torch.empty(shape, dtype=torch.float32)
+    elif out.dtype != torch.float32 or not out.is_contiguous() or out.shape != shape:
+        raise ValueError(f"out must be a contiguous float32 tensor of shape {shape}")
+    sync_threads()
+    _library().rwkv_gemm_i8(rows.shape[0], n_in, n_out, rows.data_ptr(), w.data_ptr(), scale.data_ptr(),
+                            out.data_ptr())
+    return out
+
+
+def quantize_rows(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The quantisation :func:`gemm_int8` applies to ``x`` ``[T, in]``: ``(u, scale, zero)`` with ``u``
+    uint8 ``[T, in]``, ``scale`` float32 ``[T]``, ``zero`` int32 ``[T]``; ``x ~= scale * (u - zero)``
+    row by row. (For tests and error studies; the GEMM quantises internally.)"""
+    rows = _rows(x)
+    T, n_in = rows.shape
+    u = torch.empty(T, n_in, dtype=torch.uint8)
+    s = torch.empty(T, dtype=torch.float32)
+    z = torch.empty(T, dtype=torch.int32)
+    _library().rwkv_quantize_u8(T, n_in, rows.data_ptr(), u.data_ptr(), s.data_ptr(), z.data_ptr())
+    return u, s, z
