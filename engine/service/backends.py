@@ -46,6 +46,7 @@ class Backends:
     _tuning: tuple | None           # (State, path) new local conversations start from
     tuning_name: str | None
     model_view: ModelView | None    # the model, as clients see it
+    _state_bytes: int | None        # one state of the local model (the service's sequence limit)
 
     def _loadmodel(self, request: int, cmd: C.LoadModel) -> Event:
         import engine
@@ -73,6 +74,7 @@ class Backends:
     def _drop_model(self) -> None:
         self._live.clear()
         self._model = self._tokenizer = self._remote = None
+        self._state_bytes = None
         self._tuning, self.tuning_name = None, None
         self.model_view = None
 

@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 
+from engine.errors import EngineError
 from engine.text.generation import Forward
 
 log = logging.getLogger(__name__)
@@ -92,21 +93,28 @@ def run_one(model, job: Job) -> None:
 
 
 class Batcher:
-    """Runs the model calls of the jobs that wait for one (see the module docstring)."""
+    """Runs the model calls of the jobs that wait for one (see the module docstring).
 
-    def __init__(self) -> None:
+    ``max_batch``: the most sequences one decode step carries; more run as several steps."""
+
+    def __init__(self, max_batch: int = 32) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self.max_batch = max_batch
         self._turn = 0
         self.last_batch = 0         # how many sequences the last decode step carried
 
     def run(self, model, jobs: Sequence[Job]) -> None:
         decodes = [j for j in jobs if j.pending is not None and len(j.pending.tokens) == 1]
         prompts = [j for j in jobs if j.pending is not None and len(j.pending.tokens) > 1]
-        self.last_batch = len(decodes)
-        if len(decodes) > 1 and hasattr(model, "forward_batch"):
-            self._batch(model, decodes)
-        else:
-            for job in decodes:
-                run_one(model, job)
+        for start in range(0, len(decodes), self.max_batch):
+            group = decodes[start:start + self.max_batch]
+            self.last_batch = len(group)
+            if len(group) > 1 and hasattr(model, "forward_batch"):
+                self._batch(model, group)
+            else:
+                for job in group:
+                    run_one(model, job)
         if prompts:                 # one chunk a round, taking turns
             self._turn = (self._turn + 1) % len(prompts)
             run_one(model, prompts[self._turn])
@@ -115,6 +123,10 @@ class Batcher:
     def _batch(model, jobs: Sequence[Job]) -> None:
         try:
             logits = model.forward_batch([j.pending.tokens[0] for j in jobs], [j.pending.state for j in jobs])
+        except EngineError:         # a call refused before any state was touched (a wrong state, a token
+            for job in jobs:        # outside the vocabulary): each runs alone, so only the wrong one fails
+                run_one(model, job)
+            return
         except Exception as e:      # noqa: BLE001 - each job reports it (its states may be half updated:
             for job in jobs:        # its tokens are the truth, and its state is rebuilt from them)
                 job.failed(e)

@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Event], None]
 MAX_LIVE = 8            # conversations kept open (their sessions and a few states each) when idle
+MAX_SEQUENCES = 16      # replies written at once; later ones wait their turn
+SEQUENCE_MEMORY_MB = 1024   # at most this much in the running replies' states (a 7B state is ~40 MiB)
 IDLE_WAIT = 0.25        # seconds the thread sleeps while every job waits on a remote server (a wake ends it)
 _WAKE = ("wake",)       # queued by helper threads (and stop) to end that sleep
 
@@ -70,9 +72,15 @@ class EngineService(Backends):
     """See the module docstring. ``data_dir`` holds ``conversations.sqlite3`` and ``states/``."""
 
     def __init__(self, data_dir: Path, *, keep_states: int = 3, state_cache_mb: int = 512,
-                 tuning_dir: Path | None = None, name: str = "engine"):
+                 tuning_dir: Path | None = None, name: str = "engine", max_sequences: int = MAX_SEQUENCES,
+                 sequence_memory_mb: int = SEQUENCE_MEMORY_MB):
         """``state_cache_mb``: RAM for the states of recent completions (4x that on disk; 0: no cache).
-        ``tuning_dir``: state-tuning files a completion may start from, by file name."""
+        ``tuning_dir``: state-tuning files a completion may start from, by file name.
+        ``max_sequences``: replies written at once (later ones wait their turn, in order), fewer
+        where their states would need more than ``sequence_memory_mb`` (see :meth:`sequence_limit`)."""
+        if max_sequences < 1 or sequence_memory_mb < 1:
+            raise ValueError("max_sequences and sequence_memory_mb must be at least 1")
+        self.max_sequences, self.sequence_memory = max_sequences, sequence_memory_mb * 2**20
         self.store = ConversationStore(Path(data_dir))
         self.keep_states = keep_states
         self.state_cache = StateCache(Path(data_dir) / "state-cache", state_cache_mb * 2**20)
@@ -80,6 +88,7 @@ class EngineService(Backends):
         self.model_view: ModelView | None = None     # the last loaded model, as clients see it
         self.tuning_name: str | None = None
         self._model = self._tokenizer = None
+        self._state_bytes: int | None = None            # one state of the model (see sequence_limit)
         self._remote: RemoteServer | None = None        # the chats use this server instead of a local model
         self._switch = 0                                # model switches asked for: a late connection yields
         self._tuning = None                             # (State, path) for new conversations
@@ -194,9 +203,12 @@ class EngineService(Backends):
                     if item is not _WAKE:
                         self._handle(*item)
                 waiting = bool(self._jobs)
-                for job in list(self._jobs):    # then every reply being written, to its next model call
-                    if job not in self._jobs or job.pending is not None:   # ended, or already waiting for one
+                admitted = self.sequence_limit()
+                for n, job in enumerate(list(self._jobs)):  # then every reply being written, to its next
+                    if job not in self._jobs or job.pending is not None:   # model call; ended, or waiting
                         continue
+                    if n >= admitted and not job.cancel.is_set():   # its turn has not come (a stopped one
+                        continue                                    # ends at once, though)
                     if not job.step():
                         self._forget(job)
                         waiting = False
@@ -246,6 +258,15 @@ class EngineService(Backends):
             return
         if result is not None:
             self._final(result)
+
+    def sequence_limit(self) -> int:
+        """How many replies are written at once: ``max_sequences``, fewer where their states (one
+        per reply, held while it is written) would need more than ``sequence_memory_mb``."""
+        if self._model is None:
+            return self.max_sequences
+        if self._state_bytes is None:
+            self._state_bytes = max(1, self._model.new_state().nbytes)
+        return max(1, min(self.max_sequences, self.sequence_memory // self._state_bytes))
 
     def _finish_jobs(self, conversation: int | None = None) -> None:
         """Stop and finish (store) the running replies: all (completions too), or ``conversation``'s."""
