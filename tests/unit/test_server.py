@@ -208,9 +208,16 @@ def test_a_state_is_saved_and_a_conversation_resumes_from_it(client, service):
         assert e.value.body["param"] == name
 
 
-def test_eight_streams_at_once_each_equal_their_solo_reply(client, server):
+def test_sixteen_clients_at_once_each_get_their_solo_reply(client, start, service):
+    server = start(max_running=16, max_queued=0)
+    words = ["harbor", "anchor", "lighthouse", "bay", "shore", "dock", "ship", "port", "island", "river",
+             "tide", "wave", "sail", "boat", "coast", "cliff"]
+    questions = [f'What does "{w}" mean?' for w in words]
     solo = [client.chat.completions.create(model="demo", messages=[_user(q)], max_tokens=40, **GREEDY_BODY)
-            .choices[0].message.content for q in QUESTIONS[:8]]
+            .choices[0].message.content for q in questions]
+    batches: list[int] = []
+    unsubscribe = service.subscribe(lambda e: batches.append(service._batcher.last_batch)
+                                    if isinstance(e, E.CompletionDelta) else None)
 
     async def together() -> list[str]:
         aclient = openai.AsyncOpenAI(base_url=server.url, api_key="not-needed", max_retries=0)
@@ -221,12 +228,16 @@ def test_eight_streams_at_once_each_equal_their_solo_reply(client, server):
             return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
 
         try:
-            return await asyncio.gather(*(one(q) for q in QUESTIONS[:8]))
+            return await asyncio.gather(*(one(q) for q in questions))
         finally:
             await aclient.close()
 
-    assert asyncio.run(together()) == solo
+    try:
+        assert asyncio.run(together()) == solo
+    finally:
+        unsubscribe()
     assert len(set(solo)) > 1
+    assert max(batches) > 8         # one decode step carried most of them
 
 
 # -- the wire --------------------------------------------------------------------------------------
