@@ -63,7 +63,7 @@ log = logging.getLogger(__name__)
 Subscriber = Callable[[Event], None]
 MAX_LIVE = 8            # conversations kept open (their sessions and a few states each) when idle
 MAX_SEQUENCES = 16      # replies written at once; later ones wait their turn
-SEQUENCE_MEMORY_MB = 1024   # at most this much in the running replies' states (a 7B state is ~40 MiB)
+SEQUENCE_MEMORY_MB = 1024   # at most this much in the running replies' states (a 7B state is 34 MiB)
 IDLE_WAIT = 0.25        # seconds the thread sleeps while every job waits on a remote server (a wake ends it)
 _WAKE = ("wake",)       # queued by helper threads (and stop) to end that sleep
 
