@@ -142,16 +142,16 @@ def _tool(name: str) -> str:
 
 
 def sources() -> list[Path]:
-    return sorted((ROOT / "app").glob("*.py"))
+    return sorted((ROOT / "app").rglob("*.py"))
 
 
 def lupdate(ts_files: Iterable[Path], source_files: Iterable[Path] | None = None) -> None:
     """Extract the strings of the sources into the catalogues (strings no longer in the sources are
     dropped; translations of strings still there are kept)."""
-    files_ = [str(p) for p in (sources() if source_files is None else source_files)]
+    paths = [str(p) for p in (sources() if source_files is None else source_files)]
     for ts in ts_files:
         code = ts.stem.removeprefix(CATALOGUE_PREFIX)
-        subprocess.run([_tool("pyside6-lupdate"), *files_, "-no-obsolete", "-locations", "absolute",
+        subprocess.run([_tool("pyside6-lupdate"), *paths, "-no-obsolete", "-locations", "absolute",
                         "-source-language", SOURCE_LANGUAGE, "-target-language", code, "-ts", str(ts)],
                        check=True, stdout=subprocess.DEVNULL)
 
@@ -168,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also create a catalogue for this language (e.g. ja_JP)")
     args = p.parse_args(argv)
     catalogues = sorted(TRANSLATIONS.glob(f"{CATALOGUE_PREFIX}*.ts"))
-    catalogues += [TRANSLATIONS / f"{CATALOGUE_PREFIX}{code}.ts" for code in args.add]
+    catalogues += [ts for ts in (TRANSLATIONS / f"{CATALOGUE_PREFIX}{code}.ts" for code in args.add)
+                   if ts not in catalogues]
     lupdate(catalogues)
     for ts in catalogues:
         lrelease(ts, ts.with_suffix(".qm"))

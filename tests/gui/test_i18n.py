@@ -32,7 +32,7 @@ def _messages(ts: Path) -> list[tuple[str, str, str, ET.Element]]:
         name = context.findtext("name")
         for message in context.iter("message"):
             location = message.find("location")
-            source_file = Path(location.get("filename")).name if location is not None else ""
+            source_file = str((ts.parent / location.get("filename")).resolve()) if location is not None else ""
             out.append((name, message.findtext("source"), source_file, message.find("translation")))
     return out
 
