@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from PySide6.QtCore import QCoreApplication
+
 from engine.service import DamagedStoreError, EngineService, UnwritableFolderError, set_aside
 
 # ask(kind, folder, message) -> "fresh" | "another" | "quit": what the user chose in a dialog.
@@ -54,15 +56,17 @@ def open_service(folder: Path, ask: Ask, choose: Choose, on_moved: Callable[[Pat
             return EngineService(folder), folder
         except DamagedStoreError as e:
             moved = set_aside(folder)
-            answer = ask("damaged", folder, f"{e}\n\nIt has been set aside, unchanged, as\n{moved}\n"
-                                            "(with its states beside it), so nothing in it is lost.\n\n"
-                                            "Start with an empty conversation list here, or choose "
-                                            "another folder?")
+            answer = ask("damaged", folder, QCoreApplication.translate("DataFolder",
+                "{error}\n\nIt has been set aside, unchanged, as\n{moved}\n(with its states beside it), so nothing "
+                "in it is lost.\n\nStart with an empty conversation list here, or choose another folder?"
+            ).format(error=e, moved=moved))
         except UnwritableFolderError as e:
-            answer = ask("unwritable", folder, f"{e}\n\nChoose another folder for your conversations, or quit.")
+            answer = ask("unwritable", folder, QCoreApplication.translate("DataFolder",
+                "{error}\n\nChoose another folder for your conversations, or quit.").format(error=e))
         except OSError as e:
-            answer = ask("unwritable", folder, f"The data folder '{folder}' cannot be written ({e.strerror or e}).\n\n"
-                                               "Choose another folder for your conversations, or quit.")
+            answer = ask("unwritable", folder, QCoreApplication.translate("DataFolder",
+                "The data folder '{folder}' cannot be written ({error}).\n\nChoose another folder for your "
+                "conversations, or quit.").format(folder=folder, error=e.strerror or e))
         if answer == "quit":
             return None
         if answer == "another":
@@ -77,10 +81,11 @@ def qt_ask(kind: str, folder: Path, message: str) -> str:
     """The dialog of :func:`open_service`, shown before the main window exists."""
     from PySide6.QtWidgets import QMessageBox
 
-    box = QMessageBox(QMessageBox.Warning, "RWKV Desktop: conversations", message)
-    fresh = box.addButton("Start fresh", QMessageBox.AcceptRole) if kind == "damaged" else None
-    another = box.addButton("Choose another folder…", QMessageBox.ActionRole)
-    box.addButton("Quit", QMessageBox.RejectRole)
+    translate = QCoreApplication.translate
+    box = QMessageBox(QMessageBox.Warning, translate("DataFolder", "RWKV Desktop: conversations"), message)
+    fresh = box.addButton(translate("DataFolder", "Start fresh"), QMessageBox.AcceptRole) if kind == "damaged" else None
+    another = box.addButton(translate("DataFolder", "Choose another folder…"), QMessageBox.ActionRole)
+    box.addButton(translate("DataFolder", "Quit"), QMessageBox.RejectRole)
     box.exec()
     clicked = box.clickedButton()
     return "fresh" if fresh is not None and clicked is fresh else "another" if clicked is another else "quit"
@@ -89,5 +94,6 @@ def qt_ask(kind: str, folder: Path, message: str) -> str:
 def qt_choose() -> Path | None:
     from PySide6.QtWidgets import QFileDialog
 
-    folder = QFileDialog.getExistingDirectory(None, "A folder for your conversations", str(Path.home()))
+    title = QCoreApplication.translate("DataFolder", "A folder for your conversations")
+    folder = QFileDialog.getExistingDirectory(None, title, str(Path.home()))
     return Path(folder) if folder else None

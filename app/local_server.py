@@ -107,12 +107,13 @@ class LocalServer(QObject):
         try:
             self._thread = await in_thread(start)
         except (EngineError, OSError, RuntimeError) as e:   # a port in use, an open address without a key
-            self.error = str(e) if isinstance(e, EngineError) else f"The server could not start: {e}"
+            self.error = str(e) if isinstance(e, EngineError) else \
+                self.tr("The server could not start: {error}").format(error=e)
             self.changed.emit()
-            self.state.failed.emit("Could not start the local server", self.error, False)
+            self.state.failed.emit(self.tr("Could not start the local server"), self.error, False)
             return False
         self.error = ""
-        self.state.status.emit(f"Serving at {self.url}", 5000)
+        self.state.status.emit(self.tr("Serving at {url}").format(url=self.url), 5000)
         self.changed.emit()
         return True
 

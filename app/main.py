@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     import qasync
     from PySide6.QtWidgets import QApplication
 
+    from . import i18n
     from .data_folder import default_folder, open_service, qt_ask, qt_choose
     from .settings import Settings
     from .state import AppState
@@ -48,11 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     asyncio.set_event_loop(loop)
     tmp = tempfile.TemporaryDirectory(prefix="rwkv-self-check-") if args.self_check else None
     folder = Path(tmp.name) if tmp else args.data_dir or default_folder()
+    # The language is known before the first dialog (the data folder's) and before any window.
+    i18n.install(i18n.saved_choice(folder / "settings.json"), app)
     opened = open_service(folder, qt_ask, qt_choose)
     if opened is None:
         return 1
     service, folder = opened
-    state = AppState(service, Settings(folder / "settings.json"))
+    settings = Settings(folder / "settings.json")
+    i18n.install(settings.get("language"), app)           # the folder may be another one now
+    state = AppState(service, settings)
     window = MainWindow(state)
     if not args.self_check:
         window.restore_geometry()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import html
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -26,11 +26,17 @@ from engine.service import Listing
 
 from .state import AppState
 
-OURS = ("<b>RWKV Desktop's server.</b> Every message resends the conversation, and the server's state cache "
-        "reads only the new turn, so long chats stay quick. Save/load state and state tuning need a model on "
-        "this computer.")
-OTHER = ("<b>An OpenAI-compatible server.</b> Every message resends the whole conversation, which the server "
-         "reads again. Continue, think modes, save/load state and state tuning are off.")
+
+def _kind(ours: bool) -> str:
+    """What chatting through this kind of server means (translated when shown, not at import)."""
+    if ours:
+        return QCoreApplication.translate(
+            "RemoteDialog", "<b>RWKV Desktop's server.</b> Every message resends the conversation, and the server's "
+            "state cache reads only the new turn, so long chats stay quick. Save/load state and state tuning need "
+            "a model on this computer.")
+    return QCoreApplication.translate(
+        "RemoteDialog", "<b>An OpenAI-compatible server.</b> Every message resends the whole conversation, which "
+        "the server reads again. Continue, think modes, save/load state and state tuning are off.")
 
 
 class RemoteDialog(QDialog):
@@ -38,15 +44,16 @@ class RemoteDialog(QDialog):
         super().__init__(parent)
         self.state = state
         self.listing: Listing | None = None
-        self.setWindowTitle("Remote server (OpenAI-compatible)")
+        self.setWindowTitle(self.tr("Remote server (OpenAI-compatible)"))
         settings = state.settings
         self.url = QLineEdit(settings.get("remote_url", ""), placeholderText="http://host:8000/v1")
-        self.url.setToolTip("The API's base address: …/v1 for most servers (RWKV Desktop, llama.cpp, Ollama), "
-                            "…/api/oai/v1 for Ai00")
-        self.key = QLineEdit(settings.get("remote_key", ""), placeholderText="optional")
+        self.url.setToolTip(self.tr("The API's base address: …/v1 for most servers (RWKV Desktop, llama.cpp, "
+                                    "Ollama), …/api/oai/v1 for Ai00"))
+        self.key = QLineEdit(settings.get("remote_key", ""), placeholderText=self.tr("optional"))
         self.key.setEchoMode(QLineEdit.Password)
-        self.key.setToolTip("Sent as 'Authorization: Bearer KEY' to this address's host only")
-        self.list_button = QPushButton("List models", clicked=lambda: asyncio.ensure_future(self.list_models()))
+        self.key.setToolTip(self.tr("Sent as 'Authorization: Bearer KEY' to this address's host only"))
+        self.list_button = QPushButton(self.tr("List models"),
+                                       clicked=lambda: asyncio.ensure_future(self.list_models()))
         url_row = QHBoxLayout()
         url_row.addWidget(self.url, 1)
         url_row.addWidget(self.list_button)
@@ -57,15 +64,15 @@ class RemoteDialog(QDialog):
         self.error = QLabel(wordWrap=True, visible=False, textInteractionFlags=Qt.TextSelectableByMouse)
         self.error.setStyleSheet("color: #b3261e;")
         self.buttons = QDialogButtonBox(QDialogButtonBox.Cancel)
-        self.connect_button = self.buttons.addButton("Connect", QDialogButtonBox.AcceptRole)
+        self.connect_button = self.buttons.addButton(self.tr("Connect"), QDialogButtonBox.AcceptRole)
         self.connect_button.clicked.connect(lambda: asyncio.ensure_future(self.connect()))
         self.buttons.rejected.connect(self.reject)
         form = QFormLayout()
-        form.addRow("URL:", url_row)
-        form.addRow("API key:", self.key)
+        form.addRow(self.tr("URL:"), url_row)
+        form.addRow(self.tr("API key:"), self.key)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(QLabel("Models:"))
+        layout.addWidget(QLabel(self.tr("Models:")))
         layout.addWidget(self.models, 1)
         layout.addWidget(self.info)
         layout.addWidget(self.error)
@@ -94,7 +101,7 @@ class RemoteDialog(QDialog):
             return False
         item = self.models.currentItem()
         if item is None:
-            self._say("Choose a model.")
+            self._say(self.tr("Choose a model."))
             return False
         self.connect_button.setEnabled(False)
         try:
@@ -104,7 +111,7 @@ class RemoteDialog(QDialog):
         if ok:
             self.accept()
         else:
-            self._say("Could not connect; see the message.")
+            self._say(self.tr("Could not connect; see the message."))
         return ok
 
     def _fill(self) -> None:
@@ -119,11 +126,12 @@ class RemoteDialog(QDialog):
     def _update(self) -> None:
         listing = self.listing
         if listing is None:
-            self.info.setText("Enter the server's address and press <b>List models</b>.")
+            self.info.setText(self.tr("Enter the server's address and press <b>List models</b>."))
         else:
-            kind = OURS if listing.ours else OTHER
-            self.info.setText(f"{html.escape(listing.url)}: {len(listing.models)} model"
-                              f"{'s' * (len(listing.models) != 1)}. {kind}")
+            n = len(listing.models)
+            count = self.tr("{url}: 1 model.") if n == 1 else self.tr("{url}: {n} models.")
+            self.info.setText(self.tr("{count} {kind}").format(count=count.format(url=html.escape(listing.url), n=n),
+                                                               kind=_kind(listing.ours)))
         self.connect_button.setEnabled(listing is None or self.models.currentItem() is not None)
 
     def _say(self, message: str) -> None:

@@ -33,51 +33,49 @@ from .state import AppState
 if TYPE_CHECKING:
     from engine.server import RequestRecord
 
-COLUMNS = ["Time", "Endpoint", "Prompt tokens (cached)", "Reply tokens", "Tokens/s", "Status"]
-
-
 class ServerPage(QWidget):
     def __init__(self, state: AppState):
         super().__init__()
         self.state, self.server = state, state.server
-        self.switch = QCheckBox("Serve the loaded model to other apps (OpenAI-compatible API)")
+        self.switch = QCheckBox(self.tr("Serve the loaded model to other apps (OpenAI-compatible API)"))
         self.switch.setObjectName("switch")
         self.switch.toggled.connect(self._switched)
         self.port = QSpinBox(minimum=1, maximum=65535)
-        self.port.setToolTip("The port other apps connect to (8000 unless another program uses it)")
+        self.port.setToolTip(self.tr("The port other apps connect to (8000 unless another program uses it)"))
         self.port.editingFinished.connect(lambda: self.server.configure(port=self.port.value()))
-        self.key = QLineEdit(placeholderText="optional on this computer; needed for other computers")
+        self.key = QLineEdit(placeholderText=self.tr("optional on this computer; needed for other computers"))
         self.key.setEchoMode(QLineEdit.Password)
-        self.key.setToolTip("Apps must send it as 'Authorization: Bearer KEY' (the openai client's api_key)")
+        self.key.setToolTip(self.tr("Apps must send it as 'Authorization: Bearer KEY' (the openai client's api_key)"))
         self.key.editingFinished.connect(lambda: self.server.configure(api_key=self.key.text().strip()))
-        self.lan = QCheckBox("Allow other computers (listens on every network address; needs the API key)")
+        self.lan = QCheckBox(self.tr("Allow other computers (listens on every network address; needs the API key)"))
         self.lan.toggled.connect(lambda on: self.server.configure(lan=on))
-        self.url = QLineEdit(readOnly=True, placeholderText="(the server is off)")
-        self.copy = QPushButton("Copy", clicked=self._copy)
-        self.copy.setToolTip("Copy the URL: use it as base_url in OpenAI clients")
+        self.url = QLineEdit(readOnly=True, placeholderText=self.tr("(the server is off)"))
+        self.copy = QPushButton(self.tr("Copy"), clicked=self._copy)
+        self.copy.setToolTip(self.tr("Copy the URL: use it as base_url in OpenAI clients"))
         url_row = QHBoxLayout()
         url_row.addWidget(self.url, 1)
         url_row.addWidget(self.copy)
         self.status = QLabel(wordWrap=True)
         self.status.setObjectName("muted")
 
-        box = QGroupBox("Local server")
+        box = QGroupBox(self.tr("Local server"))
         form = QFormLayout(box)
         form.addRow(self.switch)
-        form.addRow("Port:", self.port)
-        form.addRow("API key:", self.key)
+        form.addRow(self.tr("Port:"), self.port)
+        form.addRow(self.tr("API key:"), self.key)
         form.addRow("", self.lan)
-        form.addRow("URL:", url_row)
+        form.addRow(self.tr("URL:"), url_row)
         form.addRow(self.status)
 
-        log_box = QGroupBox("Requests")
+        log_box = QGroupBox(self.tr("Requests"))
         self.log = QTreeWidget()
-        self.log.setHeaderLabels(COLUMNS)
+        self.log.setHeaderLabels([self.tr("Time"), self.tr("Endpoint"), self.tr("Prompt tokens (cached)"),
+                                   self.tr("Reply tokens"), self.tr("Tokens/s"), self.tr("Status")])
         self.log.setRootIsDecorated(False)
         self.log.header().setSectionResizeMode(QHeaderView.ResizeToContents)
-        clear = QPushButton("Clear", clicked=self._clear)
+        clear = QPushButton(self.tr("Clear"), clicked=self._clear)
         clear_row = QHBoxLayout()
-        clear_row.addWidget(QLabel("Counts only: prompts and replies are never logged."), 1)
+        clear_row.addWidget(QLabel(self.tr("Counts only: prompts and replies are never logged.")), 1)
         clear_row.addWidget(clear)
         lb = QVBoxLayout(log_box)
         lb.addWidget(self.log)
@@ -109,7 +107,7 @@ class ServerPage(QWidget):
             self.key.setText(s.api_key)
         for w, tip in self._tips.items():
             w.setEnabled(not s.running)
-            w.setToolTip("Stop the server to change this" if s.running else tip)
+            w.setToolTip(self.tr("Stop the server to change this") if s.running else tip)
         self.url.setText(s.url)
         self.copy.setEnabled(s.running)
         self.status.setText(self._status_text())
@@ -119,18 +117,25 @@ class ServerPage(QWidget):
         if s.error and not s.running:
             return f"<span style='color:#b3261e'>{html.escape(s.error)}</span>"
         if not s.running:
-            return "Off. When on, apps written for OpenAI (the openai library, editors, chat front ends) can use " \
-                   "the model loaded here, while you keep chatting."
-        who = "other computers too" if s.lan else "apps on this computer"
-        key = f"API key {mask_key(s.api_key)}" if s.api_key else "no API key"
-        if model is None:
-            served = "No model is loaded: requests get 503 until one is."
-        elif model.is_remote:
-            served = "The chats use a remote server now: load a model on this computer to serve it (until then " \
-                     "requests get 503)."
+            return self.tr("Off. When on, apps written for OpenAI (the openai library, editors, chat front ends) "
+                           "can use the model loaded here, while you keep chatting.")
+        if s.api_key:
+            key = self.tr("API key {key}").format(key=html.escape(mask_key(s.api_key)))
         else:
-            served = f"Serving <b>{html.escape(model.name)}</b>."
-        return f"On for {who} ({key}). {served}"
+            key = self.tr("no API key")
+        if s.lan:
+            on = self.tr("On for other computers too ({key}).")
+        else:
+            on = self.tr("On for apps on this computer ({key}).")
+        if model is None:
+            served = self.tr("No model is loaded: requests get 503 until one is.")
+        elif model.is_remote:
+            served = self.tr("The chats use a remote server now: load a model on this computer to serve it (until "
+                             "then requests get 503).")
+        else:
+            served = self.tr("Serving <b>{model}</b>.").format(model=html.escape(model.name))
+        # (Chinese sentences follow each other without a space.)
+        return self.tr("{on} {served}").format(on=on.format(key=key), served=served)
 
     def _switched(self, on: bool) -> None:
         self.port.clearFocus()
@@ -139,7 +144,7 @@ class ServerPage(QWidget):
 
     def _copy(self) -> None:
         QGuiApplication.clipboard().setText(self.url.text())
-        self.state.status.emit("Copied the server's URL", 5000)
+        self.state.status.emit(self.tr("Copied the server's URL"), 5000)
 
     def _clear(self) -> None:
         self.server.records.clear()
@@ -149,9 +154,11 @@ class ServerPage(QWidget):
         prompt = "" if r.prompt_tokens is None else f"{r.prompt_tokens:,} ({r.cached_tokens or 0:,})"
         reply = "" if r.completion_tokens is None else f"{r.completion_tokens:,}"
         speed = "" if r.tokens_per_s is None else f"{r.tokens_per_s:.1f}"
-        status = str(r.status) if r.status else "left"
+        status = str(r.status) if r.status else self.tr("left")
+        if r.stream:
+            status = self.tr("{status} (stream)").format(status=status)
         item = QTreeWidgetItem([time.strftime("%H:%M:%S", time.localtime(r.time)), f"{r.method} {r.endpoint}",
-                                prompt, reply, speed, status + (" (stream)" if r.stream else "")])
+                                prompt, reply, speed, status])
         if r.error:
             item.setToolTip(5, r.error)
             item.setToolTip(1, r.error)

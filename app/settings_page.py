@@ -1,8 +1,10 @@
 """The Settings page: where models come from (Hub mirror, download folder, model folders), the
-theme, and what hardware this computer has. Every change is saved at once."""
+theme and language, and what hardware this computer has. Every change is saved at once (a new
+language is used from the next start)."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from engine.host import hardware
 
-from . import theme
+from . import i18n, theme
 from .state import AppState
 
 
@@ -32,38 +34,44 @@ class SettingsPage(QWidget):
         self.state, self.devices = state, devices
         settings = self.settings = state.settings
         self.endpoint = QLineEdit(settings.get("endpoint", ""), placeholderText="https://huggingface.co")
-        self.endpoint.setToolTip("A Hugging Face mirror, e.g. https://hf-mirror.com; empty for the Hub itself "
-                                 "(or HF_ENDPOINT)")
+        self.endpoint.setToolTip(self.tr("A Hugging Face mirror, e.g. https://hf-mirror.com; empty for the Hub "
+                                         "itself (or HF_ENDPOINT)"))
         self.endpoint.editingFinished.connect(self._endpoint_changed)
-        self.cache = QLineEdit(settings.get("hf_cache", ""), placeholderText="the Hugging Face cache (default)")
+        self.cache = QLineEdit(settings.get("hf_cache", ""),
+                               placeholderText=self.tr("the Hugging Face cache (default)"))
         self.cache.editingFinished.connect(self._cache_changed)
-        browse = QPushButton("Choose…", clicked=self._choose_cache)
+        browse = QPushButton(self.tr("Choose…"), clicked=self._choose_cache)
         cache_row = QHBoxLayout()
         cache_row.addWidget(self.cache, 1)
         cache_row.addWidget(browse)
         self.folders = QListWidget()
         self.folders.addItems(settings.get("model_dirs", []))
         self.folders.setMaximumHeight(110)
-        add = QPushButton("Add…", clicked=add_folder)
-        remove = QPushButton("Remove", clicked=self.remove_folder)
+        add = QPushButton(self.tr("Add…"), clicked=add_folder)
+        remove = QPushButton(self.tr("Remove"), clicked=self.remove_folder)
         folder_buttons = QHBoxLayout()
         folder_buttons.addStretch()
         folder_buttons.addWidget(add)
         folder_buttons.addWidget(remove)
         self.theme = QComboBox()
-        self.theme.addItems(list(theme.CHOICES))
-        self.theme.setCurrentText(settings.get("theme", "System"))
-        self.theme.currentTextChanged.connect(self._theme_changed)
+        names = {"System": self.tr("System"), "Light": self.tr("Light"), "Dark": self.tr("Dark")}
+        for choice in theme.CHOICES:
+            self.theme.addItem(names.get(choice, choice), choice)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(settings.get("theme", "System"))))
+        self.theme.currentIndexChanged.connect(lambda _: self._theme_changed(self.theme.currentData()))
 
-        sources = QGroupBox("Models")
+        sources = QGroupBox(self.tr("Models"))
         form = QFormLayout(sources)
-        form.addRow("Hub endpoint (mirror):", self.endpoint)
-        form.addRow("Download folder:", cache_row)
-        form.addRow("Model folders:", self.folders)
+        form.addRow(self.tr("Hub endpoint (mirror):"), self.endpoint)
+        form.addRow(self.tr("Download folder:"), cache_row)
+        form.addRow(self.tr("Model folders:"), self.folders)
         form.addRow("", folder_buttons)
-        look = QGroupBox("Appearance")
-        QFormLayout(look).addRow("Theme:", self.theme)
-        hw = QGroupBox("Hardware")
+        look = QGroupBox(self.tr("Appearance"))
+        look_form = QFormLayout(look)
+        look_form.addRow(self.tr("Theme:"), self.theme)
+        look_form.addRow(self.tr("Language:"), self._language_box())
+        look_form.addRow("", self.language_note)
+        hw = QGroupBox(self.tr("Hardware"))
         self.hardware = QLabel(self._describe_hardware())
         self.hardware.setWordWrap(True)
         QVBoxLayout(hw).addWidget(self.hardware)
@@ -91,7 +99,8 @@ class SettingsPage(QWidget):
         self.state.set_preference("hf_cache", self.cache.text().strip())
 
     def _choose_cache(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Download models to", self.cache.text() or str(Path.home()))
+        start = self.cache.text() or str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Download models to"), start)
         if folder:
             self.cache.setText(folder)
             self._cache_changed()
@@ -100,14 +109,45 @@ class SettingsPage(QWidget):
         self.state.set_preference("theme", choice)
         theme.apply(choice)
 
+    def _language_box(self) -> QComboBox:
+        """The interface language: the system's (the default) or one the app speaks, each named in
+        itself. A change is saved at once and used from the next start; a note says so."""
+        self.language = QComboBox()
+        system = i18n.LANGUAGES[i18n.resolve("system")]
+        self.language.addItem(self.tr("System ({language})").format(language=system), "system")
+        for code, name in i18n.LANGUAGES.items():
+            self.language.addItem(name, code)
+        self.language.setCurrentIndex(max(0, self.language.findData(self.settings.get("language", "system"))))
+        self.language.currentIndexChanged.connect(lambda _: self._language_changed(self.language.currentData()))
+        self.language_note = QLabel(wordWrap=True, visible=False)
+        self.language_note.setObjectName("muted")
+        return self.language
+
+    def _language_changed(self, choice: str) -> None:
+        self.state.set_preference("language", choice)
+        code = i18n.resolve(choice)
+        if code == i18n.active():
+            self.language_note.setVisible(False)
+            return
+        note = self.tr("Restart RWKV Desktop to use the new language.")
+        # Also said in the language chosen, which its reader may need more than the current one.
+        translator = i18n.translator_for(code)
+        theirs = translator.translate("SettingsPage", "Restart RWKV Desktop to use the new language.") \
+            if translator is not None else "Restart RWKV Desktop to use the new language."
+        self.language_note.setText(note if theirs in ("", note) else f"{note}\n{theirs}")
+        self.language_note.setVisible(True)
+
     def _describe_hardware(self) -> str:
         lines = []
         for d in self.devices:
-            mem = f"{d.memory_bytes / 2**30:.1f} GiB {'RAM' if d.kind == 'cpu' else 'VRAM'}"
+            size = f"{d.memory_bytes / 2**30:.1f}"
+            mem = self.tr("{size} GiB RAM").format(size=size) if d.kind == "cpu" else \
+                self.tr("{size} GiB VRAM").format(size=size)
             if d.free_bytes is not None:
-                mem += f" ({d.free_bytes / 2**30:.1f} GiB free)"
-            cores = f", {d.cores} cores" if d.cores else ""
-            features = f", {' '.join(d.features)}" if d.features else ""
-            lines.append(f"<b>{d.kind.upper()}</b> {d.name}{cores}, {mem}{features}; precisions "
-                         f"{'/'.join(d.precisions)}")
-        return "<br>".join(lines) or "No devices were detected."
+                mem += self.tr(" ({size} GiB free)").format(size=f"{d.free_bytes / 2**30:.1f}")
+            cores = self.tr(", {n} cores").format(n=d.cores) if d.cores else ""
+            features = self.tr(", {flags}").format(flags=" ".join(d.features)) if d.features else ""
+            lines.append(self.tr("<b>{kind}</b> {name}{cores}, {memory}{features}; precisions {precisions}").format(
+                kind=d.kind.upper(), name=html.escape(d.name), cores=cores, memory=mem, features=features,
+                precisions="/".join(d.precisions)))
+        return "<br>".join(lines) or self.tr("No devices were detected.")

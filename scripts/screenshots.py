@@ -14,6 +14,10 @@ so that it is caught half-way), and saves PNGs of the window as it is drawn:
 - ``settings.png``: mirror, folders, theme and the detected hardware
 - ``server.png``: the local server on, after a few requests from another app (its log)
 - ``remote.png``: the Remote server dialog, listing the models of that same server
+
+``--language zh_CN`` draws the interface in that language instead (``app.i18n``) and takes only the
+pages translated so far, named with the language: ``settings-zh_CN.png``, ``server-zh_CN.png``,
+``remote-zh_CN.png``. Chinese text needs a CJK font (Debian/Ubuntu: ``fonts-noto-cjk``).
 """
 
 from __future__ import annotations
@@ -109,7 +113,20 @@ async def scene(window, app, out: Path, hub_server) -> None:
     await server_scene(window, app, out)
 
 
-async def server_scene(window, app, out: Path) -> None:
+async def language_scene(window, app, out: Path, suffix: str) -> None:
+    """The Settings and Server pages (and the Remote server dialog) in another language."""
+    out.mkdir(parents=True, exist_ok=True)
+    if not await window.load_model("demo"):
+        raise SystemExit("could not load the demo model")
+    window.settings_page.endpoint.setText("https://hf-mirror.com")
+    window.settings_page.endpoint.editingFinished.emit()
+    window.tabs.setCurrentWidget(window.settings_page)
+    await _settle(app)
+    _save(window, out, f"settings{suffix}.png")
+    await server_scene(window, app, out, suffix)
+
+
+async def server_scene(window, app, out: Path, suffix: str = "") -> None:
     """The local server switched on, and called the way an OpenAI client calls it: a chat, the same
     chat one turn later (its history comes from the state cache), a stream, one without the key."""
     import httpx2
@@ -139,15 +156,15 @@ async def server_scene(window, app, out: Path) -> None:
     await in_thread(calls)
     await _wait(lambda: page.log.topLevelItemCount() >= 5)
     await _settle(app)
-    _save(window, out, "server.png")
+    _save(window, out, f"server{suffix}.png")
 
     dialog = window.remote_dialog()
     dialog.url.setText(url)
     dialog.key.setText("sk-local-3f9a")
     await dialog.list_models()
     await _settle(app)
-    dialog.grab().save(str(out / "remote.png"))
-    print(f"saved {out / 'remote.png'}")
+    dialog.grab().save(str(out / f"remote{suffix}.png"))
+    print(f"saved {out / f'remote{suffix}.png'}")
     dialog.close()
     await window.state.server.set_enabled(False)
 
@@ -168,6 +185,7 @@ def _free_port(preferred: int) -> int:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    p.add_argument("--language", help="draw the interface in this language (e.g. zh_CN): its pages only")
     a = p.parse_args()
     import qasync
     from PySide6.QtWidgets import QApplication
@@ -179,6 +197,11 @@ def main() -> int:
     from tests.e2e.mock_hub import MockHub
 
     app = QApplication(sys.argv[:1])
+    if a.language:
+        from app import i18n
+
+        if i18n.install(a.language, app) != a.language:
+            raise SystemExit(f"no translation for {a.language}")
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with tempfile.TemporaryDirectory() as tmp, MockHub() as hub_server:
@@ -189,7 +212,10 @@ def main() -> int:
         window.resize(1200, 760)
         window.show()
         with loop:
-            loop.run_until_complete(scene(window, app, a.out, hub_server))
+            if a.language:
+                loop.run_until_complete(language_scene(window, app, a.out, f"-{a.language}"))
+            else:
+                loop.run_until_complete(scene(window, app, a.out, hub_server))
         state.shutdown()
     return 0
 

@@ -1,0 +1,181 @@
+"""The interface's language: English (the language of the sources) or a translation compiled by
+Qt's lrelease, from ``resources/translations`` (read through importlib.resources, so the same
+lookup works from a checkout, a wheel and the PyInstaller bundle).
+
+The choice is the ``language`` preference: ``"system"`` (the default) follows the system's UI
+languages, else one of :data:`LANGUAGES`. Translators are installed on the application before any
+window is built; a change in Settings applies at the next start.
+
+Adding a language: add it to :data:`LANGUAGES`, create its catalogue with
+``python -m app.i18n update --add xx_YY``, translate it (Qt Linguist or any editor), and run
+``python -m app.i18n update`` again. The same command re-extracts every ``self.tr(...)`` and
+``QCoreApplication.translate(...)`` string of ``app/`` into the catalogues (pyside6-lupdate) and
+recompiles them (pyside6-lrelease); the compiled ``.qm`` files are committed, and
+``tests/gui/test_i18n.py`` fails when a catalogue and the sources or the ``.qm`` disagree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable
+from importlib.resources import files
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
+
+log = logging.getLogger(__name__)
+
+# Code -> the language's name in itself (what a reader of that language looks for in a list).
+LANGUAGES = {"en": "English", "zh_CN": "简体中文"}
+SOURCE_LANGUAGE = "en"
+CATALOGUE_PREFIX = "rwkv_desktop_"
+# Regions and scripts that mean Traditional Chinese, which zh_CN is not.
+_TRADITIONAL = {"hant", "tw", "hk", "mo"}
+
+_installed: list[QTranslator] = []
+_active = SOURCE_LANGUAGE
+
+
+def resolve(choice: str | None, ui_languages: Iterable[str] | None = None) -> str:
+    """The language a choice means: itself, or for "system" (or anything unknown) the first of the
+    system's UI languages that the app speaks, else English."""
+    if choice in LANGUAGES:
+        return choice
+    for tag in QLocale.system().uiLanguages() if ui_languages is None else ui_languages:
+        parts = tag.replace("_", "-").lower().split("-")
+        for code in LANGUAGES:
+            if parts[0] == code.split("_")[0] and not (parts[0] == "zh" and _TRADITIONAL & set(parts[1:])):
+                return code
+    return SOURCE_LANGUAGE
+
+
+def saved_choice(settings_file: Path) -> str:
+    """The ``language`` preference of a settings file, read without touching it ("system" if the
+    file is missing or damaged: :class:`app.settings.Settings` deals with those when it opens it)."""
+    try:
+        choice = json.loads(settings_file.read_text(encoding="utf-8")).get("language", "system")
+    except (OSError, ValueError, AttributeError):
+        return "system"
+    return choice if isinstance(choice, str) else "system"
+
+
+def active() -> str:
+    """The language the interface is drawn in now."""
+    return _active
+
+
+def catalogue(code: str) -> bytes | None:
+    """The compiled catalogue (``.qm``) of a language, or None where there is none."""
+    try:
+        return files("resources").joinpath("translations", f"{CATALOGUE_PREFIX}{code}.qm").read_bytes()
+    except (OSError, ValueError):
+        return None
+
+
+def translator_for(code: str) -> QTranslator | None:
+    """A translator loaded with the app's catalogue for ``code`` (None for English, or if missing)."""
+    if code == SOURCE_LANGUAGE:
+        return None
+    data = catalogue(code)
+    if data is None:
+        log.warning("no translation for %s: the interface stays in English", code)
+        return None
+    translator = QTranslator()
+    translator._data = data             # QTranslator reads the bytes in place: keep them alive with it
+    if not translator.load(data):
+        log.warning("the %s translation could not be read: the interface stays in English", code)
+        return None
+    return translator
+
+
+def _qt_translator(code: str) -> QTranslator | None:
+    """Qt's own translation of its standard dialogs and buttons, where the Qt build ships one."""
+    import PySide6
+
+    translator = QTranslator()
+    # Where Qt says its translations are, else where the PySide6 wheel (and PyInstaller, which
+    # collects qtbase_* with QtCore) puts them.
+    for folder in (QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath),
+                   str(Path(PySide6.__file__).parent / "Qt" / "translations")):
+        if translator.load(f"qtbase_{code}", folder):
+            return translator
+    return None
+
+
+def install(choice: str | None, app: QCoreApplication | None = None) -> str:
+    """Put the interface in the chosen language (replacing any installed before); returns the
+    language used. A missing or unreadable catalogue leaves English, with a warning in the log."""
+    global _active
+    app = app or QCoreApplication.instance()
+    for translator in _installed:
+        app.removeTranslator(translator)
+    _installed.clear()
+    code = resolve(choice)
+    ours = translator_for(code)
+    if ours is None:
+        _active = SOURCE_LANGUAGE
+        return _active
+    for translator in (_qt_translator(code), ours):
+        if translator is not None and app.installTranslator(translator):
+            _installed.append(translator)
+    _active = code
+    return _active
+
+
+# -- keeping the catalogues up to date (a developer's command, run from a checkout) ------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+TRANSLATIONS = ROOT / "resources" / "translations"
+
+
+def _tool(name: str) -> str:
+    """A Qt tool of the PySide6 wheel (pyside6-lupdate, pyside6-lrelease), next to this Python first."""
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if found is None:
+        raise SystemExit(f"{name} not found: it comes with the PySide6 wheel (pip install PySide6)")
+    return found
+
+
+def sources() -> list[Path]:
+    return sorted((ROOT / "app").rglob("*.py"))
+
+
+def lupdate(ts_files: Iterable[Path], source_files: Iterable[Path] | None = None) -> None:
+    """Extract the strings of the sources into the catalogues (strings no longer in the sources are
+    dropped; translations of strings still there are kept)."""
+    paths = [str(p) for p in (sources() if source_files is None else source_files)]
+    for ts in ts_files:
+        code = ts.stem.removeprefix(CATALOGUE_PREFIX)
+        subprocess.run([_tool("pyside6-lupdate"), *paths, "-no-obsolete", "-locations", "absolute",
+                        "-source-language", SOURCE_LANGUAGE, "-target-language", code, "-ts", str(ts)],
+                       check=True, stdout=subprocess.DEVNULL)
+
+
+def lrelease(ts: Path, qm: Path) -> None:
+    subprocess.run([_tool("pyside6-lrelease"), "-silent", str(ts), "-qm", str(qm)], check=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m app.i18n", description="Keep the translations up to date.")
+    sub = p.add_subparsers(dest="command", required=True)
+    update = sub.add_parser("update", help="re-extract the strings of app/ into every catalogue and compile them")
+    update.add_argument("--add", metavar="CODE", action="append", default=[],
+                        help="also create a catalogue for this language (e.g. ja_JP)")
+    args = p.parse_args(argv)
+    catalogues = sorted(TRANSLATIONS.glob(f"{CATALOGUE_PREFIX}*.ts"))
+    catalogues += [ts for ts in (TRANSLATIONS / f"{CATALOGUE_PREFIX}{code}.ts" for code in args.add)
+                   if ts not in catalogues]
+    lupdate(catalogues)
+    for ts in catalogues:
+        lrelease(ts, ts.with_suffix(".qm"))
+        print(f"updated {ts.relative_to(ROOT)} and {ts.with_suffix('.qm').name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
