@@ -253,7 +253,8 @@ float quantize_i16(const float* x, long n, int16_t* q) {
     return s;
 }
 
-std::vector<int16_t> g_xq[8];  // per task slot; grows once, reused (callers hold g_api)
+std::vector<int16_t> g_xq[8];  // per task slot; grow to the largest batch, reused (callers hold g_api)
+std::vector<float> g_xs[8];
 
 GemvFn gemv_fn(int wtype, int isa) {
     static const GemvFn scalar[3] = {gemv_f32_scalar, gemv_bf16_scalar, gemv_i8_scalar};
@@ -343,7 +344,7 @@ using namespace rwkvcpu;
 // ---------------------------------------------------------------------------------------------
 // C API (ctypes). Every array is contiguous; every float is fp32 unless a wtype says otherwise.
 
-API int rwkv_cpu_abi_version() { return 7; }
+API int rwkv_cpu_abi_version() { return 8; }
 
 // The decode steps' layouts (layouts.h) as comma-separated names, for ``table`` "rwkv7.layer",
 // "rwkv7.dims", "rwkv456.layer", "rwkv456.dims" or "global"; null for any other. Python orders the
