@@ -162,7 +162,8 @@ class Model(ABC):
 
         Row ``b`` equals ``forward([tokens[b]], states[b])``'s logits bit for bit on the compiled CPU
         backend, which reads every weight matrix once for the whole batch (see docs/engine.md,
-        "Batched decode"); other backends run the sequences one after another.
+        "Batched decode"). Torch backends: RWKV-7 runs the batch through batched torch ops (within
+        fp32 rounding of one at a time); RWKV-4/5/6 run the sequences one after another.
         """
         tokens = [int(t) for t in tokens]
         if len(tokens) != len(states):
@@ -184,11 +185,15 @@ class Model(ABC):
             if decoder is not None:
                 logits = self._decode_batch(decoder, tokens, states)
             else:
-                logits = torch.stack([self._forward_one(t, s) for t, s in zip(tokens, states, strict=True)]).float()
+                logits = self._forward_batch(tokens, states)
         for b, state in enumerate(states):
             state.tokens_seen += 1
             state.last_logits = logits[b]
         return logits
+
+    def _forward_batch(self, tokens: list[int], states: Sequence[State]) -> Tensor:
+        """The torch path's batch: one sequence after another unless a generation does better."""
+        return torch.stack([self._forward_one(t, s) for t, s in zip(tokens, states, strict=True)]).float()
 
     def _decode_batch(self, decoder, tokens: list[int], states: Sequence[State]) -> Tensor:
         """The compiled batched step; a state in another precision (or a view) is converted once,
