@@ -205,7 +205,16 @@ typedef void (*GemvFn)(const void* W, const float* scale, long cols, const float
 typedef void (*GemvQFn)(const int8_t* W, const float* scale, long cols, const int16_t* xq, float xs, float* y,
                         long r0, long r1);
 
+// NI inputs at once (batched decode), input n at x + n * xstride, output at y + n * ystride.
+typedef void (*GemvNFn)(const void* W, const float* scale, long cols, const float* x, long xstride, float* y,
+                        long ystride, long r0, long r1);
+typedef void (*GemvQNFn)(const int8_t* W, const float* scale, long cols, const int16_t* xq, const float* xs,
+                         float* y, long ystride, long r0, long r1);
+constexpr int GEMV_MAX_NI = 4;
+
 GemvFn gemv_fn(int wtype, int isa);
+GemvNFn gemv_n_fn(int wtype, int isa, int ni);  // ni in 1..GEMV_MAX_NI; nullptr: none for this path
+GemvQNFn gemv_qn_fn(int isa, int ni);
 GemvQFn gemv_q_fn(int isa);  // nullptr where int8 rows convert every weight to float instead
 float quantize_i16(const float* x, long n, int16_t* q);
 void apply_act(int act, float* y, long lo, long hi);
@@ -234,10 +243,11 @@ struct GemvTask {
 //
 // Batched decode (nb > 1 inputs per matrix): a thread's rows are taken in blocks of a few KiB, and
 // each block is multiplied with every input while it sits in L1, so a weight matrix is read from
-// memory once per step whatever nb is. Each input runs the very kernel a single sequence runs, on
-// rows grouped the same way (blocks of a multiple of 4 rows from the chunk's first, and the same
-// chunks: they depend on the work, not on nb), so every output is summed in the same order and a
-// batched step is bit-identical to nb single steps.
+// memory once per step whatever nb is; on AVX2/AVX-512 up to GEMV_MAX_NI inputs share each weight
+// load (register blocking). Each input's sums are formed in the order of the one-input kernel (the
+// same accumulators; the portable path runs that very kernel, on rows grouped the same way: blocks
+// of a multiple of 4 rows from the chunk's first, and chunks that depend on the work, not on nb),
+// so a batched step is bit-identical to nb single steps.
 struct MultiGemv {
     GemvTask t[8];
     int n = 0;
@@ -263,6 +273,25 @@ struct MultiGemv {
         else
             gemv_fn(g.m.wtype, isa)(g.m.w, g.m.scale, c, g.x + b * g.xstride, g.y + b * g.ystride, r0, r1);
     }
+    // inputs b .. b + ni - 1 over rows [r0, r1): one NI-input kernel call where the path has one
+    void rows_n(const GemvTask& g, int b, int ni, long r0, long r1) const {
+        const long c = g.m.cols;
+        if (g.xq) {
+            if (GemvQNFn f = gemv_qn_fn(isa, ni)) {
+                f(static_cast<const int8_t*>(g.m.w), g.m.scale, c, g.xq + b * c, g.xs + b, g.y + b * g.ystride,
+                  g.ystride, r0, r1);
+                return;
+            }
+        } else if (isa == ISA_AVX2 && ni > 2) {  // 16 registers: two inputs' accumulators at a time
+            rows_n(g, b, 2, r0, r1);
+            rows_n(g, b + 2, ni - 2, r0, r1);
+            return;
+        } else if (GemvNFn f = gemv_n_fn(g.m.wtype, isa, ni)) {
+            f(g.m.w, g.m.scale, c, g.x + b * g.xstride, g.xstride, g.y + b * g.ystride, g.ystride, r0, r1);
+            return;
+        }
+        for (int n = 0; n < ni; n++) rows(g, b + n, r0, r1);
+    }
     void process(long lo, long hi) const {
         long base = 0;
         for (int i = 0; i < n; i++) {
@@ -279,7 +308,8 @@ struct MultiGemv {
                     const long esize = g.m.wtype == W_F32 ? 4 : g.m.wtype == W_BF16 ? 2 : 1;
                     const long rb = std::max(4L, (16384 / (c * esize)) & ~3L);  // ~16 KiB of weights
                     for (long o = r0; o < r1; o += rb)
-                        for (int b = 0; b < nb; b++) rows(g, b, o, std::min(r1, o + rb));
+                        for (int b = 0; b < nb; b += GEMV_MAX_NI)
+                            rows_n(g, b, std::min(GEMV_MAX_NI, nb - b), o, std::min(r1, o + rb));
                 }
                 for (int b = 0; b < nb; b++) apply_act(g.act, g.y + b * g.ystride, r0, r1);
             }
