@@ -192,3 +192,19 @@ def test_bench_concurrency_rows(models):
         assert r["step_ms"] > 0 and r["ttft_ms"] > 0 and r["peak_rss_mib"] > 0
         assert r["aggregate_tok_s"] == pytest.approx(r["streams"] * r["per_stream_tok_s"])
     assert rows[0]["aggregate_x_single"] == 1.0
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_any_thread_count(models, precision, threads):
+    """The threads' share of rows changes with their number; the batch still equals the single step."""
+    model = models(7, precision)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        solo = [model.forward([5 + i, 9])[1] for i in range(6)]
+        batch = [s.clone() for s in solo]
+        for step in range(3):
+            _check_same(model, batch, solo, [step * 7 + i for i in range(6)], list(range(6)))
+    finally:
+        torch.set_num_threads(before)
