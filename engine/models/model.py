@@ -154,6 +154,64 @@ class Model(ABC):
         return logits, state
 
 
+    _wkv_parts: tuple[str, ...] = ("wkv",)   # the state parts the compiled decode step advances besides the shifts
+
+    def forward_batch(self, tokens: Sequence[int], states: Sequence[State]) -> Tensor:
+        """One token for each of several sequences at once: ``tokens[b]`` is fed to ``states[b]``
+        (advanced in place, as :meth:`forward` does); returns float32 logits ``[B, V]``.
+
+        Row ``b`` equals ``forward([tokens[b]], states[b])``'s logits bit for bit on the compiled CPU
+        backend, which reads every weight matrix once for the whole batch (see docs/engine.md,
+        "Batched decode"). Torch backends: RWKV-7 runs the batch through batched torch ops (within
+        fp32 rounding of one at a time); RWKV-4/5/6 run the sequences one after another.
+        """
+        tokens = [int(t) for t in tokens]
+        if len(tokens) != len(states):
+            raise EngineError(f"forward_batch needs one state per token ({len(tokens)} tokens, {len(states)} states).")
+        if not tokens:
+            raise EmptyPromptError("Nothing to feed the model: the batch is empty.")
+        V = self.info.vocab_size
+        bad = [t for t in tokens if not 0 <= t < V]
+        if bad:
+            raise EngineError(f"Token id {bad[0]} is outside this model's vocabulary (0..{V - 1}); "
+                              "the tokenizer does not match the model.")
+        if len({id(s) for s in states}) != len(states):
+            raise EngineError("forward_batch was given the same state twice; each sequence needs its own.")
+        for state in states:
+            if state.fingerprint != self.info.fingerprint:
+                self._check_shapes(state)
+        with torch.no_grad():
+            decoder = getattr(getattr(self, "weights", None), "decoder", None)
+            if decoder is not None:
+                logits = self._decode_batch(decoder, tokens, states)
+            else:
+                logits = self._forward_batch(tokens, states)
+        for b, state in enumerate(states):
+            state.tokens_seen += 1
+            state.last_logits = logits[b]
+        return logits
+
+    def _forward_batch(self, tokens: list[int], states: Sequence[State]) -> Tensor:
+        """The torch path's batch: one sequence after another unless a generation does better."""
+        return torch.stack([self._forward_one(t, s) for t, s in zip(tokens, states, strict=True)]).float()
+
+    def _decode_batch(self, decoder, tokens: list[int], states: Sequence[State]) -> Tensor:
+        """The compiled batched step; a state in another precision (or a view) is converted once,
+        as the single-token step does."""
+        shift = self.weights.plan.shift
+        for state in states:
+            p = state.parts
+            for k in ("att_x_prev", "ffn_x_prev", *self._wkv_parts):
+                want = torch.float32 if k in self._wkv_parts else shift
+                if p[k].dtype != want or not p[k].is_contiguous():
+                    p[k] = p[k].to(want).contiguous()
+        logits = torch.empty(len(tokens), self.info.vocab_size, dtype=torch.float32)
+        decoder.step_batch(tokens, [s.parts["att_x_prev"] for s in states],
+                           [[s.parts[k] for k in self._wkv_parts] for s in states],
+                           [s.parts["ffn_x_prev"] for s in states], logits)
+        return logits
+
+
 def _pick_device(device: str) -> torch.device:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"

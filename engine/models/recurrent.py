@@ -78,7 +78,6 @@ class RecurrentModel(Model):
     ln: list[tuple[Tensor, Tensor, Tensor, Tensor]]   # per layer: ln1 w, b, ln2 w, b
 
     rescale_every = 0   # see rescale_for_fp16
-    _wkv_parts: tuple[str, ...] = ("wkv",)   # the state parts the decode step advances besides the shifts
 
     def start(self, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype, backend: str,
               schema: Schema) -> Weights:

@@ -180,6 +180,38 @@ class RWKV7(Model):
             return self._graph.step(token, state)
         return self._torch_step(torch.tensor([token], device=self.device), state.parts)
 
+    def _forward_batch(self, tokens: list[int], states: Sequence[State]) -> Tensor:
+        """One token for each of B sequences through the torch layers at once (GPUs, the torch CPU
+        path): the states stacked, one matmul per weight for all, the single-step kernel on B*H heads,
+        the states written back. Within fp32 rounding of one sequence at a time, not bit-identical."""
+        C, H, N, B = self.info.n_embd, self.info.n_head, self.info.head_size, len(tokens)
+        shift = self.weights.plan.shift
+        att_prev, wkv, ffn_prev = (torch.stack([s.parts[k].to(dt) for s in states], dim=1)   # [L, B, ...]
+                                   for k, dt in (("att_x_prev", shift), ("wkv", torch.float32), ("ffn_x_prev", shift)))
+        kernel = self.kernels.one
+
+        def one(r, w, k, v, a, b, s):  # [B, 1, H, N], state [B, H, N, N] -> the kernel on B*H heads
+            y = kernel(*(t.reshape(B * H, N) for t in (r, w, k, v, a, b)), s.view(B * H, N, N))
+            return y.view(B, 1, H, N)
+
+        x = self.emb[torch.tensor(tokens, device=self.device)].to(self.dtype).unsqueeze(1)   # [B, 1, C]
+        v_first = x
+        for i, ly in enumerate(self.layers):
+            self.weights.dense(i)
+            xx = F.layer_norm(x, (C,), ly.ln1_w, ly.ln1_b)
+            out, v_first = time_mix(i, ly, xx, att_prev[i], v_first, H, N, one, wkv[i])
+            att_prev[i].copy_(xx[:, -1])
+            x = x + out
+            xx = F.layer_norm(x, (C,), ly.ln2_w, ly.ln2_b)
+            out = channel_mix(ly, xx, ffn_prev[i])
+            ffn_prev[i].copy_(xx[:, -1])
+            x = x + out
+        for b, s in enumerate(states):
+            s.parts["att_x_prev"].copy_(att_prev[:, b])
+            s.parts["wkv"].copy_(wkv[:, b])
+            s.parts["ffn_x_prev"].copy_(ffn_prev[:, b])
+        return self.weights.logits(F.layer_norm(x[:, -1], (C,), *self.ln_out)).float()
+
     def _torch_step(self, token: Tensor, parts: dict[str, Tensor]) -> Tensor:
         """One token through the torch layers: ``token`` a ``[1]`` long tensor on the device (what a
         CUDA graph can replay), ``parts`` the state's tensors, advanced in place; returns the logits."""

@@ -173,6 +173,139 @@ def run_oracle(model_path: Path, prompt_tokens: int, decode_tokens: int, repeat:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _decode_steps(model, states: list, steps: int) -> tuple[list[float], list[float]]:
+    """Wall and process-CPU times of ``steps`` decode steps of every state in ``states`` together
+    (one alone: ``forward``, as the service runs it)."""
+    toks = [int(s.last_logits.argmax()) for s in states]
+    sync = torch.cuda.synchronize if model.device.type == "cuda" else (lambda: None)
+    wall, cpu = [], []
+    for _ in range(steps):
+        sync()
+        t, c = time.perf_counter(), time.process_time()
+        if len(states) == 1:
+            logits = model.forward(toks, states[0])[0].unsqueeze(0)
+        else:
+            logits = model.forward_batch(toks, states)
+        toks = logits.argmax(dim=1).tolist()
+        sync()
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return wall, cpu
+
+
+def _ttft_among(model, states: list, prompt: list[int]) -> float:
+    """Seconds from a new prompt's arrival to its first token while ``states`` keep decoding, all
+    scheduled by the service's Batcher (chunks of the prompt take turns with the batched tokens)."""
+    from engine.service.jobs import Batcher, Job
+    from engine.text.generation import CHUNK_LEN, Forward
+
+    class Stream(Job):
+        def _handle(self, item) -> bool:
+            return False
+
+        def _end(self) -> None:
+            pass
+
+        def _fail(self, error: Exception) -> None:
+            raise error
+
+    def decoding(state):
+        logits = state.last_logits
+        while True:
+            logits = yield Forward([int(logits.argmax())], state)
+
+    first_at: list[float] = []
+
+    def arriving(state):
+        logits = None
+        for start in range(0, len(prompt), CHUNK_LEN):
+            logits = yield Forward(prompt[start:start + CHUNK_LEN], state)
+        int(logits.argmax())                 # the first token, sampled greedily
+        first_at.append(time.perf_counter())
+
+    jobs = [Stream(decoding(s)) for s in states]
+    batcher = Batcher()
+    for _ in range(2):                       # the streams are running when the prompt arrives
+        for j in jobs:
+            j.step()
+        batcher.run(model, jobs)
+    t0 = time.perf_counter()
+    jobs.append(Stream(arriving(model.new_state())))
+    while not first_at:
+        jobs = [j for j in jobs if j.pending is not None or j.step()]
+        batcher.run(model, jobs)
+    return first_at[0] - t0
+
+
+def concurrency(model, counts: list[int], steps: int, prompt_tokens: int) -> list[dict]:
+    """One row per stream count N: aggregate and per-stream decode tok/s (median step), the time to
+    first token of a ``prompt_tokens`` prompt arriving among N decoding streams, and peak RSS.
+
+    The stream counts take turns step by step (N=1, 2, 4, ... then again), so that a machine whose
+    load changes during the run (others' jobs) slows every count alike and the ratios stay fair.
+    ``cpu`` is the process's CPU time per step (all threads), which others' load disturbs less.
+    """
+    g = torch.Generator().manual_seed(0)
+    V = model.info.vocab_size
+    prompt = torch.randint(1, V, (prompt_tokens,), generator=g).tolist()
+    sets, rss = [], []
+    for n in counts:
+        _reset_peak_rss()
+        states = []
+        for _ in range(n):
+            s = model.new_state()
+            model.forward(torch.randint(1, V, (16,), generator=g).tolist(), s)
+            states.append(s)
+        _decode_steps(model, states, 2)      # warm-up (the kernels' scratch grows to N once)
+        sets.append(states)
+        rss.append(_window_peak_rss_mib())
+    wall: list[list[float]] = [[] for _ in counts]
+    cpu: list[list[float]] = [[] for _ in counts]
+    for _ in range(steps):
+        for i, states in enumerate(sets):
+            w, c = _decode_steps(model, states, 1)
+            wall[i] += w
+            cpu[i] += c
+    rows = []
+    for i, n in enumerate(counts):
+        step, cstep = statistics.median(wall[i]), statistics.median(cpu[i])
+        rows.append({"streams": n, "step_ms": 1e3 * step, "cpu_ms": 1e3 * cstep, "aggregate_tok_s": n / step,
+                     "per_stream_tok_s": 1 / step, "aggregate_tok_per_cpu_s": n / cstep,
+                     "ttft_ms": 1e3 * _ttft_among(model, sets[i], prompt), "peak_rss_mib": rss[i],
+                     "load": os.getloadavg()[0]})
+    base = next((r for r in rows if r["streams"] == 1), None)
+    for row in rows:
+        if base:
+            row["aggregate_x_single"] = row["aggregate_tok_s"] / base["aggregate_tok_s"]
+            row["per_stream_x_single"] = row["per_stream_tok_s"] / base["per_stream_tok_s"]
+            row["aggregate_x_single_cpu"] = row["aggregate_tok_per_cpu_s"] / base["aggregate_tok_per_cpu_s"]
+    return rows
+
+
+def run_concurrency(args: argparse.Namespace, model, res: dict) -> int:
+    counts = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    if not counts or min(counts) < 1:
+        raise SystemExit("--concurrency takes stream counts of 1 or more, e.g. 1,2,4,8,16")
+    res["concurrency"] = concurrency(model, counts, args.decode_tokens, args.prompt_tokens)
+    res["peak_rss_mib"] = _peak_rss_mib()
+    if args.json:
+        print(json.dumps(res))
+        return 0
+    print(f"model     {Path(res['model']).name} ({res['shape']}) on {res['device']} {res['precision']}, "
+          f"{res['threads']} threads, kernels {res['kernels']}")
+    print(f"{'streams':>7} {'step ms':>8} {'aggr tok/s':>10} {'x1':>5} {'per-stream':>10} {'x1':>5} "
+          f"{'cpu ms':>8} {'x1 cpu':>6} {'TTFT ms':>8} {'peak RSS':>8} {'load':>5}")
+    for r in res["concurrency"]:
+        print(f"{r['streams']:>7} {r['step_ms']:8.2f} {r['aggregate_tok_s']:10.1f} "
+              f"{r.get('aggregate_x_single', 0):5.2f} {r['per_stream_tok_s']:10.1f} "
+              f"{r.get('per_stream_x_single', 0):5.2f} {r['cpu_ms']:8.2f} {r.get('aggregate_x_single_cpu', 0):6.2f} "
+              f"{r['ttft_ms']:8.1f} {r['peak_rss_mib']:8.0f} {r['load']:5.1f}")
+    print(f"(x1: over one stream alone; cpu: the process's CPU time per step, all threads; TTFT: a "
+          f"{args.prompt_tokens}-token prompt arriving among the streams, through the service's Batcher)")
+    print(f"peak RSS  {res['peak_rss_mib']:.0f} MiB")
+    return 0
+
+
 def run_bench(args: argparse.Namespace) -> int:
     from engine.models.model import load
 
@@ -184,6 +317,8 @@ def run_bench(args: argparse.Namespace) -> int:
     res = {"model": str(model.info.path), "shape": f"L{model.info.n_layer} D{model.info.n_embd} "
            f"V{model.info.vocab_size}", "device": str(model.device), "precision": model.precision,
            "threads": torch.get_num_threads(), "kernels": model.kernels.name, "load_s": load_s}
+    if getattr(args, "concurrency", ""):
+        return run_concurrency(args, model, res)
     res.update(measure(model, args.prompt_tokens, args.decode_tokens, args.repeat,
                        _parse_contexts(args.contexts)))
     res["peak_rss_mib"] = max([res.pop("peak_rss_before_contexts_mib"), _peak_rss_mib(),

@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     p.add_argument("--oracle", action="store_true",
                    help="also time BlinkDL's rwkv package on the same .pth (test extra needed)")
+    p.add_argument("--concurrency", default="",
+                   help="instead: decode N streams at once, e.g. 1,2,4,8,16 (aggregate and per-stream tok/s, "
+                        "time to first token of a new prompt among them, peak RSS)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("quality", help="compare int8 / bf16 predictions with fp32 on held-out text")

@@ -24,7 +24,7 @@ from torch import Tensor
 
 import kernels
 
-ABI_VERSION = 7
+ABI_VERSION = 8
 MAX_HEAD_SIZE = 1024   # the kernels keep a head's sums in fixed arrays
 ISAS = ("scalar", "avx2", "avx512", "avx512vnni")   # each includes the ones before
 WTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.int8: 2}
@@ -60,9 +60,11 @@ _SIGNATURES = {   # the C API (see the API functions in kernels/cpu/*.cpp): name
     "rwkv7_create": (_p, [_p, _i, _p, _i]),
     "rwkv7_destroy": (None, [_p]),
     "rwkv7_decode": (None, [_p, _i, _p, _p, _p, _p]),
+    "rwkv7_decode_batch": (None, [_p, _i, _p, _p, _p, _p, _p]),
     "rwkv456_create": (_p, [_p, _i, _p, _i]),
     "rwkv456_destroy": (None, [_p]),
     "rwkv456_decode": (None, [_p, _i, _p, _p, _p, _p, _p, _p]),
+    "rwkv456_decode_batch": (None, [_p, _i, _p, _p, _p, _p, _p, _p, _p]),
     "rwkv_cpu_table": (ctypes.c_char_p, [ctypes.c_char_p]),
 }
 
@@ -273,7 +275,44 @@ class _Decoder:
             raise Unavailable("the CPU library rejected this model's shapes")
         self._handle = handle
         self._decode = getattr(lib, self._prefix + "_decode")
+        self._decode_batch = getattr(lib, self._prefix + "_decode_batch")
+        self._arrays: tuple = ()
+        self._ensure(1)
         self._destroy = getattr(lib, self._prefix + "_destroy")
+
+    def _ensure(self, n: int) -> None:
+        """The pointer arrays handed to the batched step, sized for ``n`` sequences (grown rarely)."""
+        if self._arrays and len(self._arrays[0]) >= n:
+            return
+        n = max(n, 2 * len(self._arrays[0]) if self._arrays else 8)
+        self._arrays = ((ctypes.c_int * n)(), *((ctypes.c_void_p * n)() for _ in range(5)))
+
+    def step_batch(self, tokens: Sequence[int], att_x_prev: Sequence[Tensor], wkv: Sequence[Sequence[Tensor]],
+                   ffn_x_prev: Sequence[Tensor], logits: Tensor) -> None:
+        """Decode ``tokens[b]`` for each sequence ``b`` in one pass over the weights: sequence ``b``'s
+        state tensors (``att_x_prev[b]``, ``wkv[b]``, ``ffn_x_prev[b]``, as :meth:`step` takes them)
+        advance in place, ``logits`` ``[B, V]`` (contiguous fp32) is overwritten. Each row equals what
+        :meth:`step` gives for that sequence, bit for bit."""
+        B = len(tokens)
+        if not (len(att_x_prev) == len(wkv) == len(ffn_x_prev) == B) or B == 0:
+            raise ValueError("step_batch needs one token and one state per sequence")
+        if logits.dim() != 2 or logits.shape[0] != B or logits.dtype != torch.float32 or not logits.is_contiguous():
+            raise ValueError("step_batch writes contiguous float32 logits [B, V]")
+        if torch.get_num_threads() != _threads:
+            sync_threads()
+        self._ensure(B)
+        toks, att, s0, s1, s2, ffn = self._arrays
+        for b in range(B):
+            toks[b] = tokens[b]
+            att[b], ffn[b] = att_x_prev[b].data_ptr(), ffn_x_prev[b].data_ptr()
+            w = wkv[b]
+            s0[b] = w[0].data_ptr()
+            if len(w) == 3:
+                s1[b], s2[b] = w[1].data_ptr(), w[2].data_ptr()
+        self._call_batch(B, toks, att, s0, s1, s2, ffn, logits)
+
+    def _call_batch(self, B, toks, att, s0, s1, s2, ffn, logits) -> None:
+        raise NotImplementedError
 
     def __del__(self):
         handle, self._handle = getattr(self, "_handle", None), None
@@ -296,6 +335,9 @@ class Rwkv456Decoder(_Decoder):
         self._decode(self._handle, token, att_x_prev.data_ptr(), s[0], s[1], s[2], ffn_x_prev.data_ptr(),
                      logits.data_ptr())
 
+    def _call_batch(self, B, toks, att, s0, s1, s2, ffn, logits) -> None:
+        self._decode_batch(self._handle, B, toks, att, s0, s1, s2, ffn, logits.data_ptr())
+
 
 class Rwkv7Decoder(_Decoder):
     """One RWKV-7 model for the fused decode step of ``rwkv7.cpp`` (layer 0's v0/v1/v2 are absent)."""
@@ -310,3 +352,6 @@ class Rwkv7Decoder(_Decoder):
             sync_threads()
         self._decode(self._handle, token, att_x_prev.data_ptr(), wkv[0].data_ptr(), ffn_x_prev.data_ptr(),
                      logits.data_ptr())
+
+    def _call_batch(self, B, toks, att, s0, s1, s2, ffn, logits) -> None:
+        self._decode_batch(self._handle, B, toks, att, s0, ffn, logits.data_ptr())

@@ -76,6 +76,15 @@ def test_bench_prints_one_json_object(world_ckpt):
     assert res["state_bytes"] == 4 * 3 * (2 * 64 + 2 * 32 * 32)
 
 
+def test_bench_concurrency_prints_a_row_per_stream_count(world_ckpt):
+    out = _run("bench", "--model", str(world_ckpt), "--prompt-tokens", "40", "--decode-tokens", "3",
+               "--concurrency", "1,3", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)["concurrency"]
+    assert [r["streams"] for r in rows] == [1, 3]
+    assert all(r["aggregate_tok_s"] > 0 and r["ttft_ms"] > 0 and r["peak_rss_mib"] > 0 for r in rows)
+
+
 def test_errors_are_one_clear_line_and_exit_code_2(tmp_path):
     junk = tmp_path / "notes.pth"
     junk.write_text("just some notes")

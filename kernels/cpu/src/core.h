@@ -205,11 +205,21 @@ typedef void (*GemvFn)(const void* W, const float* scale, long cols, const float
 typedef void (*GemvQFn)(const int8_t* W, const float* scale, long cols, const int16_t* xq, float xs, float* y,
                         long r0, long r1);
 
+// NI inputs at once (batched decode), input n at x + n * xstride, output at y + n * ystride.
+typedef void (*GemvNFn)(const void* W, const float* scale, long cols, const float* x, long xstride, float* y,
+                        long ystride, long r0, long r1);
+typedef void (*GemvQNFn)(const int8_t* W, const float* scale, long cols, const int16_t* xq, const float* xs,
+                         float* y, long ystride, long r0, long r1);
+constexpr int GEMV_MAX_NI = 4;
+
 GemvFn gemv_fn(int wtype, int isa);
+GemvNFn gemv_n_fn(int wtype, int isa, int ni);  // ni in 1..GEMV_MAX_NI; nullptr: none for this path
+GemvQNFn gemv_qn_fn(int isa, int ni);
 GemvQFn gemv_q_fn(int isa);  // nullptr where int8 rows convert every weight to float instead
 float quantize_i16(const float* x, long n, int16_t* q);
 void apply_act(int act, float* y, long lo, long hi);
 extern std::vector<int16_t> g_xq[8];
+extern std::vector<float> g_xs[8];
 
 struct Mat {
     const void* w = nullptr;
@@ -218,22 +228,34 @@ struct Mat {
     int wtype = W_F32;
 };
 
+// One matrix times nb inputs: input b at x + b * xstride, its output at y + b * ystride.
 struct GemvTask {
     Mat m;
     const float* x;
     float* y;
     int act;
-    const int16_t* xq;  // int8 weights on SIMD paths: x quantised to int16, scale xs
-    float xs;
+    long xstride, ystride;
+    const int16_t* xq;  // int8 weights on SIMD paths: the inputs quantised to int16 (b at xq + b * cols),
+    const float* xs;    // with their scales xs[b]
 };
 
 // Several GEMVs in one parallel region, the work (rows x cols) shared evenly between threads.
+//
+// Batched decode (nb > 1 inputs per matrix): a thread's rows are taken in blocks of a few KiB, and
+// each block is multiplied with every input while it sits in L1, so a weight matrix is read from
+// memory once per step whatever nb is; on AVX2/AVX-512 up to GEMV_MAX_NI inputs share each weight
+// load (register blocking). Each input's sums are formed in the order of the one-input kernel (the
+// same accumulators; the portable path runs that very kernel, on rows grouped the same way: blocks
+// of a multiple of 4 rows from the chunk's first, and chunks that depend on the work, not on nb),
+// so a batched step is bit-identical to nb single steps.
 struct MultiGemv {
     GemvTask t[8];
     int n = 0;
+    int nb = 1;
     int isa = ISA_SCALAR;
-    void add(const Mat& m, const float* x, float* y, int act = ACT_NONE) {
-        t[n++] = GemvTask{m, x, y, act, nullptr, 0.0f};
+    // xstride / ystride 0: the inputs and outputs lie back to back (cols and rows apart)
+    void add(const Mat& m, const float* x, float* y, int act = ACT_NONE, long xstride = 0, long ystride = 0) {
+        t[n++] = GemvTask{m, x, y, act, xstride ? xstride : m.cols, ystride ? ystride : m.rows, nullptr, nullptr};
     }
     // The work is cut into chunks that threads take in turn: on a busy machine a helper thread may
     // be descheduled, and the others then simply do its share.
@@ -242,6 +264,33 @@ struct MultiGemv {
     void operator()(int, int) const {
         for (long c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;)
             process(total * c / chunks, total * (c + 1) / chunks);
+    }
+    void rows(const GemvTask& g, int b, long r0, long r1) const {
+        const long c = g.m.cols;
+        if (g.xq)
+            gemv_q_fn(isa)(static_cast<const int8_t*>(g.m.w), g.m.scale, c, g.xq + b * c, g.xs[b],
+                           g.y + b * g.ystride, r0, r1);
+        else
+            gemv_fn(g.m.wtype, isa)(g.m.w, g.m.scale, c, g.x + b * g.xstride, g.y + b * g.ystride, r0, r1);
+    }
+    // inputs b .. b + ni - 1 over rows [r0, r1): one NI-input kernel call where the path has one
+    void rows_n(const GemvTask& g, int b, int ni, long r0, long r1) const {
+        const long c = g.m.cols;
+        if (g.xq) {
+            if (GemvQNFn f = gemv_qn_fn(isa, ni)) {
+                f(static_cast<const int8_t*>(g.m.w), g.m.scale, c, g.xq + b * c, g.xs + b, g.y + b * g.ystride,
+                  g.ystride, r0, r1);
+                return;
+            }
+        } else if (isa == ISA_AVX2 && ni > 2) {  // 16 registers: two inputs' accumulators at a time
+            rows_n(g, b, 2, r0, r1);
+            rows_n(g, b + 2, ni - 2, r0, r1);
+            return;
+        } else if (GemvNFn f = gemv_n_fn(g.m.wtype, isa, ni)) {
+            f(g.m.w, g.m.scale, c, g.x + b * g.xstride, g.xstride, g.y + b * g.ystride, g.ystride, r0, r1);
+            return;
+        }
+        for (int n = 0; n < ni; n++) rows(g, b + n, r0, r1);
     }
     void process(long lo, long hi) const {
         long base = 0;
@@ -253,11 +302,16 @@ struct MultiGemv {
             long r1 = std::clamp((hi - base + c - 1) / c, 0L, g.m.rows);
             if (lo <= base) r0 = 0;
             if (r1 > r0) {
-                if (g.xq)
-                    gemv_q_fn(isa)(static_cast<const int8_t*>(g.m.w), g.m.scale, c, g.xq, g.xs, g.y, r0, r1);
-                else
-                    gemv_fn(g.m.wtype, isa)(g.m.w, g.m.scale, c, g.x, g.y, r0, r1);
-                apply_act(g.act, g.y, r0, r1);
+                if (nb == 1) {
+                    rows(g, 0, r0, r1);
+                } else {
+                    const long esize = g.m.wtype == W_F32 ? 4 : g.m.wtype == W_BF16 ? 2 : 1;
+                    const long rb = std::max(4L, (16384 / (c * esize)) & ~3L);  // ~16 KiB of weights
+                    for (long o = r0; o < r1; o += rb)
+                        for (int b = 0; b < nb; b += GEMV_MAX_NI)
+                            rows_n(g, b, std::min(GEMV_MAX_NI, nb - b), o, std::min(r1, o + rb));
+                }
+                for (int b = 0; b < nb; b++) apply_act(g.act, g.y + b * g.ystride, r0, r1);
             }
             base += cost;
         }
@@ -268,16 +322,22 @@ struct MultiGemv {
             for (int i = 0; i < n; i++) {
                 if (t[i].m.wtype != W_I8) continue;
                 int j = 0;  // an input already quantised for an earlier task (x_v feeds V and v1)
-                while (j < i && !(t[j].xq && t[j].x == t[i].x && t[j].m.cols == t[i].m.cols)) j++;
+                while (j < i && !(t[j].xq && t[j].x == t[i].x && t[j].xstride == t[i].xstride &&
+                                  t[j].m.cols == t[i].m.cols))
+                    j++;
                 if (j < i) {
                     t[i].xq = t[j].xq;
                     t[i].xs = t[j].xs;
                     continue;
                 }
+                const long c = t[i].m.cols;
                 auto& buf = g_xq[i];
-                if (long(buf.size()) < t[i].m.cols) buf.resize(t[i].m.cols);
-                t[i].xs = quantize_i16(t[i].x, t[i].m.cols, buf.data());
+                auto& sc = g_xs[i];
+                if (long(buf.size()) < nb * c) buf.resize(nb * c);  // grows to the largest batch, once
+                if (long(sc.size()) < nb) sc.resize(nb);
+                for (int b = 0; b < nb; b++) sc[b] = quantize_i16(t[i].x + b * t[i].xstride, c, buf.data() + b * c);
                 t[i].xq = buf.data();
+                t[i].xs = sc.data();
             }
         }
         total = 0;

@@ -120,62 +120,83 @@ struct Rwkv456 {
     const float *lnout_w, *lnout_b;
     Mat head;
     std::vector<Layer> layers;
-    // scratch, allocated once
+    // scratch for `cap` sequences, each array [cap][its width]; grown (rarely) to the largest batch
+    int cap = 0;
+    long W = 0;  // max(C, A): the vectors' width
     std::vector<float> x, xx, sx, xin, r, k, v, g, y, w, maa_h, maa_m, dh, dl, out, fk, fr;
-};
-
-// The recurrent state besides the token shifts: v4 aa, bb, pp, each [L, A]; v5/v6 wkv [L, H, N, N].
-struct WkvState {
-    float *s0, *s1, *s2;
-};
-
-// v4's WKV over the channels, in chunks the pool's threads take in turn.
-struct Wkv4Job {
-    Rwkv456* m;
-    const Layer* ly;
-    float *aa, *bb, *pp;
-    mutable std::atomic<long> next{0};
-    void operator()(int, int) const {
-        constexpr long CH = 256;
-        const long A = m->A;
-        const Wkv4StepFn step = wkv4_step_fn(current_isa());
-        for (long c0; (c0 = next.fetch_add(CH, std::memory_order_relaxed)) < A;)
-            step(c0, std::min(A, c0 + CH), ly->decay, ly->u, m->k.data(), m->v.data(), aa, bb, pp,
-                      m->y.data());
+    void reserve(int B) {
+        if (B <= cap) return;
+        W = std::max(C, A);
+        for (auto* a : {&x, &xx, &sx, &r, &k, &v, &g, &y, &w, &dl, &out, &fr}) a->assign(B * W, 0.0f);
+        xin.assign(5 * B * W, 0.0f);
+        maa_h.assign(B * std::max(5L * D, 1L), 0.0f);
+        maa_m.assign(5 * B * W, 0.0f);
+        dh.assign(B * long(std::max(Dd, 1)), 0.0f);
+        fk.assign(long(B) * F, 0.0f);
+        cap = B;
     }
 };
 
-// v5/v6: decay, WKV, GroupNorm (ln_x) and the gate, per head.
+// One sequence's state: the token shifts att and ffn [L, C] (fp32 or bf16); v4: s0, s1, s2 = aa, bb,
+// pp, each [L, A]; v5/v6: s0 = wkv [L, H, N, N].
+struct Seq {
+    void *att, *ffn;
+    float *s0, *s1, *s2;
+};
+
+// v4's WKV over the channels, in chunks the pool's threads take in turn (every sequence's).
+struct Wkv4Job {
+    Rwkv456* m;
+    const Layer* ly;
+    int l, nb;
+    const Seq* seqs;
+    mutable std::atomic<long> next{0};
+    void operator()(int, int) const {
+        constexpr long CH = 256;
+        const long A = m->A, per = (A + CH - 1) / CH;
+        const Wkv4StepFn step = wkv4_step_fn(current_isa());
+        for (long i; (i = next.fetch_add(1, std::memory_order_relaxed)) < nb * per;) {
+            const long b = i / per, c0 = (i % per) * CH, o = long(l) * A, ob = b * m->W;
+            const Seq& s = seqs[b];
+            step(c0, std::min(A, c0 + CH), ly->decay, ly->u, m->k.data() + ob, m->v.data() + ob, s.s0 + o,
+                 s.s1 + o, s.s2 + o, m->y.data() + ob);
+        }
+    }
+};
+
+// v5/v6: decay, WKV, GroupNorm (ln_x) and the gate, per sequence and head.
 struct Wkv6Job {
     Rwkv456* m;
     const Layer* ly;
-    float* S;
+    int l, nb;
+    const Seq* seqs;
     int isa;
     mutable std::atomic<int> next{0};
     void operator()(int, int) const {
         Rwkv456& M = *m;
         const int N = M.N;
-        for (int h; (h = next.fetch_add(1, std::memory_order_relaxed)) < M.H;) {
-            const long o = long(h) * N;
-            float* w = M.w.data() + o;
+        for (int i; (i = next.fetch_add(1, std::memory_order_relaxed)) < nb * M.H;) {
+            const int b = i / M.H, h = i % M.H;
+            const long o = long(h) * N, ob = long(b) * M.W + o;
+            float* w = M.w.data() + ob;
             if (M.gen == 6) {  // w = exp(-exp(time_decay + decay LoRA))
-                for (int j = 0; j < N; j++) w[j] = ly->decay[o + j] + M.dl[o + j];
+                for (int j = 0; j < N; j++) w[j] = ly->decay[o + j] + M.dl[ob + j];
                 vec_exp(w, N);
                 for (int j = 0; j < N; j++) w[j] = -w[j];
                 vec_exp(w, N);
             } else {
                 std::memcpy(w, ly->decay + o, sizeof(float) * N);
             }
-            float* y = M.y.data() + o;
-            wkv6_head_fn(isa, N)(N, M.r.data() + o, w, M.k.data() + o, M.v.data() + o, ly->u + o,
-                              S + long(h) * N * N, y);
+            float* y = M.y.data() + ob;
+            float* S = seqs[b].s0 + (long(l) * M.H + h) * N * N;
+            wkv6_head_fn(isa, N)(N, M.r.data() + ob, w, M.k.data() + ob, M.v.data() + ob, ly->u + o, S, y);
             double mean = 0, var = 0;
             for (int j = 0; j < N; j++) mean += y[j];
             mean /= N;
             for (int j = 0; j < N; j++) var += (y[j] - mean) * (y[j] - mean);
             const float inv = float(1.0 / std::sqrt(var / N + GN_EPS)), mu = float(mean);
             for (int j = 0; j < N; j++)
-                y[j] = ((y[j] - mu) * inv * ly->lnx_w[o + j] + ly->lnx_b[o + j]) * M.g[o + j];
+                y[j] = ((y[j] - mu) * inv * ly->lnx_w[o + j] + ly->lnx_b[o + j]) * M.g[ob + j];
         }
     }
 };
@@ -184,113 +205,145 @@ struct Wkv6Job {
 // two are equal in exact arithmetic, not in float, and each follows its own reference).
 inline float blend(float x, float prev, float mix) { return x * mix + prev * (1.0f - mix); }
 
-void time_mix(Rwkv456& M, const Layer& ly, int l, const Shift& att_prev, const WkvState& state, int isa) {
+// Every array below is per sequence: [nb][W] (xin, maa_m [nb][5 W]; maa_h [nb][5 D]).
+void time_mix(Rwkv456& M, const Layer& ly, int l, int nb, const Seq* seqs, int isa) {
     const int C = M.C;
-    const long base = long(l) * C;
-    float *xx = M.xx.data(), *xin = M.xin.data();
-    float *xk = xin, *xv = xin + C, *xr = xin + 2 * C, *xg = xin + 3 * C, *xw = xin + 4 * C;
+    const long base = long(l) * C, W = M.W, W5 = 5 * W, D5 = std::max(5L * M.D, 1L);
+    const bool sbf = M.shift_type == W_BF16;
+    float* xin = M.xin.data();
+    float *xk = xin, *xv = xin + W, *xr = xin + 2 * W, *xg = xin + 3 * W, *xw = xin + 4 * W;
     if (M.gen == 6) {
-        float* sx = M.sx.data();
-        for (int c = 0; c < C; c++) {
-            sx[c] = att_prev.get(base + c) - xx[c];
-            xw[c] = xx[c] + sx[c] * ly.maa_x[c];  // the LoRA's input, in the w slot until it is read
-            att_prev.set(base + c, xx[c]);
+        for (int b = 0; b < nb; b++) {
+            const Shift att_prev{seqs[b].att, sbf};
+            float *xx = M.xx.data() + b * W, *sx = M.sx.data() + b * W, *xwb = xw + b * W5;
+            for (int c = 0; c < C; c++) {
+                sx[c] = att_prev.get(base + c) - xx[c];
+                xwb[c] = xx[c] + sx[c] * ly.maa_x[c];  // the LoRA's input, in the w slot until it is read
+                att_prev.set(base + c, xx[c]);
+            }
         }
         MultiGemv g1;
-        g1.add(ly.maa_w1, xw, M.maa_h.data(), ACT_TANH);
+        g1.nb = nb;
+        g1.add(ly.maa_w1, xw, M.maa_h.data(), ACT_TANH, W5, D5);
         g1.run();
         MultiGemv g2;
-        for (int i = 0; i < 5; i++) g2.add(ly.maa_w2[i], M.maa_h.data() + long(i) * M.D, M.maa_m.data() + long(i) * C);
+        g2.nb = nb;
+        for (int i = 0; i < 5; i++)
+            g2.add(ly.maa_w2[i], M.maa_h.data() + long(i) * M.D, M.maa_m.data() + long(i) * W, ACT_NONE, D5, W5);
         g2.run();
         // maa rows and LoRA outputs are w k v r g; xin's slots are k v r g w
         static const int slot[5] = {4, 0, 1, 2, 3};
-        for (int i = 0; i < 5; i++) {
-            float* dst = xin + long(slot[i]) * C;
-            const float *maa = ly.maa + long(i) * C, *mm = M.maa_m.data() + long(i) * C;
-            for (int c = 0; c < C; c++) dst[c] = xx[c] + sx[c] * (maa[c] + mm[c]);
+        for (int b = 0; b < nb; b++) {
+            const float *xx = M.xx.data() + b * W, *sx = M.sx.data() + b * W;
+            for (int i = 0; i < 5; i++) {
+                float* dst = xin + b * W5 + long(slot[i]) * W;
+                const float *maa = ly.maa + long(i) * C, *mm = M.maa_m.data() + b * W5 + long(i) * W;
+                for (int c = 0; c < C; c++) dst[c] = xx[c] + sx[c] * (maa[c] + mm[c]);
+            }
         }
     } else {
         const int rows = M.gen == 4 ? 3 : 4;
-        for (int c = 0; c < C; c++) {
-            const float prev = att_prev.get(base + c);
-            for (int i = 0; i < rows; i++) xin[long(i) * C + c] = blend(xx[c], prev, ly.mix[long(i) * C + c]);
-            att_prev.set(base + c, xx[c]);
+        for (int b = 0; b < nb; b++) {
+            const Shift att_prev{seqs[b].att, sbf};
+            const float* xx = M.xx.data() + b * W;
+            float* xb = xin + b * W5;
+            for (int c = 0; c < C; c++) {
+                const float prev = att_prev.get(base + c);
+                for (int i = 0; i < rows; i++) xb[long(i) * W + c] = blend(xx[c], prev, ly.mix[long(i) * C + c]);
+                att_prev.set(base + c, xx[c]);
+            }
         }
     }
     MultiGemv g;
-    g.add(ly.R, xr, M.r.data(), M.gen == 4 ? ACT_SIGMOID : ACT_NONE);
-    g.add(ly.K, xk, M.k.data());
-    g.add(ly.V, xv, M.v.data());
-    if (M.gen != 4) g.add(ly.G, xg, M.g.data(), ACT_SILU);
-    if (M.gen == 6) g.add(ly.decay_w1, xw, M.dh.data(), ACT_TANH);
+    g.nb = nb;
+    g.add(ly.R, xr, M.r.data(), M.gen == 4 ? ACT_SIGMOID : ACT_NONE, W5, W);
+    g.add(ly.K, xk, M.k.data(), ACT_NONE, W5, W);
+    g.add(ly.V, xv, M.v.data(), ACT_NONE, W5, W);
+    if (M.gen != 4) g.add(ly.G, xg, M.g.data(), ACT_SILU, W5, W);
+    if (M.gen == 6) g.add(ly.decay_w1, xw, M.dh.data(), ACT_TANH, W5);
     g.run();
     if (M.gen == 6) {
         MultiGemv gd;
-        gd.add(ly.decay_w2, M.dh.data(), M.dl.data());
+        gd.nb = nb;
+        gd.add(ly.decay_w2, M.dh.data(), M.dl.data(), ACT_NONE, 0, W);
         gd.run();
     }
     if (M.gen == 4) {
-        const long A = M.A;
-        const long o = long(l) * A;
-        Wkv4Job job{&M, &ly, state.s0 + o, state.s1 + o, state.s2 + o, {0}};
+        Wkv4Job job{&M, &ly, l, nb, seqs, {0}};
         parallel(job);
-        for (long c = 0; c < A; c++) M.y[c] *= M.r[c];
+        for (int b = 0; b < nb; b++)
+            for (long c = 0; c < M.A; c++) M.y[b * W + c] *= M.r[b * W + c];
     } else {
-        Wkv6Job job{&M, &ly, state.s0 + long(l) * M.H * M.N * M.N, isa, {0}};
+        Wkv6Job job{&M, &ly, l, nb, seqs, isa, {0}};
         parallel(job);
     }
     MultiGemv go;
-    go.add(ly.O, M.y.data(), M.out.data());
+    go.nb = nb;
+    go.add(ly.O, M.y.data(), M.out.data(), ACT_NONE, W, W);
     go.run();
 }
 
-void channel_mix(Rwkv456& M, const Layer& ly, int l, const Shift& ffn_prev) {
+void channel_mix(Rwkv456& M, const Layer& ly, int l, int nb, const Seq* seqs) {
     const int C = M.C;
-    const long base = long(l) * C;
-    float *xx = M.xx.data(), *xk = M.xin.data(), *xr = xk + C;
-    for (int c = 0; c < C; c++) {
-        const float prev = ffn_prev.get(base + c);
-        if (M.gen == 6) {
-            xk[c] = xx[c] + (prev - xx[c]) * ly.ffn_mix_k[c];
-            xr[c] = xx[c] + (prev - xx[c]) * ly.ffn_mix_r[c];
-        } else {
-            xk[c] = blend(xx[c], prev, ly.ffn_mix_k[c]);
-            xr[c] = blend(xx[c], prev, ly.ffn_mix_r[c]);
+    const long base = long(l) * C, W = M.W, W5 = 5 * W;
+    const bool sbf = M.shift_type == W_BF16;
+    for (int b = 0; b < nb; b++) {
+        const Shift ffn_prev{seqs[b].ffn, sbf};
+        float *xx = M.xx.data() + b * W, *xk = M.xin.data() + b * W5, *xr = xk + W;
+        for (int c = 0; c < C; c++) {
+            const float prev = ffn_prev.get(base + c);
+            if (M.gen == 6) {
+                xk[c] = xx[c] + (prev - xx[c]) * ly.ffn_mix_k[c];
+                xr[c] = xx[c] + (prev - xx[c]) * ly.ffn_mix_r[c];
+            } else {
+                xk[c] = blend(xx[c], prev, ly.ffn_mix_k[c]);
+                xr[c] = blend(xx[c], prev, ly.ffn_mix_r[c]);
+            }
+            ffn_prev.set(base + c, xx[c]);
         }
-        ffn_prev.set(base + c, xx[c]);
     }
     MultiGemv g;
-    g.add(ly.fK, xk, M.fk.data(), ACT_RELU_SQ);
-    g.add(ly.fR, xr, M.fr.data(), ACT_SIGMOID);
+    g.nb = nb;
+    g.add(ly.fK, M.xin.data(), M.fk.data(), ACT_RELU_SQ, W5);
+    g.add(ly.fR, M.xin.data() + W, M.fr.data(), ACT_SIGMOID, W5, W);
     g.run();
     MultiGemv gv;
-    gv.add(ly.fV, M.fk.data(), M.out.data());
+    gv.nb = nb;
+    gv.add(ly.fV, M.fk.data(), M.out.data(), ACT_NONE, 0, W);
     gv.run();
-    for (int c = 0; c < C; c++) M.out[c] *= M.fr[c];
+    for (int b = 0; b < nb; b++)
+        for (int c = 0; c < C; c++) M.out[b * W + c] *= M.fr[b * W + c];
 }
 
-void decode_step(Rwkv456& M, int token, void* att_prev_v, const WkvState& state, void* ffn_prev_v, float* logits) {
-    const Shift att_prev{att_prev_v, M.shift_type == W_BF16}, ffn_prev{ffn_prev_v, M.shift_type == W_BF16};
+// nb tokens, one per sequence, in one pass over the weights (see rwkv7.cpp's decode_step).
+void decode_step(Rwkv456& M, int nb, const int* tokens, const Seq* seqs, float* logits) {
+    M.reserve(nb);
     const int C = M.C, isa = current_isa();
-    float *x = M.x.data(), *xx = M.xx.data();
-    if (M.emb_type == W_BF16) {
-        const uint16_t* e = static_cast<const uint16_t*>(M.emb) + long(token) * C;
-        for (int i = 0; i < C; i++) x[i] = bf16_to_f32(e[i]);
-    } else {
-        std::memcpy(x, static_cast<const float*>(M.emb) + long(token) * C, sizeof(float) * C);
+    const long W = M.W;
+    for (int b = 0; b < nb; b++) {
+        float* x = M.x.data() + b * W;
+        if (M.emb_type == W_BF16) {
+            const uint16_t* e = static_cast<const uint16_t*>(M.emb) + long(tokens[b]) * C;
+            for (int i = 0; i < C; i++) x[i] = bf16_to_f32(e[i]);
+        } else {
+            std::memcpy(x, static_cast<const float*>(M.emb) + long(tokens[b]) * C, sizeof(float) * C);
+        }
     }
     for (int l = 0; l < M.L; l++) {
         const Layer& ly = M.layers[l];
-        layer_norm(x, ly.ln1_w, ly.ln1_b, xx, C);
-        time_mix(M, ly, l, att_prev, state, isa);
-        for (int c = 0; c < C; c++) x[c] += M.out[c];
-        layer_norm(x, ly.ln2_w, ly.ln2_b, xx, C);
-        channel_mix(M, ly, l, ffn_prev);
-        for (int c = 0; c < C; c++) x[c] += M.out[c];
+        for (int b = 0; b < nb; b++) layer_norm(M.x.data() + b * W, ly.ln1_w, ly.ln1_b, M.xx.data() + b * W, C);
+        time_mix(M, ly, l, nb, seqs, isa);
+        for (int b = 0; b < nb; b++)
+            for (int c = 0; c < C; c++) M.x[b * W + c] += M.out[b * W + c];
+        for (int b = 0; b < nb; b++) layer_norm(M.x.data() + b * W, ly.ln2_w, ly.ln2_b, M.xx.data() + b * W, C);
+        channel_mix(M, ly, l, nb, seqs);
+        for (int b = 0; b < nb; b++)
+            for (int c = 0; c < C; c++) M.x[b * W + c] += M.out[b * W + c];
     }
-    layer_norm(x, M.lnout_w, M.lnout_b, xx, C);
+    for (int b = 0; b < nb; b++) layer_norm(M.x.data() + b * W, M.lnout_w, M.lnout_b, M.xx.data() + b * W, C);
     MultiGemv gh;
-    gh.add(M.head, xx, logits);
+    gh.nb = nb;
+    gh.add(M.head, M.xx.data(), logits, ACT_NONE, W);
     gh.run();
 }
 
@@ -404,14 +457,7 @@ API void* rwkv456_create(const int64_t* dims, int ndims, const void* const* ptrs
     M->lnout_w = f(g[G_LNOUT_W]);
     M->lnout_b = f(g[G_LNOUT_B]);
     M->head = make_mat(g[G_HEAD], g[G_HEAD_S], M->V, C, wt);
-    const long W = std::max(C, A);
-    for (auto* v : {&M->x, &M->xx, &M->sx, &M->r, &M->k, &M->v, &M->g, &M->y, &M->w, &M->dl, &M->out, &M->fr})
-        v->assign(W, 0.0f);
-    M->xin.assign(5 * W, 0.0f);
-    M->maa_h.assign(std::max(5L * M->D, 1L), 0.0f);
-    M->maa_m.assign(5 * W, 0.0f);
-    M->dh.assign(std::max(M->Dd, 1), 0.0f);
-    M->fk.assign(F, 0.0f);
+    M->reserve(1);
     return M;
 }
 
@@ -423,5 +469,19 @@ API void rwkv456_destroy(void* m) { delete static_cast<Rwkv456*>(m); }
 API void rwkv456_decode(void* m, int token, void* att_prev, float* s0, float* s1, float* s2, void* ffn_prev,
                        float* logits) {
     std::lock_guard<std::mutex> lk(g_api);
-    decode_step(*static_cast<Rwkv456*>(m), token, att_prev, WkvState{s0, s1, s2}, ffn_prev, logits);
+    const Seq s{att_prev, ffn_prev, s0, s1, s2};
+    decode_step(*static_cast<Rwkv456*>(m), 1, &token, &s, logits);
+}
+
+// One token for each of nb sequences (tokens[b]; sequence b's state att_prev[b], s0[b], s1[b],
+// s2[b], ffn_prev[b] as for rwkv456_decode; s1, s2 may be null for v5/v6), in one pass over the
+// weights; logits [nb, V]. Each sequence's results are bit-identical to rwkv456_decode's.
+API void rwkv456_decode_batch(void* m, int nb, const int* tokens, void* const* att_prev, float* const* s0,
+                              float* const* s1, float* const* s2, void* const* ffn_prev, float* logits) {
+    std::lock_guard<std::mutex> lk(g_api);
+    static std::vector<Seq> seqs;  // guarded by g_api
+    if (int(seqs.size()) < nb) seqs.resize(nb);
+    for (int b = 0; b < nb; b++)
+        seqs[b] = Seq{att_prev[b], ffn_prev[b], s0[b], s1 ? s1[b] : nullptr, s2 ? s2[b] : nullptr};
+    decode_step(*static_cast<Rwkv456*>(m), nb, tokens, seqs.data(), logits);
 }

@@ -124,26 +124,48 @@ struct Rwkv7 {
     const float *lnout_w, *lnout_b;
     Mat head;
     std::vector<Layer> layers;
-    // scratch, allocated once
+    // scratch for `cap` sequences, each array [cap][its width]; grown (rarely) to the largest batch
+    int cap = 0;
     std::vector<float> x, xx, xmix, r, k, v, wh, ah, vh, gh, wl, al, vl, g, y, vfirst, out, fk;
+    void reserve(int B) {
+        if (B <= cap) return;
+        for (auto* a : {&x, &xx, &r, &k, &v, &wl, &al, &vl, &g, &y, &vfirst, &out}) a->assign(long(B) * C, 0.0f);
+        xmix.assign(6L * B * C, 0.0f);
+        wh.assign(long(B) * Dw, 0.0f);
+        ah.assign(long(B) * Da, 0.0f);
+        vh.assign(long(B) * std::max(Dv, 1), 0.0f);
+        gh.assign(long(B) * Dg, 0.0f);
+        fk.assign(long(B) * F, 0.0f);
+        cap = B;
+    }
 };
 
-struct HeadsJob {  // everything between the LoRAs and the output projection, per head
+// One sequence's state: att_prev and ffn_prev [L, C] (fp32 or bf16), wkv [L, H, N, N].
+struct Seq {
+    void *att, *ffn;
+    float* wkv;
+};
+
+struct HeadsJob {  // everything between the LoRAs and the output projection, per sequence and head
     Rwkv7* m;
     const Layer* ly;
-    int layer;
-    float* S;
+    int layer, nb;
+    const Seq* seqs;
     int isa;
     mutable std::atomic<int> next{0};
     void operator()(int, int) const {
         const int N = m->N;
         float aa[1024], bb[3 * 1024], ww[1024];  // N <= 1024; bb also holds two gates
-        for (int h; (h = next.fetch_add(1, std::memory_order_relaxed)) < m->H;) run_head(h, N, aa, bb, ww);
+        for (int i; (i = next.fetch_add(1, std::memory_order_relaxed)) < nb * m->H;)
+            run_head(i / m->H, i % m->H, N, aa, bb, ww);
     }
-    void run_head(int h, int N, float* aa, float* bb, float* ww) const {
+    void run_head(int b, int h, int N, float* aa, float* bb, float* ww) const {
         Rwkv7& M = *m;
-        const long o = long(h) * N;
-        float *r = M.r.data() + o, *k = M.k.data() + o, *v = M.v.data() + o, *y = M.y.data() + o;
+        const long o = long(h) * N, ob = long(b) * M.C + o;  // in the layer's vectors; in the scratch
+        float *r = M.r.data() + ob, *k = M.k.data() + ob, *v = M.v.data() + ob, *y = M.y.data() + ob;
+        const float *wl = M.wl.data() + ob, *al = M.al.data() + ob, *vl = M.vl.data() + ob, *g = M.g.data() + ob;
+        float* vfirst = M.vfirst.data() + ob;
+        float* S = seqs[b].wkv + (long(layer) * M.H + h) * N * N;
         float nrm = 0;
         for (int j = 0; j < N; j++) {
             float kk = k[j] * ly->k_k[o + j];
@@ -155,9 +177,9 @@ struct HeadsJob {  // everything between the LoRAs and the output projection, pe
         // the decay ww = exp(-e^-0.5 sigmoid(w0 + w_lora))
         float *ga = bb + N, *gv = bb + 2 * N;
         for (int j = 0; j < N; j++) {
-            ga[j] = ly->a0[o + j] + M.al[o + j];
-            ww[j] = ly->w0[o + j] + M.wl[o + j];
-            if (layer > 0) gv[j] = ly->v0[o + j] + M.vl[o + j];
+            ga[j] = ly->a0[o + j] + al[j];
+            ww[j] = ly->w0[o + j] + wl[j];
+            if (layer > 0) gv[j] = ly->v0[o + j] + vl[j];
         }
         vec_sigmoid(ga, N);
         vec_sigmoid(ww, N);
@@ -171,10 +193,10 @@ struct HeadsJob {  // everything between the LoRAs and the output projection, pe
             aa[j] = -kk;
             bb[j] = kk * a;
             k[j] = k[j] * (1.0f + (a - 1.0f) * ly->k_a[c]);
-            if (layer == 0) M.vfirst[c] = v[j];
-            else v[j] += (M.vfirst[c] - v[j]) * gv[j];
+            if (layer == 0) vfirst[j] = v[j];
+            else v[j] += (vfirst[j] - v[j]) * gv[j];
         }
-        wkv7_head_fn(isa)(N, r, ww, k, v, aa, bb, S + long(h) * N * N, y);
+        wkv7_head_fn(isa)(N, r, ww, k, v, aa, bb, S, y);
         double dmean = 0, var = 0;
         float bonus = 0;
         for (int j = 0; j < N; j++) dmean += y[j];
@@ -184,71 +206,93 @@ struct HeadsJob {  // everything between the LoRAs and the output projection, pe
         for (int j = 0; j < N; j++) bonus += r[j] * k[j] * ly->r_k[o + j];
         for (int j = 0; j < N; j++) {
             const long c = o + j;
-            y[j] = ((y[j] - mean) * ginv * ly->lnx_w[c] + ly->lnx_b[c] + bonus * v[j]) * M.g[c];
+            y[j] = ((y[j] - mean) * ginv * ly->lnx_w[c] + ly->lnx_b[c] + bonus * v[j]) * g[j];
         }
     }
 };
 
 
-void decode_step(Rwkv7& M, int token, void* att_prev_v, float* wkv, void* ffn_prev_v, float* logits) {
-    const Shift att_prev{att_prev_v, M.shift_type == W_BF16}, ffn_prev{ffn_prev_v, M.shift_type == W_BF16};
+// nb tokens, one per sequence, through the whole model in one pass: every weight matrix is read
+// once for all of them (MultiGemv with nb inputs); the per-sequence work (norms, token shift, the
+// heads) is the single-sequence code run on each. logits [nb, V].
+void decode_step(Rwkv7& M, int nb, const int* tokens, const Seq* seqs, float* logits) {
+    M.reserve(nb);
+    const bool sbf = M.shift_type == W_BF16;
     const int C = M.C, isa = current_isa();
-    float* x = M.x.data();
-    if (M.emb_type == W_BF16) {
-        const uint16_t* e = static_cast<const uint16_t*>(M.emb) + long(token) * C;
-        for (int i = 0; i < C; i++) x[i] = bf16_to_f32(e[i]);
-    } else {
-        std::memcpy(x, static_cast<const float*>(M.emb) + long(token) * C, sizeof(float) * C);
+    const long C6 = 6L * C;
+    for (int b = 0; b < nb; b++) {
+        float* x = M.x.data() + long(b) * C;
+        if (M.emb_type == W_BF16) {
+            const uint16_t* e = static_cast<const uint16_t*>(M.emb) + long(tokens[b]) * C;
+            for (int i = 0; i < C; i++) x[i] = bf16_to_f32(e[i]);
+        } else {
+            std::memcpy(x, static_cast<const float*>(M.emb) + long(tokens[b]) * C, sizeof(float) * C);
+        }
     }
-    float *xx = M.xx.data(), *xm = M.xmix.data();
+    float* xm = M.xmix.data();
     float *xr = xm, *xw = xm + C, *xk = xm + 2 * C, *xv = xm + 3 * C, *xa = xm + 4 * C, *xg = xm + 5 * C;
     for (int l = 0; l < M.L; l++) {
         const Layer& ly = M.layers[l];
-        layer_norm(x, ly.ln1_w, ly.ln1_b, xx, C);
-        long base = long(l) * C;
-        for (int c = 0; c < C; c++) {
-            const float d = att_prev.get(base + c) - xx[c];
-            for (int m = 0; m < 6; m++) xm[m * C + c] = xx[c] + d * ly.mix[m * C + c];
-            att_prev.set(base + c, xx[c]);
+        const long base = long(l) * C;
+        for (int b = 0; b < nb; b++) {
+            const Shift att_prev{seqs[b].att, sbf};
+            float *x = M.x.data() + long(b) * C, *xx = M.xx.data() + long(b) * C, *xmb = xm + b * C6;
+            layer_norm(x, ly.ln1_w, ly.ln1_b, xx, C);
+            for (int c = 0; c < C; c++) {
+                const float d = att_prev.get(base + c) - xx[c];
+                for (int m = 0; m < 6; m++) xmb[m * C + c] = xx[c] + d * ly.mix[m * C + c];
+                att_prev.set(base + c, xx[c]);
+            }
         }
         MultiGemv g1;
-        g1.add(ly.R, xr, M.r.data());
-        g1.add(ly.K, xk, M.k.data());
-        g1.add(ly.V, xv, M.v.data());
-        g1.add(ly.w1, xw, M.wh.data(), ACT_TANH);
-        g1.add(ly.a1, xa, M.ah.data());
-        g1.add(ly.g1, xg, M.gh.data(), ACT_SIGMOID);
-        if (l > 0) g1.add(ly.v1, xv, M.vh.data());
+        g1.nb = nb;
+        g1.add(ly.R, xr, M.r.data(), ACT_NONE, C6);
+        g1.add(ly.K, xk, M.k.data(), ACT_NONE, C6);
+        g1.add(ly.V, xv, M.v.data(), ACT_NONE, C6);
+        g1.add(ly.w1, xw, M.wh.data(), ACT_TANH, C6);
+        g1.add(ly.a1, xa, M.ah.data(), ACT_NONE, C6);
+        g1.add(ly.g1, xg, M.gh.data(), ACT_SIGMOID, C6);
+        if (l > 0) g1.add(ly.v1, xv, M.vh.data(), ACT_NONE, C6);
         g1.run();
         MultiGemv g2;
+        g2.nb = nb;
         g2.add(ly.w2, M.wh.data(), M.wl.data());
         g2.add(ly.a2, M.ah.data(), M.al.data());
         g2.add(ly.g2, M.gh.data(), M.g.data());
         if (l > 0) g2.add(ly.v2, M.vh.data(), M.vl.data());
         g2.run();
-        HeadsJob hj{&M, &ly, l, wkv + long(l) * M.H * M.N * M.N, isa, {0}};
+        HeadsJob hj{&M, &ly, l, nb, seqs, isa, {0}};
         parallel(hj);
         MultiGemv go;
+        go.nb = nb;
         go.add(ly.O, M.y.data(), M.out.data());
         go.run();
-        for (int c = 0; c < C; c++) x[c] += M.out[c];
+        for (long i = 0; i < long(nb) * C; i++) M.x[i] += M.out[i];
 
-        layer_norm(x, ly.ln2_w, ly.ln2_b, xx, C);
-        for (int c = 0; c < C; c++) {
-            xk[c] = xx[c] + (ffn_prev.get(base + c) - xx[c]) * ly.ffn_mix[c];
-            ffn_prev.set(base + c, xx[c]);
+        for (int b = 0; b < nb; b++) {
+            const Shift ffn_prev{seqs[b].ffn, sbf};
+            float *x = M.x.data() + long(b) * C, *xx = M.xx.data() + long(b) * C, *xkb = xk + b * C6;
+            layer_norm(x, ly.ln2_w, ly.ln2_b, xx, C);
+            for (int c = 0; c < C; c++) {
+                xkb[c] = xx[c] + (ffn_prev.get(base + c) - xx[c]) * ly.ffn_mix[c];
+                ffn_prev.set(base + c, xx[c]);
+            }
         }
         MultiGemv gk;
-        gk.add(ly.fK, xk, M.fk.data(), ACT_RELU_SQ);
+        gk.nb = nb;
+        gk.add(ly.fK, xk, M.fk.data(), ACT_RELU_SQ, C6);
         gk.run();
         MultiGemv gv;
+        gv.nb = nb;
         gv.add(ly.fV, M.fk.data(), M.out.data());
         gv.run();
-        for (int c = 0; c < C; c++) x[c] += M.out[c];
+        for (long i = 0; i < long(nb) * C; i++) M.x[i] += M.out[i];
     }
-    layer_norm(x, M.lnout_w, M.lnout_b, xx, C);
+    for (int b = 0; b < nb; b++)
+        layer_norm(M.x.data() + long(b) * C, M.lnout_w, M.lnout_b, M.xx.data() + long(b) * C, C);
     MultiGemv gh;
-    gh.add(M.head, xx, logits);
+    gh.nb = nb;
+    gh.add(M.head, M.xx.data(), logits);
     gh.run();
 }
 
@@ -343,15 +387,7 @@ API void* rwkv7_create(const int64_t* dims, int ndims, const void* const* ptrs, 
     M->lnout_w = f(g[G_LNOUT_W]);
     M->lnout_b = f(g[G_LNOUT_B]);
     M->head = make_mat(g[G_HEAD], g[G_HEAD_S], M->V, C, wt);
-    for (auto* v : {&M->x, &M->xx, &M->r, &M->k, &M->v, &M->wl, &M->al, &M->vl, &M->g, &M->y, &M->vfirst,
-                    &M->out})
-        v->assign(C, 0.0f);
-    M->xmix.assign(6L * C, 0.0f);
-    M->wh.assign(M->Dw, 0.0f);
-    M->ah.assign(M->Da, 0.0f);
-    M->vh.assign(std::max(M->Dv, 1), 0.0f);
-    M->gh.assign(M->Dg, 0.0f);
-    M->fk.assign(F, 0.0f);
+    M->reserve(1);
     return M;
 }
 
@@ -361,5 +397,19 @@ API void rwkv7_destroy(void* m) { delete static_cast<Rwkv7*>(m); }
 // in place, logits [V] written. Allocates nothing.
 API void rwkv7_decode(void* m, int token, void* att_prev, float* wkv, void* ffn_prev, float* logits) {
     std::lock_guard<std::mutex> lk(g_api);
-    decode_step(*static_cast<Rwkv7*>(m), token, att_prev, wkv, ffn_prev, logits);
+    const Seq s{att_prev, ffn_prev, wkv};
+    decode_step(*static_cast<Rwkv7*>(m), 1, &token, &s, logits);
+}
+
+// One token for each of nb sequences (tokens[b]; sequence b's state att_prev[b], wkv[b],
+// ffn_prev[b], as for rwkv7_decode), in one pass over the weights; logits [nb, V]. Each sequence's
+// results are bit-identical to rwkv7_decode's. Allocates only when nb is the largest batch yet.
+API void rwkv7_decode_batch(void* m, int nb, const int* tokens, void* const* att_prev, float* const* wkv,
+                            void* const* ffn_prev, float* logits) {
+    std::lock_guard<std::mutex> lk(g_api);
+    Rwkv7& M = *static_cast<Rwkv7*>(m);
+    static std::vector<Seq> seqs;  // guarded by g_api
+    if (int(seqs.size()) < nb) seqs.resize(nb);
+    for (int b = 0; b < nb; b++) seqs[b] = Seq{att_prev[b], ffn_prev[b], wkv[b]};
+    decode_step(M, nb, tokens, seqs.data(), logits);
 }

@@ -169,6 +169,55 @@ DEFINE_SIMD_SEQ(gemv_bf16_avx512, TGT_AVX512, uint16_t, __m512, 16, _mm512_setze
                 load16_bf16, _mm512_fmadd_ps, _mm512_add_ps, hsum512, LOAD_BF16, SCALE_ONE)
 DEFINE_SIMD_SEQ(gemv_i8_avx512, TGT_AVX512, int8_t, __m512, 16, _mm512_setzero_ps(), _mm512_loadu_ps, load16_i8,
                 _mm512_fmadd_ps, _mm512_add_ps, hsum512, LOAD_I8, SCALE_ROW)
+
+// The same, for NI inputs at once (batched decode): each weight vector is loaded once and multiplied
+// with every input, and each input keeps its own four accumulators, updated in the order above, so
+// that its outputs are bit-identical to the one-input kernel's. Input n at x + n * xstride, its
+// output at y + n * ystride.
+#define DEFINE_SIMD_MULTI(NAME, TGT, T, VEC_T, WIDTH, ZERO, LOADX, LOADW, FMA, ADD, HSUM, LOAD1, SCALE)  \
+    template <int NI>                                                                               \
+    TGT void NAME(const void* Wv, const float* scale, long cols, const float* x, long xstride, float* y, \
+                  long ystride, long r0, long r1) {                                                 \
+        const T* W = static_cast<const T*>(Wv);                                                     \
+        (void)scale;                                                                                \
+        const long cv = cols - cols % WIDTH;                                                        \
+        for (long o = r0; o < r1; o++) {                                                            \
+            const T* w = W + o * cols;                                                              \
+            VEC_T a0[NI], a1[NI], a2[NI], a3[NI];                                                   \
+            for (int n = 0; n < NI; n++) a0[n] = a1[n] = a2[n] = a3[n] = ZERO;                      \
+            long i = 0;                                                                             \
+            for (; i + 4 * WIDTH <= cv; i += 4 * WIDTH) {                                           \
+                const VEC_T w0 = LOADW(w + i), w1 = LOADW(w + i + WIDTH), w2 = LOADW(w + i + 2 * WIDTH),  \
+                            w3 = LOADW(w + i + 3 * WIDTH);                                          \
+                for (int n = 0; n < NI; n++) {                                                      \
+                    const float* xn = x + n * xstride + i;                                          \
+                    a0[n] = FMA(w0, LOADX(xn), a0[n]);                                              \
+                    a1[n] = FMA(w1, LOADX(xn + WIDTH), a1[n]);                                      \
+                    a2[n] = FMA(w2, LOADX(xn + 2 * WIDTH), a2[n]);                                  \
+                    a3[n] = FMA(w3, LOADX(xn + 3 * WIDTH), a3[n]);                                  \
+                }                                                                                   \
+            }                                                                                       \
+            for (; i < cv; i += WIDTH) {                                                            \
+                const VEC_T w0 = LOADW(w + i);                                                      \
+                for (int n = 0; n < NI; n++) a0[n] = FMA(w0, LOADX(x + n * xstride + i), a0[n]);    \
+            }                                                                                       \
+            for (int n = 0; n < NI; n++) {                                                          \
+                const float* xn = x + n * xstride;                                                  \
+                float s0 = HSUM(ADD(ADD(a0[n], a1[n]), ADD(a2[n], a3[n])));                         \
+                for (long j = i; j < cols; j++) s0 += LOAD1(w[j]) * xn[j];                          \
+                y[n * ystride + o] = s0 * SCALE(o);                                                 \
+            }                                                                                       \
+        }                                                                                           \
+    }
+
+DEFINE_SIMD_MULTI(gemvn_f32_avx2, TGT_AVX2, float, __m256, 8, _mm256_setzero_ps(), _mm256_loadu_ps, load8_f32,
+                  _mm256_fmadd_ps, _mm256_add_ps, hsum256, LOAD_F32, SCALE_ONE)
+DEFINE_SIMD_MULTI(gemvn_bf16_avx2, TGT_AVX2, uint16_t, __m256, 8, _mm256_setzero_ps(), _mm256_loadu_ps, load8_bf16,
+                  _mm256_fmadd_ps, _mm256_add_ps, hsum256, LOAD_BF16, SCALE_ONE)
+DEFINE_SIMD_MULTI(gemvn_f32_avx512, TGT_AVX512, float, __m512, 16, _mm512_setzero_ps(), _mm512_loadu_ps, load16_f32,
+                  _mm512_fmadd_ps, _mm512_add_ps, hsum512, LOAD_F32, SCALE_ONE)
+DEFINE_SIMD_MULTI(gemvn_bf16_avx512, TGT_AVX512, uint16_t, __m512, 16, _mm512_setzero_ps(), _mm512_loadu_ps,
+                  load16_bf16, _mm512_fmadd_ps, _mm512_add_ps, hsum512, LOAD_BF16, SCALE_ONE)
 #endif
 
 // int8 weights with SIMD: the float conversion of every weight made these kernels compute-bound
@@ -233,6 +282,56 @@ DEFINE_I8Q_GEMV(gemv_i8q_avx512, TGT_AVX512, __m512i, 32, _mm512_setzero_si512()
 DEFINE_I8Q_GEMV(gemv_i8q_vnni, TGT_AVX512VNNI, __m512i, 32, _mm512_setzero_si512(), ldx32_avx512, ldw32_avx512,
                 macc_vnni, _mm512_add_epi32, _mm512_cvtepi32_ps, __m512, _mm512_setzero_ps(), _mm512_add_ps,
                 hsum512)
+
+// The same for NI inputs at once (batched decode): each weight vector is widened to int16 once and
+// multiplied with every input. Integer sums are exact, so the per-lane int32 sums of a block (and
+// with them each output) are bit-identical to the one-input kernel's, whatever the accumulators.
+// Input n quantised at xq + n * cols with scale xs[n]; its output at y + n * ystride.
+#define DEFINE_I8Q_MULTI(NAME, TGT, IVEC, WIDTH, ZERO, LOADX, LOADW, MACC, ADD, TOF, FVEC, FZERO, FADD, HSUM)   \
+    template <int NI>                                                                                       \
+    TGT void NAME(const int8_t* W, const float* scale, long cols, const int16_t* xq, const float* xs, float* y, \
+                  long ystride, long r0, long r1) {                                                          \
+        const long cv = cols - cols % WIDTH;                                                                \
+        for (long o = r0; o < r1; o++) {                                                                    \
+            const int8_t* w = W + o * cols;                                                                 \
+            FVEC f[NI];                                                                                     \
+            for (int n = 0; n < NI; n++) f[n] = FZERO;                                                      \
+            for (long b = 0; b < cv; b += I16_BLOCK) {                                                      \
+                const long e = std::min(cv, b + I16_BLOCK);                                                 \
+                IVEC a[NI], c[NI];                                                                          \
+                for (int n = 0; n < NI; n++) a[n] = c[n] = ZERO;                                            \
+                long i = b;                                                                                 \
+                for (; i + 2 * WIDTH <= e; i += 2 * WIDTH) {                                                \
+                    const IVEC w0 = LOADW(w + i), w1 = LOADW(w + i + WIDTH);                                \
+                    for (int n = 0; n < NI; n++) {                                                          \
+                        a[n] = MACC(a[n], w0, LOADX(xq + n * cols + i));                                    \
+                        c[n] = MACC(c[n], w1, LOADX(xq + n * cols + i + WIDTH));                            \
+                    }                                                                                       \
+                }                                                                                           \
+                for (; i < e; i += WIDTH) {                                                                 \
+                    const IVEC w0 = LOADW(w + i);                                                           \
+                    for (int n = 0; n < NI; n++) a[n] = MACC(a[n], w0, LOADX(xq + n * cols + i));           \
+                }                                                                                           \
+                for (int n = 0; n < NI; n++) f[n] = FADD(f[n], TOF(ADD(a[n], c[n])));                       \
+            }                                                                                               \
+            for (int n = 0; n < NI; n++) {                                                                  \
+                const int16_t* xn = xq + n * cols;                                                          \
+                long t = 0;                                                                                 \
+                for (long i = cv; i < cols; i++) t += long(w[i]) * xn[i];                                   \
+                y[n * ystride + o] = (HSUM(f[n]) + float(t)) * xs[n] * scale[o];                            \
+            }                                                                                               \
+        }                                                                                                   \
+    }
+
+DEFINE_I8Q_MULTI(gemvn_i8q_avx2, TGT_AVX2, __m256i, 16, _mm256_setzero_si256(), ldx16_avx2, ldw16_avx2,
+                 macc_avx2, _mm256_add_epi32, _mm256_cvtepi32_ps, __m256, _mm256_setzero_ps(), _mm256_add_ps,
+                 hsum256)
+DEFINE_I8Q_MULTI(gemvn_i8q_avx512, TGT_AVX512, __m512i, 32, _mm512_setzero_si512(), ldx32_avx512, ldw32_avx512,
+                 macc_avx512, _mm512_add_epi32, _mm512_cvtepi32_ps, __m512, _mm512_setzero_ps(), _mm512_add_ps,
+                 hsum512)
+DEFINE_I8Q_MULTI(gemvn_i8q_vnni, TGT_AVX512VNNI, __m512i, 32, _mm512_setzero_si512(), ldx32_avx512, ldw32_avx512,
+                 macc_vnni, _mm512_add_epi32, _mm512_cvtepi32_ps, __m512, _mm512_setzero_ps(), _mm512_add_ps,
+                 hsum512)
 #endif
 
 GemvQFn gemv_q_fn(int isa) {
@@ -245,6 +344,36 @@ GemvQFn gemv_q_fn(int isa) {
     return nullptr;  // the portable path converts every weight to float instead
 }
 
+// The NI-input kernels (NI in 1..GEMV_MAX_NI), or nullptr where there are none (the portable path,
+// int8 weights as floats): the caller then runs the one-input kernel per input.
+#if RWKV_X86
+#define PICK_NI(NAME, ni) \
+    ((ni) == 1 ? NAME<1> : (ni) == 2 ? NAME<2> : (ni) == 3 ? NAME<3> : NAME<4>)
+#endif
+
+GemvNFn gemv_n_fn(int wtype, int isa, int ni) {
+#if RWKV_X86
+    if (ni >= 1 && ni <= GEMV_MAX_NI && wtype != W_I8) {
+        if (isa >= ISA_AVX512) return wtype == W_F32 ? PICK_NI(gemvn_f32_avx512, ni) : PICK_NI(gemvn_bf16_avx512, ni);
+        if (isa == ISA_AVX2) return wtype == W_F32 ? PICK_NI(gemvn_f32_avx2, ni) : PICK_NI(gemvn_bf16_avx2, ni);
+    }
+#endif
+    (void)wtype, (void)isa, (void)ni;
+    return nullptr;
+}
+
+GemvQNFn gemv_qn_fn(int isa, int ni) {
+#if RWKV_X86
+    if (ni >= 1 && ni <= GEMV_MAX_NI) {
+        if (isa == ISA_AVX512_VNNI) return PICK_NI(gemvn_i8q_vnni, ni);
+        if (isa == ISA_AVX512) return PICK_NI(gemvn_i8q_avx512, ni);
+        if (isa == ISA_AVX2) return PICK_NI(gemvn_i8q_avx2, ni);
+    }
+#endif
+    (void)isa, (void)ni;
+    return nullptr;
+}
+
 float quantize_i16(const float* x, long n, int16_t* q) {
     float m = 0;
     for (long i = 0; i < n; i++) m = std::max(m, std::fabs(x[i]));
@@ -253,7 +382,8 @@ float quantize_i16(const float* x, long n, int16_t* q) {
     return s;
 }
 
-std::vector<int16_t> g_xq[8];  // per task slot; grows once, reused (callers hold g_api)
+std::vector<int16_t> g_xq[8];  // per task slot; grow to the largest batch, reused (callers hold g_api)
+std::vector<float> g_xs[8];
 
 GemvFn gemv_fn(int wtype, int isa) {
     static const GemvFn scalar[3] = {gemv_f32_scalar, gemv_bf16_scalar, gemv_i8_scalar};
@@ -343,7 +473,7 @@ using namespace rwkvcpu;
 // ---------------------------------------------------------------------------------------------
 // C API (ctypes). Every array is contiguous; every float is fp32 unless a wtype says otherwise.
 
-API int rwkv_cpu_abi_version() { return 7; }
+API int rwkv_cpu_abi_version() { return 8; }
 
 // The decode steps' layouts (layouts.h) as comma-separated names, for ``table`` "rwkv7.layer",
 // "rwkv7.dims", "rwkv456.layer", "rwkv456.dims" or "global"; null for any other. Python orders the
