@@ -18,8 +18,11 @@ depends on the precision and the kernels, never on the generation, and is decide
   With the compiled library the matrices stay ``[out, in]`` (its GEMV streams rows) and torch gets
   transposed views, which its GEMMs read as fast: one copy of every weight. Without it, torch gets
   ``[in, out]`` copies (``x @ W`` runs ~1.6x faster than ``F.linear`` on a CPU GEMV).
-- **Packing and scratch.** Matrices kept int8 or bf16 while torch computes in fp32 are expanded
-  one layer at a time into shared fp32 scratch, one buffer per role (:meth:`Weights.dense`).
+- **Prompts on packed matrices.** Where a matrix is kept in another dtype than torch computes in,
+  the model's ``x @ W`` reaches :mod:`engine.models.packed`: int8 with the compiled library
+  multiplies integers (:class:`~engine.models.packed.Int8Product`, no float copy); otherwise the
+  matrix is expanded just before its GEMM into one fp32 scratch buffer the whole model shares, as
+  big as its largest matrix (:class:`~engine.models.packed.ExpandedProduct`).
 - **The compiled decode step** gets every weight once (:meth:`Weights.make_decoder`) and runs a
   whole token per call (:meth:`Weights.decode`); logits come from a pool that never hands out a
   buffer a caller still holds.
@@ -39,7 +42,7 @@ from engine.errors import EngineError
 from engine.host.hardware import bf16_gemm_fast
 from engine.models.checkpoint import Checkpoint
 from engine.models.model import DTYPES, LogitsPool, ModelInfo
-from engine.models.packed import Packed, pack
+from engine.models.packed import ExpandedProduct, Int8Product, Packed, pack
 from engine.models.schema import LINEAR, LORA, Schema
 from engine.models.state import State
 
@@ -103,8 +106,7 @@ class Weights:
         L = self.sizes["L"]
         self.packed: list[dict[str, Packed]] = [{} for _ in range(L)]
         self.head_packed: Packed | None = None
-        self.scratch: dict[str, Tensor] = {}
-        self._expand: list[list[tuple[Packed, Tensor]]] = [[] for _ in range(L)]
+        self.scratch: Tensor | None = None
         self._head: Tensor | None = None
         self.decoder = None
         self.logits_pool = LogitsPool(self.sizes["V"])
@@ -136,12 +138,13 @@ class Weights:
         """A parameter stored ``[C]``, ``[1, 1, C]`` or ``[H, N]``, flat."""
         return self.get(key, dtype).reshape(-1).contiguous()
 
-    def mat(self, key: str) -> Tensor:
+    def mat(self, key: str) -> Tensor | Int8Product | ExpandedProduct:
         """A matrix of the schema as ``[in, out]`` for ``x @ W``.
 
         Where the matrices are kept ``[out, in]`` (the compiled library, int8) each is kept under
-        its role in :attr:`packed`, and the result is a view of it, or of the role's fp32 scratch
-        when it is int8 or bf16 and torch computes in fp32. LoRAs are int8 or bf16 like the linear
+        its role in :attr:`packed`, and the result is a view of it, or, when it is int8 or bf16 and
+        torch computes in fp32, an object whose ``x @ W`` multiplies the kept matrix (see the module's
+        "Prompts on packed matrices"). LoRAs are int8 or bf16 like the linear
         weights (RWKV-7: in fp32 they were ~15% of an int8 token's bytes at 0.1B); RWKV-6's small
         ones stay in the compute dtype. Without the library: plain ``[in, out]`` copies.
         """
@@ -191,37 +194,29 @@ class Weights:
         self.ckpt = None
 
     def _reserve_scratch(self) -> None:
-        """The fp32 scratch of the linear weights torch reads expanded (int8, or bf16 computed in
-        fp32), one buffer per role shared by every layer, allocated before any packing (as RWKV-7
-        always did): long-lived buffers allocated among the packing's big temporaries can keep
-        freed heap resident. The LoRAs' small buffers come when first needed."""
+        """The fp32 scratch of the matrices torch reads expanded (bf16 computed in fp32; int8 without
+        the compiled library), allocated before any packing: a long-lived buffer allocated among the
+        packing's big temporaries can keep freed heap resident. Not the head's (see :meth:`logits`)."""
         store = self.plan.store
-        if store is None or store == self.plan.compute:
+        if store is None or store == self.plan.compute or (store == torch.int8 and self.compiled):
             return
-        for e in self.schema.block.values():
-            if e.kind == LINEAR:
-                self.scratch[e.role] = torch.empty(self.schema.shape(e, self.sizes), dtype=torch.float32,
-                                                   device=self.device)
+        kinds = (LINEAR, LORA) if store in _PACKED else (LINEAR,)
+        largest = max(torch.Size(self.schema.shape(e, self.sizes)).numel()
+                      for e in self.schema.block.values() if e.kind in kinds)
+        self.scratch = torch.empty(largest, dtype=torch.float32, device=self.device)
 
-    def _keep(self, p: Packed, layer: int, role: str) -> Tensor:
+    def _keep(self, p: Packed, layer: int, role: str) -> Tensor | Int8Product | ExpandedProduct:
         if layer < 0:
             self.head_packed = p
             return p.w.t()
         self.packed[layer][role] = p
         if p.w.dtype == self.plan.compute:       # torch reads the kept memory itself
             return p.w.t()
-        buf = self.scratch.get(role)
-        if buf is None:                          # a LoRA's (see _reserve_scratch)
-            buf = self.scratch[role] = torch.empty(p.w.shape, dtype=torch.float32, device=self.device)
-        self._expand[layer].append((p, buf))
-        return buf.t()
+        if p.scale is not None and self.compiled:
+            return Int8Product(p)
+        return ExpandedProduct(p, self.scratch)
 
     # -- running ---------------------------------------------------------------------------------
-
-    def dense(self, layer: int) -> None:
-        """Before torch runs ``layer`` on int8 or bf16 matrices: expand them into the fp32 scratch."""
-        for p, buf in self._expand[layer]:
-            p.dense_into(buf)
 
     def logits(self, x: Tensor) -> Tensor:
         """float32 logits of ``x`` ``[C]`` (after ``ln_out``): the compiled GEMV, the int8 rows a slice
