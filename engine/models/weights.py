@@ -49,6 +49,7 @@ from engine.models.state import State
 LN_EPS = 1e-5
 _PRECISIONS = {dtype: name for name, dtype in DTYPES.items()}
 _PACKED = (torch.int8, torch.bfloat16)   # formats the LoRAs share with the linear weights
+_ROWS_PER_CHUNK = 4096                    # the embedding is folded this many rows at a time
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,9 @@ class Weights:
         still backed by the memory-mapped file would keep the file's pages resident beside ours."""
         src = self.z[key]
         t = src.to(device=self.device, dtype=dtype or self.plan.compute)
-        return t.clone() if t.data_ptr() == src.data_ptr() else t
+        t = t.clone() if t.data_ptr() == src.data_ptr() else t
+        self.ckpt.release(src)
+        return t
 
     def vec(self, key: str, dtype: torch.dtype | None = None) -> Tensor:
         """A parameter stored ``[C]``, ``[1, 1, C]`` or ``[H, N]``, flat."""
@@ -149,13 +152,17 @@ class Weights:
         ones stay in the compute dtype. Without the library: plain ``[in, out]`` copies.
         """
         layer, e = self.schema.entry(key)
-        store = self.plan.store
+        store, src = self.plan.store, self.z[key]
         if e.kind == LINEAR and store is not None:
-            return self._keep(pack(self.z[key], store), layer, e.role)
+            p = pack(src, store)
+            self.ckpt.release(src)
+            return self._keep(p, layer, e.role)
         if e.kind == LINEAR:
             return self.get(key).t().contiguous()
         if e.kind == LORA and store in _PACKED:
-            return self._keep(pack(self.z[key].t(), store), layer, e.role)
+            p = pack(src.t(), store)
+            self.ckpt.release(src)
+            return self._keep(p, layer, e.role)
         t = self.get(key)
         if not self.compiled:
             return t.contiguous()
@@ -175,17 +182,23 @@ class Weights:
         (``fold_in_file_dtype``); RWKV-7 folds in the compute dtype, as its reference does.
         """
         emb, w, b = self.z["emb.weight"], self.z["blocks.0.ln0.weight"], self.z["blocks.0.ln0.bias"]
-        C = emb.shape[1]
-        if fold_in_file_dtype:
-            try:
-                folded = F.layer_norm(emb, (C,), w.to(emb.dtype), b.to(emb.dtype), LN_EPS)
-            except RuntimeError:   # a dtype this torch cannot normalise on the CPU
-                folded = F.layer_norm(emb.float(), (C,), w.float(), b.float(), LN_EPS)
-            folded = folded.to(device=self.device, dtype=self.plan.compute).contiguous()
-        else:
-            folded = F.layer_norm(emb.to(device=self.device, dtype=self.plan.compute), (C,),
-                                  self.vec("blocks.0.ln0.weight"), self.vec("blocks.0.ln0.bias"), LN_EPS)
-        return folded.to(self.plan.shift)
+        V, C = emb.shape
+        if not fold_in_file_dtype:
+            w, b = self.vec("blocks.0.ln0.weight"), self.vec("blocks.0.ln0.bias")
+        out = torch.empty(V, C, dtype=self.plan.shift, device=self.device)
+        for i in range(0, V, _ROWS_PER_CHUNK):    # a slice at a time: no full-size float temporary
+            rows = emb[i:i + _ROWS_PER_CHUNK]
+            if not fold_in_file_dtype:
+                folded = F.layer_norm(rows.to(device=self.device, dtype=self.plan.compute), (C,), w, b, LN_EPS)
+            else:
+                try:
+                    folded = F.layer_norm(rows, (C,), w.to(rows.dtype), b.to(rows.dtype), LN_EPS)
+                except RuntimeError:   # a dtype this torch cannot normalise on the CPU
+                    folded = F.layer_norm(rows.float(), (C,), w.float(), b.float(), LN_EPS)
+                folded = folded.to(device=self.device, dtype=self.plan.compute)
+            out[i:i + _ROWS_PER_CHUNK] = folded
+        self.ckpt.release(emb)
+        return out
 
     def release_file(self) -> None:
         """Let go of the checkpoint once the model is built: its memory-mapped pages, all read by
