@@ -72,14 +72,28 @@ class Int8Product:
         return gemm_int8(x, self.p.w, self.p.scale)
 
 
+class Scratch:
+    """One fp32 buffer that every :class:`ExpandedProduct` of a model shares, as big as its largest
+    matrix, allocated when first needed (a model whose prompts never expand a matrix has none)."""
+
+    __slots__ = ("numel", "device", "buf")
+
+    def __init__(self, numel: int, device: torch.device):
+        self.numel, self.device, self.buf = numel, device, None
+
+    def take(self, shape: torch.Size) -> Tensor:
+        if self.buf is None:
+            self.buf = torch.empty(self.numel, dtype=torch.float32, device=self.device)
+        return self.buf[:shape.numel()].view(shape)
+
+
 class ExpandedProduct:
     """``x @ W`` for a :class:`Packed` kept int8 or bf16 while torch computes in fp32: the matrix
-    is expanded into ``scratch`` (one flat fp32 buffer that every matrix of the model shares, as
-    big as the largest) just before torch's GEMM reads it."""
+    is expanded into the model's :class:`Scratch` just before torch's GEMM reads it."""
 
     __slots__ = ("p", "scratch")
 
-    def __init__(self, p: Packed, scratch: Tensor):
+    def __init__(self, p: Packed, scratch: Scratch):
         self.p, self.scratch = p, scratch
 
     @property
@@ -87,8 +101,7 @@ class ExpandedProduct:
         return self.p.shape
 
     def __rmatmul__(self, x: Tensor) -> Tensor:
-        buf = self.scratch[:self.p.w.numel()].view(self.p.w.shape)
-        return x @ self.p.dense_into(buf).t()
+        return x @ self.p.dense_into(self.scratch.take(self.p.w.shape)).t()
 
 
 def quantize_int8(w: Tensor) -> Packed:

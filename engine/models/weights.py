@@ -22,7 +22,7 @@ depends on the precision and the kernels, never on the generation, and is decide
   the model's ``x @ W`` reaches :mod:`engine.models.packed`: int8 with the compiled library
   multiplies integers (:class:`~engine.models.packed.Int8Product`, no float copy); otherwise the
   matrix is expanded just before its GEMM into one fp32 scratch buffer the whole model shares, as
-  big as its largest matrix (:class:`~engine.models.packed.ExpandedProduct`).
+  big as its largest matrix and made at its first use (:class:`~engine.models.packed.ExpandedProduct`).
 - **The compiled decode step** gets every weight once (:meth:`Weights.make_decoder`) and runs a
   whole token per call (:meth:`Weights.decode`); logits come from a pool that never hands out a
   buffer a caller still holds.
@@ -42,7 +42,7 @@ from engine.errors import EngineError
 from engine.host.hardware import bf16_gemm_fast
 from engine.models.checkpoint import Checkpoint
 from engine.models.model import DTYPES, LogitsPool, ModelInfo
-from engine.models.packed import ExpandedProduct, Int8Product, Packed, pack
+from engine.models.packed import ExpandedProduct, Int8Product, Packed, Scratch, pack
 from engine.models.schema import LINEAR, LORA, Schema
 from engine.models.state import State
 
@@ -107,7 +107,7 @@ class Weights:
         L = self.sizes["L"]
         self.packed: list[dict[str, Packed]] = [{} for _ in range(L)]
         self.head_packed: Packed | None = None
-        self.scratch: Tensor | None = None
+        self.scratch: Scratch | None = None
         self._head: Tensor | None = None
         self.decoder = None
         self.logits_pool = LogitsPool(self.sizes["V"])
@@ -207,16 +207,15 @@ class Weights:
         self.ckpt = None
 
     def _reserve_scratch(self) -> None:
-        """The fp32 scratch of the matrices torch reads expanded (bf16 computed in fp32; int8 without
-        the compiled library), allocated before any packing: a long-lived buffer allocated among the
-        packing's big temporaries can keep freed heap resident. Not the head's (see :meth:`logits`)."""
+        """The shared scratch of the matrices torch reads expanded (bf16 computed in fp32; int8
+        without the compiled library), sized for the largest; not the head's (see :meth:`logits`)."""
         store = self.plan.store
         if store is None or store == self.plan.compute or (store == torch.int8 and self.compiled):
             return
         kinds = (LINEAR, LORA) if store in _PACKED else (LINEAR,)
         largest = max(torch.Size(self.schema.shape(e, self.sizes)).numel()
                       for e in self.schema.block.values() if e.kind in kinds)
-        self.scratch = torch.empty(largest, dtype=torch.float32, device=self.device)
+        self.scratch = Scratch(largest, self.device)
 
     def _keep(self, p: Packed, layer: int, role: str) -> Tensor | Int8Product | ExpandedProduct:
         if layer < 0:
