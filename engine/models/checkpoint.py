@@ -7,11 +7,14 @@ the file name, and every way a file can be wrong ends in a typed error that says
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
+import mmap
 import os
 import pickle
 import struct
+import sys
 import zipfile
 from dataclasses import dataclass
 from importlib import resources
@@ -32,13 +35,59 @@ from engine.errors import (
 MODEL_SUFFIXES = (".pth", ".safetensors", ".pt", ".bin")
 
 
+_MADV_DONTNEED = 4   # Linux
+
+
 @dataclass(frozen=True)
 class Checkpoint:
-    """Tensors of one model file, still in the file's dtype (memory-mapped where possible)."""
+    """Tensors of one model file, still in the file's dtype (memory-mapped where possible).
+
+    ``mapped``: the address ranges where this process maps the file (Linux; empty elsewhere), so
+    that :meth:`release` can tell the file's pages from memory of our own.
+    """
 
     path: Path
     tensors: dict[str, Tensor]
     fingerprint: str
+    mapped: tuple[tuple[int, int], ...] = ()
+
+    def release(self, t: Tensor) -> None:
+        """Drop the pages of ``t`` (a tensor of :attr:`tensors`, read and converted) from this
+        process's resident memory, so loading holds one tensor of the file at a time beside the model
+        rather than the whole file. Only pages of the file's own private, unwritten mapping are
+        dropped (a later read pages them in again from the file); anything else is left alone."""
+        if not self.mapped or t.device.type != "cpu" or not t.is_contiguous() or t.numel() == 0:
+            return
+        start, end = t.data_ptr(), t.data_ptr() + t.numel() * t.element_size()
+        for lo, hi in self.mapped:
+            if lo <= start and end <= hi:
+                page = mmap.PAGESIZE
+                a, b = max(lo, start // page * page), min(hi, -(-end // page) * page)
+                _libc().madvise(ctypes.c_void_p(a), ctypes.c_size_t(b - a), _MADV_DONTNEED)
+                return
+
+
+def _libc() -> ctypes.CDLL:
+    lib = ctypes.CDLL(None, use_errno=True)
+    lib.madvise.argtypes, lib.madvise.restype = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int], ctypes.c_int
+    return lib
+
+
+def _mappings(files: list[Path]) -> tuple[tuple[int, int], ...]:
+    """Where this process maps ``files`` (``/proc/self/maps``; nothing where that does not exist)."""
+    names = {str(f.resolve()) for f in files}
+    try:
+        with open("/proc/self/maps") as f:
+            lines = f.readlines()
+    except OSError:
+        return ()
+    out = []
+    for line in lines:
+        parts = line.split(maxsplit=5)
+        if len(parts) == 6 and parts[5].rstrip("\n") in names and parts[1].startswith("r"):
+            lo, hi = parts[0].split("-")
+            out.append((int(lo, 16), int(hi, 16)))
+    return tuple(out)
 
 
 def resolve(source: str | os.PathLike) -> Path:
@@ -75,12 +124,14 @@ def read_checkpoint(path: Path) -> Checkpoint:
 
     if path.is_dir():
         tensors: dict[str, Tensor] = {}
-        for shard in weight_files(path):
+        files = list(weight_files(path))
+        for shard in files:
             tensors.update(_read_file(shard))
         tensors = to_official(tensors, read_config(path))
     else:
+        files = [path]
         tensors = to_official(_read_file(path))
-    return Checkpoint(path, tensors, fingerprint(tensors))
+    return Checkpoint(path, tensors, fingerprint(tensors), _mappings(files) if sys.platform == "linux" else ())
 
 
 def _read_file(path: Path) -> dict[str, Tensor]:

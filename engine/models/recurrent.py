@@ -124,7 +124,6 @@ class RecurrentModel(Model):
         C = self.info.n_embd
         att_prev, ffn_prev = state.parts["att_x_prev"], state.parts["ffn_x_prev"]
         for i, (w1, b1, w2, b2) in enumerate(self.ln):
-            self.weights.dense(i)                            # int8 / bf16 matrices: this layer, expanded
             xx = F.layer_norm(x, (C,), w1, b1, LN_EPS)
             out = self.time_mix(i, xx, state, seq)
             att_prev[i].copy_(xx[-1])

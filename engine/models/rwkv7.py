@@ -225,7 +225,6 @@ class RWKV7(Model):
         x = self.emb.index_select(0, token).to(self.dtype)
         v_first = x
         for i, ly in enumerate(self.layers):
-            self.weights.dense(i)
             xx = F.layer_norm(x, (C,), ly.ln1_w, ly.ln1_b)
             out, v_first = time_mix(i, ly, xx, att_prev[i], v_first, H, N, one, wkv[i])
             att_prev[i].copy_(xx[-1])
@@ -244,8 +243,6 @@ class RWKV7(Model):
         x = self.emb[torch.tensor(tokens, device=self.device)].to(torch.bfloat16 if bf16 else self.dtype)
         v_first = x
         for i, ly in enumerate(layers):
-            if not bf16:
-                self.weights.dense(i)
             xx = F.layer_norm(x, (C,), ly.ln1_w, ly.ln1_b)
             out, v_first = time_mix(i, ly, xx, att_prev[i], v_first, H, N, self.kernels.seq, wkv[i])
             att_prev[i].copy_(xx[-1])

@@ -18,8 +18,11 @@ depends on the precision and the kernels, never on the generation, and is decide
   With the compiled library the matrices stay ``[out, in]`` (its GEMV streams rows) and torch gets
   transposed views, which its GEMMs read as fast: one copy of every weight. Without it, torch gets
   ``[in, out]`` copies (``x @ W`` runs ~1.6x faster than ``F.linear`` on a CPU GEMV).
-- **Packing and scratch.** Matrices kept int8 or bf16 while torch computes in fp32 are expanded
-  one layer at a time into shared fp32 scratch, one buffer per role (:meth:`Weights.dense`).
+- **Prompts on packed matrices.** Where a matrix is kept in another dtype than torch computes in,
+  the model's ``x @ W`` reaches :mod:`engine.models.packed`: int8 with the compiled library
+  multiplies integers (:class:`~engine.models.packed.Int8Product`, no float copy); otherwise the
+  matrix is expanded just before its GEMM into one fp32 scratch buffer the whole model shares, as
+  big as its largest matrix and made at its first use (:class:`~engine.models.packed.ExpandedProduct`).
 - **The compiled decode step** gets every weight once (:meth:`Weights.make_decoder`) and runs a
   whole token per call (:meth:`Weights.decode`); logits come from a pool that never hands out a
   buffer a caller still holds.
@@ -39,13 +42,14 @@ from engine.errors import EngineError
 from engine.host.hardware import bf16_gemm_fast
 from engine.models.checkpoint import Checkpoint
 from engine.models.model import DTYPES, LogitsPool, ModelInfo
-from engine.models.packed import Packed, pack
+from engine.models.packed import ExpandedProduct, Int8Product, Packed, Scratch, pack
 from engine.models.schema import LINEAR, LORA, Schema
 from engine.models.state import State
 
 LN_EPS = 1e-5
 _PRECISIONS = {dtype: name for name, dtype in DTYPES.items()}
 _PACKED = (torch.int8, torch.bfloat16)   # formats the LoRAs share with the linear weights
+_ROWS_PER_CHUNK = 4096                    # the embedding is folded this many rows at a time
 
 
 @dataclass(frozen=True)
@@ -103,8 +107,7 @@ class Weights:
         L = self.sizes["L"]
         self.packed: list[dict[str, Packed]] = [{} for _ in range(L)]
         self.head_packed: Packed | None = None
-        self.scratch: dict[str, Tensor] = {}
-        self._expand: list[list[tuple[Packed, Tensor]]] = [[] for _ in range(L)]
+        self.scratch: Scratch | None = None
         self._head: Tensor | None = None
         self.decoder = None
         self.logits_pool = LogitsPool(self.sizes["V"])
@@ -130,29 +133,36 @@ class Weights:
         still backed by the memory-mapped file would keep the file's pages resident beside ours."""
         src = self.z[key]
         t = src.to(device=self.device, dtype=dtype or self.plan.compute)
-        return t.clone() if t.data_ptr() == src.data_ptr() else t
+        t = t.clone() if t.data_ptr() == src.data_ptr() else t
+        self.ckpt.release(src)
+        return t
 
     def vec(self, key: str, dtype: torch.dtype | None = None) -> Tensor:
         """A parameter stored ``[C]``, ``[1, 1, C]`` or ``[H, N]``, flat."""
         return self.get(key, dtype).reshape(-1).contiguous()
 
-    def mat(self, key: str) -> Tensor:
+    def mat(self, key: str) -> Tensor | Int8Product | ExpandedProduct:
         """A matrix of the schema as ``[in, out]`` for ``x @ W``.
 
         Where the matrices are kept ``[out, in]`` (the compiled library, int8) each is kept under
-        its role in :attr:`packed`, and the result is a view of it, or of the role's fp32 scratch
-        when it is int8 or bf16 and torch computes in fp32. LoRAs are int8 or bf16 like the linear
+        its role in :attr:`packed`, and the result is a view of it, or, when it is int8 or bf16 and
+        torch computes in fp32, an object whose ``x @ W`` multiplies the kept matrix (see the module's
+        "Prompts on packed matrices"). LoRAs are int8 or bf16 like the linear
         weights (RWKV-7: in fp32 they were ~15% of an int8 token's bytes at 0.1B); RWKV-6's small
         ones stay in the compute dtype. Without the library: plain ``[in, out]`` copies.
         """
         layer, e = self.schema.entry(key)
-        store = self.plan.store
+        store, src = self.plan.store, self.z[key]
         if e.kind == LINEAR and store is not None:
-            return self._keep(pack(self.z[key], store), layer, e.role)
+            p = pack(src, store)
+            self.ckpt.release(src)
+            return self._keep(p, layer, e.role)
         if e.kind == LINEAR:
             return self.get(key).t().contiguous()
         if e.kind == LORA and store in _PACKED:
-            return self._keep(pack(self.z[key].t(), store), layer, e.role)
+            p = pack(src.t(), store)
+            self.ckpt.release(src)
+            return self._keep(p, layer, e.role)
         t = self.get(key)
         if not self.compiled:
             return t.contiguous()
@@ -172,17 +182,23 @@ class Weights:
         (``fold_in_file_dtype``); RWKV-7 folds in the compute dtype, as its reference does.
         """
         emb, w, b = self.z["emb.weight"], self.z["blocks.0.ln0.weight"], self.z["blocks.0.ln0.bias"]
-        C = emb.shape[1]
-        if fold_in_file_dtype:
-            try:
-                folded = F.layer_norm(emb, (C,), w.to(emb.dtype), b.to(emb.dtype), LN_EPS)
-            except RuntimeError:   # a dtype this torch cannot normalise on the CPU
-                folded = F.layer_norm(emb.float(), (C,), w.float(), b.float(), LN_EPS)
-            folded = folded.to(device=self.device, dtype=self.plan.compute).contiguous()
-        else:
-            folded = F.layer_norm(emb.to(device=self.device, dtype=self.plan.compute), (C,),
-                                  self.vec("blocks.0.ln0.weight"), self.vec("blocks.0.ln0.bias"), LN_EPS)
-        return folded.to(self.plan.shift)
+        V, C = emb.shape
+        if not fold_in_file_dtype:
+            w, b = self.vec("blocks.0.ln0.weight"), self.vec("blocks.0.ln0.bias")
+        out = torch.empty(V, C, dtype=self.plan.shift, device=self.device)
+        for i in range(0, V, _ROWS_PER_CHUNK):    # a slice at a time: no full-size float temporary
+            rows = emb[i:i + _ROWS_PER_CHUNK]
+            if not fold_in_file_dtype:
+                folded = F.layer_norm(rows.to(device=self.device, dtype=self.plan.compute), (C,), w, b, LN_EPS)
+            else:
+                try:
+                    folded = F.layer_norm(rows, (C,), w.to(rows.dtype), b.to(rows.dtype), LN_EPS)
+                except RuntimeError:   # a dtype this torch cannot normalise on the CPU
+                    folded = F.layer_norm(rows.float(), (C,), w.float(), b.float(), LN_EPS)
+                folded = folded.to(device=self.device, dtype=self.plan.compute)
+            out[i:i + _ROWS_PER_CHUNK] = folded
+        self.ckpt.release(emb)
+        return out
 
     def release_file(self) -> None:
         """Let go of the checkpoint once the model is built: its memory-mapped pages, all read by
@@ -191,37 +207,28 @@ class Weights:
         self.ckpt = None
 
     def _reserve_scratch(self) -> None:
-        """The fp32 scratch of the linear weights torch reads expanded (int8, or bf16 computed in
-        fp32), one buffer per role shared by every layer, allocated before any packing (as RWKV-7
-        always did): long-lived buffers allocated among the packing's big temporaries can keep
-        freed heap resident. The LoRAs' small buffers come when first needed."""
+        """The shared scratch of the matrices torch reads expanded (bf16 computed in fp32; int8
+        without the compiled library), sized for the largest; not the head's (see :meth:`logits`)."""
         store = self.plan.store
-        if store is None or store == self.plan.compute:
+        if store is None or store == self.plan.compute or (store == torch.int8 and self.compiled):
             return
-        for e in self.schema.block.values():
-            if e.kind == LINEAR:
-                self.scratch[e.role] = torch.empty(self.schema.shape(e, self.sizes), dtype=torch.float32,
-                                                   device=self.device)
+        kinds = (LINEAR, LORA) if store in _PACKED else (LINEAR,)
+        largest = max(torch.Size(self.schema.shape(e, self.sizes)).numel()
+                      for e in self.schema.block.values() if e.kind in kinds)
+        self.scratch = Scratch(largest, self.device)
 
-    def _keep(self, p: Packed, layer: int, role: str) -> Tensor:
+    def _keep(self, p: Packed, layer: int, role: str) -> Tensor | Int8Product | ExpandedProduct:
         if layer < 0:
             self.head_packed = p
             return p.w.t()
         self.packed[layer][role] = p
         if p.w.dtype == self.plan.compute:       # torch reads the kept memory itself
             return p.w.t()
-        buf = self.scratch.get(role)
-        if buf is None:                          # a LoRA's (see _reserve_scratch)
-            buf = self.scratch[role] = torch.empty(p.w.shape, dtype=torch.float32, device=self.device)
-        self._expand[layer].append((p, buf))
-        return buf.t()
+        if p.scale is not None and self.compiled:
+            return Int8Product(p)
+        return ExpandedProduct(p, self.scratch)
 
     # -- running ---------------------------------------------------------------------------------
-
-    def dense(self, layer: int) -> None:
-        """Before torch runs ``layer`` on int8 or bf16 matrices: expand them into the fp32 scratch."""
-        for p, buf in self._expand[layer]:
-            p.dense_into(buf)
 
     def logits(self, x: Tensor) -> Tensor:
         """float32 logits of ``x`` ``[C]`` (after ``ln_out``): the compiled GEMV, the int8 rows a slice

@@ -132,6 +132,7 @@ def measure(model, prompt_tokens: int, decode_tokens: int, repeat: int, contexts
         load_s = time.perf_counter() - t
 
     peak_before_contexts = _peak_rss_mib()   # the context rows reset the peak-RSS window
+    steady = _rss_mib()                      # resident now: the model, a state, warm buffers
     ctx_rows = []
     for ctx in contexts:
         _reset_peak_rss()
@@ -159,6 +160,7 @@ def measure(model, prompt_tokens: int, decode_tokens: int, repeat: int, contexts
         "state_load_ms": 1e3 * load_s,
         "contexts": ctx_rows,
         "peak_rss_before_contexts_mib": peak_before_contexts,
+        "steady_rss_mib": steady,
     }
 
 
@@ -351,7 +353,8 @@ def run_bench(args: argparse.Namespace) -> int:
         print(f"ctx {row['context']:>6}  decode {row['decode_tok_s']:8.1f} tok/s "
               f"({row['decode_ms_per_token']:.2f} ms), "
               f"RSS {row['rss_mib']:.0f} MiB, peak {row['peak_rss_mib']:.0f} MiB")
-    print(f"peak RSS  {res['peak_rss_mib']:.0f} MiB")
+    print(f"RSS       peak {res['peak_rss_mib']:.0f} MiB (loading included), steady {res['steady_rss_mib']:.0f} MiB "
+          "(after the prompt and decode runs)")
     if "oracle" in res:
         o, r = res["oracle"], res["oracle_ratio"]
         print(f"oracle    prefill {o['prefill_tok_s']:.1f} tok/s, decode {o['decode_tok_s']:.1f} tok/s "

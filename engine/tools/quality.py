@@ -6,6 +6,11 @@ confident peaks). So the same held-out token stream goes through the fp32 model 
 asked precision, one token at a time through ``Model.forward`` (the decode path that generation
 runs), and every position's logits are compared: cross-entropy on the real next token, |logit
 diff|, KL(fp32 || p) and greedy (top-1) agreement.
+
+Prompts run other kernels (int8 ones quantise activations too), so each precision, fp32 included,
+also reads the stream as a chain of short prompts (:data:`PROMPT_CHUNKS` tokens each, in turn) and
+its logits after each prompt's last token are compared with the fp32 decode's at that position:
+the rows marked ``prompt``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from engine.errors import EngineError
 # The demo model's held-out chats (200 valid-split chats, resources/models/demo/README.md): present in
 # a source checkout, not in an installed package.
 DEMO_HELDOUT = Path(__file__).resolve().parents[2] / "tests" / "data" / "demo_heldout.jsonl"
+PROMPT_CHUNKS = (2, 3, 5, 8, 13, 21, 32)   # prompt lengths, in turn: odd and even, short and long
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +47,10 @@ class Quality:
     mean_abs_logit_diff: float
     kl_from_fp32: float           # mean KL(fp32 || p), nats
     greedy_agreement: float       # share of positions whose argmax equals fp32's
+    path: str = "decode"          # "decode": token by token; "prompt": the last token of each prompt
 
 
-def compare_logits(precision: str, ref: Tensor, logits: Tensor, targets: Tensor) -> Quality:
+def compare_logits(precision: str, ref: Tensor, logits: Tensor, targets: Tensor, path: str = "decode") -> Quality:
     """Metrics of ``logits`` ``[N, V]`` against the reference ``ref`` ``[N, V]``; ``targets`` ``[N]``
     are the tokens that really came next."""
     ref, logits = ref.double(), logits.double()
@@ -54,7 +61,7 @@ def compare_logits(precision: str, ref: Tensor, logits: Tensor, targets: Tensor)
     kl = (ref_logp.exp() * (ref_logp - logp)).sum(dim=-1).mean().item()
     agree = (logits.argmax(dim=-1) == ref.argmax(dim=-1)).double().mean().item()
     return Quality(precision, int(targets.numel()), ce, math.exp(ce), ce - ref_ce, diff.max().item(),
-                   diff.mean().item(), kl, agree)
+                   diff.mean().item(), kl, agree, path)
 
 
 def decode_logits(model, tokens: list[int]) -> Tensor:
@@ -65,6 +72,21 @@ def decode_logits(model, tokens: list[int]) -> Tensor:
         logits, state = model.forward([t], state)
         out[i] = logits
     return out
+
+
+def prompt_logits(model, tokens: list[int]) -> tuple[Tensor, list[int]]:
+    """``tokens`` fed as a chain of prompts (:data:`PROMPT_CHUNKS` long, in turn) from a fresh state:
+    the logits after each prompt ``[n, V]``, and the position of each prompt's last token."""
+    state, outs, positions, start, i = model.new_state(), [], [], 0, 0
+    while len(tokens) - start >= 2:          # a one-token call would take the decode path
+        n = PROMPT_CHUNKS[i % len(PROMPT_CHUNKS)]
+        part = tokens[start:start + n]
+        logits, state = model.forward(part, state)
+        outs.append(logits.clone())
+        start += len(part)
+        positions.append(start - 1)
+        i += 1
+    return torch.stack(outs), positions
 
 
 def read_text(path: Path) -> str:
@@ -100,11 +122,19 @@ def measure(source: str, precisions: list[str], tokens: list[int], fp32_model=No
     ref = decode_logits(ref_model, inputs)
     rows = [compare_logits("fp32", ref, ref, targets)]
     kernels = {"fp32": ref_model.kernels.name}
+
+    def prompt_row(model) -> Quality:
+        logits, at = prompt_logits(model, inputs)
+        return compare_logits(model.precision, ref[at], logits, targets[at], "prompt")
+
+    prompt_rows = [prompt_row(ref_model)]
     for p in precisions:
         model = load(source, device="cpu", precision=p)
         kernels[model.precision] = model.kernels.name
         rows.append(compare_logits(model.precision, ref, decode_logits(model, inputs), targets))
+        prompt_rows.append(prompt_row(model))
         del model       # before the next load: one quantised copy in memory at a time
+    rows += prompt_rows
     i = ref_model.info
     return {"model": str(i.path), "name": i.name, "shape": f"L{i.n_layer} D{i.n_embd} V{i.vocab_size}",
             "tokens": len(inputs), "kernels": kernels, "results": [asdict(r) for r in rows]}
@@ -144,11 +174,12 @@ def run_quality(args: argparse.Namespace) -> int:
 
 def _print_table(res: dict, out) -> None:
     print(f"model  {res['name']} ({res['shape']}), {res['tokens']} positions of "
-          f"{Path(res['text']).name}, decoded token by token on the CPU", file=out)
-    print(f"{'precision':<10}{'kernels':<15}{'CE nats':>9}{'dCE':>9}{'ppl':>8}{'max|dl|':>9}{'mean|dl|':>10}"
+          f"{Path(res['text']).name} on the CPU, decoded token by token (decode) and at the end of "
+          f"each of a chain of prompts (prompt)", file=out)
+    print(f"{'precision':<10}{'path':<8}{'kernels':<15}{'CE nats':>9}{'dCE':>9}{'ppl':>8}{'max|dl|':>9}{'mean|dl|':>10}"
           f"{'KL':>10}{'greedy':>8}", file=out)
     for r in res["results"]:
-        print(f"{r['precision']:<10}{res['kernels'][r['precision']]:<15}{r['cross_entropy']:9.4f}"
+        print(f"{r['precision']:<10}{r['path']:<8}{res['kernels'][r['precision']]:<15}{r['cross_entropy']:9.4f}"
               f"{r['cross_entropy_delta']:+9.4f}{r['perplexity']:8.3f}{r['max_abs_logit_diff']:9.4f}"
               f"{r['mean_abs_logit_diff']:10.5f}{r['kl_from_fp32']:10.2e}{100 * r['greedy_agreement']:7.1f}%",
               file=out)

@@ -168,8 +168,9 @@ def test_int8_fused_decode_equals_its_torch_fallback(spec, tmp_path):
     assert native.weights.packed[0]["R"].w.dtype == torch.int8 and native.weights.head_packed is not None
     assert plain.weights.packed[0]["R"].w.dtype == torch.int8           # the torch path reads the same rows
     toks = list(range(3, 20))
-    a, sa = _decode(native, toks[:5], toks[5:])
-    b, sb = _decode(plain, toks[:5], toks[5:])
+    # token by token from the first: int8 prompts also round activations (test_int8_prompts.py)
+    a, sa = _decode(native, toks[:1], toks[1:])
+    b, sb = _decode(plain, toks[:1], toks[1:])
     # the SIMD GEMV rounds its input to int16 (relative error ~1e-5): close, not bit-equal
     assert (a - b).abs().max().item() < 1e-3 * max(1.0, b.abs().max().item())
     for k in sa.parts:

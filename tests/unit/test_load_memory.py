@@ -1,0 +1,148 @@
+"""Loading keeps one copy of the weights: the file's pages are let go as each tensor is converted,
+and a loaded model (torch's tables, the packed matrices, the compiled step's pointers, the prompt
+paths) holds every matrix once, in its final precision. Counted in tensor storages and in the
+file mapping's own resident pages, not in process-wide RSS numbers."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import pytest
+import torch
+
+import engine
+from engine.models.checkpoint import read_checkpoint
+from engine.models.schema import LINEAR, LORA
+from kernels import cpu
+from tests.fixtures.checkpoints import make_rwkv7_checkpoint
+from tests.fixtures.legacy_checkpoints import LegacySpec, make_legacy_checkpoint
+
+BYTES = {"fp32": 4, "bf16": 2, "int8": 1}
+# Vectors may be kept twice (a bf16 RWKV-7 keeps bf16 copies for its bf16 prompts, and the decode
+# step fp32 ones of a bf16 RWKV-4/5/6's), never a matrix: the bound leaves less room than a float
+# copy of the smallest matrix.
+VECTOR_COPIES = 2
+
+
+def _make(tmp_path, generation: int, fmt: str = "pth"):
+    if generation == 7:
+        return make_rwkv7_checkpoint(tmp_path / "r7", n_layer=2, n_embd=128, vocab_size=1000, fmt=fmt)
+    return make_legacy_checkpoint(tmp_path / f"r{generation}.pth",
+                                  LegacySpec(generation, n_layer=2, n_embd=128, head_size=32, vocab_size=1000))
+
+
+def _storages(root) -> dict[int, int]:
+    """Every tensor storage reachable from ``root`` through our own objects: data pointer -> bytes."""
+    seen, out, todo = set(), {}, [root]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, torch.Tensor):
+            s = obj.untyped_storage()
+            out[s.data_ptr()] = s.nbytes()
+        elif isinstance(obj, dict):
+            todo += list(obj.values())
+        elif isinstance(obj, (list, tuple, set)):
+            todo += list(obj)
+        elif type(obj).__module__.startswith(("engine.", "kernels.")) and not isinstance(obj, type):
+            todo += list(getattr(obj, "__dict__", {}).values())
+            todo += [getattr(obj, n) for c in type(obj).__mro__ for n in getattr(c, "__slots__", ())
+                     if hasattr(obj, n)]
+    return out
+
+
+def _expected_bytes(path, generation: int, precision: str) -> tuple[int, int, int]:
+    """(matrix, embedding, vector bytes) of the model in ``precision``: matrices in their kept format
+    (int8: plus a float32 scale per row; RWKV-6's small LoRAs float32), the embedding in the shift
+    dtype, vectors float32."""
+    schema = importlib.import_module(f"engine.models.rwkv{generation}").SCHEMA
+    mats = emb = vectors = 0
+    for key, t in read_checkpoint(path).tensors.items():
+        kind = schema.entry(key)[1].kind if key.startswith("blocks.") else LINEAR if key == "head.weight" else ""
+        if kind == LINEAR or (kind == LORA and precision != "fp32"):
+            rows = t.shape[0] if kind == LINEAR else t.shape[-1]
+            mats += t.numel() * BYTES[precision] + (rows * 4 if precision == "int8" else 0)
+        elif kind:
+            mats += t.numel() * 4
+        elif key == "emb.weight":
+            emb += t.numel() * (2 if precision == "bf16" else 4)
+        else:
+            vectors += t.numel() * 4
+    return mats, emb, vectors
+
+
+@pytest.mark.skipif(not cpu.available(), reason="compiled CPU library not built")
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "int8"])
+@pytest.mark.parametrize("generation", [6, 7])
+def test_a_loaded_model_holds_every_matrix_once(tmp_path, generation, precision):
+    path = _make(tmp_path, generation)
+    model = engine.load(path, precision=precision)
+    assert model.weights.decoder is not None and model.weights.z == {}
+    mats, emb, vectors = _expected_bytes(path, generation, precision)
+    held = sum(_storages(model).values())
+    one_matrix = 128 * 128 * 4                                 # a float copy of the smallest matrix
+    assert held < mats + emb + VECTOR_COPIES * vectors + one_matrix // 2, (held, mats, emb, vectors)
+    assert held >= mats                                         # the walk does see the matrices
+    for role, p in model.weights.packed[1].items():             # torch's view is the kept memory
+        field = {"fK": "ffn_K", "fV": "ffn_V", "fR": "ffn_R"}.get(role, role)
+        mine = getattr(model.layers[1], field)
+        ptr = mine.p.w.data_ptr() if hasattr(mine, "p") else mine.data_ptr()
+        assert ptr == p.w.data_ptr(), role
+
+
+def _mapping_rss_kib(path) -> int:
+    """Resident KiB of this process's mappings of ``path`` (``/proc/self/smaps``)."""
+    total, inside = 0, False
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split()
+            if head and "-" in head[0] and len(head) >= 5 and ":" not in head[0]:
+                inside = len(head) == 6 and head[5] == str(path.resolve())
+            elif inside and line.startswith("Rss:"):
+                total += int(head[1])
+    return total
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/smaps")
+@pytest.mark.parametrize("fmt", ["pth", "safetensors"])
+def test_releasing_a_read_tensor_drops_the_files_pages_but_not_its_values(tmp_path, fmt):
+    path = make_rwkv7_checkpoint(tmp_path / "big", n_layer=1, n_embd=256, vocab_size=8192, fmt=fmt)
+    ckpt = read_checkpoint(path)
+    assert ckpt.mapped, "the file is memory-mapped"
+    sums = {k: t.double().sum().item() for k, t in ckpt.tensors.items()}    # every page read
+    before = _mapping_rss_kib(path)
+    assert before >= path.stat().st_size // 1024 // 2
+    for t in ckpt.tensors.values():
+        ckpt.release(t)
+    assert _mapping_rss_kib(path) <= before // 10
+    assert {k: t.double().sum().item() for k, t in ckpt.tensors.items()} == sums   # read again from the file
+
+
+def test_release_leaves_memory_that_is_not_the_files_alone(tmp_path):
+    ckpt = read_checkpoint(_make(tmp_path, 7))
+    own = torch.arange(100_000, dtype=torch.float32)
+    ckpt.release(own)
+    assert own[-1].item() == 99_999                               # anonymous memory would read zeros
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "int8"])
+def test_loading_releases_every_tensor_it_reads(tmp_path, monkeypatch, precision):
+    from engine.models.checkpoint import Checkpoint
+
+    released, files = [], []
+    real = Checkpoint.release
+
+    def release(self, t):
+        files.append(self.tensors)
+        released.append(next(k for k, v in self.tensors.items() if v is t))
+        real(self, t)
+
+    monkeypatch.setattr(Checkpoint, "release", release)
+    engine.load(_make(tmp_path, 7), precision=precision)
+    tensors = files[0]
+    assert all(f is tensors for f in files)
+    unused = {f"blocks.0.att.v{n}" for n in "012"}     # layer 0 has no value residual: never read
+    assert set(released) == set(tensors) - unused
