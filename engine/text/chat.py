@@ -295,6 +295,21 @@ class ChatSession(MessageTree):
         t = self.template
         return body, self.tokenizer.encode(f"{lead}{t.user}: {body}{suffix}{SEPARATOR}{t.assistant}:{prefix}")
 
+    def _reply_segment(self, user: Message, text: str) -> tuple[str, list[int]]:
+        """A reply as the model would have written it: after the user's turn (which ends with
+        ``Assistant:`` and the think mode's prefix), then the turn separator, so the next turn
+        follows it as it follows a generated reply. Blank lines are collapsed, as the model never
+        writes them inside a reply."""
+        body = clean(text)
+        if not body:
+            raise EmptyPromptError("The reply is empty.")
+        shown = THINK_MODES[user.think][1].lstrip() if user.role == "user" else ""
+        if shown:           # the prefix was read with the user's turn: feed only what follows it
+            fed = body[len(shown):] if body.startswith(shown) else body
+        else:
+            fed = " " + body
+        return body, self.tokenizer.encode(fed + SEPARATOR)
+
     def _context_parent(self, msg: Message) -> Message:
         """``msg``, or the first message above it that fed the model (dropped prompts feed nothing)."""
         while msg.dropped and msg.parent is not None:
