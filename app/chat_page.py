@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import replace
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextCursor
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine import THINK_MODES
-from engine.service import MessageView
+from engine.service import ConversationView, MessageView
 
 from .chat_settings import ChatSettingsPanel
 from .chat_view import ChatView, MessageBox
@@ -65,7 +65,8 @@ class ChatPage(QWidget):
         self.error.setObjectName("error")
         self.error.setStyleSheet("QLabel#error { color: #b3261e; padding: 4px; }")
         self.system = QLineEdit(placeholderText="System prompt for a new chat (optional)")
-        self.input = MessageBox(self.send, placeholderText="Message (Enter sends, Shift+Enter for a new line)")
+        self.input = MessageBox(self.send, self.edit_last,
+                                placeholderText="Message (Enter sends, Shift+Enter for a new line)")
         self.input.setMaximumHeight(110)
         buttons = QHBoxLayout()
         self.send_button = QPushButton("Send", clicked=self.send)
@@ -174,6 +175,11 @@ class ChatPage(QWidget):
         editing = self.editing
         self._end_edit()
         think = self.think.currentText()
+        conv = self.state.conversation
+        if editing is not None and conv is not None and editing in conv and conv.message(editing).role == "assistant":
+            self.input.clear()
+            asyncio.ensure_future(self.state.edit_reply(editing, text))
+            return
         request = (self.state.edit(editing, text, think) if editing is not None
                    else self.state.send(text, think))
         if request is not None:
@@ -194,11 +200,63 @@ class ChatPage(QWidget):
         self.state.stop()
 
     def start_edit(self, message_id: int) -> None:
+        """Put a message back in the field: a message of the user's is resent, a reply is saved as
+        written (both as a new branch beside the old one)."""
         self.editing = message_id
-        self.input.setPlainText(self.state.conversation.message(message_id).text)
-        self.send_button.setText("Resend")
-        self.state.status.emit("Editing: Enter resends as a new branch, Esc cancels", 0)
+        msg = self.state.conversation.message(message_id)
+        self.input.setPlainText(msg.text)
+        self.input.moveCursor(QTextCursor.End)
+        if msg.role == "assistant":
+            self.send_button.setText(self.tr("Save reply"))
+            self.state.status.emit(self.tr("Editing the reply: Enter saves it as a new branch, Esc cancels"), 0)
+        else:
+            self.send_button.setText("Resend")
+            self.state.status.emit("Editing: Enter resends as a new branch, Esc cancels", 0)
         self.input.setFocus()
+
+    def edit_last(self) -> None:
+        """Edit the last message of the user's on the shown branch (Up in an empty field)."""
+        conv = self.state.conversation
+        last = next((m for m in reversed(conv.path()) if m.role == "user"), None) if conv is not None else None
+        if last is not None and not self.state.busy:
+            self.start_edit(last.id)
+
+    def last_reply(self) -> MessageView | None:
+        conv = self.state.conversation
+        return next((m for m in reversed(conv.path()) if m.role == "assistant"), None) if conv is not None else None
+
+    def copy_message(self, message_id: int | None = None) -> bool:
+        """Put a message's text (default: the last reply) on the clipboard."""
+        if message_id is None:
+            reply = self.last_reply()
+            if reply is None:
+                self.state.status.emit(self.tr("There is no reply to copy yet"), 5000)
+                return False
+            message_id = reply.id
+        QGuiApplication.clipboard().setText(self.state.text_of(message_id))
+        self.state.status.emit(self.tr("Copied the message"), 5000)
+        return True
+
+    def ask_delete(self, message_id: int) -> QMessageBox | None:
+        """Confirm, then delete a message and everything below it on every branch."""
+        conv = self.state.conversation
+        if conv is None or message_id not in conv:
+            return None
+        if self.state.busy:
+            self.state.status.emit(self.tr("Wait for the reply to finish (or stop it) before deleting"), 5000)
+            return None
+        below = _descendants(conv, message_id)
+        text = (self.tr("Delete this message? This cannot be undone.") if not below else
+                self.tr("Delete this message and the {0} message(s) after it, on every branch? "
+                        "This cannot be undone.").format(below))
+        box = QMessageBox(QMessageBox.Question, self.tr("Delete message"), text,
+                          QMessageBox.Yes | QMessageBox.Cancel, self)
+        box.setDefaultButton(QMessageBox.Cancel)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.accepted.connect(lambda: asyncio.ensure_future(self.state.delete_message(message_id)))
+        self.delete_box = box
+        box.open()
+        return box
 
     def _end_edit(self) -> None:
         self.editing = None
@@ -219,6 +277,13 @@ class ChatPage(QWidget):
         kind, *args = url.path().split(":")
         if kind == "edit" and not self.state.busy:
             self.start_edit(int(args[0]))
+        elif kind == "copymsg":
+            self.copy_message(int(args[0]))
+        elif kind == "regen" and not self.state.busy:
+            self.show_error("")
+            self.state.regenerate(int(args[0]))
+        elif kind == "delete":
+            self.ask_delete(int(args[0]))
         elif kind == "branch":
             asyncio.ensure_future(self.state.switch_branch(int(args[0]), int(args[1])))
         elif kind == "copy":
@@ -235,3 +300,12 @@ class ChatPage(QWidget):
         box.accepted.connect(lambda: QDesktopServices.openUrl(url))
         self.link_box = box
         box.open()
+
+
+def _descendants(conv: ConversationView, message_id: int) -> int:
+    """How many messages lie below ``message_id``, on every branch."""
+    count, below = 0, list(conv.message(message_id).children)
+    while below:
+        count += 1
+        below.extend(conv.message(below.pop()).children)
+    return count

@@ -66,6 +66,7 @@ class AppState(QObject):
         self._bridge = _Bridge()
         self._bridge.event.connect(self._on_event)
         self._unsubscribe = service.subscribe(self._bridge.event.emit)
+        service.submit(C.PurgeDeleted())        # conversations deleted in an earlier run, past their undo
         self.server = LocalServer(self)                        # the local OpenAI-compatible server
 
     # -- what views read ---------------------------------------------------------------------------
@@ -180,6 +181,26 @@ class AppState(QObject):
             return None
         return self._reply(C.Regenerate(self.conversation.id, message_id), self.conversation.id)
 
+    async def edit_reply(self, message_id: int, text: str) -> bool:
+        """Reply ``message_id`` as the user wrote it, a new branch beside the model's."""
+        if self.conversation is None or self.busy:
+            return False
+        event = await self._ask(C.EditReply(self.conversation.id, message_id, text))
+        if isinstance(event, E.ConversationChanged) and self._current(event.conversation.id):
+            self._show(event.conversation)
+            self.status.emit(self.tr("Reply edited: the old one is the branch beside it"), 5000)
+        return isinstance(event, E.ConversationChanged)
+
+    async def delete_message(self, message_id: int) -> bool:
+        """Delete a message and everything below it (every branch), for good."""
+        if self.conversation is None or self.busy:
+            return False
+        event = await self._ask(C.DeleteMessage(self.conversation.id, message_id))
+        if isinstance(event, E.ConversationChanged) and self._current(event.conversation.id):
+            self._show(event.conversation)
+            self.status.emit(self.tr("Message deleted"), 5000)
+        return isinstance(event, E.ConversationChanged)
+
     def continue_reply(self) -> int | None:
         if self.conversation is None or self.busy:
             return None
@@ -244,6 +265,19 @@ class AppState(QObject):
         if isinstance(event, E.Exported):
             self.status.emit(f"Saved the conversation and its state to {Path(path).name}", 5000)
         return isinstance(event, E.Exported)
+
+    async def export_text(self, path: Path, format: str) -> bool:
+        """The open conversation as Markdown or JSON (text only, no state)."""
+        if self.conversation is None:
+            return False
+        event = await self._ask(C.ExportText(self.conversation.id, str(path), format))
+        if isinstance(event, E.Exported):
+            self.status.emit(self.tr("Exported the conversation to {0}").format(Path(path).name), 5000)
+        return isinstance(event, E.Exported)
+
+    async def purge_deleted(self) -> None:
+        """Remove deleted conversations (their text and states) from disk for good."""
+        await self._ask(C.PurgeDeleted())
 
     async def import_(self, path: Path) -> bool:
         event = await self._ask(C.Import(str(path)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt
@@ -121,9 +122,37 @@ class MainWindow(QMainWindow):
                          triggered=lambda: asyncio.ensure_future(self.tuning_dialog()))
         clear_tuning = QAction("Clear state tuning", self,
                                triggered=lambda: asyncio.ensure_future(self.apply_tuning(None)))
-        for a in (new, open_model, open_folder, remote, tuning, clear_tuning, save_state, load_state, stop, quit_):
+        export_md = QAction(self.tr("Export as Markdown…"), self,
+                            triggered=lambda: asyncio.ensure_future(self.export_text_dialog("markdown")))
+        export_json = QAction(self.tr("Export as JSON…"), self,
+                              triggered=lambda: asyncio.ensure_future(self.export_text_dialog("json")))
+        for a in (new, open_model, open_folder, remote, tuning, clear_tuning, save_state, load_state):
+            file_menu.addAction(a)
+        file_menu.addSeparator()
+        for a in (export_md, export_json):
+            file_menu.addAction(a)
+        file_menu.addSeparator()
+        for a in (stop, quit_):
             file_menu.addAction(a)
         self.addAction(stop)
+
+        edit_menu = self.menuBar().addMenu(self.tr("&Edit"))
+        find = QAction(self.tr("Search conversations and messages"), self, shortcut=QKeySequence.Find,
+                       triggered=self.find)
+        copy_reply = QAction(self.tr("Copy last reply"), self, shortcut=QKeySequence("Ctrl+Shift+C"),
+                             triggered=lambda: self.chat.copy_message())
+        # Up is the message field's own key (MessageBox), not a shortcut: shown beside the item only.
+        edit_last = QAction(self.tr("Edit last message") + "\tUp", self, triggered=self.chat.edit_last)
+        regenerate = QAction(self.tr("Regenerate"), self, shortcut=QKeySequence("Ctrl+R"),
+                             triggered=self.chat.regenerate)
+        for a in (find, copy_reply, edit_last, regenerate):
+            edit_menu.addAction(a)
+        self.addActions([find, copy_reply, regenerate])
+        self.shortcut_actions = [new, find, copy_reply, edit_last, regenerate, stop, quit_]
+
+        help_menu = self.menuBar().addMenu(self.tr("&Help"))
+        help_menu.addAction(QAction(self.tr("Keyboard shortcuts"), self, triggered=self.show_shortcuts))
+        help_menu.addAction(QAction(self.tr("About RWKV Desktop"), self, triggered=self.show_about))
         # actions that need a model on this computer: (action, feature, its tooltip when available)
         self.local_actions = [(tuning, "tuning", ""), (clear_tuning, "tuning", ""), (save_state, "save_state", ""),
                               (load_state, "load_state", "")]
@@ -260,6 +289,17 @@ class MainWindow(QMainWindow):
     async def export_to(self, path: Path) -> bool:
         return await self.state.export(path)
 
+    async def export_text_dialog(self, format: str) -> None:
+        if self.state.conversation is None:
+            self.statusBar().showMessage(self.tr("Open a conversation to export it"), 5000)
+            return
+        suffix, kind = (".md", self.tr("Markdown (*.md)")) if format == "markdown" else \
+            (".json", self.tr("JSON (*.json)"))
+        name = _file_name(self.state.conversation.title) + suffix
+        path, _ = QFileDialog.getSaveFileName(self, self.tr("Export the conversation"), str(Path.home() / name), kind)
+        if path:
+            await self.state.export_text(Path(path), format)
+
     async def import_dialog(self) -> None:
         if self._needs_local("load_state"):
             return
@@ -272,6 +312,52 @@ class MainWindow(QMainWindow):
         if self.state.model is None:
             return False
         return await self.state.import_(path)
+
+    # -- shortcuts and help -----------------------------------------------------------------------
+
+    def find(self) -> None:
+        """Ctrl+F: the conversation list's search (titles and the text of every message)."""
+        self.tabs.setCurrentIndex(0)
+        self.sidebar.search.setFocus()
+        self.sidebar.search.selectAll()
+
+    def shortcuts_text(self) -> str:
+        rows = [(self.tr("Send"), "Enter"), (self.tr("New line"), "Shift+Enter")]
+        for a in self.shortcut_actions:
+            what, _, keys = a.text().replace("&", "").partition("\t")
+            if keys:
+                what += self.tr(" (in an empty message field)")
+            rows.append((what, keys or a.shortcut().toString(QKeySequence.NativeText)))
+        return "".join(f"<tr><td>{html.escape(what)}</td><td>&nbsp;&nbsp;<b>{html.escape(keys)}</b></td></tr>"
+                       for what, keys in rows)
+
+    def show_shortcuts(self) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Information, self.tr("Keyboard shortcuts"),
+                          f"<table>{self.shortcuts_text()}</table>", QMessageBox.Ok, self)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        self.help_box = box
+        box.open()
+        return box
+
+    def about_text(self) -> str:
+        folder = html.escape(str(self.state.service.store.data_dir))
+        return self.tr(
+            "<h3>RWKV Desktop {0}</h3><p>Runs RWKV language models on this computer: chats stay here, "
+            "with their states.</p>"
+            "<p><b>Data folder</b> (conversations, states, settings):<br>{1}</p>"
+            "<p><b>Licences</b>: RWKV Desktop is under the Apache License 2.0. It uses Qt for Python "
+            "(PySide6, LGPL-3.0), PyTorch (BSD-3-Clause), Hugging Face tokenizers, safetensors and "
+            "huggingface_hub (Apache-2.0), Pygments (BSD-2-Clause), NumPy (BSD-3-Clause), Starlette "
+            "and Uvicorn (BSD-3-Clause). RWKV models are published by their authors under their own "
+            "licences (the official RWKV-7 models: Apache-2.0).</p>").format(html.escape(_version()), folder)
+
+    def show_about(self) -> QMessageBox:
+        box = QMessageBox(QMessageBox.NoIcon, self.tr("About RWKV Desktop"), self.about_text(), QMessageBox.Ok, self)
+        box.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        self.help_box = box
+        box.open()
+        return box
 
     # -- failures and the window -------------------------------------------------------------------
 
@@ -295,3 +381,18 @@ class MainWindow(QMainWindow):
         self.state.stop()
         self.models.pause_downloads()
         super().closeEvent(event)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rwkv-desktop")
+    except PackageNotFoundError:        # run from a source tree that was never installed
+        return "(development)"
+
+
+def _file_name(title: str) -> str:
+    """A conversation's title as a file name to suggest: letters, digits and a few marks only."""
+    name = re.sub(r"[^\w .,()-]+", "", title, flags=re.UNICODE).strip(" .")[:60]
+    return name or "conversation"
