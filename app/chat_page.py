@@ -259,6 +259,8 @@ class ChatPage(QWidget):
         return box
 
     def _end_edit(self) -> None:
+        if self.editing is not None:
+            self.state.status.emit("", 1)          # the "Editing…" hint goes with the edit
         self.editing = None
         self.send_button.setText("Send")
 

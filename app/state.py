@@ -49,7 +49,8 @@ class AppState(QObject):
     messageChanged = Signal(int)         # one message of .conversation grew (streamed text) or got its stats
     chatSettingsChanged = Signal()       # .chat_settings / .system_prompt
     preferenceChanged = Signal(str)      # a key of .settings
-    status = Signal(str, int)            # a message for the status bar, how long to show it (ms; 0: until replaced)
+    status = Signal(str, int)            # a message for the status bar, how long to show it (ms; 0: progress,
+                                         # until the next message replaces it)
     failed = Signal(str, str, bool)      # title, message, whether it is the open conversation's reply
 
     def __init__(self, service: EngineService, settings: Settings):
@@ -120,6 +121,8 @@ class AppState(QObject):
             event = await self._ask(command)
         finally:
             self.loading = ""
+        if not isinstance(event, E.ModelLoaded):      # not "Loading…" forever: the dialog says why
+            self.status.emit(self.tr("Could not load {0}").format(label), 10000)
         if isinstance(event, E.ModelLoaded):
             current = self.conversation
             self.model, self.tuning = event.model, None
@@ -367,7 +370,7 @@ class AppState(QObject):
             if st is not None:
                 stopped = " — stopped" if isinstance(event, E.Stopped) else ""
                 self.status.emit(f"{st.new_tokens} tokens in {st.seconds:.1f} s ({st.tokens_per_s:.1f} tokens/s)"
-                                 f"{stopped}", 0)
+                                 f"{stopped}", 15000)
         else:           # the prompt was dropped: the service says how the message stands now
             self.status.emit("Stopped before the reply began", 5000)
             if isinstance(event, E.Stopped) and event.prompt is not None:

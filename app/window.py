@@ -42,6 +42,7 @@ from .state import AppState
 
 MODEL_FILTER = "RWKV models (*.pth *.safetensors);;All files (*)"
 # Official state tuning is a .pth; Ai00 writes .state (safetensors); conversions use .safetensors.
+STATUS_MS = 10000       # how long a status message stays unless it says otherwise
 TUNING_FILTER = "State-tuning files (*.pth *.state *.safetensors);;All files (*)"
 
 
@@ -59,7 +60,7 @@ class MainWindow(QMainWindow):
         state.modelChanged.connect(self._model_changed)
         state.tuningChanged.connect(self._show_header)
         state.busyChanged.connect(lambda _: self.load_progress.setVisible(bool(state.loading)))
-        state.status.connect(lambda message, ms: self.statusBar().showMessage(message, ms))
+        state.status.connect(self.show_status)
         state.failed.connect(self._failed)
 
     # -- layout ------------------------------------------------------------------------------
@@ -172,11 +173,13 @@ class MainWindow(QMainWindow):
             action.setEnabled(why is None)
             action.setToolTip(why or tip or action.text())
         if model is not None and model.is_remote:
-            self.state_label.setText("Remote: the server's state cache reads only each new turn" if
-                                     model.server == "rwkv-desktop" else "Remote: every message resends the chat")
+            self.state_label.setText(self.tr("Remote server"))
+            self.state_label.setToolTip("Remote: the server's state cache reads only each new turn" if
+                                        model.server == "rwkv-desktop" else "Remote: every message resends the chat")
         elif model is not None:
-            self.state_label.setText(f"State {model.state_bytes / 2**20:.2f} MiB — constant, "
-                                     "whatever the length of the chat")
+            self.state_label.setText(self.tr("State {0} MiB").format(f"{model.state_bytes / 2**20:.2f}"))
+            self.state_label.setToolTip(self.tr("The whole chat lives in a state of this size: constant, whatever "
+                                                "the length of the chat"))
 
     def _show_header(self) -> None:
         m = self.state.model
@@ -248,11 +251,22 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
+    def show_status(self, message: str, ms: int = STATUS_MS) -> None:
+        """A message in the status bar, elided to the room left of the permanent labels (so it never
+        runs under the state size) with the whole of it as the tooltip. ``ms`` 0 keeps it until the
+        next one: only for progress that a later message replaces (loading, generating)."""
+        bar = self.statusBar()
+        right = min((w.x() for w in (self.load_progress, self.state_label) if w.isVisible()), default=bar.width())
+        text = bar.fontMetrics().elidedText(message, Qt.ElideRight, max(right - 24, 120))
+        self.status_ms = ms
+        bar.setToolTip(message if text != message else "")
+        bar.showMessage(text, ms)
+
     def _needs_local(self, feature: str) -> bool:
         """Say why ``feature`` is off (a remote server), if it is."""
         why = self.state.model.unavailable(feature) if self.state.model is not None else None
         if why:
-            self.statusBar().showMessage(why, 10000)
+            self.show_status(why)
         return why is not None
 
     # -- state tuning, export and import ----------------------------------------------------------
@@ -271,7 +285,7 @@ class MainWindow(QMainWindow):
         a name that says another generation); a file for another model is refused with its message
         and nothing changes."""
         if self.state.model is None:
-            self.statusBar().showMessage("Load a model first: a state-tuning file belongs to one model")
+            self.show_status("Load a model first: a state-tuning file belongs to one model")
             return False
         return await self.state.apply_tuning(path)
 
@@ -279,7 +293,7 @@ class MainWindow(QMainWindow):
         if self._needs_local("save_state"):
             return
         if self.state.conversation is None:
-            self.statusBar().showMessage("Open a conversation to save it")
+            self.show_status("Open a conversation to save it")
             return
         path, _ = QFileDialog.getSaveFileName(self, "Save conversation and state", "conversation.rwkvchat",
                                               "RWKV Desktop conversations (*.rwkvchat)")
@@ -291,7 +305,7 @@ class MainWindow(QMainWindow):
 
     async def export_text_dialog(self, format: str) -> None:
         if self.state.conversation is None:
-            self.statusBar().showMessage(self.tr("Open a conversation to export it"), 5000)
+            self.show_status(self.tr("Open a conversation to export it"))
             return
         suffix, kind = (".md", self.tr("Markdown (*.md)")) if format == "markdown" else \
             (".json", self.tr("JSON (*.json)"))
@@ -364,7 +378,7 @@ class MainWindow(QMainWindow):
     def _failed(self, title: str, message: str, inline: bool) -> None:
         if inline:
             self.chat.show_error(message)
-            self.statusBar().showMessage(title, 10000)
+            self.show_status(title)
             return
         self.failure = (title, message)
         box = QMessageBox(QMessageBox.Warning, title, message, QMessageBox.Ok, self)

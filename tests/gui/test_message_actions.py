@@ -167,3 +167,20 @@ def test_help_lists_the_shortcuts_and_about_names_version_licences_and_data_fold
     assert "Apache License 2.0" in about and "LGPL-3.0" in about and "Pygments" in about
     assert str(win.state.service.store.data_dir) in about
     assert [a.text() for a in win.menuBar().actions()][-1] == "&Help"
+
+
+def test_status_messages_stop_before_the_state_label_expire_and_a_failed_load_says_so(loop, make_window, world_ckpt,
+                                                                                        qtbot, tmp_path):
+    win = _window(loop, make_window, world_ckpt, "Hello", qtbot=qtbot)
+    bar = win.statusBar()
+    assert "tokens/s" in bar.currentMessage() and win.status_ms > 0       # a reply's figures go away
+    assert win.state_label.text().startswith("State ") and "constant" in win.state_label.toolTip()
+    long = "A very long message that would run under the state label " * 10
+    win.state.status.emit(long, 5000)
+    shown = bar.currentMessage()
+    assert shown.endswith("…") and bar.toolTip() == long
+    assert bar.fontMetrics().horizontalAdvance(shown) < win.state_label.x()
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not a model")
+    assert not run(loop, win.load_model(str(junk)))
+    assert bar.currentMessage() == "Could not load junk.pth" and win.status_ms > 0
