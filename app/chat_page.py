@@ -132,7 +132,7 @@ class ChatPage(QWidget):
             self._tick()
 
     def _settings_changed(self) -> None:
-        self.think.setCurrentText(self.state.chat_settings.think)
+        self.think.setCurrentText(self.state.chat_settings.think if self.think.isEnabled() else "off")
 
     def _update_buttons(self) -> None:
         busy, conv = self.state.busy, self.state.conversation
@@ -148,8 +148,13 @@ class ChatPage(QWidget):
                                         and not last.complete and cannot_continue is None)
         self.continue_button.setToolTip(cannot_continue or "Let the last reply go on where it stopped")
         no_think = model.unavailable("think") if model is not None else None
+        if no_think is None and model is not None and not model.is_remote and not model.thinks:
+            no_think = self.tr("Think modes are for RWKV-7 G0/G1 models; this model was not trained on them "
+                               "and would garble its replies")
         self.think.setEnabled(no_think is None)
         self.think.setToolTip(no_think or THINK_TIP)
+        if no_think is not None:
+            self.think.setCurrentText("off")            # what is sent: never a prefix the model cannot read
 
     def show_error(self, message: str) -> None:
         """A failed reply, said under the conversation; the next action clears it."""
@@ -174,7 +179,7 @@ class ChatPage(QWidget):
             self.state.draft_system = self.system.text().strip()
         editing = self.editing
         self._end_edit()
-        think = self.think.currentText()
+        think = self.think.currentText() if self.think.isEnabled() else "off"
         conv = self.state.conversation
         if editing is not None and conv is not None and editing in conv and conv.message(editing).role == "assistant":
             self.input.clear()

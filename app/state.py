@@ -124,7 +124,7 @@ class AppState(QObject):
         if not isinstance(event, E.ModelLoaded):      # not "Loading…" forever: the dialog says why
             self.status.emit(self.tr("Could not load {0}").format(label), 10000)
         if isinstance(event, E.ModelLoaded):
-            current = self.conversation
+            current, previous = self.conversation, self.model
             self.model, self.tuning = event.model, None
             if isinstance(command, C.ConnectRemote):
                 prefs["remote_url"], prefs["remote_model"] = event.model.remote, event.model.name
@@ -137,9 +137,22 @@ class AppState(QObject):
             self._show(None)
             if current is not None and current.model_fingerprint == event.model.fingerprint:
                 await self.open(current.id)       # the same weights in another precision: go on
+                self._say_what_changed(previous, event.model, current.title)
+            elif current is not None:
+                self.status.emit(self.tr("“{0}” was written with {1}: it stays in the list, for that model. "
+                                         "New chats use {2}.").format(current.title, current.model_name,
+                                                                      event.model.name), 15000)
         self.busyChanged.emit(self.busy)
         self.conversationsChanged.emit()
         return isinstance(event, E.ModelLoaded)
+
+    def _say_what_changed(self, before: ModelView | None, now: ModelView, title: str) -> None:
+        if before is None or before.is_remote or now.is_remote:
+            return
+        was, new = f"{before.device.upper()} {before.precision}", f"{now.device.upper()} {now.precision}"
+        if was != new:
+            self.status.emit(self.tr("Now {0} (was {1}): “{2}” goes on from its saved state").format(new, was, title),
+                             15000)
 
     async def apply_tuning(self, path: str | None) -> bool:
         event = await self._ask(C.ApplyTuning(path))

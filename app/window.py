@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QSplitter,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -74,8 +75,13 @@ class MainWindow(QMainWindow):
         self.hardware.setToolTip("Where the model runs, and in which precision")
         self.hardware.setSizeAdjustPolicy(QComboBox.AdjustToContents)
         self.hardware.activated.connect(lambda _: asyncio.ensure_future(self._hardware_chosen()))
+        self.clear_tuning = QToolButton(text=self.tr("Clear state tuning"), visible=False)
+        self.clear_tuning.setToolTip(self.tr("New chats start from the model's own state again (chats begun with "
+                                             "the tuning keep it)"))
+        self.clear_tuning.clicked.connect(lambda: asyncio.ensure_future(self.apply_tuning(None)))
         top = QHBoxLayout()
         top.addWidget(self.header, 1)
+        top.addWidget(self.clear_tuning)
         top.addWidget(self.hardware)
 
         split = QSplitter()
@@ -185,12 +191,15 @@ class MainWindow(QMainWindow):
         m = self.state.model
         if m is None:
             self.header.setText("No model loaded")
+            self.clear_tuning.setVisible(False)
             return
         if m.is_remote:
+            self.clear_tuning.setVisible(False)
             self.header.setText(f"<b>{html.escape(m.name)}</b> — remote server {html.escape(m.remote)}")
             self.header.setToolTip(m.description[0].upper() + m.description[1:] + ".")
             return
         self.header.setToolTip("")
+        self.clear_tuning.setVisible(bool(self.state.tuning))
         tuning = f" · state tuning: {html.escape(self.state.tuning)}" if self.state.tuning else ""
         device = "CPU" if m.device == "cpu" else m.device.upper()
         self.header.setText(f"<b>{html.escape(m.name)}</b> — RWKV-{m.generation}, {m.n_params / 1e6:.1f}M "

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any
 
-from engine.text.chat import WORLD, ChatTemplate
+from engine.text.chat import WORLD, ChatTemplate, trained_to_think
 from engine.text.sampling import PRESETS, SamplerSettings
 
 DEFAULT_PRESET = "RWKV Runner"
@@ -206,6 +206,7 @@ class ModelView:
     remote: str | None = None       # the server's API URL when the model runs there (None: on this computer)
     server: str = ""                # a remote's kind: "rwkv-desktop" (our own server) or "openai-compatible"
     off: tuple[tuple[str, str], ...] = ()   # (feature, why it is off): see engine.service.remote.FEATURES
+    thinks: bool = False            # trained on the think modes (RWKV-7 G0/G1: engine.text.chat.trained_to_think)
 
     @property
     def is_remote(self) -> bool:
@@ -226,4 +227,5 @@ class ModelView:
         dev = model.device
         return cls(info.name, str(path), info.generation, info.n_params, info.n_layer, info.vocab_size,
                    "cpu" if dev.type == "cpu" else f"{dev.type}:{dev.index or 0}", model.precision, model.kernels.name,
-                   model.new_state().nbytes, info.fingerprint, info.describe(), size, template)
+                   model.new_state().nbytes, info.fingerprint, info.describe(), size, template,
+                   thinks=trained_to_think(info.name, info.generation))

@@ -90,6 +90,16 @@ THINK_MODES: dict[str, tuple[str, str]] = {
 }
 
 
+_TRAINED_TO_THINK = re.compile(r"(?:^|[-_. /])g[01](?:[a-z]\d*)?(?=[-_. ]|$)", re.IGNORECASE)
+
+
+def trained_to_think(name: str, generation: int) -> bool:
+    """Whether a model was trained on the think prefixes: the RWKV-7 G0 and G1 series
+    (``rwkv7-g1a-2.9b-…``, ``rwkv7-g0a2-7.2b-…``). World and older models read ``<think`` as text,
+    and their replies come out garbled."""
+    return generation >= 7 and bool(_TRAINED_TO_THINK.search(name))
+
+
 def clean(text: str) -> str:
     """A message as the template needs it: trimmed, blank lines collapsed, CRLF normalised."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip()

@@ -184,3 +184,13 @@ def test_status_messages_stop_before_the_state_label_expire_and_a_failed_load_sa
     junk.write_bytes(b"not a model")
     assert not run(loop, win.load_model(str(junk)))
     assert bar.currentMessage() == "Could not load junk.pth" and win.status_ms > 0
+
+
+def test_loading_another_model_says_the_open_chat_stays_for_its_own(loop, make_window, world_ckpt, qtbot,
+                                                                    rwkv7_checkpoint):
+    win = _window(loop, make_window, world_ckpt, "Written with the first model", qtbot=qtbot)
+    other = rwkv7_checkpoint(n_layer=2, n_embd=64, head_size=32, vocab_size=65536)
+    assert run(loop, win.load_model(str(other)))
+    message = win.statusBar().toolTip() or win.statusBar().currentMessage()
+    assert "“Written with the first model” was written with" in message and "stays in the list" in message
+    assert win.state.conversation is None and win.sidebar.conversations.count() == 1
