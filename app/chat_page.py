@@ -1,4 +1,5 @@
-"""The chat: the open conversation, the message field, the reply buttons and the settings panel.
+"""The chat: the open conversation, the message field, the reply buttons and the settings panel
+(or, in plain completion mode, :class:`app.completion_panel.CompletionPanel` in the conversation's place).
 
 The page draws :class:`app.state.AppState`'s conversation and forwards what the user asks for; the
 conversation itself (its tree, its states, what is stored) lives in the engine service. While a
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -30,6 +32,7 @@ from engine.service import ConversationView, MessageView
 
 from .chat_settings import ChatSettingsPanel
 from .chat_view import ChatView, MessageBox
+from .completion_panel import CompletionPanel
 from .state import AppState
 
 THINK_TIP = "RWKV-7 G1 reasoning: think first, answer directly, or off for other models"
@@ -55,10 +58,12 @@ class ChatPage(QWidget):
         self.think.addItems(list(THINK_MODES))
         self.think.setToolTip(THINK_TIP)
         self.think.activated.connect(self._think_chosen)
+        self.completion_button = QToolButton(text=self.tr("Plain completion"), checkable=True)
+        self.completion_button.setToolTip(self.tr("The model continues a text as it is, without the chat template"))
         self.settings_button = QToolButton(text="Chat settings", checkable=True)
         self.settings_button.setToolTip("Sampling, reply length and system prompt of this conversation")
         top.addStretch()
-        for w in (QLabel("Think:"), self.think, self.settings_button):
+        for w in (self.completion_button, QLabel("Think:"), self.think, self.settings_button):
             top.addWidget(w)
         self.view = ChatView(self._link_clicked)
         self.error = QLabel(wordWrap=True, visible=False, textInteractionFlags=Qt.TextSelectableByMouse)
@@ -80,7 +85,6 @@ class ChatPage(QWidget):
         chat = QWidget()
         column = QVBoxLayout(chat)
         column.setContentsMargins(0, 0, 0, 0)
-        column.addLayout(top)
         column.addWidget(self.view, 1)
         column.addWidget(self.error)
         column.addWidget(self.system)
@@ -89,8 +93,18 @@ class ChatPage(QWidget):
         self.panel = ChatSettingsPanel(self.state)
         self.panel.setVisible(False)
         self.settings_button.toggled.connect(self.panel.setVisible)
+        self.completion = CompletionPanel(self.state)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(chat)
+        self.pages.addWidget(self.completion)
+        self.completion_button.toggled.connect(self._mode_chosen)
+        outer = QWidget()
+        outer_column = QVBoxLayout(outer)
+        outer_column.setContentsMargins(0, 0, 0, 0)
+        outer_column.addLayout(top)
+        outer_column.addWidget(self.pages, 1)
         split = QSplitter()
-        split.addWidget(chat)
+        split.addWidget(outer)
         split.addWidget(self.panel)
         split.setStretchFactor(0, 1)
         layout = QVBoxLayout(self)
@@ -198,7 +212,15 @@ class ChatPage(QWidget):
         self.show_error("")
         self.state.continue_reply()
 
+    def _mode_chosen(self, completion: bool) -> None:
+        self.pages.setCurrentWidget(self.completion if completion else self.pages.widget(0))
+        self.think.setVisible(not completion)
+        (self.completion.text if completion else self.input).setFocus()
+
     def stop(self) -> None:
+        if self.completion_button.isChecked():
+            self.state.stop_completion()
+            return
         if self.editing is not None and not self.state.busy:
             self._end_edit()
             self.input.clear()

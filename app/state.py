@@ -52,6 +52,8 @@ class AppState(QObject):
     status = Signal(str, int)            # a message for the status bar, how long to show it (ms; 0: progress,
                                          # until the next message replaces it)
     failed = Signal(str, str, bool)      # title, message, whether it is the open conversation's reply
+    completionDelta = Signal(str)        # a piece of the plain completion being written
+    completionEnded = Signal(str, int, float)   # why it ended ("stop", "length", "cancelled", "failed"), tokens, s
 
     def __init__(self, service: EngineService, settings: Settings):
         super().__init__()
@@ -64,6 +66,7 @@ class AppState(QObject):
         self.draft_system = ""
         self.loading = ""                                      # the model being loaded
         self._replies: dict[int, int | None] = {}              # request -> its conversation (None: being created)
+        self._completion: int | None = None                    # the plain completion's request, while it runs
         self._bridge = _Bridge()
         self._bridge.event.connect(self._on_event)
         self._unsubscribe = service.subscribe(self._bridge.event.emit)
@@ -217,6 +220,24 @@ class AppState(QObject):
             self.status.emit(self.tr("Message deleted"), 5000)
         return isinstance(event, E.ConversationChanged)
 
+    @property
+    def completing(self) -> bool:
+        return self._completion is not None
+
+    def complete(self, text: str) -> int | None:
+        """Continue ``text`` as it is, with no chat template (the chat settings' sampler and length)."""
+        if self.model is None or self.completing or not text.strip():
+            return None
+        settings = self.chat_settings
+        request, _ = self.service.submit(C.Complete((text,), sampler=settings.sampler,
+                                                    max_tokens=settings.max_tokens))
+        self._completion = request
+        return request
+
+    def stop_completion(self) -> None:
+        if self._completion is not None:
+            self.service.stop_request(self._completion)
+
     def continue_reply(self) -> int | None:
         if self.conversation is None or self.busy:
             return None
@@ -339,6 +360,9 @@ class AppState(QObject):
         return self.conversation is not None and conv == self.conversation.id
 
     def _on_event(self, event: E.Event) -> None:
+        if self._completion is not None and event.request == self._completion:
+            self._completion_event(event)
+            return
         handler: Callable | None = _HANDLERS.get(type(event))
         if handler is not None:
             handler(self, event)
@@ -351,6 +375,17 @@ class AppState(QObject):
             self._replies.pop(event.request, None)
             self.busyChanged.emit(self.busy)
             self.conversationsChanged.emit()
+
+    def _completion_event(self, event: E.Event) -> None:
+        if isinstance(event, E.CompletionDelta):
+            self.completionDelta.emit(event.text)
+        elif isinstance(event, E.CompletionFinished):
+            self._completion = None
+            self.completionEnded.emit(event.stop_reason, event.completion_tokens, event.seconds)
+        elif isinstance(event, E.Failed):
+            self._completion = None
+            self.failed.emit(event.title, event.message, False)
+            self.completionEnded.emit("failed", 0, 0.0)
 
     def _opened(self, event: E.ConversationOpened) -> None:
         if self._replies.get(event.request, 0) is None:         # our new chat now exists

@@ -194,3 +194,34 @@ def test_loading_another_model_says_the_open_chat_stays_for_its_own(loop, make_w
     message = win.statusBar().toolTip() or win.statusBar().currentMessage()
     assert "“Written with the first model” was written with" in message and "stays in the list" in message
     assert win.state.conversation is None and win.sidebar.conversations.count() == 1
+
+
+def test_plain_completion_continues_the_text_without_chat_roles_and_stops(loop, make_window, world_ckpt, qtbot):
+    from tests.gui.util import endless_settings
+
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    qtbot.mouseClick(win.chat.completion_button, Qt.LeftButton)
+    panel = win.chat.completion
+    assert win.chat.pages.currentWidget() is panel and not win.chat.think.isVisible()
+    panel.text.setPlainText("Once upon a time")
+    win.state.draft_settings = win.state.draft_settings.__class__(max_tokens=12)
+    qtbot.mouseClick(panel.generate_button, Qt.LeftButton)
+    assert win.state.completing and panel.text.isReadOnly()
+    run(loop, until(lambda: not win.state.completing))
+    text = panel.text.toPlainText()
+    assert text.startswith("Once upon a time") and len(text) > len("Once upon a time")
+    assert "User:" not in text and "Assistant:" not in text
+    assert "12 tokens" in panel.note.text() and "length limit" in panel.note.text()
+    assert win.state.conversation is None and win.sidebar.conversations.count() == 0    # nothing stored
+
+    win.state.draft_settings = endless_settings()
+    panel.text.setPlainText("A story that goes on")
+    panel.generate()
+    run(loop, until(lambda: len(panel.text.toPlainText()) > len("A story that goes on")))
+    win.activateWindow()
+    qtbot.keyClick(panel.text, Qt.Key_Escape)                  # Esc stops it, as it stops a reply
+    run(loop, until(lambda: not win.state.completing))
+    assert "ended by Stop" in panel.note.text() and not panel.text.isReadOnly()
+    qtbot.mouseClick(win.chat.completion_button, Qt.LeftButton)
+    assert win.chat.pages.currentIndex() == 0
