@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any
 
-from engine.text.chat import WORLD, ChatTemplate, trained_to_think
+from engine.text.chat import TEMPLATES, WORLD, ChatTemplate, trained_to_think
 from engine.text.sampling import PRESETS, SamplerSettings
 
 DEFAULT_PRESET = "RWKV Runner"
@@ -28,16 +28,19 @@ class ChatSettings:
     max_tokens: int = DEFAULT_MAX_TOKENS
     think: str = "off"                  # the think mode new messages start with
     preset: str | None = DEFAULT_PRESET  # the preset the sampler came from; None once edited by hand
+    template: str | None = None         # the chat roles (engine.text.chat.TEMPLATES); None: the model's own
 
     def __post_init__(self) -> None:
         if isinstance(self.max_tokens, bool) or not isinstance(self.max_tokens, int) \
                 or not 1 <= self.max_tokens <= MAX_REPLY_TOKENS:
             raise ValueError(f"max_tokens must be a whole number from 1 to {MAX_REPLY_TOKENS}, "
                              f"got {self.max_tokens!r}")
+        if self.template is not None and self.template not in TEMPLATES:
+            raise ValueError(f"Unknown chat template {self.template!r}; use one of {', '.join(TEMPLATES)}.")
 
     def to_dict(self) -> dict[str, Any]:
         return {"sampler": self.sampler.to_dict(), "max_tokens": self.max_tokens, "think": self.think,
-                "preset": self.preset}
+                "preset": self.preset, "template": self.template}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> ChatSettings:
@@ -50,7 +53,8 @@ class ChatSettings:
         try:
             out = cls(sampler=SamplerSettings.from_dict(sampler) if sampler else out.sampler,
                       max_tokens=int(d.get("max_tokens", out.max_tokens)), think=str(d.get("think", "off")),
-                      preset=d.get("preset", out.preset if not sampler else None))
+                      preset=d.get("preset", out.preset if not sampler else None),
+                      template=d.get("template") if d.get("template") in TEMPLATES else None)
         except (TypeError, ValueError):
             pass
         return out

@@ -225,3 +225,17 @@ def test_plain_completion_continues_the_text_without_chat_roles_and_stops(loop, 
     assert "ended by Stop" in panel.note.text() and not panel.text.isReadOnly()
     qtbot.mouseClick(win.chat.completion_button, Qt.LeftButton)
     assert win.chat.pages.currentIndex() == 0
+
+
+def test_the_chat_roles_are_chosen_in_the_conversation_settings(loop, make_window, world_ckpt, qtbot):
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    roles = win.chat.panel.roles
+    assert roles.currentData() is None and roles.itemText(roles.findData("raven")) == "Bob / Alice"
+    roles.setCurrentIndex(roles.findData("raven"))
+    roles.activated.emit(roles.currentIndex())
+    send(loop, win, "Who are you?", qtbot)
+    conv = win.state.conversation
+    assert conv.settings.template == "raven"
+    assert win.state.service.store.get(conv.id).settings["template"] == "raven"
+    assert win.chat.panel.roles.currentData() == "raven"

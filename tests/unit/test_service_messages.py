@@ -122,3 +122,28 @@ def test_purge_deleted_removes_deleted_conversations_from_disk(service):
     assert not (service.store.states / str(gone)).exists() and _state_files(service, keep)
     assert [c.id for c in service.conversations()] == [keep]
     assert _db(service).execute("SELECT COUNT(*) FROM conversations WHERE id = ?", (gone,)).fetchone()[0] == 0
+
+
+def test_the_chat_roles_are_a_setting_of_the_conversation_from_the_next_turn(service, tmp_path, world_ckpt):
+    import engine
+    from engine.service import ChatSettings
+
+    from .test_service import SHORT
+
+    raven = ChatSettings(sampler=SHORT.sampler, max_tokens=8, template="raven")
+    first = _send(service, C.NewConversation(settings=raven), "Hi there")
+    conv = first.conversation
+    tok = engine.load_tokenizer("world")
+    assert tok.decode(service._live[conv].session.transcript_tokens()).startswith("Bob: Hi there\n\nAlice:")
+    service.call(C.UpdateConversation(conv, settings=ChatSettings(sampler=SHORT.sampler, max_tokens=8)))
+    _send(service, conv, "And now")
+    assert "User: And now\n\nAssistant:" in tok.decode(service._live[conv].session.transcript_tokens())
+    service.call(C.UpdateConversation(conv, settings=raven))
+    service.shutdown()
+    again = EngineService(tmp_path / "data")                     # kept with the conversation
+    again.call(C.LoadModel(str(world_ckpt)))
+    _send(again, conv, "Last one")
+    assert "Bob: Last one\n\nAlice:" in tok.decode(again._live[conv].session.transcript_tokens())
+    again.shutdown()
+    assert ChatSettings.from_dict({"template": "nonsense"}).template is None
+    assert ChatSettings.from_dict(raven.to_dict()) == raven
