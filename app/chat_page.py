@@ -119,6 +119,8 @@ class ChatPage(QWidget):
 
     def render(self) -> None:
         conv = self.state.conversation
+        if self.editing is not None and (conv is None or self.editing not in conv):
+            self._end_edit()                    # the message being edited was deleted, or another chat opened
         # The system prompt field is for a new chat; a started one edits it in the settings panel.
         self.system.setVisible(conv is None or not conv.path())
         if conv is None:
