@@ -22,9 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import PRESETS, SamplerSettings
+from engine import PRESETS, TEMPLATES, SamplerSettings
 from engine.service import ChatSettings
-from engine.text.chat import TEMPLATES
 
 from .state import AppState
 
