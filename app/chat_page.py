@@ -1,4 +1,5 @@
-"""The chat: the open conversation, the message field, the reply buttons and the settings panel.
+"""The chat: the open conversation, the message field, the reply buttons and the settings panel
+(or, in plain completion mode, :class:`app.completion_panel.CompletionPanel` in the conversation's place).
 
 The page draws :class:`app.state.AppState`'s conversation and forwards what the user asks for; the
 conversation itself (its tree, its states, what is stored) lives in the engine service. While a
@@ -11,7 +12,7 @@ import asyncio
 from dataclasses import replace
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextCursor
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -20,16 +21,18 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from engine import THINK_MODES
-from engine.service import MessageView
+from engine.service import ConversationView, MessageView
 
 from .chat_settings import ChatSettingsPanel
 from .chat_view import ChatView, MessageBox
+from .completion_panel import CompletionPanel
 from .state import AppState
 
 THINK_TIP = "RWKV-7 G1 reasoning: think first, answer directly, or off for other models"
@@ -55,17 +58,20 @@ class ChatPage(QWidget):
         self.think.addItems(list(THINK_MODES))
         self.think.setToolTip(THINK_TIP)
         self.think.activated.connect(self._think_chosen)
+        self.completion_button = QToolButton(text=self.tr("Plain completion"), checkable=True)
+        self.completion_button.setToolTip(self.tr("The model continues a text as it is, without the chat template"))
         self.settings_button = QToolButton(text="Chat settings", checkable=True)
         self.settings_button.setToolTip("Sampling, reply length and system prompt of this conversation")
         top.addStretch()
-        for w in (QLabel("Think:"), self.think, self.settings_button):
+        for w in (self.completion_button, QLabel("Think:"), self.think, self.settings_button):
             top.addWidget(w)
         self.view = ChatView(self._link_clicked)
         self.error = QLabel(wordWrap=True, visible=False, textInteractionFlags=Qt.TextSelectableByMouse)
         self.error.setObjectName("error")
         self.error.setStyleSheet("QLabel#error { color: #b3261e; padding: 4px; }")
         self.system = QLineEdit(placeholderText="System prompt for a new chat (optional)")
-        self.input = MessageBox(self.send, placeholderText="Message (Enter sends, Shift+Enter for a new line)")
+        self.input = MessageBox(self.send, self.edit_last,
+                                placeholderText="Message (Enter sends, Shift+Enter for a new line)")
         self.input.setMaximumHeight(110)
         buttons = QHBoxLayout()
         self.send_button = QPushButton("Send", clicked=self.send)
@@ -79,7 +85,6 @@ class ChatPage(QWidget):
         chat = QWidget()
         column = QVBoxLayout(chat)
         column.setContentsMargins(0, 0, 0, 0)
-        column.addLayout(top)
         column.addWidget(self.view, 1)
         column.addWidget(self.error)
         column.addWidget(self.system)
@@ -88,8 +93,18 @@ class ChatPage(QWidget):
         self.panel = ChatSettingsPanel(self.state)
         self.panel.setVisible(False)
         self.settings_button.toggled.connect(self.panel.setVisible)
+        self.completion = CompletionPanel(self.state)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(chat)
+        self.pages.addWidget(self.completion)
+        self.completion_button.toggled.connect(self._mode_chosen)
+        outer = QWidget()
+        outer_column = QVBoxLayout(outer)
+        outer_column.setContentsMargins(0, 0, 0, 0)
+        outer_column.addLayout(top)
+        outer_column.addWidget(self.pages, 1)
         split = QSplitter()
-        split.addWidget(chat)
+        split.addWidget(outer)
         split.addWidget(self.panel)
         split.setStretchFactor(0, 1)
         layout = QVBoxLayout(self)
@@ -104,6 +119,8 @@ class ChatPage(QWidget):
 
     def render(self) -> None:
         conv = self.state.conversation
+        if self.editing is not None and (conv is None or self.editing not in conv):
+            self._end_edit()                    # the message being edited was deleted, or another chat opened
         # The system prompt field is for a new chat; a started one edits it in the settings panel.
         self.system.setVisible(conv is None or not conv.path())
         if conv is None:
@@ -131,7 +148,7 @@ class ChatPage(QWidget):
             self._tick()
 
     def _settings_changed(self) -> None:
-        self.think.setCurrentText(self.state.chat_settings.think)
+        self.think.setCurrentText(self.state.chat_settings.think if self.think.isEnabled() else "off")
 
     def _update_buttons(self) -> None:
         busy, conv = self.state.busy, self.state.conversation
@@ -147,8 +164,13 @@ class ChatPage(QWidget):
                                         and not last.complete and cannot_continue is None)
         self.continue_button.setToolTip(cannot_continue or "Let the last reply go on where it stopped")
         no_think = model.unavailable("think") if model is not None else None
+        if no_think is None and model is not None and not model.is_remote and not model.thinks:
+            no_think = self.tr("Think modes are for RWKV-7 G0/G1 models; this model was not trained on them "
+                               "and would garble its replies")
         self.think.setEnabled(no_think is None)
         self.think.setToolTip(no_think or THINK_TIP)
+        if no_think is not None:
+            self.think.setCurrentText("off")            # what is sent: never a prefix the model cannot read
 
     def show_error(self, message: str) -> None:
         """A failed reply, said under the conversation; the next action clears it."""
@@ -173,7 +195,12 @@ class ChatPage(QWidget):
             self.state.draft_system = self.system.text().strip()
         editing = self.editing
         self._end_edit()
-        think = self.think.currentText()
+        think = self.think.currentText() if self.think.isEnabled() else "off"
+        conv = self.state.conversation
+        if editing is not None and conv is not None and editing in conv and conv.message(editing).role == "assistant":
+            self.input.clear()
+            asyncio.ensure_future(self.state.edit_reply(editing, text))
+            return
         request = (self.state.edit(editing, text, think) if editing is not None
                    else self.state.send(text, think))
         if request is not None:
@@ -187,20 +214,82 @@ class ChatPage(QWidget):
         self.show_error("")
         self.state.continue_reply()
 
+    def _mode_chosen(self, completion: bool) -> None:
+        self.pages.setCurrentWidget(self.completion if completion else self.pages.widget(0))
+        self.think.setVisible(not completion)
+        (self.completion.text if completion else self.input).setFocus()
+
     def stop(self) -> None:
+        if self.completion_button.isChecked():
+            self.state.stop_completion()
+            return
         if self.editing is not None and not self.state.busy:
             self._end_edit()
             self.input.clear()
         self.state.stop()
 
     def start_edit(self, message_id: int) -> None:
+        """Put a message back in the field: a message of the user's is resent, a reply is saved as
+        written (both as a new branch beside the old one)."""
         self.editing = message_id
-        self.input.setPlainText(self.state.conversation.message(message_id).text)
-        self.send_button.setText("Resend")
-        self.state.status.emit("Editing: Enter resends as a new branch, Esc cancels", 0)
+        msg = self.state.conversation.message(message_id)
+        self.input.setPlainText(msg.text)
+        self.input.moveCursor(QTextCursor.End)
+        if msg.role == "assistant":
+            self.send_button.setText(self.tr("Save reply"))
+            self.state.status.emit(self.tr("Editing the reply: Enter saves it as a new branch, Esc cancels"), 0)
+        else:
+            self.send_button.setText("Resend")
+            self.state.status.emit("Editing: Enter resends as a new branch, Esc cancels", 0)
         self.input.setFocus()
 
+    def edit_last(self) -> None:
+        """Edit the last message of the user's on the shown branch (Up in an empty field)."""
+        conv = self.state.conversation
+        last = next((m for m in reversed(conv.path()) if m.role == "user"), None) if conv is not None else None
+        if last is not None and not self.state.busy:
+            self.start_edit(last.id)
+
+    def last_reply(self) -> MessageView | None:
+        conv = self.state.conversation
+        return next((m for m in reversed(conv.path()) if m.role == "assistant"), None) if conv is not None else None
+
+    def copy_message(self, message_id: int | None = None) -> bool:
+        """Put a message's text (default: the last reply) on the clipboard."""
+        if message_id is None:
+            reply = self.last_reply()
+            if reply is None:
+                self.state.status.emit(self.tr("There is no reply to copy yet"), 5000)
+                return False
+            message_id = reply.id
+        QGuiApplication.clipboard().setText(self.state.text_of(message_id))
+        self.state.status.emit(self.tr("Copied the message"), 5000)
+        return True
+
+    def ask_delete(self, message_id: int) -> QMessageBox | None:
+        """Confirm, then delete a message and everything below it on every branch."""
+        conv = self.state.conversation
+        if conv is None or message_id not in conv:
+            return None
+        if self.state.busy:
+            self.state.status.emit(self.tr("Wait for the reply to finish (or stop it) before deleting"), 5000)
+            return None
+        below = _descendants(conv, message_id)
+        text = (self.tr("Delete this message? This cannot be undone.") if not below else
+                self.tr("Delete this message and the {0} message(s) after it, on every branch? "
+                        "This cannot be undone.").format(below))
+        box = QMessageBox(QMessageBox.Question, self.tr("Delete message"), text,
+                          QMessageBox.Yes | QMessageBox.Cancel, self)
+        box.setDefaultButton(QMessageBox.Cancel)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.accepted.connect(lambda: asyncio.ensure_future(self.state.delete_message(message_id)))
+        self.delete_box = box
+        box.open()
+        return box
+
     def _end_edit(self) -> None:
+        if self.editing is not None:
+            self.state.status.emit("", 1)          # the "Editing…" hint goes with the edit
         self.editing = None
         self.send_button.setText("Send")
 
@@ -219,6 +308,13 @@ class ChatPage(QWidget):
         kind, *args = url.path().split(":")
         if kind == "edit" and not self.state.busy:
             self.start_edit(int(args[0]))
+        elif kind == "copymsg":
+            self.copy_message(int(args[0]))
+        elif kind == "regen" and not self.state.busy:
+            self.show_error("")
+            self.state.regenerate(int(args[0]))
+        elif kind == "delete":
+            self.ask_delete(int(args[0]))
         elif kind == "branch":
             asyncio.ensure_future(self.state.switch_branch(int(args[0]), int(args[1])))
         elif kind == "copy":
@@ -235,3 +331,12 @@ class ChatPage(QWidget):
         box.accepted.connect(lambda: QDesktopServices.openUrl(url))
         self.link_box = box
         box.open()
+
+
+def _descendants(conv: ConversationView, message_id: int) -> int:
+    """How many messages lie below ``message_id``, on every branch."""
+    count, below = 0, list(conv.message(message_id).children)
+    while below:
+        count += 1
+        below.extend(conv.message(below.pop()).children)
+    return count

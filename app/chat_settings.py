@@ -1,4 +1,4 @@
-"""The conversation's settings panel: sampling, reply length and the system prompt.
+"""The conversation's settings panel: sampling, reply length, chat roles and the system prompt.
 
 Every conversation keeps its own settings (stored with it by the engine service); a new chat starts
 with those of the chat open before it. The panel shows the settings of the open conversation and
@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import PRESETS, SamplerSettings
+from engine import PRESETS, TEMPLATES, SamplerSettings
 from engine.service import ChatSettings
 
 from .state import AppState
@@ -65,6 +65,14 @@ class ChatSettingsPanel(QWidget):
         self.max_tokens.setToolTip("The longest a reply may be, in tokens (Continue goes on past it)")
         self.max_tokens.valueChanged.connect(self._edited)
         form.addRow("Max reply length:", self.max_tokens)
+        self.roles = QComboBox()
+        self.roles.addItem(self.tr("The model's own"), None)
+        for name, t in TEMPLATES.items():
+            self.roles.addItem(f"{t.user} / {t.assistant}", name)
+        self.roles.setToolTip(self.tr("The role names around each turn: User/Assistant for RWKV World and G1, "
+                                      "Bob/Alice for RWKV-4 Raven; from the next message on"))
+        self.roles.activated.connect(self._roles_chosen)
+        form.addRow(self.tr("Chat roles:"), self.roles)
         self.system = QPlainTextEdit(placeholderText="Instructions the model reads before the chat (optional)")
         self.system.setMaximumHeight(90)
         self.apply_system = QPushButton("Apply system prompt", clicked=self._system_applied)
@@ -83,6 +91,7 @@ class ChatSettingsPanel(QWidget):
         layout.addStretch()
         self._send_timer = QTimer(self, singleShot=True, interval=300, timeout=self._send)
         state.chatSettingsChanged.connect(self.fill)
+        state.modelChanged.connect(self.fill)
         self.fill()
 
     def fill(self) -> None:
@@ -95,6 +104,9 @@ class ChatSettingsPanel(QWidget):
                 box.setValue(getattr(s.sampler, name))
             self.top_k.setValue(s.sampler.top_k)
             self.max_tokens.setValue(s.max_tokens)
+            self.roles.setCurrentIndex(max(0, self.roles.findData(s.template)))
+            model = self.state.model
+            self.roles.setEnabled(model is None or not model.is_remote)
             if not self.system.hasFocus():
                 self.system.setPlainText(self.state.system_prompt)
         finally:
@@ -123,6 +135,11 @@ class ChatSettingsPanel(QWidget):
         sampler = dataclasses.replace(PRESETS[name], seed=current.sampler.seed,
                                       banned_tokens=current.sampler.banned_tokens)
         self.state.update_chat(dataclasses.replace(current, sampler=sampler, preset=name))
+
+    def _roles_chosen(self) -> None:
+        current = self.state.chat_settings
+        if current.template != self.roles.currentData():
+            self.state.update_chat(dataclasses.replace(current, template=self.roles.currentData()))
 
     def _edited(self) -> None:
         if not self._filling:

@@ -1,8 +1,8 @@
 """The conversation as the user reads it, and the field they type into.
 
 The view only draws: it is handed a conversation's snapshot and turns its active path into HTML
-(see :mod:`app.markup`). Actions on a message (edit, branch arrows, copy a code block) are links with an
-``action:`` scheme that the chat page handles.
+(see :mod:`app.markup`). Actions on a message (copy, edit, regenerate, delete, branch arrows, copy a
+code block) are links with an ``action:`` scheme that the chat page handles.
 """
 
 from __future__ import annotations
@@ -27,13 +27,16 @@ class MessageBox(QPlainTextEdit):
     every event the widget gets and must return a bool to C++ each time (and PySide 6.12 on
     Python 3.11 was seen to crash at exit after many such returns)."""
 
-    def __init__(self, send, **kw):
+    def __init__(self, send, up=None, **kw):
         super().__init__(**kw)
-        self._send = send
+        self._send, self._up = send, up
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if event.key() in (Qt.Key_Return, Qt.Key_Enter) and not event.modifiers() & Qt.ShiftModifier:
             self._send()
+            return
+        if event.key() == Qt.Key_Up and self._up is not None and not self.toPlainText():
+            self._up()          # Up in an empty field: edit the last message, as in most chat apps
             return
         super().keyPressEvent(event)
 
@@ -135,14 +138,18 @@ class ChatView(QTextBrowser):
         if count > 1:
             links.append(f'<a href="action:branch:{msg.id}:-1">‹</a> {pos}/{count} '
                          f'<a href="action:branch:{msg.id}:1">›</a>')
-        if msg.role == "user":
-            links.append(f'<a href="action:edit:{msg.id}">edit</a>')
+        if msg.role in ("user", "assistant"):
+            links.append(f'<a href="action:copymsg:{msg.id}">{self.tr("copy")}</a>')
+            links.append(f'<a href="action:edit:{msg.id}">{self.tr("edit")}</a>')
+            if msg.role == "assistant":
+                links.append(f'<a href="action:regen:{msg.id}">{self.tr("regenerate")}</a>')
+            links.append(f'<a href="action:delete:{msg.id}">{self.tr("delete")}</a>')
         head = f"<p><b>{ROLE_NAMES.get(msg.role, msg.role)}</b>&nbsp;&nbsp; {' &nbsp;·&nbsp; '.join(links)}</p>"
         body = body_html(text, c, self.code_blocks) if text.strip() else "<p>…</p>"
         foot = ""
         st = msg.stats
-        note = {"cancelled": " · stopped", "interrupted": " · stopped", "error": " · failed"}.get(
-            msg.stop_reason or "", "")
+        note = {"cancelled": " · " + self.tr("stopped"), "interrupted": " · " + self.tr("stopped"),
+                "error": " · " + self.tr("failed"), "edited": " · " + self.tr("edited")}.get(msg.stop_reason or "", "")
         if msg.role == "assistant" and st is not None:
             cached = (f" · prompt {st.prompt_tokens:,} tokens, {st.cached_tokens:,} from the server's state cache"
                       if st.cached_tokens else "")

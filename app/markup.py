@@ -1,4 +1,4 @@
-"""A reply's text as the HTML the chat view shows: Markdown prose, highlighted code blocks.
+"""A reply's text as the HTML the chat view shows: Markdown prose, code blocks highlighted by Pygments.
 
 Fenced code blocks (```lang) are cut out first and drawn by us, each with a ``Copy`` link
 (``action:copy:N``, N counting the blocks of the whole view); the prose between them goes through
@@ -34,28 +34,16 @@ class Colours:
     link: str
     code_bg: str
     user_bg: str
-    comment: str
-    string: str
-    number: str
-    keyword: str
     dark: bool
-
-    def syntax(self) -> dict[str, str]:
-        return {"comment": self.comment, "string": self.string, "number": self.number, "keyword": self.keyword}
 
 
 def colours_for(palette: QPalette) -> Colours:
-    """Theme colours for the chat: the palette's own, plus syntax colours readable on its base."""
+    """Theme colours for the chat, from the palette (code takes a light or dark Pygments style)."""
     base, text = palette.color(QPalette.Base), palette.color(QPalette.Text)
     dark = base.lightness() < 128
     code_bg = _mix(base, text, 0.07)
-    if dark:
-        syntax = ("#8b949e", "#a5d6ff", "#79c0ff", "#ff7b72")
-    else:
-        syntax = ("#6a737d", "#0a7a3a", "#005cc5", "#a626a4")
     user_bg = _mix(base, palette.color(QPalette.Highlight), 0.10)
-    return Colours(text.name(), _mix(base, text, 0.55), palette.color(QPalette.Link).name(), code_bg, user_bg,
-                   *syntax, dark)
+    return Colours(text.name(), _mix(base, text, 0.55), palette.color(QPalette.Link).name(), code_bg, user_bg, dark)
 
 
 def split_fences(text: str) -> list[tuple[str, str | None, str]]:
@@ -87,7 +75,7 @@ def body_html(text: str, colours: Colours, code_blocks: list[str]) -> str:
             f'<table width="100%" cellspacing="0" cellpadding="6" bgcolor="{colours.code_bg}">'
             f'<tr><td><span style="color:{colours.muted};">{label}</span></td>'
             f'<td align="right"><a href="action:copy:{n}">Copy</a></td></tr>'
-            f'<tr><td colspan="2"><pre style="font-family:monospace;">{highlight(part, lang or "", colours.syntax())}'
+            f'<tr><td colspan="2"><pre style="font-family:monospace;">{highlight(part, lang or "", colours.dark)}'
             "</pre></td></tr></table>")
     return "".join(out)
 
@@ -104,6 +92,16 @@ def prose_html(markdown: str) -> str:
     m = _BODY.search(doc.toHtml())
     body = _FIXED_COLOUR.sub("", m.group(1) if m else html.escape(markdown))
     return _LINK.sub(lambda a: a[0] if _WEB.match(html.unescape(a["href"])) else a["inner"], body)
+
+
+@lru_cache(maxsize=4096)
+def plain_title(text: str) -> str:
+    """A title (the first line of a message, often Markdown) as plain text for lists and tooltips:
+    ``**bold**``, ``# heading``, backticks and link syntax are read as Markdown and dropped."""
+    doc = QTextDocument()
+    doc.setMarkdown(text, _MARKDOWN)
+    plain = " ".join(doc.toPlainText().split())
+    return plain or text.strip()
 
 
 def _mix(a: QColor, b: QColor, t: float) -> str:

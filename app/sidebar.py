@@ -1,4 +1,8 @@
-"""The conversation list on the left: new chat, search, open, rename, delete with undo."""
+"""The conversation list on the left: new chat, search, open, rename, delete with undo.
+
+Delete (the context menu or the Del key) hides a conversation and offers Undo for
+:data:`UNDO_SECONDS`; after that it is purged from disk, text and states (leftovers of a quit
+within that time are purged at the next start, by :class:`app.state.AppState`)."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .markup import plain_title
 from .state import AppState
 
 UNDO_SECONDS = 10
@@ -47,8 +52,7 @@ class Sidebar(QWidget):
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(self.undo_label, 1)
         bar.addWidget(self.undo_button)
-        self._undo_timer = QTimer(self, singleShot=True, interval=UNDO_SECONDS * 1000,
-                                  timeout=lambda: self.undo_bar.setVisible(False))
+        self._undo_timer = QTimer(self, singleShot=True, interval=UNDO_SECONDS * 1000, timeout=self._undo_expired)
         self._deleted: int | None = None
         for w in (self.new_button, self.search, self.conversations, self.undo_bar):
             layout.addWidget(w)
@@ -60,9 +64,10 @@ class Sidebar(QWidget):
     def refresh(self) -> None:
         self.conversations.clear()
         for conv in self.state.conversations(self.search.text().strip() or None):
-            item = QListWidgetItem(conv.title)
+            title = plain_title(conv.title)
+            item = QListWidgetItem(title)
             item.setData(Qt.UserRole, conv.id)
-            item.setToolTip(f"{conv.title}\n{conv.model_name}")
+            item.setToolTip(f"{title}\n{conv.model_name}")
             self.conversations.addItem(item)
         self._select_current()
 
@@ -96,6 +101,13 @@ class Sidebar(QWidget):
         self.undo_label.setText(f"Deleted “{title}”")
         self.undo_bar.setVisible(True)
         self._undo_timer.start()
+
+    def _undo_expired(self) -> None:
+        """Too late to undo: the deleted conversation's text and states leave the disk now."""
+        self.undo_bar.setVisible(False)
+        if self._deleted is not None:
+            self._deleted = None
+            asyncio.ensure_future(self.state.purge_deleted())
 
     def _undo(self) -> None:
         if self._deleted is not None:

@@ -49,8 +49,11 @@ class AppState(QObject):
     messageChanged = Signal(int)         # one message of .conversation grew (streamed text) or got its stats
     chatSettingsChanged = Signal()       # .chat_settings / .system_prompt
     preferenceChanged = Signal(str)      # a key of .settings
-    status = Signal(str, int)            # a message for the status bar, how long to show it (ms; 0: until replaced)
+    status = Signal(str, int)            # a message for the status bar, how long to show it (ms; 0: progress,
+                                         # until the next message replaces it)
     failed = Signal(str, str, bool)      # title, message, whether it is the open conversation's reply
+    completionDelta = Signal(str)        # a piece of the plain completion being written
+    completionEnded = Signal(str, int, float)   # why it ended ("stop", "length", "cancelled", "failed"), tokens, s
 
     def __init__(self, service: EngineService, settings: Settings):
         super().__init__()
@@ -63,9 +66,11 @@ class AppState(QObject):
         self.draft_system = ""
         self.loading = ""                                      # the model being loaded
         self._replies: dict[int, int | None] = {}              # request -> its conversation (None: being created)
+        self._completion: int | None = None                    # the plain completion's request, while it runs
         self._bridge = _Bridge()
         self._bridge.event.connect(self._on_event)
         self._unsubscribe = service.subscribe(self._bridge.event.emit)
+        service.submit(C.PurgeDeleted())        # conversations deleted in an earlier run, past their undo
         self.server = LocalServer(self)                        # the local OpenAI-compatible server
 
     # -- what views read ---------------------------------------------------------------------------
@@ -119,8 +124,10 @@ class AppState(QObject):
             event = await self._ask(command)
         finally:
             self.loading = ""
+        if not isinstance(event, E.ModelLoaded):      # not "Loading…" forever: the dialog says why
+            self.status.emit(self.tr("Could not load {0}").format(label), 10000)
         if isinstance(event, E.ModelLoaded):
-            current = self.conversation
+            current, previous = self.conversation, self.model
             self.model, self.tuning = event.model, None
             if isinstance(command, C.ConnectRemote):
                 prefs["remote_url"], prefs["remote_model"] = event.model.remote, event.model.name
@@ -133,9 +140,22 @@ class AppState(QObject):
             self._show(None)
             if current is not None and current.model_fingerprint == event.model.fingerprint:
                 await self.open(current.id)       # the same weights in another precision: go on
+                self._say_what_changed(previous, event.model, current.title)
+            elif current is not None:
+                self.status.emit(self.tr("“{0}” was written with {1}: it stays in the list, for that model. "
+                                         "New chats use {2}.").format(current.title, current.model_name,
+                                                                      event.model.name), 15000)
         self.busyChanged.emit(self.busy)
         self.conversationsChanged.emit()
         return isinstance(event, E.ModelLoaded)
+
+    def _say_what_changed(self, before: ModelView | None, now: ModelView, title: str) -> None:
+        if before is None or before.is_remote or now.is_remote:
+            return
+        was, new = f"{before.device.upper()} {before.precision}", f"{now.device.upper()} {now.precision}"
+        if was != new:
+            self.status.emit(self.tr("Now {0} (was {1}): “{2}” goes on from its saved state").format(new, was, title),
+                             15000)
 
     async def apply_tuning(self, path: str | None) -> bool:
         event = await self._ask(C.ApplyTuning(path))
@@ -179,6 +199,44 @@ class AppState(QObject):
         if self.conversation is None or self.busy:
             return None
         return self._reply(C.Regenerate(self.conversation.id, message_id), self.conversation.id)
+
+    async def edit_reply(self, message_id: int, text: str) -> bool:
+        """Reply ``message_id`` as the user wrote it, a new branch beside the model's."""
+        if self.conversation is None or self.busy:
+            return False
+        event = await self._ask(C.EditReply(self.conversation.id, message_id, text))
+        if isinstance(event, E.ConversationChanged) and self._current(event.conversation.id):
+            self._show(event.conversation)
+            self.status.emit(self.tr("Reply edited: the old one is the branch beside it"), 5000)
+        return isinstance(event, E.ConversationChanged)
+
+    async def delete_message(self, message_id: int) -> bool:
+        """Delete a message and everything below it (every branch), for good."""
+        if self.conversation is None or self.busy:
+            return False
+        event = await self._ask(C.DeleteMessage(self.conversation.id, message_id))
+        if isinstance(event, E.ConversationChanged) and self._current(event.conversation.id):
+            self._show(event.conversation)
+            self.status.emit(self.tr("Message deleted"), 5000)
+        return isinstance(event, E.ConversationChanged)
+
+    @property
+    def completing(self) -> bool:
+        return self._completion is not None
+
+    def complete(self, text: str) -> int | None:
+        """Continue ``text`` as it is, with no chat template (the chat settings' sampler and length)."""
+        if self.model is None or self.completing or not text.strip():
+            return None
+        settings = self.chat_settings
+        request, _ = self.service.submit(C.Complete((text,), sampler=settings.sampler,
+                                                    max_tokens=settings.max_tokens))
+        self._completion = request
+        return request
+
+    def stop_completion(self) -> None:
+        if self._completion is not None:
+            self.service.stop_request(self._completion)
 
     def continue_reply(self) -> int | None:
         if self.conversation is None or self.busy:
@@ -245,6 +303,19 @@ class AppState(QObject):
             self.status.emit(f"Saved the conversation and its state to {Path(path).name}", 5000)
         return isinstance(event, E.Exported)
 
+    async def export_text(self, path: Path, format: str) -> bool:
+        """The open conversation as Markdown or JSON (text only, no state)."""
+        if self.conversation is None:
+            return False
+        event = await self._ask(C.ExportText(self.conversation.id, str(path), format))
+        if isinstance(event, E.Exported):
+            self.status.emit(self.tr("Exported the conversation to {0}").format(Path(path).name), 5000)
+        return isinstance(event, E.Exported)
+
+    async def purge_deleted(self) -> None:
+        """Remove deleted conversations (their text and states) from disk for good."""
+        await self._ask(C.PurgeDeleted())
+
     async def import_(self, path: Path) -> bool:
         event = await self._ask(C.Import(str(path)))
         if isinstance(event, E.ConversationOpened):
@@ -289,6 +360,9 @@ class AppState(QObject):
         return self.conversation is not None and conv == self.conversation.id
 
     def _on_event(self, event: E.Event) -> None:
+        if self._completion is not None and event.request == self._completion:
+            self._completion_event(event)
+            return
         handler: Callable | None = _HANDLERS.get(type(event))
         if handler is not None:
             handler(self, event)
@@ -301,6 +375,17 @@ class AppState(QObject):
             self._replies.pop(event.request, None)
             self.busyChanged.emit(self.busy)
             self.conversationsChanged.emit()
+
+    def _completion_event(self, event: E.Event) -> None:
+        if isinstance(event, E.CompletionDelta):
+            self.completionDelta.emit(event.text)
+        elif isinstance(event, E.CompletionFinished):
+            self._completion = None
+            self.completionEnded.emit(event.stop_reason, event.completion_tokens, event.seconds)
+        elif isinstance(event, E.Failed):
+            self._completion = None
+            self.failed.emit(event.title, event.message, False)
+            self.completionEnded.emit("failed", 0, 0.0)
 
     def _opened(self, event: E.ConversationOpened) -> None:
         if self._replies.get(event.request, 0) is None:         # our new chat now exists
@@ -333,7 +418,7 @@ class AppState(QObject):
             if st is not None:
                 stopped = " — stopped" if isinstance(event, E.Stopped) else ""
                 self.status.emit(f"{st.new_tokens} tokens in {st.seconds:.1f} s ({st.tokens_per_s:.1f} tokens/s)"
-                                 f"{stopped}", 0)
+                                 f"{stopped}", 15000)
         else:           # the prompt was dropped: the service says how the message stands now
             self.status.emit("Stopped before the reply began", 5000)
             if isinstance(event, E.Stopped) and event.prompt is not None:

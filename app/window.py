@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QSplitter,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -41,6 +43,7 @@ from .state import AppState
 
 MODEL_FILTER = "RWKV models (*.pth *.safetensors);;All files (*)"
 # Official state tuning is a .pth; Ai00 writes .state (safetensors); conversions use .safetensors.
+STATUS_MS = 10000       # how long a status message stays unless it says otherwise
 TUNING_FILTER = "State-tuning files (*.pth *.state *.safetensors);;All files (*)"
 
 
@@ -58,7 +61,7 @@ class MainWindow(QMainWindow):
         state.modelChanged.connect(self._model_changed)
         state.tuningChanged.connect(self._show_header)
         state.busyChanged.connect(lambda _: self.load_progress.setVisible(bool(state.loading)))
-        state.status.connect(lambda message, ms: self.statusBar().showMessage(message, ms))
+        state.status.connect(self.show_status)
         state.failed.connect(self._failed)
 
     # -- layout ------------------------------------------------------------------------------
@@ -72,8 +75,13 @@ class MainWindow(QMainWindow):
         self.hardware.setToolTip("Where the model runs, and in which precision")
         self.hardware.setSizeAdjustPolicy(QComboBox.AdjustToContents)
         self.hardware.activated.connect(lambda _: asyncio.ensure_future(self._hardware_chosen()))
+        self.clear_tuning = QToolButton(text=self.tr("Clear state tuning"), visible=False)
+        self.clear_tuning.setToolTip(self.tr("New chats start from the model's own state again (chats begun with "
+                                             "the tuning keep it)"))
+        self.clear_tuning.clicked.connect(lambda: asyncio.ensure_future(self.apply_tuning(None)))
         top = QHBoxLayout()
         top.addWidget(self.header, 1)
+        top.addWidget(self.clear_tuning)
         top.addWidget(self.hardware)
 
         split = QSplitter()
@@ -121,9 +129,37 @@ class MainWindow(QMainWindow):
                          triggered=lambda: asyncio.ensure_future(self.tuning_dialog()))
         clear_tuning = QAction("Clear state tuning", self,
                                triggered=lambda: asyncio.ensure_future(self.apply_tuning(None)))
-        for a in (new, open_model, open_folder, remote, tuning, clear_tuning, save_state, load_state, stop, quit_):
+        export_md = QAction(self.tr("Export as Markdown…"), self,
+                            triggered=lambda: asyncio.ensure_future(self.export_text_dialog("markdown")))
+        export_json = QAction(self.tr("Export as JSON…"), self,
+                              triggered=lambda: asyncio.ensure_future(self.export_text_dialog("json")))
+        for a in (new, open_model, open_folder, remote, tuning, clear_tuning, save_state, load_state):
+            file_menu.addAction(a)
+        file_menu.addSeparator()
+        for a in (export_md, export_json):
+            file_menu.addAction(a)
+        file_menu.addSeparator()
+        for a in (stop, quit_):
             file_menu.addAction(a)
         self.addAction(stop)
+
+        edit_menu = self.menuBar().addMenu(self.tr("&Edit"))
+        find = QAction(self.tr("Search conversations and messages"), self, shortcut=QKeySequence.Find,
+                       triggered=self.find)
+        copy_reply = QAction(self.tr("Copy last reply"), self, shortcut=QKeySequence("Ctrl+Shift+C"),
+                             triggered=lambda: self.chat.copy_message())
+        # Up is the message field's own key (MessageBox), not a shortcut: shown beside the item only.
+        edit_last = QAction(self.tr("Edit last message") + "\tUp", self, triggered=self.chat.edit_last)
+        regenerate = QAction(self.tr("Regenerate"), self, shortcut=QKeySequence("Ctrl+R"),
+                             triggered=self.chat.regenerate)
+        for a in (find, copy_reply, edit_last, regenerate):
+            edit_menu.addAction(a)
+        self.addActions([find, copy_reply, regenerate])
+        self.shortcut_actions = [new, find, copy_reply, edit_last, regenerate, stop, quit_]
+
+        help_menu = self.menuBar().addMenu(self.tr("&Help"))
+        help_menu.addAction(QAction(self.tr("Keyboard shortcuts"), self, triggered=self.show_shortcuts))
+        help_menu.addAction(QAction(self.tr("About RWKV Desktop"), self, triggered=self.show_about))
         # actions that need a model on this computer: (action, feature, its tooltip when available)
         self.local_actions = [(tuning, "tuning", ""), (clear_tuning, "tuning", ""), (save_state, "save_state", ""),
                               (load_state, "load_state", "")]
@@ -143,22 +179,27 @@ class MainWindow(QMainWindow):
             action.setEnabled(why is None)
             action.setToolTip(why or tip or action.text())
         if model is not None and model.is_remote:
-            self.state_label.setText("Remote: the server's state cache reads only each new turn" if
-                                     model.server == "rwkv-desktop" else "Remote: every message resends the chat")
+            self.state_label.setText(self.tr("Remote server"))
+            self.state_label.setToolTip("Remote: the server's state cache reads only each new turn" if
+                                        model.server == "rwkv-desktop" else "Remote: every message resends the chat")
         elif model is not None:
-            self.state_label.setText(f"State {model.state_bytes / 2**20:.2f} MiB — constant, "
-                                     "whatever the length of the chat")
+            self.state_label.setText(self.tr("State {0} MiB").format(f"{model.state_bytes / 2**20:.2f}"))
+            self.state_label.setToolTip(self.tr("The whole chat lives in a state of this size: constant, whatever "
+                                                "the length of the chat"))
 
     def _show_header(self) -> None:
         m = self.state.model
         if m is None:
             self.header.setText("No model loaded")
+            self.clear_tuning.setVisible(False)
             return
         if m.is_remote:
+            self.clear_tuning.setVisible(False)
             self.header.setText(f"<b>{html.escape(m.name)}</b> — remote server {html.escape(m.remote)}")
             self.header.setToolTip(m.description[0].upper() + m.description[1:] + ".")
             return
         self.header.setToolTip("")
+        self.clear_tuning.setVisible(bool(self.state.tuning))
         tuning = f" · state tuning: {html.escape(self.state.tuning)}" if self.state.tuning else ""
         device = "CPU" if m.device == "cpu" else m.device.upper()
         self.header.setText(f"<b>{html.escape(m.name)}</b> — RWKV-{m.generation}, {m.n_params / 1e6:.1f}M "
@@ -219,11 +260,22 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
+    def show_status(self, message: str, ms: int = STATUS_MS) -> None:
+        """A message in the status bar, elided to the room left of the permanent labels (so it never
+        runs under the state size) with the whole of it as the tooltip. ``ms`` 0 keeps it until the
+        next one: only for progress that a later message replaces (loading, generating)."""
+        bar = self.statusBar()
+        right = min((w.x() for w in (self.load_progress, self.state_label) if w.isVisible()), default=bar.width())
+        text = bar.fontMetrics().elidedText(message, Qt.ElideRight, max(right - 24, 120))
+        self.status_ms = ms
+        bar.setToolTip(message if text != message else "")
+        bar.showMessage(text, ms)
+
     def _needs_local(self, feature: str) -> bool:
         """Say why ``feature`` is off (a remote server), if it is."""
         why = self.state.model.unavailable(feature) if self.state.model is not None else None
         if why:
-            self.statusBar().showMessage(why, 10000)
+            self.show_status(why)
         return why is not None
 
     # -- state tuning, export and import ----------------------------------------------------------
@@ -242,7 +294,7 @@ class MainWindow(QMainWindow):
         a name that says another generation); a file for another model is refused with its message
         and nothing changes."""
         if self.state.model is None:
-            self.statusBar().showMessage("Load a model first: a state-tuning file belongs to one model")
+            self.show_status("Load a model first: a state-tuning file belongs to one model")
             return False
         return await self.state.apply_tuning(path)
 
@@ -250,7 +302,7 @@ class MainWindow(QMainWindow):
         if self._needs_local("save_state"):
             return
         if self.state.conversation is None:
-            self.statusBar().showMessage("Open a conversation to save it")
+            self.show_status("Open a conversation to save it")
             return
         path, _ = QFileDialog.getSaveFileName(self, "Save conversation and state", "conversation.rwkvchat",
                                               "RWKV Desktop conversations (*.rwkvchat)")
@@ -259,6 +311,17 @@ class MainWindow(QMainWindow):
 
     async def export_to(self, path: Path) -> bool:
         return await self.state.export(path)
+
+    async def export_text_dialog(self, format: str) -> None:
+        if self.state.conversation is None:
+            self.show_status(self.tr("Open a conversation to export it"))
+            return
+        suffix, kind = (".md", self.tr("Markdown (*.md)")) if format == "markdown" else \
+            (".json", self.tr("JSON (*.json)"))
+        name = _file_name(self.state.conversation.title) + suffix
+        path, _ = QFileDialog.getSaveFileName(self, self.tr("Export the conversation"), str(Path.home() / name), kind)
+        if path:
+            await self.state.export_text(Path(path), format)
 
     async def import_dialog(self) -> None:
         if self._needs_local("load_state"):
@@ -273,12 +336,58 @@ class MainWindow(QMainWindow):
             return False
         return await self.state.import_(path)
 
+    # -- shortcuts and help -----------------------------------------------------------------------
+
+    def find(self) -> None:
+        """Ctrl+F: the conversation list's search (titles and the text of every message)."""
+        self.tabs.setCurrentIndex(0)
+        self.sidebar.search.setFocus()
+        self.sidebar.search.selectAll()
+
+    def shortcuts_text(self) -> str:
+        rows = [(self.tr("Send"), "Enter"), (self.tr("New line"), "Shift+Enter")]
+        for a in self.shortcut_actions:
+            what, _, keys = a.text().replace("&", "").partition("\t")
+            if keys:
+                what += self.tr(" (in an empty message field)")
+            rows.append((what, keys or a.shortcut().toString(QKeySequence.NativeText)))
+        return "".join(f"<tr><td>{html.escape(what)}</td><td>&nbsp;&nbsp;<b>{html.escape(keys)}</b></td></tr>"
+                       for what, keys in rows)
+
+    def show_shortcuts(self) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Information, self.tr("Keyboard shortcuts"),
+                          f"<table>{self.shortcuts_text()}</table>", QMessageBox.Ok, self)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        self.help_box = box
+        box.open()
+        return box
+
+    def about_text(self) -> str:
+        folder = html.escape(str(self.state.service.store.data_dir))
+        return self.tr(
+            "<h3>RWKV Desktop {0}</h3><p>Runs RWKV language models on this computer: chats stay here, "
+            "with their states.</p>"
+            "<p><b>Data folder</b> (conversations, states, settings):<br>{1}</p>"
+            "<p><b>Licences</b>: RWKV Desktop is under the Apache License 2.0. It uses Qt for Python "
+            "(PySide6, LGPL-3.0), PyTorch (BSD-3-Clause), Hugging Face tokenizers, safetensors and "
+            "huggingface_hub (Apache-2.0), Pygments (BSD-2-Clause), NumPy (BSD-3-Clause), Starlette "
+            "and Uvicorn (BSD-3-Clause). RWKV models are published by their authors under their own "
+            "licences (the official RWKV-7 models: Apache-2.0).</p>").format(html.escape(_version()), folder)
+
+    def show_about(self) -> QMessageBox:
+        box = QMessageBox(QMessageBox.NoIcon, self.tr("About RWKV Desktop"), self.about_text(), QMessageBox.Ok, self)
+        box.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        self.help_box = box
+        box.open()
+        return box
+
     # -- failures and the window -------------------------------------------------------------------
 
     def _failed(self, title: str, message: str, inline: bool) -> None:
         if inline:
             self.chat.show_error(message)
-            self.statusBar().showMessage(title, 10000)
+            self.show_status(title)
             return
         self.failure = (title, message)
         box = QMessageBox(QMessageBox.Warning, title, message, QMessageBox.Ok, self)
@@ -295,3 +404,18 @@ class MainWindow(QMainWindow):
         self.state.stop()
         self.models.pause_downloads()
         super().closeEvent(event)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rwkv-desktop")
+    except PackageNotFoundError:        # run from a source tree that was never installed
+        return "(development)"
+
+
+def _file_name(title: str) -> str:
+    """A conversation's title as a file name to suggest: letters, digits and a few marks only."""
+    name = re.sub(r"[^\w .,()-]+", "", title, flags=re.UNICODE).strip(" .")[:60]
+    return name or "conversation"

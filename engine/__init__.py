@@ -31,6 +31,7 @@ _EXPORTS = {
     "Generation": ".text.generation",
     "ChatSession": ".text.chat",
     "THINK_MODES": ".text.chat",
+    "TEMPLATES": ".text.chat",
 }
 
 __all__ = sorted(_EXPORTS) + ["errors"]

@@ -10,6 +10,7 @@ so that it is caught half-way), and saves PNGs of the window as it is drawn:
 - ``main-window.png``: the chat, resumed from its saved state
 - ``chat-settings.png``: the same with the conversation's settings panel open
 - ``chat-dark.png``: the same in the dark theme
+- ``message-actions.png``: the links on every message, and a reply edited by hand (a branch)
 - ``models.png``: the model library, the catalog with the recommended pick, a download in progress
 - ``settings.png``: mirror, folders, theme and the detected hardware
 - ``server.png``: the local server on, after a few requests from another app (its log)
@@ -83,6 +84,16 @@ async def scene(window, app, out: Path, hub_server) -> None:
     _save(window, out, "chat-dark.png")
     window.settings_page.theme.setCurrentText("Light")
     theme.apply("Light")
+
+    # The message links, and a reply edited by hand (with a code block) on its own branch.
+    chat.start_edit(chat.last_reply().id)
+    chat.input.setPlainText('"The boats waited in the harbor until the storm passed." In code:\n'
+                            "```python\nplaces = {'harbor': 'a sheltered place for ships'}\n"
+                            "for word, meaning in places.items():\n    print(f'{word}: {meaning}')  # 1 line\n```")
+    chat.send()
+    await _wait(lambda: window.state.conversation.path()[-1].stop_reason == "edited")
+    await _settle(app)
+    _save(window, out, "message-actions.png")
 
     # A download from the stand-in Hub, typed in as a mirror in Settings.
     real = next(e for e in hub.catalog() if e.filename == STANDIN)

@@ -100,6 +100,25 @@ class Regenerate(Command):
 
 
 @dataclass(frozen=True)
+class EditReply(Command):
+    """Assistant reply ``message`` replaced by ``text`` as a new branch beside it (the old reply
+    stays); nothing is generated. -> ConversationChanged"""
+
+    conversation: int
+    message: int
+    text: str
+
+
+@dataclass(frozen=True)
+class DeleteMessage(Command):
+    """A user message or reply removed for good with everything below it, on every branch (the
+    system prompt is changed with UpdateConversation instead). -> ConversationChanged"""
+
+    conversation: int
+    message: int
+
+
+@dataclass(frozen=True)
 class Continue(Command):
     """The last reply, unfinished, goes on from where it stopped. -> Finished | Stopped"""
 
@@ -150,6 +169,21 @@ class RestoreConversation(Command):
 
 
 @dataclass(frozen=True)
+class PurgeDeleted(Command):
+    """Remove deleted conversations (and state files nothing names) from disk for good. -> Done"""
+
+
+@dataclass(frozen=True)
+class ExportText(Command):
+    """The conversation's active branch as a readable file without states: ``format`` is
+    "markdown" or "json" (see :mod:`engine.service.transcripts`). -> Exported"""
+
+    conversation: int
+    path: str
+    format: str = "markdown"
+
+
+@dataclass(frozen=True)
 class Export(Command):
     """The conversation and its latest state in one file. -> Exported"""
 
@@ -193,6 +227,6 @@ class Complete(Command):
 
 
 __all__ = ["ApplyTuning", "CloseConversation", "Command", "Complete", "ConnectRemote", "Continue",
-           "DeleteConversation", "Edit",
-           "Export", "Import", "LoadModel", "NewConversation", "OpenConversation", "Regenerate",
+           "DeleteConversation", "DeleteMessage", "Edit", "EditReply", "Export", "ExportText", "Import",
+           "LoadModel", "NewConversation", "OpenConversation", "PurgeDeleted", "Regenerate",
            "RestoreConversation", "SaveState", "Send", "Stop", "SwitchBranch", "UpdateConversation"]

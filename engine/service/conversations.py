@@ -18,7 +18,7 @@ from engine.service.checkpoints import DiskCheckpoints
 from engine.service.remote import REMOTE_FINGERPRINT, NoCheckpoints, RemoteChat, RemoteServer
 from engine.service.store import Conversation, ConversationStore
 from engine.service.views import ChatSettings, ConversationView, MessageView, ReplyStats
-from engine.text.chat import ChatSession, Message
+from engine.text.chat import ChatSession, Message, template_for
 from engine.text.tokenizer import Tokenizer
 
 
@@ -55,6 +55,8 @@ class Live:
         """Used from the next reply on (never in the middle of one)."""
         self.settings = settings
         self.session.settings, self.session.max_tokens = settings.sampler, settings.max_tokens
+        if isinstance(self.session, ChatSession):     # the roles of the next turns (a remote server has its own)
+            self.session.template = template_for(self.session.model, self.session.tokenizer, settings.template)
 
 
 def tuning_name(conv: Conversation) -> str | None:
@@ -74,7 +76,7 @@ def open_live(store: ConversationStore, conv_id: int, model: Model, tokenizer: T
     settings = ChatSettings.from_dict(conv.settings)
     checkpoints = DiskCheckpoints(store, conv.id, model, initial, keep=keep)
     session = ChatSession.restore(model, tokenizer, store.load_messages(conv.id), settings=settings.sampler,
-                                  max_tokens=settings.max_tokens, checkpoints=checkpoints)
+                                  max_tokens=settings.max_tokens, checkpoints=checkpoints, template=settings.template)
     if conv.root_active is not None and conv.root_active in session.root.children:
         session.root.active_child = conv.root_active
     stats = _stats_of(store, conv.id)
@@ -111,7 +113,7 @@ def new_live(store: ConversationStore, model: Model, tokenizer: Tokenizer, *, ti
         store.save_initial_state(conv.id, initial)
     checkpoints = DiskCheckpoints(store, conv.id, model, initial, keep=keep)
     session = ChatSession(model, tokenizer, system=system_prompt or None, settings=settings.sampler,
-                          max_tokens=settings.max_tokens, checkpoints=checkpoints)
+                          max_tokens=settings.max_tokens, checkpoints=checkpoints, template=settings.template)
     if session.root.children:
         store.save_tree(conv.id, [session.messages[i] for i in session.root.children])
     return Live(conv.id, conv.title, system_prompt, settings, tuning_name(conv), Path(conv.model_path).name,

@@ -26,7 +26,9 @@ def describe(error: BaseException) -> tuple[str, str]:
 COMMAND_TITLES = {C.LoadModel: "Could not load the model", C.ApplyTuning: "Could not use the state-tuning file",
                   C.Import: "Could not load the conversation", C.Export: "Could not save the conversation",
                   C.OpenConversation: "Could not open the conversation", C.SaveState: "Could not save the state",
-                  C.ConnectRemote: "Could not use the remote server"}
+                  C.ConnectRemote: "Could not use the remote server",
+                  C.ExportText: "Could not export the conversation", C.EditReply: "Could not edit the reply",
+                  C.DeleteMessage: "Could not delete the message"}
 _TITLES = {"OtherModelError": "Another model", "InvalidOutputError": "The model failed",
            "StoreError": "Conversation database", "ConversationNotFoundError": "Conversation not found",
            "OutOfMemoryError": "Out of memory", "IncompatibleStateError": "Wrong state file",

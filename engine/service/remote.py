@@ -226,6 +226,12 @@ class RemoteChat(MessageTree):
     def _system_segment(self, text: str) -> tuple[str, list[int]]:
         return _normalise(text), []
 
+    def _reply_segment(self, user: Message, text: str) -> tuple[str, list[int]]:
+        body = _normalise(text)
+        if not body:
+            raise EmptyPromptError("The reply is empty.")
+        return body, []
+
     def _sampler(self) -> SamplerSettings:
         settings = self.settings
         if settings.seed is not None:   # reproducible chat, yet every regenerate draws anew

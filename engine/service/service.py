@@ -34,6 +34,7 @@ from typing import Any
 
 from engine.errors import EmptyPromptError, EngineError
 from engine.service import commands as C
+from engine.service import transcripts
 from engine.service.backends import Backends, LocalModelNeeded
 from engine.service.completions import CompletionJob
 from engine.service.conversations import Live, new_live, new_remote_live, open_live, open_remote_live
@@ -377,6 +378,49 @@ class EngineService(Backends):
     def _restoreconversation(self, request: int, cmd: C.RestoreConversation) -> Event:
         self.store.undelete(cmd.conversation)
         return ConversationsChanged(request)
+
+    def _purgedeleted(self, request: int, cmd: C.PurgeDeleted) -> Event:
+        self.store.purge_deleted()
+        return Done(request)
+
+    def _exporttext(self, request: int, cmd: C.ExportText) -> Event:
+        transcripts.write(self._live_conversation(cmd.conversation).view(), Path(cmd.path), cmd.format)
+        return Exported(request, cmd.conversation, cmd.path)
+
+    def _deletemessage(self, request: int, cmd: C.DeleteMessage) -> Event:
+        live = self._live_conversation(cmd.conversation)
+        if live.busy:
+            raise EngineError("Wait for the reply to finish (or stop it) before deleting a message.")
+        session = live.session
+        msg = session.messages.get(cmd.message)
+        if msg is None or msg.role not in ("user", "assistant"):
+            raise EngineError("Only your messages and the replies can be deleted; the system prompt is changed "
+                              "in the chat settings.")
+        parent = session.messages[msg.parent]
+        removed = session.remove(msg.id)
+        for mid in removed:
+            live.checkpoints.discard(mid)
+            live.stats.pop(mid, None)
+        self.store.delete_messages(live.id, removed)
+        self._store_choice(live, parent)
+        return ConversationChanged(request, live.view())
+
+    def _editreply(self, request: int, cmd: C.EditReply) -> Event:
+        live = self._ready(cmd.conversation)
+        if cmd.message not in live.session.messages:
+            raise EngineError(f"There is no message {cmd.message} in this conversation.")
+        reply = live.session.edit_reply(cmd.message, cmd.text)
+        parent = live.session.messages[reply.parent]
+        self.store.save_messages(live.id, [(reply, None)])
+        self._store_choice(live, parent)
+        return ConversationChanged(request, live.view())
+
+    def _store_choice(self, live: Live, parent) -> None:
+        """Store which child of ``parent`` is shown (the root's choice is a field of the conversation)."""
+        if parent.role == "root":
+            self.store.update(live.id, root_active=parent.active_child)
+        else:
+            self.store.save_tree(live.id, [parent])
 
     def _export(self, request: int, cmd: C.Export) -> Event:
         self._need_model("save_state")

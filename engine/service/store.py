@@ -58,6 +58,7 @@ _UPSERT = """INSERT INTO messages (conversation_id, id, parent, role, text, toke
 
 
 DATABASE = "conversations.sqlite3"
+IMPORTED = " (imported)"
 TEMP_AGE = 600          # seconds: a temp file this old is what an interrupted write left behind
 
 
@@ -272,6 +273,8 @@ class ConversationStore:
             db = self._conn()
             alive = {str(r[0]) for r in db.execute("SELECT id FROM conversations")}
             named = {r[0] for r in db.execute("SELECT state_file FROM messages WHERE state_file IS NOT NULL")}
+            named |= {r[0] for r in db.execute("SELECT initial_state FROM conversations "
+                                               "WHERE initial_state IS NOT NULL")}
             for folder in self.states.iterdir():
                 if folder.is_dir() and folder.name not in alive:
                     shutil.rmtree(folder, ignore_errors=True)
@@ -302,7 +305,8 @@ class ConversationStore:
         self._save(conv_id, [(m, None) for m in messages], stats or {})
 
     def delete_messages(self, conv_id: int, ids: Iterable[int]) -> None:
-        """Remove messages that have no children (a system prompt replaced before the chat began)."""
+        """Remove messages and their state files: a system prompt replaced before the chat began, or a
+        message deleted with everything below it (``ids`` must then hold the whole subtree)."""
         ids = list(ids)
         with self._write() as db:
             files = [r[0] for i in ids for r in db.execute(
@@ -372,7 +376,8 @@ class ConversationStore:
         """A new conversation from :meth:`export`'s file; nothing is written unless ``model`` fits it.
 
         The copy is tied to the local model's path (the exporting machine's path means nothing
-        here) and counts as just changed, so it appears at the top of the list.
+        here) and counts as just changed, so it appears at the top of the list; its title says it
+        is an imported copy (:func:`imported_title`), so it is not mistaken for the original.
         """
         from engine.service.store_io import check_vocabulary, read_export, tokens_to
 
@@ -391,7 +396,8 @@ class ConversationStore:
                                    f"{state.tokens_seen} tokens, but the messages up to the one it belongs to "
                                    f"hold {tokens_to(imp.rows, imp.state_message)}.")
         with self._write() as db:
-            conv_id = self._insert_conversation(db, imp.title, imp.created, now, str(model.info.path),
+            conv_id = self._insert_conversation(db, imported_title(imp.title), imp.created, now,
+                                                str(model.info.path),
                                                 model.info.fingerprint, imp.system_prompt, imp.settings,
                                                 imp.tuning_path)
             state_file = None
@@ -475,6 +481,11 @@ class ConversationStore:
                     db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conv_id))
             for name in stale:
                 (self.states / name).unlink(missing_ok=True)
+
+
+def imported_title(title: str) -> str:
+    """An imported copy's title, told apart from the conversation it was exported from."""
+    return title if title.endswith(IMPORTED) else f"{title}{IMPORTED}"
 
 
 def _casefold(text: str | None) -> str | None:

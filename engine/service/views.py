@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any
 
-from engine.text.chat import WORLD, ChatTemplate
+from engine.text.chat import TEMPLATES, WORLD, ChatTemplate, trained_to_think
 from engine.text.sampling import PRESETS, SamplerSettings
 
 DEFAULT_PRESET = "RWKV Runner"
@@ -28,16 +28,19 @@ class ChatSettings:
     max_tokens: int = DEFAULT_MAX_TOKENS
     think: str = "off"                  # the think mode new messages start with
     preset: str | None = DEFAULT_PRESET  # the preset the sampler came from; None once edited by hand
+    template: str | None = None         # the chat roles (engine.text.chat.TEMPLATES); None: the model's own
 
     def __post_init__(self) -> None:
         if isinstance(self.max_tokens, bool) or not isinstance(self.max_tokens, int) \
                 or not 1 <= self.max_tokens <= MAX_REPLY_TOKENS:
             raise ValueError(f"max_tokens must be a whole number from 1 to {MAX_REPLY_TOKENS}, "
                              f"got {self.max_tokens!r}")
+        if self.template is not None and self.template not in TEMPLATES:
+            raise ValueError(f"Unknown chat template {self.template!r}; use one of {', '.join(TEMPLATES)}.")
 
     def to_dict(self) -> dict[str, Any]:
         return {"sampler": self.sampler.to_dict(), "max_tokens": self.max_tokens, "think": self.think,
-                "preset": self.preset}
+                "preset": self.preset, "template": self.template}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> ChatSettings:
@@ -50,7 +53,8 @@ class ChatSettings:
         try:
             out = cls(sampler=SamplerSettings.from_dict(sampler) if sampler else out.sampler,
                       max_tokens=int(d.get("max_tokens", out.max_tokens)), think=str(d.get("think", "off")),
-                      preset=d.get("preset", out.preset if not sampler else None))
+                      preset=d.get("preset", out.preset if not sampler else None),
+                      template=d.get("template") if d.get("template") in TEMPLATES else None)
         except (TypeError, ValueError):
             pass
         return out
@@ -206,6 +210,7 @@ class ModelView:
     remote: str | None = None       # the server's API URL when the model runs there (None: on this computer)
     server: str = ""                # a remote's kind: "rwkv-desktop" (our own server) or "openai-compatible"
     off: tuple[tuple[str, str], ...] = ()   # (feature, why it is off): see engine.service.remote.FEATURES
+    thinks: bool = False            # trained on the think modes (RWKV-7 G0/G1: engine.text.chat.trained_to_think)
 
     @property
     def is_remote(self) -> bool:
@@ -226,4 +231,5 @@ class ModelView:
         dev = model.device
         return cls(info.name, str(path), info.generation, info.n_params, info.n_layer, info.vocab_size,
                    "cpu" if dev.type == "cpu" else f"{dev.type}:{dev.index or 0}", model.precision, model.kernels.name,
-                   model.new_state().nbytes, info.fingerprint, info.describe(), size, template)
+                   model.new_state().nbytes, info.fingerprint, info.describe(), size, template,
+                   thinks=trained_to_think(info.name, info.generation))

@@ -90,6 +90,16 @@ THINK_MODES: dict[str, tuple[str, str]] = {
 }
 
 
+_TRAINED_TO_THINK = re.compile(r"(?:^|[-_. /])g[01](?:[a-z]\d*)?(?=[-_. ]|$)", re.IGNORECASE)
+
+
+def trained_to_think(name: str, generation: int) -> bool:
+    """Whether a model was trained on the think prefixes: the RWKV-7 G0 and G1 series
+    (``rwkv7-g1a-2.9b-…``, ``rwkv7-g0a2-7.2b-…``). World and older models read ``<think`` as text,
+    and their replies come out garbled."""
+    return generation >= 7 and bool(_TRAINED_TO_THINK.search(name))
+
+
 def clean(text: str) -> str:
     """A message as the template needs it: trimmed, blank lines collapsed, CRLF normalised."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
@@ -294,6 +304,21 @@ class ChatSession(MessageTree):
         suffix, prefix = THINK_MODES[think]
         t = self.template
         return body, self.tokenizer.encode(f"{lead}{t.user}: {body}{suffix}{SEPARATOR}{t.assistant}:{prefix}")
+
+    def _reply_segment(self, user: Message, text: str) -> tuple[str, list[int]]:
+        """A reply as the model would have written it: after the user's turn (which ends with
+        ``Assistant:`` and the think mode's prefix), then the turn separator, so the next turn
+        follows it as it follows a generated reply. Blank lines are collapsed, as the model never
+        writes them inside a reply."""
+        body = clean(text)
+        if not body:
+            raise EmptyPromptError("The reply is empty.")
+        shown = THINK_MODES[user.think][1].lstrip() if user.role == "user" else ""
+        if shown:           # the prefix was read with the user's turn: feed only what follows it
+            fed = body[len(shown):] if body.startswith(shown) else body
+        else:
+            fed = " " + body
+        return body, self.tokenizer.encode(fed + SEPARATOR)
 
     def _context_parent(self, msg: Message) -> Message:
         """``msg``, or the first message above it that fed the model (dropped prompts feed nothing)."""

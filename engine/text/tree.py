@@ -99,6 +99,35 @@ class MessageTree:
             raise EngineError("Only user messages can be edited and resent.")
         return self.add_user(text, think=think or msg.think, after=msg.parent)
 
+    def edit_reply(self, message_id: int, text: str) -> Message:
+        """An edited copy of assistant reply ``message_id``, as a new branch beside it: what the
+        user wishes the model had said. It counts as a finished reply (stop reason ``edited``)."""
+        msg = self.messages[message_id]
+        if msg.role != "assistant":
+            raise EngineError("Only replies can be edited this way; a message of yours is edited and resent.")
+        body, tokens = self._reply_segment(self.messages[msg.parent], text)
+        return self._new("assistant", body, self.messages[msg.parent], tokens=tokens, complete=True,
+                         stop_reason="edited", think=msg.think)
+
+    def remove(self, message_id: int) -> list[int]:
+        """Remove a message and everything below it, on every branch; return the ids removed.
+
+        Its parent then shows the sibling before it (else the one after it, else nothing)."""
+        msg = self.messages.get(message_id)
+        if msg is None or msg.parent is None:
+            raise EngineError(f"There is no message {message_id} to delete.")
+        parent = self.messages[msg.parent]
+        i = parent.children.index(message_id)
+        parent.children.remove(message_id)
+        if parent.active_child == message_id:
+            parent.active_child = parent.children[max(0, i - 1)] if parent.children else None
+        removed, below = [], [message_id]
+        while below:
+            node = self.messages.pop(below.pop())
+            removed.append(node.id)
+            below.extend(node.children)
+        return removed
+
     def user_to_answer(self, message_id: int | None = None) -> Message:
         """The user message a regenerate at ``message_id`` (default: the last message) answers."""
         msg = self.messages[message_id if message_id is not None else self.leaf()]
@@ -128,6 +157,10 @@ class MessageTree:
         raise NotImplementedError
 
     def _system_segment(self, text: str) -> tuple[str, list[int]]:
+        raise NotImplementedError
+
+    def _reply_segment(self, user: Message, text: str) -> tuple[str, list[int]]:
+        """(the text as kept, the tokens it feeds) of a reply written by hand after ``user``."""
         raise NotImplementedError
 
     def _new(self, role: str, text: str, parent: Message, **kw) -> Message:

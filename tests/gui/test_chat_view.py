@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QGuiApplication
 
 from app import theme
+from app.highlight import STYLES
 from tests.gui.util import path, run, send, start_endless_reply, until
 
 CODE_REPLY = "Here you are:\n\n```python\ndef double(x):\n    return 2 * x  # twice\n```\n\nDone."
@@ -38,8 +39,12 @@ def test_code_blocks_are_highlighted_and_copy_puts_the_code_on_the_clipboard(loo
     _with_code_reply(loop, win, qtbot)
     page = win.chat.view.toHtml()
     assert "action:copy:0" in page
-    keyword = win.chat.view.colours.keyword
-    assert re.search(rf"color:{keyword}[^>]*>def<", page) and re.search(rf"color:{keyword}[^>]*>return<", page)
+    from pygments.styles import get_style_by_name
+    from pygments.token import Keyword
+
+    keyword = get_style_by_name(STYLES[win.chat.view.colours.dark]).style_for_token(Keyword)["color"]
+    assert re.search(rf"color:#{keyword}[^>]*>def<", page, re.IGNORECASE)
+    assert re.search(rf"color:#{keyword}[^>]*>return<", page, re.IGNORECASE)
     assert "# twice" in win.chat.view.toPlainText()
     win.chat.view.anchorClicked.emit(QUrl("action:copy:0"))
     assert QGuiApplication.clipboard().text() == "def double(x):\n    return 2 * x  # twice"
@@ -136,9 +141,11 @@ def test_a_web_link_in_a_reply_opens_only_after_a_confirmation_and_other_links_n
     _with_text(win, path(win)[-1], "[docs](https://example.com/docs) [x](file:///etc/passwd) [y](action:edit:1)")
     opened = []
     monkeypatch.setattr("app.chat_page.QDesktopServices.openUrl", opened.append)
-    user = path(win)[0]
+    user, reply = path(win)
     hrefs = re.findall(r'href="([^"]*)"', win.chat.view.page_html())
-    assert hrefs == [f"action:edit:{user.id}", "https://example.com/docs"]   # the reply's own: one web link
+    ours = [f"action:{a}:{m.id}" for m, actions in ((user, ("copymsg", "edit", "delete")),
+                                                      (reply, ("copymsg", "edit", "regen", "delete"))) for a in actions]
+    assert hrefs == [*ours, "https://example.com/docs"]     # the message links, then the reply's own: one web link
     win.chat.view.anchorClicked.emit(QUrl("file:///etc/passwd"))
     assert opened == [] and not hasattr(win.chat, "link_box")
     win.chat.view.anchorClicked.emit(QUrl("https://example.com/docs"))

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import re
 
-from app.highlight import highlight
-from app.markup import body_html, colours_for, split_fences
-
-COLOURS = {"comment": "#c", "string": "#s", "number": "#n", "keyword": "#k"}
+from app.highlight import STYLES, highlight
+from app.markup import body_html, colours_for, plain_title, split_fences
 
 
 def test_an_unclosed_fence_is_code_to_the_end_as_a_reply_streams():
@@ -15,11 +13,28 @@ def test_an_unclosed_fence_is_code_to_the_end_as_a_reply_streams():
     assert split_fences("~~~\nplain\n~~~\nafter") == [("code", "", "plain"), ("prose", None, "after")]
 
 
-def test_code_is_escaped_and_only_known_languages_are_coloured():
-    assert highlight("if a < b: pass", "unknown", COLOURS) == "if a &lt; b: pass"
-    out = highlight('x = "<b>"  # note', "py", COLOURS)
-    assert '<span style="color:#s;">&quot;&lt;b&gt;&quot;</span>' in out
-    assert '<span style="color:#c;"># note</span>' in out
+def test_code_is_escaped_and_highlighted_by_pygments_for_any_language_it_knows():
+    from pygments.styles import get_style_by_name
+    from pygments.token import Comment
+
+    assert highlight("if a < b: pass", "no-such-language") == "if a &lt; b: pass"
+    assert highlight("if a < b: pass", "") == "if a &lt; b: pass"
+    out = highlight('x = "<b>"  # note', "py")
+    assert "&quot;&lt;b&gt;&quot;" in out or "&#34;&lt;b&gt;&#34;" in out or '"&lt;b&gt;"' in out
+    assert "<b>" not in out and "# note</span>" in out
+    comment = get_style_by_name(STYLES[False]).style_for_token(Comment)["color"]
+    assert re.search(rf"color: #{comment}[^>]*># note</span>", out, re.IGNORECASE)
+    for lang, keyword in (("haskell", "where"), ("elixir", "defmodule"), ("zig", "const"), ("kotlin", "fun")):
+        code = f"{keyword} x"
+        assert re.search(rf"<span style=\"[^\"]+\">{keyword}</span>", highlight(code, lang)), lang
+    assert highlight("fn main() {}", "rust", dark=True) != highlight("fn main() {}", "rust", dark=False)
+
+
+def test_sidebar_titles_lose_their_markdown():
+    assert plain_title("**Bold** question about `code`") == "Bold question about code"
+    assert plain_title("# A heading") == "A heading"
+    assert plain_title("[a link](https://example.com) and *more*") == "a link and more"
+    assert plain_title("2 * 3 = 6") == "2 * 3 = 6"
 
 
 def test_each_code_block_gets_its_own_copy_link(qapp):

@@ -153,9 +153,14 @@ def test_saved_conversation_loads_elsewhere_and_a_foreign_one_is_refused(loop, m
     assert third.sidebar.conversations.count() == 0
 
 
-def test_system_prompt_and_think_mode_shape_the_prompt(loop, make_window, world_ckpt, qtbot):
+def test_system_prompt_and_think_mode_shape_the_prompt(loop, make_window, world_ckpt, qtbot, tmp_path):
     win = make_window()
     run(loop, win.load_model(str(world_ckpt)))
+    assert not win.chat.think.isEnabled() and "G0/G1" in win.chat.think.toolTip()    # a World model: off
+    g1 = tmp_path / f"rwkv7-g1-tiny{world_ckpt.suffix}"            # the same weights, named as a G1 model
+    g1.symlink_to(world_ckpt)
+    run(loop, win.load_model(str(g1)))
+    assert win.chat.think.isEnabled()
     win.chat.system.setText("Answer in one word.")
     win.chat.think.setCurrentText("no-think")
     win.chat.think.activated.emit(win.chat.think.currentIndex())
@@ -209,6 +214,12 @@ def test_state_tuning_file_starts_new_chats_and_is_named_in_the_header(loop, mak
     assert conv.tuning_path == str(tuning)
     kept = State.load(store.states / conv.initial_state, engine.load(world_ckpt))
     assert torch.equal(kept.wkv[0], tuned["blocks.0.att.time_state"])   # kept with the conversation
+    assert win.clear_tuning.isVisible()
+    qtbot.mouseClick(win.clear_tuning, Qt.LeftButton)
+    run(loop, until(lambda: win.state.tuning is None))
+    assert "state tuning" not in win.header.text() and not win.clear_tuning.isVisible()
+    send(loop, win, "Hi again", qtbot)
+    assert store.get(win.state.conversation.id).initial_state is None    # a new chat, from the model's own state
 
 
 def test_the_app_reopens_the_last_model_and_conversation(loop, make_window, world_ckpt, qtbot, tmp_path):
@@ -239,5 +250,6 @@ def test_hardware_picker_lists_devices_marks_the_recommendation_and_reloads(loop
     run(loop, win._hardware_chosen())
     assert win.state.model.precision == "bf16" and "CPU bf16" in win.header.text()
     assert [m.text for m in path(win)][0] == "Hi in fp32"     # the same weights: the chat goes on
+    assert "Now CPU bf16 (was CPU fp32): “Hi in fp32” goes on" in win.statusBar().currentMessage()
     send(loop, win, "Hi in bf16", qtbot)
     assert [m.role for m in path(win)] == ["user", "assistant"] * 2

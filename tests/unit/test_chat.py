@@ -295,3 +295,14 @@ def test_openai_style_messages_render_as_the_chat_feeds_its_turns(world_model, w
     assert "".join(segments) == world_tok.decode(chat.transcript_tokens(chat.path()[3].id))   # the same text
     assert render_messages(chat.template, [("user", "Go"), ("assistant", "Partial")])[-1] == " Partial"
     assert render_messages(chat.template, [("developer", "Rules")]) == ["System: Rules\n\n", "Assistant:"]
+
+
+def test_only_rwkv7_g0_and_g1_models_count_as_trained_to_think():
+    from engine.text.chat import trained_to_think
+
+    for name in ("rwkv7-g1-0.1b-20250307-ctx4096", "rwkv7-g1a2-1.5b-20251005-ctx8192", "rwkv7-g0a2-7.2b-20251005",
+                 "rwkv7b-g1b-1.5b", "RWKV7-G1-1.5B-HF"):
+        assert trained_to_think(name, 7), name
+    for name, generation in (("RWKV-x070-World-0.4B-v2.9-20250107-ctx4096", 7), ("demo", 7),
+                             ("rwkv6-g1-lookalike", 6), ("rwkv7-gigantic", 7), ("my-g12-model", 7)):
+        assert not trained_to_think(name, generation), name

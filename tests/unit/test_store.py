@@ -222,6 +222,17 @@ def test_purge_removes_deleted_rows_and_their_state_files_only(world_model, worl
     assert store.purge_deleted() == 0
 
 
+def test_purge_keeps_the_initial_state_of_a_conversation_that_started_from_tuning(world_model, world_tok, store):
+    chat = _chat(world_model, world_tok)
+    tuned = _new(store, world_model, "tuned")
+    store.save_messages(tuned.id, _items(chat))
+    store.save_initial_state(tuned.id, world_model.new_state())
+    initial = store.states / str(tuned.id) / "0-initial.safetensors"
+    assert initial.is_file()
+    store.purge_deleted()
+    assert initial.is_file() and store.load_initial_state(tuned.id, world_model) is not None
+
+
 def test_missing_conversation_is_a_clear_key_error(store):
     with pytest.raises(KeyError) as err:
         store.get(42)
@@ -255,8 +266,8 @@ def test_export_then_import_elsewhere_round_trips_messages_and_state(world_model
 
     with ConversationStore(tmp_path / "elsewhere") as other:
         imported = other.import_(tmp_path / "harbors.safetensors", world_model)
-        assert (imported.title, imported.system_prompt, imported.settings) == (conv.title, conv.system_prompt,
-                                                                              conv.settings)
+        assert (imported.title, imported.system_prompt, imported.settings) == ("Harbors (imported)",
+                                                                              conv.system_prompt, conv.settings)
         back = _restore(other, imported.id, world_model, world_tok)
         assert _shape(back) == _shape(chat)
         leaf = back.leaf()
