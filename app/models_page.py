@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -35,6 +36,7 @@ from engine.host.library import FileInfo, inspect_file
 
 from .background import in_thread
 from .downloads import Download, DownloadRow
+from .hub_search import HubSearch
 from .state import AppState
 
 GB = 1e9
@@ -104,10 +106,17 @@ class ModelsPage(QWidget):
         row.addStretch()
         row.addWidget(self.download_button)
         self.download_list = QVBoxLayout()
+        official = QWidget()
+        ol = QVBoxLayout(official)
+        ol.addWidget(self.recommendation)
+        ol.addWidget(self.catalog_view, 1)
+        ol.addLayout(row)
+        self.hub_search = HubSearch(lambda: self.settings.get("endpoint") or None, self.download)
+        self.sources = QTabWidget()
+        self.sources.addTab(official, self.tr("Official models"))
+        self.sources.addTab(self.hub_search, self.tr("Search Hugging Face"))
         cl = QVBoxLayout(cat)
-        cl.addWidget(self.recommendation)
-        cl.addWidget(self.catalog_view, 1)
-        cl.addLayout(row)
+        cl.addWidget(self.sources, 1)
         cl.addLayout(self.download_list)
 
         split = QSplitter(Qt.Vertical)
@@ -260,13 +269,13 @@ class ModelsPage(QWidget):
         """Start (or resume) ``entry``'s download with the endpoint and cache from the settings."""
         key = (entry.repo, entry.filename)
         row = self.downloads.get(key)
+        endpoint = self.settings.get("endpoint") or None
         if row is None:
-            d = Download(entry, endpoint=self.settings.get("endpoint") or None, cache_dir=self.cache_dir(),
-                         on_change=self._download_changed)
-            row = self.downloads[key] = DownloadRow(d, self._load_downloaded)
+            d = Download(entry, endpoint=endpoint, cache_dir=self.cache_dir(), on_change=self._download_changed)
+            row = self.downloads[key] = DownloadRow(d, self._load_downloaded, lambda: self.download(entry))
             self.download_list.addWidget(row)
-        else:
-            row.download.endpoint = self.settings.get("endpoint") or None
+        else:       # a resume or a retry: the mirror and folder the settings name now
+            row.download.use(endpoint=endpoint, cache_dir=self.cache_dir())
         row.download.start()
         return row.download
 
