@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QTabWidget,
@@ -78,13 +80,17 @@ class ModelsPage(QWidget):
         add_folder = QPushButton("Add folder…", clicked=self.add_folder_dialog)
         add_folder.setToolTip("Add a folder to search for models; they appear in this list")
         rescan = QPushButton("Rescan", clicked=lambda: asyncio.ensure_future(self.rescan()))
+        self.delete_button = QPushButton(self.tr("Delete…"), clicked=self.delete_selected)
+        self.delete_button.setToolTip(self.tr("Delete the selected model from disk (you are asked first)"))
+        delete_key = QShortcut(QKeySequence.Delete, self.library, activated=self.delete_selected)
+        delete_key.setContext(Qt.WidgetShortcut)
         remote = QPushButton("Remote server…", clicked=lambda: self._open_remote())
         remote.setToolTip("Chat with a model that an OpenAI-compatible server runs (RWKV Desktop's, Ai00, "
                           "llama.cpp, Ollama…)")
         row = QHBoxLayout()
         row.addWidget(remote)
         row.addStretch()
-        for b in (add_folder, rescan, open_file, open_folder, self.load_button):
+        for b in (add_folder, rescan, self.delete_button, open_file, open_folder, self.load_button):
             row.addWidget(b)
         ll = QVBoxLayout(lib)
         ll.addWidget(self.library)
@@ -219,6 +225,59 @@ class ModelsPage(QWidget):
             self.show_library()
         return ok
 
+    def delete_selected(self) -> QMessageBox | None:
+        """Ask, then delete the selected model from disk. The question says whose file it is: one this
+        app downloaded, one in the Hugging Face cache that other tools share, or the user's own."""
+        item = self.library.currentItem()
+        if item is None:
+            return None
+        path = Path(item.data(0, Qt.UserRole))
+        model = self.state.model
+        if path.resolve() == library.bundled("demo").resolve():
+            self.state.status.emit(self.tr("The demo model comes with the app and cannot be deleted"), 5000)
+            return None
+        if model is not None and not model.is_remote and Path(model.path).resolve() == path.resolve():
+            self.state.status.emit(self.tr("{name} is loaded: load another model before deleting it").format(
+                name=_display_name(path)), 8000)
+            return None
+        size = next((info.size for p, info in self.files if p == path and not isinstance(info, str)), None)
+        amount = f" ({size / GB:.2f} GB)" if size else ""
+        if str(path) in self.settings.get("downloaded", []):
+            why = self.tr("RWKV Desktop downloaded it; you can download it again later.")
+        elif library.cached_files(path, self.cache_dir()) is not None:
+            why = self.tr("It is in the Hugging Face cache, which other programs share: they will not find it "
+                          "either.")
+        else:
+            why = self.tr("RWKV Desktop did not download it: it is your own file in {folder}. It is deleted, "
+                          "not moved to the trash.").format(folder=path.parent)
+        box = QMessageBox(QMessageBox.Warning, self.tr("Delete model"),
+                          self.tr("Delete {name}{amount} from disk?").format(name=_display_name(path), amount=amount),
+                          QMessageBox.Cancel, self)
+        box.setInformativeText(why)
+        box.setDetailedText(str(path))
+        delete = box.addButton(self.tr("Delete"), QMessageBox.DestructiveRole)
+        box.setDefaultButton(QMessageBox.Cancel)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.buttonClicked.connect(lambda b: b is delete and asyncio.ensure_future(self.delete(path)))
+        self.delete_box = box
+        box.open()
+        return box
+
+    async def delete(self, path: Path) -> bool:
+        """Delete ``path`` (the user has confirmed) on a worker thread, then list the library again."""
+        cache = self.cache_dir()
+        try:
+            freed = await in_thread(lambda: library.delete_model(path, cache))
+        except (EngineError, OSError) as e:
+            self.state.status.emit(self.tr("Could not delete {name}: {error}").format(name=path.name, error=e), 0)
+            return False
+        downloaded = [p for p in self.settings.get("downloaded", []) if p != str(path)]
+        self.state.set_preference("downloaded", downloaded)
+        self.state.status.emit(self.tr("Deleted {name}; {gb:.2f} GB freed").format(
+            name=_display_name(path), gb=freed / GB), 8000)
+        await self.rescan()
+        return True
+
     # -- catalog and downloads -----------------------------------------------------------------------
 
     def set_catalog(self, entries: list[hub.CatalogEntry]) -> None:
@@ -293,6 +352,8 @@ class ModelsPage(QWidget):
         if row is not None:
             row.update_view()
         if d.state == "done":
+            if d.path is not None and str(d.path) not in self.settings.get("downloaded", []):
+                self.state.set_preference("downloaded", [*self.settings.get("downloaded", []), str(d.path)])
             self.state.status.emit(f"{d.entry.filename} downloaded and verified; it is in the library", 0)
             asyncio.ensure_future(self.rescan())
         elif d.state == "failed":

@@ -122,3 +122,27 @@ def test_names_say_the_generation_and_size():
     assert search.guess_parameters("rwkv7-g1a2-1.5b-20251005-ctx8192.pth") == 1.5
     assert search.guess_parameters("RWKV-4-Pile-169M-20220807.pth") == pytest.approx(0.169)
     assert search.guess_parameters("model.pth") is None
+
+
+def test_deleting_a_downloaded_model_uses_the_cache_api_and_keeps_what_others_share(mock_hub: MockHub,
+                                                                                     tmp_path: Path):
+    from engine.host import library
+
+    files = _serve(mock_hub)
+    cache = tmp_path / "cache"
+    first, second = search.repo_files(REPO, endpoint=mock_hub.url).entries
+    a = hub.download(first, endpoint=mock_hub.url, cache_dir=cache)
+    b = hub.download(second, endpoint=mock_hub.url, cache_dir=cache)
+    blob = a.resolve()
+    assert library.delete_model(a, cache) == len(files[first.filename])
+    assert not a.exists() and not blob.exists() and not Path(f"{blob}.verified").exists()
+    assert b.read_bytes() == files[second.filename]             # the other file of the same snapshot stays
+    assert [p for p in hub.local_models(cache_dir=cache)] == [b]
+    outside = tmp_path / "mine" / "x.pth"
+    outside.parent.mkdir()
+    outside.write_bytes(b"123")
+    assert library.delete_model(outside, cache) == 3 and not outside.exists()
+    with pytest.raises(Exception, match="file manager"):
+        library.delete_model(outside.parent, cache)
+    with pytest.raises(Exception, match="comes with the app"):
+        library.delete_model(library.bundled("demo"), cache)

@@ -4,6 +4,7 @@ the mirror field refusing what is not an http(s) URL."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,64 @@ def test_the_search_tab_reads_the_mirror_at_each_search(loop, make_window, mock_
     run(loop, until(lambda: page.results.topLevelItemCount() == 1))
     assert page.results.topLevelItem(0).data(0, Qt.UserRole + 1) == "a/rwkv7-one"
     assert Path(win.models.cache_dir()).name == "hf-cache"
+
+
+def _select(win, path) -> None:
+    lib = win.models.library
+    lib.setCurrentItem(next(it for it in _items(lib) if it.data(0, Qt.UserRole) == str(path)))
+
+
+def test_deleting_a_downloaded_model_asks_then_removes_it_from_disk_and_the_library(loop, make_window, mock_hub,
+                                                                                   rwkv7_checkpoint):
+    from PySide6.QtWidgets import QMessageBox
+
+    ckpt = rwkv7_checkpoint(n_layer=2, n_embd=64, head_size=32, vocab_size=65536, dtype=torch.bfloat16)
+    entry = _entry(mock_hub, "rwkv7-doomed-0.1b.pth", ckpt.read_bytes())
+    win = make_window()
+    _use_mirror(win, mock_hub, [entry])
+    win.models.download(entry)
+    row = win.models.downloads[(entry.repo, entry.filename)]
+    run(loop, until(lambda: str(row.download.path) in _library_rows(win)))
+    path = row.download.path
+    blob = path.resolve()
+    assert win.settings.get("downloaded") == [str(path)]
+
+    _select(win, path)
+    box = win.models.delete_selected()
+    assert "downloaded it" in box.informativeText() and "rwkv7-doomed-0.1b" in box.text()
+    assert box.defaultButton() is box.button(QMessageBox.Cancel)
+    box.button(QMessageBox.Cancel).click()
+    run(loop, asyncio.sleep(0.2))
+    assert path.exists() and str(path) in _library_rows(win)
+
+    box = win.models.delete_selected()
+    next(b for b in box.buttons() if box.buttonRole(b) == QMessageBox.DestructiveRole).click()
+    run(loop, until(lambda: str(path) not in _library_rows(win)))
+    assert not path.exists() and not blob.exists()
+    assert win.settings.get("downloaded") == []
+    assert "freed" in win.statusBar().currentMessage()
+
+
+def test_a_users_own_file_is_deleted_only_after_a_warning_and_the_loaded_model_not_at_all(
+        loop, make_window, tmp_path, rwkv7_checkpoint):
+    from PySide6.QtWidgets import QMessageBox
+
+    ckpt = rwkv7_checkpoint(n_layer=2, n_embd=64, head_size=32, vocab_size=65536)
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "keep.pth").write_bytes(ckpt.read_bytes())
+    (folder / "drop.pth").write_bytes(ckpt.read_bytes())
+    win = make_window()
+    run(loop, win.models.add_folder(str(folder)))
+    run(loop, win.load_model(str(folder / "keep.pth")))
+    _select(win, folder / "keep.pth")
+    assert win.models.delete_selected() is None and "is loaded" in win.statusBar().currentMessage()
+    _select(win, win.models.files[0][0])                       # the demo
+    assert win.models.delete_selected() is None and (folder / "keep.pth").exists()
+
+    _select(win, folder / "drop.pth")
+    box = win.models.delete_selected()
+    assert "your own file" in box.informativeText() and str(folder) in box.informativeText()
+    next(b for b in box.buttons() if box.buttonRole(b) == QMessageBox.DestructiveRole).click()
+    run(loop, until(lambda: str(folder / "drop.pth") not in _library_rows(win)))
+    assert not (folder / "drop.pth").exists() and (folder / "keep.pth").exists()
