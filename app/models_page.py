@@ -284,17 +284,22 @@ class ModelsPage(QWidget):
         self.entries = entries
         self.fill_catalog()
 
-    def fill_catalog(self) -> None:
+    def recommended(self) -> tuple[hub.CatalogEntry | None, str]:
+        """The catalog's pick for this computer, and where it would run ("Test GPU (24 GiB)")."""
         devices = self.devices
         gpus = [d for d in devices if d.kind != "cpu"]
         device = max(gpus or devices, key=lambda d: d.memory_bytes, default=None)
         # On a GPU memory is the limit; on a CPU speed is, and the engine picks the biggest model
         # that still answers at a usable speed (hub.recommended_for says what bandwidth it assumes).
-        best, where = None, "this computer"
-        if device is not None:
-            best = hub.recommended_for(self.entries, device)
-            gib = f"{device.memory_bytes / 2**30:.0f} GiB"
-            where = f"{device.name} ({gib})" if gpus else f"this computer's CPU ({gib} RAM)"
+        if device is None:
+            return None, "this computer"
+        gib = f"{device.memory_bytes / 2**30:.0f} GiB"
+        return (hub.recommended_for(self.entries, device),
+                f"{device.name} ({gib})" if gpus else f"this computer's CPU ({gib} RAM)")
+
+    def fill_catalog(self) -> None:
+        gpus = [d for d in self.devices if d.kind != "cpu"]
+        best, where = self.recommended()
         self.recommendation.setText(f"★ Recommended for {where}: <b>{best.filename}</b>" if best else
                                     f"No official RWKV-7 model fits {where}; the smallest ones may still run slowly.")
         if best is not None and not gpus:
