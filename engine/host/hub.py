@@ -131,14 +131,15 @@ def _bytes_per_weight(precision: str) -> float:
 
 
 def recommended_for(entries: Iterable[CatalogEntry], device: hardware.Device, *,
-                    bytes_per_second: float = CPU_BYTES_PER_SECOND) -> CatalogEntry | None:
+                    bytes_per_second: float = CPU_BYTES_PER_SECOND, measured=None) -> CatalogEntry | None:
     """:func:`recommended` for one device: on a GPU by memory in 16-bit; on the CPU also by speed,
     each file costed in the precision :func:`engine.host.hardware.recommend` would load it with there
-    (fp32 today, or whatever it picks once other precisions are preferred), at ``bytes_per_second``."""
+    (fp32, or what ``measured``, a :class:`engine.host.probe.ProbeResult` of this CPU, found fastest),
+    at ``bytes_per_second``."""
     if device.kind != "cpu":
         return recommended(entries, device.memory_bytes)
     return recommended(entries, device.memory_bytes, bytes_per_second=bytes_per_second,
-                       precision=lambda e: hardware.recommend(e.size, e.size // 2, [device]).precision)
+                       precision=lambda e: hardware.recommend(e.size, e.size // 2, [device], measured).precision)
 
 
 def local_models(
