@@ -36,9 +36,11 @@ from engine.errors import EngineError
 from engine.host import hardware, hub, library
 from engine.host.library import FileInfo, inspect_file
 
+from . import precision_probe
 from .background import in_thread
 from .downloads import Download, DownloadRow
 from .hub_search import HubSearch
+from .precision_probe import PrecisionProbe
 from .state import AppState
 
 GB = 1e9
@@ -56,12 +58,15 @@ class ModelsPage(QWidget):
         self._known: dict[tuple[str, int, float], FileInfo | str] = {}
         self._build()
         self.fill_catalog()
+        self.precision_probe = PrecisionProbe(state)
         state.preferenceChanged.connect(self._preference_changed)
         state.modelChanged.connect(self.show_library)
 
     def _preference_changed(self, key: str) -> None:
         if key in ("model_dirs", "hf_cache"):
             asyncio.ensure_future(self.rescan())
+        elif key == "precision_probes":
+            self.fill_catalog()
         elif key in ("device", "precision"):
             self.show_library()
 
@@ -294,7 +299,7 @@ class ModelsPage(QWidget):
         if device is None:
             return None, "this computer"
         gib = f"{device.memory_bytes / 2**30:.0f} GiB"
-        return (hub.recommended_for(self.entries, device),
+        return (hub.recommended_for(self.entries, device, measured=precision_probe.latest(self.settings)),
                 f"{device.name} ({gib})" if gpus else f"this computer's CPU ({gib} RAM)")
 
     def fill_catalog(self) -> None:
