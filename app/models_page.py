@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import EngineError
 from engine.host import hardware, hub, library
-from engine.host.library import FileInfo, inspect_file
+from engine.host.library import FileInfo, StateFileInfo, inspect_file, inspect_state_file
 
 from . import precision_probe
 from .background import in_thread
@@ -42,6 +42,7 @@ from .downloads import Download, DownloadRow
 from .hub_search import HubSearch
 from .precision_probe import PrecisionProbe
 from .state import AppState
+from .state_library import StateLibrary
 
 GB = 1e9
 
@@ -55,12 +56,21 @@ class ModelsPage(QWidget):
         self.entries: list[hub.CatalogEntry] = hub.catalog()
         self.downloads: dict[tuple[str, str], DownloadRow] = {}
         self.files: list[tuple[Path, FileInfo | str]] = []
+        self.states: list[StateFileInfo] = []
+        self._loaded_info: tuple[Path, FileInfo | StateFileInfo | str] | None = None
         self._known: dict[tuple[str, int, float], FileInfo | str] = {}
         self._build()
         self.fill_catalog()
         self.precision_probe = PrecisionProbe(state)
         state.preferenceChanged.connect(self._preference_changed)
-        state.modelChanged.connect(self.show_library)
+        state.modelChanged.connect(self._model_changed)
+
+    def _model_changed(self) -> None:
+        self.show_library()
+        model = self.state.model
+        if model is not None and not model.is_remote and self.states and \
+                all(Path(model.path) != path for path, _ in self.files):
+            asyncio.ensure_future(self.rescan())       # the state library names it too
 
     def _preference_changed(self, key: str) -> None:
         if key in ("model_dirs", "hf_cache"):
@@ -126,6 +136,8 @@ class ModelsPage(QWidget):
         self.sources = QTabWidget()
         self.sources.addTab(official, self.tr("Official models"))
         self.sources.addTab(self.hub_search, self.tr("Search Hugging Face"))
+        self.state_library = StateLibrary(self.state, lambda: self.settings.get("endpoint") or None, self.download)
+        self.sources.addTab(self.state_library, self.tr("State library"))
         cl = QVBoxLayout(cat)
         cl.addWidget(self.sources, 1)
         cl.addLayout(self.download_list)
@@ -160,28 +172,36 @@ class ModelsPage(QWidget):
     async def rescan(self) -> None:
         """List every model file again; headers are read on a scan thread, new files only."""
         dirs, cache, known = self.model_dirs(), self.cache_dir(), dict(self._known)
+        model = self.state.model
+        loaded = Path(model.path) if model is not None and not model.is_remote else None
 
-        def scan() -> dict[tuple[str, int, float], FileInfo | str]:
+        def scan() -> dict[tuple[str, int, float], FileInfo | StateFileInfo | str]:
             found = {}
-            for path in [library.bundled("demo"), *hub.local_models(dirs, cache_dir=cache)]:
+            states = hub.local_files((".state",), dirs, cache_dir=cache)
+            for path in [library.bundled("demo"), *hub.local_models(dirs, cache_dir=cache), *states]:
                 try:
                     key = (str(path), *library.signature(path))
                 except OSError:
                     continue
                 if key not in known:
-                    try:
-                        known[key] = inspect_file(path)
-                    except (EngineError, OSError) as e:
-                        known[key] = str(e)
+                    known[key] = _inspect(path)
                 found[key] = known[key]
+            if loaded is not None and all(Path(k[0]).resolve() != loaded.resolve() for k in found):
+                found[("loaded", 0, 0.0)] = (loaded, _inspect(loaded))    # for the state library only
             return found
 
-        self._known = await in_thread(scan)
-        self.files = [(Path(key[0]), info) for key, info in self._known.items()]
+        found = await in_thread(scan)
+        self._loaded_info = found.pop(("loaded", 0, 0.0), None)
+        self._known = found
+        self.files = [(Path(key[0]), info) for key, info in self._known.items() if not isinstance(info, StateFileInfo)]
+        self.states = [info for info in self._known.values() if isinstance(info, StateFileInfo)]
         self.show_library()
 
     def show_library(self) -> None:
-        """Fill the table (also when the chosen device changes: the Fits column follows it)."""
+        """Fill the table (also when the chosen device changes: the Fits column follows it), and the
+        state library's (which models each state fits follows the library)."""
+        models = [(p, i) for p, i in [*self.files, *filter(None, [self._loaded_info])] if isinstance(i, FileInfo)]
+        self.state_library.show_states(self.states, models)
         device, precision = self._chosen()
         model = self.state.model
         loaded = Path(model.path).resolve() if model is not None and not model.is_remote else None
@@ -349,8 +369,15 @@ class ModelsPage(QWidget):
         return row.download
 
     def _load_downloaded(self, path: Path) -> None:
+        if any(info.path == path for info in self.states):
+            self.tabs_to_states()
+            asyncio.ensure_future(self.state.apply_tuning(str(path)))
+            return
         device, precision = self._chosen()
         asyncio.ensure_future(self.state.load_model(str(path), device.id if device else "cpu", precision))
+
+    def tabs_to_states(self) -> None:
+        self.sources.setCurrentWidget(self.state_library)
 
     def pause_downloads(self) -> None:
         """Pause every running download (the parts are kept: the next start resumes them)."""
@@ -368,6 +395,17 @@ class ModelsPage(QWidget):
             asyncio.ensure_future(self.rescan())
         elif d.state == "failed":
             self.state.status.emit(f"Download of {d.entry.filename} failed: {d.error}", 0)
+
+
+def _inspect(path: Path) -> FileInfo | StateFileInfo | str:
+    """What a file in the library is: a model, a state-tuning file, or why it is neither."""
+    try:
+        return inspect_file(path)
+    except (EngineError, OSError) as e:
+        try:
+            return inspect_state_file(path)
+        except (EngineError, OSError):
+            return str(e)
 
 
 def _display_name(path: Path) -> str:

@@ -15,10 +15,11 @@ from huggingface_hub.errors import CacheNotFound
 
 from engine.errors import EngineError
 from engine.models.checkpoint import resolve
-from engine.models.file_info import FileInfo, inspect_file
+from engine.models.file_info import FileInfo, StateFileInfo, inspect_file, inspect_state_file
 from engine.models.layouts import weight_files
 
-__all__ = ["FileInfo", "bundled", "cached_files", "delete_model", "inspect_file", "signature"]
+__all__ = ["FileInfo", "StateFileInfo", "bundled", "cached_files", "delete_model", "inspect_file",
+           "inspect_state_file", "signature"]
 
 
 def bundled(name: str = "demo") -> Path:
