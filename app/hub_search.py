@@ -84,7 +84,7 @@ class HubSearch(QWidget):
             self.search_button.setEnabled(True)
         self.results.clear()
         for hit in hits:
-            item = QTreeWidgetItem([hit.repo, "", "", "", f"{hit.downloads:,}"])
+            item = QTreeWidgetItem([hit.repo, "", "", "", f"{hit.downloads:,}" if hit.downloads else ""])
             item.setData(0, _REPO, hit.repo)
             item.setToolTip(0, self.tr("{repo}\n{likes} likes, updated {date}\ntags: {tags}").format(
                 repo=hit.repo, likes=hit.likes, date=hit.last_modified or "?", tags=", ".join(hit.tags[:12])))
