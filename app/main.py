@@ -121,6 +121,7 @@ async def self_check(window, folder: Path, model: str) -> int:
     t0 = time.perf_counter()
     probe = LagProbe()
     state = window.state
+    state.settings.set("measure_precisions", False)     # its lag figures are the chat's, not a probe's
     try:
         probe.start()
         if not await window.load_model(model):
