@@ -55,6 +55,15 @@ class Download:
                          daemon=True).start()
         self.on_change(self)
 
+    def use(self, *, endpoint: str | None, cache_dir: str | None) -> None:
+        """Take the mirror and download folder the settings name now (for a resume or a retry); a part
+        kept in another folder stays there, and the count starts from this folder's part."""
+        if self.state == "running":
+            return
+        self.endpoint, self.cache_dir = endpoint, cache_dir
+        if self.state != "done":
+            self.done = self.partial.stat().st_size if self.partial.exists() else 0
+
     def pause(self) -> None:
         if self.state == "running":
             self._cancel.set()
@@ -136,8 +145,9 @@ def describe(d: Download) -> str:
 class DownloadRow(QWidget):
     """The row for one download: name, progress bar, numbers, and the buttons that apply now."""
 
-    def __init__(self, download: Download, load: Callable[[Path], None]):
+    def __init__(self, download: Download, load: Callable[[Path], None], restart: Callable[[], object] | None = None):
         super().__init__()
+        restart = restart or download.start
         self.download = download
         self.name = QLabel(f"<b>{download.entry.filename}</b>")
         self.bar = QProgressBar()
@@ -145,8 +155,8 @@ class DownloadRow(QWidget):
         self.info = QLabel()
         self.info.setWordWrap(True)
         self.pause_button = QPushButton("Pause", clicked=download.pause)
-        self.resume_button = QPushButton("Resume", clicked=download.start)
-        self.retry_button = QPushButton("Retry", clicked=download.start)
+        self.resume_button = QPushButton("Resume", clicked=lambda: restart())
+        self.retry_button = QPushButton("Retry", clicked=lambda: restart())
         self.cancel_button = QPushButton("Cancel", clicked=download.cancel)
         self.load_button = QPushButton("Load", clicked=lambda: load(download.path))
         top = QHBoxLayout()

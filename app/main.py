@@ -91,9 +91,13 @@ def _icon():
 
 async def start(window, model: str | None) -> None:
     """Load the model (the one asked for, else the remote server or the model used last, else the
-    demo), start the local server if it was on, and reopen the conversation that was open last time."""
+    demo), start the local server if it was on, and reopen the conversation that was open last time;
+    while only the demo has been used, the first-run card says what to do next."""
+    from . import first_run
+
     state = window.state
     settings = state.settings
+    welcome = model is None and first_run.wanted(settings)
     remote = model is None and settings.get("backend") == "remote" and settings.get("remote_url")
     if not remote or not await state.connect_remote(settings.get("remote_url"), settings.get("remote_key") or None,
                                                     settings.get("remote_model")):
@@ -104,6 +108,8 @@ async def start(window, model: str | None) -> None:
     if state.server.enabled:
         await state.server.start()
     asyncio.ensure_future(window.models.rescan())
+    if welcome:
+        first_run.show(window)
     last = state.settings.get("conversation")
     if last is not None and any(c.id == last for c in state.conversations()):
         await state.open(last)
@@ -120,6 +126,7 @@ async def self_check(window, folder: Path, model: str) -> int:
     t0 = time.perf_counter()
     probe = LagProbe()
     state = window.state
+    state.settings.set("measure_precisions", False)     # its lag figures are the chat's, not a probe's
     try:
         probe.start()
         if not await window.load_model(model):

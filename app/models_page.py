@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -21,8 +22,10 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -31,11 +34,15 @@ from PySide6.QtWidgets import (
 
 from engine.errors import EngineError
 from engine.host import hardware, hub, library
-from engine.host.library import FileInfo, inspect_file
+from engine.host.library import FileInfo, StateFileInfo, inspect_file, inspect_state_file
 
+from . import precision_probe
 from .background import in_thread
 from .downloads import Download, DownloadRow
+from .hub_search import HubSearch
+from .precision_probe import PrecisionProbe
 from .state import AppState
+from .state_library import StateLibrary
 
 GB = 1e9
 
@@ -49,15 +56,27 @@ class ModelsPage(QWidget):
         self.entries: list[hub.CatalogEntry] = hub.catalog()
         self.downloads: dict[tuple[str, str], DownloadRow] = {}
         self.files: list[tuple[Path, FileInfo | str]] = []
+        self.states: list[StateFileInfo] = []
+        self._loaded_info: tuple[Path, FileInfo | StateFileInfo | str] | None = None
         self._known: dict[tuple[str, int, float], FileInfo | str] = {}
         self._build()
         self.fill_catalog()
+        self.precision_probe = PrecisionProbe(state)
         state.preferenceChanged.connect(self._preference_changed)
-        state.modelChanged.connect(self.show_library)
+        state.modelChanged.connect(self._model_changed)
+
+    def _model_changed(self) -> None:
+        self.show_library()
+        model = self.state.model
+        if model is not None and not model.is_remote and self.states and \
+                all(Path(model.path) != path for path, _ in self.files):
+            asyncio.ensure_future(self.rescan())       # the state library names it too
 
     def _preference_changed(self, key: str) -> None:
         if key in ("model_dirs", "hf_cache"):
             asyncio.ensure_future(self.rescan())
+        elif key == "precision_probes":
+            self.fill_catalog()
         elif key in ("device", "precision"):
             self.show_library()
 
@@ -76,13 +95,17 @@ class ModelsPage(QWidget):
         add_folder = QPushButton("Add folder…", clicked=self.add_folder_dialog)
         add_folder.setToolTip("Add a folder to search for models; they appear in this list")
         rescan = QPushButton("Rescan", clicked=lambda: asyncio.ensure_future(self.rescan()))
+        self.delete_button = QPushButton(self.tr("Delete…"), clicked=self.delete_selected)
+        self.delete_button.setToolTip(self.tr("Delete the selected model from disk (you are asked first)"))
+        delete_key = QShortcut(QKeySequence.Delete, self.library, activated=self.delete_selected)
+        delete_key.setContext(Qt.WidgetShortcut)
         remote = QPushButton("Remote server…", clicked=lambda: self._open_remote())
         remote.setToolTip("Chat with a model that an OpenAI-compatible server runs (RWKV Desktop's, Ai00, "
                           "llama.cpp, Ollama…)")
         row = QHBoxLayout()
         row.addWidget(remote)
         row.addStretch()
-        for b in (add_folder, rescan, open_file, open_folder, self.load_button):
+        for b in (add_folder, rescan, self.delete_button, open_file, open_folder, self.load_button):
             row.addWidget(b)
         ll = QVBoxLayout(lib)
         ll.addWidget(self.library)
@@ -104,10 +127,19 @@ class ModelsPage(QWidget):
         row.addStretch()
         row.addWidget(self.download_button)
         self.download_list = QVBoxLayout()
+        official = QWidget()
+        ol = QVBoxLayout(official)
+        ol.addWidget(self.recommendation)
+        ol.addWidget(self.catalog_view, 1)
+        ol.addLayout(row)
+        self.hub_search = HubSearch(lambda: self.settings.get("endpoint") or None, self.download)
+        self.sources = QTabWidget()
+        self.sources.addTab(official, self.tr("Official models"))
+        self.sources.addTab(self.hub_search, self.tr("Search Hugging Face"))
+        self.state_library = StateLibrary(self.state, lambda: self.settings.get("endpoint") or None, self.download)
+        self.sources.addTab(self.state_library, self.tr("State library"))
         cl = QVBoxLayout(cat)
-        cl.addWidget(self.recommendation)
-        cl.addWidget(self.catalog_view, 1)
-        cl.addLayout(row)
+        cl.addWidget(self.sources, 1)
         cl.addLayout(self.download_list)
 
         split = QSplitter(Qt.Vertical)
@@ -140,28 +172,36 @@ class ModelsPage(QWidget):
     async def rescan(self) -> None:
         """List every model file again; headers are read on a scan thread, new files only."""
         dirs, cache, known = self.model_dirs(), self.cache_dir(), dict(self._known)
+        model = self.state.model
+        loaded = Path(model.path) if model is not None and not model.is_remote else None
 
-        def scan() -> dict[tuple[str, int, float], FileInfo | str]:
+        def scan() -> dict[tuple[str, int, float], FileInfo | StateFileInfo | str]:
             found = {}
-            for path in [library.bundled("demo"), *hub.local_models(dirs, cache_dir=cache)]:
+            states = hub.local_files((".state",), dirs, cache_dir=cache)
+            for path in [library.bundled("demo"), *hub.local_models(dirs, cache_dir=cache), *states]:
                 try:
                     key = (str(path), *library.signature(path))
                 except OSError:
                     continue
                 if key not in known:
-                    try:
-                        known[key] = inspect_file(path)
-                    except (EngineError, OSError) as e:
-                        known[key] = str(e)
+                    known[key] = _inspect(path)
                 found[key] = known[key]
+            if loaded is not None and all(Path(k[0]).resolve() != loaded.resolve() for k in found):
+                found[("loaded", 0, 0.0)] = (loaded, _inspect(loaded))    # for the state library only
             return found
 
-        self._known = await in_thread(scan)
-        self.files = [(Path(key[0]), info) for key, info in self._known.items()]
+        found = await in_thread(scan)
+        self._loaded_info = found.pop(("loaded", 0, 0.0), None)
+        self._known = found
+        self.files = [(Path(key[0]), info) for key, info in self._known.items() if not isinstance(info, StateFileInfo)]
+        self.states = [info for info in self._known.values() if isinstance(info, StateFileInfo)]
         self.show_library()
 
     def show_library(self) -> None:
-        """Fill the table (also when the chosen device changes: the Fits column follows it)."""
+        """Fill the table (also when the chosen device changes: the Fits column follows it), and the
+        state library's (which models each state fits follows the library)."""
+        models = [(p, i) for p, i in [*self.files, *filter(None, [self._loaded_info])] if isinstance(i, FileInfo)]
+        self.state_library.show_states(self.states, models)
         device, precision = self._chosen()
         model = self.state.model
         loaded = Path(model.path).resolve() if model is not None and not model.is_remote else None
@@ -210,23 +250,81 @@ class ModelsPage(QWidget):
             self.show_library()
         return ok
 
+    def delete_selected(self) -> QMessageBox | None:
+        """Ask, then delete the selected model from disk. The question says whose file it is: one this
+        app downloaded, one in the Hugging Face cache that other tools share, or the user's own."""
+        item = self.library.currentItem()
+        if item is None:
+            return None
+        path = Path(item.data(0, Qt.UserRole))
+        model = self.state.model
+        if path.resolve() == library.bundled("demo").resolve():
+            self.state.status.emit(self.tr("The demo model comes with the app and cannot be deleted"), 5000)
+            return None
+        if model is not None and not model.is_remote and Path(model.path).resolve() == path.resolve():
+            self.state.status.emit(self.tr("{name} is loaded: load another model before deleting it").format(
+                name=_display_name(path)), 8000)
+            return None
+        size = next((info.size for p, info in self.files if p == path and not isinstance(info, str)), None)
+        amount = f" ({size / GB:.2f} GB)" if size else ""
+        if str(path) in self.settings.get("downloaded", []):
+            why = self.tr("RWKV Desktop downloaded it; you can download it again later.")
+        elif library.cached_files(path, self.cache_dir()) is not None:
+            why = self.tr("It is in the Hugging Face cache, which other programs share: they will not find it "
+                          "either.")
+        else:
+            why = self.tr("RWKV Desktop did not download it: it is your own file in {folder}. It is deleted, "
+                          "not moved to the trash.").format(folder=path.parent)
+        box = QMessageBox(QMessageBox.Warning, self.tr("Delete model"),
+                          self.tr("Delete {name}{amount} from disk?").format(name=_display_name(path), amount=amount),
+                          QMessageBox.Cancel, self)
+        box.setInformativeText(why)
+        box.setDetailedText(str(path))
+        delete = box.addButton(self.tr("Delete"), QMessageBox.DestructiveRole)
+        box.setDefaultButton(QMessageBox.Cancel)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.buttonClicked.connect(lambda b: b is delete and asyncio.ensure_future(self.delete(path)))
+        self.delete_box = box
+        box.open()
+        return box
+
+    async def delete(self, path: Path) -> bool:
+        """Delete ``path`` (the user has confirmed) on a worker thread, then list the library again."""
+        cache = self.cache_dir()
+        try:
+            freed = await in_thread(lambda: library.delete_model(path, cache))
+        except (EngineError, OSError) as e:
+            self.state.status.emit(self.tr("Could not delete {name}: {error}").format(name=path.name, error=e), 0)
+            return False
+        downloaded = [p for p in self.settings.get("downloaded", []) if p != str(path)]
+        self.state.set_preference("downloaded", downloaded)
+        self.state.status.emit(self.tr("Deleted {name}; {gb:.2f} GB freed").format(
+            name=_display_name(path), gb=freed / GB), 8000)
+        await self.rescan()
+        return True
+
     # -- catalog and downloads -----------------------------------------------------------------------
 
     def set_catalog(self, entries: list[hub.CatalogEntry]) -> None:
         self.entries = entries
         self.fill_catalog()
 
-    def fill_catalog(self) -> None:
+    def recommended(self) -> tuple[hub.CatalogEntry | None, str]:
+        """The catalog's pick for this computer, and where it would run ("Test GPU (24 GiB)")."""
         devices = self.devices
         gpus = [d for d in devices if d.kind != "cpu"]
         device = max(gpus or devices, key=lambda d: d.memory_bytes, default=None)
         # On a GPU memory is the limit; on a CPU speed is, and the engine picks the biggest model
         # that still answers at a usable speed (hub.recommended_for says what bandwidth it assumes).
-        best, where = None, "this computer"
-        if device is not None:
-            best = hub.recommended_for(self.entries, device)
-            gib = f"{device.memory_bytes / 2**30:.0f} GiB"
-            where = f"{device.name} ({gib})" if gpus else f"this computer's CPU ({gib} RAM)"
+        if device is None:
+            return None, "this computer"
+        gib = f"{device.memory_bytes / 2**30:.0f} GiB"
+        return (hub.recommended_for(self.entries, device, measured=precision_probe.latest(self.settings)),
+                f"{device.name} ({gib})" if gpus else f"this computer's CPU ({gib} RAM)")
+
+    def fill_catalog(self) -> None:
+        gpus = [d for d in self.devices if d.kind != "cpu"]
+        best, where = self.recommended()
         self.recommendation.setText(f"★ Recommended for {where}: <b>{best.filename}</b>" if best else
                                     f"No official RWKV-7 model fits {where}; the smallest ones may still run slowly.")
         if best is not None and not gpus:
@@ -260,19 +358,26 @@ class ModelsPage(QWidget):
         """Start (or resume) ``entry``'s download with the endpoint and cache from the settings."""
         key = (entry.repo, entry.filename)
         row = self.downloads.get(key)
+        endpoint = self.settings.get("endpoint") or None
         if row is None:
-            d = Download(entry, endpoint=self.settings.get("endpoint") or None, cache_dir=self.cache_dir(),
-                         on_change=self._download_changed)
-            row = self.downloads[key] = DownloadRow(d, self._load_downloaded)
+            d = Download(entry, endpoint=endpoint, cache_dir=self.cache_dir(), on_change=self._download_changed)
+            row = self.downloads[key] = DownloadRow(d, self._load_downloaded, lambda: self.download(entry))
             self.download_list.addWidget(row)
-        else:
-            row.download.endpoint = self.settings.get("endpoint") or None
+        else:       # a resume or a retry: the mirror and folder the settings name now
+            row.download.use(endpoint=endpoint, cache_dir=self.cache_dir())
         row.download.start()
         return row.download
 
     def _load_downloaded(self, path: Path) -> None:
+        if any(info.path == path for info in self.states):
+            self.tabs_to_states()
+            asyncio.ensure_future(self.state.apply_tuning(str(path)))
+            return
         device, precision = self._chosen()
         asyncio.ensure_future(self.state.load_model(str(path), device.id if device else "cpu", precision))
+
+    def tabs_to_states(self) -> None:
+        self.sources.setCurrentWidget(self.state_library)
 
     def pause_downloads(self) -> None:
         """Pause every running download (the parts are kept: the next start resumes them)."""
@@ -284,10 +389,23 @@ class ModelsPage(QWidget):
         if row is not None:
             row.update_view()
         if d.state == "done":
+            if d.path is not None and str(d.path) not in self.settings.get("downloaded", []):
+                self.state.set_preference("downloaded", [*self.settings.get("downloaded", []), str(d.path)])
             self.state.status.emit(f"{d.entry.filename} downloaded and verified; it is in the library", 0)
             asyncio.ensure_future(self.rescan())
         elif d.state == "failed":
             self.state.status.emit(f"Download of {d.entry.filename} failed: {d.error}", 0)
+
+
+def _inspect(path: Path) -> FileInfo | StateFileInfo | str:
+    """What a file in the library is: a model, a state-tuning file, or why it is neither."""
+    try:
+        return inspect_file(path)
+    except (EngineError, OSError) as e:
+        try:
+            return inspect_state_file(path)
+        except (EngineError, OSError):
+            return str(e)
 
 
 def _display_name(path: Path) -> str:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -37,6 +39,8 @@ class SettingsPage(QWidget):
         self.endpoint.setToolTip(self.tr("A Hugging Face mirror, e.g. https://hf-mirror.com; empty for the Hub "
                                          "itself (or HF_ENDPOINT)"))
         self.endpoint.editingFinished.connect(self._endpoint_changed)
+        self.endpoint_error = QLabel(visible=False, wordWrap=True)
+        self.endpoint_error.setStyleSheet("color: #c62828;")
         self.cache = QLineEdit(settings.get("hf_cache", ""),
                                placeholderText=self.tr("the Hugging Face cache (default)"))
         self.cache.editingFinished.connect(self._cache_changed)
@@ -63,6 +67,7 @@ class SettingsPage(QWidget):
         sources = QGroupBox(self.tr("Models"))
         form = QFormLayout(sources)
         form.addRow(self.tr("Hub endpoint (mirror):"), self.endpoint)
+        form.addRow("", self.endpoint_error)
         form.addRow(self.tr("Download folder:"), cache_row)
         form.addRow(self.tr("Model folders:"), self.folders)
         form.addRow("", folder_buttons)
@@ -93,7 +98,15 @@ class SettingsPage(QWidget):
         self.state.set_preference("model_dirs", dirs)
 
     def _endpoint_changed(self) -> None:
-        self.state.set_preference("endpoint", self.endpoint.text().strip().rstrip("/"))
+        """Save the mirror, or refuse it with the reason (the saved one stays) when it is not an http(s) URL."""
+        text = self.endpoint.text().strip()
+        why = endpoint_problem(text)
+        if why is not None:
+            self.endpoint_error.setText(why)
+            self.endpoint_error.setVisible(True)
+            return
+        self.endpoint_error.setVisible(False)
+        self.state.set_preference("endpoint", text.rstrip("/"))
 
     def _cache_changed(self) -> None:
         self.state.set_preference("hf_cache", self.cache.text().strip())
@@ -151,3 +164,19 @@ class SettingsPage(QWidget):
                 kind=d.kind.upper(), name=html.escape(d.name), cores=cores, memory=mem, features=features,
                 precisions="/".join(d.precisions)))
         return "<br>".join(lines) or self.tr("No devices were detected.")
+
+
+def endpoint_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a Hub mirror (None when it can: empty, or an http(s) URL with a host)."""
+    if not text:
+        return None
+    url = urlsplit(text)
+    if "://" not in text:
+        return QCoreApplication.translate("SettingsPage", "“{text}” has no scheme: write https://{text} (or "
+                                          "http://…) so it is clear how to reach it. Not saved.").format(text=text)
+    if url.scheme not in ("http", "https"):
+        return QCoreApplication.translate("SettingsPage", "A mirror is an http:// or https:// address; “{text}” "
+                                          "is not. Not saved.").format(text=text)
+    if not url.hostname:
+        return QCoreApplication.translate("SettingsPage", "“{text}” names no host. Not saved.").format(text=text)
+    return None

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from engine.host import hardware
 
-from . import theme
+from . import precision_probe, theme
 from .chat_page import ChatPage
 from .models_page import ModelsPage
 from .remote_dialog import RemoteDialog
@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
         state.busyChanged.connect(lambda _: self.load_progress.setVisible(bool(state.loading)))
         state.status.connect(self.show_status)
         state.failed.connect(self._failed)
+        state.preferenceChanged.connect(lambda key: key == "precision_probes" and self._fill_hardware())
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -216,7 +217,8 @@ class MainWindow(QMainWindow):
             self.hardware.addItem("On the server")
             self.hardware.setToolTip(m.unavailable("precision"))
         elif m is not None:
-            rec = hardware.recommend(m.file_bytes, m.n_params, self.devices)
+            rec = hardware.recommend(m.file_bytes, m.n_params, self.devices,
+                                     precision_probe.measured(self.settings, m.fingerprint))
             for d in self.devices:
                 for precision in d.precisions:
                     per_weight = hardware.BYTES_PER_PARAM.get(precision)

@@ -15,10 +15,15 @@ so that it is caught half-way), and saves PNGs of the window as it is drawn:
 - ``settings.png``: mirror, folders, theme and the detected hardware
 - ``server.png``: the local server on, after a few requests from another app (its log)
 - ``remote.png``: the Remote server dialog, listing the models of that same server
+- ``first-run.png``: the first-run card over the window on a fresh data folder
+- ``models-search.png``: the Models page searching the Hub (the stand-in answers ``/api/models`` and
+  the repository's file list from the bundled catalog: real names, sizes and sha256, no download counts)
 
 ``--language zh_CN`` draws the interface in that language instead (``app.i18n``) and takes only the
 pages translated so far, named with the language: ``settings-zh_CN.png``, ``server-zh_CN.png``,
 ``remote-zh_CN.png``. Chinese text needs a CJK font (Debian/Ubuntu: ``fonts-noto-cjk``).
+
+``--only first-run,models-search`` takes just those (any comma list of the names above, less ``.png``).
 """
 
 from __future__ import annotations
@@ -137,6 +142,47 @@ async def language_scene(window, app, out: Path, suffix: str) -> None:
     await server_scene(window, app, out, suffix)
 
 
+async def first_run_scene(window, app, out: Path) -> None:
+    """The card a fresh data folder gets once the demo has loaded (app.main.start shows it)."""
+    from app import first_run
+
+    if not await window.load_model("demo"):
+        raise SystemExit("could not load the demo model")
+    card = first_run.show(window)
+    await _settle(app)
+    card.grab().save(str(out / "first-run.png"))
+    print(f"saved {out / 'first-run.png'}")
+    card.reject()
+
+
+async def search_scene(window, app, out: Path, hub_server) -> None:
+    """The Hub search on the Models page, answered from the bundled catalog by the stand-in Hub."""
+    from engine.host import hub
+
+    entries = hub.catalog()
+    repos = sorted({e.repo for e in entries if e.repo.startswith("BlinkDL/")})
+    hub_server.api_answer = [{"_id": str(i), "id": r, "likes": 0, "downloads": 0, "tags": ["rwkv"],
+                              "lastModified": "2025-10-05T00:00:00.000Z"} for i, r in enumerate(repos)]
+    window.settings_page.endpoint.setText(hub_server.url)
+    window.settings_page.endpoint.editingFinished.emit()
+    window.tabs.setCurrentWidget(window.models)
+    page = window.models.hub_search
+    window.models.sources.setCurrentWidget(page)
+    page.query.setText("BlinkDL")
+    await page.search()
+    g1 = next(page.results.topLevelItem(i) for i in range(page.results.topLevelItemCount())
+              if page.results.topLevelItem(i).text(0) == "BlinkDL/rwkv7-g1")
+    hub_server.api_answer = [{"type": "file", "oid": "0" * 40, "size": e.size, "path": e.filename,
+                              "lfs": {"oid": e.sha256, "size": e.size, "pointerSize": 134}}
+                             for e in entries if e.repo == "BlinkDL/rwkv7-g1"]
+    g1.setExpanded(True)
+    await page.list_files(g1)
+    page.results.setCurrentItem(g1.child(1))
+    await _settle(app)
+    _save(window, out, "models-search.png")
+    hub_server.api_answer = None
+
+
 async def server_scene(window, app, out: Path, suffix: str = "") -> None:
     """The local server switched on, and called the way an OpenAI client calls it: a chat, the same
     chat one turn later (its history comes from the state cache), a stream, one without the key."""
@@ -197,7 +243,9 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     p.add_argument("--language", help="draw the interface in this language (e.g. zh_CN): its pages only")
+    p.add_argument("--only", default="", help="a comma list: first-run, models-search (default: every screenshot)")
     a = p.parse_args()
+    only = {name.strip() for name in a.only.split(",") if name.strip()}
     import qasync
     from PySide6.QtWidgets import QApplication
 
@@ -223,10 +271,16 @@ def main() -> int:
         window.resize(1200, 760)
         window.show()
         with loop:
+            a.out.mkdir(parents=True, exist_ok=True)
             if a.language:
                 loop.run_until_complete(language_scene(window, app, a.out, f"-{a.language}"))
             else:
-                loop.run_until_complete(scene(window, app, a.out, hub_server))
+                if not only:
+                    loop.run_until_complete(scene(window, app, a.out, hub_server))
+                if not only or "first-run" in only:
+                    loop.run_until_complete(first_run_scene(window, app, a.out))
+                if not only or "models-search" in only:
+                    loop.run_until_complete(search_scene(window, app, a.out, hub_server))
         state.shutdown()
     return 0
 

@@ -84,11 +84,16 @@ def detect() -> list[Device]:
     return [_cpu(), *_gpus()]
 
 
-def recommend(model_bytes: int, n_params: int | None = None, devices: list[Device] | None = None) -> Recommendation:
+def recommend(model_bytes: int, n_params: int | None = None, devices: list[Device] | None = None,
+              measured=None) -> Recommendation:
     """Best device and precision for a model: a GPU in fp16 if one holds it, else the CPU in fp32, then bf16.
 
     Without ``n_params`` the file is taken to be fp16/bf16 (2 bytes a parameter), as official RWKV
     ``.pth`` files are. Among GPUs that hold the model, the one with the most memory wins.
+
+    ``measured`` (a :class:`engine.host.probe.ProbeResult` of this CPU) replaces the CPU's fixed order:
+    the fastest measured precision that fits, among those whose greedy agreement with fp32 is at least
+    :data:`engine.host.probe.MIN_AGREEMENT` (or was not measured), with the numbers in the reason.
     """
     devices = detect() if devices is None else devices
     params = n_params if n_params is not None else model_bytes // 2
@@ -101,6 +106,11 @@ def recommend(model_bytes: int, n_params: int | None = None, devices: list[Devic
         return Recommendation(dev.id, prec, True, _fit_reason(dev, prec, params))
 
     cpus = [d for d in devices if d.kind == "cpu"]
+    for cpu in cpus if measured is not None else ():
+        choice = _measured_choice(cpu, params, measured)
+        if choice is not None:
+            prec, why = choice
+            return Recommendation(cpu.id, prec, True, why + (" (no GPU has enough memory)" if gpus else ""))
     for cpu in cpus:
         for prec in ("fp32", "bf16"):
             if prec in cpu.precisions and fits(cpu, params * BYTES_PER_PARAM[prec]):
@@ -116,6 +126,30 @@ def recommend(model_bytes: int, n_params: int | None = None, devices: list[Devic
     return Recommendation(device, prec, False,
                           f"Too large for this machine: needs ~{_gib(need)} even in 16-bit precision, but {have}. "
                           "Choose a smaller model.")
+
+
+def _measured_choice(cpu: Device, params: int, measured) -> tuple[str, str] | None:
+    """The fastest measured precision that fits ``cpu`` at acceptable quality, and why."""
+    from engine.host.probe import MIN_AGREEMENT
+
+    usable = [p for p in cpu.precisions if p in measured.speed and p in BYTES_PER_PARAM
+              and fits(cpu, params * BYTES_PER_PARAM[p]) and measured.agreement.get(p, 1.0) >= MIN_AGREEMENT]
+    if not usable:
+        return None
+    best = max(usable, key=lambda p: measured.speed[p])
+    if best == "fp32":
+        faster = [f"{p} {measured.ratio(p):.1f}x" for p in measured.speed if p != "fp32"]
+        why = f"fp32: the fastest measured here ({', '.join(faster)} of fp32's decode speed)"
+    else:
+        why = f"{best}: {measured.ratio(best):.1f}x fp32 decode here"
+    if best in measured.agreement:
+        why += f", quality: greedy agreement {measured.agreement[best]:.0%} with fp32"
+    elif best != "fp32":
+        why += ", quality not measured (model too large for a quick check; python -m engine quality does it)"
+    too_low = [p for p, a in measured.agreement.items() if a < MIN_AGREEMENT]
+    if too_low:
+        why += f"; {', '.join(too_low)} left out: agreement below {MIN_AGREEMENT:.0%}"
+    return best, f"{why}. {_fit_reason(cpu, best, params)}"
 
 
 def summary() -> str:

@@ -38,6 +38,7 @@ __all__ = [
     "NotEnoughDiskError",
     "catalog",
     "download",
+    "local_files",
     "local_models",
     "partial_path",
     "recommended",
@@ -131,14 +132,15 @@ def _bytes_per_weight(precision: str) -> float:
 
 
 def recommended_for(entries: Iterable[CatalogEntry], device: hardware.Device, *,
-                    bytes_per_second: float = CPU_BYTES_PER_SECOND) -> CatalogEntry | None:
+                    bytes_per_second: float = CPU_BYTES_PER_SECOND, measured=None) -> CatalogEntry | None:
     """:func:`recommended` for one device: on a GPU by memory in 16-bit; on the CPU also by speed,
     each file costed in the precision :func:`engine.host.hardware.recommend` would load it with there
-    (fp32 today, or whatever it picks once other precisions are preferred), at ``bytes_per_second``."""
+    (fp32, or what ``measured``, a :class:`engine.host.probe.ProbeResult` of this CPU, found fastest),
+    at ``bytes_per_second``."""
     if device.kind != "cpu":
         return recommended(entries, device.memory_bytes)
     return recommended(entries, device.memory_bytes, bytes_per_second=bytes_per_second,
-                       precision=lambda e: hardware.recommend(e.size, e.size // 2, [device]).precision)
+                       precision=lambda e: hardware.recommend(e.size, e.size // 2, [device], measured).precision)
 
 
 def local_models(
@@ -151,19 +153,7 @@ def local_models(
     """
     from engine.models.layouts import is_hf_folder  # imports torch: only when the library is scanned
 
-    found: list[Path] = []
-    try:
-        info = scan_cache_dir(cache_dir)
-    except CacheNotFound:
-        info = None
-    if info is not None:
-        for repo in sorted(info.repos, key=lambda r: r.repo_id):
-            for revision in repo.revisions:
-                found += sorted(f.file_path for f in revision.files if f.file_path.suffix in _WEIGHT_SUFFIXES)
-    for folder in extra_dirs:
-        folder = Path(folder)
-        if folder.is_dir():
-            found += sorted(p for p in folder.rglob("*") if p.suffix in _WEIGHT_SUFFIXES and p.is_file())
+    found = local_files(_WEIGHT_SUFFIXES, extra_dirs, cache_dir=cache_dir)
     seen: set[Path] = set()
     unique = []
     hf_folders: dict[Path, bool] = {}
@@ -181,3 +171,23 @@ def local_models(
             seen.add(real)
             unique.append(path)
     return unique
+
+
+def local_files(suffixes: tuple[str, ...], extra_dirs: Iterable[str | os.PathLike] = (), *,
+                cache_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Files ending in one of ``suffixes`` in the HF cache's snapshots, then under each of ``extra_dirs``
+    (Ai00's ``.state`` files for the state library, say)."""
+    found: list[Path] = []
+    try:
+        info = scan_cache_dir(cache_dir)
+    except CacheNotFound:
+        info = None
+    if info is not None:
+        for repo in sorted(info.repos, key=lambda r: r.repo_id):
+            for revision in repo.revisions:
+                found += sorted(f.file_path for f in revision.files if f.file_path.suffix in suffixes)
+    for folder in extra_dirs:
+        folder = Path(folder)
+        if folder.is_dir():
+            found += sorted(p for p in folder.rglob("*") if p.suffix in suffixes and p.is_file())
+    return found

@@ -118,6 +118,54 @@ def _inspect(path: Path) -> FileInfo:
                     vocab, counts.most_common(1)[0][0])
 
 
+@dataclass(frozen=True)
+class StateFileInfo:
+    """A state-tuning file as the state library lists it: the shape of the model it was tuned on."""
+
+    path: Path
+    size: int
+    n_layer: int
+    n_head: int
+    head_size: int
+    named_generation: int | None     # what its name says (the tensors cannot tell RWKV-6 from RWKV-7)
+
+    @property
+    def n_embd(self) -> int:
+        return self.n_head * self.head_size
+
+    def fits(self, info: FileInfo) -> bool:
+        """Whether a model has this file's shape, by the rule :meth:`engine.models.state.State.from_tuning_file`
+        applies when the file is used (layers, heads times head size) and the generation its name says."""
+        return (info.n_layer == self.n_layer and info.n_embd == self.n_embd and info.generation >= 5
+                and self.named_generation in (None, info.generation))
+
+
+def inspect_state_file(path: str | os.PathLike) -> StateFileInfo:
+    """Layers, heads and head size of an official state-tuning ``.pth`` or an Ai00 ``.state``, from its
+    header alone (``blocks.N.att.time_state`` of ``[H, N, N]``, or flattened ``[H*N, N]``, per layer).
+    Raises :class:`NotAModelError` for a file that is not one."""
+    path = Path(path)
+    if path.is_dir():
+        raise NotAModelError(f"'{path.name}' is a folder, not a state-tuning file.")
+    tensors = _read_header(path)
+    found = {k: t for k, t in tensors.items() if k.endswith(".att.time_state")}
+    if not found or len(found) != len(tensors):
+        raise NotAModelError(f"'{path.name}' is not a state-tuning file: it holds other tensors than "
+                             "'blocks.N.att.time_state'.")
+    layers = sorted(int(k.split(".")[1]) for k in found if k.split(".")[1].isdigit())
+    shapes = {t.shape for t in found.values()}
+    if layers != list(range(len(found))) or len(shapes) != 1:
+        raise NotAModelError(f"'{path.name}' has state tensors of mixed shapes or missing layers.")
+    (shape,) = shapes
+    if len(shape) == 3 and shape[1] == shape[2]:
+        heads, size = shape[0], shape[1]
+    elif len(shape) == 2 and shape[1] and shape[0] % shape[1] == 0:
+        heads, size = shape[0] // shape[1], shape[1]
+    else:
+        raise NotAModelError(f"'{path.name}' holds state matrices of shape {list(shape)}, not [H, N, N].")
+    return StateFileInfo(path, path.stat().st_size, len(layers), heads, size, named_generation(path.name))
+
+
 _NAMED = (re.compile(r"x0(\d)\d", re.I), re.compile(r"rwkv[-_ ]?v?([4-7])(?![\d.bB])", re.I))
 
 

@@ -13,6 +13,15 @@ with ``fail_status``, 503 by default), ``corrupt`` (serve other bytes than the a
 ``bytes_served`` counts body bytes sent, ``served`` holds the body bytes of each GET in order, and
 ``requests`` records ``(method, path, range header)``.
 
+Search, as the Hub's API answers ``HfApi.list_models`` and ``HfApi.list_repo_tree``:
+``GET /api/models?search=Q&limit=N`` lists the repositories (those of ``add`` and ``describe``) whose
+id contains ``Q`` (case-insensitive), each ``{"_id", "id", "modelId", "likes", "downloads", "tags",
+"private", "createdAt", "lastModified"}`` as the Hub sends them; ``GET
+/api/models/{repo}/tree/{revision}`` lists a repo's files, each ``{"type": "file", "oid", "size",
+"path", "lfs": {"oid": sha256, "size", "pointerSize"}}`` (``small`` files, stored in git, have no
+``lfs``). ``api_answer`` replaces the body of every ``/api/`` answer (any JSON value, or raw bytes),
+for a hostile or broken server.
+
 Hostile switches, for a broken or malicious mirror (or whoever sits on the path of an http one):
 ``headers`` overrides response headers of every file request (``None`` removes one), ``rewrite``
 is called with ``(method, headers)`` to change them per request, ``stall_after`` sends that many
@@ -24,6 +33,7 @@ requests with a 302 to that path, whose GET or HEAD serves the repo's single fil
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import socket
 import struct
@@ -31,9 +41,11 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 _RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<revision>[^/]+)/(?P<filename>.+)$")
+_TREE = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/tree/(?P<revision>[^/?]+)")
 _RANGE = re.compile(r"^bytes=(\d+)-$")
 _PIECE = 64 * 1024
 
@@ -47,6 +59,9 @@ def make_bytes(size: int, seed: int = 0) -> bytes:
 class MockHub:
     def __init__(self) -> None:
         self.files: dict[tuple[str, str], bytes] = {}
+        self.small: dict[tuple[str, str], bytes] = {}
+        self.models: dict[str, dict] = {}
+        self.api_answer: object = None
         self.slow: int | None = None
         self.cut_after: int | None = None
         self.fail_gets = 0
@@ -77,6 +92,14 @@ class MockHub:
         self.files[(repo, filename)] = data
         return hashlib.sha256(data).hexdigest()
 
+    def describe(self, repo: str, *, downloads: int = 0, likes: int = 0, tags: tuple[str, ...] = ()) -> None:
+        """What the search says about ``repo`` (a repo with files is listed even without this)."""
+        self.models[repo] = {"downloads": downloads, "likes": likes, "tags": list(tags)}
+
+    def add_small(self, repo: str, filename: str, data: bytes) -> None:
+        """A file kept in git, not LFS (a README, a config): listed without a sha256, not served."""
+        self.small[(repo, filename)] = data
+
     def gets(self) -> list[tuple[str, str, str | None]]:
         return [r for r in self.requests if r[0] == "GET"]
 
@@ -106,6 +129,9 @@ def _handler_for(hub: MockHub) -> type[BaseHTTPRequestHandler]:
         def _serve(self, body: bool) -> None:
             with hub._lock:
                 hub.requests.append((self.command, self.path, self.headers.get("Range")))
+            if self.path.startswith("/api/"):
+                self._api(body)
+                return
             match = _RESOLVE.match(self.path)
             data = hub.files.get((match["repo"], match["filename"])) if match else None
             if hub.redirect is not None and data is not None:
@@ -141,6 +167,24 @@ def _handler_for(hub: MockHub) -> type[BaseHTTPRequestHandler]:
             self._send_headers(206 if ranged else 200, headers)
             if body:
                 self._send_body(data[start:])
+
+        def _api(self, body: bool) -> None:
+            url = urlsplit(self.path)
+            query = parse_qs(url.query)
+            tree = _TREE.match(url.path)
+            if hub.api_answer is not None:
+                answer = hub.api_answer
+            elif url.path == "/api/models":
+                answer = _search(hub, query.get("search", [""])[0], int(query.get("limit", ["1000"])[0]))
+            elif tree and _repos(hub).get(unquote(tree["repo"])) is not None:
+                answer = _tree(hub, unquote(tree["repo"]))
+            else:
+                self._send_headers(404, {"X-Error-Code": "RepoNotFound", "Content-Length": "0"})
+                return
+            data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+            self._send_headers(200, {"Content-Type": "application/json", "Content-Length": str(len(data))})
+            if body:
+                self.wfile.write(data)
 
         def _send_headers(self, status: int, headers: dict[str, str]) -> None:
             headers = {**headers, **hub.headers}
@@ -190,6 +234,30 @@ def _handler_for(hub: MockHub) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
 
     return Handler
+
+
+def _repos(hub: MockHub) -> dict[str, dict]:
+    repos = {repo: {"downloads": 0, "likes": 0, "tags": []} for repo, _ in [*hub.files, *hub.small]}
+    return {**repos, **hub.models}
+
+
+def _search(hub: MockHub, search: str, limit: int) -> list[dict]:
+    found = [(repo, meta) for repo, meta in _repos(hub).items() if search.lower() in repo.lower()]
+    found.sort(key=lambda item: -item[1]["downloads"])
+    return [{"_id": hashlib.sha1(repo.encode()).hexdigest()[:24], "id": repo, "modelId": repo,
+             "likes": meta["likes"], "downloads": meta["downloads"], "tags": meta["tags"], "private": False,
+             "createdAt": "2025-01-01T00:00:00.000Z", "lastModified": "2025-10-05T12:00:00.000Z"}
+            for repo, meta in found[:limit]]
+
+
+def _tree(hub: MockHub, repo: str) -> list[dict]:
+    files = [{"type": "file", "oid": hashlib.sha1(data).hexdigest(), "size": len(data), "path": name,
+              "lfs": {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}}
+             for (r, name), data in hub.files.items() if r == repo]
+    files += [{"type": "file", "oid": hashlib.sha1(data).hexdigest(), "size": len(data), "path": name}
+              for (r, name), data in hub.small.items() if r == repo]
+    folders = sorted({name.rsplit("/", 1)[0] for r, name in [*hub.files, *hub.small] if r == repo and "/" in name})
+    return [{"type": "directory", "oid": hashlib.sha1(f.encode()).hexdigest(), "path": f} for f in folders] + files
 
 
 def _hub_headers(data: bytes) -> dict[str, str]:

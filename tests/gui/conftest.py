@@ -65,6 +65,8 @@ def make_window(qtbot, loop, tmp_path):
         settings = Settings(folder / "settings.json")
         if settings.get("hf_cache") is None:
             settings.set("hf_cache", str(tmp_path / "hf-cache"))
+        if settings.get("measure_precisions") is None:       # seconds of CPU per model: where a test asks
+            settings.set("measure_precisions", False)
         state = AppState(EngineService(folder), settings)
         win = MainWindow(state)
         qtbot.addWidget(win)

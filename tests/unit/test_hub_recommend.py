@@ -59,7 +59,7 @@ def test_recommended_for_costs_a_cpu_in_the_precision_the_engine_would_load(monk
     assert hub.recommended_for(CATALOG, _gpu(24 * GiB)).parameters == 7.2          # memory only: 14.4 GB fits
     chosen = []
 
-    def int8_everywhere(model_bytes, n_params=None, devices=None):
+    def int8_everywhere(model_bytes, n_params=None, devices=None, measured=None):
         chosen.append((model_bytes, n_params, devices))
         return hardware.Recommendation(devices[0].id, "int8", True, "test")
 

@@ -1,0 +1,75 @@
+"""Measure which CPU precision is fastest for the loaded model, once per model, off the Qt thread.
+
+After a model on this computer loads, and once no reply is being written, :func:`engine.host.probe.probe`
+runs on a worker thread (a few seconds) and its result is kept in the settings under the model's
+fingerprint (``precision_probes``, the newest last, at most ``KEEP``). The hardware picker's star and
+its tooltip, and the catalog's pick, read it from there (:func:`measured`, :func:`latest`). The setting
+``measure_precisions`` (default on) turns the probe off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtCore import QObject
+
+from engine.errors import EngineError
+from engine.host import probe
+from engine.host.probe import ProbeResult
+
+from .background import in_thread
+
+KEEP = 20
+
+
+def measured(settings, fingerprint: str | None) -> ProbeResult | None:
+    """The stored probe of the model with ``fingerprint``, if any."""
+    stored = settings.get("precision_probes") or {}
+    return ProbeResult.from_json(stored.get(fingerprint)) if isinstance(stored, dict) and fingerprint else None
+
+
+def latest(settings) -> ProbeResult | None:
+    """The newest stored probe (what this CPU did last): the catalog costs models with it."""
+    stored = settings.get("precision_probes") or {}
+    if not isinstance(stored, dict) or not stored:
+        return None
+    return ProbeResult.from_json(list(stored.values())[-1])
+
+
+class PrecisionProbe(QObject):
+    def __init__(self, state):
+        super().__init__()
+        self.state = state
+        self.running: asyncio.Future | None = None
+        state.modelChanged.connect(self._model_changed)
+
+    def _model_changed(self) -> None:
+        model = self.state.model
+        if (model is None or model.is_remote or not self.state.settings.get("measure_precisions", True)
+                or measured(self.state.settings, model.fingerprint) is not None or self.running is not None):
+            return
+        self.running = asyncio.ensure_future(self.run(model.path, model.fingerprint))
+
+    async def run(self, path: str, fingerprint: str) -> ProbeResult | None:
+        """Wait until no reply is written, measure, store; the window's star and tooltips follow."""
+        try:
+            while self.state.busy:
+                await asyncio.sleep(0.5)
+            self.state.status.emit(self.tr("Measuring which precision runs fastest on this computer…"), 0)
+            try:
+                result = await in_thread(lambda: probe.probe(path))
+            except (EngineError, OSError, RuntimeError) as e:
+                self.state.status.emit(self.tr("Could not measure the precisions: {error}").format(error=e), 8000)
+                return None
+            stored = dict(self.state.settings.get("precision_probes") or {})
+            stored.pop(fingerprint, None)
+            stored[fingerprint] = result.to_json()
+            self.state.set_preference("precision_probes", dict(list(stored.items())[-KEEP:]))
+            speeds = ", ".join(f"{p} {result.ratio(p):.1f}x" for p in result.speed if p != "fp32")
+            self.state.status.emit(self.tr("Measured decode speed against fp32 here: {speeds}").format(speeds=speeds),
+                                   8000)
+            return result
+        finally:
+            self.running = None
+            if self.state.model is not None and self.state.model.fingerprint != fingerprint:
+                self._model_changed()        # another model loaded meanwhile: its turn

@@ -1,0 +1,55 @@
+"""The precision probe in the window: after a model loads it is measured once, off the Qt thread; the
+picker's star and tooltip, and the catalog's pick, follow the measurement, which is remembered."""
+
+from __future__ import annotations
+
+from engine.host import hardware
+from engine.host.probe import ProbeResult
+from tests.gui.util import run, until
+
+
+def _star(win) -> tuple[str, str]:
+    return next(win.hardware.itemData(i) for i in range(win.hardware.count()) if "★" in win.hardware.itemText(i))
+
+
+def test_the_loaded_model_is_measured_once_and_the_star_follows_with_the_reason(loop, make_window, world_ckpt,
+                                                                                 tmp_path):
+    from app.settings import Settings
+
+    folder = tmp_path / "data"
+    Settings(folder / "settings.json").set("measure_precisions", True)
+    win = make_window(folder)
+    run(loop, win.load_model(str(world_ckpt)))
+    fingerprint = win.state.model.fingerprint
+    run(loop, until(lambda: fingerprint in (win.settings.get("precision_probes") or {}), timeout=120))
+    result = ProbeResult.from_json(win.settings.get("precision_probes")[fingerprint])
+    assert set(result.speed) >= {"fp32", "int8"} and result.agreement
+    m = win.state.model
+    expected = hardware.recommend(m.file_bytes, m.n_params, win.devices, result)
+    assert _star(win) == (expected.device, expected.precision)
+    assert win.hardware.toolTip() == expected.reason
+    assert "x fp32 decode here" in expected.reason or "fastest measured" in expected.reason
+    assert "Measured decode speed" in win.statusBar().currentMessage()
+
+    win.close()
+    again = make_window(folder)                        # remembered: not measured again
+    run(loop, again.load_model(str(world_ckpt)))
+    assert again.models.precision_probe.running is None
+    assert _star(again) == (expected.device, expected.precision)
+
+
+def test_a_stored_measurement_moves_the_star_and_the_catalogs_cpu_pick(loop, make_window, world_ckpt):
+    from tests.unit.test_hub_recommend import CATALOG
+
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    win.devices = [hardware.Device("cpu", "cpu", "Desktop CPU", 24 * 2**30, None, 8, (), ("fp32", "bf16", "int8"))]
+    win.models.devices = [hardware.Device("cpu", "cpu", "Desktop CPU", 24 * 2**30, None, 8, (),
+                                          ("fp32", "bf16", "int8"))]
+    win.models.set_catalog(CATALOG)
+    assert "0.4b" in win.models.catalog_view.currentItem().text(0)
+    measured = ProbeResult({"fp32": 27.0, "bf16": 80.0, "int8": 129.6}, {"bf16": 0.99, "int8": 0.97}, 2, 48)
+    win.state.set_preference("precision_probes", {win.state.model.fingerprint: measured.to_json()})
+    assert _star(win) == ("cpu", "int8")
+    assert win.hardware.toolTip().startswith("int8: 4.8x fp32 decode here, quality: greedy agreement 97%")
+    assert "1.5b" in win.models.catalog_view.currentItem().text(0)

@@ -1,0 +1,58 @@
+"""The precision probe (engine.host.probe) on a real model file, and how its result turns the CPU's
+recommendation (engine.host.hardware.recommend, engine.host.hub.recommended_for) and its reason."""
+
+from __future__ import annotations
+
+from engine.host import hardware, hub, probe
+from engine.host.probe import ProbeResult
+from tests.unit.test_hub_recommend import CATALOG, GiB, _cpu
+
+CPU = _cpu(24 * GiB, ("fp32", "bf16", "int8"))
+
+
+def test_the_probe_times_each_precision_on_the_models_first_layers_and_checks_agreement(rwkv7_checkpoint):
+    ckpt = rwkv7_checkpoint(n_layer=4, n_embd=128, head_size=32, vocab_size=65536)
+    result = probe.probe(str(ckpt), layers=2, seconds=0.05, quality_tokens=12)
+    assert set(result.speed) == {"fp32", "bf16", "int8"} and all(v > 0 for v in result.speed.values())
+    assert set(result.agreement) == {"bf16", "int8"} and all(0 <= a <= 1 for a in result.agreement.values())
+    assert result.layers == 2 and result.quality_tokens == 12
+    assert result.ratio("fp32") == 1.0
+    assert ProbeResult.from_json(result.to_json()) == result
+    unmeasured = probe.probe(str(ckpt), ("fp32", "int8"), seconds=0.05, quality_params=0)
+    assert set(unmeasured.speed) == {"fp32", "int8"} and unmeasured.agreement == {}
+
+
+def test_a_damaged_stored_result_is_ignored():
+    for junk in (None, [], {"speed": "fast"}, {"speed": {"fp32": "x"}, "agreement": {}, "layers": 2,
+                                               "quality_tokens": 1}):
+        assert ProbeResult.from_json(junk) is None
+
+
+def test_the_fastest_precision_at_acceptable_quality_is_recommended_with_the_numbers():
+    measured = ProbeResult({"fp32": 27.0, "bf16": 80.0, "int8": 129.6}, {"bf16": 0.99, "int8": 0.97}, 2, 48)
+    rec = hardware.recommend(2 * 10**9, 10**9, [CPU], measured)
+    assert rec.precision == "int8" and rec.device == "cpu"
+    assert rec.reason.startswith("int8: 4.8x fp32 decode here, quality: greedy agreement 97% with fp32")
+    assert hardware.recommend(2 * 10**9, 10**9, [CPU]).precision == "fp32"        # without a measurement
+
+
+def test_a_precision_below_the_agreement_floor_is_left_out_and_said():
+    measured = ProbeResult({"fp32": 27.0, "bf16": 50.0, "int8": 130.0}, {"bf16": 0.99, "int8": 0.6}, 2, 48)
+    rec = hardware.recommend(2 * 10**9, 10**9, [CPU], measured)
+    assert rec.precision == "bf16" and "int8 left out" in rec.reason
+
+
+def test_fp32_stays_when_it_is_measured_fastest_and_an_unmeasured_quality_is_said():
+    slow = ProbeResult({"fp32": 30.0, "bf16": 10.0, "int8": 29.0}, {}, 2, 0)
+    rec = hardware.recommend(2 * 10**9, 10**9, [CPU], slow)
+    assert rec.precision == "fp32" and "fastest measured" in rec.reason and "bf16 0.3x" in rec.reason
+    fast = ProbeResult({"fp32": 30.0, "int8": 90.0}, {}, 2, 0)
+    assert "quality not measured" in hardware.recommend(2 * 10**9, 10**9, [CPU], fast).reason
+
+
+def test_a_gpu_still_wins_and_a_measured_int8_lets_the_catalog_pick_a_bigger_cpu_model():
+    measured = ProbeResult({"fp32": 27.0, "int8": 130.0}, {"int8": 0.97}, 2, 48)
+    gpu = hardware.Device("cuda:0", "cuda", "GPU", 24 * GiB, None, None, (), ("fp16", "fp32"))
+    assert hardware.recommend(2 * 10**9, 10**9, [CPU, gpu], measured).device == "cuda:0"
+    assert hub.recommended_for(CATALOG, CPU).parameters == 0.4
+    assert hub.recommended_for(CATALOG, CPU, measured=measured).parameters == 1.5
