@@ -33,7 +33,7 @@ from engine.service.views import ModelView
 
 MAX_BODY_BYTES = 4 * 2**20          # a long chat is well under 1 MB of JSON
 MAX_TOKENS_CAP = 8192
-MAX_RUNNING = 4
+MAX_RUNNING = 8
 MAX_QUEUED = 32
 
 
