@@ -197,7 +197,6 @@ class RWKV7(Model):
         x = self.emb[torch.tensor(tokens, device=self.device)].to(self.dtype).unsqueeze(1)   # [B, 1, C]
         v_first = x
         for i, ly in enumerate(self.layers):
-            self.weights.dense(i)
             xx = F.layer_norm(x, (C,), ly.ln1_w, ly.ln1_b)
             out, v_first = time_mix(i, ly, xx, att_prev[i], v_first, H, N, one, wkv[i])
             att_prev[i].copy_(xx[:, -1])
