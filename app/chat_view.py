@@ -141,11 +141,14 @@ class ChatView(QTextBrowser):
             links.append(f'<a href="action:branch:{msg.id}:-1">‹</a> {pos}/{count} '
                          f'<a href="action:branch:{msg.id}:1">›</a>')
         if msg.role in ("user", "assistant"):
-            links.append(f'<a href="action:copymsg:{msg.id}">{self.tr("copy")}</a>')
-            links.append(f'<a href="action:edit:{msg.id}">{self.tr("edit")}</a>')
+            # (tr outside the f-strings: pyside6-lupdate does not look inside them)
+            copy, edit, regen, delete = self.tr("copy"), self.tr("edit"), self.tr("regenerate"), self.tr("delete")
+            links.append(f'<a href="action:copymsg:{msg.id}">{copy}</a>')
+            links.append(f'<a href="action:edit:{msg.id}">{edit}</a>')
             if msg.role == "assistant":
-                links.append(f'<a href="action:regen:{msg.id}">{self.tr("regenerate")}</a>')
-            links.append(f'<a href="action:delete:{msg.id}">{self.tr("delete")}</a>')
+                links.append(f'<a href="action:regen:{msg.id}">{regen}</a>')
+            links.append(f'<a href="action:delete:{msg.id}">{delete}</a>')
+
         role = self.tr(ROLE_NAMES[msg.role]) if msg.role in ROLE_NAMES else msg.role
         head = f"<p><b>{role}</b>&nbsp;&nbsp; {' &nbsp;·&nbsp; '.join(links)}</p>"
         body = body_html(text, c, self.code_blocks) if text.strip() else "<p>…</p>"

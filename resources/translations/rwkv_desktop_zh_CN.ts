@@ -419,32 +419,52 @@
         <translation>向模型提问吧。你的对话及其状态都会被保存。</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="154"/>
+        <location filename="../../app/chat_view.py" line="145"/>
+        <source>copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <location filename="../../app/chat_view.py" line="145"/>
+        <source>edit</source>
+        <translation>编辑</translation>
+    </message>
+    <message>
+        <location filename="../../app/chat_view.py" line="145"/>
+        <source>regenerate</source>
+        <translation>重新生成</translation>
+    </message>
+    <message>
+        <location filename="../../app/chat_view.py" line="145"/>
+        <source>delete</source>
+        <translation>删除</translation>
+    </message>
+    <message>
+        <location filename="../../app/chat_view.py" line="157"/>
         <source>stopped</source>
         <translation>已停止</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="155"/>
+        <location filename="../../app/chat_view.py" line="158"/>
         <source>failed</source>
         <translation>失败</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="155"/>
+        <location filename="../../app/chat_view.py" line="158"/>
         <source>edited</source>
         <translation>已编辑</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="157"/>
+        <location filename="../../app/chat_view.py" line="160"/>
         <source> · prompt {0} tokens, {1} from the server&apos;s state cache</source>
         <translation> · 提示词 {0} token，其中 {1} 来自服务器的状态缓存</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="159"/>
+        <location filename="../../app/chat_view.py" line="162"/>
         <source>{0} tokens · {1} tokens/s</source>
         <translation>{0} token · {1} token/秒</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="165"/>
+        <location filename="../../app/chat_view.py" line="168"/>
         <source>stopped before the model read it: not part of the conversation (Regenerate to answer it)</source>
         <translation>在模型读取前已停止：不属于对话（点“重新生成”来回答它）</translation>
     </message>
@@ -1234,7 +1254,7 @@ tags: {tags}</source>
     <message>
         <location filename="../../app/models_page.py" line="215"/>
         <source>  (loaded)</source>
-        <translation>  （已加载）</translation>
+        <translation>（已加载）</translation>
     </message>
     <message>
         <location filename="../../app/models_page.py" line="220"/>
