@@ -212,3 +212,18 @@ def test_the_update_command_keeps_translations_and_drops_what_left(tmp_path):
     i18n.lrelease(ts, ts.with_suffix(".qm"))
     translator = QTranslator()
     assert translator.load(str(ts.with_suffix(".qm"))) and translator.translate("Page", "Kept") == "保留"
+
+
+def test_no_string_is_translated_inside_an_f_string():
+    """pyside6-lupdate does not look inside f-strings: a ``tr()`` there is never in the catalogue and
+    stays English (the message links were, once)."""
+    import ast
+
+    hidden = []
+    for source in sorted(Path(i18n.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.JoinedStr):
+                for call in ast.walk(node):
+                    if isinstance(call, ast.Call) and getattr(call.func, "attr", None) in ("tr", "translate"):
+                        hidden.append(f"{source.name}:{call.lineno}")
+    assert hidden == []
