@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, QTimer
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextCursor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -35,7 +35,8 @@ from .chat_view import ChatView, MessageBox
 from .completion_panel import CompletionPanel
 from .state import AppState
 
-THINK_TIP = "RWKV-7 G1 reasoning: think first, answer directly, or off for other models"
+THINK_TIP = QT_TRANSLATE_NOOP("ChatPage", "RWKV-7 G1 reasoning: think first, answer directly, or off for other "
+                                          "models")
 
 
 class ChatPage(QWidget):
@@ -56,29 +57,29 @@ class ChatPage(QWidget):
         top = QHBoxLayout()
         self.think = QComboBox()
         self.think.addItems(list(THINK_MODES))
-        self.think.setToolTip(THINK_TIP)
+        self.think.setToolTip(self.tr(THINK_TIP))
         self.think.activated.connect(self._think_chosen)
         self.completion_button = QToolButton(text=self.tr("Plain completion"), checkable=True)
         self.completion_button.setToolTip(self.tr("The model continues a text as it is, without the chat template"))
-        self.settings_button = QToolButton(text="Chat settings", checkable=True)
-        self.settings_button.setToolTip("Sampling, reply length and system prompt of this conversation")
+        self.settings_button = QToolButton(text=self.tr("Chat settings"), checkable=True)
+        self.settings_button.setToolTip(self.tr("Sampling, reply length and system prompt of this conversation"))
         top.addStretch()
-        for w in (self.completion_button, QLabel("Think:"), self.think, self.settings_button):
+        for w in (self.completion_button, QLabel(self.tr("Think:")), self.think, self.settings_button):
             top.addWidget(w)
         self.view = ChatView(self._link_clicked)
         self.error = QLabel(wordWrap=True, visible=False, textInteractionFlags=Qt.TextSelectableByMouse)
         self.error.setObjectName("error")
         self.error.setStyleSheet("QLabel#error { color: #b3261e; padding: 4px; }")
-        self.system = QLineEdit(placeholderText="System prompt for a new chat (optional)")
+        self.system = QLineEdit(placeholderText=self.tr("System prompt for a new chat (optional)"))
         self.input = MessageBox(self.send, self.edit_last,
-                                placeholderText="Message (Enter sends, Shift+Enter for a new line)")
+                                placeholderText=self.tr("Message (Enter sends, Shift+Enter for a new line)"))
         self.input.setMaximumHeight(110)
         buttons = QHBoxLayout()
-        self.send_button = QPushButton("Send", clicked=self.send)
-        self.stop_button = QPushButton("Stop", clicked=self.stop, enabled=False)
-        self.regen_button = QPushButton("Regenerate", clicked=self.regenerate, enabled=False)
-        self.continue_button = QPushButton("Continue", clicked=self.continue_reply, enabled=False)
-        self.continue_button.setToolTip("Let the last reply go on where it stopped")
+        self.send_button = QPushButton(self.tr("Send"), clicked=self.send)
+        self.stop_button = QPushButton(self.tr("Stop"), clicked=self.stop, enabled=False)
+        self.regen_button = QPushButton(self.tr("Regenerate"), clicked=self.regenerate, enabled=False)
+        self.continue_button = QPushButton(self.tr("Continue"), clicked=self.continue_reply, enabled=False)
+        self.continue_button.setToolTip(self.tr("Let the last reply go on where it stopped"))
         buttons.addStretch()
         for b in (self.continue_button, self.regen_button, self.stop_button, self.send_button):
             buttons.addWidget(b)
@@ -162,13 +163,13 @@ class ChatPage(QWidget):
         cannot_continue = model.unavailable("continue") if model is not None else None
         self.continue_button.setEnabled(not busy and last is not None and last.role == "assistant"
                                         and not last.complete and cannot_continue is None)
-        self.continue_button.setToolTip(cannot_continue or "Let the last reply go on where it stopped")
+        self.continue_button.setToolTip(cannot_continue or self.tr("Let the last reply go on where it stopped"))
         no_think = model.unavailable("think") if model is not None else None
         if no_think is None and model is not None and not model.is_remote and not model.thinks:
             no_think = self.tr("Think modes are for RWKV-7 G0/G1 models; this model was not trained on them "
                                "and would garble its replies")
         self.think.setEnabled(no_think is None)
-        self.think.setToolTip(no_think or THINK_TIP)
+        self.think.setToolTip(no_think or self.tr(THINK_TIP))
         if no_think is not None:
             self.think.setCurrentText("off")            # what is sent: never a prefix the model cannot read
 
@@ -239,8 +240,8 @@ class ChatPage(QWidget):
             self.send_button.setText(self.tr("Save reply"))
             self.state.status.emit(self.tr("Editing the reply: Enter saves it as a new branch, Esc cancels"), 0)
         else:
-            self.send_button.setText("Resend")
-            self.state.status.emit("Editing: Enter resends as a new branch, Esc cancels", 0)
+            self.send_button.setText(self.tr("Resend"))
+            self.state.status.emit(self.tr("Editing: Enter resends as a new branch, Esc cancels"), 0)
         self.input.setFocus()
 
     def edit_last(self) -> None:
@@ -291,7 +292,7 @@ class ChatPage(QWidget):
         if self.editing is not None:
             self.state.status.emit("", 1)          # the "Editing…" hint goes with the edit
         self.editing = None
-        self.send_button.setText("Send")
+        self.send_button.setText(self.tr("Send"))
 
     def _think_chosen(self) -> None:
         settings = self.state.chat_settings
@@ -321,12 +322,15 @@ class ChatPage(QWidget):
             code = self.view.code_blocks[int(args[0])]
             QGuiApplication.clipboard().setText(code)
             lines = code.count("\n") + 1
-            self.state.status.emit(f"Copied {lines} line{'s' * (lines != 1)} of code", 5000)
+            self.state.status.emit(self.tr("Copied 1 line of code") if lines == 1 else
+                                   self.tr("Copied {0} lines of code").format(lines), 5000)
 
     def _confirm_open(self, url) -> None:
         """A link in a reply opens in the browser only once the user has seen where it goes."""
-        box = QMessageBox(QMessageBox.Question, "Open link", f"Open this address in your browser?\n\n"
-                          f"{url.toString()}", QMessageBox.Open | QMessageBox.Cancel, self)
+        box = QMessageBox(QMessageBox.Question, self.tr("Open link"),
+                          self.tr("Open this address in your browser?\n\n{0}").format(url.toString()),
+                          QMessageBox.Open | QMessageBox.Cancel, self)
+
         box.setAttribute(Qt.WA_DeleteOnClose)
         box.accepted.connect(lambda: QDesktopServices.openUrl(url))
         self.link_box = box

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -27,14 +27,21 @@ from engine.service import ChatSettings
 
 from .state import AppState
 
-CUSTOM = "Custom"
-# field -> (label, minimum, maximum, step, decimals, tooltip)
+CUSTOM = QT_TRANSLATE_NOOP("ChatSettingsPanel", "Custom")     # shown as self.tr(CUSTOM)
+# field -> (label, minimum, maximum, step, decimals, tooltip); label and tooltip go through self.tr
 _NUMBERS = {
-    "temperature": ("Temperature", 0.0, 3.0, 0.05, 2, "Higher is more varied; 0 always picks the likeliest token"),
-    "top_p": ("Top-p", 0.0, 1.0, 0.05, 2, "Only the likeliest tokens that together reach this probability"),
-    "presence_penalty": ("Presence penalty", 0.0, 3.0, 0.05, 2, "Lowers tokens that already appeared"),
-    "frequency_penalty": ("Frequency penalty", 0.0, 3.0, 0.05, 2, "Lowers tokens by how often they appeared"),
-    "penalty_decay": ("Penalty decay", 0.9, 1.0, 0.001, 3, "How fast old tokens' penalties fade (per token)"),
+    "temperature": (QT_TRANSLATE_NOOP("ChatSettingsPanel", "Temperature:"), 0.0, 3.0, 0.05, 2,
+                    QT_TRANSLATE_NOOP("ChatSettingsPanel", "Higher is more varied; 0 always picks the likeliest "
+                                                           "token")),
+    "top_p": (QT_TRANSLATE_NOOP("ChatSettingsPanel", "Top-p:"), 0.0, 1.0, 0.05, 2,
+              QT_TRANSLATE_NOOP("ChatSettingsPanel", "Only the likeliest tokens that together reach this "
+                                                     "probability")),
+    "presence_penalty": (QT_TRANSLATE_NOOP("ChatSettingsPanel", "Presence penalty:"), 0.0, 3.0, 0.05, 2,
+                         QT_TRANSLATE_NOOP("ChatSettingsPanel", "Lowers tokens that already appeared")),
+    "frequency_penalty": (QT_TRANSLATE_NOOP("ChatSettingsPanel", "Frequency penalty:"), 0.0, 3.0, 0.05, 2,
+                          QT_TRANSLATE_NOOP("ChatSettingsPanel", "Lowers tokens by how often they appeared")),
+    "penalty_decay": (QT_TRANSLATE_NOOP("ChatSettingsPanel", "Penalty decay:"), 0.9, 1.0, 0.001, 3,
+                      QT_TRANSLATE_NOOP("ChatSettingsPanel", "How fast old tokens' penalties fade (per token)")),
 }
 
 
@@ -45,26 +52,26 @@ class ChatSettingsPanel(QWidget):
         self._filling = False
         form = QFormLayout()
         self.preset = QComboBox()
-        self.preset.addItems([*PRESETS, CUSTOM])
-        self.preset.setToolTip("A starting point for the values below")
+        self.preset.addItems([*PRESETS, self.tr(CUSTOM)])
+        self.preset.setToolTip(self.tr("A starting point for the values below"))
         self.preset.activated.connect(self._preset_chosen)
-        form.addRow("Preset:", self.preset)
+        form.addRow(self.tr("Preset:"), self.preset)
         self.numbers: dict[str, QDoubleSpinBox] = {}
         for name, (label, lo, hi, step, decimals, tip) in _NUMBERS.items():
             box = QDoubleSpinBox(minimum=lo, maximum=hi, singleStep=step, decimals=decimals)
-            box.setToolTip(tip)
+            box.setToolTip(self.tr(tip))
             box.valueChanged.connect(self._edited)
             self.numbers[name] = box
-            form.addRow(f"{label}:", box)
+            form.addRow(self.tr(label), box)
         self.top_k = QSpinBox(minimum=0, maximum=1000)
-        self.top_k.setSpecialValueText("off")
-        self.top_k.setToolTip("Only the k likeliest tokens (off: no limit)")
+        self.top_k.setSpecialValueText(self.tr("off"))
+        self.top_k.setToolTip(self.tr("Only the k likeliest tokens (off: no limit)"))
         self.top_k.valueChanged.connect(self._edited)
-        form.addRow("Top-k:", self.top_k)
+        form.addRow(self.tr("Top-k:"), self.top_k)
         self.max_tokens = QSpinBox(minimum=1, maximum=65536, singleStep=64)
-        self.max_tokens.setToolTip("The longest a reply may be, in tokens (Continue goes on past it)")
+        self.max_tokens.setToolTip(self.tr("The longest a reply may be, in tokens (Continue goes on past it)"))
         self.max_tokens.valueChanged.connect(self._edited)
-        form.addRow("Max reply length:", self.max_tokens)
+        form.addRow(self.tr("Max reply length:"), self.max_tokens)
         self.roles = QComboBox()
         self.roles.addItem(self.tr("The model's own"), None)
         for name, t in TEMPLATES.items():
@@ -73,18 +80,19 @@ class ChatSettingsPanel(QWidget):
                                       "Bob/Alice for RWKV-4 Raven; from the next message on"))
         self.roles.activated.connect(self._roles_chosen)
         form.addRow(self.tr("Chat roles:"), self.roles)
-        self.system = QPlainTextEdit(placeholderText="Instructions the model reads before the chat (optional)")
+        self.system = QPlainTextEdit(placeholderText=self.tr("Instructions the model reads before the chat (optional)"))
         self.system.setMaximumHeight(90)
-        self.apply_system = QPushButton("Apply system prompt", clicked=self._system_applied)
-        self.apply_system.setToolTip("A chat that has begun continues in a new branch under the new prompt; "
-                                     "the old branch stays")
+        self.apply_system = QPushButton(self.tr("Apply system prompt"), clicked=self._system_applied)
+        self.apply_system.setToolTip(self.tr("A chat that has begun continues in a new branch under the new "
+                                             "prompt; the old branch stays"))
+
         self.note = QLabel(wordWrap=True)
         self.note.setObjectName("muted")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 0, 0, 0)
-        layout.addWidget(QLabel("<b>This conversation</b>"))
+        layout.addWidget(QLabel(self.tr("<b>This conversation</b>")))
         layout.addLayout(form)
-        layout.addWidget(QLabel("System prompt:"))
+        layout.addWidget(QLabel(self.tr("System prompt:")))
         layout.addWidget(self.system)
         layout.addWidget(self.apply_system, alignment=Qt.AlignRight)
         layout.addWidget(self.note)
@@ -99,7 +107,7 @@ class ChatSettingsPanel(QWidget):
         s = self.state.chat_settings
         self._filling = True
         try:
-            self.preset.setCurrentText(s.preset if s.preset in PRESETS else CUSTOM)
+            self.preset.setCurrentText(s.preset if s.preset in PRESETS else self.tr(CUSTOM))
             for name, box in self.numbers.items():
                 box.setValue(getattr(s.sampler, name))
             self.top_k.setValue(s.sampler.top_k)
@@ -112,8 +120,8 @@ class ChatSettingsPanel(QWidget):
         finally:
             self._filling = False
         begun = self.state.conversation is not None and bool(self.state.conversation.path())
-        self.note.setText("Changes apply from the next reply." if begun else
-                          "These settings are kept with the conversation.")
+        self.note.setText(self.tr("Changes apply from the next reply.") if begun else
+                          self.tr("These settings are kept with the conversation."))
 
     def settings(self) -> ChatSettings:
         """What the panel shows, as settings (the think mode and seed kept from the conversation's)."""
@@ -121,7 +129,7 @@ class ChatSettingsPanel(QWidget):
         sampler = dataclasses.replace(current.sampler, top_k=self.top_k.value(),
                                       **{name: box.value() for name, box in self.numbers.items()})
         preset = self.preset.currentText()
-        if preset != CUSTOM and _same_sampling(PRESETS[preset], sampler):
+        if preset in PRESETS and _same_sampling(PRESETS[preset], sampler):
             chosen = preset
         else:
             chosen = next((n for n, p in PRESETS.items() if _same_sampling(p, sampler)), None)
@@ -129,7 +137,7 @@ class ChatSettingsPanel(QWidget):
 
     def _preset_chosen(self) -> None:
         name = self.preset.currentText()
-        if name == CUSTOM:
+        if name not in PRESETS:          # Custom
             return
         current = self.state.chat_settings
         sampler = dataclasses.replace(PRESETS[name], seed=current.sampler.seed,
@@ -147,7 +155,7 @@ class ChatSettingsPanel(QWidget):
 
     def _send(self) -> None:
         settings = self.settings()
-        self.preset.setCurrentText(settings.preset or CUSTOM)
+        self.preset.setCurrentText(settings.preset or self.tr(CUSTOM))
         self.state.update_chat(settings)
 
     def _system_applied(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QEvent, Qt
 from PySide6.QtGui import QTextCursor, QTextDocument, QTextDocumentFragment
 from PySide6.QtWidgets import QPlainTextEdit, QTextBrowser
 
@@ -17,7 +17,9 @@ from engine.service import ConversationView, MessageView
 
 from .markup import body_html, colours_for
 
-ROLE_NAMES = {"user": "You", "assistant": "Assistant", "system": "System"}
+# Translated where drawn: self.tr(ROLE_NAMES[role]).
+ROLE_NAMES = {"user": QT_TRANSLATE_NOOP("ChatView", "You"), "assistant": QT_TRANSLATE_NOOP("ChatView", "Assistant"),
+              "system": QT_TRANSLATE_NOOP("ChatView", "System")}
 
 
 class MessageBox(QPlainTextEdit):
@@ -52,7 +54,7 @@ class ChatView(QTextBrowser):
         super().__init__(**kw)
         self.setOpenLinks(False)          # our own actions ride on links: action:edit:3
         self.anchorClicked.connect(on_action)
-        self.setPlaceholderText("Ask the model something. Your conversation and its state are saved.")
+        self.setPlaceholderText(self.tr("Ask the model something. Your conversation and its state are saved."))
         self.code_blocks: list[str] = []   # the text behind each action:copy:N link
         self.colours = colours_for(self.palette())
         self._shown: tuple[ConversationView | None, Callable[[MessageView], str]] = (None, _own_text)
@@ -139,27 +141,33 @@ class ChatView(QTextBrowser):
             links.append(f'<a href="action:branch:{msg.id}:-1">‹</a> {pos}/{count} '
                          f'<a href="action:branch:{msg.id}:1">›</a>')
         if msg.role in ("user", "assistant"):
-            links.append(f'<a href="action:copymsg:{msg.id}">{self.tr("copy")}</a>')
-            links.append(f'<a href="action:edit:{msg.id}">{self.tr("edit")}</a>')
+            # (tr outside the f-strings: pyside6-lupdate does not look inside them)
+            copy, edit, regen, delete = self.tr("copy"), self.tr("edit"), self.tr("regenerate"), self.tr("delete")
+            links.append(f'<a href="action:copymsg:{msg.id}">{copy}</a>')
+            links.append(f'<a href="action:edit:{msg.id}">{edit}</a>')
             if msg.role == "assistant":
-                links.append(f'<a href="action:regen:{msg.id}">{self.tr("regenerate")}</a>')
-            links.append(f'<a href="action:delete:{msg.id}">{self.tr("delete")}</a>')
-        head = f"<p><b>{ROLE_NAMES.get(msg.role, msg.role)}</b>&nbsp;&nbsp; {' &nbsp;·&nbsp; '.join(links)}</p>"
+                links.append(f'<a href="action:regen:{msg.id}">{regen}</a>')
+            links.append(f'<a href="action:delete:{msg.id}">{delete}</a>')
+
+        role = self.tr(ROLE_NAMES[msg.role]) if msg.role in ROLE_NAMES else msg.role
+        head = f"<p><b>{role}</b>&nbsp;&nbsp; {' &nbsp;·&nbsp; '.join(links)}</p>"
         body = body_html(text, c, self.code_blocks) if text.strip() else "<p>…</p>"
         foot = ""
         st = msg.stats
         note = {"cancelled": " · " + self.tr("stopped"), "interrupted": " · " + self.tr("stopped"),
                 "error": " · " + self.tr("failed"), "edited": " · " + self.tr("edited")}.get(msg.stop_reason or "", "")
         if msg.role == "assistant" and st is not None:
-            cached = (f" · prompt {st.prompt_tokens:,} tokens, {st.cached_tokens:,} from the server's state cache"
-                      if st.cached_tokens else "")
-            foot = (f'<p style="color:{c.muted}; font-size:small;">{st.tokens} tokens · '
-                    f'{st.tokens_per_s:.1f} tokens/s{cached}{note}</p>')
+            cached = (self.tr(" · prompt {0} tokens, {1} from the server's state cache").format(
+                f"{st.prompt_tokens:,}", f"{st.cached_tokens:,}") if st.cached_tokens else "")
+            counts = self.tr("{0} tokens · {1} tokens/s").format(st.tokens, f"{st.tokens_per_s:.1f}")
+            foot = f'<p style="color:{c.muted}; font-size:small;">{counts}{cached}{note}</p>'
         elif msg.role == "assistant" and note and msg.stop_reason != "interrupted":
             foot = f'<p style="color:{c.muted}; font-size:small;">{note.strip(" ·")}</p>'
         if msg.role == "user" and msg.stop_reason == "cancelled":
-            foot = (f'<p style="color:{c.muted}; font-size:small;">stopped before the model read it: '
-                    "not part of the conversation (Regenerate to answer it)</p>")
+            foot = (f'<p style="color:{c.muted}; font-size:small;">'
+                    + self.tr("stopped before the model read it: not part of the conversation (Regenerate to "
+                              "answer it)") + "</p>")
+
         if msg.role == "user":      # the user's turns on a tinted band, the replies on the page itself
             return (f'<table width="100%" cellspacing="0" cellpadding="8" bgcolor="{c.user_bg}">'
                     f"<tr><td>{head}{body}{foot}</td></tr></table><p></p>")

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from engine.host import hub
@@ -127,19 +128,22 @@ class Download:
 
 def describe(d: Download) -> str:
     """"1.2 GB of 3.1 GB · 12.5 MB/s · 2 min left", or what happened."""
-    amount = f"{_size(d.done)} of {_size(d.total)}"
+    amount = QCoreApplication.translate("DownloadRow", "{0} of {1}").format(_size(d.done), _size(d.total))
     if d.state == "running":
         eta = d.eta
         speed = f" · {_size(d.speed)}/s" if d.speed else ""
-        left = f" · {_duration(eta)} left" if eta is not None else ""
+        left = (QCoreApplication.translate("DownloadRow", " · {0} left").format(_duration(eta))
+                if eta is not None else "")
         return f"{amount}{speed}{left}"
     if d.state == "paused":
-        return f"Paused at {amount}" if d.done else "Waiting"
+        return (QCoreApplication.translate("DownloadRow", "Paused at {0}").format(amount) if d.done else
+                QCoreApplication.translate("DownloadRow", "Waiting"))
     if d.state == "failed":
         return d.error
     if d.state == "cancelled":
-        return "Cancelled; the partial file was deleted"
-    return f"Downloaded and verified ({_size(d.total)}): it is in the library"
+        return QCoreApplication.translate("DownloadRow", "Cancelled; the partial file was deleted")
+    return QCoreApplication.translate("DownloadRow", "Downloaded and verified ({0}): it is in the library").format(
+        _size(d.total))
 
 
 class DownloadRow(QWidget):
@@ -154,11 +158,11 @@ class DownloadRow(QWidget):
         self.bar.setRange(0, 1000)
         self.info = QLabel()
         self.info.setWordWrap(True)
-        self.pause_button = QPushButton("Pause", clicked=download.pause)
-        self.resume_button = QPushButton("Resume", clicked=lambda: restart())
-        self.retry_button = QPushButton("Retry", clicked=lambda: restart())
-        self.cancel_button = QPushButton("Cancel", clicked=download.cancel)
-        self.load_button = QPushButton("Load", clicked=lambda: load(download.path))
+        self.pause_button = QPushButton(self.tr("Pause"), clicked=download.pause)
+        self.resume_button = QPushButton(self.tr("Resume"), clicked=lambda: restart())
+        self.retry_button = QPushButton(self.tr("Retry"), clicked=lambda: restart())
+        self.cancel_button = QPushButton(self.tr("Cancel"), clicked=download.cancel)
+        self.load_button = QPushButton(self.tr("Load"), clicked=lambda: load(download.path))
         top = QHBoxLayout()
         top.addWidget(self.name, 1)
         for b in (self.pause_button, self.resume_button, self.retry_button, self.cancel_button, self.load_button):

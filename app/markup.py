@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QColor, QPalette, QTextDocument
 
 from .highlight import highlight
@@ -71,10 +72,12 @@ def body_html(text: str, colours: Colours, code_blocks: list[str]) -> str:
         n = len(code_blocks)
         code_blocks.append(part)
         label = html.escape(lang or "code")
+        copy = QCoreApplication.translate("ChatView", "Copy")
         out.append(
             f'<table width="100%" cellspacing="0" cellpadding="6" bgcolor="{colours.code_bg}">'
             f'<tr><td><span style="color:{colours.muted};">{label}</span></td>'
-            f'<td align="right"><a href="action:copy:{n}">Copy</a></td></tr>'
+            f'<td align="right"><a href="action:copy:{n}">{copy}</a></td></tr>'
+
             f'<tr><td colspan="2"><pre style="font-family:monospace;">{highlight(part, lang or "", colours.dark)}'
             "</pre></td></tr></table>")
     return "".join(out)

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -81,27 +81,28 @@ class ModelsPage(QWidget):
             self.show_library()
 
     def _build(self) -> None:
-        lib = QGroupBox("Models on this computer")
+        lib = QGroupBox(self.tr("Models on this computer"))
         self.library = QTreeWidget()
-        self.library.setHeaderLabels(["Model", "Generation", "Parameters", "Precision", "Size", "Fits", "Location"])
+        self.library.setHeaderLabels([self.tr("Model"), self.tr("Generation"), self.tr("Parameters"),
+                                      self.tr("Precision"), self.tr("Size"), self.tr("Fits"), self.tr("Location")])
         self.library.setRootIsDecorated(False)
         self.library.header().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.library.itemActivated.connect(lambda _: asyncio.ensure_future(self.load_selected()))
-        self.load_button = QPushButton("Load", clicked=lambda: asyncio.ensure_future(self.load_selected()))
-        open_file = QPushButton("Open file…", clicked=lambda: asyncio.ensure_future(self._open_file()))
-        open_folder = QPushButton("Open folder…",
+        self.load_button = QPushButton(self.tr("Load"), clicked=lambda: asyncio.ensure_future(self.load_selected()))
+        open_file = QPushButton(self.tr("Open file…"), clicked=lambda: asyncio.ensure_future(self._open_file()))
+        open_folder = QPushButton(self.tr("Open folder…"),
                                   clicked=lambda: asyncio.ensure_future(self._open_folder()))
-        open_folder.setToolTip("Load a Hugging Face model folder (config.json and its weight files)")
-        add_folder = QPushButton("Add folder…", clicked=self.add_folder_dialog)
-        add_folder.setToolTip("Add a folder to search for models; they appear in this list")
-        rescan = QPushButton("Rescan", clicked=lambda: asyncio.ensure_future(self.rescan()))
+        open_folder.setToolTip(self.tr("Load a Hugging Face model folder (config.json and its weight files)"))
+        add_folder = QPushButton(self.tr("Add folder…"), clicked=self.add_folder_dialog)
+        add_folder.setToolTip(self.tr("Add a folder to search for models; they appear in this list"))
+        rescan = QPushButton(self.tr("Rescan"), clicked=lambda: asyncio.ensure_future(self.rescan()))
         self.delete_button = QPushButton(self.tr("Delete…"), clicked=self.delete_selected)
         self.delete_button.setToolTip(self.tr("Delete the selected model from disk (you are asked first)"))
         delete_key = QShortcut(QKeySequence.Delete, self.library, activated=self.delete_selected)
         delete_key.setContext(Qt.WidgetShortcut)
-        remote = QPushButton("Remote server…", clicked=lambda: self._open_remote())
-        remote.setToolTip("Chat with a model that an OpenAI-compatible server runs (RWKV Desktop's, Ai00, "
-                          "llama.cpp, Ollama…)")
+        remote = QPushButton(self.tr("Remote server…"), clicked=lambda: self._open_remote())
+        remote.setToolTip(self.tr("Chat with a model that an OpenAI-compatible server runs (RWKV Desktop's, "
+                                  "Ai00, llama.cpp, Ollama…)"))
         row = QHBoxLayout()
         row.addWidget(remote)
         row.addStretch()
@@ -111,17 +112,18 @@ class ModelsPage(QWidget):
         ll.addWidget(self.library)
         ll.addLayout(row)
 
-        cat = QGroupBox("Download")
+        cat = QGroupBox(self.tr("Download"))
         self.recommendation = QLabel()
         self.recommendation.setWordWrap(True)
         self.catalog_view = QTreeWidget()
-        self.catalog_view.setHeaderLabels(["Model", "Generation", "Parameters", "Size", "Tags"])
+        self.catalog_view.setHeaderLabels([self.tr("Model"), self.tr("Generation"), self.tr("Parameters"),
+                                           self.tr("Size"), self.tr("Tags")])
         self.catalog_view.setRootIsDecorated(False)
         self.catalog_view.header().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.catalog_view.itemActivated.connect(lambda _: self.download_selected())
-        self.older = QCheckBox("Older generations (RWKV-4, 5, 6)")
+        self.older = QCheckBox(self.tr("Older generations (RWKV-4, 5, 6)"))
         self.older.toggled.connect(self.fill_catalog)
-        self.download_button = QPushButton("Download", clicked=self.download_selected)
+        self.download_button = QPushButton(self.tr("Download"), clicked=self.download_selected)
         row = QHBoxLayout()
         row.addWidget(self.older)
         row.addStretch()
@@ -159,7 +161,7 @@ class ModelsPage(QWidget):
         return self.settings.get("hf_cache") or None
 
     def add_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of models", str(Path.home()))
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Add a folder of models"), str(Path.home()))
         if folder:
             asyncio.ensure_future(self.add_folder(folder))
 
@@ -210,12 +212,12 @@ class ModelsPage(QWidget):
         self.library.clear()
         for path, info in self.files:
             item = QTreeWidgetItem()
-            item.setText(0, _display_name(path) + ("  (loaded)" if loaded == path.resolve() else ""))
+            item.setText(0, _display_name(path) + (self.tr("  (loaded)") if loaded == path.resolve() else ""))
             item.setData(0, Qt.UserRole, str(path))
             item.setText(6, str(path.parent))
             item.setToolTip(6, str(path))
             if isinstance(info, str):
-                item.setText(1, "not usable")
+                item.setText(1, self.tr("not usable"))
                 item.setToolTip(0, info)
                 item.setToolTip(1, info)
                 item.setDisabled(True)
@@ -317,21 +319,22 @@ class ModelsPage(QWidget):
         # On a GPU memory is the limit; on a CPU speed is, and the engine picks the biggest model
         # that still answers at a usable speed (hub.recommended_for says what bandwidth it assumes).
         if device is None:
-            return None, "this computer"
+            return None, self.tr("this computer")
         gib = f"{device.memory_bytes / 2**30:.0f} GiB"
         return (hub.recommended_for(self.entries, device, measured=precision_probe.latest(self.settings)),
-                f"{device.name} ({gib})" if gpus else f"this computer's CPU ({gib} RAM)")
+                f"{device.name} ({gib})" if gpus else self.tr("this computer's CPU ({0} RAM)").format(gib))
 
     def fill_catalog(self) -> None:
         gpus = [d for d in self.devices if d.kind != "cpu"]
         best, where = self.recommended()
-        self.recommendation.setText(f"★ Recommended for {where}: <b>{best.filename}</b>" if best else
-                                    f"No official RWKV-7 model fits {where}; the smallest ones may still run slowly.")
+        self.recommendation.setText(
+            self.tr("★ Recommended for {0}: <b>{1}</b>").format(where, best.filename) if best else
+            self.tr("No official RWKV-7 model fits {0}; the smallest ones may still run slowly.").format(where))
         if best is not None and not gpus:
             self.recommendation.setToolTip(
-                f"Bigger models would answer slower than {hub.MIN_TOKENS_PER_SECOND:.0f} "
-                f"tokens/s on a typical CPU ({hub.CPU_BYTES_PER_SECOND / 1e9:.0f} GB/s memory bandwidth "
-                "assumed); they are in the list below.")
+                self.tr("Bigger models would answer slower than {0} tokens/s on a typical CPU ({1} GB/s memory "
+                        "bandwidth assumed); they are in the list below.").format(
+                    f"{hub.MIN_TOKENS_PER_SECOND:.0f}", f"{hub.CPU_BYTES_PER_SECOND / 1e9:.0f}"))
         else:
             self.recommendation.setToolTip("")
         shown = [e for e in self.entries if self.older.isChecked() or e.generation == 7]
@@ -391,10 +394,11 @@ class ModelsPage(QWidget):
         if d.state == "done":
             if d.path is not None and str(d.path) not in self.settings.get("downloaded", []):
                 self.state.set_preference("downloaded", [*self.settings.get("downloaded", []), str(d.path)])
-            self.state.status.emit(f"{d.entry.filename} downloaded and verified; it is in the library", 0)
+            self.state.status.emit(self.tr("{0} downloaded and verified; it is in the library").format(
+                d.entry.filename), 0)
             asyncio.ensure_future(self.rescan())
         elif d.state == "failed":
-            self.state.status.emit(f"Download of {d.entry.filename} failed: {d.error}", 0)
+            self.state.status.emit(self.tr("Download of {0} failed: {1}").format(d.entry.filename, d.error), 0)
 
 
 def _inspect(path: Path) -> FileInfo | StateFileInfo | str:
@@ -425,10 +429,10 @@ def _params(n: int) -> str:
 
 def _fit(info: FileInfo, device: hardware.Device | None, precision: str) -> tuple[bool, str]:
     if device is None:
-        return False, "No device was detected"
+        return False, QCoreApplication.translate("ModelsPage", "No device was detected")
     weights = info.n_params * hardware.BYTES_PER_PARAM.get(precision, 2)
     need = hardware.needed_bytes(weights)
     fits = hardware.fits(device, weights)
-    verdict = "fits" if fits else "does not fit"
-    return fits, (f"{verdict} {device.name}: needs ~{need / 2**30:.1f} GiB in {precision}, "
-                  f"{device.memory_bytes / 2**30:.1f} GiB there")
+    text = (QCoreApplication.translate("ModelsPage", "fits {0}: needs ~{1} GiB in {2}, {3} GiB there") if fits else
+            QCoreApplication.translate("ModelsPage", "does not fit {0}: needs ~{1} GiB in {2}, {3} GiB there"))
+    return fits, text.format(device.name, f"{need / 2**30:.1f}", precision, f"{device.memory_bytes / 2**30:.1f}")

@@ -34,20 +34,20 @@ class Sidebar(QWidget):
         self.state = state
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.new_button = QPushButton("New chat", clicked=new_chat or state.new_chat)
-        self.search = QLineEdit(placeholderText="Search conversations")
+        self.new_button = QPushButton(self.tr("New chat"), clicked=new_chat or state.new_chat)
+        self.search = QLineEdit(placeholderText=self.tr("Search conversations"))
         self.search.textChanged.connect(self.refresh)
         self.conversations = QListWidget()
         self.conversations.itemActivated.connect(self._open_item)
         self.conversations.itemClicked.connect(self._open_item)
         self.conversations.setContextMenuPolicy(Qt.ActionsContextMenu)
-        delete = QAction("Delete", self.conversations, shortcut=QKeySequence.Delete,
+        delete = QAction(self.tr("Delete"), self.conversations, shortcut=QKeySequence.Delete,
                          triggered=self.delete_selected, shortcutContext=Qt.WidgetShortcut)
-        rename = QAction("Rename…", self.conversations, triggered=self.rename_selected)
+        rename = QAction(self.tr("Rename…"), self.conversations, triggered=self.rename_selected)
         self.conversations.addActions([rename, delete])
         self.undo_bar = QWidget(visible=False)
         self.undo_label = QLabel()
-        self.undo_button = QPushButton("Undo", clicked=self._undo)
+        self.undo_button = QPushButton(self.tr("Undo"), clicked=self._undo)
         bar = QHBoxLayout(self.undo_bar)
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(self.undo_label, 1)
@@ -98,7 +98,8 @@ class Sidebar(QWidget):
     async def _delete(self, conv_id: int, title: str) -> None:
         await self.state.delete(conv_id)
         self._deleted = conv_id
-        self.undo_label.setText(f"Deleted “{title}”")
+        self.undo_label.setText(self.tr("Deleted “{0}”").format(title))
+
         self.undo_bar.setVisible(True)
         self._undo_timer.start()
 
@@ -114,12 +115,12 @@ class Sidebar(QWidget):
             asyncio.ensure_future(self.state.restore(self._deleted))
             self._deleted = None
         self.undo_bar.setVisible(False)
-        self.state.status.emit("Restored", 5000)
+        self.state.status.emit(self.tr("Restored"), 5000)
 
     def rename_selected(self) -> None:
         item = self.conversations.currentItem()
         if item is None:
             return
-        title, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=item.text())
+        title, ok = QInputDialog.getText(self, self.tr("Rename conversation"), self.tr("Title:"), text=item.text())
         if ok and title.strip():
             asyncio.ensure_future(self.state.rename(item.data(Qt.UserRole), title.strip()))

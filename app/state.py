@@ -119,7 +119,8 @@ class AppState(QObject):
     async def _switch(self, command: C.Command, label: str, prefs: dict) -> bool:
         self.loading = label
         self.busyChanged.emit(True)
-        self.status.emit(f"{'Connecting to' if isinstance(command, C.ConnectRemote) else 'Loading'} {label}…", 0)
+        self.status.emit((self.tr("Connecting to {0}…") if isinstance(command, C.ConnectRemote) else
+                          self.tr("Loading {0}…")).format(label), 0)
         try:
             event = await self._ask(command)
         finally:
@@ -135,8 +136,9 @@ class AppState(QObject):
                 self.set_preference(key, value)
             self.modelChanged.emit()
             self.tuningChanged.emit()
-            self.status.emit(f"Connected to {event.model.remote} in {event.seconds:.1f} s" if event.model.is_remote
-                             else f"Model loaded in {event.seconds:.1f} s", 5000)
+            self.status.emit(self.tr("Connected to {0} in {1} s").format(event.model.remote, f"{event.seconds:.1f}")
+                             if event.model.is_remote else
+                             self.tr("Model loaded in {0} s").format(f"{event.seconds:.1f}"), 5000)
             self._show(None)
             if current is not None and current.model_fingerprint == event.model.fingerprint:
                 await self.open(current.id)       # the same weights in another precision: go on
@@ -162,7 +164,8 @@ class AppState(QObject):
         if isinstance(event, E.TuningChanged):
             self.tuning = event.name
             self.tuningChanged.emit()
-            self.status.emit(f"New chats start from {event.name}" if event.name else "State tuning off", 5000)
+            self.status.emit(self.tr("New chats start from {0}").format(event.name) if event.name else
+                             self.tr("State tuning off"), 5000)
             self.new_chat()
         return isinstance(event, E.TuningChanged)
 
@@ -177,8 +180,8 @@ class AppState(QObject):
         if isinstance(event, E.ConversationOpened):
             self._show(event.conversation)
             self.set_preference("conversation", conv_id)
-            self.status.emit(f"Resumed from saved state in {event.restore_seconds * 1e3:.0f} ms — nothing re-read",
-                             5000)
+            self.status.emit(self.tr("Resumed from saved state in {0} ms — nothing re-read").format(
+                f"{event.restore_seconds * 1e3:.0f}"), 5000)
             return True
         return False
 
@@ -261,7 +264,8 @@ class AppState(QObject):
         event = await self._ask(C.SwitchBranch(self.conversation.id, message_id, step))
         if isinstance(event, E.ConversationChanged):
             self._show(event.conversation)
-            self.status.emit(f"Branch restored from its saved state in {event.restore_seconds * 1e3:.0f} ms", 5000)
+            self.status.emit(self.tr("Branch restored from its saved state in {0} ms").format(
+                f"{event.restore_seconds * 1e3:.0f}"), 5000)
 
     def update_chat(self, settings: ChatSettings | None = None, system_prompt: str | None = None) -> asyncio.Future:
         """New settings or system prompt for the open conversation (or, at once, for the next new chat);
@@ -300,7 +304,7 @@ class AppState(QObject):
             return False
         event = await self._ask(C.Export(self.conversation.id, str(path)))
         if isinstance(event, E.Exported):
-            self.status.emit(f"Saved the conversation and its state to {Path(path).name}", 5000)
+            self.status.emit(self.tr("Saved the conversation and its state to {0}").format(Path(path).name), 5000)
         return isinstance(event, E.Exported)
 
     async def export_text(self, path: Path, format: str) -> bool:
@@ -341,7 +345,7 @@ class AppState(QObject):
         request, future = self.service.submit(command)
         self._replies[request] = conv
         self.busyChanged.emit(True)
-        self.status.emit("Generating…", 0)
+        self.status.emit(self.tr("Generating…"), 0)
         return request
 
     async def _ask(self, command: C.Command) -> E.Event:
@@ -405,7 +409,8 @@ class AppState(QObject):
 
     def _progress(self, event: E.PromptProgress) -> None:
         if self._current(event.conversation):
-            self.status.emit(f"Reading the prompt… {event.done:,} of {event.total:,} tokens", 0)
+            self.status.emit(self.tr("Reading the prompt… {0} of {1} tokens").format(f"{event.done:,}",
+                                                                                      f"{event.total:,}"), 0)
 
     def _ended(self, event: E.Finished | E.Stopped) -> None:
         if not self._current(event.conversation):
@@ -416,11 +421,12 @@ class AppState(QObject):
             self.messageChanged.emit(event.message.id)
             st = event.message.stats
             if st is not None:
-                stopped = " — stopped" if isinstance(event, E.Stopped) else ""
-                self.status.emit(f"{st.new_tokens} tokens in {st.seconds:.1f} s ({st.tokens_per_s:.1f} tokens/s)"
-                                 f"{stopped}", 15000)
+                stopped = self.tr(" — stopped") if isinstance(event, E.Stopped) else ""
+                self.status.emit(self.tr("{0} tokens in {1} s ({2} tokens/s)").format(
+                    st.new_tokens, f"{st.seconds:.1f}", f"{st.tokens_per_s:.1f}") + stopped, 15000)
         else:           # the prompt was dropped: the service says how the message stands now
-            self.status.emit("Stopped before the reply began", 5000)
+            self.status.emit(self.tr("Stopped before the reply began"), 5000)
+
             if isinstance(event, E.Stopped) and event.prompt is not None:
                 self.conversation = self.conversation.with_message(event.prompt)
             self.conversationChanged.emit()

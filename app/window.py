@@ -13,7 +13,7 @@ import html
 import re
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QByteArray, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -41,10 +41,11 @@ from .settings_page import SettingsPage
 from .sidebar import Sidebar
 from .state import AppState
 
-MODEL_FILTER = "RWKV models (*.pth *.safetensors);;All files (*)"
+# File-dialog filters (translated where used: self.tr(MODEL_FILTER)).
+MODEL_FILTER = QT_TRANSLATE_NOOP("MainWindow", "RWKV models (*.pth *.safetensors);;All files (*)")
 # Official state tuning is a .pth; Ai00 writes .state (safetensors); conversions use .safetensors.
 STATUS_MS = 10000       # how long a status message stays unless it says otherwise
-TUNING_FILTER = "State-tuning files (*.pth *.state *.safetensors);;All files (*)"
+TUNING_FILTER = QT_TRANSLATE_NOOP("MainWindow", "State-tuning files (*.pth *.state *.safetensors);;All files (*)")
 
 
 class MainWindow(QMainWindow):
@@ -70,10 +71,10 @@ class MainWindow(QMainWindow):
     def _build(self) -> None:
         self.chat = ChatPage(self.state)
         self.sidebar = Sidebar(self.state, new_chat=self.chat.new_chat)
-        self.header = QLabel("No model loaded")
+        self.header = QLabel(self.tr("No model loaded"))
         self.header.setObjectName("header")
         self.hardware = QComboBox()
-        self.hardware.setToolTip("Where the model runs, and in which precision")
+        self.hardware.setToolTip(self.tr("Where the model runs, and in which precision"))
         self.hardware.setSizeAdjustPolicy(QComboBox.AdjustToContents)
         self.hardware.activated.connect(lambda _: asyncio.ensure_future(self._hardware_chosen()))
         self.clear_tuning = QToolButton(text=self.tr("Clear state tuning"), visible=False)
@@ -95,10 +96,10 @@ class MainWindow(QMainWindow):
         self.server_page = ServerPage(self.state)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(split, "Chat")
-        self.tabs.addTab(self.models, "Models")
-        self.tabs.addTab(self.server_page, "Server")
-        self.tabs.addTab(self.settings_page, "Settings")
+        self.tabs.addTab(split, self.tr("Chat"))
+        self.tabs.addTab(self.models, self.tr("Models"))
+        self.tabs.addTab(self.server_page, self.tr("Server"))
+        self.tabs.addTab(self.settings_page, self.tr("Settings"))
         self.tabs.currentChanged.connect(
             lambda i: self.tabs.widget(i) is self.models and asyncio.ensure_future(self.models.rescan()))
         central = QWidget()
@@ -112,23 +113,24 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.load_progress)
         self.statusBar().addPermanentWidget(self.state_label)
 
-        file_menu = self.menuBar().addMenu("&File")
+        file_menu = self.menuBar().addMenu(self.tr("&File"))
         file_menu.setToolTipsVisible(True)          # a feature that is off says why
-        remote = QAction("Remote server (OpenAI-compatible)…", self, triggered=self.remote_dialog)
-        remote.setToolTip("Chat with a model that a server runs: RWKV Desktop's, Ai00, llama.cpp, Ollama…")
-        open_model = QAction("Open model…", self, triggered=lambda: asyncio.ensure_future(self.open_model_dialog()))
-        open_folder = QAction("Open model folder…", self,
+        remote = QAction(self.tr("Remote server (OpenAI-compatible)…"), self, triggered=self.remote_dialog)
+        remote.setToolTip(self.tr("Chat with a model that a server runs: RWKV Desktop's, Ai00, llama.cpp, Ollama…"))
+        open_model = QAction(self.tr("Open model…"), self,
+                             triggered=lambda: asyncio.ensure_future(self.open_model_dialog()))
+        open_folder = QAction(self.tr("Open model folder…"), self,
                               triggered=lambda: asyncio.ensure_future(self.open_model_folder_dialog()))
-        new = QAction("New chat", self, shortcut=QKeySequence.New, triggered=self.chat.new_chat)
-        stop = QAction("Stop", self, shortcut=QKeySequence(Qt.Key_Escape), triggered=self.chat.stop)
-        quit_ = QAction("Quit", self, shortcut=QKeySequence.Quit, triggered=self.close)
-        save_state = QAction("Save conversation and state…", self,
+        new = QAction(self.tr("New chat"), self, shortcut=QKeySequence.New, triggered=self.chat.new_chat)
+        stop = QAction(self.tr("Stop"), self, shortcut=QKeySequence(Qt.Key_Escape), triggered=self.chat.stop)
+        quit_ = QAction(self.tr("Quit"), self, shortcut=QKeySequence.Quit, triggered=self.close)
+        save_state = QAction(self.tr("Save conversation and state…"), self,
                              triggered=lambda: asyncio.ensure_future(self.export_dialog()))
-        load_state = QAction("Load conversation and state…", self,
+        load_state = QAction(self.tr("Load conversation and state…"), self,
                              triggered=lambda: asyncio.ensure_future(self.import_dialog()))
-        tuning = QAction("Apply state-tuning file…", self,
+        tuning = QAction(self.tr("Apply state-tuning file…"), self,
                          triggered=lambda: asyncio.ensure_future(self.tuning_dialog()))
-        clear_tuning = QAction("Clear state tuning", self,
+        clear_tuning = QAction(self.tr("Clear state tuning"), self,
                                triggered=lambda: asyncio.ensure_future(self.apply_tuning(None)))
         export_md = QAction(self.tr("Export as Markdown…"), self,
                             triggered=lambda: asyncio.ensure_future(self.export_text_dialog("markdown")))
@@ -181,8 +183,9 @@ class MainWindow(QMainWindow):
             action.setToolTip(why or tip or action.text())
         if model is not None and model.is_remote:
             self.state_label.setText(self.tr("Remote server"))
-            self.state_label.setToolTip("Remote: the server's state cache reads only each new turn" if
-                                        model.server == "rwkv-desktop" else "Remote: every message resends the chat")
+            self.state_label.setToolTip(self.tr("Remote: the server's state cache reads only each new turn") if
+                                        model.server == "rwkv-desktop" else
+                                        self.tr("Remote: every message resends the chat"))
         elif model is not None:
             self.state_label.setText(self.tr("State {0} MiB").format(f"{model.state_bytes / 2**20:.2f}"))
             self.state_label.setToolTip(self.tr("The whole chat lives in a state of this size: constant, whatever "
@@ -191,20 +194,22 @@ class MainWindow(QMainWindow):
     def _show_header(self) -> None:
         m = self.state.model
         if m is None:
-            self.header.setText("No model loaded")
+            self.header.setText(self.tr("No model loaded"))
             self.clear_tuning.setVisible(False)
             return
         if m.is_remote:
             self.clear_tuning.setVisible(False)
-            self.header.setText(f"<b>{html.escape(m.name)}</b> — remote server {html.escape(m.remote)}")
+            self.header.setText(self.tr("<b>{0}</b> — remote server {1}").format(html.escape(m.name),
+                                                                                html.escape(m.remote)))
             self.header.setToolTip(m.description[0].upper() + m.description[1:] + ".")
             return
         self.header.setToolTip("")
         self.clear_tuning.setVisible(bool(self.state.tuning))
-        tuning = f" · state tuning: {html.escape(self.state.tuning)}" if self.state.tuning else ""
+        tuning = self.tr(" · state tuning: {0}").format(html.escape(self.state.tuning)) if self.state.tuning else ""
         device = "CPU" if m.device == "cpu" else m.device.upper()
-        self.header.setText(f"<b>{html.escape(m.name)}</b> — RWKV-{m.generation}, {m.n_params / 1e6:.1f}M "
-                            f"parameters · {device} {m.precision}{tuning}")
+        self.header.setText(self.tr("<b>{0}</b> — RWKV-{1}, {2}M parameters · {3} {4}{5}").format(
+            html.escape(m.name), m.generation, f"{m.n_params / 1e6:.1f}", device, m.precision, tuning))
+
 
     def _fill_hardware(self) -> None:
         """Every device engine.host.hardware found, each with its valid precisions; the recommendation
@@ -214,7 +219,7 @@ class MainWindow(QMainWindow):
         self.hardware.clear()
         self.hardware.setEnabled(m is None or not m.is_remote)
         if m is not None and m.is_remote:
-            self.hardware.addItem("On the server")
+            self.hardware.addItem(self.tr("On the server"))
             self.hardware.setToolTip(m.unavailable("precision"))
         elif m is not None:
             rec = hardware.recommend(m.file_bytes, m.n_params, self.devices,
@@ -226,7 +231,7 @@ class MainWindow(QMainWindow):
                     if (d.id, precision) == (rec.device, rec.precision):
                         label += "  ★"          # the recommendation (its reason is the tooltip)
                     elif per_weight is not None and not hardware.fits(d, m.n_params * per_weight):
-                        label += "  (does not fit)"
+                        label += self.tr("  (does not fit)")
                     self.hardware.addItem(label, (d.id, precision))
                     if (d.id, precision) == (m.device, m.precision):
                         self.hardware.setCurrentIndex(self.hardware.count() - 1)
@@ -243,14 +248,15 @@ class MainWindow(QMainWindow):
         await self.load_model(m.path, device=device, precision=precision)
 
     async def open_model_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open an RWKV model", str(Path.home()), MODEL_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("Open an RWKV model"), str(Path.home()),
+                                              self.tr(MODEL_FILTER))
         if path:
             await self.load_model(path, self.settings.get("device", "cpu"), self.settings.get("precision", "auto"))
 
     async def open_model_folder_dialog(self) -> None:
         """A Hugging Face model folder (fla-hub RWKV-7, transformers' RWKV-4): a file picker cannot
         choose a folder, so this is its own dialog; the engine says if the folder is not a model."""
-        folder = QFileDialog.getExistingDirectory(self, "Open a Hugging Face model folder", str(Path.home()))
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Open a Hugging Face model folder"), str(Path.home()))
         if folder:
             await self.load_model(folder, self.settings.get("device", "cpu"), self.settings.get("precision", "auto"))
 
@@ -285,7 +291,8 @@ class MainWindow(QMainWindow):
     async def tuning_dialog(self) -> None:
         if self._needs_local("tuning"):
             return
-        path, _ = QFileDialog.getOpenFileName(self, "Apply a state-tuning file", str(Path.home()), TUNING_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("Apply a state-tuning file"), str(Path.home()),
+                                              self.tr(TUNING_FILTER))
         if path:
             await self.apply_tuning(path)
 
@@ -296,7 +303,7 @@ class MainWindow(QMainWindow):
         a name that says another generation); a file for another model is refused with its message
         and nothing changes."""
         if self.state.model is None:
-            self.show_status("Load a model first: a state-tuning file belongs to one model")
+            self.show_status(self.tr("Load a model first: a state-tuning file belongs to one model"))
             return False
         return await self.state.apply_tuning(path)
 
@@ -304,10 +311,10 @@ class MainWindow(QMainWindow):
         if self._needs_local("save_state"):
             return
         if self.state.conversation is None:
-            self.show_status("Open a conversation to save it")
+            self.show_status(self.tr("Open a conversation to save it"))
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Save conversation and state", "conversation.rwkvchat",
-                                              "RWKV Desktop conversations (*.rwkvchat)")
+        path, _ = QFileDialog.getSaveFileName(self, self.tr("Save conversation and state"), "conversation.rwkvchat",
+                                              self.tr("RWKV Desktop conversations (*.rwkvchat)"))
         if path:
             await self.export_to(Path(path))
 
@@ -328,8 +335,8 @@ class MainWindow(QMainWindow):
     async def import_dialog(self) -> None:
         if self._needs_local("load_state"):
             return
-        path, _ = QFileDialog.getOpenFileName(self, "Load conversation and state", str(Path.home()),
-                                              "RWKV Desktop conversations (*.rwkvchat);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("Load conversation and state"), str(Path.home()),
+                                              self.tr("RWKV Desktop conversations (*.rwkvchat);;All files (*)"))
         if path:
             await self.import_from(Path(path))
 

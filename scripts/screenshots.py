@@ -19,9 +19,11 @@ so that it is caught half-way), and saves PNGs of the window as it is drawn:
 - ``models-search.png``: the Models page searching the Hub (the stand-in answers ``/api/models`` and
   the repository's file list from the bundled catalog: real names, sizes and sha256, no download counts)
 
-``--language zh_CN`` draws the interface in that language instead (``app.i18n``) and takes only the
-pages translated so far, named with the language: ``settings-zh_CN.png``, ``server-zh_CN.png``,
-``remote-zh_CN.png``. Chinese text needs a CJK font (Debian/Ubuntu: ``fonts-noto-cjk``).
+``--language zh_CN`` draws the interface in that language instead (``app.i18n``) and takes a few
+pages, named with the language: ``main-window-zh_CN.png`` (a conversation, its settings panel open),
+``models-zh_CN.png``, ``settings-zh_CN.png``, ``server-zh_CN.png``, ``remote-zh_CN.png``. Chinese
+text needs a CJK font (Debian/Ubuntu: ``fonts-noto-cjk``).
+
 
 ``--only first-run,models-search`` takes just those (any comma list of the names above, less ``.png``).
 """
@@ -130,10 +132,25 @@ async def scene(window, app, out: Path, hub_server) -> None:
 
 
 async def language_scene(window, app, out: Path, suffix: str) -> None:
-    """The Settings and Server pages (and the Remote server dialog) in another language."""
+    """The chat with a conversation, the Models, Settings and Server pages (and the Remote server
+    dialog) in another language."""
     out.mkdir(parents=True, exist_ok=True)
     if not await window.load_model("demo"):
         raise SystemExit("could not load the demo model")
+    chat = window.chat
+    for question in ('What does "harbor" mean?', "Can you use it in a sentence?"):
+        chat.input.setPlainText(question)
+        chat.send()
+        await _wait(lambda: chat.busy)
+        await _wait(lambda: not chat.busy)
+    chat.settings_button.setChecked(True)
+    await _settle(app)
+    _save(window, out, f"main-window{suffix}.png")
+    chat.settings_button.setChecked(False)
+    window.tabs.setCurrentWidget(window.models)
+    await window.models.rescan()
+    await _settle(app)
+    _save(window, out, f"models{suffix}.png")
     window.settings_page.endpoint.setText("https://hf-mirror.com")
     window.settings_page.endpoint.editingFinished.emit()
     window.tabs.setCurrentWidget(window.settings_page)
