@@ -55,9 +55,9 @@ def start(kind: str, args: argparse.Namespace, n: int, port: int, data: Path) ->
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-async def one(client: httpx.AsyncClient, base: str, i: int, tokens: int) -> tuple[float, float, float, int]:
+async def one(client: httpx.AsyncClient, base: str, i: int, tokens: int, model: str) -> tuple[float, float, float, int]:
     """(start, first token, end, tokens) of one streamed completion."""
-    body = {"model": "x", "prompt": prompt(i), "max_tokens": tokens, "temperature": 0, "stream": True,
+    body = {"model": model, "prompt": prompt(i), "max_tokens": tokens, "temperature": 0, "stream": True,
             "logit_bias": {"0": -100}, "stream_options": {"include_usage": True}}
     t0 = time.perf_counter()
     first, pieces, usage = None, 0, {}
@@ -78,8 +78,9 @@ async def one(client: httpx.AsyncClient, base: str, i: int, tokens: int) -> tupl
 async def load(base: str, n: int, tokens: int) -> dict:
     limits = httpx.Limits(max_connections=n + 4, max_keepalive_connections=n + 4)
     async with httpx.AsyncClient(limits=limits) as client:
-        await one(client, base, 999, 4)                                   # warm up
-        runs = await asyncio.gather(*(one(client, base, i, tokens) for i in range(n)))
+        model = (await client.get(f"{base}/v1/models")).json()["data"][0]["id"]
+        await one(client, base, 999, 4, model)                            # warm up
+        runs = await asyncio.gather(*(one(client, base, i, tokens, model) for i in range(n)))
     begin, end = min(r[0] for r in runs), max(r[2] for r in runs)
     total = sum(r[3] for r in runs)
     return {"aggregate": total / (end - begin),
