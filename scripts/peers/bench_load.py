@@ -79,7 +79,7 @@ async def load(base: str, n: int, tokens: int) -> dict:
     limits = httpx.Limits(max_connections=n + 4, max_keepalive_connections=n + 4)
     async with httpx.AsyncClient(limits=limits) as client:
         model = (await client.get(f"{base}/v1/models")).json()["data"][0]["id"]
-        await one(client, base, 999, 4, model)                            # warm up
+        await asyncio.gather(*(one(client, base, 900 + i, 8, model) for i in range(n)))   # warm up at N
         runs = await asyncio.gather(*(one(client, base, i, tokens, model) for i in range(n)))
     begin, end = min(r[0] for r in runs), max(r[2] for r in runs)
     total = sum(r[3] for r in runs)
