@@ -34,7 +34,8 @@ def add_parser(sub) -> None:
                    help="the server's own data folder (default: 'server' in the user data folder)")
     p.add_argument("--max-tokens", type=int, default=None, help="the longest reply a request may ask for "
                                                                 "(default 8192)")
-    p.add_argument("--max-running", type=int, default=None, help="replies written at once (default 8; they decode as one batch)")
+    p.add_argument("--max-running", type=int, default=None,
+                   help="replies written at once (default 8; they decode as one batch)")
     p.add_argument("--max-queued", type=int, default=None, help="requests waiting beyond those; more get 429 "
                                                                 "(default 32)")
 
