@@ -12,7 +12,7 @@ Three ways to multiply a prompt's ``x [T, in]`` by one int8 matrix ``[out, in]``
 
 Rounds alternate the three ways on every shape and each figure is the median over rounds of the
 best of ``--reps`` calls, so that the machine's swings (other work, memory bandwidth) hit all three
-alike. ``--peak-gflops`` (the ``gemm_fp32_GFLOPs`` of ``/work/shared/tools/machine_limits.py``,
+alike. ``--peak-gflops`` (the ``gemm_fp32_GFLOPs`` of ``../shared/tools/machine_limits.py``,
 run before and after) adds each figure as a share of it. ``--e2e [MODEL]`` also times a prompt of
 an RWKV-7 (the file given, else a random 0.1B: L12 D768 V65536) in int8 and estimates it with the
 int8 GEMM in place of today's path: measured time - the matrices' time today + their time with

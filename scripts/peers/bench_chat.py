@@ -31,6 +31,9 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peer_dirs import LLAMA, MODELS  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 WORDS = ("the harbor ship wind sail boat sea port light tower keeper night storm wave rock shore bay anchor rope "
          "deck captain crew map star north south east west island cove tide sand gull fish net dock pier "
@@ -126,8 +129,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shape", default="0.1b")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--models", type=Path, default=Path("/work/peers/models"))
-    ap.add_argument("--llama", type=Path, default=Path("/work/peers/llama.cpp"))
+    ap.add_argument("--models", type=Path, default=MODELS)
+    ap.add_argument("--llama", type=Path, default=LLAMA)
     ap.add_argument("--gguf-class", default="f32")
     ap.add_argument("--precision", default="fp32")
     ap.add_argument("--threads", type=int, default=2)

@@ -33,6 +33,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_chat import WORDS, free_port, wait_ready  # noqa: E402
+from peer_dirs import LLAMA, MODELS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,8 +113,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shape", default="0.1b")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--models", type=Path, default=Path("/work/peers/models"))
-    ap.add_argument("--llama", type=Path, default=Path("/work/peers/llama.cpp"))
+    ap.add_argument("--models", type=Path, default=MODELS)
+    ap.add_argument("--llama", type=Path, default=LLAMA)
     ap.add_argument("--precision", default="fp32")
     ap.add_argument("--gguf-class", default="f32")
     ap.add_argument("--threads", type=int, default=2)

@@ -18,7 +18,7 @@ s for idle CPUs, measure the CPU time others took during the run (/proc/stat min
 rusage), and run it again (``--retries``) when that exceeds ``--max-others`` of the machine.
 Disturbed figures are left out of a cell that has clean rounds; a cell with none is marked ``*``.
 
-    /work/main/.venv/bin/python scripts/peers/bench_peers.py --shape 0.1b --rounds 3
+    .venv/bin/python scripts/peers/bench_peers.py --shape 0.1b --rounds 3
 
 ``--server PORT`` instead starts ``llama-server`` on the f32 (or ``--server-class``) GGUF with
 ``-np N`` parallel slots and 2 threads, in the foreground, for server comparisons.
@@ -39,8 +39,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from make_models import SHAPES, paths  # noqa: E402
+from peer_dirs import LLAMA, MODELS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 # Which of our precisions faces which llama.cpp class (None: that side has no such class).
@@ -178,9 +178,9 @@ def serve(args: argparse.Namespace) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shape", choices=SHAPES, default="0.1b")
-    ap.add_argument("--models", type=Path, default=Path("/work/peers/models"), help="make_models.py --out")
+    ap.add_argument("--models", type=Path, default=MODELS, help="make_models.py --out")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--llama", type=Path, default=Path("/work/peers/llama.cpp"))
+    ap.add_argument("--llama", type=Path, default=LLAMA)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--reps", type=int, default=3, help="repetitions inside each runner's own bench")
     ap.add_argument("--threads", type=int, default=2)

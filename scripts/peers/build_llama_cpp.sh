@@ -5,7 +5,7 @@
 # the whole llama.cpp tree under vendor/llama.cpp (with the submodule's git metadata, so the
 # binaries report the real llama.cpp commit). Nothing of it is committed to our repo.
 #
-# Usage: scripts/peers/build_llama_cpp.sh [DEST]     (DEST defaults to /work/peers/llama.cpp)
+# Usage: scripts/peers/build_llama_cpp.sh [DEST]     (DEST defaults to $RWKV_PEERS_DIR/llama.cpp, else ../peers/llama.cpp beside the checkout)
 # Result: DEST/bin/{llama-bench,llama-server,llama-cli,llama-simple,llama-quantize,...},
 #         DEST/src (the llama.cpp tree: convert_hf_to_gguf.py, gguf-py, include/llama.h),
 #         DEST/BUILT (version, commit, cmake flags). A second run with BUILT present is a no-op.
@@ -19,7 +19,7 @@ set -euo pipefail
 
 VERSION=0.3.36
 SHA256=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
-DEST=${1:-/work/peers/llama.cpp}
+DEST=${1:-${RWKV_PEERS_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)/peers}/llama.cpp}
 SDIST=llama_cpp_python-$VERSION.tar.gz
 TARGETS=(llama-bench llama-server llama-cli llama-simple llama-quantize llama-tokenize)
 CMAKE_FLAGS=(-DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF

@@ -10,7 +10,7 @@ Both runners are compared in both forms: ``seq`` (the whole list in one call: ch
 kernels) and ``step`` (one token per call: the recurrent form), at every position. With
 ``--oracle`` BlinkDL's ``rwkv`` package (cpu fp32) joins as the referee.
 
-    /work/main/.venv/bin/python scripts/peers/check_logits.py --shape 0.1b --models /work/peers/models
+    .venv/bin/python scripts/peers/check_logits.py --shape 0.1b --models ../peers/models
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from make_models import SHAPES, paths  # noqa: E402
+from peer_dirs import LLAMA, MODELS  # noqa: E402
 
 # A fixed list: a few common World tokens ("\n\n", " the", "The"...) then ids spread over the vocabulary.
 TOKENS = [261, 33, 3330, 4600, 41693, 59, 1181, 21265, 11, 54, 41, 17, 3990, 65000, 8, 32, 1,
@@ -81,9 +81,9 @@ def compare(name: str, a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shape", choices=SHAPES, default="0.1b")
-    ap.add_argument("--models", type=Path, default=Path("/work/peers/models"), help="make_models.py --out")
+    ap.add_argument("--models", type=Path, default=MODELS, help="make_models.py --out")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--llama", type=Path, default=Path("/work/peers/llama.cpp"))
+    ap.add_argument("--llama", type=Path, default=LLAMA)
     ap.add_argument("--classes", default="f32", help="GGUF classes to compare with our fp32 (f32,f16,q8_0...)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--oracle", action="store_true", help="also compare with BlinkDL's rwkv package")

@@ -13,7 +13,7 @@ trained model (decays over (0.545, 1), mixes inside (0, 1), logits with a std of
 logits are finite and not degenerate. Files that exist are kept: a second run only fills gaps.
 
 Run from the repo root with the project venv:
-    /work/main/.venv/bin/python scripts/peers/make_models.py --shape 0.1b --out /work/peers/models
+    .venv/bin/python scripts/peers/make_models.py --shape 0.1b --out ../peers/models
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peer_dirs import LLAMA, VENV  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -90,8 +93,8 @@ def main() -> None:
     ap.add_argument("--shape", choices=SHAPES, required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--llama", type=Path, default=Path("/work/peers/llama.cpp"), help="build_llama_cpp.sh's DEST")
-    ap.add_argument("--venv", type=Path, default=Path("/work/peers/venv"), help="peer venv (converter deps)")
+    ap.add_argument("--llama", type=Path, default=LLAMA, help="build_llama_cpp.sh's DEST")
+    ap.add_argument("--venv", type=Path, default=VENV, help="peer venv (converter deps)")
     ap.add_argument("--classes", default=",".join(CONVERTED + QUANTIZED),
                     help="GGUF classes to write (f32 is always kept: the others come from it)")
     args = ap.parse_args()
