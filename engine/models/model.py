@@ -112,6 +112,13 @@ class Model(ABC):
             raise IncompatibleStateError(f"This state belongs to another model (RWKV-{state.generation}, "
                                          f"shapes {state.shapes()}); this model needs {expected}.")
 
+    def _check_tokens(self, tokens: Sequence[int]) -> None:
+        V = self.info.vocab_size
+        bad = [t for t in tokens if not 0 <= t < V]
+        if bad:
+            raise EngineError(f"Token id {bad[0]} is outside this model's vocabulary (0..{V - 1}); "
+                              "the tokenizer does not match the model.")
+
     def forward(self, tokens: Sequence[int], state: State | None = None) -> tuple[Tensor, State]:
         """Feed ``tokens``; return the float32 logits after the last one, and the state.
 
@@ -123,11 +130,7 @@ class Model(ABC):
             tokens = [tokens]
         if len(tokens) == 0:
             raise EmptyPromptError("Nothing to feed the model: the token list is empty.")
-        V = self.info.vocab_size
-        bad = [t for t in tokens if not 0 <= t < V]
-        if bad:
-            raise EngineError(f"Token id {bad[0]} is outside this model's vocabulary (0..{V - 1}); "
-                              "the tokenizer does not match the model.")
+        self._check_tokens(tokens)
         if state is None:
             state = self.new_state()
         elif state.fingerprint != self.info.fingerprint:
@@ -170,11 +173,7 @@ class Model(ABC):
             raise EngineError(f"forward_batch needs one state per token ({len(tokens)} tokens, {len(states)} states).")
         if not tokens:
             raise EmptyPromptError("Nothing to feed the model: the batch is empty.")
-        V = self.info.vocab_size
-        bad = [t for t in tokens if not 0 <= t < V]
-        if bad:
-            raise EngineError(f"Token id {bad[0]} is outside this model's vocabulary (0..{V - 1}); "
-                              "the tokenizer does not match the model.")
+        self._check_tokens(tokens)
         if len({id(s) for s in states}) != len(states):
             raise EngineError("forward_batch was given the same state twice; each sequence needs its own.")
         for state in states:
