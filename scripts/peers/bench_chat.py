@@ -65,6 +65,14 @@ def start(kind: str, args: argparse.Namespace, port: int, data: Path) -> subproc
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 300) -> None:
     t0 = time.time()
     while time.time() - t0 < timeout:
@@ -118,11 +126,7 @@ def play(kind: str, args: argparse.Namespace) -> list[tuple[float, int, int]]:
                     out.append((ms, usage.get("prompt_tokens", 0), cached))
             return out
         finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_chat import WORDS, free_port, wait_ready  # noqa: E402
+from bench_chat import WORDS, free_port, stop, wait_ready  # noqa: E402
 from peer_dirs import LLAMA, MODELS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,11 +100,7 @@ def measure(kind: str, args: argparse.Namespace, levels: list[int]) -> dict[int,
                 wait_ready(base, proc)
                 out[n] = asyncio.run(load(base, n, args.tokens))
             finally:
-                proc.terminate()
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+                stop(proc)
         print(f"{kind} N={n}: {out[n]}", file=sys.stderr, flush=True)
     return out
 
