@@ -85,7 +85,7 @@ class CompletionJob(Job):
         if self._cache is not None and cmd.cache and len(tokens) > cached:
             self._cache.put(model, start_key, tokens, state.clone())
         eos = [tok.eos_id] if cmd.stop_at_end_of_text and tok.eos_id is not None else []
-        sampler = Sampler(cmd.sampler, model.info.vocab_size, penalty_exempt_ids(tok), device=str(model.device))
+        sampler = Sampler(cmd.sampler, model.info.vocab_size, penalty_exempt_ids(tok))
         gen = generate(model, tok, None, state=state, sampler=sampler, max_tokens=cmd.max_tokens, stop=cmd.stop,
                        stop_tokens=eos, cancel=self.cancel)
         steps, value = gen.steps(), None

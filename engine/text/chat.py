@@ -395,7 +395,7 @@ class ChatSession(MessageTree):
         settings = self.settings
         if settings.seed is not None:   # reproducible chat, yet every regenerate draws anew
             settings = replace(settings, seed=settings.seed + next(self._replies))
-        sampler = Sampler(settings, self.model.info.vocab_size, self._exempt, device=str(self.model.device))
+        sampler = Sampler(settings, self.model.info.vocab_size, self._exempt)
         return generate(self.model, self.tokenizer, None, state=state, sampler=sampler,
                         max_tokens=max_tokens or self.max_tokens, stop=[SEPARATOR], cancel=cancel,
                         chunk_len=self.chunk_len)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
 from engine.errors import EmptyPromptError, InvalidOutputError
@@ -232,8 +233,10 @@ class Generation:
 
 def _check_finite(logits: Tensor) -> None:
     """Refuse NaN/Inf logits: sampling from them would pick arbitrary tokens without a word. One sum
-    (NaN and infinities carry through it) costs ~10 us a token; ``isfinite().all()`` cost 100x more."""
-    if not math.isfinite(float(logits.sum())):
+    (NaN and infinities carry through it) costs ~10 us a token; ``isfinite().all()`` cost 100x more.
+    NumPy sums a CPU row on this thread: torch would wake its thread pool for it (see the Sampler)."""
+    on_cpu = logits.device.type == "cpu" and logits.dtype == torch.float32 and not logits.requires_grad
+    if not math.isfinite(float(logits.numpy().sum() if on_cpu else logits.sum())):
         raise InvalidOutputError("The model produced invalid numbers (NaN or infinity) instead of "
                                  "predictions, so nothing was generated from them. The model file or the "
                                  "saved state it continued from is probably damaged.")
@@ -272,7 +275,7 @@ def generate(model: Model, tokenizer: Tokenizer, prompt: str | Sequence[int] | N
     """
     if sampler is None:
         sampler = Sampler(settings or SamplerSettings(), model.info.vocab_size,
-                          penalty_exempt_ids(tokenizer), device=str(model.device))
+                          penalty_exempt_ids(tokenizer))
     if stop_tokens is None:
         stop_tokens = [] if tokenizer.eos_id is None else [tokenizer.eos_id]
     return Generation(model, tokenizer, prompt, state=state, sampler=sampler, max_tokens=max_tokens,

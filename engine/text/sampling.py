@@ -34,6 +34,7 @@ import weakref
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 
 _NUMBER_FIELDS = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "penalty_decay")
@@ -178,17 +179,17 @@ def _scan_exempt(tokenizer: _TokenBytes) -> frozenset[int]:
 class Sampler:
     """Draws tokens for one reply, remembering what it generated so it can penalise repeats.
 
-    Occurrences live in dense tensors on ``device`` so that recording a token and penalising the
-    logits are a few vectorised operations over the vocabulary, never a Python loop.
+    Sampling runs on the CPU whatever device made the logits (a GPU's row is copied once). Only a
+    few tokens are ever changed by the settings (logit_bias, bans, the tokens generated so far), so
+    they are kept as a short list of ids with what is added to each, and a step costs one pass over
+    the vocabulary (an argmax when greedy) instead of one per rule. Occurrences decay lazily: they
+    are stored divided by ``decay ** steps``, so recording a token touches one number, not the
+    vocabulary. Greedy decoding reads the logits through NumPy, single-threaded: torch would wake
+    its thread pool for every 65536-value operation, and on a busy CPU those workers then compete
+    with the compiled kernels' own threads.
     """
 
-    def __init__(
-        self,
-        settings: SamplerSettings,
-        vocab_size: int,
-        exempt_ids: frozenset[int] = frozenset(),
-        device: str | torch.device = "cpu",
-    ) -> None:
+    def __init__(self, settings: SamplerSettings, vocab_size: int, exempt_ids: frozenset[int] = frozenset()) -> None:
         if vocab_size <= 0:
             raise ValueError(f"vocab_size must be positive, got {vocab_size}")
         too_big = [t for t in settings.banned_tokens if t >= vocab_size]
@@ -199,22 +200,21 @@ class Sampler:
             raise ValueError("every token is banned; nothing could ever be generated")
         self.settings = settings
         self.vocab_size = vocab_size
-        self.device = torch.device(device)
         self._exempt = frozenset(exempt_ids)
-        self._ban_mask: torch.Tensor | None = None
-        if settings.banned_tokens:
-            self._ban_mask = torch.zeros(vocab_size, dtype=torch.bool, device=self.device)
-            self._ban_mask[list(settings.banned_tokens)] = True
-        self._bias: tuple[torch.Tensor, torch.Tensor] | None = None
-        if settings.logit_bias:
-            ids, values = zip(*settings.logit_bias, strict=True)
-            self._bias = (torch.tensor(ids, device=self.device), torch.tensor(values, device=self.device))
-        self._occurrence = torch.zeros(vocab_size, dtype=torch.float32, device=self.device)
-        # 1.0 for every token generated at least once: it still carries the presence penalty when its
-        # occurrence has decayed towards 0 or is 0 because it is exempt (as in the oracle).
-        self._seen = torch.zeros(vocab_size, dtype=torch.float32, device=self.device)
-        self._penalty = torch.zeros(vocab_size, dtype=torch.float32, device=self.device)
-        self._any_seen = False
+        fixed: dict[int, float] = {}
+        for token, bias in settings.logit_bias:     # a token named twice gets both (as index_add did)
+            fixed[token] = fixed.get(token, 0.0) + bias
+        for token in settings.banned_tokens:
+            fixed[token] = -math.inf
+        self._fixed = fixed
+        self._penalised = settings.presence_penalty != 0.0 or settings.frequency_penalty != 0.0
+        # Generated tokens in order of first appearance: slot i holds _ids[i]; _occ[i] is its occurrence
+        # divided by _scale (the decay since the start); every seen token carries the presence penalty.
+        self._slot: dict[int, int] = {}
+        self._ids = np.zeros(16, dtype=np.int64)
+        self._occ = np.zeros(16, dtype=np.float64)
+        self._scale = 1.0
+        self._changes: tuple[np.ndarray, np.ndarray] | None = None     # cached for the next step
         # Always a CPU generator: the draw happens on CPU, so a seed means the same on every device.
         self._generator = torch.Generator()
         self._seed()
@@ -226,7 +226,10 @@ class Sampler:
         one cumulative sum; ``torch.multinomial`` draws an exponential number per candidate, which is
         ~50x slower when top-p keeps tens of thousands of tokens.
         """
-        ids, probs = self._support(logits)
+        x = self._logits(logits)
+        if self._greedy:
+            return self._argmax(x)
+        ids, probs = self._support(x)
         if len(ids) == 1:
             return int(ids[0])
         cumulative = torch.cumsum(probs, dim=0)
@@ -239,33 +242,44 @@ class Sampler:
         """Record a generated token: decay every occurrence, then count this one (0 if exempt)."""
         if not 0 <= token_id < self.vocab_size:
             raise ValueError(f"token id {token_id} is outside the vocabulary of {self.vocab_size} tokens")
-        s = self.settings
-        if s.penalty_decay != 1.0:
-            self._occurrence.mul_(s.penalty_decay)
+        decay = self.settings.penalty_decay
+        if decay != 1.0:
+            self._scale *= decay
+            if self._scale < 1e-200:        # fold the decay into the stored values before it underflows
+                n = len(self._slot)
+                self._occ[:n] *= self._scale
+                self._scale = 1.0
+        slot = self._slot.get(token_id)
+        if slot is None:
+            slot = self._slot[token_id] = len(self._slot)
+            if slot == len(self._ids):
+                self._ids = np.concatenate([self._ids, np.zeros_like(self._ids)])
+                self._occ = np.concatenate([self._occ, np.zeros_like(self._occ)])
+            self._ids[slot] = token_id
         if token_id not in self._exempt:
-            self._occurrence[token_id] += 1.0
-        self._seen[token_id] = 1.0
-        torch.add(
-            self._seen * s.presence_penalty, self._occurrence, alpha=s.frequency_penalty, out=self._penalty
-        )
-        self._any_seen = True
+            self._occ[slot] += 1.0 / self._scale
+        self._changes = None
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """The distribution ``sample`` would draw from, as float64 on CPU (zero outside the support).
 
         For tests and for showing "token probabilities" in the UI; it does not advance the RNG.
         """
-        ids, probs = self._support(logits)
+        x = self._logits(logits)
         full = torch.zeros(self.vocab_size, dtype=torch.float64)
-        full[ids] = probs
+        if self._greedy:
+            full[self._argmax(x)] = 1.0
+        else:
+            ids, probs = self._support(x)
+            full[ids] = probs
         return full
 
     def reset(self) -> None:
         """Start a new reply: forget occurrences and re-seed, so a seeded reply can be replayed."""
-        self._occurrence.zero_()
-        self._seen.zero_()
-        self._penalty.zero_()
-        self._any_seen = False
+        self._slot.clear()
+        self._occ[:] = 0.0
+        self._scale = 1.0
+        self._changes = None
         self._seed()
 
     def _seed(self) -> None:
@@ -274,32 +288,70 @@ class Sampler:
         else:
             self._generator.manual_seed(self.settings.seed)
 
-    def _adjusted_logits(self, logits: torch.Tensor) -> torch.Tensor:
-        """Logits after bans and penalties; a new tensor whenever anything changed, never in place."""
+    @property
+    def _greedy(self) -> bool:
+        return self.settings.temperature == 0.0 or self.settings.top_p == 0.0
+
+    def _logits(self, logits: torch.Tensor) -> np.ndarray:
+        """The caller's logits as a float32 NumPy array on the CPU (a view when they already are)."""
         if logits.dim() != 1 or logits.shape[0] != self.vocab_size:
             raise ValueError(
                 f"expected 1-D logits of {self.vocab_size} values, got shape {tuple(logits.shape)}"
             )
-        x = logits.detach().to(device=self.device, dtype=torch.float32)
-        if self._bias is not None:
-            x = x.index_add(0, *self._bias)
-        if self._ban_mask is not None:
-            x = x.masked_fill(self._ban_mask, -math.inf)
-        if self._any_seen:
-            x = x - self._penalty
-        return x
+        return logits.detach().to(device="cpu", dtype=torch.float32).numpy()
 
-    def _support(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _changed(self) -> tuple[np.ndarray, np.ndarray]:
+        """The ids whose logits the settings and the reply so far change, and what is added to each
+        (float64; ``-inf`` for a ban), ids ascending."""
+        if self._changes is None:
+            changes = dict(self._fixed)
+            n = len(self._slot)
+            if self._penalised and n:
+                s = self.settings
+                penalty = s.presence_penalty + s.frequency_penalty * self._scale * self._occ[:n]
+                for token, p in zip(self._ids[:n].tolist(), penalty.tolist(), strict=True):
+                    changes[token] = changes.get(token, 0.0) - p
+            ids = np.fromiter(sorted(changes), dtype=np.int64, count=len(changes))
+            self._changes = ids, np.array([changes[i] for i in ids.tolist()], dtype=np.float64)
+        return self._changes
+
+    def _adjusted(self, x: np.ndarray, ids: np.ndarray, deltas: np.ndarray) -> np.ndarray:
+        """The logits at ``ids`` after the changes, float32 like the logits."""
+        with np.errstate(invalid="ignore"):     # NaN logits stay NaN; they are refused later
+            return (x[ids].astype(np.float64) + deltas).astype(np.float32)
+
+    def _argmax(self, x: np.ndarray) -> int:
+        """Greedy: the first maximum of the adjusted logits (ties go to the lowest id), from one pass
+        over the vocabulary. NaN counts as the largest value (NumPy's rule), so NaN logits are refused."""
+        best = int(np.argmax(x))
+        ids, deltas = self._changed()
+        if len(ids):
+            changed = self._adjusted(x, ids, deltas)
+            if ids[min(int(np.searchsorted(ids, best)), len(ids) - 1)] == best:
+                y = x.copy()                    # the maximum itself changed: look again over a copy
+                y[ids] = changed
+                best = int(np.argmax(y))
+                value = y[best]
+            else:                               # the best unchanged token against the changed ones
+                value = x[best]
+                j = int(np.argmax(changed))
+                if changed[j] > value or (changed[j] == value and ids[j] < best) or math.isnan(changed[j]):
+                    best, value = int(ids[j]), changed[j]
+        else:
+            value = x[best]
+        if not math.isfinite(float(value)):
+            raise ValueError("no token can be drawn: the logits are NaN or every token is -inf")
+        return best
+
+    def _support(self, x: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """The token ids that may be drawn and their final probabilities (both on CPU, float64)."""
         s = self.settings
-        x = self._adjusted_logits(logits)
-        if s.temperature == 0.0 or s.top_p == 0.0:
-            best = int(torch.argmax(x))  # the first maximum: ties go to the lowest id
-            if not math.isfinite(float(x[best])):
-                raise ValueError("no token can be drawn: the logits are NaN or every token is -inf")
-            return torch.tensor([best]), torch.ones(1, dtype=torch.float64)
-
-        probs = torch.softmax(x, dim=-1)  # float32, as the oracle does, so ties and cutoffs agree
+        ids, deltas = self._changed()
+        t = torch.from_numpy(x)
+        if len(ids):
+            t = t.clone()
+            t[torch.from_numpy(ids)] = torch.from_numpy(self._adjusted(x, ids, deltas))
+        probs = torch.softmax(t, dim=-1)  # float32, as the oracle does, so ties and cutoffs agree
         if not math.isfinite(float(probs.sum())):
             raise ValueError("no token can be drawn: the logits are NaN or every token is -inf")
         cutoff = self._top_p_cutoff(probs)
@@ -313,12 +365,12 @@ class Sampler:
             order = torch.sort(kept, descending=True, stable=True).indices[:top_k]
             ids, kept = ids[order], kept[order]
 
-        p = kept.to(device="cpu", dtype=torch.float64)
+        p = kept.to(dtype=torch.float64)
         if s.temperature != 1.0:
             # p ** (1/T), in log space so that a small T cannot underflow everything to 0.
             log_p = p.log() / s.temperature
             p = torch.exp(log_p - log_p.max())
-        return ids.cpu(), p / p.sum()
+        return ids, p / p.sum()
 
     def _top_p_cutoff(self, probs: torch.Tensor) -> float:
         """Probability of the first token where the descending cumulative sum reaches top_p; 0 = keep all.

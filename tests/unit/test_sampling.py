@@ -314,6 +314,59 @@ def test_penalties_match_oracle_generate():
         s.accept(token)
 
 
+def _dense_greedy(logits: torch.Tensor, settings: SamplerSettings, history: list[int], exempt=frozenset()) -> int:
+    """Greedy by the rules written out over the whole vocabulary, in float64 (the reference)."""
+    x = logits.double().clone()
+    for token, bias in settings.logit_bias:
+        x[token] += bias
+    for token in settings.banned_tokens:
+        x[token] = -math.inf
+    occurrence: dict[int, float] = {}
+    for token in history:
+        occurrence = {t: c * settings.penalty_decay for t, c in occurrence.items()}
+        occurrence[token] = occurrence.get(token, 0.0) + (0.0 if token in exempt else 1.0)
+    for token, count in occurrence.items():
+        x[token] -= settings.presence_penalty + settings.frequency_penalty * count
+    return int(torch.argmax(x))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_greedy_from_one_pass_equals_the_rules_over_the_whole_vocabulary(seed):
+    # Few distinct logit values, so ties between changed and unchanged tokens happen often; the
+    # history often includes the raw maximum, so the "maximum itself changed" branch runs too.
+    g = torch.Generator().manual_seed(seed)
+    vocab = 50
+    settings = SamplerSettings(
+        temperature=0.0, presence_penalty=[0.0, 0.5, -0.5][seed % 3], frequency_penalty=[0.0, 1.0, 0.25][seed % 3],
+        penalty_decay=0.9, banned_tokens=(seed % vocab,) if seed % 4 == 0 else (),
+        logit_bias=((3, 2.0), (3, -1.0), (7, -100.0)) if seed % 5 else (),
+    )
+    s = Sampler(settings, vocab, exempt_ids=frozenset({1, 2}))
+    history: list[int] = []
+    for _ in range(30):
+        logits = torch.randint(0, 4, (vocab,), generator=g).float() / 2
+        token = s.sample(logits)
+        assert token == _dense_greedy(logits, settings, history, frozenset({1, 2}))
+        s.accept(token)
+        history.append(token)
+
+
+def test_long_replies_keep_penalties_right_after_the_decay_is_folded_in():
+    # 0.5 ** 700 underflows the stored scale: the sampler folds it into the occurrences on the way.
+    s = sampler(3, top_p=1.0, presence_penalty=0.25, frequency_penalty=1.0, penalty_decay=0.5)
+    for _ in range(700):
+        s.accept(1)
+    gap = log_prob_gaps(s.probabilities(torch.zeros(3)), [1], 0)   # occurrence -> 1 / (1 - 0.5) = 2
+    torch.testing.assert_close(gap, torch.tensor([-2.25], dtype=torch.float64), rtol=0, atol=1e-6)
+
+
+def test_greedy_refuses_nan_where_a_bias_applies():
+    logits = torch.zeros(6)
+    logits[4] = math.nan
+    with pytest.raises(ValueError, match="NaN"):
+        Sampler(SamplerSettings(temperature=0.0, logit_bias=((4, 1.0),)), 6).sample(logits)
+
+
 def test_reset_forgets_occurrences():
     s = sampler(5, top_p=1.0, presence_penalty=1.0)
     logits = random_logits(5, 1.0, 2)
