@@ -347,30 +347,32 @@ class Sampler:
         """The token ids that may be drawn and their final probabilities (both on CPU, float64)."""
         s = self.settings
         ids, deltas = self._changed()
-        t = torch.from_numpy(x)
         if len(ids):
-            t = t.clone()
-            t[torch.from_numpy(ids)] = torch.from_numpy(self._adjusted(x, ids, deltas))
-        probs = torch.softmax(t, dim=-1)  # float32, as the oracle does, so ties and cutoffs agree
-        if not math.isfinite(float(probs.sum())):
+            x = x.copy()
+            x[ids] = self._adjusted(x, ids, deltas)
+        # Softmax in float32 by torch, as the oracle does, so ties and cutoffs agree (one row: torch
+        # does it on this thread); the passes over the vocabulary after it are NumPy's (see the class).
+        probs = torch.softmax(torch.from_numpy(x), dim=-1)
+        pn = probs.numpy()
+        if not math.isfinite(float(pn.sum())):
             raise ValueError("no token can be drawn: the logits are NaN or every token is -inf")
         cutoff = self._top_p_cutoff(probs)
-        keep = probs > 0 if cutoff <= 0.0 else probs >= cutoff
+        keep = pn > 0 if cutoff <= 0.0 else pn >= cutoff
         top_k = s.top_k if 0 < s.top_k < self.vocab_size else 0
         if top_k:
-            keep &= probs >= torch.topk(probs, top_k).values[-1]
-        ids = torch.nonzero(keep).squeeze(1)
-        kept = probs[ids]
-        if top_k and len(ids) > top_k:  # ties at the k-th probability: lower ids win
-            order = torch.sort(kept, descending=True, stable=True).indices[:top_k]
-            ids, kept = ids[order], kept[order]
+            keep &= pn >= float(torch.topk(probs, top_k).values[-1])
+        kept_ids = np.flatnonzero(keep)
+        kept = pn[kept_ids]
+        if top_k and len(kept_ids) > top_k:  # ties at the k-th probability: lower ids win
+            order = np.argsort(-kept, kind="stable")[:top_k]
+            kept_ids, kept = kept_ids[order], kept[order]
 
-        p = kept.to(dtype=torch.float64)
+        p = torch.from_numpy(kept.astype(np.float64))
         if s.temperature != 1.0:
             # p ** (1/T), in log space so that a small T cannot underflow everything to 0.
             log_p = p.log() / s.temperature
             p = torch.exp(log_p - log_p.max())
-        return ids, p / p.sum()
+        return torch.from_numpy(kept_ids), p / p.sum()
 
     def _top_p_cutoff(self, probs: torch.Tensor) -> float:
         """Probability of the first token where the descending cumulative sum reaches top_p; 0 = keep all.
