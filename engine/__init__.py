@@ -14,7 +14,16 @@ that ``import engine`` stays cheap (torch is only imported when a model is touch
 
 from __future__ import annotations
 
+import os
 from importlib import import_module
+
+# Torch's OpenMP workers (its GEMMs, its ops over big tensors) spin for a while after each parallel
+# region by default. Ours alternate with the compiled kernels' own thread pool, and on a 2-core
+# machine a spinning worker takes the core the other pool needs: with anything else running, a
+# 512-token fp32 prompt ran 4x slower (load 10: 71-83 tok/s, 315-335 passive). Passive workers
+# sleep at once. libgomp reads this when torch loads it, so it is set before torch is imported; a
+# value the user set wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from typing import Any
 
 _EXPORTS = {

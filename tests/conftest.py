@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# First, as in the app: importing engine sets torch's OpenMP wait policy, which must precede torch.
+import engine  # noqa: F401
+
+# isort: split
 from collections.abc import Callable
 from pathlib import Path
 

@@ -3,7 +3,8 @@
 For each concurrency N, N clients each stream one completion at the same moment (a distinct
 prompt of ~30 tokens, 128 tokens generated, greedy, end-of-text banned so every stream runs its
 full length) from a server on 127.0.0.1, and the run is timed from the first request to the last
-token. Servers, started in turn:
+token. For each N both servers run side by side (idle while the other works) and ``--rounds`` rounds
+alternate between them, the order flipped each round; cells are medians with the aggregate's range:
 
 - ``ours``: ``python -m engine serve`` on the ``.pth`` (``--precision``, ``--max-running N``);
 - ``llama``: llama.cpp's ``llama-server`` (built by ``build_llama_cpp.sh``) on the GGUF of the same
@@ -89,19 +90,33 @@ async def load(base: str, n: int, tokens: int) -> dict:
             "ttft_ms": statistics.median((r[1] - r[0]) * 1e3 for r in runs), "tokens": total}
 
 
-def measure(kind: str, args: argparse.Namespace, levels: list[int]) -> dict[int, dict]:
-    out = {}
+def measure(kinds: list[str], args: argparse.Namespace, levels: list[int]) -> dict[str, dict[int, dict]]:
+    """Every server started for each N, then ``--rounds`` rounds with the servers taking turns
+    (the order flips each round), so a swing in the machine's speed hits them alike; medians."""
+    out: dict[str, dict[int, dict]] = {k: {} for k in kinds}
     for n in levels:
-        port = free_port()
         with tempfile.TemporaryDirectory() as data:
-            proc = start(kind, args, n, port, Path(data))
-            base = f"http://127.0.0.1:{port}"
+            procs, bases = {}, {}
             try:
-                wait_ready(base, proc)
-                out[n] = asyncio.run(load(base, n, args.tokens))
+                for kind in kinds:
+                    port = free_port()
+                    (Path(data) / kind).mkdir()
+                    procs[kind] = start(kind, args, n, port, Path(data) / kind)
+                    bases[kind] = f"http://127.0.0.1:{port}"
+                    wait_ready(bases[kind], procs[kind])
+                runs: dict[str, list[dict]] = {k: [] for k in kinds}
+                for r in range(args.rounds):
+                    for kind in (kinds if r % 2 == 0 else kinds[::-1]):
+                        runs[kind].append(asyncio.run(load(bases[kind], n, args.tokens)))
+                        print(f"{kind} N={n} round {r}: {runs[kind][-1]}", file=sys.stderr, flush=True)
             finally:
-                stop(proc)
-        print(f"{kind} N={n}: {out[n]}", file=sys.stderr, flush=True)
+                for proc in procs.values():
+                    stop(proc)
+        for kind in kinds:
+            out[kind][n] = {key: statistics.median(run[key] for run in runs[kind])
+                            for key in ("aggregate", "per_stream", "ttft_ms", "tokens")}
+            out[kind][n]["spread"] = (min(run["aggregate"] for run in runs[kind]),
+                                      max(run["aggregate"] for run in runs[kind]))
     return out
 
 
@@ -118,9 +133,10 @@ def main() -> None:
     ap.add_argument("--concurrency", default="1,2,4,8,16")
     ap.add_argument("--servers", default="ours,llama")
     ap.add_argument("--no-llama-cache", action="store_true")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds per N, the servers taking turns")
     args = ap.parse_args()
     levels = [int(x) for x in args.concurrency.split(",")]
-    results = {kind: measure(kind, args, levels) for kind in args.servers.split(",")}
+    results = measure(args.servers.split(","), args, levels)
     print("| N | " + " | ".join(f"{k} aggregate tok/s (x N=1) | {k} per stream (x) | {k} TTFT ms"
                                  for k in results) + " |")
     print("|---|" + "---|---|---|" * len(results))
@@ -128,7 +144,8 @@ def main() -> None:
         cells = []
         for r in results.values():
             base = r[levels[0]]
-            cells += [f"{r[n]['aggregate']:.1f} ({r[n]['aggregate'] / base['aggregate']:.2f}x)",
+            lo, hi = r[n]["spread"]
+            cells += [f"{r[n]['aggregate']:.1f} [{lo:.0f}-{hi:.0f}] ({r[n]['aggregate'] / base['aggregate']:.2f}x)",
                       f"{r[n]['per_stream']:.1f} ({r[n]['per_stream'] / base['per_stream']:.2f}x)",
                       f"{r[n]['ttft_ms']:.0f}"]
         print(f"| {n} | " + " | ".join(cells) + " |")
