@@ -5,18 +5,19 @@ A job (a chat reply, a completion) is a generator of progress that asks for ever
 its next model call (or until it waits on a remote server, or ends), handling what comes before it
 (text pieces become events, and so on). :func:`run_forwards` then runs the calls the jobs wait
 for: all single-token calls as one batch, so one read of the weights serves every conversation
-being written, and one prompt chunk, taking turns, so a new request's prompt is read between the
-running replies' tokens instead of stalling them.
+being written, and prompt chunks taking turns, about one chunk's worth of tokens a round, so a new
+request's prompt is read between the running replies' tokens instead of stalling them.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 
 from engine.errors import EngineError
-from engine.text.generation import Forward
+from engine.text.generation import CHUNK_LEN, Forward
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +96,17 @@ def run_one(model, job: Job) -> None:
 class Batcher:
     """Runs the model calls of the jobs that wait for one (see the module docstring).
 
-    ``max_batch``: the most sequences one decode step carries; more run as several steps."""
+    ``max_batch``: the most sequences one decode step carries; more run as several steps.
+    ``prompt_tokens``: how many prompt tokens a round reads besides its decode step. Prompts take
+    turns; the next one's chunk joins the round while the total stays within this, so short
+    prompts that arrive together are all read in one round (each still one call of its own)."""
 
-    def __init__(self, max_batch: int = 32) -> None:
-        if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
-        self.max_batch = max_batch
-        self._turn = 0
+    def __init__(self, max_batch: int = 32, prompt_tokens: int = CHUNK_LEN) -> None:
+        if max_batch < 1 or prompt_tokens < 1:
+            raise ValueError("max_batch and prompt_tokens must be at least 1")
+        self.max_batch, self.prompt_tokens = max_batch, prompt_tokens
+        self._round = 0
+        self._last_read: weakref.WeakKeyDictionary[Job, int] = weakref.WeakKeyDictionary()  # its last chunk's round
         self.last_batch = 0         # how many sequences the last decode step carried
 
     def run(self, model, jobs: Sequence[Job]) -> None:
@@ -115,9 +120,16 @@ class Batcher:
             else:
                 for job in group:
                     run_one(model, job)
-        if prompts:                 # one chunk a round, taking turns
-            self._turn = (self._turn + 1) % len(prompts)
-            run_one(model, prompts[self._turn])
+        if prompts:                 # chunks taking turns (the longest waiting first), a round's tokens at most
+            self._round += 1
+            used = 0
+            for job in sorted(prompts, key=lambda j: self._last_read.get(j, 0)):
+                n = len(job.pending.tokens)
+                if used and used + n > self.prompt_tokens:
+                    break
+                self._last_read[job] = self._round
+                run_one(model, job)
+                used += n
 
     @staticmethod
     def _batch(model, jobs: Sequence[Job]) -> None:

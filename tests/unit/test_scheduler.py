@@ -167,6 +167,7 @@ class _Calls:
 
     def __init__(self, refuse: int | None = None):
         self.batches: list[int] = []
+        self.prompts: list[int] = []        # the length of each single call, in order
         self.singles = 0
         self.refuse = refuse
 
@@ -183,6 +184,7 @@ class _Calls:
         if tokens[0] == self.refuse:
             raise EngineError("this one is wrong")
         self.singles += 1
+        self.prompts.append(len(tokens))
         import torch
         return torch.zeros(4), state
 
@@ -190,9 +192,9 @@ class _Calls:
 class _Waiting:
     """A job waiting for one token's model call."""
 
-    def __init__(self, token: int):
+    def __init__(self, token: int, length: int = 1):
         from engine.text.generation import Forward
-        self.pending = Forward([token], object())
+        self.pending = Forward([token] * length, object())
         self.result = self.error = None
 
     def resume(self, logits):
@@ -211,3 +213,20 @@ def test_the_batcher_splits_big_batches_and_isolates_a_refused_call():
     Batcher().run(calls, jobs)
     assert [j.error is not None for j in jobs] == [False, False, False, True, False]
     assert calls.singles == 4
+
+
+def test_short_prompts_that_arrive_together_are_read_in_one_round_long_ones_take_turns():
+    calls = _Calls()
+    batcher = Batcher(prompt_tokens=256)
+    jobs = [_Waiting(1, 30) for _ in range(8)] + [_Waiting(2), _Waiting(3)]
+    batcher.run(calls, jobs)
+    assert calls.prompts == [30] * 8 and calls.batches == [2] and all(j.pending is None for j in jobs)
+
+    calls = _Calls()
+    jobs = [_Waiting(t, n) for t, n in ((1, 200), (2, 200), (3, 30), (4, 256))]
+    batcher.run(calls, jobs)                    # one 200-token chunk: the next would pass 256
+    assert calls.prompts == [200]
+    batcher.run(calls, jobs)                    # the next in turn, then the 30 that still fits
+    assert calls.prompts == [200, 200, 30]
+    batcher.run(calls, jobs)                    # a full chunk alone
+    assert calls.prompts == [200, 200, 30, 256]
