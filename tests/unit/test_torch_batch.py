@@ -22,7 +22,13 @@ import torch
 
 import engine
 from engine.errors import EmptyPromptError, EngineError, IncompatibleStateError
+from engine.models.recurrent import RecurrentModel
+from engine.service import EngineService
+from engine.service import commands as C
+from engine.service import events as E
 from tests.fixtures.legacy_checkpoints import LegacySpec
+
+from .conftest import GREEDY
 
 GENS = (4, 5, 6)
 SPEC = {g: LegacySpec(g, n_layer=2, n_embd=128, head_size=32, vocab_size=1000, seed=g) for g in GENS}
@@ -175,3 +181,34 @@ def test_a_state_in_another_precision_is_converted_as_forward_converts_it(models
             assert _diff(logits[row], want, relative) <= bound
             for k, part in states[row].parts.items():
                 assert part.dtype == s.parts[k].dtype == model.new_state().parts[k].dtype
+
+
+def test_a_rwkv6_model_on_torch_batches_through_the_service(legacy_checkpoint, tmp_path, monkeypatch):
+    """Replies written together by the service's scheduler (batched decode steps on the torch path)
+    are, greedy, token for token their solo replies."""
+    real_load, real_batch = engine.load, RecurrentModel._forward_batch
+    monkeypatch.setattr(engine, "load", lambda *a, **k: real_load(*a, **{**k, "backend": "torch"}))
+    batches = []
+
+    def counted(model, tokens, states):
+        assert model.kernels.backend == "torch" and model.weights.decoder is None
+        batches.append(len(tokens))
+        return real_batch(model, tokens, states)
+
+    monkeypatch.setattr(RecurrentModel, "_forward_batch", counted)
+    path = legacy_checkpoint(LegacySpec(6, n_layer=2, n_embd=64, head_size=16, vocab_size=65536, seed=7))
+    prompts = [f'What does "{w}" mean?' for w in ("harbor", "anchor", "lighthouse", "bay", "shore")]
+
+    def complete(prompt: str) -> C.Complete:
+        return C.Complete((f"User: {prompt}\n\nAssistant:",), GREEDY, max_tokens=16, cache=False)
+
+    svc = EngineService(tmp_path, state_cache_mb=0)
+    try:
+        assert isinstance(svc.call(C.LoadModel(str(path), precision="fp32"), 60), E.ModelLoaded)
+        solo = [svc.call(complete(p), 60).text for p in prompts]
+        assert batches == [] and all(solo)
+        asked = [svc.submit(complete(p)) for p in prompts]
+        assert [f.result(120).text for _, f in asked] == solo
+        assert max(batches) == len(prompts)       # they really were decoded together
+    finally:
+        svc.shutdown()
