@@ -45,12 +45,12 @@ class Kernels:
     """What one model runs, chosen by :func:`select`.
 
     ``seq`` and ``one``: the generation's WKV over a prompt ``[T, H, N]`` and over one token
-    ``[H, N]`` (RWKV-4: ``[T, A]`` / ``[A]``), each advancing a float32 state in place; their
-    contracts are those of :mod:`kernels.reference` (RWKV-7), :mod:`kernels.wkv6` (RWKV-5.2/6) and
-    :mod:`kernels.wkv4` (RWKV-4). ``decoder``: the compiled fused decode step's class
-    (``decoder(dims, layers, globals_)``, see :class:`kernels.cpu.Rwkv7Decoder`), and ``gemv`` the
-    compiled matrix-vector product of packed weights; both only on the ``cpu`` backend, else None
-    (torch computes everything). ``name`` is what ``bench`` reports.
+    ``[H, N]`` (RWKV-4: ``[T, A]`` / ``[A]``, or ``[B, A]`` for B sequences), each advancing a
+    float32 state in place; their contracts are those of :mod:`kernels.reference` (RWKV-7),
+    :mod:`kernels.wkv6` (RWKV-5.2/6) and :mod:`kernels.wkv4` (RWKV-4). ``decoder``: the compiled
+    fused decode step's class (``decoder(dims, layers, globals_)``, see :class:`kernels.cpu.Rwkv7Decoder`),
+    and ``gemv`` the compiled matrix-vector product of packed weights; both only on the ``cpu``
+    backend, else None (torch computes everything). ``name`` is what ``bench`` reports.
     """
 
     name: str

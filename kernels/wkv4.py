@@ -21,7 +21,10 @@ PP_START = -1e30
 
 
 def wkv4_one(w: Tensor, u: Tensor, k: Tensor, v: Tensor, aa: Tensor, bb: Tensor, pp: Tensor) -> Tensor:
-    """One token: k, v ``[A]`` (float32); updates ``aa, bb, pp`` in place; returns ``wkv`` ``[A]``."""
+    """One token: k, v ``[A]`` (float32); updates ``aa, bb, pp`` in place; returns ``wkv`` ``[A]``.
+
+    Elementwise, so k, v and the states may also be ``[B, A]``: one token for each of B sequences.
+    """
     ww = u + k
     p = torch.maximum(pp, ww)
     e1 = torch.exp(pp - p)

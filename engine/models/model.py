@@ -135,6 +135,7 @@ class Model(ABC):
             state = self.new_state()
         elif state.fingerprint != self.info.fingerprint:
             self._check_shapes(state)
+        self._conform(state)
         # A prompt may fail half way (memory); keep what the state was so the failure loses nothing.
         # A single token allocates next to nothing, and copying the state per token would cost time.
         backup = state.clone() if len(tokens) > 1 else None
@@ -165,8 +166,9 @@ class Model(ABC):
 
         Row ``b`` equals ``forward([tokens[b]], states[b])``'s logits bit for bit on the compiled CPU
         backend, which reads every weight matrix once for the whole batch (see docs/engine.md,
-        "Batched decode"). Torch backends: RWKV-7 runs the batch through batched torch ops (within
-        fp32 rounding of one at a time); RWKV-4/5/6 run the sequences one after another.
+        "Batched decode"). Torch backends (GPUs, the torch CPU path) run the batch through batched
+        torch ops, also one read of each weight: within fp32 rounding of one at a time. Every check
+        runs before any state is touched.
         """
         tokens = [int(t) for t in tokens]
         if len(tokens) != len(states):
@@ -179,6 +181,8 @@ class Model(ABC):
         for state in states:
             if state.fingerprint != self.info.fingerprint:
                 self._check_shapes(state)
+        for state in states:
+            self._conform(state)
         with torch.no_grad():
             decoder = getattr(getattr(self, "weights", None), "decoder", None)
             if decoder is not None:
@@ -190,20 +194,21 @@ class Model(ABC):
             state.last_logits = logits[b]
         return logits
 
+    @abstractmethod
     def _forward_batch(self, tokens: list[int], states: Sequence[State]) -> Tensor:
-        """The torch path's batch: one sequence after another unless a generation does better."""
-        return torch.stack([self._forward_one(t, s) for t, s in zip(tokens, states, strict=True)]).float()
+        """The torch path's batch: ``tokens[b]`` for ``states[b]``, float32 logits ``[B, V]``."""
+
+    def _conform(self, state: State) -> None:
+        """A state made by this file in another precision (or a view) converted once, in the State,
+        to what this model keeps: the token shifts in its shift dtype, the rest float32, contiguous."""
+        p, shift = state.parts, self.weights.plan.shift
+        for k, t in p.items():
+            want = torch.float32 if k in self._wkv_parts else shift
+            if t.dtype != want or not t.is_contiguous():
+                p[k] = t.to(want).contiguous()
 
     def _decode_batch(self, decoder, tokens: list[int], states: Sequence[State]) -> Tensor:
-        """The compiled batched step; a state in another precision (or a view) is converted once,
-        as the single-token step does."""
-        shift = self.weights.plan.shift
-        for state in states:
-            p = state.parts
-            for k in ("att_x_prev", "ffn_x_prev", *self._wkv_parts):
-                want = torch.float32 if k in self._wkv_parts else shift
-                if p[k].dtype != want or not p[k].is_contiguous():
-                    p[k] = p[k].to(want).contiguous()
+        """The compiled batched step (the states already conformed by :meth:`forward_batch`)."""
         logits = torch.empty(len(tokens), self.info.vocab_size, dtype=torch.float32)
         decoder.step_batch(tokens, [s.parts["att_x_prev"] for s in states],
                            [[s.parts[k] for k in self._wkv_parts] for s in states],

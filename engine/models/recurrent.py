@@ -8,10 +8,14 @@ previous token); everything else is one stack:
     logits = LN_out(x) head
 
 Both mixes read the LayerNorm'ed input of the previous token ("token shift"), which the state keeps
-per layer as ``att_x_prev`` and ``ffn_x_prev``. Loading (:mod:`engine.models.weights`) follows
-BlinkDL's ``rwkv`` package, the oracle: ``ln0`` is folded into the embedding in the file's dtype
-before any cast, decays and bonuses are float32, ``ln_x`` is float32, everything else is in the
-compute dtype.
+per layer as ``att_x_prev`` and ``ffn_x_prev``. The layers run on rows ``x`` ``[R, C]`` of two kinds
+(:meth:`RecurrentModel._run`): the R tokens of one sequence (a prompt), or one token for each of R
+sequences (a decode step: one sequence's token is a batch of one); the mixes see only the rows and
+each row's previous token ``sx`` ``[R, C]``, so their math is written once for both.
+
+Loading (:mod:`engine.models.weights`) follows BlinkDL's ``rwkv`` package, the oracle: ``ln0`` is
+folded into the embedding in the file's dtype before any cast, decays and bonuses are float32,
+``ln_x`` is float32, everything else is in the compute dtype.
 """
 
 from __future__ import annotations
@@ -47,14 +51,13 @@ def shift(x: Tensor, x_prev: Tensor) -> Tensor:
     return torch.cat((x_prev.unsqueeze(0), x[:-1]))
 
 
-def channel_mix(x: Tensor, prev: Tensor, mix_k: Tensor, mix_r: Tensor, K: Tensor, R: Tensor, V: Tensor,
+def channel_mix(x: Tensor, sx: Tensor, mix_k: Tensor, mix_r: Tensor, K: Tensor, R: Tensor, V: Tensor,
                 lerp_from_prev: bool) -> Tensor:
-    """``sigmoid(x_r R) * relu(x_k K)^2 V`` on ``x`` ``[T, C]`` after ``prev`` ``[C]`` (token shift).
+    """``sigmoid(x_r R) * relu(x_k K)^2 V`` on rows ``x`` ``[R, C]`` whose previous tokens are ``sx``.
 
     RWKV-4/5 blend ``x * mix + prev * (1 - mix)``; RWKV-6 writes ``x + (prev - x) * maa``. Equal in
     exact arithmetic, not in float; each follows its own reference.
     """
-    sx = shift(x, prev)
     if lerp_from_prev:
         sx = sx - x
         kx, rx = x + sx * mix_k, x + sx * mix_r
@@ -64,9 +67,9 @@ def channel_mix(x: Tensor, prev: Tensor, mix_k: Tensor, mix_r: Tensor, K: Tensor
 
 
 def group_norm_heads(y: Tensor, H: int, weight: Tensor, bias: Tensor) -> Tensor:
-    """``ln_x``: a GroupNorm over each head of ``y`` ``[T, H, N]`` (float32), as ``[T, H*N]``."""
-    T = y.shape[0]
-    return F.group_norm(y.reshape(T, -1), num_groups=H, weight=weight, bias=bias, eps=GN_EPS)
+    """``ln_x``: a GroupNorm over each head of each row of ``y`` ``[R, H, N]`` (float32), as ``[R, H*N]``."""
+    R = y.shape[0]
+    return F.group_norm(y.reshape(R, -1), num_groups=H, weight=weight, bias=bias, eps=GN_EPS)
 
 
 class RecurrentModel(Model):
@@ -113,28 +116,41 @@ class RecurrentModel(Model):
             ly.ffn_V.div_(2 ** (i // self.rescale_every))
 
     @abstractmethod
-    def time_mix(self, i: int, x: Tensor, state: State, seq: bool) -> Tensor:
-        """Layer ``i``'s time mix of ``x`` ``[T, C]`` (LN1'ed); advances the state's parts in place."""
+    def time_mix(self, i: int, x: Tensor, sx: Tensor, wkv: dict[str, Tensor], seq: bool) -> Tensor:
+        """Layer ``i``'s time mix of rows ``x`` ``[R, C]`` (LN1'ed) whose previous tokens are ``sx``
+        ``[R, C]``; advances the layer's WKV state parts ``wkv`` in place (see :meth:`_run`)."""
 
     @abstractmethod
-    def channel_mix(self, i: int, x: Tensor, prev: Tensor) -> Tensor:
-        """Layer ``i``'s channel mix of ``x`` ``[T, C]`` (LN2'ed) after ``prev`` ``[C]``."""
+    def channel_mix(self, i: int, x: Tensor, sx: Tensor) -> Tensor:
+        """Layer ``i``'s channel mix of rows ``x`` ``[R, C]`` (LN2'ed) whose previous tokens are ``sx``."""
 
-    def _run(self, x: Tensor, state: State, seq: bool) -> Tensor:
+    def _run(self, x: Tensor, parts: dict[str, Tensor], seq: bool) -> Tensor:
+        """The layers over rows ``x`` ``[R, C]``; returns the residual stream after the last one.
+
+        ``seq``: the R tokens of one sequence in order, ``parts`` its state's (``[L, ...]``): each
+        token's previous one is the row above it (the first's, the state's), and the WKV reads the
+        rows in order. Otherwise one token for each of R sequences, ``parts`` their states stacked
+        ``[L, R, ...]``: each row's previous token and WKV state are its own. Advances ``parts``.
+        """
         C = self.info.n_embd
-        att_prev, ffn_prev = state.parts["att_x_prev"], state.parts["ffn_x_prev"]
+        att_prev, ffn_prev = parts["att_x_prev"], parts["ffn_x_prev"]
         for i, (w1, b1, w2, b2) in enumerate(self.ln):
+            wkv = {k: parts[k][i] for k in self._wkv_parts}
             xx = F.layer_norm(x, (C,), w1, b1, LN_EPS)
-            out = self.time_mix(i, xx, state, seq)
-            att_prev[i].copy_(xx[-1])
+            out = self.time_mix(i, xx, shift(xx, att_prev[i]) if seq else att_prev[i], wkv, seq)
+            att_prev[i].copy_(xx[-1] if seq else xx)
             x = x + out
             xx = F.layer_norm(x, (C,), w2, b2, LN_EPS)
-            out = self.channel_mix(i, xx, ffn_prev[i])
-            ffn_prev[i].copy_(xx[-1])
+            out = self.channel_mix(i, xx, shift(xx, ffn_prev[i]) if seq else ffn_prev[i])
+            ffn_prev[i].copy_(xx[-1] if seq else xx)
             x = x + out
             if self.rescale_every and (i + 1) % self.rescale_every == 0:
                 x = x / 2
-        return self.weights.logits(F.layer_norm(x[-1], (C,), *self.ln_out, LN_EPS))
+        return x
+
+    def _logits(self, x: Tensor) -> Tensor:
+        """float32 logits of the residual stream ``x`` (``[C]``, or rows ``[B, C]``)."""
+        return self.weights.logits(F.layer_norm(x, (self.info.n_embd,), *self.ln_out, LN_EPS)).float()
 
     @abstractmethod
     def decoder_layer(self, i: int) -> dict[str, Tensor | None]:
@@ -156,10 +172,25 @@ class RecurrentModel(Model):
     def _forward_one(self, token: int, state: State) -> Tensor:
         if self.weights.decoder is not None:
             return self.weights.decode(token, state, self._wkv_parts)
-        return self._run(self.emb[token].unsqueeze(0).to(self.dtype), state, seq=False)
+        rows = {k: t.unsqueeze(1) for k, t in state.parts.items()}   # a batch of one: views, advanced in place
+        return self._logits(self._run(self.emb[token].unsqueeze(0).to(self.dtype), rows, seq=False)[-1])
 
     def _forward_seq(self, tokens: Sequence[int], state: State) -> Tensor:
-        return self._run(self.emb[torch.tensor(tokens, device=self.device)].to(self.dtype), state, seq=True)
+        x = self._run(self.emb[torch.tensor(tokens, device=self.device)].to(self.dtype), state.parts, seq=True)
+        return self._logits(x[-1])
+
+    def _forward_batch(self, tokens: list[int], states: Sequence[State]) -> Tensor:
+        """One token for each of B sequences through the torch layers at once (GPUs, the torch CPU
+        path): the states stacked ``[L, B, ...]``, one matmul per weight for all rows, the WKV step
+        of every row on its own state, the states written back. Within fp32 rounding of one
+        sequence at a time (a GEMM sums in another order than a GEMV), not bit-identical."""
+        rows = {k: torch.stack([s.parts[k] for s in states], dim=1) for k in states[0].parts}
+        x = self._run(self.emb[torch.tensor(tokens, device=self.device)].to(self.dtype), rows, seq=False)
+        logits = self._logits(x)
+        for b, s in enumerate(states):
+            for k, t in s.parts.items():
+                t.copy_(rows[k][:, b])
+        return logits
 
     def _shift_parts(self) -> dict[str, Tensor]:
         i = self.info
@@ -197,20 +228,23 @@ class MatrixStateModel(RecurrentModel):
         return State({"att_x_prev": shift["att_x_prev"], "wkv": wkv, "ffn_x_prev": shift["ffn_x_prev"]},
                      generation=i.generation, fingerprint=i.fingerprint)
 
-    def attend(self, i: int, ly, x: Tensor, xr: Tensor, xk: Tensor, xv: Tensor, xg: Tensor, w: Tensor,
-               state: State, seq: bool) -> Tensor:
+    def attend(self, ly, x: Tensor, xr: Tensor, xk: Tensor, xv: Tensor, xg: Tensor, w: Tensor,
+               wkv: Tensor, seq: bool) -> Tensor:
         """What RWKV-5.2 and -6 share after their mixing: r, k, v and the SiLU gate, the matrix-state
-        recurrence with decay ``w`` ``[T, H, N]`` and bonus ``u``, GroupNorm per head, gate, output."""
-        T, H, N = x.shape[0], self.info.n_head, self.info.head_size
-        r = (xr @ ly.R).float().view(T, H, N)
-        k = (xk @ ly.K).float().view(T, H, N)
-        v = (xv @ ly.V).float().view(T, H, N)
+        recurrence with decay ``w`` ``[R, H, N]`` and bonus ``u``, GroupNorm per head, gate, output.
+
+        ``wkv``: the sequence's state ``[H, N, N]`` (``seq``), or each row's own ``[R, H, N, N]``: then
+        the single-step kernel runs on R*H heads, the bonus repeated for each row."""
+        R, H, N = x.shape[0], self.info.n_head, self.info.head_size
+        r = (xr @ ly.R).float().view(R, H, N)
+        k = (xk @ ly.K).float().view(R, H, N)
+        v = (xv @ ly.V).float().view(R, H, N)
         g = F.silu(xg @ ly.G)
-        wkv = state.parts["wkv"][i]
         if seq:
             y = self.kernels.seq(r, w, k, v, ly.u, wkv)
         else:
-            y = self.kernels.one(r[0], w[0], k[0], v[0], ly.u, wkv).unsqueeze(0)
+            heads = (t.reshape(R * H, N) for t in (r, w, k, v))
+            y = self.kernels.one(*heads, ly.u.repeat(R, 1), wkv.view(R * H, N, N)).view(R, H, N)
         y = group_norm_heads(y, H, ly.lnx_w, ly.lnx_b)
         return (y.to(x.dtype) * g) @ ly.O
 

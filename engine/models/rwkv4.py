@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from engine.models.checkpoint import Checkpoint
-from engine.models.recurrent import RecurrentModel, channel_mix, channel_mix_schema, no_tuning, shift
+from engine.models.recurrent import RecurrentModel, channel_mix, channel_mix_schema, no_tuning
 from engine.models.schema import Schema, Sizes, linear, vec
 from engine.models.state import State
 from kernels.wkv4 import PP_START
@@ -93,20 +93,17 @@ class RWKV4(RecurrentModel):
         ly = self.layers[i]
         return {"mix": ly.mix, "decay": ly.w, "u": ly.u, "ffn_mix_k": ly.ffn_mix_k, "ffn_mix_r": ly.ffn_mix_r}
 
-    def time_mix(self, i: int, x: Tensor, state: State, seq: bool) -> Tensor:
-        ly, p = self.layers[i], state.parts
-        sx = shift(x, p["att_x_prev"][i])
+    def time_mix(self, i: int, x: Tensor, sx: Tensor, wkv: dict[str, Tensor], seq: bool) -> Tensor:
+        ly = self.layers[i]
         xk, xv, xr = (x * ly.mix.unsqueeze(1) + sx * (1 - ly.mix.unsqueeze(1))).unbind(0)
         r = torch.sigmoid(xr @ ly.R)
         k = (xk @ ly.K).float()
         v = (xv @ ly.V).float()
-        aa, bb, pp = p["aa"][i], p["bb"][i], p["pp"][i]
-        if seq:
-            y = self.kernels.seq(ly.w, ly.u, k, v, aa, bb, pp)
-        else:
-            y = self.kernels.one(ly.w, ly.u, k[0], v[0], aa, bb, pp).unsqueeze(0)
+        # seq: the rows in order on one aa, bb, pp [A]; else elementwise, each row on its own [R, A]
+        wkv4 = self.kernels.seq if seq else self.kernels.one
+        y = wkv4(ly.w, ly.u, k, v, wkv["aa"], wkv["bb"], wkv["pp"])
         return (r * y.to(x.dtype)) @ ly.O
 
-    def channel_mix(self, i: int, x: Tensor, prev: Tensor) -> Tensor:
+    def channel_mix(self, i: int, x: Tensor, sx: Tensor) -> Tensor:
         ly = self.layers[i]
-        return channel_mix(x, prev, ly.ffn_mix_k, ly.ffn_mix_r, ly.ffn_K, ly.ffn_R, ly.ffn_V, lerp_from_prev=False)
+        return channel_mix(x, sx, ly.ffn_mix_k, ly.ffn_mix_r, ly.ffn_K, ly.ffn_R, ly.ffn_V, lerp_from_prev=False)

@@ -19,9 +19,8 @@ import torch
 from torch import Tensor
 
 from engine.models.checkpoint import Checkpoint
-from engine.models.recurrent import MatrixStateModel, channel_mix, channel_mix_schema, shift
+from engine.models.recurrent import MatrixStateModel, channel_mix, channel_mix_schema
 from engine.models.schema import Schema, Sizes, linear, shaped, vec
-from engine.models.state import State
 
 
 def _sizes(t: Sizes) -> dict[str, int]:
@@ -81,18 +80,17 @@ class RWKV5(MatrixStateModel):
         self.load_merged_state(ckpt.tensors)
         self.finish(self.layers)
 
-    def time_mix(self, i: int, x: Tensor, state: State, seq: bool) -> Tensor:
+    def time_mix(self, i: int, x: Tensor, sx: Tensor, wkv: dict[str, Tensor], seq: bool) -> Tensor:
         ly, H, N = self.layers[i], self.info.n_head, self.info.head_size
-        T = x.shape[0]
-        sx = shift(x, state.parts["att_x_prev"][i])
+        R = x.shape[0]
         xk, xv, xr, xg = (x * ly.mix.unsqueeze(1) + sx * (1 - ly.mix.unsqueeze(1))).unbind(0)
-        return self.attend(i, ly, x, xr, xk, xv, xg, ly.w.expand(T, H, N), state, seq)
+        return self.attend(ly, x, xr, xk, xv, xg, ly.w.expand(R, H, N), wkv["wkv"], seq)
 
     def decoder_layer(self, i: int) -> dict[str, Tensor | None]:
         ly = self.layers[i]
         return {"mix": ly.mix, "decay": ly.w, "u": ly.u, "lnx_w": ly.lnx_w, "lnx_b": ly.lnx_b,
                 "ffn_mix_k": ly.ffn_mix_k, "ffn_mix_r": ly.ffn_mix_r}
 
-    def channel_mix(self, i: int, x: Tensor, prev: Tensor) -> Tensor:
+    def channel_mix(self, i: int, x: Tensor, sx: Tensor) -> Tensor:
         ly = self.layers[i]
-        return channel_mix(x, prev, ly.ffn_mix_k, ly.ffn_mix_r, ly.ffn_K, ly.ffn_R, ly.ffn_V, lerp_from_prev=False)
+        return channel_mix(x, sx, ly.ffn_mix_k, ly.ffn_mix_r, ly.ffn_K, ly.ffn_R, ly.ffn_V, lerp_from_prev=False)

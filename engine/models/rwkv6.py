@@ -21,9 +21,8 @@ import torch
 from torch import Tensor
 
 from engine.models.checkpoint import Checkpoint
-from engine.models.recurrent import MatrixStateModel, channel_mix, channel_mix_schema, shift
+from engine.models.recurrent import MatrixStateModel, channel_mix, channel_mix_schema
 from engine.models.schema import Schema, Sizes, linear, lora, shaped, vec
-from engine.models.state import State
 
 
 def _sizes(t: Sizes) -> dict[str, int]:
@@ -97,21 +96,21 @@ class RWKV6(MatrixStateModel):
         self.load_merged_state(ckpt.tensors)
         self.finish(self.layers)
 
-    def time_mix(self, i: int, x: Tensor, state: State, seq: bool) -> Tensor:
+    def time_mix(self, i: int, x: Tensor, sx: Tensor, wkv: dict[str, Tensor], seq: bool) -> Tensor:
         ly, H, N = self.layers[i], self.info.n_head, self.info.head_size
-        T = x.shape[0]
-        sx = shift(x, state.parts["att_x_prev"][i]) - x
-        lora = torch.tanh((x + sx * ly.maa_x) @ ly.maa_w1).view(T, 5, -1).transpose(0, 1)   # [5, T, D]
-        m = torch.bmm(lora, ly.maa_w2)                                                      # [5, T, C]
+        R = x.shape[0]
+        sx = sx - x
+        lora = torch.tanh((x + sx * ly.maa_x) @ ly.maa_w1).view(R, 5, -1).transpose(0, 1)   # [5, R, D]
+        m = torch.bmm(lora, ly.maa_w2)                                                      # [5, R, C]
         xw, xk, xv, xr, xg = (x + sx * (ly.maa.unsqueeze(1) + m)).unbind(0)
-        w = ly.decay + (torch.tanh(xw @ ly.decay_w1) @ ly.decay_w2).float().view(T, H, N)
-        return self.attend(i, ly, x, xr, xk, xv, xg, torch.exp(-torch.exp(w)), state, seq)
+        w = ly.decay + (torch.tanh(xw @ ly.decay_w1) @ ly.decay_w2).float().view(R, H, N)
+        return self.attend(ly, x, xr, xk, xv, xg, torch.exp(-torch.exp(w)), wkv["wkv"], seq)
 
     def decoder_layer(self, i: int) -> dict[str, Tensor | None]:
         ly = self.layers[i]
         return {"maa_x": ly.maa_x, "maa": ly.maa, "decay": ly.decay, "u": ly.u, "lnx_w": ly.lnx_w, "lnx_b": ly.lnx_b,
                 "ffn_mix_k": ly.ffn_maa_k, "ffn_mix_r": ly.ffn_maa_r}
 
-    def channel_mix(self, i: int, x: Tensor, prev: Tensor) -> Tensor:
+    def channel_mix(self, i: int, x: Tensor, sx: Tensor) -> Tensor:
         ly = self.layers[i]
-        return channel_mix(x, prev, ly.ffn_maa_k, ly.ffn_maa_r, ly.ffn_K, ly.ffn_R, ly.ffn_V, lerp_from_prev=True)
+        return channel_mix(x, sx, ly.ffn_maa_k, ly.ffn_maa_r, ly.ffn_K, ly.ffn_R, ly.ffn_V, lerp_from_prev=True)

@@ -269,13 +269,10 @@ class Weights:
     def decode(self, token: int, state: State, wkv_parts: tuple[str, ...]) -> Tensor:
         """``token`` through the compiled step: one call, the state advanced in place, no allocation.
 
-        A state made by this file in another precision (or a view) is converted once, in the State.
+        The state's parts are already in the dtypes the step reads (``Model.forward`` converts a state
+        made by this file in another precision, or a view, once).
         """
         p = state.parts
-        for k in ("att_x_prev", "ffn_x_prev", *wkv_parts):
-            want = torch.float32 if k in wkv_parts else self.plan.shift
-            if p[k].dtype != want or not p[k].is_contiguous():
-                p[k] = p[k].to(want).contiguous()
         logits = self.logits_pool.take()
         self.decoder.step(token, p["att_x_prev"], [p[k] for k in wkv_parts], p["ffn_x_prev"], logits)
         return logits
