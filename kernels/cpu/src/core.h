@@ -381,9 +381,15 @@ struct MultiGemv {
             auto& corr = g_q4c[i];
             auto& s = g_q4s[i];
             if (long(q.size()) < nb * kp) q.resize(nb * kp), corr.resize(nb * nblk), s.resize(nb * nblk);
-            for (int b = 0; b < nb; b++)  // (the buffers grow to the largest batch, once)
-                quantize_q4_input(t[i].x + b * t[i].xstride, c, q.data() + b * kp, corr.data() + b * nblk,
-                                  s.data() + b * nblk);
+            // (the buffers grow to the largest batch, once); a prompt's tokens quantised in parallel
+            std::atomic<int> next{0};
+            auto job = [&](int, int) {
+                for (int b; (b = next.fetch_add(1, std::memory_order_relaxed)) < nb;)
+                    quantize_q4_input(t[i].x + b * t[i].xstride, c, q.data() + b * kp, corr.data() + b * nblk,
+                                      s.data() + b * nblk);
+            };
+            if (nb >= 16) parallel(job);
+            else job(0, 1);
             t[i].q4 = Q4In{q.data(), corr.data(), s.data(), kp};
         }
     }
