@@ -252,8 +252,9 @@ inline long q4_padded(long cols) { return (cols + Q4_GROUP - 1) / Q4_GROUP * Q4_
 inline long q4_blocks(long cols) { return q4_padded(cols) / 32; }
 
 // The inputs of a q4 GEMV, quantised per block of 32 (quantize_q4_input): input b's int8 values at
-// q + b * kp (in the weights' order, see gemv_q4.cpp), -8 * each block's sum (the weights are stored
-// + 8) at corr + b * kp / 32, its block scales at s + b * kp / 32.
+// q + b * kp (in the weights' order, see gemv_q4.cpp); per group of 8 blocks, 16 int32 at
+// corr + b * kp / 16 (-8 * each block's sum, as the weights are stored + 8, then 8 zeros) and 16
+// floats at s + b * kp / 16 (the block scales, twice): the shapes of an AVX-512 group's lanes.
 struct Q4In {
     const int8_t* q;
     const int32_t* corr;
@@ -368,7 +369,7 @@ struct MultiGemv {
     void quantize_q4_inputs() {
         for (int i = 0; i < n; i++) {
             if (t[i].m.wtype != W_Q4) continue;
-            const long c = t[i].m.cols, kp = q4_padded(c), nblk = kp / 32;
+            const long c = t[i].m.cols, kp = q4_padded(c);
             int j = 0;
             while (j < i && !(t[j].m.wtype == W_Q4 && t[j].x == t[i].x && t[j].xstride == t[i].xstride &&
                               t[j].m.cols == c))
@@ -380,13 +381,13 @@ struct MultiGemv {
             auto& q = g_q4q[i];
             auto& corr = g_q4c[i];
             auto& s = g_q4s[i];
-            if (long(q.size()) < nb * kp) q.resize(nb * kp), corr.resize(nb * nblk), s.resize(nb * nblk);
+            if (long(q.size()) < nb * kp) q.resize(nb * kp), corr.resize(nb * kp / 16), s.resize(nb * kp / 16);
             // (the buffers grow to the largest batch, once); a prompt's tokens quantised in parallel
             std::atomic<int> next{0};
             auto job = [&](int, int) {
                 for (int b; (b = next.fetch_add(1, std::memory_order_relaxed)) < nb;)
-                    quantize_q4_input(t[i].x + b * t[i].xstride, c, q.data() + b * kp, corr.data() + b * nblk,
-                                      s.data() + b * nblk);
+                    quantize_q4_input(t[i].x + b * t[i].xstride, c, q.data() + b * kp, corr.data() + b * kp / 16,
+                                      s.data() + b * kp / 16);
             };
             if (nb >= 16) parallel(job);
             else job(0, 1);

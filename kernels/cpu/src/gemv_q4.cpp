@@ -31,8 +31,8 @@ std::vector<int8_t> g_q4q[8];
 std::vector<int32_t> g_q4c[8];
 std::vector<float> g_q4s[8];
 
-// x [cols] -> q [kp] int8 in the steps' order, corr [kp / 32], s [kp / 32]: per block, s = max|x| / 127,
-// q = round(x / s), corr = -8 * sum(q); an all-zero block gets s = 0, a block with an inf or a NaN
+// x [cols] -> q [kp] int8 in the steps' order, corr and s [kp / 16] (core.h's Q4In): per block,
+// s = max|x| / 127, q = round(x / s), corr = -8 * sum(q); an all-zero block gets s = 0, a block with an inf or a NaN
 // s = NaN (so its outputs are NaN, as a float product's would be). Padding (past cols) is zero.
 void quantize_q4_input(const float* x, long cols, int8_t* q, int32_t* corr, float* s) {
     const long kp = q4_padded(cols), nblk = kp / 32;
@@ -57,8 +57,10 @@ void quantize_q4_input(const float* x, long cols, int8_t* q, int32_t* corr, floa
             g[(k / 4) * 32 + k % 4] = int8_t(v);
             sum += v;
         }
-        s[e] = sc;
-        corr[e] = -8 * sum;
+        const long at = (e / 8) * 16 + e % 8;
+        s[at] = s[at + 8] = sc;
+        corr[at] = -8 * sum;
+        corr[at + 8] = 0;
     }
 }
 
@@ -86,20 +88,20 @@ void gemv_q4_scalar(const uint8_t* W, const uint16_t* bs, long cols, const Q4In&
         const uint16_t* ws = bs + o * nblk;
         for (int n = 0; n < NI; n++) {
             const int8_t* xq = x.q + (b0 + n) * x.kp;
-            const int32_t* xc = x.corr + (b0 + n) * nblk;
-            const float* xs = x.s + (b0 + n) * nblk;
+            const int32_t* xc = x.corr + (b0 + n) * (x.kp / 16);
+            const float* xs = x.s + (b0 + n) * (x.kp / 16);
             float f[8] = {0, 0, 0, 0, 0, 0, 0, 0};
             for (long g = 0; g < nblk / 8; g++) {
                 const uint8_t* wg = w + g * (Q4_GROUP / 2);
                 const int8_t* xg = xq + g * Q4_GROUP;
                 for (int i = 0; i < 8; i++) {
-                    int32_t d = xc[g * 8 + i];
+                    int32_t d = xc[g * 16 + i];
                     for (int c = 0; c < 4; c++)
                         for (int j = 0; j < 4; j++) {
                             const uint8_t b = wg[32 * c + 4 * i + j];
                             d += int32_t(b & 15) * xg[32 * c + 4 * i + j] + int32_t(b >> 4) * xg[32 * (c + 4) + 4 * i + j];
                         }
-                    f[i] += float(d) * (half_to_f32(ws[g * 8 + i]) * xs[g * 8 + i]);
+                    f[i] += float(d) * (half_to_f32(ws[g * 8 + i]) * xs[g * 16 + i]);
                 }
             }
             y[n * ystride + o] = ((f[0] + f[4]) + (f[2] + f[6])) + ((f[1] + f[5]) + (f[3] + f[7]));
@@ -135,7 +137,7 @@ TGT_AVX2 void gemv_q4_avx2(const uint8_t* W, const uint16_t* bs, long cols, cons
                 for (int s = 1; s < 8; s++)
                     a = _mm256_add_epi16(a, _mm256_maddubs_epi16(
                                                 u[s], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xg + 32 * s))));
-                const long e = (b0 + n) * nblk + g * 8;
+                const long e = (b0 + n) * (x.kp / 16) + g * 16;
                 const __m256i d = _mm256_add_epi32(_mm256_madd_epi16(a, ones),
                                                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.corr + e)));
                 f[n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(wsv, _mm256_loadu_ps(x.s + e)), f[n]);
@@ -146,8 +148,9 @@ TGT_AVX2 void gemv_q4_avx2(const uint8_t* W, const uint16_t* bs, long cols, cons
 }
 
 // AVX-512: two chunks per 512-bit vector (steps c, c + 1 in the low nibbles, c + 4, c + 5 in the
-// high); the lanes of a block's two halves are added once per group. DOT(acc, u8, s8): acc gains
-// the 4-byte dot products in each int32 lane.
+// high), so a block's sums are in two lanes, i and i + 8: its correction starts lane i, its scale
+// fills both, and the two meet in the final sum. DOT(acc, u8, s8): acc gains the 4-byte dot
+// products in each int32 lane.
 #define DEFINE_Q4_AVX512(NAME, TGT, DOT)                                                                    \
     template <int NI>                                                                                       \
     TGT void NAME(const uint8_t* W, const uint16_t* bs, long cols, const Q4In& x, int b0, float* y,       \
@@ -157,29 +160,27 @@ TGT_AVX2 void gemv_q4_avx2(const uint8_t* W, const uint16_t* bs, long cols, cons
         for (long o = r0; o < r1; o++) {                                                                    \
             const uint8_t* w = W + o * (kp / 2);                                                            \
             const uint16_t* ws = bs + o * nblk;                                                             \
-            __m256 f[NI];                                                                                   \
-            for (int n = 0; n < NI; n++) f[n] = _mm256_setzero_ps();                                        \
+            __m512 f[NI];                                                                                   \
+            for (int n = 0; n < NI; n++) f[n] = _mm512_setzero_ps();                                        \
             for (long g = 0; g < nblk / 8; g++) {                                                           \
                 const uint8_t* wg = w + g * (Q4_GROUP / 2);                                                 \
                 const __m512i r0v = _mm512_loadu_si512(wg), r1v = _mm512_loadu_si512(wg + 64);              \
                 const __m512i u0 = _mm512_and_si512(r0v, low4), u1 = _mm512_and_si512(r1v, low4);           \
                 const __m512i u2 = _mm512_and_si512(_mm512_srli_epi16(r0v, 4), low4);                       \
                 const __m512i u3 = _mm512_and_si512(_mm512_srli_epi16(r1v, 4), low4);                       \
-                const __m256 wsv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ws + g * 8))); \
+                const __m256 w8 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ws + g * 8))); \
+                const __m512 ws16 = _mm512_insertf32x8(_mm512_castps256_ps512(w8), w8, 1);                  \
                 for (int n = 0; n < NI; n++) {                                                              \
                     const int8_t* xg = x.q + (b0 + n) * x.kp + g * Q4_GROUP;                                \
-                    __m512i a = DOT(_mm512_setzero_si512(), u0, _mm512_loadu_si512(xg));                    \
+                    const long e = (b0 + n) * (x.kp / 16) + g * 16;                                         \
+                    __m512i a = DOT(_mm512_loadu_si512(x.corr + e), u0, _mm512_loadu_si512(xg));            \
                     a = DOT(a, u1, _mm512_loadu_si512(xg + 64));                                            \
                     a = DOT(a, u2, _mm512_loadu_si512(xg + 128));                                           \
                     a = DOT(a, u3, _mm512_loadu_si512(xg + 192));                                           \
-                    const long e = (b0 + n) * nblk + g * 8;                                                 \
-                    const __m256i d = _mm256_add_epi32(                                                     \
-                        _mm256_add_epi32(_mm512_castsi512_si256(a), _mm512_extracti64x4_epi64(a, 1)),       \
-                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.corr + e)));                  \
-                    f[n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(wsv, _mm256_loadu_ps(x.s + e)), f[n]); \
+                    f[n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), _mm512_mul_ps(ws16, _mm512_loadu_ps(x.s + e)), f[n]); \
                 }                                                                                           \
             }                                                                                               \
-            for (int n = 0; n < NI; n++) y[n * ystride + o] = hsum256(f[n]);                                \
+            for (int n = 0; n < NI; n++) y[n * ystride + o] = hsum512(f[n]);                                \
         }                                                                                                   \
     }
 
@@ -230,9 +231,11 @@ API int rwkv_gemm_q4(long T, long K, long N, const float* x, const uint8_t* W, c
 API void rwkv_quantize_q4_input(long T, long K, const float* x, int8_t* q, float* s) {
     const long kp = q4_padded(K), nblk = kp / 32;
     std::vector<int8_t> steps(static_cast<size_t>(kp));
-    std::vector<int32_t> corr(static_cast<size_t>(nblk));
+    std::vector<int32_t> corr(static_cast<size_t>(kp / 16));
+    std::vector<float> sc(static_cast<size_t>(kp / 16));
     for (long t = 0; t < T; t++) {
-        quantize_q4_input(x + t * K, K, steps.data(), corr.data(), s + t * nblk);
+        quantize_q4_input(x + t * K, K, steps.data(), corr.data(), sc.data());
+        for (long e = 0; e < nblk; e++) s[t * nblk + e] = sc[size_t((e / 8) * 16 + e % 8)];
         for (long k = 0; k < kp; k++) {  // value k of block e: byte 32 s + 4 i + j of its group
             const long e = k / 32, i = e % 8, v = k % 32;
             q[t * kp + k] = steps[size_t((e / 8) * Q4_GROUP + 32 * (v / 4) + 4 * i + v % 4)];
