@@ -42,6 +42,7 @@ Q4_SMALL = torch.int8     # what a q4 model keeps its LoRAs and head in
 
 
 _Q4_GROUP_BLOCKS = 8      # blocks in one of the layout's groups
+_Q4_VALUES_PER_CHUNK = 1 << 20
 
 
 def q4_padded(n_in: int) -> int:
@@ -182,16 +183,17 @@ def quantize_q4(w: Tensor) -> Packed:
     kp = q4_padded(n_in)
     q = torch.empty(n_out, kp // 2, dtype=torch.uint8)
     scale = torch.empty(n_out, kp // Q4_BLOCK, dtype=torch.float16)
-    for i in range(0, n_out, _ROWS_PER_CHUNK):
-        rows = F.pad(w[i:i + _ROWS_PER_CHUNK].float(), (0, kp - n_in)).view(-1, kp // Q4_BLOCK, Q4_BLOCK)
+    step = max(1, _Q4_VALUES_PER_CHUNK // kp)   # its float temporaries are several: slices of ~4 MiB
+    for i in range(0, n_out, step):
+        rows = F.pad(w[i:i + step].float(), (0, kp - n_in)).view(-1, kp // Q4_BLOCK, Q4_BLOCK)
         m = rows.gather(2, rows.abs().argmax(dim=2, keepdim=True))          # the block's largest |w|, signed
         d = (m / -8.0).clamp(-65504.0, 65504.0).to(torch.float16)
         df = d.float()
         u = torch.round(rows / torch.where(df == 0, 1.0, df)).clamp_(-8, 7).add_(8).to(torch.uint8)
         # [rows, group, block i, half h, chunk c, j] (value 16 h + 4 c + j) -> byte 32 c + 4 i + j of the group
         u = u.view(u.shape[0], -1, _Q4_GROUP_BLOCKS, 2, 4, 4).permute(0, 1, 3, 4, 2, 5)
-        q[i:i + _ROWS_PER_CHUNK] = (u[:, :, 0] | (u[:, :, 1] << 4)).reshape(u.shape[0], kp // 2)
-        scale[i:i + _ROWS_PER_CHUNK] = d.squeeze(2)
+        q[i:i + step] = (u[:, :, 0] | (u[:, :, 1] << 4)).reshape(u.shape[0], kp // 2)
+        scale[i:i + step] = d.squeeze(2)
     return Packed(q, scale, n_in)
 
 

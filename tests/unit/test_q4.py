@@ -68,6 +68,14 @@ def test_quantiser_relative_error_is_that_of_4_bits():
     assert 0.05 < rel < 0.12, rel        # ~0.086 measured; int8's is ~0.005
 
 
+def test_quantiser_works_a_slice_of_rows_at_a_time():
+    w = _weights(40, 40000)                  # ~1M values a slice: 26 rows, then 14
+    p = quantize_q4(w)
+    for i in (0, 25, 26, 39):
+        row = quantize_q4(w[i:i + 1])
+        assert torch.equal(p.w[i], row.w[0]) and torch.equal(p.scale[i], row.scale[0]), i
+
+
 def test_layout_of_one_group():
     """The layout gemv_q4.cpp reads: byte 32 c + 4 i + j of a group = q_i[4c + j] + 8 | (q_i[4c + 16 + j] + 8) << 4."""
     q = torch.randint(-8, 8, (8, 32), generator=torch.Generator().manual_seed(1))
