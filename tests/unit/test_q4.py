@@ -69,9 +69,9 @@ def test_quantiser_relative_error_is_that_of_4_bits():
 
 
 def test_quantiser_works_a_slice_of_rows_at_a_time():
-    w = _weights(40, 40000)                  # ~1M values a slice: 26 rows, then 14
+    w = _weights(5, 20000)                   # 64K values a slice: 3 rows (20224 padded), then 2
     p = quantize_q4(w)
-    for i in (0, 25, 26, 39):
+    for i in (0, 2, 3, 4):
         row = quantize_q4(w[i:i + 1])
         assert torch.equal(p.w[i], row.w[0]) and torch.equal(p.scale[i], row.scale[0]), i
 
