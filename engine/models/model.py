@@ -35,9 +35,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# int8 = weight-only int8 matrices computed in fp32 (CPU, every generation; see engine/models/packed.py)
+# int8 = weight-only int8 matrices computed in fp32 (CPU, every generation; see engine/models/packed.py);
+# q4 = 4-bit blocks (kept as packed uint8 nibbles, hence the dtype that names it), likewise.
 _MODEL_SUFFIXES = (".pth", ".pt", ".safetensors", ".bin", ".st")
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.int8}
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.int8,
+          "q4": torch.uint8}
+CPU_ONLY = ("int8", "q4")
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ class Model(ABC):
 
     @property
     def precision(self) -> str:
-        """The precision asked for at load: "fp32", "bf16", "fp16" or "int8"."""
+        """The precision asked for at load: "fp32", "bf16", "fp16", "int8" or "q4"."""
         return self.weights.plan.precision
 
     @abstractmethod
@@ -232,9 +235,9 @@ def _pick_dtype(precision: str, device: torch.device) -> torch.dtype:
     if precision == "auto":
         precision = "fp16" if device.type == "cuda" else "fp32"
     if precision not in DTYPES:
-        floats = ", ".join(k for k in DTYPES if k != "int8")
-        raise EngineError(f"Unknown precision '{precision}': use one of {floats} or 'auto' (or int8 on the CPU: "
-                          "int8 weights, float32 compute).")
+        floats = ", ".join(k for k in DTYPES if k not in CPU_ONLY)
+        raise EngineError(f"Unknown precision '{precision}': use one of {floats} or 'auto' (or int8 or q4 on the "
+                          "CPU: 8-bit or 4-bit weights, float32 compute).")
     return DTYPES[precision]
 
 

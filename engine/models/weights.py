@@ -10,7 +10,9 @@ depends on the precision and the kernels, never on the generation, and is decide
   shapes, layer count; :mod:`engine.models.schema`) before anything is allocated.
 - **Kernels.** :func:`kernels.select` picks the backend (``backend`` of ``engine.load``).
 - **Dtypes** (:func:`plan`). fp32, fp16: torch computes in that dtype. int8 (CPU only): our
-  weight-only format (:mod:`engine.models.packed`), computed in fp32. bf16 with the compiled
+  weight-only format (:mod:`engine.models.packed`), computed in fp32. q4 (CPU only): the linear
+  matrices in 4-bit blocks, the LoRAs and the head in int8 (:data:`~engine.models.packed.Q4_SMALL`),
+  computed in fp32. bf16 with the compiled
   library: bf16 matrices read by the fused decode step; prompts run torch's bf16 GEMMs where the
   CPU multiplies bf16 in hardware (:func:`engine.host.hardware.bf16_gemm_fast`), else fp32 GEMMs
   (torch emulates bf16 GEMMs ~4x slower than fp32). Token-shift states are bf16 for bf16 models.
@@ -19,8 +21,9 @@ depends on the precision and the kernels, never on the generation, and is decide
   transposed views, which its GEMMs read as fast: one copy of every weight. Without it, torch gets
   ``[in, out]`` copies (``x @ W`` runs ~1.6x faster than ``F.linear`` on a CPU GEMV).
 - **Prompts on packed matrices.** Where a matrix is kept in another dtype than torch computes in,
-  the model's ``x @ W`` reaches :mod:`engine.models.packed`: int8 with the compiled library
-  multiplies integers (:class:`~engine.models.packed.Int8Product`, no float copy); otherwise the
+  the model's ``x @ W`` reaches :mod:`engine.models.packed`: int8 and q4 with the compiled library
+  multiply integers (:class:`~engine.models.packed.Int8Product`, :class:`~engine.models.packed.Q4Product`,
+  no float copy); otherwise the
   matrix is expanded just before its GEMM into one fp32 scratch buffer the whole model shares, as
   big as its largest matrix and made at its first use (:class:`~engine.models.packed.ExpandedProduct`).
 - **The compiled decode step** gets every weight once (:meth:`Weights.make_decoder`) and runs a
@@ -42,13 +45,13 @@ from engine.errors import EngineError
 from engine.host.hardware import bf16_gemm_fast
 from engine.models.checkpoint import Checkpoint
 from engine.models.model import DTYPES, LogitsPool, ModelInfo
-from engine.models.packed import ExpandedProduct, Int8Product, Packed, Scratch, pack
+from engine.models.packed import Q4, Q4_SMALL, ExpandedProduct, Int8Product, Packed, Q4Product, Scratch, pack
 from engine.models.schema import LINEAR, LORA, Schema
 from engine.models.state import State
 
 LN_EPS = 1e-5
 _PRECISIONS = {dtype: name for name, dtype in DTYPES.items()}
-_PACKED = (torch.int8, torch.bfloat16)   # formats the LoRAs share with the linear weights
+_PACKED = (torch.int8, torch.bfloat16, Q4)   # formats whose LoRAs are packed too (q4's: in Q4_SMALL)
 _ROWS_PER_CHUNK = 4096                    # the embedding is folded this many rows at a time
 
 
@@ -56,11 +59,12 @@ _ROWS_PER_CHUNK = 4096                    # the embedding is folded this many ro
 class Plan:
     """The dtypes of one loaded model."""
 
-    precision: str               # "fp32", "bf16", "fp16", "int8" (a test's float64 arbiter: "torch.float64")
+    precision: str               # "fp32", "bf16", "fp16", "int8", "q4" (a test's float64 arbiter: "torch.float64")
     compute: torch.dtype         # torch's activations and the model's own tables
     store: torch.dtype | None    # the matrices, kept [out, in]; None: plain [in, out] copies in `compute`
     shift: torch.dtype           # the token-shift states (and the folded embedding)
     prompt: torch.dtype          # prompts' GEMMs: bf16 on views of bf16 matrices where that is fast
+    small: torch.dtype | None = None   # the LoRAs and the head, where not in `store` (q4's: int8)
 
 
 def plan(dtype: torch.dtype, compiled: bool, fp32_tables: bool = False) -> Plan:
@@ -73,6 +77,11 @@ def plan(dtype: torch.dtype, compiled: bool, fp32_tables: bool = False) -> Plan:
     f32, bf16 = torch.float32, torch.bfloat16
     if dtype == torch.int8:
         return Plan("int8", f32, torch.int8, f32, f32)
+    if dtype == Q4:
+        # The head and LoRAs in int8. A q4 head tripled the demo model's KL from fp32 (1.2e-3 ->
+        # 3.4e-3, greedy agreement 97.9 % -> 95.5 %). q4 LoRAs changed little (KL 1.22e-3) but are
+        # larger: their 32..128 inputs pad to a 256-input group (144 bytes a row against int8's 36).
+        return Plan("q4", f32, Q4, f32, f32, Q4_SMALL)
     if compiled and dtype == bf16:
         fast = bf16_gemm_fast()
         if fast and not fp32_tables:
@@ -95,8 +104,8 @@ class Weights:
                  backend: str = "auto", fp32_tables: bool = False):
         self.sizes = schema.check(ckpt.tensors, ckpt.path.name)      # before anything is allocated
         self.schema, self.ckpt, self.z, self.device = schema, ckpt, ckpt.tensors, device
-        if dtype == torch.int8 and device.type != "cpu":
-            raise EngineError("Precision int8 runs on the CPU only; use fp16 or bf16 on a GPU.")
+        if dtype in (torch.int8, Q4) and device.type != "cpu":
+            raise EngineError(f"Precision {_PRECISIONS[dtype]} runs on the CPU only; use fp16 or bf16 on a GPU.")
         precision = _PRECISIONS.get(dtype, str(dtype))
         try:
             self.kernels = kernels.select(schema.generation, device.type, precision, backend)
@@ -141,7 +150,7 @@ class Weights:
         """A parameter stored ``[C]``, ``[1, 1, C]`` or ``[H, N]``, flat."""
         return self.get(key, dtype).reshape(-1).contiguous()
 
-    def mat(self, key: str) -> Tensor | Int8Product | ExpandedProduct:
+    def mat(self, key: str) -> Tensor | Int8Product | Q4Product | ExpandedProduct:
         """A matrix of the schema as ``[in, out]`` for ``x @ W``.
 
         Where the matrices are kept ``[out, in]`` (the compiled library, int8) each is kept under
@@ -153,6 +162,8 @@ class Weights:
         """
         layer, e = self.schema.entry(key)
         store, src = self.plan.store, self.z[key]
+        if (layer < 0 or e.kind == LORA) and self.plan.small is not None:
+            store = self.plan.small
         if e.kind == LINEAR and store is not None:
             p = pack(src, store)
             self.ckpt.release(src)
@@ -210,20 +221,22 @@ class Weights:
         """The shared scratch of the matrices torch reads expanded (bf16 computed in fp32; int8
         without the compiled library), sized for the largest; not the head's (see :meth:`logits`)."""
         store = self.plan.store
-        if store is None or store == self.plan.compute or (store == torch.int8 and self.compiled):
+        if store is None or store == self.plan.compute or (store in (torch.int8, Q4) and self.compiled):
             return
         kinds = (LINEAR, LORA) if store in _PACKED else (LINEAR,)
         largest = max(torch.Size(self.schema.shape(e, self.sizes)).numel()
                       for e in self.schema.block.values() if e.kind in kinds)
         self.scratch = Scratch(largest, self.device)
 
-    def _keep(self, p: Packed, layer: int, role: str) -> Tensor | Int8Product | ExpandedProduct:
+    def _keep(self, p: Packed, layer: int, role: str) -> Tensor | Int8Product | Q4Product | ExpandedProduct:
         if layer < 0:
             self.head_packed = p
             return p.w.t()
         self.packed[layer][role] = p
         if p.w.dtype == self.plan.compute:       # torch reads the kept memory itself
             return p.w.t()
+        if p.is_q4 and self.compiled:
+            return Q4Product(p)
         if p.scale is not None and self.compiled:
             return Int8Product(p)
         return ExpandedProduct(p, self.scratch)
@@ -263,7 +276,7 @@ class Weights:
                 "head": hp.w, "head_s": hp.scale}
         common = {"n_layer": s["L"], "n_embd": s["C"], "n_head": s.get("H", 0), "head_size": s.get("N", 0),
                   "dim_ffn": s["F"], "vocab_size": s["V"], "wtype": self.plan.store, "emb_type": emb.dtype,
-                  "shift_type": self.plan.shift}
+                  "shift_type": self.plan.shift, "head_type": hp.w.dtype}
         self.decoder = self.kernels.decoder({**common, **dims}, ptrs, glob)
 
     def decode(self, token: int, state: State, wkv_parts: tuple[str, ...]) -> Tensor:

@@ -67,7 +67,8 @@ def _timed(fn) -> float:
     return time.perf_counter() - t
 
 
-BYTES = {"fp32": 4, "bf16": 2, "fp16": 2, "int8": 1}
+BYTES = {"fp32": 4, "bf16": 2, "fp16": 2, "int8": 1, "q4": 0.5625}   # q4: 4 bits and an fp16 scale per 32
+SMALL_BYTES = {"q4": 1}                                              # its LoRAs and head: int8
 
 
 def matrix_bytes_per_token(model) -> int:
@@ -75,8 +76,10 @@ def matrix_bytes_per_token(model) -> int:
     LoRAs, and the head; not the embedding row."""
     i = model.info
     loras = sum(max(32, round(m * i.n_embd**0.5 / 32) * 32) for m in (2.5, 2.5, 1.7, 5.0))
-    params = i.n_layer * (4 * i.n_embd**2 + 2 * i.n_embd * i.dim_ffn + 2 * i.n_embd * loras)
-    return (params + i.vocab_size * i.n_embd) * BYTES.get(model.precision, 4)
+    linear = i.n_layer * (4 * i.n_embd**2 + 2 * i.n_embd * i.dim_ffn)
+    small = i.n_layer * 2 * i.n_embd * loras + i.vocab_size * i.n_embd
+    per = BYTES.get(model.precision, 4)
+    return int(linear * per + small * SMALL_BYTES.get(model.precision, per))
 
 
 def _peak_rss_mib() -> float:

@@ -24,10 +24,10 @@ from torch import Tensor
 
 import kernels
 
-ABI_VERSION = 8
+ABI_VERSION = 9
 MAX_HEAD_SIZE = 1024   # the kernels keep a head's sums in fixed arrays
 ISAS = ("scalar", "avx2", "avx512", "avx512vnni")   # each includes the ones before
-WTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.int8: 2}
+WTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.int8: 2, torch.uint8: 3}   # uint8: q4 (gemv_q4.cpp)
 
 
 class Unavailable(kernels.Unavailable):
@@ -144,14 +144,29 @@ def _check(*tensors: Tensor) -> None:
             raise ValueError("CPU kernels need contiguous CPU tensors")
 
 
+def q4_padded(cols: int) -> int:
+    """A q4 row's inputs padded to whole groups of 8 blocks of 32 (``gemv_q4.cpp``); it is kept in
+    ``q4_padded(cols) // 2`` bytes and ``q4_padded(cols) // 32`` fp16 block scales."""
+    return (cols + 255) // 256 * 256
+
+
 def gemv(w: Tensor, x: Tensor, out: Tensor, scale: Tensor | None = None) -> Tensor:
-    """``out = w @ x`` for ``w`` ``[rows, cols]`` (fp32, bf16, or int8 with fp32 ``scale`` per row)."""
+    """``out = w @ x`` for ``w`` ``[rows, cols]`` (fp32, bf16, or int8 with fp32 ``scale`` per row), or
+    q4 (``w`` uint8 ``[rows, q4_padded(cols) // 2]`` with fp16 ``scale`` ``[rows, q4_padded(cols) // 32]``,
+    ``cols`` = ``x.numel()``)."""
     _check(w, x, out)
     if x.dtype != torch.float32 or out.dtype != torch.float32:
         raise ValueError("gemv computes in float32")
     if w.dtype == torch.int8 and (scale is None or scale.dtype != torch.float32 or not scale.is_contiguous()):
         raise ValueError("int8 weights need a contiguous float32 scale per row")
     rows, cols = w.shape
+    if w.dtype == torch.uint8:
+        cols = x.numel()
+        kp = q4_padded(cols)
+        if (w.dim() != 2 or w.shape[1] != kp // 2 or scale is None or scale.dtype != torch.float16
+                or not scale.is_contiguous() or scale.shape != (rows, kp // 32)):
+            raise ValueError(f"q4 weights for {cols} inputs need [rows, {kp // 2}] uint8 and fp16 scales "
+                             f"[rows, {kp // 32}]")
     if x.numel() != cols or out.numel() != rows:
         raise ValueError(f"gemv shapes: w {tuple(w.shape)}, x {tuple(x.shape)}, out {tuple(out.shape)}")
     sync_threads()

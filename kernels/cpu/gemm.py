@@ -1,4 +1,5 @@
-"""Int8 GEMM for prompts (``src/gemm_int8.cpp``): ``x @ W^T`` for our int8 weights, multiplied as integers.
+"""Prompt products for packed weights: ``x @ W^T`` for our int8 weights (``src/gemm_int8.cpp``) and q4
+weights (:func:`gemm_q4`, ``src/gemv_q4.cpp``), multiplied as integers.
 
 ``W`` is the int8 format of ``engine/models/packed.py`` (``[out, in]``, one float32 scale per output
 row). Each token's row of ``x`` is quantised to uint8 with its own scale and zero point, the products
@@ -18,7 +19,7 @@ import ctypes
 import torch
 from torch import Tensor
 
-from kernels.cpu import library, sync_threads
+from kernels.cpu import library, q4_padded, sync_threads
 
 MAX_IN = 65536   # the int32 sums overflow beyond this many inputs (255 * 128 * 65536 < 2^31)
 
@@ -26,6 +27,8 @@ _p, _L = ctypes.c_void_p, ctypes.c_long
 _SIGNATURES = {   # name -> (result, arguments), as kernels/cpu/__init__.py's table for the rest of the library
     "rwkv_gemm_i8": (ctypes.c_int, [_L, _L, _L, _p, _p, _p, _p]),
     "rwkv_quantize_u8": (None, [_L, _L, _p, _p, _p, _p]),
+    "rwkv_gemm_q4": (ctypes.c_int, [_L, _L, _L, _p, _p, _p, _p]),
+    "rwkv_quantize_q4_input": (None, [_L, _L, _p, _p, _p]),
 }
 _lib: ctypes.CDLL | None = None
 
@@ -71,6 +74,49 @@ def gemm_int8(x: Tensor, w: Tensor, scale: Tensor, out: Tensor | None = None) ->
     _library().rwkv_gemm_i8(rows.shape[0], n_in, n_out, rows.data_ptr(), w.data_ptr(), scale.data_ptr(),
                             out.data_ptr())
     return out
+
+
+def gemm_q4(x: Tensor, w: Tensor, scale: Tensor, out: Tensor | None = None) -> Tensor:
+    """``x @ W^T`` for ``x`` ``[..., in]`` (float) and ``W`` q4 (``w`` uint8 ``[out, q4_padded(in) // 2]``,
+    ``scale`` fp16 ``[out, q4_padded(in) // 32]``; ``engine/models/packed.py``): each token's inputs are
+    quantised per block of 32 to int8 and multiplied as integers with the 4-bit blocks, up to four
+    tokens sharing each weight load (``src/gemv_q4.cpp``). Each token's row equals the decode GEMV's
+    for that token, bit for bit. ``out`` as for :func:`gemm_int8`."""
+    n_in = x.shape[-1]
+    kp = q4_padded(n_in)
+    if w.dtype != torch.uint8 or w.dim() != 2 or not w.is_contiguous() or w.device.type != "cpu":
+        raise ValueError("w must be a contiguous uint8 (q4) [out, in / 2] CPU tensor")
+    n_out = w.shape[0]
+    if w.shape[1] != kp // 2:
+        raise ValueError(f"x has {n_in} inputs per token: q4 rows of {kp // 2} bytes, not {w.shape[1]}")
+    if scale.dtype != torch.float16 or not scale.is_contiguous() or scale.shape != (n_out, kp // 32):
+        raise ValueError(f"scale must be a contiguous float16 tensor [{n_out}, {kp // 32}] (one per block)")
+    rows = _rows(x)
+    shape = (*x.shape[:-1], n_out)
+    if out is None:
+        out = torch.empty(shape, dtype=torch.float32)
+    elif out.dtype != torch.float32 or not out.is_contiguous() or out.shape != shape:
+        raise ValueError(f"out must be a contiguous float32 tensor of shape {shape}")
+    if rows.shape[0] == 0 or n_out == 0:
+        return out
+    sync_threads()
+    if _library().rwkv_gemm_q4(rows.shape[0], n_in, n_out, rows.data_ptr(), w.data_ptr(), scale.data_ptr(),
+                               out.data_ptr()) != 0:
+        raise ValueError(f"the q4 product cannot take x {tuple(x.shape)}")
+    return out
+
+
+def quantize_q4_input(x: Tensor) -> tuple[Tensor, Tensor]:
+    """The quantisation :func:`gemm_q4` (and the q4 decode GEMV) applies to ``x`` ``[T, in]``:
+    ``(q, scale)``, ``q`` int8 ``[T, q4_padded(in)]``, ``scale`` float32 ``[T, blocks]`` with
+    ``x ~= q * scale`` per block of 32. (For tests and error studies.)"""
+    rows = _rows(x)
+    T, n_in = rows.shape
+    kp = q4_padded(n_in)
+    q = torch.empty(T, kp, dtype=torch.int8)
+    s = torch.empty(T, kp // 32, dtype=torch.float32)
+    _library().rwkv_quantize_q4_input(T, n_in, rows.data_ptr(), q.data_ptr(), s.data_ptr())
+    return q, s
 
 
 def quantize_rows(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:

@@ -13,8 +13,8 @@ CPU = _cpu(24 * GiB, ("fp32", "bf16", "int8"))
 def test_the_probe_times_each_precision_on_the_models_first_layers_and_checks_agreement(rwkv7_checkpoint):
     ckpt = rwkv7_checkpoint(n_layer=4, n_embd=128, head_size=32, vocab_size=65536)
     result = probe.probe(str(ckpt), layers=2, seconds=0.05, quality_tokens=12)
-    assert set(result.speed) == {"fp32", "bf16", "int8"} and all(v > 0 for v in result.speed.values())
-    assert set(result.agreement) == {"bf16", "int8"} and all(0 <= a <= 1 for a in result.agreement.values())
+    assert set(result.speed) == {"fp32", "bf16", "int8", "q4"} and all(v > 0 for v in result.speed.values())
+    assert set(result.agreement) == {"bf16", "int8", "q4"} and all(0 <= a <= 1 for a in result.agreement.values())
     assert result.layers == 2 and result.quality_tokens == 12
     assert result.ratio("fp32") == 1.0
     assert ProbeResult.from_json(result.to_json()) == result
@@ -34,6 +34,22 @@ def test_the_fastest_precision_at_acceptable_quality_is_recommended_with_the_num
     assert rec.precision == "int8" and rec.device == "cpu"
     assert rec.reason.startswith("int8: 4.8x fp32 decode here, quality: greedy agreement 97% with fp32")
     assert hardware.recommend(2 * 10**9, 10**9, [CPU]).precision == "fp32"        # without a measurement
+
+
+def test_q4_is_offered_and_starred_when_measured_fastest_at_acceptable_quality():
+    cpu = _cpu(24 * GiB, hardware.CPU_PRECISIONS)
+    assert "q4" in cpu.precisions
+    measured = ProbeResult({"fp32": 27.0, "int8": 100.0, "q4": 150.0}, {"int8": 0.97, "q4": 0.93}, 2, 48)
+    rec = hardware.recommend(2 * 10**9, 10**9, [cpu], measured)
+    assert rec.precision == "q4" and rec.reason.startswith("q4: 5.6x fp32 decode here")
+    poor = ProbeResult({"fp32": 27.0, "int8": 100.0, "q4": 150.0}, {"int8": 0.97, "q4": 0.8}, 2, 48)
+    rec = hardware.recommend(2 * 10**9, 10**9, [cpu], poor)
+    assert rec.precision == "int8" and "q4 left out" in rec.reason
+    # 4.5 bits a weight: a model int8 cannot hold in 8 GiB fits in q4
+    small = _cpu(8 * GiB, hardware.CPU_PRECISIONS)
+    params = 7 * 10**9
+    assert not hardware.fits(small, params * hardware.BYTES_PER_PARAM["int8"])
+    assert hardware.fits(small, params * hardware.BYTES_PER_PARAM["q4"])
 
 
 def test_a_precision_below_the_agreement_floor_is_left_out_and_said():

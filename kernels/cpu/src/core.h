@@ -42,7 +42,7 @@
 namespace rwkvcpu {
 
 enum Isa { ISA_SCALAR = 0, ISA_AVX2 = 1, ISA_AVX512 = 2, ISA_AVX512_VNNI = 3 };  // each includes the ones below
-enum WType { W_F32 = 0, W_BF16 = 1, W_I8 = 2 };
+enum WType { W_F32 = 0, W_BF16 = 1, W_I8 = 2, W_Q4 = 3 };  // W_Q4: blocks of 32 4-bit values (gemv_q4.cpp)
 enum Act { ACT_NONE = 0, ACT_TANH = 1, ACT_SIGMOID = 2, ACT_RELU_SQ = 3, ACT_SILU = 4 };
 
 // NAME_avx512, NAME_avx2 or NAME_scalar (as the DEFINE_* macros name a kernel's versions), the
@@ -193,6 +193,19 @@ __attribute__((always_inline)) inline float exp_poly(float x) {
     return x < -87.33f ? 0.0f : p * scale;
 }
 
+#if RWKV_X86
+// The sum of a vector's lanes.
+TGT_AVX2 inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+TGT_AVX512 inline float hsum512(__m512 v) {
+    return hsum256(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)));
+}
+#endif
+
 // In place over n floats, vectorised for the ISA in use: x = e^x, x = 1 / (1 + e^-x).
 void vec_exp(float* x, long n);
 void vec_sigmoid(float* x, long n);
@@ -220,13 +233,39 @@ float quantize_i16(const float* x, long n, int16_t* q);
 void apply_act(int act, float* y, long lo, long hi);
 extern std::vector<int16_t> g_xq[8];
 extern std::vector<float> g_xs[8];
+extern std::vector<int8_t> g_q4q[8];  // the q4 tasks' quantised inputs, per task slot (callers hold g_api)
+extern std::vector<int32_t> g_q4c[8];
+extern std::vector<float> g_q4s[8];
 
 struct Mat {
     const void* w = nullptr;
-    const float* scale = nullptr;  // int8 only: one float per output row
+    const float* scale = nullptr;     // int8 only: one float per output row
+    const uint16_t* bscale = nullptr; // q4 only: one fp16 per block of 32 inputs, [rows][q4_blocks(cols)]
     long rows = 0, cols = 0;
     int wtype = W_F32;
 };
+
+// q4 (gemv_q4.cpp): a row of `cols` inputs is padded to q4_padded(cols) (whole groups of 8 blocks
+// of 32) and kept as q4_padded / 2 bytes; block scales fp16 [rows][q4_blocks(cols)].
+constexpr long Q4_GROUP = 256;
+inline long q4_padded(long cols) { return (cols + Q4_GROUP - 1) / Q4_GROUP * Q4_GROUP; }
+inline long q4_blocks(long cols) { return q4_padded(cols) / 32; }
+
+// The inputs of a q4 GEMV, quantised per block of 32 (quantize_q4_input): input b's int8 values at
+// q + b * kp (in the weights' order, see gemv_q4.cpp); per group of 8 blocks, 16 int32 at
+// corr + b * kp / 16 (-8 * each block's sum, as the weights are stored + 8, then 8 zeros) and 16
+// floats at s + b * kp / 16 (the block scales, twice): the shapes of an AVX-512 group's lanes.
+struct Q4In {
+    const int8_t* q;
+    const int32_t* corr;
+    const float* s;
+    long kp;
+};
+// y[n * ystride + o] = W[o, :] . x_(b0 + n) for o in [r0, r1), n < NI (1..GEMV_MAX_NI).
+typedef void (*GemvQ4Fn)(const uint8_t* W, const uint16_t* bscale, long cols, const Q4In& x, int b0, float* y,
+                         long ystride, long r0, long r1);
+GemvQ4Fn gemv_q4_fn(int isa, int ni);
+void quantize_q4_input(const float* x, long cols, int8_t* q, int32_t* corr, float* s);
 
 // One matrix times nb inputs: input b at x + b * xstride, its output at y + b * ystride.
 struct GemvTask {
@@ -237,6 +276,7 @@ struct GemvTask {
     long xstride, ystride;
     const int16_t* xq;  // int8 weights on SIMD paths: the inputs quantised to int16 (b at xq + b * cols),
     const float* xs;    // with their scales xs[b]
+    Q4In q4;            // q4 weights: the inputs quantised per block
 };
 
 // Several GEMVs in one parallel region, the work (rows x cols) shared evenly between threads.
@@ -255,7 +295,7 @@ struct MultiGemv {
     int isa = ISA_SCALAR;
     // xstride / ystride 0: the inputs and outputs lie back to back (cols and rows apart)
     void add(const Mat& m, const float* x, float* y, int act = ACT_NONE, long xstride = 0, long ystride = 0) {
-        t[n++] = GemvTask{m, x, y, act, xstride ? xstride : m.cols, ystride ? ystride : m.rows, nullptr, nullptr};
+        t[n++] = GemvTask{m, x, y, act, xstride ? xstride : m.cols, ystride ? ystride : m.rows, nullptr, nullptr, {}};
     }
     // The work is cut into chunks that threads take in turn: on a busy machine a helper thread may
     // be descheduled, and the others then simply do its share.
@@ -267,7 +307,10 @@ struct MultiGemv {
     }
     void rows(const GemvTask& g, int b, long r0, long r1) const {
         const long c = g.m.cols;
-        if (g.xq)
+        if (g.m.wtype == W_Q4)
+            gemv_q4_fn(isa, 1)(static_cast<const uint8_t*>(g.m.w), g.m.bscale, c, g.q4, b, g.y + b * g.ystride,
+                               g.ystride, r0, r1);
+        else if (g.xq)
             gemv_q_fn(isa)(static_cast<const int8_t*>(g.m.w), g.m.scale, c, g.xq + b * c, g.xs[b],
                            g.y + b * g.ystride, r0, r1);
         else
@@ -276,6 +319,11 @@ struct MultiGemv {
     // inputs b .. b + ni - 1 over rows [r0, r1): one NI-input kernel call where the path has one
     void rows_n(const GemvTask& g, int b, int ni, long r0, long r1) const {
         const long c = g.m.cols;
+        if (g.m.wtype == W_Q4) {
+            gemv_q4_fn(isa, ni)(static_cast<const uint8_t*>(g.m.w), g.m.bscale, c, g.q4, b, g.y + b * g.ystride,
+                                g.ystride, r0, r1);
+            return;
+        }
         if (g.xq) {
             if (GemvQNFn f = gemv_qn_fn(isa, ni)) {
                 f(static_cast<const int8_t*>(g.m.w), g.m.scale, c, g.xq + b * c, g.xs + b, g.y + b * g.ystride,
@@ -305,8 +353,9 @@ struct MultiGemv {
                 if (nb == 1) {
                     rows(g, 0, r0, r1);
                 } else {
-                    const long esize = g.m.wtype == W_F32 ? 4 : g.m.wtype == W_BF16 ? 2 : 1;
-                    const long rb = std::max(4L, (16384 / (c * esize)) & ~3L);  // ~16 KiB of weights
+                    const long rowbytes = g.m.wtype == W_Q4 ? q4_padded(c) / 2 + q4_blocks(c) * 2
+                                          : c * (g.m.wtype == W_F32 ? 4 : g.m.wtype == W_BF16 ? 2 : 1);
+                    const long rb = std::max(4L, (16384 / rowbytes) & ~3L);  // ~16 KiB of weights
                     for (long o = r0; o < r1; o += rb)
                         for (int b = 0; b < nb; b += GEMV_MAX_NI)
                             rows_n(g, b, std::min(GEMV_MAX_NI, nb - b), o, std::min(r1, o + rb));
@@ -316,8 +365,38 @@ struct MultiGemv {
             base += cost;
         }
     }
+    // q4 tasks: every input quantised per block of 32 once, shared by tasks that read the same input.
+    void quantize_q4_inputs() {
+        for (int i = 0; i < n; i++) {
+            if (t[i].m.wtype != W_Q4) continue;
+            const long c = t[i].m.cols, kp = q4_padded(c);
+            int j = 0;
+            while (j < i && !(t[j].m.wtype == W_Q4 && t[j].x == t[i].x && t[j].xstride == t[i].xstride &&
+                              t[j].m.cols == c))
+                j++;
+            if (j < i) {
+                t[i].q4 = t[j].q4;
+                continue;
+            }
+            auto& q = g_q4q[i];
+            auto& corr = g_q4c[i];
+            auto& s = g_q4s[i];
+            if (long(q.size()) < nb * kp) q.resize(nb * kp), corr.resize(nb * kp / 16), s.resize(nb * kp / 16);
+            // (the buffers grow to the largest batch, once); a prompt's tokens quantised in parallel
+            std::atomic<int> next{0};
+            auto job = [&](int, int) {
+                for (int b; (b = next.fetch_add(1, std::memory_order_relaxed)) < nb;)
+                    quantize_q4_input(t[i].x + b * t[i].xstride, c, q.data() + b * kp, corr.data() + b * kp / 16,
+                                      s.data() + b * kp / 16);
+            };
+            if (nb >= 16) parallel(job);
+            else job(0, 1);
+            t[i].q4 = Q4In{q.data(), corr.data(), s.data(), kp};
+        }
+    }
     void run() {
         isa = current_isa();
+        quantize_q4_inputs();
         if (gemv_q_fn(isa)) {
             for (int i = 0; i < n; i++) {
                 if (t[i].m.wtype != W_I8) continue;

@@ -115,7 +115,7 @@ struct Layer {
 };
 
 struct Rwkv456 {
-    int gen, L, C, A, H, N, F, V, D, Dd, wtype, emb_type, shift_type, lora_type;
+    int gen, L, C, A, H, N, F, V, D, Dd, wtype, emb_type, shift_type, lora_type, head_type;
     const void* emb;
     const float *lnout_w, *lnout_b;
     Mat head;
@@ -409,8 +409,11 @@ API void* rwkv456_create(const int64_t* dims, int ndims, const void* const* ptrs
     M->emb_type = int(dims[D_EMB_TYPE]);
     M->shift_type = int(dims[D_SHIFT_TYPE]);
     M->lora_type = int(dims[D_LORA_TYPE]);
+    M->head_type = int(dims[D_HEAD_TYPE]);
     const bool ok = (M->gen == 4 || M->gen == 5 || M->gen == 6) && nptrs == M->L * P_LAYER_COUNT + G_COUNT &&
-                    (M->gen == 4 || (M->H * M->N == M->A && M->N <= 1024)) && M->lora_type != W_I8;
+                    (M->gen == 4 || (M->H * M->N == M->A && M->N <= 1024)) && M->lora_type != W_I8 &&
+                    M->lora_type != W_Q4 && M->wtype >= W_F32 && M->wtype <= W_Q4 && M->head_type >= W_F32 &&
+                    M->head_type <= W_Q4;
     if (!ok) {
         delete M;
         return nullptr;
@@ -456,7 +459,7 @@ API void* rwkv456_create(const int64_t* dims, int ndims, const void* const* ptrs
     M->emb = g[G_EMB];
     M->lnout_w = f(g[G_LNOUT_W]);
     M->lnout_b = f(g[G_LNOUT_B]);
-    M->head = make_mat(g[G_HEAD], g[G_HEAD_S], M->V, C, wt);
+    M->head = make_mat(g[G_HEAD], g[G_HEAD_S], M->V, C, M->head_type);
     M->reserve(1);
     return M;
 }

@@ -119,7 +119,7 @@ struct Layer {
 };
 
 struct Rwkv7 {
-    int L, C, H, N, F, V, Dw, Da, Dv, Dg, wtype, emb_type, shift_type, lora_type;  // shift: the x_prev states
+    int L, C, H, N, F, V, Dw, Da, Dv, Dg, wtype, emb_type, shift_type, lora_type, head_type;  // shift: the x_prev states
     const void* emb;
     const float *lnout_w, *lnout_b;
     Mat head;
@@ -342,7 +342,10 @@ API void* rwkv7_create(const int64_t* dims, int ndims, const void* const* ptrs, 
     M->emb_type = int(dims[D_EMB_TYPE]);
     M->shift_type = int(dims[D_SHIFT_TYPE]);
     M->lora_type = int(dims[D_LORA_TYPE]);
-    if (nptrs != M->L * P_LAYER_COUNT + G_COUNT || M->N > 1024 || M->C != M->H * M->N) {
+    M->head_type = int(dims[D_HEAD_TYPE]);
+    auto wtype_ok = [](int t) { return t >= W_F32 && t <= W_Q4; };
+    if (nptrs != M->L * P_LAYER_COUNT + G_COUNT || M->N > 1024 || M->C != M->H * M->N || !wtype_ok(M->wtype) ||
+        !wtype_ok(M->lora_type) || !wtype_ok(M->head_type)) {
         delete M;
         return nullptr;
     }
@@ -386,7 +389,7 @@ API void* rwkv7_create(const int64_t* dims, int ndims, const void* const* ptrs, 
     M->emb = g[G_EMB];
     M->lnout_w = f(g[G_LNOUT_W]);
     M->lnout_b = f(g[G_LNOUT_B]);
-    M->head = make_mat(g[G_HEAD], g[G_HEAD_S], M->V, C, wt);
+    M->head = make_mat(g[G_HEAD], g[G_HEAD_S], M->V, C, M->head_type);
     M->reserve(1);
     return M;
 }

@@ -9,7 +9,7 @@
 //
 // This file: instruction-set choice, the thread pool, the matrix-vector product over rows ("GEMV",
 // weights [out, in] in fp32, bf16 or int8 with a float scale per output row) and the library's
-// general C API. rwkv7.cpp: the WKV-7 recurrence and RWKV-7's fused decode step; rwkv456.cpp: the
+// general C API. gemv_q4.cpp: the same product for 4-bit weights. rwkv7.cpp: the WKV-7 recurrence and RWKV-7's fused decode step; rwkv456.cpp: the
 // same for RWKV-4, -5 and -6. core.h: what they share.
 
 #include "core.h"
@@ -130,12 +130,6 @@ DEFINE_SCALAR_GEMV(gemv_i8_scalar, int8_t, LOAD_I8, SCALE_ROW)
         }                                                                                           \
     }
 
-TGT_AVX2 inline float hsum256(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 TGT_AVX2 inline __m256 load8_f32(const float* p) { return _mm256_loadu_ps(p); }
 TGT_AVX2 inline __m256 load8_bf16(const uint16_t* p) {
     __m256i u = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
@@ -145,9 +139,6 @@ TGT_AVX2 inline __m256 load8_i8(const int8_t* p) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
 }
 
-TGT_AVX512 inline float hsum512(__m512 v) {
-    return hsum256(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)));
-}
 TGT_AVX512 inline __m512 load16_f32(const float* p) { return _mm512_loadu_ps(p); }
 TGT_AVX512 inline __m512 load16_bf16(const uint16_t* p) {
     __m512i u = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
@@ -459,7 +450,8 @@ void layer_norm(const float* x, const float* w, const float* b, float* out, int 
 Mat make_mat(const void* w, const void* scale, long rows, long cols, int wtype) {
     Mat m;
     m.w = w;
-    m.scale = static_cast<const float*>(scale);
+    if (wtype == W_Q4) m.bscale = static_cast<const uint16_t*>(scale);
+    else m.scale = static_cast<const float*>(scale);
     m.rows = rows;
     m.cols = cols;
     m.wtype = wtype;
@@ -473,7 +465,7 @@ using namespace rwkvcpu;
 // ---------------------------------------------------------------------------------------------
 // C API (ctypes). Every array is contiguous; every float is fp32 unless a wtype says otherwise.
 
-API int rwkv_cpu_abi_version() { return 8; }
+API int rwkv_cpu_abi_version() { return 9; }
 
 // The decode steps' layouts (layouts.h) as comma-separated names, for ``table`` "rwkv7.layer",
 // "rwkv7.dims", "rwkv456.layer", "rwkv456.dims" or "global"; null for any other. Python orders the
@@ -516,7 +508,8 @@ API void rwkv_cpu_set_threads(int n) {
     g_pool = new Pool(n);
 }
 
-API void rwkv_gemv(const void* W, int wtype, const float* scale, long rows, long cols, const float* x,
+// scale: int8's float per row, or q4's fp16 per block (as make_mat takes it).
+API void rwkv_gemv(const void* W, int wtype, const void* scale, long rows, long cols, const float* x,
                    float* y) {
     std::lock_guard<std::mutex> lk(g_api);
     MultiGemv g;
