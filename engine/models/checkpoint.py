@@ -56,15 +56,37 @@ class Checkpoint:
         process's resident memory, so loading holds one tensor of the file at a time beside the model
         rather than the whole file. Only pages of the file's own private, unwritten mapping are
         dropped (a later read pages them in again from the file); anything else is left alone."""
-        if not self.mapped or t.device.type != "cpu" or not t.is_contiguous() or t.numel() == 0:
-            return
-        start, end = t.data_ptr(), t.data_ptr() + t.numel() * t.element_size()
+        release_pages(t, self.mapped)
+
+    def release_all(self) -> None:
+        """:meth:`release` for the whole file: what reading left resident between and around its tensors
+        (a page fault maps the cached pages near the one read too), once every tensor has been read."""
         for lo, hi in self.mapped:
-            if lo <= start and end <= hi:
-                page = mmap.PAGESIZE
-                a, b = max(lo, start // page * page), min(hi, -(-end // page) * page)
-                _libc().madvise(ctypes.c_void_p(a), ctypes.c_size_t(b - a), _MADV_DONTNEED)
-                return
+            _libc().madvise(ctypes.c_void_p(lo), ctypes.c_size_t(hi - lo), _MADV_DONTNEED)
+
+    def is_mapped(self, t: Tensor) -> bool:
+        """Whether ``t`` lies in this process's mapping of the file, so that its pages can be let go."""
+        return _span(t, self.mapped) is not None
+
+
+def release_pages(t: Tensor, mapped: tuple[tuple[int, int], ...]) -> None:
+    """:meth:`Checkpoint.release` for a tensor of a file mapped at ``mapped`` (its pages only; also
+    after the checkpoint itself is gone: the embedding reads its rows from the file while it runs)."""
+    span = _span(t, mapped)
+    if span is not None:
+        _libc().madvise(ctypes.c_void_p(span[0]), ctypes.c_size_t(span[1] - span[0]), _MADV_DONTNEED)
+
+
+def _span(t: Tensor, mapped: tuple[tuple[int, int], ...]) -> tuple[int, int] | None:
+    """The whole pages under ``t``, if it lies in one of the ``mapped`` ranges."""
+    if not mapped or t.device.type != "cpu" or not t.is_contiguous() or t.numel() == 0:
+        return None
+    start, end = t.data_ptr(), t.data_ptr() + t.numel() * t.element_size()
+    for lo, hi in mapped:
+        if lo <= start and end <= hi:
+            page = mmap.PAGESIZE
+            return max(lo, start // page * page), min(hi, -(-end // page) * page)
+    return None
 
 
 def _libc() -> ctypes.CDLL:

@@ -28,6 +28,7 @@ from engine.errors import (
     UnknownLayoutError,
 )
 from engine.models.checkpoint import Checkpoint, detect_generation, is_oom, read_checkpoint, resolve
+from engine.models.embedding import STAGED_ROWS
 from engine.models.state import State
 
 if TYPE_CHECKING:
@@ -196,7 +197,9 @@ class Model(ABC):
 
     def _decode_batch(self, decoder, tokens: list[int], states: Sequence[State]) -> Tensor:
         """The compiled batched step; a state in another precision (or a view) is converted once,
-        as the single-token step does."""
+        as the single-token step does. The tokens' embedding rows are staged for it (at most
+        ``STAGED_ROWS`` a pass: a bigger batch runs in slices, each row still bit for bit alone)."""
+
         shift = self.weights.plan.shift
         for state in states:
             p = state.parts
@@ -205,9 +208,11 @@ class Model(ABC):
                 if p[k].dtype != want or not p[k].is_contiguous():
                     p[k] = p[k].to(want).contiguous()
         logits = torch.empty(len(tokens), self.info.vocab_size, dtype=torch.float32)
-        decoder.step_batch(tokens, [s.parts["att_x_prev"] for s in states],
-                           [[s.parts[k] for k in self._wkv_parts] for s in states],
-                           [s.parts["ffn_x_prev"] for s in states], logits)
+        for i in range(0, len(tokens), STAGED_ROWS):
+            part, rows = states[i:i + STAGED_ROWS], self.weights.emb.stage(tokens[i:i + STAGED_ROWS])
+            decoder.step_batch(rows, [s.parts["att_x_prev"] for s in part],
+                               [[s.parts[k] for k in self._wkv_parts] for s in part],
+                               [s.parts["ffn_x_prev"] for s in part], logits[i:i + STAGED_ROWS])
         return logits
 
 

@@ -25,10 +25,11 @@ from torch import Tensor
 
 from engine.errors import IncompatibleStateError, UnknownLayoutError
 from engine.models.checkpoint import Checkpoint
+from engine.models.embedding import LN_EPS, Embedding
 from engine.models.model import Model
 from engine.models.schema import BLOCK_NORMS, Expect, Schema, linear, vec
 from engine.models.state import State
-from engine.models.weights import LN_EPS, Weights
+from engine.models.weights import Weights
 
 GN_EPS = 64e-5   # GroupNorm eps of ln_x (RWKV-5 and -6)
 
@@ -72,7 +73,7 @@ def group_norm_heads(y: Tensor, H: int, weight: Tensor, bias: Tensor) -> Tensor:
 class RecurrentModel(Model):
     """The layer loop of RWKV-4/5/6; subclasses supply the time mix and the channel mix."""
 
-    emb: Tensor
+    emb: Embedding
     ln_out: tuple[Tensor, Tensor]
     head: Tensor
     ln: list[tuple[Tensor, Tensor, Tensor, Tensor]]   # per layer: ln1 w, b, ln2 w, b
@@ -156,10 +157,10 @@ class RecurrentModel(Model):
     def _forward_one(self, token: int, state: State) -> Tensor:
         if self.weights.decoder is not None:
             return self.weights.decode(token, state, self._wkv_parts)
-        return self._run(self.emb[token].unsqueeze(0).to(self.dtype), state, seq=False)
+        return self._run(self.emb.rows(torch.tensor([token], device=self.device)).to(self.dtype), state, seq=False)
 
     def _forward_seq(self, tokens: Sequence[int], state: State) -> Tensor:
-        return self._run(self.emb[torch.tensor(tokens, device=self.device)].to(self.dtype), state, seq=True)
+        return self._run(self.emb.rows(torch.tensor(tokens, device=self.device)).to(self.dtype), state, seq=True)
 
     def _shift_parts(self) -> dict[str, Tensor]:
         i = self.info
