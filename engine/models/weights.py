@@ -41,7 +41,7 @@ from torch import Tensor
 import kernels
 from engine.errors import EngineError
 from engine.host.hardware import bf16_gemm_fast
-from engine.models.checkpoint import Checkpoint, release_pages
+from engine.models.checkpoint import Checkpoint, release_pages, trim_heap
 from engine.models.embedding import Embedding
 from engine.models.model import DTYPES, LogitsPool, ModelInfo
 from engine.models.packed import ExpandedProduct, Int8Product, Packed, Scratch, pack
@@ -111,6 +111,7 @@ class Weights:
         self._head: Tensor | None = None
         self.decoder = None
         self.emb: Embedding | None = None      # what the decode step stages its tokens' rows from
+        self._trimmed = -2                     # the layer being packed when the heap was last trimmed
         self.logits_pool = LogitsPool(self.sizes["V"])
         self._reserve_scratch()
 
@@ -204,6 +205,7 @@ class Weights:
         """Let go of the checkpoint once the model is built: its memory-mapped pages, all read by
         now, would otherwise stay resident beside the model's own copies for as long as it lives."""
         self.ckpt.release_all()
+        trim_heap()
         self.z = {}
         self.ckpt = None
 
@@ -219,6 +221,9 @@ class Weights:
         self.scratch = Scratch(largest, self.device)
 
     def _keep(self, p: Packed, layer: int, role: str) -> Tensor | Int8Product | ExpandedProduct:
+        if layer != self._trimmed:               # the last layer's float temporaries (see trim_heap)
+            trim_heap()
+            self._trimmed = layer
         if layer < 0:
             self.head_packed = p
             return p.w.t()
