@@ -3,11 +3,15 @@
 The table has a row per vocabulary entry (65,536 for World models): 192 MiB in fp32 at width 768,
 512 MiB at 2048, more than the head of an int8 model. A prompt reads a few hundred of its rows, a
 decoded token one. So on the CPU the table is not copied: rows are read from the model file's
-memory map and normalised as they are looked up, and the file's pages under them are let go again
-at once (:func:`engine.models.checkpoint.release_pages`), so the table costs no resident memory of
-ours in any precision. Where the file is not mapped (a GPU, or a platform where we cannot tell the
-file's pages from ours) the normalised table is made once, as it always was: on a GPU a lookup
-must be a device op, which a CUDA graph can replay.
+memory map and normalised as they are looked up, and the file's pages are let go again
+(:func:`engine.models.checkpoint.release_pages`) once :data:`RELEASE_AFTER` rows have been read, so
+the table costs next to no resident memory in any precision: at most the pages a page fault maps
+in around each of those rows (Linux's fault-around, 64 KiB by default: 16 MiB for 256 rows). One
+release of the whole table costs ~1 ms; one per row read would cost ~60 µs a token.
+
+Where the file is not mapped (a GPU, or a platform where we cannot tell the file's pages from
+ours) the normalised table is made once, as it always was: on a GPU a lookup must be a device op,
+which a CUDA graph can replay.
 
 A row is the same numbers either way, and the same as when the whole table was folded at load:
 LN0 in the fold dtype (RWKV-4/5/6: the file's, as their oracle; RWKV-7: the compute dtype, as its
@@ -28,7 +32,7 @@ from torch import Tensor
 LN_EPS = 1e-5
 STAGED_ROWS = 64          # the compiled step's staging table: a bigger batch is decoded in slices
 _ROWS_PER_CHUNK = 4096    # a table folded at load is folded this many rows at a time
-_AROUND = 2 << 20         # the most that Linux maps in around a page read (fault-around: one page table)
+RELEASE_AFTER = 256       # rows read between two releases of the table's file pages
 
 
 class Embedding:
@@ -45,6 +49,7 @@ class Embedding:
         self.table, self.ln0, self.fold, self.compute, self.dtype = table, ln0, fold, compute, dtype
         self.device, self.release = device, release
         self.staged: Tensor | None = None
+        self._unreleased = 0          # rows read since the table's pages were last let go
 
     @property
     def shape(self) -> torch.Size:
@@ -56,7 +61,10 @@ class Embedding:
         if self.ln0 is None:
             return x
         if self.release is not None:
-            self._let_go(tokens.tolist())
+            self._unreleased += tokens.numel()
+            if self._unreleased >= RELEASE_AFTER:
+                self.release(self.table)
+                self._unreleased = 0
         return self._fold(x)
 
     def folded(self) -> Embedding:
@@ -83,16 +91,6 @@ class Embedding:
             raise ValueError(f"at most {staged.shape[0]} tokens can be staged at once, not {n}")
         staged[:n] = self.rows(torch.tensor(tokens, dtype=torch.long, device=self.table.device))
         return list(range(n))
-
-    def _let_go(self, tokens: list[int]) -> None:
-        """Release the file's pages around the rows of ``tokens``: a whole :data:`_AROUND` window
-        each, since a page fault maps the cached pages near the one read too ("fault-around")."""
-        flat = self.table.view(-1)
-        base, size, row = flat.data_ptr(), flat.element_size(), self.table.shape[1] * flat.element_size()
-        windows = {(base + t * row + end) // _AROUND for t in set(tokens) for end in (0, row - 1)}
-        for w in windows:
-            lo, hi = max(0, (w * _AROUND - base) // size), min(flat.numel(), -(-((w + 1) * _AROUND - base) // size))
-            self.release(flat[lo:hi])
 
     def _fold(self, x: Tensor) -> Tensor:
         w, b = self.ln0
