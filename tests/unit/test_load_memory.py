@@ -199,3 +199,17 @@ def test_loading_trims_the_heap_after_each_layer_and_at_the_end(tmp_path, monkey
     monkeypatch.setattr(weights, "trim_heap", lambda: calls.append(1))
     model = engine.load(_make(tmp_path, 7), precision="int8")
     assert len(calls) >= model.info.n_layer + 1
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's heap, read in /proc/self/status")
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_prompt_hands_its_activations_back(tmp_path, precision):
+    """A 2,000-token prompt's activations (~70 MiB of blocks here, which glibc would keep) are
+    returned once it is read: the process grows by little more than nothing."""
+    path = make_rwkv7_checkpoint(tmp_path / "wide", n_layer=2, n_embd=512, head_size=64, vocab_size=1000)
+    model = engine.load(path, precision=precision)
+    state = model.new_state()
+    model.forward([1, 2, 3], state)
+    before = _anon_mib()
+    model.forward(list(range(1, 1000)) * 2, state)
+    assert _anon_mib() - before < 24
