@@ -29,10 +29,11 @@ from torch import Tensor
 
 from engine.errors import IncompatibleStateError, UnknownLayoutError
 from engine.models.checkpoint import Checkpoint
+from engine.models.embedding import LN_EPS, Embedding
 from engine.models.model import Model
 from engine.models.schema import BLOCK_NORMS, Expect, Schema, linear, vec
 from engine.models.state import State
-from engine.models.weights import LN_EPS, Weights
+from engine.models.weights import Weights
 
 GN_EPS = 64e-5   # GroupNorm eps of ln_x (RWKV-5 and -6)
 
@@ -75,7 +76,7 @@ def group_norm_heads(y: Tensor, H: int, weight: Tensor, bias: Tensor) -> Tensor:
 class RecurrentModel(Model):
     """The layer loop of RWKV-4/5/6; subclasses supply the time mix and the channel mix."""
 
-    emb: Tensor
+    emb: Embedding
     ln_out: tuple[Tensor, Tensor]
     head: Tensor
     ln: list[tuple[Tensor, Tensor, Tensor, Tensor]]   # per layer: ln1 w, b, ln2 w, b
@@ -173,10 +174,11 @@ class RecurrentModel(Model):
         if self.weights.decoder is not None:
             return self.weights.decode(token, state, self._wkv_parts)
         rows = {k: t.unsqueeze(1) for k, t in state.parts.items()}   # a batch of one: views, advanced in place
-        return self._logits(self._run(self.emb[token].unsqueeze(0).to(self.dtype), rows, seq=False)[-1])
+        x = self.emb.rows(torch.tensor([token], device=self.device)).to(self.dtype)
+        return self._logits(self._run(x, rows, seq=False)[-1])
 
     def _forward_seq(self, tokens: Sequence[int], state: State) -> Tensor:
-        x = self._run(self.emb[torch.tensor(tokens, device=self.device)].to(self.dtype), state.parts, seq=True)
+        x = self._run(self.emb.rows(torch.tensor(tokens, device=self.device)).to(self.dtype), state.parts, seq=True)
         return self._logits(x[-1])
 
     def _forward_batch(self, tokens: list[int], states: Sequence[State]) -> Tensor:
@@ -185,7 +187,7 @@ class RecurrentModel(Model):
         of every row on its own state, the states written back. Within fp32 rounding of one
         sequence at a time (a GEMM sums in another order than a GEMV), not bit-identical."""
         rows = {k: torch.stack([s.parts[k] for s in states], dim=1) for k in states[0].parts}
-        x = self._run(self.emb[torch.tensor(tokens, device=self.device)].to(self.dtype), rows, seq=False)
+        x = self._run(self.emb.rows(torch.tensor(tokens, device=self.device)).to(self.dtype), rows, seq=False)
         logits = self._logits(x)
         for b, s in enumerate(states):
             for k, t in s.parts.items():

@@ -194,7 +194,7 @@ class RWKV7(Model):
             y = kernel(*(t.reshape(B * H, N) for t in (r, w, k, v, a, b)), s.view(B * H, N, N))
             return y.view(B, 1, H, N)
 
-        x = self.emb[torch.tensor(tokens, device=self.device)].to(self.dtype).unsqueeze(1)   # [B, 1, C]
+        x = self.emb.rows(torch.tensor(tokens, device=self.device)).to(self.dtype).unsqueeze(1)   # [B, 1, C]
         v_first = x
         for i, ly in enumerate(self.layers):
             xx = F.layer_norm(x, (C,), ly.ln1_w, ly.ln1_b)
@@ -221,7 +221,7 @@ class RWKV7(Model):
         def one(r, w, k, v, a, b, s):  # [1, H, N] -> the single-step kernel on [H, N]
             return kernel(r[0], w[0], k[0], v[0], a[0], b[0], s).unsqueeze(0)
 
-        x = self.emb.index_select(0, token).to(self.dtype)
+        x = self.emb.rows(token).to(self.dtype)
         v_first = x
         for i, ly in enumerate(self.layers):
             xx = F.layer_norm(x, (C,), ly.ln1_w, ly.ln1_b)
@@ -239,7 +239,7 @@ class RWKV7(Model):
         att_prev, wkv, ffn_prev = state.parts["att_x_prev"], state.parts["wkv"], state.parts["ffn_x_prev"]
         bf16 = self._prompt_layers is not None
         layers = self._prompt_layers if bf16 else self.layers
-        x = self.emb[torch.tensor(tokens, device=self.device)].to(torch.bfloat16 if bf16 else self.dtype)
+        x = self.emb.rows(torch.tensor(tokens, device=self.device)).to(torch.bfloat16 if bf16 else self.dtype)
         v_first = x
         for i, ly in enumerate(layers):
             xx = F.layer_norm(x, (C,), ly.ln1_w, ly.ln1_b)

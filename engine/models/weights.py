@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache, partial
 
 import torch
 import torch.nn.functional as F
@@ -43,16 +44,15 @@ from torch import Tensor
 import kernels
 from engine.errors import EngineError
 from engine.host.hardware import bf16_gemm_fast
-from engine.models.checkpoint import Checkpoint
+from engine.models.checkpoint import Checkpoint, release_pages, trim_heap
+from engine.models.embedding import Embedding
 from engine.models.model import DTYPES, LogitsPool, ModelInfo
 from engine.models.packed import Q4, Q4_SMALL, ExpandedProduct, Int8Product, Packed, Q4Product, Scratch, pack
 from engine.models.schema import LINEAR, LORA, Schema
 from engine.models.state import State
 
-LN_EPS = 1e-5
 _PRECISIONS = {dtype: name for name, dtype in DTYPES.items()}
 _PACKED = (torch.int8, torch.bfloat16, Q4)   # formats whose LoRAs are packed too (q4's: in Q4_SMALL)
-_ROWS_PER_CHUNK = 4096                    # the embedding is folded this many rows at a time
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,8 @@ class Weights:
         self.scratch: Scratch | None = None
         self._head: Tensor | None = None
         self.decoder = None
+        self.emb: Embedding | None = None      # what the decode step stages its tokens' rows from
+        self._trimmed = -2                     # the layer being packed when the heap was last trimmed
         self.logits_pool = LogitsPool(self.sizes["V"])
         self._reserve_scratch()
 
@@ -186,34 +188,35 @@ class Weights:
         self._head = self.mat("head.weight")
         return self._head
 
-    def embedding(self, fold_in_file_dtype: bool) -> Tensor:
-        """The embedding with ``ln0`` folded in (every token's first step), in the shift dtype.
+    def embedding(self, fold_in_file_dtype: bool) -> Embedding:
+        """The embedding with ``ln0`` applied (every token's first step), rows in the shift dtype: read
+        from the file's memory map as tokens come (the CPU), else folded whole now (see
+        :mod:`engine.models.embedding`).
 
         RWKV-4/5/6 fold in the file's dtype and then cast, exactly as their oracle does
         (``fold_in_file_dtype``); RWKV-7 folds in the compute dtype, as its reference does.
         """
-        emb, w, b = self.z["emb.weight"], self.z["blocks.0.ln0.weight"], self.z["blocks.0.ln0.bias"]
-        V, C = emb.shape
-        if not fold_in_file_dtype:
-            w, b = self.vec("blocks.0.ln0.weight"), self.vec("blocks.0.ln0.bias")
-        out = torch.empty(V, C, dtype=self.plan.shift, device=self.device)
-        for i in range(0, V, _ROWS_PER_CHUNK):    # a slice at a time: no full-size float temporary
-            rows = emb[i:i + _ROWS_PER_CHUNK]
-            if not fold_in_file_dtype:
-                folded = F.layer_norm(rows.to(device=self.device, dtype=self.plan.compute), (C,), w, b, LN_EPS)
-            else:
-                try:
-                    folded = F.layer_norm(rows, (C,), w.to(rows.dtype), b.to(rows.dtype), LN_EPS)
-                except RuntimeError:   # a dtype this torch cannot normalise on the CPU
-                    folded = F.layer_norm(rows.float(), (C,), w.float(), b.float(), LN_EPS)
-                folded = folded.to(device=self.device, dtype=self.plan.compute)
-            out[i:i + _ROWS_PER_CHUNK] = folded
+        emb = self.z["emb.weight"]
+        if fold_in_file_dtype:
+            w, b = self.z["blocks.0.ln0.weight"], self.z["blocks.0.ln0.bias"]
+            fold = emb.dtype if _can_normalise(emb.dtype) else torch.float32
+            ln0 = (w.to(fold, copy=True), b.to(fold, copy=True))
+            self.ckpt.release(w)
+            self.ckpt.release(b)
+        else:
+            fold, ln0 = self.plan.compute, (self.vec("blocks.0.ln0.weight"), self.vec("blocks.0.ln0.bias"))
+        lookup = Embedding(emb, ln0, fold, self.plan.compute, self.plan.shift, self.device,
+                           partial(release_pages, mapped=self.ckpt.mapped))
         self.ckpt.release(emb)
-        return out
+        if self.device.type == "cpu" and self.ckpt.is_mapped(emb):
+            return lookup
+        return lookup.folded()
 
     def release_file(self) -> None:
         """Let go of the checkpoint once the model is built: its memory-mapped pages, all read by
         now, would otherwise stay resident beside the model's own copies for as long as it lives."""
+        self.ckpt.release_all()
+        trim_heap()
         self.z = {}
         self.ckpt = None
 
@@ -229,6 +232,9 @@ class Weights:
         self.scratch = Scratch(largest, self.device)
 
     def _keep(self, p: Packed, layer: int, role: str) -> Tensor | Int8Product | Q4Product | ExpandedProduct:
+        if layer != self._trimmed:               # the last layer's float temporaries (see trim_heap)
+            trim_heap()
+            self._trimmed = layer
         if layer < 0:
             self.head_packed = p
             return p.w.t()
@@ -254,7 +260,7 @@ class Weights:
         return (x @ self._head).float()
 
     def make_decoder(self, dims: Mapping[str, int | torch.dtype], layers: Sequence[Mapping[str, Tensor | None]],
-                     emb: Tensor, ln_out: tuple[Tensor, Tensor]) -> None:
+                     emb: Embedding, ln_out: tuple[Tensor, Tensor]) -> None:
         """Hand every weight to the compiled decode step, once (it keeps pointers, we keep tensors).
 
         ``layers``: per layer, the vectors by the step's pointer names (fp32 copies are made of
@@ -272,8 +278,9 @@ class Weights:
                     d[role + "_s"] = p.scale
             ptrs.append(d)
         hp, s = self.head_packed, self.sizes
-        glob = {"emb": emb, "lnout_w": ln_out[0].float().contiguous(), "lnout_b": ln_out[1].float().contiguous(),
-                "head": hp.w, "head_s": hp.scale}
+        self.emb = emb
+        glob = {"emb": emb.staging(), "lnout_w": ln_out[0].float().contiguous(),
+                "lnout_b": ln_out[1].float().contiguous(), "head": hp.w, "head_s": hp.scale}
         common = {"n_layer": s["L"], "n_embd": s["C"], "n_head": s.get("H", 0), "head_size": s.get("N", 0),
                   "dim_ffn": s["F"], "vocab_size": s["V"], "wtype": self.plan.store, "emb_type": emb.dtype,
                   "shift_type": self.plan.shift, "head_type": hp.w.dtype}
@@ -287,5 +294,16 @@ class Weights:
         """
         p = state.parts
         logits = self.logits_pool.take()
-        self.decoder.step(token, p["att_x_prev"], [p[k] for k in wkv_parts], p["ffn_x_prev"], logits)
+        row = self.emb.stage([token])[0]
+        self.decoder.step(row, p["att_x_prev"], [p[k] for k in wkv_parts], p["ffn_x_prev"], logits)
         return logits
+
+
+@cache
+def _can_normalise(dtype: torch.dtype) -> bool:
+    """Whether this torch runs a LayerNorm in ``dtype`` on the CPU (else the fold runs in float32)."""
+    try:
+        F.layer_norm(torch.ones(1, 2, dtype=dtype), (2,), torch.ones(2, dtype=dtype), torch.zeros(2, dtype=dtype))
+    except RuntimeError:
+        return False
+    return True

@@ -57,7 +57,9 @@ def _run(cmd: list[str]) -> None:
     print(f"  ({time.perf_counter() - t:.0f} s) {' '.join(cmd[:3])} ...")
 
 
-def make(shape: str, out: Path, seed: int, llama: Path, venv: Path, classes: list[str]) -> dict[str, Path]:
+def make(shape: str, out: Path, seed: int, llama: Path, venv: Path, classes: list[str],
+         pth_only: bool = False) -> dict[str, Path]:
+    """``pth_only``: the ``.pth`` alone (our engine and ``rwkv`` need nothing else; no llama.cpp build)."""
     import torch
 
     from tests.fixtures.checkpoints import make_rwkv7_state_dict
@@ -65,14 +67,19 @@ def make(shape: str, out: Path, seed: int, llama: Path, venv: Path, classes: lis
 
     files = paths(out, shape, seed)
     out.mkdir(parents=True, exist_ok=True)
-    if not files["pth"].exists() or not (files["hf"] / "model.safetensors").exists():
+    if not files["pth"].exists() or not (pth_only or (files["hf"] / "model.safetensors").exists()):
         n_layer, n_embd = SHAPES[shape]
         print(f"random weights L{n_layer} D{n_embd} V65536 seed {seed}")
         sd = make_rwkv7_state_dict(n_layer=n_layer, n_embd=n_embd, head_size=64, vocab_size=65536, seed=seed)
-        torch.save(sd, files["pth"])
-        write_fla_rwkv7(files["hf"], sd)
+        if not files["pth"].exists():
+            torch.save(sd, files["pth"])
+        if not pth_only:
+            write_fla_rwkv7(files["hf"], sd)
         del sd
-    shutil.copy(VOCAB, files["hf"] / VOCAB.name)
+    if pth_only:
+        classes = []
+    else:
+        shutil.copy(VOCAB, files["hf"] / VOCAB.name)
 
     for c in CONVERTED:
         if c in classes and not files[c].exists():
@@ -97,9 +104,11 @@ def main() -> None:
     ap.add_argument("--venv", type=Path, default=VENV, help="peer venv (converter deps)")
     ap.add_argument("--classes", default=",".join(CONVERTED + QUANTIZED),
                     help="GGUF classes to write (f32 is always kept: the others come from it)")
+    ap.add_argument("--pth-only", action="store_true",
+                    help="write only the .pth (no HF folder, no GGUF: needs no llama.cpp build)")
     args = ap.parse_args()
     classes = sorted(set(args.classes.split(",")) | {"f32"})
-    make(args.shape, args.out, args.seed, args.llama, args.venv, classes)
+    make(args.shape, args.out, args.seed, args.llama, args.venv, classes, args.pth_only)
 
 
 if __name__ == "__main__":

@@ -80,9 +80,11 @@ def test_bench_concurrency_prints_a_row_per_stream_count(world_ckpt):
     out = _run("bench", "--model", str(world_ckpt), "--prompt-tokens", "40", "--decode-tokens", "3",
                "--concurrency", "1,3", "--json")
     assert out.returncode == 0, out.stderr
-    rows = json.loads(out.stdout)["concurrency"]
+    res = json.loads(out.stdout)
+    rows = res["concurrency"]
     assert [r["streams"] for r in rows] == [1, 3]
     assert all(r["aggregate_tok_s"] > 0 and r["ttft_ms"] > 0 and r["peak_rss_mib"] > 0 for r in rows)
+    assert res["peak_rss_mib"] >= max(r["peak_rss_mib"] for r in rows)   # and loading's, before the rows
 
 
 def test_errors_are_one_clear_line_and_exit_code_2(tmp_path):

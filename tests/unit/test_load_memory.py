@@ -1,10 +1,12 @@
 """Loading keeps one copy of the weights: the file's pages are let go as each tensor is converted,
 and a loaded model (torch's tables, the packed matrices, the compiled step's pointers, the prompt
-paths) holds every matrix once, in its final precision. Counted in tensor storages and in the
-file mapping's own resident pages, not in process-wide RSS numbers."""
+paths) holds every matrix once, in its final precision, and no copy of the embedding (its rows are
+read from the file as tokens come; see tests/unit/test_embedding.py). Counted in tensor storages
+and in the file mapping's own resident pages, not in process-wide RSS numbers."""
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import sys
 
@@ -13,6 +15,7 @@ import torch
 
 import engine
 from engine.models.checkpoint import read_checkpoint
+from engine.models.embedding import STAGED_ROWS
 from engine.models.packed import q4_padded
 from engine.models.schema import LINEAR, LORA
 from kernels import cpu
@@ -24,6 +27,7 @@ BYTES = {"fp32": 4, "bf16": 2, "int8": 1, "q4": 1}   # q4: its head and LoRAs (i
 # step fp32 ones of a bf16 RWKV-4/5/6's), never a matrix: the bound leaves less room than a float
 # copy of the smallest matrix.
 VECTOR_COPIES = 2
+GLIBC = sys.platform == "linux" and hasattr(ctypes.CDLL(None), "malloc_trim")
 
 
 def _make(tmp_path, generation: int, fmt: str = "pth"):
@@ -58,8 +62,8 @@ def _storages(root) -> dict[int, int]:
 def _expected_bytes(path, generation: int, precision: str) -> tuple[int, int, int]:
     """(matrix, embedding, vector bytes) of the model in ``precision``: matrices in their kept format
     (int8: plus a float32 scale per row; q4: its own size, head and LoRAs int8; RWKV-6's small LoRAs
-    float32), the embedding in the shift
-    dtype, vectors float32."""
+    float32), vectors float32; of the embedding only the compiled step's staging rows in the shift
+    dtype (Linux; elsewhere the folded table too)."""
     schema = importlib.import_module(f"engine.models.rwkv{generation}").SCHEMA
     mats = emb = vectors = 0
     for key, t in read_checkpoint(path).tensors.items():
@@ -73,7 +77,8 @@ def _expected_bytes(path, generation: int, precision: str) -> tuple[int, int, in
         elif kind:
             mats += t.numel() * 4
         elif key == "emb.weight":
-            emb += t.numel() * (2 if precision == "bf16" else 4)
+            rows = STAGED_ROWS + (0 if sys.platform == "linux" else t.shape[0])
+            emb += rows * t.shape[1] * (2 if precision == "bf16" else 4)
         else:
             vectors += t.numel() * 4
     return mats, emb, vectors
@@ -87,15 +92,31 @@ def test_a_loaded_model_holds_every_matrix_once(tmp_path, generation, precision)
     model = engine.load(path, precision=precision)
     assert model.weights.decoder is not None and model.weights.z == {}
     mats, emb, vectors = _expected_bytes(path, generation, precision)
-    held = sum(_storages(model).values())
+    file, seen = _mapped_ranges(path), _storages(model)
+    held = sum(n for ptr, n in seen.items() if not any(lo <= ptr < hi for lo, hi in file))   # not the file's
     one_matrix = 128 * 128 * 4                                 # a float copy of the smallest matrix
     assert held < mats + emb + VECTOR_COPIES * vectors + one_matrix // 2, (held, mats, emb, vectors)
-    assert held >= mats                                         # the walk does see the matrices
+    kept = [p.w for layer in (*model.weights.packed, {"head": model.weights.head_packed}) for p in layer.values()]
+    assert all(w.untyped_storage().data_ptr() in seen for w in kept)   # the walk does see the matrices
     for role, p in model.weights.packed[1].items():             # torch's view is the kept memory
         field = {"fK": "ffn_K", "fV": "ffn_V", "fR": "ffn_R"}.get(role, role)
         mine = getattr(model.layers[1], field)
         ptr = mine.p.w.data_ptr() if hasattr(mine, "p") else mine.data_ptr()
         assert ptr == p.w.data_ptr(), role
+
+
+def _mapped_ranges(path) -> list[tuple[int, int]]:
+    """Where this process maps ``path`` (``/proc/self/maps``; nothing elsewhere than Linux)."""
+    if sys.platform != "linux":
+        return []
+    out = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split(maxsplit=5)
+            if len(parts) == 6 and parts[5].strip() == str(path.resolve()):
+                lo, hi = parts[0].split("-")
+                out.append((int(lo, 16), int(hi, 16)))
+    return out
 
 
 def _mapping_rss_kib(path) -> int:
@@ -151,3 +172,48 @@ def test_loading_releases_every_tensor_it_reads(tmp_path, monkeypatch, precision
     assert all(f is tensors for f in files)
     unused = {f"blocks.0.att.v{n}" for n in "012"}     # layer 0 has no value residual: never read
     assert set(released) == set(tensors) - unused
+
+
+def _anon_mib() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) // 1024 for line in f if line.startswith("RssAnon:"))
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's heap, read in /proc/self/status")
+def test_trimming_the_heap_hands_back_blocks_freed_between_live_ones():
+    """What loading leaves when its float temporaries are freed between the packed matrices: holes
+    glibc keeps resident (at 1.5B int8, ~400 MiB) until :func:`trim_heap`."""
+    from engine.models.checkpoint import trim_heap
+
+    torch.ones(2**20).sum()                      # a freed 4 MiB block raises glibc's mmap threshold
+    temporaries, kept = [], []
+    for _ in range(64):                          # 64 MiB of 1 MiB blocks, each followed by a live one
+        temporaries.append(torch.ones(2**18))
+        kept.append(torch.ones(2**14))
+    held = _anon_mib()
+    del temporaries
+    trim_heap()
+    assert _anon_mib() <= held - 32
+
+
+def test_loading_trims_the_heap_after_each_layer_and_at_the_end(tmp_path, monkeypatch):
+    import engine.models.weights as weights
+
+    calls = []
+    monkeypatch.setattr(weights, "trim_heap", lambda: calls.append(1))
+    model = engine.load(_make(tmp_path, 7), precision="int8")
+    assert len(calls) >= model.info.n_layer + 1
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's heap, read in /proc/self/status")
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_prompt_hands_its_activations_back(tmp_path, precision):
+    """A 2,000-token prompt's activations (~70 MiB of blocks here, which glibc would keep) are
+    returned once it is read: the process grows by little more than nothing."""
+    path = make_rwkv7_checkpoint(tmp_path / "wide", n_layer=2, n_embd=512, head_size=64, vocab_size=1000)
+    model = engine.load(path, precision=precision)
+    state = model.new_state()
+    model.forward([1, 2, 3], state)
+    before = _anon_mib()
+    model.forward(list(range(1, 1000)) * 2, state)
+    assert _anon_mib() - before < 24
