@@ -93,11 +93,13 @@ class Packed:
         return torch.cat(outs, dim=-1)
 
 
-class Int8Product:
-    """``x @ W`` for an int8 :class:`Packed` by the compiled int8 GEMM (``kernels.cpu.gemm``): no
-    float copy of ``W`` at all. ``x`` ``[..., in]``; the result is float32 ``[..., out]``."""
+class IntegerProduct:
+    """``x @ W`` for a :class:`Packed` by a compiled product that multiplies integers
+    (``kernels.cpu.gemm``): no float copy of ``W`` at all. ``x`` ``[..., in]``; the result is
+    float32 ``[..., out]``. Subclasses name the product."""
 
     __slots__ = ("p",)
+    product = ""
 
     def __init__(self, p: Packed):
         self.p = p
@@ -107,29 +109,24 @@ class Int8Product:
         return self.p.shape
 
     def __rmatmul__(self, x: Tensor) -> Tensor:
-        from kernels.cpu.gemm import gemm_int8
+        from kernels.cpu import gemm
 
-        return gemm_int8(x, self.p.w, self.p.scale)
+        return getattr(gemm, self.product)(x, self.p.w, self.p.scale)
 
 
-class Q4Product:
-    """``x @ W`` for a q4 :class:`Packed` by the compiled q4 product (``kernels.cpu.gemm.gemm_q4``):
-    each token's inputs quantised per block of 32 to int8, integer dot products with the 4-bit
-    blocks, no float copy of ``W``. ``x`` ``[..., in]``; the result is float32 ``[..., out]``."""
+class Int8Product(IntegerProduct):
+    """int8 weights: each token's activations quantised to 8 bits, the int8 GEMM (``gemm_int8``)."""
 
-    __slots__ = ("p",)
+    __slots__ = ()
+    product = "gemm_int8"
 
-    def __init__(self, p: Packed):
-        self.p = p
 
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.p.shape
+class Q4Product(IntegerProduct):
+    """q4 weights: each token's inputs quantised per block of 32 to int8, integer dot products with
+    the 4-bit blocks (``gemm_q4``)."""
 
-    def __rmatmul__(self, x: Tensor) -> Tensor:
-        from kernels.cpu.gemm import gemm_q4
-
-        return gemm_q4(x, self.p.w, self.p.scale)
+    __slots__ = ()
+    product = "gemm_q4"
 
 
 class Scratch:
