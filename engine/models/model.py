@@ -165,6 +165,55 @@ class Model(ABC):
 
     _wkv_parts: tuple[str, ...] = ("wkv",)   # the state parts the compiled decode step advances besides the shifts
 
+    def forward_prompts(self, chunks: Sequence[tuple[Sequence[int], State]]) -> Tensor:
+        """Feed several sequences' tokens at once, ``chunks[s] = (tokens, state)``: float32 logits
+        ``[S, V]``, row ``s`` after sequence ``s``'s last token; each state advanced in place.
+
+        Row ``s`` equals ``forward(tokens, state)``'s within GEMM rounding (the rows meet in one
+        matrix product where the generation supports it, RWKV-7: short prompts that arrive together
+        are read at a better shape, and one read of the weights serves them all; a one-token prompt
+        takes the decode step, as in ``forward``). Everything is
+        checked before any state is touched; if memory runs out, every state is as it was.
+        """
+        chunks = [([int(t) for t in tokens], state) for tokens, state in chunks]
+        if not chunks or any(not tokens for tokens, _ in chunks):
+            raise EmptyPromptError("Nothing to feed the model: a prompt of the batch is empty.")
+        states = [state for _, state in chunks]
+        if len({id(s) for s in states}) != len(states):
+            raise EngineError("forward_prompts was given the same state twice; each sequence needs its own.")
+        for tokens, state in chunks:
+            self._check_tokens(tokens)
+            if state.fingerprint != self.info.fingerprint:
+                self._check_shapes(state)
+        for state in states:
+            self._conform(state)
+        backups = [state.clone() for state in states]
+        logits = torch.empty(len(chunks), self.info.vocab_size, dtype=torch.float32)
+        many = [i for i, (tokens, _) in enumerate(chunks) if len(tokens) > 1]
+        try:
+            with torch.no_grad():
+                if many:        # one token alone takes the decode step, as forward does
+                    logits[many] = self._forward_prompts([chunks[i] for i in many]).float()
+                    trim_heap()
+                for i, (tokens, state) in enumerate(chunks):
+                    if len(tokens) == 1:
+                        logits[i] = self._forward_one(tokens[0], state)
+        except (torch.OutOfMemoryError, MemoryError, RuntimeError) as e:
+            if not is_oom(e):
+                raise
+            for state, backup in zip(states, backups, strict=True):
+                state.copy_(backup)
+            raise OutOfMemoryError(f"{self.device} ran out of memory running {len(chunks)} prompts at once; "
+                                   "the states are unchanged.") from e
+        for b, (tokens, state) in enumerate(chunks):
+            state.tokens_seen += len(tokens)
+            state.last_logits = logits[b]
+        return logits
+
+    def _forward_prompts(self, chunks: Sequence[tuple[list[int], State]]) -> Tensor:
+        """Prompts of 2 tokens or more, one after another; a generation that can do better overrides this."""
+        return torch.stack([self._forward_seq(tokens, state).float() for tokens, state in chunks])
+
     def forward_batch(self, tokens: Sequence[int], states: Sequence[State]) -> Tensor:
         """One token for each of several sequences at once: ``tokens[b]`` is fed to ``states[b]``
         (advanced in place, as :meth:`forward` does); returns float32 logits ``[B, V]``.

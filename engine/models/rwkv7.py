@@ -252,13 +252,58 @@ class RWKV7(Model):
             x = x + out
         return self.weights.logits(F.layer_norm(x[-1].to(self.ln_out[0].dtype), (C,), *self.ln_out))
 
+    def _forward_prompts(self, chunks: Sequence[tuple[list[int], State]]) -> Tensor:
+        """Several sequences' prompts side by side: their rows concatenated, so each GEMM reads the
+        weights once for all of them at a better shape than one short prompt's; the token shift
+        and the WKV recurrence stay within each sequence. Row ``s`` of the result is sequence
+        ``s``'s logits; equal to one :meth:`_forward_seq` each within GEMM rounding."""
+        C, H, N = self.info.n_embd, self.info.n_head, self.info.head_size
+        bf16 = self._prompt_layers is not None
+        layers = self._prompt_layers if bf16 else self.layers
+        spans, at = [], 0
+        for tokens, _ in chunks:
+            spans.append((at, at + len(tokens)))
+            at += len(tokens)
+        parts = [state.parts for _, state in chunks]
+        rows = torch.tensor([t for tokens, _ in chunks for t in tokens], device=self.device)
+        x = self.emb.rows(rows).to(torch.bfloat16 if bf16 else self.dtype)
+
+        def previous(xx: Tensor, name: str, i: int) -> Tensor:   # each row's previous token, within its sequence
+            return torch.cat([_shift(xx[lo:hi], p[name][i]) for (lo, hi), p in zip(spans, parts, strict=True)])
+
+        def keep_last(xx: Tensor, name: str, i: int) -> None:
+            for (_, hi), p in zip(spans, parts, strict=True):
+                p[name][i].copy_(xx[hi - 1])
+
+        v_first = x
+        for i, ly in enumerate(layers):
+            def wkv(r, w, k, v, a, b, _state, i=i):   # each sequence's rows on its own state
+                return torch.cat([self.kernels.seq(r[lo:hi], w[lo:hi], k[lo:hi], v[lo:hi], a[lo:hi], b[lo:hi],
+                                                   p["wkv"][i]) for (lo, hi), p in zip(spans, parts, strict=True)])
+
+            xx = F.layer_norm(x, (C,), ly.ln1_w, ly.ln1_b)
+            out, v_first = time_mix(i, ly, xx, previous(xx, "att_x_prev", i), v_first, H, N, wkv, None)
+            keep_last(xx, "att_x_prev", i)
+            x = x + out
+            xx = F.layer_norm(x, (C,), ly.ln2_w, ly.ln2_b)
+            out = channel_mix(ly, xx, previous(xx, "ffn_x_prev", i))
+            keep_last(xx, "ffn_x_prev", i)
+            x = x + out
+        last = torch.tensor([hi - 1 for _, hi in spans], device=self.device)
+        out = F.layer_norm(x[last].to(self.ln_out[0].dtype), (C,), *self.ln_out)
+        return torch.stack([self.weights.logits(row) for row in out])     # the head's GEMV, row by row
+
 
 _UNTRIED = object()
 Wkv = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor], Tensor]
 
 
 def _shift(x: Tensor, x_prev: Tensor) -> Tensor:
-    """Each position's previous token: ``x_prev`` for the first, then ``x`` shifted by one."""
+    """Each position's previous token: ``x_prev`` for the first, then ``x`` shifted by one. An
+    ``x_prev`` of ``x``'s own shape is every row's previous token already (the prompts of several
+    sequences side by side: :meth:`RWKV7._forward_prompts`)."""
+    if x_prev.shape == x.shape:
+        return x_prev
     if x.shape[-2] == 1:
         return x_prev.unsqueeze(-2)
     return torch.cat((x_prev.unsqueeze(-2), x[..., :-1, :]), dim=-2)

@@ -5,8 +5,9 @@ A job (a chat reply, a completion) is a generator of progress that asks for ever
 its next model call (or until it waits on a remote server, or ends), handling what comes before it
 (text pieces become events, and so on). :func:`run_forwards` then runs the calls the jobs wait
 for: all single-token calls as one batch, so one read of the weights serves every conversation
-being written, and prompt chunks taking turns, about one chunk's worth of tokens a round, so a new
-request's prompt is read between the running replies' tokens instead of stalling them.
+being written, and prompt chunks taking turns, about one chunk's worth of tokens a round (several
+short ones in one call, their rows side by side), so a new request's prompt is read between the
+running replies' tokens instead of stalling them.
 """
 
 from __future__ import annotations
@@ -122,14 +123,35 @@ class Batcher:
                     run_one(model, job)
         if prompts:                 # chunks taking turns (the longest waiting first), a round's tokens at most
             self._round += 1
-            used = 0
+            used, chosen = 0, []
             for job in sorted(prompts, key=lambda j: self._last_read.get(j, 0)):
                 n = len(job.pending.tokens)
                 if used and used + n > self.prompt_tokens:
                     break
                 self._last_read[job] = self._round
-                run_one(model, job)
+                chosen.append(job)
                 used += n
+            if len(chosen) > 1 and hasattr(model, "forward_prompts"):
+                self._prompts(model, chosen)
+            else:
+                for job in chosen:
+                    run_one(model, job)
+
+    @staticmethod
+    def _prompts(model, jobs: Sequence[Job]) -> None:
+        """Several prompt chunks in one call (the rows side by side); refused or failed, one by one."""
+        try:
+            logits = model.forward_prompts([(j.pending.tokens, j.pending.state) for j in jobs])
+        except EngineError:     # refused before any state was touched, or out of memory with every
+            for job in jobs:    # state restored: each runs alone, so only a wrong one fails
+                run_one(model, job)
+            return
+        except Exception as e:  # noqa: BLE001 - each job reports it (as a failed decode batch does)
+            for job in jobs:
+                job.failed(e)
+            return
+        for i, job in enumerate(jobs):
+            job.resume(logits[i])
 
     @staticmethod
     def _batch(model, jobs: Sequence[Job]) -> None:
