@@ -384,11 +384,11 @@ void q4g_quantize(long T, long K, const float* x) {
     if (long(g_q4gs.size()) < tiles * nblk * 16) g_q4gs.resize(size_t(tiles * nblk * 16));
     std::atomic<long> next{0};
     auto job = [&](int, int) {
-        for (long t; (t = next.fetch_add(1, std::memory_order_relaxed)) < tiles * Q4G_TT;) {
-            const long tile = t / Q4G_TT;
-            q4g_quantize_token(x + t * K, t < T ? K : 0, nblk, int(t % Q4G_TT), g_q4gx.data() + tile * nblk * 512,
-                               g_q4gs.data() + tile * nblk * 16);
-        }
+        // a tile a work item: tokens of one tile share cache lines
+        for (long tile; (tile = next.fetch_add(1, std::memory_order_relaxed)) < tiles;)
+            for (long t = tile * Q4G_TT; t < (tile + 1) * Q4G_TT; t++)
+                q4g_quantize_token(t < T ? x + t * K : x, t < T ? K : 0, nblk, int(t % Q4G_TT), g_q4gx.data() + tile * nblk * 512,
+                                   g_q4gs.data() + tile * nblk * 16);
     };
     parallel(job);
 }
