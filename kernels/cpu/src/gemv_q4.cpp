@@ -195,6 +195,242 @@ DEFINE_Q4_AVX512(gemv_q4_avx512, TGT_AVX512, dot_u8s8_avx512)
 DEFINE_Q4_AVX512(gemv_q4_vnni, TGT_AVX512VNNI, dot_u8s8_vnni)
 #endif
 
+// ---------------------------------------------------------------------------------------------
+// Prompt GEMM (AVX-512, T >= Q4G_MIN_T tokens): tokens in the vector lanes, 16 per vector. The
+// inputs are quantised as for the GEMV (quantize_q4_input: the same int8 values q and block scales)
+// and regrouped per 16 tokens as u8 (q + 128): xt [tile][block e][step s][token n][4 bytes] (64 bytes
+// a step), scales xs [tile][e][16]. A panel of Q4G_R weight rows is unpacked to one s8 a value (q - 8;
+// per group, the low nibbles where they were, then the high ones: the 4 values of block i, step s at
+// 128 (s / 4) + 32 (s % 4) + 4 i), with float block scales and, per block, -128 * its value sum (the
+// +128 of the inputs taken off). Each step is one dot-product instruction whose s8 operand is a row's
+// 4 values of the block broadcast from memory, against 16 tokens' 4 inputs: a block's exact int32
+// sum ends in each token's lane (the GEMV's integer, from another order of exact integer adds) and is
+// scaled once per block by d * x_scale. Q4G_R rows x Q4G_M vectors of tokens share every load. Only
+// the float accumulation over blocks runs in another order than the GEMV's, so a prompt row differs
+// from the decode row by float32 roundings of the sum of the terms' magnitudes.
+#if RWKV_X86
+constexpr int Q4G_R = 4, Q4G_P = 4, Q4G_ROWS = Q4G_R * Q4G_P, Q4G_TT = 16, Q4G_MIN_T = 16;
+
+std::vector<uint8_t> g_q4gx;
+std::vector<float> g_q4gs;
+struct Q4Panel {
+    std::vector<int8_t> w;   // Q4G_R rows of kp values
+    std::vector<float> d;    // Q4G_R rows of block scales
+    std::vector<int32_t> c;  // Q4G_R rows of block corrections
+};
+std::vector<Q4Panel> g_q4gp;  // per thread
+
+// Rows [o0, o0 + Q4G_ROWS) of W (rows past n_rows: zero values and scales) into the panel.
+TGT_AVX512 void q4g_unpack(const uint8_t* W, const uint16_t* bs, long kp, long nbu, long o0, long n_rows,
+                           Q4Panel& p) {
+    const long nblk = kp / 32, ngu = (nbu + 7) / 8;
+    const __m512i low4 = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8);
+    const __m512i ones8 = _mm512_set1_epi8(1), ones16 = _mm512_set1_epi16(1);
+    for (int r = 0; r < Q4G_ROWS; r++) {
+        int8_t* u = p.w.data() + r * kp;
+        float* d = p.d.data() + r * nblk;
+        int32_t* c = p.c.data() + r * nblk;
+        if (o0 + r >= n_rows) {
+            std::memset(u, 0, size_t(ngu * Q4_GROUP));
+            std::fill(d, d + ngu * 8, 0.0f);
+            std::fill(c, c + ngu * 8, 0);
+            continue;
+        }
+        const uint8_t* w = W + (o0 + r) * (kp / 2);
+        const uint16_t* ws = bs + (o0 + r) * nblk;
+        for (long g = 0; g < ngu; g++) {
+            const __m512i a = _mm512_loadu_si512(w + g * 128), b = _mm512_loadu_si512(w + g * 128 + 64);
+            const __m512i la = _mm512_and_si512(a, low4), lb = _mm512_and_si512(b, low4);
+            const __m512i ha = _mm512_and_si512(_mm512_srli_epi16(a, 4), low4);
+            const __m512i hb = _mm512_and_si512(_mm512_srli_epi16(b, 4), low4);
+            _mm512_storeu_si512(u + g * 256, _mm512_sub_epi8(la, eight));
+            _mm512_storeu_si512(u + g * 256 + 64, _mm512_sub_epi8(lb, eight));
+            _mm512_storeu_si512(u + g * 256 + 128, _mm512_sub_epi8(ha, eight));
+            _mm512_storeu_si512(u + g * 256 + 192, _mm512_sub_epi8(hb, eight));
+            // the stored (unsigned) values' sums per 4 bytes: lane i + 8 h of a vector is block i
+            const __m512i s4 = _mm512_madd_epi16(
+                _mm512_maddubs_epi16(_mm512_add_epi8(_mm512_add_epi8(la, lb), _mm512_add_epi8(ha, hb)), ones8), ones16);
+            const __m256i s8 = _mm256_add_epi32(_mm512_castsi512_si256(s4), _mm512_extracti64x4_epi64(s4, 1));
+            // sum of (u - 8) over the 32 values, times -128 (the inputs' +128)
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + g * 8),
+                                _mm256_mullo_epi32(_mm256_sub_epi32(s8, _mm256_set1_epi32(256)), _mm256_set1_epi32(-128)));
+            _mm256_storeu_ps(d + g * 8, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ws + g * 8))));
+        }
+    }
+}
+
+// acc (16 int32) += the dot products of u8 x (16 x 4) with the 4 s8 of w (broadcast to every lane).
+TGT_AVX512VNNI __attribute__((always_inline)) inline __m512i q4g_dot_vnni(__m512i acc, __m512i x, __m512i w) {
+#if defined(__GNUC__)
+    asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w));
+    return acc;
+#else
+    return _mm512_dpbusd_epi32(acc, x, w);
+#endif
+}
+TGT_AVX512 __attribute__((always_inline)) inline __m512i q4g_dot_avx512(__m512i acc, __m512i x, __m512i w) {
+    // u8 x s8 pairs: |sum| <= 2 * 255 * 8, no int16 saturation
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(x, w), _mm512_set1_epi16(1)));
+}
+inline int32_t q4g_load4(const int8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+
+// One row r of the panel against M (1 or 2) vectors of tokens: named accumulators (GCC keeps arrays
+// of vectors in memory).
+#define Q4G_STEP(DOT, r)                                                                                       \
+    {                                                                                                       \
+        const __m512i wb = _mm512_set1_epi32(q4g_load4(wr##r + so));                                        \
+        a##r##0 = DOT(a##r##0, x0, wb);                                                                     \
+        if constexpr (M > 1) a##r##1 = DOT(a##r##1, x1, wb);                                                \
+    }
+#define Q4G_INIT(r)                                                                                         \
+    const int8_t* wr##r = p.w.data() + (rp + r) * kp + wo;                                                  \
+    __m512i a##r##0 = _mm512_set1_epi32(p.c[size_t((rp + r) * nblk + e)]), a##r##1 = a##r##0;
+#define Q4G_SCALE(r)                                                                                        \
+    {                                                                                                       \
+        const __m512 d = _mm512_set1_ps(p.d[size_t((rp + r) * nblk + e)]);                                         \
+        f##r##0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a##r##0), _mm512_mul_ps(d, s0), f##r##0);              \
+        if constexpr (M > 1) f##r##1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a##r##1), _mm512_mul_ps(d, s1), f##r##1); \
+    }
+// y[(t0 + 16 m + n) * N + o0 + r] for r < nr, tokens t0 .. t0 + nt - 1 (M vectors of 16 from tile t0 / 16)
+#define DEFINE_Q4G_TILE(NAME, TGT, DOT)                                                                     \
+    template <int M>                                                                                        \
+    TGT void NAME(const Q4Panel& p, int rp, long kp, long nbu, long t0, int nt, float* y, long N, long o0, int nr) { \
+        const long nblk = kp / 32, tile = t0 / Q4G_TT;                                                      \
+        const uint8_t* xt0 = g_q4gx.data() + tile * nblk * 512;                                             \
+        const uint8_t* xt1 = xt0 + nblk * 512;                                                              \
+        const float* xs0 = g_q4gs.data() + tile * nblk * 16;                                                \
+        const float* xs1 = xs0 + nblk * 16;                                                                 \
+        __m512 f00 = _mm512_setzero_ps(), f01 = f00, f10 = f00, f11 = f00, f20 = f00, f21 = f00, f30 = f00, \
+               f31 = f00;                                                                                   \
+        for (long e = 0; e < nbu; e++) {                                                                    \
+            const long wo = (e / 8) * 256 + (e % 8) * 4;                                                    \
+            Q4G_INIT(0) Q4G_INIT(1) Q4G_INIT(2) Q4G_INIT(3)                                                 \
+            for (int s = 0; s < 8; s++) {                                                                   \
+                const long so = (s / 4) * 128 + (s % 4) * 32;                                               \
+                const __m512i x0 = _mm512_loadu_si512(xt0 + (e * 8 + s) * 64);                             \
+                const __m512i x1 = M > 1 ? _mm512_loadu_si512(xt1 + (e * 8 + s) * 64) : x0;                 \
+                Q4G_STEP(DOT, 0) Q4G_STEP(DOT, 1) Q4G_STEP(DOT, 2) Q4G_STEP(DOT, 3)                                       \
+            }                                                                                               \
+            const __m512 s0 = _mm512_loadu_ps(xs0 + e * 16);                                                \
+            const __m512 s1 = M > 1 ? _mm512_loadu_ps(xs1 + e * 16) : s0;                                   \
+            Q4G_SCALE(0) Q4G_SCALE(1) Q4G_SCALE(2) Q4G_SCALE(3)                                             \
+        }                                                                                                   \
+        alignas(64) float out[Q4G_R][2 * Q4G_TT];                                                           \
+        _mm512_store_ps(out[0], f00), _mm512_store_ps(out[1], f10);                                         \
+        _mm512_store_ps(out[2], f20), _mm512_store_ps(out[3], f30);                                         \
+        if constexpr (M > 1) {                                                                              \
+            _mm512_store_ps(out[0] + Q4G_TT, f01), _mm512_store_ps(out[1] + Q4G_TT, f11);                   \
+            _mm512_store_ps(out[2] + Q4G_TT, f21), _mm512_store_ps(out[3] + Q4G_TT, f31);                   \
+        }                                                                                                   \
+        for (int n = 0; n < nt; n++) {                                                                      \
+            float* yo = y + (t0 + n) * N + o0;                                                              \
+            if (nr == Q4G_R) _mm_storeu_ps(yo, _mm_setr_ps(out[0][n], out[1][n], out[2][n], out[3][n]));    \
+            else                                                                                            \
+                for (int r = 0; r < nr; r++) yo[r] = out[r][n];                                             \
+        }                                                                                                   \
+    }
+
+DEFINE_Q4G_TILE(q4g_tile_avx512, TGT_AVX512, q4g_dot_avx512)
+DEFINE_Q4G_TILE(q4g_tile_vnni, TGT_AVX512VNNI, q4g_dot_vnni)
+
+// One token's inputs x [cols] into tile layout: token n of the tile at xt (block e, step s at
+// xt + 512 e + 64 s + 4 n) and its block scales at xs (+ 16 e + n); past cols, zeros. The very
+// values and scales of quantize_q4_input (the same float operations, rounding to nearest even as
+// nearbyint does), as u8 q + 128.
+TGT_AVX512 void q4g_quantize_token(const float* x, long cols, long nblk, int n, uint8_t* xt, float* xs) {
+    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127), off = _mm512_set1_epi32(128);
+    alignas(64) uint8_t q[32];
+    for (long e = 0; e < nblk; e++) {
+        const long k0 = e * 32, m = std::clamp(cols - k0, 0L, 32L);
+        const __mmask16 m0 = __mmask16(m >= 16 ? 0xffff : (1u << m) - 1);
+        const __mmask16 m1 = __mmask16(m >= 32 ? 0xffff : m <= 16 ? 0 : (1u << (m - 16)) - 1);
+        const __m512 v0 = _mm512_maskz_loadu_ps(m0, x + k0), v1 = _mm512_maskz_loadu_ps(m1, x + k0 + 16);
+        const __m512 a0 = _mm512_and_ps(v0, absmask), a1 = _mm512_and_ps(v1, absmask);
+        const __m512 flt_max = _mm512_set1_ps(FLT_MAX);
+        const bool finite = _mm512_cmp_ps_mask(a0, flt_max, _CMP_LE_OQ) == 0xffff &&
+                            _mm512_cmp_ps_mask(a1, flt_max, _CMP_LE_OQ) == 0xffff;
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1));
+        float sc = amax / 127.0f;
+        const bool zero = !finite || sc < 1e-30f;
+        if (!finite) sc = std::numeric_limits<float>::quiet_NaN();
+        else if (zero) sc = 0.0f;
+        xs[e * 16 + n] = sc;
+        uint8_t* dst = xt + e * 512 + n * 4;
+        if (zero) {
+            for (int st = 0; st < 8; st++) std::memset(dst + st * 64, 128, 4);
+            continue;
+        }
+        const __m512 inv = _mm512_set1_ps(1.0f / sc);
+        const __m512i q0 = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(
+                               _mm512_cvtps_epi32(_mm512_mul_ps(v0, inv)), lo), hi), off);
+        const __m512i q1 = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(
+                               _mm512_cvtps_epi32(_mm512_mul_ps(v1, inv)), lo), hi), off);
+        _mm_store_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtepi32_epi8(q0));
+        _mm_store_si128(reinterpret_cast<__m128i*>(q + 16), _mm512_cvtepi32_epi8(q1));
+        for (int st = 0; st < 8; st++) std::memcpy(dst + st * 64, q + 4 * st, 4);
+    }
+}
+
+// Every token quantised (as for the GEMV) into 16-token tiles; the last tile's missing tokens are
+// zeros (scale 0).
+void q4g_quantize(long T, long K, const float* x) {
+    const long kp = q4_padded(K), nblk = kp / 32, tiles = (T + Q4G_TT - 1) / Q4G_TT;
+    if (long(g_q4gx.size()) < tiles * nblk * 512) g_q4gx.resize(size_t(tiles * nblk * 512));
+    if (long(g_q4gs.size()) < tiles * nblk * 16) g_q4gs.resize(size_t(tiles * nblk * 16));
+    std::atomic<long> next{0};
+    auto job = [&](int, int) {
+        // a tile a work item: tokens of one tile share cache lines
+        for (long tile; (tile = next.fetch_add(1, std::memory_order_relaxed)) < tiles;)
+            for (long t = tile * Q4G_TT; t < (tile + 1) * Q4G_TT; t++)
+                q4g_quantize_token(t < T ? x + t * K : x, t < T ? K : 0, nblk, int(t % Q4G_TT), g_q4gx.data() + tile * nblk * 512,
+                                   g_q4gs.data() + tile * nblk * 16);
+    };
+    parallel(job);
+}
+
+void q4g_gemm(int isa, long T, long K, long N, const float* x, const uint8_t* W, const uint16_t* bs, float* y) {
+    const long kp = q4_padded(K), nblk = kp / 32, nbu = (K + 31) / 32;
+    q4g_quantize(T, K, x);
+    const int nth = pool().size();
+    if (long(g_q4gp.size()) < nth) g_q4gp.resize(size_t(nth));
+    // Items: (chunk of tokens, panel of rows), chunk-major: a chunk's inputs (~256 KiB) stay in
+    // cache while the threads run every panel against them.
+    const long step = 2 * Q4G_TT;
+    const long ctok = std::max(step, (262144 / kp) / step * step);
+    const long chunks = (T + ctok - 1) / ctok, groups = (N + Q4G_ROWS - 1) / Q4G_ROWS;
+    std::atomic<long> next{0};
+    auto job = [&](int tid, int) {
+        Q4Panel& p = g_q4gp[size_t(tid)];
+        if (long(p.w.size()) < Q4G_ROWS * kp) p.w.resize(size_t(Q4G_ROWS * kp));
+        if (long(p.d.size()) < Q4G_ROWS * nblk) p.d.resize(size_t(Q4G_ROWS * nblk)), p.c.resize(size_t(Q4G_ROWS * nblk));
+        for (long i; (i = next.fetch_add(1, std::memory_order_relaxed)) < chunks * groups;) {
+            const long c = i / groups, o0 = (i % groups) * Q4G_ROWS;
+            q4g_unpack(W, bs, kp, nbu, o0, N, p);
+            const long t1 = std::min(T, (c + 1) * ctok);
+            for (long t = c * ctok; t < t1; t += step) {
+                const int nt = int(std::min(step, t1 - t));
+                for (int rp = 0; rp < Q4G_ROWS && o0 + rp < N; rp += Q4G_R) {
+                    const int nr = int(std::min<long>(Q4G_R, N - o0 - rp));
+                    if (isa == ISA_AVX512_VNNI) {
+                        if (nt > Q4G_TT) q4g_tile_vnni<2>(p, rp, kp, nbu, t, nt, y, N, o0 + rp, nr);
+                        else q4g_tile_vnni<1>(p, rp, kp, nbu, t, nt, y, N, o0 + rp, nr);
+                    } else {
+                        if (nt > Q4G_TT) q4g_tile_avx512<2>(p, rp, kp, nbu, t, nt, y, N, o0 + rp, nr);
+                        else q4g_tile_avx512<1>(p, rp, kp, nbu, t, nt, y, N, o0 + rp, nr);
+                    }
+                }
+            }
+        }
+    };
+    parallel(job);
+}
+#endif
+
 #define PICK_Q4(NAME, ni) ((ni) == 1 ? NAME<1> : (ni) == 2 ? NAME<2> : (ni) == 3 ? NAME<3> : NAME<4>)
 
 }  // namespace
@@ -219,6 +455,13 @@ API int rwkv_gemm_q4(long T, long K, long N, const float* x, const uint8_t* W, c
     if (T < 0 || K <= 0 || N < 0 || T > std::numeric_limits<int>::max()) return -1;
     if (T == 0 || N == 0) return 0;
     std::lock_guard<std::mutex> lk(g_api);
+#if RWKV_X86
+    const int isa = current_isa();
+    if (T >= Q4G_MIN_T && isa >= ISA_AVX512) {
+        q4g_gemm(isa, T, K, N, x, W, bscale, y);
+        return 0;
+    }
+#endif
     MultiGemv g;
     g.nb = int(T);
     g.add(make_mat(W, bscale, N, K, W_Q4), x, y, ACT_NONE, K, N);
