@@ -44,6 +44,16 @@ def _library() -> ctypes.CDLL:
     return _lib
 
 
+def _output(x: Tensor, n_out: int, out: Tensor | None) -> Tensor:
+    """The float32 result ``[..., n_out]`` for ``x`` ``[..., in]``: ``out`` checked, or a new tensor."""
+    shape = (*x.shape[:-1], n_out)
+    if out is None:
+        return torch.empty(shape, dtype=torch.float32)
+    if out.dtype != torch.float32 or not out.is_contiguous() or out.shape != shape:
+        raise ValueError(f"out must be a contiguous float32 tensor of shape {shape}")
+    return out
+
+
 def _rows(x: Tensor) -> Tensor:
     """``x`` as contiguous float32 rows ``[T, in]`` (a copy only when it is not already)."""
     if x.device.type != "cpu":
@@ -64,12 +74,7 @@ def gemm_int8(x: Tensor, w: Tensor, scale: Tensor, out: Tensor | None = None) ->
         raise ValueError(f"x has {x.shape[-1]} inputs per token, w {n_in}")
     if n_in > MAX_IN:
         raise ValueError(f"the int8 GEMM takes at most {MAX_IN} inputs per token, not {n_in}")
-    rows = _rows(x)
-    shape = (*x.shape[:-1], n_out)
-    if out is None:
-        out = torch.empty(shape, dtype=torch.float32)
-    elif out.dtype != torch.float32 or not out.is_contiguous() or out.shape != shape:
-        raise ValueError(f"out must be a contiguous float32 tensor of shape {shape}")
+    rows, out = _rows(x), _output(x, n_out, out)
     sync_threads()
     _library().rwkv_gemm_i8(rows.shape[0], n_in, n_out, rows.data_ptr(), w.data_ptr(), scale.data_ptr(),
                             out.data_ptr())
@@ -94,12 +99,7 @@ def gemm_q4(x: Tensor, w: Tensor, scale: Tensor, out: Tensor | None = None) -> T
         raise ValueError(f"x has {n_in} inputs per token: q4 rows of {kp // 2} bytes, not {w.shape[1]}")
     if scale.dtype != torch.float16 or not scale.is_contiguous() or scale.shape != (n_out, kp // 32):
         raise ValueError(f"scale must be a contiguous float16 tensor [{n_out}, {kp // 32}] (one per block)")
-    rows = _rows(x)
-    shape = (*x.shape[:-1], n_out)
-    if out is None:
-        out = torch.empty(shape, dtype=torch.float32)
-    elif out.dtype != torch.float32 or not out.is_contiguous() or out.shape != shape:
-        raise ValueError(f"out must be a contiguous float32 tensor of shape {shape}")
+    rows, out = _rows(x), _output(x, n_out, out)
     if rows.shape[0] == 0 or n_out == 0:
         return out
     sync_threads()

@@ -6,6 +6,7 @@ import pytest
 
 import engine
 from engine.text.sampling import SamplerSettings
+from kernels import cpu
 
 GREEDY = SamplerSettings(temperature=0.0, top_p=0.0, presence_penalty=0.0, frequency_penalty=0.0)
 
@@ -18,3 +19,15 @@ def world_model(world_ckpt):
 @pytest.fixture(scope="session")
 def world_tok():
     return engine.load_tokenizer("world")
+
+
+@pytest.fixture(params=cpu.ISAS)
+def isa(request):
+    """Each instruction set of the compiled library this CPU runs, selected for the test (the
+    others skip), the one before restored after."""
+    if request.param not in cpu.supported_isas():
+        pytest.skip(f"this CPU cannot run {request.param}")
+    before = cpu.isa()
+    assert cpu.set_isa(request.param) == request.param
+    yield request.param
+    cpu.set_isa(before)

@@ -25,19 +25,6 @@ if not cpu.available():
     pytest.skip(f"compiled CPU kernels not built here: {cpu._error}", allow_module_level=True)
 
 TOL = 1e-4
-ALL_ISAS = cpu.ISAS
-
-
-@pytest.fixture(params=ALL_ISAS)
-def isa(request):
-    if request.param not in cpu.supported_isas():
-        pytest.skip(f"this CPU cannot run {request.param}")
-    before = cpu.isa()
-    assert cpu.set_isa(request.param) == request.param
-    yield request.param
-    cpu.set_isa(before)
-
-
 @pytest.fixture(params=[1, 2], ids=lambda n: f"{n}threads")
 def threads(request):
     before = torch.get_num_threads()

@@ -24,16 +24,6 @@ from kernels.cpu.gemm import MAX_IN, gemm_int8, quantize_rows  # noqa: E402
 ROUNDING = 3 * 2.0**-24   # float(int32 sum), s_t * scale_o and their product: one rounding each
 
 
-@pytest.fixture(params=cpu.ISAS)
-def isa(request):
-    if request.param not in cpu.supported_isas():
-        pytest.skip(f"this CPU cannot run {request.param}")
-    before = cpu.isa()
-    assert cpu.set_isa(request.param) == request.param
-    yield request.param
-    cpu.set_isa(before)
-
-
 @pytest.fixture(params=[1, 2], ids=lambda n: f"{n}threads")
 def threads(request):
     before = torch.get_num_threads()

@@ -21,16 +21,6 @@ from kernels.cpu.gemm import gemm_q4, quantize_q4_input  # noqa: E402
 SIZES = [(1, 1), (3, 31), (17, 33), (5, 256), (9, 257), (33, 1000), (64, 768)]   # (out, in)
 
 
-@pytest.fixture(params=cpu.ISAS)
-def isa(request):
-    if request.param not in cpu.supported_isas():
-        pytest.skip(f"this CPU cannot run {request.param}")
-    before = cpu.isa()
-    assert cpu.set_isa(request.param) == request.param
-    yield request.param
-    cpu.set_isa(before)
-
-
 def _weights(n_out: int, n_in: int, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.randn(n_out, n_in, generator=g) * torch.rand(n_out, 1, generator=g) * 3
