@@ -206,7 +206,8 @@ class Sampler:
             fixed[token] = fixed.get(token, 0.0) + bias
         for token in settings.banned_tokens:
             fixed[token] = -math.inf
-        self._fixed = fixed
+        self._fixed_ids = np.array(sorted(fixed), dtype=np.int64)
+        self._fixed_deltas = np.array([fixed[t] for t in sorted(fixed)], dtype=np.float64)
         self._penalised = settings.presence_penalty != 0.0 or settings.frequency_penalty != 0.0
         # Generated tokens in order of first appearance: slot i holds _ids[i]; _occ[i] is its occurrence
         # divided by _scale (the decay since the start); every seen token carries the presence penalty.
@@ -302,17 +303,19 @@ class Sampler:
 
     def _changed(self) -> tuple[np.ndarray, np.ndarray]:
         """The ids whose logits the settings and the reply so far change, and what is added to each
-        (float64; ``-inf`` for a ban), ids ascending."""
+        (float64; ``-inf`` for a ban), ids ascending. NumPy over the generated tokens, no Python loop."""
         if self._changes is None:
-            changes = dict(self._fixed)
+            ids, deltas = self._fixed_ids, self._fixed_deltas
             n = len(self._slot)
             if self._penalised and n:
                 s = self.settings
+                seen = self._ids[:n]
                 penalty = s.presence_penalty + s.frequency_penalty * self._scale * self._occ[:n]
-                for token, p in zip(self._ids[:n].tolist(), penalty.tolist(), strict=True):
-                    changes[token] = changes.get(token, 0.0) - p
-            ids = np.fromiter(sorted(changes), dtype=np.int64, count=len(changes))
-            self._changes = ids, np.array([changes[i] for i in ids.tolist()], dtype=np.float64)
+                ids, where = np.unique(np.concatenate([ids, seen]), return_inverse=True)
+                summed = np.zeros(len(ids))
+                np.add.at(summed, where, np.concatenate([deltas, -penalty]))
+                deltas = summed
+            self._changes = ids, deltas
         return self._changes
 
     def _adjusted(self, x: np.ndarray, ids: np.ndarray, deltas: np.ndarray) -> np.ndarray:
