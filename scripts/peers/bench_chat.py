@@ -129,8 +129,8 @@ def play(kind: str, args: argparse.Namespace) -> list[tuple[float, int, int]]:
             stop(proc)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_model_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options both server benchmarks share: which random model, where, in which classes."""
     ap.add_argument("--shape", default="0.1b")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--models", type=Path, default=MODELS)
@@ -138,6 +138,11 @@ def main() -> None:
     ap.add_argument("--gguf-class", default="f32")
     ap.add_argument("--precision", default="fp32")
     ap.add_argument("--threads", type=int, default=2)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_model_arguments(ap)
     ap.add_argument("--turns", type=int, default=10)
     ap.add_argument("--reply-tokens", type=int, default=100)
     ap.add_argument("--servers", default="ours,ours-nocache,llama")

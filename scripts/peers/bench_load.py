@@ -33,8 +33,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_chat import WORDS, free_port, stop, wait_ready  # noqa: E402
-from peer_dirs import LLAMA, MODELS  # noqa: E402
+from bench_chat import WORDS, add_model_arguments, free_port, stop, wait_ready  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -122,13 +121,7 @@ def measure(kinds: list[str], args: argparse.Namespace, levels: list[int]) -> di
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--shape", default="0.1b")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--models", type=Path, default=MODELS)
-    ap.add_argument("--llama", type=Path, default=LLAMA)
-    ap.add_argument("--precision", default="fp32")
-    ap.add_argument("--gguf-class", default="f32")
-    ap.add_argument("--threads", type=int, default=2)
+    add_model_arguments(ap)
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--concurrency", default="1,2,4,8,16")
     ap.add_argument("--servers", default="ours,llama")
