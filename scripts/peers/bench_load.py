@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import statistics
 import subprocess
 import sys
@@ -38,8 +39,11 @@ from bench_chat import WORDS, add_model_arguments, free_port, stop, wait_ready  
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def prompt(i: int) -> str:
-    return "Tell me about the " + " ".join(WORDS[(i * 7 + k * 11) % len(WORDS)] for k in range(24)) + "."
+def prompt(seed: int) -> str:
+    """A prompt of its own for every request of a run: llama-server keeps each slot's last prompt and
+    would read a repeated one from that cache in the next round, which ours (``--state-cache-mb 0``)
+    doesn't, so repeating prompts across rounds measured its cache, not its prompt processing."""
+    return "Tell me about the " + " ".join(random.Random(seed).choices(WORDS, k=24)) + "."
 
 
 def start(kind: str, args: argparse.Namespace, n: int, port: int, data: Path) -> subprocess.Popen:
@@ -56,9 +60,10 @@ def start(kind: str, args: argparse.Namespace, n: int, port: int, data: Path) ->
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-async def one(client: httpx.AsyncClient, base: str, i: int, tokens: int, model: str) -> tuple[float, float, float, int]:
+async def one(client: httpx.AsyncClient, base: str, seed: int, tokens: int,
+              model: str) -> tuple[float, float, float, int]:
     """(start, first token, end, tokens) of one streamed completion."""
-    body = {"model": model, "prompt": prompt(i), "max_tokens": tokens, "temperature": 0, "stream": True,
+    body = {"model": model, "prompt": prompt(seed), "max_tokens": tokens, "temperature": 0, "stream": True,
             "logit_bias": {"0": -100}, "stream_options": {"include_usage": True}}
     t0 = time.perf_counter()
     first, pieces, usage = None, 0, {}
@@ -76,12 +81,12 @@ async def one(client: httpx.AsyncClient, base: str, i: int, tokens: int, model: 
     return t0, first or time.perf_counter(), time.perf_counter(), usage.get("completion_tokens") or pieces
 
 
-async def load(base: str, n: int, tokens: int) -> dict:
+async def load(base: str, n: int, tokens: int, first_seed: int) -> dict:
     limits = httpx.Limits(max_connections=n + 4, max_keepalive_connections=n + 4)
     async with httpx.AsyncClient(limits=limits) as client:
         model = (await client.get(f"{base}/v1/models")).json()["data"][0]["id"]
-        await asyncio.gather(*(one(client, base, 900 + i, 8, model) for i in range(n)))   # warm up at N
-        runs = await asyncio.gather(*(one(client, base, i, tokens, model) for i in range(n)))
+        await asyncio.gather(*(one(client, base, first_seed + i, 8, model) for i in range(n)))   # warm up at N
+        runs = await asyncio.gather(*(one(client, base, first_seed + n + i, tokens, model) for i in range(n)))
     begin, end = min(r[0] for r in runs), max(r[2] for r in runs)
     total = sum(r[3] for r in runs)
     return {"aggregate": total / (end - begin),
@@ -106,7 +111,8 @@ def measure(kinds: list[str], args: argparse.Namespace, levels: list[int]) -> di
                 runs: dict[str, list[dict]] = {k: [] for k in kinds}
                 for r in range(args.rounds):
                     for kind in (kinds if r % 2 == 0 else kinds[::-1]):
-                        runs[kind].append(asyncio.run(load(bases[kind], n, args.tokens)))
+                        seed = (2 * r + 1) * 1000 * n   # fresh prompts each round, the same for both
+                        runs[kind].append(asyncio.run(load(bases[kind], n, args.tokens, seed)))
                         print(f"{kind} N={n} round {r}: {runs[kind][-1]}", file=sys.stderr, flush=True)
             finally:
                 for proc in procs.values():
