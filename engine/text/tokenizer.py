@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
@@ -367,18 +368,19 @@ def _load_hugging_face(path: Path) -> Tokenizer:
     return _HuggingFaceTokenizer(path, inner)
 
 
-def load_tokenizer(name_or_path: str = "world") -> Tokenizer:
+def load_tokenizer(name_or_path: str | os.PathLike = "world") -> Tokenizer:
     """The tokenizer called ``name_or_path``, built once per process.
 
     ``"world"`` (or ``"rwkv_vocab_v20230424"``, the name ChatRWKV uses) is the bundled RWKV World
     vocabulary, ``"20b"`` (or ``"pile"``) the bundled GPT-NeoX-20B tokenizer of RWKV-4 Pile and
-    Raven models; anything else is a path to a ``tokenizer.json`` file or to a folder holding one.
+    Raven models; anything else (and any ``os.PathLike``) is a path to a ``tokenizer.json`` file or
+    to a folder holding one.
     """
-    if name_or_path.lower() in _WORLD_NAMES:
+    if isinstance(name_or_path, str) and name_or_path.lower() in _WORLD_NAMES:
         return _load_world()
-    if name_or_path.lower() in _PILE_NAMES:
+    if isinstance(name_or_path, str) and name_or_path.lower() in _PILE_NAMES:
         return _load_pile()
-    path = Path(name_or_path).expanduser()
+    path = Path(name_or_path).expanduser()   # a Path is always a path, even one called "world"
     if path.is_dir():
         path = path / "tokenizer.json"
     if not path.is_file():

@@ -292,6 +292,15 @@ def test_hf_byte_level_round_trips_and_matches_the_library(byte_level_path: Path
         assert b"".join(map(tokenizer.token_bytes, ids)) == text.encode("utf-8")
 
 
+def test_a_path_object_names_a_file_even_when_it_is_called_world(byte_level_path: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_tokenizer(byte_level_path) is load_tokenizer(str(byte_level_path))
+    assert load_tokenizer(byte_level_path.parent).vocab_size == load_tokenizer(str(byte_level_path)).vocab_size
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(TokenizerError, match="no file at"):
+        load_tokenizer(Path("world"))
+
+
 def test_hf_byte_level_streams_whole_characters(byte_level_path: Path) -> None:
     tokenizer = load_tokenizer(str(byte_level_path))
     text = "🦀 Ελλάδα " + HF_SENTENCES[2]
