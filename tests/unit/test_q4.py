@@ -202,7 +202,7 @@ def test_avx2_gemm_int16_sums_at_their_bound(avx2):
     ref, terms = _reference(p, x)
     assert _within(y, ref, terms)
     assert torch.allclose(y[:2, :2], torch.tensor([[512.0, -512.0], [-512.0, 512.0]]), rtol=1e-5)
-    dense = x @ dequantize_q4_rows(p, 0, n_out).t()   # +-1 in, +-1 out: 7/8 where a block mixes signs
+    dense = x @ dequantize_q4_rows(p, 0, n_out).t()   # a block of mixed signs keeps one sign at 7/8 (q: -8..7)
     assert ((y - dense).abs() <= 0.01 * terms.float() + 1e-3).all()
 
 
