@@ -85,11 +85,12 @@ def gemm_q4(x: Tensor, w: Tensor, scale: Tensor, out: Tensor | None = None) -> T
     """``x @ W^T`` for ``x`` ``[..., in]`` (float) and ``W`` q4 (``w`` uint8 ``[out, q4_padded(in) // 2]``,
     ``scale`` fp16 ``[out, q4_padded(in) // 32]``; ``engine/models/packed.py``): each token's inputs are
     quantised per block of 32 to int8 and multiplied as integers with the 4-bit blocks
-    (``src/gemv_q4.cpp``): from 16 tokens on AVX-512 a blocked GEMM (16 tokens per vector, 4 rows x 32
-    tokens a register tile), whose rows have the decode GEMV's exact block sums, accumulated over blocks
-    in another order (within a few float32 roundings of the terms' magnitudes, ~1e-7 of them); fewer
-    tokens, or AVX2 / portable code, the batched GEMV, up to four tokens sharing each weight load,
-    whose rows equal the decode GEMV's bit for bit. ``out`` as for :func:`gemm_int8`."""
+    (``src/gemv_q4.cpp``): from 16 tokens on AVX-512 and AVX2 a blocked GEMM (AVX-512: 16 tokens per
+    vector, 4 rows x 32 tokens a register tile; AVX2: 8 per vector, 4 rows x 16 tokens, the same bits),
+    whose rows have the decode GEMV's exact block sums, accumulated over blocks in another order
+    (within a few float32 roundings of the terms' magnitudes, ~1e-7 of them); fewer tokens, or portable
+    code, the batched GEMV, up to four tokens sharing each weight load, whose rows equal the decode
+    GEMV's bit for bit. ``out`` as for :func:`gemm_int8`."""
     n_in = x.shape[-1]
     kp = q4_padded(n_in)
     if w.dtype != torch.uint8 or w.dim() != 2 or not w.is_contiguous() or w.device.type != "cpu":

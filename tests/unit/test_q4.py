@@ -1,9 +1,9 @@
 """The q4 format (engine/models/packed.py) and its compiled products (kernels/cpu/src/gemv_q4.cpp) on
 every instruction set this machine runs: the quantiser's error bound and layout, the decode GEMV
 against a float64 evaluation of the same quantised math (the block sums are exact integers, so only
-float roundings remain), the prompt product (the GEMM from 16 tokens on AVX-512: within the same
-bound; shorter prompts: the GEMV's rows bit for bit), odd sizes (padding), chained calls, non-finite
-inputs and refused arguments."""
+float roundings remain), the prompt product (the GEMM from 16 tokens on AVX2 and AVX-512: within the
+same bound, the two the same bits; shorter prompts: the GEMV's rows bit for bit), odd sizes (padding),
+chained calls, non-finite inputs, extreme and zero blocks, and refused arguments."""
 
 from __future__ import annotations
 
@@ -103,9 +103,9 @@ def test_gemv_equals_the_quantised_math(isa, n_out, n_in):
 
 @pytest.mark.parametrize("n_out,n_in", SIZES)
 def test_prompt_rows_are_the_quantised_math_and_short_prompts_the_decode_rows(isa, n_out, n_in):
-    """Prompts of 16 tokens and more run the prompt GEMM on AVX-512 (the GEMV's block sums, accumulated
-    over blocks in another order): within the GEMV's bound of the float64 evaluation. Fewer tokens
-    (and every prompt on AVX2 and portable code) run the batched GEMV: the decode rows, bit for bit."""
+    """Prompts of 16 tokens and more run the prompt GEMM on AVX2 and AVX-512 (the GEMV's block sums,
+    accumulated over blocks in another order): within the GEMV's bound of the float64 evaluation. Fewer
+    tokens (and every prompt in portable code) run the batched GEMV: the decode rows, bit for bit."""
     p = quantize_q4(_weights(n_out, n_in, seed=7))
     g = torch.Generator().manual_seed(n_in)
     # chained: buffers grow, then are reused; 16..70: the GEMM's whole and partial tiles of tokens
@@ -117,10 +117,121 @@ def test_prompt_rows_are_the_quantised_math_and_short_prompts_the_decode_rows(is
         assert ((y.double() - ref).abs() <= 1e-6 * terms + 1e-30).all(), (T, (y.double() - ref).abs().max())
         for t in range(T):
             row = cpu.gemv(p.w, x[t].contiguous(), torch.empty(n_out), p.scale)
-            if T < 16 or isa in ("scalar", "avx2"):
+            if T < 16 or isa == "scalar":
                 assert torch.equal(y[t], row), (T, t)
             else:
                 assert ((y[t].double() - row.double()).abs() <= 2e-6 * terms[t] + 1e-30).all(), (T, t)
+
+
+@pytest.fixture
+def avx2():
+    """The AVX2 paths forced (the one before restored after), or a skip on a CPU without AVX2."""
+    if "avx2" not in cpu.supported_isas():
+        pytest.skip("this CPU cannot run avx2")
+    before = cpu.isa()
+    cpu.set_isa("avx2")
+    yield
+    cpu.set_isa(before)
+
+
+def _within(y: torch.Tensor, ref: torch.Tensor, terms: torch.Tensor, k: float = 1e-6) -> bool:
+    """y within k float32-ish roundings of the terms' magnitudes of the float64 ref (NaN where ref is)."""
+    ok = (y.double() - ref).abs() <= k * terms + 1e-30
+    return bool((ok | (y.isnan() & ref.isnan())).all())
+
+
+def _gemv_rows(x: torch.Tensor, p: Packed) -> torch.Tensor:
+    """The batched GEMV's rows (prompts of fewer than 16 tokens): the decode GEMV's, bit for bit."""
+    return torch.cat([gemm_q4(x[i:i + 8], p.w, p.scale) for i in range(0, x.shape[0], 8)])
+
+
+AVX2_SIZES = [(37, 256), (61, 768), (19, 1000), (131, 3000), (6, 4096)]   # N never a whole panel or tile
+
+
+@pytest.mark.parametrize("n_out,n_in", AVX2_SIZES)
+def test_avx2_gemm_is_the_quantised_math_and_close_to_the_gemv(avx2, n_out, n_in):
+    """The AVX2 prompt GEMM (from 16 tokens: int16 sums of vpmaddubsw per block, exact) within the
+    GEMV's bound of the float64 evaluation, and within twice that of the AVX2 GEMV's rows; chained
+    calls of whole and partial 16-token tiles (16..70), and a long prompt (several chunks of tokens)."""
+    p = quantize_q4(_weights(n_out, n_in, seed=n_out))
+    g = torch.Generator().manual_seed(n_in)
+    Ts = (16, 17, 23, 24, 25, 31, 32, 33, 47, 64, 70, 16) + ((601,) if n_in in (768, 3000) else ())
+    for T in Ts:
+        x = torch.randn(T, n_in, generator=g) * torch.rand(T, 1, generator=g) * 4
+        y = gemm_q4(x, p.w, p.scale)
+        ref, terms = _reference(p, x)
+        assert _within(y, ref, terms), (T, (y.double() - ref).abs().max())
+        assert _within(y, _gemv_rows(x, p).double(), terms, 2e-6), T
+
+
+@pytest.mark.skipif("avx512" not in cpu.supported_isas(), reason="this CPU has no AVX-512")
+@pytest.mark.parametrize("n_out,n_in", [(37, 256), (131, 3000)])
+def test_avx2_gemm_gives_the_avx512_gemms_bits(n_out, n_in):
+    """The same integers and the same float operations in the same order: equal, not close."""
+    p = quantize_q4(_weights(n_out, n_in, seed=2))
+    x = torch.randn(90, n_in, generator=torch.Generator().manual_seed(3))
+    x[5, 40:70] = 0.0                                            # a zero block
+    before = cpu.isa()
+    try:
+        outs = {}
+        for name in ("avx2", "avx512", "avx512vnni"):
+            if name in cpu.supported_isas():
+                cpu.set_isa(name)
+                outs[name] = [gemm_q4(x[:T], p.w, p.scale) for T in (16, 25, 90)]
+    finally:
+        cpu.set_isa(before)
+    for name, ys in outs.items():
+        assert all(torch.equal(a, b) for a, b in zip(ys, outs["avx2"], strict=True)), name
+
+
+def test_avx2_gemm_int16_sums_at_their_bound(avx2):
+    """Blocks of inputs all +-1 (int8 +-127: u8 255 or 1) against weight blocks all +-1 (q -8, or -8 and
+    7 mixed): each step's int16 pair sums at +-4080 and a block's 8 steps at +-32640, the most
+    vpmaddubsw's int16 sums reach. Exact integers, so the float64 bound holds and every output is
+    the exact count where signs agree."""
+    n_in, n_out, T = 512, 21, 32
+    g = torch.Generator().manual_seed(4)
+    w = torch.ones(n_out, n_in)
+    w[1] = -1.0
+    w[2:] = torch.randint(0, 2, (n_out - 2, n_in), generator=g).float() * 2 - 1
+    x = torch.ones(T, n_in)
+    x[1] = -1.0
+    x[2:] = torch.randint(0, 2, (T - 2, n_in), generator=g).float() * 2 - 1
+    p = quantize_q4(w)
+    y = gemm_q4(x, p.w, p.scale)
+    ref, terms = _reference(p, x)
+    assert _within(y, ref, terms)
+    assert torch.allclose(y[:2, :2], torch.tensor([[512.0, -512.0], [-512.0, 512.0]]), rtol=1e-5)
+    dense = x @ dequantize_q4_rows(p, 0, n_out).t()   # a block of mixed signs keeps one sign at 7/8 (q: -8..7)
+    assert ((y - dense).abs() <= 0.01 * terms.float() + 1e-3).all()
+
+
+def test_avx2_gemm_blocks_of_every_scale_zero_and_non_finite(avx2):
+    """Weight blocks with scales from fp16 subnormals to ~1e3 and all-zero ones; input blocks from
+    1e-25 to 1e25, all zero, below the quantiser's floor (scale < 1e-30: read as zero), and with an inf
+    or a NaN (that token's outputs NaN, every other token's untouched)."""
+    n_out, n_in, T = 45, 1300, 40
+    g = torch.Generator().manual_seed(5)
+    nb = (n_in + 31) // 32
+    wscale = 10.0 ** torch.randint(-6, 4, (n_out, nb), generator=g).float()
+    wscale[torch.rand(n_out, nb, generator=g) < 0.1] = 0.0               # zero blocks
+    w = torch.randn(n_out, nb * 32, generator=g) * wscale.repeat_interleave(32, dim=1)
+    p = quantize_q4(w[:, :n_in].contiguous())
+    assert (p.scale == 0).any() and (p.scale.float().abs() < 6.2e-5).any()     # zero and subnormal fp16
+    xscale = 10.0 ** torch.randint(-25, 26, (T, nb), generator=g).float()
+    xscale[torch.rand(T, nb, generator=g) < 0.1] = 0.0
+    xscale[3, 7] = 1e-33                                                # quantised as zeros
+    x = (torch.randn(T, nb * 32, generator=g) * xscale.repeat_interleave(32, dim=1))[:, :n_in].contiguous()
+    x[17, 100] = float("nan")
+    x[30, 1299] = float("inf")                                          # the last, partial block
+    y = gemm_q4(x, p.w, p.scale)
+    ref, terms = _reference(p, x)
+    assert y[17].isnan().all() and y[30].isnan().all()
+    finite = [t for t in range(T) if t not in (17, 30)]
+    assert torch.isfinite(y[finite]).all()
+    assert _within(y[finite], ref[finite], terms[finite])
+    assert torch.equal(y[finite], gemm_q4(x[finite], p.w, p.scale))     # a NaN token spoils only its row
+    assert _within(y[finite], _gemv_rows(x[finite], p).double(), terms[finite], 2e-6)
 
 
 def test_prompt_product_takes_any_leading_shape_and_an_out_buffer():

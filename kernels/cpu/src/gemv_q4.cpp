@@ -18,7 +18,8 @@
 // 32767), the +8 of the stored weights is taken off with -8 * the block's input sum, and the block
 // scaled by d * x_scale into float accumulators. Decode (one input), batched decode and prompts (up
 // to GEMV_MAX_NI inputs sharing each weight load) run one template, so every input's sums are
-// formed in the same order whatever the batch: batched rows are bit-identical to single ones.
+// formed in the same order whatever the batch: batched rows are bit-identical to single ones. Prompts
+// of Q4G_MIN_T tokens or more run the prompt GEMM below instead (AVX2 and AVX-512).
 
 #include "core.h"
 
@@ -196,19 +197,22 @@ DEFINE_Q4_AVX512(gemv_q4_vnni, TGT_AVX512VNNI, dot_u8s8_vnni)
 #endif
 
 // ---------------------------------------------------------------------------------------------
-// Prompt GEMM (AVX-512, T >= Q4G_MIN_T tokens): tokens in the vector lanes, 16 per vector. The
-// inputs are quantised as for the GEMV (quantize_q4_input: the same int8 values q and block scales)
-// and regrouped per 16 tokens as u8 (q + 128): xt [tile][block e][step s][token n][4 bytes] (64 bytes
-// a step), scales xs [tile][e][16]. A panel of Q4G_R weight rows is unpacked to one s8 a value (q - 8;
-// per group, the low nibbles where they were, then the high ones: the 4 values of block i, step s at
-// 128 (s / 4) + 32 (s % 4) + 4 i), with float block scales and, per block, -128 * its value sum (the
-// +128 of the inputs taken off). Each step is one dot-product instruction whose s8 operand is a row's
-// 4 values of the block broadcast from memory, against 16 tokens' 4 inputs: a block's exact int32
-// sum ends in each token's lane (the GEMV's integer, from another order of exact integer adds) and is
-// scaled once per block by d * x_scale. Q4G_R rows x Q4G_M vectors of tokens share every load. Only
-// the float accumulation over blocks runs in another order than the GEMV's, so a prompt row differs
-// from the decode row by float32 roundings of the sum of the terms' magnitudes.
+// Prompt GEMM (AVX-512 and AVX2, T >= Q4G_MIN_T tokens): tokens in the vector lanes, 16 per vector
+// (AVX2: two vectors of 8, see q4g_tile_avx2). The inputs are quantised as for the GEMV
+// (quantize_q4_input: the same int8 values q and block scales) and regrouped per 16 tokens as u8
+// (q + 128): xt [tile][block e][step s][token n][4 bytes] (64 bytes a step), scales xs [tile][e][16]. A
+// panel of Q4G_R weight rows is unpacked to one s8 a value (q - 8; per group, the low nibbles where
+// they were, then the high ones: the 4 values of block i, step s at 128 (s / 4) + 32 (s % 4) + 4 i),
+// with float block scales and, per block, -128 * its value sum (the +128 of the inputs taken off). Each
+// step is one dot-product instruction whose s8 operand is a row's 4 values of the block broadcast from
+// memory, against 16 tokens' 4 inputs: a block's exact int32 sum ends in each token's lane (the GEMV's
+// integer, from another order of exact integer adds) and is scaled once per block by d * x_scale. Q4G_R
+// rows x 2 vectors of tokens share every load. Only the float accumulation over blocks runs in another
+// order than the GEMV's, so a prompt row differs from the decode row by float32 roundings of the sum of
+// the terms' magnitudes.
 #if RWKV_X86
+// Q4G_MIN_T: from here on the GEMM beats the batched GEMV (measured forcing AVX2 on Zen 4, the 0.1B
+// model's matrices, one thread: about even at 12 tokens, 1.2-1.6x faster at 16).
 constexpr int Q4G_R = 4, Q4G_P = 4, Q4G_ROWS = Q4G_R * Q4G_P, Q4G_TT = 16, Q4G_MIN_T = 16;
 
 std::vector<uint8_t> g_q4gx;
@@ -254,6 +258,43 @@ TGT_AVX512 void q4g_unpack(const uint8_t* W, const uint16_t* bs, long kp, long n
             // sum of (u - 8) over the 32 values, times -128 (the inputs' +128)
             _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + g * 8),
                                 _mm256_mullo_epi32(_mm256_sub_epi32(s8, _mm256_set1_epi32(256)), _mm256_set1_epi32(-128)));
+            _mm256_storeu_ps(d + g * 8, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ws + g * 8))));
+        }
+    }
+}
+
+// The same panel with 256-bit vectors: a chunk of a group at a time.
+TGT_AVX2 void q4g_unpack_avx2(const uint8_t* W, const uint16_t* bs, long kp, long nbu, long o0, long n_rows,
+                              Q4Panel& p) {
+    const long nblk = kp / 32, ngu = (nbu + 7) / 8;
+    const __m256i low4 = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    for (int r = 0; r < Q4G_ROWS; r++) {
+        int8_t* u = p.w.data() + r * kp;
+        float* d = p.d.data() + r * nblk;
+        int32_t* c = p.c.data() + r * nblk;
+        if (o0 + r >= n_rows) {
+            std::memset(u, 0, size_t(ngu * Q4_GROUP));
+            std::fill(d, d + ngu * 8, 0.0f);
+            std::fill(c, c + ngu * 8, 0);
+            continue;
+        }
+        const uint8_t* w = W + (o0 + r) * (kp / 2);
+        const uint16_t* ws = bs + (o0 + r) * nblk;
+        for (long g = 0; g < ngu; g++) {
+            __m256i sum = _mm256_setzero_si256();  // the stored values per byte position: <= 8 * 15
+            for (int ch = 0; ch < 4; ch++) {
+                const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + g * 128 + 32 * ch));
+                const __m256i lo = _mm256_and_si256(a, low4), hi = _mm256_and_si256(_mm256_srli_epi16(a, 4), low4);
+                __m256i* dst = reinterpret_cast<__m256i*>(u + g * 256 + 32 * ch);
+                _mm256_storeu_si256(dst, _mm256_sub_epi8(lo, eight));
+                _mm256_storeu_si256(dst + 4, _mm256_sub_epi8(hi, eight));  // 128 bytes on
+                sum = _mm256_add_epi8(sum, _mm256_add_epi8(lo, hi));
+            }
+            const __m256i s8 = _mm256_madd_epi16(_mm256_maddubs_epi16(sum, ones8), ones16);  // lane i: block i
+            const __m256i corr = _mm256_mullo_epi32(_mm256_sub_epi32(s8, _mm256_set1_epi32(256)),
+                                                    _mm256_set1_epi32(-128));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + g * 8), corr);
             _mm256_storeu_ps(d + g * 8, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ws + g * 8))));
         }
     }
@@ -337,6 +378,83 @@ inline int32_t q4g_load4(const int8_t* p) {
 DEFINE_Q4G_TILE(q4g_tile_avx512, TGT_AVX512, q4g_dot_avx512)
 DEFINE_Q4G_TILE(q4g_tile_vnni, TGT_AVX512VNNI, q4g_dot_vnni)
 
+// AVX2 (no vpdpbusd): 8 tokens a vector, the two halves of a tile's 64-byte step. Each step is
+// vpmaddubsw (u8 inputs x s8 weights -> int16 sums of pairs), added up over the block's 8 steps in
+// int16 (|sum| <= 8 * 2 * 255 * 8 = 32640: no saturation), then vpmaddwd with ones to the block's
+// int32 per token, plus the row's correction: the AVX-512 tiles' integers, followed by the same
+// float operations in the same order, so the AVX2 GEMM's rows equal theirs bit for bit.
+// a + p in int16 through an empty asm: without it GCC 12 reassociates a block's 8 adds into a tree
+// over all its products and spills them to the stack.
+TGT_AVX2 __attribute__((always_inline)) inline __m256i q4a_add(__m256i a, __m256i p) {
+    a = _mm256_add_epi16(a, p);
+#if defined(__GNUC__)
+    asm("" : "+x"(a));
+#endif
+    return a;
+}
+// Row r of the tile: named accumulators, int16 a (one block) and float f (all blocks), as above.
+#define Q4A_INIT(r)                                                                                         \
+    const int8_t* wr##r = p.w.data() + (rp + r) * kp + wo;                                                  \
+    [[maybe_unused]] __m256i a##r##0 = zero, a##r##1 = zero;
+#define Q4A_STEP(r)                                                                                         \
+    {                                                                                                       \
+        const __m256i wb = _mm256_set1_epi32(q4g_load4(wr##r + so));                                        \
+        a##r##0 = q4a_add(a##r##0, _mm256_maddubs_epi16(x0, wb));                                           \
+        if constexpr (M > 1) a##r##1 = q4a_add(a##r##1, _mm256_maddubs_epi16(x1, wb));                      \
+    }
+#define Q4A_SCALE(r)                                                                                        \
+    {                                                                                                       \
+        const size_t at = size_t((rp + r) * nblk + e);                                                      \
+        const __m256i c = _mm256_set1_epi32(p.c[at]);                                                       \
+        const __m256 d = _mm256_set1_ps(p.d[at]);                                                           \
+        f##r##0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_madd_epi16(a##r##0, ones), c)), \
+                                  _mm256_mul_ps(d, s0), f##r##0);                                           \
+        if constexpr (M > 1)                                                                                \
+            f##r##1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_madd_epi16(a##r##1, ones), c)), \
+                                      _mm256_mul_ps(d, s1), f##r##1);                                       \
+    }
+#define Q4A_OUT(r)                                                                                          \
+    {                                                                                                       \
+        _mm256_store_ps(out[r], f##r##0);                                                                   \
+        if constexpr (M > 1) _mm256_store_ps(out[r] + 8, f##r##1);                                          \
+    }
+#define Q4A_ROWS(X) X(0) X(1) X(2) X(3)
+
+// As the AVX-512 tiles: y[(t0 + n) * N + o0 + r] for r < nr, n < nt, M (1 or 2) vectors of 8 tokens
+// from the start of tile t0 / 16.
+template <int M>
+TGT_AVX2 void q4g_tile_avx2(const Q4Panel& p, int rp, long kp, long nbu, long t0, int nt, float* y, long N, long o0,
+                            int nr) {
+    const long nblk = kp / 32, tile = t0 / Q4G_TT;
+    const uint8_t* xt = g_q4gx.data() + tile * nblk * 512;
+    const float* xs = g_q4gs.data() + tile * nblk * 16;
+    const __m256i zero = _mm256_setzero_si256(), ones = _mm256_set1_epi16(1);
+    __m256 f00 = _mm256_setzero_ps(), f01 = f00, f10 = f00, f11 = f00, f20 = f00, f21 = f00, f30 = f00, f31 = f00;
+    for (long e = 0; e < nbu; e++) {
+        const long wo = (e / 8) * 256 + (e % 8) * 4;
+        Q4A_ROWS(Q4A_INIT)
+        PRAGMA(GCC unroll 8)
+        for (int s = 0; s < 8; s++) {
+            const long so = (s / 4) * 128 + (s % 4) * 32;
+            const uint8_t* xe = xt + (e * 8 + s) * 64;
+            const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xe));
+            const __m256i x1 = M > 1 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xe + 32)) : x0;
+            Q4A_ROWS(Q4A_STEP)
+        }
+        const __m256 s0 = _mm256_loadu_ps(xs + e * 16);
+        const __m256 s1 = M > 1 ? _mm256_loadu_ps(xs + e * 16 + 8) : s0;
+        Q4A_ROWS(Q4A_SCALE)
+    }
+    alignas(32) float out[Q4G_R][Q4G_TT];
+    Q4A_ROWS(Q4A_OUT)
+    for (int n = 0; n < nt; n++) {
+        float* yo = y + (t0 + n) * N + o0;
+        if (nr == Q4G_R) _mm_storeu_ps(yo, _mm_setr_ps(out[0][n], out[1][n], out[2][n], out[3][n]));
+        else
+            for (int r = 0; r < nr; r++) yo[r] = out[r][n];
+    }
+}
+
 // One token's inputs x [cols] into tile layout: token n of the tile at xt (block e, step s at
 // xt + 512 e + 64 s + 4 n) and its block scales at xs (+ 16 e + n); past cols, zeros. The very
 // values and scales of quantize_q4_input (the same float operations, rounding to nearest even as
@@ -376,9 +494,58 @@ TGT_AVX512 void q4g_quantize_token(const float* x, long cols, long nblk, int n, 
     }
 }
 
+// The same with 256-bit vectors (AVX2 has no masked byte stores: the 32 values packed to bytes in a
+// register, then put in their steps).
+TGT_AVX2 void q4g_quantize_token_avx2(const float* x, long cols, long nblk, int n, uint8_t* xt, float* xs) {
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), flt_max = _mm256_set1_ps(FLT_MAX);
+    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127), off = _mm256_set1_epi32(128);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    // after the two packs, the 4-byte units of values 4 u .. 4 u + 3 lie in the order 0 2 4 6 1 3 5 7
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    alignas(32) uint8_t q[32];
+    for (long e = 0; e < nblk; e++) {
+        const long k0 = e * 32, m = std::clamp(cols - k0, 0L, 32L);
+        __m256 v[4];
+        bool finite = true;
+        __m256 amax8 = _mm256_setzero_ps();
+        for (int h = 0; h < 4; h++) {
+            const long left = m - 8 * h;
+            if (left >= 8) v[h] = _mm256_loadu_ps(x + k0 + 8 * h);
+            else if (left > 0)
+                v[h] = _mm256_maskload_ps(x + k0 + 8 * h, _mm256_cmpgt_epi32(_mm256_set1_epi32(int(left)), lane));
+            else v[h] = _mm256_setzero_ps();
+            const __m256 a = _mm256_and_ps(v[h], absmask);
+            finite = finite && _mm256_movemask_ps(_mm256_cmp_ps(a, flt_max, _CMP_LE_OQ)) == 0xff;
+            amax8 = _mm256_max_ps(amax8, a);
+        }
+        __m128 a4 = _mm_max_ps(_mm256_castps256_ps128(amax8), _mm256_extractf128_ps(amax8, 1));
+        a4 = _mm_max_ps(a4, _mm_movehl_ps(a4, a4));
+        const float amax = _mm_cvtss_f32(_mm_max_ss(a4, _mm_movehdup_ps(a4)));
+        float sc = amax / 127.0f;
+        const bool zero = !finite || sc < 1e-30f;
+        if (!finite) sc = std::numeric_limits<float>::quiet_NaN();
+        else if (zero) sc = 0.0f;
+        xs[e * 16 + n] = sc;
+        uint8_t* dst = xt + e * 512 + n * 4;
+        if (zero) {
+            for (int st = 0; st < 8; st++) std::memset(dst + st * 64, 128, 4);
+            continue;
+        }
+        const __m256 inv = _mm256_set1_ps(1.0f / sc);
+        __m256i qi[4];
+        for (int h = 0; h < 4; h++) {
+            const __m256i i = _mm256_cvtps_epi32(_mm256_mul_ps(v[h], inv));
+            qi[h] = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(i, lo), hi), off);
+        }
+        const __m256i b = _mm256_packus_epi16(_mm256_packus_epi32(qi[0], qi[1]), _mm256_packus_epi32(qi[2], qi[3]));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(q), _mm256_permutevar8x32_epi32(b, order));
+        for (int st = 0; st < 8; st++) std::memcpy(dst + st * 64, q + 4 * st, 4);
+    }
+}
+
 // Every token quantised (as for the GEMV) into 16-token tiles; the last tile's missing tokens are
 // zeros (scale 0).
-void q4g_quantize(long T, long K, const float* x) {
+void q4g_quantize(int isa, long T, long K, const float* x) {
     const long kp = q4_padded(K), nblk = kp / 32, tiles = (T + Q4G_TT - 1) / Q4G_TT;
     if (long(g_q4gx.size()) < tiles * nblk * 512) g_q4gx.resize(size_t(tiles * nblk * 512));
     if (long(g_q4gs.size()) < tiles * nblk * 16) g_q4gs.resize(size_t(tiles * nblk * 16));
@@ -387,20 +554,22 @@ void q4g_quantize(long T, long K, const float* x) {
         // a tile a work item: tokens of one tile share cache lines
         for (long tile; (tile = next.fetch_add(1, std::memory_order_relaxed)) < tiles;)
             for (long t = tile * Q4G_TT; t < (tile + 1) * Q4G_TT; t++)
-                q4g_quantize_token(t < T ? x + t * K : x, t < T ? K : 0, nblk, int(t % Q4G_TT), g_q4gx.data() + tile * nblk * 512,
-                                   g_q4gs.data() + tile * nblk * 16);
+                (isa >= ISA_AVX512 ? q4g_quantize_token : q4g_quantize_token_avx2)(
+                    t < T ? x + t * K : x, t < T ? K : 0, nblk, int(t % Q4G_TT), g_q4gx.data() + tile * nblk * 512,
+                    g_q4gs.data() + tile * nblk * 16);
     };
-    parallel(job);
+    if (tiles > 1) parallel(job);
+    else job(0, 1);  // one tile: not worth waking the pool (a helper may be descheduled)
 }
 
 void q4g_gemm(int isa, long T, long K, long N, const float* x, const uint8_t* W, const uint16_t* bs, float* y) {
     const long kp = q4_padded(K), nblk = kp / 32, nbu = (K + 31) / 32;
-    q4g_quantize(T, K, x);
+    q4g_quantize(isa, T, K, x);
     const int nth = pool().size();
     if (long(g_q4gp.size()) < nth) g_q4gp.resize(size_t(nth));
     // Items: (chunk of tokens, panel of rows), chunk-major: a chunk's inputs (~256 KiB) stay in
     // cache while the threads run every panel against them.
-    const long step = 2 * Q4G_TT;
+    const long step = isa >= ISA_AVX512 ? 2 * Q4G_TT : Q4G_TT;
     const long ctok = std::max(step, (262144 / kp) / step * step);
     const long chunks = (T + ctok - 1) / ctok, groups = (N + Q4G_ROWS - 1) / Q4G_ROWS;
     std::atomic<long> next{0};
@@ -410,10 +579,19 @@ void q4g_gemm(int isa, long T, long K, long N, const float* x, const uint8_t* W,
         if (long(p.d.size()) < Q4G_ROWS * nblk) p.d.resize(size_t(Q4G_ROWS * nblk)), p.c.resize(size_t(Q4G_ROWS * nblk));
         for (long i; (i = next.fetch_add(1, std::memory_order_relaxed)) < chunks * groups;) {
             const long c = i / groups, o0 = (i % groups) * Q4G_ROWS;
-            q4g_unpack(W, bs, kp, nbu, o0, N, p);
+            if (isa >= ISA_AVX512) q4g_unpack(W, bs, kp, nbu, o0, N, p);
+            else q4g_unpack_avx2(W, bs, kp, nbu, o0, N, p);
             const long t1 = std::min(T, (c + 1) * ctok);
             for (long t = c * ctok; t < t1; t += step) {
                 const int nt = int(std::min(step, t1 - t));
+                if (isa == ISA_AVX2) {
+                    for (int rp = 0; rp < Q4G_ROWS && o0 + rp < N; rp += Q4G_R) {
+                        const int nr = int(std::min<long>(Q4G_R, N - o0 - rp));
+                        if (nt > Q4G_TT / 2) q4g_tile_avx2<2>(p, rp, kp, nbu, t, nt, y, N, o0 + rp, nr);
+                        else q4g_tile_avx2<1>(p, rp, kp, nbu, t, nt, y, N, o0 + rp, nr);
+                    }
+                    continue;
+                }
                 for (int rp = 0; rp < Q4G_ROWS && o0 + rp < N; rp += Q4G_R) {
                     const int nr = int(std::min<long>(Q4G_R, N - o0 - rp));
                     if (isa == ISA_AVX512_VNNI) {
@@ -450,14 +628,15 @@ GemvQ4Fn gemv_q4_fn(int isa, int ni) {
 using namespace rwkvcpu;
 
 // y [T, N] = x [T, K] @ W^T for W q4 (nibbles [N, q4_padded(K) / 2], block scales fp16 [N, q4_blocks(K)]):
-// the batched GEMV, up to GEMV_MAX_NI tokens sharing each weight load. Returns 0, or -1 for a bad size.
+// from Q4G_MIN_T tokens on AVX2 / AVX-512 the prompt GEMM (the same bits on either), else the batched
+// GEMV, up to GEMV_MAX_NI tokens sharing each weight load. Returns 0, or -1 for a bad size.
 API int rwkv_gemm_q4(long T, long K, long N, const float* x, const uint8_t* W, const uint16_t* bscale, float* y) {
     if (T < 0 || K <= 0 || N < 0 || T > std::numeric_limits<int>::max()) return -1;
     if (T == 0 || N == 0) return 0;
     std::lock_guard<std::mutex> lk(g_api);
 #if RWKV_X86
     const int isa = current_isa();
-    if (T >= Q4G_MIN_T && isa >= ISA_AVX512) {
+    if (T >= Q4G_MIN_T && isa >= ISA_AVX2) {
         q4g_gemm(isa, T, K, N, x, W, bscale, y);
         return 0;
     }
