@@ -129,6 +129,32 @@ class Q4Product(IntegerProduct):
     product = "gemm_q4"
 
 
+FLOAT_GEMM_MIN_TOKENS = 8   # shorter products stay torch's (see FloatProduct)
+
+
+class FloatProduct:
+    """``x @ W`` for an fp32 :class:`Packed` on the compiled CPU path: from
+    :data:`FLOAT_GEMM_MIN_TOKENS` tokens on by the compiled float GEMM (``gemm_float``, the weights
+    repacked panel by panel as it goes), fewer by torch on a view of the same memory. No copy of ``W``
+    is made either way: the compiled decode step reads the same tensor."""
+
+    __slots__ = ("p", "wt")
+
+    def __init__(self, p: Packed):
+        self.p, self.wt = p, p.w.t()
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.p.shape
+
+    def __rmatmul__(self, x: Tensor) -> Tensor:
+        if x.dim() < 2 or x.dtype != torch.float32 or x.numel() < FLOAT_GEMM_MIN_TOKENS * x.shape[-1]:
+            return x @ self.wt
+        from kernels.cpu import gemm
+
+        return gemm.gemm_float(x, self.p.w)
+
+
 class Scratch:
     """One fp32 buffer that every :class:`ExpandedProduct` of a model shares, as big as its largest
     matrix, allocated when first needed (a model whose prompts never expand a matrix has none)."""
