@@ -146,13 +146,14 @@ def test_fp32_prompts_go_through_the_float_gemm_on_the_kept_matrices(rwkv7_path,
     assert model.kernels.name.startswith("cpu-")
     layer = model.layers[1]
     products = [v for v in (getattr(layer, n) for n in type(layer).__slots__) if isinstance(v, FloatProduct)]
-    kept = {model.weights.packed[1][r].w.data_ptr() for r in ("R", "K", "V", "O", "fK", "fV")}
+    kept = {p.w.data_ptr() for p in model.weights.packed[1].values()}
+    assert len(kept) == 14                                      # R K V O, the FFN's two, 4 LoRAs' eight
     assert {v.p.w.data_ptr() for v in products} == kept        # the decode step's own matrices, no copy
     calls = []
     real = gemm.gemm_float
     monkeypatch.setattr(gemm, "gemm_float", lambda x, w: (calls.append(tuple(x.shape)), real(x, w))[1])
     model.forward(random_tokens(packed.FLOAT_GEMM_MIN_TOKENS, 1000, seed=1))
-    assert len(calls) == 6 * model.info.n_layer
+    assert len(calls) == 14 * model.info.n_layer - 2          # layer 0 has no value LoRA
     calls.clear()
     model.forward(random_tokens(packed.FLOAT_GEMM_MIN_TOKENS - 1, 1000, seed=1))
     assert calls == []                                          # short prompts stay torch's
