@@ -22,7 +22,9 @@ Torch's code writes ``x @ W`` with ``W`` ``[in, out]``. For a matrix kept in ano
 torch computes in, ``W`` is one of the small classes below, whose ``__rmatmul__`` does the product
 without a float copy of the layer: the int8 GEMM, or one shared fp32 scratch matrix filled just
 before each product (:class:`ExpandedProduct`; bf16 where the CPU has no bf16 GEMM, and int8
-without the compiled library).
+without the compiled library). fp32 matrices that torch could read itself are a
+:class:`FloatProduct` for a model that asks for it (RWKV-7 with the compiled library): the compiled
+float GEMM for prompts of a few tokens on, torch below that.
 """
 
 from __future__ import annotations

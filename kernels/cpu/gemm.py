@@ -10,6 +10,9 @@ weights panel by panel as it goes.
 
 Error: the weights' int8 rounding (as the float path has) plus the inputs' 8-bit rounding, about
 ``(max(x, 0) - min(x, 0)) / 255 / sqrt(12)`` per input value of a token.
+
+fp32 weights have their own register-tiled float GEMM (:func:`gemm_float`, ``src/gemm_float.cpp``),
+repacking the weights panel by panel in the same way.
 """
 
 from __future__ import annotations
