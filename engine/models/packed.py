@@ -22,7 +22,9 @@ Torch's code writes ``x @ W`` with ``W`` ``[in, out]``. For a matrix kept in ano
 torch computes in, ``W`` is one of the small classes below, whose ``__rmatmul__`` does the product
 without a float copy of the layer: the int8 GEMM, or one shared fp32 scratch matrix filled just
 before each product (:class:`ExpandedProduct`; bf16 where the CPU has no bf16 GEMM, and int8
-without the compiled library).
+without the compiled library). fp32 matrices that torch could read itself are a
+:class:`FloatProduct` for a model that asks for it (RWKV-7 with the compiled library): the compiled
+float GEMM for prompts of a few tokens on, torch below that.
 """
 
 from __future__ import annotations
@@ -127,6 +129,32 @@ class Q4Product(IntegerProduct):
 
     __slots__ = ()
     product = "gemm_q4"
+
+
+FLOAT_GEMM_MIN_TOKENS = 8   # shorter products stay torch's (see FloatProduct)
+
+
+class FloatProduct:
+    """``x @ W`` for an fp32 :class:`Packed` on the compiled CPU path: from
+    :data:`FLOAT_GEMM_MIN_TOKENS` tokens on by the compiled float GEMM (``gemm_float``, the weights
+    repacked panel by panel as it goes), fewer by torch on a view of the same memory. No copy of ``W``
+    is made either way: the compiled decode step reads the same tensor."""
+
+    __slots__ = ("p", "wt")
+
+    def __init__(self, p: Packed):
+        self.p, self.wt = p, p.w.t()
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.p.shape
+
+    def __rmatmul__(self, x: Tensor) -> Tensor:
+        if x.dim() < 2 or x.dtype != torch.float32 or x.numel() < FLOAT_GEMM_MIN_TOKENS * x.shape[-1]:
+            return x @ self.wt
+        from kernels.cpu import gemm
+
+        return gemm.gemm_float(x, self.p.w)
 
 
 class Scratch:

@@ -26,6 +26,9 @@ depends on the precision and the kernels, never on the generation, and is decide
   no float copy); otherwise the
   matrix is expanded just before its GEMM into one fp32 scratch buffer the whole model shares, as
   big as its largest matrix and made at its first use (:class:`~engine.models.packed.ExpandedProduct`).
+  fp32 matrices with the library, for a model that asks (``float_products``: RWKV-7), go to the
+  compiled float GEMM from a few tokens on (:class:`~engine.models.packed.FloatProduct`, the same
+  memory; torch's matmul on the transposed view below that).
 - **The compiled decode step** gets every weight once (:meth:`Weights.make_decoder`) and runs a
   whole token per call (:meth:`Weights.decode`); logits come from a pool that never hands out a
   buffer a caller still holds.
@@ -47,7 +50,17 @@ from engine.host.hardware import bf16_gemm_fast
 from engine.models.checkpoint import Checkpoint, release_pages, trim_heap
 from engine.models.embedding import Embedding
 from engine.models.model import DTYPES, LogitsPool, ModelInfo
-from engine.models.packed import Q4, Q4_SMALL, ExpandedProduct, Int8Product, Packed, Q4Product, Scratch, pack
+from engine.models.packed import (
+    Q4,
+    Q4_SMALL,
+    ExpandedProduct,
+    FloatProduct,
+    Int8Product,
+    Packed,
+    Q4Product,
+    Scratch,
+    pack,
+)
 from engine.models.schema import LINEAR, LORA, Schema
 from engine.models.state import State
 
@@ -97,11 +110,12 @@ class Weights:
 
     After the model has built its layers: ``packed[layer][role]`` holds each matrix as the compiled
     step reads it (``[out, in]``, with int8's scales), ``head_packed`` the head; ``decoder`` is the
-    compiled step, or None when torch computes every token.
+    compiled step, or None when torch computes every token. ``float_products``: fp32 matrices
+    multiply prompts by the compiled float GEMM (see the module's "Prompts on packed matrices").
     """
 
     def __init__(self, ckpt: Checkpoint, schema: Schema, device: torch.device, dtype: torch.dtype,
-                 backend: str = "auto", fp32_tables: bool = False):
+                 backend: str = "auto", fp32_tables: bool = False, float_products: bool = False):
         self.sizes = schema.check(ckpt.tensors, ckpt.path.name)      # before anything is allocated
         self.schema, self.ckpt, self.z, self.device = schema, ckpt, ckpt.tensors, device
         if dtype in (torch.int8, Q4) and device.type != "cpu":
@@ -113,6 +127,7 @@ class Weights:
             raise EngineError(f"The '{backend}' kernels cannot run RWKV-{schema.generation} on {device} in "
                               f"{precision}: {e}. Use backend 'auto'.") from e
         self.plan = plan(dtype, self.kernels.decoder is not None, fp32_tables)
+        self.float_products = float_products
         L = self.sizes["L"]
         self.packed: list[dict[str, Packed]] = [{} for _ in range(L)]
         self.head_packed: Packed | None = None
@@ -152,7 +167,7 @@ class Weights:
         """A parameter stored ``[C]``, ``[1, 1, C]`` or ``[H, N]``, flat."""
         return self.get(key, dtype).reshape(-1).contiguous()
 
-    def mat(self, key: str) -> Tensor | Int8Product | Q4Product | ExpandedProduct:
+    def mat(self, key: str) -> Tensor | FloatProduct | Int8Product | Q4Product | ExpandedProduct:
         """A matrix of the schema as ``[in, out]`` for ``x @ W``.
 
         Where the matrices are kept ``[out, in]`` (the compiled library, int8) each is kept under
@@ -180,7 +195,9 @@ class Weights:
         if not self.compiled:
             return t.contiguous()
         out_in = t.transpose(-1, -2).contiguous()
-        self.packed[layer][e.role] = Packed(out_in)
+        p = self.packed[layer][e.role] = Packed(out_in)
+        if self.float_products and out_in.dim() == 2 and out_in.dtype == torch.float32:
+            return FloatProduct(p)               # 2-3x torch's thin GEMMs at 32..512 tokens (measured)
         return out_in.transpose(-1, -2)
 
     def head(self) -> Tensor:
@@ -231,7 +248,8 @@ class Weights:
                       for e in self.schema.block.values() if e.kind in kinds)
         self.scratch = Scratch(largest, self.device)
 
-    def _keep(self, p: Packed, layer: int, role: str) -> Tensor | Int8Product | Q4Product | ExpandedProduct:
+    def _keep(self, p: Packed, layer: int,
+              role: str) -> Tensor | FloatProduct | Int8Product | Q4Product | ExpandedProduct:
         if layer != self._trimmed:               # the last layer's float temporaries (see trim_heap)
             trim_heap()
             self._trimmed = layer
@@ -240,6 +258,8 @@ class Weights:
             return p.w.t()
         self.packed[layer][role] = p
         if p.w.dtype == self.plan.compute:       # torch reads the kept memory itself
+            if self.float_products and self.compiled and p.w.dtype == torch.float32:
+                return FloatProduct(p)           # ... or, for prompts, the compiled float GEMM does
             return p.w.t()
         if p.is_q4 and self.compiled:
             return Q4Product(p)
