@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import engine
+from engine.models.packed import FloatProduct
 from kernels import cpu
 from kernels.wkv4 import PP_START, wkv4_seq
 from kernels.wkv6 import wkv6_seq
@@ -54,6 +55,26 @@ def _decode(model, prompt, steps):
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=str)
+def test_fp32_prompts_run_the_compiled_float_gemm_and_equal_torch(spec, tmp_path, monkeypatch, isa):
+    from kernels.cpu import gemm
+
+    native, plain = _pair(tmp_path, spec, "fp32")
+    calls = []
+    real = gemm.gemm_float
+    monkeypatch.setattr(gemm, "gemm_float", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    toks = torch.randint(0, spec.vocab_size, (37,), generator=torch.Generator().manual_seed(7)).tolist()
+    a, sa = native.forward(toks)
+    b, sb = plain.forward(toks)
+    assert len(calls) >= 7 * spec.n_layer           # R K V O and the FFN's (RWKV-5/6 G and LoRAs too)
+    assert (a - b).abs().max().item() < 2e-5 * max(1.0, b.abs().max().item())
+    for part in sb.parts:
+        assert torch.allclose(sa.parts[part].float(), sb.parts[part].float(), rtol=1e-4, atol=1e-5), part
+    calls.clear()
+    native.forward(toks[:5])                      # short prompts stay torch's
+    assert calls == []
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=str)
 def test_fused_decode_equals_torch(spec, tmp_path, monkeypatch, isa):
     native, plain = _pair(tmp_path, spec, "fp32")
     assert native.kernels.name.startswith(f"cpu-{isa}") and native.kernels.name.endswith("+ fused decode")
@@ -61,7 +82,9 @@ def test_fused_decode_equals_torch(spec, tmp_path, monkeypatch, isa):
     assert native.weights.decoder is not None and plain.weights.decoder is None
     assert native.kernels.name != plain.kernels.name
     ly = native.layers[0]
-    assert ly.R.t().is_contiguous() and not ly.R.is_contiguous() and native.head.t().is_contiguous()
+    # the compiled step's [out, in] matrices, which prompts multiply by the compiled float GEMM
+    assert isinstance(ly.R, FloatProduct) and ly.R.p.w.is_contiguous() and ly.R.shape == (spec.n_embd, spec.n_embd)
+    assert native.head.t().is_contiguous()
     assert plain.layers[0].R.is_contiguous()
 
     calls = []
