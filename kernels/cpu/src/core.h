@@ -19,8 +19,9 @@
 #if defined(__x86_64__) || defined(_M_X64)
 #define RWKV_X86 1
 #if defined(__GNUC__) && !defined(__clang__)
-// GCC 12's AVX-512 headers trip this warning on their own _mm256_undefined_* placeholders.
+// GCC 12's AVX-512 headers trip these warnings on their own _mm256_undefined_* placeholders.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 #include <immintrin.h>
 #define TGT_AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -223,10 +224,12 @@ typedef void (*GemvNFn)(const void* W, const float* scale, long cols, const floa
                         long ystride, long r0, long r1);
 typedef void (*GemvQNFn)(const int8_t* W, const float* scale, long cols, const int16_t* xq, const float* xs,
                          float* y, long ystride, long r0, long r1);
-constexpr int GEMV_MAX_NI = 4;
+constexpr int GEMV_MAX_NI = 4;  // int8 and q4 kernels; fp32 / bf16 take up to gemv_n_max inputs
 
 GemvFn gemv_fn(int wtype, int isa);
-GemvNFn gemv_n_fn(int wtype, int isa, int ni);  // ni in 1..GEMV_MAX_NI; nullptr: none for this path
+int gemv_n_max(int wtype, int isa);  // fp32 / bf16 register tiles on AVX2 / AVX-512; 0 elsewhere
+int gemv_tile_rows(int isa);         // the rows of those tiles (for 2..gemv_n_max inputs)
+GemvNFn gemv_n_fn(int wtype, int isa, int ni);  // ni in 1..gemv_n_max; nullptr: none for this path
 GemvQNFn gemv_qn_fn(int isa, int ni);
 GemvQFn gemv_q_fn(int isa);  // nullptr where int8 rows convert every weight to float instead
 float quantize_i16(const float* x, long n, int16_t* q);
@@ -330,10 +333,6 @@ struct MultiGemv {
                   g.ystride, r0, r1);
                 return;
             }
-        } else if (isa == ISA_AVX2 && ni > 2) {  // 16 registers: two inputs' accumulators at a time
-            rows_n(g, b, 2, r0, r1);
-            rows_n(g, b + 2, ni - 2, r0, r1);
-            return;
         } else if (GemvNFn f = gemv_n_fn(g.m.wtype, isa, ni)) {
             f(g.m.w, g.m.scale, c, g.x + b * g.xstride, g.xstride, g.y + b * g.ystride, g.ystride, r0, r1);
             return;
@@ -350,8 +349,18 @@ struct MultiGemv {
             long r1 = std::clamp((hi - base + c - 1) / c, 0L, g.m.rows);
             if (lo <= base) r0 = 0;
             if (r1 > r0) {
+                const int tile_ni = g.xq ? 0 : gemv_n_max(g.m.wtype, isa);
                 if (nb == 1) {
                     rows(g, 0, r0, r1);
+                } else if (tile_ni) {
+                    // fp32 / bf16 tiles: the inputs in as few passes as the registers allow, of even
+                    // sizes; with more than one, each tile's rows run every pass (from L1)
+                    const int passes = (nb + tile_ni - 1) / tile_ni;
+                    const long rb = passes == 1 ? r1 - r0 : gemv_tile_rows(isa);
+                    for (long o = r0; o < r1; o += rb)
+                        for (int p = 0; p < passes; p++)
+                            rows_n(g, nb * p / passes, nb * (p + 1) / passes - nb * p / passes, o,
+                                   std::min(r1, o + rb));
                 } else {
                     const long rowbytes = g.m.wtype == W_Q4 ? q4_padded(c) / 2 + q4_blocks(c) * 2
                                           : c * (g.m.wtype == W_F32 ? 4 : g.m.wtype == W_BF16 ? 2 : 1);
