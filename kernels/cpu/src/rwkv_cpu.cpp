@@ -452,17 +452,18 @@ GemvQFn gemv_q_fn(int isa) {
 #endif
 
 // fp32 / bf16 tiles (DEFINE_SIMD_TILE). One input (decode: memory-bound) takes 2 rows: two FMA
-// chains, and reads memory as fast as the old one-row kernel with four (4 rows were no faster). A
-// batch takes TILE_R rows x up to TILE_NI inputs, as many as the registers hold (R * NI
-// accumulators, R weight vectors and one input vector; measured at 0.1B shapes, 4 x 6 was as fast
-// as 4 x 4 or 3 x 8 in L1 and faster than 4 x 4 from memory at 6 inputs).
+// chains, and as fast from memory as the one-row kernel with four accumulators before them (one row
+// or four were no faster). A batch takes TILE_R rows x up to TILE_NI inputs, as many as the
+// registers hold: R * NI accumulators, R weight vectors and one input vector, of 32 zmm (4 x 6) or
+// 16 ymm (3 x 4). Measured on the 0.1B model's decode step: 4 x 6 as fast as 4 x 4 or 3 x 8 in L1
+// and faster than 4 x 4 from memory at 6 inputs; 3 x 4 ~1.1x 3 x 3, 2 x 5 or 2 x 6 on AVX2.
 #if RWKV_X86
-constexpr int TILE_R1 = 2, TILE_R_AVX512 = 4, TILE_NI_AVX512 = 6, TILE_R_AVX2 = 3, TILE_NI_AVX2 = 3;
+constexpr int TILE_R1 = 2, TILE_R_AVX512 = 4, TILE_NI_AVX512 = 6, TILE_R_AVX2 = 3, TILE_NI_AVX2 = 4;
 #define TILES_AVX512(NAME)                                                                          \
     {NAME<TILE_R1, 1>, NAME<TILE_R_AVX512, 2>, NAME<TILE_R_AVX512, 3>, NAME<TILE_R_AVX512, 4>,      \
      NAME<TILE_R_AVX512, 5>, NAME<TILE_R_AVX512, 6>}
-#define TILES_AVX2(NAME) {NAME<TILE_R1, 1>, NAME<TILE_R_AVX2, 2>, NAME<TILE_R_AVX2, 3>}
-static_assert(TILE_NI_AVX512 == 6 && TILE_NI_AVX2 == 3, "the tables below list the tiles one by one");
+#define TILES_AVX2(NAME) {NAME<TILE_R1, 1>, NAME<TILE_R_AVX2, 2>, NAME<TILE_R_AVX2, 3>, NAME<TILE_R_AVX2, 4>}
+static_assert(TILE_NI_AVX512 == 6 && TILE_NI_AVX2 == 4, "the tables below list the tiles one by one");
 #endif
 
 int gemv_n_max(int wtype, int isa) {
