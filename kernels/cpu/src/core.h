@@ -284,13 +284,15 @@ struct GemvTask {
 
 // Several GEMVs in one parallel region, the work (rows x cols) shared evenly between threads.
 //
-// Batched decode (nb > 1 inputs per matrix): a thread's rows are taken in blocks of a few KiB, and
-// each block is multiplied with every input while it sits in L1, so a weight matrix is read from
-// memory once per step whatever nb is; on AVX2/AVX-512 up to GEMV_MAX_NI inputs share each weight
-// load (register blocking). Each input's sums are formed in the order of the one-input kernel (the
-// same accumulators; the portable path runs that very kernel, on rows grouped the same way: blocks
-// of a multiple of 4 rows from the chunk's first, and chunks that depend on the work, not on nb),
-// so a batched step is bit-identical to nb single steps.
+// Batched decode (nb > 1 inputs per matrix): a weight matrix is read from memory once per step
+// whatever nb is. fp32 / bf16 on AVX2 / AVX-512: register tiles of rows x up to gemv_n_max inputs,
+// the inputs in as few passes as that allows, each tile's rows running every pass from L1; an
+// output's sums do not depend on the tile (rwkv_cpu.cpp, DEFINE_SIMD_TILE). int8, q4 and the
+// portable path: a thread's rows in blocks of ~16 KiB, each multiplied with every input while it
+// sits in L1, up to GEMV_MAX_NI inputs sharing each weight load on SIMD paths; each input's sums
+// formed in the order of the one-input kernel (the portable path runs that very kernel, on rows
+// grouped the same way: blocks of a multiple of 4 rows from the chunk's first, and chunks that
+// depend on the work, not on nb). So a batched step is bit-identical to nb single steps.
 struct MultiGemv {
     GemvTask t[8];
     int n = 0;

@@ -105,8 +105,8 @@ DEFINE_SCALAR_GEMV(gemv_bf16_scalar, uint16_t, LOAD_BF16, SCALE_ONE)
 DEFINE_SCALAR_GEMV(gemv_i8_scalar, int8_t, LOAD_I8, SCALE_ROW)
 
 #if RWKV_X86
-// One row at a time, four accumulators across its columns: a thread's rows are one sequential
-// stream, which the hardware prefetcher follows best (measured ~2x four interleaved short rows).
+// int8 weights as floats (the SIMD paths take gemv_i8q below instead): one row at a time, four
+// accumulators across its columns, a thread's rows one sequential stream.
 #define DEFINE_SIMD_SEQ(NAME, TGT, T, VEC_T, WIDTH, ZERO, LOADX, LOADW, FMA, ADD, HSUM, LOAD1, SCALE)   \
     TGT void NAME(const void* Wv, const float* scale, long cols, const float* x, float* y, long r0, \
                   long r1) {                                                                        \
@@ -156,8 +156,8 @@ DEFINE_SIMD_SEQ(gemv_i8_avx512, TGT_AVX512, int8_t, __m512, 16, _mm512_setzero_p
 // fp32 and bf16 weights: a register tile of R rows x NI inputs with ONE accumulator vector per
 // (row, input), which sums that output's products across the row in column order. A k-step loads
 // R weight vectors (bf16 widened once) and NI input vectors for R * NI FMAs: batched decode is
-// compute-bound, and this is ~2.5x fewer loads per FMA than one row with four accumulators per
-// input. A row's last cols % WIDTH columns go through one more k-step on zero-padded vectors, and
+// compute-bound, and this is ~2.5x fewer loads per FMA than the kernel before (one row, four
+// accumulators per input: 1.25 loads per FMA). A row's last cols % WIDTH columns go through one more k-step on zero-padded vectors, and
 // the tile's R * NI accumulators are reduced together (reduce_avx512 / reduce_avx2: every one
 // through the same addition tree wherever it sits). So an output's arithmetic does not depend on R
 // or NI: decode (one input, R rows for R independent FMA chains) and a batch of any size give the
@@ -444,8 +444,8 @@ GemvQFn gemv_q_fn(int isa) {
     return nullptr;  // the portable path converts every weight to float instead
 }
 
-// The NI-input kernels (NI in 1..GEMV_MAX_NI), or nullptr where there are none (the portable path,
-// int8 weights as floats): the caller then runs the one-input kernel per input.
+// The int8 NI-input kernels (NI in 1..GEMV_MAX_NI), or nullptr where there are none (the portable
+// path): the caller then runs the one-input kernel per input.
 #if RWKV_X86
 #define PICK_NI(NAME, ni) \
     ((ni) == 1 ? NAME<1> : (ni) == 2 ? NAME<2> : (ni) == 3 ? NAME<3> : NAME<4>)
