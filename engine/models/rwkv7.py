@@ -291,7 +291,7 @@ class RWKV7(Model):
             x = x + out
         last = torch.tensor([hi - 1 for _, hi in spans], device=self.device)
         out = F.layer_norm(x[last].to(self.ln_out[0].dtype), (C,), *self.ln_out)
-        return torch.stack([self.weights.logits(row) for row in out])     # the head's GEMV, row by row
+        return self.weights.logits(out)     # one pass over the head for every sequence's last row
 
 
 _UNTRIED = object()

@@ -270,11 +270,14 @@ class Weights:
     # -- running ---------------------------------------------------------------------------------
 
     def logits(self, x: Tensor) -> Tensor:
-        """float32 logits of ``x`` ``[C]`` (after ``ln_out``): the compiled GEMV, the int8 rows a slice
-        at a time, or ``x @ head``."""
+        """float32 logits of ``x`` ``[C]``, or of B rows ``[B, C]`` at once (after ``ln_out``): the
+        compiled GEMV (a batch in one pass over the head, each row the bits of its own GEMV), the
+        int8 rows a slice at a time, or ``x @ head``."""
         hp = self.head_packed
         if self.kernels.gemv is not None:
-            return self.kernels.gemv(hp.w, x.float().contiguous(), self.logits_pool.take(), hp.scale)
+            x = x.float().contiguous()
+            out = self.logits_pool.take() if x.dim() == 1 else torch.empty(x.shape[0], self.sizes["V"])
+            return self.kernels.gemv(hp.w, x, out, hp.scale)
         if hp is not None:
             return hp.matvec_rows(x.float())
         return (x @ self._head).float()

@@ -24,7 +24,7 @@ from torch import Tensor
 
 import kernels
 
-ABI_VERSION = 10
+ABI_VERSION = 11
 MAX_HEAD_SIZE = 1024   # the kernels keep a head's sums in fixed arrays
 ISAS = ("scalar", "avx2", "avx512", "avx512vnni")   # each includes the ones before
 WTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.int8: 2, torch.uint8: 3}   # uint8: q4 (gemv_q4.cpp)
@@ -53,7 +53,7 @@ _SIGNATURES = {   # the C API (see the API functions in kernels/cpu/*.cpp): name
     "rwkv_cpu_set_isa": (_i, [_i]),
     "rwkv_cpu_get_threads": (_i, []),
     "rwkv_cpu_set_threads": (None, [_i]),
-    "rwkv_gemv": (None, [_p, _i, _p, _L, _L, _p, _p]),
+    "rwkv_gemv": (None, [_p, _i, _p, _L, _L, _i, _p, _p]),
     "rwkv_wkv7_seq": (None, [_i, _i, _i, _p, _p, _p, _p, _p, _p, _p, _p]),
     "rwkv_wkv4_seq": (None, [_i, _L, _p, _p, _p, _p, _p, _p, _p, _p]),
     "rwkv_wkv6_seq": (None, [_i, _i, _i, _p, _p, _i, _p, _p, _p, _p, _p]),
@@ -153,25 +153,30 @@ def q4_padded(cols: int) -> int:
 def gemv(w: Tensor, x: Tensor, out: Tensor, scale: Tensor | None = None) -> Tensor:
     """``out = w @ x`` for ``w`` ``[rows, cols]`` (fp32, bf16, or int8 with fp32 ``scale`` per row), or
     q4 (``w`` uint8 ``[rows, q4_padded(cols) // 2]`` with fp16 ``scale`` ``[rows, q4_padded(cols) // 32]``,
-    ``cols`` = ``x.numel()``)."""
+    ``cols`` = ``x.shape[-1]``). ``x`` ``[cols]`` and ``out`` ``[rows]``, or a batch: ``x`` ``[B, cols]``
+    and ``out`` ``[B, rows]`` (``out[b] = w @ x[b]``), the weights read once for all B, each row
+    equal bit for bit to that input's own product."""
     _check(w, x, out)
     if x.dtype != torch.float32 or out.dtype != torch.float32:
         raise ValueError("gemv computes in float32")
     if w.dtype == torch.int8 and (scale is None or scale.dtype != torch.float32 or not scale.is_contiguous()):
         raise ValueError("int8 weights need a contiguous float32 scale per row")
+    if w.dim() != 2 or x.dim() not in (1, 2) or out.dim() != x.dim():
+        raise ValueError(f"gemv shapes: w {tuple(w.shape)}, x {tuple(x.shape)}, out {tuple(out.shape)}")
     rows, cols = w.shape
+    B = x.shape[0] if x.dim() == 2 else 1
     if w.dtype == torch.uint8:
-        cols = x.numel()
+        cols = x.shape[-1]
         kp = q4_padded(cols)
-        if (w.dim() != 2 or w.shape[1] != kp // 2 or scale is None or scale.dtype != torch.float16
+        if (w.shape[1] != kp // 2 or scale is None or scale.dtype != torch.float16
                 or not scale.is_contiguous() or scale.shape != (rows, kp // 32)):
             raise ValueError(f"q4 weights for {cols} inputs need [rows, {kp // 2}] uint8 and fp16 scales "
                              f"[rows, {kp // 32}]")
-    if x.numel() != cols or out.numel() != rows:
+    if x.shape[-1] != cols or out.shape[-1] != rows or (x.dim() == 2 and out.shape[0] != B):
         raise ValueError(f"gemv shapes: w {tuple(w.shape)}, x {tuple(x.shape)}, out {tuple(out.shape)}")
     sync_threads()
     library().rwkv_gemv(w.data_ptr(), WTYPES[w.dtype], None if scale is None else scale.data_ptr(), rows,
-                        cols, x.data_ptr(), out.data_ptr())
+                        cols, B, x.data_ptr(), out.data_ptr())
     return out
 
 

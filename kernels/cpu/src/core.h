@@ -19,8 +19,9 @@
 #if defined(__x86_64__) || defined(_M_X64)
 #define RWKV_X86 1
 #if defined(__GNUC__) && !defined(__clang__)
-// GCC 12's AVX-512 headers trip this warning on their own _mm256_undefined_* placeholders.
+// GCC 12's AVX-512 headers trip these warnings on their own _mm256_undefined_* placeholders.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 #include <immintrin.h>
 #define TGT_AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -223,10 +224,12 @@ typedef void (*GemvNFn)(const void* W, const float* scale, long cols, const floa
                         long ystride, long r0, long r1);
 typedef void (*GemvQNFn)(const int8_t* W, const float* scale, long cols, const int16_t* xq, const float* xs,
                          float* y, long ystride, long r0, long r1);
-constexpr int GEMV_MAX_NI = 4;
+constexpr int GEMV_MAX_NI = 4;  // int8 and q4 kernels; fp32 / bf16 take up to gemv_n_max inputs
 
 GemvFn gemv_fn(int wtype, int isa);
-GemvNFn gemv_n_fn(int wtype, int isa, int ni);  // ni in 1..GEMV_MAX_NI; nullptr: none for this path
+int gemv_n_max(int wtype, int isa);  // fp32 / bf16 register tiles on AVX2 / AVX-512; 0 elsewhere
+int gemv_tile_rows(int isa);         // the rows of those tiles (for 2..gemv_n_max inputs)
+GemvNFn gemv_n_fn(int wtype, int isa, int ni);  // ni in 1..gemv_n_max; nullptr: none for this path
 GemvQNFn gemv_qn_fn(int isa, int ni);
 GemvQFn gemv_q_fn(int isa);  // nullptr where int8 rows convert every weight to float instead
 float quantize_i16(const float* x, long n, int16_t* q);
@@ -281,13 +284,15 @@ struct GemvTask {
 
 // Several GEMVs in one parallel region, the work (rows x cols) shared evenly between threads.
 //
-// Batched decode (nb > 1 inputs per matrix): a thread's rows are taken in blocks of a few KiB, and
-// each block is multiplied with every input while it sits in L1, so a weight matrix is read from
-// memory once per step whatever nb is; on AVX2/AVX-512 up to GEMV_MAX_NI inputs share each weight
-// load (register blocking). Each input's sums are formed in the order of the one-input kernel (the
-// same accumulators; the portable path runs that very kernel, on rows grouped the same way: blocks
-// of a multiple of 4 rows from the chunk's first, and chunks that depend on the work, not on nb),
-// so a batched step is bit-identical to nb single steps.
+// Batched decode (nb > 1 inputs per matrix): a weight matrix is read from memory once per step
+// whatever nb is. fp32 / bf16 on AVX2 / AVX-512: register tiles of rows x up to gemv_n_max inputs,
+// the inputs in as few passes as that allows, each tile's rows running every pass from L1; an
+// output's sums do not depend on the tile (rwkv_cpu.cpp, DEFINE_SIMD_TILE). int8, q4 and the
+// portable path: a thread's rows in blocks of ~16 KiB, each multiplied with every input while it
+// sits in L1, up to GEMV_MAX_NI inputs sharing each weight load on SIMD paths; each input's sums
+// formed in the order of the one-input kernel (the portable path runs that very kernel, on rows
+// grouped the same way: blocks of a multiple of 4 rows from the chunk's first, and chunks that
+// depend on the work, not on nb). So a batched step is bit-identical to nb single steps.
 struct MultiGemv {
     GemvTask t[8];
     int n = 0;
@@ -330,10 +335,6 @@ struct MultiGemv {
                   g.ystride, r0, r1);
                 return;
             }
-        } else if (isa == ISA_AVX2 && ni > 2) {  // 16 registers: two inputs' accumulators at a time
-            rows_n(g, b, 2, r0, r1);
-            rows_n(g, b + 2, ni - 2, r0, r1);
-            return;
         } else if (GemvNFn f = gemv_n_fn(g.m.wtype, isa, ni)) {
             f(g.m.w, g.m.scale, c, g.x + b * g.xstride, g.xstride, g.y + b * g.ystride, g.ystride, r0, r1);
             return;
@@ -350,8 +351,18 @@ struct MultiGemv {
             long r1 = std::clamp((hi - base + c - 1) / c, 0L, g.m.rows);
             if (lo <= base) r0 = 0;
             if (r1 > r0) {
+                const int tile_ni = g.xq ? 0 : gemv_n_max(g.m.wtype, isa);
                 if (nb == 1) {
                     rows(g, 0, r0, r1);
+                } else if (tile_ni) {
+                    // fp32 / bf16 tiles: the inputs in as few passes as the registers allow, of even
+                    // sizes; with more than one, each tile's rows run every pass (from L1)
+                    const int passes = (nb + tile_ni - 1) / tile_ni;
+                    const long rb = passes == 1 ? r1 - r0 : gemv_tile_rows(isa);
+                    for (long o = r0; o < r1; o += rb)
+                        for (int p = 0; p < passes; p++)
+                            rows_n(g, nb * p / passes, nb * (p + 1) / passes - nb * p / passes, o,
+                                   std::min(r1, o + rb));
                 } else {
                     const long rowbytes = g.m.wtype == W_Q4 ? q4_padded(c) / 2 + q4_blocks(c) * 2
                                           : c * (g.m.wtype == W_F32 ? 4 : g.m.wtype == W_BF16 ? 2 : 1);
