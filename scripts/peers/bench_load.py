@@ -57,7 +57,7 @@ def start(kind: str, args: argparse.Namespace, n: int, port: int, data: Path) ->
     cmd = [str(args.llama / "bin" / "llama-server"), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(port),
            "-np", str(n), "-t", str(args.threads), "-tb", str(args.threads), "-c", str(1024 * n),
            "--no-cache-prompt" if args.no_llama_cache else "--cache-prompt"]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=(data / "llama-server.log").open("w"))
 
 
 async def one(client: httpx.AsyncClient, base: str, seed: int, tokens: int,
@@ -114,6 +114,12 @@ def measure(kinds: list[str], args: argparse.Namespace, levels: list[int]) -> di
                         seed = (2 * r + 1) * 1000 * n   # fresh prompts each round, the same for both
                         runs[kind].append(asyncio.run(load(bases[kind], n, args.tokens, seed)))
                         print(f"{kind} N={n} round {r}: {runs[kind][-1]}", file=sys.stderr, flush=True)
+            except httpx.HTTPError:
+                log = Path(data) / "llama" / "llama-server.log"
+                if log.exists():   # what llama-server said last, when it is the one that went away
+                    print("llama-server's last words:\n" + "\n".join(log.read_text().splitlines()[-15:]),
+                          file=sys.stderr)
+                raise
             finally:
                 for proc in procs.values():
                     stop(proc)
