@@ -139,9 +139,9 @@ class FloatProduct:
     """``x @ W`` in fp32 for an fp32 or bf16 :class:`Packed` on the compiled CPU path, by the compiled
     float GEMM (``gemm_float``, the weights repacked panel by panel as it goes, bf16 widened on the
     way). fp32 weights: from :data:`FLOAT_GEMM_MIN_TOKENS` tokens on, fewer by torch on a view of the
-    same memory. bf16 weights: every product, however short (torch would first need an fp32 copy,
-    :class:`ExpandedProduct`, which took 1.5-10x as long as our GEMM at 1..7 tokens of the 0.1B's
-    matrices, 2 cores). No copy of ``W`` is made: the compiled decode step reads the same tensor."""
+    same memory. bf16 weights: every product, however short (torch would first need an fp32 copy of
+    the whole matrix, :class:`ExpandedProduct`, and its scratch buffer). No copy of ``W`` is made:
+    the compiled decode step reads the same tensor."""
 
     __slots__ = ("p", "wt")
 
