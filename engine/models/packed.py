@@ -20,11 +20,12 @@ products read (``kernels/cpu/src/gemv_q4.cpp`` says which nibble is which); the 
 
 Torch's code writes ``x @ W`` with ``W`` ``[in, out]``. For a matrix kept in another dtype than
 torch computes in, ``W`` is one of the small classes below, whose ``__rmatmul__`` does the product
-without a float copy of the layer: the int8 GEMM, or one shared fp32 scratch matrix filled just
-before each product (:class:`ExpandedProduct`; bf16 where the CPU has no bf16 GEMM, and int8
-without the compiled library). fp32 matrices that torch could read itself are a
-:class:`FloatProduct` for a model that asks for it (RWKV-7 with the compiled library): the compiled
-float GEMM for prompts of a few tokens on, torch below that.
+without a float copy of the layer: the int8 GEMM, the compiled float GEMM, or one shared fp32 scratch
+matrix filled just before each product (:class:`ExpandedProduct`: int8 without the compiled library,
+bf16 for a model that does not ask for float products). fp32 matrices, and bf16 ones computed in
+fp32 (a CPU without bf16 GEMMs), are a :class:`FloatProduct` for a model that asks for it (every
+generation with the compiled library): the compiled float GEMM for prompts (fp32: from a few tokens
+on, torch below that).
 """
 
 from __future__ import annotations
@@ -131,14 +132,16 @@ class Q4Product(IntegerProduct):
     product = "gemm_q4"
 
 
-FLOAT_GEMM_MIN_TOKENS = 8   # shorter products stay torch's (see FloatProduct)
+FLOAT_GEMM_MIN_TOKENS = 8   # shorter fp32 products stay torch's (see FloatProduct)
 
 
 class FloatProduct:
-    """``x @ W`` for an fp32 :class:`Packed` on the compiled CPU path: from
-    :data:`FLOAT_GEMM_MIN_TOKENS` tokens on by the compiled float GEMM (``gemm_float``, the weights
-    repacked panel by panel as it goes), fewer by torch on a view of the same memory. No copy of ``W``
-    is made either way: the compiled decode step reads the same tensor."""
+    """``x @ W`` in fp32 for an fp32 or bf16 :class:`Packed` on the compiled CPU path, by the compiled
+    float GEMM (``gemm_float``, the weights repacked panel by panel as it goes, bf16 widened on the
+    way). fp32 weights: from :data:`FLOAT_GEMM_MIN_TOKENS` tokens on, fewer by torch on a view of the
+    same memory. bf16 weights: every product, however short (torch would first need an fp32 copy of
+    the whole matrix, :class:`ExpandedProduct`, and its scratch buffer). No copy of ``W`` is made:
+    the compiled decode step reads the same tensor."""
 
     __slots__ = ("p", "wt")
 
@@ -150,7 +153,8 @@ class FloatProduct:
         return self.p.shape
 
     def __rmatmul__(self, x: Tensor) -> Tensor:
-        if x.dim() < 2 or x.dtype != torch.float32 or x.numel() < FLOAT_GEMM_MIN_TOKENS * x.shape[-1]:
+        if self.p.w.dtype == torch.float32 and (x.dim() < 2 or x.dtype != torch.float32
+                                                or x.numel() < FLOAT_GEMM_MIN_TOKENS * x.shape[-1]):
             return x @ self.wt
         from kernels.cpu import gemm
 

@@ -14,8 +14,9 @@ depends on the precision and the kernels, never on the generation, and is decide
   matrices in 4-bit blocks, the LoRAs and the head in int8 (:data:`~engine.models.packed.Q4_SMALL`),
   computed in fp32. bf16 with the compiled
   library: bf16 matrices read by the fused decode step; prompts run torch's bf16 GEMMs where the
-  CPU multiplies bf16 in hardware (:func:`engine.host.hardware.bf16_gemm_fast`), else fp32 GEMMs
-  (torch emulates bf16 GEMMs ~4x slower than fp32). Token-shift states are bf16 for bf16 models.
+  CPU multiplies bf16 in hardware (:func:`engine.host.hardware.bf16_gemm_fast`), else the compiled
+  float GEMM on the bf16 matrices (torch emulates bf16 GEMMs ~4x slower than fp32). Token-shift
+  states are bf16 for bf16 models.
 - **Layout.** A file stores a linear weight ``[out, in]``; torch computes ``x @ W`` on ``[in, out]``.
   With the compiled library the matrices stay ``[out, in]`` (its GEMV streams rows) and torch gets
   transposed views, which its GEMMs read as fast: one copy of every weight. Without it, torch gets
@@ -23,12 +24,13 @@ depends on the precision and the kernels, never on the generation, and is decide
 - **Prompts on packed matrices.** Where a matrix is kept in another dtype than torch computes in,
   the model's ``x @ W`` reaches :mod:`engine.models.packed`: int8 and q4 with the compiled library
   multiply integers (:class:`~engine.models.packed.Int8Product`, :class:`~engine.models.packed.Q4Product`,
-  no float copy); otherwise the
+  no float copy). fp32 matrices with the library, for a model that asks (``float_products``: every
+  generation), go to the compiled float GEMM from a few tokens on
+  (:class:`~engine.models.packed.FloatProduct`, the same memory; torch's matmul on the transposed
+  view below that), and so do bf16 matrices computed in fp32 (a CPU without bf16 GEMMs), at any
+  length: the GEMM widens them as it packs its panels. Otherwise (int8 without the library) the
   matrix is expanded just before its GEMM into one fp32 scratch buffer the whole model shares, as
   big as its largest matrix and made at its first use (:class:`~engine.models.packed.ExpandedProduct`).
-  fp32 matrices with the library, for a model that asks (``float_products``: RWKV-7), go to the
-  compiled float GEMM from a few tokens on (:class:`~engine.models.packed.FloatProduct`, the same
-  memory; torch's matmul on the transposed view below that).
 - **The compiled decode step** gets every weight once (:meth:`Weights.make_decoder`) and runs a
   whole token per call (:meth:`Weights.decode`); logits come from a pool that never hands out a
   buffer a caller still holds.
@@ -144,6 +146,14 @@ class Weights:
         """Whether the compiled CPU library runs this model (matrices kept ``[out, in]``)."""
         return self.kernels.decoder is not None
 
+    @property
+    def _bf16_products(self) -> bool:
+        """Whether bf16 matrices computed in fp32 multiply prompts by the compiled float GEMM. (With
+        bf16 GEMMs in hardware RWKV-7's prompts use bf16 views instead, and RWKV-4/5/6 compute in
+        bf16: then these products serve only the torch single-token paths, which the decode step
+        replaces.)"""
+        return self.compiled and self.float_products and self.plan.compute == torch.float32
+
     def info(self) -> ModelInfo:
         s, z = self.sizes, self.z
         return ModelInfo(generation=self.schema.generation, n_layer=s["L"], n_embd=s["C"], n_head=s.get("H", 0),
@@ -238,10 +248,13 @@ class Weights:
         self.ckpt = None
 
     def _reserve_scratch(self) -> None:
-        """The shared scratch of the matrices torch reads expanded (bf16 computed in fp32; int8
-        without the compiled library), sized for the largest; not the head's (see :meth:`logits`)."""
+        """The shared scratch of the matrices torch reads expanded (int8 without the compiled library;
+        bf16 computed in fp32 without float products), sized for the largest; not the head's (see
+        :meth:`logits`)."""
         store = self.plan.store
         if store is None or store == self.plan.compute or (store in (torch.int8, Q4) and self.compiled):
+            return
+        if store == torch.bfloat16 and self._bf16_products:
             return
         kinds = (LINEAR, LORA) if store in _PACKED else (LINEAR,)
         largest = max(torch.Size(self.schema.shape(e, self.sizes)).numel()
@@ -261,6 +274,8 @@ class Weights:
             if self.float_products and self.compiled and p.w.dtype == torch.float32:
                 return FloatProduct(p)           # ... or, for prompts, the compiled float GEMM does
             return p.w.t()
+        if self._bf16_products and p.w.dtype == torch.bfloat16:
+            return FloatProduct(p)               # no fp32 copy: widened as the GEMM packs its panels
         if p.is_q4 and self.compiled:
             return Q4Product(p)
         if p.scale is not None and self.compiled:

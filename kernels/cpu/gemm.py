@@ -11,8 +11,9 @@ weights panel by panel as it goes.
 Error: the weights' int8 rounding (as the float path has) plus the inputs' 8-bit rounding, about
 ``(max(x, 0) - min(x, 0)) / 255 / sqrt(12)`` per input value of a token.
 
-fp32 weights have their own register-tiled float GEMM (:func:`gemm_float`, ``src/gemm_float.cpp``),
-repacking the weights panel by panel in the same way.
+fp32 and bf16 weights have their own register-tiled float GEMM (:func:`gemm_float`,
+``src/gemm_float.cpp``), repacking the weights panel by panel in the same way (bf16 widened to fp32
+as it is packed).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import math
 import torch
 from torch import Tensor
 
-from kernels.cpu import library, q4_padded, sync_threads
+from kernels.cpu import WTYPES, library, q4_padded, sync_threads
 
 MAX_IN = 65536   # the int32 sums overflow beyond this many inputs (255 * 128 * 65536 < 2^31)
 
@@ -33,7 +34,7 @@ _SIGNATURES = {   # name -> (result, arguments), as kernels/cpu/__init__.py's ta
     "rwkv_quantize_u8": (None, [_L, _L, _p, _p, _p, _p]),
     "rwkv_gemm_q4": (ctypes.c_int, [_L, _L, _L, _p, _p, _p, _p]),
     "rwkv_quantize_q4_input": (None, [_L, _L, _p, _p, _p]),
-    "rwkv_gemm_f32": (ctypes.c_int, [_L, _L, _L, _p, _p, _p]),
+    "rwkv_gemm_float": (ctypes.c_int, [_L, _L, _L, _p, _p, ctypes.c_int, _p]),
 }
 _lib: ctypes.CDLL | None = None
 
@@ -142,13 +143,16 @@ def quantize_rows(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 
 
 def gemm_float(x: Tensor, w: Tensor, out: Tensor | None = None) -> Tensor:
-    """``x @ w.T`` for ``x`` ``[..., in]`` (float) and ``w`` float32 ``[out, in]``, contiguous, by the
-    register-tiled float GEMM (``src/gemm_float.cpp``): the weights repacked panel by panel as it goes
-    (no copy of ``w`` kept), 8 tokens x 48 outputs a tile on AVX-512. Each output is one fused
-    multiply-add per term in input order, so it is within float32 rounding of any other order (a few
-    ulp of ``|x| @ |w|.T`` per ``sqrt(in)``). ``out`` as for :func:`gemm_int8`."""
-    if w.dtype != torch.float32 or w.dim() != 2 or not w.is_contiguous() or w.device.type != "cpu":
-        raise ValueError("w must be a contiguous float32 [out, in] CPU tensor")
+    """``x @ w.T`` in float32 for ``x`` ``[..., in]`` (float) and ``w`` float32 or bf16 ``[out, in]``,
+    contiguous, by the register-tiled float GEMM (``src/gemm_float.cpp``): the weights repacked panel
+    by panel as it goes (no copy of ``w`` kept; bf16 widened exactly to fp32 on the way, so bf16 and
+    fp32 weights of the same values give the same bits), 8 tokens x 48 outputs a tile on AVX-512.
+    Each output is one fused multiply-add per term in input order, so it is within float32 rounding
+    of any other order (a few ulp of ``|x| @ |w|.T`` per ``sqrt(in)``). ``out`` as for
+    :func:`gemm_int8`."""
+    if (w.dtype not in (torch.float32, torch.bfloat16) or w.dim() != 2 or not w.is_contiguous()
+            or w.device.type != "cpu"):
+        raise ValueError("w must be a contiguous float32 or bfloat16 [out, in] CPU tensor")
     n_out, n_in = w.shape
     if x.shape[-1] != n_in:
         raise ValueError(f"x has {x.shape[-1]} inputs per token, w {n_in}")
@@ -159,5 +163,6 @@ def gemm_float(x: Tensor, w: Tensor, out: Tensor | None = None) -> Tensor:
     if rows.shape[0] == 0 or n_out == 0:
         return out
     sync_threads()
-    _library().rwkv_gemm_f32(rows.shape[0], n_in, n_out, rows.data_ptr(), w.data_ptr(), out.data_ptr())
+    _library().rwkv_gemm_float(rows.shape[0], n_in, n_out, rows.data_ptr(), w.data_ptr(), WTYPES[w.dtype],
+                               out.data_ptr())
     return out

@@ -2,8 +2,11 @@
 instruction set this machine runs: its output is within the float32 rounding bound of a float64
 product for odd shapes (inputs not a multiple of the vector, outputs not a multiple of the tile, every
 tail of tokens), AVX2 and AVX-512 give the same bits (one FMA per term in input order), NaN and inf
-reach exactly the outputs they touch; and an fp32 RWKV-7 prompt through it (``FloatProduct``) equals
-torch's matmul on the same weights within float32 rounding."""
+reach exactly the outputs they touch; bf16 weights (widened as they are packed) give the bits of fp32
+weights of the same values. An fp32 RWKV-7 prompt through it (``FloatProduct``) equals torch's matmul
+on the same weights within float32 rounding; bf16 RWKV-7 and RWKV-6 prompts on a CPU without bf16
+GEMMs go through it on the kept bf16 matrices and equal the old path (each matrix expanded into an
+fp32 scratch buffer for torch's matmul) within float32 rounding, with no scratch buffer."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import engine.models.packed as packed
 from engine.models.packed import FloatProduct
 from kernels import cpu
 from tests.fixtures.checkpoints import make_rwkv7_checkpoint, random_tokens
+from tests.fixtures.legacy_checkpoints import LegacySpec, make_legacy_checkpoint
 
 if not cpu.available():
     pytest.skip(f"compiled CPU kernels not built here: {cpu._error}", allow_module_level=True)
@@ -116,10 +120,39 @@ def test_leading_dimensions_and_strided_inputs():
     assert gemm_float(x[:0], w).shape == (0, 17)
 
 
+@pytest.mark.parametrize(("T", "n_in", "n_out"), [(1, 1, 1), (5, 15, 47), (9, 33, 49), (37, 301, 131),
+                                                   (70, 257, 100), (130, 768, 3072), (300, 3072, 96)])
+def test_bf16_weights_equal_float64_of_their_values_and_fp32_bit_for_bit(isa, threads, T, n_in, n_out):
+    x, w = _data(T, n_in, n_out, seed=T + n_in)
+    wb = w.bfloat16()
+    y = gemm_float(x, wb)
+    _assert_within_rounding(y, x, wb.float())                   # the bf16 values, exactly widened
+    assert torch.equal(y, gemm_float(x, wb.float()))
+
+
+def test_bf16_weights_with_nan_inf_and_tails_of_a_row(isa):
+    """Rows whose tail is shorter than a vector are read exactly up to their end (AVX2 has no 16-bit
+    masked load: the tail is copied), and special values widen to themselves."""
+    x, w = _data(13, 23, 50, seed=4)
+    w[3, 22] = float("inf")
+    w[49, 0] = float("nan")
+    wb = w.bfloat16()
+    y = gemm_float(x, wb)
+    assert torch.equal(y.isnan(), gemm_float(x, wb.float()).isnan())
+    assert (y[:, 3].isinf() | y[:, 3].isnan()).all() and y[:, 49].isnan().all()
+    keep = [o for o in range(50) if o not in (3, 49)]
+    _assert_within_rounding(y[:, keep], x, wb[keep].float())
+
+
 def test_bad_arguments_are_refused():
     x, w = _data(3, 8, 4, seed=0)
-    with pytest.raises(ValueError, match="float32"):
+    with pytest.raises(ValueError, match="float32 or bfloat16"):
         gemm_float(x, w.double())
+    for dtype in (torch.float16, torch.int8, torch.uint8):
+        with pytest.raises(ValueError, match="float32 or bfloat16"):
+            gemm_float(x, w.to(dtype))
+    with pytest.raises(ValueError, match="contiguous"):
+        gemm_float(x, w.bfloat16().t().contiguous().t())
     with pytest.raises(ValueError, match="contiguous"):
         gemm_float(x, w.t().contiguous().t())
     with pytest.raises(ValueError, match=r"\[out, in\]"):
@@ -173,3 +206,65 @@ def test_fp32_prompt_through_the_float_gemm_equals_torch_matmul(rwkv7_path, monk
         assert (part - ref).abs().max().item() <= PROMPT_RTOL * max(1.0, ref.abs().max().item()), name
     c, _ = engine.load(rwkv7_path, backend="torch").forward(tokens)      # and the torch-only path
     assert (a - c).abs().max().item() <= PROMPT_RTOL * scale
+
+
+# -- bf16 models on a CPU without bf16 GEMMs ----------------------------------------------------------
+
+BF16_RTOL = 1e-5     # logits (and states) against the expanded path, relative to their largest (>= 1)
+
+
+def _load_bf16(path, monkeypatch, old: bool):
+    """``path`` in bf16 as on a CPU without bf16 GEMMs: our float GEMM on the bf16 matrices, or with
+    ``old`` the path before it (each matrix expanded into the shared fp32 scratch for torch)."""
+    import engine.models.weights as weights
+
+    monkeypatch.setattr(weights, "bf16_gemm_fast", lambda: False)     # read by `plan` at load
+    with monkeypatch.context() as m:
+        if old:
+            m.setattr(weights.Weights, "_bf16_products", property(lambda self: False))
+        model = engine.load(path, precision="bf16")
+    assert model.kernels.name.startswith("cpu-") and model.dtype == torch.float32
+    return model
+
+
+@pytest.fixture(scope="module")
+def rwkv6_path(tmp_path_factory):
+    spec = LegacySpec(6, n_layer=2, n_embd=128, head_size=32, vocab_size=1000)
+    return make_legacy_checkpoint(tmp_path_factory.mktemp("bf16-prompts") / "rwkv6.pth", spec)
+
+
+@pytest.mark.parametrize("generation", [7, 6])
+@pytest.mark.parametrize("length", [3, 8, 41])
+def test_bf16_prompts_without_bf16_gemms_run_the_float_gemm_on_the_kept_matrices(
+        generation, length, rwkv7_path, rwkv6_path, monkeypatch, isa):
+    path = rwkv7_path if generation == 7 else rwkv6_path
+    old = _load_bf16(path, monkeypatch, old=True)
+    new = _load_bf16(path, monkeypatch, old=False)
+    layer, kept = new.layers[1], new.weights.packed[1]
+    products = [v for v in (getattr(layer, n) for n in type(layer).__slots__) if isinstance(v, FloatProduct)]
+    bf16 = {p.w.data_ptr() for p in kept.values() if p.w.dtype == torch.bfloat16}
+    assert bf16 and bf16 <= {v.p.w.data_ptr() for v in products}   # every kept bf16 matrix, no copy
+    assert new.weights.scratch is None                              # ... and no scratch to expand into
+    assert isinstance(old.weights.scratch, packed.Scratch)
+
+    calls = []
+    real = gemm.gemm_float
+    monkeypatch.setattr(gemm, "gemm_float",
+                        lambda x, w, out=None: (calls.append(w.dtype), real(x, w, out))[1])
+    tokens = random_tokens(length, 1000, seed=length)
+    a, sa = new.forward(tokens)
+    assert calls.count(torch.bfloat16) >= 6 * new.info.n_layer     # R K V O and the FFN's, at any length
+    assert new.weights.scratch is None
+    b, sb = old.forward(tokens)
+    assert old.weights.scratch.buf is not None                      # the old path did expand
+    scale = max(1.0, b.abs().max().item())
+    assert (a - b).abs().max().item() <= BF16_RTOL * scale
+    for name, part in sa.parts.items():
+        ref = sb.parts[name].float()
+        tol = BF16_RTOL * max(1.0, ref.abs().max().item())
+        if part.dtype == torch.bfloat16:       # bf16 token-shift states: one rounding of a near-tie apart
+            tol = max(tol, 2**-7 * ref.abs().max().item())
+        assert (part.float() - ref).abs().max().item() <= tol, name
+    c, _ = new.forward([5], sa)                 # decoding continues from it (bf16 states: a looser bound)
+    d, _ = old.forward([5], sb)
+    assert (c - d).abs().max().item() <= 1e-3 * scale

@@ -100,7 +100,8 @@ def test_a_state_from_another_precision_of_the_same_file_is_converted(rwkv7_chec
 @pytest.mark.parametrize("fast", [True, False], ids=["bf16-gemm", "fp32-gemm"])
 def test_bf16_prompts_use_bf16_gemms_where_the_cpu_has_them(rwkv7_checkpoint, monkeypatch, fast):
     """Where the CPU multiplies bf16 in hardware, a bf16 model's prompts run bf16 GEMMs straight on
-    its packed weights (views, no copy); elsewhere fp32 GEMMs on scratch. Either stays near fp32."""
+    its packed weights (views, no copy); elsewhere the compiled float GEMM on the same bf16 weights
+    (widened as it packs them). Either stays near fp32."""
     import engine.models.weights as weights
 
     monkeypatch.setattr(weights, "bf16_gemm_fast", lambda: fast)

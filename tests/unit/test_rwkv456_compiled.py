@@ -220,8 +220,9 @@ def test_int8_stays_near_fp32(spec, tmp_path):
 @pytest.mark.parametrize("spec", SPECS, ids=str)
 def test_bf16_on_a_cpu_without_bf16_gemms_runs_prompts_in_fp32(spec, tmp_path, monkeypatch):
     """Where torch's bf16 GEMM is emulated (~4x slower than fp32), a bf16 model keeps its matrices
-    bf16 for the decode step but runs prompts as fp32 GEMMs on scratch; its state is bf16 as on
-    every bf16 path, so a saved state means the same on both kinds of CPU."""
+    bf16 for the decode step and runs prompts as fp32 GEMMs on them (the compiled float GEMM widens
+    them as it packs); its state is bf16 as on every bf16 path, so a saved state means the same on
+    both kinds of CPU."""
     import engine.models.weights as weights
 
     path = make_legacy_checkpoint(tmp_path / f"{spec}.pth", spec)

@@ -1,5 +1,5 @@
-// Float GEMM for prompts: Y[T, N] = X[T, K] @ W^T, X and W float32 (W [N, K] row-major, as the
-// compiled decode step reads it), Y float32.
+// Float GEMM for prompts: Y[T, N] = X[T, K] @ W^T, X float32, W float32 or bf16 ([N, K] row-major, as
+// the compiled decode step reads it), Y float32.
 //
 // Why: torch's fp32 matmul on a prompt's shapes (a few to a few hundred tokens against 768..4096
 // square-ish matrices, W transposed) reached 31 GFLOP/s at 32 tokens x 768 x 768 on 2 Zen4 cores
@@ -11,6 +11,11 @@
 // microkernel loads), by 16 x 16 (8 x 8) transposes in registers. Nothing is stored per matrix;
 // each thread reuses one panel buffer. The panel (NR * K floats: 144 KiB at K = 768) stays in
 // L2 while every token of the work item runs past it.
+//
+// bf16 weights (a bf16 model on a CPU without bf16 GEMMs: otherwise each matrix was expanded into
+// an fp32 scratch copy for torch's GEMM) are widened to fp32 as they are packed: bf16 is the top
+// half of an fp32, so widening is a 16-bit shift, exact, and the panel, the microkernels and the
+// bits of the result are those of fp32 weights holding the same values.
 //
 // Microkernel: MR tokens x NR outputs of float accumulators in registers, the outer-product form:
 // per k, NR/16 (NR/8) vector loads of the panel, MR broadcasts of one token's input (a memory
@@ -49,15 +54,20 @@ __attribute__((always_inline)) inline void prefetch_step(const char*& pf, const 
 }
 
 typedef void (*FTileFn)(const FTile&);
-typedef void (*FPackFn)(const float* W, long K, long rows, float* dst);
+typedef void (*FPackFn)(const void* W, long K, long rows, float* dst);  // W: float or bf16 (uint16_t)
+
+inline float widen(float v) { return v; }
+inline float widen(uint16_t v) { return bf16_to_f32(v); }
 
 // ---------------------------------------------------------------------------------------------
 // Portable: NR = 16.
 
-void pack_scalar(const float* W, long K, long rows, float* dst) {
+template <typename WT>
+void pack_scalar(const void* Wv, long K, long rows, float* dst) {
     constexpr int NR = 16;
+    const WT* W = static_cast<const WT*>(Wv);
     for (long k = 0; k < K; k++)
-        for (int o = 0; o < NR; o++) dst[k * NR + o] = o < rows ? W[o * K + k] : 0.0f;
+        for (int o = 0; o < NR; o++) dst[k * NR + o] = o < rows ? widen(W[o * K + k]) : 0.0f;
 }
 
 template <int MR>
@@ -106,15 +116,26 @@ TGT_AVX512 __attribute__((always_inline)) inline void ftranspose16(__m512 (&f)[1
     for (int i = 0; i < 16; i++) f[i] = _mm512_castsi512_ps(r[i]);
 }
 
-TGT_AVX512 void pack_avx512(const float* W, long K, long rows, float* dst) {
+// 16 weights of a row as floats, the lanes outside m zero (and not read).
+TGT_AVX512 __attribute__((always_inline)) inline __m512 load16(const float* p, __mmask16 m) {
+    return _mm512_maskz_loadu_ps(m, p);
+}
+TGT_AVX512 __attribute__((always_inline)) inline __m512 load16(const uint16_t* p, __mmask16 m) {
+    const __m512i u = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(u, 16));
+}
+
+template <typename WT>
+TGT_AVX512 void pack_avx512(const void* Wv, long K, long rows, float* dst) {
     constexpr int NR = 48;
+    const WT* W = static_cast<const WT*>(Wv);
     for (int b = 0; b < NR; b += 16)
         for (long g = 0; g < K; g += 16) {
             const long left = K - g;
             const __mmask16 m = left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1);
             __m512 r[16];
             for (int i = 0; i < 16; i++)
-                r[i] = b + i < rows ? _mm512_maskz_loadu_ps(m, W + (b + i) * K + g) : _mm512_setzero_ps();
+                r[i] = b + i < rows ? load16(W + (b + i) * K + g, m) : _mm512_setzero_ps();
             ftranspose16(r);
             const long n = std::min(16L, left);
             for (long j = 0; j < n; j++) _mm512_storeu_ps(dst + (g + j) * NR + b, r[j]);
@@ -184,18 +205,33 @@ TGT_AVX2 __attribute__((always_inline)) inline void ftranspose8(__m256 (&r)[8]) 
     for (int c = 0; c < 8; c++) r[c] = t[c];
 }
 
-TGT_AVX2 void pack_avx2(const float* W, long K, long rows, float* dst) {
+// 8 weights of a row as floats: n of them (1..8) read, the rest zero; m the lanes below n.
+TGT_AVX2 __attribute__((always_inline)) inline __m256 load8(const float* p, long n, __m256i m) {
+    return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m);
+}
+TGT_AVX2 __attribute__((always_inline)) inline __m256 load8(const uint16_t* p, long n, __m256i) {
+    __m128i h;
+    if (n >= 8) {
+        h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    } else {  // AVX2 has no 16-bit masked load
+        alignas(16) uint16_t tail[8] = {};
+        std::memcpy(tail, p, size_t(n) * sizeof(uint16_t));
+        h = _mm_load_si128(reinterpret_cast<const __m128i*>(tail));
+    }
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+template <typename WT>
+TGT_AVX2 void pack_avx2(const void* Wv, long K, long rows, float* dst) {
     constexpr int NR = 16;
+    const WT* W = static_cast<const WT*>(Wv);
     for (int b = 0; b < NR; b += 8)
         for (long g = 0; g < K; g += 8) {
             const long left = K - g;
             const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
             const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(std::min(8L, left))), lane);
             __m256 r[8];
-            for (int i = 0; i < 8; i++) {
-                const float* src = W + (b + i) * K + g;
-                r[i] = b + i >= rows ? _mm256_setzero_ps() : left >= 8 ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, m);
-            }
+            for (int i = 0; i < 8; i++) r[i] = b + i < rows ? load8(W + (b + i) * K + g, left, m) : _mm256_setzero_ps();
             ftranspose8(r);
             const long n = std::min(8L, left);
             for (long j = 0; j < n; j++) _mm256_storeu_ps(dst + (g + j) * NR + b, r[j]);
@@ -249,20 +285,26 @@ TGT_AVX2 void ftile_avx2(const FTile& a) {
 
 constexpr int FMR_MAX = 8;
 
+// Products of fewer multiply-adds run on the calling thread. A RWKV-7 LoRA at 32 tokens (32 x 768
+// x 32..128) took 4-12x longer through the pool than alone: its ~50 us of work waited for a helper
+// to wake, or to be scheduled at all beside other processes; in the model at 0.1B its LoRAs went from
+// 29 to 8 ms of a 32-token prompt. 4M multiply-adds is ~120 us on one Zen4 core.
+constexpr long FINLINE_MACS = 1L << 22;
+
 struct FKernels {
     int nr, mr;  // panel width (outputs), tile height (tokens)
-    FPackFn pack;
+    FPackFn pack[2];            // pack[wtype]: W_F32, W_BF16
     FTileFn tile[FMR_MAX + 1];  // tile[m]: m tokens, 1 <= m <= mr
 };
 
 const FKernels& fkernels_for(int isa) {
-    static const FKernels scalar = {16, 4, pack_scalar,
+    static const FKernels scalar = {16, 4, {pack_scalar<float>, pack_scalar<uint16_t>},
                                     {nullptr, ftile_scalar<1>, ftile_scalar<2>, ftile_scalar<3>, ftile_scalar<4>}};
 #if RWKV_X86
-    static const FKernels avx2 = {16, 6, pack_avx2,
+    static const FKernels avx2 = {16, 6, {pack_avx2<float>, pack_avx2<uint16_t>},
                                   {nullptr, ftile_avx2<1>, ftile_avx2<2>, ftile_avx2<3>, ftile_avx2<4>,
                                    ftile_avx2<5>, ftile_avx2<6>}};
-    static const FKernels avx512 = {48, 8, pack_avx512,
+    static const FKernels avx512 = {48, 8, {pack_avx512<float>, pack_avx512<uint16_t>},
                                     {nullptr, ftile_avx512<1>, ftile_avx512<2>, ftile_avx512<3>, ftile_avx512<4>,
                                      ftile_avx512<5>, ftile_avx512<6>, ftile_avx512<7>, ftile_avx512<8>}};
     if (isa >= ISA_AVX512) return avx512;
@@ -284,7 +326,9 @@ float* fpanel_buffer(int tid, const FKernels& kn, long K) {
 struct FGemm {
     long T, K, N;
     const float* x;
-    const float* W;
+    const char* W;  // float or bf16 values, wsize bytes each
+    long wsize;
+    FPackFn pack;
     float* y;
     const FKernels* kn;
     long panels, tchunks;  // work items: (panel, chunk of tokens), panel-major
@@ -305,7 +349,7 @@ struct FGemm {
             const long pi = i / tchunks, c = i % tchunks, o0 = pi * k.nr;
             const long rows = std::min<long>(k.nr, N - o0);
             if (pi != packed) {
-                k.pack(W + o0 * K, K, rows, p);
+                pack(W + o0 * K * wsize, K, rows, p);
                 packed = pi;
             }
             const long t0 = token_bound(c), t1 = token_bound(c + 1);
@@ -314,8 +358,8 @@ struct FGemm {
             const long nxt = (i + nth) / tchunks;
             if (i + nth < items && nxt != pi) {
                 const long o1 = nxt * k.nr, r1 = std::min<long>(k.nr, N - o1);
-                const long lines = (r1 * K * 4 + 63) / 64, steps = (t1 - t0 + k.mr - 1) / k.mr * K;
-                a.pf = reinterpret_cast<const char*>(W + o1 * K);
+                const long lines = (r1 * K * wsize + 63) / 64, steps = (t1 - t0 + k.mr - 1) / k.mr * K;
+                a.pf = W + o1 * K * wsize;
                 a.pf_end = a.pf + lines * 64;
                 a.pfn = int((lines + steps - 1) / steps);
             }
@@ -337,10 +381,10 @@ struct FGemm {
 
 using namespace rwkvcpu;
 
-// y [T, N] = x [T, K] @ W^T for float32 W [N, K]; every array contiguous. Returns 0, or -1 for a
-// negative size.
-API int rwkv_gemm_f32(long T, long K, long N, const float* x, const float* W, float* y) {
-    if (T < 0 || K < 0 || N < 0) return -1;
+// y [T, N] = x [T, K] @ W^T for W [N, K] float32 (wtype W_F32) or bf16 (W_BF16); every array
+// contiguous. Returns 0, or -1 for a negative size or another wtype.
+API int rwkv_gemm_float(long T, long K, long N, const float* x, const void* W, int wtype, float* y) {
+    if (T < 0 || K < 0 || N < 0 || (wtype != W_F32 && wtype != W_BF16)) return -1;
     if (T == 0 || N == 0) return 0;
     if (K == 0) {
         std::fill(y, y + T * N, 0.0f);
@@ -348,12 +392,18 @@ API int rwkv_gemm_f32(long T, long K, long N, const float* x, const float* W, fl
     }
     std::lock_guard<std::mutex> lk(g_api);
     const FKernels& kn = fkernels_for(current_isa());
-    FGemm g{T, K, N, x, W, y, &kn, (N + kn.nr - 1) / kn.nr, 1};
+    FGemm g{T, K, N, x, static_cast<const char*>(W), wtype == W_BF16 ? 2L : 4L, kn.pack[wtype], y, &kn,
+            (N + kn.nr - 1) / kn.nr, 1};
     const int nth = pool().size();
     // Enough items for every thread to stay busy: split tokens too when panels are few.
     const long tiles = (T + kn.mr - 1) / kn.mr;
     g.tchunks = std::clamp((4L * nth + g.panels - 1) / g.panels, 1L, tiles);
     if (g_fpanels.size() < size_t(nth)) g_fpanels.resize(size_t(nth));
+    if (T * K * N < FINLINE_MACS) {  // on this thread: not worth waking the pool (a helper may be descheduled)
+        g.tchunks = 1;
+        g.multiply(0, 1);
+        return 0;
+    }
     auto job = [&](int tid, int nth) { g.multiply(tid, nth); };
     parallel(job);
     return 0;
