@@ -24,7 +24,7 @@ from torch import Tensor
 
 import kernels
 
-ABI_VERSION = 11
+ABI_VERSION = 12
 MAX_HEAD_SIZE = 1024   # the kernels keep a head's sums in fixed arrays
 ISAS = ("scalar", "avx2", "avx512", "avx512vnni")   # each includes the ones before
 WTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.int8: 2, torch.uint8: 3}   # uint8: q4 (gemv_q4.cpp)

@@ -620,7 +620,7 @@ using namespace rwkvcpu;
 // ---------------------------------------------------------------------------------------------
 // C API (ctypes). Every array is contiguous; every float is fp32 unless a wtype says otherwise.
 
-API int rwkv_cpu_abi_version() { return 11; }
+API int rwkv_cpu_abi_version() { return 12; }
 
 // The decode steps' layouts (layouts.h) as comma-separated names, for ``table`` "rwkv7.layer",
 // "rwkv7.dims", "rwkv456.layer", "rwkv456.dims" or "global"; null for any other. Python orders the
