@@ -82,7 +82,9 @@ async def one(client: httpx.AsyncClient, base: str, seed: int, tokens: int,
 
 
 async def load(base: str, n: int, tokens: int, first_seed: int) -> dict:
-    limits = httpx.Limits(max_connections=n + 4, max_keepalive_connections=n + 4)
+    # A connection per request: llama-server at times closed a kept-alive connection just as the
+    # next request went out on it ("Server disconnected without sending a response").
+    limits = httpx.Limits(max_connections=n + 4, max_keepalive_connections=0)
     async with httpx.AsyncClient(limits=limits) as client:
         model = (await client.get(f"{base}/v1/models")).json()["data"][0]["id"]
         await asyncio.gather(*(one(client, base, first_seed + i, 8, model) for i in range(n)))   # warm up at N
