@@ -18,13 +18,18 @@ from __future__ import annotations
 import argparse
 import ctypes
 import statistics
+import sys
 import time
 from functools import partial
+from pathlib import Path
 
 import torch
 
 import engine
 from kernels import cpu
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
+from peer_dirs import MODELS  # noqa: E402  (the shared models folder: $RWKV_PEERS_DIR, else ../peers)
 
 
 def load_other(path: str, names=("rwkv_cpu_set_threads", "rwkv7_create", "rwkv7_destroy", "rwkv7_decode",
@@ -41,7 +46,7 @@ def load_other(path: str, names=("rwkv_cpu_set_threads", "rwkv7_create", "rwkv7_
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("other")
-    ap.add_argument("-m", "--model", default="/work/peers/models/rwkv7-0.1b-s0.pth")
+    ap.add_argument("-m", "--model", default=str(MODELS / "rwkv7-0.1b-s0.pth"))
     ap.add_argument("--precision", default="fp32")
     ap.add_argument("--batches", default="1,4,8,16")
     ap.add_argument("--threads", type=int, default=2)
