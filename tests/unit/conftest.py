@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 import engine
 from engine.text.sampling import SamplerSettings
@@ -31,3 +32,12 @@ def isa(request):
     assert cpu.set_isa(request.param) == request.param
     yield request.param
     cpu.set_isa(before)
+
+
+@pytest.fixture(params=[1, 2], ids=lambda n: f"{n}threads")
+def threads(request):
+    """One and two threads for the compiled kernels (torch's count governs both), restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before)

@@ -25,14 +25,6 @@ if not cpu.available():
     pytest.skip(f"compiled CPU kernels not built here: {cpu._error}", allow_module_level=True)
 
 TOL = 1e-4
-@pytest.fixture(params=[1, 2], ids=lambda n: f"{n}threads")
-def threads(request):
-    before = torch.get_num_threads()
-    torch.set_num_threads(request.param)
-    yield request.param
-    torch.set_num_threads(before)
-
-
 def _wkv_inputs(T: int, H: int, N: int, seed: int):
     g = torch.Generator().manual_seed(seed)
     r, k, v = (torch.randn(T, H, N, generator=g) for _ in range(3))

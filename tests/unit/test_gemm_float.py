@@ -29,14 +29,6 @@ from kernels.cpu.gemm import gemm_float  # noqa: E402
 U = 2.0**-24   # float32's unit roundoff
 
 
-@pytest.fixture(params=[1, 2], ids=lambda n: f"{n}threads")
-def threads(request):
-    before = torch.get_num_threads()
-    torch.set_num_threads(request.param)
-    yield request.param
-    torch.set_num_threads(before)
-
-
 def _data(T: int, n_in: int, n_out: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(T, n_in, generator=g)

@@ -24,14 +24,6 @@ from kernels.cpu.gemm import MAX_IN, gemm_int8, quantize_rows  # noqa: E402
 ROUNDING = 3 * 2.0**-24   # float(int32 sum), s_t * scale_o and their product: one rounding each
 
 
-@pytest.fixture(params=[1, 2], ids=lambda n: f"{n}threads")
-def threads(request):
-    before = torch.get_num_threads()
-    torch.set_num_threads(request.param)
-    yield request.param
-    torch.set_num_threads(before)
-
-
 def _weights(n_out: int, n_in: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     w = torch.randint(-127, 128, (n_out, n_in), generator=g, dtype=torch.int8)

@@ -27,14 +27,6 @@ SHAPES = [(1, 1), (3, 7), (5, 16), (7, 17), (13, 100), (37, 64), (301, 773), (9,
 BATCHES = range(1, 18)
 
 
-@pytest.fixture(params=[1, 2], ids=lambda n: f"{n}threads")
-def threads(request):
-    before = torch.get_num_threads()
-    torch.set_num_threads(request.param)
-    yield request.param
-    torch.set_num_threads(before)
-
-
 def _matrix(wtype: str, rows: int, cols: int, seed: int):
     """(w, scale) as ``gemv`` takes them, and the float64 matrix they stand for."""
     g = torch.Generator().manual_seed(seed)
