@@ -224,6 +224,13 @@ struct Q4Panel {
 };
 std::vector<Q4Panel> g_q4gp;  // per thread
 
+// A panel row past the matrix's last: zero values, scales and corrections (ngu groups of 8 blocks).
+inline void q4g_zero_row(int8_t* u, float* d, int32_t* c, long ngu) {
+    std::memset(u, 0, size_t(ngu * Q4_GROUP));
+    std::fill(d, d + ngu * 8, 0.0f);
+    std::fill(c, c + ngu * 8, 0);
+}
+
 // Rows [o0, o0 + Q4G_ROWS) of W (rows past n_rows: zero values and scales) into the panel.
 TGT_AVX512 void q4g_unpack(const uint8_t* W, const uint16_t* bs, long kp, long nbu, long o0, long n_rows,
                            Q4Panel& p) {
@@ -235,9 +242,7 @@ TGT_AVX512 void q4g_unpack(const uint8_t* W, const uint16_t* bs, long kp, long n
         float* d = p.d.data() + r * nblk;
         int32_t* c = p.c.data() + r * nblk;
         if (o0 + r >= n_rows) {
-            std::memset(u, 0, size_t(ngu * Q4_GROUP));
-            std::fill(d, d + ngu * 8, 0.0f);
-            std::fill(c, c + ngu * 8, 0);
+            q4g_zero_row(u, d, c, ngu);
             continue;
         }
         const uint8_t* w = W + (o0 + r) * (kp / 2);
@@ -274,9 +279,7 @@ TGT_AVX2 void q4g_unpack_avx2(const uint8_t* W, const uint16_t* bs, long kp, lon
         float* d = p.d.data() + r * nblk;
         int32_t* c = p.c.data() + r * nblk;
         if (o0 + r >= n_rows) {
-            std::memset(u, 0, size_t(ngu * Q4_GROUP));
-            std::fill(d, d + ngu * 8, 0.0f);
-            std::fill(c, c + ngu * 8, 0);
+            q4g_zero_row(u, d, c, ngu);
             continue;
         }
         const uint8_t* w = W + (o0 + r) * (kp / 2);
