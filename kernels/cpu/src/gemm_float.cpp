@@ -90,29 +90,11 @@ void ftile_scalar(const FTile& a) {
 // ---------------------------------------------------------------------------------------------
 // AVX-512: NR = 48, MR = 8.
 
-// r[i] = row i of a 16 x 16 matrix of 32-bit values -> r[j] = its column j.
+// The shared 32-bit transposes (core.h), on float vectors.
 TGT_AVX512 __attribute__((always_inline)) inline void ftranspose16(__m512 (&f)[16]) {
-    __m512i r[16], t[16];
+    __m512i r[16];
     for (int i = 0; i < 16; i++) r[i] = _mm512_castps_si512(f[i]);
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
-        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
-        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
-        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
-    }
-    for (int h = 0; h < 16; h += 8)
-        for (int c = 0; c < 4; c++) {
-            t[h + c] = _mm512_shuffle_i32x4(r[h + c], r[h + c + 4], 0x88);
-            t[h + c + 4] = _mm512_shuffle_i32x4(r[h + c], r[h + c + 4], 0xdd);
-        }
-    for (int c = 0; c < 8; c++) {
-        r[c] = _mm512_shuffle_i32x4(t[c], t[c + 8], 0x88);
-        r[c + 8] = _mm512_shuffle_i32x4(t[c], t[c + 8], 0xdd);
-    }
+    transpose16(r);
     for (int i = 0; i < 16; i++) f[i] = _mm512_castsi512_ps(r[i]);
 }
 
@@ -186,23 +168,11 @@ TGT_AVX512 void ftile_avx512(const FTile& a) {
 // ---------------------------------------------------------------------------------------------
 // AVX2: NR = 16, MR = 6.
 
-TGT_AVX2 __attribute__((always_inline)) inline void ftranspose8(__m256 (&r)[8]) {
-    __m256 t[8];
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {
-        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
-        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
-    }
-    for (int c = 0; c < 4; c++) {
-        t[c] = _mm256_permute2f128_ps(r[c], r[c + 4], 0x20);
-        t[c + 4] = _mm256_permute2f128_ps(r[c], r[c + 4], 0x31);
-    }
-    for (int c = 0; c < 8; c++) r[c] = t[c];
+TGT_AVX2 __attribute__((always_inline)) inline void ftranspose8(__m256 (&f)[8]) {
+    __m256i r[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_castps_si256(f[i]);
+    transpose8(r);
+    for (int i = 0; i < 8; i++) f[i] = _mm256_castsi256_ps(r[i]);
 }
 
 // 8 weights of a row as floats: n of them (1..8) read, the rest zero; m the lanes below n.

@@ -190,30 +190,6 @@ void panel_scales(const float* scale, long rows, int nr, const Panel& p) {
 // rows, done 16 x 16 (8 x 8) units at a time in registers: a scalar loop of 4-byte moves took
 // ~20 % of a 512-token GEMM and most of a 64-token one.
 #if RWKV_X86
-// r[i] = row i of a 16 x 16 int32 matrix -> r[j] = its column j (the standard 4 rounds of shuffles).
-TGT_AVX512 __attribute__((always_inline)) inline void transpose16(__m512i (&r)[16]) {
-    __m512i t[16];
-    for (int i = 0; i < 16; i += 2) {  // pairs of rows interleaved: 2 x 2 blocks
-        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {  // 4 x 4 blocks: r[i + c] = rows i..i+3 of columns c, c+4, c+8, c+12
-        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
-        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
-        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
-        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
-    }
-    for (int h = 0; h < 16; h += 8)  // 128-bit lanes of 8 rows
-        for (int c = 0; c < 4; c++) {
-            t[h + c] = _mm512_shuffle_i32x4(r[h + c], r[h + c + 4], 0x88);
-            t[h + c + 4] = _mm512_shuffle_i32x4(r[h + c], r[h + c + 4], 0xdd);
-        }
-    for (int c = 0; c < 8; c++) {  // and of all 16
-        r[c] = _mm512_shuffle_i32x4(t[c], t[c + 8], 0x88);
-        r[c + 8] = _mm512_shuffle_i32x4(t[c], t[c + 8], 0xdd);
-    }
-}
-
 // The sum of each 4-byte unit as an int32: its 4 int8, or its 2 int16.
 template <bool WIDEN>
 TGT_AVX512 __attribute__((always_inline)) inline __m512i unit_sums_avx512(__m512i u) {
@@ -261,25 +237,6 @@ TGT_AVX512 void pack_avx512(const int8_t* W, const float* scale, long K, long kp
 }
 
 // The same for AVX2: NR = 16 outputs, 2 k per unit as int16, 8 x 8 transposes.
-TGT_AVX2 __attribute__((always_inline)) inline void transpose8(__m256i (&r)[8]) {
-    __m256i t[8];
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {
-        r[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]);
-        r[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]);
-        r[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]);
-        r[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]);
-    }
-    for (int c = 0; c < 4; c++) {
-        t[c] = _mm256_permute2x128_si256(r[c], r[c + 4], 0x20);
-        t[c + 4] = _mm256_permute2x128_si256(r[c], r[c + 4], 0x31);
-    }
-    for (int c = 0; c < 8; c++) r[c] = t[c];
-}
-
 TGT_AVX2 void pack_avx2(const int8_t* W, const float* scale, long K, long kp, long rows, const Panel& p) {
     constexpr int NR = 16;
     const long units = kp / 2;
