@@ -87,7 +87,7 @@ class RecurrentModel(Model):
               schema: Schema) -> Weights:
         """What every generation's loading begins with: the checked weights' reader (dtypes, kernels),
         the info, then the embedding, the norms and the head."""
-        w = self.weights = Weights(ckpt, schema, device, dtype, backend, float_products=True)
+        w = self.weights = Weights(ckpt, schema, device, dtype, backend)
         self.kernels, self.device, self.dtype = w.kernels, device, w.plan.compute
         self.info = w.info()
         self.emb = w.embedding(fold_in_file_dtype=True)      # bf16 stays bf16 (half the table)

@@ -101,7 +101,7 @@ class Layer:
 
 class RWKV7(Model):
     def __init__(self, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype, backend: str = "auto"):
-        w = self.weights = Weights(ckpt, SCHEMA, device, dtype, backend, fp32_tables=True, float_products=True)
+        w = self.weights = Weights(ckpt, SCHEMA, device, dtype, backend, fp32_tables=True)
         self.kernels, self.device, self.dtype = w.kernels, device, w.plan.compute
         self.info = w.info()
         self.emb = w.embedding(fold_in_file_dtype=False)

@@ -24,8 +24,7 @@ depends on the precision and the kernels, never on the generation, and is decide
 - **Prompts on packed matrices.** Where a matrix is kept in another dtype than torch computes in,
   the model's ``x @ W`` reaches :mod:`engine.models.packed`: int8 and q4 with the compiled library
   multiply integers (:class:`~engine.models.packed.Int8Product`, :class:`~engine.models.packed.Q4Product`,
-  no float copy). fp32 matrices with the library, for a model that asks (``float_products``: every
-  generation), go to the compiled float GEMM from a few tokens on
+  no float copy). fp32 matrices with the library go to the compiled float GEMM from a few tokens on
   (:class:`~engine.models.packed.FloatProduct`, the same memory; torch's matmul on the transposed
   view below that), and so do bf16 matrices computed in fp32 (a CPU without bf16 GEMMs), at any
   length: the GEMM widens them as it packs its panels. Otherwise (int8 without the library) the
@@ -112,12 +111,11 @@ class Weights:
 
     After the model has built its layers: ``packed[layer][role]`` holds each matrix as the compiled
     step reads it (``[out, in]``, with int8's scales), ``head_packed`` the head; ``decoder`` is the
-    compiled step, or None when torch computes every token. ``float_products``: fp32 matrices
-    multiply prompts by the compiled float GEMM (see the module's "Prompts on packed matrices").
+    compiled step, or None when torch computes every token.
     """
 
     def __init__(self, ckpt: Checkpoint, schema: Schema, device: torch.device, dtype: torch.dtype,
-                 backend: str = "auto", fp32_tables: bool = False, float_products: bool = False):
+                 backend: str = "auto", fp32_tables: bool = False):
         self.sizes = schema.check(ckpt.tensors, ckpt.path.name)      # before anything is allocated
         self.schema, self.ckpt, self.z, self.device = schema, ckpt, ckpt.tensors, device
         if dtype in (torch.int8, Q4) and device.type != "cpu":
@@ -129,7 +127,6 @@ class Weights:
             raise EngineError(f"The '{backend}' kernels cannot run RWKV-{schema.generation} on {device} in "
                               f"{precision}: {e}. Use backend 'auto'.") from e
         self.plan = plan(dtype, self.kernels.decoder is not None, fp32_tables)
-        self.float_products = float_products
         L = self.sizes["L"]
         self.packed: list[dict[str, Packed]] = [{} for _ in range(L)]
         self.head_packed: Packed | None = None
@@ -152,7 +149,7 @@ class Weights:
         bf16 GEMMs in hardware RWKV-7's prompts use bf16 views instead, and RWKV-4/5/6 compute in
         bf16: then these products serve only the torch single-token paths, which the decode step
         replaces.)"""
-        return self.compiled and self.float_products and self.plan.compute == torch.float32
+        return self.compiled and self.plan.compute == torch.float32
 
     def info(self) -> ModelInfo:
         s, z = self.sizes, self.z
@@ -206,7 +203,7 @@ class Weights:
             return t.contiguous()
         out_in = t.transpose(-1, -2).contiguous()
         p = self.packed[layer][e.role] = Packed(out_in)
-        if self.float_products and out_in.dim() == 2 and out_in.dtype == torch.float32:
+        if out_in.dim() == 2 and out_in.dtype == torch.float32:
             return FloatProduct(p)               # 2-3x torch's thin GEMMs at 32..512 tokens (measured)
         return out_in.transpose(-1, -2)
 
@@ -271,7 +268,7 @@ class Weights:
             return p.w.t()
         self.packed[layer][role] = p
         if p.w.dtype == self.plan.compute:       # torch reads the kept memory itself
-            if self.float_products and self.compiled and p.w.dtype == torch.float32:
+            if self.compiled and p.w.dtype == torch.float32:
                 return FloatProduct(p)           # ... or, for prompts, the compiled float GEMM does
             return p.w.t()
         if self._bf16_products and p.w.dtype == torch.bfloat16:
