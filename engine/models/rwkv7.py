@@ -235,28 +235,13 @@ class RWKV7(Model):
         return self.weights.logits(F.layer_norm(x[-1], (C,), *self.ln_out))
 
     def _forward_seq(self, tokens: Sequence[int], state: State) -> Tensor:
-        C, H, N = self.info.n_embd, self.info.n_head, self.info.head_size
-        att_prev, wkv, ffn_prev = state.parts["att_x_prev"], state.parts["wkv"], state.parts["ffn_x_prev"]
-        bf16 = self._prompt_layers is not None
-        layers = self._prompt_layers if bf16 else self.layers
-        x = self.emb.rows(torch.tensor(tokens, device=self.device)).to(torch.bfloat16 if bf16 else self.dtype)
-        v_first = x
-        for i, ly in enumerate(layers):
-            xx = F.layer_norm(x, (C,), ly.ln1_w, ly.ln1_b)
-            out, v_first = time_mix(i, ly, xx, att_prev[i], v_first, H, N, self.kernels.seq, wkv[i])
-            att_prev[i].copy_(xx[-1])
-            x = x + out
-            xx = F.layer_norm(x, (C,), ly.ln2_w, ly.ln2_b)
-            out = channel_mix(ly, xx, ffn_prev[i])
-            ffn_prev[i].copy_(xx[-1])
-            x = x + out
-        return self.weights.logits(F.layer_norm(x[-1].to(self.ln_out[0].dtype), (C,), *self.ln_out))
+        return self._forward_prompts([(tokens, state)])[0]
 
     def _forward_prompts(self, chunks: Sequence[tuple[list[int], State]]) -> Tensor:
-        """Several sequences' prompts side by side: their rows concatenated, so each GEMM reads the
-        weights once for all of them at a better shape than one short prompt's; the token shift
-        and the WKV recurrence stay within each sequence. Row ``s`` of the result is sequence
-        ``s``'s logits; equal to one :meth:`_forward_seq` each within GEMM rounding."""
+        """Several sequences' prompts side by side (one is :meth:`_forward_seq`): their rows
+        concatenated, so each GEMM reads the weights once for all of them at a better shape than one
+        short prompt's; the token shift and the WKV recurrence stay within each sequence. Row ``s``
+        of the result is sequence ``s``'s logits; equal to each one alone within GEMM rounding."""
         C, H, N = self.info.n_embd, self.info.n_head, self.info.head_size
         bf16 = self._prompt_layers is not None
         layers = self._prompt_layers if bf16 else self.layers
@@ -269,6 +254,8 @@ class RWKV7(Model):
         x = self.emb.rows(rows).to(torch.bfloat16 if bf16 else self.dtype)
 
         def previous(xx: Tensor, name: str, i: int) -> Tensor:   # each row's previous token, within its sequence
+            if len(parts) == 1:
+                return parts[0][name][i]                           # time_mix / channel_mix shift it in
             return torch.cat([_shift(xx[lo:hi], p[name][i]) for (lo, hi), p in zip(spans, parts, strict=True)])
 
         def keep_last(xx: Tensor, name: str, i: int) -> None:
@@ -278,6 +265,8 @@ class RWKV7(Model):
         v_first = x
         for i, ly in enumerate(layers):
             def wkv(r, w, k, v, a, b, _state, i=i):   # each sequence's rows on its own state
+                if len(parts) == 1:
+                    return self.kernels.seq(r, w, k, v, a, b, parts[0]["wkv"][i])
                 return torch.cat([self.kernels.seq(r[lo:hi], w[lo:hi], k[lo:hi], v[lo:hi], a[lo:hi], b[lo:hi],
                                                    p["wkv"][i]) for (lo, hi), p in zip(spans, parts, strict=True)])
 
