@@ -249,6 +249,18 @@ TGT_AVX2 __attribute__((always_inline)) inline void transpose8(__m256i (&r)[8]) 
     }
     for (int c = 0; c < 8; c++) r[c] = t[c];
 }
+
+// vpdpbusd: each int32 lane of c gains the 4 products of its 4 bytes of u8 (unsigned) and s8
+// (signed). Through asm where we can: with the intrinsic, GCC 12 copies every accumulator and
+// stores it to the stack on each step of a k loop (its pattern does not tie c to the output).
+TGT_AVX512VNNI __attribute__((always_inline)) inline __m512i dpbusd(__m512i c, __m512i u8, __m512i s8) {
+#if defined(__GNUC__)
+    asm("vpdpbusd %2, %1, %0" : "+v"(c) : "v"(u8), "v"(s8));
+    return c;
+#else
+    return _mm512_dpbusd_epi32(c, u8, s8);
+#endif
+}
 #endif
 
 // In place over n floats, vectorised for the ISA in use: x = e^x, x = 1 / (1 + e^-x).
@@ -260,26 +272,17 @@ void vec_sigmoid(float* x, long n);
 
 typedef void (*GemvFn)(const void* W, const float* scale, long cols, const float* x, float* y, long r0,
                        long r1);
-typedef void (*GemvQFn)(const int8_t* W, const float* scale, long cols, const int16_t* xq, float xs, float* y,
-                        long r0, long r1);
 
 // NI inputs at once (batched decode), input n at x + n * xstride, output at y + n * ystride.
 typedef void (*GemvNFn)(const void* W, const float* scale, long cols, const float* x, long xstride, float* y,
                         long ystride, long r0, long r1);
-typedef void (*GemvQNFn)(const int8_t* W, const float* scale, long cols, const int16_t* xq, const float* xs,
-                         float* y, long ystride, long r0, long r1);
-constexpr int GEMV_MAX_NI = 4;  // int8 and q4 kernels; fp32 / bf16 take up to gemv_n_max inputs
+constexpr int GEMV_MAX_NI = 4;  // q4 kernels; fp32 / bf16 take up to gemv_n_max inputs, int8 gemv_i8_n_max
 
 GemvFn gemv_fn(int wtype, int isa);
 int gemv_n_max(int wtype, int isa);  // fp32 / bf16 register tiles on AVX2 / AVX-512; 0 elsewhere
 int gemv_tile_rows(int isa);         // the rows of those tiles (for 2..gemv_n_max inputs)
 GemvNFn gemv_n_fn(int wtype, int isa, int ni);  // ni in 1..gemv_n_max; nullptr: none for this path
-GemvQNFn gemv_qn_fn(int isa, int ni);
-GemvQFn gemv_q_fn(int isa);  // nullptr where int8 rows convert every weight to float instead
-float quantize_i16(const float* x, long n, int16_t* q);
 void apply_act(int act, float* y, long lo, long hi);
-extern std::vector<int16_t> g_xq[8];
-extern std::vector<float> g_xs[8];
 extern std::vector<int8_t> g_q4q[8];  // the q4 tasks' quantised inputs, per task slot (callers hold g_api)
 extern std::vector<int32_t> g_q4c[8];
 extern std::vector<float> g_q4s[8];
@@ -314,6 +317,34 @@ typedef void (*GemvQ4Fn)(const uint8_t* W, const uint16_t* bscale, long cols, co
 GemvQ4Fn gemv_q4_fn(int isa, int ni);
 void quantize_q4_input(const float* x, long cols, int8_t* q, int32_t* corr, float* s);
 
+// int8 (gemv_int8.cpp; gemm_int8.cpp for prompts): each input quantised to uint8 u with its own
+// scale s and zero point z (quantize_u8_row), exact int32 sums, y[o] = float(sum_k (u[k] - z) *
+// W[o, k]) * (s * scale[o]). Those sums fit an int32 for cols <= I8_KMAX (255 * 128 * 65536 < 2^31).
+constexpr long I8_KMAX = 65536;
+// x [K] -> q [kp] (kp >= K, the tail zero), *s, *z: the prompt GEMM's quantiser, q as uint8 or int16.
+void quantize_u8_row(int isa, const float* x, long K, long kp, uint8_t* q, float* s, int32_t* z);
+void quantize_u8_row(int isa, const float* x, long K, long kp, int16_t* q, float* s, int32_t* z);
+// The inputs of an int8 GEMV, quantised: input b's values at q + b * kp (kp = i8_padded(cols), zeros
+// past cols), its scale s[b] and zero point z[b]. With AVX512-VNNI q is uint8 u, elsewhere int16 u - z.
+struct I8In {
+    const void* q;
+    const float* s;
+    const int32_t* z;
+    long kp;
+};
+inline long i8_padded(long cols) { return (cols + 63) / 64 * 64; }
+// y[n * ystride + o] = W[o, :] . x_(b0 + n) for o in [r0, r1), n < NI (1..gemv_i8_n_max).
+typedef void (*GemvI8Fn)(const int8_t* W, const float* scale, long cols, const I8In& x, int b0, float* y,
+                         long ystride, long r0, long r1);
+GemvI8Fn gemv_i8_fn(int isa, int ni);
+int gemv_i8_n_max(int isa);
+long gemv_i8_block_rows(int isa, long cols);  // rows that run every pass of a batch from L1
+void quantize_i8_inputs(int isa, const float* x, long xstride, int nb, long cols, std::vector<uint8_t>& q,
+                        std::vector<float>& s, std::vector<int32_t>& z, I8In& in);
+extern std::vector<uint8_t> g_i8q[8];  // the int8 tasks' quantised inputs, per task slot (callers hold g_api)
+extern std::vector<float> g_i8s[8];
+extern std::vector<int32_t> g_i8z[8];
+
 // One matrix times nb inputs: input b at x + b * xstride, its output at y + b * ystride.
 struct GemvTask {
     Mat m;
@@ -321,8 +352,7 @@ struct GemvTask {
     float* y;
     int act;
     long xstride, ystride;
-    const int16_t* xq;  // int8 weights on SIMD paths: the inputs quantised to int16 (b at xq + b * cols),
-    const float* xs;    // with their scales xs[b]
+    I8In i8;            // int8 weights: the inputs quantised to 8 bits
     Q4In q4;            // q4 weights: the inputs quantised per block
 };
 
@@ -331,8 +361,10 @@ struct GemvTask {
 // Batched decode (nb > 1 inputs per matrix): a weight matrix is read from memory once per step
 // whatever nb is. fp32 / bf16 on AVX2 / AVX-512: register tiles of rows x up to gemv_n_max inputs,
 // the inputs in as few passes as that allows, each tile's rows running every pass from L1; an
-// output's sums do not depend on the tile (rwkv_cpu.cpp, DEFINE_SIMD_TILE). int8, q4 and the
-// portable path: a thread's rows in blocks of ~16 KiB, each multiplied with every input while it
+// output's sums do not depend on the tile (rwkv_cpu.cpp, DEFINE_SIMD_TILE). int8 on every ISA
+// likewise, in passes of up to gemv_i8_n_max inputs over blocks of gemv_i8_block_rows rows: its
+// sums are exact integers, so any tile gives the same bits (gemv_int8.cpp). q4 and the portable
+// fp32 / bf16 path: a thread's rows in blocks of ~16 KiB, each multiplied with every input while it
 // sits in L1, up to GEMV_MAX_NI inputs sharing each weight load on SIMD paths; each input's sums
 // formed in the order of the one-input kernel (the portable path runs that very kernel, on rows
 // grouped the same way: blocks of a multiple of 4 rows from the chunk's first, and chunks that
@@ -344,7 +376,7 @@ struct MultiGemv {
     int isa = ISA_SCALAR;
     // xstride / ystride 0: the inputs and outputs lie back to back (cols and rows apart)
     void add(const Mat& m, const float* x, float* y, int act = ACT_NONE, long xstride = 0, long ystride = 0) {
-        t[n++] = GemvTask{m, x, y, act, xstride ? xstride : m.cols, ystride ? ystride : m.rows, nullptr, nullptr, {}};
+        t[n++] = GemvTask{m, x, y, act, xstride ? xstride : m.cols, ystride ? ystride : m.rows, {}, {}};
     }
     // The work is cut into chunks that threads take in turn: on a busy machine a helper thread may
     // be descheduled, and the others then simply do its share.
@@ -359,9 +391,9 @@ struct MultiGemv {
         if (g.m.wtype == W_Q4)
             gemv_q4_fn(isa, 1)(static_cast<const uint8_t*>(g.m.w), g.m.bscale, c, g.q4, b, g.y + b * g.ystride,
                                g.ystride, r0, r1);
-        else if (g.xq)
-            gemv_q_fn(isa)(static_cast<const int8_t*>(g.m.w), g.m.scale, c, g.xq + b * c, g.xs[b],
-                           g.y + b * g.ystride, r0, r1);
+        else if (g.m.wtype == W_I8)
+            gemv_i8_fn(isa, 1)(static_cast<const int8_t*>(g.m.w), g.m.scale, c, g.i8, b, g.y + b * g.ystride,
+                               g.ystride, r0, r1);
         else
             gemv_fn(g.m.wtype, isa)(g.m.w, g.m.scale, c, g.x + b * g.xstride, g.y + b * g.ystride, r0, r1);
     }
@@ -373,13 +405,12 @@ struct MultiGemv {
                                 g.ystride, r0, r1);
             return;
         }
-        if (g.xq) {
-            if (GemvQNFn f = gemv_qn_fn(isa, ni)) {
-                f(static_cast<const int8_t*>(g.m.w), g.m.scale, c, g.xq + b * c, g.xs + b, g.y + b * g.ystride,
-                  g.ystride, r0, r1);
-                return;
-            }
-        } else if (GemvNFn f = gemv_n_fn(g.m.wtype, isa, ni)) {
+        if (g.m.wtype == W_I8) {
+            gemv_i8_fn(isa, ni)(static_cast<const int8_t*>(g.m.w), g.m.scale, c, g.i8, b, g.y + b * g.ystride,
+                                g.ystride, r0, r1);
+            return;
+        }
+        if (GemvNFn f = gemv_n_fn(g.m.wtype, isa, ni)) {
             f(g.m.w, g.m.scale, c, g.x + b * g.xstride, g.xstride, g.y + b * g.ystride, g.ystride, r0, r1);
             return;
         }
@@ -395,21 +426,22 @@ struct MultiGemv {
             long r1 = std::clamp((hi - base + c - 1) / c, 0L, g.m.rows);
             if (lo <= base) r0 = 0;
             if (r1 > r0) {
-                const int tile_ni = g.xq ? 0 : gemv_n_max(g.m.wtype, isa);
+                const bool i8 = g.m.wtype == W_I8;
+                const int tile_ni = i8 ? gemv_i8_n_max(isa) : gemv_n_max(g.m.wtype, isa);
                 if (nb == 1) {
                     rows(g, 0, r0, r1);
                 } else if (tile_ni) {
-                    // fp32 / bf16 tiles: the inputs in as few passes as the registers allow, of even
-                    // sizes; with more than one, each tile's rows run every pass (from L1)
+                    // fp32 / bf16 / int8 tiles: the inputs in as few passes as the registers allow, of
+                    // even sizes; with more than one, each block's rows run every pass (from L1)
                     const int passes = (nb + tile_ni - 1) / tile_ni;
-                    const long rb = passes == 1 ? r1 - r0 : gemv_tile_rows(isa);
+                    const long rb = passes == 1 ? r1 - r0 : i8 ? gemv_i8_block_rows(isa, c) : gemv_tile_rows(isa);
                     for (long o = r0; o < r1; o += rb)
                         for (int p = 0; p < passes; p++)
                             rows_n(g, nb * p / passes, nb * (p + 1) / passes - nb * p / passes, o,
                                    std::min(r1, o + rb));
                 } else {
                     const long rowbytes = g.m.wtype == W_Q4 ? q4_padded(c) / 2 + q4_blocks(c) * 2
-                                          : c * (g.m.wtype == W_F32 ? 4 : g.m.wtype == W_BF16 ? 2 : 1);
+                                          : c * (g.m.wtype == W_F32 ? 4 : 2);
                     const long rb = std::max(4L, (16384 / rowbytes) & ~3L);  // ~16 KiB of weights
                     for (long o = r0; o < r1; o += rb)
                         for (int b = 0; b < nb; b += GEMV_MAX_NI)
@@ -452,27 +484,14 @@ struct MultiGemv {
     void run() {
         isa = current_isa();
         quantize_q4_inputs();
-        if (gemv_q_fn(isa)) {
-            for (int i = 0; i < n; i++) {
-                if (t[i].m.wtype != W_I8) continue;
-                int j = 0;  // an input already quantised for an earlier task (x_v feeds V and v1)
-                while (j < i && !(t[j].xq && t[j].x == t[i].x && t[j].xstride == t[i].xstride &&
-                                  t[j].m.cols == t[i].m.cols))
-                    j++;
-                if (j < i) {
-                    t[i].xq = t[j].xq;
-                    t[i].xs = t[j].xs;
-                    continue;
-                }
-                const long c = t[i].m.cols;
-                auto& buf = g_xq[i];
-                auto& sc = g_xs[i];
-                if (long(buf.size()) < nb * c) buf.resize(nb * c);  // grows to the largest batch, once
-                if (long(sc.size()) < nb) sc.resize(nb);
-                for (int b = 0; b < nb; b++) sc[b] = quantize_i16(t[i].x + b * t[i].xstride, c, buf.data() + b * c);
-                t[i].xq = buf.data();
-                t[i].xs = sc.data();
-            }
+        for (int i = 0; i < n; i++) {
+            if (t[i].m.wtype != W_I8) continue;
+            int j = 0;  // an input already quantised for an earlier task (x_v feeds V and v1)
+            while (j < i && !(t[j].m.wtype == W_I8 && t[j].x == t[i].x && t[j].xstride == t[i].xstride &&
+                              t[j].m.cols == t[i].m.cols))
+                j++;
+            if (j < i) t[i].i8 = t[j].i8;
+            else quantize_i8_inputs(isa, t[i].x, t[i].xstride, nb, t[i].m.cols, g_i8q[i], g_i8s[i], g_i8z[i], t[i].i8);
         }
         total = 0;
         for (int i = 0; i < n; i++) total += t[i].m.rows * t[i].m.cols;

@@ -12,7 +12,7 @@
 //       u[t,k] = clamp(round(x[t,k] / s_t) + z_t, 0, 255),   so x ~= s_t * (u - z_t);
 //   then exact int32 sums acc[t,o] = sum_k u[t,k] * W[o,k], and
 //       Y[t,o] = float(acc[t,o] - z_t * rowsum(W[o])) * (s_t * scale[o]).
-//   |acc| <= 255 * 128 * K must fit an int32: K <= KMAX.
+//   |acc| <= 255 * 128 * K must fit an int32: K <= I8_KMAX.
 //
 // Layout: the weights are repacked per call, one panel of NR output rows at a time, into the order
 // the dot-product instruction reads (for each group of 4 k (bytes, VNNI) or 2 k (int16, vpmaddwd),
@@ -41,8 +41,6 @@
 
 namespace rwkvcpu {
 namespace {
-
-constexpr long KMAX = 65536;
 
 // ---------------------------------------------------------------------------------------------
 // Quantisation of X, one token's row at a time.
@@ -356,18 +354,6 @@ TGT_AVX512 __attribute__((always_inline)) inline void store_row_avx512(__m512i a
 #define STORE4(m)                                                                                  \
     if constexpr (m < MR) store_row_avx512(c##m##0, c##m##1, c##m##2, c##m##3, a, m);
 
-// vpdpbusd: each int32 lane of c gains 4 products of the token's 4 inputs (u8) and one output's
-// 4 weights (s8). Through asm where we can: with the intrinsic, GCC 12 copies every accumulator
-// and stores it to the stack on each step of the k loop (its pattern does not tie c to the output).
-TGT_AVX512VNNI __attribute__((always_inline)) inline __m512i dpbusd(__m512i c, __m512i u8, __m512i s8) {
-#if defined(__GNUC__)
-    asm("vpdpbusd %2, %1, %0" : "+v"(c) : "v"(u8), "v"(s8));
-    return c;
-#else
-    return _mm512_dpbusd_epi32(c, u8, s8);
-#endif
-}
-
 #define DPBUSD4(m)                                                                                 \
     if constexpr (m < MR) {                                                                        \
         const __m512i b = _mm512_set1_epi32(load_i32(x + m * a.ldx + k));                          \
@@ -566,14 +552,33 @@ void quantize_x(const Kernels& kn, long T, long K, long kp, const float* x) {
 }
 
 }  // namespace
+
+// The rows' quantiser for other files (core.h): the current instruction set's, which all round alike.
+void quantize_u8_row(int isa, const float* x, long K, long kp, uint8_t* q, float* s, int32_t* z) {
+#if RWKV_X86
+    if (isa >= ISA_AVX512) return quant_row_avx512<uint8_t>(x, K, kp, q, s, z);
+    if (isa == ISA_AVX2) return quant_row_avx2<uint8_t>(x, K, kp, q, s, z);
+#endif
+    (void)isa;
+    quant_row_scalar<uint8_t>(x, K, kp, q, s, z);
+}
+void quantize_u8_row(int isa, const float* x, long K, long kp, int16_t* q, float* s, int32_t* z) {
+#if RWKV_X86
+    if (isa >= ISA_AVX512) return quant_row_avx512<int16_t>(x, K, kp, q, s, z);
+    if (isa == ISA_AVX2) return quant_row_avx2<int16_t>(x, K, kp, q, s, z);
+#endif
+    (void)isa;
+    quant_row_scalar<int16_t>(x, K, kp, q, s, z);
+}
+
 }  // namespace rwkvcpu
 
 using namespace rwkvcpu;
 
 // y [T, N] = x [T, K] @ W^T for W int8 [N, K] with scale [N] (see the top of this file); every array
-// contiguous. Returns 0, or -1 when K is over KMAX (int32 sums could overflow) or a size is negative.
+// contiguous. Returns 0, or -1 when K is over I8_KMAX (int32 sums could overflow) or a size is negative.
 API int rwkv_gemm_i8(long T, long K, long N, const float* x, const int8_t* W, const float* scale, float* y) {
-    if (T < 0 || K < 0 || N < 0 || K > KMAX) return -1;
+    if (T < 0 || K < 0 || N < 0 || K > I8_KMAX) return -1;
     if (T == 0 || N == 0) return 0;
     std::lock_guard<std::mutex> lk(g_api);
     const Kernels& kn = kernels_for(current_isa());
@@ -594,11 +599,5 @@ API int rwkv_gemm_i8(long T, long K, long N, const float* x, const int8_t* W, co
 API void rwkv_quantize_u8(long T, long K, const float* x, uint8_t* q, float* scale, int32_t* zero) {
     std::lock_guard<std::mutex> lk(g_api);
     const int isa = current_isa();
-    // The uint8 writer of the current instruction set's quantiser (the int16 ones round alike).
-    auto row = quant_erased<uint8_t, quant_row_scalar<uint8_t>>;
-#if RWKV_X86
-    if (isa >= ISA_AVX512) row = quant_erased<uint8_t, quant_row_avx512<uint8_t>>;
-    else if (isa == ISA_AVX2) row = quant_erased<uint8_t, quant_row_avx2<uint8_t>>;
-#endif
-    for (long t = 0; t < T; t++) row(x + t * K, K, K, q + t * K, scale + t, zero + t);
+    for (long t = 0; t < T; t++) quantize_u8_row(isa, x + t * K, K, K, q + t * K, scale + t, zero + t);
 }
