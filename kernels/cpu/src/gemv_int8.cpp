@@ -251,7 +251,7 @@ TGT_AVX512VNNI void gemv_i8_vnni(const int8_t* W, const float* scale, long cols,
 
 // Tile shapes (avx512vnni): one input (decode, memory-bound) VNNI_R1 rows; a batch VNNI_R rows x up
 // to VNNI_NI inputs: R * NI + R accumulators, R weight vectors, an input vector and the ones, of 32 zmm.
-constexpr int VNNI_R1 = 2, VNNI_R = 3, VNNI_NI = 6;
+constexpr int VNNI_R1 = 2, VNNI_R = 3, VNNI_NI = 8;
 constexpr int MADD_NI = 4;  // avx512 / avx2 / scalar
 
 #define PICK4(NAME, ni) ((ni) == 1 ? NAME<1> : (ni) == 2 ? NAME<2> : (ni) == 3 ? NAME<3> : NAME<4>)
@@ -268,7 +268,8 @@ long gemv_i8_block_rows(int isa, long cols) {
 GemvI8Fn gemv_i8_fn(int isa, int ni) {
 #if RWKV_X86
     static const GemvI8Fn vnni[] = {gemv_i8_vnni<VNNI_R1, 1>, gemv_i8_vnni<VNNI_R, 2>, gemv_i8_vnni<VNNI_R, 3>,
-                                    gemv_i8_vnni<VNNI_R, 4>,  gemv_i8_vnni<VNNI_R, 5>, gemv_i8_vnni<VNNI_R, 6>};
+                                    gemv_i8_vnni<VNNI_R, 4>,  gemv_i8_vnni<VNNI_R, 5>, gemv_i8_vnni<VNNI_R, 6>,
+                                    gemv_i8_vnni<VNNI_R, 7>,  gemv_i8_vnni<VNNI_R, 8>};
     static_assert(sizeof(vnni) / sizeof(vnni[0]) == VNNI_NI, "one kernel per input count");
     if (isa == ISA_AVX512_VNNI) return vnni[std::clamp(ni, 1, VNNI_NI) - 1];
     if (isa == ISA_AVX512) return PICK4(gemv_i8_avx512, ni);
