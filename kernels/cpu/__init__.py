@@ -28,6 +28,7 @@ ABI_VERSION = 12
 MAX_HEAD_SIZE = 1024   # the kernels keep a head's sums in fixed arrays
 ISAS = ("scalar", "avx2", "avx512", "avx512vnni")   # each includes the ones before
 WTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.int8: 2, torch.uint8: 3}   # uint8: q4 (gemv_q4.cpp)
+INT8_MAX_IN = 65536   # int8 products' int32 sums overflow beyond this many inputs (255 * 128 * 65536 < 2^31)
 
 
 class Unavailable(kernels.Unavailable):
@@ -155,12 +156,16 @@ def gemv(w: Tensor, x: Tensor, out: Tensor, scale: Tensor | None = None) -> Tens
     q4 (``w`` uint8 ``[rows, q4_padded(cols) // 2]`` with fp16 ``scale`` ``[rows, q4_padded(cols) // 32]``,
     ``cols`` = ``x.shape[-1]``). ``x`` ``[cols]`` and ``out`` ``[rows]``, or a batch: ``x`` ``[B, cols]``
     and ``out`` ``[B, rows]`` (``out[b] = w @ x[b]``), the weights read once for all B, each row
-    equal bit for bit to that input's own product."""
+    equal bit for bit to that input's own product. int8 rounds each input to 8 bits as the int8
+    prompt GEMM does (``gemm.gemm_int8``: the same bits for the same row, on every instruction set),
+    q4 to int8 per block of 32."""
     _check(w, x, out)
     if x.dtype != torch.float32 or out.dtype != torch.float32:
         raise ValueError("gemv computes in float32")
     if w.dtype == torch.int8 and (scale is None or scale.dtype != torch.float32 or not scale.is_contiguous()):
         raise ValueError("int8 weights need a contiguous float32 scale per row")
+    if w.dtype == torch.int8 and x.shape[-1] > INT8_MAX_IN:
+        raise ValueError(f"int8 weights take at most {INT8_MAX_IN} inputs, not {x.shape[-1]}")
     if w.dim() != 2 or x.dim() not in (1, 2) or out.dim() != x.dim():
         raise ValueError(f"gemv shapes: w {tuple(w.shape)}, x {tuple(x.shape)}, out {tuple(out.shape)}")
     rows, cols = w.shape

@@ -24,9 +24,9 @@ import math
 import torch
 from torch import Tensor
 
-from kernels.cpu import WTYPES, library, q4_padded, sync_threads
+from kernels.cpu import INT8_MAX_IN, WTYPES, library, q4_padded, sync_threads
 
-MAX_IN = 65536   # the int32 sums overflow beyond this many inputs (255 * 128 * 65536 < 2^31)
+MAX_IN = INT8_MAX_IN   # the int32 sums overflow beyond this many inputs (255 * 128 * 65536 < 2^31)
 
 _p, _L = ctypes.c_void_p, ctypes.c_long
 _SIGNATURES = {   # name -> (result, arguments), as kernels/cpu/__init__.py's table for the rest of the library

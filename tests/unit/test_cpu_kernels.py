@@ -19,6 +19,7 @@ import kernels
 from engine.models.checkpoint import read_checkpoint
 from engine.models.rwkv7 import RWKV7
 from kernels import cpu, reference
+from kernels.cpu.gemm import quantize_rows
 from tests.fixtures.checkpoints import Rwkv7Spec, random_tokens
 
 if not cpu.available():
@@ -65,19 +66,30 @@ def test_gemv_equals_torch(isa, threads, rows, cols, wtype):
         scale = torch.rand(rows, generator=g) / 64
     expected = w.float() @ x * (1 if scale is None else scale)
     out = cpu.gemv(w, x, torch.empty(rows), scale)
-    assert (out - expected).abs().max() <= 1e-5 * max(1.0, expected.abs().max().item()) * cols**0.5
+    tol = 1e-5 * max(1.0, expected.abs().max().item()) * cols**0.5
+    if wtype == "int8":   # x rounded to 8 bits: each input within one step s of its value
+        _, s, _ = quantize_rows(x[None])
+        tol = tol + s * (w.float().abs().sum(dim=1) * scale)
+    assert ((out - expected).abs() <= tol).all()
 
 
 
-@pytest.mark.parametrize("cols", [2048, 4230, 8192])
+@pytest.mark.parametrize("cols", [2048, 4230, 8192, cpu.INT8_MAX_IN])
 def test_int8_gemv_sums_do_not_overflow(isa, cols):
-    """The worst case for the int16 x int8 path's int32 sums: every product at its maximum."""
-    w = torch.full((5, cols), 127, dtype=torch.int8)
-    w[1] = -127
-    x, scale = torch.ones(cols), torch.ones(5)
-    out = cpu.gemv(w, x, torch.empty(5), scale)
-    expected = w.float() @ x
-    assert (out - expected).abs().max() <= 1e-5 * expected.abs().max()
+    """The worst cases for the int32 sums: every product at its largest, 255 x -128 and 255 x 127
+    (x all ones: u = 255, zero point 0), and the zero point's 255 x 127 (x all -1: u = 0, z = 255).
+    Every value is exact (x = +-1 quantises without error), so only the float rounding remains."""
+    w = torch.full((4, cols), 127, dtype=torch.int8)
+    w[1] = -128
+    w[3, ::2] = -128
+    scale = torch.ones(4)
+    for x in (torch.ones(cols), -torch.ones(cols)):
+        out = cpu.gemv(w, x, torch.empty(4), scale)
+        expected = w.double() @ x.double()
+        assert ((out.double() - expected).abs() <= 3 * 2.0**-24 * expected.abs()).all()
+    with pytest.raises(ValueError, match="at most"):
+        cpu.gemv(torch.zeros(1, cpu.INT8_MAX_IN + 1, dtype=torch.int8), torch.ones(cpu.INT8_MAX_IN + 1),
+                 torch.empty(1), torch.ones(1))
 
 SPECS = [
     Rwkv7Spec(n_layer=3, n_embd=128, head_size=32, vocab_size=1001),    # odd layers, vocab % 16 != 0

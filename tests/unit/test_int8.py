@@ -18,9 +18,13 @@ SPEC = Rwkv7Spec(n_layer=4, n_embd=256, vocab_size=1000)
 MAX_LOGIT_DIFF = 0.4
 MIN_GREEDY_AGREEMENT = 0.9
 STEPS = 64
-# The compiled AVX2/AVX-512 int8 GEMV also rounds its input vector to int16 (relative error ~1e-5,
-# measured 1e-3 on these logits): 250x below int8's own error, but above fp32 rounding.
-PATHS_TOL = 3e-3
+# The compiled int8 GEMV also rounds each input vector to 8 bits (uint8 with a scale and zero point,
+# as int8 prompts do): on this random model that costs about what the weights' rounding does (the
+# torch fallback, float activations, is 0.34-0.61 from fp32). Measured over 20 decoded tokens, 4
+# token seeds: max |logit diff| 0.25-0.88 (logits of std ~3; 0.001-0.007 with the int16 inputs
+# before), max |state diff| 0.11-0.12, greedy choices 20/20 equal.
+PATHS_TOL = 1.2
+STATE_TOL = 0.25
 
 
 def test_quantiser_error_is_at_most_half_a_step_per_row():
@@ -63,12 +67,15 @@ def test_int8_compiled_path_equals_torch_fallback(rwkv7_checkpoint):
     assert fast.weights.decoder is not None and slow.weights.decoder is None
     tokens = random_tokens(20, SPEC.vocab_size, seed=9)
     s_f, s_s = fast.new_state(), slow.new_state()
-    for t in tokens:      # decoded: int8 prompts also round activations (test_int8_prompts.py)
+    agree = 0
+    for t in tokens:      # decoded: each GEMV's exact math is tested in test_gemv_batched.py
         a, _ = fast.forward([t], s_f)
         b, _ = slow.forward([t], s_s)
         assert (a - b).abs().max() <= PATHS_TOL
+        agree += int(a.argmax()) == int(b.argmax())
+    assert agree >= MIN_GREEDY_AGREEMENT * len(tokens)
     for name, part in s_f.parts.items():
-        assert (part - s_s.parts[name]).abs().max() <= PATHS_TOL, name
+        assert (part - s_s.parts[name]).abs().max() <= STATE_TOL, name
 
 
 def test_int8_is_a_cpu_precision_with_its_own_name(rwkv7_checkpoint):
