@@ -8,9 +8,10 @@
 // caller, so that no second OpenMP runtime ever spins beside torch's.
 //
 // This file: instruction-set choice, the thread pool, the matrix-vector product over rows ("GEMV",
-// weights [out, in] in fp32, bf16 or int8 with a float scale per output row) and the library's
-// general C API. gemv_q4.cpp: the same product for 4-bit weights. rwkv7.cpp: the WKV-7 recurrence and RWKV-7's fused decode step; rwkv456.cpp: the
-// same for RWKV-4, -5 and -6. core.h: what they share.
+// weights [out, in] in fp32 or bf16) and the library's general C API. gemv_int8.cpp and
+// gemv_q4.cpp: the same product for int8 (a float scale per output row) and 4-bit weights.
+// rwkv7.cpp: the WKV-7 recurrence and RWKV-7's fused decode step; rwkv456.cpp: the same for RWKV-4,
+// -5 and -6. core.h: what they share.
 
 #include "core.h"
 #include "layouts.h"
@@ -96,47 +97,16 @@ Pool& pool() {
 
 #define LOAD_F32(v) (v)
 #define LOAD_BF16(v) bf16_to_f32(v)
-#define LOAD_I8(v) float(v)
 #define SCALE_ONE(o) 1.0f
-#define SCALE_ROW(o) scale[o]
 
 DEFINE_SCALAR_GEMV(gemv_f32_scalar, float, LOAD_F32, SCALE_ONE)
 DEFINE_SCALAR_GEMV(gemv_bf16_scalar, uint16_t, LOAD_BF16, SCALE_ONE)
-DEFINE_SCALAR_GEMV(gemv_i8_scalar, int8_t, LOAD_I8, SCALE_ROW)
 
 #if RWKV_X86
-// int8 weights as floats (the SIMD paths take gemv_i8q below instead): one row at a time, four
-// accumulators across its columns, a thread's rows one sequential stream.
-#define DEFINE_SIMD_SEQ(NAME, TGT, T, VEC_T, WIDTH, ZERO, LOADX, LOADW, FMA, ADD, HSUM, LOAD1, SCALE)   \
-    TGT void NAME(const void* Wv, const float* scale, long cols, const float* x, float* y, long r0, \
-                  long r1) {                                                                        \
-        const T* W = static_cast<const T*>(Wv);                                                     \
-        (void)scale;                                                                                \
-        const long cv = cols - cols % WIDTH;                                                        \
-        for (long o = r0; o < r1; o++) {                                                            \
-            const T* w = W + o * cols;                                                              \
-            VEC_T a0 = ZERO, a1 = ZERO, a2 = ZERO, a3 = ZERO;                                       \
-            long i = 0;                                                                             \
-            for (; i + 4 * WIDTH <= cv; i += 4 * WIDTH) {                                           \
-                a0 = FMA(LOADW(w + i), LOADX(x + i), a0);                                           \
-                a1 = FMA(LOADW(w + i + WIDTH), LOADX(x + i + WIDTH), a1);                           \
-                a2 = FMA(LOADW(w + i + 2 * WIDTH), LOADX(x + i + 2 * WIDTH), a2);                   \
-                a3 = FMA(LOADW(w + i + 3 * WIDTH), LOADX(x + i + 3 * WIDTH), a3);                   \
-            }                                                                                       \
-            for (; i < cv; i += WIDTH) a0 = FMA(LOADW(w + i), LOADX(x + i), a0);                    \
-            float s0 = HSUM(ADD(ADD(a0, a1), ADD(a2, a3)));                                         \
-            for (; i < cols; i++) s0 += LOAD1(w[i]) * x[i];                                         \
-            y[o] = s0 * SCALE(o);                                                                   \
-        }                                                                                           \
-    }
-
 TGT_AVX2 inline __m256 load8_f32(const float* p) { return _mm256_loadu_ps(p); }
 TGT_AVX2 inline __m256 load8_bf16(const uint16_t* p) {
     __m256i u = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(u, 16));
-}
-TGT_AVX2 inline __m256 load8_i8(const int8_t* p) {
-    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
 }
 
 TGT_AVX512 inline __m512 load16_f32(const float* p) { return _mm512_loadu_ps(p); }
@@ -144,14 +114,6 @@ TGT_AVX512 inline __m512 load16_bf16(const uint16_t* p) {
     __m512i u = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
     return _mm512_castsi512_ps(_mm512_slli_epi32(u, 16));
 }
-TGT_AVX512 inline __m512 load16_i8(const int8_t* p) {
-    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
-}
-
-DEFINE_SIMD_SEQ(gemv_i8_avx2, TGT_AVX2, int8_t, __m256, 8, _mm256_setzero_ps(), _mm256_loadu_ps, load8_i8,
-                _mm256_fmadd_ps, _mm256_add_ps, hsum256, LOAD_I8, SCALE_ROW)
-DEFINE_SIMD_SEQ(gemv_i8_avx512, TGT_AVX512, int8_t, __m512, 16, _mm512_setzero_ps(), _mm512_loadu_ps, load16_i8,
-                _mm512_fmadd_ps, _mm512_add_ps, hsum512, LOAD_I8, SCALE_ROW)
 
 // fp32 and bf16 weights: a register tile of R rows x NI inputs with ONE accumulator vector per
 // (row, input), which sums that output's products across the row in column order. A k-step loads
@@ -377,11 +339,11 @@ DEFINE_TILE_GEMV(gemv_f32_avx512, TGT_AVX512, gemvt_f32_avx512)
 DEFINE_TILE_GEMV(gemv_bf16_avx512, TGT_AVX512, gemvt_bf16_avx512)
 #endif
 
-GemvFn gemv_fn(int wtype, int isa) {
-    static const GemvFn scalar[3] = {gemv_f32_scalar, gemv_bf16_scalar, gemv_i8_scalar};
+GemvFn gemv_fn(int wtype, int isa) {  // W_F32 or W_BF16 (int8: gemv_i8_fn, gemv_int8.cpp)
+    static const GemvFn scalar[2] = {gemv_f32_scalar, gemv_bf16_scalar};
 #if RWKV_X86
-    static const GemvFn avx2[3] = {gemv_f32_avx2, gemv_bf16_avx2, gemv_i8_avx2};
-    static const GemvFn avx512[3] = {gemv_f32_avx512, gemv_bf16_avx512, gemv_i8_avx512};
+    static const GemvFn avx2[2] = {gemv_f32_avx2, gemv_bf16_avx2};
+    static const GemvFn avx512[2] = {gemv_f32_avx512, gemv_bf16_avx512};
     if (isa >= ISA_AVX512) return avx512[wtype];
     if (isa == ISA_AVX2) return avx2[wtype];
 #endif
