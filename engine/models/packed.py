@@ -3,8 +3,9 @@
 ``int8`` is our own format, made at load time from any file: each output row of a matrix keeps
 ``round(w / s)`` in int8 with ``s = max|row| / 127`` in float32. The matrices (R, K, V, O, FFN
 key/value, head, and RWKV-7's LoRAs) are quantised; vectors and the embedding keep float32.
-Decoded tokens multiply float32 activations (the compiled GEMV); prompts quantise each token's
-activations to 8 bits too and multiply integers (:class:`Int8Product`, ``kernels.cpu.gemm``).
+The compiled library quantises each token's activations to 8 bits too (uint8 with its own scale and
+zero point) and multiplies integers, in decode (the GEMV) and prompts (:class:`Int8Product`,
+``kernels.cpu.gemm``) alike, the same bits for the same row.
 
 ``q4`` is our 4-bit format (llama.cpp's q4_0 math, our own layout): each row of a matrix in blocks
 of 32 inputs, a block kept as ``q = round(w / d)`` in -8..7 with one fp16 scale ``d = m / -8``, ``m``

@@ -4,7 +4,8 @@ weights (:func:`gemm_q4`, ``src/gemv_q4.cpp``), multiplied as integers.
 ``W`` is the int8 format of ``engine/models/packed.py`` (``[out, in]``, one float32 scale per output
 row). Each token's row of ``x`` is quantised to uint8 with its own scale and zero point, the products
 are summed exactly in int32 (AVX-512 VNNI ``vpdpbusd``, else ``vpmaddwd`` on AVX-512 / AVX2, else
-portable C++), and the result is scaled back to float32. Every instruction set gives the same bits.
+portable C++), and the result is scaled back to float32. Every instruction set gives the same bits,
+and so does the decode GEMV (``kernels.cpu.gemv``, ``src/gemv_int8.cpp``) for the same row.
 Nothing is precomputed per matrix and no float copy of ``W`` is made: the kernel repacks the
 weights panel by panel as it goes.
 

@@ -1,7 +1,8 @@
 """int8 weight-only precision: the quantiser's error bound, the quality against fp32 on a random
 model (measured when written: max |logit diff| 0.25 with logits of std ~3, greedy agreement 62/64 on
-L4 D256; 0.29 and 63/64 since the LoRAs are int8 too; the bounds below leave room for other seeds),
-and the same numbers from the compiled path and the torch fallback."""
+L4 D256; 0.29 and 63/64 since the LoRAs are int8 too; 0.37 and 60/64 since decode rounds the GEMVs'
+inputs to 8 bits as prompts do, the torch fallback still 0.29 and 63/64; the bounds below leave
+room for other seeds), and the compiled path near the torch fallback."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from kernels import cpu
 from tests.fixtures.checkpoints import Rwkv7Spec, random_tokens
 
 SPEC = Rwkv7Spec(n_layer=4, n_embd=256, vocab_size=1000)
-MAX_LOGIT_DIFF = 0.4
+MAX_LOGIT_DIFF = 0.55
 MIN_GREEDY_AGREEMENT = 0.9
 STEPS = 64
 # The compiled int8 GEMV also rounds each input vector to 8 bits (uint8 with a scale and zero point,

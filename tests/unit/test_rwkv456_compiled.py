@@ -183,8 +183,11 @@ def test_wkv_kernels_refuse_a_state_of_the_wrong_shape():
 
 @pytest.mark.parametrize("spec", SPECS, ids=str)
 def test_int8_fused_decode_equals_its_torch_fallback(spec, tmp_path):
-    """int8 weights: the fused step (int8 GEMV on int16-rounded inputs) and the torch path (the same
-    int8 rows dequantised per layer into float32 scratch) compute the same model."""
+    """int8 weights: the fused step (int8 GEMV on inputs rounded to 8 bits, as int8 prompts round
+    them) and the torch path (the same int8 rows dequantised per layer into float32 scratch, float
+    inputs) compute the same model. Measured when written: max |logit diff| 0.12 / 0.20 / 0.20 (1.1 /
+    1.6 / 1.6 % of the largest logit), states within 1.2 / 1.4 / 1.0 % of their largest value, every
+    greedy choice equal, for RWKV-4 / 5 / 6."""
     native, plain = _pair(tmp_path, spec, "int8")
     assert native.precision == plain.precision == "int8" and native.dtype == torch.float32
     assert native.weights.decoder is not None and plain.weights.decoder is None
@@ -194,10 +197,10 @@ def test_int8_fused_decode_equals_its_torch_fallback(spec, tmp_path):
     # token by token from the first: int8 prompts also round activations (test_int8_prompts.py)
     a, sa = _decode(native, toks[:1], toks[1:])
     b, sb = _decode(plain, toks[:1], toks[1:])
-    # the SIMD GEMV rounds its input to int16 (relative error ~1e-5): close, not bit-equal
-    assert (a - b).abs().max().item() < 1e-3 * max(1.0, b.abs().max().item())
+    assert (a - b).abs().max().item() < 0.03 * max(1.0, b.abs().max().item())
+    assert (a.argmax(-1) == b.argmax(-1)).float().mean().item() >= 0.9
     for k in sa.parts:
-        assert torch.allclose(sa.parts[k], sb.parts[k], atol=1e-3, rtol=1e-3), k
+        assert (sa.parts[k] - sb.parts[k]).abs().max() <= 0.03 * sb.parts[k].abs().max(), k
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=str)

@@ -13,6 +13,8 @@
 //   then exact int32 sums acc[t,o] = sum_k u[t,k] * W[o,k], and
 //       Y[t,o] = float(acc[t,o] - z_t * rowsum(W[o])) * (s_t * scale[o]).
 //   |acc| <= 255 * 128 * K must fit an int32: K <= I8_KMAX.
+// The decode GEMV (gemv_int8.cpp) quantises with this file's quantiser (quantize_u8_row) and ends in
+// the same expression: a token's row gets the same bits from either.
 //
 // Layout: the weights are repacked per call, one panel of NR output rows at a time, into the order
 // the dot-product instruction reads (for each group of 4 k (bytes, VNNI) or 2 k (int16, vpmaddwd),
