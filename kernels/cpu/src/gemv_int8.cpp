@@ -33,7 +33,8 @@ void quantize_i8_inputs(int isa, const float* x, long xstride, int nb, long cols
     const size_t bytes = size_t(nb) * size_t(kp) * (u8 ? 1 : 2);
     if (q.size() < bytes) q.resize(bytes);
     if (s.size() < size_t(nb)) s.resize(size_t(nb)), z.resize(size_t(nb));
-    // a prompt's tokens (rwkv_gemv with many rows) quantised in parallel
+    // Only a prompt's worth (rwkv_gemv with many rows) in parallel: a decode batch's few µs are not
+    // worth a parallel region, whose wait for a descheduled helper on a busy machine is not short.
     std::atomic<int> next{0};
     auto job = [&](int, int) {
         for (int b; (b = next.fetch_add(1, std::memory_order_relaxed)) < nb;) {
@@ -47,7 +48,7 @@ void quantize_i8_inputs(int isa, const float* x, long xstride, int nb, long cols
             for (long k = 0; k < cols; k++) d[k] = int16_t(d[k] - zb);  // the tail stays 0
         }
     };
-    if (nb >= 16) parallel(job);
+    if (long(nb) * cols >= (1L << 18)) parallel(job);
     else job(0, 1);
     in = I8In{q.data(), s.data(), z.data(), kp};
 }
