@@ -161,8 +161,10 @@ DEFINE_SIMD_SEQ(gemv_i8_avx512, TGT_AVX512, int8_t, __m512, 16, _mm512_setzero_p
 // Each accumulator takes a k-step's even products, then its odd ones (two chained FMAs), against an
 // input split once per GEMV into the same layout (split_bf16_input: per 32 columns, the 16 even
 // elements, then the 16 odd ones; zero-padded to whole k-steps). Measured on one Zen4 core (thread
-// CPU time, bf16 matrices far bigger than L3, one input): ~1.03-1.06x the widening kernel's GB/s,
+// CPU time, bf16 matrices far bigger than L3, one input): ~1.02-1.06x the widening kernel's GB/s,
 // ~1.1-1.2x with the L1 prefetch below; batched tiles are FMA-bound, the same speed either way.
+// What remains is not compute: a loop with one integer add per 64 bytes, same access pattern, read
+// no faster.
 // AVX2 keeps widening 8 at a time: split 16 at a time, the same GEMV measured no faster (1.0-1.02x).
 TGT_AVX2 inline __m256 ldw_f32_avx2(const float* p, int) { return _mm256_loadu_ps(p); }
 TGT_AVX2 inline __m256 ldw_bf16_avx2(const uint16_t* p, int) {
@@ -268,9 +270,9 @@ TGT_AVX2 inline void reduce_avx2(const __m256* a, float* out) {
 // per k-step as it reads: together one sequential stream, into L2, through a thread's rows.
 constexpr long TILE_PREFETCH = 32768;
 // One-input bf16 tiles on AVX-512 also ask for the bytes TILE_PREFETCH_L1 ahead, into L1, by the same
-// rule: on one Zen4 core that streamed 4096 x 1024 and 1024 x 4096 matrices ~1.05-1.1x faster
-// (2 KiB: no faster; 8 KiB: sometimes slower). fp32, AVX2 (measured ~1.0x) and the batched tiles
-// (compute-bound) go without.
+// rule: one Zen4 core then streamed 4096 x 1024 and 1024 x 4096 matrices ~1.05-1.1x faster (2 and
+// 8 KiB: the same decode speed). fp32 is left as it was, AVX2's bf16 measured ~1.0x with it, and the
+// batched tiles are compute-bound.
 constexpr long TILE_PREFETCH_L1 = 4096;
 
 // Keeps a vector in a register: GCC otherwise folds an input's load into each of its R FMAs.
