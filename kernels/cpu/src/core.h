@@ -277,8 +277,9 @@ GemvNFn gemv_n_fn(int wtype, int isa, int ni);  // ni in 1..gemv_n_max; nullptr:
 GemvQNFn gemv_qn_fn(int isa, int ni);
 GemvQFn gemv_q_fn(int isa);  // nullptr where int8 rows convert every weight to float instead
 float quantize_i16(const float* x, long n, int16_t* q);
-// bf16 on SIMD paths: the tiles' k-step (columns; 0 where bf16 rows take x as it is) and the input in
-// their layout, cols_split(cols, step) floats (DEFINE_SIMD_TILE in rwkv_cpu.cpp).
+// bf16 tiles that take their input split into even and odd halves (AVX-512): the k-step in columns
+// (0 where bf16 rows take x as it is), and x in that layout, cols_split(cols, step) floats, zero-padded
+// (DEFINE_SIMD_TILE in rwkv_cpu.cpp).
 long bf16_split_step(int isa);
 inline long cols_split(long cols, long step) { return (cols + step - 1) / step * step; }
 void split_bf16_input(const float* x, long cols, int isa, float* out);
@@ -455,8 +456,8 @@ struct MultiGemv {
             t[i].q4 = Q4In{q.data(), corr.data(), s.data(), kp};
         }
     }
-    // bf16 tasks on SIMD paths: every input split once into the tiles' layout (x and xstride then
-    // point at the copy), shared by tasks that read the same input.
+    // bf16 tasks where the tiles want it (AVX-512): every input split once into their layout (x and
+    // xstride then point at the copy), shared by tasks that read the same input.
     void split_bf16_inputs() {
         const long step = bf16_split_step(isa);
         if (!step) return;
