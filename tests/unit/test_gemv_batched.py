@@ -104,3 +104,19 @@ def test_forward_prompts_takes_every_prompt_through_one_head_gemv(isa, rwkv7_che
     monkeypatch.undo()
     for s in range(4):
         assert torch.equal(model.weights.logits(rows[s]), together[s]), s
+
+
+@pytest.mark.parametrize("cols", [1, 2, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 95, 1023, 1025])
+def test_bf16_rows_around_the_split_k_step(isa, cols):
+    """AVX-512 takes bf16 rows 32 columns a step, the input split once per call into even and odd
+    halves and zero-padded to whole steps: every tail length against float64, the caller's input
+    left as it was, and each row of a batch (rows at unaligned offsets) its own one-input row."""
+    w, _, wd = _matrix("bf16", 11, cols, seed=cols)
+    x = torch.randn(7, cols, generator=torch.Generator().manual_seed(cols))
+    before = x.clone()
+    y = cpu.gemv(w, x, torch.empty(7, 11))
+    assert torch.equal(x, before)
+    ref, terms = x.double() @ wd.t(), x.double().abs() @ wd.abs().t()
+    assert ((y.double() - ref).abs() <= 2e-6 * terms + 1e-30).all(), (y.double() - ref).abs().max()
+    for b in range(7):
+        assert torch.equal(cpu.gemv(w, x[b], torch.empty(11)), y[b]), b

@@ -282,7 +282,14 @@ GemvFn gemv_fn(int wtype, int isa);
 int gemv_n_max(int wtype, int isa);  // fp32 / bf16 register tiles on AVX2 / AVX-512; 0 elsewhere
 int gemv_tile_rows(int isa);         // the rows of those tiles (for 2..gemv_n_max inputs)
 GemvNFn gemv_n_fn(int wtype, int isa, int ni);  // ni in 1..gemv_n_max; nullptr: none for this path
+// bf16 tiles that take their input split into even and odd halves (AVX-512): the k-step in columns
+// (0 where bf16 rows take x as it is), and x in that layout, cols_split(cols, step) floats, zero-padded
+// (DEFINE_SIMD_TILE in rwkv_cpu.cpp).
+long bf16_split_step(int isa);
+inline long cols_split(long cols, long step) { return (cols + step - 1) / step * step; }
+void split_bf16_input(const float* x, long cols, int isa, float* out);
 void apply_act(int act, float* y, long lo, long hi);
+extern std::vector<float> g_xsplit[8];  // bf16 tasks' split inputs, per task slot (callers hold g_api)
 extern std::vector<int8_t> g_q4q[8];  // the q4 tasks' quantised inputs, per task slot (callers hold g_api)
 extern std::vector<int32_t> g_q4c[8];
 extern std::vector<float> g_q4s[8];
@@ -481,9 +488,35 @@ struct MultiGemv {
             t[i].q4 = Q4In{q.data(), corr.data(), s.data(), kp};
         }
     }
+    // bf16 tasks where the tiles want it (AVX-512): every input split once into their layout (x and
+    // xstride then point at the copy), shared by tasks that read the same input.
+    void split_bf16_inputs() {
+        const long step = bf16_split_step(isa);
+        if (!step) return;
+        const float* from[8];
+        long fstride[8];
+        for (int i = 0; i < n; i++) {
+            from[i] = t[i].x, fstride[i] = t[i].xstride;
+            if (t[i].m.wtype != W_BF16) continue;
+            const long c = t[i].m.cols, cp = cols_split(c, step);
+            int j = 0;
+            while (j < i && !(t[j].m.wtype == W_BF16 && from[j] == from[i] && fstride[j] == fstride[i] &&
+                              t[j].m.cols == c))
+                j++;
+            if (j < i) {
+                t[i].x = t[j].x, t[i].xstride = t[j].xstride;
+                continue;
+            }
+            auto& buf = g_xsplit[i];
+            if (long(buf.size()) < nb * cp) buf.resize(nb * cp);  // grows to the largest batch, once
+            for (int b = 0; b < nb; b++) split_bf16_input(from[i] + b * fstride[i], c, isa, buf.data() + b * cp);
+            t[i].x = buf.data(), t[i].xstride = cp;
+        }
+    }
     void run() {
         isa = current_isa();
         quantize_q4_inputs();
+        split_bf16_inputs();
         for (int i = 0; i < n; i++) {
             if (t[i].m.wtype != W_I8) continue;
             int j = 0;  // an input already quantised for an earlier task (x_v feeds V and v1)

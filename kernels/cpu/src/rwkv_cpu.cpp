@@ -103,44 +103,60 @@ DEFINE_SCALAR_GEMV(gemv_f32_scalar, float, LOAD_F32, SCALE_ONE)
 DEFINE_SCALAR_GEMV(gemv_bf16_scalar, uint16_t, LOAD_BF16, SCALE_ONE)
 
 #if RWKV_X86
-TGT_AVX2 inline __m256 load8_f32(const float* p) { return _mm256_loadu_ps(p); }
-TGT_AVX2 inline __m256 load8_bf16(const uint16_t* p) {
-    __m256i u = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+// fp32 and bf16 weights: a register tile of R rows x NI inputs with ONE accumulator vector per
+// (row, input), which sums that output's products across the row in k-step order. A k-step loads R
+// weight vectors and NI input vectors for R * NI FMAs (bf16: two each, below): batched decode is
+// compute-bound, and this is ~2.5x fewer loads per FMA than the kernel before (one row, four
+// accumulators per input: 1.25 loads per FMA). A row's last columns (short of a k-step) go through
+// one more k-step on zero-padded vectors, and the tile's R * NI accumulators are reduced together
+// (reduce_avx512 / reduce_avx2: every one through the same addition tree wherever it sits). So an
+// output's arithmetic does not depend on R or NI: decode (one input, R rows for R independent FMA
+// chains) and a batch of any size give the same bits. Input n at x + n * xstride, its output at
+// y + n * ystride.
+//
+// bf16 rows on AVX-512: a k-step loads one vector of 32 weights, whose 32-bit lanes each hold a pair
+// (w[2k] in the low half, w[2k + 1] in the high one). The high halves are the odd weights as floats
+// already (one AND clears the low bits), the low ones shifted up 16 bits the even weights: 2 ALU
+// operations per 32 weights, where widening 16 at a time (zero-extend, shift) took two loads and 4.
+// Each accumulator takes a k-step's even products, then its odd ones (two chained FMAs), against an
+// input split once per GEMV into the same layout (split_bf16_input: per 32 columns, the 16 even
+// elements, then the 16 odd ones; zero-padded to whole k-steps). Measured on one Zen4 core (thread
+// CPU time, bf16 matrices far bigger than L3, one input): ~1.02-1.06x the widening kernel's GB/s,
+// ~1.1-1.2x with the L1 prefetch below; batched tiles are FMA-bound, the same speed either way.
+// What remains is not compute: a loop with one integer add per 64 bytes, same access pattern, read
+// no faster.
+// AVX2 keeps widening 8 at a time: split 16 at a time, the same GEMV measured no faster (1.0-1.02x).
+TGT_AVX2 inline __m256 ldw_f32_avx2(const float* p, int) { return _mm256_loadu_ps(p); }
+TGT_AVX2 inline __m256 ldw_bf16_avx2(const uint16_t* p, int) {
+    const __m256i u = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(u, 16));
 }
-
-TGT_AVX512 inline __m512 load16_f32(const float* p) { return _mm512_loadu_ps(p); }
-TGT_AVX512 inline __m512 load16_bf16(const uint16_t* p) {
-    __m512i u = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(u, 16));
-}
-
-// fp32 and bf16 weights: a register tile of R rows x NI inputs with ONE accumulator vector per
-// (row, input), which sums that output's products across the row in column order. A k-step loads
-// R weight vectors (bf16 widened once) and NI input vectors for R * NI FMAs: batched decode is
-// compute-bound, and this is ~2.5x fewer loads per FMA than the kernel before (one row, four
-// accumulators per input: 1.25 loads per FMA). A row's last cols % WIDTH columns go through one more k-step on zero-padded vectors, and
-// the tile's R * NI accumulators are reduced together (reduce_avx512 / reduce_avx2: every one
-// through the same addition tree wherever it sits). So an output's arithmetic does not depend on R
-// or NI: decode (one input, R rows for R independent FMA chains) and a batch of any size give the
-// same bits. Input n at x + n * xstride, its output at y + n * ystride.
 TGT_AVX2 inline __m256 tail8_f32(const float* p, long n) {
     float b[8] = {};
     std::memcpy(b, p, sizeof(float) * n);
     return _mm256_loadu_ps(b);
 }
-TGT_AVX2 inline __m256 tail8_bf16(const uint16_t* p, long n) {
+TGT_AVX2 inline __m256 tailw_f32_avx2(const float* p, long n, int) { return tail8_f32(p, n); }
+TGT_AVX2 inline __m256 tailw_bf16_avx2(const uint16_t* p, long n, int) {
     uint16_t b[8] = {};
     std::memcpy(b, p, sizeof(uint16_t) * n);
-    return load8_bf16(b);
+    return ldw_bf16_avx2(b, 0);
 }
+
+TGT_AVX512 inline __m512 ldw_f32_avx512(const float* p, int) { return _mm512_loadu_ps(p); }
+// h = 0: the even weights (the lanes' low halves shifted up), 1: the odd ones (the high halves).
+TGT_AVX512 inline __m512 bf16_half_avx512(__m512i u, int h) {
+    return _mm512_castsi512_ps(h ? _mm512_and_si512(u, _mm512_set1_epi32(int(0xFFFF0000u))) : _mm512_slli_epi32(u, 16));
+}
+TGT_AVX512 inline __m512 ldw_bf16_avx512(const uint16_t* p, int h) { return bf16_half_avx512(_mm512_loadu_si512(p), h); }
 TGT_AVX512 inline __m512 tail16_f32(const float* p, long n) {
     return _mm512_maskz_loadu_ps(__mmask16((1u << n) - 1), p);
 }
-TGT_AVX512 inline __m512 tail16_bf16(const uint16_t* p, long n) {
-    __m512i u = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(__mmask16((1u << n) - 1), p));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(u, 16));
+TGT_AVX512 inline __m512 tailw_f32_avx512(const float* p, long n, int) { return tail16_f32(p, n); }
+TGT_AVX512 inline __m512 tailw_bf16_avx512(const uint16_t* p, long n, int h) {
+    return bf16_half_avx512(_mm512_maskz_loadu_epi16(__mmask32((1ull << n) - 1), p), h);
 }
+TGT_AVX512 inline __m512 tailx_split_avx512(const float* p, long) { return _mm512_loadu_ps(p); }  // padded
 
 // out[j] = the sum of a[j]'s lanes for j < N, sixteen at a time: lanes i and i + 8 first, then
 // i and i + 4, i and i + 2, i and i + 1 (each level adds the halves of two accumulators' partial
@@ -213,6 +229,11 @@ TGT_AVX2 inline void reduce_avx2(const __m256* a, float* out) {
 // of its compute speed). So a tile asks for the bytes TILE_PREFETCH ahead of its own start, as much
 // per k-step as it reads: together one sequential stream, into L2, through a thread's rows.
 constexpr long TILE_PREFETCH = 32768;
+// One-input bf16 tiles on AVX-512 also ask for the bytes TILE_PREFETCH_L1 ahead, into L1, by the same
+// rule: one Zen4 core then streamed 4096 x 1024 and 1024 x 4096 matrices ~1.05-1.1x faster (2 and
+// 8 KiB: the same decode speed). fp32 is left as it was, AVX2's bf16 measured ~1.0x with it, and the
+// batched tiles are compute-bound.
+constexpr long TILE_PREFETCH_L1 = 4096;
 
 // Keeps a vector in a register: GCC otherwise folds an input's load into each of its R FMAs.
 #if defined(__GNUC__)
@@ -221,37 +242,51 @@ constexpr long TILE_PREFETCH = 32768;
 #define IN_REGISTER(v) (void)0
 #endif
 
-// NAME_tile<R, NI>: rows w .. w + (R - 1) * cols times NI inputs. NAME<R, NI>: the GemvNFn over
-// rows [r0, r1), R at a time (then two, then one).
-#define DEFINE_SIMD_TILE(NAME, TGT, T, VEC_T, WIDTH, ZERO, LOADX, LOADW, TAILX, TAILW, FMA, REDUCE)       \
+// NAME_tile<R, NI>: rows w .. w + (R - 1) * cols times NI inputs; a k-step covers H * WIDTH columns,
+// H vectors per row (2: AVX-512 bf16, LOADW(p, h) its even or odd half). PF_L1: the L1 prefetch's
+// distance for one input, 0 for none. NAME<R, NI>: the GemvNFn over rows [r0, r1), R at a time
+// (then two, then one).
+#define DEFINE_SIMD_TILE(NAME, TGT, T, VEC_T, WIDTH, H, PF_L1, ZERO, LOADX, LOADW, TAILX, TAILW, FMA, REDUCE) \
     template <int R, int NI>                                                                        \
     TGT inline void NAME##_tile(const T* w, long cols, const float* x, long xstride, float* y, long ystride) { \
-        constexpr int LINES = (R * WIDTH * int(sizeof(T)) + 63) / 64; /* read per k-step */         \
+        constexpr long STEP = H * WIDTH;                                                            \
+        constexpr int LINES = (R * STEP * int(sizeof(T)) + 63) / 64; /* read per k-step */          \
         const char* pf = reinterpret_cast<const char*>(w) + TILE_PREFETCH;                          \
+        const char* pf1 = reinterpret_cast<const char*>(w) + PF_L1;                                 \
         VEC_T acc[R * NI];                                                                          \
         PRAGMA(GCC unroll 64)                                                                       \
         for (int j = 0; j < R * NI; j++) acc[j] = ZERO;                                             \
-        const long cv = cols - cols % WIDTH;                                                        \
-        for (long i = 0; i < cv; i += WIDTH) {                                                      \
-            VEC_T wv[R];                                                                            \
-            PRAGMA(GCC unroll 16)                                                                   \
-            for (int r = 0; r < R; r++) wv[r] = LOADW(w + r * cols + i);                            \
+        const long cv = cols - cols % STEP;                                                         \
+        for (long i = 0; i < cv; i += STEP) {                                                       \
             PRAGMA(GCC unroll 16)                                                                   \
             for (int l = 0; l < LINES; l++) _mm_prefetch(pf + (i * R * long(sizeof(T)) + 64 * l), _MM_HINT_T1); \
-            PRAGMA(GCC unroll 16)                                                                   \
-            for (int n = 0; n < NI; n++) {                                                          \
-                VEC_T xv = LOADX(x + n * xstride + i);                                              \
-                IN_REGISTER(xv);                                                                    \
+            if (PF_L1 && NI == 1) {                                                                 \
                 PRAGMA(GCC unroll 16)                                                               \
-                for (int r = 0; r < R; r++) acc[r * NI + n] = FMA(wv[r], xv, acc[r * NI + n]);      \
+                for (int l = 0; l < LINES; l++)                                                     \
+                    _mm_prefetch(pf1 + (i * R * long(sizeof(T)) + 64 * l), _MM_HINT_T0);            \
+            }                                                                                       \
+            PRAGMA(GCC unroll 2)                                                                    \
+            for (int h = 0; h < H; h++) {                                                           \
+                VEC_T wv[R];                                                                        \
+                PRAGMA(GCC unroll 16)                                                               \
+                for (int r = 0; r < R; r++) wv[r] = LOADW(w + r * cols + i, h);                     \
+                PRAGMA(GCC unroll 16)                                                               \
+                for (int n = 0; n < NI; n++) {                                                      \
+                    VEC_T xv = LOADX(x + n * xstride + i + h * WIDTH);                              \
+                    IN_REGISTER(xv);                                                                \
+                    PRAGMA(GCC unroll 16)                                                           \
+                    for (int r = 0; r < R; r++) acc[r * NI + n] = FMA(wv[r], xv, acc[r * NI + n]);  \
+                }                                                                                   \
             }                                                                                       \
         }                                                                                           \
         if (cv < cols) {                                                                            \
-            VEC_T wv[R];                                                                            \
-            for (int r = 0; r < R; r++) wv[r] = TAILW(w + r * cols + cv, cols - cv);                \
-            for (int n = 0; n < NI; n++) {                                                          \
-                const VEC_T xv = TAILX(x + n * xstride + cv, cols - cv);                            \
-                for (int r = 0; r < R; r++) acc[r * NI + n] = FMA(wv[r], xv, acc[r * NI + n]);      \
+            for (int h = 0; h < H; h++) {                                                           \
+                VEC_T wv[R];                                                                        \
+                for (int r = 0; r < R; r++) wv[r] = TAILW(w + r * cols + cv, cols - cv, h);         \
+                for (int n = 0; n < NI; n++) {                                                      \
+                    const VEC_T xv = TAILX(x + n * xstride + cv + h * WIDTH, cols - cv);            \
+                    for (int r = 0; r < R; r++) acc[r * NI + n] = FMA(wv[r], xv, acc[r * NI + n]);  \
+                }                                                                                   \
             }                                                                                       \
         }                                                                                           \
         float s[R * NI];                                                                            \
@@ -272,14 +307,15 @@ constexpr long TILE_PREFETCH = 32768;
         for (; o < r1; o++) NAME##_tile<1, NI>(W + o * cols, cols, x, xstride, y + o, ystride);     \
     }
 
-DEFINE_SIMD_TILE(gemvt_f32_avx2, TGT_AVX2, float, __m256, 8, _mm256_setzero_ps(), _mm256_loadu_ps, load8_f32,
-                 tail8_f32, tail8_f32, _mm256_fmadd_ps, reduce_avx2)
-DEFINE_SIMD_TILE(gemvt_bf16_avx2, TGT_AVX2, uint16_t, __m256, 8, _mm256_setzero_ps(), _mm256_loadu_ps, load8_bf16,
-                 tail8_f32, tail8_bf16, _mm256_fmadd_ps, reduce_avx2)
-DEFINE_SIMD_TILE(gemvt_f32_avx512, TGT_AVX512, float, __m512, 16, _mm512_setzero_ps(), _mm512_loadu_ps, load16_f32,
-                 tail16_f32, tail16_f32, _mm512_fmadd_ps, reduce_avx512)
-DEFINE_SIMD_TILE(gemvt_bf16_avx512, TGT_AVX512, uint16_t, __m512, 16, _mm512_setzero_ps(), _mm512_loadu_ps,
-                 load16_bf16, tail16_f32, tail16_bf16, _mm512_fmadd_ps, reduce_avx512)
+// fp32 (and AVX2 bf16) tails read only the tail's own columns of x; AVX-512 bf16's x is zero-padded.
+DEFINE_SIMD_TILE(gemvt_f32_avx2, TGT_AVX2, float, __m256, 8, 1, 0, _mm256_setzero_ps(), _mm256_loadu_ps, ldw_f32_avx2,
+                 tail8_f32, tailw_f32_avx2, _mm256_fmadd_ps, reduce_avx2)
+DEFINE_SIMD_TILE(gemvt_bf16_avx2, TGT_AVX2, uint16_t, __m256, 8, 1, 0, _mm256_setzero_ps(), _mm256_loadu_ps,
+                 ldw_bf16_avx2, tail8_f32, tailw_bf16_avx2, _mm256_fmadd_ps, reduce_avx2)
+DEFINE_SIMD_TILE(gemvt_f32_avx512, TGT_AVX512, float, __m512, 16, 1, 0, _mm512_setzero_ps(), _mm512_loadu_ps,
+                 ldw_f32_avx512, tail16_f32, tailw_f32_avx512, _mm512_fmadd_ps, reduce_avx512)
+DEFINE_SIMD_TILE(gemvt_bf16_avx512, TGT_AVX512, uint16_t, __m512, 16, 2, TILE_PREFETCH_L1, _mm512_setzero_ps(), _mm512_loadu_ps,
+                 ldw_bf16_avx512, tailx_split_avx512, tailw_bf16_avx512, _mm512_fmadd_ps, reduce_avx512)
 #endif
 
 // fp32 / bf16 tiles (DEFINE_SIMD_TILE). One input (decode: memory-bound) takes 2 rows: two FMA
@@ -325,6 +361,48 @@ GemvNFn gemv_n_fn(int wtype, int isa, int ni) {
 #endif
     (void)wtype, (void)isa, (void)ni;
     return nullptr;
+}
+
+std::vector<float> g_xsplit[8];
+
+long bf16_split_step(int isa) {
+#if RWKV_X86
+    return isa >= ISA_AVX512 ? 32 : 0;
+#else
+    (void)isa;
+    return 0;
+#endif
+}
+
+#if RWKV_X86
+// Whole k-steps: even elements to the first half, odd ones to the second. The buffer is usually out
+// of L1/L2 (the weights streamed through since), and its stores' misses would be taken one at a time:
+// every line is asked for first, together.
+TGT_AVX512 static long split_avx512(const float* x, long cols, float* out) {
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
+    for (long b = 0; b < cols; b += 16) _mm_prefetch(reinterpret_cast<const char*>(out + b), _MM_HINT_T0);
+    long b = 0;
+    for (; b + 32 <= cols; b += 32) {
+        const __m512 lo = _mm512_loadu_ps(x + b), hi = _mm512_loadu_ps(x + b + 16);
+        _mm512_storeu_ps(out + b, _mm512_permutex2var_ps(lo, ev, hi));
+        _mm512_storeu_ps(out + b + 16, _mm512_permutex2var_ps(lo, od, hi));
+    }
+    return b;
+}
+#endif
+
+void split_bf16_input(const float* x, long cols, int isa, float* out) {
+    const long step = bf16_split_step(isa), half = step / 2;
+    long b = 0;
+#if RWKV_X86
+    if (isa >= ISA_AVX512) b = split_avx512(x, cols, out);
+#endif
+    for (; b < cols; b += step)  // the last, partial k-step, zero-padded
+        for (long k = 0; k < half; k++) {
+            out[b + k] = b + 2 * k < cols ? x[b + 2 * k] : 0.0f;
+            out[b + half + k] = b + 2 * k + 1 < cols ? x[b + 2 * k + 1] : 0.0f;
+        }
 }
 
 #if RWKV_X86
