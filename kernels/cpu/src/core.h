@@ -250,6 +250,14 @@ TGT_AVX2 __attribute__((always_inline)) inline void transpose8(__m256i (&r)[8]) 
     for (int c = 0; c < 8; c++) r[c] = t[c];
 }
 
+// Keeps a vector in a register: GCC otherwise folds an input's load into each of the tile's R
+// multiply-adds (the fp32 / bf16 and int8 GEMV tiles).
+#if defined(__GNUC__)
+#define IN_REGISTER(v) asm("" : "+v"(v))
+#else
+#define IN_REGISTER(v) (void)0
+#endif
+
 // vpdpbusd: each int32 lane of c gains the 4 products of its 4 bytes of u8 (unsigned) and s8
 // (signed). Through asm where we can: with the intrinsic, GCC 12 copies every accumulator and
 // stores it to the stack on each step of a k loop (its pattern does not tie c to the output).

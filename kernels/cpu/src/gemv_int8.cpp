@@ -188,12 +188,6 @@ TGT_AVX512 __attribute__((always_inline)) inline void reduce_epi32(const __m512i
 // tiles do, rwkv_cpu.cpp).
 constexpr long I8_PREFETCH = 16384;
 
-#if defined(__GNUC__)
-#define IN_REG(v) asm("" : "+v"(v))  // keeps an input vector in a register, not folded into R loads
-#else
-#define IN_REG(v) (void)0
-#endif
-
 template <int R, int NI>
 TGT_AVX512VNNI inline void tile_vnni(const int8_t* w, long cols, const uint8_t* x, long kp, const float* xs,
                                      const int32_t* xz, const float* scale, float* y, long ystride) {
@@ -219,7 +213,7 @@ TGT_AVX512VNNI inline void tile_vnni(const int8_t* w, long cols, const uint8_t* 
         PRAGMA(GCC unroll 16)
         for (int n = 0; n < NI; n++) {
             __m512i xv = _mm512_loadu_si512(x + n * kp + i);
-            IN_REG(xv);
+            IN_REGISTER(xv);
             PRAGMA(GCC unroll 16)
             for (int r = 0; r < R; r++) acc[r * NI + n] = dpbusd(acc[r * NI + n], xv, wv[r]);
         }

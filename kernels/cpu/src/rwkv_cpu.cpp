@@ -64,7 +64,7 @@ Pool& pool() {
 // ---------------------------------------------------------------------------------------------
 // GEMV over a range of rows: y[o] = W[o, :] . x for o in [r0, r1). W is [rows, cols] row-major.
 
-#define DEFINE_SCALAR_GEMV(NAME, T, LOAD, SCALE)                                                     \
+#define DEFINE_SCALAR_GEMV(NAME, T, LOAD)                                                            \
     void NAME(const void* Wv, const float* scale, long cols, const float* x, float* y, long r0,     \
               long r1) {                                                                            \
         const T* W = static_cast<const T*>(Wv);                                                     \
@@ -81,26 +81,25 @@ Pool& pool() {
                 s2 += LOAD(w2[i]) * xi;                                                             \
                 s3 += LOAD(w3[i]) * xi;                                                             \
             }                                                                                       \
-            y[o] = s0 * SCALE(o);                                                                   \
-            y[o + 1] = s1 * SCALE(o + 1);                                                           \
-            y[o + 2] = s2 * SCALE(o + 2);                                                           \
-            y[o + 3] = s3 * SCALE(o + 3);                                                           \
+            y[o] = s0;                                                                              \
+            y[o + 1] = s1;                                                                          \
+            y[o + 2] = s2;                                                                          \
+            y[o + 3] = s3;                                                                          \
         }                                                                                           \
         for (; o < r1; o++) {                                                                       \
             const T* w0 = W + o * cols;                                                             \
             float s0 = 0;                                                                           \
             SIMD_REDUCE(s0)                                                                         \
             for (long i = 0; i < cols; i++) s0 += LOAD(w0[i]) * x[i];                               \
-            y[o] = s0 * SCALE(o);                                                                   \
+            y[o] = s0;                                                                              \
         }                                                                                           \
     }
 
 #define LOAD_F32(v) (v)
 #define LOAD_BF16(v) bf16_to_f32(v)
-#define SCALE_ONE(o) 1.0f
 
-DEFINE_SCALAR_GEMV(gemv_f32_scalar, float, LOAD_F32, SCALE_ONE)
-DEFINE_SCALAR_GEMV(gemv_bf16_scalar, uint16_t, LOAD_BF16, SCALE_ONE)
+DEFINE_SCALAR_GEMV(gemv_f32_scalar, float, LOAD_F32)
+DEFINE_SCALAR_GEMV(gemv_bf16_scalar, uint16_t, LOAD_BF16)
 
 #if RWKV_X86
 // fp32 and bf16 weights: a register tile of R rows x NI inputs with ONE accumulator vector per
@@ -234,13 +233,6 @@ constexpr long TILE_PREFETCH = 32768;
 // 8 KiB: the same decode speed). fp32 is left as it was, AVX2's bf16 measured ~1.0x with it, and the
 // batched tiles are compute-bound.
 constexpr long TILE_PREFETCH_L1 = 4096;
-
-// Keeps a vector in a register: GCC otherwise folds an input's load into each of its R FMAs.
-#if defined(__GNUC__)
-#define IN_REGISTER(v) asm("" : "+v"(v))
-#else
-#define IN_REGISTER(v) (void)0
-#endif
 
 // NAME_tile<R, NI>: rows w .. w + (R - 1) * cols times NI inputs; a k-step covers H * WIDTH columns,
 // H vectors per row (2: AVX-512 bf16, LOADW(p, h) its even or odd half). PF_L1: the L1 prefetch's
