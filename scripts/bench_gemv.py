@@ -2,7 +2,9 @@
 
     PYTHONPATH=. python scripts/bench_gemv.py --shape 1.5b --precision int8,q4 --rounds 15
 
-One input per call (a decode token), random weights packed as the engine packs them, rounds
+One input per call (a decode token), random weights packed as the engine packs them (the big ones
+in 2 MiB pages, ``engine.models.packed.kept_empty``; ``--small-pages`` adds a copy of each in
+torch's own memory, timed alternately, for the huge pages' ratio), rounds
 alternating over the matrices so that the VM's bandwidth weather hits them alike; medians. The head
 (vocabulary x width) is larger than any cache and shows the streaming speed; the layers' matrices
 of the small shapes fit in L3, so their figures are cache speeds, not memory's.
@@ -18,7 +20,7 @@ import time
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as engine sets it (torch's workers would spin)
 import torch  # noqa: E402
 
-from engine.models.packed import Q4, pack  # noqa: E402
+from engine.models.packed import Q4, Packed, pack  # noqa: E402
 from kernels import cpu  # noqa: E402
 
 SHAPES = {"0.1b": 768, "0.4b": 1024, "1.5b": 2048}
@@ -32,6 +34,9 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, default=65536)
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--small-pages", action="store_true",
+                    help="also time a copy of each matrix in torch.empty's memory (4 KiB pages where THP is "
+                         "'madvise'), alternating with the engine's huge-page one, and print their ratio")
     args = ap.parse_args()
     if not cpu.available():
         raise SystemExit("the compiled CPU library is not built (pip install -e .)")
@@ -46,6 +51,9 @@ def main() -> None:
             size = p.w.numel() * p.w.element_size()
             size += 0 if p.scale is None else p.scale.numel() * p.scale.element_size()
             mats.append((f"{prec} {role} {rows}x{cols}", p, rows, cols, size))
+            if args.small_pages:
+                small = Packed(torch.empty_like(p.w).copy_(p.w), p.scale, p.n_in)
+                mats.append((f"{prec} {role} {rows}x{cols} 4K", small, rows, cols, size))
     times: dict[str, list[float]] = {m[0]: [] for m in mats}
     for _ in range(args.rounds):
         for name, p, rows, cols, size in mats:
@@ -59,7 +67,10 @@ def main() -> None:
     print(f"{args.shape} shape, {args.threads} threads, kernels {cpu.isa()}, medians of {args.rounds} rounds")
     for name, _, _, _, size in mats:
         dt = statistics.median(times[name])
-        print(f"{name:28s} {dt * 1e6:9.1f} us  {size / dt / 1e9:6.1f} GB/s")
+        line = f"{name:31s} {dt * 1e6:9.1f} us  {size / dt / 1e9:6.1f} GB/s"
+        if name + " 4K" in times:
+            line += f"  huge / 4K pages {statistics.median(times[name + ' 4K']) / dt:.3f}x"
+        print(line)
 
 
 if __name__ == "__main__":

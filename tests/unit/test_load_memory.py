@@ -7,6 +7,7 @@ and in the file mapping's own resident pages, not in process-wide RSS numbers.""
 from __future__ import annotations
 
 import ctypes
+import gc
 import importlib
 import sys
 
@@ -16,7 +17,7 @@ import torch
 import engine
 from engine.models.checkpoint import read_checkpoint
 from engine.models.embedding import STAGED_ROWS
-from engine.models.packed import q4_padded
+from engine.models.packed import HUGE_PAGE, Q4, pack, q4_padded
 from engine.models.schema import LINEAR, LORA
 from kernels import cpu
 from tests.fixtures.checkpoints import make_rwkv7_checkpoint
@@ -217,3 +218,52 @@ def test_a_prompt_hands_its_activations_back(tmp_path, precision):
     before = _anon_mib()
     model.forward(list(range(1, 1000)) * 2, state)
     assert _anon_mib() - before < 24
+
+
+def _thp_mode() -> str | None:
+    try:
+        text = open("/sys/kernel/mm/transparent_hugepage/enabled").read()
+    except OSError:
+        return None
+    return text[text.index("[") + 1:text.index("]")] if "[" in text else None
+
+
+def _huge_kib(t: torch.Tensor) -> int:
+    """The huge pages (KiB) of the mapping ``t`` lies in, from /proc/self/smaps."""
+    lo, inside = t.data_ptr(), False
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split()[0]
+            if "-" in head and ":" not in head:
+                a, b = (int(v, 16) for v in head.split("-"))
+                inside = a <= lo < b
+            elif inside and line.startswith("AnonHugePages:"):
+                return int(line.split()[1])
+    raise AssertionError("no mapping holds the tensor")
+
+
+@pytest.mark.skipif(_thp_mode() not in ("madvise", "always"), reason="no transparent huge pages on this system")
+@pytest.mark.parametrize("fmt", [torch.float32, torch.bfloat16, torch.int8, Q4])
+def test_kept_matrices_sit_in_huge_pages_and_leave_with_the_model(fmt):
+    """A matrix a model keeps (every token streams it) is packed into 2 MiB pages of its own mapping,
+    equal to what torch.empty would hold, and unmapped when the model lets go of it."""
+    w = torch.randn(4096, 2048)
+    p = pack(w, fmt)
+    assert p.w.data_ptr() % HUGE_PAGE == 0 and p.w.is_contiguous()
+    assert _huge_kib(p.w) >= 2048          # at least one 2 MiB page (compaction may not find them all)
+    if fmt in (torch.float32, torch.bfloat16):
+        assert torch.equal(p.w, w.to(fmt))
+    elif fmt == torch.int8:
+        assert torch.equal(p.w, quantize_int8_plain(w))
+    address = p.w.data_ptr()
+    del p
+    gc.collect()
+    with open("/proc/self/maps") as f:
+        assert not any(int(a, 16) <= address < int(b, 16)
+                       for a, b in (line.split()[0].split("-") for line in f))
+
+
+def quantize_int8_plain(w: torch.Tensor) -> torch.Tensor:
+    s = w.abs().amax(dim=1, keepdim=True).clamp_min(1e-30) / 127.0
+    return torch.round(w / s).clamp_(-127, 127).to(torch.int8)
+
