@@ -204,11 +204,11 @@ def kept_empty(shape: tuple[int, ...] | torch.Size, dtype: torch.dtype) -> Tenso
     """An uninitialised CPU tensor for a matrix the model keeps for its whole life.
 
     From 2 MiB on, on Linux, it gets its own anonymous mapping, 2 MiB-aligned, advised into
-    transparent huge pages: each token streams every matrix from memory, and in 2 MiB pages a head's
-    GEMV ran 1.02-1.08x faster than in 4 KiB pages (nine of nine paired runs, fp32, int8 and q4;
-    ``docs/engine.md``), loading faults in 512x fewer pages, and freeing the model unmaps it at once.
-    Only kept matrices: asked for every allocation (torch's ``THP_MEM_ALLOC_ENABLE``), the prompts'
-    short-lived activations paid for fresh huge pages on every prompt (int8 prompts ran ~0.7x).
+    transparent huge pages: each token streams every matrix from memory, and with the matrices in
+    2 MiB pages decode ran up to 1.1x faster in paired runs (q4 most; ``docs/engine.md``); freeing
+    the model unmaps them at once. Only kept matrices: asked for every allocation (torch's
+    ``THP_MEM_ALLOC_ENABLE``), each prompt's short-lived activations paid for fresh huge pages too
+    (int8 prompts ran ~0.7x).
     Elsewhere, or smaller, or where the system says no: ``torch.empty``."""
     numel = math.prod(shape)
     size = numel * dtype.itemsize
