@@ -20,11 +20,11 @@ import time
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as engine sets it (torch's workers would spin)
 import torch  # noqa: E402
 
-from engine.models.packed import Q4, Packed, pack  # noqa: E402
+from engine.models.model import DTYPES  # noqa: E402
+from engine.models.packed import Packed, pack  # noqa: E402
 from kernels import cpu  # noqa: E402
 
 SHAPES = {"0.1b": 768, "0.4b": 1024, "1.5b": 2048}
-FORMATS = {"fp32": torch.float32, "bf16": torch.bfloat16, "int8": torch.int8, "q4": Q4}
 
 
 def main() -> None:
@@ -47,7 +47,7 @@ def main() -> None:
     for prec in args.precision.split(","):
         for role, rows, cols in (("head", args.vocab, d), ("ffn key", 4 * d, d), ("ffn value", d, 4 * d),
                                  ("att", d, d), ("lora out", d, 64)):
-            p = pack(torch.randn(rows, cols, generator=g), FORMATS[prec])
+            p = pack(torch.randn(rows, cols, generator=g), DTYPES[prec])
             size = p.w.numel() * p.w.element_size()
             size += 0 if p.scale is None else p.scale.numel() * p.scale.element_size()
             mats.append((f"{prec} {role} {rows}x{cols}", p, rows, cols, size))

@@ -120,17 +120,22 @@ def _mapped_ranges(path) -> list[tuple[int, int]]:
     return out
 
 
-def _mapping_rss_kib(path) -> int:
-    """Resident KiB of this process's mappings of ``path`` (``/proc/self/smaps``)."""
+def _smaps_kib(field: str, holds) -> int:
+    """``field`` (KiB) summed over this process's mappings whose /proc/self/smaps header ``holds``."""
     total, inside = 0, False
     with open("/proc/self/smaps") as f:
         for line in f:
             head = line.split()
             if head and "-" in head[0] and len(head) >= 5 and ":" not in head[0]:
-                inside = len(head) == 6 and head[5] == str(path.resolve())
-            elif inside and line.startswith("Rss:"):
+                inside = holds(head)
+            elif inside and line.startswith(field + ":"):
                 total += int(head[1])
     return total
+
+
+def _mapping_rss_kib(path) -> int:
+    """Resident KiB of this process's mappings of ``path``."""
+    return _smaps_kib("Rss", lambda head: len(head) == 6 and head[5] == str(path.resolve()))
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/smaps")
@@ -229,17 +234,17 @@ def _thp_mode() -> str | None:
 
 
 def _huge_kib(t: torch.Tensor) -> int:
-    """The huge pages (KiB) of the mapping ``t`` lies in, from /proc/self/smaps."""
-    lo, inside = t.data_ptr(), False
-    with open("/proc/self/smaps") as f:
-        for line in f:
-            head = line.split()[0]
-            if "-" in head and ":" not in head:
-                a, b = (int(v, 16) for v in head.split("-"))
-                inside = a <= lo < b
-            elif inside and line.startswith("AnonHugePages:"):
-                return int(line.split()[1])
-    raise AssertionError("no mapping holds the tensor")
+    """The huge pages (KiB) of the mapping ``t`` lies in."""
+    def holds(head: list[str]) -> bool:
+        a, b = (int(v, 16) for v in head[0].split("-"))
+        return a <= t.data_ptr() < b
+
+    return _smaps_kib("AnonHugePages", holds)
+
+
+def _int8_rows_reference(w: torch.Tensor) -> torch.Tensor:
+    s = w.abs().amax(dim=1, keepdim=True).clamp_min(1e-30) / 127.0
+    return torch.round(w / s).clamp_(-127, 127).to(torch.int8)
 
 
 @pytest.mark.skipif(_thp_mode() not in ("madvise", "always"), reason="no transparent huge pages on this system")
@@ -254,16 +259,11 @@ def test_kept_matrices_sit_in_huge_pages_and_leave_with_the_model(fmt):
     if fmt in (torch.float32, torch.bfloat16):
         assert torch.equal(p.w, w.to(fmt))
     elif fmt == torch.int8:
-        assert torch.equal(p.w, quantize_int8_plain(w))
+        assert torch.equal(p.w, _int8_rows_reference(w))
     address = p.w.data_ptr()
     del p
     gc.collect()
     with open("/proc/self/maps") as f:
         assert not any(int(a, 16) <= address < int(b, 16)
                        for a, b in (line.split()[0].split("-") for line in f))
-
-
-def quantize_int8_plain(w: torch.Tensor) -> torch.Tensor:
-    s = w.abs().amax(dim=1, keepdim=True).clamp_min(1e-30) / 127.0
-    return torch.round(w / s).clamp_(-127, 127).to(torch.int8)
 

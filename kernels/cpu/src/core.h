@@ -14,6 +14,7 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -467,15 +468,20 @@ struct MultiGemv {
             base += cost;
         }
     }
+    // The first task up to i with i's weight type and width that reads the same input (input(k): task
+    // k's input pointer and stride), so that a converted input is made once and shared; i if none.
+    template <class Input>
+    int first_reader(int i, Input input) const {
+        int j = 0;
+        while (j < i && !(t[j].m.wtype == t[i].m.wtype && t[j].m.cols == t[i].m.cols && input(j) == input(i))) j++;
+        return j;
+    }
     // q4 tasks: every input quantised per block of 32 once, shared by tasks that read the same input.
     void quantize_q4_inputs() {
         for (int i = 0; i < n; i++) {
             if (t[i].m.wtype != W_Q4) continue;
             const long c = t[i].m.cols, kp = q4_padded(c);
-            int j = 0;
-            while (j < i && !(t[j].m.wtype == W_Q4 && t[j].x == t[i].x && t[j].xstride == t[i].xstride &&
-                              t[j].m.cols == c))
-                j++;
+            const int j = first_reader(i, [&](int k) { return std::make_pair(t[k].x, t[k].xstride); });
             if (j < i) {
                 t[i].q4 = t[j].q4;
                 continue;
@@ -507,10 +513,7 @@ struct MultiGemv {
             from[i] = t[i].x, fstride[i] = t[i].xstride;
             if (t[i].m.wtype != W_BF16) continue;
             const long c = t[i].m.cols, cp = cols_split(c, step);
-            int j = 0;
-            while (j < i && !(t[j].m.wtype == W_BF16 && from[j] == from[i] && fstride[j] == fstride[i] &&
-                              t[j].m.cols == c))
-                j++;
+            const int j = first_reader(i, [&](int k) { return std::make_pair(from[k], fstride[k]); });
             if (j < i) {
                 t[i].x = t[j].x, t[i].xstride = t[j].xstride;
                 continue;
@@ -527,10 +530,8 @@ struct MultiGemv {
         split_bf16_inputs();
         for (int i = 0; i < n; i++) {
             if (t[i].m.wtype != W_I8) continue;
-            int j = 0;  // an input already quantised for an earlier task (x_v feeds V and v1)
-            while (j < i && !(t[j].m.wtype == W_I8 && t[j].x == t[i].x && t[j].xstride == t[i].xstride &&
-                              t[j].m.cols == t[i].m.cols))
-                j++;
+            // an input already quantised for an earlier task (x_v feeds V and v1)
+            const int j = first_reader(i, [&](int k) { return std::make_pair(t[k].x, t[k].xstride); });
             if (j < i) t[i].i8 = t[j].i8;
             else quantize_i8_inputs(isa, t[i].x, t[i].xstride, nb, t[i].m.cols, g_i8q[i], g_i8s[i], g_i8z[i], t[i].i8);
         }
