@@ -212,8 +212,8 @@ class MainWindow(QMainWindow):
 
 
     def _fill_hardware(self) -> None:
-        """Every device engine.host.hardware found, each with its valid precisions; the recommendation
-        for this model is marked, the current choice selected."""
+        """Every device engine.host.hardware found, each with its valid precisions and the memory this
+        model needs in each; the recommendation for this model is marked, the current choice selected."""
         m = self.state.model
         self.hardware.blockSignals(True)
         self.hardware.clear()
@@ -227,7 +227,9 @@ class MainWindow(QMainWindow):
             for d in self.devices:
                 for precision in d.precisions:
                     per_weight = hardware.BYTES_PER_PARAM.get(precision)
-                    label = f"{d.kind.upper()} {precision} — {d.name}, {d.memory_bytes / 2**30:.0f} GiB"
+                    need = "" if per_weight is None else self.tr("needs ~{0} GiB · ").format(
+                        f"{hardware.needed_bytes(int(m.n_params * per_weight)) / 2**30:.1f}")
+                    label = f"{d.kind.upper()} {precision} — {need}{d.name}, {d.memory_bytes / 2**30:.0f} GiB"
                     if (d.id, precision) == (rec.device, rec.precision):
                         label += "  ★"          # the recommendation (its reason is the tooltip)
                     elif per_weight is not None and not hardware.fits(d, m.n_params * per_weight):

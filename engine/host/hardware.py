@@ -6,11 +6,12 @@ and activations) measured against total memory, because a user can close other p
 cannot add RAM; the reason text says how much is free right now when that is the tighter limit.
 
 Precision choices:
-- CPU offers fp32, bf16, int8 and q4 (weight-only, our own formats: 8-bit rows, 4-bit blocks),
+- CPU offers fp32, bf16, int8, q5 and q4 (weight-only, our own formats: 8-bit rows, 5- and 4-bit blocks),
   not fp16. bf16 halves memory with fp32's range; fp16 has the same size but overflows more
   easily, and torch's CPU fp16 matmuls are far slower than fp32 on all but the newest x86 parts,
   so offering it would only invite a slow, fragile choice. q4 is the smallest and, where memory
-  bandwidth limits decode, the fastest, but the least faithful (``python -m engine quality``).
+  bandwidth limits decode, the fastest, but the least faithful (``python -m engine quality``); q5
+  sits between it and int8 (the 5-bit files RWKV's own GGUF releases recommend), at half q4's error.
 - GPUs are recommended fp16 (the RWKV reference's GPU precision, fast on every CUDA generation,
   and what ``engine.load(precision="auto")`` picks); bf16 is offered where the hardware does it
   natively (CUDA compute capability 8.0+, ROCm when torch says so), fp32 always.
@@ -30,11 +31,12 @@ log = logging.getLogger(__name__)
 GiB = 2**30
 RUNTIME_BYTES = GiB // 2  # state, logits and activations on top of the weights
 HEADROOM = 1.2
-# int8, q4: on the CPU only. q4 is 4.5 bits a weight (a 4-bit value and an fp16 scale per 32); its head
-# and LoRAs are int8 and, as for int8, the embedding stays fp32, which these figures leave out.
-BYTES_PER_PARAM = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "q4": 0.5625}
+# int8, q5, q4: on the CPU only. q4 is 4.5 bits a weight (a 4-bit value and an fp16 scale per 32), q5
+# 5.5; their head and LoRAs are int8 and, as for int8, the embedding stays fp32, which these figures
+# leave out.
+BYTES_PER_PARAM = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "q5": 0.6875, "q4": 0.5625}
 X86_FEATURES = ("avx2", "fma", "f16c", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16")
-CPU_PRECISIONS = ("fp32", "bf16", "int8", "q4")
+CPU_PRECISIONS = ("fp32", "bf16", "int8", "q5", "q4")
 
 _gpu_failure_logged = False
 

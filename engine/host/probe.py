@@ -1,7 +1,7 @@
 """Which CPU precision is fastest here, measured in a few seconds instead of assumed.
 
-How fast fp32, bf16, int8 and q4 decode depends on the CPU (bf16 in hardware or emulated, VNNI for
-int8 and q4, memory bandwidth) and on the model's width. So the probe takes the model's own file, keeps its
+How fast fp32, bf16, int8, q5 and q4 decode depends on the CPU (bf16 in hardware or emulated, VNNI
+for int8, q5 and q4, memory bandwidth) and on the model's width. So the probe takes the model's own file, keeps its
 first ``layers`` blocks and its embedding and head (real weights, the model's exact width and
 vocabulary, a fraction of the work), builds that small model in each precision and times single-token
 decode steps, the work a reply does. A model of the same width and fewer layers spends its time in
@@ -58,7 +58,7 @@ class ProbeResult:
             return None
 
 
-def probe(source: str, precisions: tuple[str, ...] = ("fp32", "bf16", "int8", "q4"), *, layers: int = 2,
+def probe(source: str, precisions: tuple[str, ...] = ("fp32", "bf16", "int8", "q5", "q4"), *, layers: int = 2,
           seconds: float = 0.5, quality_params: float = 3e8, quality_tokens: int = 48) -> ProbeResult:
     """Time decode steps of ``source``'s first ``layers`` blocks in each precision on the CPU (about
     ``seconds`` each), and measure greedy agreement on the whole model if it has at most

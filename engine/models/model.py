@@ -37,11 +37,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # int8 = weight-only int8 matrices computed in fp32 (CPU, every generation; see engine/models/packed.py);
-# q4 = 4-bit blocks (kept as packed uint8 nibbles, hence the dtype that names it), likewise.
+# q4 = 4-bit blocks (kept as packed uint8 nibbles, hence the dtype that names it), likewise; q5 = 5-bit
+# blocks (their bytes viewed as torch.uint5, which names the format).
 _MODEL_SUFFIXES = (".pth", ".pt", ".safetensors", ".bin", ".st")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.int8,
-          "q4": torch.uint8}
-CPU_ONLY = ("int8", "q4")
+          "q4": torch.uint8, "q5": torch.uint5}
+CPU_ONLY = ("int8", "q4", "q5")
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ class Model(ABC):
 
     @property
     def precision(self) -> str:
-        """The precision asked for at load: "fp32", "bf16", "fp16", "int8" or "q4"."""
+        """The precision asked for at load: "fp32", "bf16", "fp16", "int8", "q5" or "q4"."""
         return self.weights.plan.precision
 
     @abstractmethod
@@ -291,8 +292,8 @@ def _pick_dtype(precision: str, device: torch.device) -> torch.dtype:
         precision = "fp16" if device.type == "cuda" else "fp32"
     if precision not in DTYPES:
         floats = ", ".join(k for k in DTYPES if k not in CPU_ONLY)
-        raise EngineError(f"Unknown precision '{precision}': use one of {floats} or 'auto' (or int8 or q4 on the "
-                          "CPU: 8-bit or 4-bit weights, float32 compute).")
+        raise EngineError(f"Unknown precision '{precision}': use one of {floats} or 'auto' (or int8, q5 or q4 on "
+                          "the CPU: 8-, 5- or 4-bit weights, float32 compute).")
     return DTYPES[precision]
 
 

@@ -69,7 +69,8 @@ def q4_padded(n_in: int) -> int:
 @dataclass(slots=True)
 class Packed:
     """One big matrix ``[out, in]`` in fp32, bf16, int8 with a float32 ``scale`` per output row, or q4
-    (``w`` uint8 nibbles, ``scale`` fp16 per block, ``n_in`` the true input count; see the module)."""
+    or q5 (``w`` uint8 nibbles or uint5-viewed bytes, ``scale`` fp16 per block, ``n_in`` the true
+    input count; see the module)."""
 
     w: Tensor
     scale: Tensor | None = None
@@ -102,7 +103,7 @@ class Packed:
 
     def matvec_rows(self, x: Tensor) -> Tensor:
         """``x @ W^T`` for ``x`` ``[..., in]`` without materialising the whole fp32 matrix (the torch
-        fallback for an int8 or q4 head)."""
+        fallback for an int8, q4 or q5 head)."""
         outs = []
         for i in range(0, self.w.shape[0], _ROWS_PER_CHUNK):
             if self.is_q4:
@@ -149,6 +150,13 @@ class Q4Product(IntegerProduct):
 
     __slots__ = ()
     product = "gemm_q4"
+
+
+class Q5Product(IntegerProduct):
+    """q5 weights: as :class:`Q4Product`, with the 5-bit blocks (``gemm_q5``)."""
+
+    __slots__ = ()
+    product = "gemm_q5"
 
 
 FLOAT_GEMM_MIN_TOKENS = 8   # shorter fp32 products stay torch's (see FloatProduct)

@@ -167,7 +167,7 @@ def _check_tensor(key: str, t: Tensor, e: Expect, sizes: dict[str, int], file: s
         raise InvalidTensorError(f"'{file}': '{key}' is {str(t.dtype).removeprefix('torch.')}, but {label} "
                                  "weights are float32, float16 or bfloat16; the file is damaged or was "
                                  "converted wrongly (quantised files are not read: load a float file with "
-                                 "precision int8 or q4 instead).")
+                                 "precision int8, q5 or q4 instead).")
     want, shape = tuple(s if isinstance(s, int) else sizes[s] for s in e.shape), tuple(t.shape)
     if e.vector:
         ok = [d for d in shape if d != 1] == [d for d in want if d != 1]

@@ -10,9 +10,9 @@ depends on the precision and the kernels, never on the generation, and is decide
   shapes, layer count; :mod:`engine.models.schema`) before anything is allocated.
 - **Kernels.** :func:`kernels.select` picks the backend (``backend`` of ``engine.load``).
 - **Dtypes** (:func:`plan`). fp32, fp16: torch computes in that dtype. int8 (CPU only): our
-  weight-only format (:mod:`engine.models.packed`), computed in fp32. q4 (CPU only): the linear
-  matrices in 4-bit blocks, the LoRAs and the head in int8 (:data:`~engine.models.packed.Q4_SMALL`),
-  computed in fp32. bf16 with the compiled
+  weight-only format (:mod:`engine.models.packed`), computed in fp32. q4 and q5 (CPU only): the
+  linear matrices in 4- or 5-bit blocks, the LoRAs and the head in int8
+  (:data:`~engine.models.packed.Q4_SMALL`), computed in fp32. bf16 with the compiled
   library: bf16 matrices read by the fused decode step; prompts run torch's bf16 GEMMs where the
   CPU multiplies bf16 in hardware (:func:`engine.host.hardware.bf16_gemm_fast`), else the compiled
   float GEMM on the bf16 matrices (torch emulates bf16 GEMMs ~4x slower than fp32). Token-shift
@@ -22,9 +22,10 @@ depends on the precision and the kernels, never on the generation, and is decide
   transposed views, which its GEMMs read as fast: one copy of every weight. Without it, torch gets
   ``[in, out]`` copies (``x @ W`` runs ~1.6x faster than ``F.linear`` on a CPU GEMV).
 - **Prompts on packed matrices.** Where a matrix is kept in another dtype than torch computes in,
-  the model's ``x @ W`` reaches :mod:`engine.models.packed`: int8 and q4 with the compiled library
-  multiply integers (:class:`~engine.models.packed.Int8Product`, :class:`~engine.models.packed.Q4Product`,
-  no float copy). fp32 matrices with the library go to the compiled float GEMM from a few tokens on
+  the model's ``x @ W`` reaches :mod:`engine.models.packed`: int8, q4 and q5 with the compiled
+  library multiply integers (:class:`~engine.models.packed.Int8Product`,
+  :class:`~engine.models.packed.Q4Product`, :class:`~engine.models.packed.Q5Product`, no float
+  copy). fp32 matrices with the library go to the compiled float GEMM from a few tokens on
   (:class:`~engine.models.packed.FloatProduct`, the same memory; torch's matmul on the transposed
   view below that), and so do bf16 matrices computed in fp32 (a CPU without bf16 GEMMs), at any
   length: the GEMM widens them as it packs its panels. Otherwise (int8 without the library) the
@@ -54,11 +55,13 @@ from engine.models.model import DTYPES, LogitsPool, ModelInfo
 from engine.models.packed import (
     Q4,
     Q4_SMALL,
+    Q5,
     ExpandedProduct,
     FloatProduct,
     Int8Product,
     Packed,
     Q4Product,
+    Q5Product,
     Scratch,
     pack,
 )
@@ -66,19 +69,20 @@ from engine.models.schema import LINEAR, LORA, Schema
 from engine.models.state import State
 
 _PRECISIONS = {dtype: name for name, dtype in DTYPES.items()}
-_PACKED = (torch.int8, torch.bfloat16, Q4)   # formats whose LoRAs are packed too (q4's: in Q4_SMALL)
+_PACKED = (torch.int8, torch.bfloat16, Q4, Q5)   # formats whose LoRAs are packed too (q4's, q5's: Q4_SMALL)
+_INTEGER = (torch.int8, Q4, Q5)                  # CPU-only formats the compiled library multiplies as integers
 
 
 @dataclass(frozen=True)
 class Plan:
     """The dtypes of one loaded model."""
 
-    precision: str               # "fp32", "bf16", "fp16", "int8", "q4" (a test's float64 arbiter: "torch.float64")
+    precision: str               # "fp32", "bf16", "fp16", "int8", "q4", "q5" (a test's float64: "torch.float64")
     compute: torch.dtype         # torch's activations and the model's own tables
     store: torch.dtype | None    # the matrices, kept [out, in]; None: plain [in, out] copies in `compute`
     shift: torch.dtype           # the token-shift states (and the folded embedding)
     prompt: torch.dtype          # prompts' GEMMs: bf16 on views of bf16 matrices where that is fast
-    small: torch.dtype | None = None   # the LoRAs and the head, where not in `store` (q4's: int8)
+    small: torch.dtype | None = None   # the LoRAs and the head, where not in `store` (q4's, q5's: int8)
 
 
 def plan(dtype: torch.dtype, compiled: bool, fp32_tables: bool = False) -> Plan:
@@ -96,6 +100,8 @@ def plan(dtype: torch.dtype, compiled: bool, fp32_tables: bool = False) -> Plan:
         # 3.4e-3, greedy agreement 97.9 % -> 95.5 %). q4 LoRAs changed little (KL 1.22e-3) but are
         # larger: their 32..128 inputs pad to a 256-input group (144 bytes a row against int8's 36).
         return Plan("q4", f32, Q4, f32, f32, Q4_SMALL)
+    if dtype == Q5:                          # as q4, for the same reasons
+        return Plan("q5", f32, Q5, f32, f32, Q4_SMALL)
     if compiled and dtype == bf16:
         fast = bf16_gemm_fast()
         if fast and not fp32_tables:
@@ -118,7 +124,7 @@ class Weights:
                  backend: str = "auto", fp32_tables: bool = False):
         self.sizes = schema.check(ckpt.tensors, ckpt.path.name)      # before anything is allocated
         self.schema, self.ckpt, self.z, self.device = schema, ckpt, ckpt.tensors, device
-        if dtype in (torch.int8, Q4) and device.type != "cpu":
+        if dtype in _INTEGER and device.type != "cpu":
             raise EngineError(f"Precision {_PRECISIONS[dtype]} runs on the CPU only; use fp16 or bf16 on a GPU.")
         precision = _PRECISIONS.get(dtype, str(dtype))
         try:
@@ -174,7 +180,7 @@ class Weights:
         """A parameter stored ``[C]``, ``[1, 1, C]`` or ``[H, N]``, flat."""
         return self.get(key, dtype).reshape(-1).contiguous()
 
-    def mat(self, key: str) -> Tensor | FloatProduct | Int8Product | Q4Product | ExpandedProduct:
+    def mat(self, key: str) -> Tensor | FloatProduct | Int8Product | Q4Product | Q5Product | ExpandedProduct:
         """A matrix of the schema as ``[in, out]`` for ``x @ W``.
 
         Where the matrices are kept ``[out, in]`` (the compiled library, int8) each is kept under
@@ -249,7 +255,7 @@ class Weights:
         bf16 computed in fp32 without float products), sized for the largest; not the head's (see
         :meth:`logits`)."""
         store = self.plan.store
-        if store is None or store == self.plan.compute or (store in (torch.int8, Q4) and self.compiled):
+        if store is None or store == self.plan.compute or (store in _INTEGER and self.compiled):
             return
         if store == torch.bfloat16 and self._bf16_products:
             return
@@ -259,7 +265,7 @@ class Weights:
         self.scratch = Scratch(largest, self.device)
 
     def _keep(self, p: Packed, layer: int,
-              role: str) -> Tensor | FloatProduct | Int8Product | Q4Product | ExpandedProduct:
+              role: str) -> Tensor | FloatProduct | Int8Product | Q4Product | Q5Product | ExpandedProduct:
         if layer != self._trimmed:               # the last layer's float temporaries (see trim_heap)
             trim_heap()
             self._trimmed = layer
@@ -274,7 +280,7 @@ class Weights:
         if self._bf16_products and p.w.dtype == torch.bfloat16:
             return FloatProduct(p)               # no fp32 copy: widened as the GEMM packs its panels
         if p.is_q4 and self.compiled:
-            return Q4Product(p)
+            return Q4Product(p) if p.bits == 4 else Q5Product(p)
         if p.scale is not None and self.compiled:
             return Int8Product(p)
         return ExpandedProduct(p, self.scratch)

@@ -67,8 +67,9 @@ def _timed(fn) -> float:
     return time.perf_counter() - t
 
 
-BYTES = {"fp32": 4, "bf16": 2, "fp16": 2, "int8": 1, "q4": 0.5625}   # q4: 4 bits and an fp16 scale per 32
-SMALL_BYTES = {"q4": 1}                                              # its LoRAs and head: int8
+# q4, q5: 4 or 5 bits and an fp16 scale per 32; their LoRAs and head int8
+BYTES = {"fp32": 4, "bf16": 2, "fp16": 2, "int8": 1, "q5": 0.6875, "q4": 0.5625}
+SMALL_BYTES = {"q4": 1, "q5": 1}
 
 
 def matrix_bytes_per_token(model) -> int:

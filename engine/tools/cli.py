@@ -26,7 +26,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="model file (.pth / .safetensors), Hugging Face model folder, or bundled name")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     p.add_argument("--precision", default="auto",
-                   help="fp32, bf16, fp16 (GPU), int8 or q4 (CPU) or auto (default: auto)")
+                   help="fp32, bf16, fp16 (GPU), int8, q5 or q4 (CPU) or auto (default: auto)")
     p.add_argument("--tokenizer", default=None,
                    help="'world', '20b' or a tokenizer.json path (default: the model folder's tokenizer.json, "
                         "else chosen from the vocabulary size)")
@@ -92,11 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "time to first token of a new prompt among them, peak RSS)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
-    p = sub.add_parser("quality", help="compare int8 / q4 / bf16 predictions with fp32 on held-out text")
+    p = sub.add_parser("quality", help="compare int8 / q5 / q4 / bf16 predictions with fp32 on held-out text")
     p.add_argument("--model", "-m", required=True,
                    help="model file (.pth / .safetensors), Hugging Face model folder, or bundled name")
-    p.add_argument("--precision", default="int8,q4,bf16",
-                   help="comma list compared with fp32 (default: int8,q4,bf16)")
+    p.add_argument("--precision", default="int8,q5,q4,bf16",
+                   help="comma list compared with fp32 (default: int8,q5,q4,bf16)")
     p.add_argument("--text", help="held-out text: .jsonl of {\"text\": ...} lines or plain text (default: the "
                                   "demo model's held-out chats, in a source checkout)")
     p.add_argument("--tokens", type=int, default=512, help="positions compared, from the start of the text")

@@ -1,4 +1,4 @@
-"""``python -m engine quality``: how far bf16, int8 and q4 move a model's predictions from fp32.
+"""``python -m engine quality``: how far bf16, int8, q5 and q4 move a model's predictions from fp32.
 
 Speed numbers say nothing about whether a smaller precision still predicts the same text, and
 random-init weights say little about trained ones (their rows have no outliers, their logits no
@@ -7,7 +7,7 @@ asked precision, one token at a time through ``Model.forward`` (the decode path 
 runs), and every position's logits are compared: cross-entropy on the real next token, |logit
 diff|, KL(fp32 || p) and greedy (top-1) agreement.
 
-Prompts run other kernels (int8 and q4 ones quantise activations too), so each precision, fp32 included,
+Prompts run other kernels (int8, q5 and q4 ones quantise activations too), so each precision, fp32 included,
 also reads the stream as a chain of short prompts (:data:`PROMPT_CHUNKS` tokens each, in turn) and
 its logits after each prompt's last token are compared with the fp32 decode's at that position:
 the rows marked ``prompt``.

@@ -19,7 +19,7 @@ def add_parser(sub) -> None:
                    help="model file (.pth / .safetensors), Hugging Face model folder, or bundled name")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     p.add_argument("--precision", default="auto",
-                   help="fp32, bf16, fp16 (GPU), int8 or q4 (CPU) or auto (default: auto)")
+                   help="fp32, bf16, fp16 (GPU), int8, q5 or q4 (CPU) or auto (default: auto)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: 127.0.0.1, this computer only; any other needs --api-key)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0: any free port)")

@@ -8,6 +8,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import Qt  # noqa: E402
 
+from engine.host import hardware  # noqa: E402
 from tests.gui.util import path, run, send, start_endless_reply, until  # noqa: E402
 
 
@@ -246,6 +247,12 @@ def test_hardware_picker_lists_devices_marks_the_recommendation_and_reloads(loop
     assert any("CPU fp32" in t for t in labels) and any("CPU bf16" in t for t in labels)
     assert sum("★" in t for t in labels) == 1
     assert win.hardware.currentData() == ("cpu", "fp32")
+    need = {p: float(t.split("needs ~")[1].split(" GiB")[0]) for t in labels for p in ("fp32", "q5", "q4")
+            if t.startswith(f"CPU {p} ")}
+    for p, gib in need.items():                                        # each with the memory it needs
+        per = hardware.BYTES_PER_PARAM[p]
+        assert gib == round(hardware.needed_bytes(int(win.state.model.n_params * per)) / 2**30, 1), p
+    assert need["fp32"] >= need["q5"] >= need["q4"] > 0
     bf16 = next(i for i, t in enumerate(labels) if "CPU bf16" in t)
     win.hardware.setCurrentIndex(bf16)
     run(loop, win._hardware_chosen())

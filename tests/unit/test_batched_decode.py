@@ -2,7 +2,7 @@
 
 The compiled step reads every weight matrix once for the whole batch but sums each output in the
 single-sequence order, so every row of its logits and every state it advances must equal the
-single-token path bit for bit: for RWKV-4, -5.2, -6 and -7, in fp32, bf16, int8 and q4, on every
+single-token path bit for bit: for RWKV-4, -5.2, -6 and -7, in fp32, bf16, int8, q5 and q4, on every
 instruction set this CPU has, for batches of 1 to 17 sequences that join and leave between steps.
 """
 
@@ -26,7 +26,7 @@ SPECS = {7: Rwkv7Spec(n_layer=2, n_embd=128, head_size=32, vocab_size=1000, seed
          6: LegacySpec(6, n_layer=2, n_embd=128, head_size=32, vocab_size=1000),
          5: LegacySpec(5, n_layer=2, n_embd=128, head_size=32),
          4: LegacySpec(4, n_layer=2, n_embd=128)}
-PRECISIONS = ("fp32", "bf16", "int8", "q4")
+PRECISIONS = ("fp32", "bf16", "int8", "q5", "q4")
 DEMO = Path(__file__).resolve().parents[2] / "resources" / "models" / "demo"
 
 
@@ -195,7 +195,7 @@ def test_bench_concurrency_rows(models):
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-@pytest.mark.parametrize("precision", ["fp32", "int8", "q4"])
+@pytest.mark.parametrize("precision", ["fp32", "int8", "q5", "q4"])
 def test_any_thread_count(models, precision, threads):
     """The threads' share of rows changes with their number; the batch still equals the single step."""
     model = models(7, precision)

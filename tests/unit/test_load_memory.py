@@ -17,13 +17,14 @@ import torch
 import engine
 from engine.models.checkpoint import read_checkpoint
 from engine.models.embedding import STAGED_ROWS
-from engine.models.packed import HUGE_PAGE, Q4, pack, q4_padded
+from engine.models.packed import HUGE_PAGE, Q4, Q5, pack, q4_padded
 from engine.models.schema import LINEAR, LORA
 from kernels import cpu
 from tests.fixtures.checkpoints import make_rwkv7_checkpoint
 from tests.fixtures.legacy_checkpoints import LegacySpec, make_legacy_checkpoint
 
-BYTES = {"fp32": 4, "bf16": 2, "int8": 1, "q4": 1}   # q4: its head and LoRAs (int8)
+BYTES = {"fp32": 4, "bf16": 2, "int8": 1, "q4": 1, "q5": 1}   # q4, q5: their head and LoRAs (int8)
+BLOCK_BITS = {"q4": 4, "q5": 5}
 # Vectors may be kept twice (a bf16 RWKV-7 keeps bf16 copies for its bf16 prompts, and the decode
 # step fp32 ones of a bf16 RWKV-4/5/6's), never a matrix: the bound leaves less room than a float
 # copy of the smallest matrix.
@@ -62,19 +63,19 @@ def _storages(root) -> dict[int, int]:
 
 def _expected_bytes(path, generation: int, precision: str) -> tuple[int, int, int]:
     """(matrix, embedding, vector bytes) of the model in ``precision``: matrices in their kept format
-    (int8: plus a float32 scale per row; q4: its own size, head and LoRAs int8; RWKV-6's small LoRAs
+    (int8: plus a float32 scale per row; q4, q5: their own size, head and LoRAs int8; RWKV-6's small LoRAs
     float32), vectors float32; of the embedding only the compiled step's staging rows in the shift
     dtype (Linux; elsewhere the folded table too)."""
     schema = importlib.import_module(f"engine.models.rwkv{generation}").SCHEMA
     mats = emb = vectors = 0
     for key, t in read_checkpoint(path).tensors.items():
         kind = schema.entry(key)[1].kind if key.startswith("blocks.") else LINEAR if key == "head.weight" else ""
-        if precision == "q4" and kind == LINEAR and key != "head.weight":   # 4 bits, fp16 scale per 32, padded
+        if precision in BLOCK_BITS and kind == LINEAR and key != "head.weight":   # fp16 scale per 32, padded
             kp = q4_padded(t.shape[1])
-            mats += t.shape[0] * (kp // 2 + kp // 32 * 2)
-        elif kind == LINEAR or (kind == LORA and precision != "fp32"):   # q4's head and LoRAs: int8
+            mats += t.shape[0] * (kp * BLOCK_BITS[precision] // 8 + kp // 32 * 2)
+        elif kind == LINEAR or (kind == LORA and precision != "fp32"):   # q4's, q5's head and LoRAs: int8
             rows = t.shape[0] if kind == LINEAR else t.shape[-1]
-            mats += t.numel() * BYTES[precision] + (rows * 4 if precision in ("int8", "q4") else 0)
+            mats += t.numel() * BYTES[precision] + (rows * 4 if precision in ("int8", *BLOCK_BITS) else 0)
         elif kind:
             mats += t.numel() * 4
         elif key == "emb.weight":
@@ -86,7 +87,7 @@ def _expected_bytes(path, generation: int, precision: str) -> tuple[int, int, in
 
 
 @pytest.mark.skipif(not cpu.available(), reason="compiled CPU library not built")
-@pytest.mark.parametrize("precision", ["fp32", "bf16", "int8", "q4"])
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "int8", "q5", "q4"])
 @pytest.mark.parametrize("generation", [6, 7])
 def test_a_loaded_model_holds_every_matrix_once(tmp_path, generation, precision):
     path = _make(tmp_path, generation)
@@ -160,7 +161,7 @@ def test_release_leaves_memory_that_is_not_the_files_alone(tmp_path):
     assert own[-1].item() == 99_999                               # anonymous memory would read zeros
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16", "int8", "q4"])
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "int8", "q5", "q4"])
 def test_loading_releases_every_tensor_it_reads(tmp_path, monkeypatch, precision):
     from engine.models.checkpoint import Checkpoint
 
@@ -248,7 +249,7 @@ def _int8_rows_reference(w: torch.Tensor) -> torch.Tensor:
 
 
 @pytest.mark.skipif(_thp_mode() not in ("madvise", "always"), reason="no transparent huge pages on this system")
-@pytest.mark.parametrize("fmt", [torch.float32, torch.bfloat16, torch.int8, Q4])
+@pytest.mark.parametrize("fmt", [torch.float32, torch.bfloat16, torch.int8, Q4, Q5])
 def test_kept_matrices_sit_in_huge_pages_and_leave_with_the_model(fmt):
     """A matrix a model keeps (every token streams it) is packed into 2 MiB pages of its own mapping,
     equal to what torch.empty would hold, and unmapped when the model lets go of it."""

@@ -13,8 +13,8 @@ CPU = _cpu(24 * GiB, ("fp32", "bf16", "int8"))
 def test_the_probe_times_each_precision_on_the_models_first_layers_and_checks_agreement(rwkv7_checkpoint):
     ckpt = rwkv7_checkpoint(n_layer=4, n_embd=128, head_size=32, vocab_size=65536)
     result = probe.probe(str(ckpt), layers=2, seconds=0.05, quality_tokens=12)
-    assert set(result.speed) == {"fp32", "bf16", "int8", "q4"} and all(v > 0 for v in result.speed.values())
-    assert set(result.agreement) == {"bf16", "int8", "q4"} and all(0 <= a <= 1 for a in result.agreement.values())
+    assert set(result.speed) == {"fp32", "bf16", "int8", "q5", "q4"} and all(v > 0 for v in result.speed.values())
+    assert set(result.agreement) == {"bf16", "int8", "q5", "q4"} and all(0 <= a <= 1 for a in result.agreement.values())
     assert result.layers == 2 and result.quality_tokens == 12
     assert result.ratio("fp32") == 1.0
     assert ProbeResult.from_json(result.to_json()) == result
@@ -50,6 +50,18 @@ def test_q4_is_offered_and_starred_when_measured_fastest_at_acceptable_quality()
     params = 7 * 10**9
     assert not hardware.fits(small, params * hardware.BYTES_PER_PARAM["int8"])
     assert hardware.fits(small, params * hardware.BYTES_PER_PARAM["q4"])
+
+
+def test_q5_is_starred_where_q4_falls_below_the_agreement_floor():
+    cpu = _cpu(24 * GiB, hardware.CPU_PRECISIONS)
+    assert cpu.precisions.index("int8") < cpu.precisions.index("q5") < cpu.precisions.index("q4")
+    measured = ProbeResult({"fp32": 27.0, "int8": 100.0, "q5": 125.0, "q4": 150.0},
+                           {"int8": 0.99, "q5": 0.95, "q4": 0.85}, 2, 48)
+    rec = hardware.recommend(2 * 10**9, 10**9, [cpu], measured)
+    assert rec.precision == "q5" and rec.reason.startswith("q5: 4.6x fp32 decode here") and "q4 left out" in rec.reason
+    # 5.5 bits a weight: between int8 and q4
+    sizes = [hardware.BYTES_PER_PARAM[p] for p in ("int8", "q5", "q4")]
+    assert sizes == sorted(sizes, reverse=True) and hardware.BYTES_PER_PARAM["q5"] == 5.5 / 8
 
 
 def test_a_precision_below_the_agreement_floor_is_left_out_and_said():

@@ -1,7 +1,7 @@
-"""Models in q4 (4-bit blocks for the linear matrices, int8 head and LoRAs; engine/models/packed.py):
-quality against fp32 on a random RWKV-7 and on the trained demo model, where it stands against int8,
-every generation loading and decoding in it, the compiled path against the torch fallback, the
-formats each matrix is kept in, and the errors.
+"""Models in q4 and q5 (4- or 5-bit blocks for the linear matrices, int8 head and LoRAs;
+engine/models/packed.py): quality against fp32 on a random RWKV-7 and on the trained demo model, where
+each stands against int8 (and q5 against q4), every generation loading and decoding in them, the
+compiled path against the torch fallback, the formats each matrix is kept in, and the errors.
 
 Measured when written (the bounds below leave room for other seeds and machines):
 - random RWKV-7 L4 D256 (the int8 tests' model, logits of std ~3), 64 greedy steps: max |logit diff|
@@ -22,7 +22,7 @@ import torch
 
 import engine
 from engine.errors import EngineError
-from engine.models.packed import Q4
+from engine.models.packed import Q4, Q5
 from kernels import cpu
 from tests.fixtures.checkpoints import Rwkv7Spec, random_tokens
 from tests.fixtures.legacy_checkpoints import LegacySpec
@@ -38,6 +38,8 @@ DEMO_MIN_AGREEMENT = 0.95
 DEMO_MAX_DCE = 0.01
 
 compiled = pytest.mark.skipif(not cpu.available(), reason="compiled CPU kernels not built")
+blocks = pytest.mark.parametrize("precision", ["q4", "q5"])
+FORMATS = {"q4": Q4, "q5": Q5}
 
 
 def _quality(fp32, other) -> tuple[float, float]:
@@ -82,41 +84,44 @@ def test_q4_quality_on_the_demo_model_and_against_int8():
 
 
 @compiled
-def test_q4_keeps_linear_matrices_in_4_bits_and_head_and_loras_in_int8(rwkv7_checkpoint):
-    model = engine.load(rwkv7_checkpoint(SPEC), precision="q4")
-    assert model.precision == "q4" and model.dtype == torch.float32
+@blocks
+def test_blocks_keep_linear_matrices_in_4_or_5_bits_and_head_and_loras_in_int8(rwkv7_checkpoint, precision):
+    model = engine.load(rwkv7_checkpoint(SPEC), precision=precision)
+    assert model.precision == precision and model.dtype == torch.float32
     w = model.weights
     assert w.decoder is not None and w.head_packed.w.dtype == torch.int8
-    assert all(w.packed[1][n].w.dtype == Q4 and w.packed[1][n].scale.dtype == torch.float16
+    assert all(w.packed[1][n].w.dtype == FORMATS[precision] and w.packed[1][n].scale.dtype == torch.float16
                for n in ("R", "K", "V", "O", "fK", "fV"))
     assert all(w.packed[1][n].w.dtype == torch.int8 for n in ("w1", "w2", "a1", "a2", "v1", "v2", "g1", "g2"))
-    assert type(model.layers[1].R).__name__ == "Q4Product"
+    assert type(model.layers[1].R).__name__ == precision.upper() + "Product"
 
 
 @compiled
-def test_q4_compiled_path_stays_near_the_torch_fallback(rwkv7_checkpoint):
-    """The torch fallback expands the same 4-bit weights to fp32; the compiled kernels also round each
-    block of inputs to int8 (~1/254 of its largest value): close, not equal."""
+@blocks
+def test_compiled_path_stays_near_the_torch_fallback(rwkv7_checkpoint, precision):
+    """The torch fallback expands the same 4- or 5-bit weights to fp32; the compiled kernels also round
+    each block of inputs to int8 (~1/254 of its largest value): close, not equal."""
     path = rwkv7_checkpoint(SPEC)
-    fast = engine.load(path, precision="q4")
-    slow = engine.load(path, precision="q4", backend="torch")
+    fast = engine.load(path, precision=precision)
+    slow = engine.load(path, precision=precision, backend="torch")
     assert fast.weights.decoder is not None and slow.weights.decoder is None
     s_f, s_s = fast.new_state(), slow.new_state()
     for t in random_tokens(6, SPEC.vocab_size, seed=9):
         a, _ = fast.forward([t], s_f)
         b, _ = slow.forward([t], s_s)
         assert (a - b).abs().max() <= 0.05 * b.abs().max(), (a - b).abs().max()
-    a, _ = fast.forward(list(range(3, 20)), s_f)             # prompts: the q4 product against fp32 GEMMs
+    a, _ = fast.forward(list(range(3, 20)), s_f)             # prompts: the block product against fp32 GEMMs
     b, _ = slow.forward(list(range(3, 20)), s_s)
     assert (a - b).abs().max() <= 0.05 * b.abs().max()
 
 
 @compiled
-def test_q4_prompt_equals_its_decode_closely(rwkv7_checkpoint):
-    """A prompt runs the batched form of the decode GEMV on every q4 matrix (the same sums), but its
-    int8 LoRAs go through the int8 prompt GEMM (8-bit activations per token, 1-2 % here) and its WKV
-    through the sequence kernel."""
-    model = engine.load(rwkv7_checkpoint(SPEC), precision="q4")
+@blocks
+def test_prompt_equals_its_decode_closely(rwkv7_checkpoint, precision):
+    """A prompt runs the block GEMM (from 16 tokens; the same block sums as the decode GEMV) on every
+    q4 or q5 matrix, but its int8 LoRAs go through the int8 prompt GEMM (8-bit activations per token,
+    1-2 % here) and its WKV through the sequence kernel."""
+    model = engine.load(rwkv7_checkpoint(SPEC), precision=precision)
     toks = random_tokens(24, SPEC.vocab_size, seed=2)
     a, _ = model.forward(toks)
     s = model.new_state()
@@ -126,15 +131,17 @@ def test_q4_prompt_equals_its_decode_closely(rwkv7_checkpoint):
 
 
 @compiled
+@blocks
 @pytest.mark.parametrize("gen", [4, 5, 6])
-def test_every_generation_decodes_in_q4_as_its_torch_fallback_does(legacy_checkpoint, gen):
-    """RWKV-4/5/6 in q4 through the fused decode step against torch on the same 4-bit weights expanded
-    (measured: 0.06-0.11 apart on logits of max ~10, where fp32 is 0.8-1.6 away on these random weights)."""
+def test_every_generation_decodes_in_blocks_as_its_torch_fallback_does(legacy_checkpoint, gen, precision):
+    """RWKV-4/5/6 in q4 or q5 through the fused decode step against torch on the same weights expanded
+    (measured in q4: 0.06-0.11 apart on logits of max ~10, where fp32 is 0.8-1.6 away on these random
+    weights)."""
     spec = LegacySpec(gen, n_layer=2, n_embd=128, head_size=32, vocab_size=1000) if gen > 4 else \
         LegacySpec(4, n_layer=2, n_embd=128)
     path = legacy_checkpoint(spec)
-    fast, slow = engine.load(path, precision="q4"), engine.load(path, precision="q4", backend="torch")
-    assert fast.precision == "q4" and fast.weights.decoder is not None and slow.weights.decoder is None
+    fast, slow = engine.load(path, precision=precision), engine.load(path, precision=precision, backend="torch")
+    assert fast.precision == precision and fast.weights.decoder is not None and slow.weights.decoder is None
     a, sa = fast.forward([1, 2, 3, 4])
     b, sb = slow.forward([1, 2, 3, 4])
     for t in (5, 6, 7):
@@ -143,16 +150,17 @@ def test_every_generation_decodes_in_q4_as_its_torch_fallback_does(legacy_checkp
         assert torch.isfinite(a).all() and (a - b).abs().max() <= 0.03 * b.abs().max()
 
 
-def test_q4_is_refused_off_the_cpu(rwkv7_checkpoint):
+@blocks
+def test_blocks_are_refused_off_the_cpu(rwkv7_checkpoint, precision):
     from engine.models.checkpoint import read_checkpoint
     from engine.models.rwkv7 import SCHEMA
     from engine.models.weights import Weights
 
     ckpt = read_checkpoint(Path(rwkv7_checkpoint(SPEC)))
-    with pytest.raises(EngineError, match="q4 runs on the CPU only"):
-        Weights(ckpt, SCHEMA, torch.device("meta"), Q4)
+    with pytest.raises(EngineError, match=f"{precision} runs on the CPU only"):
+        Weights(ckpt, SCHEMA, torch.device("meta"), FORMATS[precision])
 
 
-def test_an_unknown_precision_names_q4():
-    with pytest.raises(EngineError, match="int8 or q4"):
+def test_an_unknown_precision_names_the_cpu_formats():
+    with pytest.raises(EngineError, match="int8, q5 or q4"):
         engine.load(DEMO, precision="q3")
