@@ -44,7 +44,8 @@ from peer_dirs import LLAMA, MODELS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 # Which of our precisions faces which llama.cpp class (None: that side has no such class).
-PAIRS = [("f32", "fp32"), ("f16", "bf16"), ("q8_0", "int8"), ("q4_0", "q4"), ("q4_K", None)]   # q4: q4_0's math
+PAIRS = [("f32", "fp32"), ("f16", "bf16"), ("q8_0", "int8"), ("q5_0", "q5"), ("q5_K", None), ("q4_0", "q4"),
+         ("q4_K", None)]   # q5, q4: q5_0's, q4_0's math
 
 
 def cpu_seconds() -> tuple[float, float]:
@@ -187,8 +188,8 @@ def main() -> None:
     ap.add_argument("--max-wait", type=float, default=120, help="seconds to wait for idle CPUs before each runner")
     ap.add_argument("--max-others", type=float, default=0.1, help="share of the CPUs others may take during a run")
     ap.add_argument("--retries", type=int, default=3, help="reruns of a runner that others disturbed")
-    ap.add_argument("--classes", default="f32,f16,q8_0,q4_0,q4_K", help="llama.cpp GGUF classes")
-    ap.add_argument("--ours", default="fp32,bf16,int8,q4", help="our precisions")
+    ap.add_argument("--classes", default="f32,f16,q8_0,q5_0,q5_K,q4_0,q4_K", help="llama.cpp GGUF classes")
+    ap.add_argument("--ours", default="fp32,bf16,int8,q5,q4", help="our precisions")
     ap.add_argument("--server", type=int, metavar="PORT", help="start llama-server on PORT instead of benchmarking")
     ap.add_argument("--server-class", default="f32")
     ap.add_argument("--np", type=int, default=4, help="llama-server parallel slots (-np)")

@@ -6,7 +6,7 @@ Writes, under ``--out``:
 * ``rwkv7-<shape>-s<seed>-hf/``: the same tensors as a fla-hub ``RWKV7ForCausalLM`` folder, with
   the World vocabulary file that llama.cpp's converter insists on;
 * ``rwkv7-<shape>-s<seed>-<class>.gguf``: f32 and f16 from ``convert_hf_to_gguf.py`` (run in the
-  peer venv, so ours is not polluted), q8_0 / q4_0 / q4_K from the f32 file by ``llama-quantize``.
+  peer venv, so ours is not polluted), q8_0 / q5_0 / q5_K / q4_0 / q4_K from the f32 file by ``llama-quantize``.
 
 The weights come from the test fixtures (``make_rwkv7_state_dict``), which scale them like a
 trained model (decays over (0.545, 1), mixes inside (0, 1), logits with a std of a few units), so
@@ -37,7 +37,7 @@ SHAPES = {  # name: (n_layer, n_embd); head size 64, vocab 65,536 (World), ffn 4
     "1.5b": (24, 2048),
 }
 CONVERTED = ("f32", "f16")             # written by convert_hf_to_gguf.py
-QUANTIZED = ("q8_0", "q4_0", "q4_K")   # written by llama-quantize from the f32 GGUF
+QUANTIZED = ("q8_0", "q5_0", "q5_K", "q4_0", "q4_K")   # written by llama-quantize from the f32 GGUF
 VOCAB = REPO / "resources" / "tokenizers" / "rwkv_vocab_v20230424.txt"
 
 
