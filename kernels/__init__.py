@@ -7,7 +7,7 @@ Four backends, each compared with the plain loops (:mod:`kernels.reference`, :mo
 
 - ``cpu``: the compiled library (:mod:`kernels.cpu`): WKV sequence kernels for prompts, a fused
   decode step that runs a whole token in one call, and a GEMV for packed ``[out, in]`` weights.
-  CPU only, for fp32, bf16, int8 and q4.
+  CPU only, for fp32, bf16, int8, q4 and q5.
 - ``triton``: the Triton WKV kernels (:mod:`kernels.gpu`) for RWKV-5.2/6/7, used once they matched
   the reference on that device and dtype.
 - ``torch``: chunked (parallel) torch forms for prompts, torch single steps for tokens.
@@ -31,7 +31,7 @@ from kernels import chunked, reference, wkv4, wkv6
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "cpu", "triton", "torch", "reference")
-CPU_PRECISIONS = ("fp32", "bf16", "int8", "q4")   # what the compiled library's decode steps take
+CPU_PRECISIONS = ("fp32", "bf16", "int8", "q4", "q5")   # what the compiled library's decode steps take
 
 Wkv = Callable[..., Tensor]
 
@@ -63,7 +63,7 @@ class Kernels:
 
 def select(generation: int, device: str = "cpu", precision: str = "fp32", backend: str = "auto") -> Kernels:
     """The kernels for an RWKV-``generation`` model on ``device`` (a type: "cpu", "cuda") in
-    ``precision`` ("fp32", "bf16", "fp16", "int8", "q4"). A named ``backend`` that cannot run here raises
+    ``precision`` ("fp32", "bf16", "fp16", "int8", "q4", "q5"). A named ``backend`` that cannot run here raises
     :class:`Unavailable`; "auto" falls back to torch instead. The choice is logged once."""
     if generation not in (4, 5, 6, 7):
         raise ValueError(f"no kernels for RWKV-{generation}")

@@ -1,6 +1,6 @@
 """Time the compiled decode GEMV alone on matrices of a model's shapes, in GB/s of weights read.
 
-    PYTHONPATH=. python scripts/bench_gemv.py --shape 1.5b --precision int8,q4 --rounds 15
+    PYTHONPATH=. python scripts/bench_gemv.py --shape 1.5b --precision int8,q4,q5 --rounds 15
 
 One input per call (a decode token), random weights packed as the engine packs them (the big ones
 in 2 MiB pages, ``engine.models.packed.kept_empty``; ``--small-pages`` adds a copy of each in
@@ -21,16 +21,17 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as engine sets it (torch'
 import torch  # noqa: E402
 
 from engine.models.model import DTYPES  # noqa: E402
-from engine.models.packed import Packed, pack  # noqa: E402
+from engine.models.packed import Q5, Packed, pack  # noqa: E402
 from kernels import cpu  # noqa: E402
 
 SHAPES = {"0.1b": 768, "0.4b": 1024, "1.5b": 2048}
+FORMATS = {"q5": Q5, **DTYPES}   # q5 before the engine names it a precision
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shape", choices=SHAPES, default="1.5b")
-    ap.add_argument("--precision", default="int8,q4", help="comma-separated: fp32, bf16, int8, q4")
+    ap.add_argument("--precision", default="int8,q4", help="comma-separated: fp32, bf16, int8, q4, q5")
     ap.add_argument("--vocab", type=int, default=65536)
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--threads", type=int, default=2)
@@ -47,7 +48,7 @@ def main() -> None:
     for prec in args.precision.split(","):
         for role, rows, cols in (("head", args.vocab, d), ("ffn key", 4 * d, d), ("ffn value", d, 4 * d),
                                  ("att", d, d), ("lora out", d, 64)):
-            p = pack(torch.randn(rows, cols, generator=g), DTYPES[prec])
+            p = pack(torch.randn(rows, cols, generator=g), FORMATS[prec])
             size = p.w.numel() * p.w.element_size()
             size += 0 if p.scale is None else p.scale.numel() * p.scale.element_size()
             mats.append((f"{prec} {role} {rows}x{cols}", p, rows, cols, size))

@@ -27,7 +27,9 @@ import kernels
 ABI_VERSION = 12
 MAX_HEAD_SIZE = 1024   # the kernels keep a head's sums in fixed arrays
 ISAS = ("scalar", "avx2", "avx512", "avx512vnni")   # each includes the ones before
-WTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.int8: 2, torch.uint8: 3}   # uint8: q4 (gemv_q4.cpp)
+# uint8: q4, uint5: q5 (its bytes viewed as torch.uint5; gemv_q4.cpp)
+WTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.int8: 2, torch.uint8: 3, torch.uint5: 4}
+Q_BITS = {torch.uint8: 4, torch.uint5: 5}   # the block formats' bits a value, by the dtype that names them
 INT8_MAX_IN = 65536   # int8 products' int32 sums overflow beyond this many inputs (255 * 128 * 65536 < 2^31)
 
 
@@ -146,19 +148,21 @@ def _check(*tensors: Tensor) -> None:
 
 
 def q4_padded(cols: int) -> int:
-    """A q4 row's inputs padded to whole groups of 8 blocks of 32 (``gemv_q4.cpp``); it is kept in
-    ``q4_padded(cols) // 2`` bytes and ``q4_padded(cols) // 32`` fp16 block scales."""
+    """A q4 or q5 row's inputs padded to whole groups of 8 blocks of 32 (``gemv_q4.cpp``); it is kept
+    in ``q4_padded(cols) * bits // 8`` bytes (q4: ``// 2``, q5: ``5 * ... // 8``) and
+    ``q4_padded(cols) // 32`` fp16 block scales."""
     return (cols + 255) // 256 * 256
 
 
 def gemv(w: Tensor, x: Tensor, out: Tensor, scale: Tensor | None = None) -> Tensor:
     """``out = w @ x`` for ``w`` ``[rows, cols]`` (fp32, bf16, or int8 with fp32 ``scale`` per row), or
     q4 (``w`` uint8 ``[rows, q4_padded(cols) // 2]`` with fp16 ``scale`` ``[rows, q4_padded(cols) // 32]``,
-    ``cols`` = ``x.shape[-1]``). ``x`` ``[cols]`` and ``out`` ``[rows]``, or a batch: ``x`` ``[B, cols]``
+    ``cols`` = ``x.shape[-1]``), or q5 (``w`` torch.uint5 ``[rows, 5 * q4_padded(cols) // 8]``, the same
+    scales; ``engine/models/packed.py``). ``x`` ``[cols]`` and ``out`` ``[rows]``, or a batch: ``x`` ``[B, cols]``
     and ``out`` ``[B, rows]`` (``out[b] = w @ x[b]``), the weights read once for all B, each row
     equal bit for bit to that input's own product. int8 rounds each input to 8 bits as the int8
     prompt GEMM does (``gemm.gemm_int8``: the same bits for the same row, on every instruction set),
-    q4 to int8 per block of 32."""
+    q4 and q5 to int8 per block of 32."""
     _check(w, x, out)
     if x.dtype != torch.float32 or out.dtype != torch.float32:
         raise ValueError("gemv computes in float32")
@@ -170,13 +174,13 @@ def gemv(w: Tensor, x: Tensor, out: Tensor, scale: Tensor | None = None) -> Tens
         raise ValueError(f"gemv shapes: w {tuple(w.shape)}, x {tuple(x.shape)}, out {tuple(out.shape)}")
     rows, cols = w.shape
     B = x.shape[0] if x.dim() == 2 else 1
-    if w.dtype == torch.uint8:
-        cols = x.shape[-1]
+    if w.dtype in Q_BITS:
+        cols, bits = x.shape[-1], Q_BITS[w.dtype]
         kp = q4_padded(cols)
-        if (w.shape[1] != kp // 2 or scale is None or scale.dtype != torch.float16
+        if (w.shape[1] != kp * bits // 8 or scale is None or scale.dtype != torch.float16
                 or not scale.is_contiguous() or scale.shape != (rows, kp // 32)):
-            raise ValueError(f"q4 weights for {cols} inputs need [rows, {kp // 2}] uint8 and fp16 scales "
-                             f"[rows, {kp // 32}]")
+            raise ValueError(f"q{bits} weights for {cols} inputs need [rows, {kp * bits // 8}] {w.dtype} and fp16 "
+                             f"scales [rows, {kp // 32}]")
     if x.shape[-1] != cols or out.shape[-1] != rows or (x.dim() == 2 and out.shape[0] != B):
         raise ValueError(f"gemv shapes: w {tuple(w.shape)}, x {tuple(x.shape)}, out {tuple(out.shape)}")
     sync_threads()

@@ -1,5 +1,5 @@
-"""Prompt products for packed weights: ``x @ W^T`` for our int8 weights (``src/gemm_int8.cpp``) and q4
-weights (:func:`gemm_q4`, ``src/gemv_q4.cpp``), multiplied as integers.
+"""Prompt products for packed weights: ``x @ W^T`` for our int8 weights (``src/gemm_int8.cpp``), q4
+and q5 weights (:func:`gemm_q4`, :func:`gemm_q5`, ``src/gemv_q4.cpp``), multiplied as integers.
 
 ``W`` is the int8 format of ``engine/models/packed.py`` (``[out, in]``, one float32 scale per output
 row). Each token's row of ``x`` is quantised to uint8 with its own scale and zero point, the products
@@ -25,7 +25,7 @@ import math
 import torch
 from torch import Tensor
 
-from kernels.cpu import INT8_MAX_IN, WTYPES, library, q4_padded, sync_threads
+from kernels.cpu import INT8_MAX_IN, Q_BITS, WTYPES, library, q4_padded, sync_threads
 
 MAX_IN = INT8_MAX_IN   # the int32 sums overflow beyond this many inputs (255 * 128 * 65536 < 2^31)
 
@@ -34,6 +34,7 @@ _SIGNATURES = {   # name -> (result, arguments), as kernels/cpu/__init__.py's ta
     "rwkv_gemm_i8": (ctypes.c_int, [_L, _L, _L, _p, _p, _p, _p]),
     "rwkv_quantize_u8": (None, [_L, _L, _p, _p, _p, _p]),
     "rwkv_gemm_q4": (ctypes.c_int, [_L, _L, _L, _p, _p, _p, _p]),
+    "rwkv_gemm_q5": (ctypes.c_int, [_L, _L, _L, _p, _p, _p, _p]),
     "rwkv_quantize_q4_input": (None, [_L, _L, _p, _p, _p]),
     "rwkv_gemm_float": (ctypes.c_int, [_L, _L, _L, _p, _p, ctypes.c_int, _p]),
 }
@@ -98,27 +99,39 @@ def gemm_q4(x: Tensor, w: Tensor, scale: Tensor, out: Tensor | None = None) -> T
     (within a few float32 roundings of the terms' magnitudes, ~1e-7 of them); fewer tokens, or portable
     code, the batched GEMV, up to four tokens sharing each weight load, whose rows equal the decode
     GEMV's bit for bit. ``out`` as for :func:`gemm_int8`."""
+    return _gemm_blocks(x, w, scale, out, torch.uint8)
+
+
+def gemm_q5(x: Tensor, w: Tensor, scale: Tensor, out: Tensor | None = None) -> Tensor:
+    """:func:`gemm_q4` for ``W`` q5 (``w`` torch.uint5 ``[out, 5 * q4_padded(in) // 8]``, the same fp16
+    ``scale``; ``engine/models/packed.py``): the same kernels, the same bounds, the weights' 5-bit
+    values unpacked where q4's 4-bit ones are."""
+    return _gemm_blocks(x, w, scale, out, torch.uint5)
+
+
+def _gemm_blocks(x: Tensor, w: Tensor, scale: Tensor, out: Tensor | None, dtype: torch.dtype) -> Tensor:
+    """:func:`gemm_q4` (``dtype`` uint8) or :func:`gemm_q5` (uint5): the checks and the call."""
     n_in = x.shape[-1]
-    kp = q4_padded(n_in)
-    if w.dtype != torch.uint8 or w.dim() != 2 or not w.is_contiguous() or w.device.type != "cpu":
-        raise ValueError("w must be a contiguous uint8 (q4) [out, in / 2] CPU tensor")
+    kp, bits = q4_padded(n_in), Q_BITS[dtype]
+    if w.dtype != dtype or w.dim() != 2 or not w.is_contiguous() or w.device.type != "cpu":
+        raise ValueError(f"w must be a contiguous {dtype} (q{bits}) [out, {bits} * in / 8] CPU tensor")
     n_out = w.shape[0]
-    if w.shape[1] != kp // 2:
-        raise ValueError(f"x has {n_in} inputs per token: q4 rows of {kp // 2} bytes, not {w.shape[1]}")
+    if w.shape[1] != kp * bits // 8:
+        raise ValueError(f"x has {n_in} inputs per token: q{bits} rows of {kp * bits // 8} bytes, not {w.shape[1]}")
     if scale.dtype != torch.float16 or not scale.is_contiguous() or scale.shape != (n_out, kp // 32):
         raise ValueError(f"scale must be a contiguous float16 tensor [{n_out}, {kp // 32}] (one per block)")
     rows, out = _rows(x), _output(x, n_out, out)
     if rows.shape[0] == 0 or n_out == 0:
         return out
     sync_threads()
-    if _library().rwkv_gemm_q4(rows.shape[0], n_in, n_out, rows.data_ptr(), w.data_ptr(), scale.data_ptr(),
-                               out.data_ptr()) != 0:
-        raise ValueError(f"the q4 product cannot take x {tuple(x.shape)}")
+    fn = _library().rwkv_gemm_q4 if bits == 4 else _library().rwkv_gemm_q5
+    if fn(rows.shape[0], n_in, n_out, rows.data_ptr(), w.data_ptr(), scale.data_ptr(), out.data_ptr()) != 0:
+        raise ValueError(f"the q{bits} product cannot take x {tuple(x.shape)}")
     return out
 
 
 def quantize_q4_input(x: Tensor) -> tuple[Tensor, Tensor]:
-    """The quantisation :func:`gemm_q4` (and the q4 decode GEMV) applies to ``x`` ``[T, in]``:
+    """The quantisation :func:`gemm_q4` and :func:`gemm_q5` (and their decode GEMVs) apply to ``x`` ``[T, in]``:
     ``(q, scale)``, ``q`` int8 ``[T, q4_padded(in)]``, ``scale`` float32 ``[T, blocks]`` with
     ``x ~= q * scale`` per block of 32. (For tests and error studies.)"""
     rows = _rows(x)

@@ -6,7 +6,7 @@ fp32 and bf16 weights run register tiles of rows x inputs (``DEFINE_SIMD_TILE`` 
 (1..17: one pass of inputs, two, three; AVX2's tiles take fewer inputs, so more passes), every row
 count (whole tiles, then two rows, then one) and every column count (a zero-padded last k-step) gives
 each input the bits of its own one-input GEMV, and that within float32 rounding of float64 (the sum
-of the terms' magnitudes times 2e-6: chains of cols / 16 additions, then a tree of 4). int8 and q4
+of the terms' magnitudes times 2e-6: chains of cols / 16 additions, then a tree of 4). int8, q4 and q5
 rows, and the portable code, equal the one-input rows bit for bit too. The model's head in
 ``forward_prompts`` is one batched GEMV for all prompts, each row that prompt's own head.
 """
@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import engine
-from engine.models.packed import quantize_int8, quantize_q4
+from engine.models.packed import quantize_int8, quantize_q4, quantize_q5
 from kernels import cpu
 
 if not cpu.available():
@@ -38,7 +38,7 @@ def _matrix(wtype: str, rows: int, cols: int, seed: int):
     if wtype == "int8":
         p = quantize_int8(w)
         return p.w, p.scale, p.w.double() * p.scale.double().unsqueeze(1)
-    p = quantize_q4(w)
+    p = (quantize_q4 if wtype == "q4" else quantize_q5)(w)
     return p.w, p.scale, None
 
 
@@ -55,7 +55,7 @@ def test_batched_gemv_is_float32_rounding_of_float64(isa, rows, cols, wtype):
 
 
 @pytest.mark.parametrize("rows,cols", SHAPES)
-@pytest.mark.parametrize("wtype", ["fp32", "bf16", "int8", "q4"])
+@pytest.mark.parametrize("wtype", ["fp32", "bf16", "int8", "q4", "q5"])
 def test_batched_rows_are_the_single_rows_bit_for_bit(isa, threads, rows, cols, wtype):
     w, scale, _ = _matrix(wtype, rows, cols, seed=3 * rows + cols)
     x = torch.randn(17, cols, generator=torch.Generator().manual_seed(rows))

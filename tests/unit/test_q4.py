@@ -1,24 +1,33 @@
-"""The q4 format (engine/models/packed.py) and its compiled products (kernels/cpu/src/gemv_q4.cpp) on
-every instruction set this machine runs: the quantiser's error bound and layout, the decode GEMV
+"""The q4 and q5 formats (engine/models/packed.py) and their compiled products (kernels/cpu/src/gemv_q4.cpp,
+one template for both) on every instruction set this machine runs: the quantiser's error bound and
+layout (q4's; q5's through the kernels), and, for both formats, the decode GEMV
 against a float64 evaluation of the same quantised math (the block sums are exact integers, so only
 float roundings remain), the prompt product (the GEMM from 16 tokens on AVX2 and AVX-512: within the
 same bound, the two the same bits; shorter prompts: the GEMV's rows bit for bit), odd sizes (padding),
-chained calls, non-finite inputs, extreme and zero blocks, and refused arguments."""
+chained calls, non-finite inputs, extreme and zero blocks (q5's all -16 or 15 against maximal inputs:
+where int16 sums of 8 steps would overflow), and refused arguments."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from engine.models.packed import Packed, dequantize_q4_rows, q4_padded, quantize_q4
+from engine.models.packed import Q5, Packed, dequantize_q4_rows, q4_padded, quantize_q4, quantize_q5
 from kernels import cpu
 
 if not cpu.available():
     pytest.skip(f"compiled CPU kernels not built here: {cpu._error}", allow_module_level=True)
 
-from kernels.cpu.gemm import gemm_q4, quantize_q4_input  # noqa: E402
+from kernels.cpu.gemm import gemm_q4, gemm_q5, quantize_q4_input  # noqa: E402
 
 SIZES = [(1, 1), (3, 31), (17, 33), (5, 256), (9, 257), (33, 1000), (64, 768)]   # (out, in)
+FORMATS = {"q4": (quantize_q4, gemm_q4), "q5": (quantize_q5, gemm_q5)}
+
+
+@pytest.fixture(params=sorted(FORMATS))
+def fmt(request):
+    """(quantise, prompt product) of each block format: the kernel tests run for both."""
+    return FORMATS[request.param]
 
 
 def _weights(n_out: int, n_in: int, seed: int = 0) -> torch.Tensor:
@@ -89,8 +98,8 @@ def test_zero_blocks_and_padding_are_zero():
 
 
 @pytest.mark.parametrize("n_out,n_in", SIZES)
-def test_gemv_equals_the_quantised_math(isa, n_out, n_in):
-    p = quantize_q4(_weights(n_out, n_in, seed=n_in))
+def test_gemv_equals_the_quantised_math(isa, fmt, n_out, n_in):
+    p = fmt[0](_weights(n_out, n_in, seed=n_in))
     x = torch.randn(n_in, generator=torch.Generator().manual_seed(n_out))
     y = cpu.gemv(p.w, x, torch.empty(n_out), p.scale)
     ref, terms = (r[0] for r in _reference(p, x.unsqueeze(0)))
@@ -102,16 +111,17 @@ def test_gemv_equals_the_quantised_math(isa, n_out, n_in):
 
 
 @pytest.mark.parametrize("n_out,n_in", SIZES)
-def test_prompt_rows_are_the_quantised_math_and_short_prompts_the_decode_rows(isa, n_out, n_in):
+def test_prompt_rows_are_the_quantised_math_and_short_prompts_the_decode_rows(isa, fmt, n_out, n_in):
     """Prompts of 16 tokens and more run the prompt GEMM on AVX2 and AVX-512 (the GEMV's block sums,
     accumulated over blocks in another order): within the GEMV's bound of the float64 evaluation. Fewer
     tokens (and every prompt in portable code) run the batched GEMV: the decode rows, bit for bit."""
-    p = quantize_q4(_weights(n_out, n_in, seed=7))
+    quantize, gemm = fmt
+    p = quantize(_weights(n_out, n_in, seed=7))
     g = torch.Generator().manual_seed(n_in)
     # chained: buffers grow, then are reused; 16..70: the GEMM's whole and partial tiles of tokens
     for T in (1, 4, 40, 9, 2, 16, 17, 70, 33, 15, 48):
         x = torch.randn(T, n_in, generator=g)
-        y = gemm_q4(x, p.w, p.scale)
+        y = gemm(x, p.w, p.scale)
         assert y.shape == (T, n_out)
         ref, terms = _reference(p, x)
         assert ((y.double() - ref).abs() <= 1e-6 * terms + 1e-30).all(), (T, (y.double() - ref).abs().max())
@@ -140,25 +150,30 @@ def _within(y: torch.Tensor, ref: torch.Tensor, terms: torch.Tensor, k: float = 
     return bool((ok | (y.isnan() & ref.isnan())).all())
 
 
+def _gemm(p: Packed):
+    return gemm_q5 if p.w.dtype == Q5 else gemm_q4
+
+
 def _gemv_rows(x: torch.Tensor, p: Packed) -> torch.Tensor:
     """The batched GEMV's rows (prompts of fewer than 16 tokens): the decode GEMV's, bit for bit."""
-    return torch.cat([gemm_q4(x[i:i + 8], p.w, p.scale) for i in range(0, x.shape[0], 8)])
+    return torch.cat([_gemm(p)(x[i:i + 8], p.w, p.scale) for i in range(0, x.shape[0], 8)])
 
 
 AVX2_SIZES = [(37, 256), (61, 768), (19, 1000), (131, 3000), (6, 4096)]   # N never a whole panel or tile
 
 
 @pytest.mark.parametrize("n_out,n_in", AVX2_SIZES)
-def test_avx2_gemm_is_the_quantised_math_and_close_to_the_gemv(avx2, n_out, n_in):
+def test_avx2_gemm_is_the_quantised_math_and_close_to_the_gemv(avx2, fmt, n_out, n_in):
     """The AVX2 prompt GEMM (from 16 tokens: int16 sums of vpmaddubsw per block, exact) within the
     GEMV's bound of the float64 evaluation, and within twice that of the AVX2 GEMV's rows; chained
     calls of whole and partial 16-token tiles (16..70), and a long prompt (several chunks of tokens)."""
-    p = quantize_q4(_weights(n_out, n_in, seed=n_out))
+    quantize, gemm = fmt
+    p = quantize(_weights(n_out, n_in, seed=n_out))
     g = torch.Generator().manual_seed(n_in)
     Ts = (16, 17, 23, 24, 25, 31, 32, 33, 47, 64, 70, 16) + ((601,) if n_in in (768, 3000) else ())
     for T in Ts:
         x = torch.randn(T, n_in, generator=g) * torch.rand(T, 1, generator=g) * 4
-        y = gemm_q4(x, p.w, p.scale)
+        y = gemm(x, p.w, p.scale)
         ref, terms = _reference(p, x)
         assert _within(y, ref, terms), (T, (y.double() - ref).abs().max())
         assert _within(y, _gemv_rows(x, p).double(), terms, 2e-6), T
@@ -166,9 +181,10 @@ def test_avx2_gemm_is_the_quantised_math_and_close_to_the_gemv(avx2, n_out, n_in
 
 @pytest.mark.skipif("avx512" not in cpu.supported_isas(), reason="this CPU has no AVX-512")
 @pytest.mark.parametrize("n_out,n_in", [(37, 256), (131, 3000)])
-def test_avx2_gemm_gives_the_avx512_gemms_bits(n_out, n_in):
+def test_avx2_gemm_gives_the_avx512_gemms_bits(fmt, n_out, n_in):
     """The same integers and the same float operations in the same order: equal, not close."""
-    p = quantize_q4(_weights(n_out, n_in, seed=2))
+    quantize, gemm = fmt
+    p = quantize(_weights(n_out, n_in, seed=2))
     x = torch.randn(90, n_in, generator=torch.Generator().manual_seed(3))
     x[5, 40:70] = 0.0                                            # a zero block
     before = cpu.isa()
@@ -177,7 +193,7 @@ def test_avx2_gemm_gives_the_avx512_gemms_bits(n_out, n_in):
         for name in ("avx2", "avx512", "avx512vnni"):
             if name in cpu.supported_isas():
                 cpu.set_isa(name)
-                outs[name] = [gemm_q4(x[:T], p.w, p.scale) for T in (16, 25, 90)]
+                outs[name] = [gemm(x[:T], p.w, p.scale) for T in (16, 25, 90)]
     finally:
         cpu.set_isa(before)
     for name, ys in outs.items():
@@ -206,7 +222,7 @@ def test_avx2_gemm_int16_sums_at_their_bound(avx2):
     assert ((y - dense).abs() <= 0.01 * terms.float() + 1e-3).all()
 
 
-def test_avx2_gemm_blocks_of_every_scale_zero_and_non_finite(avx2):
+def test_avx2_gemm_blocks_of_every_scale_zero_and_non_finite(avx2, fmt):
     """Weight blocks with scales from fp16 subnormals to ~1e3 and all-zero ones; input blocks from
     1e-25 to 1e25, all zero, below the quantiser's floor (scale < 1e-30: read as zero), and with an inf
     or a NaN (that token's outputs NaN, every other token's untouched)."""
@@ -216,7 +232,8 @@ def test_avx2_gemm_blocks_of_every_scale_zero_and_non_finite(avx2):
     wscale = 10.0 ** torch.randint(-6, 4, (n_out, nb), generator=g).float()
     wscale[torch.rand(n_out, nb, generator=g) < 0.1] = 0.0               # zero blocks
     w = torch.randn(n_out, nb * 32, generator=g) * wscale.repeat_interleave(32, dim=1)
-    p = quantize_q4(w[:, :n_in].contiguous())
+    quantize, gemm = fmt
+    p = quantize(w[:, :n_in].contiguous())
     assert (p.scale == 0).any() and (p.scale.float().abs() < 6.2e-5).any()     # zero and subnormal fp16
     xscale = 10.0 ** torch.randint(-25, 26, (T, nb), generator=g).float()
     xscale[torch.rand(T, nb, generator=g) < 0.1] = 0.0
@@ -224,33 +241,35 @@ def test_avx2_gemm_blocks_of_every_scale_zero_and_non_finite(avx2):
     x = (torch.randn(T, nb * 32, generator=g) * xscale.repeat_interleave(32, dim=1))[:, :n_in].contiguous()
     x[17, 100] = float("nan")
     x[30, 1299] = float("inf")                                          # the last, partial block
-    y = gemm_q4(x, p.w, p.scale)
+    y = gemm(x, p.w, p.scale)
     ref, terms = _reference(p, x)
     assert y[17].isnan().all() and y[30].isnan().all()
     finite = [t for t in range(T) if t not in (17, 30)]
     assert torch.isfinite(y[finite]).all()
     assert _within(y[finite], ref[finite], terms[finite])
-    assert torch.equal(y[finite], gemm_q4(x[finite], p.w, p.scale))     # a NaN token spoils only its row
+    assert torch.equal(y[finite], gemm(x[finite], p.w, p.scale))        # a NaN token spoils only its row
     assert _within(y[finite], _gemv_rows(x[finite], p).double(), terms[finite], 2e-6)
 
 
-def test_prompt_product_takes_any_leading_shape_and_an_out_buffer():
-    p = quantize_q4(_weights(10, 300))
+def test_prompt_product_takes_any_leading_shape_and_an_out_buffer(fmt):
+    quantize, gemm = fmt
+    p = quantize(_weights(10, 300))
     x = torch.randn(2, 3, 300)
     out = torch.empty(2, 3, 10)
-    assert gemm_q4(x, p.w, p.scale, out=out) is out
-    assert torch.equal(out.view(6, 10), gemm_q4(x.view(6, 300), p.w, p.scale))
-    assert gemm_q4(torch.empty(0, 300), p.w, p.scale).shape == (0, 10)
+    assert gemm(x, p.w, p.scale, out=out) is out
+    assert torch.equal(out.view(6, 10), gemm(x.view(6, 300), p.w, p.scale))
+    assert gemm(torch.empty(0, 300), p.w, p.scale).shape == (0, 10)
 
 
 @pytest.mark.parametrize("T", [5, 20])                  # the GEMV, the GEMM (its last tile partial)
-def test_non_finite_inputs_give_nan_rows_and_zero_inputs_zero(isa, T):
-    p = quantize_q4(_weights(6, 100))
+def test_non_finite_inputs_give_nan_rows_and_zero_inputs_zero(isa, fmt, T):
+    quantize, gemm = fmt
+    p = quantize(_weights(6, 100))
     x = torch.zeros(T, 100)
     x[1, 50] = float("inf")
     x[2, 3] = float("nan")
     x[T - 1, 99] = float("-inf")
-    y = gemm_q4(x, p.w, p.scale)
+    y = gemm(x, p.w, p.scale)
     assert torch.equal(y[0], torch.zeros(6)) and y[1:3].isnan().all() and y[T - 1].isnan().all()
     assert torch.equal(y[3:T - 1], torch.zeros(T - 4, 6))
 
@@ -267,3 +286,98 @@ def test_bad_arguments_are_refused():
         cpu.gemv(p.w, torch.randn(300), torch.empty(4), p.scale)
     with pytest.raises(ValueError, match="q4 weights"):
         cpu.gemv(p.w, torch.randn(64), torch.empty(4), None)
+
+
+def test_q5_bad_arguments_are_refused():
+    p, p4 = quantize_q5(_weights(4, 64)), quantize_q4(_weights(4, 64))
+    with pytest.raises(ValueError, match="300 inputs per token: q5 rows of 320 bytes, not 160"):
+        gemm_q5(torch.randn(2, 300), p.w, p.scale)
+    with pytest.raises(ValueError, match="float16"):
+        gemm_q5(torch.randn(2, 64), p.w, p.scale.float())
+    with pytest.raises(ValueError, match="uint5"):
+        gemm_q5(torch.randn(2, 64), p4.w, p4.scale)                   # q4's bytes are not q5's
+    with pytest.raises(ValueError, match="uint8"):
+        gemm_q4(torch.randn(2, 64), p.w, p.scale)
+    with pytest.raises(ValueError, match="q5 weights"):
+        cpu.gemv(p.w, torch.randn(300), torch.empty(4), p.scale)
+    with pytest.raises(ValueError, match="q5 weights"):
+        cpu.gemv(p.w, torch.randn(64), torch.empty(4), None)
+    with pytest.raises(ValueError, match="q5 weights"):
+        cpu.gemv(p.w.view(torch.uint8)[:, :128].contiguous().view(Q5), torch.randn(64), torch.empty(4), p.scale)
+
+
+def _q5_group(q: torch.Tensor) -> torch.Tensor:
+    """The 160 bytes of one q5 group of 8 blocks q [8, 32] (values -16..15), written from the format's
+    definition (not packed.py's code): nibbles as q4's, then the uint32 of each step's high bits."""
+    u = (q + 16).to(torch.int64)
+    out = torch.zeros(160, dtype=torch.int64)
+    for c in range(4):
+        for i in range(8):
+            for j in range(4):
+                out[32 * c + 4 * i + j] = (u[i, 4 * c + j] & 15) | (u[i, 4 * c + 16 + j] & 15) << 4
+    for st in range(8):
+        bits = sum(int(u[i, 4 * st + j] >> 4) << (4 * i + j) for i in range(8) for j in range(4))
+        out[128 + 4 * st:132 + 4 * st] = torch.tensor(list(bits.to_bytes(4, "little")))
+    return out.to(torch.uint8)
+
+
+def test_q5_layout_of_one_group_and_the_kernels_read_it(isa):
+    """Rows of 2 groups (the second shifts every value by one, wrapping) built from the format's
+    definition: the quantiser writes those bytes, dequantize_q4_rows reads them back, and the GEMV
+    and the prompt GEMM, given inputs 127 e_k (quantised exactly: scale 1, value 127), return 127 q
+    exactly for every input k, so every value's place in the layout is the one the kernels read."""
+    g = torch.Generator().manual_seed(11)
+    rows = []
+    for r in range(3):
+        q = torch.randint(-16, 16, (16, 32), generator=g)
+        q[:, 0] = -16                                            # each block's extreme: scale exactly 1
+        if r == 1:
+            q[:, 1:] = 15
+        rows.append(q)
+    q = torch.stack(rows)                                        # [row, block, value]
+    p = quantize_q5(q.float().reshape(3, 512))
+    assert p.w.dtype == Q5 and p.w.shape == (3, 320) and (p.scale.float() == 1).all()
+    want = torch.stack([torch.cat([_q5_group(q[r, 8 * h:8 * h + 8]) for h in range(2)]) for r in range(3)])
+    assert torch.equal(p.w.view(torch.uint8), want)
+    assert torch.equal(dequantize_q4_rows(p, 0, 3), q.float().reshape(3, 512))
+    x = torch.eye(512) * 127
+    ref = (127 * q.reshape(3, 512)).t().float()
+    assert torch.equal(cpu.gemv(p.w, x[:5], torch.empty(5, 3), p.scale), ref[:5])
+    assert torch.equal(gemm_q5(x, p.w, p.scale), ref)            # the GEMM on AVX2 / AVX-512
+
+
+def _extreme_q5(n_out: int, n_in: int, seed: int) -> Packed:
+    """q5 rows built byte by byte: row 0 all 15 (bytes 0xff), row 1 all -16 (0x00), the rest each
+    block all 15 or all -16 at random, scale 1."""
+    kp = q4_padded(n_in)
+    sign = torch.randint(0, 2, (n_out, kp // 32), generator=torch.Generator().manual_seed(seed))
+    sign[0], sign[1] = 1, 0
+    groups = sign.view(n_out, -1, 8)
+    full = torch.tensor([0xFF], dtype=torch.uint8).expand(160).clone()
+    w = torch.zeros(n_out, kp // 256, 160, dtype=torch.uint8)
+    for r in range(n_out):
+        for h in range(kp // 256):
+            blocks = torch.where(groups[r, h].bool().unsqueeze(1), 15, -16).expand(8, 32)
+            w[r, h] = full if groups[r, h].all() else _q5_group(blocks)
+    return Packed(w.view(n_out, -1).view(Q5), torch.ones(n_out, kp // 32, dtype=torch.float16), n_in)
+
+
+def test_q5_extreme_blocks_against_maximal_inputs(isa):
+    """Every weight 15 or -16 against inputs all +-1 (int8 +-127): a block's 8 steps of u8 (q + 16 <=
+    31) x s8 products reach 8 * 2 * 31 * 127 = 62992 in the GEMV, and the prompt GEMM's s8 weights
+    (|q| <= 16) x u8 inputs (<= 255) 8 * 2 * 255 * 16 = 65280: beyond int16 both, so an int16 sum over
+    a block's 8 steps (AVX2's vpmaddubsw paths) would wrap. Exact integers: the float64 bound holds and
+    rows of one sign give the exact count."""
+    n_in, n_out, T = 512, 21, 32
+    p = _extreme_q5(n_out, n_in, seed=6)
+    g = torch.Generator().manual_seed(7)
+    x = torch.ones(T, n_in)
+    x[1] = -1.0
+    x[2:] = torch.randint(0, 2, (T - 2, n_in), generator=g).float() * 2 - 1
+    x[3] = torch.where(dequantize_q4_rows(p, 2, 3)[0] > 0, 1.0, -1.0)   # every product of row 2 positive
+    for y in (gemm_q5(x, p.w, p.scale), _gemv_rows(x, p)):             # the GEMM (AVX2 / AVX-512), the GEMV
+        ref, terms = _reference(p, x)
+        assert _within(y, ref, terms)
+        assert torch.allclose(y[:2, :2], torch.tensor([[15.0 * 512, -16.0 * 512], [-15.0 * 512, 16.0 * 512]]),
+                              rtol=1e-5)
+        assert torch.allclose(y[3, 2], ref[3, 2].float(), rtol=1e-5) and ref[3, 2] >= 15 * 512

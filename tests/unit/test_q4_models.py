@@ -22,7 +22,7 @@ import torch
 
 import engine
 from engine.errors import EngineError
-from engine.models.packed import Q4, Q5
+from engine.models.packed import Q4, Q5, Packed, dequantize_q4_rows, quantize_q5
 from kernels import cpu
 from tests.fixtures.checkpoints import Rwkv7Spec, random_tokens
 from tests.fixtures.legacy_checkpoints import LegacySpec
@@ -164,3 +164,57 @@ def test_blocks_are_refused_off_the_cpu(rwkv7_checkpoint, precision):
 def test_an_unknown_precision_names_the_cpu_formats():
     with pytest.raises(EngineError, match="int8, q5 or q4"):
         engine.load(DEMO, precision="q3")
+
+
+def _q5_twin(decoder_args):
+    """A decoder like the captured q4 one, its q4 matrices re-packed as q5 holding the very same weights
+    (each block's extreme is -8 d, so q5's scale is d / 2, exact in fp16, and its values 2 q)."""
+    dims, layers, glob = decoder_args
+    twin_layers = []
+    for d in layers:
+        d = dict(d)
+        for k, w in list(d.items()):
+            if w is not None and w.dtype == Q4:
+                p = quantize_q5(dequantize_q4_rows(Packed(w, d[k + "_s"], w.shape[1] * 2), 0, w.shape[0]))
+                assert torch.equal(p.scale, (d[k + "_s"].float() / 2).half())
+                d[k], d[k + "_s"] = p.w, p.scale
+        twin_layers.append(d)
+    return {**dims, "wtype": Q5}, twin_layers, glob
+
+
+@compiled
+@pytest.mark.parametrize("gen", [7, 4, 5, 6])
+def test_q5_decode_step_gives_the_q4_steps_bits_on_the_same_weights(rwkv7_checkpoint, legacy_checkpoint, gen,
+                                                                  monkeypatch):
+    """The fused decode step with q5 matrices (wtype torch.uint5) against the q4 step, on q4 weights
+    written exactly in q5: the integer sums double and the scales halve, so every float operation
+    gives the same bits. Checks that the steps take q5 and that its kernels read the layout right."""
+    from kernels.cpu import _Decoder
+
+    seen = []
+    init = _Decoder.__init__
+
+    def spy(self, dims, layers, globals_):
+        seen.append((dict(dims), [dict(d) for d in layers], dict(globals_)))
+        init(self, dims, layers, globals_)
+
+    monkeypatch.setattr(_Decoder, "__init__", spy)
+    if gen == 7:
+        path = rwkv7_checkpoint(SPEC)
+    else:
+        path = legacy_checkpoint(LegacySpec(gen, n_layer=2, n_embd=128, head_size=32, vocab_size=1000) if gen > 4
+                                 else LegacySpec(4, n_layer=2, n_embd=128))
+    model = engine.load(path, precision="q4")
+    q4_decoder = model.weights.decoder
+    dims, layers, glob = _q5_twin(seen[-1])
+    q5_decoder = type(q4_decoder)(dims, layers, glob)
+    runs = []
+    for decoder in (q4_decoder, q5_decoder):
+        model.weights.decoder = decoder
+        logits, s = model.forward([1, 2, 3])                     # the prompt: q4's GEMM both times
+        out = []
+        for t in (5, 6, 7, 8):
+            logits, s = model.forward([t], s)
+            out.append(logits.clone())
+        runs.append(torch.stack(out))
+    assert torch.isfinite(runs[0]).all() and torch.equal(runs[0], runs[1])

@@ -44,7 +44,7 @@
 namespace rwkvcpu {
 
 enum Isa { ISA_SCALAR = 0, ISA_AVX2 = 1, ISA_AVX512 = 2, ISA_AVX512_VNNI = 3 };  // each includes the ones below
-enum WType { W_F32 = 0, W_BF16 = 1, W_I8 = 2, W_Q4 = 3 };  // W_Q4: blocks of 32 4-bit values (gemv_q4.cpp)
+enum WType { W_F32 = 0, W_BF16 = 1, W_I8 = 2, W_Q4 = 3, W_Q5 = 4 };  // W_Q4 / W_Q5: blocks of 32 4- / 5-bit values (gemv_q4.cpp)
 enum Act { ACT_NONE = 0, ACT_TANH = 1, ACT_SIGMOID = 2, ACT_RELU_SQ = 3, ACT_SILU = 4 };
 
 // NAME_avx512, NAME_avx2 or NAME_scalar (as the DEFINE_* macros name a kernel's versions), the
@@ -285,7 +285,7 @@ typedef void (*GemvFn)(const void* W, const float* scale, long cols, const float
 // NI inputs at once (batched decode), input n at x + n * xstride, output at y + n * ystride.
 typedef void (*GemvNFn)(const void* W, const float* scale, long cols, const float* x, long xstride, float* y,
                         long ystride, long r0, long r1);
-constexpr int GEMV_MAX_NI = 4;  // q4 kernels; fp32 / bf16 take up to gemv_n_max inputs, int8 gemv_i8_n_max
+constexpr int GEMV_MAX_NI = 4;  // q4 / q5 kernels; fp32 / bf16 take up to gemv_n_max inputs, int8 gemv_i8_n_max
 
 GemvFn gemv_fn(int wtype, int isa);
 int gemv_n_max(int wtype, int isa);  // fp32 / bf16 register tiles on AVX2 / AVX-512; 0 elsewhere
@@ -299,38 +299,43 @@ inline long cols_split(long cols, long step) { return (cols + step - 1) / step *
 void split_bf16_input(const float* x, long cols, int isa, float* out);
 void apply_act(int act, float* y, long lo, long hi);
 extern std::vector<float> g_xsplit[8];  // bf16 tasks' split inputs, per task slot (callers hold g_api)
-extern std::vector<int8_t> g_q4q[8];  // the q4 tasks' quantised inputs, per task slot (callers hold g_api)
+extern std::vector<int8_t> g_q4q[8];  // the q4 / q5 tasks' quantised inputs, per task slot (callers hold g_api)
 extern std::vector<int32_t> g_q4c[8];
 extern std::vector<float> g_q4s[8];
 
 struct Mat {
     const void* w = nullptr;
     const float* scale = nullptr;     // int8 only: one float per output row
-    const uint16_t* bscale = nullptr; // q4 only: one fp16 per block of 32 inputs, [rows][q4_blocks(cols)]
+    const uint16_t* bscale = nullptr; // q4 / q5 only: one fp16 per block of 32 inputs, [rows][q4_blocks(cols)]
     long rows = 0, cols = 0;
     int wtype = W_F32;
 };
 
-// q4 (gemv_q4.cpp): a row of `cols` inputs is padded to q4_padded(cols) (whole groups of 8 blocks
-// of 32) and kept as q4_padded / 2 bytes; block scales fp16 [rows][q4_blocks(cols)].
+// q4 and q5 (gemv_q4.cpp): a row of `cols` inputs is padded to q4_padded(cols) (whole groups of 8
+// blocks of 32) and kept as q4_padded * bits / 8 bytes (q4_rowbytes); block scales fp16
+// [rows][q4_blocks(cols)].
 constexpr long Q4_GROUP = 256;
 inline long q4_padded(long cols) { return (cols + Q4_GROUP - 1) / Q4_GROUP * Q4_GROUP; }
 inline long q4_blocks(long cols) { return q4_padded(cols) / 32; }
+inline bool is_q4_type(int wtype) { return wtype == W_Q4 || wtype == W_Q5; }  // blocks of 32, fp16 scales
+inline int q4_bits(int wtype) { return wtype == W_Q5 ? 5 : 4; }
+inline long q4_rowbytes(long cols, int bits) { return q4_padded(cols) * bits / 8; }
 
-// The inputs of a q4 GEMV, quantised per block of 32 (quantize_q4_input): input b's int8 values at
-// q + b * kp (in the weights' order, see gemv_q4.cpp); per group of 8 blocks, 16 int32 at
-// corr + b * kp / 16 (-8 * each block's sum, as the weights are stored + 8, then 8 zeros) and 16
-// floats at s + b * kp / 16 (the block scales, twice): the shapes of an AVX-512 group's lanes.
+// The inputs of a q4 or q5 GEMV, quantised per block of 32 (quantize_q4_input): input b's int8 values
+// at q + b * kp (in the weights' order, see gemv_q4.cpp); per group of 8 blocks, 16 int32 at
+// corr + b * kp / 16 (-8 * each block's sum, as q4 weights are stored + 8, then 8 zeros; q5 kernels,
+// stored + 16, take twice it) and 16 floats at s + b * kp / 16 (the block scales, twice): the shapes
+// of an AVX-512 group's lanes. The same quantised input serves q4 and q5 tasks alike.
 struct Q4In {
     const int8_t* q;
     const int32_t* corr;
     const float* s;
     long kp;
 };
-// y[n * ystride + o] = W[o, :] . x_(b0 + n) for o in [r0, r1), n < NI (1..GEMV_MAX_NI).
+// y[n * ystride + o] = W[o, :] . x_(b0 + n) for o in [r0, r1), n < NI (1..GEMV_MAX_NI); wtype W_Q4 or W_Q5.
 typedef void (*GemvQ4Fn)(const uint8_t* W, const uint16_t* bscale, long cols, const Q4In& x, int b0, float* y,
                          long ystride, long r0, long r1);
-GemvQ4Fn gemv_q4_fn(int isa, int ni);
+GemvQ4Fn gemv_q4_fn(int isa, int ni, int wtype);
 void quantize_q4_input(const float* x, long cols, int8_t* q, int32_t* corr, float* s);
 
 // int8 (gemv_int8.cpp; gemm_int8.cpp for prompts): each input quantised to uint8 u with its own
@@ -379,7 +384,7 @@ struct GemvTask {
 // the inputs in as few passes as that allows, each tile's rows running every pass from L1; an
 // output's sums do not depend on the tile (rwkv_cpu.cpp, DEFINE_SIMD_TILE). int8 on every ISA
 // likewise, in passes of up to gemv_i8_n_max inputs over blocks of gemv_i8_block_rows rows: its
-// sums are exact integers, so any tile gives the same bits (gemv_int8.cpp). q4 and the portable
+// sums are exact integers, so any tile gives the same bits (gemv_int8.cpp). q4 / q5 and the portable
 // fp32 / bf16 path: a thread's rows in blocks of ~16 KiB, each multiplied with every input while it
 // sits in L1, up to GEMV_MAX_NI inputs sharing each weight load on SIMD paths; each input's sums
 // formed in the order of the one-input kernel (the portable path runs that very kernel, on rows
@@ -404,8 +409,8 @@ struct MultiGemv {
     }
     void rows(const GemvTask& g, int b, long r0, long r1) const {
         const long c = g.m.cols;
-        if (g.m.wtype == W_Q4)
-            gemv_q4_fn(isa, 1)(static_cast<const uint8_t*>(g.m.w), g.m.bscale, c, g.q4, b, g.y + b * g.ystride,
+        if (is_q4_type(g.m.wtype))
+            gemv_q4_fn(isa, 1, g.m.wtype)(static_cast<const uint8_t*>(g.m.w), g.m.bscale, c, g.q4, b, g.y + b * g.ystride,
                                g.ystride, r0, r1);
         else if (g.m.wtype == W_I8)
             gemv_i8_fn(isa, 1)(static_cast<const int8_t*>(g.m.w), g.m.scale, c, g.i8, b, g.y + b * g.ystride,
@@ -416,8 +421,8 @@ struct MultiGemv {
     // inputs b .. b + ni - 1 over rows [r0, r1): one NI-input kernel call where the path has one
     void rows_n(const GemvTask& g, int b, int ni, long r0, long r1) const {
         const long c = g.m.cols;
-        if (g.m.wtype == W_Q4) {
-            gemv_q4_fn(isa, ni)(static_cast<const uint8_t*>(g.m.w), g.m.bscale, c, g.q4, b, g.y + b * g.ystride,
+        if (is_q4_type(g.m.wtype)) {
+            gemv_q4_fn(isa, ni, g.m.wtype)(static_cast<const uint8_t*>(g.m.w), g.m.bscale, c, g.q4, b, g.y + b * g.ystride,
                                 g.ystride, r0, r1);
             return;
         }
@@ -456,7 +461,7 @@ struct MultiGemv {
                             rows_n(g, nb * p / passes, nb * (p + 1) / passes - nb * p / passes, o,
                                    std::min(r1, o + rb));
                 } else {
-                    const long rowbytes = g.m.wtype == W_Q4 ? q4_padded(c) / 2 + q4_blocks(c) * 2
+                    const long rowbytes = is_q4_type(g.m.wtype) ? q4_rowbytes(c, q4_bits(g.m.wtype)) + q4_blocks(c) * 2
                                           : c * (g.m.wtype == W_F32 ? 4 : 2);
                     const long rb = std::max(4L, (16384 / rowbytes) & ~3L);  // ~16 KiB of weights
                     for (long o = r0; o < r1; o += rb)
@@ -468,18 +473,22 @@ struct MultiGemv {
             base += cost;
         }
     }
-    // The first task up to i with i's weight type and width that reads the same input (input(k): task
-    // k's input pointer and stride), so that a converted input is made once and shared; i if none.
+    // The first task up to i with i's kind of input (its weight type; q4 and q5 share one) and width
+    // that reads the same input (input(k): task k's input pointer and stride), so that a converted
+    // input is made once and shared; i if none.
+    static int input_kind(int wtype) { return wtype == W_Q5 ? W_Q4 : wtype; }
     template <class Input>
     int first_reader(int i, Input input) const {
         int j = 0;
-        while (j < i && !(t[j].m.wtype == t[i].m.wtype && t[j].m.cols == t[i].m.cols && input(j) == input(i))) j++;
+        while (j < i && !(input_kind(t[j].m.wtype) == input_kind(t[i].m.wtype) && t[j].m.cols == t[i].m.cols &&
+                          input(j) == input(i)))
+            j++;
         return j;
     }
-    // q4 tasks: every input quantised per block of 32 once, shared by tasks that read the same input.
+    // q4 and q5 tasks: every input quantised per block of 32 once, shared by tasks that read the same input.
     void quantize_q4_inputs() {
         for (int i = 0; i < n; i++) {
-            if (t[i].m.wtype != W_Q4) continue;
+            if (!is_q4_type(t[i].m.wtype)) continue;
             const long c = t[i].m.cols, kp = q4_padded(c);
             const int j = first_reader(i, [&](int k) { return std::make_pair(t[k].x, t[k].xstride); });
             if (j < i) {

@@ -20,6 +20,16 @@
 // to GEMV_MAX_NI inputs sharing each weight load) run one template, so every input's sums are
 // formed in the same order whatever the batch: batched rows are bit-identical to single ones. Prompts
 // of Q4G_MIN_T tokens or more run the prompt GEMM below instead (AVX2 and AVX-512).
+//
+// q5 weights (W_Q5, llama.cpp's q5_0 math): the same with 5-bit values q in -16..15, stored as u = q +
+// 16 (5.5 bits a weight). A group is 160 bytes: the 128 above holding the low 4 bits of u, then 32
+// bytes of bit 4, a little-endian uint32 a step: bit 4 i + j of the one at byte 128 + 4 s is bit 4 of
+// u_i[4 s + j], so a step's 32 high bits lie in the order of its 32 nibble bytes (on AVX-512, the u64
+// at 128 + 8 p is the byte mask of the 64-byte vector of steps 2 p, 2 p + 1). Every kernel is one
+// template over the bits B (4 or 5): q5 ORs bit 4 into the unpacked nibbles, takes off 16 with twice
+// the inputs' correction (-16 * the block's input sum: q4 and q5 share one quantised input), and
+// where vpmaddubsw's int16 sums are added up over steps, does it 4 steps at a time (8 steps of u <=
+// 31 reach 16 * 31 * 127 = 62992; 4 reach 31496 < 32767).
 
 #include "core.h"
 
@@ -67,6 +77,13 @@ void quantize_q4_input(const float* x, long cols, int8_t* q, int32_t* corr, floa
 
 namespace {
 
+// Bytes of one group of 256 values: 128 of nibbles, and for q5 32 of high bits.
+template <int B>
+constexpr long q_group_bytes = Q4_GROUP * B / 8;
+// The stored values' offset: q + 8 (q4), q + 16 (q5).
+template <int B>
+constexpr int q_half = 1 << (B - 1);
+
 inline float half_to_f32(uint16_t h) {  // IEEE fp16 -> float, subnormals included
     const uint32_t sign = uint32_t(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
     if (e == 0) {
@@ -79,13 +96,20 @@ inline float half_to_f32(uint16_t h) {  // IEEE fp16 -> float, subnormals includ
     return f;
 }
 
+// Bit 4 of stored value 4 s + j of block i (q5; 0 for q4): bit 4 i + j of the group's uint32 of step s.
+template <int B>
+inline int32_t q5_high(const uint8_t* wg, int s, int i, int j) {
+    if constexpr (B == 4) return 0;
+    else return ((wg[128 + 4 * s + i / 2] >> ((4 * i + j) & 7)) & 1) << 4;
+}
+
 // Portable: a group's 8 block sums, then the 8 lanes of float accumulators, as the SIMD paths do.
-template <int NI>
+template <int NI, int B>
 void gemv_q4_scalar(const uint8_t* W, const uint16_t* bs, long cols, const Q4In& x, int b0, float* y,
                     long ystride, long r0, long r1) {
     const long kp = q4_padded(cols), nblk = kp / 32;
     for (long o = r0; o < r1; o++) {
-        const uint8_t* w = W + o * (kp / 2);
+        const uint8_t* w = W + o * q4_rowbytes(cols, B);
         const uint16_t* ws = bs + o * nblk;
         for (int n = 0; n < NI; n++) {
             const int8_t* xq = x.q + (b0 + n) * x.kp;
@@ -93,14 +117,15 @@ void gemv_q4_scalar(const uint8_t* W, const uint16_t* bs, long cols, const Q4In&
             const float* xs = x.s + (b0 + n) * (x.kp / 16);
             float f[8] = {0, 0, 0, 0, 0, 0, 0, 0};
             for (long g = 0; g < nblk / 8; g++) {
-                const uint8_t* wg = w + g * (Q4_GROUP / 2);
+                const uint8_t* wg = w + g * q_group_bytes<B>;
                 const int8_t* xg = xq + g * Q4_GROUP;
                 for (int i = 0; i < 8; i++) {
-                    int32_t d = xc[g * 16 + i];
+                    int32_t d = xc[g * 16 + i] * (q_half<B> / 8);
                     for (int c = 0; c < 4; c++)
                         for (int j = 0; j < 4; j++) {
                             const uint8_t b = wg[32 * c + 4 * i + j];
-                            d += int32_t(b & 15) * xg[32 * c + 4 * i + j] + int32_t(b >> 4) * xg[32 * (c + 4) + 4 * i + j];
+                            d += (int32_t(b & 15) | q5_high<B>(wg, c, i, j)) * xg[32 * c + 4 * i + j] +
+                                 (int32_t(b >> 4) | q5_high<B>(wg, c + 4, i, j)) * xg[32 * (c + 4) + 4 * i + j];
                         }
                     f[i] += float(d) * (half_to_f32(ws[g * 8 + i]) * xs[g * 16 + i]);
                 }
@@ -111,36 +136,56 @@ void gemv_q4_scalar(const uint8_t* W, const uint16_t* bs, long cols, const Q4In&
 }
 
 #if RWKV_X86
-// AVX2: a chunk's two steps per 256-bit vector; a group's 8 steps summed in int16 (they fit), then
-// to int32 per block, then scaled into the input's float accumulator.
-template <int NI>
+// q5's bit 4 of a step's 32 stored values (the uint32 at p, bit k for byte k) as bytes 16 or 0: byte k
+// takes byte k / 8 of the uint32 (broadcast, then shuffled within 128-bit lanes) and tests bit k % 8.
+TGT_AVX2 inline __m256i q5_high_avx2(const uint8_t* p) {
+    uint32_t h;
+    std::memcpy(&h, p, 4);
+    const __m256i pick = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,  //
+                                          2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201LL);
+    const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(int(h)), pick), bit);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(v, bit), _mm256_set1_epi8(16));
+}
+
+// AVX2: a chunk's two steps per 256-bit vector; a group's steps summed in int16 (q4: all 8, <= 16 *
+// 15 * 127; q5: 4 at a time, see the top), then to int32 per block, then scaled into the input's
+// float accumulator.
+template <int NI, int B>
 TGT_AVX2 void gemv_q4_avx2(const uint8_t* W, const uint16_t* bs, long cols, const Q4In& x, int b0, float* y,
                            long ystride, long r0, long r1) {
     const long kp = q4_padded(cols), nblk = kp / 32;
+    constexpr int hs = B == 5 ? 4 : 8;  // steps per int16 sum
     const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
     for (long o = r0; o < r1; o++) {
-        const uint8_t* w = W + o * (kp / 2);
+        const uint8_t* w = W + o * q4_rowbytes(cols, B);
         const uint16_t* ws = bs + o * nblk;
         __m256 f[NI];
         for (int n = 0; n < NI; n++) f[n] = _mm256_setzero_ps();
         for (long g = 0; g < nblk / 8; g++) {
-            const uint8_t* wg = w + g * (Q4_GROUP / 2);
+            const uint8_t* wg = w + g * q_group_bytes<B>;
             __m256i u[8];
             for (int c = 0; c < 4; c++) {
                 const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wg + 32 * c));
                 u[c] = _mm256_and_si256(raw, low4);
                 u[c + 4] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
             }
+            if constexpr (B == 5)
+                for (int s = 0; s < 8; s++) u[s] = _mm256_or_si256(u[s], q5_high_avx2(wg + 128 + 4 * s));
             const __m256 wsv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ws + g * 8)));
             for (int n = 0; n < NI; n++) {
                 const int8_t* xg = x.q + (b0 + n) * x.kp + g * Q4_GROUP;
-                __m256i a = _mm256_maddubs_epi16(u[0], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xg)));
-                for (int s = 1; s < 8; s++)
-                    a = _mm256_add_epi16(a, _mm256_maddubs_epi16(
-                                                u[s], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xg + 32 * s))));
                 const long e = (b0 + n) * (x.kp / 16) + g * 16;
-                const __m256i d = _mm256_add_epi32(_mm256_madd_epi16(a, ones),
-                                                   _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.corr + e)));
+                __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.corr + e));
+                if constexpr (B == 5) d = _mm256_slli_epi32(d, 1);
+                for (int s0 = 0; s0 < 8; s0 += hs) {
+                    __m256i a = _mm256_maddubs_epi16(
+                        u[s0], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xg + 32 * s0)));
+                    for (int s = s0 + 1; s < s0 + hs; s++)
+                        a = _mm256_add_epi16(a, _mm256_maddubs_epi16(u[s], _mm256_loadu_si256(
+                                                                           reinterpret_cast<const __m256i*>(xg + 32 * s))));
+                    d = _mm256_add_epi32(_mm256_madd_epi16(a, ones), d);
+                }
                 f[n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(wsv, _mm256_loadu_ps(x.s + e)), f[n]);
             }
         }
@@ -155,34 +200,45 @@ TGT_AVX2 void gemv_q4_avx2(const uint8_t* W, const uint16_t* bs, long cols, cons
 //
 // Batches (NI > 1) take R = 2 rows at a time, the two sharing each input's loads (its quantised
 // values, corrections and scales); every row's sums run in the one-row order, so pairing changes no
-// bits. Two rows are two streams kp / 2 bytes apart, which the hardware prefetchers follow badly
+// bits. Two rows are two streams a row's bytes apart, which the hardware prefetchers follow badly
 // (as for the float and int8 tiles), so each group prefetches the rows' block as one stream, Q4_PF
-// bytes ahead, into L2. The compiled 1.5B q4 step against one row at a time (bench_batched_decode.py,
+// bytes ahead, into L2 (q5's 160-byte groups: the lines from the group's first byte on, whole lines
+// covering R * 160 bytes; a line straddling two groups is prefetched by both). The compiled 1.5B q4 step against one row at a time (bench_batched_decode.py,
 // 9 alternating rounds): 1.06-1.08x at 2 sequences, 1.18-1.24x at 4. One input keeps one row at a
 // time (pairs ran it at 0.74-0.80x, 0.89-0.92x with the prefetch; one row with it: 0.99-1.02x).
 constexpr long Q4_PF = 16384;
 
+// q5: bit 4 into the stored values of steps 2 p, 2 p + 1 (vector u, the group's high bits at hb).
+TGT_AVX512 __attribute__((always_inline)) inline __m512i q5_add_high(__m512i u, const uint8_t* hb, int p) {
+    uint64_t m;
+    std::memcpy(&m, hb + 8 * p, 8);
+    return _mm512_mask_add_epi8(u, _cvtu64_mask64(m), u, _mm512_set1_epi8(16));
+}
+
 #define DEFINE_Q4_AVX512(NAME, TGT, DOT)                                                                    \
-    template <int NI, int R>                                                                                \
+    template <int NI, int R, int B>                                                                         \
     TGT inline void NAME##_rows(const uint8_t* W, const uint16_t* bs, long kp, const Q4In& x, int b0,      \
                                 float* y, long ystride, long o) {                                          \
-        const long nblk = kp / 32;                                                                          \
+        const long nblk = kp / 32, rb = kp * B / 8;                                                         \
+        constexpr long GB = q_group_bytes<B>;                                                               \
         const __m512i low4 = _mm512_set1_epi8(0x0f);                                                        \
         __m512 f[R][NI];                                                                                    \
         for (int r = 0; r < R; r++)                                                                         \
             for (int n = 0; n < NI; n++) f[r][n] = _mm512_setzero_ps();                                     \
-        const char* pf = reinterpret_cast<const char*>(W + o * (kp / 2)) + Q4_PF;                           \
+        const char* pf = reinterpret_cast<const char*>(W + o * rb) + Q4_PF;                                 \
         for (long g = 0; g < nblk / 8; g++) {                                                               \
-            for (int l = 0; l < 2 * R; l++) _mm_prefetch(pf + (g * R * (Q4_GROUP / 2) + 64 * l), _MM_HINT_T1);\
+            for (int l = 0; l < (R * GB + 63) / 64; l++) _mm_prefetch(pf + (g * R * GB + 64 * l), _MM_HINT_T1); \
             __m512i u[R][4];                                                                                \
             __m512 ws16[R];                                                                                 \
             for (int r = 0; r < R; r++) {                                                                   \
-                const uint8_t* wg = W + (o + r) * (kp / 2) + g * (Q4_GROUP / 2);                            \
+                const uint8_t* wg = W + (o + r) * rb + g * GB;                                              \
                 const __m512i r0v = _mm512_loadu_si512(wg), r1v = _mm512_loadu_si512(wg + 64);              \
                 u[r][0] = _mm512_and_si512(r0v, low4);                                                      \
                 u[r][1] = _mm512_and_si512(r1v, low4);                                                      \
                 u[r][2] = _mm512_and_si512(_mm512_srli_epi16(r0v, 4), low4);                                \
                 u[r][3] = _mm512_and_si512(_mm512_srli_epi16(r1v, 4), low4);                                \
+                if constexpr (B == 5) /* u[r][v]: steps 2 v, 2 v + 1 */                                     \
+                    for (int v = 0; v < 4; v++) u[r][v] = q5_add_high(u[r][v], wg + 128, v);                \
                 const __m256 w8 =                                                                           \
                     _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bs + (o + r) * nblk + g * 8))); \
                 ws16[r] = _mm512_insertf32x8(_mm512_castps256_ps512(w8), w8, 1);                            \
@@ -192,7 +248,8 @@ constexpr long Q4_PF = 16384;
                 const long e = (b0 + n) * (x.kp / 16) + g * 16;                                             \
                 const __m512i x0 = _mm512_loadu_si512(xg), x1 = _mm512_loadu_si512(xg + 64);                \
                 const __m512i x2 = _mm512_loadu_si512(xg + 128), x3 = _mm512_loadu_si512(xg + 192);         \
-                const __m512i c = _mm512_loadu_si512(x.corr + e);                                           \
+                __m512i c = _mm512_loadu_si512(x.corr + e);                                                 \
+                if constexpr (B == 5) c = _mm512_slli_epi32(c, 1);                                          \
                 const __m512 xs = _mm512_loadu_ps(x.s + e);                                                 \
                 for (int r = 0; r < R; r++) {                                                               \
                     __m512i a = DOT(c, u[r][0], x0);                                                        \
@@ -206,14 +263,14 @@ constexpr long Q4_PF = 16384;
         for (int r = 0; r < R; r++)                                                                         \
             for (int n = 0; n < NI; n++) y[n * ystride + o + r] = hsum512(f[r][n]);                         \
     }                                                                                                       \
-    template <int NI>                                                                                       \
+    template <int NI, int B>                                                                                \
     TGT void NAME(const uint8_t* W, const uint16_t* bs, long cols, const Q4In& x, int b0, float* y,       \
                   long ystride, long r0, long r1) {                                                         \
         const long kp = q4_padded(cols);                                                                    \
         long o = r0;                                                                                        \
         if (NI > 1)                                                                                         \
-            for (; o + 2 <= r1; o += 2) NAME##_rows<NI, 2>(W, bs, kp, x, b0, y, ystride, o);                \
-        for (; o < r1; o++) NAME##_rows<NI, 1>(W, bs, kp, x, b0, y, ystride, o);                            \
+            for (; o + 2 <= r1; o += 2) NAME##_rows<NI, 2, B>(W, bs, kp, x, b0, y, ystride, o);             \
+        for (; o < r1; o++) NAME##_rows<NI, 1, B>(W, bs, kp, x, b0, y, ystride, o);                         \
     }
 
 TGT_AVX512 inline __m512i dot_u8s8_avx512(__m512i acc, __m512i u, __m512i s) {
@@ -232,9 +289,10 @@ DEFINE_Q4_AVX512(gemv_q4_vnni, TGT_AVX512VNNI, dot_u8s8_vnni)
 // (AVX2: two vectors of 8, see q4g_tile_avx2). The inputs are quantised as for the GEMV
 // (quantize_q4_input: the same int8 values q and block scales) and regrouped per 16 tokens as u8
 // (q + 128): xt [tile][block e][step s][token n][4 bytes] (64 bytes a step), scales xs [tile][e][16]. A
-// panel of Q4G_R weight rows is unpacked to one s8 a value (q - 8; per group, the low nibbles where
-// they were, then the high ones: the 4 values of block i, step s at 128 (s / 4) + 32 (s % 4) + 4 i),
-// with float block scales and, per block, -128 * its value sum (the +128 of the inputs taken off). Each
+// panel of Q4G_R weight rows is unpacked to one s8 a value (q: the stored u - 8, or u - 16 for q5; per
+// group, the low nibbles where they were, then the high ones: the 4 values of block i, step s at 128
+// (s / 4) + 32 (s % 4) + 4 i), with float block scales and, per block, -128 * its value sum (the +128
+// of the inputs taken off). Only the unpack (and AVX2's int16 sums, q4g_tile_avx2) knows q4 from q5. Each
 // step is one dot-product instruction whose s8 operand is a row's 4 values of the block broadcast from
 // memory, against 16 tokens' 4 inputs: a block's exact int32 sum ends in each token's lane (the GEMV's
 // integer, from another order of exact integer adds) and is scaled once per block by d * x_scale. Q4G_R
@@ -263,10 +321,12 @@ inline void q4g_zero_row(int8_t* u, float* d, int32_t* c, long ngu) {
 }
 
 // Rows [o0, o0 + Q4G_ROWS) of W (rows past n_rows: zero values and scales) into the panel.
+template <int B>
 TGT_AVX512 void q4g_unpack(const uint8_t* W, const uint16_t* bs, long kp, long nbu, long o0, long n_rows,
                            Q4Panel& p) {
     const long nblk = kp / 32, ngu = (nbu + 7) / 8;
-    const __m512i low4 = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8);
+    constexpr long GB = q_group_bytes<B>;
+    const __m512i low4 = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(q_half<B>);
     const __m512i ones8 = _mm512_set1_epi8(1), ones16 = _mm512_set1_epi16(1);
     for (int r = 0; r < Q4G_ROWS; r++) {
         int8_t* u = p.w.data() + r * kp;
@@ -276,34 +336,42 @@ TGT_AVX512 void q4g_unpack(const uint8_t* W, const uint16_t* bs, long kp, long n
             q4g_zero_row(u, d, c, ngu);
             continue;
         }
-        const uint8_t* w = W + (o0 + r) * (kp / 2);
+        const uint8_t* w = W + (o0 + r) * (kp * B / 8);
         const uint16_t* ws = bs + (o0 + r) * nblk;
         for (long g = 0; g < ngu; g++) {
-            const __m512i a = _mm512_loadu_si512(w + g * 128), b = _mm512_loadu_si512(w + g * 128 + 64);
-            const __m512i la = _mm512_and_si512(a, low4), lb = _mm512_and_si512(b, low4);
-            const __m512i ha = _mm512_and_si512(_mm512_srli_epi16(a, 4), low4);
-            const __m512i hb = _mm512_and_si512(_mm512_srli_epi16(b, 4), low4);
+            const __m512i a = _mm512_loadu_si512(w + g * GB), b = _mm512_loadu_si512(w + g * GB + 64);
+            __m512i la = _mm512_and_si512(a, low4), lb = _mm512_and_si512(b, low4);
+            __m512i ha = _mm512_and_si512(_mm512_srli_epi16(a, 4), low4);
+            __m512i hb = _mm512_and_si512(_mm512_srli_epi16(b, 4), low4);
+            if constexpr (B == 5) {  // steps 0-1, 2-3, 4-5, 6-7
+                const uint8_t* h = w + g * GB + 128;
+                la = q5_add_high(la, h, 0), lb = q5_add_high(lb, h, 1);
+                ha = q5_add_high(ha, h, 2), hb = q5_add_high(hb, h, 3);
+            }
             _mm512_storeu_si512(u + g * 256, _mm512_sub_epi8(la, eight));
             _mm512_storeu_si512(u + g * 256 + 64, _mm512_sub_epi8(lb, eight));
             _mm512_storeu_si512(u + g * 256 + 128, _mm512_sub_epi8(ha, eight));
             _mm512_storeu_si512(u + g * 256 + 192, _mm512_sub_epi8(hb, eight));
-            // the stored (unsigned) values' sums per 4 bytes: lane i + 8 h of a vector is block i
+            // the stored (unsigned) values' sums per 4 bytes (a byte <= 4 * 31): lane i + 8 h of a vector is block i
             const __m512i s4 = _mm512_madd_epi16(
                 _mm512_maddubs_epi16(_mm512_add_epi8(_mm512_add_epi8(la, lb), _mm512_add_epi8(ha, hb)), ones8), ones16);
             const __m256i s8 = _mm256_add_epi32(_mm512_castsi512_si256(s4), _mm512_extracti64x4_epi64(s4, 1));
-            // sum of (u - 8) over the 32 values, times -128 (the inputs' +128)
+            // sum of (u - 8) (q5: u - 16) over the 32 values, times -128 (the inputs' +128)
             _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + g * 8),
-                                _mm256_mullo_epi32(_mm256_sub_epi32(s8, _mm256_set1_epi32(256)), _mm256_set1_epi32(-128)));
+                                _mm256_mullo_epi32(_mm256_sub_epi32(s8, _mm256_set1_epi32(32 * q_half<B>)),
+                                                   _mm256_set1_epi32(-128)));
             _mm256_storeu_ps(d + g * 8, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ws + g * 8))));
         }
     }
 }
 
 // The same panel with 256-bit vectors: a chunk of a group at a time.
+template <int B>
 TGT_AVX2 void q4g_unpack_avx2(const uint8_t* W, const uint16_t* bs, long kp, long nbu, long o0, long n_rows,
                               Q4Panel& p) {
     const long nblk = kp / 32, ngu = (nbu + 7) / 8;
-    const __m256i low4 = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
+    constexpr long GB = q_group_bytes<B>;
+    const __m256i low4 = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(q_half<B>);
     const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
     for (int r = 0; r < Q4G_ROWS; r++) {
         int8_t* u = p.w.data() + r * kp;
@@ -313,20 +381,24 @@ TGT_AVX2 void q4g_unpack_avx2(const uint8_t* W, const uint16_t* bs, long kp, lon
             q4g_zero_row(u, d, c, ngu);
             continue;
         }
-        const uint8_t* w = W + (o0 + r) * (kp / 2);
+        const uint8_t* w = W + (o0 + r) * (kp * B / 8);
         const uint16_t* ws = bs + (o0 + r) * nblk;
         for (long g = 0; g < ngu; g++) {
-            __m256i sum = _mm256_setzero_si256();  // the stored values per byte position: <= 8 * 15
+            __m256i sum = _mm256_setzero_si256();  // the stored values per byte position: <= 8 * 31
             for (int ch = 0; ch < 4; ch++) {
-                const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + g * 128 + 32 * ch));
-                const __m256i lo = _mm256_and_si256(a, low4), hi = _mm256_and_si256(_mm256_srli_epi16(a, 4), low4);
+                const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + g * GB + 32 * ch));
+                __m256i lo = _mm256_and_si256(a, low4), hi = _mm256_and_si256(_mm256_srli_epi16(a, 4), low4);
+                if constexpr (B == 5) {  // steps ch and ch + 4
+                    lo = _mm256_or_si256(lo, q5_high_avx2(w + g * GB + 128 + 4 * ch));
+                    hi = _mm256_or_si256(hi, q5_high_avx2(w + g * GB + 128 + 4 * (ch + 4)));
+                }
                 __m256i* dst = reinterpret_cast<__m256i*>(u + g * 256 + 32 * ch);
                 _mm256_storeu_si256(dst, _mm256_sub_epi8(lo, eight));
                 _mm256_storeu_si256(dst + 4, _mm256_sub_epi8(hi, eight));  // 128 bytes on
                 sum = _mm256_add_epi8(sum, _mm256_add_epi8(lo, hi));
             }
             const __m256i s8 = _mm256_madd_epi16(_mm256_maddubs_epi16(sum, ones8), ones16);  // lane i: block i
-            const __m256i corr = _mm256_mullo_epi32(_mm256_sub_epi32(s8, _mm256_set1_epi32(256)),
+            const __m256i corr = _mm256_mullo_epi32(_mm256_sub_epi32(s8, _mm256_set1_epi32(32 * q_half<B>)),
                                                     _mm256_set1_epi32(-128));
             _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + g * 8), corr);
             _mm256_storeu_ps(d + g * 8, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ws + g * 8))));
@@ -344,7 +416,7 @@ TGT_AVX512VNNI __attribute__((always_inline)) inline __m512i q4g_dot_vnni(__m512
 #endif
 }
 TGT_AVX512 __attribute__((always_inline)) inline __m512i q4g_dot_avx512(__m512i acc, __m512i x, __m512i w) {
-    // u8 x s8 pairs: |sum| <= 2 * 255 * 8, no int16 saturation
+    // u8 x s8 pairs: |sum| <= 2 * 255 * 16 (q5; q4: 8), no int16 saturation
     return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(x, w), _mm512_set1_epi16(1)));
 }
 inline int32_t q4g_load4(const int8_t* p) {
@@ -416,7 +488,9 @@ DEFINE_Q4G_TILE(q4g_tile_vnni, TGT_AVX512VNNI, q4g_dot_vnni)
 // vpmaddubsw (u8 inputs x s8 weights -> int16 sums of pairs), added up over the block's 8 steps in
 // int16 (|sum| <= 8 * 2 * 255 * 8 = 32640: no saturation), then vpmaddwd with ones to the block's
 // int32 per token, plus the row's correction: the AVX-512 tiles' integers, followed by the same
-// float operations in the same order, so the AVX2 GEMM's rows equal theirs bit for bit.
+// float operations in the same order, so the AVX2 GEMM's rows equal theirs bit for bit. q5's weights
+// reach 16 in magnitude, twice that: their int16 sums take 4 steps (<= 4 * 2 * 255 * 16 = 32640) and
+// go to int32 (h) before the next 4.
 // a + p in int16 through an empty asm: without it GCC 12 reassociates a block's 8 adds into a tree
 // over all its products and spills them to the stack.
 TGT_AVX2 __attribute__((always_inline)) inline __m256i q4a_add(__m256i a, __m256i p) {
@@ -429,22 +503,30 @@ TGT_AVX2 __attribute__((always_inline)) inline __m256i q4a_add(__m256i a, __m256
 // Row r of the tile: named accumulators, int16 a (one block) and float f (all blocks), as above.
 #define Q4A_INIT(r)                                                                                         \
     const int8_t* wr##r = p.w.data() + (rp + r) * kp + wo;                                                  \
-    [[maybe_unused]] __m256i a##r##0 = zero, a##r##1 = zero;
+    [[maybe_unused]] __m256i a##r##0 = zero, a##r##1 = zero, h##r##0 = zero, h##r##1 = zero;
 #define Q4A_STEP(r)                                                                                         \
     {                                                                                                       \
         const __m256i wb = _mm256_set1_epi32(q4g_load4(wr##r + so));                                        \
         a##r##0 = q4a_add(a##r##0, _mm256_maddubs_epi16(x0, wb));                                           \
         if constexpr (M > 1) a##r##1 = q4a_add(a##r##1, _mm256_maddubs_epi16(x1, wb));                      \
     }
+// q5, after a block's first 4 steps: the int16 sums into int32 h, a restarted.
+#define Q4A_HALF(r)                                                                                         \
+    {                                                                                                       \
+        h##r##0 = _mm256_madd_epi16(a##r##0, ones), a##r##0 = zero;                                         \
+        if constexpr (M > 1) h##r##1 = _mm256_madd_epi16(a##r##1, ones), a##r##1 = zero;                    \
+    }
+// the block's int32 sums: a's, and q5's h
+#define Q4A_SUM(a, h) (B == 5 ? _mm256_add_epi32(_mm256_madd_epi16(a, ones), h) : _mm256_madd_epi16(a, ones))
 #define Q4A_SCALE(r)                                                                                        \
     {                                                                                                       \
         const size_t at = size_t((rp + r) * nblk + e);                                                      \
         const __m256i c = _mm256_set1_epi32(p.c[at]);                                                       \
         const __m256 d = _mm256_set1_ps(p.d[at]);                                                           \
-        f##r##0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_madd_epi16(a##r##0, ones), c)), \
+        f##r##0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(Q4A_SUM(a##r##0, h##r##0), c)),       \
                                   _mm256_mul_ps(d, s0), f##r##0);                                           \
         if constexpr (M > 1)                                                                                \
-            f##r##1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_madd_epi16(a##r##1, ones), c)), \
+            f##r##1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(Q4A_SUM(a##r##1, h##r##1), c)),   \
                                       _mm256_mul_ps(d, s1), f##r##1);                                       \
     }
 #define Q4A_OUT(r)                                                                                          \
@@ -456,7 +538,7 @@ TGT_AVX2 __attribute__((always_inline)) inline __m256i q4a_add(__m256i a, __m256
 
 // As the AVX-512 tiles: y[(t0 + n) * N + o0 + r] for r < nr, n < nt, M (1 or 2) vectors of 8 tokens
 // from the start of tile t0 / 16.
-template <int M>
+template <int M, int B>
 TGT_AVX2 void q4g_tile_avx2(const Q4Panel& p, int rp, long kp, long nbu, long t0, int nt, float* y, long N, long o0,
                             int nr) {
     const long nblk = kp / 32, tile = t0 / Q4G_TT;
@@ -474,6 +556,10 @@ TGT_AVX2 void q4g_tile_avx2(const Q4Panel& p, int rp, long kp, long nbu, long t0
             const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xe));
             const __m256i x1 = M > 1 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xe + 32)) : x0;
             Q4A_ROWS(Q4A_STEP)
+            if constexpr (B == 5)
+                if (s == 3) {
+                    Q4A_ROWS(Q4A_HALF)
+                }
         }
         const __m256 s0 = _mm256_loadu_ps(xs + e * 16);
         const __m256 s1 = M > 1 ? _mm256_loadu_ps(xs + e * 16 + 8) : s0;
@@ -596,6 +682,7 @@ void q4g_quantize(int isa, long T, long K, const float* x) {
     else job(0, 1);  // one tile: not worth waking the pool (a helper may be descheduled)
 }
 
+template <int B>
 void q4g_gemm(int isa, long T, long K, long N, const float* x, const uint8_t* W, const uint16_t* bs, float* y) {
     const long kp = q4_padded(K), nblk = kp / 32, nbu = (K + 31) / 32;
     q4g_quantize(isa, T, K, x);
@@ -613,16 +700,16 @@ void q4g_gemm(int isa, long T, long K, long N, const float* x, const uint8_t* W,
         if (long(p.d.size()) < Q4G_ROWS * nblk) p.d.resize(size_t(Q4G_ROWS * nblk)), p.c.resize(size_t(Q4G_ROWS * nblk));
         for (long i; (i = next.fetch_add(1, std::memory_order_relaxed)) < chunks * groups;) {
             const long c = i / groups, o0 = (i % groups) * Q4G_ROWS;
-            if (isa >= ISA_AVX512) q4g_unpack(W, bs, kp, nbu, o0, N, p);
-            else q4g_unpack_avx2(W, bs, kp, nbu, o0, N, p);
+            if (isa >= ISA_AVX512) q4g_unpack<B>(W, bs, kp, nbu, o0, N, p);
+            else q4g_unpack_avx2<B>(W, bs, kp, nbu, o0, N, p);
             const long t1 = std::min(T, (c + 1) * ctok);
             for (long t = c * ctok; t < t1; t += step) {
                 const int nt = int(std::min(step, t1 - t));
                 if (isa == ISA_AVX2) {
                     for (int rp = 0; rp < Q4G_ROWS && o0 + rp < N; rp += Q4G_R) {
                         const int nr = int(std::min<long>(Q4G_R, N - o0 - rp));
-                        if (nt > Q4G_TT / 2) q4g_tile_avx2<2>(p, rp, kp, nbu, t, nt, y, N, o0 + rp, nr);
-                        else q4g_tile_avx2<1>(p, rp, kp, nbu, t, nt, y, N, o0 + rp, nr);
+                        if (nt > Q4G_TT / 2) q4g_tile_avx2<2, B>(p, rp, kp, nbu, t, nt, y, N, o0 + rp, nr);
+                        else q4g_tile_avx2<1, B>(p, rp, kp, nbu, t, nt, y, N, o0 + rp, nr);
                     }
                     continue;
                 }
@@ -643,11 +730,10 @@ void q4g_gemm(int isa, long T, long K, long N, const float* x, const uint8_t* W,
 }
 #endif
 
-#define PICK_Q4(NAME, ni) ((ni) == 1 ? NAME<1> : (ni) == 2 ? NAME<2> : (ni) == 3 ? NAME<3> : NAME<4>)
+#define PICK_Q4(NAME, ni) ((ni) == 1 ? NAME<1, B> : (ni) == 2 ? NAME<2, B> : (ni) == 3 ? NAME<3, B> : NAME<4, B>)
 
-}  // namespace
-
-GemvQ4Fn gemv_q4_fn(int isa, int ni) {
+template <int B>
+GemvQ4Fn gemv_q_fn(int isa, int ni) {
 #if RWKV_X86
     if (isa == ISA_AVX512_VNNI) return PICK_Q4(gemv_q4_vnni, ni);
     if (isa == ISA_AVX512) return PICK_Q4(gemv_q4_avx512, ni);
@@ -657,32 +743,49 @@ GemvQ4Fn gemv_q4_fn(int isa, int ni) {
     return PICK_Q4(gemv_q4_scalar, ni);
 }
 
+}  // namespace
+
+GemvQ4Fn gemv_q4_fn(int isa, int ni, int wtype) {
+    return wtype == W_Q5 ? gemv_q_fn<5>(isa, ni) : gemv_q_fn<4>(isa, ni);
+}
+
 }  // namespace rwkvcpu
 
 using namespace rwkvcpu;
 
-// y [T, N] = x [T, K] @ W^T for W q4 (nibbles [N, q4_padded(K) / 2], block scales fp16 [N, q4_blocks(K)]):
-// from Q4G_MIN_T tokens on AVX2 / AVX-512 the prompt GEMM (the same bits on either), else the batched
-// GEMV, up to GEMV_MAX_NI tokens sharing each weight load. Returns 0, or -1 for a bad size.
-API int rwkv_gemm_q4(long T, long K, long N, const float* x, const uint8_t* W, const uint16_t* bscale, float* y) {
+namespace {
+int gemm_q(int wtype, long T, long K, long N, const float* x, const uint8_t* W, const uint16_t* bscale, float* y) {
     if (T < 0 || K <= 0 || N < 0 || T > std::numeric_limits<int>::max()) return -1;
     if (T == 0 || N == 0) return 0;
     std::lock_guard<std::mutex> lk(g_api);
 #if RWKV_X86
     const int isa = current_isa();
     if (T >= Q4G_MIN_T && isa >= ISA_AVX2) {
-        q4g_gemm(isa, T, K, N, x, W, bscale, y);
+        (wtype == W_Q5 ? q4g_gemm<5> : q4g_gemm<4>)(isa, T, K, N, x, W, bscale, y);
         return 0;
     }
 #endif
     MultiGemv g;
     g.nb = int(T);
-    g.add(make_mat(W, bscale, N, K, W_Q4), x, y, ACT_NONE, K, N);
+    g.add(make_mat(W, bscale, N, K, wtype), x, y, ACT_NONE, K, N);
     g.run();
     return 0;
 }
+}  // namespace
 
-// The quantisation the q4 products apply to x [T, K], in natural order: q [T, q4_padded(K)] int8,
+// y [T, N] = x [T, K] @ W^T for W q4 (nibbles [N, q4_padded(K) / 2], block scales fp16 [N, q4_blocks(K)]):
+// from Q4G_MIN_T tokens on AVX2 / AVX-512 the prompt GEMM (the same bits on either), else the batched
+// GEMV, up to GEMV_MAX_NI tokens sharing each weight load. Returns 0, or -1 for a bad size.
+API int rwkv_gemm_q4(long T, long K, long N, const float* x, const uint8_t* W, const uint16_t* bscale, float* y) {
+    return gemm_q(W_Q4, T, K, N, x, W, bscale, y);
+}
+
+// The same for W q5 ([N, 5 q4_padded(K) / 8] bytes, the same block scales).
+API int rwkv_gemm_q5(long T, long K, long N, const float* x, const uint8_t* W, const uint16_t* bscale, float* y) {
+    return gemm_q(W_Q5, T, K, N, x, W, bscale, y);
+}
+
+// The quantisation the q4 and q5 products apply to x [T, K], in natural order: q [T, q4_padded(K)] int8,
 // s [T, q4_blocks(K)] (x ~= q * s per block of 32). For tests.
 API void rwkv_quantize_q4_input(long T, long K, const float* x, int8_t* q, float* s) {
     const long kp = q4_padded(K), nblk = kp / 32;

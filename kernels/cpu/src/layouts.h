@@ -5,7 +5,7 @@
 #pragma once
 
 // RWKV-7 (rwkv7.cpp). Vectors fp32; matrices [out, in] in the weight type, *_S their int8 scales
-// (a float per row) or q4 block scales (fp16), or null. Layer 0 has no value residual: its V0/V1/V2 are null.
+// (a float per row) or q4 / q5 block scales (fp16), or null. Layer 0 has no value residual: its V0/V1/V2 are null.
 #define RWKV7_LAYER_PTRS(X)                                                                          \
     X(P_LN1_W, ln1_w) X(P_LN1_B, ln1_b) X(P_LN2_W, ln2_w) X(P_LN2_B, ln2_b) X(P_MIX, mix)              \
     X(P_W0, w0) X(P_W1, w1) X(P_W2, w2) X(P_A0, a0) X(P_A1, a1) X(P_A2, a2) X(P_V0, v0) X(P_V1, v1)      \
@@ -16,7 +16,7 @@
     X(P_V2_S, v2_s) X(P_G1_S, g1_s) X(P_G2_S, g2_s)
 
 // The sizes, and the weight types (enum WType) of the big matrices, the embedding, the token-shift
-// states, the LoRAs and the head (int8 while the big matrices are q4).
+// states, the LoRAs and the head (int8 while the big matrices are q4 or q5).
 #define RWKV7_DIMS(X)                                                                                \
     X(D_L, n_layer) X(D_C, n_embd) X(D_H, n_head) X(D_N, head_size) X(D_F, dim_ffn) X(D_V, vocab_size) \
     X(D_W, lora_w) X(D_A, lora_a) X(D_VL, lora_v) X(D_G, lora_g) X(D_WTYPE, wtype)                      \

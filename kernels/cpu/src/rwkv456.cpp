@@ -412,8 +412,8 @@ API void* rwkv456_create(const int64_t* dims, int ndims, const void* const* ptrs
     M->head_type = int(dims[D_HEAD_TYPE]);
     const bool ok = (M->gen == 4 || M->gen == 5 || M->gen == 6) && nptrs == M->L * P_LAYER_COUNT + G_COUNT &&
                     (M->gen == 4 || (M->H * M->N == M->A && M->N <= 1024)) && M->lora_type != W_I8 &&
-                    M->lora_type != W_Q4 && M->wtype >= W_F32 && M->wtype <= W_Q4 && M->head_type >= W_F32 &&
-                    M->head_type <= W_Q4;
+                    !is_q4_type(M->lora_type) && M->wtype >= W_F32 && M->wtype <= W_Q5 && M->head_type >= W_F32 &&
+                    M->head_type <= W_Q5;
     if (!ok) {
         delete M;
         return nullptr;

@@ -343,7 +343,7 @@ API void* rwkv7_create(const int64_t* dims, int ndims, const void* const* ptrs, 
     M->shift_type = int(dims[D_SHIFT_TYPE]);
     M->lora_type = int(dims[D_LORA_TYPE]);
     M->head_type = int(dims[D_HEAD_TYPE]);
-    auto wtype_ok = [](int t) { return t >= W_F32 && t <= W_Q4; };
+    auto wtype_ok = [](int t) { return t >= W_F32 && t <= W_Q5; };
     if (nptrs != M->L * P_LAYER_COUNT + G_COUNT || M->N > 1024 || M->C != M->H * M->N || !wtype_ok(M->wtype) ||
         !wtype_ok(M->lora_type) || !wtype_ok(M->head_type)) {
         delete M;

@@ -9,7 +9,7 @@
 //
 // This file: instruction-set choice, the thread pool, the matrix-vector product over rows ("GEMV",
 // weights [out, in] in fp32 or bf16) and the library's general C API. gemv_int8.cpp and
-// gemv_q4.cpp: the same product for int8 (a float scale per output row) and 4-bit weights.
+// gemv_q4.cpp: the same product for int8 (a float scale per output row) and 4- and 5-bit weights.
 // rwkv7.cpp: the WKV-7 recurrence and RWKV-7's fused decode step; rwkv456.cpp: the same for RWKV-4,
 // -5 and -6. core.h: what they share.
 
@@ -483,7 +483,7 @@ void layer_norm(const float* x, const float* w, const float* b, float* out, int 
 Mat make_mat(const void* w, const void* scale, long rows, long cols, int wtype) {
     Mat m;
     m.w = w;
-    if (wtype == W_Q4) m.bscale = static_cast<const uint16_t*>(scale);
+    if (is_q4_type(wtype)) m.bscale = static_cast<const uint16_t*>(scale);
     else m.scale = static_cast<const float*>(scale);
     m.rows = rows;
     m.cols = cols;
@@ -542,7 +542,7 @@ API void rwkv_cpu_set_threads(int n) {
 }
 
 // y [nb, rows] = x [nb, cols] @ W^T: one batched GEMV, the weights read once for all nb inputs (each
-// output row bit-identical to nb = 1's). scale: int8's float per row, or q4's fp16 per block (as
+// output row bit-identical to nb = 1's). scale: int8's float per row, or q4's / q5's fp16 per block (as
 // make_mat takes it).
 API void rwkv_gemv(const void* W, int wtype, const void* scale, long rows, long cols, int nb, const float* x,
                    float* y) {
