@@ -968,13 +968,13 @@ tags: {tags}</source>
     </message>
     <message>
         <location filename="../../app/window.py" line="164"/>
-        <location filename="../../app/window.py" line="367"/>
+        <location filename="../../app/window.py" line="369"/>
         <source>Keyboard shortcuts</source>
         <translation>键盘快捷键</translation>
     </message>
     <message>
         <location filename="../../app/window.py" line="165"/>
-        <location filename="../../app/window.py" line="387"/>
+        <location filename="../../app/window.py" line="389"/>
         <source>About RWKV Desktop</source>
         <translation>关于 RWKV Desktop</translation>
     </message>
@@ -1024,92 +1024,97 @@ tags: {tags}</source>
         <translation>在服务器上</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="234"/>
+        <location filename="../../app/window.py" line="230"/>
+        <source>needs ~{0} GiB · </source>
+        <translation>需要约 {0} GiB · </translation>
+    </message>
+    <message>
+        <location filename="../../app/window.py" line="236"/>
         <source>  (does not fit)</source>
         <translation>  （放不下）</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="251"/>
+        <location filename="../../app/window.py" line="253"/>
         <source>Open an RWKV model</source>
         <translation>打开 RWKV 模型</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="259"/>
+        <location filename="../../app/window.py" line="261"/>
         <source>Open a Hugging Face model folder</source>
         <translation>打开 Hugging Face 模型文件夹</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="294"/>
+        <location filename="../../app/window.py" line="296"/>
         <source>Apply a state-tuning file</source>
         <translation>应用状态微调文件</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="306"/>
+        <location filename="../../app/window.py" line="308"/>
         <source>Load a model first: a state-tuning file belongs to one model</source>
         <translation>请先加载模型：状态微调文件属于某一个模型</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="314"/>
+        <location filename="../../app/window.py" line="316"/>
         <source>Open a conversation to save it</source>
         <translation>请先打开一个对话再保存</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="316"/>
+        <location filename="../../app/window.py" line="318"/>
         <source>Save conversation and state</source>
         <translation>保存对话和状态</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="317"/>
+        <location filename="../../app/window.py" line="319"/>
         <source>RWKV Desktop conversations (*.rwkvchat)</source>
         <translation>RWKV Desktop 对话 (*.rwkvchat)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="326"/>
+        <location filename="../../app/window.py" line="328"/>
         <source>Open a conversation to export it</source>
         <translation>请先打开一个对话再导出</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="328"/>
+        <location filename="../../app/window.py" line="330"/>
         <source>Markdown (*.md)</source>
         <translation>Markdown (*.md)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="329"/>
+        <location filename="../../app/window.py" line="331"/>
         <source>JSON (*.json)</source>
         <translation>JSON (*.json)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="331"/>
+        <location filename="../../app/window.py" line="333"/>
         <source>Export the conversation</source>
         <translation>导出对话</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="338"/>
+        <location filename="../../app/window.py" line="340"/>
         <source>Load conversation and state</source>
         <translation>加载对话和状态</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="339"/>
+        <location filename="../../app/window.py" line="341"/>
         <source>RWKV Desktop conversations (*.rwkvchat);;All files (*)</source>
         <translation>RWKV Desktop 对话 (*.rwkvchat);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="357"/>
+        <location filename="../../app/window.py" line="359"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="357"/>
+        <location filename="../../app/window.py" line="359"/>
         <source>New line</source>
         <translation>换行</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="361"/>
+        <location filename="../../app/window.py" line="363"/>
         <source> (in an empty message field)</source>
         <translation>（在空的消息框中）</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="377"/>
+        <location filename="../../app/window.py" line="379"/>
         <source>&lt;h3&gt;RWKV Desktop {0}&lt;/h3&gt;&lt;p&gt;Runs RWKV language models on this computer: chats stay here, with their states.&lt;/p&gt;&lt;p&gt;&lt;b&gt;Data folder&lt;/b&gt; (conversations, states, settings):&lt;br&gt;{1}&lt;/p&gt;&lt;p&gt;&lt;b&gt;Licences&lt;/b&gt;: RWKV Desktop is under the Apache License 2.0. It uses Qt for Python (PySide6, LGPL-3.0), PyTorch (BSD-3-Clause), Hugging Face tokenizers, safetensors and huggingface_hub (Apache-2.0), Pygments (BSD-2-Clause), NumPy (BSD-3-Clause), Starlette and Uvicorn (BSD-3-Clause). RWKV models are published by their authors under their own licences (the official RWKV-7 models: Apache-2.0).&lt;/p&gt;</source>
         <translation>&lt;h3&gt;RWKV Desktop {0}&lt;/h3&gt;&lt;p&gt;在这台电脑上运行 RWKV 语言模型：对话及其状态都保存在本机。&lt;/p&gt;&lt;p&gt;&lt;b&gt;数据文件夹&lt;/b&gt;（对话、状态、设置）：&lt;br&gt;{1}&lt;/p&gt;&lt;p&gt;&lt;b&gt;许可证&lt;/b&gt;：RWKV Desktop 采用 Apache License 2.0。它使用了 Qt for Python（PySide6，LGPL-3.0）、PyTorch（BSD-3-Clause）、Hugging Face tokenizers、safetensors 和 huggingface_hub（Apache-2.0）、Pygments（BSD-2-Clause）、NumPy（BSD-3-Clause）、Starlette 和 Uvicorn（BSD-3-Clause）。RWKV 模型由其作者以各自的许可证发布（官方 RWKV-7 模型：Apache-2.0）。&lt;/p&gt;</translation>
     </message>
