@@ -37,6 +37,10 @@ HEADROOM = 1.2
 BYTES_PER_PARAM = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "q5": 0.6875, "q4": 0.5625}
 X86_FEATURES = ("avx2", "fma", "f16c", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16")
 CPU_PRECISIONS = ("fp32", "bf16", "int8", "q5", "q4")
+# Without a measurement the CPU takes the most faithful precision that fits: full, then 16-bit, then
+# the smaller formats in order of their error (python -m engine quality), so a 7B model on a 16 GB
+# laptop gets int8 and a 3B one on 4 GB q5, rather than "too large".
+CPU_FALLBACK = ("fp32", "bf16", "int8", "q5", "q4")
 
 _gpu_failure_logged = False
 
@@ -91,7 +95,8 @@ def detect() -> list[Device]:
 
 def recommend(model_bytes: int, n_params: int | None = None, devices: list[Device] | None = None,
               measured=None) -> Recommendation:
-    """Best device and precision for a model: a GPU in fp16 if one holds it, else the CPU in fp32, then bf16.
+    """Best device and precision for a model: a GPU in fp16 if one holds it, else the CPU in the first of
+    :data:`CPU_FALLBACK` (fp32, bf16, int8, q5, q4) that fits.
 
     Without ``n_params`` the file is taken to be fp16/bf16 (2 bytes a parameter), as official RWKV
     ``.pth`` files are. Among GPUs that hold the model, the one with the most memory wins.
@@ -117,19 +122,21 @@ def recommend(model_bytes: int, n_params: int | None = None, devices: list[Devic
             prec, why = choice
             return Recommendation(cpu.id, prec, True, why + (" (no GPU has enough memory)" if gpus else ""))
     for cpu in cpus:
-        for prec in ("fp32", "bf16"):
+        for prec in CPU_FALLBACK:
             if prec in cpu.precisions and fits(cpu, params * BYTES_PER_PARAM[prec]):
                 why = _fit_reason(cpu, prec, params)
+                if prec in ("int8", "q5", "q4"):
+                    why += " (16-bit does not fit; python -m engine quality shows what it costs)"
                 if gpus:
                     why += " (no GPU has enough memory)"
                 return Recommendation(cpu.id, prec, True, why)
 
-    smallest = BYTES_PER_PARAM["bf16"]
-    need = needed_bytes(params * smallest)
+    smallest = min(BYTES_PER_PARAM[p] for p in CPU_FALLBACK)
+    need = needed_bytes(int(params * smallest))
     have = ", ".join(f"{d.id} has {_gib(d.memory_bytes)}" for d in devices) or "no devices were found"
-    device, prec = (gpus[0].id, _gpu_precision(gpus[0])) if gpus and not cpus else ("cpu", "bf16")
+    device, prec = (gpus[0].id, _gpu_precision(gpus[0])) if gpus and not cpus else ("cpu", CPU_FALLBACK[-1])
     return Recommendation(device, prec, False,
-                          f"Too large for this machine: needs ~{_gib(need)} even in 16-bit precision, but {have}. "
+                          f"Too large for this machine: needs ~{_gib(need)} even in 4-bit precision, but {have}. "
                           "Choose a smaller model.")
 
 

@@ -135,7 +135,8 @@ def recommended_for(entries: Iterable[CatalogEntry], device: hardware.Device, *,
                     bytes_per_second: float = CPU_BYTES_PER_SECOND, measured=None) -> CatalogEntry | None:
     """:func:`recommended` for one device: on a GPU by memory in 16-bit; on the CPU also by speed,
     each file costed in the precision :func:`engine.host.hardware.recommend` would load it with there
-    (fp32, or what ``measured``, a :class:`engine.host.probe.ProbeResult` of this CPU, found fastest),
+    (the most faithful that fits, or what ``measured``, a :class:`engine.host.probe.ProbeResult` of
+    this CPU, found fastest),
     at ``bytes_per_second``."""
     if device.kind != "cpu":
         return recommended(entries, device.memory_bytes)

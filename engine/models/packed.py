@@ -21,10 +21,10 @@ products read (``kernels/cpu/src/gemv_q4.cpp`` says which nibble is which); the 
 
 ``q5`` is the same with 5-bit values (llama.cpp's q5_0 math): ``q`` in -16..15, ``d = m / -16``, 5.5
 bits a weight, half q4's error (4.3 % relative RMS against 8.6 % on random matrices). Each group
-of 8 blocks is 160 bytes: q4's 128 bytes of nibbles (the low 4 bits of ``q + 16``), then 32 bytes
-holding bit 4 of ``q + 16``, 4 bytes a step: bit ``4 i + j`` of the little-endian uint32 at byte
-``128 + 4 s`` is that bit of value ``4 s + j`` of block ``i`` (a step's 32 values in the order its
-32 nibble bytes hold them). Its bytes are kept viewed as ``torch.uint5``, the dtype that names the
+of 8 blocks is 160 bytes: q4's 128 bytes of nibbles (the low 4 bits of ``q + 16``), then a plane of
+32 bytes holding bit 4 of ``q + 16``: bit ``s`` of byte ``128 + 4 i + j`` is that bit of value
+``4 s + j`` of block ``i`` (byte ``k`` of the plane serves byte ``k`` of each of the 8 steps' 32
+nibble bytes, so one shift and mask of the plane gives a step's 32 high bits in place). Its bytes are kept viewed as ``torch.uint5``, the dtype that names the
 format (:data:`Q5`). The scales, padding, head and LoRAs are q4's.
 
 Torch's code writes ``x @ W`` with ``W`` ``[in, out]``. For a matrix kept in another dtype than
@@ -295,8 +295,8 @@ def _quantize_blocks(w: Tensor, bits: int) -> Packed:
         lo = (u & 15).view(n, -1, _Q4_GROUP_BLOCKS, 2, 4, 4).permute(0, 1, 3, 4, 2, 5)
         nib = (lo[:, :, 0] | (lo[:, :, 1] << 4)).reshape(n, -1, Q4_GROUP // 2)
         if bits == 5:
-            # bit 4 of value 4 s + j of block i -> bit 4 i + j of the little-endian uint32 at 4 s past the nibbles
-            hb = (u >> 4).view(n, -1, _Q4_GROUP_BLOCKS, 8, 4).permute(0, 1, 3, 2, 4).reshape(n, -1, 8, 4, 8)
+            # bit 4 of value 4 s + j of block i -> bit s of byte 4 i + j past the nibbles
+            hb = (u >> 4).view(n, -1, _Q4_GROUP_BLOCKS, 8, 4).transpose(3, 4)    # [rows, group, i, j, s]
             hb = (hb << _BIT_PLACES).sum(dim=4, dtype=torch.uint8).view(n, -1, Q4_GROUP // 8)
             nib = torch.cat((nib, hb), dim=2)
         q[i:i + step] = nib.view(n, -1)
@@ -317,8 +317,8 @@ def dequantize_q4_rows(p: Packed, start: int, stop: int) -> Tensor:
     u = torch.cat((g & 15, g >> 4), dim=2).permute(0, 1, 4, 2, 3, 5)         # [rows, group, i, h, c, j]
     u = u.reshape(rows, -1, _Q4_GROUP_BLOCKS, Q4_BLOCK)
     if bits == 5:
-        hb = (b[:, :, Q4_GROUP // 2:].unsqueeze(3) >> _BIT_PLACES) & 1         # [rows, group, s, byte, bit]
-        hb = hb.reshape(rows, -1, 8, _Q4_GROUP_BLOCKS, 4).permute(0, 1, 3, 2, 4)  # [rows, group, i, s, j]
+        hb = (b[:, :, Q4_GROUP // 2:].unsqueeze(3) >> _BIT_PLACES) & 1         # [rows, group, byte, s]
+        hb = hb.reshape(rows, -1, _Q4_GROUP_BLOCKS, 4, 8).transpose(3, 4)       # [rows, group, i, s, j]
         u = u | (hb.reshape(rows, -1, _Q4_GROUP_BLOCKS, Q4_BLOCK) << 4)
     half = 1 << (bits - 1)
     w = (u.float() - half).reshape(rows, -1, Q4_BLOCK) * p.scale[start:stop].float().unsqueeze(2)

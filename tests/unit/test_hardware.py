@@ -40,7 +40,7 @@ CPU part\t: 0xd40
 
 
 def cpu(ram_gib: float) -> Device:
-    return Device("cpu", "cpu", "Test CPU", int(ram_gib * GiB), None, 8, ("avx2",), ("fp32", "bf16"))
+    return Device("cpu", "cpu", "Test CPU", int(ram_gib * GiB), None, 8, ("avx2",), hardware.CPU_PRECISIONS)
 
 
 def gpu(index: int, vram_gib: float, free_gib: float | None = None) -> Device:
@@ -143,11 +143,23 @@ def test_recommend_cpu_only_4_gib_drops_to_bf16_when_fp32_is_too_big():
     assert (rec.device, rec.precision, rec.fits) == ("cpu", "bf16", True)
 
 
+@pytest.mark.parametrize("params, gib, precision", [
+    (7 * 10**9, 16, "int8"),    # a 7B model on a 16 GB laptop: 16-bit needs ~16.2 GiB, int8 ~8.3
+    (3 * 10**9, 4, "int8"),     # int8 ~3.85 GiB
+    (3 * 10**9, 3.5, "q5"),     # q5 ~2.8
+    (3 * 10**9, 2.5, "q4"),     # q4 ~2.4
+])
+def test_recommend_cpu_only_takes_the_most_faithful_smaller_format_that_fits(params, gib, precision):
+    rec = recommend(2 * params, n_params=params, devices=[cpu(gib)])
+    assert (rec.device, rec.precision, rec.fits) == ("cpu", precision, True)
+    assert rec.reason.startswith(f"cpu {precision}: needs ~") and "16-bit does not fit" in rec.reason
+
+
 def test_recommend_says_how_much_is_needed_and_available_when_nothing_fits():
-    rec = recommend(6 * 10**9, n_params=3 * 10**9, devices=[cpu(4)])
+    rec = recommend(6 * 10**9, n_params=3 * 10**9, devices=[cpu(2)])
     assert rec.fits is False
-    assert (rec.device, rec.precision) == ("cpu", "bf16")
-    assert "~7.2 GiB" in rec.reason and "cpu has 4.0 GiB" in rec.reason
+    assert (rec.device, rec.precision) == ("cpu", "q4")
+    assert "~2.4 GiB even in 4-bit" in rec.reason and "cpu has 2.0 GiB" in rec.reason
     assert "smaller model" in rec.reason
 
 

@@ -308,16 +308,17 @@ def test_q5_bad_arguments_are_refused():
 
 def _q5_group(q: torch.Tensor) -> torch.Tensor:
     """The 160 bytes of one q5 group of 8 blocks q [8, 32] (values -16..15), written from the format's
-    definition (not packed.py's code): nibbles as q4's, then the uint32 of each step's high bits."""
+    definition (not packed.py's code): nibbles as q4's, then the plane of high bits (bit s of byte k:
+    step s's byte k)."""
     u = (q + 16).to(torch.int64)
     out = torch.zeros(160, dtype=torch.int64)
     for c in range(4):
         for i in range(8):
             for j in range(4):
                 out[32 * c + 4 * i + j] = (u[i, 4 * c + j] & 15) | (u[i, 4 * c + 16 + j] & 15) << 4
-    for st in range(8):
-        bits = sum(int(u[i, 4 * st + j] >> 4) << (4 * i + j) for i in range(8) for j in range(4))
-        out[128 + 4 * st:132 + 4 * st] = torch.tensor(list(bits.to_bytes(4, "little")))
+    for i in range(8):
+        for j in range(4):
+            out[128 + 4 * i + j] = sum(int(u[i, 4 * st + j] >> 4) << st for st in range(8))
     return out.to(torch.uint8)
 
 

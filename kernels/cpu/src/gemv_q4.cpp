@@ -22,10 +22,12 @@
 // of Q4G_MIN_T tokens or more run the prompt GEMM below instead (AVX2 and AVX-512).
 //
 // q5 weights (W_Q5, llama.cpp's q5_0 math): the same with 5-bit values q in -16..15, stored as u = q +
-// 16 (5.5 bits a weight). A group is 160 bytes: the 128 above holding the low 4 bits of u, then 32
-// bytes of bit 4, a little-endian uint32 a step: bit 4 i + j of the one at byte 128 + 4 s is bit 4 of
-// u_i[4 s + j], so a step's 32 high bits lie in the order of its 32 nibble bytes (on AVX-512, the u64
-// at 128 + 8 p is the byte mask of the 64-byte vector of steps 2 p, 2 p + 1). Every kernel is one
+// 16 (5.5 bits a weight). A group is 160 bytes: the 128 above holding the low 4 bits of u, then a
+// plane of 32 bytes of bit 4: bit s of byte 128 + 4 i + j is bit 4 of u_i[4 s + j], so plane byte k
+// serves byte k of every step, and a step's 32 high bits come out in place from the one 32-byte load
+// (AVX2: a shift and a mask a step; AVX-512: one vptestmb per two steps, the plane in both halves).
+// (A uint32 of bits a step, expanded by a shuffle and a compare, ran the AVX2 GEMV at half q4's speed
+// per weight: compute-bound at 22-24 GB/s where q4 reads 29-39.) Every kernel is one
 // template over the bits B (4 or 5): q5 ORs bit 4 into the unpacked nibbles, takes off 16 with twice
 // the inputs' correction (-16 * the block's input sum: q4 and q5 share one quantised input), and
 // where vpmaddubsw's int16 sums are added up over steps, does it 4 steps at a time (8 steps of u <=
@@ -96,11 +98,11 @@ inline float half_to_f32(uint16_t h) {  // IEEE fp16 -> float, subnormals includ
     return f;
 }
 
-// Bit 4 of stored value 4 s + j of block i (q5; 0 for q4): bit 4 i + j of the group's uint32 of step s.
+// Bit 4 of stored value 4 s + j of block i (q5; 0 for q4): bit s of the plane's byte 4 i + j.
 template <int B>
 inline int32_t q5_high(const uint8_t* wg, int s, int i, int j) {
     if constexpr (B == 4) return 0;
-    else return ((wg[128 + 4 * s + i / 2] >> ((4 * i + j) & 7)) & 1) << 4;
+    else return ((wg[128 + 4 * i + j] >> s) & 1) << 4;
 }
 
 // Portable: a group's 8 block sums, then the 8 lanes of float accumulators, as the SIMD paths do.
@@ -136,16 +138,11 @@ void gemv_q4_scalar(const uint8_t* W, const uint16_t* bs, long cols, const Q4In&
 }
 
 #if RWKV_X86
-// q5's bit 4 of a step's 32 stored values (the uint32 at p, bit k for byte k) as bytes 16 or 0: byte k
-// takes byte k / 8 of the uint32 (broadcast, then shuffled within 128-bit lanes) and tests bit k % 8.
-TGT_AVX2 inline __m256i q5_high_avx2(const uint8_t* p) {
-    uint32_t h;
-    std::memcpy(&h, p, 4);
-    const __m256i pick = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,  //
-                                          2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201LL);
-    const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(int(h)), pick), bit);
-    return _mm256_and_si256(_mm256_cmpeq_epi8(v, bit), _mm256_set1_epi8(16));
+// q5's bit 4 of step s's 32 stored values as bytes 16 or 0, from the group's plane hp (bit s of byte
+// k: step s's byte k). 16-bit shifts: bit 4 of each byte comes from bit s of the same byte.
+TGT_AVX2 __attribute__((always_inline)) inline __m256i q5_high_avx2(__m256i hp, int s) {
+    const __m256i h = s <= 4 ? _mm256_slli_epi16(hp, 4 - s) : _mm256_srli_epi16(hp, s - 4);
+    return _mm256_and_si256(h, _mm256_set1_epi8(16));
 }
 
 // AVX2: a chunk's two steps per 256-bit vector; a group's steps summed in int16 (q4: all 8, <= 16 *
@@ -170,8 +167,10 @@ TGT_AVX2 void gemv_q4_avx2(const uint8_t* W, const uint16_t* bs, long cols, cons
                 u[c] = _mm256_and_si256(raw, low4);
                 u[c + 4] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
             }
-            if constexpr (B == 5)
-                for (int s = 0; s < 8; s++) u[s] = _mm256_or_si256(u[s], q5_high_avx2(wg + 128 + 4 * s));
+            if constexpr (B == 5) {
+                const __m256i hp = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wg + 128));
+                for (int s = 0; s < 8; s++) u[s] = _mm256_or_si256(u[s], q5_high_avx2(hp, s));
+            }
             const __m256 wsv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ws + g * 8)));
             for (int n = 0; n < NI; n++) {
                 const int8_t* xg = x.q + (b0 + n) * x.kp + g * Q4_GROUP;
@@ -208,11 +207,14 @@ TGT_AVX2 void gemv_q4_avx2(const uint8_t* W, const uint16_t* bs, long cols, cons
 // time (pairs ran it at 0.74-0.80x, 0.89-0.92x with the prefetch; one row with it: 0.99-1.02x).
 constexpr long Q4_PF = 16384;
 
-// q5: bit 4 into the stored values of steps 2 p, 2 p + 1 (vector u, the group's high bits at hb).
-TGT_AVX512 __attribute__((always_inline)) inline __m512i q5_add_high(__m512i u, const uint8_t* hb, int p) {
-    uint64_t m;
-    std::memcpy(&m, hb + 8 * p, 8);
-    return _mm512_mask_add_epi8(u, _cvtu64_mask64(m), u, _mm512_set1_epi8(16));
+// q5: bit 4 into the stored values of steps 2 p, 2 p + 1 (vector u), from the group's plane in both
+// halves (hp2, q5_plane): bit 2 p of its bytes for the low 32, bit 2 p + 1 for the high 32.
+TGT_AVX512 __attribute__((always_inline)) inline __m512i q5_plane(const uint8_t* wg) {
+    return _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wg + 128)));
+}
+TGT_AVX512 __attribute__((always_inline)) inline __m512i q5_add_high(__m512i u, __m512i hp2, int p) {
+    const __m512i sel = _mm512_inserti64x4(_mm512_set1_epi8(char(1 << (2 * p))), _mm256_set1_epi8(char(1 << (2 * p + 1))), 1);
+    return _mm512_mask_add_epi8(u, _mm512_test_epi8_mask(hp2, sel), u, _mm512_set1_epi8(16));
 }
 
 #define DEFINE_Q4_AVX512(NAME, TGT, DOT)                                                                    \
@@ -237,8 +239,10 @@ TGT_AVX512 __attribute__((always_inline)) inline __m512i q5_add_high(__m512i u, 
                 u[r][1] = _mm512_and_si512(r1v, low4);                                                      \
                 u[r][2] = _mm512_and_si512(_mm512_srli_epi16(r0v, 4), low4);                                \
                 u[r][3] = _mm512_and_si512(_mm512_srli_epi16(r1v, 4), low4);                                \
-                if constexpr (B == 5) /* u[r][v]: steps 2 v, 2 v + 1 */                                     \
-                    for (int v = 0; v < 4; v++) u[r][v] = q5_add_high(u[r][v], wg + 128, v);                \
+                if constexpr (B == 5) { /* u[r][v]: steps 2 v, 2 v + 1 */                                   \
+                    const __m512i hp2 = q5_plane(wg);                                                       \
+                    for (int v = 0; v < 4; v++) u[r][v] = q5_add_high(u[r][v], hp2, v);                     \
+                }                                                                                           \
                 const __m256 w8 =                                                                           \
                     _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bs + (o + r) * nblk + g * 8))); \
                 ws16[r] = _mm512_insertf32x8(_mm512_castps256_ps512(w8), w8, 1);                            \
@@ -344,7 +348,7 @@ TGT_AVX512 void q4g_unpack(const uint8_t* W, const uint16_t* bs, long kp, long n
             __m512i ha = _mm512_and_si512(_mm512_srli_epi16(a, 4), low4);
             __m512i hb = _mm512_and_si512(_mm512_srli_epi16(b, 4), low4);
             if constexpr (B == 5) {  // steps 0-1, 2-3, 4-5, 6-7
-                const uint8_t* h = w + g * GB + 128;
+                const __m512i h = q5_plane(w + g * GB);
                 la = q5_add_high(la, h, 0), lb = q5_add_high(lb, h, 1);
                 ha = q5_add_high(ha, h, 2), hb = q5_add_high(hb, h, 3);
             }
@@ -389,8 +393,9 @@ TGT_AVX2 void q4g_unpack_avx2(const uint8_t* W, const uint16_t* bs, long kp, lon
                 const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + g * GB + 32 * ch));
                 __m256i lo = _mm256_and_si256(a, low4), hi = _mm256_and_si256(_mm256_srli_epi16(a, 4), low4);
                 if constexpr (B == 5) {  // steps ch and ch + 4
-                    lo = _mm256_or_si256(lo, q5_high_avx2(w + g * GB + 128 + 4 * ch));
-                    hi = _mm256_or_si256(hi, q5_high_avx2(w + g * GB + 128 + 4 * (ch + 4)));
+                    const __m256i hp = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + g * GB + 128));
+                    lo = _mm256_or_si256(lo, q5_high_avx2(hp, ch));
+                    hi = _mm256_or_si256(hi, q5_high_avx2(hp, ch + 4));
                 }
                 __m256i* dst = reinterpret_cast<__m256i*>(u + g * 256 + 32 * ch);
                 _mm256_storeu_si256(dst, _mm256_sub_epi8(lo, eight));
