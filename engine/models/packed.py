@@ -24,8 +24,9 @@ bits a weight, half q4's error (4.3 % relative RMS against 8.6 % on random matri
 of 8 blocks is 160 bytes: q4's 128 bytes of nibbles (the low 4 bits of ``q + 16``), then a plane of
 32 bytes holding bit 4 of ``q + 16``: bit ``s`` of byte ``128 + 4 i + j`` is that bit of value
 ``4 s + j`` of block ``i`` (byte ``k`` of the plane serves byte ``k`` of each of the 8 steps' 32
-nibble bytes, so one shift and mask of the plane gives a step's 32 high bits in place). Its bytes are kept viewed as ``torch.uint5``, the dtype that names the
-format (:data:`Q5`). The scales, padding, head and LoRAs are q4's.
+nibble bytes, so one shift and mask of the plane gives a step's 32 high bits in place). Its bytes
+are kept viewed as ``torch.uint5``, the dtype that names the format (:data:`Q5`). The scales,
+padding, head and LoRAs are q4's.
 
 Torch's code writes ``x @ W`` with ``W`` ``[in, out]``. For a matrix kept in another dtype than
 torch computes in, ``W`` is one of the small classes below, whose ``__rmatmul__`` does the product
