@@ -36,11 +36,9 @@ HEADROOM = 1.2
 # leave out.
 BYTES_PER_PARAM = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "q5": 0.6875, "q4": 0.5625}
 X86_FEATURES = ("avx2", "fma", "f16c", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16")
+# Most faithful first (python -m engine quality): without a measurement the CPU takes the first that
+# fits, so a 7B model on a 16 GB laptop gets int8 and a 3B one on 4 GB q5, rather than "too large".
 CPU_PRECISIONS = ("fp32", "bf16", "int8", "q5", "q4")
-# Without a measurement the CPU takes the most faithful precision that fits: full, then 16-bit, then
-# the smaller formats in order of their error (python -m engine quality), so a 7B model on a 16 GB
-# laptop gets int8 and a 3B one on 4 GB q5, rather than "too large".
-CPU_FALLBACK = ("fp32", "bf16", "int8", "q5", "q4")
 
 _gpu_failure_logged = False
 
@@ -96,7 +94,7 @@ def detect() -> list[Device]:
 def recommend(model_bytes: int, n_params: int | None = None, devices: list[Device] | None = None,
               measured=None) -> Recommendation:
     """Best device and precision for a model: a GPU in fp16 if one holds it, else the CPU in the first of
-    :data:`CPU_FALLBACK` (fp32, bf16, int8, q5, q4) that fits.
+    :data:`CPU_PRECISIONS` (fp32, bf16, int8, q5, q4) that fits.
 
     Without ``n_params`` the file is taken to be fp16/bf16 (2 bytes a parameter), as official RWKV
     ``.pth`` files are. Among GPUs that hold the model, the one with the most memory wins.
@@ -122,19 +120,19 @@ def recommend(model_bytes: int, n_params: int | None = None, devices: list[Devic
             prec, why = choice
             return Recommendation(cpu.id, prec, True, why + (" (no GPU has enough memory)" if gpus else ""))
     for cpu in cpus:
-        for prec in CPU_FALLBACK:
+        for prec in CPU_PRECISIONS:
             if prec in cpu.precisions and fits(cpu, params * BYTES_PER_PARAM[prec]):
                 why = _fit_reason(cpu, prec, params)
-                if prec in ("int8", "q5", "q4"):
+                if BYTES_PER_PARAM[prec] < BYTES_PER_PARAM["bf16"]:
                     why += " (16-bit does not fit; python -m engine quality shows what it costs)"
                 if gpus:
                     why += " (no GPU has enough memory)"
                 return Recommendation(cpu.id, prec, True, why)
 
-    smallest = min(BYTES_PER_PARAM[p] for p in CPU_FALLBACK)
+    smallest = min(BYTES_PER_PARAM[p] for p in CPU_PRECISIONS)
     need = needed_bytes(int(params * smallest))
     have = ", ".join(f"{d.id} has {_gib(d.memory_bytes)}" for d in devices) or "no devices were found"
-    device, prec = (gpus[0].id, _gpu_precision(gpus[0])) if gpus and not cpus else ("cpu", CPU_FALLBACK[-1])
+    device, prec = (gpus[0].id, _gpu_precision(gpus[0])) if gpus and not cpus else ("cpu", CPU_PRECISIONS[-1])
     return Recommendation(device, prec, False,
                           f"Too large for this machine: needs ~{_gib(need)} even in 4-bit precision, but {have}. "
                           "Choose a smaller model.")

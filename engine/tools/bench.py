@@ -24,6 +24,8 @@ from pathlib import Path
 
 import torch
 
+from engine.host.hardware import BYTES_PER_PARAM
+
 
 def _rss_mib() -> float:
     with open("/proc/self/status") as f:
@@ -67,9 +69,7 @@ def _timed(fn) -> float:
     return time.perf_counter() - t
 
 
-# q4, q5: 4 or 5 bits and an fp16 scale per 32; their LoRAs and head int8
-BYTES = {"fp32": 4, "bf16": 2, "fp16": 2, "int8": 1, "q5": 0.6875, "q4": 0.5625}
-SMALL_BYTES = {"q4": 1, "q5": 1}
+SMALL_BYTES = {"q4": 1, "q5": 1}   # the block formats keep their LoRAs and head in int8
 
 
 def matrix_bytes_per_token(model) -> int:
@@ -79,7 +79,7 @@ def matrix_bytes_per_token(model) -> int:
     loras = sum(max(32, round(m * i.n_embd**0.5 / 32) * 32) for m in (2.5, 2.5, 1.7, 5.0))
     linear = i.n_layer * (4 * i.n_embd**2 + 2 * i.n_embd * i.dim_ffn)
     small = i.n_layer * 2 * i.n_embd * loras + i.vocab_size * i.n_embd
-    per = BYTES.get(model.precision, 4)
+    per = BYTES_PER_PARAM.get(model.precision, 4)
     return int(linear * per + small * SMALL_BYTES.get(model.precision, per))
 
 
