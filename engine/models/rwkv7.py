@@ -100,6 +100,10 @@ class Layer:
 
 
 class RWKV7(Model):
+    # Prompts by the compiled library's prefill where the model has the compiled decode step (and the
+    # CPU no bf16 GEMMs for a bf16 model); False: torch's path on the same kept matrices (tests compare).
+    compiled_prompts = True
+
     def __init__(self, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype, backend: str = "auto"):
         w = self.weights = Weights(ckpt, SCHEMA, device, dtype, backend, fp32_tables=True)
         self.kernels, self.device, self.dtype = w.kernels, device, w.plan.compute
@@ -242,6 +246,8 @@ class RWKV7(Model):
         concatenated, so each GEMM reads the weights once for all of them at a better shape than one
         short prompt's; the token shift and the WKV recurrence stay within each sequence. Row ``s``
         of the result is sequence ``s``'s logits; equal to each one alone within GEMM rounding."""
+        if self.compiled_prompts and self.weights.decoder is not None and self._prompt_layers is None:
+            return self._prefill(chunks)
         C, H, N = self.info.n_embd, self.info.n_head, self.info.head_size
         bf16 = self._prompt_layers is not None
         layers = self._prompt_layers if bf16 else self.layers
@@ -281,6 +287,18 @@ class RWKV7(Model):
         last = torch.tensor([hi - 1 for _, hi in spans], device=self.device)
         out = F.layer_norm(x[last].to(self.ln_out[0].dtype), (C,), *self.ln_out)
         return self.weights.logits(out)     # one pass over the head for every sequence's last row
+
+    def _prefill(self, chunks: Sequence[tuple[list[int], State]]) -> Tensor:
+        """:meth:`_forward_prompts` by the compiled library in one call (``rwkv7_prefill``: the decode
+        step's code on the prompt's rows, each product a GEMM, everything between on the library's
+        threads). Where the CPU multiplies bf16 in hardware, bf16 prompts keep torch's bf16 GEMMs."""
+        rows = torch.tensor([t for tokens, _ in chunks for t in tokens], device=self.device)
+        x = self.emb.rows(rows).float().contiguous()
+        logits = torch.empty(len(chunks), self.info.vocab_size, dtype=torch.float32)
+        parts = [state.parts for _, state in chunks]
+        self.weights.decoder.prefill(x, [len(tokens) for tokens, _ in chunks], [p["att_x_prev"] for p in parts],
+                                     [p["wkv"] for p in parts], [p["ffn_x_prev"] for p in parts], logits)
+        return logits
 
 
 _UNTRIED = object()

@@ -24,7 +24,7 @@ from torch import Tensor
 
 import kernels
 
-ABI_VERSION = 12
+ABI_VERSION = 13
 MAX_HEAD_SIZE = 1024   # the kernels keep a head's sums in fixed arrays
 ISAS = ("scalar", "avx2", "avx512", "avx512vnni")   # each includes the ones before
 # uint8: q4, uint5: q5 (its bytes viewed as torch.uint5; gemv_q4.cpp)
@@ -64,6 +64,7 @@ _SIGNATURES = {   # the C API (see the API functions in kernels/cpu/*.cpp): name
     "rwkv7_destroy": (None, [_p]),
     "rwkv7_decode": (None, [_p, _i, _p, _p, _p, _p]),
     "rwkv7_decode_batch": (None, [_p, _i, _p, _p, _p, _p, _p]),
+    "rwkv7_prefill": (_i, [_p, _i, _p, _p, _p, _p, _p, _p]),
     "rwkv456_create": (_p, [_p, _i, _p, _i]),
     "rwkv456_destroy": (None, [_p]),
     "rwkv456_decode": (None, [_p, _i, _p, _p, _p, _p, _p, _p]),
@@ -305,6 +306,7 @@ class _Decoder:
         self._handle = handle
         self._decode = getattr(lib, self._prefix + "_decode")
         self._decode_batch = getattr(lib, self._prefix + "_decode_batch")
+        self._prefill = getattr(lib, self._prefix + "_prefill", None)
         self._arrays: tuple = ()
         self._ensure(1)
         self._destroy = getattr(lib, self._prefix + "_destroy")
@@ -384,3 +386,29 @@ class Rwkv7Decoder(_Decoder):
 
     def _call_batch(self, B, toks, att, s0, s1, s2, ffn, logits) -> None:
         self._decode_batch(self._handle, B, toks, att, s0, ffn, logits.data_ptr())
+
+    def prefill(self, x: Tensor, lengths: Sequence[int], att_x_prev: Sequence[Tensor], wkv: Sequence[Tensor],
+                ffn_x_prev: Sequence[Tensor], logits: Tensor) -> None:
+        """Prompts: sequence ``s``'s ``lengths[s]`` tokens, their embeddings side by side in ``x``
+        ``[sum(lengths), C]`` (contiguous fp32, used as scratch: overwritten), through the whole model
+        in one call (``rwkv7_prefill``); sequence ``s``'s state tensors (as :meth:`step` takes them)
+        advance in place, ``logits`` ``[S, V]`` (contiguous fp32) gets each one's last row's. Raises
+        MemoryError when the library runs out of memory (the states may be part way then)."""
+        S = len(lengths)
+        if not (len(att_x_prev) == len(wkv) == len(ffn_x_prev) == S) or S == 0 or min(lengths) < 1:
+            raise ValueError("prefill needs one state and at least one token per sequence")
+        if x.dtype != torch.float32 or not x.is_contiguous() or x.dim() != 2 or x.shape[0] != sum(lengths):
+            raise ValueError("prefill takes the embeddings as one contiguous float32 [tokens, C] tensor")
+        if logits.dim() != 2 or logits.shape[0] != S or logits.dtype != torch.float32 or not logits.is_contiguous():
+            raise ValueError("prefill writes contiguous float32 logits [S, V]")
+        if torch.get_num_threads() != _threads:
+            sync_threads()
+        lens = (ctypes.c_int * S)(*lengths)
+        att = (ctypes.c_void_p * S)(*(t.data_ptr() for t in att_x_prev))
+        ffn = (ctypes.c_void_p * S)(*(t.data_ptr() for t in ffn_x_prev))
+        w = (ctypes.c_void_p * S)(*(t.data_ptr() for t in wkv))
+        rc = self._prefill(self._handle, S, lens, x.data_ptr(), att, w, ffn, logits.data_ptr())
+        if rc == -2:
+            raise MemoryError(f"the CPU library ran out of memory running {sum(lengths)} prompt tokens")
+        if rc != 0:
+            raise ValueError(f"the CPU library refused the prompt (lengths {list(lengths)})")

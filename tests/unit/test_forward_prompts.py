@@ -63,10 +63,21 @@ def test_rwkv7_prompts_side_by_side_equal_one_forward_each(rwkv7_checkpoint, pre
     _check_equals_one_by_one(model, precision, model.info.vocab_size)
 
 
-def test_rwkv7_puts_the_rows_side_by_side(rwkv7_checkpoint, monkeypatch):
+@pytest.mark.parametrize("compiled", [True, False])
+def test_rwkv7_puts_the_rows_side_by_side(rwkv7_checkpoint, monkeypatch, compiled):
     model = engine.load(rwkv7_checkpoint(n_layer=2, n_embd=128), precision="fp32")
     chunks = list(zip(_chunks(model.info.vocab_size), _started(model), strict=True))
+    rows = sum(n for n in LENGTHS if n > 1)                   # a one-token prompt takes the decode step
     shapes = []
+    if compiled:        # one call of the library's prefill for every row of the others
+        decoder = model.weights.decoder
+        real_prefill = decoder.prefill
+        monkeypatch.setattr(decoder, "prefill", lambda x, lens, *a: (shapes.append((tuple(x.shape), list(lens))),
+                                                                    real_prefill(x, lens, *a)))
+        model.forward_prompts(chunks)
+        assert shapes == [((rows, model.info.n_embd), [n for n in LENGTHS if n > 1])]
+        return
+    monkeypatch.setattr(type(model), "compiled_prompts", False)
     layer = model.layers[0]
     real = layer.R
 
@@ -79,7 +90,6 @@ def test_rwkv7_puts_the_rows_side_by_side(rwkv7_checkpoint, monkeypatch):
 
     monkeypatch.setattr(layer, "R", Spy())
     model.forward_prompts(chunks)
-    rows = sum(n for n in LENGTHS if n > 1)                   # a one-token prompt takes the decode step
     assert shapes == [(rows, model.info.n_embd)]              # one product for every row of the others
 
 

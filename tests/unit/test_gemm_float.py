@@ -166,7 +166,7 @@ def rwkv7_path(tmp_path_factory):
                                  vocab_size=1000)
 
 
-def test_fp32_prompts_go_through_the_float_gemm_on_the_kept_matrices(rwkv7_path, monkeypatch):
+def test_fp32_prompts_run_the_compiled_prefill_on_the_kept_matrices(rwkv7_path, monkeypatch):
     model = engine.load(rwkv7_path)
     assert model.kernels.name.startswith("cpu-")
     layer = model.layers[1]
@@ -174,9 +174,18 @@ def test_fp32_prompts_go_through_the_float_gemm_on_the_kept_matrices(rwkv7_path,
     kept = {p.w.data_ptr() for p in model.weights.packed[1].values()}
     assert len(kept) == 14                                      # R K V O, the FFN's two, 4 LoRAs' eight
     assert {v.p.w.data_ptr() for v in products} == kept        # the decode step's own matrices, no copy
-    calls = []
-    real = gemm.gemm_float
-    monkeypatch.setattr(gemm, "gemm_float", lambda x, w: (calls.append(tuple(x.shape)), real(x, w))[1])
+    prefills, calls = [], []
+    decoder = model.weights.decoder
+    real_prefill, real_gemm = decoder.prefill, gemm.gemm_float
+    monkeypatch.setattr(decoder, "prefill",
+                        lambda x, lens, *a: (prefills.append(list(lens)), real_prefill(x, lens, *a)))
+    monkeypatch.setattr(gemm, "gemm_float", lambda x, w: (calls.append(tuple(x.shape)), real_gemm(x, w))[1])
+    for n in (2, packed.FLOAT_GEMM_MIN_TOKENS - 1, packed.FLOAT_GEMM_MIN_TOKENS, 40):
+        model.forward(random_tokens(n, 1000, seed=n))
+    assert prefills == [[2], [7], [8], [40]] and calls == []   # one library call a prompt, its products inside
+
+    # with the compiled prefill off, the same matrices through the Python products
+    monkeypatch.setattr(type(model), "compiled_prompts", False)
     model.forward(random_tokens(packed.FLOAT_GEMM_MIN_TOKENS, 1000, seed=1))
     assert len(calls) == 14 * model.info.n_layer - 2          # layer 0 has no value LoRA
     calls.clear()
@@ -184,11 +193,12 @@ def test_fp32_prompts_go_through_the_float_gemm_on_the_kept_matrices(rwkv7_path,
     assert calls == []                                          # short prompts stay torch's
 
 
-@pytest.mark.parametrize("length", [8, 9, 31, 70])
-def test_fp32_prompt_through_the_float_gemm_equals_torch_matmul(rwkv7_path, monkeypatch, length):
+@pytest.mark.parametrize("length", [2, 7, 8, 9, 31, 70])
+def test_fp32_prompt_through_the_compiled_prefill_equals_torch_matmul(rwkv7_path, monkeypatch, length):
     model = engine.load(rwkv7_path)
     tokens = random_tokens(length, 1000, seed=length)
-    a, sa = model.forward(tokens)
+    a, sa = model.forward(tokens)                               # the compiled prefill
+    monkeypatch.setattr(type(model), "compiled_prompts", False)
     monkeypatch.setattr(packed, "FLOAT_GEMM_MIN_TOKENS", 1 << 30)   # the same model, torch's matmul
     b, sb = model.forward(tokens)
     scale = b.abs().max().item()
@@ -231,6 +241,7 @@ def test_bf16_prompts_without_bf16_gemms_run_the_float_gemm_on_the_kept_matrices
         generation, length, rwkv7_path, rwkv6_path, monkeypatch, isa):
     path = rwkv7_path if generation == 7 else rwkv6_path
     old = _load_bf16(path, monkeypatch, old=True)
+    old.compiled_prompts = False                                    # RWKV-7: the path before the prefill too
     new = _load_bf16(path, monkeypatch, old=False)
     layer, kept = new.layers[1], new.weights.packed[1]
     products = [v for v in (getattr(layer, n) for n in type(layer).__slots__) if isinstance(v, FloatProduct)]
@@ -244,8 +255,16 @@ def test_bf16_prompts_without_bf16_gemms_run_the_float_gemm_on_the_kept_matrices
     monkeypatch.setattr(gemm, "gemm_float",
                         lambda x, w, out=None: (calls.append(w.dtype), real(x, w, out))[1])
     tokens = random_tokens(length, 1000, seed=length)
+    if generation == 7:     # the compiled prefill, on the same kept matrices (the library's pointers)
+        prefills = []
+        real_prefill = new.weights.decoder.prefill
+        monkeypatch.setattr(new.weights.decoder, "prefill",
+                            lambda x, lens, *a: (prefills.append(list(lens)), real_prefill(x, lens, *a)))
     a, sa = new.forward(tokens)
-    assert calls.count(torch.bfloat16) >= 6 * new.info.n_layer     # R K V O and the FFN's, at any length
+    if generation == 7:
+        assert prefills == [[length]] and calls == []
+    else:
+        assert calls.count(torch.bfloat16) >= 6 * new.info.n_layer     # R K V O and the FFN's, at any length
     assert new.weights.scratch is None
     b, sb = old.forward(tokens)
     assert old.weights.scratch.buf is not None                      # the old path did expand

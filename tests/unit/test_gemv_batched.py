@@ -85,6 +85,7 @@ def test_forward_prompts_takes_every_prompt_through_one_head_gemv(isa, rwkv7_che
                                                                   monkeypatch):
     model = engine.load(rwkv7_checkpoint(n_layer=2, n_embd=128), precision=precision)
     assert model.weights.decoder is not None
+    model.compiled_prompts = False      # torch's prompt path (the compiled prefill's head: one batched GEMV in C++)
     calls = []
     logits = type(model.weights).logits
 

@@ -555,6 +555,14 @@ struct MultiGemv {
 
 Mat make_mat(const void* w, const void* scale, long rows, long cols, int wtype);
 
+// y [T, N] = x [T, K] @ W^T, the prompt products without the API lock (callers hold g_api): the float
+// GEMM (W fp32 or bf16, gemm_float.cpp), the int8 GEMM (gemm_int8.cpp), q4 / q5 (gemv_q4.cpp: the
+// blocked GEMM from Q4G_MIN_T tokens, else the batched GEMV). 0, or -1 for sizes they refuse.
+int gemm_float_rows(long T, long K, long N, const float* x, const void* W, int wtype, float* y);
+int gemm_i8_rows(long T, long K, long N, const float* x, const int8_t* W, const float* scale, float* y);
+int gemm_q_rows(int wtype, long T, long K, long N, const float* x, const uint8_t* W, const uint16_t* bscale,
+                float* y);
+
 constexpr float LN_EPS = 1e-5f;
 constexpr float GN_EPS = 64e-5f;
 

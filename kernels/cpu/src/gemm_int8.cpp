@@ -577,12 +577,11 @@ void quantize_u8_row(int isa, const float* x, long K, long kp, int16_t* q, float
 
 using namespace rwkvcpu;
 
-// y [T, N] = x [T, K] @ W^T for W int8 [N, K] with scale [N] (see the top of this file); every array
-// contiguous. Returns 0, or -1 when K is over I8_KMAX (int32 sums could overflow) or a size is negative.
-API int rwkv_gemm_i8(long T, long K, long N, const float* x, const int8_t* W, const float* scale, float* y) {
+namespace rwkvcpu {
+
+int gemm_i8_rows(long T, long K, long N, const float* x, const int8_t* W, const float* scale, float* y) {
     if (T < 0 || K < 0 || N < 0 || K > I8_KMAX) return -1;
     if (T == 0 || N == 0) return 0;
-    std::lock_guard<std::mutex> lk(g_api);
     const Kernels& kn = kernels_for(current_isa());
     const long kp = (K + 3) / 4 * 4;
     quantize_x(kn, T, K, kp, x);
@@ -595,6 +594,15 @@ API int rwkv_gemm_i8(long T, long K, long N, const float* x, const int8_t* W, co
     auto job = [&](int tid, int) { g.multiply(tid); };
     parallel(job);
     return 0;
+}
+
+}  // namespace rwkvcpu
+
+// y [T, N] = x [T, K] @ W^T for W int8 [N, K] with scale [N] (see the top of this file); every array
+// contiguous. Returns 0, or -1 when K is over I8_KMAX (int32 sums could overflow) or a size is negative.
+API int rwkv_gemm_i8(long T, long K, long N, const float* x, const int8_t* W, const float* scale, float* y) {
+    std::lock_guard<std::mutex> lk(g_api);
+    return gemm_i8_rows(T, K, N, x, W, scale, y);
 }
 
 // The quantisation rwkv_gemm_i8 applies to x [T, K]: q [T, K] uint8, scale [T], zero point [T].

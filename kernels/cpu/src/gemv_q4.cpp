@@ -758,11 +758,12 @@ GemvQ4Fn gemv_q4_fn(int isa, int ni, int wtype) {
 
 using namespace rwkvcpu;
 
-namespace {
-int gemm_q(int wtype, long T, long K, long N, const float* x, const uint8_t* W, const uint16_t* bscale, float* y) {
+namespace rwkvcpu {
+
+int gemm_q_rows(int wtype, long T, long K, long N, const float* x, const uint8_t* W, const uint16_t* bscale,
+                float* y) {
     if (T < 0 || K <= 0 || N < 0 || T > std::numeric_limits<int>::max()) return -1;
     if (T == 0 || N == 0) return 0;
-    std::lock_guard<std::mutex> lk(g_api);
 #if RWKV_X86
     const int isa = current_isa();
     if (T >= Q4G_MIN_T && isa >= ISA_AVX2) {
@@ -775,6 +776,14 @@ int gemm_q(int wtype, long T, long K, long N, const float* x, const uint8_t* W, 
     g.add(make_mat(W, bscale, N, K, wtype), x, y, ACT_NONE, K, N);
     g.run();
     return 0;
+}
+
+}  // namespace rwkvcpu
+
+namespace {
+int gemm_q(int wtype, long T, long K, long N, const float* x, const uint8_t* W, const uint16_t* bscale, float* y) {
+    std::lock_guard<std::mutex> lk(g_api);
+    return gemm_q_rows(wtype, T, K, N, x, W, bscale, y);
 }
 }  // namespace
 

@@ -296,6 +296,261 @@ void decode_step(Rwkv7& M, int nb, const int* tokens, const Seq* seqs, float* lo
     gh.run();
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// The fused RWKV-7 prompt: the rows of one or more sequences' prompts side by side through the whole
+// model in one call, the decode step's code on R rows at a time. Each product runs once for all the
+// rows (the prompt GEMM of its weight type), the token shift and the WKV recurrence stay within each
+// sequence, and everything between the products runs on the library's own threads: the torch path
+// (RWKV7._forward_prompts) ran ~400 small ops a layer stack, and torch's OpenMP workers, spinning
+// after each, shared the cores with our GEMMs' threads (the GEMMs ran ~20 % slower inside the model
+// than alone).
+
+// fn(r) for r in [0, R), rows taken in turn by the pool's threads.
+template <class Fn>
+void for_rows(long R, Fn&& fn) {
+    if (R == 1) {
+        fn(0L);
+        return;
+    }
+    std::atomic<long> next{0};
+    auto job = [&](int, int) {
+        for (long r; (r = next.fetch_add(1, std::memory_order_relaxed)) < R;) fn(r);
+    };
+    parallel(job);
+}
+
+// y [R, m.rows] = act(x [R, m.cols] @ m^T), by the prompt product of m's type (few rows of a float
+// matrix, or a product that refuses the size: the batched GEMV).
+void mat_rows(const Mat& m, long R, const float* x, float* y, int act = ACT_NONE) {
+    constexpr long FLOAT_GEMM_MIN_ROWS = 8;  // as FLOAT_GEMM_MIN_TOKENS in engine/models/packed.py
+    int rc = -1;
+    if ((m.wtype == W_F32 || m.wtype == W_BF16) && R >= FLOAT_GEMM_MIN_ROWS)
+        rc = gemm_float_rows(R, m.cols, m.rows, x, m.w, m.wtype, y);
+    else if (m.wtype == W_I8)
+        rc = gemm_i8_rows(R, m.cols, m.rows, x, static_cast<const int8_t*>(m.w), m.scale, y);
+    else if (is_q4_type(m.wtype))
+        rc = gemm_q_rows(m.wtype, R, m.cols, m.rows, x, static_cast<const uint8_t*>(m.w), m.bscale, y);
+    if (rc != 0) {
+        MultiGemv g;
+        g.nb = int(R);
+        g.add(m, x, y, ACT_NONE, m.cols, m.rows);
+        g.run();
+    }
+    if (act != ACT_NONE) for_rows(R, [&](long r) { apply_act(act, y + r * m.rows, 0, m.rows); });
+}
+
+// Rows lo..hi-1 of a window are sequence seq's, in order.
+struct Span {
+    int seq;
+    long lo, hi;
+};
+
+// A window's scratch: [R, C] arrays (the six mixes [6, R, C]), the LoRAs' hidden rows, [R, F].
+struct PrefillScratch {
+    std::vector<float> xx, xm, r, k, v, wh, ah, vh, gh, wl, al, vl, g, vfirst, y, fk;
+    static long floats_per_row(const Rwkv7& M) {
+        return 15L * M.C + M.Dw + M.Da + std::max(M.Dv, 1) + M.Dg + M.F;
+    }
+    PrefillScratch(const Rwkv7& M, long R) {
+        const long RC = R * M.C;
+        for (auto* a : {&xx, &r, &k, &v, &wl, &al, &vl, &g, &vfirst, &y}) a->resize(RC);
+        xm.resize(6 * RC);
+        wh.resize(R * M.Dw);
+        ah.resize(R * M.Da);
+        vh.resize(R * std::max(M.Dv, 1));
+        gh.resize(R * M.Dg);
+        fk.resize(R * M.F);
+    }
+};
+
+// R rows (x [R, C], the residual stream, advanced in place) of the sequences in spans through every
+// layer; each sequence's state (att / ffn shifts, WKV) left as after its last row here.
+void prefill_window(Rwkv7& M, PrefillScratch& B, float* x, long R, const std::vector<Span>& spans,
+                    const Seq* seqs) {
+    const int C = M.C, H = M.H, N = M.N, isa = current_isa();
+    const bool sbf = M.shift_type == W_BF16;
+    const long RC = R * C;
+    float *xx = B.xx.data(), *xm = B.xm.data();
+    float *xr = xm, *xw = xm + RC, *xk = xm + 2 * RC, *xv = xm + 3 * RC, *xa = xm + 4 * RC, *xg = xm + 5 * RC;
+    float *r = B.r.data(), *k = B.k.data(), *v = B.v.data(), *wl = B.wl.data(), *al = B.al.data(),
+          *vl = B.vl.data(), *g = B.g.data(), *vfirst = B.vfirst.data(), *y = B.y.data(), *fk = B.fk.data();
+    // once the products have read the mixes, their room holds the WKV's inputs and the outputs
+    float *ww = xw, *aa = xa, *bb = xg, *out = xr;
+    std::vector<int> span_of(size_t(R), 0);
+    for (size_t s = 0; s < spans.size(); s++)
+        for (long t = spans[s].lo; t < spans[s].hi; t++) span_of[size_t(t)] = int(s);
+    // row t's previous token: the row before it, or for a sequence's first row here its state
+    std::vector<float> first_prev(spans.size() * size_t(C));
+    auto load_first = [&](long base, bool att) {
+        for (size_t s = 0; s < spans.size(); s++) {
+            const Shift st{att ? seqs[spans[s].seq].att : seqs[spans[s].seq].ffn, sbf};
+            for (int c = 0; c < C; c++) first_prev[s * C + c] = st.get(base + c);
+        }
+    };
+    auto previous = [&](const float* rows, long t) -> const float* {
+        const int s = span_of[size_t(t)];
+        return t > spans[size_t(s)].lo ? rows + (t - 1) * C : first_prev.data() + long(s) * C;
+    };
+    auto keep_last = [&](const float* rows, long base, bool att) {
+        for (const Span& sp : spans) {
+            const Shift st{att ? seqs[sp.seq].att : seqs[sp.seq].ffn, sbf};
+            for (int c = 0; c < C; c++) st.set(base + c, rows[(sp.hi - 1) * C + c]);
+        }
+    };
+    for (int l = 0; l < M.L; l++) {
+        const Layer& ly = M.layers[l];
+        const long base = long(l) * C;
+        // time mixing: LayerNorm, the six token-shift mixes
+        for_rows(R, [&](long t) { layer_norm(x + t * C, ly.ln1_w, ly.ln1_b, xx + t * C, C); });
+        load_first(base, true);
+        for_rows(R, [&](long t) {
+            const float *prev = previous(xx, t), *xt = xx + t * C;
+            for (int c = 0; c < C; c++) {
+                const float d = prev[c] - xt[c];
+                for (int m = 0; m < 6; m++) xm[m * RC + t * C + c] = xt[c] + d * ly.mix[m * C + c];
+            }
+        });
+        keep_last(xx, base, true);
+        mat_rows(ly.R, R, xr, r);
+        mat_rows(ly.K, R, xk, k);
+        mat_rows(ly.V, R, xv, v);
+        mat_rows(ly.w1, R, xw, B.wh.data(), ACT_TANH);
+        mat_rows(ly.a1, R, xa, B.ah.data());
+        mat_rows(ly.g1, R, xg, B.gh.data(), ACT_SIGMOID);
+        if (l > 0) mat_rows(ly.v1, R, xv, B.vh.data());
+        mat_rows(ly.w2, R, B.wh.data(), wl);
+        mat_rows(ly.a2, R, B.ah.data(), al);
+        mat_rows(ly.g2, R, B.gh.data(), g);
+        if (l > 0) mat_rows(ly.v2, R, B.vh.data(), vl);
+        // the gates, as HeadsJob::run_head: decay, in-context learning rate, key and value updates
+        for_rows(R, [&](long t) {
+            const long o = t * C;
+            float *wt = ww + o, *at = al + o, *vt = vl + o, *kt = k + o;
+            for (int c = 0; c < C; c++) {
+                wt[c] = ly.w0[c] + wl[o + c];
+                at[c] += ly.a0[c];
+                if (l > 0) vt[c] += ly.v0[c];
+            }
+            vec_sigmoid(wt, C);
+            vec_sigmoid(at, C);
+            if (l > 0) vec_sigmoid(vt, C);
+            for (int c = 0; c < C; c++) wt[c] *= -DECAY_SCALE;
+            vec_exp(wt, C);
+            for (int h = 0; h < H; h++) {
+                const long hc = long(h) * N;
+                float nrm = 0;
+                for (int j = 0; j < N; j++) {
+                    const float kk = kt[hc + j] * ly.k_k[hc + j];
+                    nrm += kk * kk;
+                }
+                const float inv = 1.0f / std::max(std::sqrt(nrm), 1e-12f);
+                for (int j = 0; j < N; j++) {
+                    const long c = hc + j;
+                    const float kk = kt[c] * ly.k_k[c] * inv, a = at[c];
+                    aa[o + c] = -kk;
+                    bb[o + c] = kk * a;
+                    kt[c] = kt[c] * (1.0f + (a - 1.0f) * ly.k_a[c]);
+                    if (l == 0) vfirst[o + c] = v[o + c];
+                    else v[o + c] += (vfirst[o + c] - v[o + c]) * vt[c];
+                }
+            }
+        });
+        // WKV: each sequence's rows in order, its heads in parallel (the state transposed, as
+        // rwkv_wkv7_seq)
+        {
+            std::atomic<long> next{0};
+            const long items = long(spans.size()) * H;
+            auto job = [&](int, int) {
+                const Wkv7SeqFn f = wkv7_seq_fn(isa, N);
+                std::vector<float> St;
+                for (long i; (i = next.fetch_add(1, std::memory_order_relaxed)) < items;) {
+                    if (St.empty()) St.resize(size_t(N) * N);
+                    const Span& sp = spans[size_t(i / H)];
+                    const long h = i % H, o = sp.lo * C + h * N;
+                    float* S = seqs[sp.seq].wkv + (long(l) * H + h) * N * N;
+                    transpose(S, St.data(), N);
+                    f(int(sp.hi - sp.lo), C, N, r + o, ww + o, k + o, v + o, aa + o, bb + o, St.data(), y + o);
+                    transpose(St.data(), S, N);
+                }
+            };
+            parallel(job);
+        }
+        // GroupNorm per head, the bonus r.(k * r_k) v, the output gate
+        for_rows(R, [&](long t) {
+            const long o = t * C;
+            for (int h = 0; h < H; h++) {
+                float* yh = y + o + long(h) * N;
+                const long hc = long(h) * N;
+                double dmean = 0, var = 0;
+                for (int j = 0; j < N; j++) dmean += yh[j];
+                dmean /= N;
+                for (int j = 0; j < N; j++) var += (yh[j] - dmean) * (yh[j] - dmean);
+                const float ginv = float(1.0 / std::sqrt(var / N + GN_EPS)), mean = float(dmean);
+                float bonus = 0;
+                for (int j = 0; j < N; j++) bonus += r[o + hc + j] * k[o + hc + j] * ly.r_k[hc + j];
+                for (int j = 0; j < N; j++) {
+                    const long c = hc + j;
+                    yh[j] = ((yh[j] - mean) * ginv * ly.lnx_w[c] + ly.lnx_b[c] + bonus * v[o + c]) * g[o + c];
+                }
+            }
+        });
+        mat_rows(ly.O, R, y, out);
+        // channel mixing
+        for_rows(R, [&](long t) {
+            float* xt = x + t * C;
+            for (int c = 0; c < C; c++) xt[c] += out[t * C + c];
+            layer_norm(xt, ly.ln2_w, ly.ln2_b, xx + t * C, C);
+        });
+        load_first(base, false);
+        for_rows(R, [&](long t) {
+            const float *prev = previous(xx, t), *xt = xx + t * C;
+            for (int c = 0; c < C; c++) xk[t * C + c] = xt[c] + (prev[c] - xt[c]) * ly.ffn_mix[c];
+        });
+        keep_last(xx, base, false);
+        mat_rows(ly.fK, R, xk, fk, ACT_RELU_SQ);
+        mat_rows(ly.fV, R, fk, out);
+        for_rows(R, [&](long t) {
+            float* xt = x + t * C;
+            for (int c = 0; c < C; c++) xt[c] += out[t * C + c];
+        });
+    }
+}
+
+constexpr long PREFILL_MAX_ROWS = 256;               // rows per window
+constexpr long PREFILL_SCRATCH_BYTES = 64L << 20;    // fewer rows where a window's scratch would pass this
+
+// ns sequences' prompts, lens[s] rows each, side by side in x [sum lens, C] (the embeddings; used as
+// scratch): each sequence's state advanced, logits [ns, V] after each one's last row. A window of
+// rows at a time (states carry from one to the next, as chained calls).
+void prefill(Rwkv7& M, int ns, const int* lens, float* x, const Seq* seqs, float* logits) {
+    const int C = M.C;
+    std::vector<long> start(size_t(ns) + 1, 0);
+    for (int s = 0; s < ns; s++) start[size_t(s) + 1] = start[size_t(s)] + lens[s];
+    const long T = start[size_t(ns)];
+    const long per_row = PrefillScratch::floats_per_row(M) * long(sizeof(float));
+    const long R = std::min(T, std::clamp(PREFILL_SCRATCH_BYTES / per_row, 16L, PREFILL_MAX_ROWS));
+    PrefillScratch B(M, R);
+    std::vector<float> last(size_t(ns) * C);  // each sequence's last row after ln_out
+    std::vector<Span> spans;
+    for (long g0 = 0; g0 < T; g0 += R) {
+        const long g1 = std::min(T, g0 + R);
+        spans.clear();
+        for (int s = 0; s < ns; s++) {
+            const long lo = std::max(start[size_t(s)], g0), hi = std::min(start[size_t(s) + 1], g1);
+            if (lo < hi) spans.push_back(Span{s, lo - g0, hi - g0});
+        }
+        prefill_window(M, B, x + g0 * C, g1 - g0, spans, seqs);
+        for (const Span& sp : spans)
+            if (sp.hi + g0 == start[size_t(sp.seq) + 1])
+                layer_norm(x + (g0 + sp.hi - 1) * C, M.lnout_w, M.lnout_b, last.data() + long(sp.seq) * C, C);
+    }
+    MultiGemv gh;
+    gh.nb = ns;
+    gh.add(M.head, last.data(), logits);
+    gh.run();
+}
+
 }  // namespace
 }  // namespace rwkvcpu
 
@@ -415,4 +670,26 @@ API void rwkv7_decode_batch(void* m, int nb, const int* tokens, void* const* att
     if (int(seqs.size()) < nb) seqs.resize(nb);
     for (int b = 0; b < nb; b++) seqs[b] = Seq{att_prev[b], ffn_prev[b], wkv[b]};
     decode_step(M, nb, tokens, seqs.data(), logits);
+}
+
+// Prompts: ns sequences, lens[s] >= 1 tokens each, their embeddings side by side in x [sum lens, C]
+// (fp32; overwritten: the residual stream runs in it); sequence s's state as for rwkv7_decode_batch;
+// logits [ns, V] after each sequence's last token. 0; -1 for bad sizes; -2 when memory runs out (the
+// scratch, at most PREFILL_SCRATCH_BYTES or 16 rows, is taken before any state is touched; a product's
+// buffers may grow later, so callers keep a copy of the states to restore).
+API int rwkv7_prefill(void* m, int ns, const int* lens, float* x, void* const* att_prev, float* const* wkv,
+                      void* const* ffn_prev, float* logits) {
+    Rwkv7& M = *static_cast<Rwkv7*>(m);
+    if (ns <= 0) return -1;
+    for (int s = 0; s < ns; s++)
+        if (lens[s] <= 0) return -1;
+    std::lock_guard<std::mutex> lk(g_api);
+    std::vector<Seq> seqs(static_cast<size_t>(ns));
+    for (int s = 0; s < ns; s++) seqs[size_t(s)] = Seq{att_prev[s], ffn_prev[s], wkv[s]};
+    try {
+        prefill(M, ns, lens, x, seqs.data(), logits);
+    } catch (const std::bad_alloc&) {
+        return -2;
+    }
+    return 0;
 }
