@@ -22,6 +22,27 @@ def test_the_probe_times_each_precision_on_the_models_first_layers_and_checks_ag
     assert set(unmeasured.speed) == {"fp32", "int8"} and unmeasured.agreement == {}
 
 
+def test_a_stalled_moment_does_not_set_a_precisions_speed(monkeypatch):
+    """The machine busy elsewhere for part of a precision's timing (here: every step of the second
+    window 20x slower) leaves its figure at the undisturbed windows' rate."""
+    clock = [0.0]
+    monkeypatch.setattr(probe.time, "perf_counter", lambda: clock[0])
+
+    class Model:
+        steps = 0
+
+        def new_state(self):
+            return None
+
+        def forward(self, tokens, state):
+            self.steps += 1
+            stalled = 3 + 10 < self.steps <= 3 + 20           # after 3 warm-up steps: the second window
+            clock[0] += 0.02 if stalled else 0.001
+            return None, state
+
+    assert abs(probe._decode_speed(Model(), seconds=0.05) - 1000.0) < 1.0
+
+
 def test_a_damaged_stored_result_is_ignored():
     for junk in (None, [], {"speed": "fast"}, {"speed": {"fp32": "x"}, "agreement": {}, "layers": 2,
                                                "quality_tokens": 1}):
