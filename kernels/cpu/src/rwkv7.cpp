@@ -340,6 +340,99 @@ void mat_rows(const Mat& m, long R, const float* x, float* y, int act = ACT_NONE
     if (act != ACT_NONE) for_rows(R, [&](long r) { apply_act(act, y + r * m.rows, 0, m.rows); });
 }
 
+// A prompt row's work between the products, one function per ISA (rwkv7.cpp is otherwise built for
+// the baseline CPU, where these loops ran 4 floats at a time without FMA: at 0.4B they took ~40 %
+// longer than the WKV recurrence itself).
+struct GateRow {  // one row's inputs and outputs, C = H * N values each
+    const Layer* ly;
+    int C, H, N, layer;
+    float *ww, *al, *vl, *k, *v, *vfirst, *aa, *bb;
+    const float* wl;
+};
+
+#define DEFINE_PREFILL_ROWS(SUFFIX, TGT)                                                             \
+    /* the six token-shift mixes of row xt after prev: xm[m * mstride + c] */                      \
+    TGT void mix_row_##SUFFIX(const float* xt, const float* prev, const float* mix, int C, float* xm, \
+                              long mstride) {                                                       \
+        for (int m = 0; m < 6; m++) {                                                               \
+            const float* mm = mix + long(m) * C;                                                    \
+            float* out = xm + m * mstride;                                                          \
+            PRAGMA(omp simd)                                                                        \
+            for (int c = 0; c < C; c++) out[c] = xt[c] + (prev[c] - xt[c]) * mm[c];                 \
+        }                                                                                           \
+    }                                                                                               \
+    /* the gates, as HeadsJob::run_head: decay, in-context learning rate, key and value updates */  \
+    TGT void gate_row_##SUFFIX(const GateRow& g) {                                                  \
+        const Layer& ly = *g.ly;                                                                    \
+        const int C = g.C, N = g.N;                                                                 \
+        PRAGMA(omp simd)                                                                            \
+        for (int c = 0; c < C; c++) {                                                               \
+            g.ww[c] = ly.w0[c] + g.wl[c];                                                           \
+            g.al[c] += ly.a0[c];                                                                    \
+        }                                                                                           \
+        if (g.layer > 0) {                                                                          \
+            PRAGMA(omp simd)                                                                        \
+            for (int c = 0; c < C; c++) g.vl[c] += ly.v0[c];                                        \
+            vec_sigmoid(g.vl, C);                                                                   \
+        }                                                                                           \
+        vec_sigmoid(g.ww, C);                                                                       \
+        vec_sigmoid(g.al, C);                                                                       \
+        PRAGMA(omp simd)                                                                            \
+        for (int c = 0; c < C; c++) g.ww[c] *= -DECAY_SCALE;                                        \
+        vec_exp(g.ww, C);                                                                           \
+        for (int h = 0; h < g.H; h++) {                                                             \
+            const long hc = long(h) * N;                                                            \
+            const float *kh = g.k + hc, *kkh = ly.k_k + hc;                                         \
+            float nrm = 0;                                                                          \
+            SIMD_REDUCE(nrm)                                                                        \
+            for (int j = 0; j < N; j++) nrm += (kh[j] * kkh[j]) * (kh[j] * kkh[j]);                 \
+            const float inv = 1.0f / std::max(std::sqrt(nrm), 1e-12f);                              \
+            PRAGMA(omp simd)                                                                        \
+            for (int j = 0; j < N; j++) {                                                           \
+                const long c = hc + j;                                                              \
+                const float kk = g.k[c] * ly.k_k[c] * inv, a = g.al[c];                             \
+                g.aa[c] = -kk;                                                                      \
+                g.bb[c] = kk * a;                                                                   \
+                g.k[c] = g.k[c] * (1.0f + (a - 1.0f) * ly.k_a[c]);                                  \
+            }                                                                                       \
+        }                                                                                           \
+        if (g.layer == 0) {                                                                         \
+            std::memcpy(g.vfirst, g.v, sizeof(float) * C);                                          \
+        } else {                                                                                    \
+            PRAGMA(omp simd)                                                                        \
+            for (int c = 0; c < C; c++) g.v[c] += (g.vfirst[c] - g.v[c]) * g.vl[c];                 \
+        }                                                                                           \
+    }                                                                                               \
+    /* GroupNorm per head of y (sums in double), the bonus r.(k * r_k) v, the output gate g */      \
+    TGT void out_row_##SUFFIX(const Layer& ly, int H, int N, float* y, const float* r, const float* k, \
+                              const float* v, const float* g) {                                     \
+        for (int h = 0; h < H; h++) {                                                               \
+            const long hc = long(h) * N;                                                            \
+            float* yh = y + hc;                                                                     \
+            double dmean = 0, var = 0;                                                              \
+            SIMD_REDUCE(dmean)                                                                      \
+            for (int j = 0; j < N; j++) dmean += yh[j];                                             \
+            dmean /= N;                                                                             \
+            SIMD_REDUCE(var)                                                                        \
+            for (int j = 0; j < N; j++) var += (yh[j] - dmean) * (yh[j] - dmean);                   \
+            const float ginv = float(1.0 / std::sqrt(var / N + GN_EPS)), mean = float(dmean);       \
+            float bonus = 0;                                                                        \
+            SIMD_REDUCE(bonus)                                                                      \
+            for (int j = 0; j < N; j++) bonus += r[hc + j] * k[hc + j] * ly.r_k[hc + j];            \
+            PRAGMA(omp simd)                                                                        \
+            for (int j = 0; j < N; j++) {                                                           \
+                const long c = hc + j;                                                              \
+                yh[j] = ((yh[j] - mean) * ginv * ly.lnx_w[c] + ly.lnx_b[c] + bonus * v[c]) * g[c];  \
+            }                                                                                       \
+        }                                                                                           \
+    }
+
+DEFINE_PREFILL_ROWS(scalar, )
+#if RWKV_X86
+DEFINE_PREFILL_ROWS(avx2, TGT_AVX2)
+DEFINE_PREFILL_ROWS(avx512, TGT_AVX512)
+#endif
+
 // Rows lo..hi-1 of a window are sequence seq's, in order.
 struct Span {
     int seq;
@@ -405,11 +498,7 @@ void prefill_window(Rwkv7& M, PrefillScratch& B, float* x, long R, const std::ve
         for_rows(R, [&](long t) { layer_norm(x + t * C, ly.ln1_w, ly.ln1_b, xx + t * C, C); });
         load_first(base, true);
         for_rows(R, [&](long t) {
-            const float *prev = previous(xx, t), *xt = xx + t * C;
-            for (int c = 0; c < C; c++) {
-                const float d = prev[c] - xt[c];
-                for (int m = 0; m < 6; m++) xm[m * RC + t * C + c] = xt[c] + d * ly.mix[m * C + c];
-            }
+            PICK_BY_ISA(isa, mix_row)(xx + t * C, previous(xx, t), ly.mix, C, xm + t * C, RC);
         });
         keep_last(xx, base, true);
         mat_rows(ly.R, R, xr, r);
@@ -423,38 +512,10 @@ void prefill_window(Rwkv7& M, PrefillScratch& B, float* x, long R, const std::ve
         mat_rows(ly.a2, R, B.ah.data(), al);
         mat_rows(ly.g2, R, B.gh.data(), g);
         if (l > 0) mat_rows(ly.v2, R, B.vh.data(), vl);
-        // the gates, as HeadsJob::run_head: decay, in-context learning rate, key and value updates
         for_rows(R, [&](long t) {
             const long o = t * C;
-            float *wt = ww + o, *at = al + o, *vt = vl + o, *kt = k + o;
-            for (int c = 0; c < C; c++) {
-                wt[c] = ly.w0[c] + wl[o + c];
-                at[c] += ly.a0[c];
-                if (l > 0) vt[c] += ly.v0[c];
-            }
-            vec_sigmoid(wt, C);
-            vec_sigmoid(at, C);
-            if (l > 0) vec_sigmoid(vt, C);
-            for (int c = 0; c < C; c++) wt[c] *= -DECAY_SCALE;
-            vec_exp(wt, C);
-            for (int h = 0; h < H; h++) {
-                const long hc = long(h) * N;
-                float nrm = 0;
-                for (int j = 0; j < N; j++) {
-                    const float kk = kt[hc + j] * ly.k_k[hc + j];
-                    nrm += kk * kk;
-                }
-                const float inv = 1.0f / std::max(std::sqrt(nrm), 1e-12f);
-                for (int j = 0; j < N; j++) {
-                    const long c = hc + j;
-                    const float kk = kt[c] * ly.k_k[c] * inv, a = at[c];
-                    aa[o + c] = -kk;
-                    bb[o + c] = kk * a;
-                    kt[c] = kt[c] * (1.0f + (a - 1.0f) * ly.k_a[c]);
-                    if (l == 0) vfirst[o + c] = v[o + c];
-                    else v[o + c] += (vfirst[o + c] - v[o + c]) * vt[c];
-                }
-            }
+            const GateRow gr{&ly, C, H, N, l, ww + o, al + o, vl + o, k + o, v + o, vfirst + o, aa + o, bb + o, wl + o};
+            PICK_BY_ISA(isa, gate_row)(gr);
         });
         // WKV: each sequence's rows in order, its heads in parallel (the state transposed, as
         // rwkv_wkv7_seq)
@@ -476,24 +537,9 @@ void prefill_window(Rwkv7& M, PrefillScratch& B, float* x, long R, const std::ve
             };
             parallel(job);
         }
-        // GroupNorm per head, the bonus r.(k * r_k) v, the output gate
         for_rows(R, [&](long t) {
             const long o = t * C;
-            for (int h = 0; h < H; h++) {
-                float* yh = y + o + long(h) * N;
-                const long hc = long(h) * N;
-                double dmean = 0, var = 0;
-                for (int j = 0; j < N; j++) dmean += yh[j];
-                dmean /= N;
-                for (int j = 0; j < N; j++) var += (yh[j] - dmean) * (yh[j] - dmean);
-                const float ginv = float(1.0 / std::sqrt(var / N + GN_EPS)), mean = float(dmean);
-                float bonus = 0;
-                for (int j = 0; j < N; j++) bonus += r[o + hc + j] * k[o + hc + j] * ly.r_k[hc + j];
-                for (int j = 0; j < N; j++) {
-                    const long c = hc + j;
-                    yh[j] = ((yh[j] - mean) * ginv * ly.lnx_w[c] + ly.lnx_b[c] + bonus * v[o + c]) * g[o + c];
-                }
-            }
+            PICK_BY_ISA(isa, out_row)(ly, H, N, y + o, r + o, k + o, v + o, g + o);
         });
         mat_rows(ly.O, R, y, out);
         // channel mixing
