@@ -102,6 +102,15 @@ void transpose(const float* src, float* dst, int N) {
         for (int j = 0; j < N; j++) dst[(long)j * N + i] = src[(long)i * N + j];
 }
 
+// One head's T tokens (inputs `stride` apart) on its state S [value, key], advanced in place through
+// the transposed copy St (N * N floats) that the sequence kernel runs on.
+void wkv7_seq_head(Wkv7SeqFn f, int T, long stride, int N, const float* r, const float* w, const float* k,
+                   const float* v, const float* a, const float* b, float* S, float* St, float* y) {
+    transpose(S, St, N);
+    f(T, stride, N, r, w, k, v, a, b, St, y);
+    transpose(St, S, N);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The fused RWKV-7 decode step.
 
@@ -529,10 +538,8 @@ void prefill_window(Rwkv7& M, PrefillScratch& B, float* x, long R, const std::ve
                     if (St.empty()) St.resize(size_t(N) * N);
                     const Span& sp = spans[size_t(i / H)];
                     const long h = i % H, o = sp.lo * C + h * N;
-                    float* S = seqs[sp.seq].wkv + (long(l) * H + h) * N * N;
-                    transpose(S, St.data(), N);
-                    f(int(sp.hi - sp.lo), C, N, r + o, ww + o, k + o, v + o, aa + o, bb + o, St.data(), y + o);
-                    transpose(St.data(), S, N);
+                    wkv7_seq_head(f, int(sp.hi - sp.lo), C, N, r + o, ww + o, k + o, v + o, aa + o, bb + o,
+                                  seqs[sp.seq].wkv + (long(l) * H + h) * N * N, St.data(), y + o);
                 }
             };
             parallel(job);
@@ -614,11 +621,9 @@ API void rwkv_wkv7_seq(int T, int H, int N, const float* r, const float* w, cons
         const Wkv7SeqFn f = wkv7_seq_fn(isa, N);
         std::vector<float> St(long(N) * N);   // per call and thread: no state shared
         for (long h; (h = next.fetch_add(1)) < H;) {
-            float* S = state + h * N * N;
             const long o = h * N;
-            transpose(S, St.data(), N);
-            f(T, long(H) * N, N, r + o, w + o, k + o, v + o, a + o, b + o, St.data(), y + o);
-            transpose(St.data(), S, N);
+            wkv7_seq_head(f, T, long(H) * N, N, r + o, w + o, k + o, v + o, a + o, b + o, state + h * N * N,
+                          St.data(), y + o);
         }
     };
     parallel(job);

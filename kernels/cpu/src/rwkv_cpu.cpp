@@ -466,44 +466,35 @@ DEFINE_VEC_EXP(avx512, TGT_AVX512, __m512, _mm512)
 #undef _mm256_castsi_ps
 #undef _mm512_castsi_ps
 
-TGT_AVX2 __attribute__((always_inline)) inline __m256i tail_mask8(long n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-TGT_AVX2 void vec_exp_avx2(float* x, long n) {
+// x[i] = F(x[i]) over n floats, a vector at a time, the tail by masked loads and stores.
+template <__m256 (*F)(__m256)>
+TGT_AVX2 void map_avx2(float* x, long n) {
     long i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, exp_avx2(_mm256_loadu_ps(x + i)));
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, F(_mm256_loadu_ps(x + i)));
     if (i < n) {
-        const __m256i m = tail_mask8(n - i);
-        _mm256_maskstore_ps(x + i, m, exp_avx2(_mm256_maskload_ps(x + i, m)));
+        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n - i)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        _mm256_maskstore_ps(x + i, m, F(_mm256_maskload_ps(x + i, m)));
+    }
+}
+template <__m512 (*F)(__m512)>
+TGT_AVX512 void map_avx512(float* x, long n) {
+    for (long i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(x + i, m, F(_mm512_maskz_loadu_ps(m, x + i)));
     }
 }
 TGT_AVX2 __attribute__((always_inline)) inline __m256 sigmoid_avx2(__m256 x) {
     const __m256 one = _mm256_set1_ps(1.0f);
     return _mm256_div_ps(one, _mm256_add_ps(one, exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x))));
 }
-TGT_AVX2 void vec_sigmoid_avx2(float* x, long n) {
-    long i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, sigmoid_avx2(_mm256_loadu_ps(x + i)));
-    if (i < n) {
-        const __m256i m = tail_mask8(n - i);
-        _mm256_maskstore_ps(x + i, m, sigmoid_avx2(_mm256_maskload_ps(x + i, m)));
-    }
-}
-TGT_AVX512 void vec_exp_avx512(float* x, long n) {
-    for (long i = 0; i < n; i += 16) {
-        const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
-        _mm512_mask_storeu_ps(x + i, m, exp_avx512(_mm512_maskz_loadu_ps(m, x + i)));
-    }
-}
-TGT_AVX512 void vec_sigmoid_avx512(float* x, long n) {
+TGT_AVX512 __attribute__((always_inline)) inline __m512 sigmoid_avx512(__m512 x) {
     const __m512 one = _mm512_set1_ps(1.0f);
-    for (long i = 0; i < n; i += 16) {
-        const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
-        const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
-        const __m512 e = exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), v));
-        _mm512_mask_storeu_ps(x + i, m, _mm512_div_ps(one, _mm512_add_ps(one, e)));
-    }
+    return _mm512_div_ps(one, _mm512_add_ps(one, exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
 }
+TGT_AVX2 void vec_exp_avx2(float* x, long n) { map_avx2<exp_avx2>(x, n); }
+TGT_AVX2 void vec_sigmoid_avx2(float* x, long n) { map_avx2<sigmoid_avx2>(x, n); }
+TGT_AVX512 void vec_exp_avx512(float* x, long n) { map_avx512<exp_avx512>(x, n); }
+TGT_AVX512 void vec_sigmoid_avx512(float* x, long n) { map_avx512<sigmoid_avx512>(x, n); }
 #endif
 
 void vec_exp(float* x, long n) { PICK_BY_ISA(current_isa(), vec_exp)(x, n); }
