@@ -24,7 +24,7 @@ from torch import Tensor
 
 import kernels
 
-ABI_VERSION = 13
+ABI_VERSION = 14
 MAX_HEAD_SIZE = 1024   # the kernels keep a head's sums in fixed arrays
 ISAS = ("scalar", "avx2", "avx512", "avx512vnni")   # each includes the ones before
 # uint8: q4, uint5: q5 (its bytes viewed as torch.uint5; gemv_q4.cpp)
@@ -56,6 +56,7 @@ _SIGNATURES = {   # the C API (see the API functions in kernels/cpu/*.cpp): name
     "rwkv_cpu_set_isa": (_i, [_i]),
     "rwkv_cpu_get_threads": (_i, []),
     "rwkv_cpu_set_threads": (None, [_i]),
+    "rwkv_act": (None, [_i, _p, _L]),
     "rwkv_gemv": (None, [_p, _i, _p, _L, _L, _i, _p, _p]),
     "rwkv_wkv7_seq": (None, [_i, _i, _i, _p, _p, _p, _p, _p, _p, _p, _p]),
     "rwkv_wkv4_seq": (None, [_i, _L, _p, _p, _p, _p, _p, _p, _p, _p]),
@@ -188,6 +189,22 @@ def gemv(w: Tensor, x: Tensor, out: Tensor, scale: Tensor | None = None) -> Tens
     library().rwkv_gemv(w.data_ptr(), WTYPES[w.dtype], None if scale is None else scale.data_ptr(), rows,
                         cols, B, x.data_ptr(), out.data_ptr())
     return out
+
+
+ACTIVATIONS = {"tanh": 1, "sigmoid": 2, "relu_sq": 3, "silu": 4}   # core.h's Act
+
+
+def activation(name: str, y: Tensor) -> Tensor:
+    """``y`` (fp32, contiguous) through one of the decode step's activations in place, on the
+    selected instruction set: ``tanh``, ``sigmoid``, ``relu_sq`` (``relu(y) ** 2``; NaN gives 0) or
+    ``silu`` (``y * sigmoid(y)``)."""
+    _check(y)
+    if y.dtype != torch.float32:
+        raise ValueError("activations compute in float32")
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; one of {', '.join(ACTIVATIONS)}")
+    library().rwkv_act(ACTIVATIONS[name], y.data_ptr(), y.numel())
+    return y
 
 
 def wkv7_seq(r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, state: Tensor) -> Tensor:

@@ -47,7 +47,14 @@ std::vector<float> g_q4s[8];
 // x [cols] -> q [kp] int8 in the steps' order, corr and s [kp / 16] (core.h's Q4In): per block,
 // s = max|x| / 127, q = round(x / s), corr = -8 * sum(q); an all-zero block gets s = 0, a block with an inf or a NaN
 // s = NaN (so its outputs are NaN, as a float product's would be). Padding (past cols) is zero.
+#if RWKV_X86
+void quantize_q4_input_avx2(const float* x, long cols, int8_t* q, int32_t* corr, float* s);
+#endif
+
 void quantize_q4_input(const float* x, long cols, int8_t* q, int32_t* corr, float* s) {
+#if RWKV_X86
+    if (current_isa() >= ISA_AVX2) return quantize_q4_input_avx2(x, cols, q, corr, s);
+#endif
     const long kp = q4_padded(cols), nblk = kp / 32;
     for (long e = 0; e < nblk; e++) {
         const long k0 = e * 32, n = std::clamp(cols - k0, 0L, 32L);
@@ -145,6 +152,12 @@ TGT_AVX2 __attribute__((always_inline)) inline __m256i q5_high_avx2(__m256i hp, 
     return _mm256_and_si256(h, _mm256_set1_epi8(16));
 }
 
+// Each row's weights are prefetched into L2 Q4_PF bytes ahead, a group's lines a group (the SIMD
+// kernels all do): on AVX2 one core alone left to the hardware prefetchers read a 0.4B q4 model at
+// ~18 GB/s where int8's read ~27 (the 0.4B q4 step 62.0 -> 74.3 tok/s on one thread, 31.2 -> 32.5 at
+// 1.5B on two).
+constexpr long Q4_PF = 16384;
+
 // AVX2: a chunk's two steps per 256-bit vector; a group's steps summed in int16 (q4: all 8, <= 16 *
 // 15 * 127; q5: 4 at a time, see the top), then to int32 per block, then scaled into the input's
 // float accumulator.
@@ -159,8 +172,11 @@ TGT_AVX2 void gemv_q4_avx2(const uint8_t* W, const uint16_t* bs, long cols, cons
         const uint16_t* ws = bs + o * nblk;
         __m256 f[NI];
         for (int n = 0; n < NI; n++) f[n] = _mm256_setzero_ps();
+        const char* pf = reinterpret_cast<const char*>(w) + Q4_PF;
         for (long g = 0; g < nblk / 8; g++) {
             const uint8_t* wg = w + g * q_group_bytes<B>;
+            for (int l = 0; l < (q_group_bytes<B> + 63) / 64; l++)
+                _mm_prefetch(pf + (g * q_group_bytes<B> + 64 * l), _MM_HINT_T1);
             __m256i u[8];
             for (int c = 0; c < 4; c++) {
                 const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wg + 32 * c));
@@ -205,7 +221,6 @@ TGT_AVX2 void gemv_q4_avx2(const uint8_t* W, const uint16_t* bs, long cols, cons
 // covering R * 160 bytes; a line straddling two groups is prefetched by both). The compiled 1.5B q4 step against one row at a time (bench_batched_decode.py,
 // 9 alternating rounds): 1.06-1.08x at 2 sequences, 1.18-1.24x at 4. One input keeps one row at a
 // time (pairs ran it at 0.74-0.80x, 0.89-0.92x with the prefetch; one row with it: 0.99-1.02x).
-constexpr long Q4_PF = 16384;
 
 // q5: bit 4 into the stored values of steps 2 p, 2 p + 1 (vector u), from the group's plane in both
 // halves (hp2, q5_plane): bit 2 p of its bytes for the low 32, bit 2 p + 1 for the high 32.
@@ -619,52 +634,67 @@ TGT_AVX512 void q4g_quantize_token(const float* x, long cols, long nblk, int n, 
     }
 }
 
-// The same with 256-bit vectors (AVX2 has no masked byte stores: the 32 values packed to bytes in a
-// register, then put in their steps).
-TGT_AVX2 void q4g_quantize_token_avx2(const float* x, long cols, long nblk, int n, uint8_t* xt, float* xs) {
+// One block of quantize_q4_input on 256-bit vectors: m <= 32 values at x (past m, zeros), its scale
+// sc (0 for an all-zero block, NaN for one with an inf or a NaN: then false, q untouched), else true
+// and the 32 values q + OFF as bytes in natural order at q (OFF 0: s8; 128: u8) and their sum (of q).
+// The same float operations as the scalar code, rounding to nearest even as nearbyint does.
+template <int OFF>
+TGT_AVX2 __attribute__((always_inline)) inline bool q4_block_avx2(const float* x, long m, float& sc, uint8_t* q,
+                                                                 int32_t& sum) {
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), flt_max = _mm256_set1_ps(FLT_MAX);
-    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127), off = _mm256_set1_epi32(128);
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256 v[4];
+    bool finite = true;
+    __m256 amax8 = _mm256_setzero_ps();
+    for (int h = 0; h < 4; h++) {
+        const long left = m - 8 * h;
+        if (left >= 8) v[h] = _mm256_loadu_ps(x + 8 * h);
+        else if (left > 0)
+            v[h] = _mm256_maskload_ps(x + 8 * h, _mm256_cmpgt_epi32(_mm256_set1_epi32(int(left)), lane));
+        else v[h] = _mm256_setzero_ps();
+        const __m256 a = _mm256_and_ps(v[h], absmask);
+        finite = finite && _mm256_movemask_ps(_mm256_cmp_ps(a, flt_max, _CMP_LE_OQ)) == 0xff;
+        amax8 = _mm256_max_ps(amax8, a);
+    }
+    __m128 a4 = _mm_max_ps(_mm256_castps256_ps128(amax8), _mm256_extractf128_ps(amax8, 1));
+    a4 = _mm_max_ps(a4, _mm_movehl_ps(a4, a4));
+    const float amax = _mm_cvtss_f32(_mm_max_ss(a4, _mm_movehdup_ps(a4)));
+    sc = amax / 127.0f;
+    const bool zero = !finite || sc < 1e-30f;
+    if (!finite) sc = std::numeric_limits<float>::quiet_NaN();
+    else if (zero) sc = 0.0f;
+    if (zero) return false;
+    const __m256 inv = _mm256_set1_ps(1.0f / sc);
+    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127), off = _mm256_set1_epi32(OFF);
+    __m256i qi[4], total = _mm256_setzero_si256();
+    for (int h = 0; h < 4; h++) {
+        const __m256i i = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(v[h], inv)), lo), hi);
+        total = _mm256_add_epi32(total, i);
+        qi[h] = _mm256_add_epi32(i, off);
+    }
     // after the two packs, the 4-byte units of values 4 u .. 4 u + 3 lie in the order 0 2 4 6 1 3 5 7
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    const __m256i b = OFF ? _mm256_packus_epi16(_mm256_packus_epi32(qi[0], qi[1]), _mm256_packus_epi32(qi[2], qi[3]))
+                          : _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]), _mm256_packs_epi32(qi[2], qi[3]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), _mm256_permutevar8x32_epi32(b, order));
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+    sum = _mm_cvtsi128_si32(_mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1)));
+    return true;
+}
+
+// The same as q4g_quantize_token with 256-bit vectors (AVX2 has no masked byte stores: the 32 values
+// packed to bytes in a register, then put in their steps).
+TGT_AVX2 void q4g_quantize_token_avx2(const float* x, long cols, long nblk, int n, uint8_t* xt, float* xs) {
     alignas(32) uint8_t q[32];
     for (long e = 0; e < nblk; e++) {
-        const long k0 = e * 32, m = std::clamp(cols - k0, 0L, 32L);
-        __m256 v[4];
-        bool finite = true;
-        __m256 amax8 = _mm256_setzero_ps();
-        for (int h = 0; h < 4; h++) {
-            const long left = m - 8 * h;
-            if (left >= 8) v[h] = _mm256_loadu_ps(x + k0 + 8 * h);
-            else if (left > 0)
-                v[h] = _mm256_maskload_ps(x + k0 + 8 * h, _mm256_cmpgt_epi32(_mm256_set1_epi32(int(left)), lane));
-            else v[h] = _mm256_setzero_ps();
-            const __m256 a = _mm256_and_ps(v[h], absmask);
-            finite = finite && _mm256_movemask_ps(_mm256_cmp_ps(a, flt_max, _CMP_LE_OQ)) == 0xff;
-            amax8 = _mm256_max_ps(amax8, a);
-        }
-        __m128 a4 = _mm_max_ps(_mm256_castps256_ps128(amax8), _mm256_extractf128_ps(amax8, 1));
-        a4 = _mm_max_ps(a4, _mm_movehl_ps(a4, a4));
-        const float amax = _mm_cvtss_f32(_mm_max_ss(a4, _mm_movehdup_ps(a4)));
-        float sc = amax / 127.0f;
-        const bool zero = !finite || sc < 1e-30f;
-        if (!finite) sc = std::numeric_limits<float>::quiet_NaN();
-        else if (zero) sc = 0.0f;
-        xs[e * 16 + n] = sc;
+        const long k0 = e * 32;
+        int32_t sum;
         uint8_t* dst = xt + e * 512 + n * 4;
-        if (zero) {
+        if (q4_block_avx2<128>(x + k0, std::clamp(cols - k0, 0L, 32L), xs[e * 16 + n], q, sum))
+            for (int st = 0; st < 8; st++) std::memcpy(dst + st * 64, q + 4 * st, 4);
+        else
             for (int st = 0; st < 8; st++) std::memset(dst + st * 64, 128, 4);
-            continue;
-        }
-        const __m256 inv = _mm256_set1_ps(1.0f / sc);
-        __m256i qi[4];
-        for (int h = 0; h < 4; h++) {
-            const __m256i i = _mm256_cvtps_epi32(_mm256_mul_ps(v[h], inv));
-            qi[h] = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(i, lo), hi), off);
-        }
-        const __m256i b = _mm256_packus_epi16(_mm256_packus_epi32(qi[0], qi[1]), _mm256_packus_epi32(qi[2], qi[3]));
-        _mm256_store_si256(reinterpret_cast<__m256i*>(q), _mm256_permutevar8x32_epi32(b, order));
-        for (int st = 0; st < 8; st++) std::memcpy(dst + st * 64, q + 4 * st, 4);
     }
 }
 
@@ -749,6 +779,27 @@ GemvQ4Fn gemv_q_fn(int isa, int ni) {
 }
 
 }  // namespace
+
+#if RWKV_X86
+// quantize_q4_input on AVX2 and above: the same values, scales and corrections, a block a call of
+// q4_block_avx2 (the scalar loop above, ~2.4 ns a value, was ~2 % of a 1.5B q4 decode step).
+TGT_AVX2 void quantize_q4_input_avx2(const float* x, long cols, int8_t* q, int32_t* corr, float* s) {
+    const long nblk = q4_padded(cols) / 32;
+    alignas(32) uint8_t v[32];
+    for (long e = 0; e < nblk; e++) {
+        const long k0 = e * 32, at = (e / 8) * 16 + e % 8;
+        int8_t* g = q + (e / 8) * Q4_GROUP + (e % 8) * 4;  // block i of its group: bytes 32 s + 4 i + j
+        int32_t sum = 0;
+        if (q4_block_avx2<0>(x + k0, std::clamp(cols - k0, 0L, 32L), s[at], v, sum))
+            for (int st = 0; st < 8; st++) std::memcpy(g + 32 * st, v + 4 * st, 4);
+        else
+            for (int st = 0; st < 8; st++) std::memset(g + 32 * st, 0, 4);
+        s[at + 8] = s[at];
+        corr[at] = -8 * sum;
+        corr[at + 8] = 0;
+    }
+}
+#endif
 
 GemvQ4Fn gemv_q4_fn(int isa, int ni, int wtype) {
     return wtype == W_Q5 ? gemv_q_fn<5>(isa, ni) : gemv_q_fn<4>(isa, ni);
