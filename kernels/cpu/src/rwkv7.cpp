@@ -155,6 +155,106 @@ struct Seq {
     float* wkv;
 };
 
+// A layer's per-channel vectors from channel o on: a row's (o = 0) or one head's (o = h * N).
+struct LayerVecs {
+    const float *w0, *a0, *v0, *k_k, *k_a, *r_k, *lnx_w, *lnx_b;
+    LayerVecs(const Layer& ly, long o)
+        : w0(ly.w0 + o), a0(ly.a0 + o), v0(ly.v0 + o), k_k(ly.k_k + o), k_a(ly.k_a + o), r_k(ly.r_k + o),
+          lnx_w(ly.lnx_w + o), lnx_b(ly.lnx_b + o) {}
+};
+
+// The prefill's rows and the decode step's heads share these: one row's (or one head's: H = 1, C = N)
+// inputs and outputs, C = H * N values each. al and vl (the LoRAs' outputs) become the gates in place.
+struct GateRow {
+    LayerVecs ly;
+    int C, H, N, layer;
+    float *ww, *al, *vl, *k, *v, *vfirst, *aa, *bb;
+    const float* wl;
+};
+
+#define DEFINE_ROW_MATH(SUFFIX, TGT)                                                                \
+    /* the six token-shift mixes of row xt after prev: xm[m * mstride + c] */                       \
+    TGT void mix_row_##SUFFIX(const float* xt, const float* prev, const float* mix, int C, float* xm, \
+                              long mstride) {                                                       \
+        for (int m = 0; m < 6; m++) {                                                               \
+            const float* mm = mix + long(m) * C;                                                    \
+            float* out = xm + m * mstride;                                                          \
+            PRAGMA(omp simd)                                                                        \
+            for (int c = 0; c < C; c++) out[c] = xt[c] + (prev[c] - xt[c]) * mm[c];                 \
+        }                                                                                           \
+    }                                                                                               \
+    /* the gates: decay, in-context learning rate, key and value updates */                         \
+    TGT void gate_row_##SUFFIX(const GateRow& g) {                                                  \
+        const LayerVecs& ly = g.ly;                                                                 \
+        const int C = g.C, N = g.N;                                                                 \
+        PRAGMA(omp simd)                                                                            \
+        for (int c = 0; c < C; c++) {                                                               \
+            g.ww[c] = ly.w0[c] + g.wl[c];                                                           \
+            g.al[c] += ly.a0[c];                                                                    \
+        }                                                                                           \
+        if (g.layer > 0) {                                                                          \
+            PRAGMA(omp simd)                                                                        \
+            for (int c = 0; c < C; c++) g.vl[c] += ly.v0[c];                                        \
+            vec_sigmoid(g.vl, C);                                                                   \
+        }                                                                                           \
+        vec_sigmoid(g.ww, C);                                                                       \
+        vec_sigmoid(g.al, C);                                                                       \
+        PRAGMA(omp simd)                                                                            \
+        for (int c = 0; c < C; c++) g.ww[c] *= -DECAY_SCALE;                                        \
+        vec_exp(g.ww, C);                                                                           \
+        for (int h = 0; h < g.H; h++) {                                                             \
+            const long hc = long(h) * N;                                                            \
+            const float *kh = g.k + hc, *kkh = ly.k_k + hc;                                         \
+            float nrm = 0;                                                                          \
+            SIMD_REDUCE(nrm)                                                                        \
+            for (int j = 0; j < N; j++) nrm += (kh[j] * kkh[j]) * (kh[j] * kkh[j]);                 \
+            const float inv = 1.0f / std::max(std::sqrt(nrm), 1e-12f);                              \
+            PRAGMA(omp simd)                                                                        \
+            for (int j = 0; j < N; j++) {                                                           \
+                const long c = hc + j;                                                              \
+                const float kk = g.k[c] * ly.k_k[c] * inv, a = g.al[c];                             \
+                g.aa[c] = -kk;                                                                      \
+                g.bb[c] = kk * a;                                                                   \
+                g.k[c] = g.k[c] * (1.0f + (a - 1.0f) * ly.k_a[c]);                                  \
+            }                                                                                       \
+        }                                                                                           \
+        if (g.layer == 0) {                                                                         \
+            std::memcpy(g.vfirst, g.v, sizeof(float) * C);                                          \
+        } else {                                                                                    \
+            PRAGMA(omp simd)                                                                        \
+            for (int c = 0; c < C; c++) g.v[c] += (g.vfirst[c] - g.v[c]) * g.vl[c];                 \
+        }                                                                                           \
+    }                                                                                               \
+    /* GroupNorm per head of y (sums in double), the bonus r.(k * r_k) v, the output gate g */      \
+    TGT void out_row_##SUFFIX(const LayerVecs& ly, int H, int N, float* y, const float* r, const float* k, \
+                              const float* v, const float* g) {                                     \
+        for (int h = 0; h < H; h++) {                                                               \
+            const long hc = long(h) * N;                                                            \
+            float* yh = y + hc;                                                                     \
+            double dmean = 0, var = 0;                                                              \
+            SIMD_REDUCE(dmean)                                                                      \
+            for (int j = 0; j < N; j++) dmean += yh[j];                                             \
+            dmean /= N;                                                                             \
+            SIMD_REDUCE(var)                                                                        \
+            for (int j = 0; j < N; j++) var += (yh[j] - dmean) * (yh[j] - dmean);                   \
+            const float ginv = float(1.0 / std::sqrt(var / N + GN_EPS)), mean = float(dmean);       \
+            float bonus = 0;                                                                        \
+            SIMD_REDUCE(bonus)                                                                      \
+            for (int j = 0; j < N; j++) bonus += r[hc + j] * k[hc + j] * ly.r_k[hc + j];            \
+            PRAGMA(omp simd)                                                                        \
+            for (int j = 0; j < N; j++) {                                                           \
+                const long c = hc + j;                                                              \
+                yh[j] = ((yh[j] - mean) * ginv * ly.lnx_w[c] + ly.lnx_b[c] + bonus * v[c]) * g[c];  \
+            }                                                                                       \
+        }                                                                                           \
+    }
+
+DEFINE_ROW_MATH(scalar, )
+#if RWKV_X86
+DEFINE_ROW_MATH(avx2, TGT_AVX2)
+DEFINE_ROW_MATH(avx512, TGT_AVX512)
+#endif
+
 struct HeadsJob {  // everything between the LoRAs and the output projection, per sequence and head
     Rwkv7* m;
     const Layer* ly;
@@ -164,7 +264,7 @@ struct HeadsJob {  // everything between the LoRAs and the output projection, pe
     mutable std::atomic<int> next{0};
     void operator()(int, int) const {
         const int N = m->N;
-        float aa[1024], bb[3 * 1024], ww[1024];  // N <= 1024; bb also holds two gates
+        float aa[1024], bb[1024], ww[1024];  // N <= 1024
         for (int i; (i = next.fetch_add(1, std::memory_order_relaxed)) < nb * m->H;)
             run_head(i / m->H, i % m->H, N, aa, bb, ww);
     }
@@ -172,51 +272,12 @@ struct HeadsJob {  // everything between the LoRAs and the output projection, pe
         Rwkv7& M = *m;
         const long o = long(h) * N, ob = long(b) * M.C + o;  // in the layer's vectors; in the scratch
         float *r = M.r.data() + ob, *k = M.k.data() + ob, *v = M.v.data() + ob, *y = M.y.data() + ob;
-        const float *wl = M.wl.data() + ob, *al = M.al.data() + ob, *vl = M.vl.data() + ob, *g = M.g.data() + ob;
-        float* vfirst = M.vfirst.data() + ob;
-        float* S = seqs[b].wkv + (long(layer) * M.H + h) * N * N;
-        float nrm = 0;
-        for (int j = 0; j < N; j++) {
-            float kk = k[j] * ly->k_k[o + j];
-            aa[j] = kk;
-            nrm += kk * kk;
-        }
-        const float inv = 1.0f / std::max(std::sqrt(nrm), 1e-12f);
-        // the gates, in vectorised passes: a = sigmoid(a0 + a_lora), v's = sigmoid(v0 + v_lora),
-        // the decay ww = exp(-e^-0.5 sigmoid(w0 + w_lora))
-        float *ga = bb + N, *gv = bb + 2 * N;
-        for (int j = 0; j < N; j++) {
-            ga[j] = ly->a0[o + j] + al[j];
-            ww[j] = ly->w0[o + j] + wl[j];
-            if (layer > 0) gv[j] = ly->v0[o + j] + vl[j];
-        }
-        vec_sigmoid(ga, N);
-        vec_sigmoid(ww, N);
-        if (layer > 0) vec_sigmoid(gv, N);
-        for (int j = 0; j < N; j++) ww[j] *= -DECAY_SCALE;
-        vec_exp(ww, N);
-        for (int j = 0; j < N; j++) {
-            const long c = o + j;
-            const float kk = aa[j] * inv;
-            const float a = ga[j];
-            aa[j] = -kk;
-            bb[j] = kk * a;
-            k[j] = k[j] * (1.0f + (a - 1.0f) * ly->k_a[c]);
-            if (layer == 0) vfirst[j] = v[j];
-            else v[j] += (vfirst[j] - v[j]) * gv[j];
-        }
-        wkv7_head_fn(isa)(N, r, ww, k, v, aa, bb, S, y);
-        double dmean = 0, var = 0;
-        float bonus = 0;
-        for (int j = 0; j < N; j++) dmean += y[j];
-        dmean /= N;
-        for (int j = 0; j < N; j++) var += (y[j] - dmean) * (y[j] - dmean);
-        const float ginv = float(1.0 / std::sqrt(var / N + GN_EPS)), mean = float(dmean);
-        for (int j = 0; j < N; j++) bonus += r[j] * k[j] * ly->r_k[o + j];
-        for (int j = 0; j < N; j++) {
-            const long c = o + j;
-            y[j] = ((y[j] - mean) * ginv * ly->lnx_w[c] + ly->lnx_b[c] + bonus * v[j]) * g[j];
-        }
+        const LayerVecs lv(*ly, o);
+        const GateRow gr{lv, N, 1, N, layer, ww, M.al.data() + ob, M.vl.data() + ob, k, v, M.vfirst.data() + ob,
+                         aa, bb, M.wl.data() + ob};
+        PICK_BY_ISA(isa, gate_row)(gr);
+        wkv7_head_fn(isa)(N, r, ww, k, v, aa, bb, seqs[b].wkv + (long(layer) * M.H + h) * N * N, y);
+        PICK_BY_ISA(isa, out_row)(lv, 1, N, y, r, k, v, M.g.data() + ob);
     }
 };
 
@@ -352,95 +413,6 @@ void mat_rows(const Mat& m, long R, const float* x, float* y, int act = ACT_NONE
 // A prompt row's work between the products, one function per ISA (rwkv7.cpp is otherwise built for
 // the baseline CPU, where these loops ran 4 floats at a time without FMA: at 0.4B they took ~40 %
 // longer than the WKV recurrence itself).
-struct GateRow {  // one row's inputs and outputs, C = H * N values each
-    const Layer* ly;
-    int C, H, N, layer;
-    float *ww, *al, *vl, *k, *v, *vfirst, *aa, *bb;
-    const float* wl;
-};
-
-#define DEFINE_PREFILL_ROWS(SUFFIX, TGT)                                                             \
-    /* the six token-shift mixes of row xt after prev: xm[m * mstride + c] */                      \
-    TGT void mix_row_##SUFFIX(const float* xt, const float* prev, const float* mix, int C, float* xm, \
-                              long mstride) {                                                       \
-        for (int m = 0; m < 6; m++) {                                                               \
-            const float* mm = mix + long(m) * C;                                                    \
-            float* out = xm + m * mstride;                                                          \
-            PRAGMA(omp simd)                                                                        \
-            for (int c = 0; c < C; c++) out[c] = xt[c] + (prev[c] - xt[c]) * mm[c];                 \
-        }                                                                                           \
-    }                                                                                               \
-    /* the gates, as HeadsJob::run_head: decay, in-context learning rate, key and value updates */  \
-    TGT void gate_row_##SUFFIX(const GateRow& g) {                                                  \
-        const Layer& ly = *g.ly;                                                                    \
-        const int C = g.C, N = g.N;                                                                 \
-        PRAGMA(omp simd)                                                                            \
-        for (int c = 0; c < C; c++) {                                                               \
-            g.ww[c] = ly.w0[c] + g.wl[c];                                                           \
-            g.al[c] += ly.a0[c];                                                                    \
-        }                                                                                           \
-        if (g.layer > 0) {                                                                          \
-            PRAGMA(omp simd)                                                                        \
-            for (int c = 0; c < C; c++) g.vl[c] += ly.v0[c];                                        \
-            vec_sigmoid(g.vl, C);                                                                   \
-        }                                                                                           \
-        vec_sigmoid(g.ww, C);                                                                       \
-        vec_sigmoid(g.al, C);                                                                       \
-        PRAGMA(omp simd)                                                                            \
-        for (int c = 0; c < C; c++) g.ww[c] *= -DECAY_SCALE;                                        \
-        vec_exp(g.ww, C);                                                                           \
-        for (int h = 0; h < g.H; h++) {                                                             \
-            const long hc = long(h) * N;                                                            \
-            const float *kh = g.k + hc, *kkh = ly.k_k + hc;                                         \
-            float nrm = 0;                                                                          \
-            SIMD_REDUCE(nrm)                                                                        \
-            for (int j = 0; j < N; j++) nrm += (kh[j] * kkh[j]) * (kh[j] * kkh[j]);                 \
-            const float inv = 1.0f / std::max(std::sqrt(nrm), 1e-12f);                              \
-            PRAGMA(omp simd)                                                                        \
-            for (int j = 0; j < N; j++) {                                                           \
-                const long c = hc + j;                                                              \
-                const float kk = g.k[c] * ly.k_k[c] * inv, a = g.al[c];                             \
-                g.aa[c] = -kk;                                                                      \
-                g.bb[c] = kk * a;                                                                   \
-                g.k[c] = g.k[c] * (1.0f + (a - 1.0f) * ly.k_a[c]);                                  \
-            }                                                                                       \
-        }                                                                                           \
-        if (g.layer == 0) {                                                                         \
-            std::memcpy(g.vfirst, g.v, sizeof(float) * C);                                          \
-        } else {                                                                                    \
-            PRAGMA(omp simd)                                                                        \
-            for (int c = 0; c < C; c++) g.v[c] += (g.vfirst[c] - g.v[c]) * g.vl[c];                 \
-        }                                                                                           \
-    }                                                                                               \
-    /* GroupNorm per head of y (sums in double), the bonus r.(k * r_k) v, the output gate g */      \
-    TGT void out_row_##SUFFIX(const Layer& ly, int H, int N, float* y, const float* r, const float* k, \
-                              const float* v, const float* g) {                                     \
-        for (int h = 0; h < H; h++) {                                                               \
-            const long hc = long(h) * N;                                                            \
-            float* yh = y + hc;                                                                     \
-            double dmean = 0, var = 0;                                                              \
-            SIMD_REDUCE(dmean)                                                                      \
-            for (int j = 0; j < N; j++) dmean += yh[j];                                             \
-            dmean /= N;                                                                             \
-            SIMD_REDUCE(var)                                                                        \
-            for (int j = 0; j < N; j++) var += (yh[j] - dmean) * (yh[j] - dmean);                   \
-            const float ginv = float(1.0 / std::sqrt(var / N + GN_EPS)), mean = float(dmean);       \
-            float bonus = 0;                                                                        \
-            SIMD_REDUCE(bonus)                                                                      \
-            for (int j = 0; j < N; j++) bonus += r[hc + j] * k[hc + j] * ly.r_k[hc + j];            \
-            PRAGMA(omp simd)                                                                        \
-            for (int j = 0; j < N; j++) {                                                           \
-                const long c = hc + j;                                                              \
-                yh[j] = ((yh[j] - mean) * ginv * ly.lnx_w[c] + ly.lnx_b[c] + bonus * v[c]) * g[c];  \
-            }                                                                                       \
-        }                                                                                           \
-    }
-
-DEFINE_PREFILL_ROWS(scalar, )
-#if RWKV_X86
-DEFINE_PREFILL_ROWS(avx2, TGT_AVX2)
-DEFINE_PREFILL_ROWS(avx512, TGT_AVX512)
-#endif
 
 // Rows lo..hi-1 of a window are sequence seq's, in order.
 struct Span {
@@ -523,7 +495,8 @@ void prefill_window(Rwkv7& M, PrefillScratch& B, float* x, long R, const std::ve
         if (l > 0) mat_rows(ly.v2, R, B.vh.data(), vl);
         for_rows(R, [&](long t) {
             const long o = t * C;
-            const GateRow gr{&ly, C, H, N, l, ww + o, al + o, vl + o, k + o, v + o, vfirst + o, aa + o, bb + o, wl + o};
+            const GateRow gr{LayerVecs(ly, 0), C, H, N, l, ww + o, al + o, vl + o, k + o, v + o, vfirst + o, aa + o,
+                             bb + o, wl + o};
             PICK_BY_ISA(isa, gate_row)(gr);
         });
         // WKV: each sequence's rows in order, its heads in parallel (the state transposed, as
@@ -546,7 +519,7 @@ void prefill_window(Rwkv7& M, PrefillScratch& B, float* x, long R, const std::ve
         }
         for_rows(R, [&](long t) {
             const long o = t * C;
-            PICK_BY_ISA(isa, out_row)(ly, H, N, y + o, r + o, k + o, v + o, g + o);
+            PICK_BY_ISA(isa, out_row)(LayerVecs(ly, 0), H, N, y + o, r + o, k + o, v + o, g + o);
         });
         mat_rows(ly.O, R, y, out);
         // channel mixing
