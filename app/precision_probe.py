@@ -23,17 +23,25 @@ KEEP = 20
 
 
 def measured(settings, fingerprint: str | None) -> ProbeResult | None:
-    """The stored probe of the model with ``fingerprint``, if any."""
+    """The stored probe of the model with ``fingerprint``, if any and measured with these kernels,
+    instruction set and threads (:meth:`ProbeResult.current`; otherwise the model is measured again)."""
     stored = settings.get("precision_probes") or {}
-    return ProbeResult.from_json(stored.get(fingerprint)) if isinstance(stored, dict) and fingerprint else None
+    if not isinstance(stored, dict) or not fingerprint:
+        return None
+    result = ProbeResult.from_json(stored.get(fingerprint))
+    return result if result is not None and result.current() else None
 
 
 def latest(settings) -> ProbeResult | None:
-    """The newest stored probe (what this CPU did last): the catalog costs models with it."""
+    """The newest current stored probe (what this CPU did last): the catalog costs models with it."""
     stored = settings.get("precision_probes") or {}
-    if not isinstance(stored, dict) or not stored:
+    if not isinstance(stored, dict):
         return None
-    return ProbeResult.from_json(list(stored.values())[-1])
+    for data in reversed(list(stored.values())):
+        result = ProbeResult.from_json(data)
+        if result is not None and result.current():
+            return result
+    return None
 
 
 class PrecisionProbe(QObject):

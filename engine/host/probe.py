@@ -33,12 +33,18 @@ _SAMPLE = ("The harbor was quiet in the early morning. Fishing boats rocked gent
 @dataclass(frozen=True)
 class ProbeResult:
     """Decode tokens/s of the sliced model per precision, greedy agreement with fp32 per precision
-    (empty when not measured), and what was measured."""
+    (empty when not measured), what was measured, and on what (``setup``: :func:`setup_key` then)."""
 
     speed: dict[str, float]
     agreement: dict[str, float]
     layers: int
     quality_tokens: int
+    setup: str = ""
+
+    def current(self) -> bool:
+        """Measured with this build of the kernels, instruction set and thread count: a result from
+        before an update (other kernels, other speeds) or with other threads is stale."""
+        return self.setup == setup_key()
 
     def ratio(self, precision: str) -> float:
         base = self.speed.get("fp32")
@@ -53,9 +59,23 @@ class ProbeResult:
         try:
             speed = {str(k): float(v) for k, v in data["speed"].items()}
             agreement = {str(k): float(v) for k, v in data["agreement"].items()}
-            return cls(speed, agreement, int(data["layers"]), int(data["quality_tokens"]))
+            setup = data.get("setup", "")          # absent before 2026-12-03: stale, re-measured
+            if not isinstance(setup, str):
+                return None
+            return cls(speed, agreement, int(data["layers"]), int(data["quality_tokens"]), setup)
         except (TypeError, KeyError, ValueError, AttributeError):
             return None
+
+
+def setup_key() -> str:
+    """What decode speeds depend on besides the model: the compiled CPU library's build, the
+    instruction set it runs and the thread count (``torch`` where the library is missing)."""
+    import torch
+
+    from kernels import cpu
+
+    kernels = f"{cpu.build_id()} {cpu.isa()}" if cpu.available() else "torch"
+    return f"{kernels} {torch.get_num_threads()} threads"
 
 
 def probe(source: str, precisions: tuple[str, ...] = ("fp32", "bf16", "int8", "q5", "q4"), *, layers: int = 2,
@@ -85,7 +105,7 @@ def probe(source: str, precisions: tuple[str, ...] = ("fp32", "bf16", "int8", "q
     measured_tokens = 0
     if n_params <= quality_params:
         agreement, measured_tokens = _agreement(str(path), [p for p in precisions if p != "fp32"], quality_tokens)
-    return ProbeResult(speed, agreement, layers, measured_tokens)
+    return ProbeResult(speed, agreement, layers, measured_tokens, setup_key())
 
 
 def _decode_speed(model, seconds: float, windows: int = 5) -> float:

@@ -14,6 +14,7 @@ Environment: ``RWKV_CPU_ISA=scalar|avx2|avx512|avx512vnni`` forces a lower instr
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import importlib.util
 import os
 import sys
@@ -113,6 +114,23 @@ def available() -> bool:
     except Unavailable:
         return False
     return True
+
+
+_build_id: str | None = None
+
+
+def build_id() -> str:
+    """A short hash of the loaded library file: another build (a new release, a rebuild with changed
+    kernels) has another, so a speed measured with one build is not taken for the next."""
+    global _build_id
+    if _build_id is None:
+        library()
+        digest = hashlib.sha256()
+        with open(_find(), "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        _build_id = digest.hexdigest()[:12]
+    return _build_id
 
 
 def isa() -> str:

@@ -3,7 +3,7 @@ picker's star and tooltip, and the catalog's pick, follow the measurement, which
 
 from __future__ import annotations
 
-from engine.host import hardware
+from engine.host import hardware, probe
 from engine.host.probe import ProbeResult
 from tests.gui.util import run, until
 
@@ -48,8 +48,34 @@ def test_a_stored_measurement_moves_the_star_and_the_catalogs_cpu_pick(loop, mak
                                           ("fp32", "bf16", "int8"))]
     win.models.set_catalog(CATALOG)
     assert "0.4b" in win.models.catalog_view.currentItem().text(0)
-    measured = ProbeResult({"fp32": 27.0, "bf16": 80.0, "int8": 129.6}, {"bf16": 0.99, "int8": 0.97}, 2, 48)
+    measured = ProbeResult({"fp32": 27.0, "bf16": 80.0, "int8": 129.6}, {"bf16": 0.99, "int8": 0.97}, 2, 48,
+                           probe.setup_key())
     win.state.set_preference("precision_probes", {win.state.model.fingerprint: measured.to_json()})
     assert _star(win) == ("cpu", "int8")
     assert win.hardware.toolTip().startswith("int8: 4.8x fp32 decode here, quality: greedy agreement 97%")
     assert "1.5b" in win.models.catalog_view.currentItem().text(0)
+
+
+def test_a_measurement_from_other_kernels_or_threads_is_measured_again(loop, make_window, world_ckpt, tmp_path):
+    """After an update (another build of the kernels: other speeds) the stored figures are stale:
+    neither the star nor the catalog follows them, and the model is measured again."""
+    from app import precision_probe
+    from app.settings import Settings
+    from engine.models.checkpoint import read_checkpoint
+
+    folder = tmp_path / "data"
+    fingerprint = read_checkpoint(world_ckpt).fingerprint
+    stale = ProbeResult({"fp32": 27.0, "bf16": 80.0, "int8": 10.0}, {"bf16": 0.99, "int8": 0.97}, 2, 48,
+                        "0123456789ab avx2 2 threads")
+    settings = Settings(folder / "settings.json")
+    settings.set("measure_precisions", True)
+    settings.set("precision_probes", {fingerprint: stale.to_json()})
+    assert precision_probe.measured(settings, fingerprint) is None and precision_probe.latest(settings) is None
+    win = make_window(folder)
+    run(loop, win.load_model(str(world_ckpt)))
+    assert win.state.model.fingerprint == fingerprint
+    run(loop, until(lambda: ProbeResult.from_json(win.settings.get("precision_probes")[fingerprint]).current(),
+                    timeout=120))
+    fresh = precision_probe.measured(win.settings, fingerprint)
+    assert fresh is not None and fresh.setup == probe.setup_key() and fresh.speed != stale.speed
+    assert precision_probe.latest(win.settings) == fresh

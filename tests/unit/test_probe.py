@@ -3,6 +3,8 @@ recommendation (engine.host.hardware.recommend, engine.host.hub.recommended_for)
 
 from __future__ import annotations
 
+import torch
+
 from engine.host import hardware, hub, probe
 from engine.host.probe import ProbeResult
 from tests.unit.test_hub_recommend import CATALOG, GiB, _cpu
@@ -45,8 +47,31 @@ def test_a_stalled_moment_does_not_set_a_precisions_speed(monkeypatch):
 
 def test_a_damaged_stored_result_is_ignored():
     for junk in (None, [], {"speed": "fast"}, {"speed": {"fp32": "x"}, "agreement": {}, "layers": 2,
-                                               "quality_tokens": 1}):
+                                               "quality_tokens": 1},
+                 {"speed": {"fp32": 1.0}, "agreement": {}, "layers": 2, "quality_tokens": 1, "setup": 7}):
         assert ProbeResult.from_json(junk) is None
+
+
+def test_a_result_knows_whether_it_was_measured_with_these_kernels_and_threads(rwkv7_checkpoint, monkeypatch):
+    """The setup (the library build's hash, its instruction set, the thread count) is stored with the
+    figures; a result from before it was stored, from another build or with other threads is stale."""
+    ckpt = rwkv7_checkpoint(n_layer=2, n_embd=64, head_size=32, vocab_size=1000)
+    result = probe.probe(str(ckpt), ("fp32", "int8"), seconds=0.02, quality_params=0)
+    assert result.setup == probe.setup_key() and result.current()
+    assert ProbeResult.from_json(result.to_json()).current()
+    old = {k: v for k, v in result.to_json().items() if k != "setup"}        # stored by an earlier version
+    assert ProbeResult.from_json(old).setup == "" and not ProbeResult.from_json(old).current()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(threads + 1)
+    try:
+        assert not result.current()
+    finally:
+        torch.set_num_threads(threads)
+    from kernels import cpu
+    if cpu.available():
+        assert len(cpu.build_id()) == 12 and cpu.build_id() in result.setup
+        monkeypatch.setattr(cpu, "_build_id", "ffffffffffff")               # another build of the library
+        assert not result.current()
 
 
 def test_the_fastest_precision_at_acceptable_quality_is_recommended_with_the_numbers():
