@@ -165,6 +165,8 @@ struct LayerVecs {
 
 // The prefill's rows and the decode step's heads share these: one row's (or one head's: H = 1, C = N)
 // inputs and outputs, C = H * N values each. al and vl (the LoRAs' outputs) become the gates in place.
+// One function per ISA (DEFINE_ROW_MATH): rwkv7.cpp is otherwise built for the baseline CPU, where a
+// prompt row's loops ran 4 floats at a time without FMA (at 0.4B ~40 % longer than the WKV itself).
 struct GateRow {
     LayerVecs ly;
     int C, H, N, layer;
@@ -409,10 +411,6 @@ void mat_rows(const Mat& m, long R, const float* x, float* y, int act = ACT_NONE
     }
     if (act != ACT_NONE) for_rows(R, [&](long r) { apply_act(act, y + r * m.rows, 0, m.rows); });
 }
-
-// A prompt row's work between the products, one function per ISA (rwkv7.cpp is otherwise built for
-// the baseline CPU, where these loops ran 4 floats at a time without FMA: at 0.4B they took ~40 %
-// longer than the WKV recurrence itself).
 
 // Rows lo..hi-1 of a window are sequence seq's, in order.
 struct Span {
