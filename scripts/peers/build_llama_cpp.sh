@@ -24,6 +24,14 @@ SDIST=llama_cpp_python-$VERSION.tar.gz
 TARGETS=(llama-bench llama-server llama-cli llama-simple llama-quantize llama-tokenize)
 CMAKE_FLAGS=(-DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF
              -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF)
+# On a CPU that reports AMX (Sapphire Rapids and later), -march=native compiles ggml's AMX path in,
+# and on our VMs it dies at its first tileloadd (SIGILL in q8_0 models, SIGSEGV in q4_0 ones, seen
+# 2026-12-03; XCR0 enables tile data and arch_prctl grants it). So AMX is off there unless
+# PEER_AMX=1: explicit -mno-amx-* win over -march=native whatever their order.
+if grep -qw amx_tile /proc/cpuinfo && [[ ${PEER_AMX:-0} != 1 ]]; then
+    NO_AMX="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+    CMAKE_FLAGS+=("-DCMAKE_C_FLAGS=$NO_AMX" "-DCMAKE_CXX_FLAGS=$NO_AMX")
+fi
 
 mkdir -p "$DEST"
 DEST=$(cd "$DEST" && pwd)
