@@ -24,7 +24,7 @@ setup(
             sources=["kernels/cpu/src/rwkv_cpu.cpp", "kernels/cpu/src/rwkv7.cpp", "kernels/cpu/src/rwkv456.cpp",
                      "kernels/cpu/src/gemm_int8.cpp", "kernels/cpu/src/gemv_int8.cpp",
                      "kernels/cpu/src/gemv_q4.cpp",
-                     "kernels/cpu/src/gemm_float.cpp"],
+                     "kernels/cpu/src/gemm_float.cpp", "kernels/cpu/src/quantize.cpp"],
             depends=["kernels/cpu/src/core.h", "kernels/cpu/src/layouts.h"],
             define_macros=[("RWKV_PYTHON_MODULE", "1")],
             extra_compile_args=compile_args,

@@ -25,7 +25,7 @@ from torch import Tensor
 
 import kernels
 
-ABI_VERSION = 14
+ABI_VERSION = 15
 MAX_HEAD_SIZE = 1024   # the kernels keep a head's sums in fixed arrays
 ISAS = ("scalar", "avx2", "avx512", "avx512vnni")   # each includes the ones before
 # uint8: q4, uint5: q5 (its bytes viewed as torch.uint5; gemv_q4.cpp)
@@ -72,6 +72,7 @@ _SIGNATURES = {   # the C API (see the API functions in kernels/cpu/*.cpp): name
     "rwkv456_decode": (None, [_p, _i, _p, _p, _p, _p, _p, _p]),
     "rwkv456_decode_batch": (None, [_p, _i, _p, _p, _p, _p, _p, _p, _p]),
     "rwkv_cpu_table": (ctypes.c_char_p, [ctypes.c_char_p]),
+    "rwkv_quantize": (_i, [_p, _i, _L, _L, _L, _L, _i, _p, _p]),
 }
 
 
@@ -207,6 +208,37 @@ def gemv(w: Tensor, x: Tensor, out: Tensor, scale: Tensor | None = None) -> Tens
     library().rwkv_gemv(w.data_ptr(), WTYPES[w.dtype], None if scale is None else scale.data_ptr(), rows,
                         cols, B, x.data_ptr(), out.data_ptr())
     return out
+
+
+_SOURCE_TYPES = {torch.float32: 0, torch.bfloat16: 1, torch.float16: 2}   # quantize.cpp's SType
+
+
+def quantize(w: Tensor, q: Tensor, scale: Tensor) -> None:
+    """``w`` ``[rows, cols]`` (float32, bf16 or fp16, any strides: a view of a memory-mapped
+    checkpoint is read where it lies) quantised into ``q`` and ``scale`` on the pool's threads:
+    int8 (``q`` int8 ``[rows, cols]``, ``scale`` float32 ``[rows]``), q4 (``q`` uint8
+    ``[rows, q4_padded(cols) // 2]``) or q5 (``q`` torch.uint5 ``[rows, 5 * q4_padded(cols) // 8]``),
+    those with fp16 ``scale`` ``[rows, q4_padded(cols) // 32]``: the bytes of
+    ``engine.models.packed``'s torch quantisers, which define the formats."""
+    if w.device.type != "cpu" or w.dim() != 2 or w.dtype not in _SOURCE_TYPES:
+        raise ValueError(f"quantize takes a 2-D float32, bf16 or fp16 CPU tensor, not {w.dtype} {tuple(w.shape)}")
+    _check(q, scale)
+    rows, cols = w.shape
+    if q.dtype == torch.int8:
+        want_q, want_s, s_dtype = (rows, cols), (rows,), torch.float32
+    elif q.dtype in Q_BITS:
+        kp = q4_padded(cols)
+        want_q, want_s, s_dtype = (rows, kp * Q_BITS[q.dtype] // 8), (rows, kp // 32), torch.float16
+    else:
+        raise ValueError(f"quantize makes int8, q4 (uint8) or q5 (uint5), not {q.dtype}")
+    if tuple(q.shape) != want_q or tuple(scale.shape) != want_s or scale.dtype != s_dtype:
+        raise ValueError(f"quantize of {rows}x{cols} into {q.dtype} needs q {list(want_q)} and "
+                         f"{s_dtype} scale {list(want_s)}, not {list(q.shape)} and {scale.dtype} {list(scale.shape)}")
+    sync_threads()
+    rc = library().rwkv_quantize(w.data_ptr(), _SOURCE_TYPES[w.dtype], rows, cols, w.stride(0), w.stride(1),
+                                 WTYPES[q.dtype], q.data_ptr(), scale.data_ptr())
+    if rc != 0:
+        raise ValueError("the compiled library refused the quantize arguments")
 
 
 ACTIVATIONS = {"tanh": 1, "sigmoid": 2, "relu_sq": 3, "silu": 4}   # core.h's Act

@@ -172,6 +172,34 @@ inline uint16_t f32_to_bf16(float f) {  // round to nearest even, as torch does
     return uint16_t(u >> 16);
 }
 
+inline float half_to_f32(uint16_t h) {  // IEEE fp16 -> float, subnormals included
+    const uint32_t sign = uint32_t(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    if (e == 0) {
+        const float f = float(m) * 5.9604644775390625e-8f;  // m * 2^-24
+        return (h & 0x8000u) ? -f : f;
+    }
+    const uint32_t u = e == 31 ? sign | 0x7f800000u | (m << 13) : sign | ((e + 112) << 23) | (m << 13);
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+// float -> IEEE fp16, rounding to nearest even as torch's conversion does (subnormals included;
+// past 65504 + half a step: infinity; NaN stays NaN).
+inline uint16_t f32_to_half(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    const uint16_t sign = uint16_t((u >> 16) & 0x8000u);
+    u &= 0x7fffffffu;
+    if (u > 0x7f800000u) return sign | 0x7e00u;             // NaN
+    if (u >= 0x477ff000u) return sign | 0x7c00u;            // 65520 and up round to infinity
+    if (u >= 0x38800000u)                                   // a normal fp16 (from 2^-14): round at bit 13, rebias
+        return sign | uint16_t((u + 0xfffu + ((u >> 13) & 1u) - 0x38000000u) >> 13);
+    float a;                                                // subnormal: a multiple of 2^-24 (exact scaling,
+    std::memcpy(&a, &u, 4);                                 // then rint: nearest even; 2^-14 itself gives 0x400)
+    return sign | uint16_t(std::nearbyint(a * 16777216.0f));
+}
+
 inline float sigmoidf(float v) { return 1.0f / (1.0f + std::exp(-v)); }
 
 // e^x in float to ~1 ulp: Cody-Waite reduction x = n ln2 + r, Cephes' degree-7 polynomial for e^r,

@@ -93,18 +93,6 @@ constexpr long q_group_bytes = Q4_GROUP * B / 8;
 template <int B>
 constexpr int q_half = 1 << (B - 1);
 
-inline float half_to_f32(uint16_t h) {  // IEEE fp16 -> float, subnormals included
-    const uint32_t sign = uint32_t(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-    if (e == 0) {
-        const float f = float(m) * 5.9604644775390625e-8f;  // m * 2^-24
-        return (h & 0x8000u) ? -f : f;
-    }
-    const uint32_t u = e == 31 ? sign | 0x7f800000u | (m << 13) : sign | ((e + 112) << 23) | (m << 13);
-    float f;
-    std::memcpy(&f, &u, 4);
-    return f;
-}
-
 // Bit 4 of stored value 4 s + j of block i (q5; 0 for q4): bit s of the plane's byte 4 i + j.
 template <int B>
 inline int32_t q5_high(const uint8_t* wg, int s, int i, int j) {

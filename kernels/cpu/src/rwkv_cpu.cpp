@@ -11,7 +11,7 @@
 // weights [out, in] in fp32 or bf16) and the library's general C API. gemv_int8.cpp and
 // gemv_q4.cpp: the same product for int8 (a float scale per output row) and 4- and 5-bit weights.
 // rwkv7.cpp: the WKV-7 recurrence and RWKV-7's fused decode step; rwkv456.cpp: the same for RWKV-4,
-// -5 and -6. core.h: what they share.
+// -5 and -6. quantize.cpp: int8, q4 and q5 made at load time. core.h: what they share.
 
 #include "core.h"
 #include "layouts.h"
@@ -603,7 +603,7 @@ using namespace rwkvcpu;
 // ---------------------------------------------------------------------------------------------
 // C API (ctypes). Every array is contiguous; every float is fp32 unless a wtype says otherwise.
 
-API int rwkv_cpu_abi_version() { return 14; }
+API int rwkv_cpu_abi_version() { return 15; }
 
 // The decode steps' layouts (layouts.h) as comma-separated names, for ``table`` "rwkv7.layer",
 // "rwkv7.dims", "rwkv456.layer", "rwkv456.dims" or "global"; null for any other. Python orders the
