@@ -310,14 +310,14 @@ DEFINE_SIMD_TILE(gemvt_bf16_avx512, TGT_AVX512, uint16_t, __m512, 16, 2, TILE_PR
                  ldw_bf16_avx512, tailx_split_avx512, tailw_bf16_avx512, _mm512_fmadd_ps, reduce_avx512)
 #endif
 
-// fp32 / bf16 tiles (DEFINE_SIMD_TILE). One input (decode: memory-bound) takes 2 rows: two FMA
-// chains, and as fast from memory as the one-row kernel with four accumulators before them (one row
-// or four were no faster). A batch takes TILE_R rows x up to TILE_NI inputs, as many as the
+// fp32 / bf16 tiles (DEFINE_SIMD_TILE). One input (decode: memory-bound) takes 1 row, prefetched as
+// one stream: on a Sapphire Rapids VM 1.07-1.14x 2 rows (fp32 decode at 0.1B-1.5B, 1.03-1.10x bf16;
+// 2 rows had been level with 1 on Zen 4, before the prefetch). A batch takes TILE_R rows x up to TILE_NI inputs, as many as the
 // registers hold: R * NI accumulators, R weight vectors and one input vector, of 32 zmm (4 x 6) or
 // 16 ymm (3 x 4). Measured on the 0.1B model's decode step: 4 x 6 as fast as 4 x 4 or 3 x 8 in L1
 // and faster than 4 x 4 from memory at 6 inputs; 3 x 4 ~1.1x 3 x 3, 2 x 5 or 2 x 6 on AVX2.
 #if RWKV_X86
-constexpr int TILE_R1 = 2, TILE_R_AVX512 = 4, TILE_NI_AVX512 = 6, TILE_R_AVX2 = 3, TILE_NI_AVX2 = 4;
+constexpr int TILE_R1 = 1, TILE_R_AVX512 = 4, TILE_NI_AVX512 = 6, TILE_R_AVX2 = 3, TILE_NI_AVX2 = 4;
 #define TILES_AVX512(NAME)                                                                          \
     {NAME<TILE_R1, 1>, NAME<TILE_R_AVX512, 2>, NAME<TILE_R_AVX512, 3>, NAME<TILE_R_AVX512, 4>,      \
      NAME<TILE_R_AVX512, 5>, NAME<TILE_R_AVX512, 6>}
