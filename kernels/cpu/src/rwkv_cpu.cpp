@@ -312,8 +312,8 @@ DEFINE_SIMD_TILE(gemvt_bf16_avx512, TGT_AVX512, uint16_t, __m512, 16, 2, TILE_PR
 
 // fp32 / bf16 tiles (DEFINE_SIMD_TILE). One input (decode: memory-bound) takes 1 row, prefetched as
 // one stream: on a Sapphire Rapids VM 1.07-1.14x 2 rows (fp32 decode at 0.1B-1.5B, 1.03-1.10x bf16;
-// 2 rows had been level with 1 on Zen 4, before the prefetch). A batch takes TILE_R rows x up to TILE_NI inputs, as many as the
-// registers hold: R * NI accumulators, R weight vectors and one input vector, of 32 zmm (4 x 6) or
+// 2 rows had been level with 1 on Zen 4, before the prefetch). A batch takes TILE_R rows x up to
+// TILE_NI inputs, as many as the registers hold: R * NI accumulators, R weight vectors and one input vector, of 32 zmm (4 x 6) or
 // 16 ymm (3 x 4). Measured on the 0.1B model's decode step: 4 x 6 as fast as 4 x 4 or 3 x 8 in L1
 // and faster than 4 x 4 from memory at 6 inputs; 3 x 4 ~1.1x 3 x 3, 2 x 5 or 2 x 6 on AVX2.
 #if RWKV_X86
