@@ -91,6 +91,18 @@ def test_fp16_scales_round_as_torch_over_the_whole_float_range():
         assert _same(a, b)
 
 
+def test_a_nan_weight_makes_its_scale_nan_as_torchs_code_does():
+    """So a model with NaN weights computes NaN, which generation reports, not quiet garbage."""
+    w = _hard_weights(8, 300, seed=12)
+    w[1, 5] = float("nan")                                     # row 1 / its first block
+    w[3, 290] = float("nan")                                   # row 3 / its last block (in the padding's group)
+    for quantise in QUANTISERS.values():
+        a, b = quantise(w), quantise(w, compiled=False)
+        assert torch.equal(a.scale.isnan(), b.scale.isnan()) and a.scale.isnan().sum() == 2
+        fine = ~a.scale.isnan().any(dim=-1) if a.scale.dim() == 2 else ~a.scale.isnan()
+        assert torch.equal(_bits(a.w)[fine], _bits(b.w)[fine])     # the other rows: the same bytes
+
+
 def test_refused_arguments_say_what_is_wrong():
     w = torch.randn(4, 64)
     with pytest.raises(ValueError, match="float32, bf16 or fp16"):

@@ -12,6 +12,8 @@
 // rint rounds half to even, as torch.round; every division is a real fp32 division, so the results
 // do not depend on the instruction set (the compiler vectorises the loops per ISA).
 
+#include <limits>
+
 #include "core.h"
 
 namespace rwkvcpu {
@@ -53,11 +55,17 @@ QINLINE void load_row(const QuantJob& j, long r, float* out) {
     for (long i = n; i < j.padded; i++) out[i] = 0.0f;
 }
 
+// A NaN weight makes its row's (int8) or block's (q4 / q5) scale NaN, as torch's max and argmax do in
+// packed.py: the model's outputs are then NaN, which generation reports, instead of quiet garbage.
 QINLINE void int8_row(const float* x, long n, int8_t* q, float* scale) {
     float amax = 0.0f;
-    PRAGMA(omp simd reduction(max : amax))
-    for (long i = 0; i < n; i++) amax = std::max(amax, std::fabs(x[i]));
-    const float s = std::max(amax, 1e-30f) / 127.0f;
+    int nan = 0;
+    PRAGMA(omp simd reduction(max : amax) reduction(| : nan))
+    for (long i = 0; i < n; i++) {
+        amax = std::max(amax, std::fabs(x[i]));
+        nan |= x[i] != x[i];
+    }
+    const float s = nan ? std::numeric_limits<float>::quiet_NaN() : std::max(amax, 1e-30f) / 127.0f;
     PRAGMA(omp simd)
     for (long i = 0; i < n; i++) {
         float v = std::nearbyint(x[i] / s);
@@ -75,10 +83,12 @@ QINLINE void block_values(const float* x, long padded, uint8_t* u, uint16_t* d) 
     for (long b = 0; b < padded / 32; b++) {
         const float* xb = x + 32 * b;
         float hi = xb[0], lo = xb[0];
-        PRAGMA(omp simd reduction(max : hi) reduction(min : lo))
+        int nan = 0;
+        PRAGMA(omp simd reduction(max : hi) reduction(min : lo) reduction(| : nan))
         for (int i = 0; i < 32; i++) {
             hi = std::max(hi, xb[i]);
             lo = std::min(lo, xb[i]);
+            nan |= xb[i] != xb[i];
         }
         // The value of largest magnitude; where +a and -a tie (or only zeros), the first one, as
         // torch's argmax of |w| takes.
@@ -91,6 +101,7 @@ QINLINE void block_values(const float* x, long padded, uint8_t* u, uint16_t* d) 
                     break;
                 }
         }
+        if (nan) m = std::numeric_limits<float>::quiet_NaN();
         float dm = m / float(-half);
         dm = dm < -65504.0f ? -65504.0f : (dm > 65504.0f ? 65504.0f : dm);
         const uint16_t h = f32_to_half(dm);
