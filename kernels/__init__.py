@@ -113,7 +113,7 @@ def _cpu(generation: int, device: str, precision: str) -> Kernels:
     from kernels import cpu
 
     cpu.library()          # cpu.Unavailable (a kernels.Unavailable) says why it cannot load
-    isa = f"cpu-{cpu.isa()}"
+    isa = f"cpu-{cpu.kernels_name()}"
     if generation == 7:
         return Kernels(isa, "cpu", cpu.wkv7_seq, cpu.wkv7_one, cpu.Rwkv7Decoder, cpu.gemv)
     if generation == 4:

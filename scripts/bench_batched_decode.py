@@ -86,7 +86,7 @@ def main() -> None:
                   if t is not None and t.dim() == 2 and not k.endswith("_s"))
     weights += made[-1][2]["head"].numel()
     V = model.info.vocab_size
-    print(f"{args.model} {args.precision}, {args.threads} threads, isa {cpu.isa()}, "
+    print(f"{args.model} {args.precision}, {args.threads} threads, isa {cpu.kernels_name()}, "
           f"{weights / 1e6:.1f}M matrix weights\nthis: {args.this or cpu._find()}\nother: {args.other}")
     print(" B   other ms  this ms  ratio | other cpu  this cpu  ratio | other GF/s this GF/s | paired")
     for B in (int(b) for b in args.batches.split(",")):

@@ -125,7 +125,7 @@ def main() -> None:
                    help="also estimate a prompt of an RWKV-7 (this file, or a random 0.1B)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    print(f"{a.threads} threads, T={a.tokens}, kernels {cpu.isa()}, torch {torch.__version__}")
+    print(f"{a.threads} threads, T={a.tokens}, kernels {cpu.kernels_name()}, torch {torch.__version__}")
 
     cases = {name: Case(a.tokens, n_in, n_out) for name, (n_in, n_out) in SHAPES.items()}
     res = measure(cases, a.rounds, a.reps)
@@ -143,7 +143,7 @@ def main() -> None:
         print(f"{name:18s} {f'{n_in}->{n_out}':>10s} | {cells} | {t['today'] / t['int8']:5.2f}x")
         rows.append({"shape": name, "in": n_in, "out": n_out, **{f"{w}_ms": 1e3 * t[w] for w in WAYS},
                      **{f"{w}_gops": case.ops / t[w] / 1e9 for w in WAYS}})
-    out = {"threads": a.threads, "tokens": a.tokens, "isa": cpu.isa(), "rows": rows}
+    out = {"threads": a.threads, "tokens": a.tokens, "isa": cpu.kernels_name(), "rows": rows}
     if a.e2e:
         est = e2e(a.tokens, a.rounds, a.reps, a.e2e)
         print(f"int8 prompt of {a.tokens}: {est['tok_s_now']:.0f} tok/s now ({1e3 * est['prompt_s']:.0f} ms, "

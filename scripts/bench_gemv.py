@@ -65,7 +65,7 @@ def main() -> None:
             for _ in range(reps):
                 cpu.gemv(p.w, x, out, p.scale)
             times[name].append((time.perf_counter() - t) / reps)
-    print(f"{args.shape} shape, {args.threads} threads, kernels {cpu.isa()}, medians of {args.rounds} rounds")
+    print(f"{args.shape} shape, {args.threads} threads, kernels {cpu.kernels_name()}, medians of {args.rounds} rounds")
     for name, _, _, _, size in mats:
         dt = statistics.median(times[name])
         line = f"{name:31s} {dt * 1e6:9.1f} us  {size / dt / 1e9:6.1f} GB/s"

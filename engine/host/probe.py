@@ -74,7 +74,7 @@ def setup_key() -> str:
 
     from kernels import cpu
 
-    kernels = f"{cpu.build_id()} {cpu.isa()}" if cpu.available() else "torch"
+    kernels = f"{cpu.build_id()} {cpu.kernels_name()}" if cpu.available() else "torch"
     return f"{kernels} {torch.get_num_threads()} threads"
 
 

@@ -25,7 +25,7 @@ from torch import Tensor
 
 import kernels
 
-ABI_VERSION = 15
+ABI_VERSION = 16
 MAX_HEAD_SIZE = 1024   # the kernels keep a head's sums in fixed arrays
 ISAS = ("scalar", "avx2", "avx512", "avx512vnni")   # each includes the ones before
 # uint8: q4, uint5: q5 (its bytes viewed as torch.uint5; gemv_q4.cpp)
@@ -55,6 +55,8 @@ _SIGNATURES = {   # the C API (see the API functions in kernels/cpu/*.cpp): name
     "rwkv_cpu_get_isa": (_i, []),
     "rwkv_cpu_isa_max": (_i, []),
     "rwkv_cpu_set_isa": (_i, [_i]),
+    "rwkv_cpu_get_avx_vnni": (_i, []),
+    "rwkv_cpu_set_avx_vnni": (_i, [_i]),
     "rwkv_cpu_get_threads": (_i, []),
     "rwkv_cpu_set_threads": (None, [_i]),
     "rwkv_act": (None, [_i, _p, _L]),
@@ -147,6 +149,26 @@ def supported_isas() -> tuple[str, ...]:
 def set_isa(name: str) -> str:
     """Use ``name`` (clamped to what the CPU supports); returns the one now in use."""
     return ISAS[library().rwkv_cpu_set_isa(ISAS.index(name))]
+
+
+def avx_vnni() -> bool:
+    """Whether the AVX2 kernels' prompt GEMMs (int8, q4, q5) use AVX-VNNI: a CPU that has it (Intel's
+    from Alder Lake on without AVX-512) and not turned off (``RWKV_CPU_AVXVNNI=0``, :func:`set_avx_vnni`).
+    The results are the same bits either way; the AVX-512 kernels have their own VNNI."""
+    return bool(library().rwkv_cpu_get_avx_vnni())
+
+
+def set_avx_vnni(on: bool) -> bool:
+    """Turn the AVX2 kernels' AVX-VNNI versions on or off (on only where the CPU has it); returns
+    :func:`avx_vnni`."""
+    return bool(library().rwkv_cpu_set_avx_vnni(int(on)))
+
+
+def kernels_name() -> str:
+    """The instruction set in use, as benchmarks print it: ``avx2+avxvnni`` where AVX2's kernels use
+    AVX-VNNI."""
+    name = isa()
+    return name + "+avxvnni" if name == "avx2" and avx_vnni() else name
 
 
 _threads = 0

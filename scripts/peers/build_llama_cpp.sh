@@ -28,9 +28,18 @@ CMAKE_FLAGS=(-DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF
 # and on our VMs it dies at its first tileloadd (SIGILL in q8_0 models, SIGSEGV in q4_0 ones, seen
 # 2026-12-03; XCR0 enables tile data and arch_prctl grants it). So AMX is off there unless
 # PEER_AMX=1: explicit -mno-amx-* win over -march=native whatever their order.
+EXTRA=""
 if grep -qw amx_tile /proc/cpuinfo && [[ ${PEER_AMX:-0} != 1 ]]; then
-    NO_AMX="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
-    CMAKE_FLAGS+=("-DCMAKE_C_FLAGS=$NO_AMX" "-DCMAKE_CXX_FLAGS=$NO_AMX")
+    EXTRA="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+fi
+# PEER_NO_AVX512=1: a build as for an AVX2 laptop on an AVX-512 machine (-mno-avx512f takes every
+# AVX-512 subset with it; AVX-VNNI, F16C and FMA stay where the CPU has them): Alder Lake and later,
+# against our kernels forced to AVX2 (RWKV_CPU_ISA=avx2). Give it its own DEST.
+if [[ ${PEER_NO_AVX512:-0} == 1 ]]; then
+    EXTRA="$EXTRA -mno-avx512f"
+fi
+if [[ -n $EXTRA ]]; then
+    CMAKE_FLAGS+=("-DCMAKE_C_FLAGS=$EXTRA" "-DCMAKE_CXX_FLAGS=$EXTRA")
 fi
 
 mkdir -p "$DEST"

@@ -22,16 +22,22 @@ def world_tok():
     return engine.load_tokenizer("world")
 
 
-@pytest.fixture(params=cpu.ISAS)
+@pytest.fixture(params=(*cpu.ISAS, "avx2+avxvnni"))
 def isa(request):
     """Each instruction set of the compiled library this CPU runs, selected for the test (the
-    others skip), the one before restored after."""
-    if request.param not in cpu.supported_isas():
-        pytest.skip(f"this CPU cannot run {request.param}")
-    before = cpu.isa()
-    assert cpu.set_isa(request.param) == request.param
+    others skip), the one before restored after. ``avx2`` is AVX2 without AVX-VNNI, ``avx2+avxvnni``
+    with it (its prompt GEMMs; skipped on a CPU without it): the name ``cpu.kernels_name()`` gives."""
+    name, vnni = request.param.split("+")[0], request.param.endswith("+avxvnni")
+    if name not in cpu.supported_isas():
+        pytest.skip(f"this CPU cannot run {name}")
+    before, before_vnni = cpu.isa(), cpu.avx_vnni()
+    if cpu.set_avx_vnni(vnni) != vnni:
+        cpu.set_avx_vnni(before_vnni)
+        pytest.skip("this CPU has no AVX-VNNI")
+    assert cpu.set_isa(name) == name and cpu.kernels_name() == request.param
     yield request.param
     cpu.set_isa(before)
+    cpu.set_avx_vnni(before_vnni)
 
 
 @pytest.fixture(params=[1, 2], ids=lambda n: f"{n}threads")

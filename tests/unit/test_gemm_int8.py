@@ -99,14 +99,17 @@ def test_error_against_the_float_product_stays_within_the_activation_rounding(is
 def test_every_instruction_set_gives_the_same_bits():
     x = _inputs(37, 301, seed=1)
     w, scale = _weights(131, 301, seed=2)
-    before = cpu.isa()
+    before, before_vnni = cpu.isa(), cpu.avx_vnni()
     try:
         outs = {}
         for name in cpu.supported_isas():
-            cpu.set_isa(name)
-            outs[name] = gemm_int8(x, w, scale)
+            for vnni in (False, True) if name == "avx2" else (before_vnni,):
+                if cpu.set_avx_vnni(vnni) == vnni:
+                    cpu.set_isa(name)
+                    outs[cpu.kernels_name()] = gemm_int8(x, w, scale)
     finally:
         cpu.set_isa(before)
+        cpu.set_avx_vnni(before_vnni)
     first = next(iter(outs.values()))
     assert all(torch.equal(first, y) for y in outs.values()), list(outs)
 

@@ -69,7 +69,7 @@ def test_bf16_inputs_compute_in_fp32():
 
 def test_select_names_a_tested_implementation():
     # The compiled CPU kernels (tested in test_cpu_kernels.py) when built, else torch's chunked form.
-    compiled = {f"cpu-{isa}" for isa in ("scalar", "avx2", "avx512", "avx512vnni")}
+    compiled = {f"cpu-{isa}" for isa in ("scalar", "avx2", "avx2+avxvnni", "avx512", "avx512vnni")}
     assert kernels.select(7, "cpu", "fp32").name in {"torch-chunked", *compiled}
     assert kernels.select(7, "cpu", "fp32", backend="torch").name == "torch-chunked"
     assert kernels.select(7, "cpu", "fp32", backend="reference").seq is reference.wkv7_seq

@@ -133,15 +133,20 @@ def test_prompt_rows_are_the_quantised_math_and_short_prompts_the_decode_rows(is
                 assert ((y[t].double() - row.double()).abs() <= 2e-6 * terms[t] + 1e-30).all(), (T, t)
 
 
-@pytest.fixture
-def avx2():
-    """The AVX2 paths forced (the one before restored after), or a skip on a CPU without AVX2."""
+@pytest.fixture(params=[False, True], ids=["avx2", "avx2+avxvnni"])
+def avx2(request):
+    """The AVX2 paths forced, without and with AVX-VNNI (the state before restored after), or a skip
+    on a CPU without AVX2 (without AVX-VNNI)."""
     if "avx2" not in cpu.supported_isas():
         pytest.skip("this CPU cannot run avx2")
-    before = cpu.isa()
+    before, before_vnni = cpu.isa(), cpu.avx_vnni()
+    if cpu.set_avx_vnni(request.param) != request.param:
+        cpu.set_avx_vnni(before_vnni)
+        pytest.skip("this CPU has no AVX-VNNI")
     cpu.set_isa("avx2")
     yield
     cpu.set_isa(before)
+    cpu.set_avx_vnni(before_vnni)
 
 
 def _within(y: torch.Tensor, ref: torch.Tensor, terms: torch.Tensor, k: float = 1e-6) -> bool:
@@ -179,23 +184,27 @@ def test_avx2_gemm_is_the_quantised_math_and_close_to_the_gemv(avx2, fmt, n_out,
         assert _within(y, _gemv_rows(x, p).double(), terms, 2e-6), T
 
 
-@pytest.mark.skipif("avx512" not in cpu.supported_isas(), reason="this CPU has no AVX-512")
 @pytest.mark.parametrize("n_out,n_in", [(37, 256), (131, 3000)])
 def test_avx2_gemm_gives_the_avx512_gemms_bits(fmt, n_out, n_in):
-    """The same integers and the same float operations in the same order: equal, not close."""
+    """The same integers and the same float operations in the same order: equal, not close (AVX2
+    without and with AVX-VNNI, AVX-512 without and with VNNI, those this CPU runs)."""
     quantize, gemm = fmt
     p = quantize(_weights(n_out, n_in, seed=2))
     x = torch.randn(90, n_in, generator=torch.Generator().manual_seed(3))
     x[5, 40:70] = 0.0                                            # a zero block
-    before = cpu.isa()
+    before, before_vnni = cpu.isa(), cpu.avx_vnni()
     try:
         outs = {}
-        for name in ("avx2", "avx512", "avx512vnni"):
-            if name in cpu.supported_isas():
-                cpu.set_isa(name)
+        for name in ("avx2", "avx2+avxvnni", "avx512", "avx512vnni"):
+            isa, vnni = name.split("+")[0], name.endswith("+avxvnni")
+            if isa in cpu.supported_isas() and cpu.set_avx_vnni(vnni) == vnni:
+                cpu.set_isa(isa)
                 outs[name] = [gemm(x[:T], p.w, p.scale) for T in (16, 25, 90)]
     finally:
         cpu.set_isa(before)
+        cpu.set_avx_vnni(before_vnni)
+    if len(outs) < 2 or "avx2" not in outs:
+        pytest.skip(f"one AVX2 variant here at most: {list(outs)}")
     for name, ys in outs.items():
         assert all(torch.equal(a, b) for a, b in zip(ys, outs["avx2"], strict=True)), name
 

@@ -28,6 +28,8 @@
 #define TGT_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define TGT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
 #define TGT_AVX512VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+// AVX2 with AVX-VNNI: vpdpbusd on 256-bit vectors (VEX), in CPUs without AVX-512 (Alder Lake and later).
+#define TGT_AVXVNNI __attribute__((target("avxvnni,avx2,fma,f16c")))
 #else
 #define RWKV_X86 0
 #endif
@@ -59,6 +61,9 @@ enum Act { ACT_NONE = 0, ACT_TANH = 1, ACT_SIGMOID = 2, ACT_RELU_SQ = 3, ACT_SIL
 
 int isa_supported_max();
 int current_isa();
+// The AVX2 kernels' AVX-VNNI versions (the int8 and q4 / q5 prompt GEMMs): for `isa` AVX2 on a CPU
+// with AVX-VNNI, unless turned off (RWKV_CPU_AVXVNNI=0, rwkv_cpu_set_avx_vnni). Same bits either way.
+bool avx_vnni(int isa);
 extern std::atomic<int> g_isa;
 
 inline void cpu_relax() {
@@ -277,6 +282,17 @@ TGT_AVX2 __attribute__((always_inline)) inline void transpose8(__m256i (&r)[8]) 
         t[c + 4] = _mm256_permute2x128_si256(r[c], r[c + 4], 0x31);
     }
     for (int c = 0; c < 8; c++) r[c] = t[c];
+}
+
+// vpdpbusd on 256-bit vectors, AVX-VNNI's VEX form (as dpbusd below, through asm for the same reason;
+// %{ %} writes the braces of {vex}, which GCC's asm templates otherwise read as dialect choices).
+TGT_AVXVNNI __attribute__((always_inline)) inline __m256i dpbusd_avx(__m256i c, __m256i u8, __m256i s8) {
+#if defined(__GNUC__)
+    asm("%{vex%} vpdpbusd %2, %1, %0" : "+x"(c) : "x"(u8), "x"(s8));
+    return c;
+#else
+    return _mm256_dpbusd_avx_epi32(c, u8, s8);
+#endif
 }
 
 // Keeps a vector in a register: GCC otherwise folds an input's load into each of the tile's R

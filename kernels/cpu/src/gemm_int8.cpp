@@ -33,7 +33,9 @@
 //               u8 x s8 directly, but its int16 pair sums saturate (2 * 255 * 127 > 32767) and
 //               7-bit inputs to avoid that doubled the quantisation error (measured); the int16
 //               products cannot overflow, so every path gives the same integers.
-//   avx2        the same with 256-bit vectors, 6 x 16.
+//   avx2        the same with 256-bit vectors, 6 x 16; with AVX-VNNI (no AVX-512: Alder Lake and
+//               later) vpdpbusd on 256-bit vectors instead, 6 x 16 (gemm_int8 2.0-2.4x faster
+//               forced to AVX2 on a Sapphire Rapids).
 //   scalar      int16 dot products that the compiler vectorises for the baseline CPU, 4 x 16.
 
 #include "core.h"
@@ -268,6 +270,39 @@ TGT_AVX2 void pack_avx2(const int8_t* W, const float* scale, long K, long kp, lo
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.rs + b), sums);
     }
 }
+
+// AVX-VNNI: NR = 16 outputs, 4 k per unit as int8 (vpdpbusd), 8 x 8 transposes of units.
+TGT_AVXVNNI void pack_avxvnni(const int8_t* W, const float* scale, long K, long kp, long rows, const Panel& p) {
+    constexpr int NR = 16;
+    const long units = kp / 4;
+    uint8_t* dst = static_cast<uint8_t*>(p.w);
+    panel_scales(scale, rows, NR, p);
+    const __m256i ones = _mm256_set1_epi8(1);
+    for (int b = 0; b < NR; b += 8) {
+        __m256i sums = _mm256_setzero_si256();  // lane i: row b + i
+        for (long g = 0; g < units; g += 8) {
+            const long left = K - g * 4;
+            __m256i r[8];
+            for (int i = 0; i < 8; i++) {
+                int8_t tail[32] = {};
+                const int8_t* src = tail;
+                if (b + i < rows && left >= 32) {
+                    src = W + (b + i) * K + g * 4;
+                } else if (b + i < rows && left > 0) {
+                    std::memcpy(tail, W + (b + i) * K + g * 4, size_t(left));
+                }
+                r[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
+            }
+            transpose8(r);
+            const long n = std::min(8L, units - g);
+            for (long j = 0; j < n; j++) {
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + ((g + j) * NR + b) * 4), r[j]);
+                sums = dpbusd_avx(sums, ones, r[j]);  // each unit's 4 weights added up
+            }
+        }
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.rs + b), sums);
+    }
+}
 #endif
 
 // For the portable path: the rows widened to int16, zero-padded to kp (int16 x int16 dot products
@@ -432,6 +467,29 @@ TGT_AVX2 __attribute__((always_inline)) inline void store_row_avx2(__m256i a0, _
         c##m##1 = _mm256_add_epi32(c##m##1, _mm256_madd_epi16(b, w1));                             \
     }
 
+// AVX-VNNI: vpdpbusd on the token's 4 u8 inputs and one output's 4 weights per lane: the same int32
+// sums as vpmaddwd's, in one instruction a step instead of one per 2 k (and no widening).
+#define DPBUSD2(m)                                                                                 \
+    if constexpr (m < MR) {                                                                        \
+        const __m256i b = _mm256_set1_epi32(load_i32(x + m * a.ldx + k));                          \
+        c##m##0 = dpbusd_avx(c##m##0, b, w0);                                                      \
+        c##m##1 = dpbusd_avx(c##m##1, b, w1);                                                      \
+    }
+
+template <int MR>
+TGT_AVXVNNI void tile_avxvnni(const Tile& a) {
+    const uint8_t* x = static_cast<const uint8_t*>(a.x);
+    const int8_t* w = static_cast<const int8_t*>(a.w);
+    const __m256i zero = _mm256_setzero_si256();
+    FOR_ROWS(ZERO2)
+    for (long k = 0; k < a.kp; k += 4, w += 64) {
+        const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+        const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32));
+        FOR_ROWS(DPBUSD2)
+    }
+    FOR_ROWS(STORE2)
+}
+
 template <int MR>
 TGT_AVX2 void tile_avx2(const Tile& a) {
     const int16_t* x = static_cast<const int16_t*>(a.x);
@@ -477,9 +535,12 @@ const Kernels& kernels_for(int isa) {
     static const Kernels vnni = {64, 6, 1, 1, quant_erased<uint8_t, quant_row_avx512<uint8_t>>, pack_avx512<false>,
                                  {nullptr, tile_vnni<1>, tile_vnni<2>, tile_vnni<3>, tile_vnni<4>, tile_vnni<5>,
                                   tile_vnni<6>}};
+    static const Kernels avxvnni = {16, 6, 1, 1, quant_erased<uint8_t, quant_row_avx2<uint8_t>>, pack_avxvnni,
+                                    {nullptr, tile_avxvnni<1>, tile_avxvnni<2>, tile_avxvnni<3>, tile_avxvnni<4>,
+                                     tile_avxvnni<5>, tile_avxvnni<6>}};
     if (isa == ISA_AVX512_VNNI) return vnni;
     if (isa == ISA_AVX512) return avx512;
-    if (isa == ISA_AVX2) return avx2;
+    if (isa == ISA_AVX2) return avx_vnni(isa) ? avxvnni : avx2;
 #endif
     (void)isa;
     return scalar;

@@ -509,14 +509,20 @@ TGT_AVX2 __attribute__((always_inline)) inline __m256i q4a_add(__m256i a, __m256
     return a;
 }
 // Row r of the tile: named accumulators, int16 a (one block) and float f (all blocks), as above.
+// V (AVX-VNNI): a is the block's int32 sum itself, one vpdpbusd a step (no int16 sums, no q5 halves).
 #define Q4A_INIT(r)                                                                                         \
     const int8_t* wr##r = p.w.data() + (rp + r) * kp + wo;                                                  \
     [[maybe_unused]] __m256i a##r##0 = zero, a##r##1 = zero, h##r##0 = zero, h##r##1 = zero;
 #define Q4A_STEP(r)                                                                                         \
     {                                                                                                       \
         const __m256i wb = _mm256_set1_epi32(q4g_load4(wr##r + so));                                        \
-        a##r##0 = q4a_add(a##r##0, _mm256_maddubs_epi16(x0, wb));                                           \
-        if constexpr (M > 1) a##r##1 = q4a_add(a##r##1, _mm256_maddubs_epi16(x1, wb));                      \
+        if constexpr (V) {                                                                                  \
+            a##r##0 = dpbusd_avx(a##r##0, x0, wb);                                                          \
+            if constexpr (M > 1) a##r##1 = dpbusd_avx(a##r##1, x1, wb);                                     \
+        } else {                                                                                            \
+            a##r##0 = q4a_add(a##r##0, _mm256_maddubs_epi16(x0, wb));                                       \
+            if constexpr (M > 1) a##r##1 = q4a_add(a##r##1, _mm256_maddubs_epi16(x1, wb));                  \
+        }                                                                                                   \
     }
 // q5, after a block's first 4 steps: the int16 sums into int32 h, a restarted.
 #define Q4A_HALF(r)                                                                                         \
@@ -525,7 +531,8 @@ TGT_AVX2 __attribute__((always_inline)) inline __m256i q4a_add(__m256i a, __m256
         if constexpr (M > 1) h##r##1 = _mm256_madd_epi16(a##r##1, ones), a##r##1 = zero;                    \
     }
 // the block's int32 sums: a's, and q5's h
-#define Q4A_SUM(a, h) (B == 5 ? _mm256_add_epi32(_mm256_madd_epi16(a, ones), h) : _mm256_madd_epi16(a, ones))
+#define Q4A_SUM(a, h)                                                                                       \
+    (V ? a : B == 5 ? _mm256_add_epi32(_mm256_madd_epi16(a, ones), h) : _mm256_madd_epi16(a, ones))
 #define Q4A_SCALE(r)                                                                                        \
     {                                                                                                       \
         const size_t at = size_t((rp + r) * nblk + e);                                                      \
@@ -545,43 +552,50 @@ TGT_AVX2 __attribute__((always_inline)) inline __m256i q4a_add(__m256i a, __m256
 #define Q4A_ROWS(X) X(0) X(1) X(2) X(3)
 
 // As the AVX-512 tiles: y[(t0 + n) * N + o0 + r] for r < nr, n < nt, M (1 or 2) vectors of 8 tokens
-// from the start of tile t0 / 16.
-template <int M, int B>
-TGT_AVX2 void q4g_tile_avx2(const Q4Panel& p, int rp, long kp, long nbu, long t0, int nt, float* y, long N, long o0,
-                            int nr) {
-    const long nblk = kp / 32, tile = t0 / Q4G_TT;
-    const uint8_t* xt = g_q4gx.data() + tile * nblk * 512;
-    const float* xs = g_q4gs.data() + tile * nblk * 16;
-    const __m256i zero = _mm256_setzero_si256(), ones = _mm256_set1_epi16(1);
-    __m256 f00 = _mm256_setzero_ps(), f01 = f00, f10 = f00, f11 = f00, f20 = f00, f21 = f00, f30 = f00, f31 = f00;
-    for (long e = 0; e < nbu; e++) {
-        const long wo = (e / 8) * 256 + (e % 8) * 4;
-        Q4A_ROWS(Q4A_INIT)
-        PRAGMA(GCC unroll 8)
-        for (int s = 0; s < 8; s++) {
-            const long so = (s / 4) * 128 + (s % 4) * 32;
-            const uint8_t* xe = xt + (e * 8 + s) * 64;
-            const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xe));
-            const __m256i x1 = M > 1 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xe + 32)) : x0;
-            Q4A_ROWS(Q4A_STEP)
-            if constexpr (B == 5)
-                if (s == 3) {
-                    Q4A_ROWS(Q4A_HALF)
-                }
-        }
-        const __m256 s0 = _mm256_loadu_ps(xs + e * 16);
-        const __m256 s1 = M > 1 ? _mm256_loadu_ps(xs + e * 16 + 8) : s0;
-        Q4A_ROWS(Q4A_SCALE)
+// from the start of tile t0 / 16. V: the AVX-VNNI version (the same integers, so the same bits).
+#define DEFINE_Q4G_AVX2(NAME, TGT, V_)                                                                      \
+    template <int M, int B>                                                                                 \
+    TGT void NAME(const Q4Panel& p, int rp, long kp, long nbu, long t0, int nt, float* y, long N, long o0, \
+                  int nr) {                                                                                 \
+        constexpr bool V = V_;                                                                              \
+        const long nblk = kp / 32, tile = t0 / Q4G_TT;                                                      \
+        const uint8_t* xt = g_q4gx.data() + tile * nblk * 512;                                              \
+        const float* xs = g_q4gs.data() + tile * nblk * 16;                                                 \
+        const __m256i zero = _mm256_setzero_si256();                                                        \
+        [[maybe_unused]] const __m256i ones = _mm256_set1_epi16(1);                                         \
+        __m256 f00 = _mm256_setzero_ps(), f01 = f00, f10 = f00, f11 = f00, f20 = f00, f21 = f00, f30 = f00, \
+               f31 = f00;                                                                                   \
+        for (long e = 0; e < nbu; e++) {                                                                    \
+            const long wo = (e / 8) * 256 + (e % 8) * 4;                                                    \
+            Q4A_ROWS(Q4A_INIT)                                                                              \
+            PRAGMA(GCC unroll 8)                                                                            \
+            for (int s = 0; s < 8; s++) {                                                                   \
+                const long so = (s / 4) * 128 + (s % 4) * 32;                                               \
+                const uint8_t* xe = xt + (e * 8 + s) * 64;                                                  \
+                const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xe));                \
+                const __m256i x1 = M > 1 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xe + 32)) : x0; \
+                Q4A_ROWS(Q4A_STEP)                                                                          \
+                if constexpr (B == 5 && !V)                                                                 \
+                    if (s == 3) {                                                                           \
+                        Q4A_ROWS(Q4A_HALF)                                                                  \
+                    }                                                                                       \
+            }                                                                                               \
+            const __m256 s0 = _mm256_loadu_ps(xs + e * 16);                                                 \
+            const __m256 s1 = M > 1 ? _mm256_loadu_ps(xs + e * 16 + 8) : s0;                                \
+            Q4A_ROWS(Q4A_SCALE)                                                                             \
+        }                                                                                                   \
+        alignas(32) float out[Q4G_R][Q4G_TT];                                                               \
+        Q4A_ROWS(Q4A_OUT)                                                                                   \
+        for (int n = 0; n < nt; n++) {                                                                      \
+            float* yo = y + (t0 + n) * N + o0;                                                              \
+            if (nr == Q4G_R) _mm_storeu_ps(yo, _mm_setr_ps(out[0][n], out[1][n], out[2][n], out[3][n]));    \
+            else                                                                                            \
+                for (int r = 0; r < nr; r++) yo[r] = out[r][n];                                             \
+        }                                                                                                   \
     }
-    alignas(32) float out[Q4G_R][Q4G_TT];
-    Q4A_ROWS(Q4A_OUT)
-    for (int n = 0; n < nt; n++) {
-        float* yo = y + (t0 + n) * N + o0;
-        if (nr == Q4G_R) _mm_storeu_ps(yo, _mm_setr_ps(out[0][n], out[1][n], out[2][n], out[3][n]));
-        else
-            for (int r = 0; r < nr; r++) yo[r] = out[r][n];
-    }
-}
+
+DEFINE_Q4G_AVX2(q4g_tile_avx2, TGT_AVX2, false)
+DEFINE_Q4G_AVX2(q4g_tile_avxvnni, TGT_AVXVNNI, true)
 
 // One token's inputs x [cols] into tile layout: token n of the tile at xt (block e, step s at
 // xt + 512 e + 64 s + 4 n) and its block scales at xs (+ 16 e + n); past cols, zeros. The very
@@ -729,10 +743,13 @@ void q4g_gemm(int isa, long T, long K, long N, const float* x, const uint8_t* W,
             for (long t = c * ctok; t < t1; t += step) {
                 const int nt = int(std::min(step, t1 - t));
                 if (isa == ISA_AVX2) {
+                    const bool v = avx_vnni(isa);
                     for (int rp = 0; rp < Q4G_ROWS && o0 + rp < N; rp += Q4G_R) {
                         const int nr = int(std::min<long>(Q4G_R, N - o0 - rp));
-                        if (nt > Q4G_TT / 2) q4g_tile_avx2<2, B>(p, rp, kp, nbu, t, nt, y, N, o0 + rp, nr);
-                        else q4g_tile_avx2<1, B>(p, rp, kp, nbu, t, nt, y, N, o0 + rp, nr);
+                        const int m = nt > Q4G_TT / 2 ? 2 : 1;
+                        auto tile = v ? (m == 2 ? q4g_tile_avxvnni<2, B> : q4g_tile_avxvnni<1, B>)
+                                      : (m == 2 ? q4g_tile_avx2<2, B> : q4g_tile_avx2<1, B>);
+                        tile(p, rp, kp, nbu, t, nt, y, N, o0 + rp, nr);
                     }
                     continue;
                 }

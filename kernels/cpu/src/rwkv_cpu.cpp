@@ -2,8 +2,9 @@
 //
 // Built for a baseline CPU of its architecture (no -march=native): the hot loops exist in an
 // AVX-512, an AVX2+FMA and a portable version, and the fastest one this CPU (and OS) supports is
-// picked at run time (AVX-512 with VNNI for int8 where present); RWKV_CPU_ISA=scalar|avx2|avx512|avx512vnni
-// (or rwkv_cpu_set_isa) forces a lower one.
+// picked at run time (AVX-512 with VNNI for int8 where present; AVX2's prompt GEMMs with AVX-VNNI where
+// that is); RWKV_CPU_ISA=scalar|avx2|avx512|avx512vnni (or rwkv_cpu_set_isa) forces a lower one,
+// RWKV_CPU_AVXVNNI=0 (or rwkv_cpu_set_avx_vnni) keeps AVX2's without AVX-VNNI.
 // Threads come from a small persistent pool of our own (spin briefly, then sleep), sized by the
 // caller, so that no second OpenMP runtime ever spins beside torch's.
 //
@@ -51,6 +52,29 @@ int current_isa() {
         g_isa.store(v);
     }
     return v;
+}
+
+// AVX-VNNI: -1 until first asked, then 0 / 1 (the CPU has it and RWKV_CPU_AVXVNNI is not "0").
+std::atomic<int> g_avxvnni{-1};
+
+bool cpu_has_avx_vnni() {
+#if RWKV_X86
+    __builtin_cpu_init();
+    return isa_supported_max() >= ISA_AVX2 && __builtin_cpu_supports("avxvnni");
+#else
+    return false;
+#endif
+}
+
+bool avx_vnni(int isa) {
+    if (isa != ISA_AVX2) return false;
+    int v = g_avxvnni.load(std::memory_order_relaxed);
+    if (v < 0) {
+        const char* e = std::getenv("RWKV_CPU_AVXVNNI");
+        v = cpu_has_avx_vnni() && !(e && !std::strcmp(e, "0"));
+        g_avxvnni.store(v);
+    }
+    return v != 0;
 }
 
 std::mutex g_api;  // one top-level call at a time: the pool has one job slot
@@ -603,7 +627,7 @@ using namespace rwkvcpu;
 // ---------------------------------------------------------------------------------------------
 // C API (ctypes). Every array is contiguous; every float is fp32 unless a wtype says otherwise.
 
-API int rwkv_cpu_abi_version() { return 15; }
+API int rwkv_cpu_abi_version() { return 16; }
 
 // The decode steps' layouts (layouts.h) as comma-separated names, for ``table`` "rwkv7.layer",
 // "rwkv7.dims", "rwkv456.layer", "rwkv456.dims" or "global"; null for any other. Python orders the
@@ -632,6 +656,16 @@ API int rwkv_cpu_set_isa(int isa) {
     g_isa.store(v);
     return v;
 }
+
+// Whether the AVX2 kernels use AVX-VNNI where the CPU has it (on: 1, off: 0); returns the state now
+// (0 on a CPU without it). The instruction set itself is rwkv_cpu_set_isa's.
+API int rwkv_cpu_set_avx_vnni(int on) {
+    std::lock_guard<std::mutex> lk(g_api);
+    g_avxvnni.store(on && cpu_has_avx_vnni());
+    return g_avxvnni.load();
+}
+
+API int rwkv_cpu_get_avx_vnni() { return avx_vnni(ISA_AVX2); }
 
 API int rwkv_cpu_get_threads() {
     std::lock_guard<std::mutex> lk(g_api);
