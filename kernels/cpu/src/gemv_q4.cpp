@@ -493,8 +493,9 @@ DEFINE_Q4G_TILE(q4g_tile_avx512, TGT_AVX512, q4g_dot_avx512)
 DEFINE_Q4G_TILE(q4g_tile_vnni, TGT_AVX512VNNI, q4g_dot_vnni)
 
 // AVX2 (vpdpbusd only with AVX-VNNI: q4g_tile_avxvnni, below): 8 tokens a vector, the two halves
-// of a tile's 64-byte step. Each step is vpmaddubsw (u8 inputs x s8 weights -> int16 sums of pairs), added up over the block's 8 steps in
-// int16 (|sum| <= 8 * 2 * 255 * 8 = 32640: no saturation), then vpmaddwd with ones to the block's
+// of a tile's 64-byte step. Each step is vpmaddubsw (u8 inputs x s8 weights -> int16 sums of
+// pairs), added up over the block's 8 steps in int16 (|sum| <= 8 * 2 * 255 * 8 = 32640: no
+// saturation), then vpmaddwd with ones to the block's
 // int32 per token, plus the row's correction: the AVX-512 tiles' integers, followed by the same
 // float operations in the same order, so the AVX2 GEMM's rows equal theirs bit for bit. q5's weights
 // reach 16 in magnitude, twice that: their int16 sums take 4 steps (<= 4 * 2 * 255 * 16 = 32640) and
