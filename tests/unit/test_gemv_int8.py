@@ -76,15 +76,18 @@ def test_int8_batches_are_the_single_rows_and_the_prompt_gemm_rows(isa, threads,
 
 def test_every_instruction_set_gives_the_same_bits():
     w, scale, x = _problem(301, 773, seed=11)
-    before = cpu.isa()
+    before, before_vnni = cpu.isa(), cpu.avx_vnni()
     try:
         outs = {}
         for name in cpu.supported_isas():
-            cpu.set_isa(name)
-            outs[name] = (cpu.gemv(w, x[0], torch.empty(301), scale).clone(),
-                          cpu.gemv(w, x, torch.empty(17, 301), scale))
+            for vnni in (False, True) if name == "avx2" else (before_vnni,):   # AVX2 with and without AVX-VNNI
+                if cpu.set_avx_vnni(vnni) == vnni:
+                    cpu.set_isa(name)
+                    outs[cpu.kernels_name()] = (cpu.gemv(w, x[0], torch.empty(301), scale).clone(),
+                                                cpu.gemv(w, x, torch.empty(17, 301), scale))
     finally:
         cpu.set_isa(before)
+        cpu.set_avx_vnni(before_vnni)
     first = next(iter(outs.values()))
     assert all(torch.equal(first[0], a) and torch.equal(first[1], b) for a, b in outs.values()), list(outs)
 

@@ -61,8 +61,9 @@ enum Act { ACT_NONE = 0, ACT_TANH = 1, ACT_SIGMOID = 2, ACT_RELU_SQ = 3, ACT_SIL
 
 int isa_supported_max();
 int current_isa();
-// The AVX2 kernels' AVX-VNNI versions (the int8 and q4 / q5 prompt GEMMs): for `isa` AVX2 on a CPU
-// with AVX-VNNI, unless turned off (RWKV_CPU_AVXVNNI=0, rwkv_cpu_set_avx_vnni). Same bits either way.
+// The AVX2 kernels' AVX-VNNI versions (the int8 and q4 / q5 prompt GEMMs, the int8 GEMV): for `isa`
+// AVX2 on a CPU with AVX-VNNI, unless turned off (RWKV_CPU_AVXVNNI=0, rwkv_cpu_set_avx_vnni). Same
+// bits either way.
 bool avx_vnni(int isa);
 extern std::atomic<int> g_isa;
 
@@ -390,7 +391,8 @@ constexpr long I8_KMAX = 65536;
 void quantize_u8_row(int isa, const float* x, long K, long kp, uint8_t* q, float* s, int32_t* z);
 void quantize_u8_row(int isa, const float* x, long K, long kp, int16_t* q, float* s, int32_t* z);
 // The inputs of an int8 GEMV, quantised: input b's values at q + b * kp (kp = i8_padded(cols), zeros
-// past cols), its scale s[b] and zero point z[b]. With AVX512-VNNI q is uint8 u, elsewhere int16 u - z.
+// past cols), its scale s[b] and zero point z[b]. With AVX512-VNNI or AVX-VNNI q is uint8 u,
+// elsewhere int16 u - z.
 struct I8In {
     const void* q;
     const float* s;

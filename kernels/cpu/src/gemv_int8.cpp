@@ -13,6 +13,7 @@
 //               tile of R rows x NI inputs: a k-step loads R weight vectors and NI input vectors
 //               for R * NI instructions, and one more per weight vector against a vector of ones
 //               takes the row sums that the zero points need (sum_k u W - z sum_k W).
+//   avx2 with AVX-VNNI  vpdpbusd on 256-bit vectors, one row x up to 4 inputs (the row sums too).
 //   avx512 / avx2  the inputs as int16 u - z (|u - z| <= 255) and vpmaddwd on the weights widened
 //               to int16, one row x up to 4 inputs.
 //   scalar      int32 dot products of int16 u - z and the int8 weights, which compilers vectorise.
@@ -29,7 +30,7 @@ std::vector<int32_t> g_i8z[8];
 void quantize_i8_inputs(int isa, const float* x, long xstride, int nb, long cols, std::vector<uint8_t>& q,
                         std::vector<float>& s, std::vector<int32_t>& z, I8In& in) {
     const long kp = i8_padded(cols);
-    const bool u8 = isa == ISA_AVX512_VNNI;
+    const bool u8 = isa == ISA_AVX512_VNNI || avx_vnni(isa);
     const size_t bytes = size_t(nb) * size_t(kp) * (u8 ? 1 : 2);
     if (q.size() < bytes) q.resize(bytes);
     if (s.size() < size_t(nb)) s.resize(size_t(nb)), z.resize(size_t(nb));
@@ -150,6 +151,49 @@ DEFINE_I8_MADD(gemv_i8_avx512, TGT_AVX512, __m512i, 32, _mm512_setzero_si512(), 
                _mm512_madd_epi16, _mm512_add_epi32, hsum_epi32_avx512)
 DEFINE_I8_MADD(gemv_i8_avx2, TGT_AVX2, __m256i, 16, _mm256_setzero_si256(), ldx16, ldw16, ldw16_tail,
                _mm256_madd_epi16, _mm256_add_epi32, hsum_epi32_avx2)
+
+// ---------------------------------------------------------------------------------------------
+// AVX2 with AVX-VNNI: the VNNI tiles' math on 256-bit vectors, one row x up to 4 inputs: u8 inputs,
+// vpdpbusd on the int8 weights as they lie (no widening), the row's sum by vpdpbusd with ones for
+// the zero points; two accumulators a chain (64 bytes a step), as the vpmaddwd version above.
+template <int NI>
+TGT_AVXVNNI void gemv_i8_avxvnni(const int8_t* W, const float* scale, long cols, const I8In& x, int b0, float* y,
+                                 long ystride, long r0, long r1) {
+    const uint8_t* xq = static_cast<const uint8_t*>(x.q) + b0 * x.kp;
+    const __m256i ones = _mm256_set1_epi8(1), zero = _mm256_setzero_si256();
+    const long cv = cols - cols % 64;
+    for (long o = r0; o < r1; o++) {
+        const int8_t* w = W + o * cols;
+        const char* pf = reinterpret_cast<const char*>(w) + I8_PREFETCH;
+        __m256i a[NI], c[NI], ra = zero, rc = zero;
+        for (int n = 0; n < NI; n++) a[n] = c[n] = zero;
+        for (long i = 0; i < cols; i += 64) {
+            __m256i w0, w1;
+            if (i < cv) {
+                w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i));
+                w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i + 32));
+                _mm_prefetch(pf + i, _MM_HINT_T1);
+            } else {  // the last cols % 64: zero weights (the inputs are zero there too)
+                int8_t t[64] = {};
+                std::memcpy(t, w + i, size_t(cols - i));
+                w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t));
+                w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 32));
+            }
+            ra = dpbusd_avx(ra, ones, w0);
+            rc = dpbusd_avx(rc, ones, w1);
+            for (int n = 0; n < NI; n++) {
+                const uint8_t* xn = xq + n * x.kp + i;
+                a[n] = dpbusd_avx(a[n], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xn)), w0);
+                c[n] = dpbusd_avx(c[n], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xn + 32)), w1);
+            }
+        }
+        const uint32_t rsum = uint32_t(hsum_epi32_avx2(_mm256_add_epi32(ra, rc)));
+        for (int n = 0; n < NI; n++)  // unsigned: wraps where z * rowsum alone would pass int32
+            y[n * ystride + o] = i8_out(int32_t(uint32_t(hsum_epi32_avx2(_mm256_add_epi32(a[n], c[n]))) -
+                                                uint32_t(x.z[b0 + n]) * rsum),
+                                        x.s[b0 + n], scale[o]);
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // avx512vnni: a register tile of R rows x NI inputs, one int32 accumulator vector per (row, input)
@@ -274,7 +318,7 @@ GemvI8Fn gemv_i8_fn(int isa, int ni) {
     static_assert(sizeof(vnni) / sizeof(vnni[0]) == VNNI_NI, "one kernel per input count");
     if (isa == ISA_AVX512_VNNI) return vnni[std::clamp(ni, 1, VNNI_NI) - 1];
     if (isa == ISA_AVX512) return PICK4(gemv_i8_avx512, ni);
-    if (isa == ISA_AVX2) return PICK4(gemv_i8_avx2, ni);
+    if (isa == ISA_AVX2) return avx_vnni(isa) ? PICK4(gemv_i8_avxvnni, ni) : PICK4(gemv_i8_avx2, ni);
 #endif
     (void)isa;
     return PICK4(gemv_i8_scalar, ni);
