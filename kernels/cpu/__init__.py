@@ -152,7 +152,7 @@ def set_isa(name: str) -> str:
 
 
 def avx_vnni() -> bool:
-    """Whether the AVX2 kernels (the int8, q4 and q5 prompt GEMMs, the int8 GEMV) use AVX-VNNI: on
+    """Whether the AVX2 kernels (the int8, q4 and q5 prompt GEMMs and decode GEMVs) use AVX-VNNI: on
     a CPU that has it (Intel's from Alder Lake on, without AVX-512) unless turned off
     (``RWKV_CPU_AVXVNNI=0``, :func:`set_avx_vnni`). The same bits either way; the AVX-512 kernels
     have their own VNNI."""

@@ -391,3 +391,28 @@ def test_q5_extreme_blocks_against_maximal_inputs(isa):
         assert torch.allclose(y[:2, :2], torch.tensor([[15.0 * 512, -16.0 * 512], [-15.0 * 512, 16.0 * 512]]),
                               rtol=1e-5)
         assert torch.allclose(y[3, 2], ref[3, 2].float(), rtol=1e-5) and ref[3, 2] >= 15 * 512
+
+
+def test_avx2_gemv_with_avx_vnni_gives_the_same_bits(fmt):
+    """The decode GEMV (one input and batches of up to 4 a pass) on AVX2 with AVX-VNNI (vpdpbusd into
+    int32) and without (vpmaddubsw's int16 sums): the same integers, the same float operations."""
+    if "avx2" not in cpu.supported_isas():
+        pytest.skip("this CPU cannot run avx2")
+    quantize, _ = fmt
+    p = quantize(_weights(67, 1000, seed=5))
+    g = torch.Generator().manual_seed(6)
+    xs = [torch.randn(B, 1000, generator=g) * 3 for B in (1, 2, 4, 7)]
+    xs[1][1, 96:128] = 0.0                                       # a zero block
+    before, before_vnni = cpu.isa(), cpu.avx_vnni()
+    try:
+        cpu.set_isa("avx2")
+        outs = {}
+        for vnni in (False, True):
+            if cpu.set_avx_vnni(vnni) == vnni:
+                outs[vnni] = [cpu.gemv(p.w, x, torch.empty(x.shape[0], 67), p.scale) for x in xs]
+    finally:
+        cpu.set_isa(before)
+        cpu.set_avx_vnni(before_vnni)
+    if len(outs) < 2:
+        pytest.skip("this CPU has no AVX-VNNI")
+    assert all(torch.equal(a, b) for a, b in zip(outs[False], outs[True], strict=True))

@@ -61,7 +61,7 @@ enum Act { ACT_NONE = 0, ACT_TANH = 1, ACT_SIGMOID = 2, ACT_RELU_SQ = 3, ACT_SIL
 
 int isa_supported_max();
 int current_isa();
-// The AVX2 kernels' AVX-VNNI versions (the int8 and q4 / q5 prompt GEMMs, the int8 GEMV): for `isa`
+// The AVX2 kernels' AVX-VNNI versions (the int8 and q4 / q5 prompt GEMMs and GEMVs): for `isa`
 // AVX2 on a CPU with AVX-VNNI, unless turned off (RWKV_CPU_AVXVNNI=0, rwkv_cpu_set_avx_vnni). Same
 // bits either way.
 bool avx_vnni(int isa);

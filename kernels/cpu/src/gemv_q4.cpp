@@ -148,53 +148,69 @@ constexpr long Q4_PF = 16384;
 
 // AVX2: a chunk's two steps per 256-bit vector; a group's steps summed in int16 (q4: all 8, <= 16 *
 // 15 * 127; q5: 4 at a time, see the top), then to int32 per block, then scaled into the input's
-// float accumulator.
-template <int NI, int B>
-TGT_AVX2 void gemv_q4_avx2(const uint8_t* W, const uint16_t* bs, long cols, const Q4In& x, int b0, float* y,
-                           long ystride, long r0, long r1) {
-    const long kp = q4_padded(cols), nblk = kp / 32;
-    constexpr int hs = B == 5 ? 4 : 8;  // steps per int16 sum
-    const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
-    for (long o = r0; o < r1; o++) {
-        const uint8_t* w = W + o * q4_rowbytes(cols, B);
-        const uint16_t* ws = bs + o * nblk;
-        __m256 f[NI];
-        for (int n = 0; n < NI; n++) f[n] = _mm256_setzero_ps();
-        const char* pf = reinterpret_cast<const char*>(w) + Q4_PF;
-        for (long g = 0; g < nblk / 8; g++) {
-            const uint8_t* wg = w + g * q_group_bytes<B>;
-            for (int l = 0; l < (q_group_bytes<B> + 63) / 64; l++)
-                _mm_prefetch(pf + (g * q_group_bytes<B> + 64 * l), _MM_HINT_T1);
-            __m256i u[8];
-            for (int c = 0; c < 4; c++) {
-                const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wg + 32 * c));
-                u[c] = _mm256_and_si256(raw, low4);
-                u[c + 4] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
-            }
-            if constexpr (B == 5) {
-                const __m256i hp = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wg + 128));
-                for (int s = 0; s < 8; s++) u[s] = _mm256_or_si256(u[s], q5_high_avx2(hp, s));
-            }
-            const __m256 wsv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ws + g * 8)));
-            for (int n = 0; n < NI; n++) {
-                const int8_t* xg = x.q + (b0 + n) * x.kp + g * Q4_GROUP;
-                const long e = (b0 + n) * (x.kp / 16) + g * 16;
-                __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.corr + e));
-                if constexpr (B == 5) d = _mm256_slli_epi32(d, 1);
-                for (int s0 = 0; s0 < 8; s0 += hs) {
-                    __m256i a = _mm256_maddubs_epi16(
-                        u[s0], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xg + 32 * s0)));
-                    for (int s = s0 + 1; s < s0 + hs; s++)
-                        a = _mm256_add_epi16(a, _mm256_maddubs_epi16(u[s], _mm256_loadu_si256(
-                                                                           reinterpret_cast<const __m256i*>(xg + 32 * s))));
-                    d = _mm256_add_epi32(_mm256_madd_epi16(a, ones), d);
-                }
-                f[n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(wsv, _mm256_loadu_ps(x.s + e)), f[n]);
-            }
-        }
-        for (int n = 0; n < NI; n++) y[n * ystride + o] = hsum256(f[n]);
+// float accumulator. V (AVX-VNNI): each step a vpdpbusd straight into int32 (two chains of 4 steps),
+// the same integers.
+#define DEFINE_Q4_AVX2(NAME, TGT, V)                                                                        \
+    template <int NI, int B>                                                                                \
+    TGT void NAME(const uint8_t* W, const uint16_t* bs, long cols, const Q4In& x, int b0, float* y,        \
+                  long ystride, long r0, long r1) {                                                         \
+        const long kp = q4_padded(cols), nblk = kp / 32;                                                    \
+        constexpr int hs = B == 5 ? 4 : 8; /* steps per int16 sum */                                        \
+        const __m256i low4 = _mm256_set1_epi8(0x0f);                                                        \
+        [[maybe_unused]] const __m256i ones = _mm256_set1_epi16(1);                                         \
+        for (long o = r0; o < r1; o++) {                                                                    \
+            const uint8_t* w = W + o * q4_rowbytes(cols, B);                                                \
+            const uint16_t* ws = bs + o * nblk;                                                             \
+            __m256 f[NI];                                                                                   \
+            for (int n = 0; n < NI; n++) f[n] = _mm256_setzero_ps();                                        \
+            const char* pf = reinterpret_cast<const char*>(w) + Q4_PF;                                      \
+            for (long g = 0; g < nblk / 8; g++) {                                                           \
+                const uint8_t* wg = w + g * q_group_bytes<B>;                                               \
+                for (int l = 0; l < (q_group_bytes<B> + 63) / 64; l++)                                      \
+                    _mm_prefetch(pf + (g * q_group_bytes<B> + 64 * l), _MM_HINT_T1);                        \
+                __m256i u[8];                                                                               \
+                for (int c = 0; c < 4; c++) {                                                               \
+                    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wg + 32 * c));  \
+                    u[c] = _mm256_and_si256(raw, low4);                                                     \
+                    u[c + 4] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);                           \
+                }                                                                                           \
+                if constexpr (B == 5) {                                                                     \
+                    const __m256i hp = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wg + 128));      \
+                    for (int s = 0; s < 8; s++) u[s] = _mm256_or_si256(u[s], q5_high_avx2(hp, s));          \
+                }                                                                                           \
+                const __m256 wsv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ws + g * 8))); \
+                for (int n = 0; n < NI; n++) {                                                              \
+                    const int8_t* xg = x.q + (b0 + n) * x.kp + g * Q4_GROUP;                                \
+                    const long e = (b0 + n) * (x.kp / 16) + g * 16;                                         \
+                    __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.corr + e));           \
+                    if constexpr (B == 5) d = _mm256_slli_epi32(d, 1);                                      \
+                    if constexpr (V) {                                                                      \
+                        __m256i d2 = _mm256_setzero_si256();                                                \
+                        for (int s = 0; s < 4; s++) {                                                       \
+                            d = dpbusd_avx(d, u[s], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xg + 32 * s))); \
+                            d2 = dpbusd_avx(d2, u[s + 4],                                                   \
+                                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xg + 32 * (s + 4)))); \
+                        }                                                                                   \
+                        d = _mm256_add_epi32(d, d2);                                                        \
+                    } else {                                                                                \
+                        for (int s0 = 0; s0 < 8; s0 += hs) {                                                \
+                            __m256i a = _mm256_maddubs_epi16(                                               \
+                                u[s0], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xg + 32 * s0))); \
+                            for (int s = s0 + 1; s < s0 + hs; s++)                                          \
+                                a = _mm256_add_epi16(a, _mm256_maddubs_epi16(u[s], _mm256_loadu_si256(      \
+                                                            reinterpret_cast<const __m256i*>(xg + 32 * s)))); \
+                            d = _mm256_add_epi32(_mm256_madd_epi16(a, ones), d);                            \
+                        }                                                                                   \
+                    }                                                                                       \
+                    f[n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(wsv, _mm256_loadu_ps(x.s + e)), f[n]); \
+                }                                                                                           \
+            }                                                                                               \
+            for (int n = 0; n < NI; n++) y[n * ystride + o] = hsum256(f[n]);                                \
+        }                                                                                                   \
     }
-}
+
+DEFINE_Q4_AVX2(gemv_q4_avx2, TGT_AVX2, false)
+DEFINE_Q4_AVX2(gemv_q4_avxvnni, TGT_AVXVNNI, true)
 
 // AVX-512: two chunks per 512-bit vector (steps c, c + 1 in the low nibbles, c + 4, c + 5 in the
 // high), so a block's sums are in two lanes, i and i + 8: its correction starts lane i, its scale
@@ -778,7 +794,7 @@ GemvQ4Fn gemv_q_fn(int isa, int ni) {
 #if RWKV_X86
     if (isa == ISA_AVX512_VNNI) return PICK_Q4(gemv_q4_vnni, ni);
     if (isa == ISA_AVX512) return PICK_Q4(gemv_q4_avx512, ni);
-    if (isa == ISA_AVX2) return PICK_Q4(gemv_q4_avx2, ni);
+    if (isa == ISA_AVX2) return avx_vnni(isa) ? PICK_Q4(gemv_q4_avxvnni, ni) : PICK_Q4(gemv_q4_avx2, ni);
 #endif
     (void)isa;
     return PICK_Q4(gemv_q4_scalar, ni);
