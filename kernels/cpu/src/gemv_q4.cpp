@@ -466,6 +466,19 @@ inline int32_t q4g_load4(const int8_t* p) {
         f##r##0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a##r##0), _mm512_mul_ps(d, s0), f##r##0);              \
         if constexpr (M > 1) f##r##1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a##r##1), _mm512_mul_ps(d, s1), f##r##1); \
     }
+
+// A tile's results out[r][n] (rows r < nr of the panel, tokens n < nt) into y [T, N] at token t0,
+// output o0, four outputs a store where the panel has all Q4G_R rows; every GEMM tile ends so.
+template <int LD>
+inline void q4g_store(const float (&out)[Q4G_R][LD], int nt, int nr, float* y, long t0, long N, long o0) {
+    for (int n = 0; n < nt; n++) {
+        float* yo = y + (t0 + n) * N + o0;
+        if (nr == Q4G_R) _mm_storeu_ps(yo, _mm_setr_ps(out[0][n], out[1][n], out[2][n], out[3][n]));
+        else
+            for (int r = 0; r < nr; r++) yo[r] = out[r][n];
+    }
+}
+
 // y[(t0 + 16 m + n) * N + o0 + r] for r < nr, tokens t0 .. t0 + nt - 1 (M vectors of 16 from tile t0 / 16)
 #define DEFINE_Q4G_TILE(NAME, TGT, DOT)                                                                     \
     template <int M>                                                                                        \
@@ -497,12 +510,7 @@ inline int32_t q4g_load4(const int8_t* p) {
             _mm512_store_ps(out[0] + Q4G_TT, f01), _mm512_store_ps(out[1] + Q4G_TT, f11);                   \
             _mm512_store_ps(out[2] + Q4G_TT, f21), _mm512_store_ps(out[3] + Q4G_TT, f31);                   \
         }                                                                                                   \
-        for (int n = 0; n < nt; n++) {                                                                      \
-            float* yo = y + (t0 + n) * N + o0;                                                              \
-            if (nr == Q4G_R) _mm_storeu_ps(yo, _mm_setr_ps(out[0][n], out[1][n], out[2][n], out[3][n]));    \
-            else                                                                                            \
-                for (int r = 0; r < nr; r++) yo[r] = out[r][n];                                             \
-        }                                                                                                   \
+        q4g_store(out, nt, nr, y, t0, N, o0);                                                               \
     }
 
 DEFINE_Q4G_TILE(q4g_tile_avx512, TGT_AVX512, q4g_dot_avx512)
@@ -603,12 +611,7 @@ TGT_AVX2 __attribute__((always_inline)) inline __m256i q4a_add(__m256i a, __m256
         }                                                                                                   \
         alignas(32) float out[Q4G_R][Q4G_TT];                                                               \
         Q4A_ROWS(Q4A_OUT)                                                                                   \
-        for (int n = 0; n < nt; n++) {                                                                      \
-            float* yo = y + (t0 + n) * N + o0;                                                              \
-            if (nr == Q4G_R) _mm_storeu_ps(yo, _mm_setr_ps(out[0][n], out[1][n], out[2][n], out[3][n]));    \
-            else                                                                                            \
-                for (int r = 0; r < nr; r++) yo[r] = out[r][n];                                             \
-        }                                                                                                   \
+        q4g_store(out, nt, nr, y, t0, N, o0);                                                               \
     }
 
 DEFINE_Q4G_AVX2(q4g_tile_avx2, TGT_AVX2, false)
