@@ -226,8 +226,10 @@ class ModelsPage(QWidget):
                 item.setText(2, _params(info.n_params))
                 item.setText(3, info.precision)
                 item.setText(4, f"{info.size / GB:.2f} GB")
-                fits, why = _fit(info, device, precision)
-                item.setText(5, ("✓ " if fits else "✗ ") + f"{device.kind.upper()} {precision}" if device else "?")
+                shown = precision_probe.auto_precision(self.settings, device, info) \
+                    if device is not None and precision == "auto" else precision
+                fits, why = _fit(info, device, shown)
+                item.setText(5, ("✓ " if fits else "✗ ") + f"{device.kind.upper()} {shown}" if device else "?")
                 item.setToolTip(5, why)
             self.library.addTopLevelItem(item)
             if str(path) == selected:
@@ -238,8 +240,8 @@ class ModelsPage(QWidget):
         device_id, precision = settings.get("device", "cpu"), settings.get("precision", "auto")
         device = next((d for d in self.devices if d.id == device_id), None)
         device = device or (self.devices[0] if self.devices else None)
-        if precision == "auto" or (device and precision not in device.precisions):
-            precision = "fp32" if device is None or device.kind == "cpu" else "fp16"
+        if device and precision not in device.precisions:
+            precision = "auto"        # another device's choice: this one's recommendation
         return device, precision
 
     async def load_selected(self) -> bool:

@@ -5,21 +5,30 @@ runs on a worker thread (a few seconds) and its result is kept in the settings u
 fingerprint (``precision_probes``, the newest last, at most ``KEEP``). The hardware picker's star and
 its tooltip, and the catalog's pick, read it from there (:func:`measured`, :func:`latest`). The setting
 ``measure_precisions`` (default on) turns the probe off.
+
+The precision setting "auto" (until the user picks one) loads a model in what the star says for it
+(:func:`auto_precision`): the measured pick once this model was probed, else the first precision that
+fits. A model's fingerprint is only known once it is loaded, so each loaded model's path is remembered
+with it (``model_fingerprints``, :func:`remember`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
 
 from PySide6.QtCore import QObject
 
 from engine.errors import EngineError
-from engine.host import probe
+from engine.host import hardware, probe
+from engine.host.library import FileInfo
 from engine.host.probe import ProbeResult
 
 from .background import in_thread
 
 KEEP = 20
+KEEP_PATHS = 100        # model paths remembered with their fingerprints
 
 
 def measured(settings, fingerprint: str | None) -> ProbeResult | None:
@@ -30,6 +39,35 @@ def measured(settings, fingerprint: str | None) -> ProbeResult | None:
         return None
     result = ProbeResult.from_json(stored.get(fingerprint))
     return result if result is not None and result.current() else None
+
+
+def known_fingerprint(settings, path: str | os.PathLike) -> str | None:
+    """The fingerprint of the model last loaded from ``path``, if one was."""
+    known = settings.get("model_fingerprints") or {}
+    return known.get(_key(path)) if isinstance(known, dict) else None
+
+
+def remember(state, path: str | os.PathLike, fingerprint: str) -> None:
+    """Keep ``path``'s fingerprint (newest last, at most KEEP_PATHS), so that "auto" finds its probe next
+    time before loading it."""
+    known = dict(state.settings.get("model_fingerprints") or {})
+    key = _key(path)
+    if known.get(key) == fingerprint:
+        return
+    known.pop(key, None)
+    known[key] = fingerprint
+    state.set_preference("model_fingerprints", dict(list(known.items())[-KEEP_PATHS:]))
+
+
+def auto_precision(settings, device: hardware.Device, info: FileInfo) -> str:
+    """The precision "auto" loads ``info``'s model in on ``device``: the star's pick for it there
+    (:func:`engine.host.hardware.recommend` with this model's probe, when it was measured on this CPU)."""
+    found = measured(settings, known_fingerprint(settings, info.path)) if device.kind == "cpu" else None
+    return hardware.recommend(info.size, info.n_params, [device], found).precision
+
+
+def _key(path: str | os.PathLike) -> str:
+    return str(Path(path).resolve())
 
 
 def latest(settings) -> ProbeResult | None:

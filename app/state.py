@@ -17,6 +17,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from engine.errors import EngineError
+from engine.host import hardware, library
 from engine.service import (
     ChatSettings,
     ConversationSummary,
@@ -29,6 +31,7 @@ from engine.service import (
 from engine.service import commands as C
 from engine.service import events as E
 
+from . import precision_probe
 from .background import in_thread
 from .local_server import LocalServer
 from .settings import Settings
@@ -65,12 +68,18 @@ class AppState(QObject):
         self.draft_settings = ChatSettings()                   # what a new chat starts with
         self.draft_system = ""
         self.loading = ""                                      # the model being loaded
+        self.devices: list[hardware.Device] | None = None      # what the window found (None: detect on use)
         self._replies: dict[int, int | None] = {}              # request -> its conversation (None: being created)
+        # Requests this window made and whose failure it has not shown: only these fail in a dialog. The
+        # local server's clients send requests through the same service, and theirs fail to them (and
+        # into the server's log), never into the window.
+        self._mine: set[int] = set()
+        self._reading: set[int] = set()                         # replies whose prompt progress is on show
         self._completion: int | None = None                    # the plain completion's request, while it runs
         self._bridge = _Bridge()
         self._bridge.event.connect(self._on_event)
         self._unsubscribe = service.subscribe(self._bridge.event.emit)
-        service.submit(C.PurgeDeleted())        # conversations deleted in an earlier run, past their undo
+        self._mine.add(service.submit(C.PurgeDeleted())[0])   # conversations deleted in an earlier run, past their undo
         self.server = LocalServer(self)                        # the local OpenAI-compatible server
 
     # -- what views read ---------------------------------------------------------------------------
@@ -102,9 +111,24 @@ class AppState(QObject):
     # -- intent ------------------------------------------------------------------------------------
 
     async def load_model(self, source: str, device: str = "cpu", precision: str = "auto") -> bool:
-        """Load ``source``; replies are stopped and stored first. False (with a message) if it failed."""
+        """Load ``source``; replies are stopped and stored first. False (with a message) if it failed.
+        ``precision`` "auto" (kept as the preference) loads in what the hardware picker's star says for
+        this model on ``device`` (:func:`precision_probe.auto_precision`)."""
         prefs = {"backend": "local", "model": source, "device": device, "precision": precision}
+        if precision == "auto":
+            precision = await self._auto_precision(source, device)
         return await self._switch(C.LoadModel(source, device, precision), Path(source).name, prefs)
+
+    async def _auto_precision(self, source: str, device_id: str) -> str:
+        devices = self.devices if self.devices is not None else await in_thread(hardware.detect)
+        device = next((d for d in devices if d.id == device_id), None)
+        if device is None:
+            return "auto"
+        try:
+            info = await in_thread(lambda: library.inspect_file(library.model_path(source)))
+        except (EngineError, OSError):
+            return "auto"           # loading it will say what is wrong
+        return precision_probe.auto_precision(self.settings, device, info)
 
     async def list_remote_models(self, url: str, api_key: str | None) -> Listing:
         """What a remote server offers (raises :class:`engine.service.RemoteError` with the reason)."""
@@ -130,6 +154,8 @@ class AppState(QObject):
         if isinstance(event, E.ModelLoaded):
             current, previous = self.conversation, self.model
             self.model, self.tuning = event.model, None
+            if not event.model.is_remote:
+                precision_probe.remember(self, event.model.path, event.model.fingerprint)
             if isinstance(command, C.ConnectRemote):
                 prefs["remote_url"], prefs["remote_model"] = event.model.remote, event.model.name
             for key, value in prefs.items():
@@ -343,6 +369,7 @@ class AppState(QObject):
 
     def _reply(self, command: C.Command, conv: int | None) -> int:
         request, future = self.service.submit(command)
+        self._mine.add(request)
         self._replies[request] = conv
         self.busyChanged.emit(True)
         self.status.emit(self.tr("Generating…"), 0)
@@ -351,7 +378,11 @@ class AppState(QObject):
     async def _ask(self, command: C.Command) -> E.Event:
         """Submit a command and wait for its final event (a failure is shown, then returned)."""
         request, future = self.service.submit(command)
-        return await _wrap(future)
+        self._mine.add(request)
+        event = await _wrap(future)
+        if not isinstance(event, E.Failed):     # a failure leaves when its dialog is shown (_on_event)
+            self._mine.discard(request)
+        return event
 
     def _show(self, view: ConversationView | None) -> None:
         self.conversation = view
@@ -373,9 +404,14 @@ class AppState(QObject):
         if isinstance(event, E.Failed):
             reply = event.request in self._replies
             self._replies.pop(event.request, None)
-            self.failed.emit(event.title, event.message, reply and self._current(event.conversation))
+            self._reading.discard(event.request)
+            if event.request is None or event.request in self._mine:
+                self._mine.discard(event.request)
+                self.failed.emit(event.title, event.message, reply and self._current(event.conversation))
             self.busyChanged.emit(self.busy)
         elif isinstance(event, (E.Finished, E.Stopped)):
+            self._mine.discard(event.request)
+            self._reading.discard(event.request)
             self._replies.pop(event.request, None)
             self.busyChanged.emit(self.busy)
             self.conversationsChanged.emit()
@@ -403,12 +439,17 @@ class AppState(QObject):
             self.conversationChanged.emit()
 
     def _delta(self, event: E.TextDelta) -> None:
+        if event.request in self._reading:        # the prompt is read: its progress gives way
+            self._reading.discard(event.request)
+            if self._current(event.conversation):
+                self.status.emit(self.tr("Generating…"), 0)
         if self._current(event.conversation):
             self.streaming[event.message] = self.streaming.get(event.message, "") + event.text
             self.messageChanged.emit(event.message)
 
     def _progress(self, event: E.PromptProgress) -> None:
         if self._current(event.conversation):
+            self._reading.add(event.request)
             self.status.emit(self.tr("Reading the prompt… {0} of {1} tokens").format(f"{event.done:,}",
                                                                                       f"{event.total:,}"), 0)
 

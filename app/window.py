@@ -53,6 +53,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.state, self.settings = state, state.settings
         self.devices = devices if devices is not None else hardware.detect()
+        state.devices = self.devices
         self.failure: tuple[str, str] | None = None      # the last failure shown in a dialog
         self.setWindowTitle("RWKV Desktop")
         self.resize(1100, 720)

@@ -19,12 +19,18 @@ from engine.models.file_info import FileInfo, StateFileInfo, inspect_file, inspe
 from engine.models.layouts import weight_files
 
 __all__ = ["FileInfo", "StateFileInfo", "bundled", "cached_files", "delete_model", "inspect_file",
-           "inspect_state_file", "signature"]
+           "inspect_state_file", "model_path", "signature"]
 
 
 def bundled(name: str = "demo") -> Path:
     """The file of a model shipped with the app."""
     return resolve(name)
+
+
+def model_path(source: str | os.PathLike) -> Path:
+    """The model file or Hugging Face folder that ``source`` names, as loading finds it: a file, a
+    folder, or a bundled model's name (``demo``); :class:`ModelNotFoundError` if none."""
+    return resolve(source)
 
 
 def signature(path: Path) -> tuple[int, float]:

@@ -3,6 +3,7 @@ quit, every failure shown and followed by a usable window."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import replace
 
@@ -158,3 +159,36 @@ def test_two_conversations_keep_going_when_the_window_switches_between_them(loop
     win.chat.stop()
     run(loop, until(lambda: not win.chat.busy))
     assert path(win)[-1].stopped and path(win)[-1].text
+
+
+def test_after_a_long_prompt_is_read_the_status_says_generating(loop, make_window, world_ckpt, qtbot):
+    """The prompt's progress ("Reading the prompt… N of N tokens") gives way to "Generating…" once the
+    reply's first words come, instead of staying up for the whole reply."""
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    win.state.draft_settings = replace(win.state.draft_settings, max_tokens=8)
+    said: list[str] = []
+    win.state.status.connect(lambda message, _ms: said.append(message))
+    win.chat.input.setPlainText(" ".join(f"word{i}" for i in range(3000)))
+    win.chat.send()
+    run(loop, until(lambda: not win.chat.busy and path(win)[-1].role == "assistant" and path(win)[-1].text))
+    reading = [i for i, m in enumerate(said) if "Reading the prompt" in m]
+    assert reading, said
+    assert "Generating…" in said[reading[-1] + 1:]
+
+
+def test_a_failure_of_a_request_the_window_did_not_make_is_not_shown_in_it(loop, make_window, world_ckpt):
+    """The local server's clients send requests through the same engine service: their failures go back
+    to them (and to the server's log), never into a dialog over the window. The window's own still do."""
+    from engine.service import commands as C
+    from engine.service import events as E
+
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    _, future = win.state.service.submit(C.OpenConversation(987654))        # as a server request would
+    assert isinstance(future.result(timeout=30), E.Failed)
+    loop.run_until_complete(asyncio.sleep(0.3))                             # its event reaches the window
+    assert win.failure is None
+    run(loop, win.state.open(987654))                                        # the window's own
+    run(loop, until(lambda: win.failure is not None))
+    assert win.chat.send_button.isEnabled()

@@ -28,7 +28,7 @@ def test_the_loaded_model_is_measured_once_and_the_star_follows_with_the_reason(
     expected = hardware.recommend(m.file_bytes, m.n_params, win.devices, result)
     assert _star(win) == (expected.device, expected.precision)
     assert win.hardware.toolTip() == expected.reason
-    assert "x fp32 decode here" in expected.reason or "fastest measured" in expected.reason
+    assert any(why in expected.reason for why in ("x fp32 decode here", "fastest measured", "changed the greedy token"))
     assert "Measured decode speed" in win.statusBar().currentMessage()
 
     win.close()
@@ -79,3 +79,46 @@ def test_a_measurement_from_other_kernels_or_threads_is_measured_again(loop, mak
     fresh = precision_probe.measured(win.settings, fingerprint)
     assert fresh is not None and fresh.setup == probe.setup_key() and fresh.speed != stale.speed
     assert precision_probe.latest(win.settings) == fresh
+
+
+def test_auto_loads_what_the_star_says_once_the_model_was_measured(loop, make_window, world_ckpt, tmp_path):
+    """The precision setting "auto" (never chosen) loads the star's pick: on the first load, before the
+    model was ever measured, the first precision that fits; once its measurement is stored (the window
+    remembers which fingerprint this path has), the measured pick. A precision the user chose stays."""
+    from app.settings import Settings
+    from engine.models.checkpoint import read_checkpoint
+
+    folder = tmp_path / "data"
+    fingerprint = read_checkpoint(world_ckpt).fingerprint
+    measured = ProbeResult({"fp32": 27.0, "bf16": 80.0, "int8": 129.6}, {"bf16": 0.99, "int8": 0.97}, 2, 48,
+                           probe.setup_key())
+    Settings(folder / "settings.json").set("precision_probes", {fingerprint: measured.to_json()})
+    cpu = hardware.Device("cpu", "cpu", "Desktop CPU", 24 * 2**30, None, 8, (), ("fp32", "bf16", "int8"))
+    win = make_window(folder)
+    win.devices = win.state.devices = [cpu]
+    run(loop, win.load_model(str(world_ckpt)))
+    assert win.state.model.precision == "fp32"              # its fingerprint was not known before it loaded
+    assert win.settings.get("precision") == "auto"
+    win.close()
+
+    again = make_window(folder)
+    again.devices = again.state.devices = [cpu]
+    run(loop, again.load_model(str(world_ckpt)))
+    assert again.state.model.precision == "int8" and _star(again) == ("cpu", "int8")
+    assert again.settings.get("precision") == "auto"
+    run(loop, again.load_model(str(world_ckpt), "cpu", "bf16"))
+    assert again.state.model.precision == "bf16" and again.settings.get("precision") == "bf16"
+
+
+def test_auto_loads_a_model_too_big_for_fp32_in_a_precision_that_fits(loop, make_window, world_ckpt):
+    """Unmeasured, "auto" never loads a model in a precision the picker marks as not fitting."""
+    from engine.host.library import inspect_file
+
+    n = inspect_file(world_ckpt).n_params
+    room = hardware.needed_bytes(n * hardware.BYTES_PER_PARAM["int8"])     # int8 fits, bf16 and fp32 do not
+    small = hardware.Device("cpu", "cpu", "Small CPU", room, None, 2, (), ("fp32", "bf16", "int8", "q5", "q4"))
+    win = make_window()
+    win.devices = win.state.devices = [small]
+    run(loop, win.load_model(str(world_ckpt)))
+    assert win.state.model.precision == "int8"
+    win.models.show_library()
