@@ -51,6 +51,8 @@ class ChatPage(QWidget):
         state.busyChanged.connect(self._busy_changed)
         state.chatSettingsChanged.connect(self._settings_changed)
         state.modelChanged.connect(self._update_buttons)
+        state.modelChanged.connect(lambda: self.show_error(""))      # a failure of the model before
+        self._error_for: int | None = None      # the conversation a shown failure belongs to
         self.render()
 
     def _build(self) -> None:
@@ -120,6 +122,8 @@ class ChatPage(QWidget):
 
     def render(self) -> None:
         conv = self.state.conversation
+        if not self.error.isHidden() and (conv.id if conv is not None else None) != self._error_for:
+            self.show_error("")                 # another chat opened, or a new one: not its failure
         if self.editing is not None and (conv is None or self.editing not in conv):
             self._end_edit()                    # the message being edited was deleted, or another chat opened
         # The system prompt field is for a new chat; a started one edits it in the settings panel.
@@ -174,7 +178,10 @@ class ChatPage(QWidget):
             self.think.setCurrentText("off")            # what is sent: never a prefix the model cannot read
 
     def show_error(self, message: str) -> None:
-        """A failed reply, said under the conversation; the next action clears it."""
+        """A failed reply, said under the conversation; the next action, another conversation or another
+        model clears it."""
+        conv = self.state.conversation
+        self._error_for = conv.id if conv is not None else None
         self.error.setText(message)
         self.error.setVisible(bool(message))
 

@@ -322,7 +322,7 @@ class ModelsPage(QWidget):
         # that still answers at a usable speed (hub.recommended_for says what bandwidth it assumes).
         if device is None:
             return None, self.tr("this computer")
-        gib = f"{device.memory_bytes / 2**30:.0f} GiB"
+        gib = f"{device.memory_bytes / 2**30:.1f} GiB"
         return (hub.recommended_for(self.entries, device, measured=precision_probe.latest(self.settings)),
                 f"{device.name} ({gib})" if gpus else self.tr("this computer's CPU ({0} RAM)").format(gib))
 

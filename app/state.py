@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import QObject, Signal
 
@@ -138,7 +139,25 @@ class AppState(QObject):
         """Chat with ``model`` on the OpenAI-compatible server at ``url`` from now on (remembered, key
         included, for the next launch); False, with a message, if the server cannot be used."""
         prefs = {"backend": "remote", "remote_url": url.strip(), "remote_key": api_key or "", "remote_model": model}
+        if self._own_server(url):
+            self.failed.emit(self.tr("Could not connect"),
+                             self.tr("{0} is this app's own server: chatting through it would unload the model it "
+                                     "serves, and it would then have none. Load a model here instead, or give "
+                                     "another computer's server.").format(url.strip()), False)
+            return False
         return await self._switch(C.ConnectRemote(url, api_key or None, model), url.strip(), prefs)
+
+    def _own_server(self, url: str) -> bool:
+        """Whether ``url`` reaches the local server this window runs."""
+        if not self.server.running:
+            return False
+        try:
+            parts = urlsplit(url.strip() if "//" in url else "http://" + url.strip())
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return False
+        ours = {"127.0.0.1", "localhost", "::1", "0.0.0.0", urlsplit(self.server.url).hostname}
+        return port == self.server.port and (parts.hostname or "").lower() in ours
 
     async def _switch(self, command: C.Command, label: str, prefs: dict) -> bool:
         self.loading = label

@@ -230,7 +230,7 @@ class MainWindow(QMainWindow):
                     per_weight = hardware.BYTES_PER_PARAM.get(precision)
                     need = "" if per_weight is None else self.tr("needs ~{0} GiB · ").format(
                         f"{hardware.needed_bytes(int(m.n_params * per_weight)) / 2**30:.1f}")
-                    label = f"{d.kind.upper()} {precision} — {need}{d.name}, {d.memory_bytes / 2**30:.0f} GiB"
+                    label = f"{d.kind.upper()} {precision} — {need}{d.name}, {d.memory_bytes / 2**30:.1f} GiB"
                     if (d.id, precision) == (rec.device, rec.precision):
                         label += "  ★"          # the recommendation (its reason is the tooltip)
                     elif per_weight is not None and not hardware.fits(d, m.n_params * per_weight):

@@ -192,3 +192,19 @@ def test_a_failure_of_a_request_the_window_did_not_make_is_not_shown_in_it(loop,
     run(loop, win.state.open(987654))                                        # the window's own
     run(loop, until(lambda: win.failure is not None))
     assert win.chat.send_button.isEnabled()
+
+
+def test_a_failed_replys_message_leaves_with_its_conversation(loop, make_window, world_ckpt, qtbot, monkeypatch):
+    """The failure said under a conversation belongs to it: a new chat or another model clears it."""
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    send(loop, win, "Hello", qtbot)
+    monkeypatch.setattr(Model, "forward", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("the kernel fell over")))
+    win.chat.input.setPlainText("Again")
+    win.chat.send()
+    run(loop, until(lambda: not win.chat.error.isHidden()))
+    monkeypatch.undo()
+    run(loop, win.state.open(win.state.conversation.id))                 # the same chat again: still said
+    assert not win.chat.error.isHidden()
+    win.chat.new_chat()
+    assert win.chat.error.isHidden()

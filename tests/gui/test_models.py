@@ -257,7 +257,7 @@ def test_a_cpu_only_machine_is_recommended_a_model_that_answers_quickly(loop, ma
     names = [view.topLevelItem(i).text(0) for i in range(view.topLevelItemCount())]
     starred = [n for n in names if n.startswith("★ ")]
     assert starred == ["★ rwkv7-g1-0.4b-20250101-ctx4096.pth"]      # not the 2.9B that fits half the RAM
-    assert "CPU (24 GiB RAM)" in win.models.recommendation.text()
+    assert "CPU (24.0 GiB RAM)" in win.models.recommendation.text()
     assert "tokens/s" in win.models.recommendation.toolTip()
 
     win.models.devices = [*win.models.devices, hardware.Device("cuda:0", "cuda", "Test GPU", 24 * 2**30, None, None, (),

@@ -119,3 +119,21 @@ def test_an_enabled_server_starts_again_at_the_next_launch_and_stops_before_the_
     run(loop, start(second, str(world_ckpt)))
     assert second.state.server.running and second.state.server.url == url
     assert httpx.get(f"{url}/models", timeout=5).json()["data"][0]["id"] == second.state.model.name
+
+
+def test_the_window_will_not_chat_through_its_own_server(loop, make_window, world_ckpt, tmp_path):
+    """Connecting the window to the server it runs would unload the model that server serves (then every
+    request gets 503): it is refused, said in a dialog, and the local model stays."""
+    win = make_window(tmp_path / "data")
+    run(loop, win.load_model(str(world_ckpt)))
+    server = win.state.server
+    win.server_page.port.setValue(_free_port())
+    win.server_page.switch.setChecked(True)
+    run(loop, until(lambda: server.running))
+    for url in (server.url, server.url.replace("127.0.0.1", "localhost")):
+        win.failure = None
+        assert not run(loop, win.state.connect_remote(url, None, None))
+        run(loop, until(lambda: win.failure is not None))
+        assert "own server" in win.failure[1]
+        assert not win.state.model.is_remote and win.state.model.path == str(world_ckpt)
+    run(loop, server.stop())
