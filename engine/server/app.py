@@ -23,8 +23,8 @@ from starlette.routing import Route
 
 from engine.server.bridge import Bridge
 from engine.server.exchange import CompletionResponse
-from engine.server.guard import HostGuard, KeyGuard, too_large
-from engine.server.protocol import ApiError, Limits, check_model, parse_chat, parse_completion
+from engine.server.guard import DEFAULT_HINTS, Hints, HostGuard, KeyGuard, too_large
+from engine.server.protocol import ApiError, Limits, check_model, check_text, crash_error, parse_chat, parse_completion
 from engine.server.records import RecordRequests, RequestRecord
 from engine.server.replies import Reply
 from engine.service import EngineService
@@ -40,7 +40,7 @@ MAX_QUEUED = 32
 def create_app(service: EngineService, *, api_key: str | None = None, allow_origins: tuple[str, ...] = (),
                max_body_bytes: int = MAX_BODY_BYTES, max_tokens_cap: int = MAX_TOKENS_CAP,
                max_running: int = MAX_RUNNING, max_queued: int = MAX_QUEUED, loopback: bool = True,
-               on_request: Callable[[RequestRecord], None] | None = None) -> Starlette:
+               on_request: Callable[[RequestRecord], None] | None = None, hints: Hints = DEFAULT_HINTS) -> Starlette:
     """The server's app over ``service`` (whose loaded model it serves).
 
     ``api_key``: required as ``Authorization: Bearer KEY`` when given. ``allow_origins``: web pages
@@ -48,7 +48,8 @@ def create_app(service: EngineService, *, api_key: str | None = None, allow_orig
     bound to this computer only, so the ``Host`` header must name it. ``max_running`` completions
     run at once and ``max_queued`` more wait; beyond that a request gets 429. A request's body may
     be at most ``max_body_bytes``, its reply at most ``max_tokens_cap`` tokens. ``on_request(record)``
-    is called for every answered request, on the server's loop thread (see :mod:`engine.server.records`)."""
+    is called for every answered request, on the server's loop thread (see :mod:`engine.server.records`).
+    ``hints``: what refusals tell whoever runs the server to change (the window's words by default)."""
     bridge = Bridge(service, max_running, max_queued)
     limits = Limits(max_tokens_cap)
 
@@ -96,7 +97,7 @@ def create_app(service: EngineService, *, api_key: str | None = None, allow_orig
                    Route(f"{prefix}/chat/completions", chat_completions, methods=["POST"]),
                    Route(f"{prefix}/completions", completions, methods=["POST"])]
     middleware = [Middleware(RecordRequests, on_request=on_request)] if on_request is not None else []
-    middleware.append(Middleware(HostGuard, loopback=loopback, allow_origins=tuple(allow_origins)))
+    middleware.append(Middleware(HostGuard, loopback=loopback, allow_origins=tuple(allow_origins), hints=hints))
     if allow_origins:
         middleware.append(Middleware(CORSMiddleware, allow_origins=list(allow_origins), allow_methods=["GET", "POST"],
                                      allow_headers=["Authorization", "Content-Type"], max_age=600))
@@ -115,16 +116,22 @@ def _served(service: EngineService) -> ModelView | None:
 
 
 async def _read_json(request: Request, limit: int) -> Any:
-    """The body as JSON, read no further than ``limit`` bytes (a chunked upload has no declared size)."""
+    """The body as JSON, read no further than ``limit`` bytes (a chunked upload has no declared size),
+    its strings valid Unicode."""
     data = bytearray()
     async for chunk in request.stream():
         data += chunk
         if len(data) > limit:
             raise too_large(limit)
     try:
-        return json.loads(data)
+        body = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ApiError(400, f"The request body is not valid JSON ({e}).", code="invalid_json") from None
+    except RecursionError:          # the parser recurses once per level of arrays and objects
+        raise ApiError(400, "The request body is not valid JSON for this server (its arrays and objects are "
+                            "nested too deeply).", code="invalid_json") from None
+    check_text(body)
+    return body
 
 
 def _model_object(view: ModelView, service: EngineService) -> dict[str, Any]:
@@ -155,8 +162,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _crash(request: Request, exc: Exception) -> JSONResponse:
-    error = ApiError(500, f"The server failed: {type(exc).__name__}: {exc}", type="server_error", code="internal_error")
-    return JSONResponse(error.body(), status_code=500)
+    return JSONResponse(crash_error(exc).body(), status_code=500)
 
 
 __all__ = ["MAX_BODY_BYTES", "MAX_QUEUED", "MAX_RUNNING", "MAX_TOKENS_CAP", "create_app"]

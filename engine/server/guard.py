@@ -5,8 +5,8 @@ refused request costs nothing and a stream passes through untouched).
   addressed to ``localhost``, ``127.0.0.1`` or ``[::1]``: a web page cannot point a DNS name it
   controls at 127.0.0.1 and drive the server from the user's own browser (DNS rebinding). And a
   request that a web page sends (it carries an ``Origin`` header) is refused unless that origin was
-  allowed (``--cors``): without it a page could still make the server work (and write named states)
-  with requests whose answer it never reads.
+  allowed (``allow_origins``, the ``serve`` command's ``--cors``): without it a page could still make
+  the server work (and write named states) with requests whose answer it never reads.
 - :class:`KeyGuard`, inside CORS (a browser's preflight carries no key): the API key, when there
   is one, as ``Authorization: Bearer KEY``; and the declared size of the body.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from starlette.datastructures import Headers
 
@@ -22,6 +23,20 @@ from engine.server.exchange import error_bytes
 from engine.server.protocol import ApiError
 
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What a refusal tells whoever runs the server to change, in the words of where they started
+    it. The defaults speak to the window's user (its Server page has an API key and no list of web
+    pages); ``python -m engine serve`` passes its flags. ``{origin}`` is the refused page's origin."""
+
+    open_address: str = "set an API key to allow that, or serve on this computer only"
+    web_page: str = ("the web pages a server allows cannot be set in the app; to allow this one, run the server as "
+                     "python -m engine serve --cors {origin}")
+
+
+DEFAULT_HINTS = Hints()
 
 
 def is_local_host(host: str | None) -> bool:
@@ -48,8 +63,8 @@ async def _refuse(send, error: ApiError, headers: Iterable[tuple[bytes, bytes]] 
 
 
 class HostGuard:
-    def __init__(self, app, *, loopback: bool, allow_origins: Iterable[str] = ()):
-        self.app, self.loopback = app, loopback
+    def __init__(self, app, *, loopback: bool, allow_origins: Iterable[str] = (), hints: Hints = DEFAULT_HINTS):
+        self.app, self.loopback, self.hints = app, loopback, hints
         self.allow_origins = frozenset(allow_origins)
 
     async def __call__(self, scope, receive, send) -> None:
@@ -65,8 +80,8 @@ class HostGuard:
         origin = headers.get("origin")
         if origin is not None and origin not in self.allow_origins and "*" not in self.allow_origins:
             return await _refuse(send, ApiError(
-                403, f"Requests from web pages ({origin}) are refused; start the server with --cors {origin} to "
-                     "allow that page.", type="permission_error", code="origin_not_allowed"))
+                403, f"Requests from web pages ({origin}) are refused; {self.hints.web_page.format(origin=origin)}.",
+                type="permission_error", code="origin_not_allowed"))
         await self.app(scope, receive, send)
 
 
@@ -102,4 +117,4 @@ def too_large(limit: int) -> ApiError:
                     code="request_too_large")
 
 
-__all__ = ["HostGuard", "KeyGuard", "is_local_host", "too_large"]
+__all__ = ["DEFAULT_HINTS", "Hints", "HostGuard", "KeyGuard", "is_local_host", "too_large"]

@@ -4,8 +4,8 @@ service needs (prompt segments, sampler settings, stops, limits).
 Reading is lenient where OpenAI's clients differ (fields the server does not know are ignored,
 ``null`` means "not given", a message's content may be a string or a list of text parts) and
 strict where a silent guess would give a wrong answer: a value out of range, ``n`` > 1, a part
-that is not text, a token id outside the vocabulary. Every refusal is an :class:`ApiError` that
-says which field was wrong.
+that is not text, a token id outside the vocabulary, a message without content (as OpenAI), text
+that is not valid Unicode. Every refusal is an :class:`ApiError` that says which field was wrong.
 
 Sampling fields a request leaves out take the app's default preset (RWKV Runner's settings, what
 RWKV models are usually run with), not OpenAI's ``top_p=1``, which makes a small RWKV ramble.
@@ -13,7 +13,9 @@ RWKV models are usually run with), not OpenAI's ``top_p=1``, which makes a small
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -27,6 +29,8 @@ DEFAULT_COMPLETION_TOKENS = 16      # /v1/completions without max_tokens, as Ope
 # OpenAI's reasoning_effort, as the G1 think modes that come closest.
 REASONING_EFFORT = {"none": "no-think", "minimal": "no-think", "low": "think a bit", "medium": "think",
                     "high": "think a lot", "xhigh": "think a lot"}
+SURROGATE = re.compile("[\ud800-\udfff]")    # left in a string by a JSON "\\ud800" escape without its pair
+SHOWN_CHARS = 40                    # of a wrong value, quoted in its error
 
 
 class ApiError(Exception):
@@ -43,6 +47,39 @@ class ApiError(Exception):
 
 def bad(param: str, message: str, code: str | None = "invalid_value") -> ApiError:
     return ApiError(400, message, code=code, param=param)
+
+
+def crash_error(exc: BaseException) -> ApiError:
+    """The 500 a request gets when the server itself failed (a bug): what the request log records too."""
+    return ApiError(500, f"The server failed: {type(exc).__name__}: {exc}", type="server_error", code="internal_error")
+
+
+def check_text(body: Any) -> None:
+    """Refuse a body whose strings are not valid Unicode: JSON lets a string hold half of a UTF-16
+    surrogate pair ("\\ud800" alone), which no text can hold; it would fail later, in the tokenizer
+    or when an answer quoting it is written. The walk is iterative (the body may nest deeply) and in
+    the body's order, so the first bad field is the one named."""
+    todo: list[tuple[str, Any]] = [("", body)]
+    while todo:
+        where, value = todo.pop()
+        if isinstance(value, str):
+            found = SURROGATE.search(value)
+            if found:
+                raise _not_unicode(where, f"'{where}'" if where else "The request body", found)
+        elif isinstance(value, dict):
+            for key in value:
+                found = SURROGATE.search(key)
+                if found:
+                    raise _not_unicode(where, f"A key of '{where}'" if where else "A key of the request body", found)
+            todo.extend((f"{where}.{key}" if where else key, item) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            todo.extend((f"{where}[{i}]", item) for i, item in reversed(list(enumerate(value))))
+
+
+def _not_unicode(param: str, what: str, found: re.Match) -> ApiError:
+    return bad(param, f"{what} holds invalid Unicode: an unpaired surrogate (\\u{ord(found.group()):04x}) at "
+                      f"character {found.start()}. A character above U+FFFF is escaped as a pair "
+                      "(\\ud83d\\ude00), or sent as UTF-8.", "invalid_unicode")
 
 
 @dataclass(frozen=True)
@@ -132,7 +169,13 @@ def _message(m: Any, i: int) -> tuple[str, str]:
         raise bad(f"{where}.role", f"{where}.role must be a string ('system', 'user' or 'assistant').")
     content = m.get("content")
     if content is None:
-        return role, ""
+        # As OpenAI: only an assistant's message that carries tool calls may go without content.
+        if role == "assistant" and (m.get("tool_calls") or m.get("function_call")):
+            return role, ""
+        unless = " unless it carries tool_calls" if role == "assistant" else ""
+        raise bad(f"{where}.content", f"Missing required parameter: '{where}.content' (a message with role "
+                                      f"'{role}' needs content{unless}: a string or a list of text parts).",
+                  "missing_required_parameter")
     if isinstance(content, str):
         return role, content
     if not isinstance(content, list):
@@ -219,7 +262,7 @@ def _logit_bias(bias: Any, vocab_size: int) -> tuple[tuple[int, float], ...]:
         try:
             token = int(key)
         except (TypeError, ValueError):
-            raise bad("logit_bias", f"logit_bias: {key!r} is not a token id.") from None
+            raise bad("logit_bias", f"logit_bias: {_shown(key)} is not a token id.") from None
         if not 0 <= token < vocab_size:
             raise bad("logit_bias", f"logit_bias: token {token} is not in the vocabulary (0 to {vocab_size - 1}).")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not -100 <= value <= 100:
@@ -260,7 +303,7 @@ def _optional_number(body: dict[str, Any], name: str, lo: float, hi: float) -> f
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
             or not lo <= value <= hi:
-        raise bad(name, f"'{name}' must be a number from {lo:g} to {hi:g}, got {value!r}.")
+        raise bad(name, f"'{name}' must be a number from {lo:g} to {hi:g}, got {_shown(value)}.")
     return float(value)
 
 
@@ -272,7 +315,7 @@ def _optional_int(body: dict[str, Any], name: str, lo: int, hi: int | None) -> i
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi):
         bounds = f"at least {lo}" if hi is None else f"from {lo} to {hi}"
-        raise bad(name, f"'{name}' must be a whole number {bounds}, got {value!r}.")
+        raise bad(name, f"'{name}' must be a whole number {bounds}, got {_shown(value)}.")
     return value
 
 
@@ -280,7 +323,19 @@ def _optional_bool(body: dict[str, Any], name: str) -> bool | None:
     value = body.get(name)
     if value is None or isinstance(value, bool):
         return value
-    raise bad(name, f"'{name}' must be true or false, got {value!r}.")
+    raise bad(name, f"'{name}' must be true or false, got {_shown(value)}.")
 
 
-__all__ = ["ApiError", "Limits", "Parsed", "check_model", "parse_chat", "parse_completion"]
+def _shown(value: Any) -> str:
+    """A wrong value as the client wrote it (JSON: true, null, "text"), cut short; an array or an
+    object only by its kind (it may be huge, or nested deeper than json.dumps goes)."""
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 1] + "…"
+
+
+__all__ = ["ApiError", "Limits", "Parsed", "check_model", "check_text", "crash_error", "parse_chat",
+           "parse_completion"]

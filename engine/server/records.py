@@ -14,6 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from starlette.requests import ClientDisconnect
+
+from engine.server.protocol import crash_error
 from engine.service.events import CompletionFinished
 
 log = logging.getLogger(__name__)
@@ -76,6 +79,14 @@ class RecordRequests:
 
         try:
             await self.app(scope, receive, sending)
+        except ClientDisconnect:    # it left while sending its body: nothing reaches it
+            raise
+        except Exception as e:
+            # Starlette's outermost layer, outside this one, answers a failure with a 500 unless an
+            # answer has begun: the log says what the client got.
+            outcome.error = outcome.error or crash_error(e).message
+            status = status or 500
+            raise
         finally:
             self._report(scope, arrived, time.perf_counter() - t0, status, outcome, bytes(error_body))
 

@@ -23,6 +23,7 @@ import uvicorn
 
 from engine.errors import EngineError
 from engine.server.app import create_app
+from engine.server.guard import DEFAULT_HINTS, Hints
 from engine.service import EngineService
 
 log = logging.getLogger(__name__)
@@ -80,15 +81,15 @@ class _Server(uvicorn.Server):
         self.should_exit = True
 
 
-def check_address(host: str, api_key: str | None) -> None:
+def check_address(host: str, api_key: str | None, hints: Hints = DEFAULT_HINTS) -> None:
     """Refuse an address open to other computers without an API key."""
     if not is_loopback(host) and not api_key:
-        raise ServerConfigError(f"Serving on {host} would let other computers use the model; give an API key "
-                                "(--api-key KEY) to do that, or serve on 127.0.0.1.")
+        raise ServerConfigError(f"Serving on {host} would let other computers use the model without an API key; "
+                                f"{hints.open_address}.")
 
 
 def _server(service: EngineService, host: str, api_key: str | None, log_level: str, options) -> _Server:
-    check_address(host, api_key)
+    check_address(host, api_key, options.get("hints", DEFAULT_HINTS))
     app = create_app(service, api_key=api_key, loopback=is_loopback(host), **options)
     config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on",
                             timeout_graceful_shutdown=GRACE_SECONDS, server_header=False)

@@ -34,6 +34,9 @@ _PILE_FILE = "20B_tokenizer.json"   # GPT-NeoX-20B's tokenizer: RWKV-4 Pile / Ra
 _PILE_NAMES = ("20b", "pile", "20b_tokenizer", "gpt-neox-20b")
 _PILE_VOCAB_SIZES = range(50277, 50305)   # 50,277 tokens; some embeddings are padded to 50,304
 _EOS_NAMES = ("<|endoftext|>", "</s>")
+# A lone half of a UTF-16 surrogate pair: a str can hold one (JSON's "\\ud800", a file read with
+# "surrogateescape"), but it is not Unicode text and has no UTF-8 bytes to tokenize.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # Piece cache bounds: about 3 MB at most; longer pieces (CJK runs, long identifiers) rarely repeat.
 _CACHED_PIECES = 1 << 15
 _CACHED_PIECE_BYTES = 48
@@ -102,7 +105,8 @@ class Tokenizer(ABC):
 
     @abstractmethod
     def encode(self, text: str) -> list[int]:
-        """Token ids of ``text``, with no BOS or EOS added: prompts are encoded in parts."""
+        """Token ids of ``text``, with no BOS or EOS added: prompts are encoded in parts. Text that is
+        not valid Unicode (an unpaired surrogate) raises :class:`TokenizerError`."""
 
     @abstractmethod
     def token_bytes(self, token_id: int) -> bytes:
@@ -143,7 +147,11 @@ class _WorldTokenizer(Tokenizer):
         self._cache: dict[bytes, list[int]] = {}
 
     def encode(self, text: str) -> list[int]:
-        return self.encode_bytes(text.encode("utf-8"))
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise _not_unicode(text, e.start) from None
+        return self.encode_bytes(data)
 
     def encode_bytes(self, data: bytes) -> list[int]:
         """Encode piece by piece: no token straddles two pieces, and short pieces (words, mostly)
@@ -183,6 +191,11 @@ class _WorldTokenizer(Tokenizer):
 
     def decode_bytes(self, ids: Sequence[int]) -> bytes:
         return b"".join(map(self._bytes.get, ids, itertools.repeat(b"")))
+
+
+def _not_unicode(text: str, at: int) -> TokenizerError:
+    return TokenizerError(f"The text cannot be tokenized: it holds an unpaired UTF-16 surrogate "
+                          f"(\\u{ord(text[at]):04x}) at character {at}, which is not valid Unicode.")
 
 
 def _piece_pattern(tokens: Iterable[bytes]) -> re.Pattern[bytes]:
@@ -290,7 +303,13 @@ class _HuggingFaceTokenizer(Tokenizer):
         return table
 
     def encode(self, text: str) -> list[int]:
-        return self._inner.encode(text, add_special_tokens=False).ids
+        try:
+            return self._inner.encode(text, add_special_tokens=False).ids
+        except TypeError:           # what `tokenizers` raises for a str it cannot turn into UTF-8
+            found = _SURROGATE.search(text) if isinstance(text, str) else None
+            if found:
+                raise _not_unicode(text, found.start()) from None
+            raise
 
     def token_bytes(self, token_id: int) -> bytes:
         if self._bytes is not None:

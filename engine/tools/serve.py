@@ -48,12 +48,16 @@ def default_data_dir() -> Path:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from engine.server.guard import Hints
     from engine.server.runner import check_address, serve
     from engine.service import EngineService
     from engine.service import commands as C
     from engine.service import events as E
 
-    check_address(args.host, args.api_key)      # before minutes of loading, not after
+    # Refusals name this command's flags (the server's own defaults speak to the window's user).
+    hints = Hints(open_address="give one with --api-key KEY (or $RWKV_API_KEY), or serve on 127.0.0.1",
+                  web_page="start the server with --cors {origin} to allow that page")
+    check_address(args.host, args.api_key, hints)      # before minutes of loading, not after
     options = {k: v for k, v in (("max_tokens_cap", args.max_tokens), ("max_running", args.max_running),
                                  ("max_queued", args.max_queued)) if v is not None}
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
@@ -72,7 +76,7 @@ def run_serve(args: argparse.Namespace) -> int:
             print(f"Serving '{view.name}' at {url}{'' if args.api_key else ' (no API key)'}. Ctrl+C stops.",
                   flush=True)
 
-        serve(service, args.host, args.port, api_key=args.api_key, allow_origins=tuple(args.cors),
+        serve(service, args.host, args.port, api_key=args.api_key, allow_origins=tuple(args.cors), hints=hints,
               on_ready=ready, **options)
     finally:
         service.shutdown()

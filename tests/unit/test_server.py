@@ -21,7 +21,8 @@ import openai
 import pytest
 
 import engine
-from engine.server import ServerThread
+import engine.server.app as app_module
+from engine.server import ServerConfigError, ServerThread
 from engine.service import EngineService
 from engine.service import commands as C
 from engine.service import events as E
@@ -406,6 +407,56 @@ def test_an_api_key_is_required_when_set(start):
     assert right.chat.completions.create(model="demo", messages=[_user("Hi")], max_tokens=2).usage.total_tokens > 0
 
 
+@pytest.mark.parametrize("endpoint, body, param, whole_pair", [
+    ("/chat/completions", b'{"messages": [{"role": "user", "content": "\\ud800 hi"}], "max_tokens": 2}',
+     "messages[0].content", 200),
+    ("/chat/completions", b'{"messages": [{"role": "user", "content": "\\ud800 hi"}], "max_tokens": 2, '
+                          b'"stream": true}', "messages[0].content", 200),
+    ("/completions", b'{"prompt": "\\ud800 hi", "max_tokens": 2}', "prompt", 200),
+    ("/completions", b'{"prompt": "hi", "model": "\\ud800", "max_tokens": 2}', "model", 404),
+    ("/completions", b'{"prompt": "hi", "state": "\\ud800", "max_tokens": 2}', "state", 400),
+], ids=["chat", "chat-stream", "completion", "model", "state"])
+def test_text_that_is_not_valid_unicode_is_a_400_naming_the_field(server, endpoint, body, param, whole_pair):
+    error = _error(httpx.post(server.url + endpoint, content=body), 400)
+    assert error["param"] == param and error["type"] == "invalid_request_error" and error["code"] == "invalid_unicode"
+    assert f"'{param}' holds invalid Unicode: an unpaired surrogate (\\ud800) at character 0" in error["message"]
+    # the same with the surrogate's other half: one character (an emoji), read as any other text
+    pair = httpx.post(server.url + endpoint, content=body.replace(b"\\ud800", b"\\ud83d\\ude00"))
+    assert pair.status_code == whole_pair, pair.text
+    assert pair.status_code == 200 or _error(pair, whole_pair)["code"] != "invalid_unicode"
+
+
+def test_a_message_without_content_is_refused_naming_it(client):
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model="demo", messages=[_user("Hi"), {"role": "user"}], max_tokens=2)
+    assert e.value.body["param"] == "messages[1].content" and e.value.body["code"] == "missing_required_parameter"
+
+
+def test_deeply_nested_json_is_invalid_json_and_logged_as_answered(start):
+    records: queue.Queue = queue.Queue()
+    server = start(on_request=records.put)
+    deep = httpx.post(server.url + "/chat/completions", content=b"[" * 100_000 + b"]" * 100_000)
+    error = _error(deep, 400)
+    assert error["code"] == "invalid_json" and "nested too deeply" in error["message"]
+    record = records.get(timeout=30)
+    assert (record.status, record.error) == (400, error["message"])
+
+
+def test_a_server_failure_is_a_500_and_logged_as_the_500_it_was(start, monkeypatch):
+    records: queue.Queue = queue.Queue()
+    server = start(on_request=records.put)
+
+    def broken(*args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(app_module, "parse_chat", broken)
+    error = _error(httpx.post(server.url + "/chat/completions", json={"messages": [_user("Hi")]}), 500)
+    assert (error["type"], error["code"]) == ("server_error", "internal_error")
+    assert error["message"] == "The server failed: RuntimeError: a bug"
+    record = records.get(timeout=30)
+    assert (record.status, record.error) == (500, error["message"])
+
+
 def test_only_requests_addressed_to_this_computer_are_answered(server):
     port = server.port
     for host in ("evil.example", f"evil.example:{port}", f"localhost.evil.example:{port}", "192.168.1.9"):
@@ -422,7 +473,11 @@ def test_web_pages_are_refused_unless_their_origin_is_allowed(server, start):
     assert refused.status_code == 403 and "access-control-allow-origin" not in refused.headers
     simple = httpx.post(server.url + "/chat/completions", headers={"Origin": page, "Content-Type": "text/plain"},
                         content=json.dumps({"messages": [_user("Hi")]}))
-    assert _error(simple, 403)["code"] == "origin_not_allowed"
+    error = _error(simple, 403)
+    assert error["code"] == "origin_not_allowed"
+    # the window's server (it has no list of web pages): the way is the command line's
+    assert "cannot be set in the app" in error["message"]
+    assert f"python -m engine serve --cors {page}" in error["message"]
 
     cors = start(allow_origins=(page,), api_key="k")
     ok = httpx.options(cors.url + "/chat/completions", headers=preflight)
@@ -437,11 +492,17 @@ def test_web_pages_are_refused_unless_their_origin_is_allowed(server, start):
 # -- the command ---------------------------------------------------------------------------------------
 
 
-def test_serve_refuses_an_open_address_without_a_key(capsys):
+def test_serve_refuses_an_open_address_without_a_key_naming_its_flag(capsys):
     from engine.tools.cli import main
 
     assert main(["serve", "--model", "demo", "--host", "0.0.0.0"]) == 2
-    assert "API key" in capsys.readouterr().err
+    assert "API key; give one with --api-key KEY" in capsys.readouterr().err
+
+
+def test_the_window_is_told_to_set_an_api_key_without_command_line_flags(service):
+    with pytest.raises(ServerConfigError) as e:        # as the Server page starts it ("Allow other computers")
+        ServerThread(service, "0.0.0.0", port=0)
+    assert "set an API key" in str(e.value) and "--" not in str(e.value)
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
@@ -456,6 +517,8 @@ def test_python_m_engine_serve_answers_until_stopped_then_shuts_the_engine_down(
         r = openai.OpenAI(base_url=url, api_key="-", max_retries=0).completions.create(
             model="demo", prompt="Hello", max_tokens=3, **GREEDY_BODY)
         assert r.usage.completion_tokens == 3
+        page = httpx.get(url + "/models", headers={"Origin": "http://localhost:3000"})
+        assert "start the server with --cors http://localhost:3000" in _error(page, 403)["message"]
         proc.send_signal(stop)
         assert proc.wait(60) == 0
         assert "[stopped]" in proc.stderr.read()       # printed after the engine shut down

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.server.guard import is_local_host
-from engine.server.protocol import ApiError, Limits, check_model, parse_chat, parse_completion
+from engine.server.guard import Hints, is_local_host
+from engine.server.protocol import ApiError, Limits, check_model, check_text, parse_chat, parse_completion
 from engine.server.reasoning import CONTENT, REASONING, ReplySplitter, split_reply
 from engine.server.runner import ServerConfigError, check_address
 from engine.service.views import DEFAULT_PRESET, ModelView
@@ -98,6 +98,48 @@ def test_messages_must_be_text(messages):
     _refused(lambda: parse_chat({"messages": messages}, _view(), LIMITS, []))
 
 
+@pytest.mark.parametrize("message, where", [
+    ({"role": "user"}, 0), ({"role": "user", "content": None}, 0), ({"role": "system"}, 0),
+    ({"role": "assistant"}, 1), ({"role": "assistant", "content": None, "tool_calls": []}, 1),
+])
+def test_a_message_without_content_is_refused_as_openai_does(message, where):
+    messages = [{"role": "user", "content": "Hi"}, message] if where else [message]
+    e = _refused(lambda: parse_chat({"messages": messages}, _view(), LIMITS, []))
+    assert e.param == f"messages[{where}].content" and e.code == "missing_required_parameter"
+    assert f"'{message['role']}' needs content" in e.message
+
+
+@pytest.mark.parametrize("calls", [{"tool_calls": [{"id": "1", "type": "function"}]}, {"function_call": {"name": "f"}}])
+def test_an_assistant_message_with_tool_calls_may_go_without_content(calls):
+    p = parse_chat({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", **calls},
+                                 {"role": "user", "content": "Bye"}]}, _view(), LIMITS, [])
+    assert p.prompt == ("User: Hi\n\nAssistant:", " \n\n", "User: Bye\n\nAssistant:")
+
+
+@pytest.mark.parametrize("body, shown", [
+    ({"temperature": True}, "got true."), ({"stream": "yes"}, 'got "yes".'), ({"max_tokens": False}, "got false."),
+    ({"top_k": 1.5}, "got 1.5."), ({"seed": [1] * 100_000}, "got an array."), ({"n": {"a": 1}}, "got an object."),
+    ({"temperature": "x" * 1000}, 'got "' + "x" * 38 + "…."), ({"logit_bias": {"one": 1}}, 'logit_bias: "one" is'),
+])
+def test_a_wrong_value_is_quoted_as_json_and_cut_short(body, shown):
+    assert shown in _refused(lambda: _chat(**body)).message
+
+
+@pytest.mark.parametrize("body, param", [
+    ({"messages": [{"role": "user", "content": "\ud800 hi"}]}, "messages[0].content"),
+    ({"messages": [{"role": "user", "content": [{"type": "text", "text": "ok"}, {"type": "text", "text": "x\udc00"}]}]},
+     "messages[0].content[1].text"),
+    ({"prompt": "ok", "stop": ["fine", "\udfff"]}, "stop[1]"),
+    ({"model": "\ud83d"}, "model"),
+    ({"metadata": {"k\ud800": "v"}}, "metadata"),
+    ("\ud800", ""),
+])
+def test_text_that_is_not_valid_unicode_is_refused_naming_the_field(body, param):
+    e = _refused(lambda: check_text(body))
+    assert e.param == param and "invalid Unicode: an unpaired surrogate" in e.message
+    check_text({"messages": [{"role": "user", "content": "😀 \U0001f600 ok"}], "stop": ["é"], "n": None})
+
+
 @pytest.mark.parametrize("body", [{"prompt": ["a", "b"]}, {"prompt": [1, 2, 3]}, {"prompt": "x", "echo": True},
                                   {"prompt": "x", "best_of": 2}, {"prompt": "x", "suffix": "y"}, [1, 2]])
 def test_completion_requests_the_server_cannot_answer_are_refused(body):
@@ -184,3 +226,11 @@ def test_an_address_open_to_the_network_needs_an_api_key():
     with pytest.raises(ServerConfigError, match="API key"):
         check_address("0.0.0.0", None)
     check_address("0.0.0.0", "secret")
+
+
+def test_refusals_are_worded_for_whoever_started_the_server():
+    with pytest.raises(ServerConfigError) as app:           # the window's Server page: no flags there
+        check_address("0.0.0.0", None)
+    assert "set an API key" in str(app.value) and "--" not in str(app.value)
+    with pytest.raises(ServerConfigError, match="--api-key KEY"):
+        check_address("0.0.0.0", None, Hints(open_address="give one with --api-key KEY"))

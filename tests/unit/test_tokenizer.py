@@ -368,6 +368,18 @@ def test_unreadable_tokenizer_file_raises_tokenizer_error(tmp_path: Path) -> Non
         load_tokenizer(str(path))
 
 
+@pytest.mark.parametrize("which", ["world", "20b", "byte level", "llama style"])
+def test_text_with_an_unpaired_surrogate_raises_tokenizer_error_naming_it(
+    which: str, byte_level_path: Path, llama_style_path: Path
+) -> None:
+    paths = {"byte level": str(byte_level_path), "llama style": str(llama_style_path)}
+    tokenizer = load_tokenizer(paths.get(which, which))
+    for text, at in (("\ud800 hi", 0), ("ok \udfff", 3), ("\ude00\ud83d", 0)):   # a pair in the wrong order
+        with pytest.raises(TokenizerError, match=rf"unpaired UTF-16 surrogate \(\\u{ord(text[at]):04x}\) at "
+                                                 rf"character {at}\b"):
+            tokenizer.encode(text)
+
+
 def test_damaged_world_vocabulary_line_raises_tokenizer_error() -> None:
     with pytest.raises(TokenizerError, match="Line 2"):
         tokenizer_module._parse_world_vocab("1 'a' 1\n2 'bc' 3\n", "vocab.txt")
