@@ -39,7 +39,9 @@ class HubSearch(QWidget):
     """Search box, results (repositories, their files as children) and a Download button."""
 
     def __init__(self, endpoint: Callable[[], str | None], download: Callable[[hub.CatalogEntry], object],
-                 suffixes: tuple[str, ...] = hub.MODEL_SUFFIXES, default_query: str = "rwkv7"):
+                 suffixes: tuple[str, ...] = hub.MODEL_SUFFIXES, default_query: str = "rwkv7",
+                 caption: str | None = None):
+        """``caption``: what the search finds, shown until the first search (default: models)."""
         super().__init__()
         self._endpoint, self._download, self._suffixes = endpoint, download, suffixes
         self.query = QLineEdit(default_query)
@@ -54,8 +56,8 @@ class HubSearch(QWidget):
         self.results.itemExpanded.connect(lambda item: asyncio.ensure_future(self.list_files(item)))
         self.results.itemActivated.connect(lambda _: self.download_selected())
         self.results.currentItemChanged.connect(lambda *_: self._selection_changed())
-        self.status = QLabel(self.tr("Find RWKV models that the list above does not have; files are checked "
-                                     "against the sha256 the Hub lists for them."))
+        self.status = QLabel(caption or self.tr("Find RWKV models that the list above does not have; files are "
+                                                "checked against the sha256 the Hub lists for them."))
         self.status.setWordWrap(True)
         self.download_button = QPushButton(self.tr("Download"), clicked=self.download_selected)
         self.download_button.setEnabled(False)

@@ -60,7 +60,9 @@ class StateLibrary(QWidget):
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(self.view, 1)
         ll.addLayout(row)
-        self.search = HubSearch(endpoint, download, suffixes=STATE_SUFFIXES, default_query="rwkv state")
+        self.search = HubSearch(endpoint, download, suffixes=STATE_SUFFIXES, default_query="rwkv state",
+                                caption=self.tr("Find state-tuning files that the list above does not have; files "
+                                                "are checked against the sha256 the Hub lists for them."))
         split = QSplitter(Qt.Vertical)
         split.addWidget(local)
         split.addWidget(self.search)

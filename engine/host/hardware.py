@@ -139,27 +139,44 @@ def recommend(model_bytes: int, n_params: int | None = None, devices: list[Devic
 
 
 def _measured_choice(cpu: Device, params: int, measured) -> tuple[str, str] | None:
-    """The fastest measured precision that fits ``cpu`` at acceptable quality, and why."""
+    """The fastest measured precision that fits ``cpu`` at acceptable quality, and why.
+
+    fp32 wins either by being the fastest here or because every faster precision changed the greedy
+    token too often (common on a small or random-weights model); the reason says which."""
     from engine.host.probe import MIN_AGREEMENT
 
-    usable = [p for p in cpu.precisions if p in measured.speed and p in BYTES_PER_PARAM
-              and fits(cpu, params * BYTES_PER_PARAM[p]) and measured.agreement.get(p, 1.0) >= MIN_AGREEMENT]
+    offered = [p for p in cpu.precisions if p in measured.speed and p in BYTES_PER_PARAM
+               and fits(cpu, params * BYTES_PER_PARAM[p])]
+    usable = [p for p in offered if measured.agreement.get(p, 1.0) >= MIN_AGREEMENT]
     if not usable:
         return None
     best = max(usable, key=lambda p: measured.speed[p])
+    too_low = [p for p, a in measured.agreement.items() if a < MIN_AGREEMENT]
+    floor = f"agreement below {MIN_AGREEMENT:.0%}"
     if best == "fp32":
-        faster = [f"{p} {measured.ratio(p):.1f}x" for p in measured.speed if p != "fp32"]
-        why = f"fp32: the fastest measured here ({', '.join(faster)} of fp32's decode speed)"
+        faster = [p for p in offered if measured.speed[p] > measured.speed["fp32"]]    # all below the floor
+        if faster:
+            why = (f"fp32: the faster precisions ({_ratios(measured, faster)} of fp32's decode speed) changed "
+                   f"the greedy token too often on this model ({floor})")
+            too_low = [p for p in too_low if p not in faster]
+        elif len(offered) > 1:
+            slower = [p for p in offered if p != "fp32"]
+            why = f"fp32: the fastest measured here ({_ratios(measured, slower)} of fp32's decode speed)"
+        else:
+            why = "fp32: the only precision measured here"
     else:
         why = f"{best}: {measured.ratio(best):.1f}x fp32 decode here"
     if best in measured.agreement:
         why += f", quality: greedy agreement {measured.agreement[best]:.0%} with fp32"
     elif best != "fp32":
         why += ", quality not measured (model too large for a quick check; python -m engine quality does it)"
-    too_low = [p for p, a in measured.agreement.items() if a < MIN_AGREEMENT]
     if too_low:
-        why += f"; {', '.join(too_low)} left out: agreement below {MIN_AGREEMENT:.0%}"
+        why += f"; {', '.join(too_low)} left out: {floor}"
     return best, f"{why}. {_fit_reason(cpu, best, params)}"
+
+
+def _ratios(measured, precisions: list[str]) -> str:
+    return ", ".join(f"{p} {measured.ratio(p):.1f}x" for p in precisions)
 
 
 def summary() -> str:

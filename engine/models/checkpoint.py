@@ -33,7 +33,8 @@ from engine.errors import (
     UnsafeCheckpointError,
 )
 
-MODEL_SUFFIXES = (".pth", ".safetensors", ".pt", ".bin")
+MODEL_SUFFIXES = (".pth", ".safetensors", ".pt", ".bin", ".st")
+_GENERIC_STEMS = ("model", "pytorch_model", "rwkv")     # file names that say nothing: the folder's says more
 
 
 _MADV_DONTNEED = 4   # Linux
@@ -146,12 +147,27 @@ def resolve(source: str | os.PathLike) -> Path:
                              "and no bundled model has that name.")
 
 
+def model_name(path: str | os.PathLike) -> str:
+    """The name a model is shown under, from its file or folder: the file's name without suffix, its
+    folder's for a generic file name (the bundled ``demo/model.safetensors`` is "demo"), the repository's
+    for a file or folder in the Hugging Face cache (``models--org--name/snapshots/<commit>``). A
+    conversation keeps only its model's path, so this names that model again for it."""
+    path = Path(path)
+    is_file = path.suffix.lower() in MODEL_SUFFIXES    # folders may have dots: "World-0.1B"
+    if is_file and path.stem in _GENERIC_STEMS:
+        path, is_file = path.parent, False
+    if path.parent.name == "snapshots" and path.parent.parent.name.startswith("models--"):
+        return path.parent.parent.name.split("--")[-1]
+    return path.stem if is_file else path.name
+
+
 def _pick_file(folder: Path) -> Path:
     files = sorted(p for p in folder.iterdir() if p.suffix in (".pth", ".safetensors"))
     if len(files) == 1:
         return files[0]
     if not files:
-        raise ModelNotFoundError(f"The folder '{folder}' holds no .pth or .safetensors model file.")
+        gguf = " (GGUF files, llama.cpp's format, cannot be loaded)" if any(folder.glob("*.gguf")) else ""
+        raise ModelNotFoundError(f"The folder '{folder}' holds no .pth or .safetensors model file{gguf}.")
     names = ", ".join(p.name for p in files)
     raise ModelNotFoundError(f"The folder '{folder}' holds several model files ({names}); pick one.")
 
@@ -186,13 +202,22 @@ def _read_file(path: Path) -> dict[str, Tensor]:
     elif len(head) >= 9 and _looks_like_safetensors(head, size):
         tensors = _read_safetensors(path, size)
     else:
-        raise NotAModelError(
-            f"'{path.name}' is not a model file: it is neither a PyTorch checkpoint nor safetensors "
-            f"(it starts with {head[:8]!r}).")
+        raise unknown_format(path, head)
     if not tensors or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in tensors.items()):
         raise UnknownLayoutError(f"'{path.name}' does not hold a flat set of named tensors, so it is not "
                                  "an RWKV model file.")
     return tensors
+
+
+def unknown_format(path: Path, head: bytes) -> NotAModelError:
+    """The error for a file in no format the engine reads (``head``: its first bytes). A GGUF file is
+    named as one: RWKV models are published as GGUF too, and its magic bytes would mean nothing to a user."""
+    readable = "an official .pth, a .safetensors file or a Hugging Face model folder"
+    if head[:4] == b"GGUF":
+        return NotAModelError(f"'{path.name}' is a GGUF file (llama.cpp's format), which RWKV Desktop cannot load. "
+                              f"Get the model as {readable} instead.")
+    return NotAModelError(f"'{path.name}' is not a model file: it is neither a PyTorch checkpoint nor safetensors "
+                          f"(it starts with {head[:8]!r}). RWKV Desktop reads {readable}.")
 
 
 def _read_torch_zip(path: Path, size: int) -> dict[str, Tensor]:

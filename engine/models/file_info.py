@@ -38,7 +38,7 @@ from engine.errors import (
     TruncatedModelError,
     UnsafeCheckpointError,
 )
-from engine.models.checkpoint import detect_generation, parse_header
+from engine.models.checkpoint import detect_generation, parse_header, unknown_format
 from engine.models.layouts import read_config, to_official, weight_files
 
 __all__ = ["FileInfo", "check_named_generation", "inspect_file", "named_generation"]
@@ -198,6 +198,8 @@ def _read_header(path: Path) -> dict[str, _Tensor]:
         return _torch_zip(path)
     if len(head) >= 9 and head[8:9] == b"{":
         return _safetensors(path, path.stat().st_size)
+    if head[:4] == b"GGUF":
+        raise unknown_format(path, head)
     raise NotAModelError(f"'{path.name}' is neither a zip-format PyTorch checkpoint nor safetensors.")
 
 

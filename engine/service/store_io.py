@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import StateFormatError, StateNotFoundError
+from engine.models.checkpoint import model_name
 from engine.models.state import State
 from engine.service.store import Conversation, pack_tokens, unpack_tokens
 from engine.text.chat import THINK_MODES
@@ -23,7 +24,9 @@ from engine.text.chat import THINK_MODES
 EXPORT_KEY = "rwkv_desktop_conversation"
 EXPORT_VERSION = 1          # 2: the file also holds the state the conversation started from
 MAX_MESSAGES = 200_000
-STOP_REASONS = {"stop", "eos", "length", "cancelled", "error", "interrupted"}
+# Every stop reason the engine writes on a message: generation's (stop, eos, length, cancelled), a
+# chat's (interrupted, error) and an edited reply's (engine.text.tree.MessageTree.edit_reply).
+STOP_REASONS = {"stop", "eos", "length", "cancelled", "error", "interrupted", "edited"}
 
 
 @dataclass
@@ -35,7 +38,7 @@ class Imported:
     system_prompt: str
     settings: dict
     tuning_path: str | None
-    model_path: str                 # where the exporting machine had the model: for messages only
+    model_path: str                 # the exporting machine's model, by name (checkpoint.model_name): for messages
     rows: list[tuple]               # the columns of a message row between the conversation id and state file
     state_message: int | None
 
@@ -80,7 +83,7 @@ def read_export(path: Path, now: float, vocab_size: int = 2**31) -> Imported:
         return Imported(
             title=title, created=_time(fields.get("created"), now),
             system_prompt=str(fields.get("system_prompt", "")), settings=dict(fields.get("settings") or {}),
-            tuning_path=None, model_path=Path(str(fields.get("model_path", "another model"))).name,
+            tuning_path=None, model_path=model_name(str(fields.get("model_path", "another model"))),
             rows=rows, state_message=state_message)
     except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as e:
         raise StateFormatError(f"'{path.name}' has a damaged conversation in it ({e}).") from e

@@ -13,6 +13,7 @@ import torch
 import engine
 from engine.errors import (
     EngineError,
+    ModelNotFoundError,
     NotAModelError,
     TruncatedModelError,
     UnknownLayoutError,
@@ -57,6 +58,21 @@ def test_files_that_are_not_rwkv_models_say_why(tmp_path):
     torch.save({"encoder.weight": torch.zeros(2, 2)}, other)
     with pytest.raises(UnknownLayoutError):
         inspect_file(other)
+
+
+def test_a_gguf_file_is_named_as_llama_cpps_format_with_what_to_use_instead(tmp_path):
+    path = tmp_path / "rwkv7-g1-0.1b-Q5_K_M.gguf"
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 290, 26) + bytes(64))     # version, tensors, metadata
+    for read in (inspect_file, engine.load):                       # the library's row and the loader
+        with pytest.raises(NotAModelError) as err:
+            read(path)
+        message = str(err.value)
+        assert message.startswith("'rwkv7-g1-0.1b-Q5_K_M.gguf' is a GGUF file (llama.cpp's format), which RWKV "
+                                  "Desktop cannot load.")
+        assert ".pth" in message and ".safetensors" in message and "Hugging Face" in message
+        assert "b'" not in message and "\\x" not in message
+    with pytest.raises(ModelNotFoundError, match="GGUF files, llama.cpp's format, cannot be loaded"):
+        engine.load(tmp_path)                                      # a folder holding only the GGUF file
 
 
 def test_a_cut_off_download_is_reported_as_truncated(rwkv7_checkpoint, tmp_path):

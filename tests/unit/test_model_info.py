@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.host import library
+from engine.models.checkpoint import model_name
 from engine.models.model import ModelInfo
 
 
@@ -23,3 +25,9 @@ def _name(path: str) -> str:
 ])
 def test_model_name_comes_from_file_folder_or_hub_repository(path, expected):
     assert _name(path) == expected
+    assert model_name(path) == expected            # what a stored conversation's model path is named by
+
+
+def test_the_bundled_demo_is_named_demo_from_its_path_as_when_loaded():
+    path = library.bundled()
+    assert path.name == "model.safetensors" and model_name(path) == model_name(str(path)) == _name(str(path)) == "demo"

@@ -124,6 +124,32 @@ def test_fp32_stays_when_it_is_measured_fastest_and_an_unmeasured_quality_is_sai
     assert "quality not measured" in hardware.recommend(2 * 10**9, 10**9, [CPU], fast).reason
 
 
+def test_fp32_starred_because_every_faster_precision_failed_quality_says_so_not_that_it_is_fastest():
+    cpu = _cpu(24 * GiB, hardware.CPU_PRECISIONS)
+    random_weights = ProbeResult({"fp32": 20.0, "bf16": 50.0, "int8": 96.0, "q5": 98.0, "q4": 102.0},
+                                 {"bf16": 0.5, "int8": 0.4, "q5": 0.3, "q4": 0.3}, 2, 48)
+    rec = hardware.recommend(2 * 10**9, 10**9, [cpu], random_weights)
+    assert rec.precision == "fp32" and "fastest" not in rec.reason
+    assert rec.reason.startswith("fp32: the faster precisions (bf16 2.5x, int8 4.8x, q5 4.9x, q4 5.1x of fp32's "
+                                 "decode speed) changed the greedy token too often on this model "
+                                 "(agreement below 90%). cpu fp32: needs")
+    # a slower precision below the floor is still named as left out, apart from the faster ones
+    mixed = ProbeResult({"fp32": 20.0, "bf16": 10.0, "int8": 96.0}, {"bf16": 0.5, "int8": 0.4}, 2, 48)
+    reason = hardware.recommend(2 * 10**9, 10**9, [CPU], mixed).reason
+    assert reason.startswith("fp32: the faster precisions (int8 4.8x of fp32's decode speed) changed the greedy "
+                             "token too often on this model (agreement below 90%); bf16 left out: agreement below 90%.")
+
+
+def test_fp32_measured_fastest_is_said_to_be_the_fastest_with_the_slower_ones_ratios():
+    slow = ProbeResult({"fp32": 30.0, "bf16": 15.0, "int8": 24.0}, {"bf16": 0.99, "int8": 0.97}, 2, 48)
+    rec = hardware.recommend(2 * 10**9, 10**9, [CPU], slow)
+    assert rec.precision == "fp32"
+    assert rec.reason.startswith("fp32: the fastest measured here (bf16 0.5x, int8 0.8x of fp32's decode speed). "
+                                 "cpu fp32: needs")
+    only = hardware.recommend(2 * 10**9, 10**9, [CPU], ProbeResult({"fp32": 30.0}, {}, 2, 0))
+    assert only.reason.startswith("fp32: the only precision measured here.")
+
+
 def test_a_gpu_still_wins_and_a_measured_int8_lets_the_catalog_pick_a_bigger_cpu_model():
     measured = ProbeResult({"fp32": 27.0, "int8": 130.0}, {"int8": 0.97}, 2, 48)
     gpu = hardware.Device("cuda:0", "cuda", "GPU", 24 * GiB, None, None, (), ("fp16", "fp32"))

@@ -287,7 +287,7 @@ def test_importing_into_another_model_raises_and_writes_nothing(world_model, wor
     with ConversationStore(tmp_path / "elsewhere") as other:
         with pytest.raises(IncompatibleStateError) as err:
             other.import_(tmp_path / "harbors.safetensors", small)
-        assert world_model.info.path.name in str(err.value) and small.info.name in str(err.value)
+        assert f"saved with {world_model.info.name}," in str(err.value) and small.info.name in str(err.value)
         assert other.list() == [] and list(other.states.iterdir()) == []
         db = sqlite3.connect(other.data_dir / "conversations.sqlite3")
         assert db.execute("SELECT (SELECT count(*) FROM conversations) + (SELECT count(*) FROM messages)"
