@@ -27,7 +27,15 @@ from engine.errors import (
     OutOfMemoryError,
     UnknownLayoutError,
 )
-from engine.models.checkpoint import Checkpoint, detect_generation, is_oom, read_checkpoint, resolve, trim_heap
+from engine.models.checkpoint import (
+    Checkpoint,
+    detect_generation,
+    is_oom,
+    model_name,
+    read_checkpoint,
+    resolve,
+    trim_heap,
+)
 from engine.models.embedding import STAGED_ROWS
 from engine.models.state import State
 
@@ -39,7 +47,6 @@ log = logging.getLogger(__name__)
 # int8 = weight-only int8 matrices computed in fp32 (CPU, every generation; see engine/models/packed.py);
 # q4 = 4-bit blocks (kept as packed uint8 nibbles, hence the dtype that names it), likewise; q5 = 5-bit
 # blocks (their bytes viewed as torch.uint5, which names the format).
-_MODEL_SUFFIXES = (".pth", ".pt", ".safetensors", ".bin", ".st")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.int8,
           "q4": torch.uint8, "q5": torch.uint5}
 CPU_ONLY = ("int8", "q4", "q5")
@@ -63,14 +70,9 @@ class ModelInfo:
 
     @property
     def name(self) -> str:
-        """The file's name without suffix, or its folder's for generic names (``demo/model.safetensors``)."""
-        path = self.path
-        is_file = path.suffix.lower() in _MODEL_SUFFIXES   # folders may have dots: "World-0.1B"
-        if is_file and path.stem in ("model", "pytorch_model", "rwkv"):
-            path, is_file = path.parent, False
-        if path.parent.name == "snapshots" and path.parent.parent.name.startswith("models--"):
-            return path.parent.parent.name.split("--")[-1]   # HF cache: models--org--name/snapshots/<commit>
-        return path.stem if is_file else path.name
+        """The file's name without suffix, or its folder's for generic names (``demo/model.safetensors``):
+        :func:`engine.models.checkpoint.model_name`."""
+        return model_name(self.path)
 
     def describe(self) -> str:
         heads = f", {self.n_head} heads of {self.head_size}" if self.n_head else ""   # RWKV-4 has none

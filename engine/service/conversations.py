@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import EngineError, IncompatibleStateError
+from engine.models.checkpoint import model_name
 from engine.models.model import Model
 from engine.models.state import State
 from engine.service.checkpoints import DiskCheckpoints
@@ -70,7 +71,7 @@ def open_live(store: ConversationStore, conv_id: int, model: Model, tokenizer: T
         raise OtherModelError(f"“{conv.title}” was written with a remote server ({conv.model_path}); connect to "
                               "one (File ▸ Remote server) to continue it.")
     if conv.model_fingerprint != model.info.fingerprint:
-        raise OtherModelError(f"“{conv.title}” was written with {Path(conv.model_path).name}; load that model "
+        raise OtherModelError(f"“{conv.title}” was written with {model_name(conv.model_path)}; load that model "
                               "to continue it.")
     initial = _initial_state(store, conv, model)
     settings = ChatSettings.from_dict(conv.settings)
@@ -80,7 +81,7 @@ def open_live(store: ConversationStore, conv_id: int, model: Model, tokenizer: T
     if conv.root_active is not None and conv.root_active in session.root.children:
         session.root.active_child = conv.root_active
     stats = _stats_of(store, conv.id)
-    return Live(conv.id, conv.title, conv.system_prompt, settings, tuning_name(conv), Path(conv.model_path).name,
+    return Live(conv.id, conv.title, conv.system_prompt, settings, tuning_name(conv), model_name(conv.model_path),
                 model.info.fingerprint, session, checkpoints, stats)
 
 
@@ -116,7 +117,7 @@ def new_live(store: ConversationStore, model: Model, tokenizer: Tokenizer, *, ti
                           max_tokens=settings.max_tokens, checkpoints=checkpoints, template=settings.template)
     if session.root.children:
         store.save_tree(conv.id, [session.messages[i] for i in session.root.children])
-    return Live(conv.id, conv.title, system_prompt, settings, tuning_name(conv), Path(conv.model_path).name,
+    return Live(conv.id, conv.title, system_prompt, settings, tuning_name(conv), model.info.name,
                 model.info.fingerprint, session, checkpoints)
 
 
@@ -129,7 +130,7 @@ def open_remote_live(store: ConversationStore, conv_id: int, server: RemoteServe
     history is text). One written with a model on this computer needs that model."""
     conv = store.get(conv_id)
     if conv.model_fingerprint != REMOTE_FINGERPRINT:
-        raise OtherModelError(f"“{conv.title}” was written with {Path(conv.model_path).name} on this computer, "
+        raise OtherModelError(f"“{conv.title}” was written with {model_name(conv.model_path)} on this computer, "
                               "with its states; load that model to continue it.")
     settings = ChatSettings.from_dict(conv.settings)
     session = RemoteChat.restore(server, store.load_messages(conv.id), settings=settings.sampler,

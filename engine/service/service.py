@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import EmptyPromptError, EngineError
+from engine.models.checkpoint import model_name
 from engine.service import commands as C
 from engine.service import transcripts
 from engine.service.backends import Backends, LocalModelNeeded
@@ -52,7 +53,7 @@ from engine.service.events import (
 from engine.service.failures import COMMAND_TITLES, describe
 from engine.service.jobs import Batcher, Job
 from engine.service.named_states import NamedStates, check_name
-from engine.service.remote import RemoteChat, RemoteServer
+from engine.service.remote import REMOTE_FINGERPRINT, RemoteChat, RemoteServer
 from engine.service.replies import ReplyJob
 from engine.service.state_cache import StateCache
 from engine.service.store import ConversationStore
@@ -169,7 +170,8 @@ class EngineService(Backends):
 
     def conversations(self, search: str | None = None) -> list[ConversationSummary]:
         """The conversation list, newest first (reads the database only: safe from any thread)."""
-        return [ConversationSummary(c.id, c.title, c.updated, Path(c.model_path).name, c.model_fingerprint)
+        return [ConversationSummary(c.id, c.title, c.updated, Path(c.model_path).name if c.model_fingerprint ==
+                                    REMOTE_FINGERPRINT else model_name(c.model_path), c.model_fingerprint)
                 for c in self.store.list(search)]
 
     def busy(self) -> bool:
