@@ -32,7 +32,12 @@ import httpx2
 from filelock import FileLock, Timeout
 from huggingface_hub import constants as hf_constants
 from huggingface_hub import get_hf_file_metadata, hf_hub_url
-from huggingface_hub.errors import HfHubHTTPError, RemoteEntryNotFoundError, RepositoryNotFoundError
+from huggingface_hub.errors import (
+    HfHubHTTPError,
+    OfflineModeIsEnabled,
+    RemoteEntryNotFoundError,
+    RepositoryNotFoundError,
+)
 from huggingface_hub.utils import build_hf_headers, get_session
 
 from engine.errors import ChecksumMismatchError, DownloadCancelled, DownloadFailedError, NotEnoughDiskError
@@ -120,8 +125,12 @@ def _locate(entry, url: str, endpoint: str | None, cancel: threading.Event | Non
                 raise DownloadFailedError(f"Could not reach {url} after {failures} tries ({e}). "
                                           "Check the connection or the mirror.") from e
             _sleep(RETRY_DELAYS[failures - 1], cancel)
+        except OfflineModeIsEnabled as e:
+            raise DownloadFailedError("Downloads are off: the environment this app was started from sets "
+                                      "HF_HUB_OFFLINE. Start it without that variable to download.") from e
         except (httpx2.HTTPError, OSError) as e:
-            raise DownloadFailedError(f"Could not reach {url}: {e}. Check the connection or the mirror.") from e
+            raise DownloadFailedError(f"Could not reach {url}: {str(e).rstrip('.')}. Check the connection or the "
+                                      "mirror.") from e
     if not valid_commit(meta.commit_hash):
         raise DownloadFailedError(
             f"{url} did not answer like a Hugging Face Hub: its commit id (X-Repo-Commit) is "

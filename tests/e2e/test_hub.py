@@ -162,3 +162,17 @@ def test_an_unreachable_mirror_is_a_clear_failure(mock_hub: MockHub, tmp_path: P
         dead = gone.url  # a port that was just served and is now closed
     with pytest.raises(hub.DownloadFailedError, match="Could not reach"):
         hub.download(entry, endpoint=dead, cache_dir=tmp_path / "cache")
+
+
+def test_offline_mode_says_so_instead_of_blaming_the_connection(mock_hub: MockHub, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch):
+    """HF_HUB_OFFLINE (huggingface_hub reads it at import) stops every request: the message names the
+    variable; no request reaches the mirror and nothing is stored."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    entry = _entry(mock_hub)
+    with pytest.raises(hub.DownloadFailedError, match="HF_HUB_OFFLINE") as failed:
+        hub.download(entry, endpoint=mock_hub.url, cache_dir=tmp_path / "cache")
+    assert ".." not in str(failed.value) and "Check the connection" not in str(failed.value)
+    assert _files(tmp_path / "cache") == []
