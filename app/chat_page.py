@@ -66,7 +66,9 @@ class ChatPage(QWidget):
         self.settings_button = QToolButton(text=self.tr("Chat settings"), checkable=True)
         self.settings_button.setToolTip(self.tr("Sampling, reply length and system prompt of this conversation"))
         top.addStretch()
-        for w in (self.completion_button, QLabel(self.tr("Think:")), self.think, self.settings_button):
+        self.think_label = QLabel(self.tr("Think:"))
+        self.think_label.setBuddy(self.think)
+        for w in (self.completion_button, self.think_label, self.think, self.settings_button):
             top.addWidget(w)
         self.view = ChatView(self._link_clicked)
         self.error = QLabel(wordWrap=True, visible=False, textInteractionFlags=Qt.TextSelectableByMouse)
@@ -225,6 +227,7 @@ class ChatPage(QWidget):
     def _mode_chosen(self, completion: bool) -> None:
         self.pages.setCurrentWidget(self.completion if completion else self.pages.widget(0))
         self.think.setVisible(not completion)
+        self.think_label.setVisible(not completion)      # no dangling "Think:" beside the completion
         (self.completion.text if completion else self.input).setFocus()
 
     def stop(self) -> None:

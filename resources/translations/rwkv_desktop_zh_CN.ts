@@ -4,102 +4,113 @@
 <context>
     <name>AppState</name>
     <message>
-        <location filename="../../app/state.py" line="122"/>
+        <location filename="../../app/state.py" line="143"/>
+        <source>Could not connect</source>
+        <translation>无法连接</translation>
+    </message>
+    <message>
+        <location filename="../../app/state.py" line="144"/>
+        <source>{0} is this app&apos;s own server: chatting through it would unload the model it serves, and it would then have none. Load a model here instead, or give another computer&apos;s server.</source>
+        <translation>{0} 是本应用自己的服务器：通过它聊天会卸载它正在提供的模型，之后它就没有模型可用了。请在这里加载模型，或填写另一台计算机上的服务器。</translation>
+    </message>
+    <message>
+        <location filename="../../app/state.py" line="165"/>
         <source>Connecting to {0}…</source>
         <translation>正在连接 {0}…</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="123"/>
+        <location filename="../../app/state.py" line="166"/>
         <source>Loading {0}…</source>
         <translation>正在加载 {0}…</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="129"/>
+        <location filename="../../app/state.py" line="172"/>
         <source>Could not load {0}</source>
         <translation>无法加载 {0}</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="139"/>
+        <location filename="../../app/state.py" line="184"/>
         <source>Connected to {0} in {1} s</source>
         <translation>已连接 {0}，用时 {1} 秒</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="141"/>
+        <location filename="../../app/state.py" line="186"/>
         <source>Model loaded in {0} s</source>
         <translation>模型已加载，用时 {0} 秒</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="147"/>
+        <location filename="../../app/state.py" line="192"/>
         <source>“{0}” was written with {1}: it stays in the list, for that model. New chats use {2}.</source>
         <translation>“{0}”是用 {1} 写的：它仍留在列表中，供那个模型使用。新对话使用 {2}。</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="159"/>
+        <location filename="../../app/state.py" line="204"/>
         <source>Now {0} (was {1}): “{2}” goes on from its saved state</source>
         <translation>现为 {0}（原为 {1}）：“{2}”从其保存的状态继续</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="167"/>
+        <location filename="../../app/state.py" line="212"/>
         <source>New chats start from {0}</source>
         <translation>新对话从 {0} 开始</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="168"/>
+        <location filename="../../app/state.py" line="213"/>
         <source>State tuning off</source>
         <translation>已关闭状态微调</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="183"/>
+        <location filename="../../app/state.py" line="228"/>
         <source>Resumed from saved state in {0} ms — nothing re-read</source>
         <translation>已在 {0} 毫秒内从保存的状态恢复，无需重新读取</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="213"/>
+        <location filename="../../app/state.py" line="258"/>
         <source>Reply edited: the old one is the branch beside it</source>
         <translation>回复已编辑：旧回复是旁边的分支</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="223"/>
+        <location filename="../../app/state.py" line="268"/>
         <source>Message deleted</source>
         <translation>消息已删除</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="267"/>
+        <location filename="../../app/state.py" line="312"/>
         <source>Branch restored from its saved state in {0} ms</source>
         <translation>已在 {0} 毫秒内从保存的状态恢复分支</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="307"/>
+        <location filename="../../app/state.py" line="352"/>
         <source>Saved the conversation and its state to {0}</source>
         <translation>已将对话及其状态保存到 {0}</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="316"/>
+        <location filename="../../app/state.py" line="361"/>
         <source>Exported the conversation to {0}</source>
         <translation>已将对话导出到 {0}</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="348"/>
+        <location filename="../../app/state.py" line="394"/>
+        <location filename="../../app/state.py" line="464"/>
         <source>Generating…</source>
         <translation>正在生成…</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="412"/>
+        <location filename="../../app/state.py" line="472"/>
         <source>Reading the prompt… {0} of {1} tokens</source>
         <translation>正在读取提示词… {0} / {1} token</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="424"/>
+        <location filename="../../app/state.py" line="484"/>
         <source> — stopped</source>
         <translation> — 已停止</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="425"/>
+        <location filename="../../app/state.py" line="485"/>
         <source>{0} tokens in {1} s ({2} tokens/s)</source>
         <translation>{0} token，用时 {1} 秒（{2} token/秒）</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="428"/>
+        <location filename="../../app/state.py" line="488"/>
         <source>Stopped before the reply began</source>
         <translation>在回复开始前已停止</translation>
     </message>
@@ -112,139 +123,139 @@
         <translation>RWKV-7 G1 推理：先思考、直接回答，其他模型请关闭</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="62"/>
+        <location filename="../../app/chat_page.py" line="64"/>
         <source>Plain completion</source>
         <translation>纯文本续写</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="63"/>
+        <location filename="../../app/chat_page.py" line="65"/>
         <source>The model continues a text as it is, without the chat template</source>
         <translation>模型按原样续写文本，不使用对话模板</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="64"/>
+        <location filename="../../app/chat_page.py" line="66"/>
         <source>Chat settings</source>
         <translation>对话设置</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="65"/>
+        <location filename="../../app/chat_page.py" line="67"/>
         <source>Sampling, reply length and system prompt of this conversation</source>
         <translation>此对话的采样、回复长度和系统提示词</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="67"/>
+        <location filename="../../app/chat_page.py" line="69"/>
         <source>Think:</source>
         <translation>思考：</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="73"/>
+        <location filename="../../app/chat_page.py" line="77"/>
         <source>System prompt for a new chat (optional)</source>
         <translation>新对话的系统提示词（可选）</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="75"/>
+        <location filename="../../app/chat_page.py" line="79"/>
         <source>Message (Enter sends, Shift+Enter for a new line)</source>
         <translation>消息（Enter 发送，Shift+Enter 换行）</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="78"/>
-        <location filename="../../app/chat_page.py" line="295"/>
+        <location filename="../../app/chat_page.py" line="82"/>
+        <location filename="../../app/chat_page.py" line="305"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="79"/>
+        <location filename="../../app/chat_page.py" line="83"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="80"/>
+        <location filename="../../app/chat_page.py" line="84"/>
         <source>Regenerate</source>
         <translation>重新生成</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="81"/>
+        <location filename="../../app/chat_page.py" line="85"/>
         <source>Continue</source>
         <translation>继续</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="82"/>
-        <location filename="../../app/chat_page.py" line="166"/>
+        <location filename="../../app/chat_page.py" line="86"/>
+        <location filename="../../app/chat_page.py" line="172"/>
         <source>Let the last reply go on where it stopped</source>
         <translation>让上一条回复从停下的地方继续</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="169"/>
+        <location filename="../../app/chat_page.py" line="175"/>
         <source>Think modes are for RWKV-7 G0/G1 models; this model was not trained on them and would garble its replies</source>
         <translation>思考模式适用于 RWKV-7 G0/G1 模型；此模型未针对其训练，使用会让回复错乱</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="240"/>
+        <location filename="../../app/chat_page.py" line="250"/>
         <source>Save reply</source>
         <translation>保存回复</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="241"/>
+        <location filename="../../app/chat_page.py" line="251"/>
         <source>Editing the reply: Enter saves it as a new branch, Esc cancels</source>
         <translation>正在编辑回复：Enter 保存为新分支，Esc 取消</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="243"/>
+        <location filename="../../app/chat_page.py" line="253"/>
         <source>Resend</source>
         <translation>重新发送</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="244"/>
+        <location filename="../../app/chat_page.py" line="254"/>
         <source>Editing: Enter resends as a new branch, Esc cancels</source>
         <translation>正在编辑：Enter 作为新分支重新发送，Esc 取消</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="263"/>
+        <location filename="../../app/chat_page.py" line="273"/>
         <source>There is no reply to copy yet</source>
         <translation>还没有可复制的回复</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="267"/>
+        <location filename="../../app/chat_page.py" line="277"/>
         <source>Copied the message</source>
         <translation>已复制消息</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="276"/>
+        <location filename="../../app/chat_page.py" line="286"/>
         <source>Wait for the reply to finish (or stop it) before deleting</source>
         <translation>请等待回复完成（或停止它）后再删除</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="279"/>
+        <location filename="../../app/chat_page.py" line="289"/>
         <source>Delete this message? This cannot be undone.</source>
         <translation>删除这条消息？此操作无法撤销。</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="280"/>
+        <location filename="../../app/chat_page.py" line="290"/>
         <source>Delete this message and the {0} message(s) after it, on every branch? This cannot be undone.</source>
         <translation>删除这条消息及其后所有分支上的 {0} 条消息？此操作无法撤销。</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="282"/>
+        <location filename="../../app/chat_page.py" line="292"/>
         <source>Delete message</source>
         <translation>删除消息</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="325"/>
+        <location filename="../../app/chat_page.py" line="335"/>
         <source>Copied 1 line of code</source>
         <translation>已复制 1 行代码</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="326"/>
+        <location filename="../../app/chat_page.py" line="336"/>
         <source>Copied {0} lines of code</source>
         <translation>已复制 {0} 行代码</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="330"/>
+        <location filename="../../app/chat_page.py" line="340"/>
         <source>Open link</source>
         <translation>打开链接</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="331"/>
+        <location filename="../../app/chat_page.py" line="341"/>
         <source>Open this address in your browser?
 
 {0}</source>
@@ -715,57 +726,57 @@ Choose another folder for your conversations, or quit.</source>
 <context>
     <name>HubSearch</name>
     <message>
-        <location filename="../../app/hub_search.py" line="46"/>
+        <location filename="../../app/hub_search.py" line="48"/>
         <source>a name to search for, e.g. rwkv7, g1, world, a user name</source>
         <translation>要搜索的名称，例如 rwkv7、g1、world 或用户名</translation>
     </message>
     <message>
-        <location filename="../../app/hub_search.py" line="48"/>
+        <location filename="../../app/hub_search.py" line="50"/>
         <source>Search Hugging Face</source>
         <translation>搜索 Hugging Face</translation>
     </message>
     <message>
-        <location filename="../../app/hub_search.py" line="51"/>
+        <location filename="../../app/hub_search.py" line="53"/>
         <source>Repository / file</source>
         <translation>仓库 / 文件</translation>
     </message>
     <message>
-        <location filename="../../app/hub_search.py" line="51"/>
+        <location filename="../../app/hub_search.py" line="53"/>
         <source>Generation</source>
         <translation>代</translation>
     </message>
     <message>
-        <location filename="../../app/hub_search.py" line="51"/>
+        <location filename="../../app/hub_search.py" line="53"/>
         <source>Parameters</source>
         <translation>参数量</translation>
     </message>
     <message>
-        <location filename="../../app/hub_search.py" line="52"/>
+        <location filename="../../app/hub_search.py" line="54"/>
         <source>Size</source>
         <translation>大小</translation>
     </message>
     <message>
-        <location filename="../../app/hub_search.py" line="52"/>
+        <location filename="../../app/hub_search.py" line="54"/>
         <source>Downloads</source>
         <translation>下载量</translation>
     </message>
     <message>
-        <location filename="../../app/hub_search.py" line="57"/>
+        <location filename="../../app/hub_search.py" line="59"/>
         <source>Find RWKV models that the list above does not have; files are checked against the sha256 the Hub lists for them.</source>
         <translation>查找上方列表中没有的 RWKV 模型；文件会按 Hub 列出的 sha256 校验。</translation>
     </message>
     <message>
-        <location filename="../../app/hub_search.py" line="60"/>
+        <location filename="../../app/hub_search.py" line="62"/>
         <source>Download</source>
         <translation>下载</translation>
     </message>
     <message>
-        <location filename="../../app/hub_search.py" line="77"/>
+        <location filename="../../app/hub_search.py" line="79"/>
         <source>Searching…</source>
         <translation>正在搜索…</translation>
     </message>
     <message>
-        <location filename="../../app/hub_search.py" line="89"/>
+        <location filename="../../app/hub_search.py" line="91"/>
         <source>{repo}
 {likes} likes, updated {date}
 tags: {tags}</source>
@@ -774,27 +785,27 @@ tags: {tags}</source>
 标签：{tags}</translation>
     </message>
     <message>
-        <location filename="../../app/hub_search.py" line="93"/>
+        <location filename="../../app/hub_search.py" line="95"/>
         <source>{n} RWKV repositories found; open one to see its files.</source>
         <translation>找到 {n} 个 RWKV 仓库；展开一个可查看其文件。</translation>
     </message>
     <message>
-        <location filename="../../app/hub_search.py" line="94"/>
+        <location filename="../../app/hub_search.py" line="96"/>
         <source>No RWKV repositories match “{query}”.</source>
         <translation>没有与“{query}”匹配的 RWKV 仓库。</translation>
     </message>
     <message>
-        <location filename="../../app/hub_search.py" line="103"/>
+        <location filename="../../app/hub_search.py" line="105"/>
         <source>Listing the files of {repo}…</source>
         <translation>正在列出 {repo} 的文件…</translation>
     </message>
     <message>
-        <location filename="../../app/hub_search.py" line="119"/>
+        <location filename="../../app/hub_search.py" line="121"/>
         <source>{repo}: {n} files to download.</source>
         <translation>{repo}：{n} 个可下载的文件。</translation>
     </message>
     <message>
-        <location filename="../../app/hub_search.py" line="121"/>
+        <location filename="../../app/hub_search.py" line="123"/>
         <source>{n} left out (hover for why).</source>
         <translation>{n} 个未列出（悬停查看原因）。</translation>
     </message>
@@ -830,291 +841,291 @@ tags: {tags}</source>
         <translation>状态微调文件 (*.pth *.state *.safetensors);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="74"/>
-        <location filename="../../app/window.py" line="197"/>
+        <location filename="../../app/window.py" line="75"/>
+        <location filename="../../app/window.py" line="198"/>
         <source>No model loaded</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="77"/>
+        <location filename="../../app/window.py" line="78"/>
         <source>Where the model runs, and in which precision</source>
         <translation>模型在哪里运行，以何种精度运行</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="80"/>
-        <location filename="../../app/window.py" line="133"/>
+        <location filename="../../app/window.py" line="81"/>
+        <location filename="../../app/window.py" line="134"/>
         <source>Clear state tuning</source>
         <translation>清除状态微调</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="81"/>
+        <location filename="../../app/window.py" line="82"/>
         <source>New chats start from the model&apos;s own state again (chats begun with the tuning keep it)</source>
         <translation>新对话重新从模型自身的状态开始（用微调开始的对话保留微调）</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="99"/>
+        <location filename="../../app/window.py" line="100"/>
         <source>Chat</source>
         <translation>对话</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="100"/>
+        <location filename="../../app/window.py" line="101"/>
         <source>Models</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="101"/>
+        <location filename="../../app/window.py" line="102"/>
         <source>Server</source>
         <translation>服务器</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="102"/>
+        <location filename="../../app/window.py" line="103"/>
         <source>Settings</source>
         <translation>设置</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="116"/>
+        <location filename="../../app/window.py" line="117"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="118"/>
+        <location filename="../../app/window.py" line="119"/>
         <source>Remote server (OpenAI-compatible)…</source>
         <translation>远程服务器（OpenAI 兼容）…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="119"/>
+        <location filename="../../app/window.py" line="120"/>
         <source>Chat with a model that a server runs: RWKV Desktop&apos;s, Ai00, llama.cpp, Ollama…</source>
         <translation>与服务器上运行的模型对话：RWKV Desktop、Ai00、llama.cpp、Ollama…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="120"/>
+        <location filename="../../app/window.py" line="121"/>
         <source>Open model…</source>
         <translation>打开模型…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="122"/>
+        <location filename="../../app/window.py" line="123"/>
         <source>Open model folder…</source>
         <translation>打开模型文件夹…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="124"/>
+        <location filename="../../app/window.py" line="125"/>
         <source>New chat</source>
         <translation>新对话</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="125"/>
+        <location filename="../../app/window.py" line="126"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="126"/>
+        <location filename="../../app/window.py" line="127"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="127"/>
+        <location filename="../../app/window.py" line="128"/>
         <source>Save conversation and state…</source>
         <translation>保存对话和状态…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="129"/>
+        <location filename="../../app/window.py" line="130"/>
         <source>Load conversation and state…</source>
         <translation>加载对话和状态…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="131"/>
+        <location filename="../../app/window.py" line="132"/>
         <source>Apply state-tuning file…</source>
         <translation>应用状态微调文件…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="135"/>
+        <location filename="../../app/window.py" line="136"/>
         <source>Export as Markdown…</source>
         <translation>导出为 Markdown…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="137"/>
+        <location filename="../../app/window.py" line="138"/>
         <source>Export as JSON…</source>
         <translation>导出为 JSON…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="149"/>
+        <location filename="../../app/window.py" line="150"/>
         <source>&amp;Edit</source>
         <translation>编辑(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="150"/>
+        <location filename="../../app/window.py" line="151"/>
         <source>Search conversations and messages</source>
         <translation>搜索对话和消息</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="152"/>
+        <location filename="../../app/window.py" line="153"/>
         <source>Copy last reply</source>
         <translation>复制最后一条回复</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="155"/>
+        <location filename="../../app/window.py" line="156"/>
         <source>Edit last message</source>
         <translation>编辑最后一条消息</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="156"/>
+        <location filename="../../app/window.py" line="157"/>
         <source>Regenerate</source>
         <translation>重新生成</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="163"/>
+        <location filename="../../app/window.py" line="164"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="164"/>
-        <location filename="../../app/window.py" line="369"/>
+        <location filename="../../app/window.py" line="165"/>
+        <location filename="../../app/window.py" line="370"/>
         <source>Keyboard shortcuts</source>
         <translation>键盘快捷键</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="165"/>
-        <location filename="../../app/window.py" line="389"/>
+        <location filename="../../app/window.py" line="166"/>
+        <location filename="../../app/window.py" line="390"/>
         <source>About RWKV Desktop</source>
         <translation>关于 RWKV Desktop</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="185"/>
+        <location filename="../../app/window.py" line="186"/>
         <source>Remote server</source>
         <translation>远程服务器</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="186"/>
+        <location filename="../../app/window.py" line="187"/>
         <source>Remote: the server&apos;s state cache reads only each new turn</source>
         <translation>远程：服务器的状态缓存只读取每一轮新内容</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="188"/>
+        <location filename="../../app/window.py" line="189"/>
         <source>Remote: every message resends the chat</source>
         <translation>远程：每条消息都会重新发送整个对话</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="190"/>
+        <location filename="../../app/window.py" line="191"/>
         <source>State {0} MiB</source>
         <translation>状态 {0} MiB</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="191"/>
+        <location filename="../../app/window.py" line="192"/>
         <source>The whole chat lives in a state of this size: constant, whatever the length of the chat</source>
         <translation>整个对话都保存在这样大小的状态中：无论对话多长，大小不变</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="202"/>
+        <location filename="../../app/window.py" line="203"/>
         <source>&lt;b&gt;{0}&lt;/b&gt; — remote server {1}</source>
         <translation>&lt;b&gt;{0}&lt;/b&gt; — 远程服务器 {1}</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="208"/>
+        <location filename="../../app/window.py" line="209"/>
         <source> · state tuning: {0}</source>
         <translation> · 状态微调：{0}</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="210"/>
+        <location filename="../../app/window.py" line="211"/>
         <source>&lt;b&gt;{0}&lt;/b&gt; — RWKV-{1}, {2}M parameters · {3} {4}{5}</source>
         <translation>&lt;b&gt;{0}&lt;/b&gt; — RWKV-{1}，{2}M 参数 · {3} {4}{5}</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="222"/>
+        <location filename="../../app/window.py" line="223"/>
         <source>On the server</source>
         <translation>在服务器上</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="230"/>
+        <location filename="../../app/window.py" line="231"/>
         <source>needs ~{0} GiB · </source>
         <translation>需要约 {0} GiB · </translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="236"/>
+        <location filename="../../app/window.py" line="237"/>
         <source>  (does not fit)</source>
         <translation>  （放不下）</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="253"/>
+        <location filename="../../app/window.py" line="254"/>
         <source>Open an RWKV model</source>
         <translation>打开 RWKV 模型</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="261"/>
+        <location filename="../../app/window.py" line="262"/>
         <source>Open a Hugging Face model folder</source>
         <translation>打开 Hugging Face 模型文件夹</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="296"/>
+        <location filename="../../app/window.py" line="297"/>
         <source>Apply a state-tuning file</source>
         <translation>应用状态微调文件</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="308"/>
+        <location filename="../../app/window.py" line="309"/>
         <source>Load a model first: a state-tuning file belongs to one model</source>
         <translation>请先加载模型：状态微调文件属于某一个模型</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="316"/>
+        <location filename="../../app/window.py" line="317"/>
         <source>Open a conversation to save it</source>
         <translation>请先打开一个对话再保存</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="318"/>
+        <location filename="../../app/window.py" line="319"/>
         <source>Save conversation and state</source>
         <translation>保存对话和状态</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="319"/>
+        <location filename="../../app/window.py" line="320"/>
         <source>RWKV Desktop conversations (*.rwkvchat)</source>
         <translation>RWKV Desktop 对话 (*.rwkvchat)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="328"/>
+        <location filename="../../app/window.py" line="329"/>
         <source>Open a conversation to export it</source>
         <translation>请先打开一个对话再导出</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="330"/>
+        <location filename="../../app/window.py" line="331"/>
         <source>Markdown (*.md)</source>
         <translation>Markdown (*.md)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="331"/>
+        <location filename="../../app/window.py" line="332"/>
         <source>JSON (*.json)</source>
         <translation>JSON (*.json)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="333"/>
+        <location filename="../../app/window.py" line="334"/>
         <source>Export the conversation</source>
         <translation>导出对话</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="340"/>
+        <location filename="../../app/window.py" line="341"/>
         <source>Load conversation and state</source>
         <translation>加载对话和状态</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="341"/>
+        <location filename="../../app/window.py" line="342"/>
         <source>RWKV Desktop conversations (*.rwkvchat);;All files (*)</source>
         <translation>RWKV Desktop 对话 (*.rwkvchat);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="359"/>
+        <location filename="../../app/window.py" line="360"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="359"/>
+        <location filename="../../app/window.py" line="360"/>
         <source>New line</source>
         <translation>换行</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="363"/>
+        <location filename="../../app/window.py" line="364"/>
         <source> (in an empty message field)</source>
         <translation>（在空的消息框中）</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="379"/>
+        <location filename="../../app/window.py" line="380"/>
         <source>&lt;h3&gt;RWKV Desktop {0}&lt;/h3&gt;&lt;p&gt;Runs RWKV language models on this computer: chats stay here, with their states.&lt;/p&gt;&lt;p&gt;&lt;b&gt;Data folder&lt;/b&gt; (conversations, states, settings):&lt;br&gt;{1}&lt;/p&gt;&lt;p&gt;&lt;b&gt;Licences&lt;/b&gt;: RWKV Desktop is under the Apache License 2.0. It uses Qt for Python (PySide6, LGPL-3.0), PyTorch (BSD-3-Clause), Hugging Face tokenizers, safetensors and huggingface_hub (Apache-2.0), Pygments (BSD-2-Clause), NumPy (BSD-3-Clause), Starlette and Uvicorn (BSD-3-Clause). RWKV models are published by their authors under their own licences (the official RWKV-7 models: Apache-2.0).&lt;/p&gt;</source>
         <translation>&lt;h3&gt;RWKV Desktop {0}&lt;/h3&gt;&lt;p&gt;在这台电脑上运行 RWKV 语言模型：对话及其状态都保存在本机。&lt;/p&gt;&lt;p&gt;&lt;b&gt;数据文件夹&lt;/b&gt;（对话、状态、设置）：&lt;br&gt;{1}&lt;/p&gt;&lt;p&gt;&lt;b&gt;许可证&lt;/b&gt;：RWKV Desktop 采用 Apache License 2.0。它使用了 Qt for Python（PySide6，LGPL-3.0）、PyTorch（BSD-3-Clause）、Hugging Face tokenizers、safetensors 和 huggingface_hub（Apache-2.0）、Pygments（BSD-2-Clause）、NumPy（BSD-3-Clause）、Starlette 和 Uvicorn（BSD-3-Clause）。RWKV 模型由其作者以各自的许可证发布（官方 RWKV-7 模型：Apache-2.0）。&lt;/p&gt;</translation>
     </message>
@@ -1267,102 +1278,102 @@ tags: {tags}</source>
         <translation>不可用</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="264"/>
+        <location filename="../../app/models_page.py" line="266"/>
         <source>The demo model comes with the app and cannot be deleted</source>
         <translation>演示模型随应用附带，无法删除</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="267"/>
+        <location filename="../../app/models_page.py" line="269"/>
         <source>{name} is loaded: load another model before deleting it</source>
         <translation>{name} 已加载：请先加载其他模型再删除它</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="273"/>
+        <location filename="../../app/models_page.py" line="275"/>
         <source>RWKV Desktop downloaded it; you can download it again later.</source>
         <translation>它是 RWKV Desktop 下载的；以后可以再次下载。</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="275"/>
+        <location filename="../../app/models_page.py" line="277"/>
         <source>It is in the Hugging Face cache, which other programs share: they will not find it either.</source>
         <translation>它在 Hugging Face 缓存中，其他程序也共用此缓存：它们也将找不到它。</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="278"/>
+        <location filename="../../app/models_page.py" line="280"/>
         <source>RWKV Desktop did not download it: it is your own file in {folder}. It is deleted, not moved to the trash.</source>
         <translation>它不是 RWKV Desktop 下载的：它是你在 {folder} 中的文件。它会被直接删除，而不是移到回收站。</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="280"/>
+        <location filename="../../app/models_page.py" line="282"/>
         <source>Delete model</source>
         <translation>删除模型</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="281"/>
+        <location filename="../../app/models_page.py" line="283"/>
         <source>Delete {name}{amount} from disk?</source>
         <translation>从磁盘删除 {name}{amount}？</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="285"/>
+        <location filename="../../app/models_page.py" line="287"/>
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="299"/>
+        <location filename="../../app/models_page.py" line="301"/>
         <source>Could not delete {name}: {error}</source>
         <translation>无法删除 {name}：{error}</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="303"/>
+        <location filename="../../app/models_page.py" line="305"/>
         <source>Deleted {name}; {gb:.2f} GB freed</source>
         <translation>已删除 {name}；释放了 {gb:.2f} GB</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="322"/>
+        <location filename="../../app/models_page.py" line="324"/>
         <source>this computer</source>
         <translation>这台电脑</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="325"/>
+        <location filename="../../app/models_page.py" line="327"/>
         <source>this computer&apos;s CPU ({0} RAM)</source>
         <translation>这台电脑的 CPU（{0} 内存）</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="331"/>
+        <location filename="../../app/models_page.py" line="333"/>
         <source>★ Recommended for {0}: &lt;b&gt;{1}&lt;/b&gt;</source>
         <translation>★ 为{0}推荐：&lt;b&gt;{1}&lt;/b&gt;</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="332"/>
+        <location filename="../../app/models_page.py" line="334"/>
         <source>No official RWKV-7 model fits {0}; the smallest ones may still run slowly.</source>
         <translation>没有适合{0}的官方 RWKV-7 模型；最小的模型或许仍能缓慢运行。</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="335"/>
+        <location filename="../../app/models_page.py" line="337"/>
         <source>Bigger models would answer slower than {0} tokens/s on a typical CPU ({1} GB/s memory bandwidth assumed); they are in the list below.</source>
         <translation>更大的模型在普通 CPU 上回答速度会低于 {0} token/秒（按 {1} GB/s 内存带宽估算）；它们在下方列表中。</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="397"/>
+        <location filename="../../app/models_page.py" line="399"/>
         <source>{0} downloaded and verified; it is in the library</source>
         <translation>{0} 已下载并校验；已在模型库中</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="401"/>
+        <location filename="../../app/models_page.py" line="403"/>
         <source>Download of {0} failed: {1}</source>
         <translation>{0} 下载失败：{1}</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="432"/>
+        <location filename="../../app/models_page.py" line="434"/>
         <source>No device was detected</source>
         <translation>未检测到任何设备</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="436"/>
+        <location filename="../../app/models_page.py" line="438"/>
         <source>fits {0}: needs ~{1} GiB in {2}, {3} GiB there</source>
         <translation>{0} 放得下：{2} 精度需要约 {1} GiB，该设备有 {3} GiB</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="437"/>
+        <location filename="../../app/models_page.py" line="439"/>
         <source>does not fit {0}: needs ~{1} GiB in {2}, {3} GiB there</source>
         <translation>{0} 放不下：{2} 精度需要约 {1} GiB，该设备有 {3} GiB</translation>
     </message>
@@ -1370,17 +1381,17 @@ tags: {tags}</source>
 <context>
     <name>PrecisionProbe</name>
     <message>
-        <location filename="../../app/precision_probe.py" line="58"/>
+        <location filename="../../app/precision_probe.py" line="104"/>
         <source>Measuring which precision runs fastest on this computer…</source>
         <translation>正在测量哪种精度在这台电脑上运行最快…</translation>
     </message>
     <message>
-        <location filename="../../app/precision_probe.py" line="62"/>
+        <location filename="../../app/precision_probe.py" line="108"/>
         <source>Could not measure the precisions: {error}</source>
         <translation>无法测量精度：{error}</translation>
     </message>
     <message>
-        <location filename="../../app/precision_probe.py" line="69"/>
+        <location filename="../../app/precision_probe.py" line="115"/>
         <source>Measured decode speed against fp32 here: {speeds}</source>
         <translation>本机测得的解码速度（相对 fp32）：{speeds}</translation>
     </message>
@@ -1881,27 +1892,32 @@ tags: {tags}</source>
         <translation>在下载文件夹和你的模型文件夹中找到的状态微调文件。</translation>
     </message>
     <message>
-        <location filename="../../app/state_library.py" line="82"/>
+        <location filename="../../app/state_library.py" line="64"/>
+        <source>Find state-tuning files that the list above does not have; files are checked against the sha256 the Hub lists for them.</source>
+        <translation>查找上方列表中没有的状态微调文件；文件会按 Hub 列出的 sha256 校验。</translation>
+    </message>
+    <message>
+        <location filename="../../app/state_library.py" line="84"/>
         <source> (loaded)</source>
         <translation>（已加载）</translation>
     </message>
     <message>
-        <location filename="../../app/state_library.py" line="85"/>
+        <location filename="../../app/state_library.py" line="87"/>
         <source>{gen}{layers} layers × {width}</source>
         <translation>{gen}{layers} 层 × {width}</translation>
     </message>
     <message>
-        <location filename="../../app/state_library.py" line="87"/>
+        <location filename="../../app/state_library.py" line="89"/>
         <source>no model here has this shape</source>
         <translation>本机没有此形状的模型</translation>
     </message>
     <message>
-        <location filename="../../app/state_library.py" line="89"/>
+        <location filename="../../app/state_library.py" line="91"/>
         <source>Models with {layers} layers of width {width} ({heads} heads of {size})</source>
         <translation>{layers} 层、宽度 {width} 的模型（{heads} 个头，每个 {size}）</translation>
     </message>
     <message>
-        <location filename="../../app/state_library.py" line="100"/>
+        <location filename="../../app/state_library.py" line="102"/>
         <source>Load the model this state belongs to first</source>
         <translation>请先加载此状态所属的模型</translation>
     </message>

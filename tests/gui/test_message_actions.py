@@ -205,7 +205,7 @@ def test_plain_completion_continues_the_text_without_chat_roles_and_stops(loop, 
     run(loop, win.load_model(str(world_ckpt)))
     qtbot.mouseClick(win.chat.completion_button, Qt.LeftButton)
     panel = win.chat.completion
-    assert win.chat.pages.currentWidget() is panel and not win.chat.think.isVisible()
+    assert win.chat.pages.currentWidget() is panel and win.chat.think.isHidden() and win.chat.think_label.isHidden()
     panel.text.setPlainText("Once upon a time")
     win.state.draft_settings = win.state.draft_settings.__class__(max_tokens=12)
     qtbot.mouseClick(panel.generate_button, Qt.LeftButton)
@@ -226,7 +226,7 @@ def test_plain_completion_continues_the_text_without_chat_roles_and_stops(loop, 
     run(loop, until(lambda: not win.state.completing))
     assert "ended by Stop" in panel.note.text() and not panel.text.isReadOnly()
     qtbot.mouseClick(win.chat.completion_button, Qt.LeftButton)
-    assert win.chat.pages.currentIndex() == 0
+    assert win.chat.pages.currentIndex() == 0 and not win.chat.think_label.isHidden()
 
 
 def test_the_chat_roles_are_chosen_in_the_conversation_settings(loop, make_window, world_ckpt, qtbot):
