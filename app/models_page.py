@@ -58,6 +58,7 @@ class ModelsPage(QWidget):
         self.files: list[tuple[Path, FileInfo | str]] = []
         self.states: list[StateFileInfo] = []
         self._loaded_info: tuple[Path, FileInfo | StateFileInfo | str] | None = None
+        self._select_loaded = False     # select the loaded model's row once it is listed
         self._known: dict[tuple[str, int, float], FileInfo | str] = {}
         self._build()
         self.fill_catalog()
@@ -66,11 +67,12 @@ class ModelsPage(QWidget):
         state.modelChanged.connect(self._model_changed)
 
     def _model_changed(self) -> None:
+        self._select_loaded = True
         self.show_library()
         model = self.state.model
-        if model is not None and not model.is_remote and self.states and \
-                all(Path(model.path) != path for path, _ in self.files):
-            asyncio.ensure_future(self.rescan())       # the state library names it too
+        if model is not None and not model.is_remote and \
+                all(Path(model.path) != path for path, _ in [*self.files, *filter(None, [self._loaded_info])]):
+            asyncio.ensure_future(self.rescan())       # opened from a file: listed too, and the state library names it
 
     def _preference_changed(self, key: str) -> None:
         if key in ("model_dirs", "hf_cache"):
@@ -189,7 +191,7 @@ class ModelsPage(QWidget):
                     known[key] = _inspect(path)
                 found[key] = known[key]
             if loaded is not None and all(Path(k[0]).resolve() != loaded.resolve() for k in found):
-                found[("loaded", 0, 0.0)] = (loaded, _inspect(loaded))    # for the state library only
+                found[("loaded", 0, 0.0)] = (loaded, _inspect(loaded))    # opened from a file: listed while loaded
             return found
 
         found = await in_thread(scan)
@@ -210,12 +212,16 @@ class ModelsPage(QWidget):
         current = self.library.currentItem()
         selected = current.data(0, Qt.UserRole) if current is not None else None
         self.library.clear()
-        for path, info in self.files:
+        opened = [self._loaded_info] if self._loaded_info is not None and loaded is not None and \
+            self._loaded_info[0].resolve() == loaded else []
+        for path, info in [*opened, *self.files]:
             item = QTreeWidgetItem()
             item.setText(0, _display_name(path) + (self.tr("  (loaded)") if loaded == path.resolve() else ""))
             item.setData(0, Qt.UserRole, str(path))
             item.setText(6, str(path.parent))
             item.setToolTip(6, str(path))
+            if opened and path == opened[0][0]:         # not in a model folder: listed while it is loaded
+                item.setToolTip(0, self.tr("Opened from a file; add its folder (Add folder…) to keep it in the list"))
             if isinstance(info, str):
                 item.setText(1, self.tr("not usable"))
                 item.setToolTip(0, info)
@@ -232,7 +238,10 @@ class ModelsPage(QWidget):
                 item.setText(5, ("✓ " if fits else "✗ ") + f"{device.kind.upper()} {shown}" if device else "?")
                 item.setToolTip(5, why)
             self.library.addTopLevelItem(item)
-            if str(path) == selected:
+            if self._select_loaded and loaded == path.resolve():
+                self._select_loaded = False             # a model just loaded: its row is the selection
+                self.library.setCurrentItem(item)
+            elif str(path) == selected and self.library.currentItem() is None:
                 self.library.setCurrentItem(item)
 
     def _chosen(self) -> tuple[hardware.Device | None, str]:

@@ -1133,247 +1133,252 @@ tags: {tags}</source>
 <context>
     <name>ModelsPage</name>
     <message>
-        <location filename="../../app/models_page.py" line="84"/>
+        <location filename="../../app/models_page.py" line="86"/>
         <source>Models on this computer</source>
         <translation>本机上的模型</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="86"/>
-        <location filename="../../app/models_page.py" line="119"/>
+        <location filename="../../app/models_page.py" line="88"/>
+        <location filename="../../app/models_page.py" line="121"/>
         <source>Model</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="86"/>
-        <location filename="../../app/models_page.py" line="119"/>
+        <location filename="../../app/models_page.py" line="88"/>
+        <location filename="../../app/models_page.py" line="121"/>
         <source>Generation</source>
         <translation>代</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="86"/>
-        <location filename="../../app/models_page.py" line="119"/>
+        <location filename="../../app/models_page.py" line="88"/>
+        <location filename="../../app/models_page.py" line="121"/>
         <source>Parameters</source>
         <translation>参数量</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="87"/>
+        <location filename="../../app/models_page.py" line="89"/>
         <source>Precision</source>
         <translation>精度</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="87"/>
-        <location filename="../../app/models_page.py" line="120"/>
+        <location filename="../../app/models_page.py" line="89"/>
+        <location filename="../../app/models_page.py" line="122"/>
         <source>Size</source>
         <translation>大小</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="87"/>
+        <location filename="../../app/models_page.py" line="89"/>
         <source>Fits</source>
         <translation>能否放下</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="87"/>
+        <location filename="../../app/models_page.py" line="89"/>
         <source>Location</source>
         <translation>位置</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="91"/>
+        <location filename="../../app/models_page.py" line="93"/>
         <source>Load</source>
         <translation>加载</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="92"/>
+        <location filename="../../app/models_page.py" line="94"/>
         <source>Open file…</source>
         <translation>打开文件…</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="93"/>
+        <location filename="../../app/models_page.py" line="95"/>
         <source>Open folder…</source>
         <translation>打开文件夹…</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="95"/>
+        <location filename="../../app/models_page.py" line="97"/>
         <source>Load a Hugging Face model folder (config.json and its weight files)</source>
         <translation>加载 Hugging Face 模型文件夹（config.json 及其权重文件）</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="96"/>
+        <location filename="../../app/models_page.py" line="98"/>
         <source>Add folder…</source>
         <translation>添加文件夹…</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="97"/>
+        <location filename="../../app/models_page.py" line="99"/>
         <source>Add a folder to search for models; they appear in this list</source>
         <translation>添加一个查找模型的文件夹；其中的模型会出现在此列表中</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="98"/>
+        <location filename="../../app/models_page.py" line="100"/>
         <source>Rescan</source>
         <translation>重新扫描</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="99"/>
+        <location filename="../../app/models_page.py" line="101"/>
         <source>Delete…</source>
         <translation>删除…</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="100"/>
+        <location filename="../../app/models_page.py" line="102"/>
         <source>Delete the selected model from disk (you are asked first)</source>
         <translation>从磁盘删除所选模型（会先询问）</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="103"/>
+        <location filename="../../app/models_page.py" line="105"/>
         <source>Remote server…</source>
         <translation>远程服务器…</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="104"/>
+        <location filename="../../app/models_page.py" line="106"/>
         <source>Chat with a model that an OpenAI-compatible server runs (RWKV Desktop&apos;s, Ai00, llama.cpp, Ollama…)</source>
         <translation>与 OpenAI 兼容服务器上运行的模型对话（RWKV Desktop、Ai00、llama.cpp、Ollama…）</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="115"/>
-        <location filename="../../app/models_page.py" line="126"/>
+        <location filename="../../app/models_page.py" line="117"/>
+        <location filename="../../app/models_page.py" line="128"/>
         <source>Download</source>
         <translation>下载</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="120"/>
+        <location filename="../../app/models_page.py" line="122"/>
         <source>Tags</source>
         <translation>标签</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="124"/>
+        <location filename="../../app/models_page.py" line="126"/>
         <source>Older generations (RWKV-4, 5, 6)</source>
         <translation>较早的代（RWKV-4、5、6）</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="139"/>
+        <location filename="../../app/models_page.py" line="141"/>
         <source>Official models</source>
         <translation>官方模型</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="140"/>
+        <location filename="../../app/models_page.py" line="142"/>
         <source>Search Hugging Face</source>
         <translation>搜索 Hugging Face</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="142"/>
+        <location filename="../../app/models_page.py" line="144"/>
         <source>State library</source>
         <translation>状态库</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="164"/>
+        <location filename="../../app/models_page.py" line="166"/>
         <source>Add a folder of models</source>
         <translation>添加模型文件夹</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="215"/>
+        <location filename="../../app/models_page.py" line="219"/>
         <source>  (loaded)</source>
         <translation>（已加载）</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="220"/>
+        <location filename="../../app/models_page.py" line="224"/>
+        <source>Opened from a file; add its folder (Add folder…) to keep it in the list</source>
+        <translation>从文件打开；添加它所在的文件夹（添加文件夹…）可让它一直留在列表中</translation>
+    </message>
+    <message>
+        <location filename="../../app/models_page.py" line="226"/>
         <source>not usable</source>
         <translation>不可用</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="266"/>
+        <location filename="../../app/models_page.py" line="275"/>
         <source>The demo model comes with the app and cannot be deleted</source>
         <translation>演示模型随应用附带，无法删除</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="269"/>
+        <location filename="../../app/models_page.py" line="278"/>
         <source>{name} is loaded: load another model before deleting it</source>
         <translation>{name} 已加载：请先加载其他模型再删除它</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="275"/>
+        <location filename="../../app/models_page.py" line="284"/>
         <source>RWKV Desktop downloaded it; you can download it again later.</source>
         <translation>它是 RWKV Desktop 下载的；以后可以再次下载。</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="277"/>
+        <location filename="../../app/models_page.py" line="286"/>
         <source>It is in the Hugging Face cache, which other programs share: they will not find it either.</source>
         <translation>它在 Hugging Face 缓存中，其他程序也共用此缓存：它们也将找不到它。</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="280"/>
+        <location filename="../../app/models_page.py" line="289"/>
         <source>RWKV Desktop did not download it: it is your own file in {folder}. It is deleted, not moved to the trash.</source>
         <translation>它不是 RWKV Desktop 下载的：它是你在 {folder} 中的文件。它会被直接删除，而不是移到回收站。</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="282"/>
+        <location filename="../../app/models_page.py" line="291"/>
         <source>Delete model</source>
         <translation>删除模型</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="283"/>
+        <location filename="../../app/models_page.py" line="292"/>
         <source>Delete {name}{amount} from disk?</source>
         <translation>从磁盘删除 {name}{amount}？</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="287"/>
+        <location filename="../../app/models_page.py" line="296"/>
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="301"/>
+        <location filename="../../app/models_page.py" line="310"/>
         <source>Could not delete {name}: {error}</source>
         <translation>无法删除 {name}：{error}</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="305"/>
+        <location filename="../../app/models_page.py" line="314"/>
         <source>Deleted {name}; {gb:.2f} GB freed</source>
         <translation>已删除 {name}；释放了 {gb:.2f} GB</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="324"/>
+        <location filename="../../app/models_page.py" line="333"/>
         <source>this computer</source>
         <translation>这台电脑</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="327"/>
+        <location filename="../../app/models_page.py" line="336"/>
         <source>this computer&apos;s CPU ({0} RAM)</source>
         <translation>这台电脑的 CPU（{0} 内存）</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="333"/>
+        <location filename="../../app/models_page.py" line="342"/>
         <source>★ Recommended for {0}: &lt;b&gt;{1}&lt;/b&gt;</source>
         <translation>★ 为{0}推荐：&lt;b&gt;{1}&lt;/b&gt;</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="334"/>
+        <location filename="../../app/models_page.py" line="343"/>
         <source>No official RWKV-7 model fits {0}; the smallest ones may still run slowly.</source>
         <translation>没有适合{0}的官方 RWKV-7 模型；最小的模型或许仍能缓慢运行。</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="337"/>
+        <location filename="../../app/models_page.py" line="346"/>
         <source>Bigger models would answer slower than {0} tokens/s on a typical CPU ({1} GB/s memory bandwidth assumed); they are in the list below.</source>
         <translation>更大的模型在普通 CPU 上回答速度会低于 {0} token/秒（按 {1} GB/s 内存带宽估算）；它们在下方列表中。</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="399"/>
+        <location filename="../../app/models_page.py" line="408"/>
         <source>{0} downloaded and verified; it is in the library</source>
         <translation>{0} 已下载并校验；已在模型库中</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="403"/>
+        <location filename="../../app/models_page.py" line="412"/>
         <source>Download of {0} failed: {1}</source>
         <translation>{0} 下载失败：{1}</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="434"/>
+        <location filename="../../app/models_page.py" line="443"/>
         <source>No device was detected</source>
         <translation>未检测到任何设备</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="438"/>
+        <location filename="../../app/models_page.py" line="447"/>
         <source>fits {0}: needs ~{1} GiB in {2}, {3} GiB there</source>
         <translation>{0} 放得下：{2} 精度需要约 {1} GiB，该设备有 {3} GiB</translation>
     </message>
     <message>
-        <location filename="../../app/models_page.py" line="439"/>
+        <location filename="../../app/models_page.py" line="448"/>
         <source>does not fit {0}: needs ~{1} GiB in {2}, {3} GiB there</source>
         <translation>{0} 放不下：{2} 精度需要约 {1} GiB，该设备有 {3} GiB</translation>
     </message>

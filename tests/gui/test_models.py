@@ -264,3 +264,20 @@ def test_a_cpu_only_machine_is_recommended_a_model_that_answers_quickly(loop, ma
                                                  ("fp16", "fp32"))]
     win.models.fill_catalog()
     assert "★ rwkv7-g1-7.2b" in win.models.catalog_view.currentItem().text(0)     # a GPU: memory decides
+
+
+def test_a_model_opened_from_a_file_is_listed_and_selected_while_it_is_loaded(loop, make_window, world_ckpt):
+    """File ▸ Open file… loads a model from outside the model folders: the list shows it, marked loaded
+    and selected, as long as it is loaded; the demo loses its mark."""
+    win = make_window()
+    run(loop, win.load_model("demo"))
+    run(loop, win.load_model(str(world_ckpt)))
+    lib = win.models.library
+    run(loop, until(lambda: str(world_ckpt) in _library_rows(win)))
+    assert "(loaded)" in _library_rows(win)[str(world_ckpt)][0]
+    assert lib.currentItem().data(0, Qt.UserRole) == str(world_ckpt)
+    demo = next(name for path, (name, *_) in _library_rows(win).items() if "demo" in path)
+    assert "(loaded)" not in demo
+    run(loop, win.load_model("demo"))
+    run(loop, until(lambda: str(world_ckpt) not in _library_rows(win)))
+    assert "(loaded)" in lib.currentItem().text(0)
