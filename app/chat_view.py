@@ -154,8 +154,9 @@ class ChatView(QTextBrowser):
         body = body_html(text, c, self.code_blocks) if text.strip() else "<p>…</p>"
         foot = ""
         st = msg.stats
-        note = {"cancelled": " · " + self.tr("stopped"), "interrupted": " · " + self.tr("stopped"),
-                "error": " · " + self.tr("failed"), "edited": " · " + self.tr("edited")}.get(msg.stop_reason or "", "")
+        notes = {"cancelled": self.tr("stopped"), "interrupted": self.tr("stopped"), "error": self.tr("failed"),
+                 "edited": self.tr("edited"), "length": self.tr("cut at the reply length limit (Continue goes on)")}
+        note = " · " + notes[msg.stop_reason] if msg.stop_reason in notes else ""
         if msg.role == "assistant" and st is not None:
             cached = (self.tr(" · prompt {0} tokens, {1} from the server's state cache").format(
                 f"{st.prompt_tokens:,}", f"{st.cached_tokens:,}") if st.cached_tokens else "")

@@ -204,7 +204,8 @@ def _gpu_precision(d: Device) -> str:
 
 def _fit_reason(d: Device, prec: str, params: int) -> str:
     need = needed_bytes(params * BYTES_PER_PARAM[prec])
-    why = f"{d.id} {prec}: needs ~{_gib(need)} of {_gib(d.memory_bytes)}"
+    where = "CPU" if d.kind == "cpu" else d.id       # as the picker names it ("cuda:0" for a GPU)
+    why = f"{where} {prec}: needs ~{_gib(need)} of {_gib(d.memory_bytes)}"
     if d.free_bytes is not None and d.free_bytes < need:
         why += f" (only {_gib(d.free_bytes)} free now: close other programs first)"
     return why

@@ -455,7 +455,7 @@
         <translation>已停止</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="158"/>
+        <location filename="../../app/chat_view.py" line="157"/>
         <source>failed</source>
         <translation>失败</translation>
     </message>
@@ -465,17 +465,22 @@
         <translation>已编辑</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="160"/>
+        <location filename="../../app/chat_view.py" line="158"/>
+        <source>cut at the reply length limit (Continue goes on)</source>
+        <translation>已达回复长度上限而截断（“继续”可接着写）</translation>
+    </message>
+    <message>
+        <location filename="../../app/chat_view.py" line="161"/>
         <source> · prompt {0} tokens, {1} from the server&apos;s state cache</source>
         <translation> · 提示词 {0} token，其中 {1} 来自服务器的状态缓存</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="162"/>
+        <location filename="../../app/chat_view.py" line="163"/>
         <source>{0} tokens · {1} tokens/s</source>
         <translation>{0} token · {1} token/秒</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="168"/>
+        <location filename="../../app/chat_view.py" line="169"/>
         <source>stopped before the model read it: not part of the conversation (Regenerate to answer it)</source>
         <translation>在模型读取前已停止：不属于对话（点“重新生成”来回答它）</translation>
     </message>

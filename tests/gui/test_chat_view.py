@@ -153,3 +153,14 @@ def test_a_web_link_in_a_reply_opens_only_after_a_confirmation_and_other_links_n
     assert opened == [] and "https://example.com/docs" in box.text()
     box.button(box.StandardButton.Open).click()
     assert [u.toString() for u in opened] == ["https://example.com/docs"]
+
+
+def test_a_reply_cut_at_the_length_limit_says_so_under_it(loop, make_window, world_ckpt, qtbot):
+    from tests.gui.util import endless_settings
+
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    win.state.draft_settings = replace(endless_settings(), max_tokens=3)        # never ends by itself
+    send(loop, win, "Go on and on", qtbot)
+    assert path(win)[-1].stop_reason == "length"
+    assert "reply length limit" in win.chat.view.toPlainText()

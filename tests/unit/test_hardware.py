@@ -135,7 +135,7 @@ def test_recommend_falls_back_to_cpu_fp32_when_no_gpu_has_room():
 def test_recommend_cpu_only_16_gib_runs_3b_in_fp32():
     rec = recommend(6 * 10**9, n_params=3 * 10**9, devices=[cpu(16)])
     assert (rec.device, rec.precision, rec.fits) == ("cpu", "fp32", True)
-    assert rec.reason == "cpu fp32: needs ~13.9 GiB of 16.0 GiB"
+    assert rec.reason == "CPU fp32: needs ~13.9 GiB of 16.0 GiB"
 
 
 def test_recommend_cpu_only_4_gib_drops_to_bf16_when_fp32_is_too_big():
@@ -152,7 +152,7 @@ def test_recommend_cpu_only_4_gib_drops_to_bf16_when_fp32_is_too_big():
 def test_recommend_cpu_only_takes_the_most_faithful_smaller_format_that_fits(params, gib, precision):
     rec = recommend(2 * params, n_params=params, devices=[cpu(gib)])
     assert (rec.device, rec.precision, rec.fits) == ("cpu", precision, True)
-    assert rec.reason.startswith(f"cpu {precision}: needs ~") and "16-bit does not fit" in rec.reason
+    assert rec.reason.startswith(f"CPU {precision}: needs ~") and "16-bit does not fit" in rec.reason
 
 
 def test_recommend_says_how_much_is_needed_and_available_when_nothing_fits():

@@ -132,7 +132,7 @@ def test_fp32_starred_because_every_faster_precision_failed_quality_says_so_not_
     assert rec.precision == "fp32" and "fastest" not in rec.reason
     assert rec.reason.startswith("fp32: the faster precisions (bf16 2.5x, int8 4.8x, q5 4.9x, q4 5.1x of fp32's "
                                  "decode speed) changed the greedy token too often on this model "
-                                 "(agreement below 90%). cpu fp32: needs")
+                                 "(agreement below 90%). CPU fp32: needs")
     # a slower precision below the floor is still named as left out, apart from the faster ones
     mixed = ProbeResult({"fp32": 20.0, "bf16": 10.0, "int8": 96.0}, {"bf16": 0.5, "int8": 0.4}, 2, 48)
     reason = hardware.recommend(2 * 10**9, 10**9, [CPU], mixed).reason
@@ -145,7 +145,7 @@ def test_fp32_measured_fastest_is_said_to_be_the_fastest_with_the_slower_ones_ra
     rec = hardware.recommend(2 * 10**9, 10**9, [CPU], slow)
     assert rec.precision == "fp32"
     assert rec.reason.startswith("fp32: the fastest measured here (bf16 0.5x, int8 0.8x of fp32's decode speed). "
-                                 "cpu fp32: needs")
+                                 "CPU fp32: needs")
     only = hardware.recommend(2 * 10**9, 10**9, [CPU], ProbeResult({"fp32": 30.0}, {}, 2, 0))
     assert only.reason.startswith("fp32: the only precision measured here.")
 
