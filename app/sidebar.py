@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -46,7 +47,9 @@ class Sidebar(QWidget):
         rename = QAction(self.tr("Rename…"), self.conversations, triggered=self.rename_selected)
         self.conversations.addActions([rename, delete])
         self.undo_bar = QWidget(visible=False)
-        self.undo_label = QLabel()
+        self.undo_label = QLabel(wordWrap=True)
+        # a long title wraps under the list instead of widening the sidebar
+        self.undo_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.undo_button = QPushButton(self.tr("Undo"), clicked=self._undo)
         bar = QHBoxLayout(self.undo_bar)
         bar.setContentsMargins(0, 0, 0, 0)

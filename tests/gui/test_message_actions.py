@@ -11,7 +11,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QGuiApplication  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
 from tests.gui.util import path, run, send, until  # noqa: E402
 
@@ -241,3 +241,15 @@ def test_the_chat_roles_are_chosen_in_the_conversation_settings(loop, make_windo
     assert conv.settings.template == "raven"
     assert win.state.service.store.get(conv.id).settings["template"] == "raven"
     assert win.chat.panel.roles.currentData() == "raven"
+
+
+def test_deleting_a_chat_with_a_long_title_does_not_widen_the_sidebar(loop, make_window, world_ckpt, qtbot):
+    win = _window(loop, make_window, world_ckpt, "A title " + "that goes on " * 12, qtbot=qtbot)
+    win.show()
+    qtbot.waitExposed(win)
+    before = win.sidebar.width()
+    win.sidebar.conversations.setCurrentRow(0)
+    win.sidebar.delete_selected()
+    run(loop, until(lambda: win.sidebar.undo_bar.isVisible()))
+    QApplication.processEvents()
+    assert win.sidebar.width() == before and "that goes on" in win.sidebar.undo_label.text()
