@@ -218,6 +218,7 @@ class ChatPage(QWidget):
 
     def regenerate(self) -> None:
         self.show_error("")
+        self.view.follow_next = True            # the new reply streams at the end: be there
         self.state.regenerate()
 
     def continue_reply(self) -> None:
@@ -323,6 +324,7 @@ class ChatPage(QWidget):
             self.copy_message(int(args[0]))
         elif kind == "regen" and not self.state.busy:
             self.show_error("")
+            self.view.follow_next = True
             self.state.regenerate(int(args[0]))
         elif kind == "delete":
             self.ask_delete(int(args[0]))

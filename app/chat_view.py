@@ -61,6 +61,7 @@ class ChatView(QTextBrowser):
         self._drawn: list[int] = []        # ids of the messages drawn, in order
         self._prefix_blocks = 0            # code blocks before the last message
         self._tail_start = 0               # where the last message's text begins in the document
+        self.follow_next = False           # the next redraw goes to the end (a reply the reader asked for)
 
     def show_conversation(self, conv: ConversationView | None,
                           text_of: Callable[[MessageView], str] | None = None) -> None:
@@ -70,10 +71,16 @@ class ChatView(QTextBrowser):
         streams :meth:`update_tail` redraws only it: the cost of a tick stays that of one reply,
         however long the conversation."""
         text_of = text_of or _own_text
+        before = self._shown[0]
+        same = before is not None and conv is not None and before.id == conv.id
         self._shown = (conv, text_of)
         path = conv.path() if conv else []
         bar = self.verticalScrollBar()
-        follow = bar.value() >= bar.maximum() - 8       # keep up with the reply unless scrolled back
+        # Keep up with the reply unless scrolled back; another conversation opens at its end; a redraw
+        # of this one (a branch switched, a reply regenerated) stays where the reader is.
+        follow = bar.value() >= bar.maximum() - 8 or not same or self.follow_next
+        self.follow_next = False
+        kept = bar.value()
         self.code_blocks = []
         self.setHtml("".join(self._message_html(conv, m, text_of(m)) for m in path[:-1]))
         self._drawn = [m.id for m in path]
@@ -83,8 +90,7 @@ class ChatView(QTextBrowser):
         self._tail_start = cursor.position()
         if path:
             self._insert_tail(cursor, self._message_html(conv, path[-1], text_of(path[-1])), len(path) > 1)
-        if follow:
-            bar.setValue(bar.maximum())
+        bar.setValue(bar.maximum() if follow else min(kept, bar.maximum()))
 
     def update_tail(self, conv: ConversationView | None = None) -> None:
         """Redraw the last message only (a reply growing), or everything if the path has changed."""

@@ -164,3 +164,32 @@ def test_a_reply_cut_at_the_length_limit_says_so_under_it(loop, make_window, wor
     send(loop, win, "Go on and on", qtbot)
     assert path(win)[-1].stop_reason == "length"
     assert "reply length limit" in win.chat.view.toPlainText()
+
+
+def test_regenerate_goes_to_the_new_reply_and_a_branch_switch_keeps_the_place(loop, make_window, world_ckpt, qtbot):
+    """A redraw of the open chat keeps the reader where they are (it used to jump to the top); a reply the
+    reader asked for (Regenerate) is followed at the end; another chat opens at its end."""
+    from tests.gui.util import endless_settings
+
+    win = make_window()
+    win.resize(900, 500)
+    win.show()
+    qtbot.waitExposed(win)
+    run(loop, win.load_model(str(world_ckpt)))
+    win.state.draft_settings = replace(endless_settings(), max_tokens=60)
+    for text in ("First", "Second", "Third"):
+        send(loop, win, text, qtbot)
+    bar = win.chat.view.verticalScrollBar()
+    assert bar.maximum() > 200
+    win.chat.regenerate()
+    run(loop, until(lambda: win.chat.busy))
+    run(loop, until(lambda: not win.chat.busy))
+    assert bar.value() == bar.maximum()
+    bar.setValue(bar.maximum() // 2)
+    middle = bar.value()
+    run(loop, win.state.switch_branch(path(win)[-1].id, -1))
+    assert bar.value() == middle
+    conv = win.state.conversation.id
+    win.chat.new_chat()
+    run(loop, win.state.open(conv))
+    assert bar.value() == bar.maximum()
