@@ -44,6 +44,9 @@ class _Bridge(QObject):
     event = Signal(object)
 
 
+KEEP_TUNINGS = 50      # models whose state-tuning file is remembered
+
+
 class AppState(QObject):
     modelChanged = Signal()              # .model
     tuningChanged = Signal()             # .tuning
@@ -185,6 +188,8 @@ class AppState(QObject):
                              if event.model.is_remote else
                              self.tr("Model loaded in {0} s").format(f"{event.seconds:.1f}"), 5000)
             self._show(None)
+            if not event.model.is_remote:
+                await self._reapply_tuning()
             if current is not None and current.model_fingerprint == event.model.fingerprint:
                 await self.open(current.id)       # the same weights in another precision: go on
                 self._say_what_changed(previous, event.model, current.title)
@@ -205,6 +210,9 @@ class AppState(QObject):
                              15000)
 
     async def apply_tuning(self, path: str | None) -> bool:
+        """New chats start from ``path``'s state (None: the model's own). Remembered for this model (by
+        its fingerprint, in ``tunings``): it is applied again whenever the model loads, in any precision,
+        until it is cleared."""
         event = await self._ask(C.ApplyTuning(path))
         if isinstance(event, E.TuningChanged):
             self.tuning = event.name
@@ -212,7 +220,20 @@ class AppState(QObject):
             self.status.emit(self.tr("New chats start from {0}").format(event.name) if event.name else
                              self.tr("State tuning off"), 5000)
             self.new_chat()
+            if self.model is not None and not self.model.is_remote:
+                tunings = dict(self.settings.get("tunings") or {})
+                tunings.pop(self.model.fingerprint, None)
+                if path is not None:
+                    tunings[self.model.fingerprint] = str(Path(path).resolve())
+                self.set_preference("tunings", dict(list(tunings.items())[-KEEP_TUNINGS:]))
         return isinstance(event, E.TuningChanged)
+
+    async def _reapply_tuning(self) -> None:
+        """The state-tuning file last applied to the model just loaded, if it is still there."""
+        tunings = self.settings.get("tunings") or {}
+        path = tunings.get(self.model.fingerprint) if isinstance(tunings, dict) else None
+        if isinstance(path, str) and Path(path).is_file():
+            await self.apply_tuning(path)
 
     def new_chat(self) -> None:
         self.draft_settings = self.conversation.settings if self.conversation is not None else self.draft_settings

@@ -224,6 +224,37 @@ def test_state_tuning_file_starts_new_chats_and_is_named_in_the_header(loop, mak
     assert store.get(win.state.conversation.id).initial_state is None    # a new chat, from the model's own state
 
 
+def test_a_state_tuning_file_stays_with_its_model_across_reloads_and_restarts_until_cleared(
+        loop, make_window, world_ckpt, tmp_path):
+    """Applied once, a state-tuning file is used again whenever its model loads (another precision, the
+    next launch); another model does not get it; cleared, it stays cleared."""
+    import torch
+
+    import engine
+
+    info = engine.load(world_ckpt).info
+    tuning = tmp_path / "tuned-state.pth"
+    torch.save({f"blocks.{n}.att.time_state": torch.full((info.n_head, info.head_size, info.head_size), 0.1)
+                for n in range(info.n_layer)}, tuning)
+    folder = tmp_path / "data"
+    win = make_window(folder)
+    run(loop, win.load_model(str(world_ckpt)))
+    assert run(loop, win.apply_tuning(str(tuning)))
+    run(loop, win.load_model(str(world_ckpt), "cpu", "int8"))          # another precision: still applied
+    assert win.state.tuning == "tuned-state.pth" and "tuned-state.pth" in win.header.text()
+    run(loop, win.load_model("demo"))                                    # another model: its own state
+    assert win.state.tuning is None
+    win.close()
+    win.state.shutdown()
+
+    again = make_window(folder)                                          # the next launch
+    run(loop, again.load_model(str(world_ckpt)))
+    assert again.state.tuning == "tuned-state.pth"
+    assert run(loop, again.apply_tuning(None))
+    run(loop, again.load_model(str(world_ckpt), "cpu", "fp32"))
+    assert again.state.tuning is None
+
+
 def test_the_app_reopens_the_last_model_and_conversation(loop, make_window, world_ckpt, qtbot, tmp_path):
     from app.main import start
 
