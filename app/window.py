@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QToolButton,
@@ -72,11 +73,14 @@ class MainWindow(QMainWindow):
     def _build(self) -> None:
         self.chat = ChatPage(self.state)
         self.sidebar = Sidebar(self.state, new_chat=self.chat.new_chat)
-        self.header = QLabel(self.tr("No model loaded"))
+        self.header = QLabel(self.tr("No model loaded"), wordWrap=True)     # narrow windows: two lines, not clipped
         self.header.setObjectName("header")
+        self.header.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.hardware = QComboBox()
         self.hardware.setToolTip(self.tr("Where the model runs, and in which precision"))
+        # its whole entry where there is room; in a narrow window at least "CPU int8 — needs ~…", never "CPU bf1"
         self.hardware.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+        self.hardware.setMinimumWidth(self.hardware.fontMetrics().horizontalAdvance("CPU int8 — needs ~0.0 GiB ·"))
         self.hardware.activated.connect(lambda _: asyncio.ensure_future(self._hardware_chosen()))
         self.clear_tuning = QToolButton(text=self.tr("Clear state tuning"), visible=False)
         self.clear_tuning.setToolTip(self.tr("New chats start from the model's own state again (chats begun with "

@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from engine.host import hardware  # noqa: E402
 from tests.gui.util import path, run, send, start_endless_reply, until  # noqa: E402
@@ -292,3 +293,15 @@ def test_hardware_picker_lists_devices_marks_the_recommendation_and_reloads(loop
     assert "Now CPU bf16 (was CPU fp32): “Hi in fp32” goes on" in win.statusBar().currentMessage()
     send(loop, win, "Hi in bf16", qtbot)
     assert [m.role for m in path(win)] == ["user", "assistant"] * 2
+
+
+def test_a_narrow_window_wraps_the_header_and_keeps_the_picker_readable(loop, make_window, world_ckpt, qtbot):
+    win = make_window()
+    win.show()
+    qtbot.waitExposed(win)
+    run(loop, win.load_model(str(world_ckpt)))
+    win.resize(700, 600)
+    run(loop, until(lambda: win.width() <= 720))
+    QApplication.processEvents()
+    assert win.header.heightForWidth(win.header.width()) <= win.header.height()     # all of it shown
+    assert win.hardware.width() >= win.hardware.minimumWidth() > 100
