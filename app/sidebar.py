@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPushButton,
     QSizePolicy,
     QVBoxLayout,
@@ -41,11 +42,14 @@ class Sidebar(QWidget):
         self.conversations = QListWidget()
         self.conversations.itemActivated.connect(self._open_item)
         self.conversations.itemClicked.connect(self._open_item)
-        self.conversations.setContextMenuPolicy(Qt.ActionsContextMenu)
+        # The menu acts on the chat under the pointer; the list's highlight then goes back to the open one.
+        self.conversations.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.conversations.customContextMenuRequested.connect(self._context_menu)
         delete = QAction(self.tr("Delete"), self.conversations, shortcut=QKeySequence.Delete,
                          triggered=self.delete_selected, shortcutContext=Qt.WidgetShortcut)
         rename = QAction(self.tr("Rename…"), self.conversations, triggered=self.rename_selected)
         self.conversations.addActions([rename, delete])
+        self.menu_actions = [rename, delete]
         self.undo_bar = QWidget(visible=False)
         self.undo_label = QLabel(wordWrap=True)
         # a long title wraps under the list instead of widening the sidebar
@@ -90,6 +94,17 @@ class Sidebar(QWidget):
     def selected_id(self) -> int | None:
         item = self.conversations.currentItem()
         return None if item is None else item.data(Qt.UserRole)
+
+    def _context_menu(self, pos) -> None:
+        item = self.conversations.itemAt(pos)
+        if item is None:
+            return
+        self.conversations.setCurrentItem(item)         # the chat the menu's actions act on
+        menu = QMenu(self)
+        menu.addActions(self.menu_actions)
+        menu.aboutToHide.connect(lambda: QTimer.singleShot(0, self._select_current))  # after its action ran
+        menu.popup(self.conversations.viewport().mapToGlobal(pos))
+        self._menu = menu
 
     def delete_selected(self) -> None:
         item = self.conversations.currentItem()

@@ -253,3 +253,24 @@ def test_deleting_a_chat_with_a_long_title_does_not_widen_the_sidebar(loop, make
     run(loop, until(lambda: win.sidebar.undo_bar.isVisible()))
     QApplication.processEvents()
     assert win.sidebar.width() == before and "that goes on" in win.sidebar.undo_label.text()
+
+
+def test_the_context_menu_acts_on_the_chat_under_the_pointer_and_the_open_one_stays_highlighted(
+        loop, make_window, world_ckpt, qtbot):
+    win = _window(loop, make_window, world_ckpt, "Keep me", qtbot=qtbot)
+    win.chat.new_chat()
+    send(loop, win, "Delete me", qtbot)
+    chats = win.sidebar.conversations
+    run(loop, win.state.open(next(chats.item(i).data(Qt.UserRole) for i in range(chats.count())
+                                  if chats.item(i).text() == "Keep me")))
+    other = next(chats.item(i) for i in range(chats.count()) if chats.item(i).text() == "Delete me")
+    win.sidebar._context_menu(chats.visualItemRect(other).center())
+    win.sidebar._menu.hide()                                    # dismissed: the open chat is highlighted again
+    run(loop, until(lambda: chats.currentItem().text() == "Keep me"))
+    win.sidebar._context_menu(chats.visualItemRect(other).center())
+    assert chats.currentItem() is other
+    win.sidebar.menu_actions[1].trigger()                       # Delete
+    win.sidebar._menu.hide()
+    run(loop, until(lambda: chats.count() == 1))
+    QApplication.processEvents()
+    assert chats.currentItem().text() == "Keep me" and win.state.conversation.title == "Keep me"
