@@ -197,10 +197,10 @@ def _read_file(path: Path) -> dict[str, Tensor]:
         raise TruncatedModelError(f"'{path.name}' is empty (0 bytes): the download probably failed.")
     if head[:4] == b"PK\x03\x04":
         tensors = _read_torch_zip(path, size)
+    elif len(head) >= 9 and _looks_like_safetensors(head, size):   # before the pickle test: a header of
+        tensors = _read_safetensors(path, size)                     # 0x..80 bytes starts with 0x80 too
     elif head[:1] == b"\x80":       # a legacy (pre-zip) torch.save file
         tensors = _read_torch(path, mmap=False)
-    elif len(head) >= 9 and _looks_like_safetensors(head, size):
-        tensors = _read_safetensors(path, size)
     else:
         raise unknown_format(path, head)
     if not tensors or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in tensors.items()):
@@ -235,8 +235,15 @@ def _read_torch_zip(path: Path, size: int) -> dict[str, Tensor]:
 
 
 def _read_torch(path: Path, mmap: bool) -> dict[str, Tensor]:
+    # torch.load reads any path ending in .safetensors as safetensors, whatever its bytes: a checkpoint
+    # so renamed is given as an open file (which cannot be memory-mapped: read whole, as a legacy file is).
+    renamed = path.name.endswith(".safetensors")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+        if renamed:
+            with open(path, "rb") as f:
+                obj = torch.load(f, map_location="cpu", weights_only=True)
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as e:
         if "GLOBAL" not in str(e):
             raise NotAModelError(f"'{path.name}' is not a model file: it starts like a Python pickle but "

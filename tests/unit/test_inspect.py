@@ -196,3 +196,29 @@ def test_a_library_scan_sees_every_model_whatever_else_the_folder_holds(rwkv7_ch
     assert listed == [good]
     assert set(refused) == set(BAD_HEADERS)
     assert all(isinstance(e, NotAModelError) and f"'{stem}.safetensors'" in str(e) for stem, e in refused.items())
+
+
+def test_a_checkpoint_named_safetensors_and_a_safetensors_named_pth_load_by_their_bytes(rwkv7_checkpoint, tmp_path):
+    """The format comes from the bytes, never the name: a .pth renamed .safetensors (torch.load alone
+    would read it as safetensors by its suffix: "header too large"), and a safetensors file whose header
+    length ends in 0x80 (its first byte, as a legacy pickle's) named .pth."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    pth = rwkv7_checkpoint(n_layer=2, n_embd=64, head_size=32, vocab_size=512, fmt="pth")
+    renamed = tmp_path / "renamed.safetensors"
+    shutil.copy(pth, renamed)
+    assert inspect_file(renamed).n_params == inspect_file(pth).n_params
+    assert engine.load(str(renamed)).info.fingerprint == engine.load(str(pth)).info.fingerprint
+
+    st = rwkv7_checkpoint(n_layer=2, n_embd=64, head_size=32, vocab_size=512, fmt="safetensors")
+    tensors = load_file(st)
+    for pad in range(256):                        # metadata that brings the header's length to ..80
+        odd = tmp_path / "odd.pth"
+        save_file(tensors, odd, metadata={"pad": "x" * pad})
+        if odd.read_bytes()[0] == 0x80:
+            break
+    assert odd.read_bytes()[0] == 0x80
+    assert inspect_file(odd).n_params == inspect_file(st).n_params
+    assert engine.load(str(odd)).info.fingerprint == engine.load(str(st)).info.fingerprint
