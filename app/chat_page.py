@@ -201,6 +201,7 @@ class ChatPage(QWidget):
         if not text or self.state.busy or self.state.model is None:
             return
         self.show_error("")
+        self.view.follow_next = True            # what was just sent, and its reply, come into view
         if self.state.conversation is None:
             self.state.draft_system = self.system.text().strip()
         editing = self.editing

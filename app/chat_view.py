@@ -127,6 +127,15 @@ class ChatView(QTextBrowser):
         cursor.setPosition(start)
         cursor.setBlockFormat(part.begin().blockFormat())
 
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """A reader at the end stays at the end when the text reflows (the settings panel opened, the
+        window narrowed): the page grows below them, and new replies must still come into view."""
+        bar = self.verticalScrollBar()
+        at_end = bar.value() >= bar.maximum() - 8
+        super().resizeEvent(event)
+        if at_end:
+            bar.setValue(bar.maximum())
+
     def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().changeEvent(event)
         if event.type() == QEvent.PaletteChange:

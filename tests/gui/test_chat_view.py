@@ -193,3 +193,23 @@ def test_regenerate_goes_to_the_new_reply_and_a_branch_switch_keeps_the_place(lo
     win.chat.new_chat()
     run(loop, win.state.open(conv))
     assert bar.value() == bar.maximum()
+
+
+def test_after_the_settings_panel_opens_a_new_reply_still_comes_into_view(loop, make_window, world_ckpt, qtbot):
+    from tests.gui.util import endless_settings
+
+    win = make_window()
+    win.resize(900, 500)
+    win.show()
+    qtbot.waitExposed(win)
+    run(loop, win.load_model(str(world_ckpt)))
+    win.state.draft_settings = replace(endless_settings(), max_tokens=60)
+    for text in ("First", "Second"):
+        send(loop, win, text, qtbot)
+    bar = win.chat.view.verticalScrollBar()
+    assert bar.maximum() > 0 and bar.value() == bar.maximum()
+    qtbot.mouseClick(win.chat.settings_button, Qt.LeftButton)     # the view narrows: its text reflows
+    run(loop, until(lambda: win.chat.panel.isVisible()))
+    assert bar.value() == bar.maximum()
+    send(loop, win, "Third", qtbot)
+    assert bar.value() == bar.maximum() and path(win)[-1].role == "assistant"
