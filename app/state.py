@@ -503,8 +503,15 @@ class AppState(QObject):
             st = event.message.stats
             if st is not None:
                 stopped = self.tr(" — stopped") if isinstance(event, E.Stopped) else ""
-                self.status.emit(self.tr("{0} tokens in {1} s ({2} tokens/s)").format(
-                    st.new_tokens, f"{st.seconds:.1f}", f"{st.tokens_per_s:.1f}") + stopped, 15000)
+                if st.prompt_tokens and st.prompt_seconds > st.seconds / 2:  # mostly reading: said apart
+                    said = self.tr("{0} tokens in {1} s ({2} tokens/s), after reading {3} prompt tokens in "
+                                   "{4} s").format(
+                        st.new_tokens, f"{st.seconds - st.prompt_seconds:.1f}", f"{st.tokens_per_s:.1f}",
+                        f"{st.prompt_tokens:,}", f"{st.prompt_seconds:.1f}")
+                else:
+                    said = self.tr("{0} tokens in {1} s ({2} tokens/s)").format(
+                        st.new_tokens, f"{st.seconds:.1f}", f"{st.tokens_per_s:.1f}")
+                self.status.emit(said + stopped, 15000)
         else:           # the prompt was dropped: the service says how the message stands now
             self.status.emit(self.tr("Stopped before the reply began"), 5000)
 

@@ -4,113 +4,118 @@
 <context>
     <name>AppState</name>
     <message>
-        <location filename="../../app/state.py" line="143"/>
+        <location filename="../../app/state.py" line="146"/>
         <source>Could not connect</source>
         <translation>无法连接</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="144"/>
+        <location filename="../../app/state.py" line="147"/>
         <source>{0} is this app&apos;s own server: chatting through it would unload the model it serves, and it would then have none. Load a model here instead, or give another computer&apos;s server.</source>
         <translation>{0} 是本应用自己的服务器：通过它聊天会卸载它正在提供的模型，之后它就没有模型可用了。请在这里加载模型，或填写另一台计算机上的服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="165"/>
+        <location filename="../../app/state.py" line="168"/>
         <source>Connecting to {0}…</source>
         <translation>正在连接 {0}…</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="166"/>
+        <location filename="../../app/state.py" line="169"/>
         <source>Loading {0}…</source>
         <translation>正在加载 {0}…</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="172"/>
+        <location filename="../../app/state.py" line="175"/>
         <source>Could not load {0}</source>
         <translation>无法加载 {0}</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="184"/>
+        <location filename="../../app/state.py" line="187"/>
         <source>Connected to {0} in {1} s</source>
         <translation>已连接 {0}，用时 {1} 秒</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="186"/>
+        <location filename="../../app/state.py" line="189"/>
         <source>Model loaded in {0} s</source>
         <translation>模型已加载，用时 {0} 秒</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="192"/>
+        <location filename="../../app/state.py" line="197"/>
         <source>“{0}” was written with {1}: it stays in the list, for that model. New chats use {2}.</source>
         <translation>“{0}”是用 {1} 写的：它仍留在列表中，供那个模型使用。新对话使用 {2}。</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="204"/>
+        <location filename="../../app/state.py" line="209"/>
         <source>Now {0} (was {1}): “{2}” goes on from its saved state</source>
         <translation>现为 {0}（原为 {1}）：“{2}”从其保存的状态继续</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="212"/>
+        <location filename="../../app/state.py" line="220"/>
         <source>New chats start from {0}</source>
         <translation>新对话从 {0} 开始</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="213"/>
+        <location filename="../../app/state.py" line="221"/>
         <source>State tuning off</source>
         <translation>已关闭状态微调</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="228"/>
+        <location filename="../../app/state.py" line="249"/>
         <source>Resumed from saved state in {0} ms — nothing re-read</source>
         <translation>已在 {0} 毫秒内从保存的状态恢复，无需重新读取</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="258"/>
+        <location filename="../../app/state.py" line="279"/>
         <source>Reply edited: the old one is the branch beside it</source>
         <translation>回复已编辑：旧回复是旁边的分支</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="268"/>
+        <location filename="../../app/state.py" line="289"/>
         <source>Message deleted</source>
         <translation>消息已删除</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="312"/>
+        <location filename="../../app/state.py" line="333"/>
         <source>Branch restored from its saved state in {0} ms</source>
         <translation>已在 {0} 毫秒内从保存的状态恢复分支</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="352"/>
+        <location filename="../../app/state.py" line="373"/>
         <source>Saved the conversation and its state to {0}</source>
         <translation>已将对话及其状态保存到 {0}</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="361"/>
+        <location filename="../../app/state.py" line="382"/>
         <source>Exported the conversation to {0}</source>
         <translation>已将对话导出到 {0}</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="394"/>
-        <location filename="../../app/state.py" line="464"/>
+        <location filename="../../app/state.py" line="415"/>
+        <location filename="../../app/state.py" line="485"/>
         <source>Generating…</source>
         <translation>正在生成…</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="472"/>
+        <location filename="../../app/state.py" line="493"/>
         <source>Reading the prompt… {0} of {1} tokens</source>
         <translation>正在读取提示词… {0} / {1} token</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="484"/>
+        <location filename="../../app/state.py" line="505"/>
         <source> — stopped</source>
         <translation> — 已停止</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="485"/>
+        <location filename="../../app/state.py" line="507"/>
+        <source>{0} tokens in {1} s ({2} tokens/s), after reading {3} prompt tokens in {4} s</source>
+        <translation>{0} token，用时 {1} 秒（{2} token/秒），此前读取提示 {3} token 用时 {4} 秒</translation>
+    </message>
+    <message>
+        <location filename="../../app/state.py" line="512"/>
         <source>{0} tokens in {1} s ({2} tokens/s)</source>
         <translation>{0} token，用时 {1} 秒（{2} token/秒）</translation>
     </message>
     <message>
-        <location filename="../../app/state.py" line="488"/>
+        <location filename="../../app/state.py" line="516"/>
         <source>Stopped before the reply began</source>
         <translation>在回复开始前已停止</translation>
     </message>
@@ -159,7 +164,7 @@
     </message>
     <message>
         <location filename="../../app/chat_page.py" line="82"/>
-        <location filename="../../app/chat_page.py" line="305"/>
+        <location filename="../../app/chat_page.py" line="307"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
@@ -190,72 +195,72 @@
         <translation>思考模式适用于 RWKV-7 G0/G1 模型；此模型未针对其训练，使用会让回复错乱</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="250"/>
+        <location filename="../../app/chat_page.py" line="252"/>
         <source>Save reply</source>
         <translation>保存回复</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="251"/>
+        <location filename="../../app/chat_page.py" line="253"/>
         <source>Editing the reply: Enter saves it as a new branch, Esc cancels</source>
         <translation>正在编辑回复：Enter 保存为新分支，Esc 取消</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="253"/>
+        <location filename="../../app/chat_page.py" line="255"/>
         <source>Resend</source>
         <translation>重新发送</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="254"/>
+        <location filename="../../app/chat_page.py" line="256"/>
         <source>Editing: Enter resends as a new branch, Esc cancels</source>
         <translation>正在编辑：Enter 作为新分支重新发送，Esc 取消</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="273"/>
+        <location filename="../../app/chat_page.py" line="275"/>
         <source>There is no reply to copy yet</source>
         <translation>还没有可复制的回复</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="277"/>
+        <location filename="../../app/chat_page.py" line="279"/>
         <source>Copied the message</source>
         <translation>已复制消息</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="286"/>
+        <location filename="../../app/chat_page.py" line="288"/>
         <source>Wait for the reply to finish (or stop it) before deleting</source>
         <translation>请等待回复完成（或停止它）后再删除</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="289"/>
+        <location filename="../../app/chat_page.py" line="291"/>
         <source>Delete this message? This cannot be undone.</source>
         <translation>删除这条消息？此操作无法撤销。</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="290"/>
+        <location filename="../../app/chat_page.py" line="292"/>
         <source>Delete this message and the {0} message(s) after it, on every branch? This cannot be undone.</source>
         <translation>删除这条消息及其后所有分支上的 {0} 条消息？此操作无法撤销。</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="292"/>
+        <location filename="../../app/chat_page.py" line="294"/>
         <source>Delete message</source>
         <translation>删除消息</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="335"/>
+        <location filename="../../app/chat_page.py" line="338"/>
         <source>Copied 1 line of code</source>
         <translation>已复制 1 行代码</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="336"/>
+        <location filename="../../app/chat_page.py" line="339"/>
         <source>Copied {0} lines of code</source>
         <translation>已复制 {0} 行代码</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="340"/>
+        <location filename="../../app/chat_page.py" line="343"/>
         <source>Open link</source>
         <translation>打开链接</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="341"/>
+        <location filename="../../app/chat_page.py" line="344"/>
         <source>Open this address in your browser?
 
 {0}</source>
@@ -430,57 +435,57 @@
         <translation>向模型提问吧。你的对话及其状态都会被保存。</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="145"/>
+        <location filename="../../app/chat_view.py" line="160"/>
         <source>copy</source>
         <translation>复制</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="145"/>
+        <location filename="../../app/chat_view.py" line="160"/>
         <source>edit</source>
         <translation>编辑</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="145"/>
+        <location filename="../../app/chat_view.py" line="160"/>
         <source>regenerate</source>
         <translation>重新生成</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="145"/>
+        <location filename="../../app/chat_view.py" line="160"/>
         <source>delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="157"/>
+        <location filename="../../app/chat_view.py" line="172"/>
         <source>stopped</source>
         <translation>已停止</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="157"/>
+        <location filename="../../app/chat_view.py" line="172"/>
         <source>failed</source>
         <translation>失败</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="158"/>
+        <location filename="../../app/chat_view.py" line="173"/>
         <source>edited</source>
         <translation>已编辑</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="158"/>
+        <location filename="../../app/chat_view.py" line="173"/>
         <source>cut at the reply length limit (Continue goes on)</source>
         <translation>已达回复长度上限而截断（“继续”可接着写）</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="161"/>
+        <location filename="../../app/chat_view.py" line="176"/>
         <source> · prompt {0} tokens, {1} from the server&apos;s state cache</source>
         <translation> · 提示词 {0} token，其中 {1} 来自服务器的状态缓存</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="163"/>
+        <location filename="../../app/chat_view.py" line="178"/>
         <source>{0} tokens · {1} tokens/s</source>
         <translation>{0} token · {1} token/秒</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="169"/>
+        <location filename="../../app/chat_view.py" line="184"/>
         <source>stopped before the model read it: not part of the conversation (Regenerate to answer it)</source>
         <translation>在模型读取前已停止：不属于对话（点“重新生成”来回答它）</translation>
     </message>
@@ -836,301 +841,301 @@ tags: {tags}</source>
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/window.py" line="45"/>
+        <location filename="../../app/window.py" line="46"/>
         <source>RWKV models (*.pth *.safetensors);;All files (*)</source>
         <translation>RWKV 模型 (*.pth *.safetensors);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="48"/>
+        <location filename="../../app/window.py" line="49"/>
         <source>State-tuning files (*.pth *.state *.safetensors);;All files (*)</source>
         <translation>状态微调文件 (*.pth *.state *.safetensors);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="75"/>
-        <location filename="../../app/window.py" line="198"/>
+        <location filename="../../app/window.py" line="76"/>
+        <location filename="../../app/window.py" line="202"/>
         <source>No model loaded</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="78"/>
+        <location filename="../../app/window.py" line="80"/>
         <source>Where the model runs, and in which precision</source>
         <translation>模型在哪里运行，以何种精度运行</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="81"/>
-        <location filename="../../app/window.py" line="134"/>
+        <location filename="../../app/window.py" line="85"/>
+        <location filename="../../app/window.py" line="138"/>
         <source>Clear state tuning</source>
         <translation>清除状态微调</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="82"/>
+        <location filename="../../app/window.py" line="86"/>
         <source>New chats start from the model&apos;s own state again (chats begun with the tuning keep it)</source>
         <translation>新对话重新从模型自身的状态开始（用微调开始的对话保留微调）</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="100"/>
+        <location filename="../../app/window.py" line="104"/>
         <source>Chat</source>
         <translation>对话</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="101"/>
+        <location filename="../../app/window.py" line="105"/>
         <source>Models</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="102"/>
+        <location filename="../../app/window.py" line="106"/>
         <source>Server</source>
         <translation>服务器</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="103"/>
+        <location filename="../../app/window.py" line="107"/>
         <source>Settings</source>
         <translation>设置</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="117"/>
+        <location filename="../../app/window.py" line="121"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="119"/>
+        <location filename="../../app/window.py" line="123"/>
         <source>Remote server (OpenAI-compatible)…</source>
         <translation>远程服务器（OpenAI 兼容）…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="120"/>
+        <location filename="../../app/window.py" line="124"/>
         <source>Chat with a model that a server runs: RWKV Desktop&apos;s, Ai00, llama.cpp, Ollama…</source>
         <translation>与服务器上运行的模型对话：RWKV Desktop、Ai00、llama.cpp、Ollama…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="121"/>
+        <location filename="../../app/window.py" line="125"/>
         <source>Open model…</source>
         <translation>打开模型…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="123"/>
+        <location filename="../../app/window.py" line="127"/>
         <source>Open model folder…</source>
         <translation>打开模型文件夹…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="125"/>
+        <location filename="../../app/window.py" line="129"/>
         <source>New chat</source>
         <translation>新对话</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="126"/>
+        <location filename="../../app/window.py" line="130"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="127"/>
+        <location filename="../../app/window.py" line="131"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="128"/>
+        <location filename="../../app/window.py" line="132"/>
         <source>Save conversation and state…</source>
         <translation>保存对话和状态…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="130"/>
+        <location filename="../../app/window.py" line="134"/>
         <source>Load conversation and state…</source>
         <translation>加载对话和状态…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="132"/>
+        <location filename="../../app/window.py" line="136"/>
         <source>Apply state-tuning file…</source>
         <translation>应用状态微调文件…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="136"/>
+        <location filename="../../app/window.py" line="140"/>
         <source>Export as Markdown…</source>
         <translation>导出为 Markdown…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="138"/>
+        <location filename="../../app/window.py" line="142"/>
         <source>Export as JSON…</source>
         <translation>导出为 JSON…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="150"/>
+        <location filename="../../app/window.py" line="154"/>
         <source>&amp;Edit</source>
         <translation>编辑(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="151"/>
+        <location filename="../../app/window.py" line="155"/>
         <source>Search conversations and messages</source>
         <translation>搜索对话和消息</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="153"/>
+        <location filename="../../app/window.py" line="157"/>
         <source>Copy last reply</source>
         <translation>复制最后一条回复</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="156"/>
+        <location filename="../../app/window.py" line="160"/>
         <source>Edit last message</source>
         <translation>编辑最后一条消息</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="157"/>
+        <location filename="../../app/window.py" line="161"/>
         <source>Regenerate</source>
         <translation>重新生成</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="164"/>
+        <location filename="../../app/window.py" line="168"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="165"/>
-        <location filename="../../app/window.py" line="370"/>
+        <location filename="../../app/window.py" line="169"/>
+        <location filename="../../app/window.py" line="374"/>
         <source>Keyboard shortcuts</source>
         <translation>键盘快捷键</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="166"/>
-        <location filename="../../app/window.py" line="390"/>
+        <location filename="../../app/window.py" line="170"/>
+        <location filename="../../app/window.py" line="394"/>
         <source>About RWKV Desktop</source>
         <translation>关于 RWKV Desktop</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="186"/>
+        <location filename="../../app/window.py" line="190"/>
         <source>Remote server</source>
         <translation>远程服务器</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="187"/>
+        <location filename="../../app/window.py" line="191"/>
         <source>Remote: the server&apos;s state cache reads only each new turn</source>
         <translation>远程：服务器的状态缓存只读取每一轮新内容</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="189"/>
+        <location filename="../../app/window.py" line="193"/>
         <source>Remote: every message resends the chat</source>
         <translation>远程：每条消息都会重新发送整个对话</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="191"/>
+        <location filename="../../app/window.py" line="195"/>
         <source>State {0} MiB</source>
         <translation>状态 {0} MiB</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="192"/>
+        <location filename="../../app/window.py" line="196"/>
         <source>The whole chat lives in a state of this size: constant, whatever the length of the chat</source>
         <translation>整个对话都保存在这样大小的状态中：无论对话多长，大小不变</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="203"/>
+        <location filename="../../app/window.py" line="207"/>
         <source>&lt;b&gt;{0}&lt;/b&gt; — remote server {1}</source>
         <translation>&lt;b&gt;{0}&lt;/b&gt; — 远程服务器 {1}</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="209"/>
+        <location filename="../../app/window.py" line="213"/>
         <source> · state tuning: {0}</source>
         <translation> · 状态微调：{0}</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="211"/>
+        <location filename="../../app/window.py" line="215"/>
         <source>&lt;b&gt;{0}&lt;/b&gt; — RWKV-{1}, {2}M parameters · {3} {4}{5}</source>
         <translation>&lt;b&gt;{0}&lt;/b&gt; — RWKV-{1}，{2}M 参数 · {3} {4}{5}</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="223"/>
+        <location filename="../../app/window.py" line="227"/>
         <source>On the server</source>
         <translation>在服务器上</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="231"/>
+        <location filename="../../app/window.py" line="235"/>
         <source>needs ~{0} GiB · </source>
         <translation>需要约 {0} GiB · </translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="237"/>
+        <location filename="../../app/window.py" line="241"/>
         <source>  (does not fit)</source>
         <translation>  （放不下）</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="254"/>
+        <location filename="../../app/window.py" line="258"/>
         <source>Open an RWKV model</source>
         <translation>打开 RWKV 模型</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="262"/>
+        <location filename="../../app/window.py" line="266"/>
         <source>Open a Hugging Face model folder</source>
         <translation>打开 Hugging Face 模型文件夹</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="297"/>
+        <location filename="../../app/window.py" line="301"/>
         <source>Apply a state-tuning file</source>
         <translation>应用状态微调文件</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="309"/>
+        <location filename="../../app/window.py" line="313"/>
         <source>Load a model first: a state-tuning file belongs to one model</source>
         <translation>请先加载模型：状态微调文件属于某一个模型</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="317"/>
+        <location filename="../../app/window.py" line="321"/>
         <source>Open a conversation to save it</source>
         <translation>请先打开一个对话再保存</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="319"/>
+        <location filename="../../app/window.py" line="323"/>
         <source>Save conversation and state</source>
         <translation>保存对话和状态</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="320"/>
+        <location filename="../../app/window.py" line="324"/>
         <source>RWKV Desktop conversations (*.rwkvchat)</source>
         <translation>RWKV Desktop 对话 (*.rwkvchat)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="329"/>
+        <location filename="../../app/window.py" line="333"/>
         <source>Open a conversation to export it</source>
         <translation>请先打开一个对话再导出</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="331"/>
+        <location filename="../../app/window.py" line="335"/>
         <source>Markdown (*.md)</source>
         <translation>Markdown (*.md)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="332"/>
+        <location filename="../../app/window.py" line="336"/>
         <source>JSON (*.json)</source>
         <translation>JSON (*.json)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="334"/>
+        <location filename="../../app/window.py" line="338"/>
         <source>Export the conversation</source>
         <translation>导出对话</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="341"/>
+        <location filename="../../app/window.py" line="345"/>
         <source>Load conversation and state</source>
         <translation>加载对话和状态</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="342"/>
+        <location filename="../../app/window.py" line="346"/>
         <source>RWKV Desktop conversations (*.rwkvchat);;All files (*)</source>
         <translation>RWKV Desktop 对话 (*.rwkvchat);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="360"/>
+        <location filename="../../app/window.py" line="364"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="360"/>
+        <location filename="../../app/window.py" line="364"/>
         <source>New line</source>
         <translation>换行</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="364"/>
+        <location filename="../../app/window.py" line="368"/>
         <source> (in an empty message field)</source>
         <translation>（在空的消息框中）</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="380"/>
+        <location filename="../../app/window.py" line="384"/>
         <source>&lt;h3&gt;RWKV Desktop {0}&lt;/h3&gt;&lt;p&gt;Runs RWKV language models on this computer: chats stay here, with their states.&lt;/p&gt;&lt;p&gt;&lt;b&gt;Data folder&lt;/b&gt; (conversations, states, settings):&lt;br&gt;{1}&lt;/p&gt;&lt;p&gt;&lt;b&gt;Licences&lt;/b&gt;: RWKV Desktop is under the Apache License 2.0. It uses Qt for Python (PySide6, LGPL-3.0), PyTorch (BSD-3-Clause), Hugging Face tokenizers, safetensors and huggingface_hub (Apache-2.0), Pygments (BSD-2-Clause), NumPy (BSD-3-Clause), Starlette and Uvicorn (BSD-3-Clause). RWKV models are published by their authors under their own licences (the official RWKV-7 models: Apache-2.0).&lt;/p&gt;</source>
         <translation>&lt;h3&gt;RWKV Desktop {0}&lt;/h3&gt;&lt;p&gt;在这台电脑上运行 RWKV 语言模型：对话及其状态都保存在本机。&lt;/p&gt;&lt;p&gt;&lt;b&gt;数据文件夹&lt;/b&gt;（对话、状态、设置）：&lt;br&gt;{1}&lt;/p&gt;&lt;p&gt;&lt;b&gt;许可证&lt;/b&gt;：RWKV Desktop 采用 Apache License 2.0。它使用了 Qt for Python（PySide6，LGPL-3.0）、PyTorch（BSD-3-Clause）、Hugging Face tokenizers、safetensors 和 huggingface_hub（Apache-2.0）、Pygments（BSD-2-Clause）、NumPy（BSD-3-Clause）、Starlette 和 Uvicorn（BSD-3-Clause）。RWKV 模型由其作者以各自的许可证发布（官方 RWKV-7 模型：Apache-2.0）。&lt;/p&gt;</translation>
     </message>
@@ -1819,47 +1824,47 @@ tags: {tags}</source>
 <context>
     <name>Sidebar</name>
     <message>
-        <location filename="../../app/sidebar.py" line="37"/>
+        <location filename="../../app/sidebar.py" line="39"/>
         <source>New chat</source>
         <translation>新对话</translation>
     </message>
     <message>
-        <location filename="../../app/sidebar.py" line="38"/>
+        <location filename="../../app/sidebar.py" line="40"/>
         <source>Search conversations</source>
         <translation>搜索对话</translation>
     </message>
     <message>
-        <location filename="../../app/sidebar.py" line="44"/>
+        <location filename="../../app/sidebar.py" line="48"/>
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../app/sidebar.py" line="46"/>
+        <location filename="../../app/sidebar.py" line="50"/>
         <source>Rename…</source>
         <translation>重命名…</translation>
     </message>
     <message>
-        <location filename="../../app/sidebar.py" line="50"/>
+        <location filename="../../app/sidebar.py" line="57"/>
         <source>Undo</source>
         <translation>撤销</translation>
     </message>
     <message>
-        <location filename="../../app/sidebar.py" line="101"/>
+        <location filename="../../app/sidebar.py" line="119"/>
         <source>Deleted “{0}”</source>
         <translation>已删除“{0}”</translation>
     </message>
     <message>
-        <location filename="../../app/sidebar.py" line="118"/>
+        <location filename="../../app/sidebar.py" line="136"/>
         <source>Restored</source>
         <translation>已恢复</translation>
     </message>
     <message>
-        <location filename="../../app/sidebar.py" line="124"/>
+        <location filename="../../app/sidebar.py" line="142"/>
         <source>Rename conversation</source>
         <translation>重命名对话</translation>
     </message>
     <message>
-        <location filename="../../app/sidebar.py" line="124"/>
+        <location filename="../../app/sidebar.py" line="142"/>
         <source>Title:</source>
         <translation>标题：</translation>
     </message>

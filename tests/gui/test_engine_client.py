@@ -208,3 +208,19 @@ def test_a_failed_replys_message_leaves_with_its_conversation(loop, make_window,
     assert not win.chat.error.isHidden()
     win.chat.new_chat()
     assert win.chat.error.isHidden()
+
+
+def test_a_long_prompts_reading_is_said_apart_from_the_replys_speed(loop, make_window, world_ckpt, qtbot):
+    """The status after a reply: its tokens, their time and speed, and a long prompt's reading on its own
+    (it read "28 tokens in 2.6 s (385.1 tokens/s)": the time counted the prompt, the speed did not)."""
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    win.state.draft_settings = replace(win.state.draft_settings, max_tokens=4)
+    win.chat.input.setPlainText(" ".join(f"word{i}" for i in range(6000)))
+    win.chat.send()
+    run(loop, until(lambda: not win.chat.busy and path(win)[-1].role == "assistant"))
+    st = path(win)[-1].stats
+    said = win.statusBar().currentMessage()
+    assert st.prompt_seconds > st.seconds / 2, st               # mostly reading: said apart
+    assert f"after reading {st.prompt_tokens:,} prompt tokens" in said
+    assert f"({st.tokens_per_s:.1f} tokens/s)" in said
