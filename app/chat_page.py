@@ -78,6 +78,7 @@ class ChatPage(QWidget):
         self.input = MessageBox(self.send, self.edit_last,
                                 placeholderText=self.tr("Message (Enter sends, Shift+Enter for a new line)"))
         self.input.setMaximumHeight(110)
+        self.input.setTabChangesFocus(True)     # Tab reaches Send and the buttons, as in other chat apps
         buttons = QHBoxLayout()
         self.send_button = QPushButton(self.tr("Send"), clicked=self.send)
         self.stop_button = QPushButton(self.tr("Stop"), clicked=self.stop, enabled=False)

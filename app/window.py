@@ -137,6 +137,7 @@ class MainWindow(QMainWindow):
                          triggered=lambda: asyncio.ensure_future(self.tuning_dialog()))
         clear_tuning = QAction(self.tr("Clear state tuning"), self,
                                triggered=lambda: asyncio.ensure_future(self.apply_tuning(None)))
+        self.clear_tuning_action = clear_tuning         # on only while a tuning file is applied
         export_md = QAction(self.tr("Export as Markdown…"), self,
                             triggered=lambda: asyncio.ensure_future(self.export_text_dialog("markdown")))
         export_json = QAction(self.tr("Export as JSON…"), self,
@@ -184,7 +185,7 @@ class MainWindow(QMainWindow):
         self._fill_hardware()
         for action, feature, tip in self.local_actions:
             why = model.unavailable(feature) if model is not None else None
-            action.setEnabled(why is None)
+            action.setEnabled(why is None and (action is not self.clear_tuning_action or bool(self.state.tuning)))
             action.setToolTip(why or tip or action.text())
         if model is not None and model.is_remote:
             self.state_label.setText(self.tr("Remote server"))
@@ -210,6 +211,7 @@ class MainWindow(QMainWindow):
             return
         self.header.setToolTip("")
         self.clear_tuning.setVisible(bool(self.state.tuning))
+        self.clear_tuning_action.setEnabled(bool(self.state.tuning))
         tuning = self.tr(" · state tuning: {0}").format(html.escape(self.state.tuning)) if self.state.tuning else ""
         device = "CPU" if m.device == "cpu" else m.device.upper()
         self.header.setText(self.tr("<b>{0}</b> — RWKV-{1}, {2}M parameters · {3} {4}{5}").format(
@@ -320,7 +322,8 @@ class MainWindow(QMainWindow):
         if self.state.conversation is None:
             self.show_status(self.tr("Open a conversation to save it"))
             return
-        path, _ = QFileDialog.getSaveFileName(self, self.tr("Save conversation and state"), "conversation.rwkvchat",
+        name = _file_name(self.state.conversation.title) + ".rwkvchat"    # as the exports: the chat's title, home
+        path, _ = QFileDialog.getSaveFileName(self, self.tr("Save conversation and state"), str(Path.home() / name),
                                               self.tr("RWKV Desktop conversations (*.rwkvchat)"))
         if path:
             await self.export_to(Path(path))
@@ -367,6 +370,10 @@ class MainWindow(QMainWindow):
             if keys:
                 what += self.tr(" (in an empty message field)")
             rows.append((what, keys or a.shortcut().toString(QKeySequence.NativeText)))
+        rows += [(self.tr("Delete the selected conversation (in the list)"),
+                  QKeySequence(QKeySequence.Delete).toString(QKeySequence.NativeText)),
+                 (self.tr("Generate (plain completion)"), "Ctrl+Enter"),
+                 (self.tr("Next field"), "Tab")]
         return "".join(f"<tr><td>{html.escape(what)}</td><td>&nbsp;&nbsp;<b>{html.escape(keys)}</b></td></tr>"
                        for what, keys in rows)
 

@@ -163,104 +163,104 @@
         <translation>消息（Enter 发送，Shift+Enter 换行）</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="82"/>
-        <location filename="../../app/chat_page.py" line="307"/>
+        <location filename="../../app/chat_page.py" line="83"/>
+        <location filename="../../app/chat_page.py" line="308"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="83"/>
+        <location filename="../../app/chat_page.py" line="84"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="84"/>
+        <location filename="../../app/chat_page.py" line="85"/>
         <source>Regenerate</source>
         <translation>重新生成</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="85"/>
+        <location filename="../../app/chat_page.py" line="86"/>
         <source>Continue</source>
         <translation>继续</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="86"/>
-        <location filename="../../app/chat_page.py" line="172"/>
+        <location filename="../../app/chat_page.py" line="87"/>
+        <location filename="../../app/chat_page.py" line="173"/>
         <source>Let the last reply go on where it stopped</source>
         <translation>让上一条回复从停下的地方继续</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="175"/>
+        <location filename="../../app/chat_page.py" line="176"/>
         <source>Think modes are for RWKV-7 G0/G1 models; this model was not trained on them and would garble its replies</source>
         <translation>思考模式适用于 RWKV-7 G0/G1 模型；此模型未针对其训练，使用会让回复错乱</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="252"/>
+        <location filename="../../app/chat_page.py" line="253"/>
         <source>Save reply</source>
         <translation>保存回复</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="253"/>
+        <location filename="../../app/chat_page.py" line="254"/>
         <source>Editing the reply: Enter saves it as a new branch, Esc cancels</source>
         <translation>正在编辑回复：Enter 保存为新分支，Esc 取消</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="255"/>
+        <location filename="../../app/chat_page.py" line="256"/>
         <source>Resend</source>
         <translation>重新发送</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="256"/>
+        <location filename="../../app/chat_page.py" line="257"/>
         <source>Editing: Enter resends as a new branch, Esc cancels</source>
         <translation>正在编辑：Enter 作为新分支重新发送，Esc 取消</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="275"/>
+        <location filename="../../app/chat_page.py" line="276"/>
         <source>There is no reply to copy yet</source>
         <translation>还没有可复制的回复</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="279"/>
+        <location filename="../../app/chat_page.py" line="280"/>
         <source>Copied the message</source>
         <translation>已复制消息</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="288"/>
+        <location filename="../../app/chat_page.py" line="289"/>
         <source>Wait for the reply to finish (or stop it) before deleting</source>
         <translation>请等待回复完成（或停止它）后再删除</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="291"/>
+        <location filename="../../app/chat_page.py" line="292"/>
         <source>Delete this message? This cannot be undone.</source>
         <translation>删除这条消息？此操作无法撤销。</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="292"/>
+        <location filename="../../app/chat_page.py" line="293"/>
         <source>Delete this message and the {0} message(s) after it, on every branch? This cannot be undone.</source>
         <translation>删除这条消息及其后所有分支上的 {0} 条消息？此操作无法撤销。</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="294"/>
+        <location filename="../../app/chat_page.py" line="295"/>
         <source>Delete message</source>
         <translation>删除消息</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="338"/>
+        <location filename="../../app/chat_page.py" line="339"/>
         <source>Copied 1 line of code</source>
         <translation>已复制 1 行代码</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="339"/>
+        <location filename="../../app/chat_page.py" line="340"/>
         <source>Copied {0} lines of code</source>
         <translation>已复制 {0} 行代码</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="343"/>
+        <location filename="../../app/chat_page.py" line="344"/>
         <source>Open link</source>
         <translation>打开链接</translation>
     </message>
     <message>
-        <location filename="../../app/chat_page.py" line="344"/>
+        <location filename="../../app/chat_page.py" line="345"/>
         <source>Open this address in your browser?
 
 {0}</source>
@@ -852,7 +852,7 @@ tags: {tags}</source>
     </message>
     <message>
         <location filename="../../app/window.py" line="76"/>
-        <location filename="../../app/window.py" line="202"/>
+        <location filename="../../app/window.py" line="203"/>
         <source>No model loaded</source>
         <translation>未加载模型</translation>
     </message>
@@ -948,194 +948,209 @@ tags: {tags}</source>
         <translation>应用状态微调文件…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="140"/>
+        <location filename="../../app/window.py" line="141"/>
         <source>Export as Markdown…</source>
         <translation>导出为 Markdown…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="142"/>
+        <location filename="../../app/window.py" line="143"/>
         <source>Export as JSON…</source>
         <translation>导出为 JSON…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="154"/>
+        <location filename="../../app/window.py" line="155"/>
         <source>&amp;Edit</source>
         <translation>编辑(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="155"/>
+        <location filename="../../app/window.py" line="156"/>
         <source>Search conversations and messages</source>
         <translation>搜索对话和消息</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="157"/>
+        <location filename="../../app/window.py" line="158"/>
         <source>Copy last reply</source>
         <translation>复制最后一条回复</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="160"/>
+        <location filename="../../app/window.py" line="161"/>
         <source>Edit last message</source>
         <translation>编辑最后一条消息</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="161"/>
+        <location filename="../../app/window.py" line="162"/>
         <source>Regenerate</source>
         <translation>重新生成</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="168"/>
+        <location filename="../../app/window.py" line="169"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="169"/>
-        <location filename="../../app/window.py" line="374"/>
+        <location filename="../../app/window.py" line="170"/>
+        <location filename="../../app/window.py" line="381"/>
         <source>Keyboard shortcuts</source>
         <translation>键盘快捷键</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="170"/>
-        <location filename="../../app/window.py" line="394"/>
+        <location filename="../../app/window.py" line="171"/>
+        <location filename="../../app/window.py" line="401"/>
         <source>About RWKV Desktop</source>
         <translation>关于 RWKV Desktop</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="190"/>
+        <location filename="../../app/window.py" line="191"/>
         <source>Remote server</source>
         <translation>远程服务器</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="191"/>
+        <location filename="../../app/window.py" line="192"/>
         <source>Remote: the server&apos;s state cache reads only each new turn</source>
         <translation>远程：服务器的状态缓存只读取每一轮新内容</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="193"/>
+        <location filename="../../app/window.py" line="194"/>
         <source>Remote: every message resends the chat</source>
         <translation>远程：每条消息都会重新发送整个对话</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="195"/>
+        <location filename="../../app/window.py" line="196"/>
         <source>State {0} MiB</source>
         <translation>状态 {0} MiB</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="196"/>
+        <location filename="../../app/window.py" line="197"/>
         <source>The whole chat lives in a state of this size: constant, whatever the length of the chat</source>
         <translation>整个对话都保存在这样大小的状态中：无论对话多长，大小不变</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="207"/>
+        <location filename="../../app/window.py" line="208"/>
         <source>&lt;b&gt;{0}&lt;/b&gt; — remote server {1}</source>
         <translation>&lt;b&gt;{0}&lt;/b&gt; — 远程服务器 {1}</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="213"/>
+        <location filename="../../app/window.py" line="215"/>
         <source> · state tuning: {0}</source>
         <translation> · 状态微调：{0}</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="215"/>
+        <location filename="../../app/window.py" line="217"/>
         <source>&lt;b&gt;{0}&lt;/b&gt; — RWKV-{1}, {2}M parameters · {3} {4}{5}</source>
         <translation>&lt;b&gt;{0}&lt;/b&gt; — RWKV-{1}，{2}M 参数 · {3} {4}{5}</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="227"/>
+        <location filename="../../app/window.py" line="229"/>
         <source>On the server</source>
         <translation>在服务器上</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="235"/>
+        <location filename="../../app/window.py" line="237"/>
         <source>needs ~{0} GiB · </source>
         <translation>需要约 {0} GiB · </translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="241"/>
+        <location filename="../../app/window.py" line="243"/>
         <source>  (does not fit)</source>
         <translation>  （放不下）</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="258"/>
+        <location filename="../../app/window.py" line="260"/>
         <source>Open an RWKV model</source>
         <translation>打开 RWKV 模型</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="266"/>
+        <location filename="../../app/window.py" line="268"/>
         <source>Open a Hugging Face model folder</source>
         <translation>打开 Hugging Face 模型文件夹</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="301"/>
+        <location filename="../../app/window.py" line="303"/>
         <source>Apply a state-tuning file</source>
         <translation>应用状态微调文件</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="313"/>
+        <location filename="../../app/window.py" line="315"/>
         <source>Load a model first: a state-tuning file belongs to one model</source>
         <translation>请先加载模型：状态微调文件属于某一个模型</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="321"/>
+        <location filename="../../app/window.py" line="323"/>
         <source>Open a conversation to save it</source>
         <translation>请先打开一个对话再保存</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="323"/>
+        <location filename="../../app/window.py" line="326"/>
         <source>Save conversation and state</source>
         <translation>保存对话和状态</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="324"/>
+        <location filename="../../app/window.py" line="327"/>
         <source>RWKV Desktop conversations (*.rwkvchat)</source>
         <translation>RWKV Desktop 对话 (*.rwkvchat)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="333"/>
+        <location filename="../../app/window.py" line="336"/>
         <source>Open a conversation to export it</source>
         <translation>请先打开一个对话再导出</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="335"/>
+        <location filename="../../app/window.py" line="338"/>
         <source>Markdown (*.md)</source>
         <translation>Markdown (*.md)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="336"/>
+        <location filename="../../app/window.py" line="339"/>
         <source>JSON (*.json)</source>
         <translation>JSON (*.json)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="338"/>
+        <location filename="../../app/window.py" line="341"/>
         <source>Export the conversation</source>
         <translation>导出对话</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="345"/>
+        <location filename="../../app/window.py" line="348"/>
         <source>Load conversation and state</source>
         <translation>加载对话和状态</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="346"/>
+        <location filename="../../app/window.py" line="349"/>
         <source>RWKV Desktop conversations (*.rwkvchat);;All files (*)</source>
         <translation>RWKV Desktop 对话 (*.rwkvchat);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="364"/>
+        <location filename="../../app/window.py" line="367"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="364"/>
+        <location filename="../../app/window.py" line="367"/>
         <source>New line</source>
         <translation>换行</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="368"/>
+        <location filename="../../app/window.py" line="371"/>
         <source> (in an empty message field)</source>
         <translation>（在空的消息框中）</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="384"/>
+        <location filename="../../app/window.py" line="373"/>
+        <source>Delete the selected conversation (in the list)</source>
+        <translation>删除所选对话（在列表中）</translation>
+    </message>
+    <message>
+        <location filename="../../app/window.py" line="375"/>
+        <source>Generate (plain completion)</source>
+        <translation>生成（纯文本续写）</translation>
+    </message>
+    <message>
+        <location filename="../../app/window.py" line="376"/>
+        <source>Next field</source>
+        <translation>下一个输入框</translation>
+    </message>
+    <message>
+        <location filename="../../app/window.py" line="391"/>
         <source>&lt;h3&gt;RWKV Desktop {0}&lt;/h3&gt;&lt;p&gt;Runs RWKV language models on this computer: chats stay here, with their states.&lt;/p&gt;&lt;p&gt;&lt;b&gt;Data folder&lt;/b&gt; (conversations, states, settings):&lt;br&gt;{1}&lt;/p&gt;&lt;p&gt;&lt;b&gt;Licences&lt;/b&gt;: RWKV Desktop is under the Apache License 2.0. It uses Qt for Python (PySide6, LGPL-3.0), PyTorch (BSD-3-Clause), Hugging Face tokenizers, safetensors and huggingface_hub (Apache-2.0), Pygments (BSD-2-Clause), NumPy (BSD-3-Clause), Starlette and Uvicorn (BSD-3-Clause). RWKV models are published by their authors under their own licences (the official RWKV-7 models: Apache-2.0).&lt;/p&gt;</source>
         <translation>&lt;h3&gt;RWKV Desktop {0}&lt;/h3&gt;&lt;p&gt;在这台电脑上运行 RWKV 语言模型：对话及其状态都保存在本机。&lt;/p&gt;&lt;p&gt;&lt;b&gt;数据文件夹&lt;/b&gt;（对话、状态、设置）：&lt;br&gt;{1}&lt;/p&gt;&lt;p&gt;&lt;b&gt;许可证&lt;/b&gt;：RWKV Desktop 采用 Apache License 2.0。它使用了 Qt for Python（PySide6，LGPL-3.0）、PyTorch（BSD-3-Clause）、Hugging Face tokenizers、safetensors 和 huggingface_hub（Apache-2.0）、Pygments（BSD-2-Clause）、NumPy（BSD-3-Clause）、Starlette 和 Uvicorn（BSD-3-Clause）。RWKV 模型由其作者以各自的许可证发布（官方 RWKV-7 模型：Apache-2.0）。&lt;/p&gt;</translation>
     </message>

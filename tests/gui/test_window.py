@@ -305,3 +305,26 @@ def test_a_narrow_window_wraps_the_header_and_keeps_the_picker_readable(loop, ma
     QApplication.processEvents()
     assert win.header.heightForWidth(win.header.width()) <= win.header.height()     # all of it shown
     assert win.hardware.width() >= win.hardware.minimumWidth() > 100
+
+
+def test_keyboard_and_menu_details(loop, make_window, world_ckpt, tmp_path, qtbot):
+    """Tab leaves the message field (it typed a tab: Send was out of the keyboard's reach); the shortcut
+    list names Del and Ctrl+Enter; Clear state tuning is on only while a tuning file is applied."""
+    import torch
+
+    import engine
+
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    assert win.chat.input.tabChangesFocus()
+    shortcuts = win.shortcuts_text()
+    assert "Ctrl+Enter" in shortcuts and "Del" in shortcuts
+    assert not win.clear_tuning_action.isEnabled()
+    info = engine.load(world_ckpt).info
+    tuning = tmp_path / "tuned-state.pth"
+    torch.save({f"blocks.{n}.att.time_state": torch.zeros(info.n_head, info.head_size, info.head_size)
+                for n in range(info.n_layer)}, tuning)
+    assert run(loop, win.apply_tuning(str(tuning)))
+    assert win.clear_tuning_action.isEnabled()
+    assert run(loop, win.apply_tuning(None))
+    assert not win.clear_tuning_action.isEnabled()
