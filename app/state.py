@@ -447,7 +447,11 @@ class AppState(QObject):
             self._reading.discard(event.request)
             if event.request is None or event.request in self._mine:
                 self._mine.discard(event.request)
-                self.failed.emit(event.title, event.message, reply and self._current(event.conversation))
+                if event.kind == "OtherModelError":   # a chat of another model: said, not a dialog to dismiss
+                    self.status.emit(event.message, 15000)
+                    self.conversationChanged.emit()     # the list shows again what is open
+                else:
+                    self.failed.emit(event.title, event.message, reply and self._current(event.conversation))
             self.busyChanged.emit(self.busy)
         elif isinstance(event, (E.Finished, E.Stopped)):
             self._mine.discard(event.request)

@@ -108,11 +108,14 @@ class Stopped(Event):
 
 @dataclass(frozen=True)
 class Failed(Event):
-    """Something went wrong; ``message`` says what, for the user. Nothing stored was lost."""
+    """Something went wrong; ``message`` says what, for the user. Nothing stored was lost. ``kind``:
+    the engine error's class name (e.g. ``OtherModelError``), for clients that say some failures
+    otherwise; empty where no error class applies."""
 
     conversation: int | None
     title: str
     message: str
+    kind: str = ""
 
 
 @dataclass(frozen=True)

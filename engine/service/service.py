@@ -257,7 +257,8 @@ class EngineService(Backends):
             title, message = describe(e)
             title = COMMAND_TITLES.get(type(command), title)
             conversation = getattr(command, "conversation", None)
-            self._final(Failed(request, conversation if isinstance(conversation, int) else None, title, message))
+            self._final(Failed(request, conversation if isinstance(conversation, int) else None, title, message,
+                               type(e).__name__))
             return
         if result is not None:
             self._final(result)

@@ -274,3 +274,18 @@ def test_the_context_menu_acts_on_the_chat_under_the_pointer_and_the_open_one_st
     run(loop, until(lambda: chats.count() == 1))
     QApplication.processEvents()
     assert chats.currentItem().text() == "Keep me" and win.state.conversation.title == "Keep me"
+
+
+def test_opening_a_chat_of_another_model_says_so_in_the_status_bar_not_a_dialog(loop, make_window, world_ckpt,
+                                                                                 qtbot, rwkv7_checkpoint):
+    win = _window(loop, make_window, world_ckpt, "Written with the first model", qtbot=qtbot)
+    conv = win.state.conversation.id
+    other = rwkv7_checkpoint(n_layer=2, n_embd=64, head_size=32, vocab_size=65536)
+    assert run(loop, win.load_model(str(other)))
+    assert not run(loop, win.state.open(conv))
+    QApplication.processEvents()
+    message = win.statusBar().toolTip() or win.statusBar().currentMessage()
+    assert "was written with" in message and "load that model" in message
+    assert win.failure is None                                  # no dialog to dismiss
+    chats = win.sidebar.conversations
+    assert win.state.conversation is None and not chats.selectedItems()
