@@ -29,6 +29,23 @@ MAX_MESSAGES = 200_000
 STOP_REASONS = {"stop", "eos", "length", "cancelled", "error", "interrupted", "edited"}
 
 
+def _unreadable(path: Path, error: Exception) -> str:
+    """Why ``path`` cannot be read as a saved conversation: cut short (a copy or download that stopped),
+    or not one at all."""
+    import struct
+
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if len(head) == 9 and head[8:9] == b"{":
+        (n,) = struct.unpack("<Q", head[:8])
+        if 8 + n > size or "not fully covered" in str(error) or "incomplete" in str(error):
+            return (f"'{path.name}' is a saved conversation cut short ({size:,} bytes): the copy or download "
+                    "probably stopped. Copy it again from where it was saved.")
+    return (f"'{path.name}' is not a saved conversation (an .rwkvchat file made by File ▸ Save conversation "
+            "and state).")
+
+
 @dataclass
 class Imported:
     """An export file's conversation, checked and ready for the database (its state is read apart)."""
@@ -147,9 +164,10 @@ def _read_payload(path: Path) -> dict:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             info = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as e:
-        raise StateFormatError(f"'{path.name}' is not an exported conversation ({e}).") from e
+        raise StateFormatError(_unreadable(path, e)) from e
     if EXPORT_KEY not in info:
-        raise StateFormatError(f"'{path.name}' holds a state but no conversation; it was not made by Export.")
+        raise StateFormatError(f"'{path.name}' holds a state but no conversation; it was not made by Save "
+                               "conversation and state.")
     try:
         payload = json.loads(info[EXPORT_KEY])
     except ValueError as e:

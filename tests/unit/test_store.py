@@ -335,8 +335,16 @@ def test_a_damaged_or_foreign_export_file_is_refused_and_writes_nothing(world_mo
     with ConversationStore(tmp_path / "elsewhere") as other:
         with pytest.raises(StateFormatError, match="damaged conversation"):
             other.import_(damaged, world_model)
-        with pytest.raises(StateFormatError, match="not made by Export"):
+        with pytest.raises(StateFormatError, match="not made by Save conversation and state"):
             other.import_(plain, world_model)
+        cut = tmp_path / "cut.rwkvchat"                                  # a copy that stopped half way
+        cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+        with pytest.raises(StateFormatError, match="saved conversation cut short"):
+            other.import_(cut, world_model)
+        for junk in (b"", b"hello, not a conversation"):
+            (tmp_path / "junk.rwkvchat").write_bytes(junk)
+            with pytest.raises(StateFormatError, match=r"is not a saved conversation \(an \.rwkvchat file"):
+                other.import_(tmp_path / "junk.rwkvchat", world_model)
         assert other.list() == [] and list(other.states.iterdir()) == []
 
 
