@@ -12,10 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from engine.errors import EngineError
+from engine.tools.args import number, path_to, whole_number
 from engine.tools.serve import add_parser as add_serve_parser
 
-# engine.text.chat.TEMPLATES' names, spelled out so that --help needs no torch import; a test keeps them equal.
+# engine.text.chat.TEMPLATES' and THINK_MODES' and engine.text.sampling.PRESETS' names, spelled out so that
+# --help needs no torch import; a test keeps them equal.
 TEMPLATE_NAMES = ("world", "raven")
+THINK_MODE_NAMES = ("off", "think", "no-think", "think a bit", "think a lot")
+PRESET_NAMES = ("Balanced", "Creative", "Precise", "RWKV Runner")
 SAMPLER_FLAGS = ("temperature", "top_p", "top_k", "presence_penalty", "frequency_penalty", "penalty_decay",
                  "seed")
 INTERRUPTED = 130           # the shell's status for a command ended by Ctrl+C (128 + SIGINT)
@@ -33,14 +37,19 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_sampler_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", default=None, help="sampler preset: Balanced, Creative, Precise, 'RWKV Runner'")
-    p.add_argument("--temperature", type=float)
-    p.add_argument("--top-p", type=float)
-    p.add_argument("--top-k", type=int)
-    p.add_argument("--presence-penalty", type=float)
-    p.add_argument("--frequency-penalty", type=float)
-    p.add_argument("--penalty-decay", type=float)
-    p.add_argument("--seed", type=int)
+    # The ranges are the server's (engine.server.protocol), so a setting that works here works there.
+    p.add_argument("--preset", choices=PRESET_NAMES, default=None, metavar="NAME",
+                   help="sampler settings the options below change: Balanced, Creative, Precise or 'RWKV Runner' "
+                        "(default: RWKV Runner's)")
+    p.add_argument("--temperature", type=number(0, 2), help="0 to 2; 0: always the likeliest token")
+    p.add_argument("--top-p", type=number(0, 1), help="0 to 1: only the likeliest tokens that reach this probability")
+    p.add_argument("--top-k", type=whole_number(0), help="only the k likeliest tokens (0: off)")
+    p.add_argument("--presence-penalty", type=number(-2, 2), help="-2 to 2: lowers tokens that already appeared")
+    p.add_argument("--frequency-penalty", type=number(-2, 2),
+                   help="-2 to 2: lowers tokens by how often they appeared")
+    p.add_argument("--penalty-decay", type=number(0, 1, above_lo=True),
+                   help="above 0, at most 1: how fast the penalties fade, per token")
+    p.add_argument("--seed", type=whole_number(-(1 << 63), (1 << 64) - 1), help="the same seed repeats a reply")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,16 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("info", help="describe a model file")
-    p.add_argument("model")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("model", help="model file (.pth / .safetensors), Hugging Face model folder, or bundled name "
+                                 "(demo)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("generate", help="continue a prompt")
     _add_model_args(p)
     _add_sampler_args(p)
     p.add_argument("--prompt", "-p", required=True)
-    p.add_argument("--max-tokens", "-n", type=int, default=200)
+    p.add_argument("--max-tokens", "-n", type=whole_number(1), default=200, help="the longest reply (default 200)")
     p.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
-    p.add_argument("--state", help="start from a saved state or a state-tuning file (.pth, Ai00 .state)")
+    p.add_argument("--state", type=path_to("state file"),
+                   help="start from a saved state or a state-tuning file (.pth, Ai00 .state)")
     p.add_argument("--template", choices=("none", "auto", *TEMPLATE_NAMES), default="none",
                    help="none (default): continue the prompt as text; auto or a template name: ask it as one "
                         "chat turn in that template and stop at the end of the reply")
@@ -66,13 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     _add_sampler_args(p)
     p.add_argument("--system", help="system prompt")
-    p.add_argument("--think", default="off", help="G1 think mode: off, think, no-think, 'think a bit', ...")
-    p.add_argument("--max-tokens", "-n", type=int, default=1024)
-    p.add_argument("--state", help="start from a saved state file or a state-tuning file (.pth, Ai00 .state)")
+    p.add_argument("--think", choices=THINK_MODE_NAMES, default="off", metavar="MODE",
+                   help="think mode of RWKV-7 G0/G1 models: off (default), think, no-think, 'think a bit' or "
+                        "'think a lot' (the last two: G1 models dated 2025-09-22 or later)")
+    p.add_argument("--max-tokens", "-n", type=whole_number(1), default=1024,
+                   help="the longest reply (default 1024)")
+    p.add_argument("--state", type=path_to("state file"),
+                   help="start from a saved state file or a state-tuning file (.pth, Ai00 .state)")
     p.add_argument("--template", choices=("auto", *TEMPLATE_NAMES), default="auto",
                    help="chat template: auto (Bob/Alice for RWKV-4 Pile/Raven, else User/Assistant), "
                         + ", ".join(TEMPLATE_NAMES))
-    p.add_argument("--save-state", help="save the conversation state here after every reply")
+    p.add_argument("--save-state", type=path_to("state file", exists=False),
+                   help="save the conversation state here after every reply")
 
     add_serve_parser(sub)
 
@@ -80,11 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="measure prefill and decode speed, memory, state save/load")
     _add_model_args(p)
-    p.add_argument("--prompt-tokens", type=int, default=512)
-    p.add_argument("--decode-tokens", type=int, default=64)
+    p.add_argument("--prompt-tokens", type=whole_number(1), default=512)
+    p.add_argument("--decode-tokens", type=whole_number(1), default=64)
     p.add_argument("--contexts", default="", help="also time decoding after these context lengths, e.g. 1k,4k")
-    p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    p.add_argument("--repeat", type=whole_number(1), default=3)
+    p.add_argument("--threads", type=whole_number(0), default=0, help="torch threads (default: torch's choice)")
     p.add_argument("--oracle", action="store_true",
                    help="also time BlinkDL's rwkv package on the same .pth (test extra needed)")
     p.add_argument("--concurrency", default="",
@@ -99,9 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma list compared with fp32 (default: int8,q5,q4,bf16)")
     p.add_argument("--text", help="held-out text: .jsonl of {\"text\": ...} lines or plain text (default: the "
                                   "demo model's held-out chats, in a source checkout)")
-    p.add_argument("--tokens", type=int, default=512, help="positions compared, from the start of the text")
+    p.add_argument("--tokens", type=whole_number(1), default=512,
+                   help="positions compared, from the start of the text")
     p.add_argument("--tokenizer", default=None, help="'world', '20b' or a tokenizer.json path (default: the model's)")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    p.add_argument("--threads", type=whole_number(0), default=0, help="torch threads (default: torch's choice)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
@@ -109,10 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace):
     from engine.text.sampling import PRESETS, SamplerSettings
 
-    if args.preset and args.preset not in PRESETS:
-        raise EngineError(f"Unknown preset '{args.preset}'; choose from {', '.join(PRESETS)}.")
     base = PRESETS[args.preset] if args.preset else SamplerSettings()
     given = {k: getattr(args, k) for k in SAMPLER_FLAGS if getattr(args, k) is not None}
+    if "seed" in given:
+        given["seed"] %= 1 << 64            # as the server: a negative seed wraps
     return SamplerSettings.from_dict({**base.to_dict(), **given})
 
 
@@ -173,12 +190,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     """Print the continuation; Ctrl+C stops it between tokens, prints the stats, and exits 130."""
     from engine.text.generation import generate
 
+    settings = _settings(args)
     model, tok = _load(args)
     cancel = threading.Event()
     if args.template != "none":
-        _generate_turn(args, model, tok, cancel)
+        _generate_turn(args, model, tok, settings, cancel)
     else:
-        gen = generate(model, tok, args.prompt, state=_initial_state(args.state, model), settings=_settings(args),
+        gen = generate(model, tok, args.prompt, state=_initial_state(args.state, model), settings=settings,
                        max_tokens=args.max_tokens, stop=args.stop, cancel=cancel)
         with _ctrl_c_sets(cancel):
             for piece in gen:
@@ -190,13 +208,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return INTERRUPTED if cancel.is_set() else 0
 
 
-def _generate_turn(args: argparse.Namespace, model, tok, cancel: threading.Event) -> None:
+def _generate_turn(args: argparse.Namespace, model, tok, settings, cancel: threading.Event) -> None:
     """``--prompt`` as one user turn of a chat template; the reply alone is printed."""
     import time
 
     from engine.text.chat import ChatSession
 
-    chat = ChatSession(model, tok, settings=_settings(args), initial_state=_initial_state(args.state, model),
+    chat = ChatSession(model, tok, settings=settings, initial_state=_initial_state(args.state, model),
                        max_tokens=args.max_tokens, template=_template(args))
     t0 = time.perf_counter()
     with _ctrl_c_sets(cancel):
@@ -210,14 +228,31 @@ def _generate_turn(args: argparse.Namespace, model, tok, cancel: threading.Event
 
 
 CHAT_HELP = """Commands: /regen (new reply), /save FILE (save state), /reset (new chat), /quit.
-Enter sends. Ctrl+C stops a reply; at the prompt it quits."""
+Enter sends; a line that begins with // is sent with one / less. Ctrl+C stops a reply; at the prompt it quits."""
+
+
+def _check_think(args: argparse.Namespace) -> None:
+    """Refuse a think mode the model was not trained on, before loading it: such a model reads the think
+    prefix as text and garbles its replies (the window greys Think out for it)."""
+    if args.think == "off":
+        return
+    from engine.models.checkpoint import model_name, resolve
+    from engine.models.file_info import inspect_file
+    from engine.text.chat import trained_to_think
+
+    path = resolve(args.model)
+    name = model_name(path)
+    if not trained_to_think(name, inspect_file(path).generation):
+        raise EngineError(f"--think {args.think}: think modes are for RWKV-7 G0/G1 models; '{name}' "
+                          "was not trained on them and would garble its replies. Leave --think out (or use off).")
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
     from engine.text.chat import ChatSession
 
-    model, tok = _load(args)
+    _check_think(args)
     settings = _settings(args)
+    model, tok = _load(args)
     initial = _initial_state(args.state, model)
 
     def new_session() -> ChatSession:
@@ -228,6 +263,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     t = chat.template
     print(f"{model.info.describe()}\n{t.name} template ({t.user} / {t.assistant})\n{CHAT_HELP}\n",
           file=sys.stderr)
+    _line_editing()
     while True:
         try:
             line = input(f"{t.user}: ")
@@ -237,25 +273,44 @@ def cmd_chat(args: argparse.Namespace) -> int:
         cmd = line.strip()
         if not cmd:
             continue
-        if cmd in ("/quit", "/exit"):
+        name, _, rest = cmd.partition(" ")
+        if name in ("/quit", "/exit"):
             return 0
-        if cmd == "/help":
+        if name == "/help":
             print(CHAT_HELP, file=sys.stderr)
             continue
-        if cmd == "/reset":
+        if name == "/reset":
             chat = new_session()
+            print("[new chat: the conversation so far is forgotten]", file=sys.stderr)
             continue
-        if cmd.startswith("/save"):
-            _save(chat, cmd[5:].strip() or args.save_state)
+        if name == "/save":
+            _save(chat, rest.strip() or args.save_state)
+            continue
+        if cmd.startswith("//"):
+            line = line.replace("/", "", 1)
+        elif cmd.startswith("/") and name != "/regen":
+            print(f"[Unknown command {name}; /help lists them. To send the line as a message, begin it with //]",
+                  file=sys.stderr)
             continue
         cancel = threading.Event()
-        if cmd == "/regen":
-            stream = chat.regenerate(cancel=cancel)
-        else:
-            stream = chat.send(line, think=args.think, cancel=cancel)
+        try:
+            stream = chat.regenerate(cancel=cancel) if name == "/regen" else chat.send(line, think=args.think,
+                                                                                        cancel=cancel)
+        except EngineError as e:            # /regen before any reply: the chat goes on
+            print(f"[{e}]", file=sys.stderr)
+            continue
         _stream_reply(stream, cancel, t.assistant)
         if args.save_state:
             _save(chat, args.save_state)
+
+
+def _line_editing() -> None:
+    """Arrow keys and history at the chat prompt, so a line refused (an unknown command) is one Up away."""
+    if sys.stdin.isatty():
+        try:
+            import readline  # noqa: F401  (input() uses it once imported)
+        except ImportError:                 # Windows: the console keeps its own history
+            pass
 
 
 @contextmanager
@@ -293,7 +348,11 @@ def _save(chat, path: str | None) -> None:
     if chat.leaf() == 0:
         print("[nothing to save yet]", file=sys.stderr)
         return
-    chat.checkpoint(chat.leaf()).save(path, {"source": "engine chat"})
+    try:
+        chat.checkpoint(chat.leaf()).save(path, {"source": "engine chat"})
+    except OSError as e:                    # the chat goes on: another file name may do
+        print(f"[could not save the state to {path}: {e.strerror or e}]", file=sys.stderr)
+        return
     print(f"[state saved to {path}]", file=sys.stderr)
 
 

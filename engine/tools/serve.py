@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from engine.tools.args import path_to, whole_number
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("serve", help="a local OpenAI-compatible HTTP server (see docs/server.md)")
@@ -22,23 +24,25 @@ def add_parser(sub) -> None:
                    help="fp32, bf16, fp16 (GPU), int8, q5 or q4 (CPU) or auto (default: auto)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: 127.0.0.1, this computer only; any other needs --api-key)")
-    p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0: any free port)")
+    p.add_argument("--port", type=whole_number(0, 65535), default=8000,
+                   help="port, 1 to 65535 (default: 8000; 0: any free port, printed once listening)")
     p.add_argument("--api-key", default=os.environ.get("RWKV_API_KEY") or None,
                    help="require 'Authorization: Bearer KEY' (default: $RWKV_API_KEY; none)")
     p.add_argument("--cors", nargs="+", action="extend", metavar="ORIGIN", default=[],
                    help="web pages that may call the server, e.g. http://localhost:3000 ('*': any); default none")
-    p.add_argument("--state-cache-mb", type=int, default=512,
+    p.add_argument("--state-cache-mb", type=whole_number(0), default=512,
                    help="RAM for the states of recent requests, so a resent chat reads only its new turn "
                         "(4x that on disk; 0: off; default 512)")
-    p.add_argument("--states", metavar="DIR", help="state-tuning files (.pth, .state) requests may start from by name")
-    p.add_argument("--data-dir", metavar="DIR",
-                   help="the server's own data folder (default: 'server' in the user data folder)")
-    p.add_argument("--max-tokens", type=int, default=None, help="the longest reply a request may ask for "
-                                                                "(default 8192)")
-    p.add_argument("--max-running", type=int, default=None,
+    p.add_argument("--states", metavar="DIR", type=path_to("folder", folder=True),
+                   help="a folder of state-tuning files (.pth, .state) requests may start from by file name")
+    p.add_argument("--data-dir", metavar="DIR", type=path_to("folder", folder=True, exists=False),
+                   help="the server's own data folder, made if need be (default: 'server' in the user data folder)")
+    p.add_argument("--max-tokens", type=whole_number(1), default=None,
+                   help="the longest reply a request may ask for (default 8192)")
+    p.add_argument("--max-running", type=whole_number(1), default=None,
                    help="replies written at once (default 8; they decode as one batch)")
-    p.add_argument("--max-queued", type=int, default=None, help="requests waiting beyond those; more get 429 "
-                                                                "(default 32)")
+    p.add_argument("--max-queued", type=whole_number(0), default=None,
+                   help="requests waiting beyond those; more get 429 (default 32)")
 
 
 def default_data_dir() -> Path:
@@ -49,7 +53,7 @@ def default_data_dir() -> Path:
 
 def run_serve(args: argparse.Namespace) -> int:
     from engine.server.guard import Hints
-    from engine.server.runner import check_address, serve
+    from engine.server.runner import bind, check_address, serve
     from engine.service import EngineService
     from engine.service import commands as C
     from engine.service import events as E
@@ -58,10 +62,16 @@ def run_serve(args: argparse.Namespace) -> int:
     hints = Hints(open_address="give one with --api-key KEY (or $RWKV_API_KEY), or serve on 127.0.0.1",
                   web_page="start the server with --cors {origin} to allow that page")
     check_address(args.host, args.api_key, hints)      # before minutes of loading, not after
+    if args.port:
+        bind(args.host, args.port).close()              # a port in use, too (serve binds it again)
     options = {k: v for k, v in (("max_tokens_cap", args.max_tokens), ("max_running", args.max_running),
                                  ("max_queued", args.max_queued)) if v is not None}
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        print(f"error: Cannot make the data folder {data_dir}: {e.strerror or e}.", file=sys.stderr)
+        return 2
     service = EngineService(data_dir, state_cache_mb=args.state_cache_mb,
                             tuning_dir=Path(args.states) if args.states else None)
     try:

@@ -168,3 +168,32 @@ def test_a_tuning_file_named_for_another_generation_is_an_error(world_ckpt, worl
                 for n in range(i.n_layer)}, v6)
     assert main(["generate", "--model", str(world_ckpt), "--prompt", "Hi", "-n", "2", "--state", str(v6)]) == 2
     assert "named for RWKV-6, but the loaded model is RWKV-7" in capsys.readouterr().err
+
+
+def test_chat_commands_answer_and_only_messages_reach_the_model(world_ckpt, tmp_path, capsys, monkeypatch):
+    from engine.text.chat import ChatSession
+    from engine.tools.cli import main
+
+    sent = []
+    send = ChatSession.send
+    monkeypatch.setattr(ChatSession, "send", lambda self, text, **kw: sent.append(text) or send(self, text, **kw))
+    typed = f"/regen\n/bogus words\n//hi\n/save {tmp_path}\nHello\n/quit\n"
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO(typed))
+    assert main(["chat", "--model", str(world_ckpt), "-n", "3", "--temperature", "0"]) == 0
+    err = capsys.readouterr().err
+    assert "[There is no user message to answer.]" in err                        # /regen first: the chat goes on
+    assert "[Unknown command /bogus; /help lists them. To send the line as a message, begin it with //]" in err
+    assert f"[could not save the state to {tmp_path}:" in err                     # nor does a failed /save end it
+    assert sent == ["/hi", "Hello"]
+
+
+def test_chat_reset_says_so_and_starts_over(world_ckpt, world_model, tmp_path, capsys, monkeypatch):
+    from engine.tools.cli import main
+
+    saved = tmp_path / "chat.safetensors"
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("First\n/reset\nHi there\n/quit\n"))
+    assert main(["chat", "--model", str(world_ckpt), "-n", "5", "--temperature", "0", "--save-state",
+                 str(saved)]) == 0
+    assert "[new chat: the conversation so far is forgotten]" in capsys.readouterr().err
+    tokens = engine.load_tokenizer("world").encode("User: Hi there\n\nAssistant:")
+    assert State.load(saved, world_model).tokens_seen == len(tokens) + 5
