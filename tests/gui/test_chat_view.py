@@ -166,9 +166,9 @@ def test_a_reply_cut_at_the_length_limit_says_so_under_it(loop, make_window, wor
     assert "reply length limit" in win.chat.view.toPlainText()
 
 
-def test_regenerate_goes_to_the_new_reply_and_a_branch_switch_keeps_the_place(loop, make_window, world_ckpt, qtbot):
-    """A redraw of the open chat keeps the reader where they are (it used to jump to the top); a reply the
-    reader asked for (Regenerate) is followed at the end; another chat opens at its end."""
+def _tall_chat(loop, make_window, world_ckpt, qtbot, *turns):
+    """A shown window of 900 x 500 whose chat has ``turns``, each with a reply of 60 tokens: taller than
+    the view, so it scrolls."""
     from tests.gui.util import endless_settings
 
     win = make_window()
@@ -177,8 +177,15 @@ def test_regenerate_goes_to_the_new_reply_and_a_branch_switch_keeps_the_place(lo
     qtbot.waitExposed(win)
     run(loop, win.load_model(str(world_ckpt)))
     win.state.draft_settings = replace(endless_settings(), max_tokens=60)
-    for text in ("First", "Second", "Third"):
+    for text in turns:
         send(loop, win, text, qtbot)
+    return win
+
+
+def test_regenerate_goes_to_the_new_reply_and_a_branch_switch_keeps_the_place(loop, make_window, world_ckpt, qtbot):
+    """A redraw of the open chat keeps the reader where they are (it used to jump to the top); a reply the
+    reader asked for (Regenerate) is followed at the end; another chat opens at its end."""
+    win = _tall_chat(loop, make_window, world_ckpt, qtbot, "First", "Second", "Third")
     bar = win.chat.view.verticalScrollBar()
     assert bar.maximum() > 200
     win.chat.regenerate()
@@ -196,16 +203,7 @@ def test_regenerate_goes_to_the_new_reply_and_a_branch_switch_keeps_the_place(lo
 
 
 def test_after_the_settings_panel_opens_a_new_reply_still_comes_into_view(loop, make_window, world_ckpt, qtbot):
-    from tests.gui.util import endless_settings
-
-    win = make_window()
-    win.resize(900, 500)
-    win.show()
-    qtbot.waitExposed(win)
-    run(loop, win.load_model(str(world_ckpt)))
-    win.state.draft_settings = replace(endless_settings(), max_tokens=60)
-    for text in ("First", "Second"):
-        send(loop, win, text, qtbot)
+    win = _tall_chat(loop, make_window, world_ckpt, qtbot, "First", "Second")
     bar = win.chat.view.verticalScrollBar()
     assert bar.maximum() > 0 and bar.value() == bar.maximum()
     qtbot.mouseClick(win.chat.settings_button, Qt.LeftButton)     # the view narrows: its text reflows
