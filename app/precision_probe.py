@@ -6,10 +6,16 @@ fingerprint (``precision_probes``, the newest last, at most ``KEEP``). The hardw
 its tooltip, and the catalog's pick, read it from there (:func:`measured`, :func:`latest`). The setting
 ``measure_precisions`` (default on) turns the probe off.
 
+One rule for every star: a model is costed with its own probe once it was measured, and before that
+with this CPU's newest probe of another model (:func:`for_model`). Speed ratios between precisions
+carry over between models on one CPU; quality mostly does too, and a bigger trained model loses less to
+quantisation than a small one. The catalog's pick, the picker's star, the Models page and what "auto"
+loads therefore agree, and a model's own probe (run after its first load) corrects them.
+
 The precision setting "auto" (until the user picks one) loads a model in what the star says for it
-(:func:`auto_precision`): the measured pick once this model was probed, else the first precision that
-fits. A model's fingerprint is only known once it is loaded, so each loaded model's path is remembered
-with it (``model_fingerprints``, :func:`remember`).
+(:func:`auto_precision`); with no probe at all on this CPU, the first precision that fits. A model's
+fingerprint is only known once it is loaded, so each loaded model's path is remembered with it
+(``model_fingerprints``, :func:`remember`).
 """
 
 from __future__ import annotations
@@ -59,10 +65,20 @@ def remember(state, path: str | os.PathLike, fingerprint: str) -> None:
     state.set_preference("model_fingerprints", dict(list(known.items())[-KEEP_PATHS:]))
 
 
+def for_model(settings, fingerprint: str | None) -> tuple[ProbeResult | None, bool]:
+    """The probe a model's star is costed with, and whether it was borrowed: the model's own once it
+    was measured, else this CPU's newest of another model (:func:`latest`), else none."""
+    own = measured(settings, fingerprint)
+    if own is not None:
+        return own, False
+    newest = latest(settings)
+    return newest, newest is not None
+
+
 def auto_precision(settings, device: hardware.Device, info: FileInfo) -> str:
     """The precision "auto" loads ``info``'s model in on ``device``: the star's pick for it there
-    (:func:`engine.host.hardware.recommend` with this model's probe, when it was measured on this CPU)."""
-    found = measured(settings, known_fingerprint(settings, info.path)) if device.kind == "cpu" else None
+    (:func:`engine.host.hardware.recommend` with :func:`for_model`'s probe, on the CPU)."""
+    found = for_model(settings, known_fingerprint(settings, info.path))[0] if device.kind == "cpu" else None
     return hardware.recommend(info.size, info.n_params, [device], found).precision
 
 

@@ -229,8 +229,8 @@ class MainWindow(QMainWindow):
             self.hardware.addItem(self.tr("On the server"))
             self.hardware.setToolTip(m.unavailable("precision"))
         elif m is not None:
-            rec = hardware.recommend(m.file_bytes, m.n_params, self.devices,
-                                     precision_probe.measured(self.settings, m.fingerprint))
+            found, borrowed = precision_probe.for_model(self.settings, m.fingerprint)
+            rec = hardware.recommend(m.file_bytes, m.n_params, self.devices, found)
             for d in self.devices:
                 for precision in d.precisions:
                     per_weight = hardware.BYTES_PER_PARAM.get(precision)
@@ -244,7 +244,8 @@ class MainWindow(QMainWindow):
                     self.hardware.addItem(label, (d.id, precision))
                     if (d.id, precision) == (m.device, m.precision):
                         self.hardware.setCurrentIndex(self.hardware.count() - 1)
-            self.hardware.setToolTip(rec.reason)
+            self.hardware.setToolTip(rec.reason + (self.tr(" (measured on another model here, until this "
+                                                           "one is measured)") if borrowed else ""))
         self.hardware.blockSignals(False)
 
     async def _hardware_chosen(self) -> None:

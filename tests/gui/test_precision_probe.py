@@ -81,33 +81,40 @@ def test_a_measurement_from_other_kernels_or_threads_is_measured_again(loop, mak
     assert precision_probe.latest(win.settings) == fresh
 
 
-def test_auto_loads_what_the_star_says_once_the_model_was_measured(loop, make_window, world_ckpt, tmp_path):
-    """The precision setting "auto" (never chosen) loads the star's pick: on the first load, before the
-    model was ever measured, the first precision that fits; once its measurement is stored (the window
-    remembers which fingerprint this path has), the measured pick. A precision the user chose stays."""
+def test_auto_loads_what_the_star_says_from_another_models_probe_then_its_own(loop, make_window, world_ckpt,
+                                                                               tmp_path):
+    """The precision setting "auto" (never chosen) loads the star's pick. Before the model was ever
+    measured, the star and "auto" both cost it with this CPU's newest probe of another model, and the
+    tooltip says so; once its own measurement is stored (the window remembers which fingerprint this
+    path has), that one. A precision the user chose stays."""
     from app.settings import Settings
     from engine.models.checkpoint import read_checkpoint
 
     folder = tmp_path / "data"
     fingerprint = read_checkpoint(world_ckpt).fingerprint
-    measured = ProbeResult({"fp32": 27.0, "bf16": 80.0, "int8": 129.6}, {"bf16": 0.99, "int8": 0.97}, 2, 48,
-                           probe.setup_key())
-    Settings(folder / "settings.json").set("precision_probes", {fingerprint: measured.to_json()})
+    other = ProbeResult({"fp32": 27.0, "bf16": 80.0, "int8": 129.6}, {"bf16": 0.99, "int8": 0.97}, 2, 48,
+                        probe.setup_key())
+    Settings(folder / "settings.json").set("precision_probes", {"another model": other.to_json()})
     cpu = hardware.Device("cpu", "cpu", "Desktop CPU", 24 * 2**30, None, 8, (), ("fp32", "bf16", "int8"))
     win = make_window(folder)
     win.devices = win.state.devices = [cpu]
     run(loop, win.load_model(str(world_ckpt)))
-    assert win.state.model.precision == "fp32"              # its fingerprint was not known before it loaded
+    assert win.state.model.precision == "int8" and _star(win) == ("cpu", "int8")
+    assert win.hardware.toolTip().endswith("(measured on another model here, until this one is measured)")
     assert win.settings.get("precision") == "auto"
+    own = ProbeResult({"fp32": 27.0, "bf16": 90.0, "int8": 60.0}, {"bf16": 0.99, "int8": 0.97}, 2, 48,
+                      probe.setup_key())
+    win.state.set_preference("precision_probes", {"another model": other.to_json(), fingerprint: own.to_json()})
     win.close()
 
     again = make_window(folder)
     again.devices = again.state.devices = [cpu]
     run(loop, again.load_model(str(world_ckpt)))
-    assert again.state.model.precision == "int8" and _star(again) == ("cpu", "int8")
+    assert again.state.model.precision == "bf16" and _star(again) == ("cpu", "bf16")
+    assert "another model" not in again.hardware.toolTip()
     assert again.settings.get("precision") == "auto"
-    run(loop, again.load_model(str(world_ckpt), "cpu", "bf16"))
-    assert again.state.model.precision == "bf16" and again.settings.get("precision") == "bf16"
+    run(loop, again.load_model(str(world_ckpt), "cpu", "int8"))
+    assert again.state.model.precision == "int8" and again.settings.get("precision") == "int8"
 
 
 def test_auto_loads_a_model_too_big_for_fp32_in_a_precision_that_fits(loop, make_window, world_ckpt):
