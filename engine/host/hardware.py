@@ -15,6 +15,8 @@ Precision choices:
 - GPUs are recommended fp16 (the RWKV reference's GPU precision, fast on every CUDA generation,
   and what ``engine.load(precision="auto")`` picks); bf16 is offered where the hardware does it
   natively (CUDA compute capability 8.0+, ROCm when torch says so), fp32 always.
+- ``engine.load(precision="auto")`` on the CPU takes :func:`auto_cpu_precision`: the same rule, so
+  the command line, the server and the window load a model they never measured alike.
 """
 
 from __future__ import annotations
@@ -89,6 +91,22 @@ def fits(device: Device, model_bytes_in_precision: int) -> bool:
 def detect() -> list[Device]:
     """The CPU first, then every GPU torch can use; never raises."""
     return [_cpu(), *_gpus()]
+
+
+def cpu() -> Device:
+    """This machine's CPU as :func:`detect` lists it, without asking torch for GPUs."""
+    return _cpu()
+
+
+def auto_cpu_precision(n_params: int, device: Device | None = None) -> Recommendation:
+    """The precision ``engine.load(..., precision="auto")`` loads a model of ``n_params`` parameters in
+    on the CPU: :func:`recommend` for the CPU alone and without a measurement (the window's pick for a
+    model it never measured), so the first of :data:`CPU_PRECISIONS` that fits; q4 when none does.
+    A CPU whose memory could not be read (0 bytes) keeps fp32, as before anything was measured."""
+    device = cpu() if device is None else device
+    if device.memory_bytes <= 0:
+        return Recommendation(device.id, "fp32", True, "CPU fp32: this machine's memory could not be read")
+    return recommend(n_params * BYTES_PER_PARAM["fp32"], n_params, [device])
 
 
 def recommend(model_bytes: int, n_params: int | None = None, devices: list[Device] | None = None,

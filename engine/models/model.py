@@ -289,18 +289,40 @@ def _pick_device(device: str) -> torch.device:
     return dev
 
 
-def _pick_dtype(precision: str, device: torch.device) -> torch.dtype:
-    if precision == "auto":
-        precision = "fp16" if device.type == "cuda" else "fp32"
-    if precision not in DTYPES:
+def _check_precision(precision: str) -> None:
+    if precision != "auto" and precision not in DTYPES:
         floats = ", ".join(k for k in DTYPES if k not in CPU_ONLY)
         raise EngineError(f"Unknown precision '{precision}': use one of {floats} or 'auto' (or int8, q5 or q4 on "
                           "the CPU: 8-, 5- or 4-bit weights, float32 compute).")
-    return DTYPES[precision]
+
+
+def _auto_precision(device: torch.device, ckpt: Checkpoint, name: str) -> str:
+    """What "auto" means for this checkpoint on ``device``: fp16 on a CUDA/ROCm GPU; on the CPU the first
+    of fp32, bf16, int8, q5, q4 that fits this machine's memory, by :mod:`engine.host.hardware`'s rule
+    (the window's pick for a model it never measured); fp32 elsewhere (MPS)."""
+    if device.type == "cuda":
+        return "fp16"
+    if device.type != "cpu":
+        return "fp32"
+    from engine.host import hardware
+
+    n_params = sum(t.numel() for t in ckpt.tensors.values())
+    cpu = hardware.cpu()
+    pick = hardware.auto_cpu_precision(n_params, cpu)
+    need = hardware.needed_bytes(int(n_params * hardware.BYTES_PER_PARAM[pick.precision]))
+    if not pick.fits or (cpu.free_bytes is not None and cpu.free_bytes < need):
+        log.warning("precision auto for %s: %s", name, pick.reason)
+    else:
+        log.info("precision auto for %s: %s", name, pick.reason)
+    return pick.precision
 
 
 def load(source: str | os.PathLike, device: str = "cpu", precision: str = "fp32", backend: str = "auto") -> Model:
     """Load an RWKV model file (official ``.pth`` or ``.safetensors``) or a bundled model by name.
+
+    ``precision`` "auto": fp16 on a CUDA/ROCm GPU; on the CPU the first of fp32, bf16, int8, q5 and q4
+    that fits this machine's memory (:func:`engine.host.hardware.auto_cpu_precision`); ``Model.precision``
+    then says which was taken.
 
     ``backend`` picks the kernels (:func:`kernels.select`): "auto" (the compiled CPU library or
     Triton where they run, else torch), or one by name: "cpu", "triton", "torch", "reference"
@@ -309,10 +331,13 @@ def load(source: str | os.PathLike, device: str = "cpu", precision: str = "fp32"
     """
     if backend not in kernels.BACKENDS:
         raise EngineError(f"Unknown kernel backend '{backend}': use one of {', '.join(kernels.BACKENDS)}.")
+    _check_precision(precision)
     path = resolve(source)
     dev = _pick_device(device)
-    dtype = _pick_dtype(precision, dev)
     ckpt = read_checkpoint(path)
+    if precision == "auto":
+        precision = _auto_precision(dev, ckpt, path.name)
+    dtype = DTYPES[precision]
     generation = detect_generation(ckpt.tensors, path.name)
     try:
         model = _build(generation, ckpt, dev, dtype, backend)

@@ -10,6 +10,8 @@ fail later, far from the cause. So a file is checked before use: a sha256 over i
 metadata, written at save (files from before it load without), catches flipped bytes; every part
 must have the shape and dtype the model keeps it in and hold finite values, and ``last_logits``
 one finite value per vocabulary entry. State-tuning files are checked for finite values too.
+A saved state is also a valid state-tuning file for its model (:meth:`State.from_tuning_file`
+takes one, with :meth:`State.load`'s checks): it starts new chats where the saved one stopped.
 """
 
 from __future__ import annotations
@@ -152,16 +154,24 @@ class State:
     @classmethod
     def from_tuning_file(cls, path: str | os.PathLike, model: Model) -> State:
         """An initial state from a state-tuning file: an official ``.pth`` or an Ai00 ``.state``
-        (safetensors), both holding ``blocks.N.att.time_state`` ``[H, N, N]`` per layer.
+        (safetensors), both holding ``blocks.N.att.time_state`` ``[H, N, N]`` per layer; or a state
+        :meth:`save` wrote (``python -m engine chat --save-state``, ``/save``, the app's saved states).
 
         The layers, heads and head size are checked against ``model``. RWKV-5/6 files store the
         matrix transposed relative to their runtime state, RWKV-7 files do not; ``model`` applies
         its own rule. (The files carry nothing else, so a v6 file for a v7 model of the very same
         shape cannot be told apart; the file name, e.g. ``rwkv-x060-...``, says which it is.)
+
+        A saved state is a whole state (every part, any generation, RWKV-4 too) and says which model
+        it came from, so it goes through :meth:`load`'s checks instead: generation, layers, width and
+        heads, the weights' fingerprint, checksum, dtypes and values, each refused with its own
+        message. It starts new chats where the saved one left off.
         """
         from engine.models.checkpoint import read_checkpoint
 
         path = Path(path)
+        if is_saved_state(path):
+            return cls.load(path, model)
         state = model.new_state()
         if "wkv" not in state.parts:
             raise IncompatibleStateError(
@@ -172,7 +182,7 @@ class State:
         found = {k: _layer_index(k) for k in tensors if k.endswith(".att.time_state")}
         if not found:
             raise StateFormatError(f"'{path.name}' is not a state-tuning file: it has no "
-                                   "'blocks.N.att.time_state' tensors.")
+                                   "'blocks.N.att.time_state' tensors, and it is not a state RWKV Desktop saved.")
         layers = sorted(found.values())
         # Some converters flatten the heads: [H * N, N] holds the same matrices.
         tensors = {k: tensors[k].reshape(H, N, N) if tuple(tensors[k].shape) == (H * N, N) else tensors[k]
@@ -192,6 +202,22 @@ class State:
         for k, i in found.items():
             wkv[i].copy_(model.tuning_to_wkv(tensors[k]))
         return state
+
+
+def is_saved_state(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a file :meth:`State.save` wrote (its safetensors header names our format),
+    read from the header alone; False for anything else (a ``.pth``, another program's safetensors,
+    a file that is not there)."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        return False
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            return (f.metadata() or {}).get("format") == FORMAT
+    except (SafetensorError, OSError, ValueError):
+        return False
 
 
 def _tensors(state: State) -> dict[str, Tensor]:

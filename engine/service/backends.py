@@ -96,7 +96,7 @@ class Backends:
     def _connected(self, request: int, cmd: Connected) -> Event:
         title = COMMAND_TITLES[C.ConnectRemote]
         if isinstance(cmd.result, BaseException):
-            return Failed(request, None, title, describe(cmd.result)[1])
+            return Failed(request, None, title, *describe(cmd.result)[1:])
         if cmd.switch != self._switch:
             return Failed(request, None, title, "Another model was chosen while the server was being asked; that "
                                                 "one is used.")
@@ -109,15 +109,16 @@ class Backends:
 
     def _applytuning(self, request: int, cmd: C.ApplyTuning) -> Event:
         from engine.models.file_info import check_named_generation
-        from engine.models.state import State
+        from engine.models.state import State, is_saved_state
 
         model = self._need_model("tuning")
         if cmd.path is None:
             self._tuning, self.tuning_name = None, None
             return TuningChanged(request, None)
         try:
-            state = State.from_tuning_file(cmd.path, model)
-            check_named_generation(cmd.path, model.info.generation)
+            state = State.from_tuning_file(cmd.path, model)     # a saved state too (it names its model inside)
+            if not is_saved_state(cmd.path):
+                check_named_generation(cmd.path, model.info.generation)
         except EngineError as e:
             raise type(e)(f"{e}\n\nThe model ({model.info.describe()}) is unchanged; new chats start as "
                           "before.") from e

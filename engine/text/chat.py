@@ -189,6 +189,10 @@ class ChatSession(MessageTree):
     """One conversation with one model; see the module docstring for how state is reused.
 
     ``send``, ``edit``, ``regenerate`` and ``continue_reply`` stream text pieces (the CLI, scripts).
+    All four check what they are asked when they are called: a request they cannot carry out (an
+    empty message, nothing to answer or continue, an unknown think mode) raises :class:`EngineError`
+    there, before anything is read or added to the tree; what goes wrong while a reply is made comes
+    out of the stream.
     The engine service uses the steps underneath (:meth:`add_user`, :meth:`respond`,
     :meth:`extend`), which also report prompt progress and the reply's message, so it can store
     the user's message before any work starts and interleave many conversations between steps.
@@ -240,7 +244,8 @@ class ChatSession(MessageTree):
 
     def continue_reply(self, *, cancel: Cancel = None, max_tokens: int | None = None) -> Iterator[str]:
         """Extend the last assistant reply from where it stopped (after a length limit or a stop)."""
-        return _texts(self.model, self.extend(self.leaf(), cancel=cancel, max_tokens=max_tokens))
+        reply = self.reply_to_continue()        # refused here, when called, as the others refuse
+        return _texts(self.model, self.extend(reply.id, cancel=cancel, max_tokens=max_tokens))
 
     # -- the steps underneath ----------------------------------------------------------------------
 
@@ -267,11 +272,7 @@ class ChatSession(MessageTree):
 
     def extend(self, reply_id: int, *, cancel: Cancel = None, max_tokens: int | None = None) -> Iterator[Progress]:
         """Continue assistant message ``reply_id`` from where it stopped."""
-        msg = self.messages[reply_id]
-        if msg.role != "assistant":
-            raise EngineError("There is no reply to continue.")
-        if msg.complete:
-            raise EngineError("The last reply is complete; send a message instead.")
+        msg = self.reply_to_continue(reply_id)
         t0 = time.perf_counter()
         state, read = yield from self._reach(msg, cancel)
         if state is None:

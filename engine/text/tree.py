@@ -136,6 +136,16 @@ class MessageTree:
             raise EngineError("There is no user message to answer.")
         return user
 
+    def reply_to_continue(self, message_id: int | None = None) -> Message:
+        """The assistant reply a continue at ``message_id`` (default: the last message) extends: one
+        that stopped before its end."""
+        msg = self.messages[message_id if message_id is not None else self.leaf()]
+        if msg.role != "assistant":
+            raise EngineError("There is no reply to continue.")
+        if msg.complete:
+            raise EngineError("The last reply is complete; send a message instead.")
+        return msg
+
     def restore_messages(self, messages: Iterable[Message]) -> None:
         """Put a stored tree back (onto a tree that holds only its root, or its system message)."""
         saved = sorted(messages, key=lambda m: m.id)

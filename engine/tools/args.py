@@ -8,6 +8,11 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+# --precision of chat, generate and serve (engine.load's rule for "auto", engine.models.model._auto_precision).
+PRECISION_HELP = ("fp32, bf16, fp16 (GPU), int8, q5 or q4 (CPU) or auto (default): on the CPU the first of fp32, "
+                  "bf16, int8, q5, q4 that fits this machine's memory (as the app picks for a model it has not "
+                  "measured); fp16 on a GPU")
+
 
 def whole_number(lo: int, hi: int | None = None) -> Callable[[str], int]:
     """An argparse type: a whole number from ``lo`` (to ``hi``), so that a value no run could use is refused

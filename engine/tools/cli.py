@@ -7,12 +7,12 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from functools import partial
 
 from engine.errors import EngineError
-from engine.tools.args import number, path_to, whole_number
+from engine.tools.args import PRECISION_HELP, number, path_to, whole_number
 from engine.tools.serve import add_parser as add_serve_parser
 
 # engine.text.chat.TEMPLATES' and THINK_MODES' and engine.text.sampling.PRESETS' names, spelled out so that
@@ -29,8 +29,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", "-m", required=True,
                    help="model file (.pth / .safetensors), Hugging Face model folder, or bundled name")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
-    p.add_argument("--precision", default="auto",
-                   help="fp32, bf16, fp16 (GPU), int8, q5 or q4 (CPU) or auto (default: auto)")
+    p.add_argument("--precision", default="auto", help=PRECISION_HELP)
     p.add_argument("--tokenizer", default=None,
                    help="'world', '20b' or a tokenizer.json path (default: the model folder's tokenizer.json, "
                         "else chosen from the vocabulary size)")
@@ -142,26 +141,19 @@ def _load(args: argparse.Namespace):
 
 
 def _initial_state(path: str | None, model):
-    """A saved state, or a state-tuning file: official ``.pth``, Ai00 ``.state``, or a ``.safetensors``
-    that holds ``time_state`` tensors rather than a saved state."""
-    from engine.errors import StateFormatError
+    """A saved state or a state-tuning file (official ``.pth``, Ai00 ``.state``, a ``.safetensors`` of
+    ``time_state`` tensors): :meth:`State.from_tuning_file` takes them all, as the app's "Apply
+    state-tuning file" does. A tuning file named for another generation is refused; a saved state
+    says its generation inside, and that is checked instead."""
     from engine.models.file_info import check_named_generation
-    from engine.models.state import State
+    from engine.models.state import State, is_saved_state
 
     if not path:
         return None
-    if Path(path).suffix not in (".pth", ".state"):
-        try:
-            return State.load(path, model)
-        except StateFormatError as saved_error:
-            try:
-                tuned = State.from_tuning_file(path, model)
-            except StateFormatError:
-                raise saved_error from None
-    else:
-        tuned = State.from_tuning_file(path, model)
-    check_named_generation(path, model.info.generation)
-    return tuned
+    state = State.from_tuning_file(path, model)
+    if not is_saved_state(path):
+        check_named_generation(path, model.info.generation)
+    return state
 
 
 def _template(args: argparse.Namespace) -> str | None:
@@ -293,14 +285,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             continue
         cancel = threading.Event()
-        try:
-            stream = chat.regenerate(cancel=cancel) if name == "/regen" else chat.send(line, think=args.think,
-                                                                                        cancel=cancel)
-        except EngineError as e:            # /regen before any reply: the chat goes on
-            print(f"[{e}]", file=sys.stderr)
-            continue
-        _stream_reply(stream, cancel, t.assistant)
-        if args.save_state:
+        start = (partial(chat.regenerate, cancel=cancel) if name == "/regen" else
+                 partial(chat.send, line, think=args.think, cancel=cancel))
+        if _stream_reply(start, cancel, t.assistant) and args.save_state:
             _save(chat, args.save_state)
 
 
@@ -328,8 +315,16 @@ def _ctrl_c_sets(cancel: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _stream_reply(stream, cancel: threading.Event, assistant: str = "Assistant") -> None:
-    """Print a reply as it streams; Ctrl+C stops it (see :func:`_ctrl_c_sets`)."""
+def _stream_reply(start: Callable[[], Iterator[str]], cancel: threading.Event, assistant: str = "Assistant") -> bool:
+    """Start a reply (``start``: a :class:`ChatSession` method's stream) and print it as it streams;
+    Ctrl+C stops it (see :func:`_ctrl_c_sets`). An :class:`EngineError`, whether the session refuses
+    the request when asked (``/regen`` with nothing to answer) or the reply fails on its way, is one
+    line on stderr and the chat goes on. Whether a reply was begun (and so the state moved)."""
+    try:
+        stream = start()
+    except EngineError as e:
+        print(f"[{e}]", file=sys.stderr)
+        return False
     sys.stdout.write(f"{assistant}: ")
     with _ctrl_c_sets(cancel):
         try:
@@ -339,6 +334,7 @@ def _stream_reply(stream, cancel: threading.Event, assistant: str = "Assistant")
         except EngineError as e:
             print(f"\n[{e}]", file=sys.stderr)
     sys.stdout.write(" [stopped]\n\n" if cancel.is_set() else "\n\n")
+    return True
 
 
 def _save(chat, path: str | None) -> None:

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from engine.tools.args import path_to, whole_number
+from engine.tools.args import PRECISION_HELP, path_to, whole_number
 
 
 def add_parser(sub) -> None:
@@ -20,8 +20,7 @@ def add_parser(sub) -> None:
     p.add_argument("--model", "-m", required=True,
                    help="model file (.pth / .safetensors), Hugging Face model folder, or bundled name")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
-    p.add_argument("--precision", default="auto",
-                   help="fp32, bf16, fp16 (GPU), int8, q5 or q4 (CPU) or auto (default: auto)")
+    p.add_argument("--precision", default="auto", help=PRECISION_HELP)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: 127.0.0.1, this computer only; any other needs --api-key)")
     p.add_argument("--port", type=whole_number(0, 65535), default=8000,
