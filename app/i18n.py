@@ -12,11 +12,17 @@ Adding a language: add it to :data:`LANGUAGES`, create its catalogue with
 ``QCoreApplication.translate(...)`` string of ``app/`` into the catalogues (pyside6-lupdate) and
 recompiles them (pyside6-lrelease); the compiled ``.qm`` files are committed, and
 ``tests/gui/test_i18n.py`` fails when a catalogue and the sources or the ``.qm`` disagree.
+
+The engine has no Qt and speaks English (its command line and server stay so). Its messages written
+as templates with values (:class:`engine.errors.EngineError`) reach the window translated: the same
+command lists every literal template of the engine in ``app/engine_texts.py`` (context "engine"),
+and :func:`engine_text` / :func:`error_text` translate the template and fill in the values.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import logging
 import shutil
@@ -93,6 +99,32 @@ def translator_for(code: str) -> QTranslator | None:
     return translator
 
 
+def engine_text(message: str, template: str = "", values: Iterable[tuple[str, object]] = ()) -> str:
+    """An engine message (or title) in the interface's language: ``template`` translated with
+    ``values`` filled in, or a literal ``message`` translated; the English ``message`` wherever no
+    translation applies (a message not written as a template, a language without the string)."""
+    values = dict(values)
+    if not template or not values:
+        return QCoreApplication.translate("engine", template or message)
+    translated = QCoreApplication.translate("engine", template)
+    if translated == template:
+        return message
+    try:
+        return translated.format(**values)
+    except (KeyError, IndexError, ValueError):       # a translation that names another value
+        log.warning("the translation of %r does not fit its values", template)
+        return message
+
+
+def error_text(error: BaseException) -> str:
+    """What the window shows for an error: an engine error in the interface's language, anything
+    else as it says itself."""
+    template = getattr(error, "template", "")
+    if not isinstance(template, str):
+        return str(error)
+    return engine_text(str(error), template, getattr(error, "values", {}).items())
+
+
 def _qt_translator(code: str) -> QTranslator | None:
     """Qt's own translation of its standard dialogs and buttons, where the Qt build ships one."""
     import PySide6
@@ -141,8 +173,45 @@ def _tool(name: str) -> str:
     return found
 
 
+ENGINE_TEXTS = ROOT / "app" / "engine_texts.py"
+# The engine's parts whose messages only English-speaking readers meet: the command line and the
+# OpenAI-compatible server (whose error texts are part of its API).
+_ENGINE_ENGLISH_ONLY = ("server", "tools")
+
+
 def sources() -> list[Path]:
     return sorted((ROOT / "app").rglob("*.py"))
+
+
+def engine_templates(root: Path = ROOT / "engine") -> list[str]:
+    """Every literal message of the engine the window may show: the first argument of a call to an
+    ``...Error`` (or ``...Cancelled``) class, the title and message of a ``Failed`` event or a
+    ``Told``, and the titles in ``engine/service/failures.py``'s tables."""
+    found: set[str] = set()
+    for path in sorted(root.rglob("*.py")):
+        if path.relative_to(root).parts[0] in _ENGINE_ENGLISH_ONLY:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+                picks = node.args[:1] if name.endswith(("Error", "Cancelled")) else \
+                    node.args[2:4] if name == "Failed" else node.args[:2] if name == "Told" else []
+                found.update(a.value for a in picks if isinstance(a, ast.Constant) and isinstance(a.value, str))
+            elif isinstance(node, ast.Assign) and path.name == "failures.py" and isinstance(node.value, ast.Dict):
+                found.update(v.value for v in node.value.values
+                             if isinstance(v, ast.Constant) and isinstance(v.value, str))
+    return sorted(t for t in found if t.strip())
+
+
+def engine_texts_source(templates: Iterable[str]) -> str:
+    """``app/engine_texts.py`` as :func:`main` writes it."""
+    lines = ["# ruff: noqa: E501",
+             '"""The engine\'s messages, for Qt\'s translation tools (context "engine"); written by',
+             '``python -m app.i18n update`` from the engine\'s sources: do not edit (see app/i18n.py)."""', "",
+             "from PySide6.QtCore import QT_TRANSLATE_NOOP", "", "TEXTS = ("]
+    lines += [f'    QT_TRANSLATE_NOOP("engine", {template!r}),' for template in templates]
+    return "\n".join([*lines, ")", ""])
 
 
 def lupdate(ts_files: Iterable[Path], source_files: Iterable[Path] | None = None) -> None:
@@ -163,13 +232,15 @@ def lrelease(ts: Path, qm: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m app.i18n", description="Keep the translations up to date.")
     sub = p.add_subparsers(dest="command", required=True)
-    update = sub.add_parser("update", help="re-extract the strings of app/ into every catalogue and compile them")
+    update = sub.add_parser("update", help="re-extract the strings of app/ (and the engine's messages, "
+                                                "app/engine_texts.py) into every catalogue and compile them")
     update.add_argument("--add", metavar="CODE", action="append", default=[],
                         help="also create a catalogue for this language (e.g. ja_JP)")
     args = p.parse_args(argv)
     catalogues = sorted(TRANSLATIONS.glob(f"{CATALOGUE_PREFIX}*.ts"))
     catalogues += [ts for ts in (TRANSLATIONS / f"{CATALOGUE_PREFIX}{code}.ts" for code in args.add)
                    if ts not in catalogues]
+    ENGINE_TEXTS.write_text(engine_texts_source(engine_templates()), encoding="utf-8")
     lupdate(catalogues)
     for ts in catalogues:
         lrelease(ts, ts.with_suffix(".qm"))

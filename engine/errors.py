@@ -1,8 +1,13 @@
 """Typed errors of the engine.
 
-Every error a user can meet carries a message that says what was wrong and what to do about it;
-the app shows ``str(error)`` as is. All derive from :class:`EngineError` so callers can catch the
-family without catching programming errors.
+Every error a user can meet carries a message that says what was wrong and what to do about it.
+All derive from :class:`EngineError` so callers can catch the family without catching programming
+errors.
+
+A message is English. Written as a template with named values (``EngineError("No file at {path}.",
+path=p)``), it can also be shown in the app's language: ``str(error)`` is the English text, and
+``template`` and ``values`` let the app translate the template (``app/engine_texts.py`` lists every
+literal template for Qt's translation tools) and fill in the same values.
 """
 
 from __future__ import annotations
@@ -10,6 +15,11 @@ from __future__ import annotations
 
 class EngineError(Exception):
     """Base class of every error the engine raises on purpose."""
+
+    def __init__(self, message: str = "", /, **values) -> None:
+        self.template = message
+        self.values = values
+        super().__init__(message.format(**values) if values else message)
 
 
 class ModelFormatError(EngineError):
@@ -91,6 +101,6 @@ class ChecksumMismatchError(DownloadError):
 class DownloadFailedError(DownloadError):
     """The network or the server failed; ``resumable`` says whether a retry continues the partial file."""
 
-    def __init__(self, message: str, *, resumable: bool = False) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, resumable: bool = False, **values) -> None:
+        super().__init__(message, **values)
         self.resumable = resumable

@@ -20,6 +20,7 @@ from engine.models.model import Model
 from engine.models.state import State
 from engine.service.commands import Complete
 from engine.service.events import CompletionDelta, CompletionFinished, Event, Failed
+from engine.service.failures import Told
 from engine.service.jobs import Job
 from engine.service.state_cache import StateCache, boundaries_of
 from engine.text.generation import CHUNK_LEN, Forward, completion_tokens, generate, is_cancelled
@@ -42,7 +43,7 @@ class CompletionJob(Job):
 
     def __init__(self, request: int, cmd: Complete, model: Model, tokenizer: Tokenizer, start: State,
                  cache: StateCache | None, cancel: threading.Event, emit: Callable[[Event], None],
-                 finish: Callable[[Event], None], describe: Callable[[BaseException], tuple[str, str]],
+                 finish: Callable[[Event], None], describe: Callable[[BaseException], Told],
                  save_named: Callable[[str, State], None]):
         self.request, self.cancel = request, cancel
         self._cmd, self._model, self._tokenizer, self._start = cmd, model, tokenizer, start
@@ -58,8 +59,7 @@ class CompletionJob(Job):
         pass                            # its final event is sent by the generator itself
 
     def _fail(self, error: Exception) -> None:
-        title, message = self._describe(error)
-        self._finish(Failed(self.request, None, title, message))
+        self._finish(Failed(self.request, None, *self._describe(error)))
 
     def _run(self) -> Iterator:
         cmd, model, tok = self._cmd, self._model, self._tokenizer

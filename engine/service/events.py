@@ -108,14 +108,18 @@ class Stopped(Event):
 
 @dataclass(frozen=True)
 class Failed(Event):
-    """Something went wrong; ``message`` says what, for the user. Nothing stored was lost. ``kind``:
-    the engine error's class name (e.g. ``OtherModelError``), for clients that say some failures
-    otherwise; empty where no error class applies."""
+    """Something went wrong; ``message`` says what, for the user (in English). Nothing stored was
+    lost. ``kind``: the engine error's class name (e.g. ``OtherModelError``), for clients that say
+    some failures otherwise; empty where no error class applies. ``template`` and ``values``: the
+    message before its values were filled in, for a client that shows it translated
+    (:class:`engine.errors.EngineError`); empty where the message is not from a template."""
 
     conversation: int | None
     title: str
     message: str
     kind: str = ""
+    template: str = ""
+    values: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass(frozen=True)

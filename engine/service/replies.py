@@ -28,6 +28,7 @@ from engine.service.events import (
     Stopped,
     TextDelta,
 )
+from engine.service.failures import Told
 from engine.service.jobs import Job
 from engine.service.remote import WAITING
 from engine.service.store import ConversationStore
@@ -43,7 +44,7 @@ STATS_EVERY = 0.5       # seconds between Stats events
 class ReplyJob(Job):
     def __init__(self, live: Live, request: int | None, user: Message | None, progress: Iterator[Progress],
                  cancel: threading.Event, store: ConversationStore, emit: Callable[[Event], None],
-                 finish: Callable[[Event], None], describe: Callable[[BaseException], tuple[str, str]]):
+                 finish: Callable[[Event], None], describe: Callable[[BaseException], Told]):
         super().__init__(progress)
         self.live, self.request, self.user, self.cancel = live, request, user, cancel
         self._store, self._emit, self._finish = store, emit, finish
@@ -143,11 +144,11 @@ class ReplyJob(Job):
     def _fail(self, error: Exception) -> None:
         live = self.live
         live.busy = False
-        title, message = self._describe(error)
+        told = self._describe(error)
         try:
             if self.reply is not None:      # the chat marked it "error" and dropped its state
                 self._store.save_message(live.id, self.reply)
                 self._emit(ConversationChanged(self.request, live.view()))     # the reply as it now stands
         except Exception:       # the failure to report is the first one
             log.exception("could not store the reply that failed")
-        self._finish(Failed(self.request, live.id, title, message))
+        self._finish(Failed(self.request, live.id, *told))

@@ -254,11 +254,10 @@ class EngineService(Backends):
                 raise EngineError(f"The engine does not know the command {type(command).__name__}.")
             result = handler(request, command)
         except Exception as e:
-            title, message = describe(e)
-            title = COMMAND_TITLES.get(type(command), title)
+            told = describe(e)
+            told = told._replace(title=COMMAND_TITLES.get(type(command), told.title))
             conversation = getattr(command, "conversation", None)
-            self._final(Failed(request, conversation if isinstance(conversation, int) else None, title, message,
-                               type(e).__name__))
+            self._final(Failed(request, conversation if isinstance(conversation, int) else None, *told))
             return
         if result is not None:
             self._final(result)
@@ -411,7 +410,7 @@ class EngineService(Backends):
     def _editreply(self, request: int, cmd: C.EditReply) -> Event:
         live = self._ready(cmd.conversation)
         if cmd.message not in live.session.messages:
-            raise EngineError(f"There is no message {cmd.message} in this conversation.")
+            raise EngineError("There is no message {message} in this conversation.", message=cmd.message)
         reply = live.session.edit_reply(cmd.message, cmd.text)
         parent = live.session.messages[reply.parent]
         self.store.save_messages(live.id, [(reply, None)])

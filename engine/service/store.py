@@ -65,8 +65,8 @@ TEMP_AGE = 600          # seconds: a temp file this old is what an interrupted w
 class DamagedStoreError(StoreError):
     """The database file is not a sound SQLite database (random bytes, cut short, corrupted)."""
 
-    def __init__(self, message: str, path: Path):
-        super().__init__(message)
+    def __init__(self, message: str, path: Path, **values):
+        super().__init__(message, **values)
         self.path = path
 
 

@@ -619,3 +619,16 @@ def test_saving_into_a_read_only_folder_keeps_the_old_state(saved_once):
         path.parent.chmod(0o755)
     assert path.read_bytes() == before
     assert sorted(p.name for p in path.parent.iterdir()) == ["chat.state"]
+
+
+def test_an_error_written_as_a_template_reads_in_english_and_keeps_its_template_and_values():
+    from engine.errors import DownloadFailedError
+
+    error = DownloadFailedError("Needs {gib:.1f} GiB at {path}.", resumable=True, gib=1.25, path=Path("/x/m.pth"))
+    assert str(error) == "Needs 1.2 GiB at /x/m.pth." and error.resumable
+    assert error.template == "Needs {gib:.1f} GiB at {path}."
+    assert error.values == {"gib": 1.25, "path": Path("/x/m.pth")}
+    plain = EngineError("Braces {as} written, with no values.")
+    assert str(plain) == plain.template == "Braces {as} written, with no values." and plain.values == {}
+    missing = ModelNotFoundError("No file at {path}.", path="/nowhere")
+    assert isinstance(missing, FileNotFoundError) and str(missing) == "No file at /nowhere."

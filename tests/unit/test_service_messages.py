@@ -147,3 +147,14 @@ def test_the_chat_roles_are_a_setting_of_the_conversation_from_the_next_turn(ser
     again.shutdown()
     assert ChatSettings.from_dict({"template": "nonsense"}).template is None
     assert ChatSettings.from_dict(raven.to_dict()) == raven
+
+
+def test_a_failure_carries_its_english_message_and_the_template_and_values_it_was_made_from(service):
+    """A client in another language translates the template and fills in the values (app/i18n.py)."""
+    conv = _send(service, _new(), "Hi").conversation
+    refused = service.call(C.EditReply(conv, 999, "Changed"))
+    assert isinstance(refused, E.Failed) and refused.kind == "EngineError"
+    assert refused.title == "Could not edit the reply"
+    assert refused.message == "There is no message 999 in this conversation."
+    assert refused.template == "There is no message {message} in this conversation."
+    assert refused.values == (("message", 999),)
