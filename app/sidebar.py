@@ -1,16 +1,23 @@
 """The conversation list on the left: new chat, search, open, rename, delete with undo.
 
-Delete (the context menu or the Del key) hides a conversation and offers Undo for
-:data:`UNDO_SECONDS`; after that it is purged from disk, text and states (leftovers of a quit
-within that time are purged at the next start, by :class:`app.state.AppState`)."""
+Delete (the context menu or the Del key) hides a conversation and offers Undo (the button, or
+Ctrl+Z while it shows) for :data:`UNDO_SECONDS`; after that it is purged from disk, text and
+states (leftovers of a quit within that time are purged at the next start, by
+:class:`app.state.AppState`).
+
+In the search box Down goes to the first match, Enter opens the highlighted (else the first)
+match, Esc clears the search, and in an empty box gives the focus back to where it was before the
+sidebar had it (the message field after Ctrl+F). Up on the list's first row goes back to the box."""
 
 from __future__ import annotations
 
 import asyncio
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+import shiboken6
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -20,6 +27,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QSizePolicy,
+    QStyledItemDelegate,
     QVBoxLayout,
     QWidget,
 )
@@ -28,6 +36,15 @@ from .markup import plain_title
 from .state import AppState
 
 UNDO_SECONDS = 10
+
+
+class _ElidedTitles(QStyledItemDelegate):
+    """Rows as wide as the list, so a long title ends in "…" instead of scrolling the list sideways."""
+
+    def sizeHint(self, option, index):  # noqa: N802 - Qt's name
+        size = super().sizeHint(option, index)
+        size.setWidth(0)
+        return size
 
 
 class Sidebar(QWidget):
@@ -39,7 +56,15 @@ class Sidebar(QWidget):
         self.new_button = QPushButton(self.tr("New chat"), clicked=new_chat or state.new_chat)
         self.search = QLineEdit(placeholderText=self.tr("Search conversations"))
         self.search.textChanged.connect(self.refresh)
+        self.search.returnPressed.connect(self._open_match)
+        self.search.installEventFilter(self)
+        self._focus_before = None
+        QApplication.instance().focusChanged.connect(self._focus_moved)
         self.conversations = QListWidget()
+        self.conversations.setItemDelegate(_ElidedTitles(self.conversations))
+        self.conversations.setTextElideMode(Qt.ElideRight)
+        self.conversations.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.conversations.installEventFilter(self)
         self.conversations.itemActivated.connect(self._open_item)
         self.conversations.itemClicked.connect(self._open_item)
         # The menu acts on the chat under the pointer; the list's highlight then goes back to the open one.
@@ -59,6 +84,8 @@ class Sidebar(QWidget):
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(self.undo_label, 1)
         bar.addWidget(self.undo_button)
+        # a shortcut of the bar is live only while the bar shows; text fields keep Ctrl+Z (ShortcutOverride)
+        self.undo_shortcut = QShortcut(QKeySequence.Undo, self.undo_bar, self._undo, context=Qt.WindowShortcut)
         self._undo_timer = QTimer(self, singleShot=True, interval=UNDO_SECONDS * 1000, timeout=self._undo_expired)
         self._deleted: int | None = None
         for w in (self.new_button, self.search, self.conversations, self.undo_bar):
@@ -90,6 +117,47 @@ class Sidebar(QWidget):
 
     def _open_item(self, item: QListWidgetItem) -> None:
         asyncio.ensure_future(self.state.open(item.data(Qt.UserRole)))
+
+    def _open_match(self) -> None:
+        """Enter in the search box: the highlighted match, else the first one, as a click would."""
+        item = self.conversations.currentItem() or self.conversations.item(0)
+        if item is not None:
+            self._open_item(item)
+
+    def _focus_moved(self, old, new) -> None:
+        if old is not None and new is not None and self.isAncestorOf(new) and not self.isAncestorOf(old):
+            self._focus_before = old
+
+    def _leave_search(self) -> None:
+        """Esc in an empty search box: back to where the focus was before the sidebar (the message
+        field after Ctrl+F), else to the list."""
+        back = self._focus_before
+        if back is not None and shiboken6.isValid(back) and back.isVisible() and back.isEnabled():
+            back.setFocus(Qt.OtherFocusReason)
+        else:
+            self.conversations.setFocus(Qt.OtherFocusReason)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+        kind = event.type()
+        if watched is self.search and kind == QEvent.ShortcutOverride and event.key() == Qt.Key_Escape:
+            event.accept()                  # the box's Esc, not the window's Stop
+            return True
+        if watched is self.search and kind == QEvent.KeyPress:
+            if event.key() == Qt.Key_Escape:
+                if self.search.text():
+                    self.search.clear()
+                else:
+                    self._leave_search()
+                return True
+            if event.key() == Qt.Key_Down and self.conversations.count():
+                self.conversations.setCurrentRow(0)
+                self.conversations.setFocus(Qt.TabFocusReason)
+                return True
+        if (watched is self.conversations and kind == QEvent.KeyPress and event.key() == Qt.Key_Up
+                and self.conversations.currentRow() <= 0):
+            self.search.setFocus(Qt.BacktabFocusReason)
+            return True
+        return super().eventFilter(watched, event)
 
     def selected_id(self) -> int | None:
         item = self.conversations.currentItem()

@@ -12,6 +12,7 @@ import asyncio
 import html
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QByteArray, Qt
 from PySide6.QtGui import QAction, QKeySequence
@@ -188,10 +189,14 @@ class MainWindow(QMainWindow):
             action.setEnabled(why is None and (action is not self.clear_tuning_action or bool(self.state.tuning)))
             action.setToolTip(why or tip or action.text())
         if model is not None and model.is_remote:
-            self.state_label.setText(self.tr("Remote server"))
-            self.state_label.setToolTip(self.tr("Remote: the server's state cache reads only each new turn") if
-                                        model.server == "rwkv-desktop" else
-                                        self.tr("Remote: every message resends the chat"))
+            # Which model on which server: the messages beside it (a failure, a feature that is off) say
+            # "remote server" themselves, so the label does not say it again.
+            metrics = self.state_label.fontMetrics()
+            name = metrics.elidedText(model.name, Qt.ElideMiddle, metrics.horizontalAdvance("x" * 28))
+            self.state_label.setText(self.tr("{0} on {1}").format(name, urlsplit(model.remote).netloc or model.remote))
+            self.state_label.setToolTip(f"{model.name} — {model.remote}\n" + (
+                self.tr("Remote: the server's state cache reads only each new turn") if
+                model.server == "rwkv-desktop" else self.tr("Remote: every message resends the chat")))
         elif model is not None:
             self.state_label.setText(self.tr("State {0} MiB").format(f"{model.state_bytes / 2**20:.2f}"))
             self.state_label.setToolTip(self.tr("The whole chat lives in a state of this size: constant, whatever "
@@ -373,6 +378,7 @@ class MainWindow(QMainWindow):
             rows.append((what, keys or a.shortcut().toString(QKeySequence.NativeText)))
         rows += [(self.tr("Delete the selected conversation (in the list)"),
                   QKeySequence(QKeySequence.Delete).toString(QKeySequence.NativeText)),
+                 (self.tr("Undo a deletion"), QKeySequence(QKeySequence.Undo).toString(QKeySequence.NativeText)),
                  (self.tr("Generate (plain completion)"), "Ctrl+Enter"),
                  (self.tr("Next field"), "Tab")]
         return "".join(f"<tr><td>{html.escape(what)}</td><td>&nbsp;&nbsp;<b>{html.escape(keys)}</b></td></tr>"
