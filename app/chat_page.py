@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine import THINK_MODES
-from engine.service import ConversationView, MessageView
+from engine.service import ConversationView, MessageView, ModelView
 
 from .chat_settings import ChatSettingsPanel
 from .chat_view import ChatView, MessageBox
@@ -37,6 +37,11 @@ from .state import AppState
 
 THINK_TIP = QT_TRANSLATE_NOOP("ChatPage", "RWKV-7 G1 reasoning: think first, answer directly, or off for other "
                                           "models")
+# The think modes as the box shows them (translated); each item keeps the engine's name as its data.
+THINK_NAMES = {"off": QT_TRANSLATE_NOOP("ChatPage", "off"), "think": QT_TRANSLATE_NOOP("ChatPage", "think"),
+               "no-think": QT_TRANSLATE_NOOP("ChatPage", "no-think"),
+               "think a bit": QT_TRANSLATE_NOOP("ChatPage", "think a bit"),
+               "think a lot": QT_TRANSLATE_NOOP("ChatPage", "think a lot")}
 
 
 class ChatPage(QWidget):
@@ -58,7 +63,8 @@ class ChatPage(QWidget):
     def _build(self) -> None:
         top = QHBoxLayout()
         self.think = QComboBox()
-        self.think.addItems(list(THINK_MODES))
+        for mode in THINK_MODES:
+            self.think.addItem(self.tr(THINK_NAMES[mode]) if mode in THINK_NAMES else mode, mode)
         self.think.setToolTip(self.tr(THINK_TIP))
         self.think.activated.connect(self._think_chosen)
         self.completion_button = QToolButton(text=self.tr("Plain completion"), checkable=True)
@@ -156,7 +162,35 @@ class ChatPage(QWidget):
             self._tick()
 
     def _settings_changed(self) -> None:
-        self.think.setCurrentText(self.state.chat_settings.think if self.think.isEnabled() else "off")
+        self._show_think(self.state.chat_settings.think if self.think.isEnabled() else "off")
+
+    def _show_think(self, mode: str) -> None:
+        """Select think mode ``mode`` (the engine's name) in the box; nothing is stored."""
+        i = self.think.findData(mode)
+        if i >= 0:
+            self.think.setCurrentIndex(i)
+
+    def think_mode(self) -> str:
+        """The think mode a message is sent with: the engine's name of the one chosen, "off" while the
+        box is off."""
+        return self.think.currentData() if self.think.isEnabled() else "off"
+
+    def _why_no_think(self, model: ModelView | None) -> str | None:
+        """Why the think modes are off for ``model`` (None: they are not). The rule is the engine's
+        (``ModelView.thinks``, the one the command line's ``--think`` follows); a remote model is known
+        by its name only."""
+        if model is None:
+            return None
+        why = model.unavailable("think")
+        if why is not None:
+            return why
+        if model.is_remote and not model.thinks:
+            return self.tr("Think modes are for RWKV-7 G0/G1 models; the server's model “{0}” is not named as one, "
+                           "and a model not trained on them would garble its replies").format(model.name)
+        if not model.is_remote and not model.thinks:
+            return self.tr("Think modes are for RWKV-7 G0/G1 models; this model was not trained on them "
+                           "and would garble its replies")
+        return None
 
     def _update_buttons(self) -> None:
         busy, conv = self.state.busy, self.state.conversation
@@ -171,14 +205,14 @@ class ChatPage(QWidget):
         self.continue_button.setEnabled(not busy and last is not None and last.role == "assistant"
                                         and not last.complete and cannot_continue is None)
         self.continue_button.setToolTip(cannot_continue or self.tr("Let the last reply go on where it stopped"))
-        no_think = model.unavailable("think") if model is not None else None
-        if no_think is None and model is not None and not model.is_remote and not model.thinks:
-            no_think = self.tr("Think modes are for RWKV-7 G0/G1 models; this model was not trained on them "
-                               "and would garble its replies")
+        no_think = self._why_no_think(model)
+        was_on = self.think.isEnabled()
         self.think.setEnabled(no_think is None)
         self.think.setToolTip(no_think or self.tr(THINK_TIP))
         if no_think is not None:
-            self.think.setCurrentText("off")            # what is sent: never a prefix the model cannot read
+            self._show_think("off")             # what is sent: never a prefix the model cannot read
+        elif not was_on:
+            self._show_think(self.state.chat_settings.think)     # on again: the conversation's own, kept meanwhile
 
     def show_error(self, message: str) -> None:
         """A failed reply, said under the conversation; the next action, another conversation or another
@@ -198,7 +232,8 @@ class ChatPage(QWidget):
         self.input.setFocus()
 
     def send(self) -> None:
-        text = self.input.toPlainText().strip()
+        typed = self.input.toPlainText()
+        text = typed.strip()
         if not text or self.state.busy or self.state.model is None:
             return
         self.show_error("")
@@ -207,11 +242,11 @@ class ChatPage(QWidget):
             self.state.draft_system = self.system.text().strip()
         editing = self.editing
         self._end_edit()
-        think = self.think.currentText() if self.think.isEnabled() else "off"
+        think = self.think_mode()
         conv = self.state.conversation
         if editing is not None and conv is not None and editing in conv and conv.message(editing).role == "assistant":
             self.input.clear()
-            asyncio.ensure_future(self.state.edit_reply(editing, text))
+            asyncio.ensure_future(self.state.edit_reply(editing, typed))     # as typed: blank lines, indents
             return
         request = (self.state.edit(editing, text, think) if editing is not None
                    else self.state.send(text, think))
@@ -309,7 +344,7 @@ class ChatPage(QWidget):
 
     def _think_chosen(self) -> None:
         settings = self.state.chat_settings
-        mode = self.think.currentText()
+        mode = self.think.currentData()
         if settings.think != mode:
             self.state.update_chat(replace(settings, think=mode))
 

@@ -246,8 +246,13 @@ class AppState(QObject):
         if isinstance(event, E.ConversationOpened):
             self._show(event.conversation)
             self.set_preference("conversation", conv_id)
-            self.status.emit(self.tr("Resumed from saved state in {0} ms — nothing re-read").format(
-                f"{event.restore_seconds * 1e3:.0f}"), 5000)
+            if self.busy:                   # its reply is still being written: no state was resumed
+                self.status.emit(self.tr("Generating…"), 0)
+            elif self.model is not None and self.model.is_remote:
+                self.status.emit("", 1)     # a remote server reads the history again: no state to say resumed
+            else:
+                self.status.emit(self.tr("Resumed from saved state in {0} ms — nothing re-read").format(
+                    f"{event.restore_seconds * 1e3:.0f}"), 5000)
             return True
         return False
 

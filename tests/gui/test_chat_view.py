@@ -211,3 +211,38 @@ def test_after_the_settings_panel_opens_a_new_reply_still_comes_into_view(loop, 
     assert bar.value() == bar.maximum()
     send(loop, win, "Third", qtbot)
     assert bar.value() == bar.maximum() and path(win)[-1].role == "assistant"
+
+
+def test_the_think_box_shows_translated_names_and_keeps_the_engines_modes_as_data(loop, make_window, world_ckpt,
+                                                                                  qtbot, tmp_path):
+    """It showed the engine's words ("off", "think", …) untranslated while Top-k beside it said "关".
+    The names go through tr; each item's data is the engine's THINK_MODES name, and that is what is
+    stored and sent."""
+    from PySide6.QtCore import QCoreApplication, QTranslator
+
+    from engine import THINK_MODES
+
+    class Marking(QTranslator):
+        def translate(self, context, source, disambiguation=None, n=-1):
+            return f"«{source}»" if context == "ChatPage" and source in THINK_MODES else source
+
+    marking = Marking()
+    QCoreApplication.installTranslator(marking)
+    try:
+        win = make_window()
+    finally:
+        QCoreApplication.removeTranslator(marking)
+    box = win.chat.think
+    assert [box.itemData(i) for i in range(box.count())] == list(THINK_MODES)
+    assert [box.itemText(i) for i in range(box.count())] == [f"«{mode}»" for mode in THINK_MODES]
+    g1 = tmp_path / f"rwkv7-g1-tiny{world_ckpt.suffix}"            # the same weights, named as a G1 model
+    g1.symlink_to(world_ckpt)
+    assert run(loop, win.load_model(str(g1)))
+    box.setCurrentIndex(box.findData("no-think"))
+    box.activated.emit(box.currentIndex())
+    assert win.state.chat_settings.think == "no-think"
+    send(loop, win, "Why?", qtbot)
+    assert path(win)[-1].text.startswith("<think>\n</think")     # the engine's no-think prefix was sent
+    assert win.state.conversation.settings.think == "no-think"
+    win.chat.new_chat()
+    assert box.currentData() == "no-think" and box.currentText() == "«no-think»"

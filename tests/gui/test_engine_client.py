@@ -224,3 +224,24 @@ def test_a_long_prompts_reading_is_said_apart_from_the_replys_speed(loop, make_w
     assert st.prompt_seconds > st.seconds / 2, st               # mostly reading: said apart
     assert f"after reading {st.prompt_tokens:,} prompt tokens" in said
     assert f"({st.tokens_per_s:.1f} tokens/s)" in said
+
+
+def test_returning_to_a_chat_whose_reply_streams_says_generating_not_resumed(loop, make_window, world_ckpt, qtbot):
+    """Back in a conversation whose reply is still being written, the status said "Resumed from saved
+    state in N ms — nothing re-read": no state was resumed, the reply goes on."""
+    win = start_endless_reply(loop, make_window, world_ckpt)
+    first = win.state.conversation.id
+    win.chat.new_chat()                                          # the first reply goes on in the engine
+    win.state.draft_settings = replace(endless_settings(), max_tokens=4)
+    send(loop, win, "A second chat", qtbot)
+    said: list[str] = []
+    win.state.status.connect(lambda message, _ms: said.append(message))
+    assert run(loop, win.state.open(first))
+    assert win.chat.busy                                         # still being written
+    assert not any("Resumed" in m for m in said), said
+    assert win.statusBar().currentMessage() == "Generating…"
+    second = next(c.id for c in win.state.conversations() if c.id != first)
+    win.chat.stop()
+    run(loop, until(lambda: not win.chat.busy))
+    assert run(loop, win.state.open(second))                     # a finished one: its state is resumed
+    assert "Resumed from saved state" in win.statusBar().currentMessage()

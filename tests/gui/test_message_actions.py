@@ -7,6 +7,8 @@ import json
 import os
 import sqlite3
 
+import pytest
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import Qt, QUrl  # noqa: E402
@@ -83,6 +85,45 @@ def test_an_edited_reply_is_saved_as_a_branch_beside_the_models(loop, make_windo
     assert win.chat.send_button.text() == "Send"
     send(loop, win, "And then?", qtbot)
     assert [m.role for m in path(win)] == ["user", "assistant", "user", "assistant"]
+
+
+EDITED = "    an indented first line\n\n\nSecond paragraph, after two blank lines.\n\nThird."
+
+
+def test_an_edited_reply_goes_to_the_engine_as_typed(loop, make_window, world_ckpt, qtbot, monkeypatch):
+    """The window handed the engine the edited reply trimmed (an indented first line lost its indent);
+    it hands it over as typed, blank lines and indents included."""
+    win = _window(loop, make_window, world_ckpt, "Say something", qtbot=qtbot)
+    _, reply = path(win)
+    given: list[str] = []
+    real = win.state.edit_reply
+    monkeypatch.setattr(win.state, "edit_reply", lambda message_id, text: given.append(text) or real(message_id, text))
+    _click(win, f"edit:{reply.id}")
+    win.chat.input.setPlainText(EDITED)
+    qtbot.keyClick(win.chat.input, Qt.Key_Return)
+    run(loop, until(lambda: path(win)[-1].stop_reason == "edited"))
+    assert given == [EDITED]
+
+
+@pytest.mark.xfail(strict=True, reason="engine: ChatSession._reply_segment (engine/text/chat.py) stores clean(text), "
+                                       "which collapses blank lines; it should store the text as typed and feed "
+                                       "the model the cleaned one")
+def test_an_edited_reply_keeps_its_blank_lines(loop, make_window, world_ckpt, qtbot):
+    """"a\n\n\nb" came back as "a\nb": paragraphs merged, in the store, the view and the next edit."""
+    win = _window(loop, make_window, world_ckpt, "Say something", qtbot=qtbot)
+    _, reply = path(win)
+    _click(win, f"edit:{reply.id}")
+    win.chat.input.setPlainText(EDITED)
+    qtbot.keyClick(win.chat.input, Qt.Key_Return)
+    run(loop, until(lambda: path(win)[-1].stop_reason == "edited"))
+    edited = path(win)[-1]
+    assert edited.text == EDITED
+    stored = {m.id: m for m in win.state.service.store.load_messages(win.state.conversation.id)}
+    assert stored[edited.id].text == EDITED
+    shown = win.chat.view.toPlainText()
+    assert "lines.\n" in shown and "Second paragraph" in shown      # two paragraphs, not one line
+    _click(win, f"edit:{edited.id}")
+    assert win.chat.input.toPlainText() == edited.text
 
 
 def test_regenerate_from_an_earlier_reply_answers_that_turn_again(loop, make_window, world_ckpt, qtbot):

@@ -154,3 +154,80 @@ def test_a_fake_server_streams_and_its_failures_are_shown(loop, make_window, qtb
     run(loop, win.state.open(win.sidebar.conversations.item(0).data(Qt.UserRole)))
     said = lambda: win.statusBar().toolTip() or win.statusBar().currentMessage()    # noqa: E731
     run(loop, until(lambda: "remote server" in said()))                # said in the status bar, not a dialog
+
+
+def _status_bar_text(win) -> str:
+    """All the status bar says: its message and its permanent labels."""
+    from PySide6.QtWidgets import QLabel
+
+    bar = win.statusBar()
+    labels = [w.text() for w in bar.findChildren(QLabel) if w.isVisible() and w.text()]
+    return " | ".join([bar.currentMessage(), *labels])
+
+
+def test_the_status_bar_says_remote_server_once_and_names_the_server_and_model(loop, make_window, qtbot, fake):
+    """It said "Remote server" twice: a permanent label, and beside it a failure's title (or why a
+    feature is off). The label names the model and the server instead."""
+    win = make_window()
+    _, ok = _connect(loop, win, fake.url)
+    assert ok
+    host = fake.url.split("//")[1].split("/")[0]
+    assert "fake-1" in win.state_label.text() and host in win.state_label.text()
+    assert fake.url in win.state_label.toolTip()
+    fake.mode = "break"
+    send(loop, win, "Hello", qtbot)
+    assert win.chat.error.isVisible()
+    said = _status_bar_text(win)
+    assert said.lower().count("remote server") == 1, said
+    win._needs_local("save_state")                              # a feature that is off says why
+    said = _status_bar_text(win)
+    assert "keeps its states" in said and said.lower().count("remote server") == 1, said
+
+
+class _OurKindOfFake(FakeOpenAI):
+    """A fake that lists its models as RWKV Desktop's server does (think modes are then sent)."""
+
+    async def _models(self, request):
+        from starlette.responses import JSONResponse
+
+        return JSONResponse({"object": "list", "data": [{"id": m, "object": "model", "owned_by": "rwkv",
+                                                         "rwkv": {"server": "rwkv-desktop"}} for m in self.models]})
+
+
+def test_think_is_off_for_a_remote_model_not_named_g0_g1_and_the_chats_choice_is_kept(loop, make_window, qtbot,
+                                                                                      world_ckpt, tmp_path):
+    """Think modes are for G0/G1 models (engine.text.chat.trained_to_think, the rule --think follows):
+    a remote model is known by its name. The conversation's own choice is not lost meanwhile."""
+    g1 = tmp_path / f"rwkv7-g1-tiny{world_ckpt.suffix}"            # the same weights, named as a G1 model
+    g1.symlink_to(world_ckpt)
+    win = make_window()
+    assert run(loop, win.load_model(str(g1)))
+    assert win.chat.think.isEnabled()
+    win.chat.think.setCurrentIndex(win.chat.think.findData("think a bit"))
+    win.chat.think.activated.emit(win.chat.think.currentIndex())
+    assert win.state.chat_settings.think == "think a bit"
+    with _OurKindOfFake(models=("rwkv7-g1a-0.1b-20250728-ctx4096", "world-3b")) as ours:
+        _, ok = _connect(loop, win, ours.url, model="world-3b")
+        assert ok and win.state.model.server == "rwkv-desktop"
+        assert not win.chat.think.isEnabled()
+        assert "G0/G1" in win.chat.think.toolTip() and "world-3b" in win.chat.think.toolTip()
+        assert win.chat.think_mode() == "off"                       # what is sent
+        assert win.state.chat_settings.think == "think a bit"      # what the chat keeps
+        _, ok = _connect(loop, win, ours.url, model="rwkv7-g1a-0.1b-20250728-ctx4096")
+        assert ok and win.chat.think.isEnabled() and win.chat.think_mode() == "think a bit"
+
+
+def test_opening_a_remote_chat_does_not_say_it_resumed_a_saved_state(loop, make_window, qtbot, fake):
+    """A remote server reads the history again: there is no state here to resume."""
+    win = make_window()
+    _, ok = _connect(loop, win, fake.url)
+    assert ok
+    send(loop, win, "Hello", qtbot)
+    first = win.state.conversation.id
+    win.chat.new_chat()
+    send(loop, win, "Another chat", qtbot)
+    said: list[str] = []
+    win.state.status.connect(lambda message, _ms: said.append(message))
+    assert run(loop, win.state.open(first))
+    assert not any("Resumed from saved state" in m for m in said), said
+    assert "Resumed from saved state" not in win.statusBar().currentMessage()
