@@ -115,36 +115,42 @@ def _locate(entry, url: str, endpoint: str | None, cancel: threading.Event | Non
             meta = _cancellable(lambda: get_hf_file_metadata(url, endpoint=endpoint), cancel)
             break
         except (RepositoryNotFoundError, RemoteEntryNotFoundError) as e:
-            raise DownloadFailedError(f"{entry.repo}/{entry.filename} was not found at {url}: {e}") from e
+            raise DownloadFailedError("{repo}/{filename} was not found at {url}: {error}",
+                                      repo=entry.repo, filename=entry.filename, url=url, error=e) from e
         except (HfHubHTTPError, *_TRANSIENT) as e:
             status = e.response.status_code if isinstance(e, HfHubHTTPError) else None
             if status is not None and status not in _RETRY_STATUS:
-                raise DownloadFailedError(f"{url} answered HTTP {status}: {e}") from e
+                raise DownloadFailedError("{url} answered HTTP {status}: {error}",
+                                          url=url, status=status, error=e) from e
             failures += 1
             if failures > len(RETRY_DELAYS):
-                raise DownloadFailedError(f"Could not reach {url} after {failures} tries ({e}). "
-                                          "Check the connection or the mirror.") from e
+                raise DownloadFailedError("Could not reach {url} after {failures} tries ({error}). "
+                                          "Check the connection or the mirror.",
+                                          url=url, failures=failures, error=e) from e
             _sleep(RETRY_DELAYS[failures - 1], cancel)
         except OfflineModeIsEnabled as e:
             raise DownloadFailedError("Downloads are off: the environment this app was started from sets "
                                       "HF_HUB_OFFLINE. Start it without that variable to download.") from e
         except (httpx2.HTTPError, OSError) as e:
-            raise DownloadFailedError(f"Could not reach {url}: {str(e).rstrip('.')}. Check the connection or the "
-                                      "mirror.") from e
+            raise DownloadFailedError("Could not reach {url}: {error}. Check the connection or the "
+                                      "mirror.", url=url, error=str(e).rstrip(".")) from e
     if not valid_commit(meta.commit_hash):
         raise DownloadFailedError(
-            f"{url} did not answer like a Hugging Face Hub: its commit id (X-Repo-Commit) is "
-            f"{_shown(meta.commit_hash)}, not 40 hex digits. Check the mirror address; nothing was downloaded.")
+            "{url} did not answer like a Hugging Face Hub: its commit id (X-Repo-Commit) is "
+            "{commit}, not 40 hex digits. Check the mirror address; nothing was downloaded.",
+            url=url, commit=_shown(meta.commit_hash))
     if valid_commit(entry.revision) and meta.commit_hash != entry.revision:
-        raise DownloadFailedError(f"{url} serves commit {meta.commit_hash}, but the catalog asks for "
-                                  f"{entry.revision}; nothing was downloaded.")
+        raise DownloadFailedError("{url} serves commit {commit}, but the catalog asks for "
+                                  "{revision}; nothing was downloaded.",
+                                  url=url, commit=meta.commit_hash, revision=entry.revision)
     if meta.size is not None and meta.size != entry.size:
         raise DownloadFailedError(
-            f"{url} offers {meta.size:,} bytes, but the catalog's {entry.filename} has {entry.size:,}: the "
-            "mirror holds another version of the file, or is broken. Nothing was downloaded.")
+            "{url} offers {offered:,} bytes, but the catalog's {filename} has {size:,}: the "
+            "mirror holds another version of the file, or is broken. Nothing was downloaded.",
+            url=url, offered=meta.size, filename=entry.filename, size=entry.size)
     if urlparse(meta.location).scheme not in ("http", "https"):
-        raise DownloadFailedError(f"{url} points the download at {_shown(meta.location)}, which is not an "
-                                  "http(s) address; nothing was downloaded.")
+        raise DownloadFailedError("{url} points the download at {location}, which is not an "
+                                  "http(s) address; nothing was downloaded.", url=url, location=_shown(meta.location))
     return meta.commit_hash, meta.location
 
 
@@ -165,14 +171,16 @@ def _fetch(location: str, url: str, part: Path, entry, progress: ProgressCallbac
             failures = 0 if _size(part) > before else failures + 1
             if failures > len(RETRY_DELAYS):
                 raise DownloadFailedError(
-                    f"The download of {entry.filename} stopped at {_size(part):,} of {entry.size:,} bytes ({e}; "
-                    f"{failures} tries). Retrying resumes where it stopped.", resumable=True) from e
+                    "The download of {filename} stopped at {done:,} of {size:,} bytes ({error}; "
+                    "{failures} tries). Retrying resumes where it stopped.", resumable=True,
+                    filename=entry.filename, done=_size(part), size=entry.size, error=e, failures=failures) from e
             if failures:
                 _sleep(RETRY_DELAYS[failures - 1], cancel)
         except httpx2.HTTPError as e:
             raise DownloadFailedError(
-                f"The download of {entry.filename} stopped at {_size(part):,} of {entry.size:,} bytes ({e}). "
-                "Check the connection or the mirror; retrying resumes where it stopped.", resumable=True) from e
+                "The download of {filename} stopped at {done:,} of {size:,} bytes ({error}). "
+                "Check the connection or the mirror; retrying resumes where it stopped.", resumable=True,
+                filename=entry.filename, done=_size(part), size=entry.size, error=e) from e
 
 
 def _get(location: str, headers: dict[str, str], part: Path, total: int, progress: ProgressCallback | None,
@@ -190,7 +198,8 @@ def _get(location: str, headers: dict[str, str], part: Path, total: int, progres
             part.unlink(missing_ok=True)     # not the range asked for: start again from zero
             raise _Transient(f"a resume answered with {_shown(response.headers.get('Content-Range'))}")
         if status not in (200, 206):
-            raise DownloadFailedError(f"{location} answered HTTP {status}.", resumable=True)
+            raise DownloadFailedError("{location} answered HTTP {status}.", resumable=True,
+                                      location=location, status=status)
         if status == 200:
             done = 0                     # the server ignored Range: the body is the whole file
         if progress is not None:
@@ -310,8 +319,9 @@ def _verify(part: Path, entry, check: Callable[[], None]) -> None:
     if digest != entry.sha256:
         part.unlink()
         raise ChecksumMismatchError(
-            f"{entry.filename} arrived damaged or altered (sha256 {digest}, expected {entry.sha256}); "
-            "it was deleted. Download it again, or try another mirror."
+            "{filename} arrived damaged or altered (sha256 {digest}, expected {expected}); "
+            "it was deleted. Download it again, or try another mirror.",
+            filename=entry.filename, digest=digest, expected=entry.sha256
         )
 
 
@@ -322,8 +332,9 @@ def _ensure_disk(target: Path, needed: int, filename: str) -> None:
     free = shutil.disk_usage(existing).free
     if needed > free:
         raise NotEnoughDiskError(
-            f"Not enough disk space for {filename}: it needs {needed / 1e9:.1f} GB more, "
-            f"{existing} has {free / 1e9:.1f} GB free. Free some space or choose another cache folder."
+            "Not enough disk space for {filename}: it needs {needed:.1f} GB more, "
+            "{existing} has {free:.1f} GB free. Free some space or choose another cache folder.",
+            filename=filename, needed=needed / 1e9, existing=existing, free=free / 1e9
         )
 
 

@@ -69,7 +69,7 @@ class CacheLayout:
 
     def snapshot(self, commit: str) -> Path:
         if not valid_commit(commit):
-            raise DownloadError(f"{commit!r} is not a commit id; it cannot name a snapshot folder.")
+            raise DownloadError("{commit!r} is not a commit id; it cannot name a snapshot folder.", commit=commit)
         return self.repo / "snapshots" / commit / Path(*self.entry.filename.split("/"))
 
     def trusted(self, path: Path, check: Callable[[], None]) -> bool:
@@ -132,9 +132,9 @@ class CacheLayout:
 
 def _check_names(entry) -> None:
     if not _SHA256.fullmatch(entry.sha256):
-        raise DownloadError(f"The catalog's sha256 for {entry.filename!r} is not 64 hex digits; it cannot be "
-                            "verified, so it is not downloaded.")
+        raise DownloadError("The catalog's sha256 for {filename!r} is not 64 hex digits; it cannot be "
+                            "verified, so it is not downloaded.", filename=entry.filename)
     for what, name in (("repo", entry.repo), ("file name", entry.filename), ("revision", entry.revision)):
         if _UNSAFE.search(name) or any(part in ("", ".", "..") for part in name.split("/")):
-            raise DownloadError(f"The catalog's {what} {name!r} is not a plain relative name; refusing to "
-                                "build a path from it.")
+            raise DownloadError("The catalog's {what} {name!r} is not a plain relative name; refusing to "
+                                "build a path from it.", what=what, name=name)

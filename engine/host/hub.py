@@ -127,7 +127,7 @@ def _bytes_per_weight(precision: str) -> float:
         return known
     bits = re.search(r"\d+", precision)
     if bits is None:
-        raise EngineError(f"Unknown precision '{precision}'.")
+        raise EngineError("Unknown precision '{precision}'.", precision=precision)
     return int(bits.group()) / 8
 
 

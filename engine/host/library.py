@@ -76,7 +76,7 @@ def delete_model(path: Path, cache_dir: str | os.PathLike | None = None) -> int:
     """
     path = Path(path)
     if any(path.resolve() == bundled(name).resolve() for name in ("demo",)):
-        raise EngineError(f"{path.name} comes with the app and cannot be deleted.")
+        raise EngineError("{name} comes with the app and cannot be deleted.", name=path.name)
     found = cached_files(path, cache_dir)
     if found is not None:
         info, files = found
@@ -87,12 +87,13 @@ def delete_model(path: Path, cache_dir: str | os.PathLike | None = None) -> int:
             Path(f"{blob}.verified").unlink(missing_ok=True)
         return freed
     if path.is_dir():
-        raise EngineError(f"{path} is a folder outside the Hugging Face cache; delete it with your file manager.")
+        raise EngineError("{path} is a folder outside the Hugging Face cache; delete it with your file manager.",
+                          path=path)
     try:
         size = path.stat().st_size
         path.unlink()
     except FileNotFoundError:
         return 0
     except OSError as e:
-        raise EngineError(f"Could not delete {path}: {e.strerror or e}.") from e
+        raise EngineError("Could not delete {path}: {error}.", path=path, error=e.strerror or e) from e
     return size

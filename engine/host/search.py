@@ -111,13 +111,14 @@ def search_models(query: str, *, endpoint: str | None = None, limit: int = SEARC
     try:
         found = list(islice(api.list_models(search=query, sort="downloads", limit=limit), limit))
     except (HfHubHTTPError, HFValidationError) as e:
-        raise SearchError(f"The Hub at {api.endpoint} refused the search for {query!r}: {_short(e)}") from e
+        raise SearchError("The Hub at {hub} refused the search for {query!r}: {error}",
+                          hub=api.endpoint, query=query, error=_short(e)) from e
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-        raise SearchError(_unreachable(api.endpoint, e)) from e
+        raise _unreachable(api.endpoint, e) from e
     except Exception as e:  # httpx's errors (connect, timeout, protocol): all mean the same to the user
         if type(e).__module__.split(".")[0] not in ("httpx", "httpx2", "httpcore"):
             raise
-        raise SearchError(_unreachable(api.endpoint, e)) from e
+        raise _unreachable(api.endpoint, e) from e
     hits = []
     for model in found:
         repo = getattr(model, "id", None)
@@ -138,18 +139,19 @@ def repo_files(repo: str, *, endpoint: str | None = None, revision: str = "main"
     suffix, an LFS sha256, a plain name. Sharded checkpoints (``-00001-of-00003``) are left out: one
     shard is not a model. Blocking: run it on a worker thread."""
     if not valid_repo_id(repo):
-        raise SearchError(f"{repo!r} is not a Hugging Face repository id (namespace/name).")
+        raise SearchError("{repo!r} is not a Hugging Face repository id (namespace/name).", repo=repo)
     api = HfApi(endpoint=endpoint)
     try:
         tree = list(islice(api.list_repo_tree(repo, recursive=True, revision=revision), MAX_FILES))
     except (HfHubHTTPError, HFValidationError) as e:
-        raise SearchError(f"The Hub at {api.endpoint} could not list {repo}: {_short(e)}") from e
+        raise SearchError("The Hub at {hub} could not list {repo}: {error}",
+                          hub=api.endpoint, repo=repo, error=_short(e)) from e
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-        raise SearchError(_unreachable(api.endpoint, e)) from e
+        raise _unreachable(api.endpoint, e) from e
     except Exception as e:
         if type(e).__module__.split(".")[0] not in ("httpx", "httpx2", "httpcore"):
             raise
-        raise SearchError(_unreachable(api.endpoint, e)) from e
+        raise _unreachable(api.endpoint, e) from e
     entries, skipped = [], []
     for item in tree:
         path = getattr(item, "path", None)
@@ -181,6 +183,6 @@ def _short(e: Exception) -> str:
     return str(e).splitlines()[0][:200] if str(e) else type(e).__name__
 
 
-def _unreachable(endpoint: str, e: Exception) -> str:
-    return (f"Could not search {endpoint} ({type(e).__name__}: {_short(e)}). Check the connection, or the "
-            "mirror in Settings.")
+def _unreachable(endpoint: str, e: Exception) -> SearchError:
+    return SearchError("Could not search {hub} ({kind}: {error}). Check the connection, or the mirror in Settings.",
+                       hub=endpoint, kind=type(e).__name__, error=_short(e))

@@ -143,8 +143,8 @@ def resolve(source: str | os.PathLike) -> Path:
     bundled = resources.files("resources") / "models" / text
     if bundled.is_dir():
         return _pick_file(Path(str(bundled)))
-    raise ModelNotFoundError(f"No model at '{text}': there is no such file or folder, "
-                             "and no bundled model has that name.")
+    raise ModelNotFoundError("No model at '{text}': there is no such file or folder, "
+                             "and no bundled model has that name.", text=text)
 
 
 def model_name(path: str | os.PathLike) -> str:
@@ -167,9 +167,11 @@ def _pick_file(folder: Path) -> Path:
         return files[0]
     if not files:
         gguf = " (GGUF files, llama.cpp's format, cannot be loaded)" if any(folder.glob("*.gguf")) else ""
-        raise ModelNotFoundError(f"The folder '{folder}' holds no .pth or .safetensors model file{gguf}.")
+        raise ModelNotFoundError("The folder '{folder}' holds no .pth or .safetensors model file{gguf}.",
+                                 folder=folder, gguf=gguf)
     names = ", ".join(p.name for p in files)
-    raise ModelNotFoundError(f"The folder '{folder}' holds several model files ({names}); pick one.")
+    raise ModelNotFoundError("The folder '{folder}' holds several model files ({names}); pick one.",
+                             folder=folder, names=names)
 
 
 def read_checkpoint(path: Path) -> Checkpoint:
@@ -194,7 +196,7 @@ def _read_file(path: Path) -> dict[str, Tensor]:
     with open(path, "rb") as f:
         head = f.read(16)
     if size == 0:
-        raise TruncatedModelError(f"'{path.name}' is empty (0 bytes): the download probably failed.")
+        raise TruncatedModelError("'{name}' is empty (0 bytes): the download probably failed.", name=path.name)
     if head[:4] == b"PK\x03\x04":
         tensors = _read_torch_zip(path, size)
     elif len(head) >= 9 and _looks_like_safetensors(head, size):   # before the pickle test: a header of
@@ -204,8 +206,8 @@ def _read_file(path: Path) -> dict[str, Tensor]:
     else:
         raise unknown_format(path, head)
     if not tensors or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in tensors.items()):
-        raise UnknownLayoutError(f"'{path.name}' does not hold a flat set of named tensors, so it is not "
-                                 "an RWKV model file.")
+        raise UnknownLayoutError("'{name}' does not hold a flat set of named tensors, so it is not "
+                                 "an RWKV model file.", name=path.name)
     return tensors
 
 
@@ -214,10 +216,11 @@ def unknown_format(path: Path, head: bytes) -> NotAModelError:
     named as one: RWKV models are published as GGUF too, and its magic bytes would mean nothing to a user."""
     readable = "an official .pth, a .safetensors file or a Hugging Face model folder"
     if head[:4] == b"GGUF":
-        return NotAModelError(f"'{path.name}' is a GGUF file (llama.cpp's format), which RWKV Desktop cannot load. "
-                              f"Get the model as {readable} instead.")
-    return NotAModelError(f"'{path.name}' is not a model file: it is neither a PyTorch checkpoint nor safetensors "
-                          f"(it starts with {head[:8]!r}). RWKV Desktop reads {readable}.")
+        return NotAModelError("'{name}' is a GGUF file (llama.cpp's format), which RWKV Desktop cannot load. "
+                              "Get the model as {readable} instead.", name=path.name, readable=readable)
+    return NotAModelError("'{name}' is not a model file: it is neither a PyTorch checkpoint nor safetensors "
+                          "(it starts with {head}). RWKV Desktop reads {readable}.",
+                          name=path.name, head=repr(head[:8]), readable=readable)
 
 
 def _read_torch_zip(path: Path, size: int) -> dict[str, Tensor]:
@@ -226,11 +229,12 @@ def _read_torch_zip(path: Path, size: int) -> dict[str, Tensor]:
             names = zf.namelist()
     except zipfile.BadZipFile as e:
         raise TruncatedModelError(
-            f"'{path.name}' is damaged or incomplete ({size:,} bytes; the end of the archive is "
-            f"missing or broken: {e}). If it was downloaded, download it again.") from e
+            "'{name}' is damaged or incomplete ({size:,} bytes; the end of the archive is "
+            "missing or broken: {error}). If it was downloaded, download it again.",
+            name=path.name, size=size, error=e) from e
     if not any(n.endswith("/data.pkl") for n in names):
-        raise NotAModelError(f"'{path.name}' is a zip archive but not a PyTorch checkpoint (it has no "
-                             "data.pkl). Open the model's .pth or .safetensors file itself.")
+        raise NotAModelError("'{name}' is a zip archive but not a PyTorch checkpoint (it has no "
+                             "data.pkl). Open the model's .pth or .safetensors file itself.", name=path.name)
     return _read_torch(path, mmap=True)
 
 
@@ -246,20 +250,21 @@ def _read_torch(path: Path, mmap: bool) -> dict[str, Tensor]:
             obj = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as e:
         if "GLOBAL" not in str(e):
-            raise NotAModelError(f"'{path.name}' is not a model file: it starts like a Python pickle but "
-                                 f"cannot be read as one ({str(e).splitlines()[-1][:200]}).") from e
+            raise NotAModelError("'{name}' is not a model file: it starts like a Python pickle but "
+                                 "cannot be read as one ({error}).",
+                                 name=path.name, error=str(e).splitlines()[-1][:200]) from e
         raise UnsafeCheckpointError(
-            f"'{path.name}' contains pickled Python objects other than tensors, which could run code, "
+            "'{name}' contains pickled Python objects other than tensors, which could run code, "
             "so it was refused without being executed. Official RWKV checkpoints hold tensors only; "
-            "get the file from a trusted source, or convert it to .safetensors.") from e
+            "get the file from a trusted source, or convert it to .safetensors.", name=path.name) from e
     except (RuntimeError, MemoryError, EOFError, OSError, IndexError, ValueError) as e:
         if is_oom(e):
             raise _oom_reading(path) from e
-        raise TruncatedModelError(f"'{path.name}' could not be read completely ({e}). The file is "
-                                  "probably truncated; download it again.") from e
+        raise TruncatedModelError("'{name}' could not be read completely ({error}). The file is "
+                                  "probably truncated; download it again.", name=path.name, error=e) from e
     if not isinstance(obj, dict):
-        raise UnknownLayoutError(f"'{path.name}' holds a {type(obj).__name__}, not a set of named tensors, "
-                                 "so it is not an RWKV model file.")
+        raise UnknownLayoutError("'{name}' holds a {kind}, not a set of named tensors, "
+                                 "so it is not an RWKV model file.", name=path.name, kind=type(obj).__name__)
     return dict(obj)
 
 
@@ -273,8 +278,8 @@ def is_oom(e: BaseException) -> bool:
 
 def _oom_reading(path: Path) -> OutOfMemoryError:
     size = path.stat().st_size
-    return OutOfMemoryError(f"Not enough memory to read '{path.name}' ({size / 2**30:.2f} GiB). Close other "
-                            "programs or choose a smaller model or a quantised file.")
+    return OutOfMemoryError("Not enough memory to read '{name}' ({gib:.2f} GiB). Close other "
+                            "programs or choose a smaller model or a quantised file.", name=path.name, gib=size / 2**30)
 
 
 def _looks_like_safetensors(head: bytes, size: int) -> bool:
@@ -290,23 +295,24 @@ def _read_safetensors(path: Path, size: int) -> dict[str, Tensor]:
         (n,) = struct.unpack("<Q", f.read(8))
         raw = f.read(n)
     if len(raw) < n:
-        raise TruncatedModelError(f"'{path.name}' ends inside its header ({size:,} bytes): it is truncated. "
-                                  "If it was downloaded, download it again.")
+        raise TruncatedModelError("'{name}' ends inside its header ({size:,} bytes): it is truncated. "
+                                  "If it was downloaded, download it again.", name=path.name, size=size)
     header = parse_header(raw, path.name)
     entries = {k: v for k, v in header.items() if k != "__metadata__"}
     if not entries or not all(isinstance(v, dict) and _is_offsets(v.get("data_offsets"))
                               for v in entries.values()):
-        raise NotAModelError(f"'{path.name}' has a safetensors header that describes no valid tensors, "
-                             "so it is not a model file.")
+        raise NotAModelError("'{name}' has a safetensors header that describes no valid tensors, "
+                             "so it is not a model file.", name=path.name)
     expected = 8 + n + max(v["data_offsets"][1] for v in entries.values())
     if size < expected:
         raise TruncatedModelError(
-            f"'{path.name}' is truncated: its header describes {expected:,} bytes but the file has "
-            f"{size:,}. If it was downloaded, the download was cut off; download it again.")
+            "'{name}' is truncated: its header describes {expected:,} bytes but the file has "
+            "{size:,}. If it was downloaded, the download was cut off; download it again.",
+            name=path.name, expected=expected, size=size)
     try:
         return load_file(str(path), device="cpu")
     except SafetensorError as e:
-        raise NotAModelError(f"'{path.name}' is not a valid safetensors file ({e}).") from e
+        raise NotAModelError("'{name}' is not a valid safetensors file ({error}).", name=path.name, error=e) from e
     except (RuntimeError, MemoryError, OSError) as e:
         if is_oom(e):
             raise _oom_reading(path) from e
@@ -320,10 +326,10 @@ def parse_header(raw: bytes, name: str) -> dict:
         header = json.loads(raw)
     except (ValueError, RecursionError) as e:
         reason = "it nests too deeply to be a tensor index" if isinstance(e, RecursionError) else str(e)
-        raise NotAModelError(f"'{name}' has a broken safetensors header ({reason}).") from e
+        raise NotAModelError("'{name}' has a broken safetensors header ({reason}).", name=name, reason=reason) from e
     if not isinstance(header, dict):
-        raise NotAModelError(f"'{name}' has a safetensors header that is a JSON {type(header).__name__}, "
-                             "not an index of tensors.")
+        raise NotAModelError("'{name}' has a safetensors header that is a JSON {kind}, "
+                             "not an index of tensors.", name=name, kind=type(header).__name__)
     return header
 
 
@@ -362,22 +368,23 @@ def detect_generation(tensors: dict[str, Tensor], name: str) -> int:
     if "ln_x.weight" in att:
         decay = tensors.get("blocks.0.att.time_decay")
         if "gate.weight" not in att:
-            raise UnknownLayoutError(f"'{name}' is an RWKV-5.0 model (no gate): an early preview of RWKV-5 that "
-                                     "RWKV Desktop does not run. Use an RWKV-5.2 (x052) or later model.")
+            raise UnknownLayoutError("'{name}' is an RWKV-5.0 model (no gate): an early preview of RWKV-5 that "
+                                     "RWKV Desktop does not run. Use an RWKV-5.2 (x052) or later model.", name=name)
         if decay is None or decay.dim() != 2 or decay.shape[1] <= 1:
             shape = "missing" if decay is None else list(decay.shape)
-            raise UnknownLayoutError(f"'{name}' is an RWKV-5.1 model (one decay per head, time_decay {shape}): an "
+            raise UnknownLayoutError("'{name}' is an RWKV-5.1 model (one decay per head, time_decay {shape}): an "
                                      "early preview of RWKV-5 that RWKV Desktop does not run. Use an RWKV-5.2 "
-                                     "(x052) or later model.")
+                                     "(x052) or later model.", name=name, shape=shape)
         return 5
     if "time_first" in att and "time_mix_k" in att:
         return 4
     if any(k.startswith(("model.layers.", "rwkv.blocks.", "model.embeddings")) for k in keys):
         raise UnknownLayoutError(
-            f"'{name}' is in a Hugging Face layout that RWKV Desktop does not know (it reads fla-hub RWKV-7 and "
-            "transformers' RWKV-4 folders); open the original RWKV .pth file instead.")
+            "'{name}' is in a Hugging Face layout that RWKV Desktop does not know (it reads fla-hub RWKV-7 and "
+            "transformers' RWKV-4 folders); open the original RWKV .pth file instead.", name=name)
     sample = ", ".join(sorted(keys)[:8])
     raise UnknownLayoutError(
-        f"'{name}' is not an RWKV model: found {len(keys)} tensors "
-        f"({sample}{', ...' if len(keys) > 8 else ''}) "
-        "but none of the keys that RWKV-4 to RWKV-7 checkpoints have (e.g. 'blocks.0.att.r_k').")
+        "'{name}' is not an RWKV model: found {count} tensors "
+        "({sample}{more}) "
+        "but none of the keys that RWKV-4 to RWKV-7 checkpoints have (e.g. 'blocks.0.att.r_k').",
+        name=name, count=len(keys), sample=sample, more=", ..." if len(keys) > 8 else "")

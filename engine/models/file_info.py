@@ -85,14 +85,15 @@ def inspect_file(path: str | os.PathLike) -> FileInfo:
     except (EngineError, OSError):
         raise
     except Exception as e:   # a header no check above foresaw: say so on the file's row
-        raise NotAModelError(f"'{path.name}' cannot be read as a model index ({type(e).__name__}: {e}).") from e
+        raise NotAModelError("'{name}' cannot be read as a model index ({kind}: {error}).",
+                             name=path.name, kind=type(e).__name__, error=e) from e
 
 
 def _inspect(path: Path) -> FileInfo:
     if path.is_dir():
         shards = weight_files(path)
         if not shards:
-            raise NotAModelError(f"The folder '{path.name}' holds no .safetensors or .bin weight files.")
+            raise NotAModelError("The folder '{name}' holds no .safetensors or .bin weight files.", name=path.name)
         tensors: dict[str, _Tensor] = {}
         for shard in shards:
             tensors.update(_read_header(shard))
@@ -101,7 +102,7 @@ def _inspect(path: Path) -> FileInfo:
     else:
         tensors, size, config = _read_header(path), path.stat().st_size, None
     if not tensors:
-        raise NotAModelError(f"'{path.name}' holds no tensors.")
+        raise NotAModelError("'{name}' holds no tensors.", name=path.name)
     counts: Counter[str] = Counter()
     for t in tensors.values():
         counts[t.dtype] += math.prod(t.shape)
@@ -109,7 +110,8 @@ def _inspect(path: Path) -> FileInfo:
         mapped = to_official({k: torch.empty(t.shape, dtype=torch.uint8, device="meta")
                               for k, t in tensors.items()}, config)
     except (RuntimeError, TypeError, ValueError, IndexError) as e:
-        raise NotAModelError(f"'{path.name}' describes tensors of impossible shapes ({e}).") from e
+        raise NotAModelError("'{name}' describes tensors of impossible shapes ({error}).",
+                             name=path.name, error=e) from e
     generation = detect_generation(mapped, path.name)
     emb = mapped.get("emb.weight")
     vocab, n_embd = emb.shape if emb is not None and emb.dim() == 2 else (0, 0)
@@ -146,23 +148,24 @@ def inspect_state_file(path: str | os.PathLike) -> StateFileInfo:
     Raises :class:`NotAModelError` for a file that is not one."""
     path = Path(path)
     if path.is_dir():
-        raise NotAModelError(f"'{path.name}' is a folder, not a state-tuning file.")
+        raise NotAModelError("'{name}' is a folder, not a state-tuning file.", name=path.name)
     tensors = _read_header(path)
     found = {k: t for k, t in tensors.items() if k.endswith(".att.time_state")}
     if not found or len(found) != len(tensors):
-        raise NotAModelError(f"'{path.name}' is not a state-tuning file: it holds other tensors than "
-                             "'blocks.N.att.time_state'.")
+        raise NotAModelError("'{name}' is not a state-tuning file: it holds other tensors than "
+                             "'blocks.N.att.time_state'.", name=path.name)
     layers = sorted(int(k.split(".")[1]) for k in found if k.split(".")[1].isdigit())
     shapes = {t.shape for t in found.values()}
     if layers != list(range(len(found))) or len(shapes) != 1:
-        raise NotAModelError(f"'{path.name}' has state tensors of mixed shapes or missing layers.")
+        raise NotAModelError("'{name}' has state tensors of mixed shapes or missing layers.", name=path.name)
     (shape,) = shapes
     if len(shape) == 3 and shape[1] == shape[2]:
         heads, size = shape[0], shape[1]
     elif len(shape) == 2 and shape[1] and shape[0] % shape[1] == 0:
         heads, size = shape[0] // shape[1], shape[1]
     else:
-        raise NotAModelError(f"'{path.name}' holds state matrices of shape {list(shape)}, not [H, N, N].")
+        raise NotAModelError("'{name}' holds state matrices of shape {shape}, not [H, N, N].",
+                             name=path.name, shape=list(shape))
     return StateFileInfo(path, path.stat().st_size, len(layers), heads, size, named_generation(path.name))
 
 
@@ -187,8 +190,9 @@ def check_named_generation(path: str | os.PathLike, generation: int) -> None:
     name = Path(path).name
     named = named_generation(name)
     if named is not None and named != generation:
-        raise IncompatibleStateError(f"'{name}' is named for RWKV-{named}, but the loaded model is RWKV-{generation}; "
-                                     "a state-tuning file only works with the model it was tuned on.")
+        raise IncompatibleStateError("'{name}' is named for RWKV-{named}, but the loaded model is RWKV-{generation}; "
+                                     "a state-tuning file only works with the model it was tuned on.",
+                                     name=name, named=named, generation=generation)
 
 
 def _read_header(path: Path) -> dict[str, _Tensor]:
@@ -200,17 +204,18 @@ def _read_header(path: Path) -> dict[str, _Tensor]:
         return _safetensors(path, path.stat().st_size)
     if head[:4] == b"GGUF":
         raise unknown_format(path, head)
-    raise NotAModelError(f"'{path.name}' is neither a zip-format PyTorch checkpoint nor safetensors.")
+    raise NotAModelError("'{name}' is neither a zip-format PyTorch checkpoint nor safetensors.", name=path.name)
 
 
 def _safetensors(path: Path, size: int) -> dict[str, _Tensor]:
     with open(path, "rb") as f:
         (n,) = struct.unpack("<Q", f.read(8))
         if n > min(size, 100 * 2**20):
-            raise NotAModelError(f"'{path.name}' has an impossible safetensors header length ({n:,} bytes).")
+            raise NotAModelError("'{name}' has an impossible safetensors header length ({size:,} bytes).",
+                                 name=path.name, size=n)
         raw = f.read(n)
     if len(raw) < n:
-        raise TruncatedModelError(f"'{path.name}' ends inside its header: it is truncated.")
+        raise TruncatedModelError("'{name}' ends inside its header: it is truncated.", name=path.name)
     header = parse_header(raw, path.name)
     tensors = {}
     for k, v in header.items():
@@ -219,8 +224,8 @@ def _safetensors(path: Path, size: int) -> dict[str, _Tensor]:
         entry = v if isinstance(v, dict) else {}
         shape, dtype = entry.get("shape"), entry.get("dtype")
         if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape) and isinstance(dtype, str)):
-            raise NotAModelError(f"'{path.name}' has a broken safetensors header: tensor '{k}' has no valid "
-                                 "shape and dtype.")
+            raise NotAModelError("'{name}' has a broken safetensors header: tensor '{key}' has no valid "
+                                 "shape and dtype.", name=path.name, key=k)
         tensors[k] = _Tensor(tuple(shape), _SAFETENSORS_DTYPES.get(dtype, dtype.lower()))
     return tensors
 
@@ -230,18 +235,18 @@ def _torch_zip(path: Path) -> dict[str, _Tensor]:
         with zipfile.ZipFile(path) as zf:
             name = next((n for n in zf.namelist() if n.endswith("/data.pkl") or n == "data.pkl"), None)
             if name is None:
-                raise NotAModelError(f"'{path.name}' is a zip archive but not a PyTorch checkpoint.")
+                raise NotAModelError("'{name}' is a zip archive but not a PyTorch checkpoint.", name=path.name)
             data = zf.read(name)
     except zipfile.BadZipFile as e:
-        raise TruncatedModelError(f"'{path.name}' is damaged or incomplete ({e}).") from e
+        raise TruncatedModelError("'{name}' is damaged or incomplete ({error}).", name=path.name, error=e) from e
     try:
         obj = _HeaderUnpickler(data).load()
     except EngineError:
         raise
     except Exception as e:  # any malformed pickle: say so rather than crash the library
-        raise NotAModelError(f"'{path.name}' has an unreadable checkpoint index ({e}).") from e
+        raise NotAModelError("'{name}' has an unreadable checkpoint index ({error}).", name=path.name, error=e) from e
     if not isinstance(obj, dict) or not all(isinstance(v, _Tensor) for v in obj.values()):
-        raise NotAModelError(f"'{path.name}' does not hold a flat set of named tensors.")
+        raise NotAModelError("'{name}' does not hold a flat set of named tensors.", name=path.name)
     return dict(obj)
 
 
@@ -275,10 +280,11 @@ class _HeaderUnpickler(pickle.Unpickler):
             return _rebuild_parameter
         if module == "torch" and name in _TORCH_STORAGES:
             return _TORCH_STORAGES[name]
-        raise UnsafeCheckpointError(f"the checkpoint refers to {module}.{name}, which a tensor file never needs")
+        raise UnsafeCheckpointError("the checkpoint refers to {module}.{name}, which a tensor file never needs",
+                                    module=module, name=name)
 
     def persistent_load(self, pid: object) -> _Storage:
         # ("storage", storage type, key, location, numel); the type was resolved to a dtype name above
         if not (isinstance(pid, tuple) and len(pid) >= 2 and pid[0] == "storage" and isinstance(pid[1], str)):
-            raise NotAModelError(f"unexpected storage reference {pid!r}")
+            raise NotAModelError("unexpected storage reference {pid}", pid=repr(pid))
         return _Storage(pid[1])

@@ -46,17 +46,20 @@ def weight_files(folder: Path, strict: bool = True) -> list[Path]:
             try:
                 names = sorted(set(json.loads((folder / index).read_text())["weight_map"].values()))
             except (ValueError, KeyError, TypeError, AttributeError) as e:
-                raise NotAModelError(f"'{folder.name}/{index}' is damaged ({e}).") from e
+                raise NotAModelError("'{folder}/{index}' is damaged ({error}).",
+                                     folder=folder.name, index=index, error=e) from e
             # The index is a file from the internet: a shard is a file of this folder, named plainly,
             # never a path that leads out of it ("../x", "/etc/x", "C:\\x", "sub/x").
             bad = [n for n in names if not isinstance(n, str) or not _plain_name(n)]
             if bad:
-                raise NotAModelError(f"'{folder.name}/{index}' names a weight file outside its folder "
-                                     f"({bad[0]!r}); it was refused without reading anything.")
+                raise NotAModelError("'{folder}/{index}' names a weight file outside its folder "
+                                     "({bad}); it was refused without reading anything.",
+                                     folder=folder.name, index=index, bad=repr(bad[0]))
             missing = [n for n in names if not (folder / n).is_file()]
             if missing and strict:
-                raise ModelNotFoundError(f"The model folder '{folder.name}' lacks {len(missing)} of its weight "
-                                         f"files ({', '.join(missing[:3])}); the download is incomplete.")
+                raise ModelNotFoundError("The model folder '{folder}' lacks {count} of its weight "
+                                         "files ({files}); the download is incomplete.",
+                                         folder=folder.name, count=len(missing), files=", ".join(missing[:3]))
             return [folder / n for n in names]
     found = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
     return found
@@ -71,7 +74,7 @@ def read_config(folder: Path) -> dict:
     try:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise NotAModelError(f"'{folder.name}/config.json' cannot be read ({e}).") from e
+        raise NotAModelError("'{folder}/config.json' cannot be read ({error}).", folder=folder.name, error=e) from e
     return config if isinstance(config, dict) else {}
 
 

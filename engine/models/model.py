@@ -116,15 +116,16 @@ class Model(ABC):
     def _check_shapes(self, state: State) -> None:
         expected = self.new_state().shapes()
         if state.generation != self.info.generation or state.shapes() != expected:
-            raise IncompatibleStateError(f"This state belongs to another model (RWKV-{state.generation}, "
-                                         f"shapes {state.shapes()}); this model needs {expected}.")
+            raise IncompatibleStateError("This state belongs to another model (RWKV-{generation}, "
+                                         "shapes {shapes}); this model needs {expected}.",
+                                         generation=state.generation, shapes=state.shapes(), expected=expected)
 
     def _check_tokens(self, tokens: Sequence[int]) -> None:
         V = self.info.vocab_size
         bad = [t for t in tokens if not 0 <= t < V]
         if bad:
-            raise EngineError(f"Token id {bad[0]} is outside this model's vocabulary (0..{V - 1}); "
-                              "the tokenizer does not match the model.")
+            raise EngineError("Token id {token} is outside this model's vocabulary (0..{last}); "
+                              "the tokenizer does not match the model.", token=bad[0], last=V - 1)
 
     def forward(self, tokens: Sequence[int], state: State | None = None) -> tuple[Tensor, State]:
         """Feed ``tokens``; return the float32 logits after the last one, and the state.
@@ -158,9 +159,9 @@ class Model(ABC):
                 raise
             if backup is not None:
                 state.copy_(backup)
-            raise OutOfMemoryError(f"{self.device} ran out of memory running {len(tokens)} tokens "
+            raise OutOfMemoryError("{device} ran out of memory running {tokens} tokens "
                                    "at once; feed the prompt in smaller chunks or use a smaller "
-                                   "precision. The state is unchanged.") from e
+                                   "precision. The state is unchanged.", device=self.device, tokens=len(tokens)) from e
         state.tokens_seen += len(tokens)
         state.last_logits = logits
         return logits, state
@@ -206,8 +207,8 @@ class Model(ABC):
                 raise
             for state, backup in zip(states, backups, strict=True):
                 state.copy_(backup)
-            raise OutOfMemoryError(f"{self.device} ran out of memory running {len(chunks)} prompts at once; "
-                                   "the states are unchanged.") from e
+            raise OutOfMemoryError("{device} ran out of memory running {prompts} prompts at once; "
+                                   "the states are unchanged.", device=self.device, prompts=len(chunks)) from e
         for b, (tokens, state) in enumerate(chunks):
             state.tokens_seen += len(tokens)
             state.last_logits = logits[b]
@@ -229,7 +230,8 @@ class Model(ABC):
         """
         tokens = [int(t) for t in tokens]
         if len(tokens) != len(states):
-            raise EngineError(f"forward_batch needs one state per token ({len(tokens)} tokens, {len(states)} states).")
+            raise EngineError("forward_batch needs one state per token ({tokens} tokens, {states} states).",
+                              tokens=len(tokens), states=len(states))
         if not tokens:
             raise EmptyPromptError("Nothing to feed the model: the batch is empty.")
         self._check_tokens(tokens)
@@ -283,7 +285,7 @@ def _pick_device(device: str) -> torch.device:
     try:
         dev = torch.device(device)
     except RuntimeError as e:
-        raise EngineError(f"Unknown device '{device}': use 'cpu', 'cuda', 'cuda:N' or 'auto'.") from e
+        raise EngineError("Unknown device '{device}': use 'cpu', 'cuda', 'cuda:N' or 'auto'.", device=device) from e
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise EngineError("No CUDA or ROCm GPU is available to this build of PyTorch; use device 'cpu'.")
     return dev
@@ -292,8 +294,8 @@ def _pick_device(device: str) -> torch.device:
 def _check_precision(precision: str) -> None:
     if precision != "auto" and precision not in DTYPES:
         floats = ", ".join(k for k in DTYPES if k not in CPU_ONLY)
-        raise EngineError(f"Unknown precision '{precision}': use one of {floats} or 'auto' (or int8, q5 or q4 on "
-                          "the CPU: 8-, 5- or 4-bit weights, float32 compute).")
+        raise EngineError("Unknown precision '{precision}': use one of {floats} or 'auto' (or int8, q5 or q4 on "
+                          "the CPU: 8-, 5- or 4-bit weights, float32 compute).", precision=precision, floats=floats)
 
 
 def _auto_precision(device: torch.device, ckpt: Checkpoint, name: str) -> str:
@@ -330,7 +332,8 @@ def load(source: str | os.PathLike, device: str = "cpu", precision: str = "fp32"
     error rather than a silent fallback.
     """
     if backend not in kernels.BACKENDS:
-        raise EngineError(f"Unknown kernel backend '{backend}': use one of {', '.join(kernels.BACKENDS)}.")
+        raise EngineError("Unknown kernel backend '{backend}': use one of {choices}.",
+                          backend=backend, choices=", ".join(kernels.BACKENDS))
     _check_precision(precision)
     path = resolve(source)
     dev = _pick_device(device)
@@ -346,9 +349,9 @@ def load(source: str | os.PathLike, device: str = "cpu", precision: str = "fp32"
             raise
         bits = torch.finfo(dtype).bits if dtype.is_floating_point else 8
         size = sum(t.numel() for t in ckpt.tensors.values()) * bits // 8
-        raise OutOfMemoryError(f"Not enough memory on {dev} to load '{path.name}' in {precision} "
-                               f"(about {size / 2**30:.1f} GiB needed). Try a smaller precision or "
-                               "model.") from e
+        raise OutOfMemoryError("Not enough memory on {device} to load '{name}' in {precision} "
+                               "(about {gib:.1f} GiB needed). Try a smaller precision or "
+                               "model.", device=dev, name=path.name, precision=precision, gib=size / 2**30) from e
     log.info("loaded %s: %s on %s (%s)", path.name, model.info.describe(), dev, precision)
     return model
 
@@ -371,7 +374,8 @@ def _build(generation: int, ckpt: Checkpoint, device: torch.device, dtype: torch
         from engine.models.rwkv4 import RWKV4
 
         return RWKV4(ckpt, device, dtype, backend)
-    raise UnknownLayoutError(f"'{ckpt.path.name}' is an RWKV-{generation} model, which RWKV Desktop cannot run.")
+    raise UnknownLayoutError("'{name}' is an RWKV-{generation} model, which RWKV Desktop cannot run.",
+                             name=ckpt.path.name, generation=generation)
 
 
 class LogitsPool:

@@ -214,8 +214,9 @@ class MatrixStateModel(RecurrentModel):
             return
         bad = [k for k in keys if k not in z or tuple(z[k].shape) != (i.n_head, i.head_size, i.head_size)]
         if bad:
-            raise UnknownLayoutError(f"'{i.path.name}' has a merged tuned state, but '{bad[0]}' is missing or not "
-                                     f"[{i.n_head}, {i.head_size}, {i.head_size}]; the merge is broken.")
+            raise UnknownLayoutError("'{name}' has a merged tuned state, but '{bad}' is missing or not "
+                                     "[{heads}, {head_size}, {head_size}]; the merge is broken.",
+                                     name=i.path.name, bad=bad[0], heads=i.n_head, head_size=i.head_size)
         self.initial_wkv = torch.stack([self.tuning_to_wkv(z[k]) for k in keys]).contiguous()
 
     def new_state(self) -> State:
@@ -256,5 +257,5 @@ class MatrixStateModel(RecurrentModel):
 
 
 def no_tuning(generation: int) -> IncompatibleStateError:
-    return IncompatibleStateError(f"RWKV-{generation} models have no matrix state, so state-tuning files "
-                                  "(which set one) cannot be used with them.")
+    return IncompatibleStateError("RWKV-{generation} models have no matrix state, so state-tuning files "
+                                  "(which set one) cannot be used with them.", generation=generation)

@@ -87,8 +87,9 @@ class Sizes:
         """The shape of ``key``, which must have ``ndim`` dimensions of at least 1."""
         shape = tuple(self._z[key].shape)
         if len(shape) != ndim or min(shape, default=1) < 1:
-            raise InvalidTensorError(f"'{self._file}': '{key}' has shape {list(shape)}, but an {self._label} "
-                                     f"checkpoint stores it with {ndim} dimensions, none of them 0.")
+            raise InvalidTensorError("'{file}': '{key}' has shape {shape}, but an {label} "
+                                     "checkpoint stores it with {ndim} dimensions, none of them 0.",
+                                     file=self._file, key=key, shape=list(shape), label=self._label, ndim=ndim)
         return shape
 
     def has(self, key: str) -> bool:
@@ -97,7 +98,8 @@ class Sizes:
     def require(self, ok: bool, what: str) -> None:
         """Refuse the file unless ``ok``; ``what`` says which sizes disagree."""
         if not ok:
-            raise InvalidTensorError(f"'{self._file}' is not a consistent {self._label} checkpoint: {what}.")
+            raise InvalidTensorError("'{file}' is not a consistent {label} checkpoint: {what}.",
+                                     file=self._file, label=self._label, what=what)
 
 
 @dataclass(frozen=True)
@@ -122,8 +124,9 @@ class Schema:
         missing = [k for k, e in expected.items() if k not in tensors and not e.optional]
         if missing:
             shown = ", ".join(missing[:_SHOWN]) + (", ..." if len(missing) > _SHOWN else "")
-            raise UnknownLayoutError(f"'{file}' looks like {self.label} but {len(missing)} tensors are missing "
-                                     f"({shown}); the file is incomplete or from an unsupported variant.")
+            raise UnknownLayoutError("'{file}' looks like {label} but {count} tensors are missing "
+                                     "({shown}); the file is incomplete or from an unsupported variant.",
+                                     file=file, label=self.label, count=len(missing), shown=shown)
         sizes = {"L": L, **self.sizes(Sizes(tensors, file, self.label))}
         for key, e in expected.items():
             if key in tensors:
@@ -151,23 +154,25 @@ def _layer_count(tensors: Mapping[str, Tensor], file: str) -> int:
         if len(parts) > 2 and parts[0] == "blocks" and parts[1].isdigit():
             numbers.setdefault(int(parts[1]), key)
     if not numbers:
-        raise UnknownLayoutError(f"'{file}' has no 'blocks.N.' tensors, so it holds no RWKV layers.")
+        raise UnknownLayoutError("'{file}' has no 'blocks.N.' tensors, so it holds no RWKV layers.", file=file)
     L = len(numbers)
     if max(numbers) != L - 1:
         gap = next(i for i in range(L) if i not in numbers)
         stray = numbers[max(numbers)]
-        raise UnknownLayoutError(f"'{file}' has {L} blocks numbered up to {max(numbers)} (e.g. '{stray}'), "
-                                 f"but block {gap} is missing: blocks are numbered 0, 1, 2, ... without gaps, "
-                                 "so the file is damaged or altered.")
+        raise UnknownLayoutError("'{file}' has {layers} blocks numbered up to {last} (e.g. '{stray}'), "
+                                 "but block {gap} is missing: blocks are numbered 0, 1, 2, ... without gaps, "
+                                 "so the file is damaged or altered.",
+                                 file=file, layers=L, last=max(numbers), stray=stray, gap=gap)
     return L
 
 
 def _check_tensor(key: str, t: Tensor, e: Expect, sizes: dict[str, int], file: str, label: str) -> None:
     if t.dtype not in FLOAT_DTYPES:
-        raise InvalidTensorError(f"'{file}': '{key}' is {str(t.dtype).removeprefix('torch.')}, but {label} "
+        raise InvalidTensorError("'{file}': '{key}' is {dtype}, but {label} "
                                  "weights are float32, float16 or bfloat16; the file is damaged or was "
                                  "converted wrongly (quantised files are not read: load a float file with "
-                                 "precision int8, q5 or q4 instead).")
+                                 "precision int8, q5 or q4 instead).",
+                                 file=file, key=key, dtype=str(t.dtype).removeprefix("torch."), label=label)
     want, shape = tuple(s if isinstance(s, int) else sizes[s] for s in e.shape), tuple(t.shape)
     if e.vector:
         ok = [d for d in shape if d != 1] == [d for d in want if d != 1]
@@ -175,5 +180,6 @@ def _check_tensor(key: str, t: Tensor, e: Expect, sizes: dict[str, int], file: s
         ok = shape == want
     if not ok:
         names = " x ".join(f"{s}={sizes[s]}" if isinstance(s, str) else str(s) for s in e.shape)
-        raise InvalidTensorError(f"'{file}': '{key}' has shape {list(shape)}, but this {label} model "
-                                 f"needs {list(want)} ({names}); the file is damaged or altered.")
+        raise InvalidTensorError("'{file}': '{key}' has shape {shape}, but this {label} model "
+                                 "needs {want} ({names}); the file is damaged or altered.",
+                                 file=file, key=key, shape=list(shape), label=label, want=list(want), names=names)

@@ -128,7 +128,8 @@ class State:
         try:
             gen, tokens_seen = int(info.get("generation", "0")), int(info.get("tokens_seen", "0"))
         except ValueError as e:
-            raise StateFormatError(f"'{path.name}' has damaged metadata ({e}); it cannot be used.") from e
+            raise StateFormatError("'{name}' has damaged metadata ({error}); it cannot be used.",
+                                   name=path.name, error=e) from e
         own = {k: v for k, v in tensors.items() if "/" not in k}
         state = _assemble(path, "", own, gen, info.get("fingerprint"), tokens_seen, model, check_fingerprint)
         state.meta = {k: v for k, v in info.items() if k not in _RESERVED}
@@ -146,7 +147,8 @@ class State:
             gen, tokens_seen = int(described["generation"]), int(described["tokens_seen"])
             fingerprint = str(described["fingerprint"])
         except (AttributeError, KeyError, TypeError, ValueError) as e:
-            raise StateFormatError(f"'{path.name}' has damaged metadata ({e}); it cannot be used.") from e
+            raise StateFormatError("'{name}' has damaged metadata ({error}); it cannot be used.",
+                                   name=path.name, error=e) from e
         prefix = f"{name}/"
         own = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
         return _assemble(path, f" ({name})", own, gen, fingerprint, tokens_seen, model, True)
@@ -175,14 +177,16 @@ class State:
         state = model.new_state()
         if "wkv" not in state.parts:
             raise IncompatibleStateError(
-                f"'{path.name}' cannot be used: RWKV-{model.info.generation} models have no matrix state, "
-                "and state-tuning files set one (they exist for RWKV-5, -6 and -7 models).")
+                "'{name}' cannot be used: RWKV-{generation} models have no matrix state, "
+                "and state-tuning files set one (they exist for RWKV-5, -6 and -7 models).",
+                name=path.name, generation=model.info.generation)
         tensors = read_checkpoint(path).tensors
         L, H, N = model.info.n_layer, model.info.n_head, model.info.head_size
         found = {k: _layer_index(k) for k in tensors if k.endswith(".att.time_state")}
         if not found:
-            raise StateFormatError(f"'{path.name}' is not a state-tuning file: it has no "
-                                   "'blocks.N.att.time_state' tensors, and it is not a state RWKV Desktop saved.")
+            raise StateFormatError("'{name}' is not a state-tuning file: it has no "
+                                   "'blocks.N.att.time_state' tensors, and it is not a state RWKV Desktop saved.",
+                                   name=path.name)
         layers = sorted(found.values())
         # Some converters flatten the heads: [H * N, N] holds the same matrices.
         tensors = {k: tensors[k].reshape(H, N, N) if tuple(tensors[k].shape) == (H * N, N) else tensors[k]
@@ -190,13 +194,16 @@ class State:
         shapes = {tuple(tensors[k].shape) for k in found}
         if layers != list(range(L)) or shapes != {(H, N, N)}:
             raise IncompatibleStateError(
-                f"'{path.name}' was tuned for another model: it has {len(found)} layers of "
-                f"{' / '.join(str(list(s)) for s in sorted(shapes))}, but the loaded model needs {L} "
-                f"layers of [{H}, {N}, {N}]. Use it with the model it was tuned on.")
+                "'{name}' was tuned for another model: it has {found} layers of "
+                "{shapes}, but the loaded model needs {layers} "
+                "layers of [{heads}, {head_size}, {head_size}]. Use it with the model it was tuned on.",
+                name=path.name, found=len(found), shapes=" / ".join(str(list(s)) for s in sorted(shapes)), layers=L,
+                heads=H, head_size=N)
         for k in found:
             if not tensors[k].is_floating_point():
-                raise StateFormatError(f"'{path.name}' holds '{k}' as {tensors[k].dtype}, not as floating point "
-                                       "numbers; it is not a state-tuning file we can use.")
+                raise StateFormatError("'{name}' holds '{key}' as {dtype}, not as floating point "
+                                       "numbers; it is not a state-tuning file we can use.",
+                                       name=path.name, key=k, dtype=tensors[k].dtype)
             _check_finite(tensors[k], f"'{path.name}'", f"'{k}'")
         wkv = state.parts["wkv"]
         for k, i in found.items():
@@ -233,17 +240,19 @@ def _read_checked(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
     try:
         version = int(info.get("format_version", "0"))
     except ValueError as e:
-        raise StateFormatError(f"'{path.name}' has damaged metadata ({e}); it cannot be used.") from e
+        raise StateFormatError("'{name}' has damaged metadata ({error}); it cannot be used.",
+                               name=path.name, error=e) from e
     if info.get("format") != FORMAT:
-        raise StateFormatError(f"'{path.name}' is not an RWKV Desktop state file "
-                               f"(format: {info.get('format', 'none')!r}).")
+        raise StateFormatError("'{name}' is not an RWKV Desktop state file "
+                               "(format: {format}).", name=path.name, format=repr(info.get("format", "none")))
     if version > FORMAT_VERSION:
-        raise StateFormatError(f"'{path.name}' was written by a newer RWKV Desktop "
-                               f"(state format {info['format_version']}); update the app to read it.")
+        raise StateFormatError("'{name}' was written by a newer RWKV Desktop "
+                               "(state format {version}); update the app to read it.",
+                               name=path.name, version=info["format_version"])
     if "checksum" in info and info["checksum"] != _checksum(tensors, info):
         raise StateFormatError(
-            f"'{path.name}' is damaged: its contents no longer match the checksum written when it was "
-            "saved (a disk or copy error changed it). It cannot be used; resume from an earlier state.")
+            "'{name}' is damaged: its contents no longer match the checksum written when it was "
+            "saved (a disk or copy error changed it). It cannot be used; resume from an earlier state.", name=path.name)
     return tensors, info
 
 
@@ -257,18 +266,21 @@ def _assemble(path: Path, which: str, tensors: dict[str, Tensor], gen: int, fing
     got = {k: tuple(v.shape) for k, v in tensors.items()}
     if gen != expected.generation or got != expected.shapes():
         raise IncompatibleStateError(
-            f"{name} is a state for another model: it has {_describe(gen, got)}, but the loaded "
-            f"model needs {_describe(expected.generation, expected.shapes())}.")
+            "{name} is a state for another model: it has {has}, but the loaded "
+            "model needs {needs}.",
+            name=name, has=_describe(gen, got), needs=_describe(expected.generation, expected.shapes()))
     if check_fingerprint and fingerprint != expected.fingerprint:
         raise IncompatibleStateError(
-            f"{name} was saved with other weights of the same shape (model fingerprint {fingerprint}, loaded "
-            f"model {expected.fingerprint}); its text would be garbled. Load the model it was saved with.")
+            "{name} was saved with other weights of the same shape (model fingerprint {fingerprint}, loaded "
+            "model {expected}); its text would be garbled. Load the model it was saved with.",
+            name=name, fingerprint=fingerprint, expected=expected.fingerprint)
     for k, v in expected.parts.items():
         allowed = _COMPUTE_DTYPES if k in _SHIFT_PARTS else (v.dtype,)
         if tensors[k].dtype not in allowed:
             raise StateFormatError(
-                f"{name} holds '{k}' as {tensors[k].dtype}, but this model keeps it as {v.dtype}; "
-                "RWKV Desktop never writes it so, so the file is damaged or was made by another program.")
+                "{name} holds '{key}' as {dtype}, but this model keeps it as {expected}; "
+                "RWKV Desktop never writes it so, so the file is damaged or was made by another program.",
+                name=name, key=k, dtype=tensors[k].dtype, expected=v.dtype)
         v.copy_(tensors[k])
         _check_finite(v, name, f"'{k}'")
     expected.tokens_seen = tokens_seen
@@ -276,12 +288,12 @@ def _assemble(path: Path, which: str, tensors: dict[str, Tensor], gen: int, fing
         vocab = model.info.vocab_size
         if tuple(logits.shape) != (vocab,):
             raise IncompatibleStateError(
-                f"{name} holds last-token logits of shape {list(logits.shape)}, but the loaded model "
-                f"has a vocabulary of {vocab}: the state belongs to another model. Load the model it was "
-                "saved with.")
+                "{name} holds last-token logits of shape {shape}, but the loaded model "
+                "has a vocabulary of {vocab}: the state belongs to another model. Load the model it was "
+                "saved with.", name=name, shape=list(logits.shape), vocab=vocab)
         if not logits.is_floating_point():
-            raise StateFormatError(f"{name} holds its last-token logits as {logits.dtype}, not as "
-                                   "floating point numbers; the file is damaged.")
+            raise StateFormatError("{name} holds its last-token logits as {dtype}, not as "
+                                   "floating point numbers; the file is damaged.", name=name, dtype=logits.dtype)
         _check_finite(logits, name, "its last-token logits")
         expected.last_logits = logits.float().to(model.device)
     return expected
@@ -303,15 +315,16 @@ def _check_finite(t: Tensor, file: str, what: str) -> None:
     carries any NaN or infinity through (~5x cheaper than ``isfinite().all()`` on a 1.5B state; a
     real state's values are far from overflowing it)."""
     if not math.isfinite(float(t.float().sum()) if t.dtype != torch.float32 else float(t.sum())):
-        raise StateFormatError(f"{file} is damaged: {what} holds NaN or infinite values, and a model run from "
-                               "them writes garbage. It cannot be used; use an earlier state, or make it again.")
+        raise StateFormatError("{file} is damaged: {what} holds NaN or infinite values, and a model run from "
+                               "them writes garbage. It cannot be used; use an earlier state, or make it again.",
+                               file=file, what=what)
 
 
 def _layer_index(key: str) -> int:
     parts = key.split(".")
     if len(parts) < 2 or parts[0] != "blocks" or not parts[1].isdigit():
-        raise StateFormatError(f"Unexpected key '{key}' in a state-tuning file (expected "
-                               "'blocks.N.att.time_state').")
+        raise StateFormatError("Unexpected key '{key}' in a state-tuning file (expected "
+                               "'blocks.N.att.time_state').", key=key)
     return int(parts[1])
 
 
@@ -330,11 +343,11 @@ def _read_safetensors(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
     from safetensors import SafetensorError, safe_open
 
     if not path.is_file():
-        raise StateNotFoundError(f"No state file at '{path}'.")
+        raise StateNotFoundError("No state file at '{path}'.", path=path)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             info = dict(f.metadata() or {})
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as e:
-        raise StateFormatError(f"'{path.name}' is not a readable state file ({e}).") from e
+        raise StateFormatError("'{name}' is not a readable state file ({error}).", name=path.name, error=e) from e
     return tensors, info

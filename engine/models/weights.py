@@ -125,13 +125,16 @@ class Weights:
         self.sizes = schema.check(ckpt.tensors, ckpt.path.name)      # before anything is allocated
         self.schema, self.ckpt, self.z, self.device = schema, ckpt, ckpt.tensors, device
         if dtype in _INTEGER and device.type != "cpu":
-            raise EngineError(f"Precision {_PRECISIONS[dtype]} runs on the CPU only; use fp16 or bf16 on a GPU.")
+            raise EngineError("Precision {precision} runs on the CPU only; use fp16 or bf16 on a GPU.",
+                              precision=_PRECISIONS[dtype])
         precision = _PRECISIONS.get(dtype, str(dtype))
         try:
             self.kernels = kernels.select(schema.generation, device.type, precision, backend)
         except (kernels.Unavailable, ValueError) as e:
-            raise EngineError(f"The '{backend}' kernels cannot run RWKV-{schema.generation} on {device} in "
-                              f"{precision}: {e}. Use backend 'auto'.") from e
+            raise EngineError("The '{backend}' kernels cannot run RWKV-{generation} on {device} in "
+                              "{precision}: {error}. Use backend 'auto'.",
+                              backend=backend, generation=schema.generation, device=device, precision=precision,
+                              error=e) from e
         self.plan = plan(dtype, self.kernels.decoder is not None, fp32_tables)
         L = self.sizes["L"]
         self.packed: list[dict[str, Packed]] = [{} for _ in range(L)]

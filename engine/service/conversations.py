@@ -68,11 +68,11 @@ def open_live(store: ConversationStore, conv_id: int, model: Model, tokenizer: T
     """A stored conversation, ready to continue: nothing is read until a step needs a checkpoint."""
     conv = store.get(conv_id)
     if conv.model_fingerprint == REMOTE_FINGERPRINT:
-        raise OtherModelError(f"“{conv.title}” was written with a remote server ({conv.model_path}); connect to "
-                              "one (File ▸ Remote server) to continue it.")
+        raise OtherModelError("“{title}” was written with a remote server ({server}); connect to "
+                              "one (File ▸ Remote server) to continue it.", title=conv.title, server=conv.model_path)
     if conv.model_fingerprint != model.info.fingerprint:
-        raise OtherModelError(f"“{conv.title}” was written with {model_name(conv.model_path)}; load that model "
-                              "to continue it.")
+        raise OtherModelError("“{title}” was written with {model}; load that model "
+                              "to continue it.", title=conv.title, model=model_name(conv.model_path))
     initial = _initial_state(store, conv, model)
     settings = ChatSettings.from_dict(conv.settings)
     checkpoints = DiskCheckpoints(store, conv.id, model, initial, keep=keep)
@@ -95,9 +95,9 @@ def _initial_state(store: ConversationStore, conv: Conversation, model: Model) -
         try:
             state = State.from_tuning_file(conv.tuning_path, model)
         except (EngineError, OSError) as e:
-            raise EngineError(f"“{conv.title}” started from the state-tuning file {Path(conv.tuning_path).name}, "
-                              f"which cannot be read now ({e}). Put the file back where it was to continue "
-                              "this conversation.") from e
+            raise EngineError("“{title}” started from the state-tuning file {file}, "
+                              "which cannot be read now ({error}). Put the file back where it was to continue "
+                              "this conversation.", title=conv.title, file=Path(conv.tuning_path).name, error=e) from e
         store.save_initial_state(conv.id, state)
         return state
     return model.new_state()
@@ -130,8 +130,9 @@ def open_remote_live(store: ConversationStore, conv_id: int, server: RemoteServe
     history is text). One written with a model on this computer needs that model."""
     conv = store.get(conv_id)
     if conv.model_fingerprint != REMOTE_FINGERPRINT:
-        raise OtherModelError(f"“{conv.title}” was written with {model_name(conv.model_path)} on this computer, "
-                              "with its states; load that model to continue it.")
+        raise OtherModelError("“{title}” was written with {model} on this computer, "
+                              "with its states; load that model to continue it.",
+                              title=conv.title, model=model_name(conv.model_path))
     settings = ChatSettings.from_dict(conv.settings)
     session = RemoteChat.restore(server, store.load_messages(conv.id), settings=settings.sampler,
                                  max_tokens=settings.max_tokens, wake=wake)

@@ -26,8 +26,8 @@ class UnknownStateError(EngineError):
 
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
-        raise UnknownStateError(f"'{name}' is not a state name: use 1 to 64 letters, digits, '.', '_' or '-', "
-                                "starting with a letter or digit.")
+        raise UnknownStateError("'{name}' is not a state name: use 1 to 64 letters, digits, '.', '_' or '-', "
+                                "starting with a letter or digit.", name=name)
     return name
 
 
@@ -49,7 +49,8 @@ class NamedStates:
         tuning = self._tuning_files().get(name)
         if tuning is not None:
             return State.from_tuning_file(tuning, model)
-        raise UnknownStateError(f"There is no state named '{name}' (known: {', '.join(self.names()) or 'none'}).")
+        raise UnknownStateError("There is no state named '{name}' (known: {known}).",
+                                name=name, known=", ".join(self.names()) or "none")
 
     def save(self, name: str, state: State) -> None:
         check_name(name)

@@ -44,11 +44,11 @@ def normalize_url(url: str) -> str:
     url = url.strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise RemoteError(f"'{url}' is not an http:// or https:// address (for example http://host:8000/v1).")
+        raise RemoteError("'{url}' is not an http:// or https:// address (for example http://host:8000/v1).", url=url)
     if parts.username or parts.password:
         raise RemoteError("Put the API key in its own field, not in the address.")
     if parts.query or parts.fragment:
-        raise RemoteError(f"'{url}' has a query or fragment; give the API's base address (…/v1).")
+        raise RemoteError("'{url}' has a query or fragment; give the API's base address (…/v1).", url=url)
     for tail in ("/chat/completions", "/completions", "/models"):
         if parts.path.endswith(tail):
             url = url[: -len(tail)]
@@ -100,8 +100,8 @@ def list_models(url: str, api_key: str | None = None) -> Listing:
         data = response.json()["data"]
         models = tuple(str(m["id"]) for m in data)
     except (ValueError, KeyError, TypeError):
-        raise RemoteError(f"{url}/models did not answer with a list of models (is it an OpenAI-compatible API? "
-                          "Most servers have it at …/v1, Ai00 at …/api/oai/v1).") from None
+        raise RemoteError("{url}/models did not answer with a list of models (is it an OpenAI-compatible API? "
+                          "Most servers have it at …/v1, Ai00 at …/api/oai/v1).", url=url) from None
     ours = any(isinstance(m, dict) and isinstance(m.get("rwkv"), dict) and m["rwkv"].get("server") == RWKV_DESKTOP
                for m in data)
     return Listing(url, models, RWKV_DESKTOP if ours else OPENAI)
@@ -109,11 +109,13 @@ def list_models(url: str, api_key: str | None = None) -> Listing:
 
 def network_error(url: str, error: httpx2.HTTPError) -> RemoteError:
     if isinstance(error, httpx2.TimeoutException):
-        return RemoteError(f"The server at {host_of(url)} did not answer in time ({type(error).__name__}).")
+        return RemoteError("The server at {host} did not answer in time ({kind}).",
+                           host=host_of(url), kind=type(error).__name__)
     if isinstance(error, httpx2.ConnectError):
-        return RemoteError(f"Cannot reach {host_of(url)}: {error or 'connection refused'}. Check the address and "
-                           "that the server is running.")
-    return RemoteError(f"The connection to {host_of(url)} failed: {error or type(error).__name__}.")
+        return RemoteError("Cannot reach {host}: {error}. Check the address and "
+                           "that the server is running.", host=host_of(url), error=error or "connection refused")
+    return RemoteError("The connection to {host} failed: {error}.",
+                       host=host_of(url), error=error or type(error).__name__)
 
 
 def status_error(url: str, response: httpx2.Response, doing: str) -> RemoteError:
@@ -122,19 +124,23 @@ def status_error(url: str, response: httpx2.Response, doing: str) -> RemoteError
     said = _error_message(response)
     said = f" It said: {said}" if said else ""
     if status in (301, 302, 303, 307, 308):
-        return RemoteError(f"The server redirects {doing} to {response.headers.get('location', '?')}; the key is "
-                           "not sent there. Use that address instead if you trust it.")
+        return RemoteError("The server redirects {doing} to {location}; the key is "
+                           "not sent there. Use that address instead if you trust it.",
+                           doing=doing, location=response.headers.get("location", "?"))
     if status == 401:
-        return RemoteError(f"The server at {host_of(url)} refused the API key (401) while {doing}. Check the key."
-                           + said)
+        return RemoteError("The server at {host} refused the API key (401) while {doing}. Check the key.{said}",
+                           host=host_of(url), doing=doing, said=said)
     if status == 403:
-        return RemoteError(f"The server at {host_of(url)} refused the request (403) while {doing}." + said)
+        return RemoteError("The server at {host} refused the request (403) while {doing}.{said}",
+                           host=host_of(url), doing=doing, said=said)
     if status == 404:
-        return RemoteError(f"Not found (404) while {doing} at {url}. The address must be the API's base "
-                           "(…/v1; Ai00: …/api/oai/v1), and the model one the server lists." + said)
+        return RemoteError("Not found (404) while {doing} at {url}. The address must be the API's base "
+                           "(…/v1; Ai00: …/api/oai/v1), and the model one the server lists.{said}",
+                           doing=doing, url=url, said=said)
     if status == 429:
-        return RemoteError(f"The server at {host_of(url)} is busy (429); try again shortly." + said)
-    return RemoteError(f"The server at {host_of(url)} answered {status} while {doing}." + said)
+        return RemoteError("The server at {host} is busy (429); try again shortly.{said}", host=host_of(url), said=said)
+    return RemoteError("The server at {host} answered {status} while {doing}.{said}",
+                       host=host_of(url), status=status, doing=doing, said=said)
 
 
 def _error_message(response: httpx2.Response) -> str:
@@ -253,11 +259,13 @@ class ChatStream:
                     self._read(response)
         except httpx2.HTTPError as e:
             if not self._closed.is_set():
-                self._put(RemoteError(f"The stream from {host_of(url)} broke off: {e or type(e).__name__}.")
+                self._put(RemoteError("The stream from {host} broke off: {error}.",
+                                      host=host_of(url), error=e or type(e).__name__)
                           if isinstance(e, (httpx2.RemoteProtocolError, httpx2.ReadError)) else network_error(url, e))
         except Exception as e:  # a bug or a hostile server: told, never raised on a thread nobody watches
             log.exception("reading the remote stream failed")
-            self._put(RemoteError(f"Reading the reply from {host_of(url)} failed: {type(e).__name__}: {e}"))
+            self._put(RemoteError("Reading the reply from {host} failed: {kind}: {error}",
+                                  host=host_of(url), kind=type(e).__name__, error=e))
 
     def _read(self, response: httpx2.Response) -> None:
         think = _ThinkText()
@@ -271,14 +279,15 @@ class ChatStream:
             try:
                 chunk = json.loads(data)
             except ValueError:
-                self._put(RemoteError(f"The server sent something that is not JSON in its stream: {data[:80]!r}"))
+                self._put(RemoteError("The server sent something that is not JSON in its stream: {data!r}",
+                                      data=data[:80]))
                 return
             if not isinstance(chunk, dict):
                 continue
             if isinstance(chunk.get("error"), dict | str):
                 error = chunk["error"]
                 message = error.get("message", error) if isinstance(error, dict) else error
-                self._put(RemoteError(f"The server stopped the reply with an error: {message}"))
+                self._put(RemoteError("The server stopped the reply with an error: {message}", message=message))
                 return
             usage = chunk.get("usage") or usage
             for choice in chunk.get("choices") or []:
@@ -289,7 +298,7 @@ class ChatStream:
                 finish = choice.get("finish_reason") or finish
         else:
             if finish is None:
-                self._put(RemoteError(f"The stream from {host_of(self.url)} ended before the reply did."))
+                self._put(RemoteError("The stream from {host} ended before the reply did.", host=host_of(self.url)))
                 return
         tail = think.close()
         if tail:
@@ -303,8 +312,8 @@ class ChatStream:
             choice = response.json()["choices"][0]
             message = choice["message"]
         except (ValueError, KeyError, IndexError, TypeError):
-            self._put(RemoteError(f"The server at {host_of(self.url)} answered with something that is not a chat "
-                                  "completion."))
+            self._put(RemoteError("The server at {host} answered with something that is not a chat "
+                                  "completion.", host=host_of(self.url)))
             return
         think = _ThinkText()
         text = think.push(message.get("reasoning_content"), message.get("content")) + think.close()

@@ -35,7 +35,7 @@ from engine.service.openai_http import (
     list_models,
 )
 from engine.service.views import ModelView
-from engine.text.chat import THINK_MODES, Progress, ReplyStarted
+from engine.text.chat import THINK_MODES, Progress, ReplyStarted, trained_to_think
 from engine.text.generation import Cancel, Stats, is_cancelled
 from engine.text.sampling import SamplerSettings
 from engine.text.tree import Message, MessageTree
@@ -92,15 +92,18 @@ class RemoteServer:
         answered with it. Blocking: run it where waiting is fine."""
         listing = list_models(url, api_key)
         if not listing.models:
-            raise RemoteError(f"The server at {host_of(listing.url)} lists no models (has it loaded one?).")
+            raise RemoteError("The server at {host} lists no models (has it loaded one?).", host=host_of(listing.url))
         if not model:
             if len(listing.models) > 1:
-                raise RemoteError(f"The server at {host_of(listing.url)} has {len(listing.models)} models; choose "
-                                  f"one of {', '.join(listing.models[:10])}.")
+                raise RemoteError("The server at {host} has {count} models; choose "
+                                  "one of {models}.",
+                                  host=host_of(listing.url), count=len(listing.models),
+                                  models=", ".join(listing.models[:10]))
             model = listing.models[0]
         if model not in listing.models:
-            raise RemoteError(f"The server at {host_of(listing.url)} has no model '{model}' (it lists "
-                              f"{', '.join(listing.models[:10])}).")
+            raise RemoteError("The server at {host} has no model '{model}' (it lists "
+                              "{models}).",
+                              host=host_of(listing.url), model=model, models=", ".join(listing.models[:10]))
         return cls(listing.url, model, listing.kind, api_key or None)
 
     def view(self) -> ModelView:
@@ -111,7 +114,8 @@ class RemoteServer:
         else:
             description = "an OpenAI-compatible server: the whole history is resent, and read again, every turn"
         return ModelView(self.model, self.url, 0, 0, 0, 0, "remote", "", "", 0, REMOTE_FINGERPRINT, description, 0,
-                         remote=self.url, server=self.kind, off=tuple((f, off[f]) for f in FEATURES if f in off))
+                         remote=self.url, server=self.kind, off=tuple((f, off[f]) for f in FEATURES if f in off),
+                         thinks=trained_to_think(self.model, 7))     # known by name only: G0/G1 say RWKV-7
 
     def chat_body(self, messages: list[dict[str, str]], sampler: SamplerSettings, max_tokens: int,
                   think: str = "off") -> dict[str, Any]:
@@ -217,7 +221,8 @@ class RemoteChat(MessageTree):
 
     def _segment(self, parent: Message, text: str, think: str) -> tuple[str, list[int]]:
         if think not in THINK_MODES:
-            raise EngineError(f"Unknown think mode '{think}'; use one of {', '.join(THINK_MODES)}.")
+            raise EngineError("Unknown think mode '{think}'; use one of {choices}.",
+                              think=think, choices=", ".join(THINK_MODES))
         body = _normalise(text)
         if not body:
             raise EmptyPromptError("The message is empty.")

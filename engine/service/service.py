@@ -251,7 +251,7 @@ class EngineService(Backends):
         handler = getattr(self, "_" + type(command).__name__.lower(), None)
         try:
             if handler is None:
-                raise EngineError(f"The engine does not know the command {type(command).__name__}.")
+                raise EngineError("The engine does not know the command {command}.", command=type(command).__name__)
             result = handler(request, command)
         except Exception as e:
             told = describe(e)
@@ -456,7 +456,8 @@ class EngineService(Backends):
         if not body:
             raise EmptyPromptError("The message is empty.")
         if cmd.think is not None and cmd.think not in THINK_MODES:
-            raise EngineError(f"Unknown think mode '{cmd.think}'; use one of {', '.join(THINK_MODES)}.")
+            raise EngineError("Unknown think mode '{think}'; use one of {choices}.",
+                              think=cmd.think, choices=", ".join(THINK_MODES))
         if isinstance(cmd.conversation, C.NewConversation):
             new = cmd.conversation
             title = (new.title or body.splitlines()[0])[:60]

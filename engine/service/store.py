@@ -129,7 +129,7 @@ def pack_tokens(tokens: Iterable[int]) -> bytes:
 
 def unpack_tokens(blob: bytes) -> list[int]:
     if len(blob) % 4:
-        raise StoreError(f"A token list of {len(blob)} bytes is damaged (not a multiple of 4).")
+        raise StoreError("A token list of {size} bytes is damaged (not a multiple of 4).", size=len(blob))
     return list(struct.unpack(f"<{len(blob) // 4}i", blob))
 
 
@@ -147,14 +147,16 @@ class ConversationStore:
             self.states.mkdir(parents=True, exist_ok=True)
             _check_writable(self.data_dir)
         except OSError as e:
-            raise UnwritableFolderError(f"The data folder '{self.data_dir}' cannot be written ({e.strerror or e}). "
-                                        "Choose another folder, or make this one writable.") from e
+            raise UnwritableFolderError("The data folder '{folder}' cannot be written ({error}). "
+                                        "Choose another folder, or make this one writable.",
+                                        folder=self.data_dir, error=e.strerror or e) from e
         path = self.data_dir / DATABASE
         try:
             db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as e:
-            raise UnwritableFolderError(f"The conversation database in '{self.data_dir}' cannot be opened ({e}). "
-                                        "Choose another folder, or make this one writable.") from e
+            raise UnwritableFolderError("The conversation database in '{folder}' cannot be opened ({error}). "
+                                        "Choose another folder, or make this one writable.",
+                                        folder=self.data_dir, error=e) from e
         try:
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA foreign_keys = ON")
@@ -167,9 +169,11 @@ class ConversationStore:
         except sqlite3.DatabaseError as e:
             db.close()
             if isinstance(e, sqlite3.OperationalError) and "readonly" in str(e):
-                raise UnwritableFolderError(f"The conversation database in '{self.data_dir}' is read-only ({e}). "
-                                            "Choose another folder, or make this one writable.") from e
-            raise DamagedStoreError(f"The conversation database '{path}' is damaged ({e}).", path) from e
+                raise UnwritableFolderError("The conversation database in '{folder}' is read-only ({error}). "
+                                            "Choose another folder, or make this one writable.",
+                                            folder=self.data_dir, error=e) from e
+            raise DamagedStoreError("The conversation database '{database}' is damaged ({error}).", path,
+                                    database=path, error=e) from e
         except BaseException:
             db.close()
             raise
@@ -214,7 +218,8 @@ class ConversationStore:
         with self._lock:
             row = self._conn().execute("SELECT * FROM conversations WHERE id = ?", (conv_id,)).fetchone()
         if row is None:
-            raise ConversationNotFoundError(f"No conversation {conv_id}: it was never saved or has been purged.")
+            raise ConversationNotFoundError("No conversation {conversation}: it was never saved or has been purged.",
+                                            conversation=conv_id)
         return _conversation(row)
 
     def list(self, search: str | None = None) -> list[Conversation]:
@@ -387,14 +392,17 @@ class ConversationStore:
         try:
             state = State.load(path, model)
         except IncompatibleStateError as e:
-            raise IncompatibleStateError(f"“{imp.title}” was saved with {imp.model_path}, and the "
-                                         f"loaded model {model.info.name} cannot continue it. {e}") from e
+            raise IncompatibleStateError("“{title}” was saved with {model}, and the "
+                                         "loaded model {loaded} cannot continue it. {error}",
+                                         title=imp.title, model=imp.model_path, loaded=model.info.name, error=e) from e
         check_vocabulary(path, imp, model.info.vocab_size)
         initial = State.load_companion(path, model, "initial")
         if imp.state_message is not None and tokens_to(imp.rows, imp.state_message) != state.tokens_seen:
-            raise StateFormatError(f"'{path.name}' has a damaged conversation in it: its state has read "
-                                   f"{state.tokens_seen} tokens, but the messages up to the one it belongs to "
-                                   f"hold {tokens_to(imp.rows, imp.state_message)}.")
+            raise StateFormatError("'{name}' has a damaged conversation in it: its state has read "
+                                   "{tokens} tokens, but the messages up to the one it belongs to "
+                                   "hold {held}.",
+                                   name=path.name, tokens=state.tokens_seen,
+                                   held=tokens_to(imp.rows, imp.state_message))
         with self._write() as db:
             conv_id = self._insert_conversation(db, imported_title(imp.title), imp.created, now,
                                                 str(model.info.path),
@@ -434,7 +442,8 @@ class ConversationStore:
     def _row(self, db: sqlite3.Connection, conv_id: int) -> Conversation:
         row = db.execute("SELECT * FROM conversations WHERE id = ?", (conv_id,)).fetchone()
         if row is None:
-            raise ConversationNotFoundError(f"No conversation {conv_id}: it was never saved or has been purged.")
+            raise ConversationNotFoundError("No conversation {conversation}: it was never saved or has been purged.",
+                                            conversation=conv_id)
         return _conversation(row)
 
     def _insert_conversation(self, db: sqlite3.Connection, title: str, created: float, updated: float,

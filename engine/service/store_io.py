@@ -29,7 +29,7 @@ MAX_MESSAGES = 200_000
 STOP_REASONS = {"stop", "eos", "length", "cancelled", "error", "interrupted", "edited"}
 
 
-def _unreadable(path: Path, error: Exception) -> str:
+def _unreadable(path: Path, error: Exception) -> StateFormatError:
     """Why ``path`` cannot be read as a saved conversation: cut short (a copy or download that stopped),
     or not one at all."""
     import struct
@@ -40,10 +40,11 @@ def _unreadable(path: Path, error: Exception) -> str:
     if len(head) == 9 and head[8:9] == b"{":
         (n,) = struct.unpack("<Q", head[:8])
         if 8 + n > size or "not fully covered" in str(error) or "incomplete" in str(error):
-            return (f"'{path.name}' is a saved conversation cut short ({size:,} bytes): the copy or download "
-                    "probably stopped. Copy it again from where it was saved.")
-    return (f"'{path.name}' is not a saved conversation (an .rwkvchat file made by File ▸ Save conversation "
-            "and state).")
+            return StateFormatError("'{name}' is a saved conversation cut short ({size:,} bytes): the copy or "
+                                    "download probably stopped. Copy it again from where it was saved.",
+                                    name=path.name, size=size)
+    return StateFormatError("'{name}' is not a saved conversation (an .rwkvchat file made by File ▸ Save "
+                            "conversation and state).", name=path.name)
 
 
 @dataclass
@@ -103,7 +104,7 @@ def read_export(path: Path, now: float, vocab_size: int = 2**31) -> Imported:
             tuning_path=None, model_path=model_name(str(fields.get("model_path", "another model"))),
             rows=rows, state_message=state_message)
     except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as e:
-        raise StateFormatError(f"'{path.name}' has a damaged conversation in it ({e}).") from e
+        raise StateFormatError("'{name}' has a damaged conversation in it ({error}).", name=path.name, error=e) from e
 
 
 def check_vocabulary(path: Path, imp: Imported, vocab_size: int) -> None:
@@ -111,8 +112,9 @@ def check_vocabulary(path: Path, imp: Imported, vocab_size: int) -> None:
     for row in imp.rows:
         tokens = unpack_tokens(row[4])
         if tokens and max(tokens) >= vocab_size:
-            raise StateFormatError(f"'{path.name}' has a damaged conversation in it: message {row[0]} holds the "
-                                   f"token id {max(tokens)}, and the model's vocabulary ends at {vocab_size - 1}.")
+            raise StateFormatError("'{name}' has a damaged conversation in it: message {message} holds the "
+                                   "token id {token}, and the model's vocabulary ends at {last}.",
+                                   name=path.name, message=row[0], token=max(tokens), last=vocab_size - 1)
 
 
 def tokens_to(rows: list[tuple], message: int) -> int:
@@ -159,21 +161,22 @@ def _read_payload(path: Path) -> dict:
     from safetensors import SafetensorError, safe_open
 
     if not path.is_file():
-        raise StateNotFoundError(f"No file at '{path}'.")
+        raise StateNotFoundError("No file at '{path}'.", path=path)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             info = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as e:
-        raise StateFormatError(_unreadable(path, e)) from e
+        raise _unreadable(path, e) from e
     if EXPORT_KEY not in info:
-        raise StateFormatError(f"'{path.name}' holds a state but no conversation; it was not made by Save "
-                               "conversation and state.")
+        raise StateFormatError("'{name}' holds a state but no conversation; it was not made by Save "
+                               "conversation and state.", name=path.name)
     try:
         payload = json.loads(info[EXPORT_KEY])
     except ValueError as e:
-        raise StateFormatError(f"'{path.name}' has a damaged conversation in it ({e}).") from e
+        raise StateFormatError("'{name}' has a damaged conversation in it ({error}).", name=path.name, error=e) from e
     if not isinstance(payload, dict) or int(payload.get("version", 0)) > 2:
-        raise StateFormatError(f"'{path.name}' was exported by a newer RWKV Desktop; update the app to import it.")
+        raise StateFormatError("'{name}' was exported by a newer RWKV Desktop; update the app to import it.",
+                               name=path.name)
     return payload
 
 

@@ -63,8 +63,9 @@ def migrate(db: sqlite3.Connection) -> None:
     try:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
-            raise StoreError(f"The conversation database was written by a newer RWKV Desktop (schema {version}, "
-                             f"this version knows {len(MIGRATIONS)}); update the app to open it.")
+            raise StoreError("The conversation database was written by a newer RWKV Desktop (schema {version}, "
+                             "this version knows {known}); update the app to open it.",
+                             version=version, known=len(MIGRATIONS))
         for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
             for sql in statements:
                 db.execute(sql)

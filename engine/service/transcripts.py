@@ -52,5 +52,6 @@ def write(conv: ConversationView, path: Path, format: str) -> None:
     elif format == "json":
         text = json.dumps(json_document(conv), ensure_ascii=False, indent=2) + "\n"
     else:
-        raise EngineError(f"Unknown export format '{format}'; use one of {', '.join(FORMATS)}.")
+        raise EngineError("Unknown export format '{format}'; use one of {choices}.",
+                          format=format, choices=", ".join(FORMATS))
     atomic_write_bytes(Path(path), text.encode("utf-8"))

@@ -74,7 +74,8 @@ def template_for(model: Model, tokenizer: Tokenizer, override: str | ChatTemplat
         return override
     if override is not None:
         if override not in TEMPLATES:
-            raise EngineError(f"Unknown chat template '{override}'; use one of {', '.join(TEMPLATES)}.")
+            raise EngineError("Unknown chat template '{override}'; use one of {choices}.",
+                              override=override, choices=", ".join(TEMPLATES))
         return TEMPLATES[override]
     pile = 50277 <= tokenizer.vocab_size <= 50304      # GPT-NeoX-20B's vocabulary, bundled or in a folder
     return RAVEN if model.info.generation == 4 and pile else WORLD
@@ -117,7 +118,8 @@ def render_messages(template: ChatTemplate, messages: Iterable[tuple[str, str]],
     last user turn gets ``think``'s suffix and prefix. A chat that ends with an assistant message
     has that message continued; one that ends otherwise ends with the role name, for a reply."""
     if think not in THINK_MODES:
-        raise EngineError(f"Unknown think mode '{think}'; use one of {', '.join(THINK_MODES)}.")
+        raise EngineError("Unknown think mode '{think}'; use one of {choices}.",
+                          think=think, choices=", ".join(THINK_MODES))
     items = [(role, clean(text)) for role, text in messages]
     last_user = max((i for i, (role, _) in enumerate(items) if role not in ("system", "developer", "assistant")),
                     default=-1)
@@ -296,7 +298,8 @@ class ChatSession(MessageTree):
     def _segment(self, parent: Message, text: str, think: str) -> tuple[str, list[int]]:
         """(the cleaned text, the tokens) of a user turn after ``parent``."""
         if think not in THINK_MODES:
-            raise EngineError(f"Unknown think mode '{think}'; use one of {', '.join(THINK_MODES)}.")
+            raise EngineError("Unknown think mode '{think}'; use one of {choices}.",
+                              think=think, choices=", ".join(THINK_MODES))
         body = clean(text)
         if not body:
             raise EmptyPromptError("The message is empty.")

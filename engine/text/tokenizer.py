@@ -137,7 +137,8 @@ class _WorldTokenizer(Tokenizer):
         self._ids = {token: token_id for token_id, token in tokens.items()}
         missing = [byte for byte in range(256) if bytes([byte]) not in self._ids]
         if missing:
-            raise TokenizerError(f"The World vocabulary cannot encode every byte: no token for {missing[:8]}")
+            raise TokenizerError("The World vocabulary cannot encode every byte: no token for {missing}",
+                                 missing=missing[:8])
         lengths: dict[bytes, set[int]] = {}
         for token in self._ids:
             lengths.setdefault(token[:2], set()).add(len(token))
@@ -194,8 +195,8 @@ class _WorldTokenizer(Tokenizer):
 
 
 def _not_unicode(text: str, at: int) -> TokenizerError:
-    return TokenizerError(f"The text cannot be tokenized: it holds an unpaired UTF-16 surrogate "
-                          f"(\\u{ord(text[at]):04x}) at character {at}, which is not valid Unicode.")
+    return TokenizerError("The text cannot be tokenized: it holds an unpaired UTF-16 surrogate "
+                          "(\\u{code:04x}) at character {at}, which is not valid Unicode.", code=ord(text[at]), at=at)
 
 
 def _piece_pattern(tokens: Iterable[bytes]) -> re.Pattern[bytes]:
@@ -256,9 +257,10 @@ def _parse_world_vocab(text: str, source: object) -> dict[int, bytes]:
                 raise ValueError(f"{len(token)} bytes where the line says {length}")
             tokens[int(token_id)] = token
         except (ValueError, UnicodeError) as error:
-            raise TokenizerError(f"Line {number} of vocabulary {source} is damaged: {error}") from error
+            raise TokenizerError("Line {number} of vocabulary {source} is damaged: {error}",
+                                 number=number, source=source, error=error) from error
     if not tokens:
-        raise TokenizerError(f"Vocabulary {source} is empty")
+        raise TokenizerError("Vocabulary {source} is empty", source=source)
     return tokens
 
 
@@ -365,14 +367,15 @@ def _load_world() -> Tokenizer:
     try:
         text = source.read_text(encoding="utf-8")
     except OSError as error:
-        raise TokenizerError(f"The World vocabulary {source} could not be read: {error}") from error
+        raise TokenizerError("The World vocabulary {source} could not be read: {error}",
+                             source=source, error=error) from error
     return _WorldTokenizer(_parse_world_vocab(text, source))
 
 
 def _load_pile() -> Tokenizer:
     source = files("resources") / "tokenizers" / _PILE_FILE
     if not source.is_file():
-        raise TokenizerError(f"The 20B (Pile) tokenizer {source} is missing from this installation.")
+        raise TokenizerError("The 20B (Pile) tokenizer {source} is missing from this installation.", source=source)
     return _load_hugging_face(Path(str(source)))
 
 
@@ -383,7 +386,7 @@ def _load_hugging_face(path: Path) -> Tokenizer:
     try:
         inner = HFTokenizer.from_file(str(path))
     except Exception as error:  # tokenizers raises bare Exception for unreadable files
-        raise TokenizerError(f"Could not read tokenizer file {path}: {error}") from error
+        raise TokenizerError("Could not read tokenizer file {path}: {error}", path=path, error=error) from error
     return _HuggingFaceTokenizer(path, inner)
 
 
@@ -404,8 +407,9 @@ def load_tokenizer(name_or_path: str | os.PathLike = "world") -> Tokenizer:
         path = path / "tokenizer.json"
     if not path.is_file():
         raise TokenizerError(
-            f"No tokenizer {name_or_path!r}: it is not one of {', '.join(_WORLD_NAMES + _PILE_NAMES)} and there is "
-            f"no file at {path.resolve()}"
+            "No tokenizer {name}: it is not one of {names} and there is "
+            "no file at {path}",
+            name=repr(name_or_path), names=", ".join(_WORLD_NAMES + _PILE_NAMES), path=path.resolve()
         )
     return _load_hugging_face(path.resolve())
 
@@ -429,6 +433,6 @@ def tokenizer_for(model: Any, override: str | None = None) -> Tokenizer:
     if model.info.vocab_size in _PILE_VOCAB_SIZES:
         return load_tokenizer("20b")
     raise TokenizerError(
-        f"Cannot tell which tokenizer '{path.name}' needs (vocabulary of {model.info.vocab_size} and no "
-        "tokenizer.json beside it); name one with --tokenizer."
+        "Cannot tell which tokenizer '{name}' needs (vocabulary of {vocab} and no "
+        "tokenizer.json beside it); name one with --tokenizer.", name=path.name, vocab=model.info.vocab_size
     )

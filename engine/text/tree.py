@@ -115,7 +115,7 @@ class MessageTree:
         Its parent then shows the sibling before it (else the one after it, else nothing)."""
         msg = self.messages.get(message_id)
         if msg is None or msg.parent is None:
-            raise EngineError(f"There is no message {message_id} to delete.")
+            raise EngineError("There is no message {message} to delete.", message=message_id)
         parent = self.messages[msg.parent]
         i = parent.children.index(message_id)
         parent.children.remove(message_id)
