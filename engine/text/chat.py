@@ -102,9 +102,17 @@ def trained_to_think(name: str, generation: int) -> bool:
 
 
 def clean(text: str) -> str:
-    """A message as the template needs it: trimmed, blank lines collapsed, CRLF normalised."""
+    """A message as the template needs it: trimmed, blank lines collapsed (a blank line ends a turn),
+    CRLF normalised."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
     return re.sub(r"\n\s*\n", "\n", text)
+
+
+def as_typed(text: str) -> str:
+    """A message as it is kept and shown: as typed (blank lines, the first line's indent), with line
+    ends normalised and nothing blank at either end. The model reads :func:`clean`'s form of it."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").rstrip()
+    return re.sub(r"\A(?:[ \t]*\n)+", "", text)
 
 
 def render_messages(template: ChatTemplate, messages: Iterable[tuple[str, str]], think: str = "off") -> list[str]:
@@ -222,7 +230,7 @@ class ChatSession(MessageTree):
         costs no forward pass."""
         body = clean(text)
         role = self.template.system
-        return body, self.tokenizer.encode(f"{role + ': ' if role else ''}{body}{SEPARATOR}")
+        return as_typed(text), self.tokenizer.encode(f"{role + ': ' if role else ''}{body}{SEPARATOR}")
 
     # -- talking (streams of text, for the CLI and scripts) ----------------------------------------
 
@@ -296,7 +304,7 @@ class ChatSession(MessageTree):
             return done.value[0]
 
     def _segment(self, parent: Message, text: str, think: str) -> tuple[str, list[int]]:
-        """(the cleaned text, the tokens) of a user turn after ``parent``."""
+        """(the text as typed, the tokens of its cleaned form) of a user turn after ``parent``."""
         if think not in THINK_MODES:
             raise EngineError("Unknown think mode '{think}'; use one of {choices}.",
                               think=think, choices=", ".join(THINK_MODES))
@@ -307,13 +315,13 @@ class ChatSession(MessageTree):
         lead = "" if before.role in ("root", "system") or before.complete else SEPARATOR
         suffix, prefix = THINK_MODES[think]
         t = self.template
-        return body, self.tokenizer.encode(f"{lead}{t.user}: {body}{suffix}{SEPARATOR}{t.assistant}:{prefix}")
+        return as_typed(text), self.tokenizer.encode(f"{lead}{t.user}: {body}{suffix}{SEPARATOR}{t.assistant}:{prefix}")
 
     def _reply_segment(self, user: Message, text: str) -> tuple[str, list[int]]:
         """A reply as the model would have written it: after the user's turn (which ends with
         ``Assistant:`` and the think mode's prefix), then the turn separator, so the next turn
-        follows it as it follows a generated reply. Blank lines are collapsed, as the model never
-        writes them inside a reply."""
+        follows it as it follows a generated reply. The model reads it with blank lines collapsed, as
+        it never writes them inside a reply; it is kept as typed."""
         body = clean(text)
         if not body:
             raise EmptyPromptError("The reply is empty.")
@@ -322,7 +330,7 @@ class ChatSession(MessageTree):
             fed = body[len(shown):] if body.startswith(shown) else body
         else:
             fed = " " + body
-        return body, self.tokenizer.encode(fed + SEPARATOR)
+        return as_typed(text), self.tokenizer.encode(fed + SEPARATOR)
 
     def _context_parent(self, msg: Message) -> Message:
         """``msg``, or the first message above it that fed the model (dropped prompts feed nothing)."""

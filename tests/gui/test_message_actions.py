@@ -7,8 +7,6 @@ import json
 import os
 import sqlite3
 
-import pytest
-
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import Qt, QUrl  # noqa: E402
@@ -105,9 +103,6 @@ def test_an_edited_reply_goes_to_the_engine_as_typed(loop, make_window, world_ck
     assert given == [EDITED]
 
 
-@pytest.mark.xfail(strict=True, reason="engine: ChatSession._reply_segment (engine/text/chat.py) stores clean(text), "
-                                       "which collapses blank lines; it should store the text as typed and feed "
-                                       "the model the cleaned one")
 def test_an_edited_reply_keeps_its_blank_lines(loop, make_window, world_ckpt, qtbot):
     """"a\n\n\nb" came back as "a\nb": paragraphs merged, in the store, the view and the next edit."""
     win = _window(loop, make_window, world_ckpt, "Say something", qtbot=qtbot)

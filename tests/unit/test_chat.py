@@ -306,3 +306,17 @@ def test_only_rwkv7_g0_and_g1_models_count_as_trained_to_think():
     for name, generation in (("RWKV-x070-World-0.4B-v2.9-20250107-ctx4096", 7), ("demo", 7),
                              ("rwkv6-g1-lookalike", 6), ("rwkv7-gigantic", 7), ("my-g12-model", 7)):
         assert not trained_to_think(name, generation), name
+
+
+def test_messages_are_kept_as_typed_and_read_by_the_model_cleaned(world_model, world_tok):
+    """Blank lines and a first line's indent stay in what is stored and shown; the model reads the
+    turn with blank lines collapsed (a blank line ends a turn), as before."""
+    from engine.text.chat import ChatSession, as_typed, clean
+
+    model, tok = world_model, world_tok
+    typed = "\r\n    code()\r\n\r\n\r\nmore  \n\n"
+    chat = ChatSession(model, tok)
+    user = chat.add_user(typed)
+    assert user.text == as_typed(typed) == "    code()\n\n\nmore"
+    plain = ChatSession(model, tok).add_user(clean(typed))
+    assert user.tokens == plain.tokens
