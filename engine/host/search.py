@@ -39,6 +39,7 @@ _GENERATIONS = ((7, ("rwkv7", "rwkv-7", "rwkv_7", "x070", "goose", "-g1", "rwkv7
                 (5, ("rwkv5", "rwkv-5", "rwkv_5", "x052", "eagle")),
                 (4, ("rwkv4", "rwkv-4", "rwkv_4", "raven", "rwkv-4-pile", "rwkv-pile")))
 SEARCH_LIMIT = 50
+REACH_SECONDS = 10.0       # for the Hub's first answer to a plain request
 MAX_FILES = 2000           # a repository listing longer than this is cut (the Hub pages by 1000)
 
 
@@ -108,6 +109,7 @@ def search_models(query: str, *, endpoint: str | None = None, limit: int = SEARC
     most downloaded first. Blocking: run it on a worker thread."""
     query = " ".join(query.split()) or "rwkv"
     api = HfApi(endpoint=endpoint)
+    _reach(api.endpoint)
     try:
         found = list(islice(api.list_models(search=query, sort="downloads", limit=limit), limit))
     except (HfHubHTTPError, HFValidationError) as e:
@@ -141,6 +143,7 @@ def repo_files(repo: str, *, endpoint: str | None = None, revision: str = "main"
     if not valid_repo_id(repo):
         raise SearchError("{repo!r} is not a Hugging Face repository id (namespace/name).", repo=repo)
     api = HfApi(endpoint=endpoint)
+    _reach(api.endpoint)
     try:
         tree = list(islice(api.list_repo_tree(repo, recursive=True, revision=revision), MAX_FILES))
     except (HfHubHTTPError, HFValidationError) as e:
@@ -181,6 +184,21 @@ def _count(value: object) -> int:
 
 def _short(e: Exception) -> str:
     return str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+
+
+def _reach(endpoint: str) -> None:
+    """One plain request to the Hub before asking it anything. huggingface_hub retries a connection
+    that is refused or a name that does not resolve for about 25 s (backoff of 1, 2, 4, 8, 8 s), and
+    a search cannot be cancelled meanwhile; a Hub that does not answer at all is said at once. Any
+    answer, whatever its status, counts as reachable."""
+    from huggingface_hub.utils import get_session
+
+    try:
+        get_session().head(endpoint, timeout=REACH_SECONDS)
+    except Exception as e:
+        if type(e).__module__.split(".")[0] not in ("httpx", "httpx2", "httpcore"):
+            raise
+        raise _unreachable(endpoint, e) from e
 
 
 def _unreachable(endpoint: str, e: Exception) -> SearchError:

@@ -99,7 +99,7 @@ def test_an_unknown_repository_and_an_unreachable_hub_are_clear_errors(mock_hub:
         search.repo_files("../etc", endpoint=mock_hub.url)
 
 
-def test_an_unreachable_hub_is_a_clear_error_after_huggingface_hubs_retries(monkeypatch):
+def test_an_unreachable_hub_is_a_clear_error_at_once_not_after_huggingface_hubs_retries(monkeypatch):
     import time
     import types
 
@@ -107,11 +107,13 @@ def test_an_unreachable_hub_is_a_clear_error_after_huggingface_hubs_retries(monk
 
     slept: list[float] = []
     fake_time = types.SimpleNamespace(**{k: getattr(time, k) for k in dir(time) if not k.startswith("_")})
-    fake_time.sleep = slept.append          # its backoff (1, 2, 4, 8, 8 s) without the wait
+    fake_time.sleep = slept.append          # its backoff (1, 2, 4, 8, 8 s) would be recorded here
     monkeypatch.setattr(_http, "time", fake_time)
     with pytest.raises(search.SearchError, match="Could not search http://127.0.0.1:9"):
         search.search_models("rwkv", endpoint="http://127.0.0.1:9")
-    assert slept
+    with pytest.raises(search.SearchError, match="Could not search http://127.0.0.1:9"):
+        search.repo_files("BlinkDL/rwkv-7-world", endpoint="http://127.0.0.1:9")
+    assert slept == []
 
 
 def test_names_say_the_generation_and_size():
