@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -38,13 +38,21 @@ from engine.host.library import FileInfo, StateFileInfo, inspect_file, inspect_s
 
 from . import precision_probe
 from .background import in_thread
-from .downloads import Download, DownloadRow
+from .downloads import Download, DownloadRow, DownloadsPanel
 from .hub_search import HubSearch
+from .i18n import error_text
 from .precision_probe import PrecisionProbe
 from .state import AppState
 from .state_library import StateLibrary
 
 GB = 1e9
+# The catalog's tags (resources/catalog.json), for translation; a tag not listed here is shown as it is.
+TAGS = (QT_TRANSLATE_NOOP("ModelsPage", "Official"), QT_TRANSLATE_NOOP("ModelsPage", "Global"),
+        QT_TRANSLATE_NOOP("ModelsPage", "CN"), QT_TRANSLATE_NOOP("ModelsPage", "JP"),
+        QT_TRANSLATE_NOOP("ModelsPage", "Finetuned"), QT_TRANSLATE_NOOP("ModelsPage", "Raven"),
+        QT_TRANSLATE_NOOP("ModelsPage", "Recommended"), QT_TRANSLATE_NOOP("ModelsPage", "Reasoning"),
+        QT_TRANSLATE_NOOP("ModelsPage", "Music"), QT_TRANSLATE_NOOP("ModelsPage", "Role Play"),
+        QT_TRANSLATE_NOOP("ModelsPage", "Function Call"))
 
 
 class ModelsPage(QWidget):
@@ -130,7 +138,7 @@ class ModelsPage(QWidget):
         row.addWidget(self.older)
         row.addStretch()
         row.addWidget(self.download_button)
-        self.download_list = QVBoxLayout()
+        self.downloads_panel = DownloadsPanel()
         official = QWidget()
         ol = QVBoxLayout(official)
         ol.addWidget(self.recommendation)
@@ -144,7 +152,7 @@ class ModelsPage(QWidget):
         self.sources.addTab(self.state_library, self.tr("State library"))
         cl = QVBoxLayout(cat)
         cl.addWidget(self.sources, 1)
-        cl.addLayout(self.download_list)
+        cl.addWidget(self.downloads_panel)
 
         split = QSplitter(Qt.Vertical)
         split.addWidget(lib)
@@ -307,7 +315,8 @@ class ModelsPage(QWidget):
         try:
             freed = await in_thread(lambda: library.delete_model(path, cache))
         except (EngineError, OSError) as e:
-            self.state.status.emit(self.tr("Could not delete {name}: {error}").format(name=path.name, error=e), 0)
+            said = self.tr("Could not delete {name}: {error}").format(name=path.name, error=error_text(e))
+            self.state.status.emit(said, 0)
             return False
         downloaded = [p for p in self.settings.get("downloaded", []) if p != str(path)]
         self.state.set_preference("downloaded", downloaded)
@@ -354,7 +363,7 @@ class ModelsPage(QWidget):
         for e in shown:
             item = QTreeWidgetItem([("★ " if e == best else "") + e.filename, f"RWKV-{e.generation}",
                                     f"{e.parameters:g}B" if e.parameters else "?", f"{e.size / GB:.2f} GB",
-                                    ", ".join(t for t in e.tags if not t.startswith("RWKV-"))])
+                                    ", ".join(self.tr(t) for t in e.tags if not t.startswith("RWKV-"))])
             item.setData(0, Qt.UserRole, self.entries.index(e))
             item.setToolTip(0, f"{e.repo}/{e.filename}\nsha256 {e.sha256}")
             self.catalog_view.addTopLevelItem(item)
@@ -375,12 +384,21 @@ class ModelsPage(QWidget):
         endpoint = self.settings.get("endpoint") or None
         if row is None:
             d = Download(entry, endpoint=endpoint, cache_dir=self.cache_dir(), on_change=self._download_changed)
-            row = self.downloads[key] = DownloadRow(d, self._load_downloaded, lambda: self.download(entry))
-            self.download_list.addWidget(row)
+            row = self.downloads[key] = DownloadRow(d, self._load_downloaded, lambda: self.download(entry),
+                                                    lambda: self.dismiss_download(key))
+            self.downloads_panel.add(row)
         else:       # a resume or a retry: the mirror and folder the settings name now
             row.download.use(endpoint=endpoint, cache_dir=self.cache_dir())
         row.download.start()
         return row.download
+
+    def dismiss_download(self, key: tuple[str, str]) -> None:
+        """Take a finished, failed or cancelled download's row off the list (its file or kept part stays:
+        downloading it again finds or resumes it)."""
+        row = self.downloads.get(key)
+        if row is not None and row.finished:
+            del self.downloads[key]
+            self.downloads_panel.remove(row)
 
     def _load_downloaded(self, path: Path) -> None:
         if any(info.path == path for info in self.states):
@@ -400,16 +418,18 @@ class ModelsPage(QWidget):
 
     def _download_changed(self, d: Download) -> None:
         row = self.downloads.get((d.entry.repo, d.entry.filename))
-        if row is not None:
+        if row is not None and row.download is d:
             row.update_view()
+            self.downloads_panel.changed()
         if d.state == "done":
             if d.path is not None and str(d.path) not in self.settings.get("downloaded", []):
                 self.state.set_preference("downloaded", [*self.settings.get("downloaded", []), str(d.path)])
             self.state.status.emit(self.tr("{0} downloaded and verified; it is in the library").format(
-                d.entry.filename), 0)
+                d.entry.filename), 10000)
             asyncio.ensure_future(self.rescan())
         elif d.state == "failed":
-            self.state.status.emit(self.tr("Download of {0} failed: {1}").format(d.entry.filename, d.error), 0)
+            # For a while, like every message: the row keeps the error.
+            self.state.status.emit(self.tr("Download of {0} failed: {1}").format(d.entry.filename, d.error), 15000)
 
 
 def _inspect(path: Path) -> FileInfo | StateFileInfo | str:
@@ -420,7 +440,7 @@ def _inspect(path: Path) -> FileInfo | StateFileInfo | str:
         try:
             return inspect_state_file(path)
         except (EngineError, OSError):
-            return str(e)
+            return error_text(e)
 
 
 def _display_name(path: Path) -> str:

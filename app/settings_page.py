@@ -5,6 +5,7 @@ language is used from the next start)."""
 from __future__ import annotations
 
 import html
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -44,6 +45,8 @@ class SettingsPage(QWidget):
         self.cache = QLineEdit(settings.get("hf_cache", ""),
                                placeholderText=self.tr("the Hugging Face cache (default)"))
         self.cache.editingFinished.connect(self._cache_changed)
+        self.cache_error = QLabel(visible=False, wordWrap=True)
+        self.cache_error.setStyleSheet("color: #c62828;")
         browse = QPushButton(self.tr("Choose…"), clicked=self._choose_cache)
         cache_row = QHBoxLayout()
         cache_row.addWidget(self.cache, 1)
@@ -69,6 +72,7 @@ class SettingsPage(QWidget):
         form.addRow(self.tr("Hub endpoint (mirror):"), self.endpoint)
         form.addRow("", self.endpoint_error)
         form.addRow(self.tr("Download folder:"), cache_row)
+        form.addRow("", self.cache_error)
         form.addRow(self.tr("Model folders:"), self.folders)
         form.addRow("", folder_buttons)
         look = QGroupBox(self.tr("Appearance"))
@@ -109,7 +113,20 @@ class SettingsPage(QWidget):
         self.state.set_preference("endpoint", text.rstrip("/"))
 
     def _cache_changed(self) -> None:
-        self.state.set_preference("hf_cache", self.cache.text().strip())
+        """Save the download folder (created if missing), or refuse it with the reason (the saved one
+        stays) when it cannot be created or written to."""
+        text = self.cache.text().strip()
+        folder = str(Path(text).expanduser()) if text else ""
+        why = folder_problem(folder) if folder else None
+        if why is not None:
+            self.cache_error.setText(why)
+            self.cache_error.setVisible(True)
+            return
+        self.cache_error.setVisible(False)
+        if folder != self.cache.text():
+            self.cache.setText(folder)         # "~/models" is saved as the folder it names
+        if folder != self.settings.get("hf_cache", ""):
+            self.state.set_preference("hf_cache", folder)
 
     def _choose_cache(self) -> None:
         start = self.cache.text() or str(Path.home())
@@ -164,6 +181,31 @@ class SettingsPage(QWidget):
                 kind=d.kind.upper(), name=html.escape(d.name), cores=cores, memory=mem, features=features,
                 precisions="/".join(d.precisions)))
         return "<br>".join(lines) or self.tr("No devices were detected.")
+
+
+def folder_problem(folder: str) -> str | None:
+    """Why downloads cannot go to ``folder`` (None when they can): it is not a whole path, cannot be
+    created, or cannot be written to. A missing folder is created; a temporary file tries writing."""
+    path = Path(folder)
+    if not path.is_absolute():
+        return QCoreApplication.translate("SettingsPage", "“{folder}” is not a whole path: write it from the top "
+                                          "(for example {example}). Not saved.").format(
+            folder=folder, example=str(Path.home() / folder))
+    if path.exists() and not path.is_dir():
+        return QCoreApplication.translate("SettingsPage", "“{folder}” is a file, not a folder. Not saved.").format(
+            folder=folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return QCoreApplication.translate("SettingsPage", "The folder “{folder}” cannot be created: {reason}. "
+                                          "Not saved.").format(folder=folder, reason=e.strerror or e)
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        return QCoreApplication.translate("SettingsPage", "Files cannot be written in “{folder}”: {reason}. "
+                                          "Not saved.").format(folder=folder, reason=e.strerror or e)
+    return None
 
 
 def endpoint_problem(text: str) -> str | None:

@@ -49,7 +49,8 @@ class StateLibrary(QWidget):
         self.view.itemActivated.connect(lambda _: asyncio.ensure_future(self.apply_selected()))
         self.apply_button = QPushButton(self.tr("Use with the loaded model"),
                                         clicked=lambda: asyncio.ensure_future(self.apply_selected()))
-        self.apply_button.setToolTip(self.tr("New chats start from this state (File ▸ Clear state tuning undoes it)"))
+        self.view.currentItemChanged.connect(lambda *_: self._update_apply())
+        state.modelChanged.connect(self._update_apply)
         self.note = QLabel(self.tr("State-tuning files found in the download folder and your model folders."))
         self.note.setWordWrap(True)
         row = QHBoxLayout()
@@ -69,6 +70,23 @@ class StateLibrary(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(split)
+        self._update_apply()
+
+    def _update_apply(self) -> None:
+        """**Use with the loaded model** is on with a file selected and a model on this computer loaded;
+        off, its tooltip says which is missing."""
+        model = self.state.model
+        if self.view.currentItem() is None:
+            why = self.tr("Select a state-tuning file in the list first")
+        elif model is None:
+            why = self.tr("Load the model this state belongs to first")
+        elif model.is_remote:        # the engine says why (as File ▸ State tuning does)
+            why = model.unavailable("tuning") or self.tr("Load the model this state belongs to first")
+        else:
+            why = None
+        self.apply_button.setEnabled(why is None)
+        self.apply_button.setToolTip(why or self.tr("New chats start from this state (File ▸ Clear state tuning "
+                                                    "undoes it)"))
 
     def show_states(self, states: list[StateFileInfo], models: list[tuple[Path, FileInfo]]) -> None:
         """List ``states``, each with the library's models of its shape (the loaded one marked)."""
@@ -93,6 +111,7 @@ class StateLibrary(QWidget):
             self.view.addTopLevelItem(item)
             if str(info.path) == selected:
                 self.view.setCurrentItem(item)
+        self._update_apply()
 
     async def apply_selected(self) -> bool:
         item = self.view.currentItem()

@@ -1,10 +1,12 @@
 """The Models page beyond the catalog, through its widgets, against mock Hubs on 127.0.0.1: searching
 the Hub and downloading a found file; a retry that follows the mirror and folder changed in Settings;
-the mirror field refusing what is not an http(s) URL."""
+the mirror field refusing what is not an http(s) URL, and the download folder field what cannot be
+created or written to."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -192,3 +194,48 @@ def test_a_users_own_file_is_deleted_only_after_a_warning_and_the_loaded_model_n
     next(b for b in box.buttons() if box.buttonRole(b) == QMessageBox.DestructiveRole).click()
     run(loop, until(lambda: str(folder / "drop.pth") not in _library_rows(win)))
     assert not (folder / "drop.pth").exists() and (folder / "keep.pth").exists()
+
+
+def _unusable_folders(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    folders = [(str(tmp_path / "a-file"), "is a file"), (str(tmp_path / "a-file" / "models"), "cannot be created"),
+               ("models", "not a whole path")]
+    if Path("/proc").is_dir():
+        folders.append(("/proc/nope", "cannot be created"))
+    return folders
+
+
+def test_the_download_folder_is_refused_with_why_when_it_cannot_be_used_and_the_saved_one_stays(
+        make_window, tmp_path):
+    win = make_window()
+    field = win.settings_page.cache
+    good = tmp_path / "not-there-yet" / "models"
+    field.setText(str(good))
+    field.editingFinished.emit()
+    assert good.is_dir() and win.settings.get("hf_cache") == str(good)         # created, and saved
+    error = win.settings_page.cache_error
+    assert error.isHidden()
+    for typed, says in _unusable_folders(tmp_path):
+        field.setText(typed)
+        field.editingFinished.emit()
+        assert not error.isHidden() and says in error.text() and "Not saved" in error.text(), (typed, error.text())
+        assert typed in error.text() and win.settings.get("hf_cache") == str(good)
+    field.setText("")
+    field.editingFinished.emit()
+    assert error.isHidden() and win.settings.get("hf_cache") == ""
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="needs POSIX permissions, which root ignores")
+def test_a_read_only_download_folder_is_refused(make_window, tmp_path):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        win = make_window()
+        win.settings_page.cache.setText(str(folder))
+        win.settings_page.cache.editingFinished.emit()
+        assert "cannot be written" in win.settings_page.cache_error.text()
+        assert win.settings.get("hf_cache") != str(folder)
+    finally:
+        folder.chmod(0o700)

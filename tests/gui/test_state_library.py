@@ -1,6 +1,6 @@
 """The state library on the Models page: state-tuning files found on disk with the models they belong
-to (by shape), applied to the loaded model through the engine's own check, and downloaded from a mock
-Hub on 127.0.0.1 like models."""
+to (by shape), applied to the loaded model through the engine's own check (the button for it on only when it can
+be used), and downloaded from a mock Hub on 127.0.0.1 like models."""
 
 from __future__ import annotations
 
@@ -90,3 +90,27 @@ def test_a_state_found_on_the_hub_downloads_verified_and_load_applies_it(loop, m
     row.load_button.click()
     run(loop, until(lambda: win.state.tuning is not None))
     assert "rwkv7-tiny-pirate" in win.state.tuning
+
+
+def test_use_with_the_loaded_model_is_on_only_with_a_file_selected_and_a_model_loaded(loop, make_window, world_ckpt,
+                                                                                     tmp_path):
+    win = make_window()
+    lib = win.models.state_library
+    win.tabs.setCurrentWidget(win.models)
+    win.models.tabs_to_states()
+    assert lib.view.topLevelItemCount() == 0
+    assert not lib.apply_button.isEnabled() and "Select" in lib.apply_button.toolTip()
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    _state_file(folder / "rwkv7-tiny-role.pth")
+    run(loop, win.models.add_folder(str(folder)))
+    assert lib.view.topLevelItemCount() == 1
+    lib.view.setCurrentItem(lib.view.topLevelItem(0))
+    assert win.state.model is None                     # the window alone loads nothing
+    assert not lib.apply_button.isEnabled() and "Load the model" in lib.apply_button.toolTip()
+    run(loop, win.load_model(str(world_ckpt)))
+    run(loop, until(lambda: lib.apply_button.isEnabled()))
+    assert "New chats start from this state" in lib.apply_button.toolTip()
+    lib.view.setCurrentItem(None)
+    assert not lib.apply_button.isEnabled() and "Select" in lib.apply_button.toolTip()
