@@ -81,6 +81,7 @@ class ChatPage(QWidget):
         self.error.setObjectName("error")
         self.error.setStyleSheet("QLabel#error { color: #b3261e; padding: 4px; }")
         self.system = QLineEdit(placeholderText=self.tr("System prompt for a new chat (optional)"))
+        self.system.textChanged.connect(self._system_typed)
         self.input = MessageBox(self.send, self.edit_last,
                                 placeholderText=self.tr("Message (Enter sends, Shift+Enter for a new line)"))
         self.input.setMaximumHeight(110)
@@ -135,8 +136,9 @@ class ChatPage(QWidget):
             self.show_error("")                 # another chat opened, or a new one: not its failure
         if self.editing is not None and (conv is None or self.editing not in conv):
             self._end_edit()                    # the message being edited was deleted, or another chat opened
-        # The system prompt field is for a new chat; a started one edits it in the settings panel.
-        self.system.setVisible(conv is None or not conv.path())
+        # The system prompt field is for a new chat (the same draft as the settings panel's field); a
+        # conversation that exists edits its own in the settings panel.
+        self.system.setVisible(conv is None)
         if conv is None:
             self.system.setText(self.state.draft_system)
         self.view.show_conversation(conv, self._text_of)
@@ -163,6 +165,13 @@ class ChatPage(QWidget):
 
     def _settings_changed(self) -> None:
         self._show_think(self.state.chat_settings.think if self.think.isEnabled() else "off")
+        if self.state.conversation is None and self.system.text().strip() != self.state.draft_system:
+            self.system.setText(self.state.draft_system)        # typed in the settings panel
+
+    def _system_typed(self, text: str) -> None:
+        """The new chat's system prompt as typed (the settings panel shows the same draft)."""
+        if self.state.conversation is None and text.strip() != self.state.draft_system:
+            self.state.update_chat(system_prompt=text)
 
     def _show_think(self, mode: str) -> None:
         """Select think mode ``mode`` (the engine's name) in the box; nothing is stored."""
@@ -235,6 +244,10 @@ class ChatPage(QWidget):
         typed = self.input.toPlainText()
         text = typed.strip()
         if not text or self.state.busy or self.state.model is None:
+            return
+        update = self.panel.flush()             # a setting edited a moment ago is the reply's too
+        if update is not None and not update.done():
+            update.add_done_callback(lambda _: self.send())       # once the conversation has it
             return
         self.show_error("")
         self.view.follow_next = True            # what was just sent, and its reply, come into view

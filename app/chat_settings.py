@@ -2,11 +2,18 @@
 
 Every conversation keeps its own settings (stored with it by the engine service); a new chat starts
 with those of the chat open before it. The panel shows the settings of the open conversation and
-sends every change back through :class:`app.state.AppState`; the next reply uses them.
+sends every change back through :class:`app.state.AppState`; the next reply uses them. A number
+edited is sent once a burst of edits has settled (300 ms), and at once, to the conversation it was
+made for, before the panel shows another one and before a message is sent.
+
+For a chat not begun yet the system prompt field is the new chat's draft as typed, the same as the
+field above the chat page's message box (:class:`app.chat_page.ChatPage`); a begun chat's takes Apply,
+since it continues in a new branch.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, QTimer
@@ -82,6 +89,8 @@ class ChatSettingsPanel(QWidget):
         form.addRow(self.tr("Chat roles:"), self.roles)
         self.system = QPlainTextEdit(placeholderText=self.tr("Instructions the model reads before the chat (optional)"))
         self.system.setMaximumHeight(90)
+        self.system.setTabChangesFocus(True)    # Tab moves on (to Apply), as in the message field
+        self.system.textChanged.connect(self._system_typed)
         self.apply_system = QPushButton(self.tr("Apply system prompt"), clicked=self._system_applied)
         self.apply_system.setToolTip(self.tr("A chat that has begun continues in a new branch under the new "
                                              "prompt; the old branch stays"))
@@ -97,13 +106,17 @@ class ChatSettingsPanel(QWidget):
         layout.addWidget(self.apply_system, alignment=Qt.AlignRight)
         layout.addWidget(self.note)
         layout.addStretch()
-        self._send_timer = QTimer(self, singleShot=True, interval=300, timeout=self._send)
+        # An edit waiting for the timer: the conversation it is for (None: the next new chat) and that
+        # conversation's settings when it was made.
+        self._pending: tuple[int | None, ChatSettings] | None = None
+        self._send_timer = QTimer(self, singleShot=True, interval=300, timeout=self.flush)
         state.chatSettingsChanged.connect(self.fill)
         state.modelChanged.connect(self.fill)
         self.fill()
 
     def fill(self) -> None:
         """Show the open conversation's settings (or the next new chat's)."""
+        self.flush()                    # an edit not sent yet goes to its conversation before it is redrawn
         s = self.state.chat_settings
         self._filling = True
         try:
@@ -115,17 +128,19 @@ class ChatSettingsPanel(QWidget):
             self.roles.setCurrentIndex(max(0, self.roles.findData(s.template)))
             model = self.state.model
             self.roles.setEnabled(model is None or not model.is_remote)
-            if not self.system.hasFocus():
+            if not self.system.hasFocus() and self.system.toPlainText().strip() != self.state.system_prompt:
                 self.system.setPlainText(self.state.system_prompt)
         finally:
             self._filling = False
+        self.apply_system.setVisible(self.state.conversation is not None)   # a new chat's is used as typed
         begun = self.state.conversation is not None and bool(self.state.conversation.path())
         self.note.setText(self.tr("Changes apply from the next reply.") if begun else
                           self.tr("These settings are kept with the conversation."))
 
-    def settings(self) -> ChatSettings:
-        """What the panel shows, as settings (the think mode and seed kept from the conversation's)."""
-        current = self.state.chat_settings
+    def settings(self, current: ChatSettings | None = None) -> ChatSettings:
+        """What the panel shows, as settings (the think mode, seed and roles kept from ``current``, by
+        default the open conversation's)."""
+        current = current or self.state.chat_settings
         sampler = dataclasses.replace(current.sampler, top_k=self.top_k.value(),
                                       **{name: box.value() for name, box in self.numbers.items()})
         preset = self.preset.currentText()
@@ -139,24 +154,59 @@ class ChatSettingsPanel(QWidget):
         name = self.preset.currentText()
         if name not in PRESETS:          # Custom
             return
-        current = self.state.chat_settings
+        current = self._with_pending()
         sampler = dataclasses.replace(PRESETS[name], seed=current.sampler.seed,
                                       banned_tokens=current.sampler.banned_tokens)
         self.state.update_chat(dataclasses.replace(current, sampler=sampler, preset=name))
 
     def _roles_chosen(self) -> None:
-        current = self.state.chat_settings
-        if current.template != self.roles.currentData():
-            self.state.update_chat(dataclasses.replace(current, template=self.roles.currentData()))
+        chosen = dataclasses.replace(self._with_pending(), template=self.roles.currentData())
+        if chosen != self.state.chat_settings:
+            self.state.update_chat(chosen)
 
     def _edited(self) -> None:
         if not self._filling:
+            self._pending = (self._shown(), self.state.chat_settings)
             self._send_timer.start()          # one update after a burst of arrow clicks
 
-    def _send(self) -> None:
-        settings = self.settings()
+    def flush(self) -> asyncio.Future | None:
+        """Send an edit still waiting for the timer now, to the conversation it was made for. Returns the
+        update (await it to know the conversation has it), or None if no edit was waiting."""
+        self._send_timer.stop()
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return None
+        conv_id, then = pending
+        if conv_id != self._shown():        # about to show another: what the panel still shows is for that one
+            settings = self.settings(then)
+            if conv_id is None:
+                self.state.draft_settings = settings
+                return None
+            return asyncio.ensure_future(self.state._update(conv_id, settings, None))
+        settings = self.settings()          # over the conversation's newest (a think mode chosen meanwhile)
         self.preset.setCurrentText(settings.preset or self.tr(CUSTOM))
-        self.state.update_chat(settings)
+        return self.state.update_chat(settings)
+
+    def _with_pending(self) -> ChatSettings:
+        """The open conversation's settings with an edit still waiting for the timer, which the caller's
+        update then carries."""
+        if self._pending is not None and self._pending[0] == self._shown():
+            self._send_timer.stop()
+            self._pending = None
+            return self.settings()
+        self.flush()
+        return self.state.chat_settings
+
+    def _shown(self) -> int | None:
+        """The conversation the panel is for (None: the next new chat)."""
+        return self.state.conversation.id if self.state.conversation is not None else None
+
+    def _system_typed(self) -> None:
+        """A new chat's system prompt is the draft as typed (the chat page shows the same); a begun chat's
+        waits for Apply."""
+        text = self.system.toPlainText()
+        if not self._filling and self.state.conversation is None and text.strip() != self.state.draft_system:
+            self.state.update_chat(system_prompt=text)
 
     def _system_applied(self) -> None:
         self.state.update_chat(system_prompt=self.system.toPlainText())

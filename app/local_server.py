@@ -3,9 +3,11 @@ window keeps chatting (both are clients of the one engine service).
 
 :class:`LocalServer` belongs to :class:`app.state.AppState`; the Server page draws it. Its settings
 are preferences (``server_enabled``, ``server_port``, ``server_key``, ``server_lan``), so a server
-that was on starts again at the next launch. The server runs on a thread of its own
-(:class:`engine.server.ServerThread`); its request log arrives there, on the server's loop thread,
-and crosses to the Qt thread through a queued signal before anything here touches it.
+that was on starts again at the next launch. It is remembered as on only once it has started: a start
+that fails (a port in use, an open address without a key), at the switch or at launch, is said and
+leaves it off. The server runs on a thread of its own (:class:`engine.server.ServerThread`); its
+request log arrives there, on the server's loop thread, and crosses to the Qt thread through a queued
+signal before anything here touches it.
 """
 
 from __future__ import annotations
@@ -90,9 +92,13 @@ class LocalServer(QObject):
 
     async def set_enabled(self, on: bool) -> bool:
         """Turn the server on or off (remembered for the next launch); False, with a message, if it
-        could not start."""
-        self.state.set_preference("server_enabled", on)
-        return await (self.start() if on else self.stop())
+        could not start (then it is remembered as off)."""
+        if not on:
+            self.state.set_preference("server_enabled", False)
+            return await self.stop()
+        started = await self.start()
+        self.state.set_preference("server_enabled", started)
+        return started
 
     async def start(self) -> bool:
         await self.stop()
@@ -109,6 +115,7 @@ class LocalServer(QObject):
         except (EngineError, OSError, RuntimeError) as e:   # a port in use, an open address without a key
             self.error = str(e) if isinstance(e, EngineError) else \
                 self.tr("The server could not start: {error}").format(error=e)
+            self.state.set_preference("server_enabled", False)  # not started by itself again (the launch's try)
             self.changed.emit()
             self.state.failed.emit(self.tr("Could not start the local server"), self.error, False)
             return False

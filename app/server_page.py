@@ -154,7 +154,8 @@ class ServerPage(QWidget):
         prompt = "" if r.prompt_tokens is None else f"{r.prompt_tokens:,} ({r.cached_tokens or 0:,})"
         reply = "" if r.completion_tokens is None else f"{r.completion_tokens:,}"
         speed = "" if r.tokens_per_s is None else f"{r.tokens_per_s:.1f}"
-        status = str(r.status) if r.status else self.tr("left")
+        # A client that went away (mid-stream, or before any answer) is not a request answered with 200.
+        status = self.tr("client left") if r.client_left or not r.status else str(r.status)
         if r.stream:
             status = self.tr("{status} (stream)").format(status=status)
         item = QTreeWidgetItem([time.strftime("%H:%M:%S", time.localtime(r.time)), f"{r.method} {r.endpoint}",

@@ -142,15 +142,20 @@ class Bridge:
         if ticket.request is not None and not ticket.ended:
             self.service.stop_request(ticket.request)
 
-    async def finish(self, ticket: Ticket) -> None:
-        """The exchange is over: stop its job if it still runs, wait for the end (a token), free the slot."""
+    async def finish(self, ticket: Ticket) -> Event | None:
+        """The exchange is over: stop its job if it still runs, wait for the end (a token), free the slot.
+        Returns the job's final event if the exchange had not read it (a client that left), else None."""
+        final = None
         try:
             if ticket.request is not None and not ticket.ended:
                 self.stop(ticket)
-                while not ticket.ended:
-                    await ticket.inbox.get()
+            while ticket.request is not None and not (ticket.ended and ticket.inbox.empty()):
+                event = await ticket.inbox.get()
+                if not isinstance(event, (str, CompletionDelta)):     # (not a signal, not a piece)
+                    final = event
         finally:
             self._release(ticket)
+        return final
 
     def _release(self, ticket: Ticket) -> None:
         if ticket in self._waiting:

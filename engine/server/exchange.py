@@ -69,7 +69,9 @@ class CompletionResponse:
                     await self._whole(send)
         finally:
             watcher.cancel()
-            await self.bridge.finish(self.ticket)
+            final = await self.bridge.finish(self.ticket)
+            if self.outcome.left and self.outcome.done is None and isinstance(final, CompletionFinished):
+                self.outcome.done = final       # the log counts what was written until the job stopped
 
     async def _watch(self, receive) -> None:
         while (await receive())["type"] != "http.disconnect":
@@ -98,6 +100,7 @@ class CompletionResponse:
         while True:
             event = await self.ticket.inbox.get()
             if event == GONE:
+                self.outcome.left = True
                 self.outcome.error = "The client left before the reply ended."
                 return
             if isinstance(event, Failed):
@@ -126,6 +129,7 @@ class CompletionResponse:
         while True:
             event = await self.ticket.inbox.get()
             if event == GONE:
+                self.outcome.left = True
                 self.outcome.error = "The client left before the reply ended."
                 return
             if not started:

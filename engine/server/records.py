@@ -26,7 +26,8 @@ ERROR_SNIFF_BYTES = 4096                # of an error's body, read for its messa
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One answered request. Token counts are None for requests that generated nothing."""
+    """One answered request. Token counts are None for requests that generated nothing; for a client
+    that left (``client_left``) they are what its job wrote until it stopped, within a token of it."""
 
     time: float                     # when it arrived (seconds since the epoch)
     method: str
@@ -39,6 +40,7 @@ class RequestRecord:
     completion_tokens: int | None = None
     tokens_per_s: float | None = None   # the reply's decode speed
     error: str | None = None        # the error's message, for a failed request
+    client_left: bool = False       # the client went away before the answer ended (a stream: mid-way)
 
 
 class Outcome:
@@ -48,6 +50,7 @@ class Outcome:
         self.done: CompletionFinished | None = None
         self.error: str | None = None
         self.stream = False
+        self.left = False           # the client went away before the answer ended
 
 
 def outcome_of(scope: dict) -> Outcome | None:
@@ -100,7 +103,7 @@ class RecordRequests:
                       "completion_tokens": done.completion_tokens,
                       "tokens_per_s": round(done.completion_tokens / decode, 2) if decode > 0 else 0.0}
         record = RequestRecord(arrived, scope.get("method", ""), scope.get("path", ""), status, seconds,
-                               outcome.stream, error=error, **fields)
+                               outcome.stream, error=error, client_left=outcome.left, **fields)
         try:
             self.on_request(record)
         except Exception:  # the log's failure must not fail the request

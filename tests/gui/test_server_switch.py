@@ -5,6 +5,7 @@ window goes on; an enabled server starts again at the next launch and stops befo
 
 from __future__ import annotations
 
+import json
 import socket
 
 import httpx
@@ -137,3 +138,93 @@ def test_the_window_will_not_chat_through_its_own_server(loop, make_window, worl
         assert "own server" in win.failure[1]
         assert not win.state.model.is_remote and win.state.model.path == str(world_ckpt)
     run(loop, server.stop())
+
+
+def _remembered(folder) -> bool:
+    return bool(json.loads((folder / "settings.json").read_text(encoding="utf-8")).get("server_enabled", False))
+
+
+def test_a_start_that_failed_is_not_remembered_as_on(loop, make_window, world_ckpt, tmp_path):
+    """The switch refused (a port in use, an open address without a key) is off in settings.json too: the
+    next launch does not serve by itself. Only a start that succeeded is remembered."""
+    folder = tmp_path / "data"
+    win = make_window(folder)
+    run(loop, win.load_model(str(world_ckpt)))
+    page, server = win.server_page, win.state.server
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        page.port.setValue(taken.getsockname()[1])
+        page.switch.setChecked(True)
+        run(loop, until(lambda: win.failure is not None))
+        assert not server.running and not page.switch.isChecked()
+        assert not server.enabled and not _remembered(folder)
+    win.failure = None
+    page.port.setValue(_free_port())
+    page.lan.setChecked(True)
+    page.key.setText("")
+    page.switch.setChecked(True)
+    run(loop, until(lambda: win.failure is not None))
+    assert "API key" in win.failure[1] and not server.enabled and not _remembered(folder)
+    win.close()
+    win.state.shutdown()
+
+    second = make_window(folder)            # the next launch: nothing is served
+    run(loop, start(second, str(world_ckpt)))
+    assert not second.state.server.running and second.failure is None
+    page, server = second.server_page, second.state.server
+    page.lan.setChecked(False)
+    page.switch.setChecked(True)            # a start that works is remembered
+    run(loop, until(lambda: server.running))
+    run(loop, until(lambda: _remembered(folder)))
+    page.switch.setChecked(False)
+    run(loop, until(lambda: not server.running))
+    assert not _remembered(folder)
+
+
+def test_a_remembered_server_that_cannot_start_at_launch_says_why_and_is_left_off(loop, make_window, world_ckpt,
+                                                                                  tmp_path):
+    folder = tmp_path / "data"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        first = make_window(folder)         # on at the last close, on a port another program took since
+        first.state.set_preference("server_port", taken.getsockname()[1])
+        first.state.set_preference("server_enabled", True)
+        first.state.shutdown()
+        second = make_window(folder)
+        run(loop, start(second, str(world_ckpt)))
+        run(loop, until(lambda: second.failure is not None))
+    assert second.failure[0] == "Could not start the local server" and "Cannot listen" in second.failure[1]
+    assert not second.state.server.running and not second.server_page.switch.isChecked()
+    assert "Cannot listen" in second.server_page.status.text()
+    assert not second.state.server.enabled and not _remembered(folder)
+
+
+def test_a_client_that_leaves_mid_stream_is_logged_as_gone(loop, make_window, world_ckpt):
+    """Not "200 (stream)" with blank counts like an answered stream: the log says the client left, with the
+    tokens written until the reply stopped."""
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    page, server = win.server_page, win.state.server
+    page.port.setValue(_free_port())
+    page.switch.setChecked(True)
+    run(loop, until(lambda: server.running))
+    endless = {"prompt": "Once upon a time", "max_tokens": 4096, "stream": True, "logit_bias": {"0": -100}}
+
+    def leave_after_the_first_chunk() -> None:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            with http.stream("POST", "/completions", json=endless) as resp:
+                assert resp.status_code == 200
+                next(resp.iter_raw())       # then the connection closes
+
+    run(loop, in_thread(leave_after_the_first_chunk))
+    run(loop, in_thread(lambda: httpx.post(f"{server.url}/completions", json={"prompt": "Hi", "max_tokens": 2},
+                                           timeout=60)))
+    run(loop, until(lambda: page.log.topLevelItemCount() == 2))
+    answered, left = page.log.topLevelItem(0), page.log.topLevelItem(1)
+    assert left.text(5) == "client left (stream)" and "left" in left.toolTip(5)
+    assert int(left.text(3).replace(",", "")) > 0 and left.text(2) != ""
+    assert answered.text(5) == "200" and answered.text(3) == "2"
+    page.switch.setChecked(False)
+    run(loop, until(lambda: not server.running))

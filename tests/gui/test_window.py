@@ -156,6 +156,34 @@ def test_saved_conversation_loads_elsewhere_and_a_foreign_one_is_refused(loop, m
     assert third.sidebar.conversations.count() == 0
 
 
+def test_a_loaded_conversation_is_said_and_reopens_at_the_next_launch(loop, make_window, world_ckpt, qtbot,
+                                                                      tmp_path):
+    from app.main import start
+
+    win = make_window()
+    run(loop, win.load_model(str(world_ckpt)))
+    send(loop, win, "Take me along", qtbot)
+    exported = tmp_path / "chat.rwkvchat"
+    assert run(loop, win.export_to(exported))
+
+    folder = tmp_path / "elsewhere"
+    other = make_window(folder)
+    run(loop, other.load_model(str(world_ckpt)))
+    send(loop, other, "Already here", qtbot)            # the conversation open before the load
+    assert run(loop, other.import_from(exported))
+    loaded = other.state.conversation.id
+    assert other.state.settings.get("conversation") == loaded
+    said = other.statusBar().currentMessage()
+    assert said.startswith("Loaded") and "Take me along" in said and "chat.rwkvchat" in said
+    other.close()
+    other.state.shutdown()
+
+    again = make_window(folder)                         # the next launch reopens the loaded one
+    run(loop, start(again, str(world_ckpt)))
+    assert again.state.conversation is not None and again.state.conversation.id == loaded
+    assert path(again)[0].text == "Take me along"
+
+
 def test_system_prompt_and_think_mode_shape_the_prompt(loop, make_window, world_ckpt, qtbot, tmp_path):
     win = make_window()
     run(loop, win.load_model(str(world_ckpt)))

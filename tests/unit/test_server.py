@@ -313,6 +313,23 @@ def test_every_answered_request_is_recorded_for_the_log_on_the_loop_thread(start
     assert set(threads) == {"openai-server"}    # the server's loop thread (the window marshals it)
 
 
+def test_a_client_that_left_mid_stream_is_recorded_as_gone_with_the_tokens_it_got(start):
+    """Not "200" like an answered stream: the record says the client left, and counts what the job wrote
+    until it stopped (the reply-token column of the window's log)."""
+    records: queue.Queue = queue.Queue()
+    server = start(max_tokens_cap=CAP, on_request=records.put)
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        with http.stream("POST", "/completions", json=ENDLESS) as resp:
+            assert resp.status_code == 200
+            next(resp.iter_raw())               # the first chunk, then the connection closes
+    left = records.get(timeout=30)
+    assert left.status == 200 and left.stream and left.client_left and "left" in left.error
+    assert left.prompt_tokens is not None and left.prompt_tokens > 0
+    assert left.completion_tokens is not None and 0 < left.completion_tokens < CAP
+    ok = httpx.post(server.url + "/completions", json={"prompt": "Hi", "max_tokens": 2})
+    assert ok.status_code == 200 and not records.get(timeout=30).client_left
+
+
 def test_requests_beyond_the_running_ones_wait_their_turn_in_a_bounded_queue(start):
     server = start(max_running=1, max_queued=1, max_tokens_cap=CAP)
     bridge = server.app.state.bridge
