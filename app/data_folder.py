@@ -15,6 +15,8 @@ from PySide6.QtCore import QCoreApplication
 
 from engine.service import DamagedStoreError, EngineService, UnwritableFolderError, set_aside
 
+from .i18n import error_text
+
 # ask(kind, folder, message) -> "fresh" | "another" | "quit": what the user chose in a dialog.
 Ask = Callable[[str, Path, str], str]
 # choose() -> a folder the user picked, or None.
@@ -59,10 +61,10 @@ def open_service(folder: Path, ask: Ask, choose: Choose, on_moved: Callable[[Pat
             answer = ask("damaged", folder, QCoreApplication.translate("DataFolder",
                 "{error}\n\nIt has been set aside, unchanged, as\n{moved}\n(with its states beside it), so nothing "
                 "in it is lost.\n\nStart with an empty conversation list here, or choose another folder?"
-            ).format(error=e, moved=moved))
+            ).format(error=error_text(e), moved=moved))
         except UnwritableFolderError as e:
             answer = ask("unwritable", folder, QCoreApplication.translate("DataFolder",
-                "{error}\n\nChoose another folder for your conversations, or quit.").format(error=e))
+                "{error}\n\nChoose another folder for your conversations, or quit.").format(error=error_text(e)))
         except OSError as e:
             answer = ask("unwritable", folder, QCoreApplication.translate("DataFolder",
                 "The data folder '{folder}' cannot be written ({error}).\n\nChoose another folder for your "

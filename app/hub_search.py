@@ -29,6 +29,7 @@ from engine.errors import EngineError
 from engine.host import hub, search
 
 from .background import in_thread
+from .i18n import error_text
 
 GB = 1e9
 _ENTRY = Qt.UserRole          # a file row: its CatalogEntry
@@ -80,7 +81,7 @@ class HubSearch(QWidget):
         try:
             hits = await in_thread(lambda: search.search_models(query, endpoint=endpoint))
         except EngineError as e:
-            self.status.setText(str(e))
+            self.status.setText(error_text(e))
             return
         finally:
             self.search_button.setEnabled(True)
@@ -107,7 +108,7 @@ class HubSearch(QWidget):
             listing = await in_thread(lambda: search.repo_files(repo, endpoint=endpoint, suffixes=suffixes))
         except EngineError as e:
             item.setData(1, _REPO, None)
-            self.status.setText(str(e))
+            self.status.setText(error_text(e))
             return
         for entry in listing.entries:
             child = QTreeWidgetItem([entry.filename, f"RWKV-{entry.generation}" if entry.generation else "?",

@@ -32,6 +32,7 @@ from engine.host.library import FileInfo
 from engine.host.probe import ProbeResult
 
 from .background import in_thread
+from .i18n import error_text
 
 KEEP = 20
 KEEP_PATHS = 100        # model paths remembered with their fingerprints
@@ -121,7 +122,8 @@ class PrecisionProbe(QObject):
             try:
                 result = await in_thread(lambda: probe.probe(path))
             except (EngineError, OSError, RuntimeError) as e:
-                self.state.status.emit(self.tr("Could not measure the precisions: {error}").format(error=e), 8000)
+                self.state.status.emit(self.tr("Could not measure the precisions: {error}").format(error=error_text(e)),
+                                       8000)
                 return None
             stored = dict(self.state.settings.get("precision_probes") or {})
             stored.pop(fingerprint, None)

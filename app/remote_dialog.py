@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from engine.errors import EngineError
 from engine.service import Listing
 
+from .i18n import error_text
 from .state import AppState
 
 
@@ -88,7 +89,7 @@ class RemoteDialog(QDialog):
             self.listing = await self.state.list_remote_models(self.url.text(), self.key.text().strip())
         except EngineError as e:
             self.listing = None
-            self._say(str(e))
+            self._say(error_text(e))
             return False
         finally:
             self.list_button.setEnabled(True)

@@ -32,7 +32,7 @@ from engine.service import (
 from engine.service import commands as C
 from engine.service import events as E
 
-from . import precision_probe
+from . import i18n, precision_probe
 from .background import in_thread
 from .local_server import LocalServer
 from .settings import Settings
@@ -392,9 +392,14 @@ class AppState(QObject):
         await self._ask(C.PurgeDeleted())
 
     async def import_(self, path: Path) -> bool:
+        """Load a saved conversation and its state (a .rwkvchat) and open it: remembered as the open
+        conversation, as one opened from the list is."""
         event = await self._ask(C.Import(str(path)))
         if isinstance(event, E.ConversationOpened):
             self._show(event.conversation)
+            self.set_preference("conversation", event.conversation.id)
+            self.status.emit(self.tr("Loaded “{0}” from {1}").format(event.conversation.title, Path(path).name),
+                             5000)
             return True
         return False
 
@@ -453,10 +458,11 @@ class AppState(QObject):
             if event.request is None or event.request in self._mine:
                 self._mine.discard(event.request)
                 if event.kind == "OtherModelError":   # a chat of another model: said, not a dialog to dismiss
-                    self.status.emit(event.message, 15000)
+                    self.status.emit(_said(event), 15000)
                     self.conversationChanged.emit()     # the list shows again what is open
                 else:
-                    self.failed.emit(event.title, event.message, reply and self._current(event.conversation))
+                    self.failed.emit(i18n.engine_text(event.title), _said(event),
+                                     reply and self._current(event.conversation))
             self.busyChanged.emit(self.busy)
         elif isinstance(event, (E.Finished, E.Stopped)):
             self._mine.discard(event.request)
@@ -473,7 +479,7 @@ class AppState(QObject):
             self.completionEnded.emit(event.stop_reason, event.completion_tokens, event.seconds)
         elif isinstance(event, E.Failed):
             self._completion = None
-            self.failed.emit(event.title, event.message, False)
+            self.failed.emit(i18n.engine_text(event.title), _said(event), False)
             self.completionEnded.emit("failed", 0, 0.0)
 
     def _opened(self, event: E.ConversationOpened) -> None:
@@ -551,3 +557,8 @@ _HANDLERS: dict[type, Callable] = {
 
 def _wrap(future: Future) -> asyncio.Future:
     return asyncio.wrap_future(future)
+
+
+def _said(event: E.Failed) -> str:
+    """A failure's message in the interface's language (its template translated, else as the engine said it)."""
+    return i18n.engine_text(event.message, event.template, event.values)

@@ -158,7 +158,8 @@ def test_every_string_is_translated_with_the_same_placeholders(ts):
         assert translation.get("type") not in ("unfinished", "vanished", "obsolete"), f"not translated: {where}"
         assert (translation.text or "").strip(), f"empty translation: {where}"
         # The code fills these in with str.format: a missing or renamed one is a KeyError at run time.
-        assert sorted(re.findall(r"\{\w*\}", translation.text)) == sorted(re.findall(r"\{\w*\}", source)), where
+        fields = r"\{\w*(?::[^{}]*)?\}"             # with a format spec, as the engine's "{gib:.1f}"
+        assert sorted(re.findall(fields, translation.text)) == sorted(re.findall(fields, source)), where
         assert re.findall(r"</?\w+>", translation.text) == re.findall(r"</?\w+>", source), where
 
 
@@ -190,6 +191,50 @@ def test_the_catalogue_agrees_with_the_sources(ts, tmp_path):
             "data_folder.py", "local_server.py"} <= wrapped, sorted(wrapped)
     assert all((app_dir / name).exists() for name in wrapped)
 
+
+
+def test_the_engines_messages_listed_for_translation_are_its_current_ones():
+    """app/engine_texts.py is what ``python -m app.i18n update`` writes from the engine's sources now."""
+    assert i18n.ENGINE_TEXTS.read_text(encoding="utf-8") == i18n.engine_texts_source(i18n.engine_templates()), \
+        "the engine's messages changed: run python -m app.i18n update and translate"
+    templates = i18n.engine_templates()
+    assert "There is no message {message} in this conversation." in templates
+    assert "Could not load the model" in templates                      # a title of engine/service/failures.py
+    assert not any("--port" in t or "api_key" in t for t in templates)  # the CLI's and the server's stay English
+
+
+def test_an_engine_message_is_shown_in_the_interfaces_language_with_its_values(language):
+    from engine.errors import EngineError
+
+    english = "There is no message 999 in this conversation."
+    template, values = "There is no message {message} in this conversation.", (("message", 999),)
+    assert language("zh_CN") == "zh_CN"
+    translated = i18n.engine_text(english, template, values)
+    assert translated != english and "999" in translated
+    assert i18n.error_text(EngineError(template, message=999)) == translated
+    title = "Could not load the model"
+    assert i18n.engine_text(title) == QCoreApplication.translate("engine", title) != title
+    # A message not written as a template, or one the catalogue lacks, stays English rather than wrong.
+    assert i18n.engine_text("Something only said once.") == "Something only said once."
+    assert i18n.engine_text("No message 3.", "No message {n}.", (("n", 3),)) == "No message 3."
+    assert i18n.error_text(OSError("disk full")) == "disk full"
+    language("en")
+    assert i18n.engine_text(english, template, values) == english
+
+
+def test_a_failure_of_the_engine_is_told_in_chinese(make_window, language, loop, tmp_path):
+    """The engine's own words (a title of engine/service/failures.py, a message template with its
+    value) reach the window's dialog translated."""
+    from tests.gui.util import run
+
+    assert language("zh_CN") == "zh_CN"
+    win = make_window()
+    missing = str(tmp_path / "nowhere.pth")
+    assert not run(loop, win.load_model(missing))
+    title, message = win.failure
+    assert title == QCoreApplication.translate("engine", "Could not load the model") != "Could not load the model"
+    assert missing in message and "No model at" not in message
+    assert re.search(r"[\u4e00-\u9fff]", message), message
 
 
 def test_the_update_command_keeps_translations_and_drops_what_left(tmp_path):
