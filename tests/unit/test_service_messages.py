@@ -83,7 +83,7 @@ def test_an_edited_reply_is_a_branch_the_next_turn_follows_as_if_the_model_had_s
     assert isinstance(changed, E.ConversationChanged)
     edited = changed.conversation.path()[-1]
     assert edited.id != reply.id and edited.role == "assistant" and edited.stop_reason == "edited"
-    assert edited.text == "A **sheltered** place\nfor ships."       # blank lines collapse, as the model reads them
+    assert edited.text == "A **sheltered** place\n\n\nfor ships."   # kept as typed; the model reads it collapsed
     assert changed.conversation.branch(edited.id) == (2, 2) and reply.id in changed.conversation
     _send(service, conv, "Thanks")
     session = service._live[conv].session
