@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QEvent, Qt
-from PySide6.QtGui import QTextCursor, QTextDocument, QTextDocumentFragment
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QEvent, QPoint, Qt, Signal
+from PySide6.QtGui import QFont, QTextCursor, QTextDocument, QTextDocumentFragment
 from PySide6.QtWidgets import QPlainTextEdit, QTextBrowser
 
 from engine.service import ConversationView, MessageView
 
 from .markup import body_html, colours_for
+from .text_size import WheelSteps
 
 # Translated where drawn: self.tr(ROLE_NAMES[role]).
 ROLE_NAMES = {"user": QT_TRANSLATE_NOOP("ChatView", "You"), "assistant": QT_TRANSLATE_NOOP("ChatView", "Assistant"),
@@ -29,9 +30,16 @@ class MessageBox(QPlainTextEdit):
     every event the widget gets and must return a bool to C++ each time (and PySide 6.12 on
     Python 3.11 was seen to crash at exit after many such returns)."""
 
+    zoomRequested = Signal(int)         # Ctrl+wheel: the chat's text size, this many steps larger (app.text_size)
+
     def __init__(self, send, up=None, **kw):
         super().__init__(**kw)
         self._send, self._up = send, up
+        self._wheel = WheelSteps()
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if not self._wheel.zoom(event, self.zoomRequested.emit):
+            super().wheelEvent(event)
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if event.key() in (Qt.Key_Return, Qt.Key_Enter) and not event.modifiers() & Qt.ShiftModifier:
@@ -48,7 +56,12 @@ class ChatView(QTextBrowser):
 
     It keeps no conversation of its own: it is handed a frozen
     :class:`~engine.service.views.ConversationView` and a function giving each message's text as far
-    as it has streamed, and draws them."""
+    as it has streamed, and draws them.
+
+    Its text size is its font's (:meth:`set_text_font`, from :mod:`app.text_size`): the document's
+    default font, which every size in the page's HTML is relative to, so a redraw keeps it."""
+
+    zoomRequested = Signal(int)         # Ctrl+wheel: the text size, this many steps larger (app.text_size)
 
     def __init__(self, on_action, **kw):
         super().__init__(**kw)
@@ -62,6 +75,8 @@ class ChatView(QTextBrowser):
         self._prefix_blocks = 0            # code blocks before the last message
         self._tail_start = 0               # where the last message's text begins in the document
         self.follow_next = False           # the next redraw goes to the end (a reply the reader asked for)
+        self._wheel = WheelSteps()
+        self._zoom_place: tuple[QTextCursor, float, int, int] | None = None    # see set_text_font
 
     def show_conversation(self, conv: ConversationView | None,
                           text_of: Callable[[MessageView], str] | None = None) -> None:
@@ -135,6 +150,41 @@ class ChatView(QTextBrowser):
         super().resizeEvent(event)
         if at_end:
             bar.setValue(bar.maximum())
+
+    def set_text_font(self, font: QFont) -> None:
+        """Draw the page in ``font`` (the chat's text size) and keep the reader's place: at the end
+        stays at the end (a streaming reply is still followed), otherwise the line at the top of the
+        view stays at the top. Steps in a row (not scrolled between them) keep the same text at the
+        top, rather than the start of whichever line it was wrapped into at the size before.
+
+        A new font lays a long page out lazily, a part at a time on a timer, with the scroll bar's
+        range catching up; it is laid out whole here, and the scroll bar told, so the place can be
+        kept at once."""
+        bar = self.verticalScrollBar()
+        at_end = bar.value() >= bar.maximum() - 8
+        if self._zoom_place is not None and self._zoom_place[2:] == (bar.value(), bar.maximum()):
+            top, past = self._zoom_place[:2]
+        else:
+            top = self.cursorForPosition(QPoint(0, 0))
+            line = self.cursorRect(top)
+            past = -line.top() / max(1, line.height())    # how much of the top line is scrolled past
+        self.setFont(font)
+        layout = self.document().documentLayout()
+        layout.blockBoundingRect(self.document().lastBlock())       # lays out everything up to the end
+        layout.documentSizeChanged.emit(layout.documentSize())       # what the lazy layout emits when done
+        if at_end:
+            bar.setValue(bar.maximum())
+            self._zoom_place = None
+        else:
+            line = self.cursorRect(top)
+            bar.setValue(bar.value() + line.top() + round(past * line.height()))
+            self._zoom_place = (top, past, bar.value(), bar.maximum())
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """Ctrl+wheel changes the chat's text size (the preference), not this view's alone as
+        QTextBrowser's own zoom would (lost at the next font change)."""
+        if not self._wheel.zoom(event, self.zoomRequested.emit):
+            super().wheelEvent(event)
 
     def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().changeEvent(event)

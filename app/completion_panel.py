@@ -9,18 +9,34 @@ stored: copy the text out to keep it.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
 from .state import AppState
+from .text_size import WheelSteps
+
+
+class CompletionText(QPlainTextEdit):
+    """The text to continue. Ctrl+wheel changes the chat's text size (:mod:`app.text_size`), which
+    this field follows, rather than zooming it alone while it is read-only."""
+
+    zoomRequested = Signal(int)
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self._wheel = WheelSteps()
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if not self._wheel.zoom(event, self.zoomRequested.emit):
+            super().wheelEvent(event)
 
 
 class CompletionPanel(QWidget):
     def __init__(self, state: AppState):
         super().__init__()
         self.state = state
-        self.text = QPlainTextEdit(placeholderText=self.tr(
+        self.text = CompletionText(placeholderText=self.tr(
             "Write the beginning of a text: the model continues it as it is, with no chat roles around it."))
         self.generate_button = QPushButton(self.tr("Generate"), clicked=self.generate)
         self.generate_button.setToolTip(self.tr("Continue the text (Ctrl+Enter), with this conversation's sampling "

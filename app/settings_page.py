@@ -1,5 +1,5 @@
 """The Settings page: where models come from (Hub mirror, download folder, model folders), the
-theme and language, and what hardware this computer has. Every change is saved at once (a new
+theme, the chat's text size and the language, and what hardware this computer has. Every change is saved at once (a new
 language is used from the next start)."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from engine.host import hardware
 
-from . import i18n, theme
+from . import i18n, text_size, theme
 from .state import AppState
 
 
@@ -78,6 +78,7 @@ class SettingsPage(QWidget):
         look = QGroupBox(self.tr("Appearance"))
         look_form = QFormLayout(look)
         look_form.addRow(self.tr("Theme:"), self.theme)
+        look_form.addRow(self.tr("Text size:"), self._text_size_row())
         look_form.addRow(self.tr("Language:"), self._language_box())
         look_form.addRow("", self.language_note)
         hw = QGroupBox(self.tr("Hardware"))
@@ -89,6 +90,7 @@ class SettingsPage(QWidget):
             layout.addWidget(box)
         layout.addStretch()
         state.preferenceChanged.connect(lambda key: key == "model_dirs" and self.refresh_folders())
+        state.preferenceChanged.connect(lambda key: key == text_size.KEY and self._show_text_size())
 
     def refresh_folders(self) -> None:
         self.folders.clear()
@@ -138,6 +140,34 @@ class SettingsPage(QWidget):
     def _theme_changed(self, choice: str) -> None:
         self.state.set_preference("theme", choice)
         theme.apply(choice)
+
+    def _text_size_row(self) -> QHBoxLayout:
+        """The chat's text size as a percentage, with Reset; the shortcuts change the same
+        preference (app.text_size), and the box follows them."""
+        self.text_size = QComboBox()
+        for scale in text_size.STEPS:
+            self.text_size.addItem(self.tr("{0}%").format(scale), scale)
+        self.text_size.setToolTip(self.tr("The size of the conversation's text, the message field and the plain "
+                                          "completion (Ctrl+= larger, Ctrl+- smaller, Ctrl+0 default, or "
+                                          "Ctrl+wheel over the chat)"))
+        self.text_size.currentIndexChanged.connect(
+            lambda _: self.state.set_preference(text_size.KEY, self.text_size.currentData()))
+        self.text_size_reset = QPushButton(self.tr("Reset"), clicked=lambda: self.state.set_preference(
+            text_size.KEY, text_size.DEFAULT))
+        self.text_size_reset.setToolTip(self.tr("Back to the default size ({0}%)").format(text_size.DEFAULT))
+        self._show_text_size()
+        row = QHBoxLayout()
+        row.addWidget(self.text_size)
+        row.addWidget(self.text_size_reset)
+        row.addStretch()
+        return row
+
+    def _show_text_size(self) -> None:
+        scale = text_size.scale_of(self.settings)
+        self.text_size.blockSignals(True)
+        self.text_size.setCurrentIndex(self.text_size.findData(scale))
+        self.text_size.blockSignals(False)
+        self.text_size_reset.setEnabled(scale != text_size.DEFAULT)
 
     def _language_box(self) -> QComboBox:
         """The interface language: the system's (the default) or one the app speaks, each named in

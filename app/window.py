@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QSizePolicy,
@@ -42,6 +43,7 @@ from .server_page import ServerPage
 from .settings_page import SettingsPage
 from .sidebar import Sidebar
 from .state import AppState
+from .text_size import TextSize
 
 # File-dialog filters (translated where used: self.tr(MODEL_FILTER)).
 MODEL_FILTER = QT_TRANSLATE_NOOP("MainWindow", "RWKV models (*.pth *.safetensors);;All files (*)")
@@ -165,11 +167,21 @@ class MainWindow(QMainWindow):
         for a in (find, copy_reply, edit_last, regenerate):
             edit_menu.addAction(a)
         self.addActions([find, copy_reply, regenerate])
-        self.shortcut_actions = [new, find, copy_reply, edit_last, regenerate, stop, quit_]
 
         help_menu = self.menuBar().addMenu(self.tr("&Help"))
         help_menu.addAction(QAction(self.tr("Keyboard shortcuts"), self, triggered=self.show_shortcuts))
         help_menu.addAction(QAction(self.tr("About RWKV Desktop"), self, triggered=self.show_about))
+
+        # The chat's text size (the conversation, the message field, the completion text): app.text_size.
+        # Its View menu stands before Help (made after it: the menus' own order stays File, Edit, Help).
+        self.text_size = TextSize(self.state, self)
+        self.text_size.follow(self.chat.view, self.chat.input, self.chat.completion.text)
+        view_menu = QMenu(self.tr("&View"), self)
+        zoom = self.text_size.actions(self)
+        view_menu.addActions(zoom)
+        self.menuBar().insertMenu(help_menu.menuAction(), view_menu)
+        self.addActions(zoom)
+        self.shortcut_actions = [new, find, copy_reply, edit_last, regenerate, *zoom, stop, quit_]
         # actions that need a model on this computer: (action, feature, its tooltip when available)
         self.local_actions = [(tuning, "tuning", ""), (clear_tuning, "tuning", ""), (save_state, "save_state", ""),
                               (load_state, "load_state", "")]
@@ -375,7 +387,7 @@ class MainWindow(QMainWindow):
             what, _, keys = a.text().replace("&", "").partition("\t")
             if keys:
                 what += self.tr(" (in an empty message field)")
-            rows.append((what, keys or a.shortcut().toString(QKeySequence.NativeText)))
+            rows.append((what, keys or ", ".join(k.toString(QKeySequence.NativeText) for k in a.shortcuts())))
         rows += [(self.tr("Delete the selected conversation (in the list)"),
                   QKeySequence(QKeySequence.Delete).toString(QKeySequence.NativeText)),
                  (self.tr("Undo a deletion"), QKeySequence(QKeySequence.Undo).toString(QKeySequence.NativeText)),
