@@ -9,19 +9,31 @@ made for, before the panel shows another one and before a message is sent.
 For a chat not begun yet the system prompt field is the new chat's draft as typed, the same as the
 field above the chat page's message box (:class:`app.chat_page.ChatPage`); a begun chat's takes Apply,
 since it continues in a new branch.
+
+Besides the engine's presets (:data:`engine.PRESETS`) the user keeps presets of their own: the six
+sampling values a preset holds there (not the reply length, which no built-in preset sets either),
+under a name, in the app's settings (``presets``: {name: {field: value}}), read back checked. A
+conversation names its preset in :attr:`ChatSettings.preset` as it does a built-in one (the engine keeps
+any name), so it shows that preset while its values match and Custom once they differ or the preset
+is deleted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
+import math
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QHBoxLayout,
+    QInputDialog,
     QLabel,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -34,6 +46,9 @@ from engine.service import ChatSettings
 
 from .state import AppState
 
+log = logging.getLogger(__name__)
+PRESETS_KEY = "presets"       # the app setting that holds the user's own presets
+OWN = Qt.UserRole + 1         # a Preset box item's role: True for one of the user's own presets
 CUSTOM = QT_TRANSLATE_NOOP("ChatSettingsPanel", "Custom")     # shown as self.tr(CUSTOM)
 # field -> (label, minimum, maximum, step, decimals, tooltip); label and tooltip go through self.tr
 _NUMBERS = {
@@ -50,6 +65,9 @@ _NUMBERS = {
     "penalty_decay": (QT_TRANSLATE_NOOP("ChatSettingsPanel", "Penalty decay:"), 0.9, 1.0, 0.001, 3,
                       QT_TRANSLATE_NOOP("ChatSettingsPanel", "How fast old tokens' penalties fade (per token)")),
 }
+TOP_K_MAX = 1000
+# What a preset sets: the sampling values of engine.PRESETS (the seed and banned tokens stay the chat's).
+PRESET_FIELDS = ("temperature", "top_p", "top_k", "presence_penalty", "frequency_penalty", "penalty_decay")
 
 
 class ChatSettingsPanel(QWidget):
@@ -59,10 +77,25 @@ class ChatSettingsPanel(QWidget):
         self._filling = False
         form = QFormLayout()
         self.preset = QComboBox()
-        self.preset.addItems([*PRESETS, self.tr(CUSTOM)])
         self.preset.setToolTip(self.tr("A starting point for the values below"))
         self.preset.activated.connect(self._preset_chosen)
+        self.preset.currentIndexChanged.connect(self._preset_shown)
         form.addRow(self.tr("Preset:"), self.preset)
+        self.save_preset_button = QPushButton(self.tr("Save as preset…"), clicked=self.save_preset)
+        self.save_preset_button.setToolTip(self.tr("Keep the values below under a name of your own, for any "
+                                                   "conversation"))
+        self.delete_preset_button = QPushButton(self.tr("Delete preset"), clicked=self.delete_preset)
+        self.delete_preset_button.setToolTip(self.tr("Forget the chosen preset of your own (conversations that "
+                                                     "use it keep their values)"))
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        buttons.addWidget(self.save_preset_button)
+        buttons.addWidget(self.delete_preset_button)
+        buttons.addStretch()
+        form.addRow("", buttons)
+        self.own_presets: dict[str, SamplerSettings] = {}
+        self.name_dialog: QInputDialog | None = None      # the last question asked (tests answer them)
+        self.preset_box: QMessageBox | None = None
         self.numbers: dict[str, QDoubleSpinBox] = {}
         for name, (label, lo, hi, step, decimals, tip) in _NUMBERS.items():
             box = QDoubleSpinBox(minimum=lo, maximum=hi, singleStep=step, decimals=decimals)
@@ -70,7 +103,7 @@ class ChatSettingsPanel(QWidget):
             box.valueChanged.connect(self._edited)
             self.numbers[name] = box
             form.addRow(self.tr(label), box)
-        self.top_k = QSpinBox(minimum=0, maximum=1000)
+        self.top_k = QSpinBox(minimum=0, maximum=TOP_K_MAX)
         self.top_k.setSpecialValueText(self.tr("off"))
         self.top_k.setToolTip(self.tr("Only the k likeliest tokens (off: no limit)"))
         self.top_k.valueChanged.connect(self._edited)
@@ -112,6 +145,8 @@ class ChatSettingsPanel(QWidget):
         self._send_timer = QTimer(self, singleShot=True, interval=300, timeout=self.flush)
         state.chatSettingsChanged.connect(self.fill)
         state.modelChanged.connect(self.fill)
+        state.preferenceChanged.connect(self._preference_changed)
+        self._list_presets()
         self.fill()
 
     def fill(self) -> None:
@@ -120,7 +155,7 @@ class ChatSettingsPanel(QWidget):
         s = self.state.chat_settings
         self._filling = True
         try:
-            self.preset.setCurrentText(s.preset if s.preset in PRESETS else self.tr(CUSTOM))
+            self._show_preset(s.preset, s.sampler)
             for name, box in self.numbers.items():
                 box.setValue(getattr(s.sampler, name))
             self.top_k.setValue(s.sampler.top_k)
@@ -143,21 +178,135 @@ class ChatSettingsPanel(QWidget):
         current = current or self.state.chat_settings
         sampler = dataclasses.replace(current.sampler, top_k=self.top_k.value(),
                                       **{name: box.value() for name, box in self.numbers.items()})
-        preset = self.preset.currentText()
-        if preset in PRESETS and _same_sampling(PRESETS[preset], sampler):
+        presets = self.presets()
+        preset = self.preset.currentData()
+        if preset in presets and _same_sampling(presets[preset], sampler):
             chosen = preset
         else:
-            chosen = next((n for n, p in PRESETS.items() if _same_sampling(p, sampler)), None)
+            chosen = next((n for n, p in presets.items() if _same_sampling(p, sampler)), None)
         return dataclasses.replace(current, sampler=sampler, max_tokens=self.max_tokens.value(), preset=chosen)
 
+    def presets(self) -> dict[str, SamplerSettings]:
+        """Every preset the box offers: the engine's, then the user's own."""
+        return {**PRESETS, **self.own_presets}
+
     def _preset_chosen(self) -> None:
-        name = self.preset.currentText()
-        if name not in PRESETS:          # Custom
+        name = self.preset.currentData()
+        presets = self.presets()
+        if name not in presets:          # Custom
             return
         current = self._with_pending()
-        sampler = dataclasses.replace(PRESETS[name], seed=current.sampler.seed,
+        sampler = dataclasses.replace(presets[name], seed=current.sampler.seed,
                                       banned_tokens=current.sampler.banned_tokens)
         self.state.update_chat(dataclasses.replace(current, sampler=sampler, preset=name))
+
+    def _show_preset(self, name: str | None, sampler: SamplerSettings) -> None:
+        """Select ``name`` if it is a preset the box offers and ``sampler`` still has its values, else Custom."""
+        preset = self.presets().get(name) if name else None
+        index = self.preset.findData(name) if preset is not None and _same_sampling(preset, sampler) else -1
+        self.preset.setCurrentIndex(index if index >= 0 else self.preset.count() - 1)
+
+    def _preset_shown(self) -> None:
+        own = bool(self.preset.currentData(OWN))
+        self.delete_preset_button.setEnabled(own)
+
+    def _preference_changed(self, key: str) -> None:
+        if key == PRESETS_KEY:
+            self._list_presets()
+
+    def _list_presets(self) -> None:
+        """Fill the Preset box: the engine's presets, the user's own (as the settings hold them now), Custom."""
+        self.own_presets = read_presets(self.state.settings.get(PRESETS_KEY))
+        self.preset.blockSignals(True)
+        try:
+            self.preset.clear()
+            for name in PRESETS:
+                self.preset.addItem(name, name)
+            if self.own_presets:
+                self.preset.insertSeparator(self.preset.count())
+            for name in self.own_presets:
+                self.preset.addItem(self.tr("{0} (yours)").format(name), name)
+                self.preset.setItemData(self.preset.count() - 1, True, OWN)
+                self.preset.setItemData(self.preset.count() - 1, self.tr("A preset of your own"), Qt.ToolTipRole)
+            self.preset.addItem(self.tr(CUSTOM), "")
+        finally:
+            self.preset.blockSignals(False)
+        shown = dataclasses.replace(self.state.chat_settings.sampler, top_k=self.top_k.value(),
+                                    **{name: box.value() for name, box in self.numbers.items()})
+        self._show_preset(self.state.chat_settings.preset, shown)      # as the values shown now stand
+        self._preset_shown()
+
+    # -- the user's own presets --------------------------------------------------------------------
+
+    def save_preset(self) -> QInputDialog:
+        """Ask a name for the values shown, then keep them as a preset of the user's own."""
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle(self.tr("Save as preset"))
+        dialog.setLabelText(self.tr("A name for these values:"))
+        shown = self.preset.currentData()
+        dialog.setTextValue(shown if shown in self.own_presets else "")
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.textValueSelected.connect(self.save_preset_as)
+        self.name_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def save_preset_as(self, name: str) -> QMessageBox | None:
+        """Keep the values shown as the user's preset ``name``: refused (with why) for an empty name or a
+        built-in one's, after a question for one of the user's that exists. Returns the box shown, if any."""
+        name = name.strip()
+        sampler = self.settings().sampler
+        taken = {n.casefold() for n in (*PRESETS, CUSTOM, self.tr(CUSTOM))}
+        if not name or name.casefold() in taken:
+            why = (self.tr("A preset needs a name.") if not name else
+                   self.tr("“{0}” is a built-in name in the Preset box: choose another name.").format(name))
+            box = QMessageBox(QMessageBox.Warning, self.tr("Save as preset"), why, QMessageBox.Ok, self)
+        elif name in self.own_presets:
+            box = QMessageBox(QMessageBox.Question, self.tr("Save as preset"),
+                              self.tr("Replace your preset “{0}” with these values?").format(name),
+                              QMessageBox.Yes | QMessageBox.Cancel, self)
+            box.setDefaultButton(QMessageBox.Cancel)
+            box.accepted.connect(lambda: self._store_preset(name, sampler))
+        else:
+            self._store_preset(name, sampler)
+            return None
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        self.preset_box = box
+        box.open()
+        return box
+
+    def _store_preset(self, name: str, sampler: SamplerSettings) -> None:
+        current = self._with_pending()          # the values shown, an edit still waiting included
+        saved = self.state.settings.get(PRESETS_KEY)
+        saved = dict(saved) if isinstance(saved, dict) else {}     # a damaged entry of another name is left be
+        saved[name] = {f: getattr(sampler, f) for f in PRESET_FIELDS}
+        self.state.set_preference(PRESETS_KEY, saved)               # the box lists it (_preference_changed)
+        if _same_sampling(sampler, current.sampler):               # the conversation now uses it, by name
+            self.state.update_chat(dataclasses.replace(current, preset=name))
+            self._show_preset(name, current.sampler)
+        self.state.status.emit(self.tr("Saved the preset “{0}”").format(name), 5000)
+
+    def delete_preset(self) -> QMessageBox | None:
+        """Ask, then forget the chosen preset of the user's own (never a built-in one). Conversations that
+        use it keep their values, shown as Custom."""
+        name = self.preset.currentData()
+        if not self.preset.currentData(OWN) or name not in self.own_presets:
+            return None
+        box = QMessageBox(QMessageBox.Question, self.tr("Delete preset"),
+                          self.tr("Delete your preset “{0}”? Conversations that use it keep their values.").format(
+                              name), QMessageBox.Yes | QMessageBox.Cancel, self)
+        box.setDefaultButton(QMessageBox.Cancel)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.accepted.connect(lambda: self._forget_preset(name))
+        self.preset_box = box
+        box.open()
+        return box
+
+    def _forget_preset(self, name: str) -> None:
+        saved = self.state.settings.get(PRESETS_KEY)
+        saved = {n: v for n, v in saved.items() if n != name} if isinstance(saved, dict) else {}
+        self.state.set_preference(PRESETS_KEY, saved)
+        self.state.status.emit(self.tr("Deleted the preset “{0}”").format(name), 5000)
 
     def _roles_chosen(self) -> None:
         chosen = dataclasses.replace(self._with_pending(), template=self.roles.currentData())
@@ -184,7 +333,7 @@ class ChatSettingsPanel(QWidget):
                 return None
             return asyncio.ensure_future(self.state._update(conv_id, settings, None))
         settings = self.settings()          # over the conversation's newest (a think mode chosen meanwhile)
-        self.preset.setCurrentText(settings.preset or self.tr(CUSTOM))
+        self._show_preset(settings.preset, settings.sampler)
         return self.state.update_chat(settings)
 
     def _with_pending(self) -> ChatSettings:
@@ -212,6 +361,43 @@ class ChatSettingsPanel(QWidget):
         self.state.update_chat(system_prompt=self.system.toPlainText())
 
 
+def read_presets(saved) -> dict[str, SamplerSettings]:
+    """The user's own presets as the settings hold them (``{name: {field: value}}``), in name order. An
+    entry that is not one (a damaged or hand-edited file: not a mapping, a field missing or not a number,
+    a built-in preset's name) is left out with a warning in the log; a value past the panel's range is
+    brought within it, and rounded as the panel shows it."""
+    if saved is None:
+        return {}
+    if not isinstance(saved, dict):
+        log.warning("the saved presets are not a mapping of names to values (%r): none is offered", type(saved))
+        return {}
+    builtin = {n.casefold() for n in (*PRESETS, CUSTOM)}
+    out: dict[str, SamplerSettings] = {}
+    for name, values in saved.items():
+        try:
+            if not isinstance(name, str) or not name.strip() or name != name.strip():
+                raise ValueError("not a name")
+            if name.casefold() in builtin:
+                raise ValueError("a built-in preset's name")
+            if not isinstance(values, dict):
+                raise ValueError("not a mapping of values")
+            out[name] = SamplerSettings(**{f: _in_range(f, values.get(f)) for f in PRESET_FIELDS})
+        except (TypeError, ValueError) as e:
+            log.warning("the saved preset %r is left out: %s", name, e)
+    return dict(sorted(out.items(), key=lambda item: item[0].casefold()))
+
+
+def _in_range(field: str, value) -> float | int:
+    """A preset's value as the panel can show it (ValueError: not a number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{field} is not a number: {value!r}")
+    if field == "top_k":
+        if value != int(value):
+            raise ValueError(f"top_k is not a whole number: {value!r}")
+        return min(max(int(value), 0), TOP_K_MAX)
+    _, lo, hi, _, decimals, _ = _NUMBERS[field]
+    return round(min(max(float(value), lo), hi), decimals)
+
+
 def _same_sampling(a: SamplerSettings, b: SamplerSettings) -> bool:
-    fields = ("temperature", "top_p", "top_k", "presence_penalty", "frequency_penalty", "penalty_decay")
-    return all(abs(getattr(a, f) - getattr(b, f)) < 1e-9 for f in fields)
+    return all(abs(getattr(a, f) - getattr(b, f)) < 1e-9 for f in PRESET_FIELDS)

@@ -308,220 +308,293 @@
 <context>
     <name>ChatSettingsPanel</name>
     <message>
-        <location filename="../../app/chat_settings.py" line="37"/>
+        <location filename="../../app/chat_settings.py" line="52"/>
         <source>Custom</source>
         <translation>自定义</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="40"/>
+        <location filename="../../app/chat_settings.py" line="55"/>
         <source>Temperature:</source>
         <translation>温度：</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="41"/>
+        <location filename="../../app/chat_settings.py" line="56"/>
         <source>Higher is more varied; 0 always picks the likeliest token</source>
         <translation>越高越多样；0 总是选择可能性最大的 token</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="43"/>
+        <location filename="../../app/chat_settings.py" line="58"/>
         <source>Top-p:</source>
         <translation>Top-p：</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="44"/>
+        <location filename="../../app/chat_settings.py" line="59"/>
         <source>Only the likeliest tokens that together reach this probability</source>
         <translation>只取可能性最大、合计达到此概率的 token</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="46"/>
+        <location filename="../../app/chat_settings.py" line="61"/>
         <source>Presence penalty:</source>
         <translation>存在惩罚：</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="47"/>
+        <location filename="../../app/chat_settings.py" line="62"/>
         <source>Lowers tokens that already appeared</source>
         <translation>降低已出现过的 token 的概率</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="48"/>
+        <location filename="../../app/chat_settings.py" line="63"/>
         <source>Frequency penalty:</source>
         <translation>频率惩罚：</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="49"/>
+        <location filename="../../app/chat_settings.py" line="64"/>
         <source>Lowers tokens by how often they appeared</source>
         <translation>按出现次数降低 token 的概率</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="50"/>
+        <location filename="../../app/chat_settings.py" line="65"/>
         <source>Penalty decay:</source>
         <translation>惩罚衰减：</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="51"/>
+        <location filename="../../app/chat_settings.py" line="66"/>
         <source>How fast old tokens&apos; penalties fade (per token)</source>
         <translation>旧 token 的惩罚消退的速度（每个 token）</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="63"/>
+        <location filename="../../app/chat_settings.py" line="80"/>
         <source>A starting point for the values below</source>
         <translation>下方数值的起点</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="65"/>
+        <location filename="../../app/chat_settings.py" line="83"/>
         <source>Preset:</source>
         <translation>预设：</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="74"/>
+        <location filename="../../app/chat_settings.py" line="84"/>
+        <source>Save as preset…</source>
+        <translation>另存为预设…</translation>
+    </message>
+    <message>
+        <location filename="../../app/chat_settings.py" line="85"/>
+        <source>Keep the values below under a name of your own, for any conversation</source>
+        <translation>以自己起的名字保存下面的数值，供任何对话使用</translation>
+    </message>
+    <message>
+        <location filename="../../app/chat_settings.py" line="87"/>
+        <location filename="../../app/chat_settings.py" line="295"/>
+        <source>Delete preset</source>
+        <translation>删除预设</translation>
+    </message>
+    <message>
+        <location filename="../../app/chat_settings.py" line="88"/>
+        <source>Forget the chosen preset of your own (conversations that use it keep their values)</source>
+        <translation>删除所选的自定义预设（使用它的对话保留各自的数值）</translation>
+    </message>
+    <message>
+        <location filename="../../app/chat_settings.py" line="107"/>
         <source>off</source>
         <translation>关</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="75"/>
+        <location filename="../../app/chat_settings.py" line="108"/>
         <source>Only the k likeliest tokens (off: no limit)</source>
         <translation>只取可能性最大的 k 个 token（关：不限制）</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="77"/>
+        <location filename="../../app/chat_settings.py" line="110"/>
         <source>Top-k:</source>
         <translation>Top-k：</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="79"/>
+        <location filename="../../app/chat_settings.py" line="112"/>
         <source>The longest a reply may be, in tokens (Continue goes on past it)</source>
         <translation>回复的最大长度，以 token 计（“继续”可超出）</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="81"/>
+        <location filename="../../app/chat_settings.py" line="114"/>
         <source>Max reply length:</source>
         <translation>最大回复长度：</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="83"/>
+        <location filename="../../app/chat_settings.py" line="116"/>
         <source>The model&apos;s own</source>
         <translation>模型自带</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="86"/>
+        <location filename="../../app/chat_settings.py" line="119"/>
         <source>The role names around each turn: User/Assistant for RWKV World and G1, Bob/Alice for RWKV-4 Raven; from the next message on</source>
         <translation>每轮对话前后的角色名：RWKV World 和 G1 用 User/Assistant，RWKV-4 Raven 用 Bob/Alice；从下一条消息起生效</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="89"/>
+        <location filename="../../app/chat_settings.py" line="122"/>
         <source>Chat roles:</source>
         <translation>对话角色：</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="90"/>
+        <location filename="../../app/chat_settings.py" line="123"/>
         <source>Instructions the model reads before the chat (optional)</source>
         <translation>模型在对话前读取的指示（可选）</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="94"/>
+        <location filename="../../app/chat_settings.py" line="127"/>
         <source>Apply system prompt</source>
         <translation>应用系统提示词</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="95"/>
+        <location filename="../../app/chat_settings.py" line="128"/>
         <source>A chat that has begun continues in a new branch under the new prompt; the old branch stays</source>
         <translation>已开始的对话会在新提示词下以新分支继续；旧分支保留</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="102"/>
+        <location filename="../../app/chat_settings.py" line="135"/>
         <source>&lt;b&gt;This conversation&lt;/b&gt;</source>
         <translation>&lt;b&gt;此对话&lt;/b&gt;</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="104"/>
+        <location filename="../../app/chat_settings.py" line="137"/>
         <source>System prompt:</source>
         <translation>系统提示词：</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="137"/>
+        <location filename="../../app/chat_settings.py" line="172"/>
         <source>Changes apply from the next reply.</source>
         <translation>更改从下一条回复起生效。</translation>
     </message>
     <message>
-        <location filename="../../app/chat_settings.py" line="138"/>
+        <location filename="../../app/chat_settings.py" line="173"/>
         <source>These settings are kept with the conversation.</source>
         <translation>这些设置随对话一起保存。</translation>
+    </message>
+    <message>
+        <location filename="../../app/chat_settings.py" line="228"/>
+        <source>{0} (yours)</source>
+        <translation>{0}（我的）</translation>
+    </message>
+    <message>
+        <location filename="../../app/chat_settings.py" line="230"/>
+        <source>A preset of your own</source>
+        <translation>你自己的预设</translation>
+    </message>
+    <message>
+        <location filename="../../app/chat_settings.py" line="244"/>
+        <location filename="../../app/chat_settings.py" line="263"/>
+        <location filename="../../app/chat_settings.py" line="265"/>
+        <source>Save as preset</source>
+        <translation>另存为预设</translation>
+    </message>
+    <message>
+        <location filename="../../app/chat_settings.py" line="245"/>
+        <source>A name for these values:</source>
+        <translation>为这些数值起个名字：</translation>
+    </message>
+    <message>
+        <location filename="../../app/chat_settings.py" line="261"/>
+        <source>A preset needs a name.</source>
+        <translation>预设需要一个名字。</translation>
+    </message>
+    <message>
+        <location filename="../../app/chat_settings.py" line="262"/>
+        <source>“{0}” is a built-in name in the Preset box: choose another name.</source>
+        <translation>“{0}”是预设列表中的内置名称：请换一个名字。</translation>
+    </message>
+    <message>
+        <location filename="../../app/chat_settings.py" line="266"/>
+        <source>Replace your preset “{0}” with these values?</source>
+        <translation>用这些数值替换你的预设“{0}”吗？</translation>
+    </message>
+    <message>
+        <location filename="../../app/chat_settings.py" line="287"/>
+        <source>Saved the preset “{0}”</source>
+        <translation>已保存预设“{0}”</translation>
+    </message>
+    <message>
+        <location filename="../../app/chat_settings.py" line="296"/>
+        <source>Delete your preset “{0}”? Conversations that use it keep their values.</source>
+        <translation>删除你的预设“{0}”吗？使用它的对话会保留各自的数值。</translation>
+    </message>
+    <message>
+        <location filename="../../app/chat_settings.py" line="309"/>
+        <source>Deleted the preset “{0}”</source>
+        <translation>已删除预设“{0}”</translation>
     </message>
 </context>
 <context>
     <name>ChatView</name>
     <message>
-        <location filename="../../app/chat_view.py" line="21"/>
+        <location filename="../../app/chat_view.py" line="22"/>
         <source>You</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="21"/>
+        <location filename="../../app/chat_view.py" line="22"/>
         <source>Assistant</source>
         <translation>助手</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="22"/>
+        <location filename="../../app/chat_view.py" line="23"/>
         <source>System</source>
         <translation>系统</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="57"/>
+        <location filename="../../app/chat_view.py" line="70"/>
         <source>Ask the model something. Your conversation and its state are saved.</source>
         <translation>向模型提问吧。你的对话及其状态都会被保存。</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="160"/>
+        <location filename="../../app/chat_view.py" line="210"/>
         <source>copy</source>
         <translation>复制</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="160"/>
+        <location filename="../../app/chat_view.py" line="210"/>
         <source>edit</source>
         <translation>编辑</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="160"/>
+        <location filename="../../app/chat_view.py" line="210"/>
         <source>regenerate</source>
         <translation>重新生成</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="160"/>
+        <location filename="../../app/chat_view.py" line="210"/>
         <source>delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="172"/>
+        <location filename="../../app/chat_view.py" line="222"/>
         <source>stopped</source>
         <translation>已停止</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="172"/>
+        <location filename="../../app/chat_view.py" line="222"/>
         <source>failed</source>
         <translation>失败</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="173"/>
+        <location filename="../../app/chat_view.py" line="223"/>
         <source>edited</source>
         <translation>已编辑</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="173"/>
+        <location filename="../../app/chat_view.py" line="223"/>
         <source>cut at the reply length limit (Continue goes on)</source>
         <translation>已达回复长度上限而截断（“继续”可接着写）</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="176"/>
+        <location filename="../../app/chat_view.py" line="226"/>
         <source> · prompt {0} tokens, {1} from the server&apos;s state cache</source>
         <translation> · 提示词 {0} token，其中 {1} 来自服务器的状态缓存</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="178"/>
+        <location filename="../../app/chat_view.py" line="228"/>
         <source>{0} tokens · {1} tokens/s</source>
         <translation>{0} token · {1} token/秒</translation>
     </message>
     <message>
-        <location filename="../../app/chat_view.py" line="184"/>
+        <location filename="../../app/chat_view.py" line="234"/>
         <source>stopped before the model read it: not part of the conversation (Regenerate to answer it)</source>
         <translation>在模型读取前已停止：不属于对话（点“重新生成”来回答它）</translation>
     </message>
@@ -534,53 +607,53 @@
 <context>
     <name>CompletionPanel</name>
     <message>
-        <location filename="../../app/completion_panel.py" line="24"/>
+        <location filename="../../app/completion_panel.py" line="40"/>
         <source>Write the beginning of a text: the model continues it as it is, with no chat roles around it.</source>
         <translation>写下一段文本的开头：模型会按原样续写，不加对话角色。</translation>
     </message>
     <message>
-        <location filename="../../app/completion_panel.py" line="25"/>
+        <location filename="../../app/completion_panel.py" line="41"/>
         <source>Generate</source>
         <translation>生成</translation>
     </message>
     <message>
-        <location filename="../../app/completion_panel.py" line="26"/>
+        <location filename="../../app/completion_panel.py" line="42"/>
         <source>Continue the text (Ctrl+Enter), with this conversation&apos;s sampling settings and reply length</source>
         <translation>续写文本（Ctrl+Enter），使用此对话的采样设置和回复长度</translation>
     </message>
     <message>
-        <location filename="../../app/completion_panel.py" line="28"/>
-        <location filename="../../app/completion_panel.py" line="84"/>
+        <location filename="../../app/completion_panel.py" line="44"/>
+        <location filename="../../app/completion_panel.py" line="100"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/completion_panel.py" line="57"/>
+        <location filename="../../app/completion_panel.py" line="73"/>
         <source>Writing…</source>
         <translation>正在续写…</translation>
     </message>
     <message>
-        <location filename="../../app/completion_panel.py" line="72"/>
+        <location filename="../../app/completion_panel.py" line="88"/>
         <source>Plain completion needs a model on this computer.</source>
         <translation>纯文本续写需要本机上的模型。</translation>
     </message>
     <message>
-        <location filename="../../app/completion_panel.py" line="83"/>
+        <location filename="../../app/completion_panel.py" line="99"/>
         <source>the end of the text</source>
         <translation>文本结束</translation>
     </message>
     <message>
-        <location filename="../../app/completion_panel.py" line="83"/>
+        <location filename="../../app/completion_panel.py" line="99"/>
         <source>the length limit</source>
         <translation>长度上限</translation>
     </message>
     <message>
-        <location filename="../../app/completion_panel.py" line="85"/>
+        <location filename="../../app/completion_panel.py" line="101"/>
         <source>{0} tokens in {1:.1f} s, ended by {2}</source>
         <translation>{0} token，用时 {1:.1f} 秒，结束原因：{2}</translation>
     </message>
     <message>
-        <location filename="../../app/completion_panel.py" line="86"/>
+        <location filename="../../app/completion_panel.py" line="102"/>
         <source>The completion failed (see the message).</source>
         <translation>续写失败（见消息）。</translation>
     </message>
@@ -916,326 +989,331 @@ tags: {tags}</source>
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/window.py" line="47"/>
+        <location filename="../../app/window.py" line="49"/>
         <source>RWKV models (*.pth *.safetensors);;All files (*)</source>
         <translation>RWKV 模型 (*.pth *.safetensors);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="50"/>
+        <location filename="../../app/window.py" line="52"/>
         <source>State-tuning files (*.pth *.state *.safetensors);;All files (*)</source>
         <translation>状态微调文件 (*.pth *.state *.safetensors);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="77"/>
-        <location filename="../../app/window.py" line="208"/>
+        <location filename="../../app/window.py" line="79"/>
+        <location filename="../../app/window.py" line="220"/>
         <source>No model loaded</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="81"/>
+        <location filename="../../app/window.py" line="83"/>
         <source>Where the model runs, and in which precision</source>
         <translation>模型在哪里运行，以何种精度运行</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="86"/>
-        <location filename="../../app/window.py" line="139"/>
+        <location filename="../../app/window.py" line="88"/>
+        <location filename="../../app/window.py" line="141"/>
         <source>Clear state tuning</source>
         <translation>清除状态微调</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="87"/>
+        <location filename="../../app/window.py" line="89"/>
         <source>New chats start from the model&apos;s own state again (chats begun with the tuning keep it)</source>
         <translation>新对话重新从模型自身的状态开始（用微调开始的对话保留微调）</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="105"/>
+        <location filename="../../app/window.py" line="107"/>
         <source>Chat</source>
         <translation>对话</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="106"/>
+        <location filename="../../app/window.py" line="108"/>
         <source>Models</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="107"/>
+        <location filename="../../app/window.py" line="109"/>
         <source>Server</source>
         <translation>服务器</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="108"/>
+        <location filename="../../app/window.py" line="110"/>
         <source>Settings</source>
         <translation>设置</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="122"/>
+        <location filename="../../app/window.py" line="124"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="124"/>
+        <location filename="../../app/window.py" line="126"/>
         <source>Remote server (OpenAI-compatible)…</source>
         <translation>远程服务器（OpenAI 兼容）…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="125"/>
+        <location filename="../../app/window.py" line="127"/>
         <source>Chat with a model that a server runs: RWKV Desktop&apos;s, Ai00, llama.cpp, Ollama…</source>
         <translation>与服务器上运行的模型对话：RWKV Desktop、Ai00、llama.cpp、Ollama…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="126"/>
+        <location filename="../../app/window.py" line="128"/>
         <source>Open model…</source>
         <translation>打开模型…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="128"/>
+        <location filename="../../app/window.py" line="130"/>
         <source>Open model folder…</source>
         <translation>打开模型文件夹…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="130"/>
+        <location filename="../../app/window.py" line="132"/>
         <source>New chat</source>
         <translation>新对话</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="131"/>
+        <location filename="../../app/window.py" line="133"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="132"/>
+        <location filename="../../app/window.py" line="134"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="133"/>
+        <location filename="../../app/window.py" line="135"/>
         <source>Save conversation and state…</source>
         <translation>保存对话和状态…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="135"/>
+        <location filename="../../app/window.py" line="137"/>
         <source>Load conversation and state…</source>
         <translation>加载对话和状态…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="137"/>
+        <location filename="../../app/window.py" line="139"/>
         <source>Apply state-tuning file…</source>
         <translation>应用状态微调文件…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="142"/>
+        <location filename="../../app/window.py" line="144"/>
         <source>Export as Markdown…</source>
         <translation>导出为 Markdown…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="144"/>
+        <location filename="../../app/window.py" line="146"/>
         <source>Export as JSON…</source>
         <translation>导出为 JSON…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="156"/>
+        <location filename="../../app/window.py" line="158"/>
         <source>&amp;Edit</source>
         <translation>编辑(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="157"/>
+        <location filename="../../app/window.py" line="159"/>
         <source>Search conversations and messages</source>
         <translation>搜索对话和消息</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="159"/>
+        <location filename="../../app/window.py" line="161"/>
         <source>Copy last reply</source>
         <translation>复制最后一条回复</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="162"/>
+        <location filename="../../app/window.py" line="164"/>
         <source>Edit last message</source>
         <translation>编辑最后一条消息</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="163"/>
+        <location filename="../../app/window.py" line="165"/>
         <source>Regenerate</source>
         <translation>重新生成</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="170"/>
+        <location filename="../../app/window.py" line="171"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="171"/>
-        <location filename="../../app/window.py" line="388"/>
+        <location filename="../../app/window.py" line="172"/>
+        <location filename="../../app/window.py" line="400"/>
         <source>Keyboard shortcuts</source>
         <translation>键盘快捷键</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="172"/>
-        <location filename="../../app/window.py" line="408"/>
+        <location filename="../../app/window.py" line="173"/>
+        <location filename="../../app/window.py" line="420"/>
         <source>About RWKV Desktop</source>
         <translation>关于 RWKV Desktop</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="196"/>
+        <location filename="../../app/window.py" line="179"/>
+        <source>&amp;View</source>
+        <translation>视图(&amp;V)</translation>
+    </message>
+    <message>
+        <location filename="../../app/window.py" line="208"/>
         <source>{0} on {1}</source>
         <translation>{1} 上的 {0}</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="198"/>
+        <location filename="../../app/window.py" line="210"/>
         <source>Remote: the server&apos;s state cache reads only each new turn</source>
         <translation>远程：服务器的状态缓存只读取每一轮新内容</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="199"/>
+        <location filename="../../app/window.py" line="211"/>
         <source>Remote: every message resends the chat</source>
         <translation>远程：每条消息都会重新发送整个对话</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="201"/>
+        <location filename="../../app/window.py" line="213"/>
         <source>State {0} MiB</source>
         <translation>状态 {0} MiB</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="202"/>
+        <location filename="../../app/window.py" line="214"/>
         <source>The whole chat lives in a state of this size: constant, whatever the length of the chat</source>
         <translation>整个对话都保存在这样大小的状态中：无论对话多长，大小不变</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="213"/>
+        <location filename="../../app/window.py" line="225"/>
         <source>&lt;b&gt;{0}&lt;/b&gt; — remote server {1}</source>
         <translation>&lt;b&gt;{0}&lt;/b&gt; — 远程服务器 {1}</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="220"/>
+        <location filename="../../app/window.py" line="232"/>
         <source> · state tuning: {0}</source>
         <translation> · 状态微调：{0}</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="222"/>
+        <location filename="../../app/window.py" line="234"/>
         <source>&lt;b&gt;{0}&lt;/b&gt; — RWKV-{1}, {2}M parameters · {3} {4}{5}</source>
         <translation>&lt;b&gt;{0}&lt;/b&gt; — RWKV-{1}，{2}M 参数 · {3} {4}{5}</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="234"/>
+        <location filename="../../app/window.py" line="246"/>
         <source>On the server</source>
         <translation>在服务器上</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="242"/>
+        <location filename="../../app/window.py" line="254"/>
         <source>needs ~{0} GiB · </source>
         <translation>需要约 {0} GiB · </translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="248"/>
+        <location filename="../../app/window.py" line="260"/>
         <source>  (does not fit)</source>
         <translation>  （放不下）</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="252"/>
+        <location filename="../../app/window.py" line="264"/>
         <source> (measured on another model here, until this one is measured)</source>
         <translation>（在本机用另一个模型测得，直到测量了此模型为止）</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="266"/>
+        <location filename="../../app/window.py" line="278"/>
         <source>Open an RWKV model</source>
         <translation>打开 RWKV 模型</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="274"/>
+        <location filename="../../app/window.py" line="286"/>
         <source>Open a Hugging Face model folder</source>
         <translation>打开 Hugging Face 模型文件夹</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="309"/>
+        <location filename="../../app/window.py" line="321"/>
         <source>Apply a state-tuning file</source>
         <translation>应用状态微调文件</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="321"/>
+        <location filename="../../app/window.py" line="333"/>
         <source>Load a model first: a state-tuning file belongs to one model</source>
         <translation>请先加载模型：状态微调文件属于某一个模型</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="329"/>
+        <location filename="../../app/window.py" line="341"/>
         <source>Open a conversation to save it</source>
         <translation>请先打开一个对话再保存</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="332"/>
+        <location filename="../../app/window.py" line="344"/>
         <source>Save conversation and state</source>
         <translation>保存对话和状态</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="333"/>
+        <location filename="../../app/window.py" line="345"/>
         <source>RWKV Desktop conversations (*.rwkvchat)</source>
         <translation>RWKV Desktop 对话 (*.rwkvchat)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="342"/>
+        <location filename="../../app/window.py" line="354"/>
         <source>Open a conversation to export it</source>
         <translation>请先打开一个对话再导出</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="344"/>
+        <location filename="../../app/window.py" line="356"/>
         <source>Markdown (*.md)</source>
         <translation>Markdown (*.md)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="345"/>
+        <location filename="../../app/window.py" line="357"/>
         <source>JSON (*.json)</source>
         <translation>JSON (*.json)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="347"/>
+        <location filename="../../app/window.py" line="359"/>
         <source>Export the conversation</source>
         <translation>导出对话</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="354"/>
+        <location filename="../../app/window.py" line="366"/>
         <source>Load conversation and state</source>
         <translation>加载对话和状态</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="355"/>
+        <location filename="../../app/window.py" line="367"/>
         <source>RWKV Desktop conversations (*.rwkvchat);;All files (*)</source>
         <translation>RWKV Desktop 对话 (*.rwkvchat);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="373"/>
+        <location filename="../../app/window.py" line="385"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="373"/>
+        <location filename="../../app/window.py" line="385"/>
         <source>New line</source>
         <translation>换行</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="377"/>
+        <location filename="../../app/window.py" line="389"/>
         <source> (in an empty message field)</source>
         <translation>（在空的消息框中）</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="379"/>
+        <location filename="../../app/window.py" line="391"/>
         <source>Delete the selected conversation (in the list)</source>
         <translation>删除所选对话（在列表中）</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="381"/>
+        <location filename="../../app/window.py" line="393"/>
         <source>Undo a deletion</source>
         <translation>撤销删除</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="382"/>
+        <location filename="../../app/window.py" line="394"/>
         <source>Generate (plain completion)</source>
         <translation>生成（纯文本续写）</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="383"/>
+        <location filename="../../app/window.py" line="395"/>
         <source>Next field</source>
         <translation>下一个输入框</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="398"/>
+        <location filename="../../app/window.py" line="410"/>
         <source>&lt;h3&gt;RWKV Desktop {0}&lt;/h3&gt;&lt;p&gt;Runs RWKV language models on this computer: chats stay here, with their states.&lt;/p&gt;&lt;p&gt;&lt;b&gt;Data folder&lt;/b&gt; (conversations, states, settings):&lt;br&gt;{1}&lt;/p&gt;&lt;p&gt;&lt;b&gt;Licences&lt;/b&gt;: RWKV Desktop is under the Apache License 2.0. It uses Qt for Python (PySide6, LGPL-3.0), PyTorch (BSD-3-Clause), Hugging Face tokenizers, safetensors and huggingface_hub (Apache-2.0), Pygments (BSD-2-Clause), NumPy (BSD-3-Clause), Starlette and Uvicorn (BSD-3-Clause). RWKV models are published by their authors under their own licences (the official RWKV-7 models: Apache-2.0).&lt;/p&gt;</source>
         <translation>&lt;h3&gt;RWKV Desktop {0}&lt;/h3&gt;&lt;p&gt;在这台电脑上运行 RWKV 语言模型：对话及其状态都保存在本机。&lt;/p&gt;&lt;p&gt;&lt;b&gt;数据文件夹&lt;/b&gt;（对话、状态、设置）：&lt;br&gt;{1}&lt;/p&gt;&lt;p&gt;&lt;b&gt;许可证&lt;/b&gt;：RWKV Desktop 采用 Apache License 2.0。它使用了 Qt for Python（PySide6，LGPL-3.0）、PyTorch（BSD-3-Clause）、Hugging Face tokenizers、safetensors 和 huggingface_hub（Apache-2.0）、Pygments（BSD-2-Clause）、NumPy（BSD-3-Clause）、Starlette 和 Uvicorn（BSD-3-Clause）。RWKV 模型由其作者以各自的许可证发布（官方 RWKV-7 模型：Apache-2.0）。&lt;/p&gt;</translation>
     </message>
@@ -1250,7 +1328,7 @@ tags: {tags}</source>
     <message>
         <location filename="../../app/models_page.py" line="50"/>
         <source>Global</source>
-        <translation>全球</translation>
+        <translation>多语言</translation>
     </message>
     <message>
         <location filename="../../app/models_page.py" line="51"/>
@@ -1901,97 +1979,122 @@ tags: {tags}</source>
     </message>
     <message>
         <location filename="../../app/settings_page.py" line="81"/>
+        <source>Text size:</source>
+        <translation>文字大小：</translation>
+    </message>
+    <message>
+        <location filename="../../app/settings_page.py" line="82"/>
         <source>Language:</source>
         <translation>语言：</translation>
     </message>
     <message>
-        <location filename="../../app/settings_page.py" line="83"/>
+        <location filename="../../app/settings_page.py" line="84"/>
         <source>Hardware</source>
         <translation>硬件</translation>
     </message>
     <message>
-        <location filename="../../app/settings_page.py" line="133"/>
+        <location filename="../../app/settings_page.py" line="135"/>
         <source>Download models to</source>
         <translation>将模型下载到</translation>
     </message>
     <message>
-        <location filename="../../app/settings_page.py" line="147"/>
+        <location filename="../../app/settings_page.py" line="149"/>
+        <source>{0}%</source>
+        <translation>{0}%</translation>
+    </message>
+    <message>
+        <location filename="../../app/settings_page.py" line="150"/>
+        <source>The size of the conversation&apos;s text, the message field and the plain completion (Ctrl+= larger, Ctrl+- smaller, Ctrl+0 default, or Ctrl+wheel over the chat)</source>
+        <translation>对话文字、消息输入框和纯续写文本的大小（Ctrl+= 放大，Ctrl+- 缩小，Ctrl+0 恢复默认，或在对话上按住 Ctrl 滚动滚轮）</translation>
+    </message>
+    <message>
+        <location filename="../../app/settings_page.py" line="155"/>
+        <source>Reset</source>
+        <translation>重置</translation>
+    </message>
+    <message>
+        <location filename="../../app/settings_page.py" line="157"/>
+        <source>Back to the default size ({0}%)</source>
+        <translation>恢复默认大小（{0}%）</translation>
+    </message>
+    <message>
+        <location filename="../../app/settings_page.py" line="177"/>
         <source>System ({language})</source>
         <translation>跟随系统（{language}）</translation>
     </message>
     <message>
-        <location filename="../../app/settings_page.py" line="162"/>
-        <location filename="../../app/settings_page.py" line="165"/>
+        <location filename="../../app/settings_page.py" line="192"/>
+        <location filename="../../app/settings_page.py" line="195"/>
         <source>Restart RWKV Desktop to use the new language.</source>
         <translation>重启 RWKV Desktop 后即可使用新语言。</translation>
     </message>
     <message>
-        <location filename="../../app/settings_page.py" line="174"/>
+        <location filename="../../app/settings_page.py" line="204"/>
         <source>{size} GiB RAM</source>
         <translation>{size} GiB 内存</translation>
     </message>
     <message>
-        <location filename="../../app/settings_page.py" line="175"/>
+        <location filename="../../app/settings_page.py" line="205"/>
         <source>{size} GiB VRAM</source>
         <translation>{size} GiB 显存</translation>
     </message>
     <message>
-        <location filename="../../app/settings_page.py" line="177"/>
+        <location filename="../../app/settings_page.py" line="207"/>
         <source> ({size} GiB free)</source>
         <translation>（可用 {size} GiB）</translation>
     </message>
     <message>
-        <location filename="../../app/settings_page.py" line="178"/>
+        <location filename="../../app/settings_page.py" line="208"/>
         <source>, {n} cores</source>
         <translation>，{n} 核</translation>
     </message>
     <message>
-        <location filename="../../app/settings_page.py" line="179"/>
+        <location filename="../../app/settings_page.py" line="209"/>
         <source>, {flags}</source>
         <translation>，{flags}</translation>
     </message>
     <message>
-        <location filename="../../app/settings_page.py" line="180"/>
+        <location filename="../../app/settings_page.py" line="210"/>
         <source>&lt;b&gt;{kind}&lt;/b&gt; {name}{cores}, {memory}{features}; precisions {precisions}</source>
         <translation>&lt;b&gt;{kind}&lt;/b&gt; {name}{cores}，{memory}{features}；精度 {precisions}</translation>
     </message>
     <message>
-        <location filename="../../app/settings_page.py" line="183"/>
+        <location filename="../../app/settings_page.py" line="213"/>
         <source>No devices were detected.</source>
         <translation>未检测到任何设备。</translation>
     </message>
     <message>
-        <location filename="../../app/settings_page.py" line="191"/>
+        <location filename="../../app/settings_page.py" line="221"/>
         <source>“{folder}” is not a whole path: write it from the top (for example {example}). Not saved.</source>
         <translation>“{folder}”不是完整路径：请从根目录写起（例如 {example}）。未保存。</translation>
     </message>
     <message>
-        <location filename="../../app/settings_page.py" line="195"/>
+        <location filename="../../app/settings_page.py" line="225"/>
         <source>“{folder}” is a file, not a folder. Not saved.</source>
         <translation>“{folder}”是文件，不是文件夹。未保存。</translation>
     </message>
     <message>
-        <location filename="../../app/settings_page.py" line="200"/>
+        <location filename="../../app/settings_page.py" line="230"/>
         <source>The folder “{folder}” cannot be created: {reason}. Not saved.</source>
         <translation>无法创建文件夹“{folder}”：{reason}。未保存。</translation>
     </message>
     <message>
-        <location filename="../../app/settings_page.py" line="206"/>
+        <location filename="../../app/settings_page.py" line="236"/>
         <source>Files cannot be written in “{folder}”: {reason}. Not saved.</source>
         <translation>无法在“{folder}”中写入文件：{reason}。未保存。</translation>
     </message>
     <message>
-        <location filename="../../app/settings_page.py" line="217"/>
+        <location filename="../../app/settings_page.py" line="247"/>
         <source>“{text}” has no scheme: write https://{text} (or http://…) so it is clear how to reach it. Not saved.</source>
         <translation>“{text}”没有协议：请写成 https://{text}（或 http://…），以明确如何访问。未保存。</translation>
     </message>
     <message>
-        <location filename="../../app/settings_page.py" line="220"/>
+        <location filename="../../app/settings_page.py" line="250"/>
         <source>A mirror is an http:// or https:// address; “{text}” is not. Not saved.</source>
         <translation>镜像应是 http:// 或 https:// 地址；“{text}”不是。未保存。</translation>
     </message>
     <message>
-        <location filename="../../app/settings_page.py" line="223"/>
+        <location filename="../../app/settings_page.py" line="253"/>
         <source>“{text}” names no host. Not saved.</source>
         <translation>“{text}”没有主机名。未保存。</translation>
     </message>
@@ -2117,6 +2220,24 @@ tags: {tags}</source>
         <location filename="../../app/state_library.py" line="121"/>
         <source>Load the model this state belongs to first</source>
         <translation>请先加载此状态所属的模型</translation>
+    </message>
+</context>
+<context>
+    <name>TextSize</name>
+    <message>
+        <location filename="../../app/text_size.py" line="133"/>
+        <source>Larger text</source>
+        <translation>放大文字</translation>
+    </message>
+    <message>
+        <location filename="../../app/text_size.py" line="135"/>
+        <source>Smaller text</source>
+        <translation>缩小文字</translation>
+    </message>
+    <message>
+        <location filename="../../app/text_size.py" line="137"/>
+        <source>Default text size</source>
+        <translation>默认文字大小</translation>
     </message>
 </context>
 <context>
