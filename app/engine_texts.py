@@ -126,6 +126,7 @@ TEXTS = (
     QT_TRANSLATE_NOOP("engine", 'RWKV-{generation} models have no matrix state, so state-tuning files (which set one) cannot be used with them.'),
     QT_TRANSLATE_NOOP("engine", 'Reading the reply from {host} failed: {kind}: {error}'),
     QT_TRANSLATE_NOOP("engine", 'Remote server'),
+    QT_TRANSLATE_NOOP("engine", 'Searching the Hub is off: the environment this app was started from sets HF_HUB_OFFLINE. Start it without that variable to search.'),
     QT_TRANSLATE_NOOP("engine", "The '{backend}' kernels cannot run RWKV-{generation} on {device} in {precision}: {error}. Use backend 'auto'."),
     QT_TRANSLATE_NOOP("engine", 'The 20B (Pile) tokenizer {source} is missing from this installation.'),
     QT_TRANSLATE_NOOP("engine", 'The Hub at {hub} could not list {repo}: {error}'),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 
 import shiboken6
-from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -48,6 +48,8 @@ class _ElidedTitles(QStyledItemDelegate):
 
 
 class Sidebar(QWidget):
+    opened = Signal()          # a chat was opened from the keyboard: the window gives the message field focus
+
     def __init__(self, state: AppState, new_chat=None):
         super().__init__()
         self.state = state
@@ -65,7 +67,7 @@ class Sidebar(QWidget):
         self.conversations.setTextElideMode(Qt.ElideRight)
         self.conversations.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.conversations.installEventFilter(self)
-        self.conversations.itemActivated.connect(self._open_item)
+        self.conversations.itemActivated.connect(self._open_and_leave)
         self.conversations.itemClicked.connect(self._open_item)
         # The menu acts on the chat under the pointer; the list's highlight then goes back to the open one.
         self.conversations.setContextMenuPolicy(Qt.CustomContextMenu)
@@ -122,7 +124,12 @@ class Sidebar(QWidget):
         """Enter in the search box: the highlighted match, else the first one, as a click would."""
         item = self.conversations.currentItem() or self.conversations.item(0)
         if item is not None:
-            self._open_item(item)
+            self._open_and_leave(item)
+
+    def _open_and_leave(self, item: QListWidgetItem) -> None:
+        """Open a chat from the keyboard (Enter) or a double click: what is typed next is a message."""
+        self._open_item(item)
+        self.opened.emit()
 
     def _focus_moved(self, old, new) -> None:
         if old is not None and new is not None and self.isAncestorOf(new) and not self.isAncestorOf(old):

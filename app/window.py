@@ -76,6 +76,7 @@ class MainWindow(QMainWindow):
     def _build(self) -> None:
         self.chat = ChatPage(self.state)
         self.sidebar = Sidebar(self.state, new_chat=self.chat.new_chat)
+        self.sidebar.opened.connect(lambda: self.chat.input.setFocus(Qt.OtherFocusReason))
         self.header = QLabel(self.tr("No model loaded"), wordWrap=True)     # narrow windows: two lines, not clipped
         self.header.setObjectName("header")
         self.header.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)

@@ -191,10 +191,14 @@ def _reach(endpoint: str) -> None:
     that is refused or a name that does not resolve for about 25 s (backoff of 1, 2, 4, 8, 8 s), and
     a search cannot be cancelled meanwhile; a Hub that does not answer at all is said at once. Any
     answer, whatever its status, counts as reachable."""
+    from huggingface_hub.errors import OfflineModeIsEnabled
     from huggingface_hub.utils import get_session
 
     try:
         get_session().head(endpoint, timeout=REACH_SECONDS)
+    except OfflineModeIsEnabled as e:
+        raise SearchError("Searching the Hub is off: the environment this app was started from sets "
+                          "HF_HUB_OFFLINE. Start it without that variable to search.") from e
     except Exception as e:
         if type(e).__module__.split(".")[0] not in ("httpx", "httpx2", "httpcore"):
             raise

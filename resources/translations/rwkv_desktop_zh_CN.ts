@@ -999,321 +999,321 @@ tags: {tags}</source>
         <translation>状态微调文件 (*.pth *.state *.safetensors);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="79"/>
-        <location filename="../../app/window.py" line="220"/>
+        <location filename="../../app/window.py" line="80"/>
+        <location filename="../../app/window.py" line="221"/>
         <source>No model loaded</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="83"/>
+        <location filename="../../app/window.py" line="84"/>
         <source>Where the model runs, and in which precision</source>
         <translation>模型在哪里运行，以何种精度运行</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="88"/>
-        <location filename="../../app/window.py" line="141"/>
+        <location filename="../../app/window.py" line="89"/>
+        <location filename="../../app/window.py" line="142"/>
         <source>Clear state tuning</source>
         <translation>清除状态微调</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="89"/>
+        <location filename="../../app/window.py" line="90"/>
         <source>New chats start from the model&apos;s own state again (chats begun with the tuning keep it)</source>
         <translation>新对话重新从模型自身的状态开始（用微调开始的对话保留微调）</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="107"/>
+        <location filename="../../app/window.py" line="108"/>
         <source>Chat</source>
         <translation>对话</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="108"/>
+        <location filename="../../app/window.py" line="109"/>
         <source>Models</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="109"/>
+        <location filename="../../app/window.py" line="110"/>
         <source>Server</source>
         <translation>服务器</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="110"/>
+        <location filename="../../app/window.py" line="111"/>
         <source>Settings</source>
         <translation>设置</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="124"/>
+        <location filename="../../app/window.py" line="125"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="126"/>
+        <location filename="../../app/window.py" line="127"/>
         <source>Remote server (OpenAI-compatible)…</source>
         <translation>远程服务器（OpenAI 兼容）…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="127"/>
+        <location filename="../../app/window.py" line="128"/>
         <source>Chat with a model that a server runs: RWKV Desktop&apos;s, Ai00, llama.cpp, Ollama…</source>
         <translation>与服务器上运行的模型对话：RWKV Desktop、Ai00、llama.cpp、Ollama…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="128"/>
+        <location filename="../../app/window.py" line="129"/>
         <source>Open model…</source>
         <translation>打开模型…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="130"/>
+        <location filename="../../app/window.py" line="131"/>
         <source>Open model folder…</source>
         <translation>打开模型文件夹…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="132"/>
+        <location filename="../../app/window.py" line="133"/>
         <source>New chat</source>
         <translation>新对话</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="133"/>
+        <location filename="../../app/window.py" line="134"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="134"/>
+        <location filename="../../app/window.py" line="135"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="135"/>
+        <location filename="../../app/window.py" line="136"/>
         <source>Save conversation and state…</source>
         <translation>保存对话和状态…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="137"/>
+        <location filename="../../app/window.py" line="138"/>
         <source>Load conversation and state…</source>
         <translation>加载对话和状态…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="139"/>
+        <location filename="../../app/window.py" line="140"/>
         <source>Apply state-tuning file…</source>
         <translation>应用状态微调文件…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="144"/>
+        <location filename="../../app/window.py" line="145"/>
         <source>Export as Markdown…</source>
         <translation>导出为 Markdown…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="146"/>
+        <location filename="../../app/window.py" line="147"/>
         <source>Export as JSON…</source>
         <translation>导出为 JSON…</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="158"/>
+        <location filename="../../app/window.py" line="159"/>
         <source>&amp;Edit</source>
         <translation>编辑(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="159"/>
+        <location filename="../../app/window.py" line="160"/>
         <source>Search conversations and messages</source>
         <translation>搜索对话和消息</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="161"/>
+        <location filename="../../app/window.py" line="162"/>
         <source>Copy last reply</source>
         <translation>复制最后一条回复</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="164"/>
+        <location filename="../../app/window.py" line="165"/>
         <source>Edit last message</source>
         <translation>编辑最后一条消息</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="165"/>
+        <location filename="../../app/window.py" line="166"/>
         <source>Regenerate</source>
         <translation>重新生成</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="171"/>
+        <location filename="../../app/window.py" line="172"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="172"/>
-        <location filename="../../app/window.py" line="400"/>
+        <location filename="../../app/window.py" line="173"/>
+        <location filename="../../app/window.py" line="401"/>
         <source>Keyboard shortcuts</source>
         <translation>键盘快捷键</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="173"/>
-        <location filename="../../app/window.py" line="420"/>
+        <location filename="../../app/window.py" line="174"/>
+        <location filename="../../app/window.py" line="421"/>
         <source>About RWKV Desktop</source>
         <translation>关于 RWKV Desktop</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="179"/>
+        <location filename="../../app/window.py" line="180"/>
         <source>&amp;View</source>
         <translation>视图(&amp;V)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="208"/>
+        <location filename="../../app/window.py" line="209"/>
         <source>{0} on {1}</source>
         <translation>{1} 上的 {0}</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="210"/>
+        <location filename="../../app/window.py" line="211"/>
         <source>Remote: the server&apos;s state cache reads only each new turn</source>
         <translation>远程：服务器的状态缓存只读取每一轮新内容</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="211"/>
+        <location filename="../../app/window.py" line="212"/>
         <source>Remote: every message resends the chat</source>
         <translation>远程：每条消息都会重新发送整个对话</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="213"/>
+        <location filename="../../app/window.py" line="214"/>
         <source>State {0} MiB</source>
         <translation>状态 {0} MiB</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="214"/>
+        <location filename="../../app/window.py" line="215"/>
         <source>The whole chat lives in a state of this size: constant, whatever the length of the chat</source>
         <translation>整个对话都保存在这样大小的状态中：无论对话多长，大小不变</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="225"/>
+        <location filename="../../app/window.py" line="226"/>
         <source>&lt;b&gt;{0}&lt;/b&gt; — remote server {1}</source>
         <translation>&lt;b&gt;{0}&lt;/b&gt; — 远程服务器 {1}</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="232"/>
+        <location filename="../../app/window.py" line="233"/>
         <source> · state tuning: {0}</source>
         <translation> · 状态微调：{0}</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="234"/>
+        <location filename="../../app/window.py" line="235"/>
         <source>&lt;b&gt;{0}&lt;/b&gt; — RWKV-{1}, {2}M parameters · {3} {4}{5}</source>
         <translation>&lt;b&gt;{0}&lt;/b&gt; — RWKV-{1}，{2}M 参数 · {3} {4}{5}</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="246"/>
+        <location filename="../../app/window.py" line="247"/>
         <source>On the server</source>
         <translation>在服务器上</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="254"/>
+        <location filename="../../app/window.py" line="255"/>
         <source>needs ~{0} GiB · </source>
         <translation>需要约 {0} GiB · </translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="260"/>
+        <location filename="../../app/window.py" line="261"/>
         <source>  (does not fit)</source>
         <translation>  （放不下）</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="264"/>
+        <location filename="../../app/window.py" line="265"/>
         <source> (measured on another model here, until this one is measured)</source>
         <translation>（在本机用另一个模型测得，直到测量了此模型为止）</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="278"/>
+        <location filename="../../app/window.py" line="279"/>
         <source>Open an RWKV model</source>
         <translation>打开 RWKV 模型</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="286"/>
+        <location filename="../../app/window.py" line="287"/>
         <source>Open a Hugging Face model folder</source>
         <translation>打开 Hugging Face 模型文件夹</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="321"/>
+        <location filename="../../app/window.py" line="322"/>
         <source>Apply a state-tuning file</source>
         <translation>应用状态微调文件</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="333"/>
+        <location filename="../../app/window.py" line="334"/>
         <source>Load a model first: a state-tuning file belongs to one model</source>
         <translation>请先加载模型：状态微调文件属于某一个模型</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="341"/>
+        <location filename="../../app/window.py" line="342"/>
         <source>Open a conversation to save it</source>
         <translation>请先打开一个对话再保存</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="344"/>
+        <location filename="../../app/window.py" line="345"/>
         <source>Save conversation and state</source>
         <translation>保存对话和状态</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="345"/>
+        <location filename="../../app/window.py" line="346"/>
         <source>RWKV Desktop conversations (*.rwkvchat)</source>
         <translation>RWKV Desktop 对话 (*.rwkvchat)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="354"/>
+        <location filename="../../app/window.py" line="355"/>
         <source>Open a conversation to export it</source>
         <translation>请先打开一个对话再导出</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="356"/>
+        <location filename="../../app/window.py" line="357"/>
         <source>Markdown (*.md)</source>
         <translation>Markdown (*.md)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="357"/>
+        <location filename="../../app/window.py" line="358"/>
         <source>JSON (*.json)</source>
         <translation>JSON (*.json)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="359"/>
+        <location filename="../../app/window.py" line="360"/>
         <source>Export the conversation</source>
         <translation>导出对话</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="366"/>
+        <location filename="../../app/window.py" line="367"/>
         <source>Load conversation and state</source>
         <translation>加载对话和状态</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="367"/>
+        <location filename="../../app/window.py" line="368"/>
         <source>RWKV Desktop conversations (*.rwkvchat);;All files (*)</source>
         <translation>RWKV Desktop 对话 (*.rwkvchat);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="385"/>
+        <location filename="../../app/window.py" line="386"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="385"/>
+        <location filename="../../app/window.py" line="386"/>
         <source>New line</source>
         <translation>换行</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="389"/>
+        <location filename="../../app/window.py" line="390"/>
         <source> (in an empty message field)</source>
         <translation>（在空的消息框中）</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="391"/>
+        <location filename="../../app/window.py" line="392"/>
         <source>Delete the selected conversation (in the list)</source>
         <translation>删除所选对话（在列表中）</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="393"/>
+        <location filename="../../app/window.py" line="394"/>
         <source>Undo a deletion</source>
         <translation>撤销删除</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="394"/>
+        <location filename="../../app/window.py" line="395"/>
         <source>Generate (plain completion)</source>
         <translation>生成（纯文本续写）</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="395"/>
+        <location filename="../../app/window.py" line="396"/>
         <source>Next field</source>
         <translation>下一个输入框</translation>
     </message>
     <message>
-        <location filename="../../app/window.py" line="410"/>
+        <location filename="../../app/window.py" line="411"/>
         <source>&lt;h3&gt;RWKV Desktop {0}&lt;/h3&gt;&lt;p&gt;Runs RWKV language models on this computer: chats stay here, with their states.&lt;/p&gt;&lt;p&gt;&lt;b&gt;Data folder&lt;/b&gt; (conversations, states, settings):&lt;br&gt;{1}&lt;/p&gt;&lt;p&gt;&lt;b&gt;Licences&lt;/b&gt;: RWKV Desktop is under the Apache License 2.0. It uses Qt for Python (PySide6, LGPL-3.0), PyTorch (BSD-3-Clause), Hugging Face tokenizers, safetensors and huggingface_hub (Apache-2.0), Pygments (BSD-2-Clause), NumPy (BSD-3-Clause), Starlette and Uvicorn (BSD-3-Clause). RWKV models are published by their authors under their own licences (the official RWKV-7 models: Apache-2.0).&lt;/p&gt;</source>
         <translation>&lt;h3&gt;RWKV Desktop {0}&lt;/h3&gt;&lt;p&gt;在这台电脑上运行 RWKV 语言模型：对话及其状态都保存在本机。&lt;/p&gt;&lt;p&gt;&lt;b&gt;数据文件夹&lt;/b&gt;（对话、状态、设置）：&lt;br&gt;{1}&lt;/p&gt;&lt;p&gt;&lt;b&gt;许可证&lt;/b&gt;：RWKV Desktop 采用 Apache License 2.0。它使用了 Qt for Python（PySide6，LGPL-3.0）、PyTorch（BSD-3-Clause）、Hugging Face tokenizers、safetensors 和 huggingface_hub（Apache-2.0）、Pygments（BSD-2-Clause）、NumPy（BSD-3-Clause）、Starlette 和 Uvicorn（BSD-3-Clause）。RWKV 模型由其作者以各自的许可证发布（官方 RWKV-7 模型：Apache-2.0）。&lt;/p&gt;</translation>
     </message>
@@ -2102,47 +2102,47 @@ tags: {tags}</source>
 <context>
     <name>Sidebar</name>
     <message>
-        <location filename="../../app/sidebar.py" line="56"/>
+        <location filename="../../app/sidebar.py" line="58"/>
         <source>New chat</source>
         <translation>新对话</translation>
     </message>
     <message>
-        <location filename="../../app/sidebar.py" line="57"/>
+        <location filename="../../app/sidebar.py" line="59"/>
         <source>Search conversations</source>
         <translation>搜索对话</translation>
     </message>
     <message>
-        <location filename="../../app/sidebar.py" line="73"/>
+        <location filename="../../app/sidebar.py" line="75"/>
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../app/sidebar.py" line="75"/>
+        <location filename="../../app/sidebar.py" line="77"/>
         <source>Rename…</source>
         <translation>重命名…</translation>
     </message>
     <message>
-        <location filename="../../app/sidebar.py" line="82"/>
+        <location filename="../../app/sidebar.py" line="84"/>
         <source>Undo</source>
         <translation>撤销</translation>
     </message>
     <message>
-        <location filename="../../app/sidebar.py" line="187"/>
+        <location filename="../../app/sidebar.py" line="194"/>
         <source>Deleted “{0}”</source>
         <translation>已删除“{0}”</translation>
     </message>
     <message>
-        <location filename="../../app/sidebar.py" line="204"/>
+        <location filename="../../app/sidebar.py" line="211"/>
         <source>Restored</source>
         <translation>已恢复</translation>
     </message>
     <message>
-        <location filename="../../app/sidebar.py" line="210"/>
+        <location filename="../../app/sidebar.py" line="217"/>
         <source>Rename conversation</source>
         <translation>重命名对话</translation>
     </message>
     <message>
-        <location filename="../../app/sidebar.py" line="210"/>
+        <location filename="../../app/sidebar.py" line="217"/>
         <source>Title:</source>
         <translation>标题：</translation>
     </message>
@@ -2849,521 +2849,526 @@ tags: {tags}</source>
     </message>
     <message>
         <location filename="../../app/engine_texts.py" line="129"/>
+        <source>Searching the Hub is off: the environment this app was started from sets HF_HUB_OFFLINE. Start it without that variable to search.</source>
+        <translation>在 Hub 上搜索已关闭：启动本应用的环境设置了 HF_HUB_OFFLINE。请在不设置该变量的情况下启动应用再搜索。</translation>
+    </message>
+    <message>
+        <location filename="../../app/engine_texts.py" line="130"/>
         <source>The &apos;{backend}&apos; kernels cannot run RWKV-{generation} on {device} in {precision}: {error}. Use backend &apos;auto&apos;.</source>
         <translation>“{backend}”内核无法在 {device} 上以 {precision} 精度运行 RWKV-{generation}：{error}。请使用后端“auto”。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="130"/>
+        <location filename="../../app/engine_texts.py" line="131"/>
         <source>The 20B (Pile) tokenizer {source} is missing from this installation.</source>
         <translation>此安装中缺少 20B（Pile）分词器 {source}。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="131"/>
+        <location filename="../../app/engine_texts.py" line="132"/>
         <source>The Hub at {hub} could not list {repo}: {error}</source>
         <translation>{hub} 上的 Hub 无法列出 {repo}：{error}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="132"/>
+        <location filename="../../app/engine_texts.py" line="133"/>
         <source>The Hub at {hub} refused the search for {query!r}: {error}</source>
         <translation>{hub} 上的 Hub 拒绝了对 {query!r} 的搜索：{error}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="133"/>
+        <location filename="../../app/engine_texts.py" line="134"/>
         <source>The World vocabulary cannot encode every byte: no token for {missing}</source>
         <translation>World 词表无法编码所有字节：没有对应 {missing} 的 token</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="134"/>
+        <location filename="../../app/engine_texts.py" line="135"/>
         <source>The World vocabulary {source} could not be read: {error}</source>
         <translation>无法读取 World 词表 {source}：{error}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="135"/>
+        <location filename="../../app/engine_texts.py" line="136"/>
         <source>The catalog&apos;s sha256 for {filename!r} is not 64 hex digits; it cannot be verified, so it is not downloaded.</source>
         <translation>目录中 {filename!r} 的 sha256 不是 64 位十六进制数；无法校验，因此不会下载。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="136"/>
+        <location filename="../../app/engine_texts.py" line="137"/>
         <source>The catalog&apos;s {what} {name!r} is not a plain relative name; refusing to build a path from it.</source>
         <translation>目录中的 {what} {name!r} 不是普通的相对名称；拒绝用它构建路径。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="137"/>
+        <location filename="../../app/engine_texts.py" line="138"/>
         <source>The computer ran out of memory. Close other programs or use a smaller model.</source>
         <translation>电脑内存不足。请关闭其他程序，或使用更小的模型。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="138"/>
+        <location filename="../../app/engine_texts.py" line="139"/>
         <source>The connection to {host} failed: {error}.</source>
         <translation>与 {host} 的连接失败：{error}。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="139"/>
+        <location filename="../../app/engine_texts.py" line="140"/>
         <source>The conversation database &apos;{database}&apos; is damaged ({error}).</source>
         <translation>对话数据库“{database}”已损坏（{error}）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="140"/>
+        <location filename="../../app/engine_texts.py" line="141"/>
         <source>The conversation database in &apos;{folder}&apos; cannot be opened ({error}). Choose another folder, or make this one writable.</source>
         <translation>无法打开“{folder}”中的对话数据库（{error}）。请选择其他文件夹，或让此文件夹可写。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="141"/>
+        <location filename="../../app/engine_texts.py" line="142"/>
         <source>The conversation database in &apos;{folder}&apos; is read-only ({error}). Choose another folder, or make this one writable.</source>
         <translation>“{folder}”中的对话数据库是只读的（{error}）。请选择其他文件夹，或让此文件夹可写。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="142"/>
+        <location filename="../../app/engine_texts.py" line="143"/>
         <source>The conversation database was written by a newer RWKV Desktop (schema {version}, this version knows {known}); update the app to open it.</source>
         <translation>对话数据库由更新版本的 RWKV Desktop 写入（结构版本 {version}，此版本只支持到 {known}）；请更新应用后再打开。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="143"/>
+        <location filename="../../app/engine_texts.py" line="144"/>
         <source>The conversation store has been closed.</source>
         <translation>对话存储已关闭。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="144"/>
+        <location filename="../../app/engine_texts.py" line="145"/>
         <source>The data folder &apos;{folder}&apos; cannot be written ({error}). Choose another folder, or make this one writable.</source>
         <translation>无法写入数据文件夹“{folder}”（{error}）。请选择其他文件夹，或让此文件夹可写。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="145"/>
+        <location filename="../../app/engine_texts.py" line="146"/>
         <source>The download of {filename} stopped at {done:,} of {size:,} bytes ({error}). Check the connection or the mirror; retrying resumes where it stopped.</source>
         <translation>{filename} 的下载在 {done:,} / {size:,} 字节处中断（{error}）。请检查网络连接或镜像；重试会从中断处继续。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="146"/>
+        <location filename="../../app/engine_texts.py" line="147"/>
         <source>The download of {filename} stopped at {done:,} of {size:,} bytes ({error}; {failures} tries). Retrying resumes where it stopped.</source>
         <translation>{filename} 的下载在 {done:,} / {size:,} 字节处中断（{error}；已尝试 {failures} 次）。重试会从中断处继续。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="147"/>
+        <location filename="../../app/engine_texts.py" line="148"/>
         <source>The engine does not know the command {command}.</source>
         <translation>引擎不认识命令 {command}。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="148"/>
+        <location filename="../../app/engine_texts.py" line="149"/>
         <source>The engine has shut down.</source>
         <translation>引擎已关闭。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="149"/>
+        <location filename="../../app/engine_texts.py" line="150"/>
         <source>The folder &apos;{folder}&apos; holds no .pth or .safetensors model file{gguf}.</source>
         <translation>文件夹“{folder}”中没有 .pth 或 .safetensors 模型文件{gguf}。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="150"/>
+        <location filename="../../app/engine_texts.py" line="151"/>
         <source>The folder &apos;{folder}&apos; holds several model files ({names}); pick one.</source>
         <translation>文件夹“{folder}”中有多个模型文件（{names}）；请选择一个。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="151"/>
+        <location filename="../../app/engine_texts.py" line="152"/>
         <source>The folder &apos;{name}&apos; holds no .safetensors or .bin weight files.</source>
         <translation>文件夹“{name}”中没有 .safetensors 或 .bin 权重文件。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="152"/>
+        <location filename="../../app/engine_texts.py" line="153"/>
         <source>The last reply is complete; send a message instead.</source>
         <translation>上一条回复已经完整；请改为发送一条消息。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="153"/>
+        <location filename="../../app/engine_texts.py" line="154"/>
         <source>The message is empty.</source>
         <translation>消息为空。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="154"/>
+        <location filename="../../app/engine_texts.py" line="155"/>
         <source>The model failed</source>
         <translation>模型出错</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="155"/>
+        <location filename="../../app/engine_texts.py" line="156"/>
         <source>The model folder &apos;{folder}&apos; lacks {count} of its weight files ({files}); the download is incomplete.</source>
         <translation>模型文件夹“{folder}”缺少 {count} 个权重文件（{files}）；下载不完整。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="156"/>
+        <location filename="../../app/engine_texts.py" line="157"/>
         <source>The model produced invalid numbers (NaN or infinity) instead of predictions, so nothing was generated from them. The model file or the saved state it continued from is probably damaged.</source>
         <translation>模型算出了无效的数值（NaN 或无穷大），而不是预测结果，因此没有据此生成任何内容。模型文件或它所接续的已保存状态可能已损坏。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="157"/>
+        <location filename="../../app/engine_texts.py" line="158"/>
         <source>The prompt is empty and there is no earlier text to continue from.</source>
         <translation>提示词为空，也没有可以接着续写的前文。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="158"/>
+        <location filename="../../app/engine_texts.py" line="159"/>
         <source>The reply is empty.</source>
         <translation>回复为空。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="159"/>
+        <location filename="../../app/engine_texts.py" line="160"/>
         <source>The server at {host} answered with something that is not a chat completion.</source>
         <translation>{host} 上的服务器返回的内容不是对话补全（chat completion）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="160"/>
+        <location filename="../../app/engine_texts.py" line="161"/>
         <source>The server at {host} answered {status} while {doing}.{said}</source>
         <translation>{host} 上的服务器返回了 {status}（操作：{doing}）。{said}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="161"/>
+        <location filename="../../app/engine_texts.py" line="162"/>
         <source>The server at {host} did not answer in time ({kind}).</source>
         <translation>{host} 上的服务器未能及时响应（{kind}）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="162"/>
+        <location filename="../../app/engine_texts.py" line="163"/>
         <source>The server at {host} has no model &apos;{model}&apos; (it lists {models}).</source>
         <translation>{host} 上的服务器没有模型“{model}”（它列出的是 {models}）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="163"/>
+        <location filename="../../app/engine_texts.py" line="164"/>
         <source>The server at {host} has {count} models; choose one of {models}.</source>
         <translation>{host} 上的服务器有 {count} 个模型；请从 {models} 中选择一个。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="164"/>
+        <location filename="../../app/engine_texts.py" line="165"/>
         <source>The server at {host} is busy (429); try again shortly.{said}</source>
         <translation>{host} 上的服务器正忙（429）；请稍后再试。{said}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="165"/>
+        <location filename="../../app/engine_texts.py" line="166"/>
         <source>The server at {host} lists no models (has it loaded one?).</source>
         <translation>{host} 上的服务器没有列出任何模型（它加载模型了吗？）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="166"/>
+        <location filename="../../app/engine_texts.py" line="167"/>
         <source>The server at {host} refused the API key (401) while {doing}. Check the key.{said}</source>
         <translation>{host} 上的服务器拒绝了 API 密钥（401，操作：{doing}）。请检查密钥。{said}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="167"/>
+        <location filename="../../app/engine_texts.py" line="168"/>
         <source>The server at {host} refused the request (403) while {doing}.{said}</source>
         <translation>{host} 上的服务器拒绝了请求（403，操作：{doing}）。{said}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="168"/>
+        <location filename="../../app/engine_texts.py" line="169"/>
         <source>The server redirects {doing} to {location}; the key is not sent there. Use that address instead if you trust it.</source>
         <translation>服务器将请求（操作：{doing}）重定向到 {location}；密钥不会发送到那里。如果信任该地址，请改用它。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="169"/>
+        <location filename="../../app/engine_texts.py" line="170"/>
         <source>The server sent something that is not JSON in its stream: {data!r}</source>
         <translation>服务器在流中发送了非 JSON 内容：{data!r}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="170"/>
+        <location filename="../../app/engine_texts.py" line="171"/>
         <source>The server stopped the reply with an error: {message}</source>
         <translation>服务器因错误停止了回复：{message}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="171"/>
+        <location filename="../../app/engine_texts.py" line="172"/>
         <source>The stream from {host} broke off: {error}.</source>
         <translation>来自 {host} 的流中断了：{error}。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="172"/>
+        <location filename="../../app/engine_texts.py" line="173"/>
         <source>The stream from {host} ended before the reply did.</source>
         <translation>来自 {host} 的流在回复完成前就结束了。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="173"/>
+        <location filename="../../app/engine_texts.py" line="174"/>
         <source>The text cannot be tokenized: it holds an unpaired UTF-16 surrogate (\u{code:04x}) at character {at}, which is not valid Unicode.</source>
         <translation>无法对文本分词：第 {at} 个字符处有未配对的 UTF-16 代理项（\u{code:04x}），不是有效的 Unicode。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="174"/>
+        <location filename="../../app/engine_texts.py" line="175"/>
         <source>There is no message {message} in this conversation.</source>
         <translation>此对话中没有消息 {message}。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="175"/>
+        <location filename="../../app/engine_texts.py" line="176"/>
         <source>There is no message {message} to delete.</source>
         <translation>没有要删除的消息 {message}。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="176"/>
+        <location filename="../../app/engine_texts.py" line="177"/>
         <source>There is no reply to continue.</source>
         <translation>没有可继续的回复。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="177"/>
+        <location filename="../../app/engine_texts.py" line="178"/>
         <source>There is no state named &apos;{name}&apos; (known: {known}).</source>
         <translation>没有名为“{name}”的状态（已有：{known}）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="178"/>
+        <location filename="../../app/engine_texts.py" line="179"/>
         <source>There is no unfinished reply to continue; send a message instead.</source>
         <translation>没有未完成的回复可继续；请改为发送一条消息。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="179"/>
+        <location filename="../../app/engine_texts.py" line="180"/>
         <source>There is no user message to answer.</source>
         <translation>没有需要回答的用户消息。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="180"/>
+        <location filename="../../app/engine_texts.py" line="181"/>
         <source>This state belongs to another model (RWKV-{generation}, shapes {shapes}); this model needs {expected}.</source>
         <translation>此状态属于另一个模型（RWKV-{generation}，形状 {shapes}）；此模型需要 {expected}。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="181"/>
+        <location filename="../../app/engine_texts.py" line="182"/>
         <source>Token id {token} is outside this model&apos;s vocabulary (0..{last}); the tokenizer does not match the model.</source>
         <translation>token id {token} 超出了此模型的词表范围（0..{last}）；分词器与模型不匹配。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="182"/>
+        <location filename="../../app/engine_texts.py" line="183"/>
         <source>Unexpected error</source>
         <translation>意外错误</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="183"/>
+        <location filename="../../app/engine_texts.py" line="184"/>
         <source>Unexpected key &apos;{key}&apos; in a state-tuning file (expected &apos;blocks.N.att.time_state&apos;).</source>
         <translation>状态微调文件中有意外的键“{key}”（应为“blocks.N.att.time_state”）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="184"/>
+        <location filename="../../app/engine_texts.py" line="185"/>
         <source>Unknown chat template &apos;{override}&apos;; use one of {choices}.</source>
         <translation>未知的对话模板“{override}”；请使用 {choices} 之一。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="185"/>
+        <location filename="../../app/engine_texts.py" line="186"/>
         <source>Unknown device &apos;{device}&apos;: use &apos;cpu&apos;, &apos;cuda&apos;, &apos;cuda:N&apos; or &apos;auto&apos;.</source>
         <translation>未知设备“{device}”：请使用“cpu”“cuda”“cuda:N”或“auto”。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="186"/>
+        <location filename="../../app/engine_texts.py" line="187"/>
         <source>Unknown export format &apos;{format}&apos;; use one of {choices}.</source>
         <translation>未知的导出格式“{format}”；请使用 {choices} 之一。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="187"/>
+        <location filename="../../app/engine_texts.py" line="188"/>
         <source>Unknown kernel backend &apos;{backend}&apos;: use one of {choices}.</source>
         <translation>未知的内核后端“{backend}”：请使用 {choices} 之一。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="188"/>
+        <location filename="../../app/engine_texts.py" line="189"/>
         <source>Unknown precision &apos;{precision}&apos;.</source>
         <translation>未知精度“{precision}”。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="189"/>
+        <location filename="../../app/engine_texts.py" line="190"/>
         <source>Unknown precision &apos;{precision}&apos;: use one of {floats} or &apos;auto&apos; (or int8, q5 or q4 on the CPU: 8-, 5- or 4-bit weights, float32 compute).</source>
         <translation>未知精度“{precision}”：请使用 {floats} 之一或“auto”（在 CPU 上还可用 int8、q5 或 q4：8、5 或 4 位权重，float32 计算）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="190"/>
+        <location filename="../../app/engine_texts.py" line="191"/>
         <source>Unknown think mode &apos;{think}&apos;; use one of {choices}.</source>
         <translation>未知的思考模式“{think}”；请使用 {choices} 之一。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="191"/>
+        <location filename="../../app/engine_texts.py" line="192"/>
         <source>Vocabulary {source} is empty</source>
         <translation>词表 {source} 为空</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="192"/>
+        <location filename="../../app/engine_texts.py" line="193"/>
         <source>Wait for the reply to finish (or stop it) before changing the system prompt.</source>
         <translation>请等回复完成（或停止它）后再修改系统提示词。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="193"/>
+        <location filename="../../app/engine_texts.py" line="194"/>
         <source>Wait for the reply to finish (or stop it) before deleting a message.</source>
         <translation>请等回复完成（或停止它）后再删除消息。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="194"/>
+        <location filename="../../app/engine_texts.py" line="195"/>
         <source>Wait for the reply to finish (or stop it) before switching branch.</source>
         <translation>请等回复完成（或停止它）后再切换分支。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="195"/>
+        <location filename="../../app/engine_texts.py" line="196"/>
         <source>Wrong state file</source>
         <translation>状态文件不匹配</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="196"/>
+        <location filename="../../app/engine_texts.py" line="197"/>
         <source>every token is banned; nothing could ever be generated</source>
         <translation>所有 token 都被禁用；无法生成任何内容</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="197"/>
+        <location filename="../../app/engine_texts.py" line="198"/>
         <source>forward_batch needs one state per token ({tokens} tokens, {states} states).</source>
         <translation>forward_batch 需要每个 token 对应一个状态（{tokens} 个 token，{states} 个状态）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="198"/>
+        <location filename="../../app/engine_texts.py" line="199"/>
         <source>forward_batch was given the same state twice; each sequence needs its own.</source>
         <translation>forward_batch 收到了同一个状态两次；每个序列都需要自己的状态。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="199"/>
+        <location filename="../../app/engine_texts.py" line="200"/>
         <source>forward_prompts was given the same state twice; each sequence needs its own.</source>
         <translation>forward_prompts 收到了同一个状态两次；每个序列都需要自己的状态。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="200"/>
+        <location filename="../../app/engine_texts.py" line="201"/>
         <source>max_batch and prompt_tokens must be at least 1</source>
         <translation>max_batch 和 prompt_tokens 必须至少为 1</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="201"/>
+        <location filename="../../app/engine_texts.py" line="202"/>
         <source>max_sequences and sequence_memory_mb must be at least 1</source>
         <translation>max_sequences 和 sequence_memory_mb 必须至少为 1</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="202"/>
+        <location filename="../../app/engine_texts.py" line="203"/>
         <source>no token can be drawn: the logits are NaN or every token is -inf</source>
         <translation>无法抽取任何 token：logits 为 NaN，或所有 token 都是 -inf</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="203"/>
+        <location filename="../../app/engine_texts.py" line="204"/>
         <source>the checkpoint refers to {module}.{name}, which a tensor file never needs</source>
         <translation>检查点引用了 {module}.{name}，而张量文件从不需要它</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="204"/>
+        <location filename="../../app/engine_texts.py" line="205"/>
         <source>the conversation or its message list is malformed</source>
         <translation>对话或其消息列表格式有误</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="205"/>
+        <location filename="../../app/engine_texts.py" line="206"/>
         <source>the state belongs to no message</source>
         <translation>该状态不属于任何消息</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="206"/>
+        <location filename="../../app/engine_texts.py" line="207"/>
         <source>unexpected storage reference {pid}</source>
         <translation>意外的存储引用 {pid}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="207"/>
+        <location filename="../../app/engine_texts.py" line="208"/>
         <source>{commit!r} is not a commit id; it cannot name a snapshot folder.</source>
         <translation>{commit!r} 不是提交 id；不能用作快照文件夹的名称。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="208"/>
+        <location filename="../../app/engine_texts.py" line="209"/>
         <source>{device} ran out of memory running {prompts} prompts at once; the states are unchanged.</source>
         <translation>{device} 同时运行 {prompts} 个提示词时内存不足；各状态保持不变。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="209"/>
+        <location filename="../../app/engine_texts.py" line="210"/>
         <source>{device} ran out of memory running {tokens} tokens at once; feed the prompt in smaller chunks or use a smaller precision. The state is unchanged.</source>
         <translation>{device} 一次运行 {tokens} 个 token 时内存不足；请把提示词分成更小的块输入，或使用更低的精度。状态保持不变。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="210"/>
+        <location filename="../../app/engine_texts.py" line="211"/>
         <source>{filename} arrived damaged or altered (sha256 {digest}, expected {expected}); it was deleted. Download it again, or try another mirror.</source>
         <translation>{filename} 下载后已损坏或被改动（sha256 为 {digest}，应为 {expected}）；已将其删除。请重新下载，或换一个镜像。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="211"/>
+        <location filename="../../app/engine_texts.py" line="212"/>
         <source>{file} is damaged: {what} holds NaN or infinite values, and a model run from them writes garbage. It cannot be used; use an earlier state, or make it again.</source>
         <translation>{file} 已损坏：{what} 含有 NaN 或无穷大值，从它运行的模型会输出乱码。无法使用；请使用更早的状态，或重新生成。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="212"/>
+        <location filename="../../app/engine_texts.py" line="213"/>
         <source>{location} answered HTTP {status}.</source>
         <translation>{location} 返回了 HTTP {status}。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="213"/>
+        <location filename="../../app/engine_texts.py" line="214"/>
         <source>{name} comes with the app and cannot be deleted.</source>
         <translation>{name} 随应用附带，无法删除。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="214"/>
+        <location filename="../../app/engine_texts.py" line="215"/>
         <source>{name} holds &apos;{key}&apos; as {dtype}, but this model keeps it as {expected}; RWKV Desktop never writes it so, so the file is damaged or was made by another program.</source>
         <translation>{name} 中的“{key}”是 {dtype}，但此模型以 {expected} 保存它；RWKV Desktop 从不这样写入，因此该文件已损坏，或由其他程序生成。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="215"/>
+        <location filename="../../app/engine_texts.py" line="216"/>
         <source>{name} holds its last-token logits as {dtype}, not as floating point numbers; the file is damaged.</source>
         <translation>{name} 中最后一个 token 的 logits 是 {dtype}，不是浮点数；文件已损坏。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="216"/>
+        <location filename="../../app/engine_texts.py" line="217"/>
         <source>{name} holds last-token logits of shape {shape}, but the loaded model has a vocabulary of {vocab}: the state belongs to another model. Load the model it was saved with.</source>
         <translation>{name} 中最后一个 token 的 logits 形状为 {shape}，但已加载模型的词表大小为 {vocab}：该状态属于另一个模型。请加载保存它时所用的模型。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="217"/>
+        <location filename="../../app/engine_texts.py" line="218"/>
         <source>{name} is a state for another model: it has {has}, but the loaded model needs {needs}.</source>
         <translation>{name} 是另一个模型的状态：它是 {has}，但已加载的模型需要 {needs}。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="218"/>
+        <location filename="../../app/engine_texts.py" line="219"/>
         <source>{name} was saved with other weights of the same shape (model fingerprint {fingerprint}, loaded model {expected}); its text would be garbled. Load the model it was saved with.</source>
         <translation>{name} 是用形状相同的另一套权重保存的（模型指纹 {fingerprint}，已加载模型为 {expected}）；接着生成的文字会是乱码。请加载保存它时所用的模型。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="219"/>
+        <location filename="../../app/engine_texts.py" line="220"/>
         <source>{path} is a folder outside the Hugging Face cache; delete it with your file manager.</source>
         <translation>{path} 是 Hugging Face 缓存之外的文件夹；请用文件管理器删除它。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="220"/>
+        <location filename="../../app/engine_texts.py" line="221"/>
         <source>{repo!r} is not a Hugging Face repository id (namespace/name).</source>
         <translation>{repo!r} 不是 Hugging Face 仓库 id（namespace/name）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="221"/>
+        <location filename="../../app/engine_texts.py" line="222"/>
         <source>{repo}/{filename} was not found at {url}: {error}</source>
         <translation>在 {url} 找不到 {repo}/{filename}：{error}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="222"/>
+        <location filename="../../app/engine_texts.py" line="223"/>
         <source>{url} answered HTTP {status}: {error}</source>
         <translation>{url} 返回了 HTTP {status}：{error}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="223"/>
+        <location filename="../../app/engine_texts.py" line="224"/>
         <source>{url} did not answer like a Hugging Face Hub: its commit id (X-Repo-Commit) is {commit}, not 40 hex digits. Check the mirror address; nothing was downloaded.</source>
         <translation>{url} 的响应不像 Hugging Face Hub：其提交 id（X-Repo-Commit）为 {commit}，不是 40 位十六进制数。请检查镜像地址；未下载任何内容。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="224"/>
+        <location filename="../../app/engine_texts.py" line="225"/>
         <source>{url} offers {offered:,} bytes, but the catalog&apos;s {filename} has {size:,}: the mirror holds another version of the file, or is broken. Nothing was downloaded.</source>
         <translation>{url} 提供的是 {offered:,} 字节，但目录中的 {filename} 为 {size:,} 字节：镜像上是该文件的另一个版本，或镜像有问题。未下载任何内容。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="225"/>
+        <location filename="../../app/engine_texts.py" line="226"/>
         <source>{url} points the download at {location}, which is not an http(s) address; nothing was downloaded.</source>
         <translation>{url} 将下载指向 {location}，这不是 http(s) 地址；未下载任何内容。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="226"/>
+        <location filename="../../app/engine_texts.py" line="227"/>
         <source>{url} serves commit {commit}, but the catalog asks for {revision}; nothing was downloaded.</source>
         <translation>{url} 提供的是提交 {commit}，但目录要求的是 {revision}；未下载任何内容。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="227"/>
+        <location filename="../../app/engine_texts.py" line="228"/>
         <source>{url}/models did not answer with a list of models (is it an OpenAI-compatible API? Most servers have it at …/v1, Ai00 at …/api/oai/v1).</source>
         <translation>{url}/models 没有返回模型列表（它是 OpenAI 兼容的 API 吗？大多数服务器的地址是 …/v1，Ai00 是 …/api/oai/v1）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="228"/>
+        <location filename="../../app/engine_texts.py" line="229"/>
         <source>“{title}” started from the state-tuning file {file}, which cannot be read now ({error}). Put the file back where it was to continue this conversation.</source>
         <translation>“{title}”是从状态微调文件 {file} 开始的，但现在无法读取该文件（{error}）。请把文件放回原处以继续此对话。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="229"/>
+        <location filename="../../app/engine_texts.py" line="230"/>
         <source>“{title}” was saved with {model}, and the loaded model {loaded} cannot continue it. {error}</source>
         <translation>“{title}”是用 {model} 保存的，已加载的模型 {loaded} 无法继续它。{error}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="230"/>
+        <location filename="../../app/engine_texts.py" line="231"/>
         <source>“{title}” was written with a remote server ({server}); connect to one (File ▸ Remote server) to continue it.</source>
         <translation>“{title}”是用远程服务器（{server}）写的；请连接一个远程服务器（文件 ▸ 远程服务器）以继续。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="231"/>
+        <location filename="../../app/engine_texts.py" line="232"/>
         <source>“{title}” was written with {model} on this computer, with its states; load that model to continue it.</source>
         <translation>“{title}”是在本机上用 {model} 写的，并带有其状态；请加载该模型以继续。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="232"/>
+        <location filename="../../app/engine_texts.py" line="233"/>
         <source>“{title}” was written with {model}; load that model to continue it.</source>
         <translation>“{title}”是用 {model} 写的；请加载该模型以继续。</translation>
     </message>

@@ -148,3 +148,11 @@ def test_deleting_a_downloaded_model_uses_the_cache_api_and_keeps_what_others_sh
         library.delete_model(outside.parent, cache)
     with pytest.raises(Exception, match="comes with the app"):
         library.delete_model(library.bundled("demo"), cache)
+
+
+def test_with_hf_hub_offline_the_search_says_it_is_off(monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(search.SearchError, match="Searching the Hub is off.*HF_HUB_OFFLINE"):
+        search.search_models("rwkv", endpoint="http://127.0.0.1:9")

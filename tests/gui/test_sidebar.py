@@ -30,8 +30,9 @@ def _titles(win) -> list[str]:
 
 
 def test_search_keys_down_enter_and_esc(loop, make_window, world_ckpt, qtbot):
-    """Down goes to the first match, Enter opens a match, Esc clears the box and then leaves it for
-    the field the focus came from (the message field, after Ctrl+F)."""
+    """Down goes to the first match, Enter opens a match and leaves for the message field (what is
+    typed next is a message), Esc clears the box and then leaves it for the field the focus came
+    from (the message field, after Ctrl+F)."""
     win = _window(loop, make_window, world_ckpt, qtbot, "Apple pie", "Banana bread", "Apple tart")
     bar = win.sidebar
     win.chat.input.setFocus()
@@ -41,19 +42,23 @@ def test_search_keys_down_enter_and_esc(loop, make_window, world_ckpt, qtbot):
     assert _titles(win) == ["Apple tart", "Apple pie"]
     qtbot.keyClick(bar.search, Qt.Key_Return)                   # nothing highlighted: the first match
     run(loop, until(lambda: win.state.conversation is not None, 10))
-    assert win.state.conversation.title == "Apple tart"
+    assert win.state.conversation.title == "Apple tart" and win.chat.input.hasFocus()
 
+    bar.search.setFocus()
     qtbot.keyClick(bar.search, Qt.Key_Down)
     assert bar.conversations.hasFocus() and bar.conversations.currentRow() == 0
     qtbot.keyClick(bar.conversations, Qt.Key_Down)
     qtbot.keyClick(bar.conversations, Qt.Key_Return)
     run(loop, until(lambda: win.state.conversation.title == "Apple pie", 10))
+    assert win.chat.input.hasFocus()
+    bar.conversations.setFocus()
     qtbot.keyClick(bar.conversations, Qt.Key_Up)
     qtbot.keyClick(bar.conversations, Qt.Key_Up)                 # from the top row back to the box
     assert bar.search.hasFocus()
     qtbot.keyClick(bar.search, Qt.Key_Return)                    # the highlighted match
     run(loop, until(lambda: win.state.conversation.title == "Apple tart", 10))
 
+    bar.search.setFocus()
     qtbot.keyClick(bar.search, Qt.Key_Escape)
     assert bar.search.text() == "" and len(_titles(win)) == 3 and bar.search.hasFocus()
     qtbot.keyClick(bar.search, Qt.Key_Escape)
