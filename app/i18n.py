@@ -107,8 +107,11 @@ def engine_text(message: str, template: str = "", values: Iterable[tuple[str, ob
     if not template or not values:
         return QCoreApplication.translate("engine", template or message)
     translated = QCoreApplication.translate("engine", template)
-    if translated == template:
-        return message
+    if translated == template:          # one message joined to another: each paragraph on its own
+        paragraphs = [QCoreApplication.translate("engine", p) for p in template.split("\n\n")]
+        translated = "\n\n".join(paragraphs)
+        if translated == template:
+            return message
     try:
         return translated.format(**values)
     except (KeyError, IndexError, ValueError):       # a translation that names another value
@@ -186,7 +189,8 @@ def sources() -> list[Path]:
 def engine_templates(root: Path = ROOT / "engine") -> list[str]:
     """Every literal message of the engine the window may show: the first argument of a call to an
     ``...Error`` (or ``...Cancelled``) class, the title and message of a ``Failed`` event or a
-    ``Told``, and the titles in ``engine/service/failures.py``'s tables."""
+    ``Told``, a template marked with :func:`engine.errors.said`, and the titles in
+    ``engine/service/failures.py``'s tables."""
     found: set[str] = set()
     for path in sorted(root.rglob("*.py")):
         if path.relative_to(root).parts[0] in _ENGINE_ENGLISH_ONLY:
@@ -195,7 +199,7 @@ def engine_templates(root: Path = ROOT / "engine") -> list[str]:
             if isinstance(node, ast.Call):
                 func = node.func
                 name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-                picks = node.args[:1] if name.endswith(("Error", "Cancelled")) else \
+                picks = node.args[:1] if name.endswith(("Error", "Cancelled")) or name == "said" else \
                     node.args[2:4] if name == "Failed" else node.args[:2] if name == "Told" else []
                 found.update(a.value for a in picks if isinstance(a, ast.Constant) and isinstance(a.value, str))
             elif isinstance(node, ast.Assign) and path.name == "failures.py" and isinstance(node.value, ast.Dict):

@@ -13,6 +13,12 @@ literal template for Qt's translation tools) and fill in the same values.
 from __future__ import annotations
 
 
+def said(text: str) -> str:
+    """A message template written apart from the error that carries it (joined to another one's
+    template, say): marked so that ``python -m app.i18n update`` lists it for translation too."""
+    return text
+
+
 class EngineError(Exception):
     """Base class of every error the engine raises on purpose."""
 

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from engine.atomic import atomic_write_bytes
-from engine.errors import IncompatibleStateError, StateFormatError, StateNotFoundError
+from engine.errors import IncompatibleStateError, NotAModelError, StateFormatError, StateNotFoundError
 
 if TYPE_CHECKING:
     from engine.models.model import Model
@@ -180,7 +180,12 @@ class State:
                 "'{name}' cannot be used: RWKV-{generation} models have no matrix state, "
                 "and state-tuning files set one (they exist for RWKV-5, -6 and -7 models).",
                 name=path.name, generation=model.info.generation)
-        tensors = read_checkpoint(path).tensors
+        try:
+            tensors = read_checkpoint(path).tensors
+        except NotAModelError as e:         # said as what was asked for: a state file, not a model
+            raise StateFormatError("'{name}' is not a state-tuning file: a state-tuning file is an official "
+                                   ".pth, an Ai00 .state or a state RWKV Desktop saved, and this is none of "
+                                   "them.", name=path.name) from e
         L, H, N = model.info.n_layer, model.info.n_head, model.info.head_size
         found = {k: _layer_index(k) for k in tensors if k.endswith(".att.time_state")}
         if not found:

@@ -14,13 +14,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import EngineError
+from engine.errors import EngineError, said
 from engine.service import commands as C
 from engine.service.events import Event, Failed, ModelLoaded, ModelLoading, TuningChanged
 from engine.service.failures import COMMAND_TITLES, describe
 from engine.service.remote import LOCAL_ONLY, RemoteServer
 from engine.service.views import ModelView
 from engine.text.chat import template_for
+
+# After a state-tuning file was refused: the second paragraph of its message.
+UNCHANGED = said("The model ({loaded}) is unchanged; new chats start as before.")
 
 
 class LocalModelNeeded(EngineError):
@@ -119,9 +122,9 @@ class Backends:
             state = State.from_tuning_file(cmd.path, model)     # a saved state too (it names its model inside)
             if not is_saved_state(cmd.path):
                 check_named_generation(cmd.path, model.info.generation)
-        except EngineError as e:
-            raise type(e)(f"{e}\n\nThe model ({model.info.describe()}) is unchanged; new chats start as "
-                          "before.") from e
+        except EngineError as e:     # the file's own message, then what it left as it was (two paragraphs)
+            first = e.template if e.values else e.template.replace("{", "{{").replace("}", "}}")
+            raise type(e)(first + "\n\n" + UNCHANGED, **e.values, loaded=model.info.describe()) from e
         self._tuning, self.tuning_name = (state, str(cmd.path)), Path(cmd.path).name
         return TuningChanged(request, self.tuning_name)
 

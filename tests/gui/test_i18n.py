@@ -218,6 +218,12 @@ def test_an_engine_message_is_shown_in_the_interfaces_language_with_its_values(l
     assert i18n.engine_text("Something only said once.") == "Something only said once."
     assert i18n.engine_text("No message 3.", "No message {n}.", (("n", 3),)) == "No message 3."
     assert i18n.error_text(OSError("disk full")) == "disk full"
+    # A message joined to another (a refused state-tuning file, then what it left as it was): each
+    # paragraph translated on its own.
+    joined = "There is no message {message} in this conversation.\n\nThe model ({loaded}) is unchanged; new " \
+             "chats start as before."
+    both = i18n.engine_text("x", joined, (("message", 7), ("loaded", "demo")))
+    assert "\n\n" in both and "7" in both and "demo" in both and "unchanged" not in both and "no message" not in both
     language("en")
     assert i18n.engine_text(english, template, values) == english
 

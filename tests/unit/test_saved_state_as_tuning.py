@@ -129,3 +129,13 @@ def test_the_command_line_still_takes_both_kinds(world_ckpt, world_model, tmp_pa
     save_file({"a": torch.zeros(2)}, str(plain))
     assert main(["generate", "--model", str(world_ckpt), "--state", str(plain), "--prompt", "x", "-n", "2"]) == 2
     assert "is not a state-tuning file" in capsys.readouterr().err
+
+
+def test_a_file_that_is_no_tensors_at_all_is_refused_as_a_state_tuning_file(tmp_path, world_model):
+    from engine.errors import StateFormatError
+    from engine.models.state import State
+
+    bad = tmp_path / "notes.safetensors"
+    bad.write_bytes(b"hello there, these are notes")
+    with pytest.raises(StateFormatError, match="'notes.safetensors' is not a state-tuning file"):
+        State.from_tuning_file(bad, world_model)
