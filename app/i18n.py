@@ -178,8 +178,10 @@ def _tool(name: str) -> str:
 
 ENGINE_TEXTS = ROOT / "app" / "engine_texts.py"
 # The engine's parts whose messages only English-speaking readers meet: the command line and the
-# OpenAI-compatible server (whose error texts are part of its API).
+# OpenAI-compatible server (whose error texts are part of its API), except the server's start,
+# which the window's Server page reports.
 _ENGINE_ENGLISH_ONLY = ("server", "tools")
+_ENGINE_SHOWN_ANYWAY = ("server/runner.py",)
 
 
 def sources() -> list[Path]:
@@ -193,7 +195,8 @@ def engine_templates(root: Path = ROOT / "engine") -> list[str]:
     ``engine/service/failures.py``'s tables."""
     found: set[str] = set()
     for path in sorted(root.rglob("*.py")):
-        if path.relative_to(root).parts[0] in _ENGINE_ENGLISH_ONLY:
+        where = path.relative_to(root)
+        if where.parts[0] in _ENGINE_ENGLISH_ONLY and where.as_posix() not in _ENGINE_SHOWN_ANYWAY:
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
             if isinstance(node, ast.Call):

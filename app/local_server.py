@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from engine.errors import EngineError
 
 from .background import in_thread
+from .i18n import error_text
 
 if TYPE_CHECKING:
     from engine.server import RequestRecord, ServerThread
@@ -113,7 +114,7 @@ class LocalServer(QObject):
         try:
             self._thread = await in_thread(start)
         except (EngineError, OSError, RuntimeError) as e:   # a port in use, an open address without a key
-            self.error = str(e) if isinstance(e, EngineError) else \
+            self.error = error_text(e) if isinstance(e, EngineError) else \
                 self.tr("The server could not start: {error}").format(error=e)
             self.state.set_preference("server_enabled", False)  # not started by itself again (the launch's try)
             self.changed.emit()

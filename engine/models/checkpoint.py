@@ -214,13 +214,13 @@ def _read_file(path: Path) -> dict[str, Tensor]:
 def unknown_format(path: Path, head: bytes) -> NotAModelError:
     """The error for a file in no format the engine reads (``head``: its first bytes). A GGUF file is
     named as one: RWKV models are published as GGUF too, and its magic bytes would mean nothing to a user."""
-    readable = "an official .pth, a .safetensors file or a Hugging Face model folder"
     if head[:4] == b"GGUF":
         return NotAModelError("'{name}' is a GGUF file (llama.cpp's format), which RWKV Desktop cannot load. "
-                              "Get the model as {readable} instead.", name=path.name, readable=readable)
+                              "Get the model as an official .pth, a .safetensors file or a Hugging Face model "
+                              "folder instead.", name=path.name)
     return NotAModelError("'{name}' is not a model file: it is neither a PyTorch checkpoint nor safetensors "
-                          "(it starts with {head}). RWKV Desktop reads {readable}.",
-                          name=path.name, head=repr(head[:8]), readable=readable)
+                          "(it starts with {head}). RWKV Desktop reads an official .pth, a .safetensors file or a "
+                          "Hugging Face model folder.", name=path.name, head=repr(head[:8]))
 
 
 def _read_torch_zip(path: Path, size: int) -> dict[str, Tensor]:

@@ -54,7 +54,8 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as e:
         sock.close()
-        raise ServerConfigError(f"Cannot listen on {host}:{port}: {e.strerror or e}.") from None
+        raise ServerConfigError("Cannot listen on {host}:{port}: {reason}.", host=host, port=port,
+                                reason=e.strerror or e) from None
     sock.listen(128)
     sock.setblocking(False)
     return sock
@@ -163,7 +164,7 @@ class ServerThread:
             time.sleep(0.01)
         if not self._server.started:
             self._sock.close()
-            raise ServerConfigError(f"The server could not start: {self._error or 'see the log'}")
+            raise ServerConfigError("The server could not start: {error}", error=self._error or "see the log")
         return self
 
     def _run(self) -> None:

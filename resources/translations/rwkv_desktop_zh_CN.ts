@@ -971,17 +971,17 @@ tags: {tags}</source>
 <context>
     <name>LocalServer</name>
     <message>
-        <location filename="../../app/local_server.py" line="117"/>
+        <location filename="../../app/local_server.py" line="118"/>
         <source>The server could not start: {error}</source>
         <translation>服务器无法启动：{error}</translation>
     </message>
     <message>
-        <location filename="../../app/local_server.py" line="120"/>
+        <location filename="../../app/local_server.py" line="121"/>
         <source>Could not start the local server</source>
         <translation>无法启动本地服务器</translation>
     </message>
     <message>
-        <location filename="../../app/local_server.py" line="123"/>
+        <location filename="../../app/local_server.py" line="124"/>
         <source>Serving at {url}</source>
         <translation>正在 {url} 提供服务</translation>
     </message>
@@ -2423,11 +2423,6 @@ tags: {tags}</source>
         <translation>“{name}”中状态矩阵的形状为 {shape}，而不是 [H, N, N]。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="44"/>
-        <source>&apos;{name}&apos; is a GGUF file (llama.cpp&apos;s format), which RWKV Desktop cannot load. Get the model as {readable} instead.</source>
-        <translation>“{name}”是 GGUF 文件（llama.cpp 的格式），RWKV Desktop 无法加载。请改为获取以下形式的模型：{readable}。</translation>
-    </message>
-    <message>
         <location filename="../../app/engine_texts.py" line="45"/>
         <source>&apos;{name}&apos; is a folder, not a state-tuning file.</source>
         <translation>“{name}”是文件夹，不是状态微调文件。</translation>
@@ -2498,9 +2493,14 @@ tags: {tags}</source>
         <translation>“{name}”既不是 zip 格式的 PyTorch 检查点，也不是 safetensors。</translation>
     </message>
     <message>
+        <location filename="../../app/engine_texts.py" line="44"/>
+        <source>&apos;{name}&apos; is a GGUF file (llama.cpp&apos;s format), which RWKV Desktop cannot load. Get the model as an official .pth, a .safetensors file or a Hugging Face model folder instead.</source>
+        <translation>“{name}”是 GGUF 文件（llama.cpp 的格式），RWKV Desktop 无法加载。请改为获取官方 .pth、.safetensors 文件或 Hugging Face 模型文件夹形式的模型。</translation>
+    </message>
+    <message>
         <location filename="../../app/engine_texts.py" line="59"/>
-        <source>&apos;{name}&apos; is not a model file: it is neither a PyTorch checkpoint nor safetensors (it starts with {head}). RWKV Desktop reads {readable}.</source>
-        <translation>“{name}”不是模型文件：它既不是 PyTorch 检查点，也不是 safetensors（开头为 {head}）。RWKV Desktop 可读取：{readable}。</translation>
+        <source>&apos;{name}&apos; is not a model file: it is neither a PyTorch checkpoint nor safetensors (it starts with {head}). RWKV Desktop reads an official .pth, a .safetensors file or a Hugging Face model folder.</source>
+        <translation>“{name}”不是模型文件：它既不是 PyTorch 检查点，也不是 safetensors（开头为 {head}）。RWKV Desktop 可读取官方 .pth、.safetensors 文件或 Hugging Face 模型文件夹。</translation>
     </message>
     <message>
         <location filename="../../app/engine_texts.py" line="60"/>
@@ -2604,781 +2604,806 @@ tags: {tags}</source>
     </message>
     <message>
         <location filename="../../app/engine_texts.py" line="80"/>
+        <source>Cannot listen on {host}:{port}: {reason}.</source>
+        <translation>无法在 {host}:{port} 上监听：{reason}。</translation>
+    </message>
+    <message>
+        <location filename="../../app/engine_texts.py" line="81"/>
         <source>Cannot reach {host}: {error}. Check the address and that the server is running.</source>
         <translation>无法连接 {host}：{error}。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="81"/>
+        <location filename="../../app/engine_texts.py" line="82"/>
         <source>Cannot tell which tokenizer &apos;{name}&apos; needs (vocabulary of {vocab} and no tokenizer.json beside it); name one with --tokenizer.</source>
         <translation>无法判断“{name}”需要哪个分词器（词表大小为 {vocab}，旁边也没有 tokenizer.json）；请用 --tokenizer 指定一个。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="82"/>
+        <location filename="../../app/engine_texts.py" line="83"/>
         <source>Conversation database</source>
         <translation>对话数据库</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="83"/>
+        <location filename="../../app/engine_texts.py" line="84"/>
         <source>Conversation not found</source>
         <translation>找不到对话</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="84"/>
+        <location filename="../../app/engine_texts.py" line="85"/>
         <source>Could not delete the message</source>
         <translation>无法删除消息</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="85"/>
+        <location filename="../../app/engine_texts.py" line="86"/>
         <source>Could not delete {path}: {error}.</source>
         <translation>无法删除 {path}：{error}。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="86"/>
+        <location filename="../../app/engine_texts.py" line="87"/>
         <source>Could not edit the reply</source>
         <translation>无法编辑回复</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="87"/>
+        <location filename="../../app/engine_texts.py" line="88"/>
         <source>Could not export the conversation</source>
         <translation>无法导出对话</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="88"/>
+        <location filename="../../app/engine_texts.py" line="89"/>
         <source>Could not load the conversation</source>
         <translation>无法加载对话</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="89"/>
+        <location filename="../../app/engine_texts.py" line="90"/>
         <source>Could not load the model</source>
         <translation>无法加载模型</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="90"/>
+        <location filename="../../app/engine_texts.py" line="91"/>
         <source>Could not open the conversation</source>
         <translation>无法打开对话</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="91"/>
+        <location filename="../../app/engine_texts.py" line="92"/>
         <source>Could not reach {url} after {failures} tries ({error}). Check the connection or the mirror.</source>
         <translation>尝试 {failures} 次后仍无法连接 {url}（{error}）。请检查网络连接或镜像。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="92"/>
+        <location filename="../../app/engine_texts.py" line="93"/>
         <source>Could not reach {url}: {error}. Check the connection or the mirror.</source>
         <translation>无法连接 {url}：{error}。请检查网络连接或镜像。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="93"/>
+        <location filename="../../app/engine_texts.py" line="94"/>
         <source>Could not read tokenizer file {path}: {error}</source>
         <translation>无法读取分词器文件 {path}：{error}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="94"/>
+        <location filename="../../app/engine_texts.py" line="95"/>
         <source>Could not save the conversation</source>
         <translation>无法保存对话</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="95"/>
+        <location filename="../../app/engine_texts.py" line="96"/>
         <source>Could not save the state</source>
         <translation>无法保存状态</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="96"/>
+        <location filename="../../app/engine_texts.py" line="97"/>
         <source>Could not search {hub} ({kind}: {error}). Check the connection, or the mirror in Settings.</source>
         <translation>无法搜索 {hub}（{kind}：{error}）。请检查网络连接，或“设置”中的镜像。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="97"/>
+        <location filename="../../app/engine_texts.py" line="98"/>
         <source>Could not use the remote server</source>
         <translation>无法使用远程服务器</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="98"/>
+        <location filename="../../app/engine_texts.py" line="99"/>
         <source>Could not use the state-tuning file</source>
         <translation>无法使用状态微调文件</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="99"/>
+        <location filename="../../app/engine_texts.py" line="100"/>
         <source>Damaged state file</source>
         <translation>状态文件已损坏</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="100"/>
+        <location filename="../../app/engine_texts.py" line="101"/>
         <source>Download cancelled; the part already downloaded is kept and a retry resumes it.</source>
         <translation>下载已取消；已下载的部分会保留，重试时将接着下载。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="101"/>
+        <location filename="../../app/engine_texts.py" line="102"/>
         <source>Downloads are off: the environment this app was started from sets HF_HUB_OFFLINE. Start it without that variable to download.</source>
         <translation>下载已关闭：启动本应用的环境设置了 HF_HUB_OFFLINE。如需下载，请在不设置该变量的情况下启动。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="102"/>
+        <location filename="../../app/engine_texts.py" line="103"/>
         <source>Empty message</source>
         <translation>空消息</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="103"/>
+        <location filename="../../app/engine_texts.py" line="104"/>
         <source>Engine stopped</source>
         <translation>引擎已停止</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="104"/>
+        <location filename="../../app/engine_texts.py" line="105"/>
         <source>File error</source>
         <translation>文件错误</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="105"/>
+        <location filename="../../app/engine_texts.py" line="106"/>
         <source>Line {number} of vocabulary {source} is damaged: {error}</source>
         <translation>词表 {source} 的第 {number} 行已损坏：{error}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="106"/>
+        <location filename="../../app/engine_texts.py" line="107"/>
         <source>Needs a model on this computer</source>
         <translation>需要本机上的模型</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="107"/>
+        <location filename="../../app/engine_texts.py" line="108"/>
         <source>No CUDA or ROCm GPU is available to this build of PyTorch; use device &apos;cpu&apos;.</source>
         <translation>此版本的 PyTorch 无法使用 CUDA 或 ROCm GPU；请使用设备“cpu”。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="108"/>
+        <location filename="../../app/engine_texts.py" line="109"/>
         <source>No conversation {conversation}: it was never saved or has been purged.</source>
         <translation>没有对话 {conversation}：它从未保存过，或已被彻底删除。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="109"/>
+        <location filename="../../app/engine_texts.py" line="110"/>
         <source>No file at &apos;{path}&apos;.</source>
         <translation>“{path}”处没有文件。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="110"/>
+        <location filename="../../app/engine_texts.py" line="111"/>
         <source>No model at &apos;{text}&apos;: there is no such file or folder, and no bundled model has that name.</source>
         <translation>“{text}”处没有模型：既没有这样的文件或文件夹，也没有同名的内置模型。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="111"/>
+        <location filename="../../app/engine_texts.py" line="112"/>
         <source>No model is loaded; load one first.</source>
         <translation>尚未加载模型；请先加载一个。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="112"/>
+        <location filename="../../app/engine_texts.py" line="113"/>
         <source>No state file at &apos;{path}&apos;.</source>
         <translation>“{path}”处没有状态文件。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="113"/>
+        <location filename="../../app/engine_texts.py" line="114"/>
         <source>No tokenizer {name}: it is not one of {names} and there is no file at {path}</source>
         <translation>没有分词器 {name}：它不是 {names} 之一，{path} 处也没有文件</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="114"/>
+        <location filename="../../app/engine_texts.py" line="115"/>
         <source>Not enough disk space for {filename}: it needs {needed:.1f} GB more, {existing} has {free:.1f} GB free. Free some space or choose another cache folder.</source>
         <translation>磁盘空间不足，无法存放 {filename}：还需要 {needed:.1f} GB，而 {existing} 只有 {free:.1f} GB 可用。请释放一些空间，或选择其他缓存文件夹。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="115"/>
+        <location filename="../../app/engine_texts.py" line="116"/>
         <source>Not enough memory on {device} to load &apos;{name}&apos; in {precision} (about {gib:.1f} GiB needed). Try a smaller precision or model.</source>
         <translation>{device} 内存不足，无法以 {precision} 精度加载“{name}”（约需 {gib:.1f} GiB）。请尝试更低的精度或更小的模型。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="116"/>
+        <location filename="../../app/engine_texts.py" line="117"/>
         <source>Not enough memory to read &apos;{name}&apos; ({gib:.2f} GiB). Close other programs or choose a smaller model or a quantised file.</source>
         <translation>内存不足，无法读取“{name}”（{gib:.2f} GiB）。请关闭其他程序，或选择更小的模型或量化文件。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="117"/>
+        <location filename="../../app/engine_texts.py" line="118"/>
         <source>Not found (404) while {doing} at {url}. The address must be the API&apos;s base (…/v1; Ai00: …/api/oai/v1), and the model one the server lists.{said}</source>
         <translation>在 {url} 未找到（404，操作：{doing}）。地址必须是 API 的基础地址（…/v1；Ai00 为 …/api/oai/v1），模型也必须是服务器列出的模型之一。{said}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="118"/>
+        <location filename="../../app/engine_texts.py" line="119"/>
         <source>Nothing to feed the model: a prompt of the batch is empty.</source>
         <translation>没有可输入模型的内容：批次中有一个提示词为空。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="119"/>
+        <location filename="../../app/engine_texts.py" line="120"/>
         <source>Nothing to feed the model: the batch is empty.</source>
         <translation>没有可输入模型的内容：批次为空。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="120"/>
+        <location filename="../../app/engine_texts.py" line="121"/>
         <source>Nothing to feed the model: the token list is empty.</source>
         <translation>没有可输入模型的内容：token 列表为空。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="121"/>
+        <location filename="../../app/engine_texts.py" line="122"/>
         <source>Only replies can be edited this way; a message of yours is edited and resent.</source>
         <translation>只有回复可以这样编辑；你自己的消息请编辑后重新发送。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="122"/>
+        <location filename="../../app/engine_texts.py" line="123"/>
         <source>Only user messages can be edited and resent.</source>
         <translation>只有用户消息可以编辑并重新发送。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="123"/>
+        <location filename="../../app/engine_texts.py" line="124"/>
         <source>Only your messages and the replies can be deleted; the system prompt is changed in the chat settings.</source>
         <translation>只能删除你的消息和回复；系统提示词请在对话设置中修改。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="124"/>
+        <location filename="../../app/engine_texts.py" line="125"/>
         <source>Out of memory</source>
         <translation>内存不足</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="125"/>
+        <location filename="../../app/engine_texts.py" line="126"/>
         <source>Precision {precision} runs on the CPU only; use fp16 or bf16 on a GPU.</source>
         <translation>{precision} 精度只能在 CPU 上运行；在 GPU 上请使用 fp16 或 bf16。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="126"/>
+        <location filename="../../app/engine_texts.py" line="127"/>
         <source>Put the API key in its own field, not in the address.</source>
         <translation>请把 API 密钥填在它自己的字段中，不要放在地址里。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="127"/>
+        <location filename="../../app/engine_texts.py" line="128"/>
         <source>RWKV-{generation} models have no matrix state, so state-tuning files (which set one) cannot be used with them.</source>
         <translation>RWKV-{generation} 模型没有矩阵状态，因此不能使用状态微调文件（它设置的正是矩阵状态）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="128"/>
+        <location filename="../../app/engine_texts.py" line="129"/>
         <source>Reading the reply from {host} failed: {kind}: {error}</source>
         <translation>读取来自 {host} 的回复失败：{kind}：{error}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="129"/>
+        <location filename="../../app/engine_texts.py" line="130"/>
         <source>Remote server</source>
         <translation>远程服务器</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="130"/>
+        <location filename="../../app/engine_texts.py" line="131"/>
         <source>Searching the Hub is off: the environment this app was started from sets HF_HUB_OFFLINE. Start it without that variable to search.</source>
         <translation>在 Hub 上搜索已关闭：启动本应用的环境设置了 HF_HUB_OFFLINE。请在不设置该变量的情况下启动应用再搜索。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="131"/>
+        <location filename="../../app/engine_texts.py" line="132"/>
         <source>The &apos;{backend}&apos; kernels cannot run RWKV-{generation} on {device} in {precision}: {error}. Use backend &apos;auto&apos;.</source>
         <translation>“{backend}”内核无法在 {device} 上以 {precision} 精度运行 RWKV-{generation}：{error}。请使用后端“auto”。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="132"/>
+        <location filename="../../app/engine_texts.py" line="133"/>
         <source>The 20B (Pile) tokenizer {source} is missing from this installation.</source>
         <translation>此安装中缺少 20B（Pile）分词器 {source}。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="133"/>
+        <location filename="../../app/engine_texts.py" line="134"/>
         <source>The Hub at {hub} could not list {repo}: {error}</source>
         <translation>{hub} 上的 Hub 无法列出 {repo}：{error}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="134"/>
+        <location filename="../../app/engine_texts.py" line="135"/>
         <source>The Hub at {hub} refused the search for {query!r}: {error}</source>
         <translation>{hub} 上的 Hub 拒绝了对 {query!r} 的搜索：{error}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="135"/>
+        <location filename="../../app/engine_texts.py" line="136"/>
         <source>The World vocabulary cannot encode every byte: no token for {missing}</source>
         <translation>World 词表无法编码所有字节：没有对应 {missing} 的 token</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="136"/>
+        <location filename="../../app/engine_texts.py" line="137"/>
         <source>The World vocabulary {source} could not be read: {error}</source>
         <translation>无法读取 World 词表 {source}：{error}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="137"/>
+        <location filename="../../app/engine_texts.py" line="138"/>
         <source>The catalog&apos;s sha256 for {filename!r} is not 64 hex digits; it cannot be verified, so it is not downloaded.</source>
         <translation>目录中 {filename!r} 的 sha256 不是 64 位十六进制数；无法校验，因此不会下载。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="138"/>
+        <location filename="../../app/engine_texts.py" line="139"/>
         <source>The catalog&apos;s {what} {name!r} is not a plain relative name; refusing to build a path from it.</source>
         <translation>目录中的 {what} {name!r} 不是普通的相对名称；拒绝用它构建路径。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="139"/>
+        <location filename="../../app/engine_texts.py" line="140"/>
         <source>The computer ran out of memory. Close other programs or use a smaller model.</source>
         <translation>电脑内存不足。请关闭其他程序，或使用更小的模型。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="140"/>
+        <location filename="../../app/engine_texts.py" line="141"/>
         <source>The connection to {host} failed: {error}.</source>
         <translation>与 {host} 的连接失败：{error}。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="141"/>
+        <location filename="../../app/engine_texts.py" line="142"/>
         <source>The conversation database &apos;{database}&apos; is damaged ({error}).</source>
         <translation>对话数据库“{database}”已损坏（{error}）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="142"/>
+        <location filename="../../app/engine_texts.py" line="143"/>
         <source>The conversation database in &apos;{folder}&apos; cannot be opened ({error}). Choose another folder, or make this one writable.</source>
         <translation>无法打开“{folder}”中的对话数据库（{error}）。请选择其他文件夹，或让此文件夹可写。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="143"/>
+        <location filename="../../app/engine_texts.py" line="144"/>
         <source>The conversation database in &apos;{folder}&apos; is read-only ({error}). Choose another folder, or make this one writable.</source>
         <translation>“{folder}”中的对话数据库是只读的（{error}）。请选择其他文件夹，或让此文件夹可写。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="144"/>
+        <location filename="../../app/engine_texts.py" line="145"/>
         <source>The conversation database was written by a newer RWKV Desktop (schema {version}, this version knows {known}); update the app to open it.</source>
         <translation>对话数据库由更新版本的 RWKV Desktop 写入（结构版本 {version}，此版本只支持到 {known}）；请更新应用后再打开。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="145"/>
+        <location filename="../../app/engine_texts.py" line="146"/>
         <source>The conversation store has been closed.</source>
         <translation>对话存储已关闭。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="146"/>
+        <location filename="../../app/engine_texts.py" line="147"/>
         <source>The data folder &apos;{folder}&apos; cannot be written ({error}). Choose another folder, or make this one writable.</source>
         <translation>无法写入数据文件夹“{folder}”（{error}）。请选择其他文件夹，或让此文件夹可写。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="147"/>
+        <location filename="../../app/engine_texts.py" line="148"/>
         <source>The download of {filename} stopped at {done:,} of {size:,} bytes ({error}). Check the connection or the mirror; retrying resumes where it stopped.</source>
         <translation>{filename} 的下载在 {done:,} / {size:,} 字节处中断（{error}）。请检查网络连接或镜像；重试会从中断处继续。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="148"/>
+        <location filename="../../app/engine_texts.py" line="149"/>
         <source>The download of {filename} stopped at {done:,} of {size:,} bytes ({error}; {failures} tries). Retrying resumes where it stopped.</source>
         <translation>{filename} 的下载在 {done:,} / {size:,} 字节处中断（{error}；已尝试 {failures} 次）。重试会从中断处继续。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="149"/>
+        <location filename="../../app/engine_texts.py" line="150"/>
         <source>The engine does not know the command {command}.</source>
         <translation>引擎不认识命令 {command}。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="150"/>
+        <location filename="../../app/engine_texts.py" line="151"/>
         <source>The engine has shut down.</source>
         <translation>引擎已关闭。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="151"/>
+        <location filename="../../app/engine_texts.py" line="152"/>
         <source>The folder &apos;{folder}&apos; holds no .pth or .safetensors model file{gguf}.</source>
         <translation>文件夹“{folder}”中没有 .pth 或 .safetensors 模型文件{gguf}。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="152"/>
+        <location filename="../../app/engine_texts.py" line="153"/>
         <source>The folder &apos;{folder}&apos; holds several model files ({names}); pick one.</source>
         <translation>文件夹“{folder}”中有多个模型文件（{names}）；请选择一个。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="153"/>
+        <location filename="../../app/engine_texts.py" line="154"/>
         <source>The folder &apos;{name}&apos; holds no .safetensors or .bin weight files.</source>
         <translation>文件夹“{name}”中没有 .safetensors 或 .bin 权重文件。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="154"/>
+        <location filename="../../app/engine_texts.py" line="155"/>
         <source>The last reply is complete; send a message instead.</source>
         <translation>上一条回复已经完整；请改为发送一条消息。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="155"/>
+        <location filename="../../app/engine_texts.py" line="156"/>
         <source>The message is empty.</source>
         <translation>消息为空。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="156"/>
+        <location filename="../../app/engine_texts.py" line="157"/>
         <source>The model ({loaded}) is unchanged; new chats start as before.</source>
         <translation>模型（{loaded}）未改变；新对话仍像以前一样开始。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="157"/>
+        <location filename="../../app/engine_texts.py" line="158"/>
         <source>The model failed</source>
         <translation>模型出错</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="158"/>
+        <location filename="../../app/engine_texts.py" line="159"/>
         <source>The model folder &apos;{folder}&apos; lacks {count} of its weight files ({files}); the download is incomplete.</source>
         <translation>模型文件夹“{folder}”缺少 {count} 个权重文件（{files}）；下载不完整。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="159"/>
+        <location filename="../../app/engine_texts.py" line="160"/>
         <source>The model produced invalid numbers (NaN or infinity) instead of predictions, so nothing was generated from them. The model file or the saved state it continued from is probably damaged.</source>
         <translation>模型算出了无效的数值（NaN 或无穷大），而不是预测结果，因此没有据此生成任何内容。模型文件或它所接续的已保存状态可能已损坏。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="160"/>
+        <location filename="../../app/engine_texts.py" line="161"/>
         <source>The prompt is empty and there is no earlier text to continue from.</source>
         <translation>提示词为空，也没有可以接着续写的前文。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="161"/>
+        <location filename="../../app/engine_texts.py" line="162"/>
         <source>The reply is empty.</source>
         <translation>回复为空。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="162"/>
+        <location filename="../../app/engine_texts.py" line="163"/>
         <source>The server at {host} answered with something that is not a chat completion.</source>
         <translation>{host} 上的服务器返回的内容不是对话补全（chat completion）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="163"/>
+        <location filename="../../app/engine_texts.py" line="164"/>
         <source>The server at {host} answered {status} while {doing}.{said}</source>
         <translation>{host} 上的服务器返回了 {status}（操作：{doing}）。{said}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="164"/>
+        <location filename="../../app/engine_texts.py" line="165"/>
         <source>The server at {host} did not answer in time ({kind}).</source>
         <translation>{host} 上的服务器未能及时响应（{kind}）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="165"/>
+        <location filename="../../app/engine_texts.py" line="166"/>
         <source>The server at {host} has no model &apos;{model}&apos; (it lists {models}).</source>
         <translation>{host} 上的服务器没有模型“{model}”（它列出的是 {models}）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="166"/>
+        <location filename="../../app/engine_texts.py" line="167"/>
         <source>The server at {host} has {count} models; choose one of {models}.</source>
         <translation>{host} 上的服务器有 {count} 个模型；请从 {models} 中选择一个。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="167"/>
+        <location filename="../../app/engine_texts.py" line="168"/>
         <source>The server at {host} is busy (429); try again shortly.{said}</source>
         <translation>{host} 上的服务器正忙（429）；请稍后再试。{said}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="168"/>
+        <location filename="../../app/engine_texts.py" line="169"/>
         <source>The server at {host} lists no models (has it loaded one?).</source>
         <translation>{host} 上的服务器没有列出任何模型（它加载模型了吗？）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="169"/>
+        <location filename="../../app/engine_texts.py" line="170"/>
         <source>The server at {host} refused the API key (401) while {doing}. Check the key.{said}</source>
         <translation>{host} 上的服务器拒绝了 API 密钥（401，操作：{doing}）。请检查密钥。{said}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="170"/>
+        <location filename="../../app/engine_texts.py" line="171"/>
         <source>The server at {host} refused the request (403) while {doing}.{said}</source>
         <translation>{host} 上的服务器拒绝了请求（403，操作：{doing}）。{said}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="171"/>
+        <location filename="../../app/engine_texts.py" line="172"/>
+        <source>The server could not start: {error}</source>
+        <translation>服务器无法启动：{error}</translation>
+    </message>
+    <message>
+        <location filename="../../app/engine_texts.py" line="173"/>
+        <source>The server did not start in time.</source>
+        <translation>服务器未能及时启动。</translation>
+    </message>
+    <message>
+        <location filename="../../app/engine_texts.py" line="174"/>
         <source>The server redirects {doing} to {location}; the key is not sent there. Use that address instead if you trust it.</source>
         <translation>服务器将请求（操作：{doing}）重定向到 {location}；密钥不会发送到那里。如果信任该地址，请改用它。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="172"/>
+        <location filename="../../app/engine_texts.py" line="175"/>
         <source>The server sent something that is not JSON in its stream: {data!r}</source>
         <translation>服务器在流中发送了非 JSON 内容：{data!r}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="173"/>
+        <location filename="../../app/engine_texts.py" line="176"/>
         <source>The server stopped the reply with an error: {message}</source>
         <translation>服务器因错误停止了回复：{message}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="174"/>
+        <location filename="../../app/engine_texts.py" line="177"/>
         <source>The stream from {host} broke off: {error}.</source>
         <translation>来自 {host} 的流中断了：{error}。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="175"/>
+        <location filename="../../app/engine_texts.py" line="178"/>
         <source>The stream from {host} ended before the reply did.</source>
         <translation>来自 {host} 的流在回复完成前就结束了。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="176"/>
+        <location filename="../../app/engine_texts.py" line="179"/>
         <source>The text cannot be tokenized: it holds an unpaired UTF-16 surrogate (\u{code:04x}) at character {at}, which is not valid Unicode.</source>
         <translation>无法对文本分词：第 {at} 个字符处有未配对的 UTF-16 代理项（\u{code:04x}），不是有效的 Unicode。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="177"/>
+        <location filename="../../app/engine_texts.py" line="180"/>
         <source>There is no message {message} in this conversation.</source>
         <translation>此对话中没有消息 {message}。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="178"/>
+        <location filename="../../app/engine_texts.py" line="181"/>
         <source>There is no message {message} to delete.</source>
         <translation>没有要删除的消息 {message}。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="179"/>
+        <location filename="../../app/engine_texts.py" line="182"/>
         <source>There is no reply to continue.</source>
         <translation>没有可继续的回复。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="180"/>
+        <location filename="../../app/engine_texts.py" line="183"/>
         <source>There is no state named &apos;{name}&apos; (known: {known}).</source>
         <translation>没有名为“{name}”的状态（已有：{known}）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="181"/>
+        <location filename="../../app/engine_texts.py" line="184"/>
         <source>There is no unfinished reply to continue; send a message instead.</source>
         <translation>没有未完成的回复可继续；请改为发送一条消息。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="182"/>
+        <location filename="../../app/engine_texts.py" line="185"/>
         <source>There is no user message to answer.</source>
         <translation>没有需要回答的用户消息。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="183"/>
+        <location filename="../../app/engine_texts.py" line="186"/>
         <source>This state belongs to another model (RWKV-{generation}, shapes {shapes}); this model needs {expected}.</source>
         <translation>此状态属于另一个模型（RWKV-{generation}，形状 {shapes}）；此模型需要 {expected}。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="184"/>
+        <location filename="../../app/engine_texts.py" line="187"/>
         <source>Token id {token} is outside this model&apos;s vocabulary (0..{last}); the tokenizer does not match the model.</source>
         <translation>token id {token} 超出了此模型的词表范围（0..{last}）；分词器与模型不匹配。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="185"/>
+        <location filename="../../app/engine_texts.py" line="188"/>
         <source>Unexpected error</source>
         <translation>意外错误</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="186"/>
+        <location filename="../../app/engine_texts.py" line="189"/>
         <source>Unexpected key &apos;{key}&apos; in a state-tuning file (expected &apos;blocks.N.att.time_state&apos;).</source>
         <translation>状态微调文件中有意外的键“{key}”（应为“blocks.N.att.time_state”）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="187"/>
+        <location filename="../../app/engine_texts.py" line="190"/>
         <source>Unknown chat template &apos;{override}&apos;; use one of {choices}.</source>
         <translation>未知的对话模板“{override}”；请使用 {choices} 之一。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="188"/>
+        <location filename="../../app/engine_texts.py" line="191"/>
         <source>Unknown device &apos;{device}&apos;: use &apos;cpu&apos;, &apos;cuda&apos;, &apos;cuda:N&apos; or &apos;auto&apos;.</source>
         <translation>未知设备“{device}”：请使用“cpu”“cuda”“cuda:N”或“auto”。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="189"/>
+        <location filename="../../app/engine_texts.py" line="192"/>
         <source>Unknown export format &apos;{format}&apos;; use one of {choices}.</source>
         <translation>未知的导出格式“{format}”；请使用 {choices} 之一。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="190"/>
+        <location filename="../../app/engine_texts.py" line="193"/>
         <source>Unknown kernel backend &apos;{backend}&apos;: use one of {choices}.</source>
         <translation>未知的内核后端“{backend}”：请使用 {choices} 之一。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="191"/>
+        <location filename="../../app/engine_texts.py" line="194"/>
         <source>Unknown precision &apos;{precision}&apos;.</source>
         <translation>未知精度“{precision}”。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="192"/>
+        <location filename="../../app/engine_texts.py" line="195"/>
         <source>Unknown precision &apos;{precision}&apos;: use one of {floats} or &apos;auto&apos; (or int8, q5 or q4 on the CPU: 8-, 5- or 4-bit weights, float32 compute).</source>
         <translation>未知精度“{precision}”：请使用 {floats} 之一或“auto”（在 CPU 上还可用 int8、q5 或 q4：8、5 或 4 位权重，float32 计算）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="193"/>
+        <location filename="../../app/engine_texts.py" line="196"/>
         <source>Unknown think mode &apos;{think}&apos;; use one of {choices}.</source>
         <translation>未知的思考模式“{think}”；请使用 {choices} 之一。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="194"/>
+        <location filename="../../app/engine_texts.py" line="197"/>
         <source>Vocabulary {source} is empty</source>
         <translation>词表 {source} 为空</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="195"/>
+        <location filename="../../app/engine_texts.py" line="198"/>
         <source>Wait for the reply to finish (or stop it) before changing the system prompt.</source>
         <translation>请等回复完成（或停止它）后再修改系统提示词。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="196"/>
+        <location filename="../../app/engine_texts.py" line="199"/>
         <source>Wait for the reply to finish (or stop it) before deleting a message.</source>
         <translation>请等回复完成（或停止它）后再删除消息。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="197"/>
+        <location filename="../../app/engine_texts.py" line="200"/>
         <source>Wait for the reply to finish (or stop it) before switching branch.</source>
         <translation>请等回复完成（或停止它）后再切换分支。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="198"/>
+        <location filename="../../app/engine_texts.py" line="201"/>
         <source>Wrong state file</source>
         <translation>状态文件不匹配</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="199"/>
+        <location filename="../../app/engine_texts.py" line="202"/>
+        <source>a ServerThread starts once; make a new one</source>
+        <translation>ServerThread 只能启动一次；请新建一个</translation>
+    </message>
+    <message>
+        <location filename="../../app/engine_texts.py" line="203"/>
         <source>every token is banned; nothing could ever be generated</source>
         <translation>所有 token 都被禁用；无法生成任何内容</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="200"/>
+        <location filename="../../app/engine_texts.py" line="204"/>
         <source>forward_batch needs one state per token ({tokens} tokens, {states} states).</source>
         <translation>forward_batch 需要每个 token 对应一个状态（{tokens} 个 token，{states} 个状态）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="201"/>
+        <location filename="../../app/engine_texts.py" line="205"/>
         <source>forward_batch was given the same state twice; each sequence needs its own.</source>
         <translation>forward_batch 收到了同一个状态两次；每个序列都需要自己的状态。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="202"/>
+        <location filename="../../app/engine_texts.py" line="206"/>
         <source>forward_prompts was given the same state twice; each sequence needs its own.</source>
         <translation>forward_prompts 收到了同一个状态两次；每个序列都需要自己的状态。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="203"/>
+        <location filename="../../app/engine_texts.py" line="207"/>
         <source>max_batch and prompt_tokens must be at least 1</source>
         <translation>max_batch 和 prompt_tokens 必须至少为 1</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="204"/>
+        <location filename="../../app/engine_texts.py" line="208"/>
         <source>max_sequences and sequence_memory_mb must be at least 1</source>
         <translation>max_sequences 和 sequence_memory_mb 必须至少为 1</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="205"/>
+        <location filename="../../app/engine_texts.py" line="209"/>
         <source>no token can be drawn: the logits are NaN or every token is -inf</source>
         <translation>无法抽取任何 token：logits 为 NaN，或所有 token 都是 -inf</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="206"/>
+        <location filename="../../app/engine_texts.py" line="210"/>
         <source>the checkpoint refers to {module}.{name}, which a tensor file never needs</source>
         <translation>检查点引用了 {module}.{name}，而张量文件从不需要它</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="207"/>
+        <location filename="../../app/engine_texts.py" line="211"/>
         <source>the conversation or its message list is malformed</source>
         <translation>对话或其消息列表格式有误</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="208"/>
+        <location filename="../../app/engine_texts.py" line="212"/>
+        <source>the server has not started</source>
+        <translation>服务器尚未启动</translation>
+    </message>
+    <message>
+        <location filename="../../app/engine_texts.py" line="213"/>
         <source>the state belongs to no message</source>
         <translation>该状态不属于任何消息</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="209"/>
+        <location filename="../../app/engine_texts.py" line="214"/>
         <source>unexpected storage reference {pid}</source>
         <translation>意外的存储引用 {pid}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="210"/>
+        <location filename="../../app/engine_texts.py" line="215"/>
         <source>{commit!r} is not a commit id; it cannot name a snapshot folder.</source>
         <translation>{commit!r} 不是提交 id；不能用作快照文件夹的名称。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="211"/>
+        <location filename="../../app/engine_texts.py" line="216"/>
         <source>{device} ran out of memory running {prompts} prompts at once; the states are unchanged.</source>
         <translation>{device} 同时运行 {prompts} 个提示词时内存不足；各状态保持不变。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="212"/>
+        <location filename="../../app/engine_texts.py" line="217"/>
         <source>{device} ran out of memory running {tokens} tokens at once; feed the prompt in smaller chunks or use a smaller precision. The state is unchanged.</source>
         <translation>{device} 一次运行 {tokens} 个 token 时内存不足；请把提示词分成更小的块输入，或使用更低的精度。状态保持不变。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="213"/>
+        <location filename="../../app/engine_texts.py" line="218"/>
         <source>{filename} arrived damaged or altered (sha256 {digest}, expected {expected}); it was deleted. Download it again, or try another mirror.</source>
         <translation>{filename} 下载后已损坏或被改动（sha256 为 {digest}，应为 {expected}）；已将其删除。请重新下载，或换一个镜像。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="214"/>
+        <location filename="../../app/engine_texts.py" line="219"/>
         <source>{file} is damaged: {what} holds NaN or infinite values, and a model run from them writes garbage. It cannot be used; use an earlier state, or make it again.</source>
         <translation>{file} 已损坏：{what} 含有 NaN 或无穷大值，从它运行的模型会输出乱码。无法使用；请使用更早的状态，或重新生成。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="215"/>
+        <location filename="../../app/engine_texts.py" line="220"/>
         <source>{location} answered HTTP {status}.</source>
         <translation>{location} 返回了 HTTP {status}。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="216"/>
+        <location filename="../../app/engine_texts.py" line="221"/>
         <source>{name} comes with the app and cannot be deleted.</source>
         <translation>{name} 随应用附带，无法删除。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="217"/>
+        <location filename="../../app/engine_texts.py" line="222"/>
         <source>{name} holds &apos;{key}&apos; as {dtype}, but this model keeps it as {expected}; RWKV Desktop never writes it so, so the file is damaged or was made by another program.</source>
         <translation>{name} 中的“{key}”是 {dtype}，但此模型以 {expected} 保存它；RWKV Desktop 从不这样写入，因此该文件已损坏，或由其他程序生成。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="218"/>
+        <location filename="../../app/engine_texts.py" line="223"/>
         <source>{name} holds its last-token logits as {dtype}, not as floating point numbers; the file is damaged.</source>
         <translation>{name} 中最后一个 token 的 logits 是 {dtype}，不是浮点数；文件已损坏。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="219"/>
+        <location filename="../../app/engine_texts.py" line="224"/>
         <source>{name} holds last-token logits of shape {shape}, but the loaded model has a vocabulary of {vocab}: the state belongs to another model. Load the model it was saved with.</source>
         <translation>{name} 中最后一个 token 的 logits 形状为 {shape}，但已加载模型的词表大小为 {vocab}：该状态属于另一个模型。请加载保存它时所用的模型。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="220"/>
+        <location filename="../../app/engine_texts.py" line="225"/>
         <source>{name} is a state for another model: it has {has}, but the loaded model needs {needs}.</source>
         <translation>{name} 是另一个模型的状态：它是 {has}，但已加载的模型需要 {needs}。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="221"/>
+        <location filename="../../app/engine_texts.py" line="226"/>
         <source>{name} was saved with other weights of the same shape (model fingerprint {fingerprint}, loaded model {expected}); its text would be garbled. Load the model it was saved with.</source>
         <translation>{name} 是用形状相同的另一套权重保存的（模型指纹 {fingerprint}，已加载模型为 {expected}）；接着生成的文字会是乱码。请加载保存它时所用的模型。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="222"/>
+        <location filename="../../app/engine_texts.py" line="227"/>
         <source>{path} is a folder outside the Hugging Face cache; delete it with your file manager.</source>
         <translation>{path} 是 Hugging Face 缓存之外的文件夹；请用文件管理器删除它。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="223"/>
+        <location filename="../../app/engine_texts.py" line="228"/>
         <source>{repo!r} is not a Hugging Face repository id (namespace/name).</source>
         <translation>{repo!r} 不是 Hugging Face 仓库 id（namespace/name）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="224"/>
+        <location filename="../../app/engine_texts.py" line="229"/>
         <source>{repo}/{filename} was not found at {url}: {error}</source>
         <translation>在 {url} 找不到 {repo}/{filename}：{error}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="225"/>
+        <location filename="../../app/engine_texts.py" line="230"/>
         <source>{url} answered HTTP {status}: {error}</source>
         <translation>{url} 返回了 HTTP {status}：{error}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="226"/>
+        <location filename="../../app/engine_texts.py" line="231"/>
         <source>{url} did not answer like a Hugging Face Hub: its commit id (X-Repo-Commit) is {commit}, not 40 hex digits. Check the mirror address; nothing was downloaded.</source>
         <translation>{url} 的响应不像 Hugging Face Hub：其提交 id（X-Repo-Commit）为 {commit}，不是 40 位十六进制数。请检查镜像地址；未下载任何内容。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="227"/>
+        <location filename="../../app/engine_texts.py" line="232"/>
         <source>{url} offers {offered:,} bytes, but the catalog&apos;s {filename} has {size:,}: the mirror holds another version of the file, or is broken. Nothing was downloaded.</source>
         <translation>{url} 提供的是 {offered:,} 字节，但目录中的 {filename} 为 {size:,} 字节：镜像上是该文件的另一个版本，或镜像有问题。未下载任何内容。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="228"/>
+        <location filename="../../app/engine_texts.py" line="233"/>
         <source>{url} points the download at {location}, which is not an http(s) address; nothing was downloaded.</source>
         <translation>{url} 将下载指向 {location}，这不是 http(s) 地址；未下载任何内容。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="229"/>
+        <location filename="../../app/engine_texts.py" line="234"/>
         <source>{url} serves commit {commit}, but the catalog asks for {revision}; nothing was downloaded.</source>
         <translation>{url} 提供的是提交 {commit}，但目录要求的是 {revision}；未下载任何内容。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="230"/>
+        <location filename="../../app/engine_texts.py" line="235"/>
         <source>{url}/models did not answer with a list of models (is it an OpenAI-compatible API? Most servers have it at …/v1, Ai00 at …/api/oai/v1).</source>
         <translation>{url}/models 没有返回模型列表（它是 OpenAI 兼容的 API 吗？大多数服务器的地址是 …/v1，Ai00 是 …/api/oai/v1）。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="231"/>
+        <location filename="../../app/engine_texts.py" line="236"/>
         <source>“{title}” started from the state-tuning file {file}, which cannot be read now ({error}). Put the file back where it was to continue this conversation.</source>
         <translation>“{title}”是从状态微调文件 {file} 开始的，但现在无法读取该文件（{error}）。请把文件放回原处以继续此对话。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="232"/>
+        <location filename="../../app/engine_texts.py" line="237"/>
         <source>“{title}” was saved with {model}, and the loaded model {loaded} cannot continue it. {error}</source>
         <translation>“{title}”是用 {model} 保存的，已加载的模型 {loaded} 无法继续它。{error}</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="233"/>
+        <location filename="../../app/engine_texts.py" line="238"/>
         <source>“{title}” was written with a remote server ({server}); connect to one (File ▸ Remote server) to continue it.</source>
         <translation>“{title}”是用远程服务器（{server}）写的；请连接一个远程服务器（文件 ▸ 远程服务器）以继续。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="234"/>
+        <location filename="../../app/engine_texts.py" line="239"/>
         <source>“{title}” was written with {model} on this computer, with its states; load that model to continue it.</source>
         <translation>“{title}”是在本机上用 {model} 写的，并带有其状态；请加载该模型以继续。</translation>
     </message>
     <message>
-        <location filename="../../app/engine_texts.py" line="235"/>
+        <location filename="../../app/engine_texts.py" line="240"/>
         <source>“{title}” was written with {model}; load that model to continue it.</source>
         <translation>“{title}”是用 {model} 写的；请加载该模型以继续。</translation>
     </message>
