@@ -90,6 +90,7 @@ class Sidebar(QWidget):
         self.undo_shortcut = QShortcut(QKeySequence.Undo, self.undo_bar, self._undo, context=Qt.WindowShortcut)
         self._undo_timer = QTimer(self, singleShot=True, interval=UNDO_SECONDS * 1000, timeout=self._undo_expired)
         self._deleted: int | None = None
+        self._deleted_was_open = False
         for w in (self.new_button, self.search, self.conversations, self.undo_bar):
             layout.addWidget(w)
         state.conversationsChanged.connect(self.refresh)
@@ -189,8 +190,9 @@ class Sidebar(QWidget):
         asyncio.ensure_future(self._delete(conv_id, title))
 
     async def _delete(self, conv_id: int, title: str) -> None:
+        was_open = self.state.conversation is not None and self.state.conversation.id == conv_id
         await self.state.delete(conv_id)
-        self._deleted = conv_id
+        self._deleted, self._deleted_was_open = conv_id, was_open
         self.undo_label.setText(self.tr("Deleted “{0}”").format(title))
 
         self.undo_bar.setVisible(True)
@@ -205,10 +207,16 @@ class Sidebar(QWidget):
 
     def _undo(self) -> None:
         if self._deleted is not None:
-            asyncio.ensure_future(self.state.restore(self._deleted))
+            asyncio.ensure_future(self._restore(self._deleted, self._deleted_was_open))
             self._deleted = None
         self.undo_bar.setVisible(False)
         self.state.status.emit(self.tr("Restored"), 5000)
+
+    async def _restore(self, conv_id: int, reopen: bool) -> None:
+        """Bring a deleted chat back; one that was open when deleted is open again."""
+        await self.state.restore(conv_id)
+        if reopen:
+            await self.state.open(conv_id)
 
     def rename_selected(self) -> None:
         item = self.conversations.currentItem()

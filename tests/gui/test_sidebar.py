@@ -105,3 +105,24 @@ def test_a_long_title_is_elided_and_never_scrolls_or_widens_the_list(loop, make_
     assert lst.visualItemRect(lst.item(0)).right() < lst.viewport().width()     # drawn elided, in view
     assert lst.item(0).toolTip().startswith(title.strip())
     assert (bar.width(), bar.sizeHint().width(), bar.minimumSizeHint().width()) == (width, hint, minimum)
+
+
+def test_undo_opens_again_a_chat_that_was_open_when_deleted_and_leaves_another_open_one(loop, make_window,
+                                                                                       world_ckpt, qtbot):
+    win = _window(loop, make_window, world_ckpt, qtbot, "First", "Second")
+    bar = win.sidebar
+    run(loop, win.state.open(next(c.id for c in win.state.conversations() if c.title == "Second")))
+    second = win.state.conversation
+    bar.conversations.setCurrentRow(0)                          # the open one (newest first)
+    bar.delete_selected()
+    run(loop, until(lambda: _titles(win) == ["First"] and bar.undo_bar.isVisible(), 10))
+    bar.undo_button.click()
+    run(loop, until(lambda: win.state.conversation is not None and win.state.conversation.id == second.id, 10))
+
+    run(loop, win.state.open(next(c.id for c in win.state.conversations() if c.title == "First")))
+    bar.conversations.setCurrentRow(0)                          # "Second": not the open one
+    bar.delete_selected()
+    run(loop, until(lambda: _titles(win) == ["First"] and bar.undo_bar.isVisible(), 10))
+    bar.undo_button.click()
+    run(loop, until(lambda: _titles(win) == ["Second", "First"], 10))
+    assert win.state.conversation.title == "First"
