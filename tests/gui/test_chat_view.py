@@ -12,7 +12,7 @@ from PySide6.QtGui import QGuiApplication
 
 from app import theme
 from app.highlight import STYLES
-from tests.gui.util import path, run, send, start_endless_reply, until
+from tests.gui.util import block_layout, path, run, send, start_endless_reply, until
 
 CODE_REPLY = "Here you are:\n\n```python\ndef double(x):\n    return 2 * x  # twice\n```\n\nDone."
 LONG_REPLY = ("First, a paragraph long enough to wrap onto a second line in a window of ordinary width, so "
@@ -103,16 +103,6 @@ def test_ctrl_n_starts_a_new_chat_and_escape_stops_a_reply(loop, make_window, wo
     assert win.chat.input.hasFocus()
 
 
-def _layout(view) -> list[tuple[str, float, float, float]]:
-    """Every block of the page (table cells too) with where it is drawn: (text, x, y, height)."""
-    layout, block, out = view.document().documentLayout(), view.document().begin(), []
-    while block.isValid():
-        r = layout.blockBoundingRect(block)
-        out.append((block.text(), r.x(), r.y(), r.height()))
-        block = block.next()
-    return out
-
-
 def test_a_streaming_reply_is_laid_out_as_the_finished_page_so_nothing_jumps(loop, make_window, world_ckpt, qtbot):
     win = make_window()
     run(loop, win.load_model(str(world_ckpt)))
@@ -124,9 +114,9 @@ def test_a_streaming_reply_is_laid_out_as_the_finished_page_so_nothing_jumps(loo
     for end in [0, 20, 120, 160, 190, 235, 260, 290, len(LONG_REPLY)]:    # ticks: prose, open fence, closed
         win.state.streaming[reply.id] = LONG_REPLY[:end]
         view.update_tail()                     # a tick redraws only the reply (see ChatView.show_conversation)
-        streamed, height = _layout(view), view.document().size().height()
+        streamed, height = block_layout(view), view.document().size().height()
         view.setHtml(view.page_html())
-        finished = _layout(view)              # the whole page at once, as it is drawn once the reply is done
+        finished = block_layout(view)              # the whole page at once, as it is drawn once the reply is done
         assert [b[0] for b in streamed] == [b[0] for b in finished]
         assert [v for b in streamed for v in b[1:]] == pytest.approx([v for b in finished for v in b[1:]], abs=0.5)
         assert height == pytest.approx(view.document().size().height(), abs=0.5)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import openai
@@ -16,6 +18,15 @@ from PySide6.QtGui import QGuiApplication
 from app.background import in_thread
 from app.main import start
 from tests.gui.util import path, run, start_endless_reply, until
+
+
+@contextmanager
+def _port_in_use() -> Iterator[int]:
+    """A port another program listens on, while the block runs."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
 
 
 def _free_port() -> int:
@@ -75,10 +86,8 @@ def test_a_port_in_use_and_an_open_address_without_a_key_are_reported(loop, make
     win = make_window()
     run(loop, win.load_model(str(world_ckpt)))
     page, server = win.server_page, win.state.server
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        page.port.setValue(taken.getsockname()[1])
+    with _port_in_use() as port:
+        page.port.setValue(port)
         page.switch.setChecked(True)
         run(loop, until(lambda: win.failure is not None))
     assert win.failure[0] == "Could not start the local server" and "Cannot listen" in win.failure[1]
@@ -151,10 +160,8 @@ def test_a_start_that_failed_is_not_remembered_as_on(loop, make_window, world_ck
     win = make_window(folder)
     run(loop, win.load_model(str(world_ckpt)))
     page, server = win.server_page, win.state.server
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        page.port.setValue(taken.getsockname()[1])
+    with _port_in_use() as port:
+        page.port.setValue(port)
         page.switch.setChecked(True)
         run(loop, until(lambda: win.failure is not None))
         assert not server.running and not page.switch.isChecked()
@@ -185,11 +192,9 @@ def test_a_start_that_failed_is_not_remembered_as_on(loop, make_window, world_ck
 def test_a_remembered_server_that_cannot_start_at_launch_says_why_and_is_left_off(loop, make_window, world_ckpt,
                                                                                   tmp_path):
     folder = tmp_path / "data"
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
+    with _port_in_use() as port:
         first = make_window(folder)         # on at the last close, on a port another program took since
-        first.state.set_preference("server_port", taken.getsockname()[1])
+        first.state.set_preference("server_port", port)
         first.state.set_preference("server_enabled", True)
         first.state.shutdown()
         second = make_window(folder)

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from app import text_size
 from app.settings import Settings
-from tests.gui.util import endless_settings, path, run, send, start_endless_reply, until
+from tests.gui.util import block_layout, endless_settings, path, run, send, start_endless_reply, until
 
 CODE_REPLY = "Here you are:\n\n```python\ndef double(x):\n    return 2 * x  # twice\n```\n\nDone."
 LONG_REPLY = ("First, a paragraph long enough to wrap onto a second line in a window of ordinary width, so "
@@ -48,15 +48,6 @@ def _size_of(view, text: str) -> float:
                 return fragment.charFormat().font().pointSizeF()
         block = block.next()
     raise AssertionError(f"{text!r} is not in the view")
-
-
-def _layout(view) -> list[tuple[str, float, float, float]]:
-    layout, block, out = view.document().documentLayout(), view.document().begin(), []
-    while block.isValid():
-        r = layout.blockBoundingRect(block)
-        out.append((block.text(), r.x(), r.y(), r.height()))
-        block = block.next()
-    return out
 
 
 def _active(win, qtbot):
@@ -165,11 +156,11 @@ def test_code_blocks_and_the_counts_under_a_reply_scale_with_the_text(loop, make
     for end in (0, 120, 190, 260, len(LONG_REPLY)):
         win.state.streaming[reply.id] = LONG_REPLY[:end]
         view.update_tail()
-        streamed = _layout(view)
+        streamed = block_layout(view)
         if end:
             assert _size_of(view, LONG_REPLY[:8]) == pytest.approx(after["Here you are"])
         view.setHtml(view.page_html())
-        finished = _layout(view)
+        finished = block_layout(view)
         assert [b[0] for b in streamed] == [b[0] for b in finished]
         assert [v for b in streamed for v in b[1:]] == pytest.approx([v for b in finished for v in b[1:]], abs=0.5)
         view.show_conversation(win.state.conversation, win.chat._text_of)

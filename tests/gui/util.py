@@ -52,3 +52,13 @@ def start_endless_reply(loop, make_window, ckpt, folder=None):
     win.chat.send()
     run(loop, until(lambda: len(path(win)) == 2 and len(win.state.text_of(path(win)[1].id)) > 0))
     return win
+
+
+def block_layout(view) -> list[tuple[str, float, float, float]]:
+    """Every block of a text view's page (table cells too) with where it is drawn: (text, x, y, height)."""
+    layout, block, out = view.document().documentLayout(), view.document().begin(), []
+    while block.isValid():
+        r = layout.blockBoundingRect(block)
+        out.append((block.text(), r.x(), r.y(), r.height()))
+        block = block.next()
+    return out
