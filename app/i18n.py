@@ -114,7 +114,7 @@ def engine_text(message: str, template: str = "", values: Iterable[tuple[str, ob
             return message
     try:
         return translated.format(**values)
-    except (KeyError, IndexError, ValueError):       # a translation that names another value
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError):   # a translation that names another value
         log.warning("the translation of %r does not fit its values", template)
         return message
 
@@ -122,10 +122,11 @@ def engine_text(message: str, template: str = "", values: Iterable[tuple[str, ob
 def error_text(error: BaseException) -> str:
     """What the window shows for an error: an engine error in the interface's language, anything
     else as it says itself."""
-    template = getattr(error, "template", "")
-    if not isinstance(template, str):
+    from engine.errors import EngineError
+
+    if not isinstance(error, EngineError):
         return str(error)
-    return engine_text(str(error), template, getattr(error, "values", {}).items())
+    return engine_text(str(error), error.template, error.values.items())
 
 
 def _qt_translator(code: str) -> QTranslator | None:

@@ -68,6 +68,7 @@ class ModelsPage(QWidget):
         self._loaded_info: tuple[Path, FileInfo | StateFileInfo | str] | None = None
         self._select_loaded = False     # select the loaded model's row once it is listed
         self._known: dict[tuple[str, int, float], FileInfo | str] = {}
+        self._panel_states: dict[Download, str] = {}     # each download's state as the downloads panel last saw it
         self._build()
         self.fill_catalog()
         self.precision_probe = PrecisionProbe(state)
@@ -420,7 +421,9 @@ class ModelsPage(QWidget):
         row = self.downloads.get((d.entry.repo, d.entry.filename))
         if row is not None and row.download is d:
             row.update_view()
-            self.downloads_panel.changed()
+            if self._panel_states.get(d) != d.state:      # progress alone: the panel stays as it is
+                self._panel_states[d] = d.state
+                self.downloads_panel.changed()
         if d.state == "done":
             if d.path is not None and str(d.path) not in self.settings.get("downloaded", []):
                 self.state.set_preference("downloaded", [*self.settings.get("downloaded", []), str(d.path)])

@@ -215,7 +215,7 @@ class Sidebar(QWidget):
     async def _restore(self, conv_id: int, reopen: bool) -> None:
         """Bring a deleted chat back; one that was open when deleted is open again."""
         await self.state.restore(conv_id)
-        if reopen:
+        if reopen and self.state.conversation is None:      # not if another chat was opened meanwhile
             await self.state.open(conv_id)
 
     def rename_selected(self) -> None:
