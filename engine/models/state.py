@@ -154,7 +154,7 @@ class State:
         return _assemble(path, f" ({name})", own, gen, fingerprint, tokens_seen, model, True)
 
     @classmethod
-    def from_tuning_file(cls, path: str | os.PathLike, model: Model) -> State:
+    def from_tuning_file(cls, path: str | os.PathLike, model: Model, *, check_name: bool = False) -> State:
         """An initial state from a state-tuning file: an official ``.pth`` or an Ai00 ``.state``
         (safetensors), both holding ``blocks.N.att.time_state`` ``[H, N, N]`` per layer; or a state
         :meth:`save` wrote (``python -m engine chat --save-state``, ``/save``, the app's saved states).
@@ -168,6 +168,9 @@ class State:
         it came from, so it goes through :meth:`load`'s checks instead: generation, layers, width and
         heads, the weights' fingerprint, checksum, dtypes and values, each refused with its own
         message. It starts new chats where the saved one left off.
+
+        ``check_name``: also refuse a tuning file named for another generation
+        (:func:`engine.models.file_info.check_named_generation`); a saved state says its own inside.
         """
         from engine.models.checkpoint import read_checkpoint
 
@@ -213,6 +216,10 @@ class State:
         wkv = state.parts["wkv"]
         for k, i in found.items():
             wkv[i].copy_(model.tuning_to_wkv(tensors[k]))
+        if check_name:
+            from engine.models.file_info import check_named_generation
+
+            check_named_generation(path, model.info.generation)
         return state
 
 

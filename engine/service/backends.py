@@ -111,17 +111,14 @@ class Backends:
         return ModelLoaded(request, self.model_view, cmd.seconds)
 
     def _applytuning(self, request: int, cmd: C.ApplyTuning) -> Event:
-        from engine.models.file_info import check_named_generation
-        from engine.models.state import State, is_saved_state
+        from engine.models.state import State
 
         model = self._need_model("tuning")
         if cmd.path is None:
             self._tuning, self.tuning_name = None, None
             return TuningChanged(request, None)
         try:
-            state = State.from_tuning_file(cmd.path, model)     # a saved state too (it names its model inside)
-            if not is_saved_state(cmd.path):
-                check_named_generation(cmd.path, model.info.generation)
+            state = State.from_tuning_file(cmd.path, model, check_name=True)    # a saved state too
         except EngineError as e:     # the file's own message, then what it left as it was (two paragraphs)
             first = e.template if e.values else e.template.replace("{", "{{").replace("}", "}}")
             raise type(e)(first + "\n\n" + UNCHANGED, **e.values, loaded=model.info.describe()) from e

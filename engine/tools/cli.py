@@ -145,15 +145,11 @@ def _initial_state(path: str | None, model):
     ``time_state`` tensors): :meth:`State.from_tuning_file` takes them all, as the app's "Apply
     state-tuning file" does. A tuning file named for another generation is refused; a saved state
     says its generation inside, and that is checked instead."""
-    from engine.models.file_info import check_named_generation
-    from engine.models.state import State, is_saved_state
+    from engine.models.state import State
 
     if not path:
         return None
-    state = State.from_tuning_file(path, model)
-    if not is_saved_state(path):
-        check_named_generation(path, model.info.generation)
-    return state
+    return State.from_tuning_file(path, model, check_name=True)
 
 
 def _template(args: argparse.Namespace) -> str | None:
