@@ -207,11 +207,7 @@ class RemoteChat(MessageTree):
     def extend(self, reply_id: int, *, cancel: Cancel = None, max_tokens: int | None = None) -> Iterator[Progress]:
         """Continue assistant message ``reply_id`` (RWKV Desktop's server continues a chat that ends
         with the assistant's message)."""
-        msg = self.messages[reply_id]
-        if msg.role != "assistant":
-            raise EngineError("There is no reply to continue.")
-        if msg.complete:
-            raise EngineError("The last reply is complete; send a message instead.")
+        msg = self.reply_to_continue(reply_id)
         reason = self.server.view().unavailable("continue")
         if reason:
             raise EngineError(reason)
